@@ -1,0 +1,36 @@
+// Package env names the environment variables otelaudit reads, in one place,
+// and reads them with the project's rule: a value that does not parse is
+// reported and the default is kept; start-up never fails on it.
+package env
+
+import (
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+)
+
+const (
+	// Key holds one or more Fernet keys, comma separated; the first
+	// encrypts, all decrypt.
+	Key = "OTELAUDIT_KEY"
+	// KeyFile names a file holding keys, one per line.
+	KeyFile = "OTELAUDIT_KEY_FILE"
+	// RetentionDays is the Logger's retention in days when no option sets it.
+	RetentionDays = "OTELAUDIT_RETENTION_DAYS"
+)
+
+// Duration reads name as a duration in whole days (if unit is 24h) or as a
+// Go duration, returning def when unset or invalid.
+func Days(name string, def time.Duration) time.Duration {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		slog.Warn("otelaudit: ignoring invalid environment variable", "name", name, "want", "a whole number of days >= 0")
+		return def
+	}
+	return time.Duration(n) * 24 * time.Hour
+}

@@ -1,0 +1,285 @@
+package otelaudit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"time"
+
+	"go.opentelemetry.io/otel"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// Interaction is one model call to audit, as the caller (or the exporter,
+// from a span) describes it. Zero values mean "not known": an empty string is
+// stored as null, nil token counts stay null, and a nil SafetyPassed is
+// stored as true.
+type Interaction struct {
+	// ID is the entry id to use; empty means a new UUIDv7.
+	ID string
+	// Timestamp is when the call started; zero means now.
+	Timestamp time.Time
+	// Input and Output are the content sent to and received from the
+	// model. They are hashed always and stored only when the Logger keeps
+	// content.
+	Input  string
+	Output string
+
+	Provider       string // gen_ai.provider.name, e.g. "openai"
+	Model          string // the requested (or, when absent, response) model
+	ConversationID string
+	Operation      string // gen_ai.operation.name, e.g. "chat"
+
+	// SafetyPassed reports whether the call passed the caller's safety
+	// checks; nil means true.
+	SafetyPassed       *bool
+	DetectorsTriggered []string
+	BlockReason        string
+	Alerts             []string
+
+	// Latency is how long the call took.
+	Latency time.Duration
+	// InputTokens and OutputTokens are the usage counts; nil when unknown.
+	InputTokens  *int64
+	OutputTokens *int64
+
+	// Metadata is caller data; values must be JSON-encodable and finite.
+	Metadata map[string]any
+
+	// TraceID and SpanID are the W3C hex ids of the span of the call.
+	TraceID string
+	SpanID  string
+}
+
+// Ptr returns a pointer to v, for the optional fields of [Interaction]:
+//
+//	otelaudit.Interaction{SafetyPassed: otelaudit.Ptr(false), InputTokens: otelaudit.Ptr[int64](12)}
+func Ptr[T any](v T) *T { return &v }
+
+// Logger turns interactions into audit entries and stores them in a
+// [storage.Backend]. It is the direct API; the exporter package drives the
+// same [Logger.Entry] step from spans, so an entry is the same whichever way
+// it was made.
+//
+// A Logger is safe for concurrent use. It does not own its backend: closing
+// the backend is the caller's job.
+type Logger struct {
+	backend    storage.Backend
+	hasher     *contentHasher
+	encryption *EncryptionManager
+	store      bool
+	retention  time.Duration
+	now        func() time.Time
+	newID      func() string
+}
+
+// ErrNoContent is matched (errors.Is) by the error [Logger.DecryptContent]
+// returns for an entry that holds hashes only.
+var ErrNoContent = errors.New("otelaudit: entry holds no content, only hashes")
+
+// NewLogger returns a Logger that writes to b. A nil b is an error, as is an
+// invalid option (see each option for what it checks).
+func NewLogger(b storage.Backend, opts ...Option) (*Logger, error) {
+	if b == nil {
+		return nil, errors.New("otelaudit: NewLogger needs a storage backend, got nil")
+	}
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	l := &Logger{
+		backend:    b,
+		hasher:     c.hasher,
+		encryption: c.encryption,
+		store:      c.storeContent,
+		retention:  c.retention,
+		now:        c.now,
+		newID:      c.newID,
+	}
+	if l.newID == nil {
+		l.newID = storage.NewEntryID
+	}
+	return l, nil
+}
+
+// Backend returns the backend the Logger writes to.
+func (l *Logger) Backend() storage.Backend { return l.backend }
+
+// Entry builds the audit entry for in without storing it: it assigns the id
+// and timestamp, hashes the content (plain or keyed) and, when the Logger
+// keeps content, stores it plaintext or encrypted. This is the one step from
+// interaction to entry that [Logger.Log] and the exporter share. Errors
+// match [storage.ErrInvalidEntry] (a non-finite number) or come from
+// encryption; they never include the content.
+func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
+	e := &storage.AuditEntry{
+		ID:                 in.ID,
+		Timestamp:          in.Timestamp,
+		InputHash:          l.hasher.hash(in.Input),
+		OutputHash:         l.hasher.hash(in.Output),
+		Provider:           nullable(in.Provider),
+		Model:              nullable(in.Model),
+		ConversationID:     nullable(in.ConversationID),
+		SafetyPassed:       in.SafetyPassed == nil || *in.SafetyPassed,
+		DetectorsTriggered: slices.Clone(in.DetectorsTriggered),
+		BlockReason:        nullable(in.BlockReason),
+		Alerts:             slices.Clone(in.Alerts),
+		LatencyMS:          float64(in.Latency) / float64(time.Millisecond),
+		InputTokens:        in.InputTokens,
+		OutputTokens:       in.OutputTokens,
+		Metadata:           in.Metadata,
+		TraceID:            in.TraceID,
+		SpanID:             in.SpanID,
+		Operation:          in.Operation,
+	}
+	if e.ID == "" {
+		e.ID = l.newID()
+	}
+	if e.Timestamp.IsZero() {
+		e.Timestamp = l.now()
+	}
+	e.Timestamp = e.Timestamp.UTC()
+	if l.store {
+		var err error
+		if e.InputContent, err = l.protect(in.Input); err != nil {
+			return nil, err
+		}
+		if e.OutputContent, err = l.protect(in.Output); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (l *Logger) protect(s string) (*string, error) {
+	if l.encryption == nil {
+		return &s, nil
+	}
+	c, err := l.encryption.Encrypt(s)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// Log stores the entry for in and returns its id. When it returns nil the
+// backend accepted the entry (see the backend for how durable that is). A
+// done ctx stops Log before it writes, with an error wrapping ctx.Err().
+func (l *Logger) Log(ctx context.Context, in Interaction) (string, error) {
+	e, err := l.Entry(in)
+	if err != nil {
+		return "", err
+	}
+	if err := l.backend.Write(ctx, e); err != nil {
+		return "", fmt.Errorf("otelaudit: store entry %s: %w", e.ID, err)
+	}
+	return e.ID, nil
+}
+
+// LogBatch stores the entries for ins in one backend batch and returns
+// their ids in order. Nothing is written when any interaction is invalid.
+func (l *Logger) LogBatch(ctx context.Context, ins []Interaction) ([]string, error) {
+	es := make([]*storage.AuditEntry, len(ins))
+	ids := make([]string, len(ins))
+	for i, in := range ins {
+		e, err := l.Entry(in)
+		if err != nil {
+			return nil, fmt.Errorf("otelaudit: interaction %d: %w", i, err)
+		}
+		es[i], ids[i] = e, e.ID
+	}
+	if err := l.backend.WriteBatch(ctx, es); err != nil {
+		return nil, fmt.Errorf("otelaudit: store %d entries: %w", len(es), err)
+	}
+	return ids, nil
+}
+
+// GetEntry returns the entry with the given id; the error matches
+// [storage.ErrNotFound] when there is none.
+func (l *Logger) GetEntry(ctx context.Context, id string) (*storage.AuditEntry, error) {
+	return l.backend.Read(ctx, id)
+}
+
+// GetEntries returns the entries with start <= timestamp <= end, oldest
+// first.
+func (l *Logger) GetEntries(ctx context.Context, start, end time.Time) ([]*storage.AuditEntry, error) {
+	return l.backend.ListEntries(ctx, start, end)
+}
+
+// Entries streams the entries with start <= timestamp <= end, oldest first.
+func (l *Logger) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*storage.AuditEntry, error] {
+	return l.backend.Entries(ctx, start, end)
+}
+
+// CleanupExpired removes entries older than the retention period and
+// returns how many it removed. With no retention (0) it does nothing.
+func (l *Logger) CleanupExpired(ctx context.Context) (int, error) {
+	if l.retention <= 0 {
+		return 0, nil
+	}
+	return l.backend.DeleteBefore(ctx, l.now().Add(-l.retention))
+}
+
+// RunRetention calls [Logger.CleanupExpired] every interval until ctx is
+// done, then returns ctx's error. Run it in its own goroutine:
+//
+//	go logger.RunRetention(ctx, time.Hour)
+//
+// Cleanup errors do not stop the loop; they go to otel.Handle. An interval
+// <= 0 means one hour.
+func (l *Logger) RunRetention(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		interval = time.Hour
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := l.CleanupExpired(ctx); err != nil && ctx.Err() == nil {
+			otel.Handle(fmt.Errorf("otelaudit: retention cleanup: %w", err))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// DecryptContent returns the input and output content of e: decrypted when
+// the Logger has an [EncryptionManager], as stored otherwise. It fails with
+// an error matching [ErrNoContent] for a hash-only entry and [ErrDecrypt]
+// when the content cannot be decrypted with the Logger's keys.
+func (l *Logger) DecryptContent(e *storage.AuditEntry) (input, output string, err error) {
+	if e == nil || (e.InputContent == nil && e.OutputContent == nil) {
+		return "", "", ErrNoContent
+	}
+	open := func(s *string) (string, error) {
+		if s == nil {
+			return "", nil
+		}
+		if l.encryption == nil {
+			return *s, nil
+		}
+		return l.encryption.Decrypt(*s)
+	}
+	if input, err = open(e.InputContent); err != nil {
+		return "", "", fmt.Errorf("entry %s input: %w", e.ID, err)
+	}
+	if output, err = open(e.OutputContent); err != nil {
+		return "", "", fmt.Errorf("entry %s output: %w", e.ID, err)
+	}
+	return input, output, nil
+}
