@@ -1,0 +1,192 @@
+package otelaudit
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+func fixedClock(t time.Time) func() time.Time { return func() time.Time { return t } }
+
+func TestLoggerModes(t *testing.T) {
+	key, _ := GenerateKey()
+	ring, err := NewEncryptionManager(key)
+	require.NoError(t, err)
+	hashKey := []byte("0123456789abcdef0123456789abcdef")
+
+	const in, out = "what is the secret?", "the secret is 42"
+	tests := []struct {
+		name    string
+		opts    []Option
+		check   func(t *testing.T, e *storage.AuditEntry)
+		decrypt bool
+	}{
+		{name: "hash only by default", check: func(t *testing.T, e *storage.AuditEntry) {
+			assert.Nil(t, e.InputContent)
+			assert.Nil(t, e.OutputContent)
+			assert.Equal(t, HashContent(in), e.InputHash)
+			assert.Equal(t, HashContent(out), e.OutputHash)
+		}},
+		{name: "plaintext when asked", opts: []Option{WithStoreContent(true)}, decrypt: true, check: func(t *testing.T, e *storage.AuditEntry) {
+			require.NotNil(t, e.InputContent)
+			assert.Equal(t, in, *e.InputContent)
+			assert.Equal(t, out, *e.OutputContent)
+		}},
+		{name: "encrypted", opts: []Option{WithEncryption(ring)}, decrypt: true, check: func(t *testing.T, e *storage.AuditEntry) {
+			require.NotNil(t, e.InputContent)
+			assert.NotContains(t, *e.InputContent, "secret")
+			pt, err := ring.Decrypt(*e.InputContent)
+			require.NoError(t, err)
+			assert.Equal(t, in, pt)
+			assert.Equal(t, HashContent(in), e.InputHash)
+		}},
+		{name: "encryption without content", opts: []Option{WithEncryption(ring), WithStoreContent(false)}, check: func(t *testing.T, e *storage.AuditEntry) {
+			assert.Nil(t, e.InputContent)
+		}},
+		{name: "keyed hashing", opts: []Option{WithHashKey("k2026", hashKey)}, check: func(t *testing.T, e *storage.AuditEntry) {
+			assert.True(t, strings.HasPrefix(e.InputHash, "hmac-sha256:k2026:"), e.InputHash)
+			assert.NotContains(t, e.InputHash, HashContent(in))
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := storage.NewMemoryStorage(0)
+			l, err := NewLogger(st, tc.opts...)
+			require.NoError(t, err)
+			id, err := l.Log(t.Context(), Interaction{Input: in, Output: out, Model: "gpt-4o", Provider: "openai"})
+			require.NoError(t, err)
+			e, err := l.GetEntry(t.Context(), id)
+			require.NoError(t, err)
+			tc.check(t, e)
+			assert.True(t, l.VerifyHash(in, e.InputHash))
+			assert.False(t, l.VerifyHash("a guess", e.InputHash))
+			gotIn, gotOut, err := l.DecryptContent(e)
+			if tc.decrypt {
+				require.NoError(t, err)
+				assert.Equal(t, in, gotIn)
+				assert.Equal(t, out, gotOut)
+			} else {
+				assert.ErrorIs(t, err, ErrNoContent)
+			}
+		})
+	}
+}
+
+func TestLoggerDefaults(t *testing.T) {
+	now := time.Date(2026, 2, 3, 4, 5, 6, 7, time.FixedZone("CET", 3600))
+	st := storage.NewMemoryStorage(0)
+	l, err := NewLogger(st, WithClock(fixedClock(now)))
+	require.NoError(t, err)
+	id, err := l.Log(t.Context(), Interaction{Input: "a", Output: "b", Latency: 1500 * time.Microsecond})
+	require.NoError(t, err)
+	assert.Len(t, id, 36, "a UUID")
+	e, err := l.GetEntry(t.Context(), id)
+	require.NoError(t, err)
+	assert.True(t, e.SafetyPassed, "safety_passed defaults to true")
+	assert.Nil(t, e.InputTokens, "unknown token counts are null, not 0")
+	assert.Nil(t, e.OutputTokens)
+	assert.Nil(t, e.Provider)
+	assert.Nil(t, e.BlockReason)
+	assert.Equal(t, 1.5, e.LatencyMS)
+	assert.True(t, now.Equal(e.Timestamp))
+	assert.Equal(t, time.UTC, e.Timestamp.Location())
+
+	id2, err := l.Log(t.Context(), Interaction{SafetyPassed: Ptr(false), BlockReason: "pii", DetectorsTriggered: []string{"pii"}, InputTokens: Ptr[int64](0)})
+	require.NoError(t, err)
+	e2, err := l.GetEntry(t.Context(), id2)
+	require.NoError(t, err)
+	assert.False(t, e2.SafetyPassed)
+	require.NotNil(t, e2.InputTokens)
+	assert.Equal(t, int64(0), *e2.InputTokens, "a known zero stays 0")
+	assert.Equal(t, "pii", *e2.BlockReason)
+}
+
+func TestLoggerRejectsBadInput(t *testing.T) {
+	_, err := NewLogger(nil)
+	assert.Error(t, err)
+	_, err = NewLogger(storage.NewMemoryStorage(0), WithHashKey("k", []byte("short")))
+	assert.ErrorIs(t, err, ErrInvalidKey)
+
+	st := storage.NewMemoryStorage(0)
+	l, err := NewLogger(st, WithStoreContent(true))
+	require.NoError(t, err)
+	_, err = l.Log(t.Context(), Interaction{Input: "top secret prompt", Metadata: map[string]any{"score": math.NaN()}})
+	require.ErrorIs(t, err, storage.ErrInvalidEntry)
+	assert.NotContains(t, err.Error(), "top secret")
+	_, err = l.LogBatch(t.Context(), []Interaction{{Input: "ok"}, {Latency: time.Duration(math.MaxInt64)}, {Metadata: map[string]any{"x": math.Inf(1)}}})
+	require.Error(t, err)
+	n, err := st.Count(t.Context())
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing of a failed batch is stored")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = l.Log(ctx, Interaction{Input: "x"})
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestLoggerBatchAndRange(t *testing.T) {
+	base := time.Date(2025, 12, 31, 23, 0, 0, 0, time.UTC)
+	st := storage.NewMemoryStorage(0)
+	l, err := NewLogger(st)
+	require.NoError(t, err)
+	var ins []Interaction
+	for i := range 5 {
+		ins = append(ins, Interaction{Timestamp: base.Add(time.Duration(i) * 30 * time.Minute), Input: "q"})
+	}
+	ids, err := l.LogBatch(t.Context(), ins)
+	require.NoError(t, err)
+	require.Len(t, ids, 5)
+	got, err := l.GetEntries(t.Context(), base.Add(30*time.Minute), base.Add(90*time.Minute))
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	assert.Equal(t, ids[1:4], []string{got[0].ID, got[1].ID, got[2].ID})
+}
+
+func TestCleanupExpiredAndRetentionLoop(t *testing.T) {
+	now := time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC)
+	st := storage.NewMemoryStorage(0)
+	l, err := NewLogger(st, WithRetention(7*24*time.Hour), WithClock(fixedClock(now)))
+	require.NoError(t, err)
+	for _, age := range []time.Duration{0, 6 * 24 * time.Hour, 8 * 24 * time.Hour, 30 * 24 * time.Hour} {
+		_, err := l.Log(t.Context(), Interaction{Timestamp: now.Add(-age)})
+		require.NoError(t, err)
+	}
+	n, err := l.CleanupExpired(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	left, _ := st.Count(t.Context())
+	assert.Equal(t, 2, left)
+
+	// The loop runs cleanup at once and stops with its context.
+	_, err = l.Log(t.Context(), Interaction{Timestamp: now.Add(-10 * 24 * time.Hour)})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	var done atomic.Bool
+	errc := make(chan error, 1)
+	go func() { errc <- l.RunRetention(ctx, time.Millisecond); done.Store(true) }()
+	require.Eventually(t, func() bool { c, _ := st.Count(t.Context()); return c == 2 }, 5*time.Second, time.Millisecond)
+	assert.False(t, done.Load())
+	cancel()
+	select {
+	case err := <-errc:
+		assert.True(t, errors.Is(err, context.Canceled))
+	case <-time.After(5 * time.Second):
+		t.Fatal("RunRetention did not stop with its context")
+	}
+
+	keep, err := NewLogger(st)
+	require.NoError(t, err)
+	n, err = keep.CleanupExpired(t.Context())
+	require.NoError(t, err)
+	assert.Zero(t, n, "no retention keeps everything")
+}
