@@ -1,0 +1,511 @@
+package otelaudit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// ScopeName is the instrumentation scope name of the spans [StartCall]
+// creates.
+const ScopeName = "github.com/otelaudit/otelaudit-go/otelaudit"
+
+// DefaultOperation is the gen_ai.operation.name used when [Request] gives
+// none.
+const DefaultOperation = "chat"
+
+// Message is one message sent to or received from a model, as far as the
+// audit trail needs it: a role and its text. It is recorded in the semconv
+// message shape, {"role":..,"parts":[{"type":"text","content":..}]}.
+type Message struct {
+	// Role is "system", "user", "assistant" or "tool". Empty means "user"
+	// for input messages and "assistant" for output messages.
+	Role string
+	// Content is the message text.
+	Content string
+	// FinishReason is why the model stopped ("stop", "length", ...); used
+	// for output messages only, empty means not known.
+	FinishReason string
+}
+
+// Request describes a GenAI call when it starts. Zero fields are not
+// recorded, except Operation (default [DefaultOperation]).
+type Request struct {
+	// Operation is gen_ai.operation.name: "chat", "text_completion",
+	// "embeddings", ...
+	Operation string
+	// Provider is gen_ai.provider.name, e.g. "openai", "anthropic".
+	Provider string
+	// Model is gen_ai.request.model.
+	Model string
+	// ConversationID is gen_ai.conversation.id.
+	ConversationID string
+	// SystemInstructions is recorded as gen_ai.system_instructions, for
+	// APIs that take them apart from the messages.
+	SystemInstructions string
+	// Input is recorded as gen_ai.input.messages.
+	Input []Message
+	// Metadata is recorded as audit.metadata.<key> attributes; see
+	// [Call.SetMetadata] for how values are converted.
+	Metadata map[string]any
+}
+
+// Safety is the outcome of the caller's safety checks for one call. Note
+// that the zero Safety says the checks failed; a call without SetSafety is
+// recorded as passed.
+type Safety struct {
+	Passed             bool
+	DetectorsTriggered []string
+	// BlockReason says why the request was blocked; empty when it was not.
+	BlockReason string
+	Alerts      []string
+}
+
+// CallOption configures [StartCall].
+type CallOption interface {
+	applyCall(*callConfig)
+}
+
+type callOptionFunc func(*callConfig)
+
+func (f callOptionFunc) applyCall(c *callConfig) { f(c) }
+
+type callConfig struct {
+	tp        trace.TracerProvider
+	noContent bool
+	start     time.Time
+	attrs     []attribute.KeyValue
+}
+
+// WithTracerProvider makes [StartCall] create its span with tp instead of
+// the global provider (otel.GetTracerProvider()). nil is ignored.
+func WithTracerProvider(tp trace.TracerProvider) CallOption {
+	return callOptionFunc(func(c *callConfig) {
+		if tp != nil {
+			c.tp = tp
+		}
+	})
+}
+
+// WithContent sets whether the call's content (input and output messages,
+// system instructions) is recorded on the span. The default, true, is what
+// the audit exporter needs to hash or encrypt it; other exporters must be
+// wrapped with exporter.Redact so they never see it. With false the span
+// carries no content and its audit entry holds the hashes of empty content.
+func WithContent(record bool) CallOption {
+	return callOptionFunc(func(c *callConfig) { c.noContent = !record })
+}
+
+// WithStartTime sets the span's start time instead of now. A zero t is
+// ignored.
+func WithStartTime(t time.Time) CallOption {
+	return callOptionFunc(func(c *callConfig) {
+		if !t.IsZero() {
+			c.start = t
+		}
+	})
+}
+
+// WithAttributes adds attributes to the span at start, for example
+// server.address. They are added after the GenAI ones, so they can
+// override them.
+func WithAttributes(kv ...attribute.KeyValue) CallOption {
+	return callOptionFunc(func(c *callConfig) { c.attrs = append(c.attrs, kv...) })
+}
+
+// Call is one GenAI call in progress: a span of kind CLIENT named
+// "{operation} {model}" that carries the GenAI semconv attributes and the
+// audit attributes. Finish it with [Call.End].
+//
+// The methods of a Call are safe for concurrent use and do nothing on a nil
+// Call or after End. Setters overwrite earlier values of the same
+// attribute.
+type Call struct {
+	span      trace.Span
+	entryID   string
+	noContent bool
+}
+
+// StartCall starts the span of a GenAI call and returns a context holding
+// it. The span gets, at start, gen_ai.operation.name, gen_ai.provider.name,
+// gen_ai.request.model, gen_ai.conversation.id, the input content and
+// audit.entry_id: a fresh UUIDv7 that the audit exporter stores the entry
+// under (see [Call.EntryID]). Because the GenAI attributes are there at
+// start, exporter.Sampler can keep the span for the audit whatever the
+// trace sampler decides.
+//
+// Content is recorded as semconv JSON:
+//
+//	gen_ai.input.messages      [{"role":"user","parts":[{"type":"text","content":"..."}]}]
+//	gen_ai.output.messages     [{"role":"assistant","parts":[{"type":"text","content":"..."}],"finish_reason":"stop"}]
+//	gen_ai.system_instructions [{"type":"text","content":"..."}]
+//
+// Blocked requests are calls too: start the call, record the verdict with
+// [Call.Block] and End it without output.
+func StartCall(ctx context.Context, req Request, opts ...CallOption) (context.Context, *Call) {
+	var cfg callConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyCall(&cfg)
+		}
+	}
+	if cfg.tp == nil {
+		cfg.tp = otel.GetTracerProvider()
+	}
+	op := req.Operation
+	if op == "" {
+		op = DefaultOperation
+	}
+	name := op
+	if req.Model != "" {
+		name = op + " " + req.Model
+	}
+	id := storage.NewEntryID()
+	attrs := make([]attribute.KeyValue, 0, 8+len(req.Metadata)+len(cfg.attrs))
+	attrs = append(attrs,
+		semconv.GenAIOperationNameKey.String(op),
+		AuditEntryIDKey.String(id),
+	)
+	if req.Provider != "" {
+		attrs = append(attrs, semconv.GenAIProviderNameKey.String(req.Provider))
+	}
+	if req.Model != "" {
+		attrs = append(attrs, semconv.GenAIRequestModelKey.String(req.Model))
+	}
+	if req.ConversationID != "" {
+		attrs = append(attrs, semconv.GenAIConversationIDKey.String(req.ConversationID))
+	}
+	if !cfg.noContent {
+		if req.SystemInstructions != "" {
+			attrs = append(attrs, semconv.GenAISystemInstructionsKey.String(SystemInstructionsJSON(req.SystemInstructions)))
+		}
+		if len(req.Input) > 0 {
+			attrs = append(attrs, semconv.GenAIInputMessagesKey.String(MessagesJSON(req.Input, "user")))
+		}
+	}
+	for k, v := range req.Metadata {
+		attrs = append(attrs, metadataAttr(k, v))
+	}
+	attrs = append(attrs, cfg.attrs...)
+	sopts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)}
+	if !cfg.start.IsZero() {
+		sopts = append(sopts, trace.WithTimestamp(cfg.start))
+	}
+	ctx, span := cfg.tp.Tracer(ScopeName).Start(ctx, name, sopts...)
+	return ctx, &Call{span: span, entryID: id, noContent: cfg.noContent}
+}
+
+// EntryID returns the id the audit entry of this call will be stored under
+// (the span's audit.entry_id); "" for a nil Call.
+func (c *Call) EntryID() string {
+	if c == nil {
+		return ""
+	}
+	return c.entryID
+}
+
+// Span returns the call's span; a no-op span for a nil Call.
+func (c *Call) Span() trace.Span {
+	if c == nil {
+		return trace.SpanFromContext(context.Background())
+	}
+	return c.span
+}
+
+// SetInput records the input messages (gen_ai.input.messages), for callers
+// that learn them after StartCall. Nothing is recorded with WithContent(false)
+// or for no messages.
+func (c *Call) SetInput(msgs ...Message) {
+	if c == nil || c.noContent || len(msgs) == 0 {
+		return
+	}
+	c.span.SetAttributes(semconv.GenAIInputMessagesKey.String(MessagesJSON(msgs, "user")))
+}
+
+// SetSystemInstructions records gen_ai.system_instructions. Nothing is
+// recorded with WithContent(false) or for "".
+func (c *Call) SetSystemInstructions(text string) {
+	if c == nil || c.noContent || text == "" {
+		return
+	}
+	c.span.SetAttributes(semconv.GenAISystemInstructionsKey.String(SystemInstructionsJSON(text)))
+}
+
+// SetOutput records the model's answer: gen_ai.output.messages (one message
+// per choice) and gen_ai.response.finish_reasons (the non-empty
+// FinishReasons, in order). With WithContent(false) only the finish reasons
+// are recorded.
+func (c *Call) SetOutput(msgs ...Message) {
+	if c == nil || len(msgs) == 0 {
+		return
+	}
+	var reasons []string
+	for _, m := range msgs {
+		if m.FinishReason != "" {
+			reasons = append(reasons, m.FinishReason)
+		}
+	}
+	if len(reasons) > 0 {
+		c.span.SetAttributes(semconv.GenAIResponseFinishReasonsKey.StringSlice(reasons))
+	}
+	if !c.noContent {
+		c.span.SetAttributes(semconv.GenAIOutputMessagesKey.String(MessagesJSON(msgs, "assistant")))
+	}
+}
+
+// SetResponse records gen_ai.response.id and gen_ai.response.model; empty
+// values are not recorded.
+func (c *Call) SetResponse(id, model string) {
+	if c == nil {
+		return
+	}
+	if id != "" {
+		c.span.SetAttributes(semconv.GenAIResponseIDKey.String(id))
+	}
+	if model != "" {
+		c.span.SetAttributes(semconv.GenAIResponseModelKey.String(model))
+	}
+}
+
+// SetUsage records gen_ai.usage.input_tokens and gen_ai.usage.output_tokens.
+// A negative count means unknown and is not recorded (the entry keeps null,
+// never 0).
+func (c *Call) SetUsage(inputTokens, outputTokens int64) {
+	if c == nil {
+		return
+	}
+	if inputTokens >= 0 {
+		c.span.SetAttributes(semconv.GenAIUsageInputTokensKey.Int64(inputTokens))
+	}
+	if outputTokens >= 0 {
+		c.span.SetAttributes(semconv.GenAIUsageOutputTokensKey.Int64(outputTokens))
+	}
+}
+
+// SetError marks the call failed: error.type is set from err (semconv
+// ErrorType: err's ErrorType() method or its Go type name) and the span
+// status to Error with the error type as description. err's message is not
+// recorded, since provider errors may quote the prompt. nil is ignored.
+func (c *Call) SetError(err error) {
+	if c == nil || err == nil {
+		return
+	}
+	et := semconv.ErrorType(err)
+	c.span.SetAttributes(et)
+	c.span.SetStatus(codes.Error, et.Value.AsString())
+}
+
+// SetErrorType marks the call failed with an explicit error.type, such as an
+// HTTP status code ("429") or "timeout". "" is ignored.
+func (c *Call) SetErrorType(errorType string) {
+	if c == nil || errorType == "" {
+		return
+	}
+	c.span.SetAttributes(semconv.ErrorTypeKey.String(errorType))
+	c.span.SetStatus(codes.Error, errorType)
+}
+
+// SetSafety records the outcome of the safety checks: audit.safety_passed
+// and, when non-empty, audit.detectors_triggered, audit.block_reason and
+// audit.alerts.
+func (c *Call) SetSafety(s Safety) {
+	if c == nil {
+		return
+	}
+	attrs := []attribute.KeyValue{AuditSafetyPassedKey.Bool(s.Passed)}
+	if len(s.DetectorsTriggered) > 0 {
+		attrs = append(attrs, AuditDetectorsTriggeredKey.StringSlice(s.DetectorsTriggered))
+	}
+	if s.BlockReason != "" {
+		attrs = append(attrs, AuditBlockReasonKey.String(s.BlockReason))
+	}
+	if len(s.Alerts) > 0 {
+		attrs = append(attrs, AuditAlertsKey.StringSlice(s.Alerts))
+	}
+	c.span.SetAttributes(attrs...)
+}
+
+// Block records that the request failed the safety checks and was not sent
+// to the model: audit.safety_passed=false, audit.block_reason=reason and the
+// detectors that fired. End the call afterwards as usual.
+func (c *Call) Block(reason string, detectors ...string) {
+	c.SetSafety(Safety{Passed: false, BlockReason: reason, DetectorsTriggered: detectors})
+}
+
+// SetMetadata records value as audit.metadata.<key>; the audit entry gets
+// it as metadata[key]. Strings, bools, integers, finite floats and slices of
+// those keep their type; anything else (maps, structs, NaN) is recorded as
+// its JSON text (or fmt %v when it has none). Metadata attributes are
+// removed by exporter.Redact like content.
+func (c *Call) SetMetadata(key string, value any) {
+	if c == nil || key == "" {
+		return
+	}
+	c.span.SetAttributes(metadataAttr(key, value))
+}
+
+// End ends the call's span, with the given options (for example
+// trace.WithTimestamp). Later calls do nothing.
+func (c *Call) End(opts ...trace.SpanEndOption) {
+	if c == nil {
+		return
+	}
+	c.span.End(opts...)
+}
+
+func metadataAttr(key string, v any) attribute.KeyValue {
+	k := AuditMetadataKey(key)
+	switch x := v.(type) {
+	case string:
+		return k.String(x)
+	case bool:
+		return k.Bool(x)
+	case int:
+		return k.Int(x)
+	case int32:
+		return k.Int64(int64(x))
+	case int64:
+		return k.Int64(x)
+	case uint32:
+		return k.Int64(int64(x))
+	case float32:
+		if !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0) {
+			return k.Float64(float64(x))
+		}
+	case float64:
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			return k.Float64(x)
+		}
+	case []string:
+		return k.StringSlice(x)
+	case []bool:
+		return k.BoolSlice(x)
+	case []int:
+		return k.IntSlice(x)
+	case []int64:
+		return k.Int64Slice(x)
+	case []float64:
+		ok := true
+		for _, f := range x {
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				ok = false
+			}
+		}
+		if ok {
+			return k.Float64Slice(x)
+		}
+	}
+	if b, err := json.Marshal(v); err == nil {
+		return k.String(string(b))
+	}
+	return k.String(fmt.Sprint(v))
+}
+
+// MessagesJSON returns msgs in the semconv message JSON shape recorded in
+// gen_ai.input.messages and gen_ai.output.messages:
+//
+//	[{"role":"user","parts":[{"type":"text","content":"hi"}]}]
+//
+// with "finish_reason" added to messages that have one. Messages with an
+// empty Role get defaultRole. Invalid UTF-8 is replaced by U+FFFD.
+func MessagesJSON(msgs []Message, defaultRole string) string {
+	n := 2
+	for _, m := range msgs {
+		n += len(m.Content) + len(m.Role) + len(m.FinishReason) + 64
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, m := range msgs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		role := m.Role
+		if role == "" {
+			role = defaultRole
+		}
+		b = append(b, `{"role":`...)
+		b = appendJSONString(b, role)
+		b = append(b, `,"parts":[{"type":"text","content":`...)
+		b = appendJSONString(b, m.Content)
+		b = append(b, "}]"...)
+		if m.FinishReason != "" {
+			b = append(b, `,"finish_reason":`...)
+			b = appendJSONString(b, m.FinishReason)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, ']')
+	return string(b)
+}
+
+// SystemInstructionsJSON returns text in the semconv shape recorded in
+// gen_ai.system_instructions: [{"type":"text","content":"..."}].
+func SystemInstructionsJSON(text string) string {
+	b := make([]byte, 0, len(text)+40)
+	b = append(b, `[{"type":"text","content":`...)
+	b = appendJSONString(b, text)
+	b = append(b, "}]"...)
+	return string(b)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string literal.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

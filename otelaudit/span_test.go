@@ -1,0 +1,289 @@
+package otelaudit_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+)
+
+func newRecorder(t *testing.T) (*tracetest.SpanRecorder, *sdktrace.TracerProvider) {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	return rec, tp
+}
+
+func attrMap(s sdktrace.ReadOnlySpan) map[attribute.Key]attribute.Value {
+	m := map[attribute.Key]attribute.Value{}
+	for _, kv := range s.Attributes() {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+type jsonPart struct {
+	Type    string `json:"type"`
+	Content string `json:"content"`
+}
+
+type jsonMessage struct {
+	Role         string     `json:"role"`
+	Parts        []jsonPart `json:"parts"`
+	FinishReason string     `json:"finish_reason,omitempty"`
+}
+
+func TestStartCallRecordsGenAISpan(t *testing.T) {
+	rec, tp := newRecorder(t)
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ctx, call := otelaudit.StartCall(t.Context(), otelaudit.Request{
+		Operation:          "chat",
+		Provider:           "openai",
+		Model:              "gpt-4o",
+		ConversationID:     "conv-1",
+		SystemInstructions: "be brief",
+		Input:              []otelaudit.Message{{Content: "hello \"world\"\n"}, {Role: "assistant", Content: "hi"}, {Content: "again"}},
+		Metadata:           map[string]any{"user": "u1", "n": 3, "ok": true, "nested": map[string]any{"a": 1}},
+	}, otelaudit.WithTracerProvider(tp), otelaudit.WithStartTime(start),
+		otelaudit.WithAttributes(semconv.ServerAddressKey.String("api.example")))
+	require.True(t, trace.SpanFromContext(ctx).SpanContext().IsValid())
+	assert.Equal(t, call.Span().SpanContext(), trace.SpanFromContext(ctx).SpanContext())
+
+	call.SetResponse("resp-1", "gpt-4o-2024")
+	call.SetUsage(12, -1)
+	call.SetOutput(otelaudit.Message{Content: "answer", FinishReason: "stop"}, otelaudit.Message{Content: "other", FinishReason: "length"})
+	call.SetSafety(otelaudit.Safety{Passed: true, Alerts: []string{"a1"}})
+	call.End()
+
+	spans := rec.Ended()
+	require.Len(t, spans, 1)
+	s := spans[0]
+	assert.Equal(t, "chat gpt-4o", s.Name())
+	assert.Equal(t, trace.SpanKindClient, s.SpanKind())
+	assert.Equal(t, otelaudit.ScopeName, s.InstrumentationScope().Name)
+	assert.Equal(t, start, s.StartTime())
+	a := attrMap(s)
+	assert.Equal(t, "chat", a[semconv.GenAIOperationNameKey].AsString())
+	assert.Equal(t, "openai", a[semconv.GenAIProviderNameKey].AsString())
+	assert.Equal(t, "gpt-4o", a[semconv.GenAIRequestModelKey].AsString())
+	assert.Equal(t, "gpt-4o-2024", a[semconv.GenAIResponseModelKey].AsString())
+	assert.Equal(t, "resp-1", a[semconv.GenAIResponseIDKey].AsString())
+	assert.Equal(t, "conv-1", a[semconv.GenAIConversationIDKey].AsString())
+	assert.Equal(t, int64(12), a[semconv.GenAIUsageInputTokensKey].AsInt64())
+	_, hasOut := a[semconv.GenAIUsageOutputTokensKey]
+	assert.False(t, hasOut, "unknown output tokens must not be recorded")
+	assert.Equal(t, []string{"stop", "length"}, a[semconv.GenAIResponseFinishReasonsKey].AsStringSlice())
+	assert.Equal(t, "api.example", a[semconv.ServerAddressKey].AsString())
+	assert.True(t, a[otelaudit.AuditSafetyPassedKey].AsBool())
+	assert.Equal(t, []string{"a1"}, a[otelaudit.AuditAlertsKey].AsStringSlice())
+	assert.Equal(t, "u1", a[otelaudit.AuditMetadataKey("user")].AsString())
+	assert.Equal(t, int64(3), a[otelaudit.AuditMetadataKey("n")].AsInt64())
+	assert.True(t, a[otelaudit.AuditMetadataKey("ok")].AsBool())
+	assert.JSONEq(t, `{"a":1}`, a[otelaudit.AuditMetadataKey("nested")].AsString())
+
+	id := a[otelaudit.AuditEntryIDKey].AsString()
+	assert.Equal(t, call.EntryID(), id)
+	u, err := uuid.Parse(id)
+	require.NoError(t, err)
+	assert.Equal(t, uuid.Version(7), u.Version())
+
+	var in []jsonMessage
+	require.NoError(t, json.Unmarshal([]byte(a[semconv.GenAIInputMessagesKey].AsString()), &in))
+	assert.Equal(t, []jsonMessage{
+		{Role: "user", Parts: []jsonPart{{"text", "hello \"world\"\n"}}},
+		{Role: "assistant", Parts: []jsonPart{{"text", "hi"}}},
+		{Role: "user", Parts: []jsonPart{{"text", "again"}}},
+	}, in)
+	var out []jsonMessage
+	require.NoError(t, json.Unmarshal([]byte(a[semconv.GenAIOutputMessagesKey].AsString()), &out))
+	assert.Equal(t, []jsonMessage{
+		{Role: "assistant", Parts: []jsonPart{{"text", "answer"}}, FinishReason: "stop"},
+		{Role: "assistant", Parts: []jsonPart{{"text", "other"}}, FinishReason: "length"},
+	}, out)
+	var sys []jsonPart
+	require.NoError(t, json.Unmarshal([]byte(a[semconv.GenAISystemInstructionsKey].AsString()), &sys))
+	assert.Equal(t, []jsonPart{{"text", "be brief"}}, sys)
+}
+
+func TestStartCallAttributesPresentAtStart(t *testing.T) {
+	rec, tp := newRecorder(t)
+	_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "anthropic", Model: "claude", Input: []otelaudit.Message{{Content: "x"}}}, otelaudit.WithTracerProvider(tp))
+	started := rec.Started()
+	require.Len(t, started, 1)
+	a := attrMap(started[0])
+	assert.Equal(t, otelaudit.DefaultOperation, a[semconv.GenAIOperationNameKey].AsString())
+	assert.Equal(t, "anthropic", a[semconv.GenAIProviderNameKey].AsString())
+	assert.Equal(t, call.EntryID(), a[otelaudit.AuditEntryIDKey].AsString())
+	assert.Contains(t, a, semconv.GenAIInputMessagesKey)
+	call.End()
+}
+
+func TestBlockedCall(t *testing.T) {
+	rec, tp := newRecorder(t)
+	_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Operation: "chat"}, otelaudit.WithTracerProvider(tp))
+	call.Block("pii detected", "pii", "ssn")
+	call.End()
+	s := rec.Ended()[0]
+	assert.Equal(t, "chat", s.Name(), "no model: name is the operation alone")
+	a := attrMap(s)
+	assert.False(t, a[otelaudit.AuditSafetyPassedKey].AsBool())
+	assert.Equal(t, "pii detected", a[otelaudit.AuditBlockReasonKey].AsString())
+	assert.Equal(t, []string{"pii", "ssn"}, a[otelaudit.AuditDetectorsTriggeredKey].AsStringSlice())
+	assert.NotContains(t, a, semconv.GenAIOutputMessagesKey)
+}
+
+type typedErr struct{}
+
+func (typedErr) Error() string     { return "secret prompt quoted here" }
+func (typedErr) ErrorType() string { return "rate_limited" }
+
+func TestSetError(t *testing.T) {
+	tests := []struct {
+		name string
+		set  func(*otelaudit.Call)
+		want string
+	}{
+		{"typed", func(c *otelaudit.Call) { c.SetError(typedErr{}) }, "rate_limited"},
+		{"wrapped", func(c *otelaudit.Call) { c.SetError(errors.Join(typedErr{})) }, "rate_limited"},
+		{"explicit", func(c *otelaudit.Call) { c.SetErrorType("429") }, "429"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, tp := newRecorder(t)
+			_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Model: "m"}, otelaudit.WithTracerProvider(tp))
+			tc.set(call)
+			call.SetError(nil) // ignored
+			call.End()
+			s := rec.Ended()[0]
+			assert.Equal(t, tc.want, attrMap(s)[semconv.ErrorTypeKey].AsString())
+			assert.Equal(t, codes.Error, s.Status().Code)
+			assert.NotContains(t, s.Status().Description, "secret")
+			assert.Empty(t, s.Events(), "the error message is not recorded")
+		})
+	}
+}
+
+func TestWithContentFalse(t *testing.T) {
+	rec, tp := newRecorder(t)
+	_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{
+		SystemInstructions: "sys", Input: []otelaudit.Message{{Content: "in"}},
+	}, otelaudit.WithTracerProvider(tp), otelaudit.WithContent(false))
+	call.SetInput(otelaudit.Message{Content: "in2"})
+	call.SetSystemInstructions("sys2")
+	call.SetOutput(otelaudit.Message{Content: "out", FinishReason: "stop"})
+	call.End()
+	a := attrMap(rec.Ended()[0])
+	for k := range a {
+		assert.False(t, otelaudit.IsContentKey(k), "content attribute %s recorded", k)
+	}
+	assert.Equal(t, []string{"stop"}, a[semconv.GenAIResponseFinishReasonsKey].AsStringSlice())
+}
+
+func TestNilCallIsNoop(t *testing.T) {
+	var c *otelaudit.Call
+	assert.NotPanics(t, func() {
+		c.SetInput(otelaudit.Message{Content: "x"})
+		c.SetSystemInstructions("x")
+		c.SetOutput(otelaudit.Message{Content: "x"})
+		c.SetResponse("a", "b")
+		c.SetUsage(1, 2)
+		c.SetError(errors.New("x"))
+		c.SetErrorType("x")
+		c.SetSafety(otelaudit.Safety{})
+		c.Block("x")
+		c.SetMetadata("k", 1)
+		c.End()
+	})
+	assert.Empty(t, c.EntryID())
+	assert.False(t, c.Span().SpanContext().IsValid())
+}
+
+func TestSetMetadataTypes(t *testing.T) {
+	rec, tp := newRecorder(t)
+	_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{}, otelaudit.WithTracerProvider(tp))
+	call.SetMetadata("s", "v")
+	call.SetMetadata("f", 1.5)
+	call.SetMetadata("nan", math.NaN())
+	call.SetMetadata("ss", []string{"a", "b"})
+	call.SetMetadata("i64", int64(7))
+	call.SetMetadata("", "ignored")
+	call.End()
+	a := attrMap(rec.Ended()[0])
+	assert.Equal(t, "v", a[otelaudit.AuditMetadataKey("s")].AsString())
+	assert.Equal(t, 1.5, a[otelaudit.AuditMetadataKey("f")].AsFloat64())
+	assert.Equal(t, "NaN", a[otelaudit.AuditMetadataKey("nan")].AsString())
+	assert.Equal(t, []string{"a", "b"}, a[otelaudit.AuditMetadataKey("ss")].AsStringSlice())
+	assert.Equal(t, int64(7), a[otelaudit.AuditMetadataKey("i64")].AsInt64())
+	assert.NotContains(t, a, otelaudit.AuditMetadataKey(""))
+}
+
+func TestMessagesJSONEscaping(t *testing.T) {
+	tests := map[string]string{
+		"quotes":   `he said "hi" \ bye`,
+		"controls": "a\x00b\x1fc\td\re\nf",
+		"unicode":  "héllo 世界 🎉 \u2028\u2029",
+		"html":     "<script>&</script>",
+		"empty":    "",
+	}
+	for name, s := range tests {
+		t.Run(name, func(t *testing.T) {
+			var got []jsonMessage
+			require.NoError(t, json.Unmarshal([]byte(otelaudit.MessagesJSON([]otelaudit.Message{{Role: "user", Content: s}}, "")), &got))
+			require.Len(t, got, 1)
+			assert.Equal(t, s, got[0].Parts[0].Content)
+			var sys []jsonPart
+			require.NoError(t, json.Unmarshal([]byte(otelaudit.SystemInstructionsJSON(s)), &sys))
+			assert.Equal(t, s, sys[0].Content)
+		})
+	}
+	t.Run("invalid utf8", func(t *testing.T) {
+		var got []jsonMessage
+		require.NoError(t, json.Unmarshal([]byte(otelaudit.MessagesJSON([]otelaudit.Message{{Content: "a\xffb"}}, "user")), &got))
+		assert.Equal(t, "a\uFFFDb", got[0].Parts[0].Content)
+	})
+	assert.Equal(t, "[]", otelaudit.MessagesJSON(nil, "user"))
+}
+
+func TestIsContentKey(t *testing.T) {
+	content := []attribute.Key{
+		semconv.GenAIInputMessagesKey, semconv.GenAIOutputMessagesKey, semconv.GenAISystemInstructionsKey,
+		semconv.GenAIToolCallArgumentsKey, semconv.GenAIToolCallResultKey, semconv.GenAIToolDefinitionsKey,
+		semconv.GenAIRetrievalDocumentsKey, semconv.GenAIRetrievalQueryTextKey,
+		"gen_ai.prompt.0.content", "gen_ai.completion.0.content", "gen_ai.prompt", "gen_ai.completion",
+		otelaudit.AuditMetadataKey("user"),
+	}
+	for _, k := range content {
+		assert.True(t, otelaudit.IsContentKey(k), k)
+	}
+	plain := []attribute.Key{
+		semconv.GenAIOperationNameKey, semconv.GenAIRequestModelKey, semconv.GenAIPromptNameKey,
+		semconv.GenAIUsageInputTokensKey, otelaudit.AuditEntryIDKey, otelaudit.AuditSafetyPassedKey,
+		semconv.GenAIToolNameKey, semconv.ErrorTypeKey,
+	}
+	for _, k := range plain {
+		assert.False(t, otelaudit.IsContentKey(k), k)
+	}
+}
+
+func TestStartCallUsesGlobalProvider(t *testing.T) {
+	// Without a provider option the global (no-op by default) provider is
+	// used; the call still works and has an entry id.
+	_, call := otelaudit.StartCall(context.Background(), otelaudit.Request{Model: "m"})
+	assert.NotEmpty(t, call.EntryID())
+	call.End()
+}
