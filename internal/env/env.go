@@ -20,8 +20,8 @@ const (
 	RetentionDays = "OTELAUDIT_RETENTION_DAYS"
 )
 
-// Duration reads name as a duration in whole days (if unit is 24h) or as a
-// Go duration, returning def when unset or invalid.
+// Days reads name as a whole number of days and returns it as a duration,
+// or def when the variable is unset or not a number >= 0 (with a warning).
 func Days(name string, def time.Duration) time.Duration {
 	v, ok := os.LookupEnv(name)
 	if !ok || v == "" {
