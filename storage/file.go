@@ -1,0 +1,842 @@
+package storage
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// ErrLocked is matched (errors.Is) by the error [NewFileStorage] returns when
+// another FileStorage (in this or another process) has the directory open
+// for writing. Open it [WithReadOnly] to read it meanwhile.
+var ErrLocked = errors.New("storage: store is locked by another writer")
+
+// ErrReadOnly is matched (errors.Is) by the error a write, Delete or
+// DeleteBefore returns on a store opened [WithReadOnly].
+var ErrReadOnly = errors.New("storage: store is opened read-only")
+
+// FileStorage is a [Backend] that keeps entries as JSON lines in files, one
+// file per UTC day of the entry timestamp (audit_YYYYMMDD.jsonl, rotated to
+// audit_YYYYMMDD_NNN.jsonl by size, see [WithRotationSize]). It reads stores
+// written by the reference Python implementation.
+//
+// Durability: see [Durability]; [FileStorage.Flush] makes everything written
+// so far durable.
+//
+// Crash safety: lines are only ever appended; a crash can at worst leave the
+// last line of a file torn. Opening the store for writing cuts such a torn
+// tail off (truncating the file to its last complete line), counts it in
+// [FileStats.TornTails], logs a warning (file, offset, length, never the
+// content) and records it in a signed recovery note, so the next append
+// starts on a clean line. An acknowledged entry is never torn: Write returns
+// after the whole line was written. Rewrites (Delete, the partially expired
+// file of DeleteBefore, index files) go through a temp file, fsync, rename
+// and a directory fsync. A line that is not a valid entry never stops reads
+// of the others: it is skipped, counted in [FileStats.SkippedLines] and
+// logged (without its content).
+//
+// Indexes: every data file has an index in .index/ (id hash to offset, and a
+// sparse time index), rebuilt from the data when missing or stale, so Read
+// does not scan the store and range queries open only the files of the days
+// in range and, within a file, only the blocks in range. Memory does not
+// grow with the number of stored entries: the writer keeps an in-memory
+// index only of the part of the files it appends to that is not yet in an
+// index file (at most about half of a part, see [WithRotationSize]).
+//
+// Tamper evidence: every entry written gets a [Chain] (a per-writer hash
+// chain); signed checkpoints are written to checkpoints.jsonl; see [Verify].
+//
+// Ids: Write appends; it does not check whether the id is already stored.
+// If the same id is written twice, Read returns the newest line and Count
+// and range queries see both.
+//
+// One FileStorage at a time may write a directory (flock on .lock; a second
+// one gets [ErrLocked]); any number of [WithReadOnly] ones may read it.
+// All methods are safe for concurrent use. After Close every method but
+// Close and Stats returns an error matching [ErrClosed].
+type FileStorage struct {
+	dir string
+	cfg fileConfig // fixed after construction
+	idx *indexCache
+	key checkpointKey // fixed after construction; zero in read-only mode
+
+	lock *os.File // nil in read-only mode
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    atomic.Bool
+
+	// mu orders appends (and the hash chain), and guards the fields below.
+	// File rewrites (rotation, Delete, DeleteBefore) also hold it. Readers
+	// hold it only to open the files they read.
+	mu       sync.Mutex
+	active   map[string]*activePart // by day
+	lru      []string               // days of active, least recently used first
+	gen      uint64                 // incremented by every append
+	dirty    map[*os.File]uint64    // files written since their last fsync
+	chain    chainState
+	cpSeq    uint64    // chain seq of the last checkpoint
+	cpTime   time.Time // when the last checkpoint was written
+	writeErr error     // sticky error of the background fsync, reported by Flush
+	// recovery notes found before the session started
+	pendingRecoveries []recoveryNote
+
+	listMu    sync.Mutex
+	listCache []fileRef
+	listMtime time.Time
+	listValid bool
+
+	// group commit
+	syncMu    sync.Mutex
+	syncCond  *sync.Cond
+	syncing   bool
+	syncedGen uint64
+
+	skipped atomic.Uint64
+	torn    atomic.Uint64
+	warned  sync.Map // file name -> struct{}: skipped lines already logged
+
+	stop   chan struct{}
+	bgDone chan struct{}
+}
+
+var _ Backend = (*FileStorage)(nil)
+
+// activePart is the unsuffixed file of a day, open for appending.
+type activePart struct {
+	day       string
+	f         *os.File
+	size      int64
+	covered   int64    // bytes covered by the index file
+	baseCount int      // records in the index file
+	tail      []idxRec // records of [covered, size), in file order
+	tailByID  map[uint64]int32
+}
+
+// FileStats are counters of a [FileStorage] since it was opened.
+type FileStats struct {
+	// SkippedLines counts lines that reads skipped because they are not
+	// valid entries (each time a read met one).
+	SkippedLines uint64
+	// TornTails counts incomplete last lines: cut off when the store was
+	// opened for writing, or skipped by reads of a store another process is
+	// appending to.
+	TornTails uint64
+}
+
+// Stats returns the counters. It is safe to call at any time, also after
+// Close.
+func (s *FileStorage) Stats() FileStats {
+	return FileStats{SkippedLines: s.skipped.Load(), TornTails: s.torn.Load()}
+}
+
+// Dir returns the store directory.
+func (s *FileStorage) Dir() string { return s.dir }
+
+// NewFileStorage opens (creating it, mode 0700, if needed) the store in dir
+// for writing, or for reading only with [WithReadOnly]. Opening for writing
+// takes an exclusive lock ([ErrLocked] if another writer holds it), cuts off
+// torn tails left by a crash, builds missing indexes and starts a new
+// writer session of the hash chain.
+func NewFileStorage(dir string, opts ...FileOption) (*FileStorage, error) {
+	if dir == "" {
+		return nil, errors.New("storage: empty directory name")
+	}
+	cfg := newFileConfig(opts)
+	s := &FileStorage{
+		dir:    dir,
+		cfg:    cfg,
+		idx:    &indexCache{dir: dir},
+		active: make(map[string]*activePart),
+		dirty:  make(map[*os.File]uint64),
+	}
+	s.syncCond = sync.NewCond(&s.syncMu)
+	if cfg.readOnly {
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return nil, fmt.Errorf("storage: open %s read-only: %w", dir, err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("storage: %s is not a directory", dir)
+		}
+		return s, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("storage: create %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, indexDirName), 0o700); err != nil {
+		return nil, fmt.Errorf("storage: create index dir: %w", err)
+	}
+	lf, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lf.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("storage: lock %s: %w", dir, err)
+	}
+	s.lock = lf
+	fail := func(err error) (*FileStorage, error) {
+		s.idx.closeAll()
+		lf.Close()
+		return nil, err
+	}
+	key, err := loadCheckpointKey(dir, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	s.key = key
+	if err := s.recover(); err != nil {
+		return fail(err)
+	}
+	if err := s.startSession(); err != nil {
+		return fail(err)
+	}
+	s.stop = make(chan struct{})
+	s.bgDone = make(chan struct{})
+	go s.background()
+	return s, nil
+}
+
+// recover cuts torn tails off every data file and builds missing indexes.
+func (s *FileStorage) recover() error {
+	refs, err := listDataFiles(s.dir)
+	if err != nil {
+		return err
+	}
+	var notes []recoveryNote
+	for _, ref := range refs {
+		path := filepath.Join(s.dir, ref.name)
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("storage: open %s: %w", ref.name, err)
+		}
+		note, err := cutTornTail(f, ref.name)
+		if err == nil && note != nil {
+			s.torn.Add(1)
+			s.cfg.logger.Warn("storage: cut off torn last line left by a crash",
+				"file", ref.name, "offset", note.Offset, "length", note.Length)
+			notes = append(notes, *note)
+		}
+		if err == nil {
+			err = s.ensureIndex(ref.name, f)
+		}
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return s.recordRecoveries(notes)
+}
+
+// cutTornTail truncates f to its last '\n' if it does not end with one.
+func cutTornTail(f *os.File, name string) (*recoveryNote, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := fi.Size()
+	if size == 0 {
+		return nil, nil
+	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], size-1); err != nil {
+		return nil, err
+	}
+	if last[0] == '\n' {
+		return nil, nil
+	}
+	// Find the last newline, reading backwards.
+	end := size
+	cut := int64(0)
+	buf := make([]byte, 64<<10)
+	for end > 0 && cut == 0 {
+		from := max(0, end-int64(len(buf)))
+		n, err := f.ReadAt(buf[:end-from], from)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		for i := n - 1; i >= 0; i-- {
+			if buf[i] == '\n' {
+				cut = from + int64(i) + 1
+				break
+			}
+		}
+		end = from
+	}
+	torn := make([]byte, size-cut)
+	if _, err := f.ReadAt(torn, cut); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if err := f.Truncate(cut); err != nil {
+		return nil, fmt.Errorf("storage: truncate torn tail of %s: %w", name, err)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	return &recoveryNote{File: name, Offset: cut, Length: size - cut, SHA256: sha256Hex(torn)}, nil
+}
+
+// ensureIndex builds and persists the index of a data file that has no
+// valid one (or one that does not cover the whole file).
+func (s *FileStorage) ensureIndex(name string, f *os.File) error {
+	li, err := s.idx.get(name, f)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		s.idx.release(li)
+		return err
+	}
+	var recs []idxRec
+	covered, skipped := int64(0), 0
+	if li != nil {
+		if li.hdr.covered == fi.Size() {
+			s.idx.release(li)
+			return nil
+		}
+		recs, err = li.records()
+		covered, skipped = li.hdr.covered, li.hdr.skipped
+		s.idx.release(li)
+		if err != nil {
+			recs, covered, skipped = nil, 0, 0
+		}
+	}
+	more, sk, end, err := scanRecords(f, covered, fi.Size())
+	if err != nil {
+		return fmt.Errorf("storage: index %s: %w", name, err)
+	}
+	recs = append(recs, more...)
+	return s.writeIndex(name, f, recs, end, skipped+sk)
+}
+
+// scanRecords reads the index records of the complete lines of [from, to).
+// It returns the end of the last complete line.
+func scanRecords(f io.ReaderAt, from, to int64) ([]idxRec, int, int64, error) {
+	var recs []idxRec
+	skipped := 0
+	end := from
+	_, err := scanLines(f, from, to, func(off int64, line []byte) error {
+		end = off + int64(len(line)) + 1
+		if isBlank(line) {
+			return nil
+		}
+		id, ts, ok := lineInfo(line)
+		if !ok {
+			skipped++
+			return nil
+		}
+		recs = append(recs, idxRec{hash: idHash(id), off: off, len: uint32(len(line)), ts: ts})
+		return nil
+	})
+	return recs, skipped, end, err
+}
+
+// writeIndex persists the index of data file name (open as f) covering
+// [0, covered).
+func (s *FileStorage) writeIndex(name string, f io.ReaderAt, recs []idxRec, covered int64, skipped int) error {
+	crc, err := dataCRC(f, covered)
+	if err != nil {
+		return fmt.Errorf("storage: index %s: %w", name, err)
+	}
+	data := encodeIndex(recs, covered, crc, skipped)
+	if err := writeFileAtomic(indexPath(s.dir, name), data); err != nil {
+		return fmt.Errorf("storage: write index of %s: %w", name, err)
+	}
+	s.idx.invalidate(name)
+	return nil
+}
+
+// newWriterID returns a random writer session id.
+func newWriterID() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return NewEntryID()
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// pendingLine is an entry encoded outside the lock, before chaining.
+type pendingLine struct {
+	prefix []byte // wire form without the closing '}'
+	day    string
+	id     string
+	ts     int64
+}
+
+func (s *FileStorage) checkUsable(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	return nil
+}
+
+// Write appends e to the file of its UTC day. Its [Chain] is ignored and
+// replaced by the store's own. When Write returns nil the entry has been
+// written to the operating system (and fsynced, under [DurabilitySync]). An
+// invalid entry yields an error matching [ErrInvalidEntry] and nothing is
+// written. A ctx that ends after the write began does not undo it.
+func (s *FileStorage) Write(ctx context.Context, e *AuditEntry) error {
+	return s.WriteBatch(ctx, []*AuditEntry{e})
+}
+
+// WriteBatch writes es in order, in as few write(2) calls as possible (one
+// per run of entries of the same day), and under [DurabilitySync] with one
+// fsync. If any entry is invalid nothing is written. If writing fails
+// midway, the entries before the failing run are stored (and chained) and
+// the error is returned.
+func (s *FileStorage) WriteBatch(ctx context.Context, es []*AuditEntry) error {
+	if err := s.checkUsable(ctx); err != nil {
+		return err
+	}
+	if s.cfg.readOnly {
+		return ErrReadOnly
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	lines := make([]pendingLine, len(es))
+	for i, e := range es {
+		if e == nil {
+			return fmt.Errorf("%w: nil entry at index %d", ErrInvalidEntry, i)
+		}
+		c := *e
+		c.Chain = nil
+		b, err := c.AppendJSON(make([]byte, 0, 1024))
+		if err != nil {
+			return err
+		}
+		ts := e.Timestamp.UTC()
+		lines[i] = pendingLine{prefix: b[:len(b)-1], day: dayOf(ts), id: e.ID, ts: ts.UnixNano()}
+	}
+	s.mu.Lock()
+	if s.closed.Load() {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	gen, err := s.appendLocked(lines)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if s.cfg.durability == DurabilitySync {
+		return s.waitSynced(gen)
+	}
+	return nil
+}
+
+// appendLocked chains and appends lines. It returns the write generation
+// that covers them.
+func (s *FileStorage) appendLocked(lines []pendingLine) (uint64, error) {
+	var (
+		buf  []byte
+		recs []idxRec
+		part *activePart
+	)
+	ch := s.chain // tentative; committed after each successful write
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		if err := s.writePart(part, buf, recs); err != nil {
+			ch = s.chain
+			return err
+		}
+		s.chain = ch
+		buf, recs = buf[:0], recs[:0]
+		return nil
+	}
+	for i := range lines {
+		l := &lines[i]
+		if part == nil || part.day != l.day {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+			p, err := s.openPartLocked(l.day)
+			if err != nil {
+				return 0, err
+			}
+			part = p
+		}
+		lineLen := int64(len(l.prefix) + chainSuffixLen(ch.writer))
+		if rs := s.cfg.rotationSize; rs > 0 && part.size+int64(len(buf)) > 0 && part.size+int64(len(buf))+lineLen+1 > rs {
+			if err := flush(); err != nil {
+				return 0, err
+			}
+			if part.size > 0 {
+				p, err := s.rotateLocked(part)
+				if err != nil {
+					return 0, err
+				}
+				part = p
+			}
+		}
+		start := len(buf)
+		buf = ch.appendLine(buf, l.prefix)
+		recs = append(recs, idxRec{hash: idHash(l.id), off: part.size + int64(start), len: uint32(len(buf) - start - 1), ts: l.ts})
+	}
+	if err := flush(); err != nil {
+		return 0, err
+	}
+	s.gen++
+	return s.gen, nil
+}
+
+// writePart appends buf (whole lines) to part. On failure it truncates the
+// file back so that no partial line stays behind.
+func (s *FileStorage) writePart(p *activePart, buf []byte, recs []idxRec) error {
+	if _, err := p.f.Write(buf); err != nil {
+		if terr := p.f.Truncate(p.size); terr != nil {
+			// The file may now end in a partial line; close it so that
+			// the next open cuts it off before appending.
+			s.closePartLocked(p, false)
+		}
+		return fmt.Errorf("storage: append to %s: %w", partName(p.day, 0), err)
+	}
+	p.size += int64(len(buf))
+	for _, r := range recs {
+		p.tailByID[r.hash] = int32(len(p.tail))
+		p.tail = append(p.tail, r)
+	}
+	s.dirty[p.f] = s.gen + 1
+	if len(p.tail) >= max(8192, p.baseCount) {
+		if err := s.persistPartIndexLocked(p, partName(p.day, 0)); err != nil {
+			s.cfg.logger.Warn("storage: could not update index; it will be rebuilt", "file", partName(p.day, 0), "error", err)
+		}
+	}
+	return nil
+}
+
+// openPartLocked returns the active part of day, opening it if needed.
+func (s *FileStorage) openPartLocked(day string) (*activePart, error) {
+	if p := s.active[day]; p != nil {
+		if i := slices.Index(s.lru, day); i >= 0 && i != len(s.lru)-1 {
+			s.lru = append(slices.Delete(s.lru, i, i+1), day)
+		}
+		return p, nil
+	}
+	for len(s.active) >= s.cfg.maxOpenFiles && len(s.lru) > 0 {
+		if err := s.closePartLocked(s.active[s.lru[0]], true); err != nil {
+			return nil, err
+		}
+	}
+	name := partName(day, 0)
+	path := filepath.Join(s.dir, name)
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open %s: %w", name, err)
+	}
+	if statErr != nil {
+		s.invalidateList()
+		if err := syncDir(s.dir); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("storage: sync dir: %w", err)
+		}
+	}
+	note, err := cutTornTail(f, name)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if note != nil {
+		s.torn.Add(1)
+		s.cfg.logger.Warn("storage: cut off torn last line", "file", name, "offset", note.Offset, "length", note.Length)
+		if err := s.recordRecoveries([]recoveryNote{*note}); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	p := &activePart{day: day, f: f, size: fi.Size(), tailByID: make(map[uint64]int32)}
+	li, _ := s.idx.get(name, f)
+	if li != nil {
+		p.covered, p.baseCount = li.hdr.covered, int(li.hdr.count)
+		s.idx.release(li)
+	}
+	tail, _, _, err := scanRecords(f, p.covered, p.size)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("storage: read %s: %w", name, err)
+	}
+	for _, r := range tail {
+		p.tailByID[r.hash] = int32(len(p.tail))
+		p.tail = append(p.tail, r)
+	}
+	s.active[day] = p
+	s.lru = append(s.lru, day)
+	return p, nil
+}
+
+// persistPartIndexLocked writes the index of the active part p under name
+// (its current name, or the name it is about to be renamed to).
+func (s *FileStorage) persistPartIndexLocked(p *activePart, name string) error {
+	recs := p.tail
+	skipped := 0
+	if p.covered > 0 {
+		li, err := s.idx.get(partName(p.day, 0), p.f)
+		if err != nil {
+			return err
+		}
+		var old []idxRec
+		if li != nil && li.hdr.covered == p.covered {
+			old, err = li.records()
+			skipped = li.hdr.skipped
+		}
+		s.idx.release(li)
+		if li == nil || li.hdr.covered != p.covered || err != nil {
+			// The index vanished or changed under us: rebuild from data.
+			old, skipped, _, err = scanRecords(p.f, 0, p.covered)
+			if err != nil {
+				return err
+			}
+		}
+		recs = append(old, p.tail...)
+	}
+	if err := s.writeIndex(name, p.f, recs, p.size, skipped); err != nil {
+		return err
+	}
+	p.covered, p.baseCount, p.tail = p.size, len(recs), nil
+	clear(p.tailByID)
+	return nil
+}
+
+// closePartLocked persists the index of p (if persist), fsyncs and closes
+// it.
+func (s *FileStorage) closePartLocked(p *activePart, persist bool) error {
+	var errs []error
+	if persist && len(p.tail) > 0 {
+		if err := s.persistPartIndexLocked(p, partName(p.day, 0)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := p.f.Sync(); err != nil {
+		errs = append(errs, fmt.Errorf("storage: fsync %s: %w", partName(p.day, 0), err))
+	}
+	delete(s.dirty, p.f)
+	if err := p.f.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	delete(s.active, p.day)
+	if i := slices.Index(s.lru, p.day); i >= 0 {
+		s.lru = slices.Delete(s.lru, i, i+1)
+	}
+	return errors.Join(errs...)
+}
+
+// rotateLocked renames the active part of p's day to the next numbered
+// part and opens a fresh unsuffixed file.
+func (s *FileStorage) rotateLocked(p *activePart) (*activePart, error) {
+	refs, err := listDataFiles(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	next := 1
+	for _, r := range refs {
+		if r.day == p.day && r.part >= next {
+			next = r.part + 1
+		}
+	}
+	oldName, newName := partName(p.day, 0), partName(p.day, next)
+	if err := p.f.Sync(); err != nil {
+		return nil, fmt.Errorf("storage: fsync %s: %w", oldName, err)
+	}
+	// Index under the new name first: a crash before the rename leaves an
+	// index that matches no file (ignored), never a file with a wrong one.
+	if err := s.persistPartIndexLocked(p, newName); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(filepath.Join(s.dir, oldName), filepath.Join(s.dir, newName)); err != nil {
+		return nil, fmt.Errorf("storage: rotate %s: %w", oldName, err)
+	}
+	os.Remove(indexPath(s.dir, oldName))
+	s.idx.invalidate(oldName)
+	s.invalidateList()
+	if err := syncDir(s.dir); err != nil {
+		return nil, err
+	}
+	p.tail = nil // already in the new name's index
+	if err := s.closePartLocked(p, false); err != nil {
+		return nil, err
+	}
+	return s.openPartLocked(p.day)
+}
+
+// waitSynced returns once everything up to write generation gen is
+// fsynced. Concurrent callers share one fsync (group commit): one of them
+// syncs all dirty files while the others wait for it.
+func (s *FileStorage) waitSynced(gen uint64) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	for s.syncedGen < gen {
+		if s.syncing {
+			s.syncCond.Wait()
+			continue
+		}
+		s.syncing = true
+		s.syncMu.Unlock()
+		upTo, err := s.syncDirty()
+		s.syncMu.Lock()
+		s.syncing = false
+		if err == nil && upTo > s.syncedGen {
+			s.syncedGen = upTo
+		}
+		s.syncCond.Broadcast()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncDirty fsyncs every file written since its last fsync and returns the
+// write generation now durable.
+func (s *FileStorage) syncDirty() (uint64, error) {
+	s.mu.Lock()
+	upTo := s.gen
+	files := make([]*os.File, 0, len(s.dirty))
+	for f := range s.dirty {
+		files = append(files, f)
+	}
+	clear(s.dirty)
+	s.mu.Unlock()
+	var errs []error
+	for _, f := range files {
+		// A file closed meanwhile was fsynced by whoever closed it.
+		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+			errs = append(errs, fmt.Errorf("storage: fsync %s: %w", filepath.Base(f.Name()), err))
+		}
+	}
+	if len(errs) > 0 {
+		// Put them back so that the next sync retries.
+		s.mu.Lock()
+		for _, f := range files {
+			s.dirty[f] = upTo
+		}
+		s.mu.Unlock()
+		return 0, errors.Join(errs...)
+	}
+	return upTo, nil
+}
+
+// background fsyncs dirty files every sync interval and writes periodic
+// checkpoints.
+func (s *FileStorage) background() {
+	defer close(s.bgDone)
+	t := time.NewTicker(s.cfg.syncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.mu.Lock()
+			gen := s.gen
+			s.mu.Unlock()
+			err := s.waitSynced(gen)
+			if err == nil {
+				err = s.maybeCheckpoint(false)
+			}
+			if err != nil {
+				s.mu.Lock()
+				s.writeErr = err
+				s.mu.Unlock()
+				s.cfg.logger.Error("storage: background fsync failed", "dir", s.dir, "error", err)
+			}
+		}
+	}
+}
+
+// Flush makes every entry written so far durable (fsync) and writes a
+// signed checkpoint of the chain head. It reports a failure of an earlier
+// background fsync once. On a read-only store it does nothing.
+func (s *FileStorage) Flush(ctx context.Context) error {
+	if err := s.checkUsable(ctx); err != nil {
+		return err
+	}
+	return s.flush()
+}
+
+func (s *FileStorage) flush() error {
+	if s.cfg.readOnly {
+		return nil
+	}
+	s.mu.Lock()
+	gen := s.gen
+	werr := s.writeErr
+	s.writeErr = nil
+	s.mu.Unlock()
+	if err := s.waitSynced(gen); err != nil {
+		return err
+	}
+	if err := s.maybeCheckpoint(true); err != nil {
+		return err
+	}
+	return werr
+}
+
+// Close flushes (fsync, final signed checkpoint), writes the indexes of
+// the files it appended to, closes them and releases the lock. It is
+// idempotent: later calls return the first call's result.
+func (s *FileStorage) Close() error {
+	s.closeOnce.Do(func() {
+		if s.cfg.readOnly {
+			s.closed.Store(true)
+			s.idx.closeAll()
+			return
+		}
+		close(s.stop)
+		<-s.bgDone
+		var errs []error
+		s.mu.Lock()
+		gen := s.gen
+		s.mu.Unlock()
+		if err := s.waitSynced(gen); err != nil {
+			errs = append(errs, err)
+		}
+		s.mu.Lock()
+		s.closed.Store(true)
+		if s.writeErr != nil {
+			errs = append(errs, s.writeErr)
+		}
+		if err := s.checkpointLocked(true); err != nil {
+			errs = append(errs, err)
+		}
+		for len(s.lru) > 0 {
+			if err := s.closePartLocked(s.active[s.lru[0]], true); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.mu.Unlock()
+		s.idx.closeAll()
+		if s.lock != nil {
+			syscall.Flock(int(s.lock.Fd()), syscall.LOCK_UN)
+			if err := s.lock.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}

@@ -1,0 +1,314 @@
+package storage
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Delete removes the entry with the given id and reports whether it was
+// there (every line with that id goes). The file holding it is rewritten
+// atomically (temp file, fsync, rename, directory fsync); a signed removal
+// note naming the removed chain entries is written first, so that [Verify]
+// still passes. Writers wait while the file is rewritten.
+func (s *FileStorage) Delete(ctx context.Context, id string) (bool, error) {
+	if err := s.checkUsable(ctx); err != nil {
+		return false, err
+	}
+	if s.cfg.readOnly {
+		return false, ErrReadOnly
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return false, ErrClosed
+	}
+	_, loc, ok := s.lookupTailLocked(id)
+	if !ok {
+		var err error
+		_, loc, err = s.lookupFiles(ctx, id, s.activeLocked())
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	removed, err := s.rewriteLocked(loc.name, "delete", time.Time{}, func(_ int64, line []byte) bool {
+		e, err := ParseEntry(line)
+		return err == nil && e.ID == id
+	})
+	return removed > 0, err
+}
+
+// DeleteBefore removes every entry with Timestamp < t and returns how many
+// it removed. Files of days entirely before t are removed whole (their
+// index gives the count); the files of t's own day are rewritten atomically
+// without the expired lines. A signed removal note listing the files and
+// the chain entries removed is written before anything is removed, so that
+// [Verify] still passes after cleanup. Writers wait meanwhile.
+func (s *FileStorage) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
+	if err := s.checkUsable(ctx); err != nil {
+		return 0, err
+	}
+	if s.cfg.readOnly {
+		return 0, ErrReadOnly
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return 0, ErrClosed
+	}
+	refs, err := listDataFiles(s.dir)
+	if err != nil {
+		return 0, err
+	}
+	cut := dayOf(t)
+	tn := clampNano(t)
+	var whole []fileRef
+	var partial []fileRef
+	for _, ref := range refs {
+		switch {
+		case ref.day < cut:
+			whole = append(whole, ref)
+		case ref.day == cut:
+			partial = append(partial, ref)
+		}
+	}
+	// Whole files: summarise what goes, sign it, then remove.
+	var ranges rangeAcc
+	var legacy legacyAcc
+	total := 0
+	names := make([]string, 0, len(whole))
+	for _, ref := range whole {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("storage: %w", err)
+		}
+		if p := s.active[ref.day]; p != nil && ref.part == 0 {
+			if err := s.closePartLocked(p, true); err != nil {
+				return total, err
+			}
+		}
+		n, err := s.summarise(ref.name, &ranges, &legacy)
+		if err != nil {
+			return total, err
+		}
+		total += n
+		names = append(names, ref.name)
+	}
+	if len(names) > 0 {
+		rn := &removalNote{Reason: "retention", Files: names, Ranges: ranges.ranges, Legacy: legacy.summary(), Count: total, Before: t.UTC().Format(time.RFC3339Nano)}
+		if err := s.appendNotes(&note{Type: noteRemoval, Seq: s.chain.seq, Hash: s.chain.head, Removal: rn}); err != nil {
+			return 0, err
+		}
+		for _, name := range names {
+			if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return total, fmt.Errorf("storage: remove %s: %w", name, err)
+			}
+			os.Remove(indexPath(s.dir, name))
+			s.idx.invalidate(name)
+		}
+		s.invalidateList()
+		if err := syncDir(s.dir); err != nil {
+			return total, err
+		}
+	}
+	for _, ref := range partial {
+		n, err := s.rewriteLocked(ref.name, "retention", t, func(_ int64, line []byte) bool {
+			_, ts, ok := lineInfo(line)
+			return ok && ts < tn
+		})
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// summarise counts the entries of a file and adds its chain ranges and
+// unchained lines to the accumulators.
+func (s *FileStorage) summarise(name string, ranges *rangeAcc, legacy *legacyAcc) (int, error) {
+	f, err := os.Open(filepath.Join(s.dir, name))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	count := -1
+	if li, _ := s.idx.get(name, f); li != nil && li.hdr.covered == fi.Size() {
+		count = int(li.hdr.count)
+		s.idx.release(li)
+	} else if li != nil {
+		s.idx.release(li)
+	}
+	n := 0
+	_, err = scanLines(f, 0, fi.Size(), func(_ int64, line []byte) error {
+		if _, c, ok := splitChain(line); ok {
+			ranges.add(c)
+			if count < 0 {
+				if _, _, ok := lineInfo(line); ok {
+					n++
+				}
+			}
+			return nil
+		}
+		if isBlank(line) || !json.Valid(line) {
+			return nil
+		}
+		legacy.add(line)
+		if count < 0 {
+			if _, _, ok := lineInfo(line); ok {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("storage: read %s: %w", name, err)
+	}
+	if count >= 0 {
+		return count, nil
+	}
+	return n, nil
+}
+
+// rewriteLocked rewrites data file name without the lines drop selects
+// (only lines that are valid entries are offered), after writing a signed
+// removal note. It returns how many lines it removed.
+func (s *FileStorage) rewriteLocked(name, reason string, before time.Time, drop func(off int64, line []byte) bool) (int, error) {
+	ref, _ := parseFileName(name)
+	if p := s.active[ref.day]; p != nil && ref.part == 0 {
+		if err := s.closePartLocked(p, true); err != nil {
+			return 0, err
+		}
+	}
+	path := filepath.Join(s.dir, name)
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	// First pass: what goes.
+	var ranges rangeAcc
+	var legacy legacyAcc
+	removed := 0
+	if _, err := scanLines(f, 0, fi.Size(), func(off int64, line []byte) error {
+		if isBlank(line) || !drop(off, line) {
+			return nil
+		}
+		removed++
+		if _, c, ok := splitChain(line); ok {
+			ranges.add(c)
+		} else {
+			legacy.add(line)
+		}
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("storage: read %s: %w", name, err)
+	}
+	if removed == 0 {
+		return 0, nil
+	}
+	rn := &removalNote{Reason: reason, Ranges: ranges.ranges, Legacy: legacy.summary(), Count: removed}
+	if !before.IsZero() {
+		rn.Before = before.UTC().Format(time.RFC3339Nano)
+	}
+	if err := s.appendNotes(&note{Type: noteRemoval, Seq: s.chain.seq, Hash: s.chain.head, Removal: rn}); err != nil {
+		return 0, err
+	}
+	// Second pass: copy what stays to a temp file, then swap it in.
+	tmp, err := os.CreateTemp(s.dir, ".tmp-rewrite-*")
+	if err != nil {
+		return 0, err
+	}
+	tmpName := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmpName)
+		}
+	}()
+	if err := tmp.Chmod(0o600); err != nil {
+		return 0, err
+	}
+	w := bufio.NewWriterSize(tmp, 256<<10)
+	var recs []idxRec
+	var off int64
+	skipped := 0
+	if _, err := scanLines(f, 0, fi.Size(), func(o int64, line []byte) error {
+		if !isBlank(line) && drop(o, line) {
+			return nil
+		}
+		if id, ts, ok := lineInfo(line); ok {
+			recs = append(recs, idxRec{hash: idHash(id), off: off, len: uint32(len(line)), ts: ts})
+		} else if !isBlank(line) {
+			skipped++
+		}
+		w.Write(line)
+		w.WriteByte('\n')
+		off += int64(len(line)) + 1
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("storage: read %s: %w", name, err)
+	}
+	if err := w.Flush(); err != nil {
+		return 0, fmt.Errorf("storage: rewrite %s: %w", name, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return 0, fmt.Errorf("storage: fsync rewrite of %s: %w", name, err)
+	}
+	if off == 0 {
+		// Nothing stays: remove the file.
+		tmp.Close()
+		os.Remove(tmpName)
+		ok = true
+		if err := os.Remove(path); err != nil {
+			return 0, fmt.Errorf("storage: remove %s: %w", name, err)
+		}
+		os.Remove(indexPath(s.dir, name))
+		s.idx.invalidate(name)
+		s.invalidateList()
+		return removed, syncDir(s.dir)
+	}
+	if err := s.writeIndex(name+".new", tmp, recs, off, skipped); err != nil {
+		return 0, err
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmpName, path); err != nil {
+		return 0, fmt.Errorf("storage: replace %s: %w", name, err)
+	}
+	ok = true
+	// The index was written under a temporary name and follows the data:
+	// a crash in between leaves a stale index, which is detected and rebuilt.
+	if err := os.Rename(indexPath(s.dir, name+".new"), indexPath(s.dir, name)); err != nil {
+		os.Remove(indexPath(s.dir, name))
+	}
+	s.idx.invalidate(name)
+	s.invalidateList()
+	if err := syncDir(s.dir); err != nil {
+		return removed, err
+	}
+	return removed, syncDir(filepath.Join(s.dir, indexDirName))
+}

@@ -1,0 +1,500 @@
+package storage
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Index file format (little endian), one per data file in .index/:
+//
+//	header  magic[8] covered u64 count u64 minTs i64 maxTs i64 sorted u32
+//	        nblocks u32 dataCRC u32 skipped u32 fanout[256]u32 crc u32
+//	records count x {hash u64, off u64, len u32, pad u32, ts i64}, sorted by
+//	        (hash, off); fanout[b] is the end of the records whose hash's
+//	        top byte is <= b
+//	blocks  nblocks x {minTs i64, maxTs i64, start u64, end u64}: every
+//	        indexBlock records in file order, the byte range they span
+//	        and the time range they hold (a sparse time index)
+//	        followed by crc u32 over the blocks
+//
+// The index covers the data file's bytes [0, covered); dataCRC is the
+// CRC-32C of the last (up to) 4 KiB before covered, which ties the index
+// to the data it describes: an index whose data was rewritten, truncated or
+// replaced is ignored. The lookup state kept in memory is the 1 KiB header
+// of recently used files, so memory does not grow with the number of
+// entries.
+const (
+	idxMagic      = "OAIDX\x00\x00\x01"
+	idxHeaderSize = 8 + 8*5 + 4*4 + 256*4 + 4
+	idxRecSize    = 32
+	idxBlockSize  = 32
+	indexBlock    = 128 // records per sparse time-index block
+	idxCacheMax   = 256 // loaded index headers kept open
+	dataCRCWindow = 4096
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// idxRec locates one entry line in a data file.
+type idxRec struct {
+	hash uint64 // idHash(id)
+	off  int64  // offset of the line
+	len  uint32 // length of the line without '\n'
+	ts   int64  // entry timestamp, Unix nanoseconds
+}
+
+type idxBlock struct {
+	minTs, maxTs int64
+	start, end   int64
+}
+
+type idxHeader struct {
+	covered      int64
+	count        int64
+	minTs, maxTs int64
+	sorted       bool
+	nblocks      int
+	dataCRC      uint32
+	skipped      int
+	fanout       [256]uint32
+}
+
+// idHash is FNV-1a 64 of the id: stable across processes.
+func idHash(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// encodeIndex builds an index file for the records (in file order).
+func encodeIndex(recs []idxRec, covered int64, dataCRC uint32, skipped int) []byte {
+	var hdr idxHeader
+	hdr.covered = covered
+	hdr.count = int64(len(recs))
+	hdr.dataCRC = dataCRC
+	hdr.skipped = skipped
+	hdr.sorted = true
+	var blocks []idxBlock
+	for i, r := range recs {
+		if i == 0 || r.ts < hdr.minTs {
+			hdr.minTs = r.ts
+		}
+		if i == 0 || r.ts > hdr.maxTs {
+			hdr.maxTs = r.ts
+		}
+		if i > 0 && r.ts < recs[i-1].ts {
+			hdr.sorted = false
+		}
+		end := r.off + int64(r.len) + 1
+		if i%indexBlock == 0 {
+			blocks = append(blocks, idxBlock{minTs: r.ts, maxTs: r.ts, start: r.off, end: end})
+		} else {
+			b := &blocks[len(blocks)-1]
+			b.minTs = min(b.minTs, r.ts)
+			b.maxTs = max(b.maxTs, r.ts)
+			b.end = end
+		}
+	}
+	hdr.nblocks = len(blocks)
+	byHash := slices.Clone(recs)
+	slices.SortFunc(byHash, func(a, b idxRec) int {
+		if a.hash != b.hash {
+			if a.hash < b.hash {
+				return -1
+			}
+			return 1
+		}
+		return int(a.off - b.off)
+	})
+	for _, r := range byHash {
+		hdr.fanout[r.hash>>56]++
+	}
+	for i := 1; i < 256; i++ {
+		hdr.fanout[i] += hdr.fanout[i-1]
+	}
+	out := make([]byte, 0, idxHeaderSize+len(recs)*idxRecSize+len(blocks)*idxBlockSize+4)
+	out = appendHeader(out, &hdr)
+	for _, r := range byHash {
+		out = binary.LittleEndian.AppendUint64(out, r.hash)
+		out = binary.LittleEndian.AppendUint64(out, uint64(r.off))
+		out = binary.LittleEndian.AppendUint32(out, r.len)
+		out = binary.LittleEndian.AppendUint32(out, 0)
+		out = binary.LittleEndian.AppendUint64(out, uint64(r.ts))
+	}
+	bstart := len(out)
+	for _, b := range blocks {
+		out = binary.LittleEndian.AppendUint64(out, uint64(b.minTs))
+		out = binary.LittleEndian.AppendUint64(out, uint64(b.maxTs))
+		out = binary.LittleEndian.AppendUint64(out, uint64(b.start))
+		out = binary.LittleEndian.AppendUint64(out, uint64(b.end))
+	}
+	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(out[bstart:], castagnoli))
+	return out
+}
+
+func appendHeader(out []byte, h *idxHeader) []byte {
+	start := len(out)
+	out = append(out, idxMagic...)
+	out = binary.LittleEndian.AppendUint64(out, uint64(h.covered))
+	out = binary.LittleEndian.AppendUint64(out, uint64(h.count))
+	out = binary.LittleEndian.AppendUint64(out, uint64(h.minTs))
+	out = binary.LittleEndian.AppendUint64(out, uint64(h.maxTs))
+	sorted := uint32(0)
+	if h.sorted {
+		sorted = 1
+	}
+	out = binary.LittleEndian.AppendUint64(out, 0) // reserved
+	out = binary.LittleEndian.AppendUint32(out, sorted)
+	out = binary.LittleEndian.AppendUint32(out, uint32(h.nblocks))
+	out = binary.LittleEndian.AppendUint32(out, h.dataCRC)
+	out = binary.LittleEndian.AppendUint32(out, uint32(h.skipped))
+	for _, v := range h.fanout {
+		out = binary.LittleEndian.AppendUint32(out, v)
+	}
+	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out[start:], castagnoli))
+}
+
+var errBadIndex = errors.New("storage: index file is damaged")
+
+func decodeHeader(b []byte) (idxHeader, error) {
+	var h idxHeader
+	if len(b) < idxHeaderSize || string(b[:8]) != idxMagic {
+		return h, errBadIndex
+	}
+	if crc32.Checksum(b[:idxHeaderSize-4], castagnoli) != binary.LittleEndian.Uint32(b[idxHeaderSize-4:]) {
+		return h, errBadIndex
+	}
+	le := binary.LittleEndian
+	h.covered = int64(le.Uint64(b[8:]))
+	h.count = int64(le.Uint64(b[16:]))
+	h.minTs = int64(le.Uint64(b[24:]))
+	h.maxTs = int64(le.Uint64(b[32:]))
+	h.sorted = le.Uint32(b[48:]) == 1
+	h.nblocks = int(le.Uint32(b[52:]))
+	h.dataCRC = le.Uint32(b[56:])
+	h.skipped = int(le.Uint32(b[60:]))
+	for i := range h.fanout {
+		h.fanout[i] = le.Uint32(b[64+4*i:])
+	}
+	if h.covered < 0 || h.count < 0 || int64(h.fanout[255]) != h.count {
+		return h, errBadIndex
+	}
+	return h, nil
+}
+
+func decodeRec(b []byte) idxRec {
+	le := binary.LittleEndian
+	return idxRec{hash: le.Uint64(b), off: int64(le.Uint64(b[8:])), len: le.Uint32(b[16:]), ts: int64(le.Uint64(b[24:]))}
+}
+
+// dataCRC computes the CRC that ties an index to its data file.
+func dataCRC(f io.ReaderAt, covered int64) (uint32, error) {
+	from := max(0, covered-dataCRCWindow)
+	buf := make([]byte, covered-from)
+	if _, err := f.ReadAt(buf, from); err != nil {
+		return 0, err
+	}
+	if covered > 0 && buf[len(buf)-1] != '\n' {
+		return 0, errBadIndex
+	}
+	c := crc32.Checksum(buf, castagnoli)
+	return crc32.Update(c, castagnoli, binary.LittleEndian.AppendUint64(nil, uint64(covered))), nil
+}
+
+// loadedIndex is an open index file validated against one data file.
+type loadedIndex struct {
+	hdr     idxHeader
+	f       *os.File
+	idxStat fileID
+	dataID  fileID
+	refs    int
+	evicted bool
+}
+
+type fileID struct {
+	ino, size int64
+	mtime     int64
+}
+
+func statID(fi os.FileInfo) fileID {
+	id := fileID{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		id.ino = int64(st.Ino)
+	}
+	return id
+}
+
+// lookup returns the records whose id hash is h.
+func (li *loadedIndex) lookup(h uint64) ([]idxRec, error) {
+	b := h >> 56
+	lo := uint32(0)
+	if b > 0 {
+		lo = li.hdr.fanout[b-1]
+	}
+	hi := li.hdr.fanout[b]
+	if hi <= lo {
+		return nil, nil
+	}
+	buf := make([]byte, int(hi-lo)*idxRecSize)
+	if _, err := li.f.ReadAt(buf, idxHeaderSize+int64(lo)*idxRecSize); err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadIndex, err)
+	}
+	n := int(hi - lo)
+	// Binary search over the fixed-size records.
+	l, r := 0, n
+	for l < r {
+		m := (l + r) / 2
+		if binary.LittleEndian.Uint64(buf[m*idxRecSize:]) < h {
+			l = m + 1
+		} else {
+			r = m
+		}
+	}
+	var out []idxRec
+	for ; l < n; l++ {
+		rec := decodeRec(buf[l*idxRecSize:])
+		if rec.hash != h {
+			break
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// blocks returns the sparse time index.
+func (li *loadedIndex) blocks() ([]idxBlock, error) {
+	n := li.hdr.nblocks
+	buf := make([]byte, n*idxBlockSize+4)
+	if _, err := li.f.ReadAt(buf, idxHeaderSize+li.hdr.count*idxRecSize); err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadIndex, err)
+	}
+	if crc32.Checksum(buf[:n*idxBlockSize], castagnoli) != binary.LittleEndian.Uint32(buf[n*idxBlockSize:]) {
+		return nil, errBadIndex
+	}
+	out := make([]idxBlock, n)
+	le := binary.LittleEndian
+	for i := range out {
+		p := buf[i*idxBlockSize:]
+		out[i] = idxBlock{minTs: int64(le.Uint64(p)), maxTs: int64(le.Uint64(p[8:])), start: int64(le.Uint64(p[16:])), end: int64(le.Uint64(p[24:]))}
+	}
+	return out, nil
+}
+
+// records returns every record, in file order.
+func (li *loadedIndex) records() ([]idxRec, error) {
+	buf := make([]byte, li.hdr.count*idxRecSize)
+	if _, err := li.f.ReadAt(buf, idxHeaderSize); err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadIndex, err)
+	}
+	out := make([]idxRec, li.hdr.count)
+	for i := range out {
+		out[i] = decodeRec(buf[i*idxRecSize:])
+	}
+	slices.SortFunc(out, func(a, b idxRec) int { return int(a.off - b.off) })
+	return out, nil
+}
+
+// indexCache keeps recently used index files open. It holds at most
+// idxCacheMax headers (about 1 KiB each), whatever the number of entries.
+type indexCache struct {
+	dir string
+	mu  sync.Mutex
+	m   map[string]*loadedIndex
+}
+
+func indexPath(dir, name string) string { return filepath.Join(dir, indexDirName, name+".idx") }
+
+// get returns the index of data file name, validated against the open data
+// file (whose current size is dataSize), or nil when there is no valid
+// index. The caller must release a non-nil result.
+func (c *indexCache) get(name string, data *os.File) (*loadedIndex, error) {
+	dfi, err := data.Stat()
+	if err != nil {
+		return nil, err
+	}
+	did := statID(dfi)
+	path := indexPath(c.dir, name)
+	ifi, err := os.Stat(path)
+	if err != nil {
+		c.invalidate(name)
+		return nil, nil
+	}
+	iid := statID(ifi)
+	c.mu.Lock()
+	if li := c.m[name]; li != nil {
+		if li.idxStat == iid && li.dataID.ino == did.ino && li.hdr.covered <= did.size {
+			li.refs++
+			c.mu.Unlock()
+			return li, nil
+		}
+		c.evictLocked(name)
+	}
+	c.mu.Unlock()
+
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil
+	}
+	hb := make([]byte, idxHeaderSize)
+	if _, err := f.ReadAt(hb, 0); err != nil {
+		f.Close()
+		return nil, nil
+	}
+	hdr, err := decodeHeader(hb)
+	if err != nil || hdr.covered > did.size {
+		f.Close()
+		return nil, nil
+	}
+	if crc, err := dataCRC(data, hdr.covered); err != nil || crc != hdr.dataCRC {
+		f.Close()
+		return nil, nil
+	}
+	li := &loadedIndex{hdr: hdr, f: f, idxStat: iid, dataID: did, refs: 2}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string]*loadedIndex)
+	}
+	if old := c.m[name]; old != nil {
+		c.evictLocked(name)
+	}
+	if len(c.m) >= idxCacheMax {
+		for k := range c.m {
+			c.evictLocked(k)
+			break
+		}
+	}
+	c.m[name] = li
+	c.mu.Unlock()
+	return li, nil
+}
+
+func (c *indexCache) release(li *loadedIndex) {
+	if li == nil {
+		return
+	}
+	c.mu.Lock()
+	li.refs--
+	if li.refs == 0 {
+		li.f.Close()
+	}
+	c.mu.Unlock()
+}
+
+func (c *indexCache) evictLocked(name string) {
+	li := c.m[name]
+	if li == nil {
+		return
+	}
+	delete(c.m, name)
+	li.evicted = true
+	li.refs--
+	if li.refs == 0 {
+		li.f.Close()
+	}
+}
+
+func (c *indexCache) invalidate(name string) {
+	c.mu.Lock()
+	c.evictLocked(name)
+	c.mu.Unlock()
+}
+
+func (c *indexCache) closeAll() {
+	c.mu.Lock()
+	for k := range c.m {
+		c.evictLocked(k)
+	}
+	c.mu.Unlock()
+}
+
+// lineInfo extracts what the index needs from one line. ok is false for a
+// line that is not a readable entry. Lines this package writes take a fast
+// path (id and timestamp at fixed places, json.Valid for the rest); other
+// lines (the reference's, with spaces) are parsed fully.
+func lineInfo(line []byte) (id string, ts int64, ok bool) {
+	const p1, p2 = `{"id":"`, `","timestamp":"`
+	if bytes.HasPrefix(line, []byte(p1)) {
+		rest := line[len(p1):]
+		q := bytes.IndexByte(rest, '"')
+		if q > 0 && bytes.IndexByte(rest[:q], '\\') < 0 && bytes.HasPrefix(rest[q:], []byte(p2)) {
+			tsb := rest[q+len(p2):]
+			if e := bytes.IndexByte(tsb, '"'); e > 0 {
+				if t, err := time.Parse(time.RFC3339Nano, string(tsb[:e])); err == nil && json.Valid(line) {
+					return string(rest[:q]), t.UnixNano(), true
+				}
+			}
+		}
+	}
+	e, err := ParseEntry(line)
+	if err != nil {
+		return "", 0, false
+	}
+	return e.ID, e.Timestamp.UnixNano(), true
+}
+
+// isBlank reports whether a line holds only white space (ignored, not
+// counted as a skipped line).
+func isBlank(line []byte) bool { return len(bytes.TrimSpace(line)) == 0 }
+
+// scanLines calls fn for every complete line (without its '\n') of
+// [from, to). It returns the offset of a final line that has no '\n' (a
+// torn tail), or -1.
+func scanLines(ra io.ReaderAt, from, to int64, fn func(off int64, line []byte) error) (int64, error) {
+	if to <= from {
+		return -1, nil
+	}
+	br := bufio.NewReaderSize(io.NewSectionReader(ra, from, to-from), 256<<10)
+	off := from
+	var long []byte
+	inLong := false
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long, chunk...)
+			inLong = true
+			continue
+		}
+		line := chunk
+		if inLong {
+			long = append(long, chunk...)
+			line = long
+		}
+		if err == io.EOF {
+			if len(line) > 0 {
+				return off, nil
+			}
+			return -1, nil
+		}
+		if err != nil {
+			return -1, err
+		}
+		n := len(line)
+		if ferr := fn(off, line[:n-1]); ferr != nil {
+			return -1, ferr
+		}
+		off += int64(n)
+		if inLong {
+			inLong = false
+			if cap(long) > 4<<20 {
+				long = nil
+			} else {
+				long = long[:0]
+			}
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package storage
+
+import (
+	"log/slog"
+	"time"
+)
+
+// DefaultRotationSize is the size in bytes (64 MiB) at which the file
+// backend starts a new part of a day file unless [WithRotationSize] says
+// otherwise.
+const DefaultRotationSize int64 = 64 << 20
+
+// DefaultSyncInterval is how often (100 ms) the file backend fsyncs written
+// data in the background under [DurabilityOS].
+const DefaultSyncInterval = 100 * time.Millisecond
+
+// DefaultCheckpointEvery is the number of entries (10000) after which the
+// file backend writes a signed checkpoint of its hash chain.
+const DefaultCheckpointEvery = 10000
+
+// DefaultCheckpointInterval is the time (10 s) after which the file backend
+// writes a signed checkpoint if entries were written since the last one.
+const DefaultCheckpointInterval = 10 * time.Second
+
+// Durability says when [FileStorage.Write] returns relative to fsync.
+type Durability int
+
+const (
+	// DurabilityOS (the default) returns from Write once the entry has been
+	// handed to the operating system with write(2): it survives a crash of
+	// the process, and is fsynced within [DefaultSyncInterval] (or the
+	// interval set by [WithSyncInterval]) and at Flush and Close. A crash
+	// of the machine may lose the entries of the last interval.
+	DurabilityOS Durability = iota
+	// DurabilitySync returns from Write only after the entry is fsynced.
+	// Concurrent writers share one fsync (group commit).
+	DurabilitySync
+)
+
+// FileOption configures [NewFileStorage].
+type FileOption interface {
+	applyFile(*fileConfig)
+}
+
+type fileOptionFunc func(*fileConfig)
+
+func (f fileOptionFunc) applyFile(c *fileConfig) { f(c) }
+
+type fileConfig struct {
+	rotationSize       int64
+	durability         Durability
+	syncInterval       time.Duration
+	readOnly           bool
+	logger             *slog.Logger
+	checkpointKeyID    string
+	checkpointKey      []byte
+	checkpointEvery    int
+	checkpointInterval time.Duration
+	maxOpenFiles       int
+	now                func() time.Time
+}
+
+func newFileConfig(opts []FileOption) fileConfig {
+	c := fileConfig{
+		rotationSize:       DefaultRotationSize,
+		durability:         DurabilityOS,
+		syncInterval:       DefaultSyncInterval,
+		checkpointEvery:    DefaultCheckpointEvery,
+		checkpointInterval: DefaultCheckpointInterval,
+		maxOpenFiles:       8,
+		now:                time.Now,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.applyFile(&c)
+		}
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	return c
+}
+
+// WithRotationSize sets the size in bytes beyond which a day file is rotated:
+// the current audit_YYYYMMDD.jsonl is renamed to the next
+// audit_YYYYMMDD_NNN.jsonl (_001 is the oldest part, as the reference
+// implementation does) and a new unsuffixed file is started, so the
+// unsuffixed file always holds the newest entries of its day. Zero or a
+// negative size disables rotation. Default [DefaultRotationSize].
+func WithRotationSize(bytes int64) FileOption {
+	return fileOptionFunc(func(c *fileConfig) { c.rotationSize = bytes })
+}
+
+// WithDurability chooses when Write returns relative to fsync; see
+// [Durability]. Default [DurabilityOS].
+func WithDurability(d Durability) FileOption {
+	return fileOptionFunc(func(c *fileConfig) {
+		if d == DurabilityOS || d == DurabilitySync {
+			c.durability = d
+		}
+	})
+}
+
+// WithSyncInterval sets how often written data is fsynced in the background
+// under [DurabilityOS]. Values <= 0 are ignored. Default
+// [DefaultSyncInterval].
+func WithSyncInterval(d time.Duration) FileOption {
+	return fileOptionFunc(func(c *fileConfig) {
+		if d > 0 {
+			c.syncInterval = d
+		}
+	})
+}
+
+// WithReadOnly opens the store for reading only: no lock is taken, nothing
+// in the directory is created or changed, and it can be read while another
+// process appends to it (a line still being written is skipped as a torn
+// tail). Write, WriteBatch, Delete and DeleteBefore return an error
+// matching [ErrReadOnly]. The directory must exist.
+func WithReadOnly() FileOption {
+	return fileOptionFunc(func(c *fileConfig) { c.readOnly = true })
+}
+
+// WithLogger sets where warnings (skipped lines, recovered torn tails,
+// background fsync failures) are logged. Messages never contain entry
+// content. A nil logger is ignored; default slog.Default().
+func WithLogger(l *slog.Logger) FileOption {
+	return fileOptionFunc(func(c *fileConfig) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
+
+// WithCheckpointKey sets the HMAC-SHA256 key (and its id, written next to
+// each signature) that signs the hash-chain checkpoints and removal notes.
+// Keys shorter than 16 bytes or an empty id are ignored.
+//
+// Without this option the store uses a random key kept in the store
+// directory (file ".checkpoint.key", 0600, key id "local"), created on first
+// open. That detects accidental damage and careless edits, but anyone who can
+// write the directory can read that key and forge checkpoints: real
+// protection needs a key held elsewhere, given here and to [Verify] with
+// [WithVerifyKey].
+func WithCheckpointKey(keyID string, key []byte) FileOption {
+	return fileOptionFunc(func(c *fileConfig) {
+		if keyID != "" && len(key) >= 16 {
+			c.checkpointKeyID = keyID
+			c.checkpointKey = append([]byte(nil), key...)
+		}
+	})
+}
+
+// WithCheckpointInterval sets how often a signed checkpoint of the hash
+// chain is written: after every entries entries or after d, whichever comes
+// first, and always at Flush and Close. Values <= 0 keep the defaults
+// ([DefaultCheckpointEvery], [DefaultCheckpointInterval]). Entries written
+// after the last checkpoint of a writer that is still running (or crashed)
+// are chain-checked but not signed, so dropping them cannot be detected.
+func WithCheckpointInterval(entries int, d time.Duration) FileOption {
+	return fileOptionFunc(func(c *fileConfig) {
+		if entries > 0 {
+			c.checkpointEvery = entries
+		}
+		if d > 0 {
+			c.checkpointInterval = d
+		}
+	})
+}

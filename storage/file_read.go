@@ -1,0 +1,571 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// listFiles returns the data files, from a cache validated by the
+// directory's mtime. Changes made by this FileStorage invalidate it
+// explicitly; a listing younger than the coarse file-system clock is not
+// trusted.
+func (s *FileStorage) listFiles() ([]fileRef, error) {
+	fi, err := os.Stat(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	s.listMu.Lock()
+	defer s.listMu.Unlock()
+	mt := fi.ModTime()
+	if s.listValid && mt.Equal(s.listMtime) && time.Since(mt) > 50*time.Millisecond {
+		return s.listCache, nil
+	}
+	refs, err := listDataFiles(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	s.listCache, s.listMtime, s.listValid = refs, mt, true
+	return refs, nil
+}
+
+func (s *FileStorage) invalidateList() {
+	s.listMu.Lock()
+	s.listValid = false
+	s.listMu.Unlock()
+}
+
+// readLine reads the line at off of length n (without '\n').
+func readLineAt(f io.ReaderAt, off int64, n uint32) ([]byte, error) {
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// noteSkipped counts a line reads had to skip and logs it once per file.
+func (s *FileStorage) noteSkipped(name string, off int64, torn bool) {
+	if torn {
+		s.torn.Add(1)
+	} else {
+		s.skipped.Add(1)
+	}
+	if _, loaded := s.warned.LoadOrStore(name, struct{}{}); !loaded {
+		what := "invalid line"
+		if torn {
+			what = "incomplete last line (being written or torn)"
+		}
+		s.cfg.logger.Warn("storage: skipped "+what+"; further ones in this file are counted, not logged",
+			"file", name, "offset", off)
+	}
+}
+
+// location of an entry line.
+type location struct {
+	name string
+	off  int64
+	n    uint32
+}
+
+// uuidV7Day returns the UTC day encoded in a UUIDv7 id.
+func uuidV7Day(id string) (string, bool) {
+	if len(id) != 36 || id[14] != '7' || id[8] != '-' {
+		return "", false
+	}
+	var ms int64
+	for _, c := range []byte(id[:8] + id[9:13]) {
+		var v byte
+		switch {
+		case c >= '0' && c <= '9':
+			v = c - '0'
+		case c >= 'a' && c <= 'f':
+			v = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			v = c - 'A' + 10
+		default:
+			return "", false
+		}
+		ms = ms<<4 | int64(v)
+	}
+	return dayOf(time.UnixMilli(ms)), true
+}
+
+// candidates orders files for a lookup of id: for a UUIDv7 id the files of
+// its day and the day before (an entry's timestamp is when the call
+// started, a little before its id was made) come first; then all others,
+// newest first.
+func candidates(refs []fileRef, id string) []fileRef {
+	out := make([]fileRef, 0, len(refs))
+	day, ok := uuidV7Day(id)
+	var prev string
+	if ok {
+		prev = dayOf(dayStart(day).Add(-time.Hour))
+		for i := len(refs) - 1; i >= 0; i-- {
+			if refs[i].day == day || refs[i].day == prev {
+				out = append(out, refs[i])
+			}
+		}
+	}
+	for i := len(refs) - 1; i >= 0; i-- {
+		if !ok || (refs[i].day != day && refs[i].day != prev) {
+			out = append(out, refs[i])
+		}
+	}
+	return out
+}
+
+// activeSnapshot is what a reader needs to know about the files this
+// FileStorage appends to: their size at the time (a reader reads no
+// further) and how far their index files reach (the rest is in memory).
+type activeSnapshot map[string]int64
+
+// lookupTailLocked finds id in the in-memory indexes of the active parts.
+func (s *FileStorage) lookupTailLocked(id string) (*AuditEntry, location, bool) {
+	h := idHash(id)
+	for _, p := range s.active {
+		i, ok := p.tailByID[h]
+		if !ok {
+			continue
+		}
+		r := p.tail[i]
+		line, err := readLineAt(p.f, r.off, r.len)
+		if err != nil {
+			continue
+		}
+		if e, err := ParseEntry(line); err == nil && e.ID == id {
+			return e, location{name: partName(p.day, 0), off: r.off, n: r.len}, true
+		}
+	}
+	// Hash collision in the map (it keeps the last record per hash): scan.
+	for _, p := range s.active {
+		for i := len(p.tail) - 1; i >= 0; i-- {
+			r := p.tail[i]
+			if r.hash != h {
+				continue
+			}
+			line, err := readLineAt(p.f, r.off, r.len)
+			if err != nil {
+				continue
+			}
+			if e, err := ParseEntry(line); err == nil && e.ID == id {
+				return e, location{name: partName(p.day, 0), off: r.off, n: r.len}, true
+			}
+		}
+	}
+	return nil, location{}, false
+}
+
+func (s *FileStorage) activeLocked() activeSnapshot {
+	snap := make(activeSnapshot, len(s.active))
+	for _, p := range s.active {
+		snap[partName(p.day, 0)] = p.covered
+	}
+	return snap
+}
+
+// lookupFiles finds id through the index files (and by scanning what they
+// do not cover, except the parts in skip, which the caller checked in
+// memory).
+func (s *FileStorage) lookupFiles(ctx context.Context, id string, skip activeSnapshot) (*AuditEntry, location, error) {
+	refs, err := s.listFiles()
+	if err != nil {
+		return nil, location{}, err
+	}
+	h := idHash(id)
+	idb := []byte(id)
+	for _, ref := range candidates(refs, id) {
+		if err := ctx.Err(); err != nil {
+			return nil, location{}, fmt.Errorf("storage: %w", err)
+		}
+		f, err := os.Open(filepath.Join(s.dir, ref.name))
+		if err != nil {
+			continue // removed meanwhile
+		}
+		e, loc, found, err := s.lookupFile(f, ref.name, id, h, idb, skip)
+		f.Close()
+		if err != nil {
+			return nil, location{}, err
+		}
+		if found {
+			return e, loc, nil
+		}
+	}
+	return nil, location{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+}
+
+func (s *FileStorage) lookupFile(f *os.File, name, id string, h uint64, idb []byte, skip activeSnapshot) (*AuditEntry, location, bool, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, location{}, false, err
+	}
+	size := fi.Size()
+	covered := int64(0)
+	li, _ := s.idx.get(name, f)
+	if li != nil {
+		covered = li.hdr.covered
+		recs, err := li.lookup(h)
+		s.idx.release(li)
+		if err == nil {
+			for i := len(recs) - 1; i >= 0; i-- {
+				r := recs[i]
+				line, err := readLineAt(f, r.off, r.len)
+				if err != nil {
+					continue
+				}
+				if e, err := ParseEntry(line); err == nil && e.ID == id {
+					return e, location{name: name, off: r.off, n: r.len}, true, nil
+				}
+			}
+		}
+	}
+	if c, ok := skip[name]; ok && c <= covered {
+		return nil, location{}, false, nil
+	}
+	var found *AuditEntry
+	var loc location
+	_, err = scanLines(f, covered, size, func(off int64, line []byte) error {
+		if !bytes.Contains(line, idb) {
+			return nil
+		}
+		if e, err := ParseEntry(line); err == nil && e.ID == id {
+			found, loc = e, location{name: name, off: off, n: uint32(len(line))}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, location{}, false, fmt.Errorf("storage: read %s: %w", name, err)
+	}
+	return found, loc, found != nil, nil
+}
+
+// Read returns the entry with the given id, or an error matching
+// [ErrNotFound]. It does not scan the store: it looks the id up in the
+// per-file indexes (the files of the day a UUIDv7 id names first), reading
+// one index bucket and one line per file it checks. If an id was written
+// more than once, which copy Read returns is unspecified.
+func (s *FileStorage) Read(ctx context.Context, id string) (*AuditEntry, error) {
+	if err := s.checkUsable(ctx); err != nil {
+		return nil, err
+	}
+	var skip activeSnapshot
+	if !s.cfg.readOnly {
+		s.mu.Lock()
+		e, _, ok := s.lookupTailLocked(id)
+		skip = s.activeLocked()
+		s.mu.Unlock()
+		if ok {
+			return e, nil
+		}
+	}
+	e, _, err := s.lookupFiles(ctx, id, skip)
+	return e, err
+}
+
+// ListEntries returns the entries with start <= Timestamp <= end, oldest
+// first (entries with equal timestamps in the order they were written). It
+// holds them all in memory; [FileStorage.Entries] streams.
+func (s *FileStorage) ListEntries(ctx context.Context, start, end time.Time) ([]*AuditEntry, error) {
+	return collect(s.Entries(ctx, start, end))
+}
+
+func clampNano(t time.Time) int64 {
+	if t.Before(time.Unix(0, math.MinInt64)) {
+		return math.MinInt64
+	}
+	if t.After(time.Unix(0, math.MaxInt64)) {
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// Entries streams the entries with start <= Timestamp <= end, oldest first.
+// It opens only the files of the days in range and, within a file, reads
+// only the index blocks whose time range overlaps the query. Memory: the
+// entries of one index block per file of the current day when the file was
+// written in time order (the usual case), otherwise the matching entries of
+// that file. Invalid lines are skipped and counted (see [FileStats]). The
+// sequence yields one error and stops if a file cannot be read or ctx ends.
+// It reads a snapshot: entries written while it runs may or may not appear.
+func (s *FileStorage) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*AuditEntry, error] {
+	return func(yield func(*AuditEntry, error) bool) {
+		if err := s.checkUsable(ctx); err != nil {
+			yield(nil, err)
+			return
+		}
+		if end.Before(start) {
+			return
+		}
+		refs, err := s.listFiles()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		lo, hi := clampNano(start), clampNano(end)
+		firstDay, lastDay := dayOf(start), dayOf(end)
+		if start.Before(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)) {
+			firstDay = ""
+		}
+		for i := 0; i < len(refs); {
+			j := i
+			for j < len(refs) && refs[j].day == refs[i].day {
+				j++
+			}
+			day := refs[i].day
+			dayRefs := refs[i:j]
+			i = j
+			if day < firstDay || day > lastDay {
+				continue
+			}
+			if !s.streamDay(ctx, dayRefs, start, end, lo, hi, yield) {
+				return
+			}
+		}
+	}
+}
+
+// entrySource yields entries of one file region in timestamp order.
+type entrySource struct {
+	buf  []*AuditEntry
+	next func() ([]*AuditEntry, error) // refills buf; nil when done
+}
+
+func (src *entrySource) head() (*AuditEntry, error) {
+	for len(src.buf) == 0 {
+		if src.next == nil {
+			return nil, nil
+		}
+		b, err := src.next()
+		if err != nil {
+			return nil, err
+		}
+		if b == nil {
+			src.next = nil
+		}
+		src.buf = b
+	}
+	return src.buf[0], nil
+}
+
+// streamDay merges the files of one day. It returns false when iteration
+// must stop.
+func (s *FileStorage) streamDay(ctx context.Context, refs []fileRef, start, end time.Time, lo, hi int64, yield func(*AuditEntry, error) bool) bool {
+	var sizes map[string]int64
+	if !s.cfg.readOnly {
+		s.mu.Lock()
+		sizes = make(map[string]int64, len(s.active))
+		for _, p := range s.active {
+			sizes[partName(p.day, 0)] = p.size
+		}
+		s.mu.Unlock()
+	}
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	var srcs []*entrySource
+	for _, ref := range refs {
+		f, err := os.Open(filepath.Join(s.dir, ref.name))
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return yield(nil, fmt.Errorf("storage: %w", err))
+		}
+		files = append(files, f)
+		fs, err := s.fileSources(f, ref.name, sizes, start, end, lo, hi)
+		if err != nil {
+			return yield(nil, err)
+		}
+		srcs = append(srcs, fs...)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return yield(nil, fmt.Errorf("storage: %w", err))
+		}
+		best := -1
+		var be *AuditEntry
+		for i, src := range srcs {
+			e, err := src.head()
+			if err != nil {
+				return yield(nil, err)
+			}
+			if e != nil && (be == nil || e.Timestamp.Before(be.Timestamp)) {
+				best, be = i, e
+			}
+		}
+		if best < 0 {
+			return true
+		}
+		srcs[best].buf = srcs[best].buf[1:]
+		if !yield(be, nil) {
+			return false
+		}
+	}
+}
+
+// fileSources returns the sources of one file: its indexed region (streamed
+// block by block when written in time order) and the region after it.
+func (s *FileStorage) fileSources(f *os.File, name string, sizes map[string]int64, start, end time.Time, lo, hi int64) ([]*entrySource, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := fi.Size()
+	own := false
+	if n, ok := sizes[name]; ok && n <= size {
+		size, own = n, true
+	}
+	inRange := func(e *AuditEntry) bool { return !e.Timestamp.Before(start) && !e.Timestamp.After(end) }
+	parse := func(from, to int64, tornOK bool) ([]*AuditEntry, error) {
+		var out []*AuditEntry
+		torn, err := scanLines(f, from, to, func(off int64, line []byte) error {
+			if isBlank(line) {
+				return nil
+			}
+			e, err := ParseEntry(line)
+			if err != nil {
+				s.noteSkipped(name, off, false)
+				return nil
+			}
+			if inRange(e) {
+				out = append(out, e)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("storage: read %s: %w", name, err)
+		}
+		if torn >= 0 && tornOK {
+			s.noteSkipped(name, torn, true)
+		}
+		return out, nil
+	}
+	sortStable := func(es []*AuditEntry) {
+		slices.SortStableFunc(es, func(a, b *AuditEntry) int { return a.Timestamp.Compare(b.Timestamp) })
+	}
+	var srcs []*entrySource
+	covered := int64(0)
+	li, _ := s.idx.get(name, f)
+	if li != nil {
+		covered = li.hdr.covered
+		hdr := li.hdr
+		blocks, err := li.blocks()
+		s.idx.release(li)
+		if err != nil {
+			covered = 0
+		} else if hdr.count > 0 && hdr.maxTs >= lo && hdr.minTs <= hi {
+			var sel []idxBlock
+			for _, b := range blocks {
+				if b.maxTs >= lo && b.minTs <= hi {
+					sel = append(sel, b)
+				}
+			}
+			if hdr.sorted {
+				k := 0
+				srcs = append(srcs, &entrySource{next: func() ([]*AuditEntry, error) {
+					for k < len(sel) {
+						b := sel[k]
+						k++
+						es, err := parse(b.start, b.end, false)
+						if err != nil || len(es) > 0 {
+							return es, err
+						}
+					}
+					return nil, nil
+				}})
+			} else {
+				var all []*AuditEntry
+				for _, b := range sel {
+					es, err := parse(b.start, b.end, false)
+					if err != nil {
+						return nil, err
+					}
+					all = append(all, es...)
+				}
+				sortStable(all)
+				srcs = append(srcs, &entrySource{buf: all})
+			}
+		}
+	}
+	if covered < size {
+		es, err := parse(covered, size, !own)
+		if err != nil {
+			return nil, err
+		}
+		sortStable(es)
+		srcs = append(srcs, &entrySource{buf: es})
+	}
+	return srcs, nil
+}
+
+// Count returns the number of entries stored (lines that are valid
+// entries). It reads the index headers, plus the lines no index covers yet.
+func (s *FileStorage) Count(ctx context.Context) (int, error) {
+	if err := s.checkUsable(ctx); err != nil {
+		return 0, err
+	}
+	refs, err := s.listFiles()
+	if err != nil {
+		return 0, err
+	}
+	own := map[string]int64{}
+	if !s.cfg.readOnly {
+		s.mu.Lock()
+		for _, p := range s.active {
+			own[partName(p.day, 0)] = int64(p.baseCount + len(p.tail))
+		}
+		s.mu.Unlock()
+	}
+	total := int64(0)
+	for _, ref := range refs {
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("storage: %w", err)
+		}
+		if n, ok := own[ref.name]; ok {
+			total += n
+			continue
+		}
+		n, err := s.countFile(ref.name)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return int(total), nil
+}
+
+func (s *FileStorage) countFile(name string) (int64, error) {
+	f, err := os.Open(filepath.Join(s.dir, name))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("storage: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	covered, n := int64(0), int64(0)
+	if li, _ := s.idx.get(name, f); li != nil {
+		covered, n = li.hdr.covered, li.hdr.count
+		s.idx.release(li)
+	}
+	recs, _, _, err := scanRecords(f, covered, fi.Size())
+	if err != nil {
+		return 0, fmt.Errorf("storage: read %s: %w", name, err)
+	}
+	return n + int64(len(recs)), nil
+}
