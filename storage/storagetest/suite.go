@@ -223,12 +223,18 @@ func gcd(a, b int) int {
 }
 
 // withTimeout runs fn and fails t if it does not return within
-// blockTimeout (a deadlocked backend).
+// blockTimeout (a deadlocked backend) or panics (for example an iterator
+// that calls yield after the loop body broke out).
 func withTimeout(t *testing.T, what string, fn func()) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				t.Errorf("%s panicked: %v", what, r)
+			}
+		}()
 		fn()
 	}()
 	select {
@@ -795,11 +801,13 @@ func (s *suite) testConcurrent(t *testing.T) {
 	// A reader runs alongside the writers.
 	go func() {
 		defer close(readerDone)
+		tick := time.NewTicker(2 * time.Millisecond) // keeps remote backends from being flooded
+		defer tick.Stop()
 		for {
 			select {
 			case <-stop:
 				return
-			default:
+			case <-tick.C:
 			}
 			if _, err := b.Count(ctx); err != nil {
 				report(fmt.Errorf("concurrent Count: %w", err))
