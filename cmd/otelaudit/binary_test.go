@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBinary builds the otelaudit binary and runs it as a subprocess, to
+// check what the in-process tests cannot: main's exit codes, and that a
+// piped stderr gets no progress output.
+func TestBinary(t *testing.T) {
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	bin := filepath.Join(t.TempDir(), "otelaudit")
+	build := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, ".")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+
+	exp := loadExpected(t)
+	runBin := func(t *testing.T, env []string, args ...string) result {
+		t.Helper()
+		cmd := exec.CommandContext(t.Context(), bin, args...)
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + t.TempDir()}, env...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else {
+			require.NoError(t, err)
+		}
+		return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+	}
+
+	t.Run("query", func(t *testing.T) {
+		r := runBin(t, nil, "query", "--dir", refDir("hashonly"), "--format", "jsonl")
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Len(t, jsonlIDs(t, r.stdout), exp.Datasets["hashonly"].Count)
+		assert.Empty(t, r.stderr, "no progress output on a pipe")
+	})
+	t.Run("show decrypts with OTELAUDIT_KEY", func(t *testing.T) {
+		re := exp.Datasets["encrypted"].Entries[3]
+		r := runBin(t, []string{"OTELAUDIT_KEY=" + exp.FernetKey}, "show", re.ID, "--dir", refDir("encrypted"))
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Contains(t, r.stdout, "\n"+re.Input+"\n")
+		assert.NotContains(t, r.stdout, exp.FernetKey)
+	})
+	t.Run("wrong key exits 1", func(t *testing.T) {
+		other := mustKey(t)
+		r := runBin(t, nil, "show", "--dir", refDir("encrypted"), exp.Datasets["encrypted"].Entries[0].ID, "--key", other)
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "cannot decrypt")
+		assert.NotContains(t, r.stderr, other)
+	})
+	t.Run("usage error exits 2", func(t *testing.T) {
+		r := runBin(t, nil, "query", "--dir", refDir("hashonly"), "--nope")
+		assert.Equal(t, 2, r.code)
+		assert.Contains(t, r.stderr, "flag provided but not defined")
+		assert.Contains(t, r.stderr, "Run 'otelaudit query --help' for usage.")
+	})
+	t.Run("help", func(t *testing.T) {
+		r := runBin(t, nil, "--help")
+		assert.Equal(t, 0, r.code)
+		assert.True(t, strings.HasPrefix(r.stdout, "otelaudit reads, checks and maintains"))
+	})
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+const countHelp = `Usage: otelaudit count --dir DIR
+
+Print the number of entries in the store (lines that cannot be read as
+entries are not counted).
+
+Example:
+  otelaudit count --dir ./audit-data`
+
+func runCount(ctx context.Context, c *cli, args []string) error {
+	fs := c.flagSet("count")
+	sf := addStoreFlags(fs, true)
+	pos, err := c.parse(fs, countHelp, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	st, err := sf.open(ctx, c, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := st.Count(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return ioError(fmt.Errorf("count %s: %w", st.name, err))
+	}
+	_, err = fmt.Fprintln(c.stdout, n)
+	return err
+}

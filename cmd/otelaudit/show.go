@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/otelaudit/otelaudit-go/internal/env"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+const showHelp = `Usage: otelaudit show --dir DIR ID [--key KEY | --key-file FILE]
+
+Print every field of the entry with id ID. Content fields are shown as stored
+(hash only, plaintext, or "encrypted") unless a key is given: then encrypted
+content is decrypted and printed, and checked against the stored hashes.
+
+The key comes from --key, else --key-file, else the file named by
+OTELAUDIT_KEY_FILE, else OTELAUDIT_KEY (several keys comma-separated form a
+ring: every key is tried). Prefer --key-file or the environment: a --key value
+is visible to other users in the process list. A key that cannot decrypt the
+content is refused (exit 1); a malformed key is a usage error (exit 2). Keys
+are never printed.
+
+Control characters in stored text are shown as escapes (\x1b, \u2028) so that
+stored data cannot drive the terminal; newlines and tabs are kept. --raw
+prints content byte for byte instead.
+
+Examples:
+  otelaudit show --dir ./audit-data 0194b7c2-8f3a-7d41-9a3e-1c2d3e4f5a6b
+  otelaudit show 0194b7c2-8f3a-7d41-9a3e-1c2d3e4f5a6b --dir ./audit-data --key-file key.txt
+  OTELAUDIT_KEY=$(cat key.txt) otelaudit show --dir ./audit-data 0194b7c2-8f3a-7d41-9a3e-1c2d3e4f5a6b`
+
+// errWrongKey is matched by the error show returns when content is
+// encrypted but no key of the ring decrypts it.
+var errWrongKey = errors.New("the key cannot decrypt this entry's content (wrong key, or the content was altered)")
+
+func runShow(ctx context.Context, c *cli, args []string) error {
+	fs := c.flagSet("show")
+	sf := addStoreFlags(fs, true)
+	key := fs.String("key", "", "Fernet `KEY` (44 chars base64); comma-separated for a ring")
+	keyFile := fs.String("key-file", "", "read keys from `FILE`, one per line (# comments allowed)")
+	raw := fs.Bool("raw", false, "print content exactly as stored or decrypted, without escaping\ncontrol characters (for redirecting to a file)")
+	pos, err := c.parse(fs, showHelp, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) == 0:
+		return usageErrorf("missing entry ID")
+	case len(pos) > 1:
+		return usageErrorf("want one entry ID, got %d arguments", len(pos))
+	case *key != "" && *keyFile != "":
+		return usageErrorf("give --key or --key-file, not both")
+	}
+	id := pos[0]
+	em, err := loadKeyRing(*key, *keyFile)
+	if err != nil {
+		return err
+	}
+	st, err := sf.open(ctx, c, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	e, err := st.Read(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("no entry with id %q in %s", sanitize(id), st.name)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return ioError(fmt.Errorf("read %s: %w", st.name, err))
+	}
+	in, err := contentOf(e.InputContent, em)
+	if err != nil {
+		return fmt.Errorf("entry %s: input: %w", e.ID, err)
+	}
+	out, err := contentOf(e.OutputContent, em)
+	if err != nil {
+		return fmt.Errorf("entry %s: output: %w", e.ID, err)
+	}
+	w := bufio.NewWriter(c.stdout)
+	printEntry(w, e, in, out, *raw)
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}
+
+// loadKeyRing returns the key ring show decrypts with, or nil when no key
+// is configured anywhere. Errors never contain a key.
+func loadKeyRing(key, keyFile string) (*otelaudit.EncryptionManager, error) {
+	var keys []string
+	if key != "" {
+		for k := range strings.SplitSeq(key, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) == 0 {
+			return nil, usageErrorf("--key is empty")
+		}
+	} else {
+		if keyFile == "" && os.Getenv(env.KeyFile) == "" && strings.TrimSpace(os.Getenv(env.Key)) == "" {
+			return nil, nil // no key anywhere: show content as stored
+		}
+		var err error
+		keys, err = otelaudit.LoadKeys(keyFile)
+		switch {
+		case errors.Is(err, otelaudit.ErrInvalidKey):
+			return nil, usageErrorf("%w", err)
+		case err != nil:
+			return nil, ioError(err)
+		}
+	}
+	em, err := otelaudit.NewEncryptionManager(keys...)
+	if err != nil {
+		return nil, usageErrorf("%w", err)
+	}
+	return em, nil
+}
+
+// content is one content field of an entry as show presents it.
+type content struct {
+	state string // "not stored (hash only)", "plaintext", "encrypted", "decrypted"
+	text  string // the plaintext when known
+	known bool
+}
+
+// contentOf interprets a stored content field. With a key ring, encrypted
+// content must decrypt or the key is refused; content that is not a
+// Fernet token is plaintext and shown as such.
+func contentOf(stored *string, em *otelaudit.EncryptionManager) (content, error) {
+	switch {
+	case stored == nil:
+		return content{state: "not stored (hash only)"}, nil
+	case !looksEncrypted(*stored):
+		return content{state: "plaintext", text: *stored, known: true}, nil
+	case em == nil:
+		return content{state: "encrypted (give --key, --key-file or OTELAUDIT_KEY to decrypt)"}, nil
+	}
+	pt, err := em.Decrypt(*stored)
+	if err != nil {
+		return content{}, errWrongKey
+	}
+	return content{state: "decrypted", text: pt, known: true}, nil
+}
+
+// looksEncrypted reports whether s has the shape of encrypted content: a
+// Fernet token (version byte 0x80, whole AES blocks), bare or in the
+// reference's base64url-of-the-token form. Plaintext content practically
+// never has this shape.
+func looksEncrypted(s string) bool {
+	raw, err := decodeB64URL(strings.TrimSpace(s))
+	if err != nil {
+		return false
+	}
+	if len(raw) > 0 && raw[0] != 0x80 {
+		if raw, err = decodeB64URL(string(raw)); err != nil {
+			return false
+		}
+	}
+	const overhead = 1 + 8 + 16 + 32
+	return len(raw) >= overhead+16 && raw[0] == 0x80 && (len(raw)-overhead)%16 == 0
+}
+
+func decodeB64URL(s string) ([]byte, error) {
+	if strings.HasSuffix(s, "=") {
+		return base64.URLEncoding.DecodeString(s)
+	}
+	return base64.RawURLEncoding.DecodeString(s)
+}
+
+// printEntry writes every field of e, one "name: value" line each, then
+// the content sections.
+func printEntry(w *bufio.Writer, e *storage.AuditEntry, in, out content, raw bool) {
+	field := func(name, value string) {
+		fmt.Fprintf(w, "%-20s %s\n", name+":", value)
+	}
+	field("id", sanitize(e.ID))
+	field("timestamp", e.Timestamp.UTC().Format(storage.TimestampLayout))
+	field("provider", sanitize(optText(e.Provider)))
+	field("model", sanitize(optText(e.Model)))
+	field("operation", sanitize(orDash(e.Operation)))
+	field("conversation_id", sanitize(optText(e.ConversationID)))
+	field("trace_id", sanitize(orDash(e.TraceID)))
+	field("span_id", sanitize(orDash(e.SpanID)))
+	field("safety_passed", strconv.FormatBool(e.SafetyPassed))
+	field("detectors_triggered", listText(e.DetectorsTriggered))
+	field("block_reason", sanitize(optText(e.BlockReason)))
+	field("alerts", listText(e.Alerts))
+	field("latency_ms", strconv.FormatFloat(e.LatencyMS, 'g', -1, 64))
+	field("input_tokens", tokenText(e.InputTokens))
+	field("output_tokens", tokenText(e.OutputTokens))
+	field("input_hash", e.InputHash+hashCheck(e.InputHash, in))
+	field("output_hash", e.OutputHash+hashCheck(e.OutputHash, out))
+	field("input_content", in.state)
+	field("output_content", out.state)
+	field("metadata", jsonText(e.Metadata))
+	if e.Chain != nil {
+		field("chain", fmt.Sprintf("writer %s seq %d prev %s hash %s",
+			sanitize(e.Chain.Writer), e.Chain.Seq, orDash(e.Chain.Prev), e.Chain.Hash))
+	} else {
+		field("chain", "- (not chained: written by the reference implementation or an unchained backend)")
+	}
+	keys := make([]string, 0, len(e.Extra))
+	for k := range e.Extra {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		field("extra."+sanitize(k), sanitize(string(e.Extra[k])))
+	}
+	for _, sec := range []struct {
+		name string
+		c    content
+	}{{"input", in}, {"output", out}} {
+		if !sec.c.known {
+			continue
+		}
+		fmt.Fprintf(w, "\n--- %s (%s, %d bytes) ---\n", sec.name, sec.c.state, len(sec.c.text))
+		if raw {
+			w.WriteString(sec.c.text)
+		} else {
+			w.WriteString(sanitizeText(sec.c.text))
+		}
+		w.WriteString("\n")
+	}
+}
+
+// hashCheck says whether content matches its stored plain SHA-256 hash.
+// Keyed hashes need the hash key, which the CLI does not take.
+func hashCheck(stored string, c content) string {
+	switch {
+	case !c.known:
+		return ""
+	case strings.HasPrefix(stored, otelaudit.KeyedHashPrefix):
+		return " (keyed hash; not checked)"
+	case subtle.ConstantTimeCompare([]byte(otelaudit.HashContent(c.text)), []byte(stored)) == 1:
+		return " (matches content)"
+	default:
+		return " (DOES NOT MATCH content)"
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func listText(l []string) string {
+	if len(l) == 0 {
+		return "-"
+	}
+	out := make([]string, len(l))
+	for i, s := range l {
+		out[i] = sanitize(s)
+	}
+	return strings.Join(out, ", ")
+}
+
+// jsonText renders metadata as compact JSON (key order sorted).
+func jsonText(md map[string]any) string {
+	if len(md) == 0 {
+		return "{}"
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(md); err != nil {
+		return "(metadata cannot be shown: " + err.Error() + ")"
+	}
+	return sanitize(strings.TrimSpace(b.String()))
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// storeFlags are the flags that name the store a command works on.
+type storeFlags struct {
+	dir string
+	s3  s3Flags
+}
+
+func addStoreFlags(fs *flag.FlagSet, withS3 bool) *storeFlags {
+	sf := &storeFlags{}
+	fs.StringVar(&sf.dir, "dir", "", "read the file store in directory `DIR` (audit_YYYYMMDD[_NNN].jsonl)")
+	if withS3 {
+		sf.s3.add(fs)
+	}
+	return sf
+}
+
+// store is an opened store and a name for it in messages.
+type store struct {
+	storage.Backend
+	name string
+}
+
+// open opens the store the flags name. readOnly stores take no lock and
+// never create or change anything, so they can be read while another
+// process writes. A missing or unreadable store is an I/O error (exit 2);
+// naming no store or two is a usage error.
+func (sf *storeFlags) open(ctx context.Context, c *cli, readOnly bool) (*store, error) {
+	s3 := sf.s3.given()
+	switch {
+	case sf.dir == "" && !s3:
+		return nil, usageErrorf("no store given: use --dir DIR%s", s3Hint)
+	case sf.dir != "" && s3:
+		return nil, usageErrorf("--dir and --s3-bucket name two stores; give one")
+	case s3:
+		return sf.s3.open(ctx)
+	}
+	fi, err := os.Stat(sf.dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, ioError(fmt.Errorf("store directory %s does not exist", sf.dir))
+		}
+		return nil, ioError(fmt.Errorf("store directory: %w", err))
+	}
+	if !fi.IsDir() {
+		return nil, ioError(fmt.Errorf("%s is not a directory", sf.dir))
+	}
+	// The backend's warnings (skipped lines, torn tails; never content)
+	// go to stderr as plain "warning:" lines.
+	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey) {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	opts := []storage.FileOption{storage.WithLogger(logger)}
+	if readOnly {
+		opts = append(opts, storage.WithReadOnly())
+	}
+	b, err := storage.NewFileStorage(sf.dir, opts...)
+	if err != nil {
+		return nil, ioError(fmt.Errorf("open store %s: %w", sf.dir, err))
+	}
+	return &store{Backend: b, name: sf.dir}, nil
+}
+
+// Time bounds used when --from or --to is not given.
+var (
+	minTime = time.Unix(0, 0).UTC()
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// timeRange holds the values of --from and --to.
+type timeRange struct {
+	from, to string
+}
+
+func addTimeFlags(fs *flag.FlagSet) *timeRange {
+	tr := &timeRange{}
+	fs.StringVar(&tr.from, "from", "", "only entries at or after `TIME`: RFC 3339 (2025-06-01T12:00:00Z),\na date (2025-06-01, UTC), \"now\", or a negative duration from now (-1h, -30m)")
+	fs.StringVar(&tr.to, "to", "", "only entries at or before `TIME` (same forms as --from; a bare date\nmeans the end of that day)")
+	return tr
+}
+
+// bounds returns the inclusive range [start, end] the flags select;
+// unset bounds are open. fromSet/toSet report which were given.
+func (tr *timeRange) bounds(now time.Time) (start, end time.Time, err error) {
+	start, end = minTime, maxTime
+	if tr.from != "" {
+		if start, err = parseTimeFlag("--from", tr.from, now, false); err != nil {
+			return start, end, err
+		}
+	}
+	if tr.to != "" {
+		if end, err = parseTimeFlag("--to", tr.to, now, true); err != nil {
+			return start, end, err
+		}
+	}
+	if start.After(end) {
+		return start, end, usageErrorf("--from %s is after --to %s", tr.from, tr.to)
+	}
+	return start, end, nil
+}
+
+// parseTimeFlag parses the value of a time flag: RFC 3339 (any offset),
+// a naive ISO 8601 date-time or date (UTC), "now", or a negative Go
+// duration relative to now. A bare date given to --to (endOfDay) means
+// the last instant of that day.
+func parseTimeFlag(flagName, v string, now time.Time, endOfDay bool) (time.Time, error) {
+	if v == "now" {
+		return now.UTC(), nil
+	}
+	if len(v) > 1 && v[0] == '-' {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return time.Time{}, usageErrorf("%s %q: not a duration like -1h or -30m", flagName, v)
+		}
+		return now.Add(d).UTC(), nil
+	}
+	t, err := storage.ParseTimestamp(v)
+	if err != nil {
+		return time.Time{}, usageErrorf("%s %q: want RFC 3339 (2025-06-01T12:00:00Z), a date (2025-06-01), \"now\" or -DURATION", flagName, v)
+	}
+	if endOfDay && len(v) == len("2006-01-02") {
+		t = t.Add(24*time.Hour - time.Nanosecond)
+	}
+	return t, nil
+}
