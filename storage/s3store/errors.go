@@ -1,0 +1,82 @@
+package s3store
+
+import (
+	"errors"
+	"fmt"
+
+	smithy "github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+)
+
+// ErrBucketNotFound is matched (errors.Is) by errors caused by a bucket
+// that does not exist: New checks the bucket, and a bucket removed later
+// makes uploads fail with it (the entries stay pending).
+var ErrBucketNotFound = errors.New("s3store: bucket does not exist")
+
+// ErrAccessDenied is matched (errors.Is) by errors caused by the server
+// refusing the credentials or the operation (HTTP 403, AccessDenied,
+// InvalidAccessKeyId, SignatureDoesNotMatch).
+var ErrAccessDenied = errors.New("s3store: access denied")
+
+// ErrUndelivered is matched (errors.Is) by the error Close returns when
+// some accepted entries could not be uploaded before the close timeout.
+// With a spool directory they are still there and a later Store on it
+// uploads them; without one they are lost, and the error says how many.
+var ErrUndelivered = errors.New("s3store: accepted entries not uploaded")
+
+// httpStatus returns the HTTP status of an SDK error, or 0.
+func httpStatus(err error) int {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+// apiCode returns the S3 error code of an SDK error, or "".
+func apiCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func isPreconditionFailed(err error) bool {
+	return httpStatus(err) == 412 || apiCode(err) == "PreconditionFailed"
+}
+
+func isNotFound(err error) bool {
+	switch apiCode(err) {
+	case "NoSuchKey", "NotFound":
+		return true
+	}
+	return httpStatus(err) == 404 && apiCode(err) != "NoSuchBucket"
+}
+
+// classify wraps err with ErrBucketNotFound or ErrAccessDenied when it is
+// one of those, naming the operation and bucket (never entry content).
+func classify(op, bucket string, err error) error {
+	if err == nil {
+		return nil
+	}
+	switch code := apiCode(err); {
+	case code == "NoSuchBucket":
+		return fmt.Errorf("s3store: %s in bucket %q: %w: %w", op, bucket, ErrBucketNotFound, err)
+	case code == "AccessDenied" || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" ||
+		code == "AllAccessDisabled" || code == "Forbidden" || httpStatus(err) == 403:
+		return fmt.Errorf("s3store: %s in bucket %q: %w: %w", op, bucket, ErrAccessDenied, err)
+	}
+	return fmt.Errorf("s3store: %s in bucket %q: %w", op, bucket, err)
+}
+
+// isPermanent reports whether retrying err cannot help until someone
+// changes the configuration (credentials, policy, bucket). Network errors,
+// throttling and 5xx are transient.
+func isPermanent(err error) bool {
+	if errors.Is(err, ErrBucketNotFound) || errors.Is(err, ErrAccessDenied) {
+		return true
+	}
+	s := httpStatus(err)
+	return s >= 400 && s < 500 && s != 408 && s != 429 && s != 412
+}

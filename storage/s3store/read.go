@@ -1,0 +1,566 @@
+package s3store
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// list calls fn for every key under prefix (relative to the store prefix
+// stripped), in key order, starting after startAfter (full key, may be
+// ""). With delim set it reports common prefixes instead of the keys below
+// them, as relative prefixes ending in delim. fn returns false to stop.
+func (s *Store) list(ctx context.Context, prefix, startAfter, delim string, fn func(rel string, isPrefix bool) bool) error {
+	in := &s3.ListObjectsV2Input{
+		Bucket: aws.String(s.bucket),
+		Prefix: aws.String(s.cfg.prefix + prefix),
+	}
+	if startAfter != "" {
+		in.StartAfter = aws.String(startAfter)
+	}
+	if delim != "" {
+		in.Delimiter = aws.String(delim)
+	}
+	p := s3.NewListObjectsV2Paginator(s.client, in)
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return classify("list objects", s.bucket, err)
+		}
+		// Keys and common prefixes come in separate lists; merge them in
+		// key order.
+		keys := make([]string, 0, len(out.Contents)+len(out.CommonPrefixes))
+		isPrefix := map[string]bool{}
+		for _, o := range out.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+		for _, cp := range out.CommonPrefixes {
+			k := aws.ToString(cp.Prefix)
+			keys = append(keys, k)
+			isPrefix[k] = true
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			rel, ok := strings.CutPrefix(k, s.cfg.prefix)
+			if !ok {
+				continue
+			}
+			if !fn(rel, isPrefix[k]) {
+				return nil
+			}
+		}
+	}
+	return nil
+}
+
+// partitions returns the partition days from..to (inclusive) that exist,
+// from one delimited listing (a request per 1,000 days).
+func (s *Store) partitions(ctx context.Context, from, to time.Time) ([]time.Time, error) {
+	var out []time.Time
+	startAfter := s.cfg.prefix + from.Format(dateLayout) // sorts just before "<date>/"
+	err := s.list(ctx, "", startAfter, "/", func(rel string, isPrefix bool) bool {
+		if !isPrefix {
+			return true
+		}
+		d, ok := parseDate(strings.TrimSuffix(rel, "/"))
+		if !ok {
+			return rel < "9" // past the dates: stop
+		}
+		if d.After(to) {
+			return false
+		}
+		if !d.Before(from) {
+			out = append(out, d)
+		}
+		return true
+	})
+	return out, err
+}
+
+// daysInRange returns the partition days a query over [start, end] must
+// look at. Short ranges enumerate every calendar day (a LIST of an empty
+// day is as cheap as listing the partitions); longer ones list the
+// partitions that exist.
+func (s *Store) daysInRange(ctx context.Context, start, end time.Time) ([]time.Time, error) {
+	from, to := day(start), day(end)
+	if to.Sub(from) <= 3*24*time.Hour {
+		var out []time.Time
+		for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+			out = append(out, d)
+		}
+		return out, nil
+	}
+	return s.partitions(ctx, from, to)
+}
+
+// partition is the listing of one day.
+type partition struct {
+	date   string
+	batch  []batchName          // current generation of each batch
+	stale  []string             // keys (relative) of superseded generations
+	legacy []string             // keys (relative) of reference-layout objects
+	byBase map[string]batchName // current generation by base
+}
+
+// listPartition lists one day's objects (a request per 1,000 objects).
+func (s *Store) listPartition(ctx context.Context, date string, basePrefix string) (*partition, error) {
+	p := &partition{date: date, byBase: map[string]batchName{}}
+	var all []batchName
+	err := s.list(ctx, date+"/"+basePrefix, "", "", func(rel string, _ bool) bool {
+		leaf := strings.TrimPrefix(rel, date+"/")
+		if strings.Contains(leaf, "/") {
+			return true
+		}
+		if bn, ok := parseBatchName(leaf); ok {
+			all = append(all, bn)
+		} else if strings.HasSuffix(leaf, legacyExt) {
+			p.legacy = append(p.legacy, rel)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, bn := range all {
+		if cur, ok := p.byBase[bn.base()]; !ok || bn.gen > cur.gen {
+			p.byBase[bn.base()] = bn
+		}
+	}
+	for _, bn := range all {
+		if p.byBase[bn.base()] == bn {
+			p.batch = append(p.batch, bn)
+		} else {
+			p.stale = append(p.stale, date+"/"+bn.String())
+		}
+	}
+	return p, nil
+}
+
+// get returns the body of key (relative); errors for a missing key match
+// storage.ErrNotFound.
+func (s *Store) get(ctx context.Context, rel string) ([]byte, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(s.cfg.prefix + rel),
+	})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("s3store: object %s: %w", rel, storage.ErrNotFound)
+		}
+		return nil, classify("get object", s.bucket, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(out.Body)
+	if err != nil {
+		return nil, classify("get object", s.bucket, err)
+	}
+	return body, nil
+}
+
+// parseLines decodes every valid entry of a JSONL body; invalid lines are
+// counted, reported (without content) and skipped.
+func (s *Store) parseLines(rel string, body []byte, keep func(*storage.AuditEntry) bool) []*storage.AuditEntry {
+	var out []*storage.AuditEntry
+	bad := 0
+	for len(body) > 0 {
+		line, rest, _ := bytes.Cut(body, []byte{'\n'})
+		body = rest
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		e, err := storage.ParseEntry(line)
+		if err != nil {
+			bad++
+			continue
+		}
+		if keep == nil || keep(e) {
+			out = append(out, e)
+		}
+	}
+	if bad > 0 {
+		s.stats.skipped.Add(uint64(bad))
+		s.cfg.logger.Warn("s3store: skipped invalid lines", "bucket", s.bucket, "object", rel, "lines", bad)
+	}
+	return out
+}
+
+// Read returns the entry with the given id, or an error matching
+// [storage.ErrNotFound]. It first flushes (so it sees every accepted
+// entry). For a UUIDv7 id it costs three requests (list the id markers of
+// the id's day, list the batch's generations, get the batch object) plus
+// one get per other batch whose id range also covers the id. Other ids
+// (UUIDv4 from the reference layout, arbitrary strings) cost one list of
+// the "other" markers, a get per batch holding such ids, and, when still
+// not found, one delimited list of the partitions plus one get per day
+// for the reference layout (prefix/YYYY-MM-DD/<id>.json).
+func (s *Store) Read(ctx context.Context, id string) (*storage.AuditEntry, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
+	loc, err := s.locate(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return loc.entry, nil
+}
+
+// location says where an entry was found.
+type location struct {
+	entry  *storage.AuditEntry
+	legacy string // relative key of a reference-layout object, or ""
+	date   string
+	name   batchName // current generation holding the entry
+	body   []byte
+}
+
+func notFound(id string) error {
+	return fmt.Errorf("s3store: entry %q: %w", id, storage.ErrNotFound)
+}
+
+// locate finds the object holding id.
+func (s *Store) locate(ctx context.Context, id string) (*location, error) {
+	if id == "" {
+		return nil, notFound(id)
+	}
+	bucket, isV7 := v7Date(id)
+	if !isV7 {
+		bucket = otherBucket
+	}
+	type cand struct{ date, base string }
+	var cands []cand
+	seen := map[cand]bool{}
+	err := s.list(ctx, idsDir+bucket+"/", "", "", func(rel string, _ bool) bool {
+		m, ok := parseMarker(rel)
+		if !ok {
+			return true
+		}
+		if isV7 && (id < m.minID || id > m.maxID) {
+			return true
+		}
+		c := cand{m.date, m.name.base()}
+		if !seen[c] {
+			seen[c] = true
+			cands = append(cands, c)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	needle := quotedID(id)
+	for _, c := range cands {
+		p, err := s.listPartition(ctx, c.date, c.base+".")
+		if err != nil {
+			return nil, err
+		}
+		cur, ok := p.byBase[c.base]
+		if !ok {
+			continue // marker of a batch that was deleted
+		}
+		rel := c.date + "/" + cur.String()
+		body, err := s.get(ctx, rel)
+		if errors.Is(err, storage.ErrNotFound) {
+			continue // rewritten meanwhile; a retry of the caller sees the new one
+		}
+		if err != nil {
+			return nil, err
+		}
+		whole := body
+		for len(body) > 0 {
+			line, rest, _ := bytes.Cut(body, []byte{'\n'})
+			body = rest
+			if needle != nil && !bytes.Contains(line, needle) {
+				continue
+			}
+			e, err := storage.ParseEntry(line)
+			if err == nil && e.ID == id {
+				return &location{entry: e, date: c.date, name: cur, body: whole}, nil
+			}
+		}
+	}
+	if isV7 {
+		return nil, notFound(id)
+	}
+	return s.locateLegacy(ctx, id)
+}
+
+// quotedID returns the JSON form of id when it is plain enough that every
+// encoder writes it the same way, for a cheap pre-filter of lines; nil
+// otherwise (then every line is decoded).
+func quotedID(id string) []byte {
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return nil
+		}
+	}
+	q, _ := json.Marshal(id)
+	return q
+}
+
+// legacyID reports whether id can name a reference-layout object.
+func legacyID(id string) bool {
+	return quotedID(id) != nil && id != "." && id != ".."
+}
+
+// locateLegacy looks for prefix/<day>/<id>.json in every partition, a few
+// days at a time.
+func (s *Store) locateLegacy(ctx context.Context, id string) (*location, error) {
+	if !legacyID(id) {
+		return nil, notFound(id)
+	}
+	days, err := s.partitions(ctx, time.Time{}, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		found *location
+		first error
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, s.cfg.readConcurrency)
+	)
+	for _, d := range days {
+		mu.Lock()
+		stop := found != nil || first != nil
+		mu.Unlock()
+		if stop {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(rel string) {
+			defer func() { <-sem; wg.Done() }()
+			body, err := s.get(ctx, rel)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, storage.ErrNotFound):
+			case err != nil:
+				if first == nil && found == nil && ctx.Err() == nil {
+					first = err
+				}
+			default:
+				es := s.parseLines(rel, body, nil)
+				if len(es) == 1 && es[0].ID == id && found == nil {
+					found = &location{entry: es[0], legacy: rel}
+					cancel()
+				}
+			}
+		}(d.Format(dateLayout) + "/" + id + legacyExt)
+	}
+	wg.Wait()
+	if found != nil {
+		return found, nil
+	}
+	if first != nil {
+		return nil, first
+	}
+	return nil, notFound(id)
+}
+
+// ListEntries returns the entries with start <= Timestamp <= end, oldest
+// first (ties by id). It flushes first. See [Store.Entries] for the cost.
+func (s *Store) ListEntries(ctx context.Context, start, end time.Time) ([]*storage.AuditEntry, error) {
+	var out []*storage.AuditEntry
+	for e, err := range s.Entries(ctx, start, end) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Entries streams the entries with start <= Timestamp <= end, oldest first
+// (ties by id), holding one partition day's matching entries in memory at
+// a time. It flushes first. It lists only the days in range (every
+// calendar day, leap days and 31sts included; ranges over three days first
+// list which days exist, a request per 1,000 days), lists each day (a
+// request per 1,000 objects) and gets only the batch objects whose time
+// span overlaps the range, plus every reference-layout object of the day.
+// An error is yielded once and ends the sequence.
+func (s *Store) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*storage.AuditEntry, error] {
+	return func(yield func(*storage.AuditEntry, error) bool) {
+		if err := s.check(ctx); err != nil {
+			yield(nil, err)
+			return
+		}
+		if err := s.flush(ctx); err != nil {
+			yield(nil, err)
+			return
+		}
+		start, end := start.UTC(), end.UTC()
+		if end.Before(start) {
+			return
+		}
+		days, err := s.daysInRange(ctx, start, end)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		for _, d := range days {
+			es, err := s.dayEntries(ctx, d, start, end)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, e := range es {
+				if !yield(e, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// dayEntries returns the entries of day d within [start, end], sorted.
+func (s *Store) dayEntries(ctx context.Context, d, start, end time.Time) ([]*storage.AuditEntry, error) {
+	date := d.Format(dateLayout)
+	p, err := s.listPartition(ctx, date, "")
+	if err != nil {
+		return nil, err
+	}
+	var rels []string
+	for _, bn := range p.batch {
+		if bn.n == 0 {
+			continue
+		}
+		lo, hi := d.Add(time.Duration(bn.minNs)), d.Add(time.Duration(bn.maxNs))
+		if hi.Before(start) || lo.After(end) {
+			continue
+		}
+		rels = append(rels, date+"/"+bn.String())
+	}
+	rels = append(rels, p.legacy...)
+	keep := func(e *storage.AuditEntry) bool {
+		return !e.Timestamp.Before(start) && !e.Timestamp.After(end)
+	}
+	results := make([][]*storage.AuditEntry, len(rels))
+	if err := s.forEach(ctx, len(rels), func(ctx context.Context, i int) error {
+		body, err := s.get(ctx, rels[i])
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil // deleted or rewritten since the listing
+		}
+		if err != nil {
+			return err
+		}
+		results[i] = s.parseLines(rels[i], body, keep)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var out []*storage.AuditEntry
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	sortEntries(out)
+	return out, nil
+}
+
+func sortEntries(es []*storage.AuditEntry) {
+	slices.SortStableFunc(es, func(a, b *storage.AuditEntry) int {
+		if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+}
+
+// forEach runs fn for 0..n-1 with at most readConcurrency at once and
+// returns the first error (the others are cancelled).
+func (s *Store) forEach(ctx context.Context, n int, fn func(context.Context, int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		sem   = make(chan struct{}, s.cfg.readConcurrency)
+	)
+	for i := range n {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := fn(ctx, i); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// Count returns the number of entries held. It flushes first, then lists
+// the partitions' objects (a request per 1,000 objects) without reading
+// any batch object: batch names carry their entry count, and a
+// reference-layout object holds one entry.
+func (s *Store) Count(ctx context.Context) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	if err := s.flush(ctx); err != nil {
+		return 0, err
+	}
+	cur := map[string]batchName{} // by date/base
+	n := 0
+	err := s.list(ctx, "", "", "", func(rel string, _ bool) bool {
+		if rel == "" || rel[0] > '9' {
+			return false // past the date partitions (the id markers sort after)
+		}
+		date, leaf, ok := strings.Cut(rel, "/")
+		if _, isDate := parseDate(date); !ok || !isDate || strings.Contains(leaf, "/") {
+			return true
+		}
+		if bn, ok := parseBatchName(leaf); ok {
+			k := date + "/" + bn.base()
+			if c, ok := cur[k]; !ok || bn.gen > c.gen {
+				cur[k] = bn
+			}
+		} else if strings.HasSuffix(leaf, legacyExt) {
+			n++
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, bn := range cur {
+		n += bn.n
+	}
+	return n, nil
+}

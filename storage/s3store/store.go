@@ -1,0 +1,522 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// Store is a [storage.Backend] on an S3 bucket. See the package doc for the
+// object layout, when Write returns and what each method costs in requests.
+//
+// All methods are safe for concurrent use. After Close every method returns
+// an error matching [storage.ErrClosed].
+type Store struct {
+	client *s3.Client
+	bucket string
+	cfg    config
+	writer string // 16 hex digits naming this Store's batches
+	spool  *spool // nil without WithSpoolDir
+
+	// bgCtx bounds background uploads; cancelled when Close gives up.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	wg       sync.WaitGroup
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+
+	mu sync.Mutex
+	// The fields below are protected by mu.
+	cond        *sync.Cond          // signalled when queue grows or stopping is set
+	cur         *batch              // open batch, nil when none
+	seq         uint64              // last batch number used by this writer
+	queue       []*batch            // sealed, waiting for a worker
+	outstanding map[*batch]struct{} // sealed and not yet delivered
+	pending     int64               // encoded bytes accepted and not yet delivered
+	pendingN    int                 // entries accepted and not yet delivered
+	space       chan struct{}       // closed and replaced when pending shrinks
+	failed      chan struct{}       // closed and replaced when a delivery fails permanently
+	permErr     error               // last permanent delivery error; nil after a success
+	stopping    bool
+
+	stats struct {
+		accepted, uploaded, objects, retries, skipped atomic.Uint64
+	}
+}
+
+var _ storage.Backend = (*Store)(nil)
+
+// New returns a Store that keeps its entries in bucket through client.
+//
+// It checks the bucket first (one HeadBucket request): a missing bucket is
+// an error matching [ErrBucketNotFound], refused credentials one matching
+// [ErrAccessDenied], and an unreachable server is an error too. With
+// [WithSpoolDir] it then takes the spool directory and schedules the upload
+// of whatever an earlier Store left there. A nil client or an empty bucket
+// name is an error.
+func New(ctx context.Context, client *s3.Client, bucket string, opts ...Option) (*Store, error) {
+	if client == nil {
+		return nil, errors.New("s3store: nil *s3.Client")
+	}
+	if bucket == "" {
+		return nil, errors.New("s3store: empty bucket name")
+	}
+	cfg := newConfig(opts)
+	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		if code := httpStatus(err); code == 404 || apiCode(err) == "NotFound" || apiCode(err) == "NoSuchBucket" {
+			return nil, fmt.Errorf("s3store: check bucket %q: %w: %w", bucket, ErrBucketNotFound, err)
+		}
+		return nil, classify("check bucket", bucket, err)
+	}
+	var w [8]byte
+	if _, err := crand.Read(w[:]); err != nil {
+		return nil, fmt.Errorf("s3store: writer id: %w", err)
+	}
+	s := &Store{
+		client:      client,
+		bucket:      bucket,
+		cfg:         cfg,
+		writer:      hex.EncodeToString(w[:]),
+		outstanding: make(map[*batch]struct{}),
+		space:       make(chan struct{}),
+		failed:      make(chan struct{}),
+	}
+	s.cond = sync.NewCond(&s.mu)
+	s.bgCtx, s.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
+	if cfg.spoolDir != "" {
+		sp, recovered, err := openSpool(cfg.spoolDir, cfg.logger)
+		if err != nil {
+			s.bgCancel()
+			return nil, err
+		}
+		s.spool = sp
+		for _, b := range recovered {
+			s.outstanding[b] = struct{}{}
+			s.queue = append(s.queue, b)
+			s.pending += int64(b.size())
+			s.pendingN += len(b.ids)
+		}
+		if len(recovered) > 0 {
+			cfg.logger.Info("s3store: uploading spooled batches", "batches", len(recovered), "entries", s.pendingN, "bucket", bucket)
+		}
+	}
+	for range cfg.uploadConcurrency {
+		s.wg.Add(1)
+		go s.worker()
+	}
+	return s, nil
+}
+
+// Bucket returns the bucket name given to New.
+func (s *Store) Bucket() string { return s.bucket }
+
+// Prefix returns the key prefix in use ("" or ending in "/").
+func (s *Store) Prefix() string { return s.cfg.prefix }
+
+// Stats is a snapshot of a Store's counters.
+type Stats struct {
+	Accepted     uint64 // entries accepted by Write/WriteBatch
+	Uploaded     uint64 // entries whose batch object is stored (including spooled ones from earlier Stores)
+	Objects      uint64 // batch objects stored by this Store
+	Retries      uint64 // failed delivery attempts that were retried
+	SkippedLines uint64 // stored lines that were not valid entries and were skipped by reads
+	Pending      int    // entries accepted and not yet uploaded
+}
+
+// Stats returns the Store's counters. It is safe to call at any time,
+// including after Close.
+func (s *Store) Stats() Stats {
+	s.mu.Lock()
+	p := s.pendingN
+	s.mu.Unlock()
+	return Stats{
+		Accepted:     s.stats.accepted.Load(),
+		Uploaded:     s.stats.uploaded.Load(),
+		Objects:      s.stats.objects.Load(),
+		Retries:      s.stats.retries.Load(),
+		SkippedLines: s.stats.skipped.Load(),
+		Pending:      p,
+	}
+}
+
+// encoded is one validated entry in wire form.
+type encoded struct {
+	id   string
+	ts   time.Time
+	line []byte
+}
+
+func encode(e *storage.AuditEntry) (encoded, error) {
+	if err := e.Validate(); err != nil {
+		return encoded{}, err
+	}
+	line, err := e.AppendJSON(nil)
+	if err != nil {
+		return encoded{}, err
+	}
+	return encoded{id: e.ID, ts: e.Timestamp.UTC(), line: line}, nil
+}
+
+// Write accepts e into the open batch. It returns once the entry is held
+// in memory (and, with [WithSpoolDir], written to the spool file), not
+// once it is uploaded: [Store.Flush] and [Store.Close] wait for uploads.
+// An accepted entry is never dropped; the Store retries its upload until
+// it is stored or Close gives up (see [ErrUndelivered]).
+//
+// Write fails without accepting e when e is invalid (errors match
+// [storage.ErrInvalidEntry]), ctx is done, the Store is closed, the last
+// upload failed with a permanent error (access denied, missing bucket; the
+// error matches it), or the spool file cannot be written. When more than
+// the pending limit ([WithMaxPendingBytes]) waits for upload, Write blocks
+// until there is room or ctx ends.
+func (s *Store) Write(ctx context.Context, e *storage.AuditEntry) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	enc, err := encode(e)
+	if err != nil {
+		return fmt.Errorf("s3store: write: %w", err)
+	}
+	return s.accept(ctx, []encoded{enc})
+}
+
+// WriteBatch accepts every entry of es, as Write does. Entries are checked
+// first: if any is invalid none is accepted. An empty es is a no-op.
+func (s *Store) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	encs := make([]encoded, len(es))
+	for i, e := range es {
+		enc, err := encode(e)
+		if err != nil {
+			return fmt.Errorf("s3store: write batch: entry %d: %w", i, err)
+		}
+		encs[i] = enc
+	}
+	return s.accept(ctx, encs)
+}
+
+func (s *Store) check(ctx context.Context) error {
+	if s.closed.Load() {
+		return storage.ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("s3store: %w", err)
+	}
+	return nil
+}
+
+// accept adds encs to the open batch, sealing it when full.
+func (s *Store) accept(ctx context.Context, encs []encoded) error {
+	size := 0
+	for _, e := range encs {
+		size += len(e.line) + 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.pending > 0 && s.pending+int64(size) > s.cfg.maxPendingBytes {
+		if s.permErr != nil {
+			return fmt.Errorf("s3store: write not accepted: %w", s.permErr)
+		}
+		space := s.space
+		s.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+			s.mu.Lock()
+			return fmt.Errorf("s3store: waiting for uploads to catch up: %w", ctx.Err())
+		}
+		s.mu.Lock()
+	}
+	if s.stopping || s.closed.Load() {
+		return storage.ErrClosed
+	}
+	if s.permErr != nil {
+		return fmt.Errorf("s3store: write not accepted: %w", s.permErr)
+	}
+	for len(encs) > 0 {
+		if s.cur == nil {
+			if err := s.openBatch(); err != nil {
+				return err
+			}
+		}
+		b := s.cur
+		// Take as many as fit in this batch.
+		n, bytes := 0, 0
+		for n < len(encs) && len(b.ids)+n < s.cfg.maxBatchEntries &&
+			(n == 0 || b.size()+bytes+len(encs[n].line)+1 <= s.cfg.maxBatchBytes) {
+			bytes += len(encs[n].line) + 1
+			n++
+		}
+		if err := b.add(encs[:n]); err != nil {
+			return fmt.Errorf("s3store: spool: %w", err)
+		}
+		s.pending += int64(bytes)
+		s.pendingN += n
+		s.stats.accepted.Add(uint64(n))
+		encs = encs[n:]
+		if len(b.ids) >= s.cfg.maxBatchEntries || b.size() >= s.cfg.maxBatchBytes {
+			s.sealLocked()
+		}
+	}
+	return nil
+}
+
+// openBatch starts a new open batch. Caller holds mu.
+func (s *Store) openBatch() error {
+	s.seq++
+	b := &batch{writer: s.writer, seq: s.seq, done: make(chan struct{})}
+	if s.spool != nil {
+		if err := s.spool.create(b); err != nil {
+			s.seq--
+			return fmt.Errorf("s3store: spool: %w", err)
+		}
+	}
+	s.cur = b
+	s.outstanding[b] = struct{}{}
+	b.timer = time.AfterFunc(s.cfg.maxBatchDelay, func() {
+		s.mu.Lock()
+		if s.cur == b {
+			s.sealLocked()
+		}
+		s.mu.Unlock()
+	})
+	return nil
+}
+
+// sealLocked closes the open batch and queues it for upload. Caller holds
+// mu.
+func (s *Store) sealLocked() {
+	b := s.cur
+	if b == nil {
+		return
+	}
+	s.cur = nil
+	b.timer.Stop()
+	b.seal()
+	s.queue = append(s.queue, b)
+	s.cond.Signal()
+}
+
+func (s *Store) worker() {
+	defer s.wg.Done()
+	for {
+		s.mu.Lock()
+		for len(s.queue) == 0 && !s.stopping {
+			s.cond.Wait()
+		}
+		if len(s.queue) == 0 {
+			s.mu.Unlock()
+			return
+		}
+		b := s.queue[0]
+		s.queue = s.queue[1:]
+		s.mu.Unlock()
+		s.deliverLoop(b)
+	}
+}
+
+// deliverLoop uploads b, retrying with capped exponential backoff and
+// jitter until it is stored or the Store gives up at Close.
+func (s *Store) deliverLoop(b *batch) {
+	backoff := 100 * time.Millisecond
+	for {
+		err := s.deliver(s.bgCtx, b)
+		if err == nil {
+			s.finish(b)
+			return
+		}
+		if s.bgCtx.Err() != nil {
+			return // Close gave up; the batch stays outstanding (and spooled).
+		}
+		s.stats.retries.Add(1)
+		perm := isPermanent(err)
+		s.mu.Lock()
+		b.lastErr = err
+		if perm {
+			s.permErr = err
+			close(s.failed)
+			s.failed = make(chan struct{})
+		}
+		s.mu.Unlock()
+		s.cfg.logger.Warn("s3store: upload failed, will retry", "bucket", s.bucket, "batch", b.base(), "entries", len(b.ids), "retry_in", backoff, "error", err)
+		wait := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-time.After(wait):
+		case <-s.bgCtx.Done():
+			return
+		}
+		backoff = min(backoff*2, s.cfg.maxRetryBackoff)
+		if perm {
+			backoff = s.cfg.maxRetryBackoff
+		}
+	}
+}
+
+// finish records b as delivered.
+func (s *Store) finish(b *batch) {
+	if s.spool != nil {
+		if err := s.spool.remove(b); err != nil {
+			// The objects are stored; a leftover spool file is uploaded
+			// again by a later Store and finds them there (no duplicate).
+			s.cfg.logger.Warn("s3store: cannot remove delivered spool file", "error", err)
+		}
+	}
+	s.stats.uploaded.Add(uint64(len(b.ids)))
+	s.mu.Lock()
+	delete(s.outstanding, b)
+	s.pending -= int64(b.size())
+	s.pendingN -= len(b.ids)
+	s.permErr = nil
+	close(s.space)
+	s.space = make(chan struct{})
+	s.mu.Unlock()
+	close(b.done)
+}
+
+// deliver stores every object of b that is not stored yet: the batch
+// objects (one per partition) and then their id markers, each with
+// If-None-Match: * so that a retry of a request that did land, or a
+// spooled batch uploaded again, finds its object there instead of writing
+// it twice.
+func (s *Store) deliver(ctx context.Context, b *batch) error {
+	for _, o := range b.objects() {
+		if o.stored {
+			continue
+		}
+		err := s.putNew(ctx, s.cfg.prefix+o.rel, o.body)
+		if err != nil {
+			return err
+		}
+		o.stored = true
+		if !o.marker {
+			s.stats.objects.Add(1)
+		}
+	}
+	return nil
+}
+
+// putNew stores body under key unless an object is already there. An
+// existing object counts as success: keys are never reused for different
+// content (see the package doc).
+func (s *Store) putNew(ctx context.Context, key string, body []byte) error {
+	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(key),
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+		ContentType:   aws.String("application/x-ndjson"),
+		IfNoneMatch:   aws.String("*"),
+	})
+	if err != nil && !isPreconditionFailed(err) {
+		return classify("put object", s.bucket, err)
+	}
+	return nil
+}
+
+// Flush seals the open batch and waits until every entry accepted before
+// the call is uploaded. It returns early with the error when an upload
+// fails permanently (access denied, missing bucket), and with ctx.Err()
+// (joined with the last upload error) when ctx ends first; the entries
+// stay pending in both cases.
+func (s *Store) Flush(ctx context.Context) error {
+	if s.closed.Load() {
+		return storage.ErrClosed
+	}
+	return s.flush(ctx)
+}
+
+func (s *Store) flush(ctx context.Context) error {
+	s.mu.Lock()
+	s.sealLocked()
+	wait := make([]*batch, 0, len(s.outstanding))
+	for b := range s.outstanding {
+		wait = append(wait, b)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(wait, func(a, b *batch) int { return int(a.seq) - int(b.seq) })
+	for _, b := range wait {
+		for {
+			s.mu.Lock()
+			failed := s.failed
+			lastErr := b.lastErr
+			s.mu.Unlock()
+			if lastErr != nil && isPermanent(lastErr) {
+				select {
+				case <-b.done:
+					goto next
+				default:
+				}
+				return fmt.Errorf("s3store: flush: %w", lastErr)
+			}
+			select {
+			case <-b.done:
+				goto next
+			case <-failed:
+			case <-ctx.Done():
+				return fmt.Errorf("s3store: flush: %w", errors.Join(ctx.Err(), lastErr))
+			}
+		}
+	next:
+	}
+	return nil
+}
+
+// Close uploads everything accepted, waiting at most the close timeout
+// ([WithCloseTimeout]), and stops the background uploads. It is
+// idempotent: later calls return the first call's result. When entries
+// remain unsent its error matches [ErrUndelivered] and says how many and
+// whether they are kept in the spool directory. Other methods return an
+// error matching [storage.ErrClosed] once Close has started.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.closeTimeout)
+		err := s.flush(ctx)
+		cancel()
+		if err != nil {
+			s.bgCancel()
+		}
+		s.mu.Lock()
+		s.stopping = true
+		s.cond.Broadcast()
+		s.mu.Unlock()
+		s.wg.Wait()
+		s.bgCancel()
+		s.mu.Lock()
+		left := s.pendingN
+		s.mu.Unlock()
+		if left > 0 {
+			if s.spool != nil {
+				s.closeErr = fmt.Errorf("%w: %d entries kept in spool directory %s for the next Store: %w", ErrUndelivered, left, s.spool.dir, err)
+			} else {
+				s.closeErr = fmt.Errorf("%w: %d entries lost (no spool directory): %w", ErrUndelivered, left, err)
+			}
+		}
+		if s.spool != nil {
+			if err := s.spool.close(); err != nil {
+				s.closeErr = errors.Join(s.closeErr, err)
+			}
+		}
+	})
+	return s.closeErr
+}
