@@ -1,0 +1,411 @@
+package exporter
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+)
+
+// Legacy GenAI keys (semconv before 1.37) still emitted by some
+// instrumentations; read as fallbacks.
+const (
+	legacySystemKey       = attribute.Key("gen_ai.system")
+	legacyPromptTokens    = attribute.Key("gen_ai.usage.prompt_tokens")
+	legacyCompletionToken = attribute.Key("gen_ai.usage.completion_tokens")
+)
+
+// IsGenAI reports whether attrs mark a GenAI span: they hold
+// gen_ai.operation.name or gen_ai.provider.name (or the legacy
+// gen_ai.system). It is what the processor, the exporter and [Sampler] use
+// to pick the spans to audit; it only compares keys, so it is cheap.
+func IsGenAI(attrs []attribute.KeyValue) bool {
+	for i := range attrs {
+		switch attrs[i].Key {
+		case semconv.GenAIOperationNameKey, semconv.GenAIProviderNameKey, legacySystemKey:
+			return true
+		}
+	}
+	return false
+}
+
+// EntryIDForSpan returns the entry id the exporter uses for a GenAI span
+// that carries no audit.entry_id: a UUIDv7 whose 48-bit time field is the
+// span's start time (Unix milliseconds) and whose 74 random bits are taken
+// from SHA-256("otelaudit-entry" | trace id | span id). It is deterministic,
+// so an export retried after a failure writes the same id, and an auditor
+// can compute it from the trace; ids still sort by time like UUIDv7s made
+// by [storage.NewEntryID].
+func EntryIDForSpan(sc trace.SpanContext, start time.Time) string {
+	tid, sid := sc.TraceID(), sc.SpanID()
+	h := sha256.New()
+	h.Write([]byte("otelaudit-entry"))
+	h.Write(tid[:])
+	h.Write(sid[:])
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	var u uuid.UUID
+	ms := uint64(start.UnixMilli())
+	if start.IsZero() || start.UnixMilli() < 0 {
+		ms = 0
+	}
+	var tb [8]byte
+	binary.BigEndian.PutUint64(tb[:], ms)
+	copy(u[0:6], tb[2:8])
+	copy(u[6:], sum[:10])
+	u[6] = 0x70 | (u[6] & 0x0f) // version 7
+	u[8] = 0x80 | (u[8] & 0x3f) // RFC 9562 variant
+	return u.String()
+}
+
+// interactionFromSpan turns a finished GenAI span into the interaction the
+// Logger stores. The mapping:
+//
+//   - ID: audit.entry_id when it is a non-empty string, else [EntryIDForSpan].
+//   - Timestamp: span start; Latency: end - start.
+//   - Provider: gen_ai.provider.name (legacy gen_ai.system as fallback).
+//   - Model: gen_ai.request.model, else gen_ai.response.model.
+//   - Operation, ConversationID: gen_ai.operation.name, gen_ai.conversation.id.
+//   - Input: the text of gen_ai.system_instructions then of
+//     gen_ai.input.messages; Output: the text of gen_ai.output.messages (see
+//     [ContentText] for the exact rule).
+//   - Tokens: gen_ai.usage.input_tokens / output_tokens (legacy
+//     prompt_tokens / completion_tokens as fallback); absent stays unknown.
+//   - Safety: audit.safety_passed, audit.detectors_triggered,
+//     audit.block_reason, audit.alerts.
+//   - Metadata: every audit.metadata.<key> as metadata[key], plus, when
+//     present, "gen_ai.response.id", "gen_ai.response.model",
+//     "gen_ai.response.finish_reasons" and "error.type" under those names.
+//   - TraceID, SpanID: the span's ids in W3C hex.
+func interactionFromSpan(s sdktrace.ReadOnlySpan) otelaudit.Interaction {
+	sc := s.SpanContext()
+	in := otelaudit.Interaction{
+		Timestamp: s.StartTime(),
+		TraceID:   sc.TraceID().String(),
+		SpanID:    sc.SpanID().String(),
+	}
+	if end := s.EndTime(); !end.IsZero() && end.After(in.Timestamp) {
+		in.Latency = end.Sub(in.Timestamp)
+	}
+	var (
+		sys, input, output     attribute.Value
+		haveSys, haveIn        bool
+		haveOut                bool
+		reqModel, respModel    string
+		legacySystem           string
+		legacyIn, legacyOut    *int64
+		md                     map[string]any
+		respID, errType        string
+		finishReasons          []string
+		haveFinish, haveRespMd bool
+	)
+	setMD := func(k string, v any) {
+		if md == nil {
+			md = make(map[string]any)
+		}
+		md[k] = v
+	}
+	for _, kv := range s.Attributes() {
+		switch kv.Key {
+		case otelaudit.AuditEntryIDKey:
+			if kv.Value.Type() == attribute.STRING {
+				in.ID = kv.Value.AsString()
+			}
+		case semconv.GenAIOperationNameKey:
+			in.Operation = kv.Value.String()
+		case semconv.GenAIProviderNameKey:
+			in.Provider = kv.Value.String()
+		case legacySystemKey:
+			legacySystem = kv.Value.String()
+		case semconv.GenAIRequestModelKey:
+			reqModel = kv.Value.String()
+		case semconv.GenAIResponseModelKey:
+			respModel = kv.Value.String()
+			haveRespMd = true
+		case semconv.GenAIConversationIDKey:
+			in.ConversationID = kv.Value.String()
+		case semconv.GenAIResponseIDKey:
+			respID = kv.Value.String()
+		case semconv.ErrorTypeKey:
+			errType = kv.Value.String()
+		case semconv.GenAIResponseFinishReasonsKey:
+			finishReasons, haveFinish = stringList(kv.Value), true
+		case semconv.GenAISystemInstructionsKey:
+			sys, haveSys = kv.Value, true
+		case semconv.GenAIInputMessagesKey:
+			input, haveIn = kv.Value, true
+		case semconv.GenAIOutputMessagesKey:
+			output, haveOut = kv.Value, true
+		case semconv.GenAIUsageInputTokensKey:
+			in.InputTokens = intValue(kv.Value)
+		case semconv.GenAIUsageOutputTokensKey:
+			in.OutputTokens = intValue(kv.Value)
+		case legacyPromptTokens:
+			legacyIn = intValue(kv.Value)
+		case legacyCompletionToken:
+			legacyOut = intValue(kv.Value)
+		case otelaudit.AuditSafetyPassedKey:
+			if kv.Value.Type() == attribute.BOOL {
+				in.SafetyPassed = otelaudit.Ptr(kv.Value.AsBool())
+			} else if kv.Value.Type() == attribute.STRING {
+				in.SafetyPassed = otelaudit.Ptr(!strings.EqualFold(kv.Value.AsString(), "false"))
+			}
+		case otelaudit.AuditDetectorsTriggeredKey:
+			in.DetectorsTriggered = stringList(kv.Value)
+		case otelaudit.AuditBlockReasonKey:
+			in.BlockReason = kv.Value.String()
+		case otelaudit.AuditAlertsKey:
+			in.Alerts = stringList(kv.Value)
+		default:
+			if k, ok := strings.CutPrefix(string(kv.Key), otelaudit.AuditMetadataPrefix); ok && k != "" {
+				setMD(k, jsonValue(kv.Value))
+			}
+		}
+	}
+	if in.ID == "" {
+		in.ID = EntryIDForSpan(sc, in.Timestamp)
+	}
+	if in.Provider == "" {
+		in.Provider = legacySystem
+	}
+	in.Model = reqModel
+	if in.Model == "" {
+		in.Model = respModel
+	}
+	if in.InputTokens == nil {
+		in.InputTokens = legacyIn
+	}
+	if in.OutputTokens == nil {
+		in.OutputTokens = legacyOut
+	}
+	var parts []string
+	if haveSys {
+		parts = appendContent(parts, sys)
+	}
+	if haveIn {
+		parts = appendContent(parts, input)
+	}
+	in.Input = strings.Join(parts, "\n")
+	if haveOut {
+		in.Output = strings.Join(appendContent(nil, output), "\n")
+	}
+	if respID != "" {
+		setMD(string(semconv.GenAIResponseIDKey), respID)
+	}
+	if haveRespMd && respModel != "" {
+		setMD(string(semconv.GenAIResponseModelKey), respModel)
+	}
+	if haveFinish {
+		l := make([]any, len(finishReasons))
+		for i, r := range finishReasons {
+			l[i] = r
+		}
+		setMD(string(semconv.GenAIResponseFinishReasonsKey), l)
+	}
+	if errType != "" {
+		setMD(string(semconv.ErrorTypeKey), errType)
+	}
+	in.Metadata = md
+	return in
+}
+
+// ContentText returns the audit content of one semconv content attribute
+// value (gen_ai.system_instructions, gen_ai.input.messages or
+// gen_ai.output.messages): the content that is hashed, and stored or
+// encrypted when the Logger keeps content. The rule:
+//
+//   - The value is parsed as the semconv JSON: an array of messages
+//     {"role":..,"parts":[..]} or, for system instructions, of parts.
+//   - Each text part ({"type":"text","content":S}) contributes S verbatim;
+//     every other part (tool_call, tool_call_response, blob, uri, reasoning,
+//     ...) contributes its compact JSON, so nothing sent to the model is
+//     left out of the hash. A message without "parts" but with a string
+//     "content" (the older OpenAI-like shape) contributes that string.
+//   - The contributions are joined with "\n", in order. The audit input is
+//     the system instructions' contributions followed by the input
+//     messages', joined the same way.
+//   - A value that is not such JSON is taken verbatim; a string slice is
+//     joined with "\n".
+//
+// So a call with one user message "hi" and no system instructions has
+// input "hi", and its input_hash is HashContent("hi"), exactly as when
+// Logger.Log is given Input: "hi". Roles are not part of the content.
+func ContentText(v attribute.Value) string {
+	return strings.Join(appendContent(nil, v), "\n")
+}
+
+func appendContent(dst []string, v attribute.Value) []string {
+	switch v.Type() {
+	case attribute.STRING:
+		return appendMessagesText(dst, v.AsString())
+	case attribute.STRINGSLICE:
+		return append(dst, v.AsStringSlice()...)
+	case attribute.SLICE, attribute.MAP:
+		// Structured form (the semconv preference): v.String() is its JSON.
+		return appendMessagesText(dst, v.String())
+	case attribute.EMPTY:
+		return dst
+	default:
+		return append(dst, v.String())
+	}
+}
+
+type wireMessage struct {
+	Type    string            `json:"type"`
+	Parts   []json.RawMessage `json:"parts"`
+	Content json.RawMessage   `json:"content"`
+}
+
+func appendMessagesText(dst []string, raw string) []string {
+	t := strings.TrimSpace(raw)
+	if len(t) == 0 || t[0] != '[' {
+		return append(dst, raw)
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal([]byte(t), &items); err != nil {
+		return append(dst, raw)
+	}
+	for _, it := range items {
+		var m wireMessage
+		if err := json.Unmarshal(it, &m); err != nil {
+			dst = append(dst, compactJSON(it))
+			continue
+		}
+		switch {
+		case m.Parts != nil:
+			for _, p := range m.Parts {
+				dst = append(dst, partText(p))
+			}
+		case m.Type != "":
+			dst = append(dst, partText(it)) // a part (system instructions)
+		case isJSONString(m.Content):
+			var s string
+			_ = json.Unmarshal(m.Content, &s)
+			dst = append(dst, s)
+		default:
+			dst = append(dst, compactJSON(it))
+		}
+	}
+	return dst
+}
+
+func partText(p json.RawMessage) string {
+	var part struct {
+		Type    string          `json:"type"`
+		Content json.RawMessage `json:"content"`
+	}
+	if err := json.Unmarshal(p, &part); err == nil && part.Type == "text" && isJSONString(part.Content) {
+		var s string
+		if json.Unmarshal(part.Content, &s) == nil {
+			return s
+		}
+	}
+	return compactJSON(p)
+}
+
+func isJSONString(b json.RawMessage) bool {
+	return len(b) > 0 && b[0] == '"'
+}
+
+func compactJSON(b []byte) string {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return string(b)
+	}
+	return buf.String()
+}
+
+func stringList(v attribute.Value) []string {
+	switch v.Type() {
+	case attribute.STRINGSLICE:
+		return v.AsStringSlice()
+	case attribute.EMPTY:
+		return nil
+	case attribute.STRING:
+		if v.AsString() == "" {
+			return nil
+		}
+		return []string{v.AsString()}
+	default:
+		return []string{v.String()}
+	}
+}
+
+func intValue(v attribute.Value) *int64 {
+	switch v.Type() {
+	case attribute.INT64:
+		n := v.AsInt64()
+		return &n
+	case attribute.FLOAT64:
+		f := v.AsFloat64()
+		if f >= 0 && f == math.Trunc(f) && f < 1<<53 {
+			n := int64(f)
+			return &n
+		}
+	case attribute.STRING:
+		var n int64
+		if _, err := fmt.Sscan(v.AsString(), &n); err == nil {
+			return &n
+		}
+	}
+	return nil
+}
+
+// jsonValue converts an attribute value to a JSON-encodable metadata value;
+// non-finite floats become their string form (the store rejects NaN/Inf).
+func jsonValue(v attribute.Value) any {
+	finite := func(f float64) any {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return fmt.Sprint(f)
+		}
+		return f
+	}
+	switch v.Type() {
+	case attribute.BOOL:
+		return v.AsBool()
+	case attribute.INT64:
+		return v.AsInt64()
+	case attribute.FLOAT64:
+		return finite(v.AsFloat64())
+	case attribute.STRING:
+		return v.AsString()
+	case attribute.BOOLSLICE:
+		return toAny(v.AsBoolSlice(), func(b bool) any { return b })
+	case attribute.INT64SLICE:
+		return toAny(v.AsInt64Slice(), func(n int64) any { return n })
+	case attribute.FLOAT64SLICE:
+		return toAny(v.AsFloat64Slice(), finite)
+	case attribute.STRINGSLICE:
+		return toAny(v.AsStringSlice(), func(s string) any { return s })
+	case attribute.SLICE, attribute.MAP:
+		dec := json.NewDecoder(strings.NewReader(v.String()))
+		dec.UseNumber()
+		var x any
+		if dec.Decode(&x) == nil {
+			return x
+		}
+		return v.String()
+	default:
+		return v.String()
+	}
+}
+
+func toAny[T any](xs []T, f func(T) any) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}

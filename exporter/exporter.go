@@ -1,0 +1,366 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// Defaults of the retry policy, see [WithRetryBackoff].
+const (
+	// DefaultRetryInitial is the wait (10 ms) before the first retry of a
+	// failed backend write; it doubles per attempt.
+	DefaultRetryInitial = 10 * time.Millisecond
+	// DefaultRetryMax caps the wait between retries (1 s).
+	DefaultRetryMax = time.Second
+)
+
+// Option configures an [Exporter].
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	mp           metric.MeterProvider
+	retryInitial time.Duration
+	retryMax     time.Duration
+	closeBackend bool
+}
+
+// WithMeterProvider makes the exporter (and its processor) report pipeline
+// health and the GenAI client metrics through mp instead of the global
+// MeterProvider (otel.GetMeterProvider()). nil is ignored.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) {
+		if mp != nil {
+			c.mp = mp
+		}
+	})
+}
+
+// WithRetryBackoff sets the exponential backoff between retries of a failed
+// backend write: initial before the first retry, doubling up to max.
+// Defaults: [DefaultRetryInitial], [DefaultRetryMax]. Values <= 0 keep the
+// default; max below initial is raised to initial.
+func WithRetryBackoff(initial, max time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if initial > 0 {
+			c.retryInitial = initial
+		}
+		if max > 0 {
+			c.retryMax = max
+		}
+	})
+}
+
+// WithCloseBackend makes [Exporter.Shutdown] close the Logger's backend
+// after flushing it. By default the backend is flushed but left open: the
+// Logger does not own it, and the caller may still read from it.
+func WithCloseBackend(close bool) Option {
+	return optionFunc(func(c *config) { c.closeBackend = close })
+}
+
+// Exporter turns finished GenAI spans into audit entries and stores them
+// through a [otelaudit.Logger]: the same [otelaudit.Logger.Entry] step as
+// Logger.Log (hash, keyed hash or encryption per the Logger's options), with
+// the entry's trace_id and span_id set to the span's. Spans that are not
+// GenAI spans (see [IsGenAI]) are ignored. See [ContentText] for what
+// counts as a span's input and output content and [EntryIDForSpan] for ids.
+//
+// *Exporter implements sdktrace.SpanExporter, so it can be used with any
+// span processor, but only [NewProcessor] is lossless: the SDK's
+// BatchSpanProcessor drops spans when its queue is full. ExportSpans
+// retries failed writes until its ctx ends; retries never duplicate an
+// entry (see [Exporter.ExportSpans]).
+//
+// An Exporter is safe for concurrent use. Its counters ([Exporter.Stats])
+// cover every path that writes through it.
+type Exporter struct {
+	logger  *otelaudit.Logger
+	backend storage.Backend
+	cfg     config
+	inst    *instruments
+
+	stopped  atomic.Bool
+	stopOnce sync.Once
+	stopErr  error
+
+	written, failed, retried, spooled, dropped, invalid, replayed atomic.Int64
+	// failing is set while backend writes fail, so that an outage is
+	// reported to otel.Handle once.
+	failing atomic.Bool
+	// queueDepth reports the processor's queue depth to the gauge; set
+	// once by NewProcessor.
+	queueDepth atomic.Pointer[func() int64]
+}
+
+var _ sdktrace.SpanExporter = (*Exporter)(nil)
+
+// ErrShutdown is matched (errors.Is) by the errors of an [Exporter] or
+// processor used after Shutdown.
+var ErrShutdown = errors.New("exporter: already shut down")
+
+// New returns an Exporter writing through l. A nil l is an error.
+func New(l *otelaudit.Logger, opts ...Option) (*Exporter, error) {
+	if l == nil {
+		return nil, errors.New("exporter: New needs an *otelaudit.Logger, got nil")
+	}
+	c := config{retryInitial: DefaultRetryInitial, retryMax: DefaultRetryMax}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	if c.retryMax < c.retryInitial {
+		c.retryMax = c.retryInitial
+	}
+	if c.mp == nil {
+		c.mp = otel.GetMeterProvider()
+	}
+	e := &Exporter{logger: l, backend: l.Backend(), cfg: c}
+	inst, err := newInstruments(c.mp, e)
+	if err != nil {
+		return nil, err
+	}
+	e.inst = inst
+	return e, nil
+}
+
+// Stats are the counters of an [Exporter] and its processor since New, in
+// entries. They are also reported as OTel metrics (see [NewProcessor]).
+type Stats struct {
+	// Written entries are stored in the backend (confirmed by a
+	// successful write, or found there when a failed write is retried).
+	Written int64
+	// Failed counts entries in backend writes that returned an error (each
+	// failed attempt counts its entries once).
+	Failed int64
+	// Retried counts entries written again after a failed attempt.
+	Retried int64
+	// Spooled counts entries written to the processor's local spool
+	// because its queue was full (or at a Shutdown that ran out of time).
+	Spooled int64
+	// Replayed counts spooled entries later written to the backend.
+	Replayed int64
+	// Dropped counts accepted entries that were lost: ended after
+	// Shutdown, or still unwritten when Shutdown gave up without a spool.
+	// It is 0 in normal operation.
+	Dropped int64
+	// Invalid counts GenAI spans that could not become an entry (the
+	// Logger's Entry step failed, for example encryption); each is also
+	// reported to otel.Handle.
+	Invalid int64
+}
+
+// Stats returns the counters. Safe to call at any time, also after
+// Shutdown.
+func (e *Exporter) Stats() Stats {
+	return Stats{
+		Written:  e.written.Load(),
+		Failed:   e.failed.Load(),
+		Retried:  e.retried.Load(),
+		Spooled:  e.spooled.Load(),
+		Replayed: e.replayed.Load(),
+		Dropped:  e.dropped.Load(),
+		Invalid:  e.invalid.Load(),
+	}
+}
+
+// Logger returns the Logger the exporter writes through.
+func (e *Exporter) Logger() *otelaudit.Logger { return e.logger }
+
+// entries converts the GenAI spans among spans into entries. Spans that
+// cannot be converted are counted as invalid and reported.
+func (e *Exporter) entries(ctx context.Context, spans []sdktrace.ReadOnlySpan) []*storage.AuditEntry {
+	out := make([]*storage.AuditEntry, 0, len(spans))
+	for _, s := range spans {
+		if s == nil || !IsGenAI(s.Attributes()) {
+			continue
+		}
+		if en := e.entry(ctx, s); en != nil {
+			out = append(out, en)
+		}
+	}
+	return out
+}
+
+// entry converts one GenAI span and records its GenAI client metrics.
+func (e *Exporter) entry(ctx context.Context, s sdktrace.ReadOnlySpan) *storage.AuditEntry {
+	in := interactionFromSpan(s)
+	en, err := e.logger.Entry(in)
+	if err != nil {
+		e.invalid.Add(1)
+		otel.Handle(fmt.Errorf("exporter: span %s/%s cannot become an audit entry: %w", in.TraceID, in.SpanID, err))
+		return nil
+	}
+	e.inst.recordGenAI(ctx, s, &in)
+	return en
+}
+
+// ExportSpans stores the GenAI spans among spans as audit entries, in one
+// backend batch. A failed write is retried with backoff until it succeeds
+// or ctx ends; before a retry, entries the failed attempt did store anyway
+// (a backend may fail after writing part of a batch) are looked up by id
+// and not written again, so retries never duplicate. It returns nil when
+// every entry is stored, ctx's error (wrapped, with the count of unwritten
+// entries) otherwise, and an error matching [ErrShutdown] after Shutdown.
+// The SDK calls it from one goroutine at a time, but concurrent calls are
+// safe.
+func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if e.stopped.Load() {
+		return ErrShutdown
+	}
+	es := e.entries(ctx, spans)
+	if len(es) == 0 {
+		return nil
+	}
+	_, err := e.writeDurable(ctx, es, false)
+	return err
+}
+
+// writeDurable writes es to the backend, retrying with backoff until it
+// succeeds or ctx ends; then it returns the entries not written and an
+// error. With dedupe set, entries already in the backend are skipped before
+// the first attempt too (spool replay).
+func (e *Exporter) writeDurable(ctx context.Context, es []*storage.AuditEntry, dedupe bool) ([]*storage.AuditEntry, error) {
+	backoff := e.cfg.retryInitial
+	for attempt := 0; ; attempt++ {
+		var err error
+		if attempt > 0 || dedupe {
+			var rest []*storage.AuditEntry
+			if rest, err = e.missing(ctx, es); err == nil {
+				e.written.Add(int64(len(es) - len(rest)))
+				es = rest
+				if len(es) == 0 {
+					e.recovered()
+					return nil, nil
+				}
+				if attempt > 0 {
+					e.retried.Add(int64(len(es)))
+				}
+			}
+		}
+		if err == nil {
+			if err = e.write(ctx, es); err == nil {
+				e.recovered()
+				return nil, nil
+			}
+		}
+		// Report the start of an outage once, not every failed attempt.
+		if e.failing.CompareAndSwap(false, true) {
+			otel.Handle(fmt.Errorf("exporter: backend write of %d audit entries failed, retrying with backoff: %w", len(es), err))
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return es, fmt.Errorf("exporter: %d audit entries not written: %w", len(es), context.Cause(ctx))
+		case <-t.C:
+		}
+		backoff = min(2*backoff, e.cfg.retryMax)
+	}
+}
+
+// recovered notes a successful write; the next failure is reported again.
+func (e *Exporter) recovered() {
+	if e.failing.Load() {
+		e.failing.Store(false)
+	}
+}
+
+// write is one attempt: WriteBatch with counters and latency.
+func (e *Exporter) write(ctx context.Context, es []*storage.AuditEntry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	start := time.Now()
+	err := e.backend.WriteBatch(ctx, es)
+	e.inst.recordWrite(ctx, time.Since(start), err)
+	if err != nil {
+		e.failed.Add(int64(len(es)))
+		return err
+	}
+	e.written.Add(int64(len(es)))
+	return nil
+}
+
+// missing returns the entries of es that the backend does not hold. Any
+// read error other than not-found is returned: without knowing, writing
+// again could duplicate.
+func (e *Exporter) missing(ctx context.Context, es []*storage.AuditEntry) ([]*storage.AuditEntry, error) {
+	var rest []*storage.AuditEntry
+	for i, en := range es {
+		_, err := e.backend.Read(ctx, en.ID)
+		switch {
+		case err == nil:
+			if rest == nil {
+				rest = append(make([]*storage.AuditEntry, 0, len(es)), es[:i]...)
+			}
+		case errors.Is(err, storage.ErrNotFound):
+			if rest != nil {
+				rest = append(rest, en)
+			}
+		default:
+			return nil, fmt.Errorf("look up entry %s before retry: %w", en.ID, err)
+		}
+	}
+	if rest == nil {
+		return es, nil
+	}
+	return rest, nil
+}
+
+// flushBackend makes what the backend accepted durable, when it can say so.
+func (e *Exporter) flushBackend(ctx context.Context) error {
+	switch b := e.backend.(type) {
+	case interface{ Flush(context.Context) error }:
+		return b.Flush(ctx)
+	case interface{ Flush() error }:
+		return b.Flush()
+	}
+	return nil
+}
+
+// ForceFlush flushes the backend (its Flush method, when it has one), so
+// that every entry written so far is durable.
+func (e *Exporter) ForceFlush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if e.stopped.Load() {
+		return nil
+	}
+	return e.flushBackend(ctx)
+}
+
+// Shutdown flushes the backend and, with [WithCloseBackend], closes it. It
+// runs once; later calls return the first result. Afterwards ExportSpans
+// returns an error matching [ErrShutdown].
+func (e *Exporter) Shutdown(ctx context.Context) error {
+	e.stopOnce.Do(func() {
+		e.stopped.Store(true)
+		err := e.flushBackend(ctx)
+		if e.cfg.closeBackend {
+			err = errors.Join(err, e.backend.Close())
+		}
+		err = errors.Join(err, e.inst.close())
+		if err != nil {
+			e.stopErr = fmt.Errorf("exporter: shutdown: %w", err)
+		}
+	})
+	return e.stopErr
+}

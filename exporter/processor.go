@@ -1,0 +1,500 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// Defaults of [NewProcessor].
+const (
+	// DefaultMaxQueueSize is how many ended spans (4096) the processor
+	// holds in memory before OnEnd blocks or spills to the spool.
+	DefaultMaxQueueSize = 4096
+	// DefaultMaxBatchSize is the largest number of entries (512) written
+	// in one backend WriteBatch call.
+	DefaultMaxBatchSize = 512
+)
+
+// ProcessorOption configures [NewProcessor].
+type ProcessorOption interface {
+	applyProcessor(*processorConfig)
+}
+
+type processorOptionFunc func(*processorConfig)
+
+func (f processorOptionFunc) applyProcessor(c *processorConfig) { f(c) }
+
+type processorConfig struct {
+	queueSize int
+	batchSize int
+	spoolDir  string
+}
+
+// WithMaxQueueSize sets how many spans the processor queues in memory.
+// Default [DefaultMaxQueueSize]; values < 1 keep the default.
+func WithMaxQueueSize(n int) ProcessorOption {
+	return processorOptionFunc(func(c *processorConfig) {
+		if n >= 1 {
+			c.queueSize = n
+		}
+	})
+}
+
+// WithMaxBatchSize sets the largest backend batch. Default
+// [DefaultMaxBatchSize]; values < 1 keep the default; a batch larger than
+// the queue is clamped to the queue size.
+func WithMaxBatchSize(n int) ProcessorOption {
+	return processorOptionFunc(func(c *processorConfig) {
+		if n >= 1 {
+			c.batchSize = n
+		}
+	})
+}
+
+// WithSpool switches the overflow policy from blocking to spooling: when
+// the queue is full, OnEnd turns the span into its (hashed or encrypted)
+// entry on the calling goroutine and appends it to a segment file in dir
+// (created 0700; files 0600) instead of waiting. Spooled entries are
+// replayed into the backend in the order they were spooled, whenever the
+// queue is idle and at ForceFlush and Shutdown; segments left by an
+// earlier run in dir are replayed too. When Shutdown runs out of time, the
+// entries not yet in the backend are also written to the spool, so they are
+// not lost. "" keeps the default (block).
+//
+// Spooled entries hold what the backend would hold: with a Logger that
+// stores plaintext content, the spool does too.
+func WithSpool(dir string) ProcessorOption {
+	return processorOptionFunc(func(c *processorConfig) { c.spoolDir = dir })
+}
+
+// item is one queue element: a span to audit, an entry made already, or a
+// ForceFlush marker.
+type item struct {
+	span  sdktrace.ReadOnlySpan
+	entry *storage.AuditEntry
+	flush chan error
+}
+
+// processor is the lossless audit span processor. See NewProcessor.
+//
+// Fixed after construction: e, cfg, queue, spool, ctx, cancel, done.
+// sendMu is held for reading by every send on queue and for writing once,
+// by Shutdown, to close queue after the last send.
+type processor struct {
+	e   *Exporter
+	cfg processorConfig
+
+	queue       chan item
+	sendMu      sync.RWMutex
+	spool       *spool
+	spoolSignal chan struct{}
+
+	ctx    context.Context // cancelled when Shutdown runs out of time
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the worker has exited
+
+	stopped  atomic.Bool
+	stopOnce sync.Once
+	stopErr  error
+
+	// pending counts accepted entries not yet in the backend (queued,
+	// being written, or spooled).
+	pending atomic.Int64
+}
+
+var _ sdktrace.SpanProcessor = (*processor)(nil)
+
+// NewProcessor returns the lossless span processor that feeds e. Use it
+// instead of the SDK's BatchSpanProcessor, which drops spans when its
+// queue is full and after failed exports:
+//
+//   - OnEnd picks the GenAI spans (see [IsGenAI]; others are ignored at
+//     the cost of one attribute scan, sampled or not) and queues them in a
+//     bounded in-memory queue ([WithMaxQueueSize]).
+//   - A full queue never drops. By default OnEnd blocks until there is room
+//     (backpressure on the callers that end spans); with [WithSpool] it
+//     spills to a local spool instead.
+//   - One worker converts queued spans into entries and writes them in
+//     batches ([WithMaxBatchSize]); a failed write is retried with
+//     exponential backoff (see [WithRetryBackoff]) until it succeeds, and
+//     entries a failed write stored anyway are not written twice.
+//   - ForceFlush returns nil only when every span ended before it is in the
+//     backend (spool replayed) and the backend's Flush, if it has one,
+//     succeeded. If ctx ends first it returns an error that matches ctx's
+//     error and says how many entries are not durable yet.
+//   - Shutdown stops accepting spans (later OnEnd calls are counted as
+//     dropped), drains the queue and the spool into the backend, then shuts
+//     e down (flushing the backend). If ctx ends first, what is left goes to
+//     the spool (if any) or is counted as dropped, and the error says how
+//     many entries that is. It runs once; later calls return its result.
+//
+// Counters are in [Exporter.Stats] and exported as metrics (see
+// [MetricEntriesWritten] and the other Metric names) through the
+// exporter's MeterProvider. A nil e gives a processor that does nothing;
+// an e must feed one processor only. The processor is safe for concurrent
+// use; a spool directory that cannot be created makes every span go
+// through the queue (blocking) and is reported to otel.Handle.
+func NewProcessor(e *Exporter, opts ...ProcessorOption) sdktrace.SpanProcessor {
+	if e == nil {
+		return noopProcessor{}
+	}
+	c := processorConfig{queueSize: DefaultMaxQueueSize, batchSize: DefaultMaxBatchSize}
+	for _, o := range opts {
+		if o != nil {
+			o.applyProcessor(&c)
+		}
+	}
+	c.batchSize = min(c.batchSize, c.queueSize)
+	p := &processor{
+		e:           e,
+		cfg:         c,
+		queue:       make(chan item, c.queueSize),
+		spoolSignal: make(chan struct{}, 1),
+		done:        make(chan struct{}),
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	if c.spoolDir != "" {
+		sp, err := openSpool(c.spoolDir)
+		if err != nil {
+			otel.Handle(fmt.Errorf("exporter: spool disabled, blocking on a full queue instead: %w", err))
+		} else {
+			p.spool = sp
+			p.pending.Add(sp.Pending())
+		}
+	}
+	depth := func() int64 { return int64(len(p.queue)) }
+	e.queueDepth.Store(&depth)
+	go p.run()
+	return p
+}
+
+// OnStart does nothing.
+func (p *processor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+
+// OnEnd queues s for the audit if it is a GenAI span. It blocks while the
+// queue is full unless a spool is configured. After Shutdown it drops s and
+// counts it.
+func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
+	if s == nil || !IsGenAI(s.Attributes()) {
+		return
+	}
+	p.sendMu.RLock()
+	defer p.sendMu.RUnlock()
+	if p.stopped.Load() {
+		p.e.dropped.Add(1)
+		otel.Handle(fmt.Errorf("exporter: GenAI span %s ended after Shutdown; its audit entry is lost", s.SpanContext().SpanID()))
+		return
+	}
+	p.pending.Add(1)
+	if p.spool == nil {
+		p.queue <- item{span: s}
+		return
+	}
+	select {
+	case p.queue <- item{span: s}:
+		return
+	default:
+	}
+	en := p.e.entry(context.Background(), s)
+	if en == nil {
+		p.pending.Add(-1)
+		return
+	}
+	if err := p.spool.append([]*storage.AuditEntry{en}); err != nil {
+		otel.Handle(fmt.Errorf("exporter: spool write failed, blocking on the queue instead: %w", err))
+		p.queue <- item{entry: en}
+		return
+	}
+	p.e.spooled.Add(1)
+	p.signalSpool()
+}
+
+func (p *processor) signalSpool() {
+	select {
+	case p.spoolSignal <- struct{}{}:
+	default:
+	}
+}
+
+// ForceFlush waits until every span ended before the call is in the
+// backend and the backend is flushed. See [NewProcessor].
+func (p *processor) ForceFlush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p.stopped.Load() {
+		return nil
+	}
+	ch := make(chan error, 1)
+	p.sendMu.RLock()
+	if p.stopped.Load() {
+		p.sendMu.RUnlock()
+		return nil
+	}
+	select {
+	case p.queue <- item{flush: ch}:
+		p.sendMu.RUnlock()
+	case <-ctx.Done():
+		p.sendMu.RUnlock()
+		return p.notDurable("force flush", ctx.Err())
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return p.notDurable("force flush", ctx.Err())
+	}
+}
+
+func (p *processor) notDurable(op string, err error) error {
+	n := p.pending.Load()
+	if p.spool != nil {
+		return fmt.Errorf("exporter: %s: %d accepted audit entries not yet in the backend (%d kept in the spool %s): %w",
+			op, n, p.spool.Pending(), p.spool.dir, err)
+	}
+	return fmt.Errorf("exporter: %s: %d accepted audit entries not yet in the backend: %w", op, n, err)
+}
+
+// Shutdown drains everything into the backend and shuts the exporter down.
+// See [NewProcessor].
+func (p *processor) Shutdown(ctx context.Context) error {
+	p.stopOnce.Do(func() {
+		p.stopped.Store(true)
+		go func() {
+			// Wait for the sends in flight (the worker keeps draining),
+			// then close the queue so the worker can finish.
+			p.sendMu.Lock()
+			close(p.queue)
+			p.sendMu.Unlock()
+		}()
+		var errs []error
+		timedOut := false
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			timedOut = true
+			p.cancel()
+			<-p.done
+		}
+		p.cancel()
+		if timedOut {
+			dropped := p.e.dropped.Load()
+			errs = append(errs, fmt.Errorf("%w (%d dropped in total)", p.notDurable("shutdown", ctx.Err()), dropped))
+		}
+		if p.spool != nil {
+			errs = append(errs, p.spool.close())
+		}
+		ectx := ctx
+		if !timedOut {
+			// Everything is written: let the backend finish its flush.
+			ectx = context.WithoutCancel(ctx)
+		}
+		errs = append(errs, p.e.Shutdown(ectx))
+		p.stopErr = errors.Join(errs...)
+	})
+	return p.stopErr
+}
+
+// run is the worker: it batches queued spans into entries, writes them,
+// answers flush markers and replays the spool when the queue is idle.
+func (p *processor) run() {
+	defer close(p.done)
+	if p.spool != nil && p.spool.Pending() > 0 {
+		p.spoolSignal <- struct{}{}
+	}
+	batch := make([]*storage.AuditEntry, 0, p.cfg.batchSize)
+	for {
+		var (
+			it item
+			ok bool
+		)
+		if len(batch) > 0 {
+			select {
+			case it, ok = <-p.queue:
+			default:
+				if batch = p.write(batch); p.ctx.Err() != nil {
+					p.drainAborted(batch)
+					return
+				}
+				continue
+			}
+		} else {
+			select {
+			case it, ok = <-p.queue:
+			case <-p.spoolSignal:
+				if p.replay(false) == nil && p.spool.Pending() > 0 {
+					p.signalSpool() // more segments wait
+				}
+				continue
+			case <-p.ctx.Done():
+				p.drainAborted(batch)
+				return
+			}
+		}
+		if !ok { // queue closed by Shutdown: finish the work
+			batch = p.write(batch)
+			if p.ctx.Err() == nil {
+				p.replay(true)
+			}
+			p.drainAborted(batch)
+			return
+		}
+		switch {
+		case it.flush != nil:
+			batch = p.write(batch)
+			it.flush <- p.flushAll()
+		case it.entry != nil:
+			batch = append(batch, it.entry)
+		default:
+			if en := p.e.entry(p.ctx, it.span); en != nil {
+				batch = append(batch, en)
+			} else {
+				p.pending.Add(-1)
+			}
+		}
+		if len(batch) >= p.cfg.batchSize {
+			batch = p.write(batch)
+		}
+		if p.ctx.Err() != nil {
+			p.drainAborted(batch)
+			return
+		}
+	}
+}
+
+// write writes batch with retries and returns what is left: an empty batch
+// normally, the unwritten entries when Shutdown ran out of time.
+func (p *processor) write(batch []*storage.AuditEntry) []*storage.AuditEntry {
+	if len(batch) == 0 {
+		return batch
+	}
+	rest, err := p.e.writeDurable(p.ctx, batch, false)
+	p.pending.Add(-int64(len(batch) - len(rest)))
+	if err != nil {
+		// Only a cancelled p.ctx stops writeDurable; keep the rest for
+		// drainAborted.
+		return append(batch[:0:0], rest...)
+	}
+	return batch[:0]
+}
+
+// replay writes spooled segments to the backend, oldest first: one
+// segment, or all of them with all set. It stops when p.ctx ends (the
+// segment stays on disk and is replayed, without duplicates, later).
+func (p *processor) replay(all bool) error {
+	if p.spool == nil {
+		return nil
+	}
+	for p.ctx.Err() == nil {
+		name, err := p.spool.next()
+		if err != nil {
+			otel.Handle(err)
+			return err
+		}
+		if name == "" {
+			return nil
+		}
+		es, bad, err := p.spool.read(name)
+		if err != nil {
+			otel.Handle(err)
+			return err
+		}
+		if bad > 0 {
+			p.e.invalid.Add(int64(bad))
+			otel.Handle(fmt.Errorf("exporter: spool segment %s: skipped %d lines that do not parse (torn write?)", name, bad))
+		}
+		for i := 0; i < len(es); i += p.cfg.batchSize {
+			chunk := es[i:min(i+p.cfg.batchSize, len(es))]
+			// Dedupe: a replay interrupted by a crash or a timed-out
+			// Shutdown may have written part of the segment already.
+			if _, err := p.e.writeDurable(p.ctx, chunk, true); err != nil {
+				return err
+			}
+		}
+		if err := p.spool.done(name, len(es)+bad); err != nil {
+			otel.Handle(fmt.Errorf("exporter: remove replayed spool segment: %w", err))
+		}
+		p.e.replayed.Add(int64(len(es)))
+		p.pending.Add(-int64(len(es)))
+		if !all {
+			return nil
+		}
+	}
+	return p.ctx.Err()
+}
+
+// flushAll answers a ForceFlush marker: everything queued before it is
+// written (the caller wrote the batch), so replay the spool and flush the
+// backend.
+func (p *processor) flushAll() error {
+	if err := p.replay(true); err != nil {
+		return p.notDurable("force flush", err)
+	}
+	if err := p.ctx.Err(); err != nil {
+		return p.notDurable("force flush", err)
+	}
+	if err := p.e.flushBackend(p.ctx); err != nil {
+		return fmt.Errorf("exporter: force flush: backend flush: %w", err)
+	}
+	return nil
+}
+
+// drainAborted runs when Shutdown ran out of time (or at the end of a
+// normal shutdown, with nothing left): the batch and every span still
+// queued go to the spool, or are counted as dropped without one. It reads
+// the queue until Shutdown closes it, so blocked senders are released.
+func (p *processor) drainAborted(batch []*storage.AuditEntry) {
+	p.spill(batch)
+	batch = batch[:0]
+	for it := range p.queue {
+		switch {
+		case it.flush != nil:
+			it.flush <- p.notDurable("force flush", errors.New("processor is shutting down"))
+		case it.entry != nil:
+			batch = append(batch, it.entry)
+		default:
+			if en := p.e.entry(context.Background(), it.span); en != nil {
+				batch = append(batch, en)
+			} else {
+				p.pending.Add(-1)
+			}
+		}
+		if len(batch) >= p.cfg.batchSize {
+			p.spill(batch)
+			batch = batch[:0]
+		}
+	}
+	p.spill(batch)
+}
+
+func (p *processor) spill(es []*storage.AuditEntry) {
+	if len(es) == 0 {
+		return
+	}
+	if p.spool != nil {
+		if err := p.spool.append(es); err == nil {
+			p.e.spooled.Add(int64(len(es)))
+			return
+		} else {
+			otel.Handle(fmt.Errorf("exporter: spool at shutdown: %w", err))
+		}
+	}
+	p.e.dropped.Add(int64(len(es)))
+	p.pending.Add(-int64(len(es)))
+	otel.Handle(fmt.Errorf("exporter: %d audit entries lost: shutdown ran out of time before the backend took them", len(es)))
+}
+
+type noopProcessor struct{}
+
+func (noopProcessor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (noopProcessor) OnEnd(sdktrace.ReadOnlySpan)                     {}
+func (noopProcessor) Shutdown(context.Context) error                  { return nil }
+func (noopProcessor) ForceFlush(context.Context) error                { return nil }

@@ -1,0 +1,206 @@
+package exporter
+
+import (
+	"context"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+)
+
+// RedactExporter is the decorator [Redact] returns. It passes spans to Next
+// without content and without the spans that were recorded only for the
+// audit (not sampled).
+//
+// What is removed, before Next sees a span:
+//
+//   - Attributes whose key [otelaudit.IsContentKey] reports, on the span,
+//     its events, its links and its resource: gen_ai.input.messages,
+//     gen_ai.output.messages, gen_ai.system_instructions, tool call
+//     arguments and results, tool definitions, gen_ai.retrieval.*, the
+//     legacy gen_ai.prompt*/gen_ai.completion* keys and audit.metadata.*
+//     (caller metadata may hold anything; it is kept in the audit store).
+//   - On events named gen_ai.* (the semconv content events, such as
+//     gen_ai.client.inference.operation.details or the older
+//     gen_ai.user.message), every attribute that is not a non-content
+//     gen_ai.* key, since such events carry content under keys like
+//     "content" or "message".
+//
+// Content is removed, not replaced by its hash: a hash of a short prompt
+// can be confirmed by hashing guesses, and the audit.entry_id attribute
+// (kept) already leads to the protected entry. Span names, status
+// descriptions and exception events are passed unchanged; instrumentations
+// should not put content there (otelaudit's own spans do not).
+//
+// Spans whose SpanContext is not sampled are not passed on at all: with
+// [Sampler] they exist only for the audit. Spans without content are
+// passed as they are (no copy).
+//
+// ExportSpans, ForceFlush and Shutdown pass through to Next; with a nil
+// Next they do nothing. RedactExporter is safe for concurrent use when
+// Next is.
+type RedactExporter struct {
+	Next sdktrace.SpanExporter
+}
+
+var _ sdktrace.SpanExporter = (*RedactExporter)(nil)
+
+// Redact wraps next, an ordinary trace exporter, so that it never sees
+// content attributes or audit-only (unsampled) spans. See [RedactExporter]
+// for exactly what is removed. A nil next gives an exporter that does
+// nothing.
+func Redact(next sdktrace.SpanExporter) sdktrace.SpanExporter {
+	return &RedactExporter{Next: next}
+}
+
+// ExportSpans passes the sampled spans, redacted, to Next.
+func (r *RedactExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if r.Next == nil {
+		return nil
+	}
+	out := make([]sdktrace.ReadOnlySpan, 0, len(spans))
+	for _, s := range spans {
+		if s == nil || !s.SpanContext().IsSampled() {
+			continue
+		}
+		out = append(out, RedactSpan(s))
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return r.Next.ExportSpans(ctx, out)
+}
+
+// ForceFlush passes through to Next.
+func (r *RedactExporter) ForceFlush(ctx context.Context) error {
+	if f, ok := r.Next.(interface{ ForceFlush(context.Context) error }); ok {
+		return f.ForceFlush(ctx)
+	}
+	return nil
+}
+
+// Shutdown passes through to Next.
+func (r *RedactExporter) Shutdown(ctx context.Context) error {
+	if r.Next == nil {
+		return nil
+	}
+	return r.Next.Shutdown(ctx)
+}
+
+// RedactSpan returns s without content (see [RedactExporter]); s itself
+// when it holds none. The result is read-only and shares nothing mutable
+// with s.
+func RedactSpan(s sdktrace.ReadOnlySpan) sdktrace.ReadOnlySpan {
+	attrs := s.Attributes()
+	events := s.Events()
+	links := s.Links()
+	res := s.Resource()
+	var resAttrs []attribute.KeyValue
+	if res != nil {
+		resAttrs = res.Attributes()
+	}
+	if !hasContent(attrs) && !eventsHaveContent(events) && !linksHaveContent(links) && !hasContent(resAttrs) {
+		return s
+	}
+	rs := &redactedSpan{ReadOnlySpan: s, attrs: keep(attrs), links: links, events: events, res: res}
+	if eventsHaveContent(events) {
+		rs.events = make([]sdktrace.Event, len(events))
+		for i, ev := range events {
+			ev.Attributes = keepEvent(ev.Name, ev.Attributes)
+			rs.events[i] = ev
+		}
+	}
+	if linksHaveContent(links) {
+		rs.links = make([]sdktrace.Link, len(links))
+		for i, l := range links {
+			l.Attributes = keep(l.Attributes)
+			rs.links[i] = l
+		}
+	}
+	if hasContent(resAttrs) {
+		rs.res = resource.NewWithAttributes(res.SchemaURL(), keep(resAttrs)...)
+	}
+	return rs
+}
+
+// redactedSpan overrides the parts of a span that may hold content.
+type redactedSpan struct {
+	sdktrace.ReadOnlySpan
+	attrs  []attribute.KeyValue
+	events []sdktrace.Event
+	links  []sdktrace.Link
+	res    *resource.Resource
+}
+
+func (r *redactedSpan) Attributes() []attribute.KeyValue { return r.attrs }
+func (r *redactedSpan) Events() []sdktrace.Event         { return r.events }
+func (r *redactedSpan) Links() []sdktrace.Link           { return r.links }
+func (r *redactedSpan) Resource() *resource.Resource     { return r.res }
+
+func hasContent(attrs []attribute.KeyValue) bool {
+	for _, kv := range attrs {
+		if otelaudit.IsContentKey(kv.Key) {
+			return true
+		}
+	}
+	return false
+}
+
+func eventsHaveContent(events []sdktrace.Event) bool {
+	for _, ev := range events {
+		if len(ev.Attributes) > 0 && (isGenAIEvent(ev.Name) || hasContent(ev.Attributes)) {
+			for _, kv := range ev.Attributes {
+				if !keepEventAttr(ev.Name, kv.Key) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func linksHaveContent(links []sdktrace.Link) bool {
+	for _, l := range links {
+		if hasContent(l.Attributes) {
+			return true
+		}
+	}
+	return false
+}
+
+func keep(attrs []attribute.KeyValue) []attribute.KeyValue {
+	out := make([]attribute.KeyValue, 0, len(attrs))
+	for _, kv := range attrs {
+		if !otelaudit.IsContentKey(kv.Key) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func keepEvent(name string, attrs []attribute.KeyValue) []attribute.KeyValue {
+	out := make([]attribute.KeyValue, 0, len(attrs))
+	for _, kv := range attrs {
+		if keepEventAttr(name, kv.Key) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+func isGenAIEvent(name string) bool { return strings.HasPrefix(name, "gen_ai.") }
+
+// keepEventAttr: content keys never; on gen_ai.* events only the gen_ai.*
+// keys that are not content.
+func keepEventAttr(event string, k attribute.Key) bool {
+	if otelaudit.IsContentKey(k) {
+		return false
+	}
+	if isGenAIEvent(event) {
+		return strings.HasPrefix(string(k), "gen_ai.")
+	}
+	return true
+}
