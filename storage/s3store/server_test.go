@@ -196,4 +196,3 @@ func (g *gateway) stop() {
 func (g *gateway) server() server {
 	return server{endpoint: "http://" + g.addr, access: g.access, secret: g.secret}
 }
-

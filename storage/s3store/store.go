@@ -339,7 +339,7 @@ func (s *Store) worker() {
 // jitter until it is stored or the Store gives up at Close.
 func (s *Store) deliverLoop(b *batch) {
 	backoff := 100 * time.Millisecond
-	for {
+	for attempt := 1; ; attempt++ {
 		err := s.deliver(s.bgCtx, b)
 		if err == nil {
 			s.finish(b)
@@ -358,7 +358,9 @@ func (s *Store) deliverLoop(b *batch) {
 			s.failed = make(chan struct{})
 		}
 		s.mu.Unlock()
-		s.cfg.logger.Warn("s3store: upload failed, will retry", "bucket", s.bucket, "batch", b.base(), "entries", len(b.ids), "retry_in", backoff, "error", err)
+		if attempt == 1 || attempt%20 == 0 {
+			s.cfg.logger.Warn("s3store: upload failed, will retry", "bucket", s.bucket, "batch", b.base(), "entries", len(b.ids), "attempt", attempt, "error", err)
+		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		select {
 		case <-time.After(wait):

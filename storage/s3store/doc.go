@@ -1,0 +1,114 @@
+// Package s3store is a [storage.Backend] that keeps audit entries in an S3
+// bucket (AWS S3 or any S3-compatible server), through an aws-sdk-go-v2
+// *s3.Client that the caller configures. It is its own package so that
+// programs that do not use S3 do not compile the AWS SDK.
+//
+// # Client for a custom endpoint
+//
+// For AWS, build the client from config.LoadDefaultConfig as usual. For an
+// S3-compatible server (versitygw, MinIO, Ceph RGW, ...) set the endpoint,
+// path-style addressing and credentials:
+//
+//	client := s3.New(s3.Options{
+//		Region:       "us-east-1",
+//		BaseEndpoint: aws.String("http://127.0.0.1:7070"),
+//		UsePathStyle: true,
+//		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+//	})
+//	st, err := s3store.New(ctx, client, "audit-bucket",
+//		s3store.WithPrefix("prod/audit"),
+//		s3store.WithSpoolDir("/var/lib/myapp/audit-spool"))
+//	if err != nil { ... }         // errors.Is(err, s3store.ErrBucketNotFound), s3store.ErrAccessDenied
+//	defer st.Close()
+//
+// The client's retryer (the SDK's standard one by default: throttling, 5xx
+// and connection errors, with backoff) handles single requests; the Store
+// adds its own retry loop around batch uploads (see below).
+//
+// # Object layout
+//
+// Every key starts with the prefix ([WithPrefix], default [DefaultPrefix]).
+// Entries are partitioned by the UTC day of their Timestamp:
+//
+//	prefix/YYYY-MM-DD/<writer>-<seq>.<gen>.<minNs>-<maxNs>.<n>.jsonl
+//	prefix/YYYY-MM-DD/<id>.json                   (reference layout, read only)
+//	prefix/_ids/YYYY-MM-DD/<minID>_<maxID>_<day>_<batch name>
+//	prefix/_ids/other/<day>_<batch name>
+//
+// A batch object holds many entries, one wire-format JSON object per line,
+// sorted by timestamp. Its name carries everything the Store needs without
+// reading it: writer is 16 random hex digits per Store, seq the batch
+// number, gen the rewrite generation (0 when first uploaded), minNs and
+// maxNs the first and last entry's nanoseconds since midnight, n the entry
+// count. Every batch object is written with If-None-Match: *, so no object
+// is ever overwritten. Objects in the reference implementation's layout,
+// one entry per object named by its id, are read by every query as well, so
+// a bucket that implementation wrote stays queryable (point WithPrefix at
+// its prefix); the Store never writes that layout.
+//
+// Id markers are empty objects that make Read by id cheap. A UUIDv7 id
+// carries its creation time, so the markers of a batch object are filed
+// under the UTC day of its ids, with the range of ids they cover; ids of
+// any other form share the "other" bucket.
+//
+// # When Write returns
+//
+// Write and WriteBatch validate and encode the entries and add them to the
+// open batch in memory; with [WithSpoolDir] they are also appended to the
+// batch's spool file (written to the OS, not fsynced, like the file
+// backend's default) before Write returns. A batch is sealed when it holds
+// [WithMaxBatchEntries] entries or [WithMaxBatchBytes] bytes, when its
+// first entry has waited [WithMaxBatchDelay], or on Flush, Close and any
+// query; sealed batches are uploaded by [WithUploadConcurrency] workers, one
+// object per UTC day of their entries plus their id markers. So 1,000
+// entries written and flushed cost two PUT requests, not 1,000.
+//
+// An accepted entry is not dropped: a failed upload is retried with
+// capped, jittered exponential backoff for as long as the Store is open.
+// While the server is unreachable, entries keep being accepted (up to
+// [WithMaxPendingBytes], then Write blocks on its ctx) and, with a spool
+// directory, they are on local disk; when the server is back the batches go
+// up. Object keys depend only on the writer, the batch number and the
+// entries, so a retry of a request that did land, or a batch uploaded again
+// from its spool file by a later Store (after a crash, or after Close gave
+// up), finds its object already there (412) and writes nothing twice.
+//
+// Access denied and a missing bucket are never swallowed: New checks the
+// bucket; a permanent upload error makes Flush, queries and later Writes
+// fail with it (errors.Is [ErrAccessDenied] / [ErrBucketNotFound]) while
+// the entries stay pending and retried; Close reports what it could not
+// deliver with [ErrUndelivered].
+//
+// Flush and Close return once everything accepted is stored. Queries (Read,
+// ListEntries, Entries, Count) and deletes flush first, so they see every
+// entry accepted before the call.
+//
+// # Costs in requests
+//
+//   - 1,000 entries written and flushed: one PUT per UTC day they fall in
+//     plus one marker PUT per day of their ids (2 in the common case).
+//   - Read by UUIDv7 id: 3 (list the markers of the id's day, list the
+//     batch's generations, get the batch), plus one get per other batch
+//     whose id range covers the id. Other ids: 1 list of the "other"
+//     markers and a get per batch holding such ids; a reference-layout id
+//     not found there costs 1 list of the partitions plus 1 get per day.
+//   - ListEntries / Entries over [start, end]: one list per day in range
+//     (every calendar day, Feb 29 and the 31st included; for ranges longer
+//     than three days, first one list of the days that exist), then a get
+//     per batch object whose time span overlaps the range, plus one per
+//     reference-layout object of those days.
+//   - Count: one list per 1,000 objects; no object is read.
+//   - DeleteBefore: days before t's day go as whole partitions (list plus
+//     one multi-object delete per 1,000 objects, nothing read); in t's day
+//     only the batch objects that straddle t are rewritten.
+//   - Delete: Read's requests plus one PUT (the next generation of the batch
+//     without the entry, conditional) and one DELETE (the old one). Readers
+//     use the newest generation, so a crash in between cannot resurrect or
+//     duplicate an entry; two concurrent rewrites cannot both succeed.
+//
+// # Concurrency and Close
+//
+// All methods are safe for concurrent use, also by several processes on
+// one bucket (each Store has its own writer id). Close is idempotent;
+// afterwards every method fails with an error matching [storage.ErrClosed].
+package s3store
