@@ -525,6 +525,10 @@ func ParseEntry(data []byte) (*AuditEntry, error) {
 	if e.Extra, err = extraKeys(data); err != nil {
 		return nil, fmt.Errorf("%w: entry %s: %w", ErrInvalidEntry, e.ID, err)
 	}
+	// Accept only what can be written back (a zero timestamp cannot).
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -610,6 +614,11 @@ func describeJSONError(err error) string {
 // is taken as UTC. The result is in UTC.
 func ParseTimestamp(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		// An offset can move the instant out of the years RFC 3339 can
+		// write (0000-9999); such a timestamp could not be written back.
+		if y := t.UTC().Year(); y < 0 || y > 9999 {
+			return time.Time{}, fmt.Errorf("timestamp %q is outside the years 0000-9999 in UTC", s)
+		}
 		return t.UTC(), nil
 	}
 	naive := strings.TrimSuffix(s, "Z")
