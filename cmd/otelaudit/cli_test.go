@@ -454,3 +454,25 @@ func TestHelp(t *testing.T) {
 	assert.Contains(t, r.stdout, "  --format FORMAT ")
 	assert.Contains(t, r.stdout, "(default table)")
 }
+
+func TestBrokenLinesAreSkippedAndReported(t *testing.T) {
+	dir := copyDir(t, refDir("plaintext"))
+	path := filepath.Join(dir, "audit_20250531.jsonl")
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lines := strings.SplitAfter(string(data), "\n")
+	// A line that is not JSON between entries 2 and 3, holding "secret"
+	// text that must not be echoed.
+	broken := strings.Join(lines[:2], "") + "{not json: top secret prompt\n" + strings.Join(lines[2:], "")
+	require.NoError(t, os.WriteFile(path, []byte(broken), 0o600))
+
+	for _, cmd := range []string{"query", "stats"} {
+		r := runCLI(t, cmd, "--dir", dir)
+		require.Equal(t, 0, r.code, "%s: the valid entries were read: %s", cmd, r.stderr)
+		assert.Contains(t, r.stderr, "otelaudit "+cmd+": warning: skipped 1 line(s)", cmd)
+		assert.Contains(t, r.stderr, "audit_20250531.jsonl", "%s: the warning names the file", cmd)
+		assert.NotContains(t, r.stderr+r.stdout, "top secret", cmd)
+	}
+	r := runCLI(t, "count", "--dir", dir)
+	assert.Equal(t, "10\n", r.stdout)
+}

@@ -35,6 +35,7 @@ func runCount(ctx context.Context, c *cli, args []string) error {
 		}
 		return ioError(fmt.Errorf("count %s: %w", st.name, err))
 	}
+	st.warnSkipped(c, "count")
 	_, err = fmt.Fprintln(c.stdout, n)
 	return err
 }

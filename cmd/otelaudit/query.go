@@ -102,6 +102,7 @@ func runQuery(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	prog.Finish()
+	st.warnSkipped(c, "query")
 	if scanErr == nil {
 		scanErr = out.finish(matched)
 	}

@@ -3,19 +3,71 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
 
-// s3Flags select an S3 store. S3 support arrives with storage/s3store;
-// until then no S3 flags are registered.
-type s3Flags struct{}
+// defaultS3Region is used when neither --s3-region nor the AWS
+// environment or config names a region.
+const defaultS3Region = "us-east-1"
+
+// s3Flags select an S3 store (storage/s3store).
+type s3Flags struct {
+	bucket, prefix, endpoint, region string
+}
 
 const (
-	s3Hint     = ""
-	s3TopUsage = ""
+	s3Hint     = " or --s3-bucket BUCKET"
+	s3TopUsage = `  --s3-bucket BUCKET [--s3-prefix P] [--s3-endpoint URL] [--s3-region R]
+                an S3 store (query, show, count, stats, cleanup); credentials
+                and region come from the standard AWS chain (AWS_ACCESS_KEY_ID,
+                AWS_PROFILE, ~/.aws/config, instance roles, ...)
+`
 )
 
-func (f *s3Flags) add(fs *flag.FlagSet) {}
-func (f *s3Flags) given() bool          { return false }
-func (f *s3Flags) open(ctx context.Context) (*store, error) {
-	return nil, usageErrorf("S3 stores are not supported by this build")
+func (f *s3Flags) add(fs *flag.FlagSet) {
+	fs.StringVar(&f.bucket, "s3-bucket", "", "read the S3 store in `BUCKET` instead of a directory")
+	fs.StringVar(&f.prefix, "s3-prefix", s3store.DefaultPrefix, "key `PREFIX` of the S3 store in its bucket")
+	fs.StringVar(&f.endpoint, "s3-endpoint", "", "S3 endpoint `URL` for S3-compatible servers (MinIO, versitygw);\nuses path-style addressing")
+	fs.StringVar(&f.region, "s3-region", "", "AWS `REGION` (default: AWS_REGION or the AWS config, else "+defaultS3Region+")")
+}
+
+// given reports whether any S3 flag selects or configures an S3 store.
+func (f *s3Flags) given() bool {
+	return f.bucket != "" || f.endpoint != "" || f.region != "" || (f.prefix != "" && f.prefix != s3store.DefaultPrefix)
+}
+
+// open connects to the S3 store. Failing to reach the bucket (missing,
+// access denied, unreachable) is an I/O error (exit 2).
+func (f *s3Flags) open(ctx context.Context, c *cli) (*store, error) {
+	if f.bucket == "" {
+		return nil, usageErrorf("--s3-prefix, --s3-endpoint and --s3-region need --s3-bucket")
+	}
+	var opts []func(*config.LoadOptions) error
+	if f.region != "" {
+		opts = append(opts, config.WithRegion(f.region))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, ioError(fmt.Errorf("load AWS configuration: %w", err))
+	}
+	if cfg.Region == "" {
+		cfg.Region = defaultS3Region
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if f.endpoint != "" {
+			o.BaseEndpoint = aws.String(f.endpoint)
+			o.UsePathStyle = true
+		}
+	})
+	st, err := s3store.New(ctx, client, f.bucket, s3store.WithPrefix(f.prefix), s3store.WithLogger(c.logger()))
+	if err != nil {
+		return nil, ioError(fmt.Errorf("open S3 store s3://%s/%s: %w", f.bucket, f.prefix, err))
+	}
+	return &store{Backend: st, name: "s3://" + f.bucket + "/" + st.Prefix()}, nil
 }

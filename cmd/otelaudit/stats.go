@@ -182,6 +182,7 @@ func runStats(ctx context.Context, c *cli, args []string) error {
 		sc.add(e)
 	}
 	prog.Finish()
+	st.warnSkipped(c, "stats")
 	w := bufio.NewWriter(c.stdout)
 	sc.print(w, st.name, total, tr, start, end, lastHourEnd)
 	if err := w.Flush(); err != nil {

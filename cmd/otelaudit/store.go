@@ -46,7 +46,7 @@ func (sf *storeFlags) open(ctx context.Context, c *cli, readOnly bool) (*store, 
 	case sf.dir != "" && s3:
 		return nil, usageErrorf("--dir and --s3-bucket name two stores; give one")
 	case s3:
-		return sf.s3.open(ctx)
+		return sf.s3.open(ctx, c)
 	}
 	fi, err := os.Stat(sf.dir)
 	if err != nil {
@@ -58,18 +58,7 @@ func (sf *storeFlags) open(ctx context.Context, c *cli, readOnly bool) (*store, 
 	if !fi.IsDir() {
 		return nil, ioError(fmt.Errorf("%s is not a directory", sf.dir))
 	}
-	// The backend's warnings (skipped lines, torn tails; never content)
-	// go to stderr as plain "warning:" lines.
-	logger := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{
-		Level: slog.LevelWarn,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey) {
-				return slog.Attr{}
-			}
-			return a
-		},
-	}))
-	opts := []storage.FileOption{storage.WithLogger(logger)}
+	opts := []storage.FileOption{storage.WithLogger(c.logger())}
 	if readOnly {
 		opts = append(opts, storage.WithReadOnly())
 	}
@@ -78,6 +67,20 @@ func (sf *storeFlags) open(ctx context.Context, c *cli, readOnly bool) (*store, 
 		return nil, ioError(fmt.Errorf("open store %s: %w", sf.dir, err))
 	}
 	return &store{Backend: b, name: sf.dir}, nil
+}
+
+// logger returns the logger backends report warnings to (skipped lines,
+// torn tails; never content): plain "level=WARN msg=..." lines on stderr.
+func (c *cli) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
 }
 
 // Time bounds used when --from or --to is not given.
@@ -141,4 +144,18 @@ func parseTimeFlag(flagName, v string, now time.Time, endOfDay bool) (time.Time,
 		t = t.Add(24*time.Hour - time.Nanosecond)
 	}
 	return t, nil
+}
+
+// warnSkipped prints a warning on stderr when reads skipped lines that
+// are not valid entries (the backend logged where; content is never
+// shown). Skipped lines do not change the exit code: the valid entries
+// were all read.
+func (st *store) warnSkipped(c *cli, cmd string) {
+	fsb, ok := st.Backend.(*storage.FileStorage)
+	if !ok {
+		return
+	}
+	if n := fsb.Stats().SkippedLines; n > 0 {
+		fmt.Fprintf(c.stderr, "otelaudit %s: warning: skipped %d line(s) of %s that are not valid entries; run 'otelaudit verify' to check the store\n", cmd, n, st.name)
+	}
 }
