@@ -8,19 +8,45 @@ PKGS    := ./...
 # Fuzz time per target for `make fuzz`.
 FUZZTIME ?= 60s
 
-.PHONY: demo test bench lint fuzz clean
+.PHONY: demo test bench lint fuzz clean versitygw s3-test s3-bench
+
+# S3-compatible server for the storage/s3store tests and benchmarks: versitygw
+# (posix backend), pinned, built with our Go into ./bin. scripts/with-versitygw.sh
+# starts it on a free 127.0.0.1 port over a temporary root with test
+# credentials, exports OTELAUDIT_S3_* (OTELAUDIT_S3_REQUIRED=1: a missing
+# server fails the S3 tests instead of skipping them), runs the command and
+# stops the server whatever the command's outcome.
+VERSITYGW_VERSION := v1.8.0
+VERSITYGW         := $(BIN)/versitygw
+VERSITYGW_STAMP   := $(BIN)/.versitygw-$(VERSITYGW_VERSION)
+WITH_S3           := scripts/with-versitygw.sh $(VERSITYGW)
 
 ## demo: run the quickstart end to end on embedded defaults (local files, no keys, no cloud)
 demo:
 	$(GO) run ./examples/quickstart
 
-## test: the full suite with the race detector
-test:
-	$(GO) test -race -count=1 -timeout 9m $(PKGS)
+## test: the full suite with the race detector, S3 tests against a local versitygw
+test: $(VERSITYGW_STAMP)
+	$(WITH_S3) $(GO) test -race -count=1 -timeout 9m $(PKGS)
 
-## bench: every benchmark of the project (figures in README.md)
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m $(PKGS)
+## bench: every benchmark of the project (figures in README.md), S3 ones against a local versitygw
+bench: $(VERSITYGW_STAMP)
+	$(WITH_S3) $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m $(PKGS)
+
+## versitygw: install the pinned S3 test server into ./bin
+versitygw: $(VERSITYGW_STAMP)
+
+$(VERSITYGW_STAMP):
+	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	@touch $@
+
+## s3-test: only the S3 backend's tests, against a local versitygw
+s3-test: $(VERSITYGW_STAMP)
+	$(WITH_S3) $(GO) test -race -count=1 -timeout 9m -v ./storage/s3store/
+
+## s3-bench: only the S3 backend's benchmarks, against a local versitygw
+s3-bench: $(VERSITYGW_STAMP)
+	$(WITH_S3) $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./storage/s3store/
 
 ## lint: gofmt, go vet and staticcheck (pinned)
 lint:
