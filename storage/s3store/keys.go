@@ -145,7 +145,6 @@ func v7Date(id string) (string, bool) {
 
 // marker is a parsed id marker key.
 type marker struct {
-	key          string // full key
 	minID, maxID string // empty for the "other" bucket
 	date         string // partition of the batch object
 	name         batchName

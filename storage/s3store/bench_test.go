@@ -1,0 +1,182 @@
+package s3store_test
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/s3store"
+)
+
+// Benchmarks against the server the environment names (make bench starts
+// versitygw); skipped without one.
+
+// BenchmarkWrite measures write throughput with batching, from the first
+// Write to the end of the Flush that uploads the last entry, and the HTTP
+// requests it takes per 1,000 entries.
+func BenchmarkWrite(b *testing.B) {
+	for _, par := range []int{1, 8} {
+		b.Run(map[int]string{1: "sequential", 8: "8writers"}[par], func(b *testing.B) {
+			srv := testServer(b)
+			var c counter
+			client := srv.client(&c, srv.secret)
+			bucket := newBucket(b, client)
+			st, err := s3store.New(b.Context(), client, bucket)
+			require.NoError(b, err)
+			defer st.Close()
+			base := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+			c.reset()
+			b.ResetTimer()
+			if par == 1 {
+				e := entryAt(base)
+				for i := range b.N {
+					e.ID = storage.NewEntryID()
+					e.Timestamp = base.Add(time.Duration(i) * time.Millisecond)
+					if err := st.Write(b.Context(), e); err != nil {
+						b.Fatal(err)
+					}
+				}
+			} else {
+				b.SetParallelism(max(1, par/runtime.GOMAXPROCS(0))) // about par goroutines in all
+				b.RunParallel(func(pb *testing.PB) {
+					e := entryAt(base)
+					i := 0
+					for pb.Next() {
+						i++
+						e.ID = storage.NewEntryID()
+						e.Timestamp = base.Add(time.Duration(i) * time.Millisecond)
+						if err := st.Write(b.Context(), e); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			require.NoError(b, st.Flush(b.Context()))
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+			b.ReportMetric(float64(c.all.Load())*1000/float64(b.N), "requests/1000entries")
+		})
+	}
+}
+
+// BenchmarkRequestsPer1000 writes exactly 1,000 entries and flushes, per
+// iteration, and reports the HTTP requests that took.
+func BenchmarkRequestsPer1000(b *testing.B) {
+	srv := testServer(b)
+	var c counter
+	client := srv.client(&c, srv.secret)
+	bucket := newBucket(b, client)
+	st, err := s3store.New(b.Context(), client, bucket)
+	require.NoError(b, err)
+	defer st.Close()
+	base := time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC)
+	es := make([]*storage.AuditEntry, 1000)
+	var reqs, rounds int64
+	for b.Loop() {
+		for i := range es {
+			es[i] = entryAt(base.Add(time.Duration(rounds)*time.Second + time.Duration(i)*time.Microsecond))
+		}
+		c.reset()
+		for _, e := range es {
+			if err := st.Write(b.Context(), e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := st.Flush(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+		reqs += c.all.Load()
+		rounds++
+	}
+	b.ReportMetric(float64(reqs)/float64(rounds), "requests/1000entries")
+}
+
+// populate writes perDay entries on each of days consecutive days from
+// start and returns their ids.
+func populate(b *testing.B, st *s3store.Store, start time.Time, days, perDay int) []string {
+	b.Helper()
+	var ids []string
+	for d := range days {
+		es := make([]*storage.AuditEntry, perDay)
+		for i := range es {
+			es[i] = entryAt(start.AddDate(0, 0, d).Add(time.Duration(i) * 24 * time.Hour / time.Duration(perDay)))
+			ids = append(ids, es[i].ID)
+		}
+		require.NoError(b, st.WriteBatch(b.Context(), es))
+	}
+	require.NoError(b, st.Flush(b.Context()))
+	return ids
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*p))]
+}
+
+// BenchmarkRead measures Read by id (UUIDv7) in a bucket of 30 days x
+// 1,000 entries, with its p50/p99 latency and requests per read.
+func BenchmarkRead(b *testing.B) {
+	srv := testServer(b)
+	var c counter
+	client := srv.client(&c, srv.secret)
+	bucket := newBucket(b, client)
+	st, err := s3store.New(b.Context(), client, bucket)
+	require.NoError(b, err)
+	defer st.Close()
+	ids := populate(b, st, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), 30, 1000)
+	var lat []time.Duration
+	c.reset()
+	for b.Loop() {
+		id := ids[rand.IntN(len(ids))]
+		t0 := time.Now()
+		if _, err := st.Read(b.Context(), id); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.ReportMetric(float64(percentile(lat, 0.5).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(percentile(lat, 0.99).Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(c.all.Load())/float64(len(lat)), "requests/read")
+}
+
+// BenchmarkRangeQuery1Day90 measures ListEntries over one UTC day in a
+// bucket holding 90 days x 500 entries.
+func BenchmarkRangeQuery1Day90(b *testing.B) {
+	srv := testServer(b)
+	var c counter
+	client := srv.client(&c, srv.secret)
+	bucket := newBucket(b, client)
+	st, err := s3store.New(b.Context(), client, bucket)
+	require.NoError(b, err)
+	defer st.Close()
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	populate(b, st, start, 90, 500)
+	var lat []time.Duration
+	n := 0
+	c.reset()
+	for b.Loop() {
+		d := start.AddDate(0, 0, rand.IntN(90))
+		t0 := time.Now()
+		es, err := st.ListEntries(b.Context(), d, d.Add(24*time.Hour-1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+		n = len(es)
+	}
+	if n != 500 {
+		b.Fatalf("one day returned %d entries, want 500", n)
+	}
+	b.ReportMetric(float64(percentile(lat, 0.5).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(c.all.Load())/float64(len(lat)), "requests/query")
+}

@@ -1,0 +1,40 @@
+package s3store_test
+
+import (
+	"context"
+	"errors"
+	"log"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/s3store"
+)
+
+// A Store on an S3-compatible server at a custom endpoint (versitygw,
+// MinIO, ...): path-style addressing and static credentials. For AWS,
+// build the client from config.LoadDefaultConfig instead.
+func Example() {
+	ctx := context.Background()
+	client := s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String("http://127.0.0.1:7070"),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider("ACCESS_KEY", "SECRET_KEY", ""),
+	})
+	st, err := s3store.New(ctx, client, "audit",
+		s3store.WithPrefix("prod/audit"),
+		s3store.WithSpoolDir("/var/lib/myapp/audit-spool"))
+	switch {
+	case errors.Is(err, s3store.ErrBucketNotFound), errors.Is(err, s3store.ErrAccessDenied):
+		log.Fatalf("audit bucket misconfigured: %v", err)
+	case err != nil:
+		log.Fatal(err)
+	}
+	defer st.Close() // uploads what is still buffered
+
+	var b storage.Backend = st // use it wherever a Backend is expected
+	_ = b
+}
