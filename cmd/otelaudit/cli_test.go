@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -475,4 +477,43 @@ func TestBrokenLinesAreSkippedAndReported(t *testing.T) {
 	}
 	r := runCLI(t, "count", "--dir", dir)
 	assert.Equal(t, "10\n", r.stdout)
+}
+
+func TestReadersWorkNextToALiveWriter(t *testing.T) {
+	dir := t.TempDir()
+	w, err := storage.NewFileStorage(dir)
+	require.NoError(t, err)
+	defer w.Close()
+	base := time.Date(2026, 2, 3, 4, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		require.NoError(t, w.Write(t.Context(), &storage.AuditEntry{
+			ID: "live-" + itoa(i), Timestamp: base.Add(time.Duration(i) * time.Minute), SafetyPassed: true,
+			Model: ptr("m"), InputHash: otelaudit.HashContent("x"), OutputHash: otelaudit.HashContent("y"),
+		}))
+	}
+	r := runCLI(t, "query", "--dir", dir, "--format", "jsonl")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, []string{"live-0", "live-1", "live-2", "live-3", "live-4"}, jsonlIDs(t, r.stdout))
+	r = runCLI(t, "show", "--dir", dir, "live-3")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `chain:\s+writer \S+ seq 4 prev [0-9a-f]{64} hash [0-9a-f]{64}`, r.stdout)
+
+	// cleanup needs the write lock the live writer holds.
+	r = runCLI(t, "cleanup", "--dir", dir, "--retention-days", "1")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "locked by another writer")
+	// A dry run only reads.
+	r = runAt(t, base.Add(48*time.Hour), "cleanup", "--dir", dir, "--retention-days", "1", "--dry-run")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "would remove 5 entries")
+}
+
+func TestInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	c := &cli{stdout: &stdout, stderr: &stderr, now: time.Now}
+	code := c.main(ctx, []string{"query", "--dir", refDir("plaintext")})
+	assert.Equal(t, exitInterrupted, code)
+	assert.Contains(t, stderr.String(), "otelaudit query: interrupted")
 }
