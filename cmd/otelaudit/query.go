@@ -226,15 +226,46 @@ func safetyText(e *storage.AuditEntry) string {
 	return sanitize(s)
 }
 
-// cell returns s sanitised and cut or padded to width runes.
+// cell returns s sanitised and cut or padded to width terminal columns
+// (East Asian wide characters take two, combining marks none).
 func cell(s string, width int) string {
 	s = sanitize(s)
-	n := utf8.RuneCountInString(s)
-	if n > width {
-		r := []rune(s)
-		return string(r[:width-1]) + "…"
+	w := displayWidth(s)
+	if w > width {
+		for w > width-1 {
+			r, size := utf8.DecodeLastRuneInString(s)
+			s = s[:len(s)-size]
+			w -= runeWidth(r)
+		}
+		s += "…"
+		w++
 	}
-	return s + strings.Repeat(" ", width-n)
+	return s + strings.Repeat(" ", width-w)
+}
+
+func displayWidth(s string) int {
+	w := 0
+	for _, r := range s {
+		w += runeWidth(r)
+	}
+	return w
+}
+
+// runeWidth approximates how many terminal columns r takes: 0 for
+// combining marks and zero-width characters, 2 for East Asian wide and
+// fullwidth characters and emoji, 1 otherwise.
+func runeWidth(r rune) int {
+	switch {
+	case unicode.In(r, unicode.Mn, unicode.Me) || r == 0x200b || r == 0x200d || r == 0xfeff:
+		return 0
+	case r >= 0x1100 && r <= 0x115f, r >= 0x2e80 && r <= 0xa4cf && r != 0x303f,
+		r >= 0xac00 && r <= 0xd7a3, r >= 0xf900 && r <= 0xfaff, r >= 0xfe30 && r <= 0xfe4f,
+		r >= 0xff00 && r <= 0xff60, r >= 0xffe0 && r <= 0xffe6,
+		r >= 0x1f300 && r <= 0x1f64f, r >= 0x1f900 && r <= 0x1f9ff,
+		r >= 0x20000 && r <= 0x3fffd:
+		return 2
+	}
+	return 1
 }
 
 // sanitize makes a stored string safe to print on a terminal. Stored
