@@ -90,6 +90,12 @@ type FileStorage struct {
 	writeErr error     // sticky error of the background fsync, reported by Flush
 	// recovery notes found before the session started
 	pendingRecoveries []recoveryNote
+	retired           []*os.File // closed parts waiting for their fsync
+	wbuf              []byte     // append buffer, reused
+	wrecs             []idxRec   // index records of wbuf, reused
+
+	cpMu    sync.Mutex // serialises checkpoints
+	notesMu sync.Mutex // serialises appends to checkpoints.jsonl (taken after mu)
 
 	listMu    sync.Mutex
 	listCache []fileRef
@@ -372,11 +378,14 @@ func newWriterID() string {
 
 // pendingLine is an entry encoded outside the lock, before chaining.
 type pendingLine struct {
-	prefix []byte // wire form without the closing '}'
+	prefix []byte  // wire form without the closing '}'
+	buf    *[]byte // pooled buffer holding prefix
 	day    string
 	id     string
 	ts     int64
 }
+
+var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 func (s *FileStorage) checkUsable(ctx context.Context) error {
 	if s.closed.Load() {
@@ -413,18 +422,28 @@ func (s *FileStorage) WriteBatch(ctx context.Context, es []*AuditEntry) error {
 		return nil
 	}
 	lines := make([]pendingLine, len(es))
+	defer func() {
+		for i := range lines {
+			if lines[i].buf != nil {
+				*lines[i].buf = lines[i].prefix[:0]
+				linePool.Put(lines[i].buf)
+			}
+		}
+	}()
 	for i, e := range es {
 		if e == nil {
 			return fmt.Errorf("%w: nil entry at index %d", ErrInvalidEntry, i)
 		}
 		c := *e
 		c.Chain = nil
-		b, err := c.AppendJSON(make([]byte, 0, 1024))
+		bp := linePool.Get().(*[]byte)
+		b, err := c.AppendJSON((*bp)[:0])
 		if err != nil {
+			linePool.Put(bp)
 			return err
 		}
 		ts := e.Timestamp.UTC()
-		lines[i] = pendingLine{prefix: b[:len(b)-1], day: dayOf(ts), id: e.ID, ts: ts.UnixNano()}
+		lines[i] = pendingLine{prefix: b[:len(b)-1], buf: bp, day: dayOf(ts), id: e.ID, ts: ts.UnixNano()}
 	}
 	s.mu.Lock()
 	if s.closed.Load() {
@@ -445,11 +464,15 @@ func (s *FileStorage) WriteBatch(ctx context.Context, es []*AuditEntry) error {
 // appendLocked chains and appends lines. It returns the write generation
 // that covers them.
 func (s *FileStorage) appendLocked(lines []pendingLine) (uint64, error) {
-	var (
-		buf  []byte
-		recs []idxRec
-		part *activePart
-	)
+	buf, recs := s.wbuf[:0], s.wrecs[:0]
+	defer func() {
+		if cap(buf) <= 4<<20 {
+			s.wbuf, s.wrecs = buf[:0], recs[:0]
+		} else {
+			s.wbuf, s.wrecs = nil, nil
+		}
+	}()
+	var part *activePart
 	ch := s.chain // tentative; committed after each successful write
 	flush := func() error {
 		if len(buf) == 0 {
@@ -533,9 +556,13 @@ func (s *FileStorage) openPartLocked(day string) (*activePart, error) {
 		return p, nil
 	}
 	for len(s.active) >= s.cfg.maxOpenFiles && len(s.lru) > 0 {
-		if err := s.closePartLocked(s.active[s.lru[0]], true); err != nil {
-			return nil, err
+		old := s.active[s.lru[0]]
+		if len(old.tail) > 0 {
+			if err := s.persistPartIndexLocked(old, partName(old.day, 0)); err != nil {
+				s.cfg.logger.Warn("storage: could not update index; it will be rebuilt", "file", partName(old.day, 0), "error", err)
+			}
 		}
+		s.retirePartLocked(old)
 	}
 	name := partName(day, 0)
 	path := filepath.Join(s.dir, name)
@@ -645,6 +672,19 @@ func (s *FileStorage) closePartLocked(p *activePart, persist bool) error {
 	return errors.Join(errs...)
 }
 
+// retirePartLocked stops appending to p; the background sync fsyncs and
+// closes its file (so that rotation does not wait for an fsync).
+func (s *FileStorage) retirePartLocked(p *activePart) {
+	s.retired = append(s.retired, p.f)
+	if _, ok := s.dirty[p.f]; !ok {
+		s.dirty[p.f] = s.gen
+	}
+	delete(s.active, p.day)
+	if i := slices.Index(s.lru, p.day); i >= 0 {
+		s.lru = slices.Delete(s.lru, i, i+1)
+	}
+}
+
 // rotateLocked renames the active part of p's day to the next numbered
 // part and opens a fresh unsuffixed file.
 func (s *FileStorage) rotateLocked(p *activePart) (*activePart, error) {
@@ -659,9 +699,6 @@ func (s *FileStorage) rotateLocked(p *activePart) (*activePart, error) {
 		}
 	}
 	oldName, newName := partName(p.day, 0), partName(p.day, next)
-	if err := p.f.Sync(); err != nil {
-		return nil, fmt.Errorf("storage: fsync %s: %w", oldName, err)
-	}
 	// Index under the new name first: a crash before the rename leaves an
 	// index that matches no file (ignored), never a file with a wrong one.
 	if err := s.persistPartIndexLocked(p, newName); err != nil {
@@ -677,9 +714,7 @@ func (s *FileStorage) rotateLocked(p *activePart) (*activePart, error) {
 		return nil, err
 	}
 	p.tail = nil // already in the new name's index
-	if err := s.closePartLocked(p, false); err != nil {
-		return nil, err
-	}
+	s.retirePartLocked(p)
 	return s.openPartLocked(p.day)
 }
 
@@ -720,6 +755,8 @@ func (s *FileStorage) syncDirty() (uint64, error) {
 		files = append(files, f)
 	}
 	clear(s.dirty)
+	retired := s.retired
+	s.retired = nil
 	s.mu.Unlock()
 	var errs []error
 	for _, f := range files {
@@ -727,6 +764,17 @@ func (s *FileStorage) syncDirty() (uint64, error) {
 		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
 			errs = append(errs, fmt.Errorf("storage: fsync %s: %w", filepath.Base(f.Name()), err))
 		}
+	}
+	if len(errs) == 0 {
+		for _, f := range retired {
+			if err := f.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+	} else {
+		s.mu.Lock()
+		s.retired = append(s.retired, retired...)
+		s.mu.Unlock()
 	}
 	if len(errs) > 0 {
 		// Put them back so that the next sync retries.
@@ -820,14 +868,24 @@ func (s *FileStorage) Close() error {
 		if s.writeErr != nil {
 			errs = append(errs, s.writeErr)
 		}
-		if err := s.checkpointLocked(true); err != nil {
+		s.mu.Unlock()
+		// No write can start any more (closed is set under mu).
+		if err := s.checkpoint(true); err != nil {
 			errs = append(errs, err)
 		}
+		s.mu.Lock()
 		for len(s.lru) > 0 {
 			if err := s.closePartLocked(s.active[s.lru[0]], true); err != nil {
 				errs = append(errs, err)
 			}
 		}
+		for _, f := range s.retired {
+			if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+				errs = append(errs, err)
+			}
+			f.Close()
+		}
+		s.retired = nil
 		s.mu.Unlock()
 		s.idx.closeAll()
 		if s.lock != nil {

@@ -357,6 +357,8 @@ func splitNoteSig(line []byte) (signed []byte, kid, sig string, ok bool) {
 
 // appendNotes signs and appends notes to checkpoints.jsonl and fsyncs it.
 func (s *FileStorage) appendNotes(ns ...*note) error {
+	s.notesMu.Lock()
+	defer s.notesMu.Unlock()
 	var buf []byte
 	for _, n := range ns {
 		if n.Writer == "" {
@@ -470,31 +472,46 @@ func (s *FileStorage) legacyDigest() (legacyAcc, error) {
 // (or force).
 func (s *FileStorage) maybeCheckpoint(force bool) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed.Load() || s.chain.seq == s.cpSeq {
+	due := !s.closed.Load() && s.chain.seq != s.cpSeq &&
+		(force || s.chain.seq-s.cpSeq >= uint64(s.cfg.checkpointEvery) || s.cfg.now().Sub(s.cpTime) >= s.cfg.checkpointInterval)
+	s.mu.Unlock()
+	if !due {
 		return nil
 	}
-	if !force && s.chain.seq-s.cpSeq < uint64(s.cfg.checkpointEvery) && s.cfg.now().Sub(s.cpTime) < s.cfg.checkpointInterval {
-		return nil
-	}
-	return s.checkpointLocked(false)
+	return s.checkpoint(false)
 }
 
-// checkpointLocked fsyncs the written data and then signs the chain head,
-// so that a checkpoint never covers data that is not durable.
-func (s *FileStorage) checkpointLocked(final bool) error {
-	if !final && s.chain.seq == s.cpSeq {
+// checkpoint fsyncs the written data and then signs the chain head, so
+// that a checkpoint never covers data that is not durable. Writers are not
+// held up by the fsyncs: the head is taken under mu, the rest runs outside.
+func (s *FileStorage) checkpoint(final bool) error {
+	s.cpMu.Lock()
+	defer s.cpMu.Unlock()
+	s.mu.Lock()
+	seq, head := s.chain.seq, s.chain.head
+	if !final && seq == s.cpSeq {
+		s.mu.Unlock()
 		return nil
 	}
+	files := make([]*os.File, 0, len(s.dirty))
 	for f := range s.dirty {
-		if err := f.Sync(); err != nil {
+		files = append(files, f)
+	}
+	s.mu.Unlock()
+	for _, f := range files {
+		// A file closed meanwhile was fsynced by whoever closed it.
+		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
 			return fmt.Errorf("storage: fsync %s: %w", filepath.Base(f.Name()), err)
 		}
 	}
-	clear(s.dirty)
-	if err := s.appendNotes(&note{Type: noteCheckpoint, Seq: s.chain.seq, Hash: s.chain.head, Final: final}); err != nil {
+	if err := s.appendNotes(&note{Type: noteCheckpoint, Seq: seq, Hash: head, Final: final}); err != nil {
 		return err
 	}
-	s.cpSeq, s.cpTime = s.chain.seq, s.cfg.now()
+	s.mu.Lock()
+	if seq > s.cpSeq {
+		s.cpSeq = seq
+	}
+	s.cpTime = s.cfg.now()
+	s.mu.Unlock()
 	return nil
 }

@@ -1,0 +1,429 @@
+package storage
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Benchmarks of the file backend. The large ones work on a store of
+// benchEntries() entries (1,000,000 unless OTELAUDIT_BENCH_ENTRIES says
+// otherwise) spanning 500 hours, built once and cached under os.TempDir()
+// (keyed by benchStoreVersion and the size), because building it takes a
+// while. They run only with -bench, so `go test` stays fast:
+//
+//	go test ./storage -run '^$' -bench 'File' -benchtime 1x
+//	OTELAUDIT_BENCH_ENTRIES=100000 go test ./storage -run '^$' -bench File
+
+const benchStoreVersion = "v1"
+
+var benchStart = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const benchSpan = 500 * time.Hour
+
+func benchEntries() int {
+	if v, err := strconv.Atoi(os.Getenv("OTELAUDIT_BENCH_ENTRIES")); err == nil && v > 0 {
+		return v
+	}
+	return 1_000_000
+}
+
+// benchEntry returns an entry whose line is about lineSize bytes.
+func benchEntry(ts time.Time, pad string) *AuditEntry {
+	e := testEntry(ts)
+	e.Metadata = map[string]any{"pad": pad}
+	return e
+}
+
+var (
+	benchOnce sync.Once
+	benchDir  string
+	benchIDs  []string
+	benchErr  error
+)
+
+// benchStore returns the cached large store and its ids (in write order).
+func benchStore(b *testing.B) (string, []string) {
+	b.Helper()
+	benchOnce.Do(func() {
+		n := benchEntries()
+		benchDir = filepath.Join(os.TempDir(), fmt.Sprintf("otelaudit-bench-file-%s-%d", benchStoreVersion, n))
+		idsPath := filepath.Join(benchDir, "ids.txt")
+		if ids, err := readIDs(idsPath); err == nil && len(ids) == n {
+			benchIDs = ids
+			return
+		}
+		os.RemoveAll(benchDir)
+		b.Logf("building a %d-entry store in %s (cached for later runs)", n, benchDir)
+		st, err := NewFileStorage(benchDir)
+		if err != nil {
+			benchErr = err
+			return
+		}
+		pad := strings.Repeat("p", 700) // ~1 KiB lines
+		step := benchSpan / time.Duration(n)
+		ids := make([]string, 0, n)
+		batch := make([]*AuditEntry, 0, 1000)
+		for i := range n {
+			e := benchEntry(benchStart.Add(time.Duration(i)*step), pad)
+			ids = append(ids, e.ID)
+			batch = append(batch, e)
+			if len(batch) == cap(batch) || i == n-1 {
+				if err := st.WriteBatch(context.Background(), batch); err != nil {
+					benchErr = err
+					return
+				}
+				batch = batch[:0]
+			}
+		}
+		if err := st.Close(); err != nil {
+			benchErr = err
+			return
+		}
+		if err := os.WriteFile(idsPath, []byte(strings.Join(ids, "\n")+"\n"), 0o600); err != nil {
+			benchErr = err
+			return
+		}
+		benchIDs = ids
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	return benchDir, benchIDs
+}
+
+func readIDs(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var ids []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		ids = append(ids, sc.Text())
+	}
+	return ids, sc.Err()
+}
+
+// BenchmarkFileRead1M reads random ids from a reopened (read-only) large
+// store. Target: p50 <= 1 ms.
+func BenchmarkFileRead1M(b *testing.B) {
+	dir, ids := benchStore(b)
+	st, err := NewFileStorage(dir, WithReadOnly())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(1, 2))
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for b.Loop() {
+		id := ids[r.IntN(len(ids))]
+		t0 := time.Now()
+		e, err := st.Read(ctx, id)
+		lat = append(lat, time.Since(t0))
+		if err != nil || e.ID != id {
+			b.Fatalf("Read %s: %v", id, err)
+		}
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(len(ids)), "entries")
+}
+
+// BenchmarkFileRangeHour1M runs a 1-hour range query in the middle of the
+// 500-hour store, and once a full scan, and reports the ratio of their
+// times. Target: <= 5 %.
+func BenchmarkFileRangeHour1M(b *testing.B) {
+	dir, ids := benchStore(b)
+	st, err := NewFileStorage(dir, WithReadOnly())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	count := func(start, end time.Time) int {
+		n := 0
+		for _, err := range st.Entries(ctx, start, end) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+		}
+		return n
+	}
+	t0 := time.Now()
+	all := count(time.Time{}, benchStart.Add(2*benchSpan))
+	full := time.Since(t0)
+	if all != len(ids) {
+		b.Fatalf("full scan saw %d of %d entries", all, len(ids))
+	}
+	from := benchStart.Add(250*time.Hour + 17*time.Minute)
+	b.ResetTimer()
+	var hour time.Duration
+	var got int
+	for b.Loop() {
+		t1 := time.Now()
+		got = count(from, from.Add(time.Hour))
+		hour += time.Since(t1)
+	}
+	want := len(ids) / 500
+	if got < want*9/10 || got > want*11/10 {
+		b.Fatalf("1-hour query returned %d entries, want about %d", got, want)
+	}
+	per := hour / time.Duration(b.N)
+	b.ReportMetric(float64(per.Microseconds())/1000, "hour-ms")
+	b.ReportMetric(full.Seconds(), "fullscan-s")
+	b.ReportMetric(100*per.Seconds()/full.Seconds(), "ratio-%")
+}
+
+// BenchmarkFileDeleteBefore1M removes the oldest 10 % of a copy of the
+// large store (data files hard-linked: DeleteBefore never modifies a data
+// file in place). Target: <= 2 s.
+func BenchmarkFileDeleteBefore1M(b *testing.B) {
+	dir, ids := benchStore(b)
+	ctx := context.Background()
+	cut := benchStart.Add(benchSpan / 10)
+	for b.Loop() {
+		b.StopTimer()
+		cp := filepath.Join(b.TempDir(), "store")
+		if err := linkCopy(dir, cp); err != nil {
+			b.Fatal(err)
+		}
+		st, err := NewFileStorage(cp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		n, err := st.DeleteBefore(ctx, cut)
+		el := time.Since(t0)
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n < len(ids)/10-2 || n > len(ids)/10+2 {
+			b.Fatalf("removed %d, want about %d", n, len(ids)/10)
+		}
+		st.Close()
+		b.ReportMetric(el.Seconds(), "deletebefore-s")
+		b.StartTimer()
+	}
+}
+
+// linkCopy copies a store directory, hard-linking the data and index files
+// (which the file backend only ever replaces, never changes in place) and
+// copying the rest.
+func linkCopy(src, dst string) error {
+	for _, d := range []string{dst, filepath.Join(dst, indexDirName)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	for _, sub := range []string{"", indexDirName} {
+		des, err := os.ReadDir(filepath.Join(src, sub))
+		if err != nil {
+			return err
+		}
+		for _, de := range des {
+			if de.IsDir() || de.Name() == "ids.txt" {
+				continue
+			}
+			s, d := filepath.Join(src, sub, de.Name()), filepath.Join(dst, sub, de.Name())
+			if strings.HasSuffix(de.Name(), ".jsonl") && strings.HasPrefix(de.Name(), "audit_") || strings.HasSuffix(de.Name(), ".idx") {
+				if err := os.Link(s, d); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := copyFile(s, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func vmRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return float64(ms.Sys) / (1 << 20)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// BenchmarkFileWriteRSS1M writes benchEntries() entries of ~2 KiB one Write
+// at a time into a fresh store and reports the peak resident memory of the
+// process (VmRSS) while doing so. Target: <= 200 MB.
+func BenchmarkFileWriteRSS1M(b *testing.B) {
+	n := benchEntries()
+	pad := strings.Repeat("r", 1700)
+	ctx := context.Background()
+	for b.Loop() {
+		dir := b.TempDir()
+		st, err := NewFileStorage(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		base := vmRSS()
+		peak := base
+		step := benchSpan / time.Duration(n)
+		t0 := time.Now()
+		for i := range n {
+			if err := st.Write(ctx, benchEntry(benchStart.Add(time.Duration(i)*step), pad)); err != nil {
+				b.Fatal(err)
+			}
+			if i%10000 == 0 {
+				peak = max(peak, vmRSS())
+			}
+		}
+		el := time.Since(t0)
+		if err := st.Close(); err != nil {
+			b.Fatal(err)
+		}
+		peak = max(peak, vmRSS())
+		b.ReportMetric(peak, "peak-rss-MB")
+		b.ReportMetric(base, "start-rss-MB")
+		b.ReportMetric(float64(n)/el.Seconds(), "entries/s")
+		os.RemoveAll(dir)
+	}
+}
+
+// BenchmarkFileWrite measures raw Write throughput with ~2 KiB lines
+// (default durability). Target: well above 50,000 entries/s.
+func BenchmarkFileWrite(b *testing.B) {
+	pad := strings.Repeat("w", 1700)
+	for _, par := range []int{1, 8} {
+		b.Run(fmt.Sprintf("writers=%d", par), func(b *testing.B) {
+			st, err := NewFileStorage(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			es := make([]*AuditEntry, 1024)
+			for i := range es {
+				es[i] = benchEntry(benchStart.Add(time.Duration(i)*time.Second), pad)
+			}
+			line, _ := es[0].AppendJSON(nil)
+			b.SetBytes(int64(len(line)))
+			b.SetParallelism(par)
+			b.ResetTimer()
+			t0 := time.Now()
+			var total int64
+			var mu sync.Mutex
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if err := st.Write(context.Background(), es[i%len(es)]); err != nil {
+						b.Error(err)
+						return
+					}
+					i++
+				}
+				mu.Lock()
+				total += int64(i)
+				mu.Unlock()
+			})
+			b.ReportMetric(float64(total)/time.Since(t0).Seconds(), "entries/s")
+		})
+	}
+}
+
+// BenchmarkFileWriteBatch measures WriteBatch of 100 entries of ~2 KiB
+// (one write(2) per batch): the raw append rate of the backend.
+func BenchmarkFileWriteBatch(b *testing.B) {
+	pad := strings.Repeat("w", 1700)
+	st, err := NewFileStorage(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	es := make([]*AuditEntry, 100)
+	for i := range es {
+		es[i] = benchEntry(benchStart.Add(time.Duration(i)*time.Second), pad)
+	}
+	t0 := time.Now()
+	n := 0
+	for b.Loop() {
+		if err := st.WriteBatch(context.Background(), es); err != nil {
+			b.Fatal(err)
+		}
+		n += len(es)
+	}
+	b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "entries/s")
+}
+
+// BenchmarkFileWriteSync measures Write under DurabilitySync with 1 and 16
+// concurrent writers: group commit lets concurrent writers share fsyncs.
+func BenchmarkFileWriteSync(b *testing.B) {
+	pad := strings.Repeat("s", 1700)
+	for _, par := range []int{1, 16} {
+		b.Run(fmt.Sprintf("writers=%d", par), func(b *testing.B) {
+			st, err := NewFileStorage(b.TempDir(), WithDurability(DurabilitySync))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			e := benchEntry(benchStart, pad)
+			b.SetParallelism(par)
+			b.ResetTimer()
+			t0 := time.Now()
+			var total int64
+			var mu sync.Mutex
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if err := st.Write(context.Background(), e); err != nil {
+						b.Error(err)
+						return
+					}
+					i++
+				}
+				mu.Lock()
+				total += int64(i)
+				mu.Unlock()
+			})
+			b.ReportMetric(float64(total)/time.Since(t0).Seconds(), "entries/s")
+		})
+	}
+}
