@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -17,7 +16,9 @@ import (
 // check what the in-process tests cannot: main's exit codes, and that a
 // piped stderr gets no progress output.
 func TestBinary(t *testing.T) {
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// go test puts its own GOROOT/bin first on PATH.
+	goTool, err := exec.LookPath("go")
+	require.NoError(t, err, "the go command is needed to build the binary")
 	bin := filepath.Join(t.TempDir(), "otelaudit")
 	build := exec.CommandContext(t.Context(), goTool, "build", "-o", bin, ".")
 	out, err := build.CombinedOutput()
