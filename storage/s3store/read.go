@@ -3,6 +3,7 @@ package s3store
 import (
 	"bytes"
 	"cmp"
+	"container/heap"
 	"context"
 	"encoding/json"
 	"errors"
@@ -392,8 +393,9 @@ func (s *Store) ListEntries(ctx context.Context, start, end time.Time) ([]*stora
 }
 
 // Entries streams the entries with start <= Timestamp <= end, oldest first
-// (ties by id), holding one partition day's matching entries in memory at
-// a time. It flushes first. It lists only the days in range (every
+// (ties by id). It reads batch objects only as the merge reaches them (a
+// few at a time, in parallel), so memory holds the objects that overlap the
+// current position, not the whole range. It flushes first. It lists only the days in range (every
 // calendar day, leap days and 31sts included; ranges over three days first
 // list which days exist, a request per 1,000 days), lists each day (a
 // request per 1,000 objects) and gets only the batch objects whose time
@@ -419,28 +421,40 @@ func (s *Store) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*st
 			return
 		}
 		for _, d := range days {
-			es, err := s.dayEntries(ctx, d, start, end)
+			more, err := s.streamDay(ctx, d, start, end, func(e *storage.AuditEntry) bool { return yield(e, nil) })
 			if err != nil {
 				yield(nil, err)
 				return
 			}
-			for _, e := range es {
-				if !yield(e, nil) {
-					return
-				}
+			if !more {
+				return
 			}
 		}
 	}
 }
 
-// dayEntries returns the entries of day d within [start, end], sorted.
-func (s *Store) dayEntries(ctx context.Context, d, start, end time.Time) ([]*storage.AuditEntry, error) {
+// dayObject is an object a day query reads.
+type dayObject struct {
+	rel   string
+	minNs int64 // first entry's ns since midnight; -1 when unknown (reference layout)
+}
+
+// streamDay yields the entries of day d within [start, end] in order. It
+// merges the day's objects (each sorted) as it goes: an object is read
+// only once the merge reaches its first timestamp, so memory holds the
+// objects whose time spans overlap the current position plus a read-ahead
+// window of readConcurrency objects fetched in parallel. It returns false
+// when yield asked to stop.
+func (s *Store) streamDay(ctx context.Context, d, start, end time.Time, yield func(*storage.AuditEntry) bool) (bool, error) {
 	date := d.Format(dateLayout)
 	p, err := s.listPartition(ctx, date, "")
 	if err != nil {
-		return nil, err
+		return false, err
 	}
-	var rels []string
+	var objs []dayObject
+	for _, rel := range p.legacy {
+		objs = append(objs, dayObject{rel: rel, minNs: -1})
+	}
 	for _, bn := range p.batch {
 		if bn.n == 0 {
 			continue
@@ -449,32 +463,112 @@ func (s *Store) dayEntries(ctx context.Context, d, start, end time.Time) ([]*sto
 		if hi.Before(start) || lo.After(end) {
 			continue
 		}
-		rels = append(rels, date+"/"+bn.String())
+		objs = append(objs, dayObject{rel: date + "/" + bn.String(), minNs: bn.minNs})
 	}
-	rels = append(rels, p.legacy...)
+	if len(objs) == 0 {
+		return true, nil
+	}
+	slices.SortStableFunc(objs, func(a, b dayObject) int { return cmp.Compare(a.minNs, b.minNs) })
 	keep := func(e *storage.AuditEntry) bool {
 		return !e.Timestamp.Before(start) && !e.Timestamp.After(end)
 	}
-	results := make([][]*storage.AuditEntry, len(rels))
-	if err := s.forEach(ctx, len(rels), func(ctx context.Context, i int) error {
-		body, err := s.get(ctx, rels[i])
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil // deleted or rewritten since the listing
-		}
-		if err != nil {
-			return err
-		}
-		results[i] = s.parseLines(rels[i], body, keep)
-		return nil
-	}); err != nil {
-		return nil, err
+
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	type future struct {
+		done chan struct{}
+		es   []*storage.AuditEntry
+		err  error
 	}
-	var out []*storage.AuditEntry
-	for _, r := range results {
-		out = append(out, r...)
+	futs := make([]*future, len(objs))
+	started := 0
+	startUpTo := func(n int) {
+		for ; started < min(n, len(objs)); started++ {
+			f := &future{done: make(chan struct{})}
+			futs[started] = f
+			rel := objs[started].rel
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer close(f.done)
+				body, err := s.get(ctx, rel)
+				if errors.Is(err, storage.ErrNotFound) {
+					return // deleted or rewritten since the listing
+				}
+				if err != nil {
+					f.err = err
+					return
+				}
+				f.es = s.parseLines(rel, body, keep)
+				sortEntries(f.es)
+			}()
+		}
 	}
-	sortEntries(out)
-	return out, nil
+
+	var h cursorHeap
+	next := 0
+	for {
+		for next < len(objs) && (len(h) == 0 || objs[next].minNs <= int64(h[0].head().Timestamp.Sub(d))) {
+			startUpTo(next + s.cfg.readConcurrency)
+			f := futs[next]
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return false, fmt.Errorf("s3store: %w", ctx.Err())
+			}
+			if f.err != nil {
+				return false, f.err
+			}
+			if len(f.es) > 0 {
+				heap.Push(&h, &cursor{es: f.es})
+			}
+			futs[next] = nil
+			next++
+		}
+		if len(h) == 0 {
+			return true, nil
+		}
+		c := h[0]
+		e := c.head()
+		c.i++
+		if c.i == len(c.es) {
+			heap.Pop(&h)
+		} else {
+			heap.Fix(&h, 0)
+		}
+		if !yield(e) {
+			return false, nil
+		}
+	}
+}
+
+// cursor walks one object's sorted entries.
+type cursor struct {
+	es []*storage.AuditEntry
+	i  int
+}
+
+func (c *cursor) head() *storage.AuditEntry { return c.es[c.i] }
+
+// cursorHeap orders cursors by their head entry (timestamp, then id).
+type cursorHeap []*cursor
+
+func (h cursorHeap) Len() int { return len(h) }
+func (h cursorHeap) Less(i, j int) bool {
+	a, b := h[i].head(), h[j].head()
+	if c := a.Timestamp.Compare(b.Timestamp); c != 0 {
+		return c < 0
+	}
+	return a.ID < b.ID
+}
+func (h cursorHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *cursorHeap) Push(x any)   { *h = append(*h, x.(*cursor)) }
+func (h *cursorHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return c
 }
 
 func sortEntries(es []*storage.AuditEntry) {
@@ -484,45 +578,6 @@ func sortEntries(es []*storage.AuditEntry) {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-}
-
-// forEach runs fn for 0..n-1 with at most readConcurrency at once and
-// returns the first error (the others are cancelled).
-func (s *Store) forEach(ctx context.Context, n int, fn func(context.Context, int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-		sem   = make(chan struct{}, s.cfg.readConcurrency)
-	)
-	for i := range n {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := fn(ctx, i); err != nil {
-				mu.Lock()
-				if first == nil {
-					first = err
-				}
-				mu.Unlock()
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	return ctx.Err()
 }
 
 // Count returns the number of entries held. It flushes first, then lists
