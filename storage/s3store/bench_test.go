@@ -20,13 +20,27 @@ import (
 // Write to the end of the Flush that uploads the last entry, and the HTTP
 // requests it takes per 1,000 entries.
 func BenchmarkWrite(b *testing.B) {
-	for _, par := range []int{1, 8} {
-		b.Run(map[int]string{1: "sequential", 8: "8writers"}[par], func(b *testing.B) {
+	cases := []struct {
+		name  string
+		par   int
+		spool bool
+	}{
+		{"sequential", 1, false},
+		{"8writers", 8, false},
+		{"sequential-spool", 1, true},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			par := tc.par
 			srv := testServer(b)
 			var c counter
 			client := srv.client(&c, srv.secret)
 			bucket := newBucket(b, client)
-			st, err := s3store.New(b.Context(), client, bucket)
+			var opts []s3store.Option
+			if tc.spool {
+				opts = append(opts, s3store.WithSpoolDir(b.TempDir()))
+			}
+			st, err := s3store.New(b.Context(), client, bucket, opts...)
 			require.NoError(b, err)
 			defer st.Close()
 			base := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)

@@ -2,6 +2,7 @@ package s3store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -455,7 +456,7 @@ func (s *Store) flush(ctx context.Context) error {
 		wait = append(wait, b)
 	}
 	s.mu.Unlock()
-	slices.SortFunc(wait, func(a, b *batch) int { return int(a.seq) - int(b.seq) })
+	slices.SortFunc(wait, func(a, b *batch) int { return cmp.Compare(a.seq, b.seq) })
 	for _, b := range wait {
 		for {
 			s.mu.Lock()
