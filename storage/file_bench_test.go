@@ -26,7 +26,7 @@ import (
 //	go test ./storage -run '^$' -bench 'File' -benchtime 1x
 //	OTELAUDIT_BENCH_ENTRIES=100000 go test ./storage -run '^$' -bench File
 
-const benchStoreVersion = "v1"
+const benchStoreVersion = "v2"
 
 var benchStart = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -39,11 +39,29 @@ func benchEntries() int {
 	return 1_000_000
 }
 
-// benchEntry returns an entry whose line is about lineSize bytes.
+// benchEntry returns an entry padded with pad, whose id is a UUIDv7 of
+// its own timestamp (as the Logger makes: the id is created when the call
+// is logged, right after it started).
 func benchEntry(ts time.Time, pad string) *AuditEntry {
 	e := testEntry(ts)
 	e.Metadata = map[string]any{"pad": pad}
+	e.ID = uuidV7At(ts)
 	return e
+}
+
+// uuidV7At returns a random UUIDv7 whose time field is t.
+func uuidV7At(t time.Time) string {
+	var b [16]byte
+	for i := range b {
+		b[i] = byte(rand.Uint32())
+	}
+	ms := uint64(t.UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+	b[6] = 0x70 | b[6]&0x0f
+	b[8] = 0x80 | b[8]&0x3f
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 var (

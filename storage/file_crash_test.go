@@ -167,4 +167,12 @@ func TestFileCrash(t *testing.T) {
 	}
 }
 
-var verifyAfterCrash = func(t *testing.T, dir string) {}
+// verifyAfterCrash: the crashed session has no final checkpoint, so its
+// last entries are unconfirmed (a warning), and the store verifies clean.
+func verifyAfterCrash(t *testing.T, dir string) {
+	t.Helper()
+	rep, err := Verify(t.Context(), dir)
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "store verifies after a crash: %v", rep.Problems)
+	assert.Equal(t, 2, rep.Writers)
+}

@@ -320,14 +320,36 @@ type indexCache struct {
 func indexPath(dir, name string) string { return filepath.Join(dir, indexDirName, name+".idx") }
 
 // get returns the index of data file name, validated against the open data
-// file (whose current size is dataSize), or nil when there is no valid
-// index. The caller must release a non-nil result.
+// file, or nil when there is no valid index. The caller must release a
+// non-nil result.
 func (c *indexCache) get(name string, data *os.File) (*loadedIndex, error) {
 	dfi, err := data.Stat()
 	if err != nil {
 		return nil, err
 	}
+	return c.load(name, statID(dfi), func() (io.ReaderAt, func(), error) { return data, func() {}, nil })
+}
+
+// getPath is get for a data file that is not open: on a cache hit it costs
+// two stat calls; the data file is opened only to validate a newly loaded
+// index. It also returns the data file's size.
+func (c *indexCache) getPath(name, path string) (*loadedIndex, int64, error) {
+	dfi, err := os.Stat(path)
+	if err != nil {
+		return nil, 0, err
+	}
 	did := statID(dfi)
+	li, err := c.load(name, did, func() (io.ReaderAt, func(), error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return f, func() { f.Close() }, nil
+	})
+	return li, did.size, err
+}
+
+func (c *indexCache) load(name string, did fileID, open func() (io.ReaderAt, func(), error)) (*loadedIndex, error) {
 	path := indexPath(c.dir, name)
 	ifi, err := os.Stat(path)
 	if err != nil {
@@ -360,7 +382,14 @@ func (c *indexCache) get(name string, data *os.File) (*loadedIndex, error) {
 		f.Close()
 		return nil, nil
 	}
-	if crc, err := dataCRC(data, hdr.covered); err != nil || crc != hdr.dataCRC {
+	data, done, err := open()
+	if err != nil {
+		f.Close()
+		return nil, nil
+	}
+	crc, err := dataCRC(data, hdr.covered)
+	done()
+	if err != nil || crc != hdr.dataCRC {
 		f.Close()
 		return nil, nil
 	}

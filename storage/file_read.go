@@ -186,12 +186,7 @@ func (s *FileStorage) lookupFiles(ctx context.Context, id string, skip activeSna
 		if err := ctx.Err(); err != nil {
 			return nil, location{}, fmt.Errorf("storage: %w", err)
 		}
-		f, err := os.Open(filepath.Join(s.dir, ref.name))
-		if err != nil {
-			continue // removed meanwhile
-		}
-		e, loc, found, err := s.lookupFile(f, ref.name, id, h, idb, skip)
-		f.Close()
+		e, loc, found, err := s.lookupFile(ref.name, id, h, idb, skip)
 		if err != nil {
 			return nil, location{}, err
 		}
@@ -202,19 +197,38 @@ func (s *FileStorage) lookupFiles(ctx context.Context, id string, skip activeSna
 	return nil, location{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 }
 
-func (s *FileStorage) lookupFile(f *os.File, name, id string, h uint64, idb []byte, skip activeSnapshot) (*AuditEntry, location, bool, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, location{}, false, err
+// lookupFile looks id up in one data file: through its index (opening the
+// data file only for a matching record), then by scanning what the index
+// does not cover.
+func (s *FileStorage) lookupFile(name, id string, h uint64, idb []byte, skip activeSnapshot) (*AuditEntry, location, bool, error) {
+	path := filepath.Join(s.dir, name)
+	var f *os.File
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	open := func() error {
+		if f != nil {
+			return nil
+		}
+		var err error
+		f, err = os.Open(path)
+		return err
 	}
-	size := fi.Size()
+	li, size, err := s.idx.getPath(name, path)
+	if err != nil {
+		return nil, location{}, false, nil // removed meanwhile
+	}
 	covered := int64(0)
-	li, _ := s.idx.get(name, f)
 	if li != nil {
 		covered = li.hdr.covered
 		recs, err := li.lookup(h)
 		s.idx.release(li)
-		if err == nil {
+		if err == nil && len(recs) > 0 {
+			if err := open(); err != nil {
+				return nil, location{}, false, nil
+			}
 			for i := len(recs) - 1; i >= 0; i-- {
 				r := recs[i]
 				line, err := readLineAt(f, r.off, r.len)
@@ -229,6 +243,15 @@ func (s *FileStorage) lookupFile(f *os.File, name, id string, h uint64, idb []by
 	}
 	if c, ok := skip[name]; ok && c <= covered {
 		return nil, location{}, false, nil
+	}
+	if covered >= size {
+		return nil, location{}, false, nil
+	}
+	if err := open(); err != nil {
+		return nil, location{}, false, nil
+	}
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
 	}
 	var found *AuditEntry
 	var loc location

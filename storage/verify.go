@@ -1,0 +1,684 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// ProblemKind classifies a finding of [Verify].
+type ProblemKind string
+
+// Problems: evidence of tampering or damage ([VerifyReport.Problems]).
+const (
+	// ProblemModified: an entry's bytes do not match its chain hash, or
+	// its hash differs from the one a signed checkpoint recorded.
+	ProblemModified ProblemKind = "modified"
+	// ProblemChainBroken: an entry does not link to the hash of the
+	// writer's previous entry (inserted, replaced or altered entries).
+	ProblemChainBroken ProblemKind = "chain-broken"
+	// ProblemMissing: entries of a writer's chain are missing (deleted
+	// lines, a truncated or deleted file) without a signed removal note.
+	ProblemMissing ProblemKind = "missing"
+	// ProblemReordered: a writer's entries are out of order in a file.
+	ProblemReordered ProblemKind = "reordered"
+	// ProblemDuplicate: an entry of a chain appears more than once.
+	ProblemDuplicate ProblemKind = "duplicate"
+	// ProblemUnknownWriter: chained entries of a writer that no signed
+	// note knows (forged entries, or checkpoints.jsonl was removed).
+	ProblemUnknownWriter ProblemKind = "unknown-writer"
+	// ProblemAfterClose: entries after the writer's final checkpoint.
+	ProblemAfterClose ProblemKind = "after-close"
+	// ProblemBadSignature: a line of checkpoints.jsonl is not signed by
+	// a known key, or is not well-formed.
+	ProblemBadSignature ProblemKind = "bad-signature"
+	// ProblemNoKey: checkpoints exist but no key to check them was given
+	// or found; nothing signed can be trusted.
+	ProblemNoKey ProblemKind = "no-key"
+	// ProblemCorrupt: a line in the middle of a file is not an entry.
+	ProblemCorrupt ProblemKind = "corrupt"
+	// ProblemWrongDay: an entry lies in the file of another day.
+	ProblemWrongDay ProblemKind = "wrong-day"
+	// ProblemLegacyChanged: the unchained (legacy) lines differ from the
+	// digest signed when chaining began (legacy lines inserted, changed
+	// or removed).
+	ProblemLegacyChanged ProblemKind = "legacy-changed"
+)
+
+// Warnings: not tampering, but not verified either ([VerifyReport.Warnings]).
+const (
+	// WarningLegacy: entries without a chain (written by the reference
+	// implementation or before chaining): readable but unverifiable one
+	// by one.
+	WarningLegacy ProblemKind = "legacy"
+	// WarningTornTail: the last line of a file is incomplete: a write in
+	// progress in a store being appended to, or a crash (a writer opening
+	// the store cuts it off).
+	WarningTornTail ProblemKind = "torn-tail"
+	// WarningUnconfirmed: entries after the last checkpoint of a writer
+	// that has not closed (still running, or crashed): their chain is
+	// intact, but removing them would not be detectable.
+	WarningUnconfirmed ProblemKind = "unconfirmed"
+	// WarningChanged: the store kept changing (rotation) while it was
+	// verified; the result covers the last pass.
+	WarningChanged ProblemKind = "store-changed"
+)
+
+// Problem is one finding: what, and where (File and 1-based Line when it
+// is about one line; Line 0 otherwise). Detail never contains entry
+// content.
+type Problem struct {
+	Kind   ProblemKind `json:"kind"`
+	File   string      `json:"file,omitempty"`
+	Line   int         `json:"line,omitempty"`
+	Detail string      `json:"detail"`
+}
+
+func (p Problem) String() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc += ":" + strconv.Itoa(p.Line)
+	}
+	if loc != "" {
+		loc += ": "
+	}
+	return loc + string(p.Kind) + ": " + p.Detail
+}
+
+// VerifyReport is the result of [Verify].
+type VerifyReport struct {
+	Dir         string        `json:"dir"`
+	Files       int           `json:"files"`       // data files checked
+	Entries     int64         `json:"entries"`     // entry lines (chained + legacy)
+	Chained     int64         `json:"chained"`     // entries with a chain, hash checked
+	Legacy      int64         `json:"legacy"`      // entries without a chain
+	Writers     int           `json:"writers"`     // writer sessions seen
+	Checkpoints int           `json:"checkpoints"` // signed notes checked
+	Unconfirmed int64         `json:"unconfirmed"` // chained entries after the last checkpoint of an open session
+	Problems    []Problem     `json:"problems"`    // tampering or damage; empty when the store verifies
+	Warnings    []Problem     `json:"warnings"`    // not tampering, see the Warning kinds
+	Duration    time.Duration `json:"duration_ns"`
+}
+
+// OK reports whether no problem was found.
+func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 }
+
+// VerifyProgress is passed to the [WithVerifyProgress] callback.
+type VerifyProgress struct {
+	File       string // file being read
+	FilesDone  int
+	FilesTotal int
+	Bytes      int64 // bytes of data files read so far
+	TotalBytes int64 // bytes of all data files
+	Entries    int64 // entry lines read so far
+}
+
+// VerifyOption configures [Verify].
+type VerifyOption interface{ applyVerify(*verifyConfig) }
+
+type verifyOptionFunc func(*verifyConfig)
+
+func (f verifyOptionFunc) applyVerify(c *verifyConfig) { f(c) }
+
+type verifyConfig struct {
+	keys        map[string][]byte
+	progress    func(VerifyProgress)
+	maxProblems int
+}
+
+// WithVerifyKey adds an HMAC key (with its key id) that checkpoints may be
+// signed with; give it several times for rotated keys. Without any,
+// [Verify] uses the store's own key file (.checkpoint.key, key id "local")
+// if there is one. Keys shorter than 16 bytes are ignored.
+func WithVerifyKey(keyID string, key []byte) VerifyOption {
+	return verifyOptionFunc(func(c *verifyConfig) {
+		if keyID != "" && len(key) >= 16 {
+			c.keys[keyID] = slices.Clone(key)
+		}
+	})
+}
+
+// WithVerifyProgress sets a callback called after every data file and
+// every 65536 lines, from the goroutine running Verify. Nil is ignored.
+func WithVerifyProgress(fn func(VerifyProgress)) VerifyOption {
+	return verifyOptionFunc(func(c *verifyConfig) {
+		if fn != nil {
+			c.progress = fn
+		}
+	})
+}
+
+// WithMaxProblems caps how many problems (and, separately, warnings) the
+// report lists one by one; further ones are counted in a summary entry.
+// Default 1000; values <= 0 are ignored.
+func WithMaxProblems(n int) VerifyOption {
+	return verifyOptionFunc(func(c *verifyConfig) {
+		if n > 0 {
+			c.maxProblems = n
+		}
+	})
+}
+
+// Verify checks the tamper evidence of the file store in dir without
+// changing anything (no lock is taken; a store being appended to can be
+// verified). It checks every chained line's hash over its exact bytes,
+// every link to the writer's previous entry (across files), the signed
+// checkpoints (HMAC-SHA256), and that every entry a checkpoint covers is
+// present unless a signed removal note (Delete, DeleteBefore) accounts for
+// it; a closed writer's final checkpoint must be its last entry.
+//
+// It detects a changed byte in an entry, deleted, inserted, duplicated or
+// reordered lines, a dropped last line of a closed store, and truncated or
+// deleted files, and reports each with file and line where it can. Legacy
+// entries without a chain (reference stores) are reported as warnings,
+// not tampering; so are a torn tail of a file being written and entries
+// after the last checkpoint of a session still running or crashed.
+//
+// The returned error is for failures to read the store (or ctx ending);
+// findings are in the report. Memory holds the writers' checkpoints and,
+// per writer, the chain ends of each file, not the entries.
+func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyReport, error) {
+	cfg := verifyConfig{keys: map[string][]byte{}, maxProblems: 1000}
+	for _, o := range opts {
+		if o != nil {
+			o.applyVerify(&cfg)
+		}
+	}
+	if len(cfg.keys) == 0 {
+		if k, err := readKeyFile(filepath.Join(dir, keyFileName)); err == nil {
+			cfg.keys[k.id] = k.key
+		}
+	}
+	start := time.Now()
+	var rep *VerifyReport
+	for attempt := 0; ; attempt++ {
+		v := &verifier{cfg: cfg, dir: dir}
+		before, err := listDataFiles(dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := v.run(ctx, before); err != nil {
+			return nil, err
+		}
+		after, err := listDataFiles(dir)
+		if err != nil {
+			return nil, err
+		}
+		rep = v.rep
+		if slices.EqualFunc(before, after, func(a, b fileRef) bool { return a.name == b.name }) && !v.vanished {
+			break
+		}
+		if attempt == 2 {
+			rep.Warnings = append(rep.Warnings, Problem{Kind: WarningChanged, Detail: "files were renamed or removed while verifying (rotation or cleanup by a running writer); verify again for a stable result"})
+			break
+		}
+	}
+	rep.Duration = time.Since(start)
+	return rep, nil
+}
+
+type writerInfo struct {
+	known    bool              // an open note or checkpoint exists
+	cps      map[uint64]string // seq -> hash of signed checkpoints
+	cpSeen   map[uint64]bool
+	maxCP    uint64
+	final    bool
+	finalSeq uint64
+	maxSeen  uint64
+	entries  int64
+	firstAt  Problem // location of its first entry (for reports)
+	first    Problem // location of its entry 1
+	removed  []seqRange
+}
+
+type chainKey struct {
+	w string
+	n uint64
+}
+
+type haveEnd struct {
+	h    string
+	used bool
+	file string
+	line int
+}
+
+type needLink struct {
+	p    string
+	file string
+	line int
+}
+
+type verifier struct {
+	cfg      verifyConfig
+	dir      string
+	rep      *VerifyReport
+	writers  map[string]*writerInfo
+	haves    map[chainKey]*haveEnd
+	needs    map[chainKey][]needLink
+	legacy   legacyAcc
+	legacyIn *legacySummary // signed digest when chaining began
+	legRm    legacyAcc      // removed legacy lines, per removal notes
+	legRmN   int64
+	anyNote  bool
+	vanished bool
+	nProb    int
+	nWarn    int
+}
+
+func (v *verifier) problem(p Problem) {
+	v.nProb++
+	if v.nProb <= v.cfg.maxProblems {
+		v.rep.Problems = append(v.rep.Problems, p)
+	}
+}
+
+func (v *verifier) warn(p Problem) {
+	v.nWarn++
+	if v.nWarn <= v.cfg.maxProblems {
+		v.rep.Warnings = append(v.rep.Warnings, p)
+	}
+}
+
+func (v *verifier) writer(w string) *writerInfo {
+	wi := v.writers[w]
+	if wi == nil {
+		wi = &writerInfo{cps: map[uint64]string{}, cpSeen: map[uint64]bool{}}
+		v.writers[w] = wi
+	}
+	return wi
+}
+
+func (v *verifier) run(ctx context.Context, refs []fileRef) error {
+	v.rep = &VerifyReport{Dir: v.dir, Files: len(refs)}
+	v.writers = map[string]*writerInfo{}
+	v.haves = map[chainKey]*haveEnd{}
+	v.needs = map[chainKey][]needLink{}
+	if err := v.readNotes(); err != nil {
+		return err
+	}
+	var total int64
+	for _, ref := range refs {
+		if fi, err := os.Stat(filepath.Join(v.dir, ref.name)); err == nil {
+			total += fi.Size()
+		}
+	}
+	prog := VerifyProgress{FilesTotal: len(refs), TotalBytes: total}
+	for i, ref := range refs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("storage: verify: %w", err)
+		}
+		prog.File = ref.name
+		if err := v.scanFile(ctx, ref, &prog); err != nil {
+			return err
+		}
+		prog.FilesDone = i + 1
+		if v.cfg.progress != nil {
+			v.cfg.progress(prog)
+		}
+	}
+	v.resolve()
+	if v.nProb > v.cfg.maxProblems {
+		v.rep.Problems = append(v.rep.Problems, Problem{Kind: "more", Detail: fmt.Sprintf("%d more problems not listed", v.nProb-v.cfg.maxProblems)})
+	}
+	if v.nWarn > v.cfg.maxProblems {
+		v.rep.Warnings = append(v.rep.Warnings, Problem{Kind: "more", Detail: fmt.Sprintf("%d more warnings not listed", v.nWarn-v.cfg.maxProblems)})
+	}
+	return nil
+}
+
+// readNotes checks and loads checkpoints.jsonl.
+func (v *verifier) readNotes() error {
+	path := filepath.Join(v.dir, checkpointFileName)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("storage: verify: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	line := 0
+	torn, err := scanLines(f, 0, fi.Size(), func(_ int64, b []byte) error {
+		line++
+		if isBlank(b) {
+			return nil
+		}
+		v.anyNote = true
+		bad := func(why string) {
+			v.problem(Problem{Kind: ProblemBadSignature, File: checkpointFileName, Line: line, Detail: why})
+		}
+		signed, kid, sig, ok := splitNoteSig(b)
+		if !ok {
+			bad("not a signed note")
+			return nil
+		}
+		key, ok := v.cfg.keys[kid]
+		if !ok {
+			if len(v.cfg.keys) == 0 {
+				return nil // reported once below
+			}
+			bad(fmt.Sprintf("signed with unknown key id %q", kid))
+			return nil
+		}
+		m := hmac.New(sha256.New, key)
+		m.Write(signed)
+		want, err := hex.DecodeString(sig)
+		if err != nil || !hmac.Equal(m.Sum(nil), want) {
+			bad("signature does not match (note altered or forged)")
+			return nil
+		}
+		var n note
+		if err := json.Unmarshal(b, &n); err != nil || n.Writer == "" {
+			bad("signed note is not well-formed")
+			return nil
+		}
+		v.rep.Checkpoints++
+		v.applyNote(&n)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("storage: verify: read %s: %w", checkpointFileName, err)
+	}
+	if torn >= 0 {
+		v.warn(Problem{Kind: WarningTornTail, File: checkpointFileName, Line: line + 1, Detail: "incomplete last note (being written, or a crash)"})
+	}
+	if v.anyNote && len(v.cfg.keys) == 0 {
+		v.problem(Problem{Kind: ProblemNoKey, File: checkpointFileName, Detail: "no checkpoint key given and no .checkpoint.key in the store: signatures cannot be checked"})
+	}
+	return nil
+}
+
+func (v *verifier) applyNote(n *note) {
+	wi := v.writer(n.Writer)
+	wi.known = true
+	switch n.Type {
+	case noteCheckpoint:
+		if n.Seq > 0 {
+			wi.cps[n.Seq] = n.Hash
+		}
+		wi.maxCP = max(wi.maxCP, n.Seq)
+		if n.Final {
+			wi.final, wi.finalSeq = true, n.Seq
+		}
+	case noteRemoval:
+		if n.Removal == nil {
+			return
+		}
+		for _, r := range n.Removal.Ranges {
+			rw := v.writer(r.Writer)
+			rw.removed = append(rw.removed, r)
+		}
+		if s, ok := parseSum(n.Removal.Legacy.Sum); ok {
+			v.legRm.sum.add([32]byte(s))
+			v.legRmN += n.Removal.Legacy.Count
+		}
+	case noteLegacy:
+		if n.Legacy != nil {
+			l := *n.Legacy
+			v.legacyIn = &l
+		}
+	}
+}
+
+// scanFile checks every line of one data file.
+func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgress) error {
+	f, err := os.Open(filepath.Join(v.dir, ref.name))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			v.vanished = true
+			return nil
+		}
+		return fmt.Errorf("storage: verify: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	type last struct {
+		n    uint64
+		h    string
+		line int
+	}
+	lasts := map[string]*last{}
+	day := []byte(ref.day[:4] + "-" + ref.day[4:6] + "-" + ref.day[6:])
+	h := sha256.New()
+	var sum [sha256.Size]byte
+	var hexbuf [2 * sha256.Size]byte
+	line := 0
+	var ctxErr error
+	torn, err := scanLines(f, 0, fi.Size(), func(off int64, b []byte) error {
+		line++
+		prog.Bytes += int64(len(b)) + 1
+		if line&0xffff == 0 {
+			if ctxErr = ctx.Err(); ctxErr != nil {
+				return ctxErr
+			}
+			if v.cfg.progress != nil {
+				v.cfg.progress(*prog)
+			}
+		}
+		if isBlank(b) {
+			return nil
+		}
+		prefix, c, ok := splitChain(b)
+		if !ok {
+			if !json.Valid(b) {
+				v.problem(Problem{Kind: ProblemCorrupt, File: ref.name, Line: line, Detail: "line is not a JSON entry"})
+				return nil
+			}
+			v.rep.Entries++
+			v.rep.Legacy++
+			prog.Entries++
+			v.legacy.add(b)
+			if v.anyNote && v.legacyIn == nil {
+				v.problem(Problem{Kind: ProblemLegacyChanged, File: ref.name, Line: line, Detail: "entry without a chain in a chained store, not present when chaining began (inserted?)"})
+			}
+			return nil
+		}
+		v.rep.Entries++
+		v.rep.Chained++
+		prog.Entries++
+		// Hash over the exact bytes.
+		h.Reset()
+		h.Write([]byte(chainDomain))
+		h.Write([]byte(c.w))
+		h.Write([]byte{0})
+		h.Write(strconv.AppendUint(hexbuf[:0], c.n, 10))
+		h.Write([]byte{0})
+		h.Write([]byte(c.p))
+		h.Write([]byte{0})
+		h.Write(prefix)
+		hex.Encode(hexbuf[:], h.Sum(sum[:0]))
+		if string(hexbuf[:]) != c.h {
+			v.problem(Problem{Kind: ProblemModified, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d does not match its hash (content changed)", c.w, c.n)})
+		}
+		if i := bytes.Index(prefix, []byte(`"timestamp":"`)); i >= 0 && len(prefix) >= i+23 {
+			ts := prefix[i+13 : i+23]
+			if !bytes.Equal(ts, day) {
+				v.problem(Problem{Kind: ProblemWrongDay, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d has timestamp day %s", c.w, c.n, ts)})
+			}
+		}
+		wi := v.writer(c.w)
+		if wi.entries == 0 {
+			wi.firstAt = Problem{File: ref.name, Line: line}
+		}
+		wi.entries++
+		wi.maxSeen = max(wi.maxSeen, c.n)
+		if want, ok := wi.cps[c.n]; ok {
+			wi.cpSeen[c.n] = true
+			if want != c.h {
+				v.problem(Problem{Kind: ProblemModified, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d differs from its signed checkpoint", c.w, c.n)})
+			}
+		}
+		if wi.final && c.n > wi.finalSeq {
+			v.problem(Problem{Kind: ProblemAfterClose, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d follows the writer's final checkpoint (%d)", c.w, c.n, wi.finalSeq)})
+		}
+		l := lasts[c.w]
+		switch {
+		case l == nil:
+			if c.n == 1 {
+				if wi.first.File != "" {
+					v.problem(Problem{Kind: ProblemDuplicate, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:1 also at %s:%d", c.w, wi.first.File, wi.first.Line)})
+				} else {
+					wi.first = Problem{File: ref.name, Line: line}
+				}
+				if c.p != "" {
+					v.problem(Problem{Kind: ProblemChainBroken, File: ref.name, Line: line, Detail: fmt.Sprintf("first entry of writer %s has a predecessor hash", c.w)})
+				}
+			} else {
+				k := chainKey{c.w, c.n - 1}
+				v.needs[k] = append(v.needs[k], needLink{p: c.p, file: ref.name, line: line})
+			}
+			lasts[c.w] = &last{n: c.n, h: c.h, line: line}
+		case c.n == l.n:
+			v.problem(Problem{Kind: ProblemDuplicate, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d repeats line %d", c.w, c.n, l.line)})
+		case c.n < l.n:
+			v.problem(Problem{Kind: ProblemReordered, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d comes after %s:%d (line %d)", c.w, c.n, c.w, l.n, l.line)})
+		case c.n == l.n+1:
+			if c.p != l.h {
+				v.problem(Problem{Kind: ProblemChainBroken, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d does not link to line %d", c.w, c.n, l.line)})
+			}
+			l.n, l.h, l.line = c.n, c.h, line
+		default:
+			// A gap: the entries between are elsewhere (another day's
+			// file) or missing; resolved after all files are read.
+			v.addHave(chainKey{c.w, l.n}, l.h, ref.name, l.line)
+			k := chainKey{c.w, c.n - 1}
+			v.needs[k] = append(v.needs[k], needLink{p: c.p, file: ref.name, line: line})
+			l.n, l.h, l.line = c.n, c.h, line
+		}
+		return nil
+	})
+	if ctxErr != nil {
+		return fmt.Errorf("storage: verify: %w", ctxErr)
+	}
+	if err != nil {
+		return fmt.Errorf("storage: verify: read %s: %w", ref.name, err)
+	}
+	if torn >= 0 {
+		v.warn(Problem{Kind: WarningTornTail, File: ref.name, Line: line + 1, Detail: "incomplete last line (a write in progress, or a crash; a writer opening the store cuts it off)"})
+	}
+	for w, l := range lasts {
+		v.addHave(chainKey{w, l.n}, l.h, ref.name, l.line)
+	}
+	return nil
+}
+
+func (v *verifier) addHave(k chainKey, h, file string, line int) {
+	if old := v.haves[k]; old != nil {
+		v.problem(Problem{Kind: ProblemDuplicate, File: file, Line: line, Detail: fmt.Sprintf("entry %s:%d also at %s:%d", k.w, k.n, old.file, old.line)})
+		return
+	}
+	v.haves[k] = &haveEnd{h: h, file: file, line: line}
+}
+
+// resolve matches chain ends across files, then checks checkpoints and the
+// legacy digest.
+func (v *verifier) resolve() {
+	keys := make([]chainKey, 0, len(v.needs))
+	for k := range v.needs {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b chainKey) int {
+		if a.w != b.w {
+			if a.w < b.w {
+				return -1
+			}
+			return 1
+		}
+		return int(a.n) - int(b.n)
+	})
+	for _, k := range keys {
+		for _, nd := range v.needs[k] {
+			wi := v.writer(k.w)
+			if hv := v.haves[k]; hv != nil {
+				if hv.used {
+					v.problem(Problem{Kind: ProblemDuplicate, File: nd.file, Line: nd.line, Detail: fmt.Sprintf("entry %s:%d appears more than once (another copy follows %s:%d)", k.w, k.n+1, hv.file, hv.line)})
+					continue
+				}
+				hv.used = true
+				if hv.h != nd.p {
+					v.problem(Problem{Kind: ProblemChainBroken, File: nd.file, Line: nd.line, Detail: fmt.Sprintf("entry %s:%d does not link to %s:%d at %s:%d", k.w, k.n+1, k.w, k.n, hv.file, hv.line)})
+				}
+				continue
+			}
+			if r, ok := removedRange(wi.removed, k.n); ok {
+				if r.To != k.n || r.Last != nd.p {
+					v.problem(Problem{Kind: ProblemChainBroken, File: nd.file, Line: nd.line, Detail: fmt.Sprintf("entry %s:%d does not link to the entries a removal note accounts for", k.w, k.n+1)})
+				}
+				continue
+			}
+			v.problem(Problem{Kind: ProblemMissing, File: nd.file, Line: nd.line, Detail: fmt.Sprintf("entry %s:%d before this one is missing (lines or a file deleted or truncated, or this entry inserted)", k.w, k.n)})
+		}
+	}
+	ws := make([]string, 0, len(v.writers))
+	for w := range v.writers {
+		ws = append(ws, w)
+	}
+	slices.Sort(ws)
+	for _, w := range ws {
+		wi := v.writers[w]
+		if wi.entries > 0 || wi.known {
+			v.rep.Writers++
+		}
+		if wi.entries > 0 && !wi.known {
+			v.problem(Problem{Kind: ProblemUnknownWriter, File: wi.firstAt.File, Line: wi.firstAt.Line, Detail: fmt.Sprintf("%d entries of writer %s that no signed note knows (forged, or checkpoints removed)", wi.entries, w)})
+			continue
+		}
+		if int64(wi.maxSeen) < wi.entries {
+			v.problem(Problem{Kind: ProblemDuplicate, Detail: fmt.Sprintf("writer %s has %d entries but its chain only reaches %d", w, wi.entries, wi.maxSeen)})
+		}
+		var missing []uint64
+		for n := range wi.cps {
+			if !wi.cpSeen[n] {
+				if _, ok := removedRange(wi.removed, n); !ok {
+					missing = append(missing, n)
+				}
+			}
+		}
+		slices.Sort(missing)
+		for _, n := range missing {
+			v.problem(Problem{Kind: ProblemMissing, Detail: fmt.Sprintf("entry %s:%d, covered by a signed checkpoint, is missing (lines or a file deleted or truncated)", w, n)})
+		}
+		if !wi.final && wi.maxSeen > wi.maxCP {
+			v.rep.Unconfirmed += int64(wi.maxSeen - wi.maxCP)
+			v.warn(Problem{Kind: WarningUnconfirmed, Detail: fmt.Sprintf("writer %s has not closed (running or crashed): entries %d..%d come after its last checkpoint", w, wi.maxCP+1, wi.maxSeen)})
+		}
+	}
+	if v.rep.Legacy > 0 {
+		v.warn(Problem{Kind: WarningLegacy, Detail: fmt.Sprintf("%d entries have no chain (written by the reference implementation or before chaining): not verifiable one by one", v.rep.Legacy)})
+	}
+	if v.legacyIn != nil {
+		want, ok := parseSum(v.legacyIn.Sum)
+		got := v.legacy.sum
+		got.add([32]byte(v.legRm.sum))
+		if !ok || got != want || v.legacy.n+v.legRmN != v.legacyIn.Count {
+			v.problem(Problem{Kind: ProblemLegacyChanged, Detail: fmt.Sprintf("entries without a chain differ from the digest signed when chaining began (%d then, %d now, %d removed by notes): legacy lines were inserted, changed or removed", v.legacyIn.Count, v.legacy.n, v.legRmN)})
+		}
+	}
+}
+
+func removedRange(rs []seqRange, n uint64) (seqRange, bool) {
+	for _, r := range rs {
+		if n >= r.From && n <= r.To {
+			return r, true
+		}
+	}
+	return seqRange{}, false
+}

@@ -1,0 +1,359 @@
+package storage
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var verifyBase = time.Date(2025, 9, 10, 0, 0, 0, 0, time.UTC)
+
+// buildChainedStore writes two writer sessions over three days, with
+// rotation, and closes the store.
+func buildChainedStore(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for session := range 2 {
+		st, err := NewFileStorage(dir, WithRotationSize(8<<10), WithCheckpointInterval(7, time.Hour))
+		require.NoError(t, err)
+		for i := range 30 {
+			ts := verifyBase.Add(time.Duration(session*30+i) * 70 * time.Minute) // spans ~3 days
+			require.NoError(t, st.Write(t.Context(), testEntry(ts)))
+		}
+		require.NoError(t, st.Close())
+	}
+	return dir
+}
+
+func verifyOK(t *testing.T, dir string) *VerifyReport {
+	t.Helper()
+	rep, err := Verify(t.Context(), dir)
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "problems: %v", rep.Problems)
+	return rep
+}
+
+func kinds(ps []Problem) []ProblemKind {
+	var out []ProblemKind
+	for _, p := range ps {
+		out = append(out, p.Kind)
+	}
+	return out
+}
+
+// editLines rewrites a data file through fn (lines without '\n').
+func editLines(t *testing.T, path string, fn func([][]byte) [][]byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lines := bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n"))
+	lines = fn(lines)
+	out := bytes.Join(lines, []byte("\n"))
+	if len(lines) > 0 {
+		out = append(out, '\n')
+	}
+	require.NoError(t, os.WriteFile(path, out, 0o600))
+}
+
+func dataFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	refs, err := listDataFiles(dir)
+	require.NoError(t, err)
+	var out []string
+	for _, r := range refs {
+		out = append(out, r.name)
+	}
+	return out
+}
+
+func TestVerifyIntactStore(t *testing.T) {
+	dir := buildChainedStore(t)
+	var progress []VerifyProgress
+	rep, err := Verify(t.Context(), dir, WithVerifyProgress(func(p VerifyProgress) { progress = append(progress, p) }))
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v", rep.Problems)
+	assert.Empty(t, rep.Warnings)
+	assert.Equal(t, int64(60), rep.Entries)
+	assert.Equal(t, int64(60), rep.Chained)
+	assert.Equal(t, 2, rep.Writers)
+	assert.Greater(t, len(dataFiles(t, dir)), 3, "rotation made several files")
+	require.NotEmpty(t, progress)
+	last := progress[len(progress)-1]
+	assert.Equal(t, last.FilesTotal, last.FilesDone)
+	assert.Equal(t, last.TotalBytes, last.Bytes)
+
+	// A wrong key: every note fails.
+	rep, err = Verify(t.Context(), dir, WithVerifyKey("local", bytes.Repeat([]byte{1}, 32)))
+	require.NoError(t, err)
+	assert.Contains(t, kinds(rep.Problems), ProblemBadSignature)
+}
+
+func TestVerifyAfterCleanupAndDelete(t *testing.T) {
+	dir := buildChainedStore(t)
+	st, err := NewFileStorage(dir)
+	require.NoError(t, err)
+	all, err := st.ListEntries(t.Context(), verifyBase, verifyBase.Add(100*time.Hour))
+	require.NoError(t, err)
+	require.Len(t, all, 60)
+	n, err := st.DeleteBefore(t.Context(), verifyBase.Add(30*time.Hour)) // one whole day and part of the next
+	require.NoError(t, err)
+	assert.Greater(t, n, 20)
+	ok, err := st.Delete(t.Context(), all[40].ID)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = st.Delete(t.Context(), all[59].ID) // the last entry ever written
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(71*time.Hour))))
+	require.NoError(t, st.Close())
+	rep := verifyOK(t, dir)
+	assert.Equal(t, int64(60-n-2+1), rep.Entries)
+}
+
+func TestVerifyWhileAppending(t *testing.T) {
+	dir := buildChainedStore(t)
+	st, err := NewFileStorage(dir, WithCheckpointInterval(5, time.Hour))
+	require.NoError(t, err)
+	defer st.Close()
+	for i := range 12 {
+		require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(time.Duration(i)*time.Minute))))
+	}
+	rep := verifyOK(t, dir)
+	assert.Contains(t, kinds(rep.Warnings), WarningUnconfirmed, "entries after the last checkpoint of a running writer")
+	// A line being written right now (torn tail) is a warning, not tampering.
+	f, err := os.OpenFile(filepath.Join(dir, "audit_20250910.jsonl"), os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"id":"in-progress","timest`)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	rep = verifyOK(t, dir)
+	assert.Contains(t, kinds(rep.Warnings), WarningTornTail)
+}
+
+func TestVerifyLegacyStores(t *testing.T) {
+	for name, ds := range loadReference(t) {
+		t.Run(name, func(t *testing.T) {
+			rep := verifyOK(t, filepath.Join(referenceDir, ds.Dir))
+			assert.Equal(t, int64(ds.Count), rep.Legacy)
+			assert.Contains(t, kinds(rep.Warnings), WarningLegacy)
+
+			// Adopted by a writer: still clean, new entries chained.
+			dir := copyDir(t, filepath.Join(referenceDir, ds.Dir))
+			st, err := NewFileStorage(dir)
+			require.NoError(t, err)
+			require.NoError(t, st.Write(t.Context(), testEntry(time.Now())))
+			require.NoError(t, st.Close())
+			rep = verifyOK(t, dir)
+			assert.Equal(t, int64(1), rep.Chained)
+
+			// An unchained line inserted afterwards is caught.
+			files := dataFiles(t, dir)
+			editLines(t, filepath.Join(dir, files[0]), func(ls [][]byte) [][]byte {
+				return append(ls, bytes.Replace(ls[0], []byte(`"id": "`), []byte(`"id": "0`), 1))
+			})
+			rep, err = Verify(t.Context(), dir)
+			require.NoError(t, err)
+			assert.Contains(t, kinds(rep.Problems), ProblemLegacyChanged)
+		})
+	}
+}
+
+// TestVerifyDetectsTampering applies one kind of tampering per case to a
+// copy of an intact closed store and checks that Verify names it.
+func TestVerifyDetectsTampering(t *testing.T) {
+	mid := func(dir string) string { // a file in the middle
+		refs, _ := listDataFiles(dir)
+		return refs[len(refs)/2].name
+	}
+	lastFile := func(dir string) string {
+		refs, _ := listDataFiles(dir)
+		return refs[len(refs)-1].name
+	}
+	cases := []struct {
+		name   string
+		tamper func(t *testing.T, dir string) string // returns the file expected in the report ("" = any)
+		want   ProblemKind
+	}{
+		{"changed byte", func(t *testing.T, dir string) string {
+			name := mid(dir)
+			editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte {
+				ls[1] = bytes.Replace(ls[1], []byte(`"latency_ms":12.5`), []byte(`"latency_ms":12.6`), 1)
+				return ls
+			})
+			return name
+		}, ProblemModified},
+		{"changed chain hash", func(t *testing.T, dir string) string {
+			name := mid(dir)
+			editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte {
+				i := bytes.LastIndex(ls[1], []byte(`"h":"`)) + 5
+				ls[1][i] ^= 1
+				return ls
+			})
+			return name
+		}, ProblemModified},
+		{"deleted line", func(t *testing.T, dir string) string {
+			name := mid(dir)
+			editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte { return slices.Delete(ls, 1, 2) })
+			return name
+		}, ProblemMissing},
+		{"inserted forged line", func(t *testing.T, dir string) string {
+			name := mid(dir)
+			var c chainState
+			c.writer = "feedfacefeedface"
+			e := testEntry(verifyBase.Add(time.Hour))
+			e.Timestamp = mustDay(name)
+			b, _ := e.AppendJSON(nil)
+			line := bytes.TrimSuffix(c.appendLine(nil, b[:len(b)-1]), []byte("\n"))
+			editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte { return slices.Insert(ls, 1, line) })
+			return name
+		}, ProblemUnknownWriter},
+		{"duplicated line", func(t *testing.T, dir string) string {
+			name := mid(dir)
+			editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte { return slices.Insert(ls, 2, ls[1]) })
+			return name
+		}, ProblemDuplicate},
+		{"duplicated line in another file of the day", func(t *testing.T, dir string) string {
+			refs, _ := listDataFiles(dir)
+			a, b := refs[0].name, refs[1].name
+			require.Equal(t, refs[0].day, refs[1].day)
+			first := firstLine(t, filepath.Join(dir, a))
+			editLines(t, filepath.Join(dir, b), func(ls [][]byte) [][]byte { return slices.Insert(ls, 0, []byte(first)) })
+			return b
+		}, ProblemDuplicate},
+		{"reordered lines", func(t *testing.T, dir string) string {
+			name := mid(dir)
+			editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte {
+				ls[1], ls[2] = ls[2], ls[1]
+				return ls
+			})
+			return name
+		}, ProblemReordered},
+		{"dropped last line", func(t *testing.T, dir string) string {
+			// The newest entry of the second (closed) session.
+			st, err := NewFileStorage(dir, WithReadOnly())
+			require.NoError(t, err)
+			all, err := st.ListEntries(t.Context(), verifyBase, verifyBase.Add(100*time.Hour))
+			require.NoError(t, err)
+			st.Close()
+			newest := all[len(all)-1].ID
+			name := lastFile(dir)
+			editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte {
+				require.Contains(t, string(ls[len(ls)-1]), newest)
+				return ls[:len(ls)-1]
+			})
+			return ""
+		}, ProblemMissing},
+		{"truncated file", func(t *testing.T, dir string) string {
+			name := mid(dir)
+			editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte { return ls[:len(ls)/2] })
+			return ""
+		}, ProblemMissing},
+		{"truncated mid-line", func(t *testing.T, dir string) string {
+			name := mid(dir)
+			path := filepath.Join(dir, name)
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			require.NoError(t, os.Truncate(path, fi.Size()/2))
+			return ""
+		}, ProblemMissing},
+		{"deleted file", func(t *testing.T, dir string) string {
+			require.NoError(t, os.Remove(filepath.Join(dir, mid(dir))))
+			return ""
+		}, ProblemMissing},
+		{"line moved to another day", func(t *testing.T, dir string) string {
+			refs, _ := listDataFiles(dir)
+			from, to := refs[0].name, refs[len(refs)-1].name
+			require.NotEqual(t, refs[0].day, refs[len(refs)-1].day)
+			var moved []byte
+			editLines(t, filepath.Join(dir, from), func(ls [][]byte) [][]byte {
+				moved = ls[len(ls)-1]
+				return ls[:len(ls)-1]
+			})
+			editLines(t, filepath.Join(dir, to), func(ls [][]byte) [][]byte { return append(ls, moved) })
+			return to
+		}, ProblemWrongDay},
+		{"chain removed from a line", func(t *testing.T, dir string) string {
+			name := mid(dir)
+			editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte {
+				i := bytes.LastIndex(ls[1], chainMarker)
+				ls[1] = append(ls[1][:i:i], '}')
+				return ls
+			})
+			return ""
+		}, ProblemMissing},
+		{"checkpoint altered", func(t *testing.T, dir string) string {
+			path := filepath.Join(dir, checkpointFileName)
+			editLines(t, path, func(ls [][]byte) [][]byte {
+				ls[len(ls)-1] = bytes.Replace(ls[len(ls)-1], []byte(`"n":`), []byte(`"n":1`), 1)
+				return ls
+			})
+			return checkpointFileName
+		}, ProblemBadSignature},
+		{"checkpoints removed", func(t *testing.T, dir string) string {
+			require.NoError(t, os.Remove(filepath.Join(dir, checkpointFileName)))
+			return ""
+		}, ProblemUnknownWriter},
+		{"final checkpoint dropped, entries appended", func(t *testing.T, dir string) string {
+			name := lastFile(dir)
+			last := lastLine(t, filepath.Join(dir, name))
+			_, c, ok := splitChain([]byte(last))
+			require.True(t, ok)
+			// A forger who knows the chain format appends a well-formed
+			// successor; the final checkpoint says the session ended.
+			var ch chainState
+			ch.writer, ch.seq, ch.head = c.w, c.n, c.h
+			e := testEntry(mustDay(name).Add(23 * time.Hour))
+			b, _ := e.AppendJSON(nil)
+			line := bytes.TrimSuffix(ch.appendLine(nil, b[:len(b)-1]), []byte("\n"))
+			editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte { return append(ls, line) })
+			return name
+		}, ProblemAfterClose},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := buildChainedStore(t)
+			verifyOK(t, dir)
+			file := tc.tamper(t, dir)
+			rep, err := Verify(t.Context(), dir)
+			require.NoError(t, err)
+			require.False(t, rep.OK(), "tampering not detected")
+			var hit *Problem
+			for i, p := range rep.Problems {
+				if p.Kind == tc.want {
+					hit = &rep.Problems[i]
+					break
+				}
+			}
+			require.NotNil(t, hit, "want a %s problem, got %v", tc.want, rep.Problems)
+			if file != "" {
+				assert.Equal(t, file, hit.File, "%v", hit)
+				if file != checkpointFileName && tc.want != ProblemUnknownWriter {
+					assert.Positive(t, hit.Line, "%v", hit)
+				}
+			}
+			for _, p := range rep.Problems {
+				assert.NotContains(t, p.Detail, "gpt-test", "no entry content in reports")
+			}
+		})
+	}
+}
+
+func mustDay(name string) time.Time {
+	ref, _ := parseFileName(name)
+	return dayStart(ref.day).Add(time.Hour)
+}
+
+func lastLine(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	ls := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	return ls[len(ls)-1]
+}
