@@ -13,6 +13,7 @@
 #   OTELAUDIT_S3_SECRET_KEY  test secret key
 #   OTELAUDIT_S3_REQUIRED=1  a missing server is a test failure, not a skip
 #   OTELAUDIT_VERSITYGW      the binary, for tests that stop and restart their own server
+#   OTELAUDIT_S3_REPORT      a file test binaries append a summary line to; printed at the end
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -45,6 +46,11 @@ stop() {
 		echo "with-versitygw: stopped versitygw (pid $pid)" >&2
 	fi
 	pid=""
+	if [ -s "$work/report" ]; then
+		cat "$work/report" >&2
+	else
+		echo "with-versitygw: no S3 test reported running against the server" >&2
+	fi
 	rm -rf "$work"
 }
 trap stop EXIT
@@ -84,6 +90,7 @@ fi
 export OTELAUDIT_S3_ENDPOINT="http://127.0.0.1:$port"
 export OTELAUDIT_S3_REQUIRED=1
 export OTELAUDIT_VERSITYGW="$gw"
+export OTELAUDIT_S3_REPORT="$work/report"
 echo "with-versitygw: $gw (pid $pid) on $OTELAUDIT_S3_ENDPOINT, posix root $root" >&2
 
 status=0

@@ -47,6 +47,7 @@ func testServer(tb testing.TB) server {
 		}
 		tb.Skip(msg)
 	}
+	usedServer.Add(1)
 	return srv
 }
 
@@ -160,6 +161,7 @@ func startGateway(tb testing.TB) *gateway {
 	g := &gateway{bin: bin, root: tb.TempDir(), addr: addr, access: "faultaccess", secret: "faultsecret0123456789"}
 	g.start(tb)
 	tb.Cleanup(g.stop)
+	usedServer.Add(1)
 	return g
 }
 
