@@ -96,6 +96,9 @@ type FileStorage struct {
 
 	cpMu    sync.Mutex // serialises checkpoints
 	notesMu sync.Mutex // serialises appends to checkpoints.jsonl (taken after mu)
+	// guarded by notesMu: hash of the last line of checkpoints.jsonl
+	lastNote  string
+	notesInit bool
 
 	listMu    sync.Mutex
 	listCache []fileRef

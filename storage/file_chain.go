@@ -215,12 +215,16 @@ const (
 // note is one line of checkpoints.jsonl. Every line ends with
 // ,"kid":"<key id>","sig":"<hex HMAC-SHA256 of the bytes before ,"kid":>"}
 type note struct {
-	Type     string         `json:"type"`
-	Writer   string         `json:"w"`
-	Seq      uint64         `json:"n"`
-	Hash     string         `json:"h,omitempty"`
-	Time     string         `json:"t"`
-	Final    bool           `json:"final,omitempty"`
+	Type   string `json:"type"`
+	Writer string `json:"w"`
+	Seq    uint64 `json:"n"`
+	Hash   string `json:"h,omitempty"`
+	Time   string `json:"t"`
+	Final  bool   `json:"final,omitempty"`
+	// PrevNote is the SHA-256 (hex) of the previous line of
+	// checkpoints.jsonl ("" for the first), so notes form a chain too:
+	// removing or reordering notes is detected.
+	PrevNote string         `json:"pn"`
 	Recovery *recoveryNote  `json:"recovery,omitempty"`
 	Removal  *removalNote   `json:"removal,omitempty"`
 	Legacy   *legacySummary `json:"legacy,omitempty"`
@@ -359,20 +363,6 @@ func splitNoteSig(line []byte) (signed []byte, kid, sig string, ok bool) {
 func (s *FileStorage) appendNotes(ns ...*note) error {
 	s.notesMu.Lock()
 	defer s.notesMu.Unlock()
-	var buf []byte
-	for _, n := range ns {
-		if n.Writer == "" {
-			n.Writer = s.chain.writer
-		}
-		if n.Time == "" {
-			n.Time = s.cfg.now().UTC().Format(time.RFC3339Nano)
-		}
-		b, err := encodeNote(n, s.key)
-		if err != nil {
-			return fmt.Errorf("storage: encode checkpoint: %w", err)
-		}
-		buf = append(buf, b...)
-	}
 	path := filepath.Join(s.dir, checkpointFileName)
 	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
@@ -383,9 +373,43 @@ func (s *FileStorage) appendNotes(ns ...*note) error {
 	if _, err := cutTornTail(f, checkpointFileName); err != nil {
 		return err
 	}
+	if !s.notesInit {
+		last, err := lastLineOf(f)
+		if err != nil {
+			return fmt.Errorf("storage: read checkpoints: %w", err)
+		}
+		if last != nil {
+			s.lastNote = sha256Hex(last)
+		}
+		s.notesInit = true
+	}
+	var buf []byte
+	prev := s.lastNote
+	for _, n := range ns {
+		if n.Writer == "" {
+			n.Writer = s.chain.writer
+		}
+		if n.Time == "" {
+			n.Time = s.cfg.now().UTC().Format(time.RFC3339Nano)
+		}
+		n.PrevNote = prev
+		b, err := encodeNote(n, s.key)
+		if err != nil {
+			return fmt.Errorf("storage: encode checkpoint: %w", err)
+		}
+		prev = sha256Hex(b[:len(b)-1])
+		buf = append(buf, b...)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
 	if _, err := f.Write(buf); err != nil {
+		// Leave no partial note behind.
+		f.Truncate(fi.Size())
 		return fmt.Errorf("storage: write checkpoint: %w", err)
 	}
+	s.lastNote = prev
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("storage: fsync checkpoints: %w", err)
 	}
@@ -393,6 +417,20 @@ func (s *FileStorage) appendNotes(ns ...*note) error {
 		return syncDir(s.dir)
 	}
 	return nil
+}
+
+// lastLine returns the last complete line of f (without '\n'), or nil.
+func lastLineOf(f *os.File) ([]byte, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	var last []byte
+	_, err = scanLines(f, max(0, fi.Size()-64<<10), fi.Size(), func(_ int64, line []byte) error {
+		last = append(last[:0], line...)
+		return nil
+	})
+	return last, err
 }
 
 // recordRecoveries writes recovery notes (during open they are written by

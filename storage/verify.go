@@ -353,12 +353,15 @@ func (v *verifier) readNotes() error {
 		return err
 	}
 	line := 0
+	prevNote := ""
 	torn, err := scanLines(f, 0, fi.Size(), func(_ int64, b []byte) error {
 		line++
 		if isBlank(b) {
 			return nil
 		}
 		v.anyNote = true
+		thisNote := sha256Hex(b)
+		defer func() { prevNote = thisNote }()
 		bad := func(why string) {
 			v.problem(Problem{Kind: ProblemBadSignature, File: checkpointFileName, Line: line, Detail: why})
 		}
@@ -386,6 +389,9 @@ func (v *verifier) readNotes() error {
 		if err := json.Unmarshal(b, &n); err != nil || n.Writer == "" {
 			bad("signed note is not well-formed")
 			return nil
+		}
+		if n.PrevNote != prevNote {
+			v.problem(Problem{Kind: ProblemBadSignature, File: checkpointFileName, Line: line, Detail: "note does not follow the previous one (notes removed, inserted or reordered)"})
 		}
 		v.rep.Checkpoints++
 		v.applyNote(&n)

@@ -296,6 +296,11 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			})
 			return checkpointFileName
 		}, ProblemBadSignature},
+		{"checkpoint line removed", func(t *testing.T, dir string) string {
+			path := filepath.Join(dir, checkpointFileName)
+			editLines(t, path, func(ls [][]byte) [][]byte { return slices.Delete(ls, 2, 3) })
+			return checkpointFileName
+		}, ProblemBadSignature},
 		{"checkpoints removed", func(t *testing.T, dir string) string {
 			require.NoError(t, os.Remove(filepath.Join(dir, checkpointFileName)))
 			return ""
