@@ -258,6 +258,10 @@ func (e *AuditEntry) AppendJSON(dst []byte) ([]byte, error) {
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
+			if knownKeys[k] {
+				// A second "id" or "timestamp" would make the line ambiguous.
+				return dst, fmt.Errorf("%w: entry %s: extra key %q is a known field", ErrInvalidEntry, e.ID, k)
+			}
 			v := bytes.TrimSpace(e.Extra[k])
 			if !json.Valid(v) {
 				return dst, fmt.Errorf("%w: entry %s: extra key %q holds invalid JSON", ErrInvalidEntry, e.ID, k)

@@ -19,14 +19,6 @@ import (
 // and expected.json, which lists every entry's fields exactly.
 var referenceDir = filepath.Join("..", "testdata", "reference-store")
 
-type referenceEntry struct {
-	File   string         `json:"file"`
-	Line   int            `json:"line"`
-	Input  string         `json:"input"`
-	Output string         `json:"output"`
-	Fields map[string]any `json:"-"`
-}
-
 type referenceDataset struct {
 	Dir       string            `json:"dir"`
 	Encrypted bool              `json:"encrypted"`
@@ -194,6 +186,8 @@ func TestEntryRejectsNonFinite(t *testing.T) {
 		"metadata Inf": {ID: "a", Timestamp: time.Now(), Metadata: map[string]any{"x": []any{math.Inf(-1)}}},
 		"no id":        {Timestamp: time.Now()},
 		"no timestamp": {ID: "a"},
+		"extra clash":  {ID: "a", Timestamp: time.Now(), Extra: map[string]json.RawMessage{"id": json.RawMessage(`"b"`)}},
+		"extra bad":    {ID: "a", Timestamp: time.Now(), Extra: map[string]json.RawMessage{"x": json.RawMessage(`{`)}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := e.MarshalJSON()
