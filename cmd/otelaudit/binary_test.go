@@ -68,6 +68,21 @@ func TestBinary(t *testing.T) {
 		assert.Contains(t, r.stderr, "flag provided but not defined")
 		assert.Contains(t, r.stderr, "Run 'otelaudit query --help' for usage.")
 	})
+	t.Run("verify exit codes", func(t *testing.T) {
+		dir := buildChainedStore(t)
+		r := runBin(t, nil, "verify", "--dir", dir)
+		assert.Equal(t, 0, r.code, r.stdout+r.stderr)
+		files := dataFiles(t, dir)
+		editLines(t, filepath.Join(dir, files[0]), func(ls [][]byte) [][]byte {
+			ls[1] = bytes.Replace(ls[1], []byte(`"safety_passed":true`), []byte(`"safety_passed":false`), 1)
+			return ls
+		})
+		r = runBin(t, nil, "verify", "--dir", dir)
+		assert.Equal(t, 1, r.code, r.stdout+r.stderr)
+		assert.Contains(t, r.stdout, files[0]+":2: modified")
+		r = runBin(t, nil, "verify", "--dir", filepath.Join(dir, "absent"))
+		assert.Equal(t, 2, r.code, r.stdout+r.stderr)
+	})
 	t.Run("help", func(t *testing.T) {
 		r := runBin(t, nil, "--help")
 		assert.Equal(t, 0, r.code)

@@ -56,6 +56,13 @@ func (p *progress) Add(n int64) {
 	}
 }
 
+// Set sets the units done so far.
+func (p *progress) Set(n int64) {
+	if p != nil {
+		p.n.Store(n)
+	}
+}
+
 // SetTotal sets (or, with 0, clears) the known total.
 func (p *progress) SetTotal(total int64) {
 	if p != nil {
@@ -115,14 +122,24 @@ func (p *progress) draw() {
 			b.WriteString(">")
 			b.WriteString(strings.Repeat(" ", barWidth-filled-1))
 		}
-		fmt.Fprintf(&b, "] %3.0f%% %d/%d %s", frac*100, n, total, p.unit)
+		if p.unit == "bytes" {
+			fmt.Fprintf(&b, "] %3.0f%% %.1f/%.1f MiB", frac*100, mib(n), mib(total))
+		} else {
+			fmt.Fprintf(&b, "] %3.0f%% %d/%d %s", frac*100, n, total, p.unit)
+		}
 		if rate > 0 && n < total {
 			eta := time.Duration(float64(total-n) / rate * float64(time.Second))
 			fmt.Fprintf(&b, ", %s left", eta.Round(time.Second))
 		}
 	} else {
-		fmt.Fprintf(&b, "%d %s, %.0f/s, %s", n, p.unit, rate, elapsed.Round(100*time.Millisecond))
+		if p.unit == "bytes" {
+			fmt.Fprintf(&b, "%.1f MiB, %.1f MiB/s, %s", mib(n), rate/(1<<20), elapsed.Round(100*time.Millisecond))
+		} else {
+			fmt.Fprintf(&b, "%d %s, %.0f/s, %s", n, p.unit, rate, elapsed.Round(100*time.Millisecond))
+		}
 	}
 	b.WriteString("\x1b[K")
 	io.WriteString(p.w, b.String())
 }
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }

@@ -76,7 +76,7 @@ var commands = []*command{
 	{"query", "list entries, filtered by time, model, provider, conversation or trace id", runQuery},
 	{"show", "print one entry in full, with its content decrypted when a key is given", runShow},
 	{"count", "print the number of entries in a store", runCount},
-	// verify is added once storage.Verify lands.
+	{"verify", "check a store's hash chains and signed checkpoints for tampering", runVerify},
 	{"stats", "print health figures: volume, safety failures, latency percentiles, tokens", runStats},
 	{"cleanup", "delete entries older than a retention period", runCleanup},
 	{"keygen", "print a new random Fernet encryption key", runKeygen},

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+const verifyHelp = `Usage: otelaudit verify --dir DIR [--checkpoint-key ID:HEX | --checkpoint-key-file FILE]...
+                        [--format text|json]
+
+Check the tamper evidence of a file store without changing it (no lock is
+taken: a store another process is appending to can be verified). Every
+chained entry's hash is recomputed over its exact bytes, every link to the
+writer's previous entry is followed across files, the signed checkpoints are
+checked, and every entry a checkpoint covers must be present unless a signed
+removal note (cleanup, delete) accounts for it.
+
+Detected, with file and line where it applies: a changed byte, deleted,
+inserted, duplicated or reordered lines, a dropped last line of a closed
+store, a truncated or deleted file, forged writers, bad signatures. Not
+tampering, reported as warnings: entries without a chain (written by the
+reference implementation), the incomplete last line of a file being written,
+entries after the last checkpoint of a writer still running.
+
+Checkpoint keys: without --checkpoint-key(-file) the store's own key
+(.checkpoint.key, key id "local") is used. That key lives next to the data,
+so it detects damage and careless edits but not forgery by someone who can
+write the directory; for real protection the writer signs with a key kept
+elsewhere (storage.WithCheckpointKey) and verify gets the same key here. A
+key is ID:HEX (at least 16 bytes, hex), or bare HEX for key id "local" (the
+format of .checkpoint.key); key files hold one key per line (# comments).
+Give several for rotated keys. Keys are never printed.
+
+Exit status: 0 intact (warnings allowed), 1 tampered or damaged (every
+problem is listed), 2 usage error or the store cannot be read.
+
+Examples:
+  otelaudit verify --dir ./audit-data
+  otelaudit verify --dir ./audit-data --checkpoint-key-file /etc/otelaudit/checkpoint.key
+  otelaudit verify --dir ./audit-data --format json | jq '.problems[]'`
+
+// maxWarningsShown caps the warnings the text report lists one by one.
+const maxWarningsShown = 20
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func runVerify(ctx context.Context, c *cli, args []string) error {
+	fs := c.flagSet("verify")
+	sf := addStoreFlags(fs, false)
+	var keys, keyFiles stringList
+	fs.Var(&keys, "checkpoint-key", "checkpoint `ID:HEX` key (or bare HEX for key id \"local\");\nrepeatable; prefer --checkpoint-key-file (flags show in ps)")
+	fs.Var(&keyFiles, "checkpoint-key-file", "read checkpoint keys from `FILE`, one ID:HEX or HEX per line; repeatable")
+	format := fs.String("format", "text", "output `FORMAT`: text or json (the full report)")
+	pos, err := c.parse(fs, verifyHelp, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(pos); err != nil {
+		return err
+	}
+	if *format != "text" && *format != "json" {
+		return usageErrorf("--format %q: want text or json", *format)
+	}
+	if sf.dir == "" {
+		return usageErrorf("no store given: use --dir DIR")
+	}
+	var opts []storage.VerifyOption
+	for i, k := range keys {
+		id, key, err := parseCheckpointKey(k)
+		if err != nil {
+			return usageErrorf("--checkpoint-key #%d: %w", i+1, err)
+		}
+		opts = append(opts, storage.WithVerifyKey(id, key))
+	}
+	for _, path := range keyFiles {
+		fileOpts, err := readCheckpointKeyFile(path)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, fileOpts...)
+	}
+	fi, err := os.Stat(sf.dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return ioError(fmt.Errorf("store directory %s does not exist", sf.dir))
+	case err != nil:
+		return ioError(fmt.Errorf("store directory: %w", err))
+	case !fi.IsDir():
+		return ioError(fmt.Errorf("%s is not a directory", sf.dir))
+	}
+	prog := c.newProgress("verify", "bytes", 0)
+	if prog != nil {
+		opts = append(opts, storage.WithVerifyProgress(func(p storage.VerifyProgress) {
+			prog.SetTotal(p.TotalBytes)
+			prog.Set(p.Bytes)
+		}))
+	}
+	rep, err := storage.Verify(ctx, sf.dir, opts...)
+	prog.Finish()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return ioError(fmt.Errorf("verify %s: %w", sf.dir, err))
+	}
+	w := bufio.NewWriter(c.stdout)
+	if *format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		keyNote := fmt.Sprintf("%d key(s) given", len(keys)+len(keyFiles))
+		if len(keys)+len(keyFiles) == 0 {
+			keyNote = "the store's own .checkpoint.key (detects damage, not forgery by someone who can write the directory)"
+			if _, err := os.Stat(filepath.Join(sf.dir, ".checkpoint.key")); err != nil {
+				keyNote = "none (no --checkpoint-key given and no .checkpoint.key in the store)"
+			}
+		}
+		printVerifyReport(w, rep, keyNote)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	if !rep.OK() {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s is TAMPERED or damaged: %d problem(s), first: %s",
+			sf.dir, len(rep.Problems), sanitize(rep.Problems[0].String()))}
+	}
+	return nil
+}
+
+func printVerifyReport(w *bufio.Writer, rep *storage.VerifyReport, keyNote string) {
+	rate := 0.0
+	if s := rep.Duration.Seconds(); s > 0 {
+		rate = float64(rep.Entries) / s
+	}
+	fmt.Fprintf(w, "Store:        %s\n", sanitize(rep.Dir))
+	fmt.Fprintf(w, "Checked:      %d files, %d entries (%d chained in %d writer sessions, %d legacy without chain), %d signed notes\n",
+		rep.Files, rep.Entries, rep.Chained, rep.Writers, rep.Legacy, rep.Checkpoints)
+	fmt.Fprintf(w, "Time:         %s (%.0f entries/s)\n", rep.Duration.Round(1e6), rate)
+	fmt.Fprintf(w, "Key:          %s\n", keyNote)
+	if rep.Unconfirmed > 0 {
+		fmt.Fprintf(w, "Unconfirmed:  %d entries after the last checkpoint of a writer still running (chain intact; removal not yet detectable)\n", rep.Unconfirmed)
+	}
+	if len(rep.Warnings) > 0 {
+		fmt.Fprintf(w, "Warnings:     %d\n", len(rep.Warnings))
+		for i, p := range rep.Warnings {
+			if i == maxWarningsShown {
+				fmt.Fprintf(w, "  ... and %d more (--format json lists them all)\n", len(rep.Warnings)-i)
+				break
+			}
+			fmt.Fprintf(w, "  %s\n", sanitize(p.String()))
+		}
+	}
+	if len(rep.Problems) > 0 {
+		fmt.Fprintf(w, "Problems:     %d\n", len(rep.Problems))
+		for _, p := range rep.Problems {
+			fmt.Fprintf(w, "  %s\n", sanitize(p.String()))
+		}
+		fmt.Fprintf(w, "Result:       TAMPERED or damaged\n")
+		return
+	}
+	if rep.Legacy > 0 {
+		fmt.Fprintf(w, "Result:       INTACT as far as verifiable (%d legacy entries have no chain)\n", rep.Legacy)
+		return
+	}
+	fmt.Fprintf(w, "Result:       INTACT\n")
+}
+
+// parseCheckpointKey parses ID:HEX, or bare HEX for key id "local". Errors
+// never contain the key.
+func parseCheckpointKey(s string) (id string, key []byte, err error) {
+	s = strings.TrimSpace(s)
+	id, h := "local", s
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		id, h = s[:i], s[i+1:]
+	}
+	if id == "" || strings.ContainsAny(id, " \t") {
+		return "", nil, errors.New("the key id before ':' must be non-empty without spaces")
+	}
+	key, err = hex.DecodeString(h)
+	if err != nil {
+		return "", nil, errors.New("the key is not hex (want ID:HEX or HEX)")
+	}
+	if len(key) < 16 {
+		return "", nil, fmt.Errorf("the key is %d bytes; checkpoint keys have at least 16", len(key))
+	}
+	return id, key, nil
+}
+
+// readCheckpointKeyFile reads keys, one per line, from path.
+func readCheckpointKeyFile(path string) ([]storage.VerifyOption, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, ioError(fmt.Errorf("read checkpoint key file: %w", err))
+	}
+	var opts []storage.VerifyOption
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		id, key, err := parseCheckpointKey(line)
+		if err != nil {
+			return nil, usageErrorf("checkpoint key file %s, line %d: %w", path, i+1, err)
+		}
+		opts = append(opts, storage.WithVerifyKey(id, key))
+	}
+	if len(opts) == 0 {
+		return nil, usageErrorf("checkpoint key file %s holds no key", path)
+	}
+	return opts, nil
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+var verifyBase = time.Date(2025, 9, 10, 0, 0, 0, 0, time.UTC)
+
+func chainEntry(i int) *storage.AuditEntry {
+	in, out := int64(10+i), int64(20+i)
+	return &storage.AuditEntry{
+		ID: storage.NewEntryID(), Timestamp: verifyBase.Add(time.Duration(i) * 50 * time.Minute),
+		InputHash: otelaudit.HashContent("in" + itoa(i)), OutputHash: otelaudit.HashContent("out" + itoa(i)),
+		Provider: ptr("openai"), Model: ptr("gpt-4o"), SafetyPassed: true, LatencyMS: 12.5,
+		InputTokens: &in, OutputTokens: &out,
+	}
+}
+
+// buildChainedStore writes 60 entries over three UTC days in two writer
+// sessions with FileStorage, with opts, and closes the store.
+func buildChainedStore(t *testing.T, opts ...storage.FileOption) string {
+	t.Helper()
+	dir := t.TempDir()
+	opts = append([]storage.FileOption{storage.WithCheckpointInterval(7, time.Hour)}, opts...)
+	for session := range 2 {
+		st, err := storage.NewFileStorage(dir, opts...)
+		require.NoError(t, err)
+		for i := range 30 {
+			require.NoError(t, st.Write(t.Context(), chainEntry(session*30+i)))
+		}
+		require.NoError(t, st.Close())
+	}
+	return dir
+}
+
+// dataFiles lists the store's data files in name order.
+func dataFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "audit_*.jsonl"))
+	require.NoError(t, err)
+	for i, n := range names {
+		names[i] = filepath.Base(n)
+	}
+	slices.Sort(names)
+	require.NotEmpty(t, names)
+	return names
+}
+
+// editLines rewrites a data file through fn (lines without '\n').
+func editLines(t *testing.T, path string, fn func([][]byte) [][]byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lines := fn(bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")))
+	out := bytes.Join(lines, []byte("\n"))
+	if len(lines) > 0 {
+		out = append(out, '\n')
+	}
+	require.NoError(t, os.WriteFile(path, out, 0o600))
+}
+
+func TestVerifyIntactStores(t *testing.T) {
+	dir := buildChainedStore(t)
+	r := runCLI(t, "verify", "--dir", dir)
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "Checked:      3 files, 60 entries (60 chained in 2 writer sessions, 0 legacy without chain)")
+	assert.Contains(t, r.stdout, "Result:       INTACT\n")
+	assert.Contains(t, r.stdout, "the store's own .checkpoint.key")
+	assert.Empty(t, r.stderr)
+
+	// Reference stores have no chain: legacy warnings, not tampering.
+	for _, name := range []string{"plaintext", "encrypted", "hashonly"} {
+		r := runCLI(t, "verify", "--dir", refDir(name))
+		require.Equal(t, 0, r.code, "%s: %s%s", name, r.stdout, r.stderr)
+		assert.Contains(t, r.stdout, "legacy", name)
+		assert.Regexp(t, `Result:       INTACT as far as verifiable \(\d+ legacy entries have no chain\)\n`, r.stdout, name)
+	}
+}
+
+func TestVerifyAfterCleanup(t *testing.T) {
+	dir := buildChainedStore(t)
+	now := verifyBase.Add(24*time.Hour + 30*time.Hour) // retention 1 day removes the first day
+	r := runAt(t, now, "cleanup", "--dir", dir, "--retention-days", "1")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `Removed [1-9]\d* entries`, r.stdout)
+	r = runCLI(t, "verify", "--dir", dir)
+	assert.Equal(t, 0, r.code, "a store verifies after cleanup:\n%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "Result:       INTACT\n")
+}
+
+func TestVerifyWhileAppending(t *testing.T) {
+	dir := buildChainedStore(t)
+	st, err := storage.NewFileStorage(dir, storage.WithCheckpointInterval(1000, time.Hour))
+	require.NoError(t, err)
+	defer st.Close()
+	for i := range 5 {
+		require.NoError(t, st.Write(t.Context(), chainEntry(60+i)))
+	}
+	r := runCLI(t, "verify", "--dir", dir)
+	assert.Equal(t, 0, r.code, "a store being appended to verifies:\n%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "Unconfirmed:  5 entries")
+}
+
+func TestVerifyDetectsTampering(t *testing.T) {
+	cases := []struct {
+		name   string
+		tamper func(t *testing.T, dir string, files []string) string // returns the file the report must name
+		line   bool                                                  // the report names a line of that file
+	}{
+		{"changed byte", func(t *testing.T, dir string, files []string) string {
+			editLines(t, filepath.Join(dir, files[1]), func(ls [][]byte) [][]byte {
+				ls[3] = bytes.Replace(ls[3], []byte(`"model":"gpt-4o"`), []byte(`"model":"gpt-4O"`), 1)
+				return ls
+			})
+			return files[1]
+		}, true},
+		{"deleted line", func(t *testing.T, dir string, files []string) string {
+			editLines(t, filepath.Join(dir, files[1]), func(ls [][]byte) [][]byte { return slices.Delete(ls, 4, 5) })
+			return files[1]
+		}, true},
+		{"inserted line", func(t *testing.T, dir string, files []string) string {
+			editLines(t, filepath.Join(dir, files[1]), func(ls [][]byte) [][]byte {
+				forged := bytes.Replace(ls[2], []byte(`"latency_ms":12.5`), []byte(`"latency_ms":1`), 1)
+				return slices.Insert(ls, 3, forged)
+			})
+			return files[1]
+		}, true},
+		{"duplicated line", func(t *testing.T, dir string, files []string) string {
+			editLines(t, filepath.Join(dir, files[1]), func(ls [][]byte) [][]byte { return slices.Insert(ls, 6, ls[5]) })
+			return files[1]
+		}, true},
+		{"reordered lines", func(t *testing.T, dir string, files []string) string {
+			editLines(t, filepath.Join(dir, files[1]), func(ls [][]byte) [][]byte {
+				ls[2], ls[3] = ls[3], ls[2]
+				return ls
+			})
+			return files[1]
+		}, true},
+		{"dropped last line", func(t *testing.T, dir string, files []string) string {
+			last := files[len(files)-1]
+			editLines(t, filepath.Join(dir, last), func(ls [][]byte) [][]byte { return ls[:len(ls)-1] })
+			return ""
+		}, false},
+		{"truncated file", func(t *testing.T, dir string, files []string) string {
+			path := filepath.Join(dir, files[0])
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			cut := bytes.LastIndexByte(b[:fi.Size()/2], '\n') + 1
+			require.NoError(t, os.Truncate(path, int64(cut)))
+			return ""
+		}, false},
+		{"deleted file", func(t *testing.T, dir string, files []string) string {
+			require.NoError(t, os.Remove(filepath.Join(dir, files[1])))
+			return ""
+		}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := buildChainedStore(t)
+			files := dataFiles(t, dir)
+			require.Len(t, files, 3)
+			require.Equal(t, 0, runCLI(t, "verify", "--dir", dir).code, "intact before tampering")
+			file := tc.tamper(t, dir, files)
+			r := runCLI(t, "verify", "--dir", dir)
+			assert.Equal(t, 1, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+			assert.Contains(t, r.stdout, "Result:       TAMPERED or damaged\n")
+			assert.Contains(t, r.stderr, "is TAMPERED or damaged")
+			if file != "" {
+				if tc.line {
+					assert.Regexp(t, regexp.QuoteMeta(file)+`:\d+: `, r.stdout, "the report names file and line")
+				} else {
+					assert.Contains(t, r.stdout, file)
+				}
+			}
+		})
+	}
+}
+
+func TestVerifyCheckpointKeys(t *testing.T) {
+	key := bytes.Repeat([]byte{0x5a}, 32)
+	dir := buildChainedStore(t, storage.WithCheckpointKey("ops-2026", key))
+	keyHex := hex.EncodeToString(key)
+	keyFile := filepath.Join(t.TempDir(), "ckpt.key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("# verify key\nops-2026:"+keyHex+"\n"), 0o600))
+
+	r := runCLI(t, "verify", "--dir", dir, "--checkpoint-key-file", keyFile)
+	assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "Key:          1 key(s) given\n")
+	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-key", "ops-2026:"+keyHex)
+	assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.NotContains(t, r.stdout+r.stderr, keyHex, "keys are never printed")
+
+	// Without the key the signatures cannot be checked; with another key
+	// they do not match: both are failures, not passes.
+	r = runCLI(t, "verify", "--dir", dir)
+	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
+	other := hex.EncodeToString(bytes.Repeat([]byte{0x11}, 32))
+	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-key", "ops-2026:"+other)
+	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "bad-signature")
+	assert.NotContains(t, r.stdout+r.stderr, other)
+
+	for _, bad := range []string{"ops:zz", "ops:0011", ":" + keyHex, "not hex at all"} {
+		r = runCLI(t, "verify", "--dir", dir, "--checkpoint-key", bad)
+		assert.Equal(t, 2, r.code, bad)
+		assert.Contains(t, r.stderr, "--checkpoint-key #1")
+		assert.NotContains(t, r.stderr, bad, "the key value is not echoed")
+	}
+}
+
+func TestVerifyJSONAndErrors(t *testing.T) {
+	dir := buildChainedStore(t)
+	r := runCLI(t, "verify", "--dir", dir, "--format", "json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var rep storage.VerifyReport
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	assert.Equal(t, int64(60), rep.Entries)
+	assert.Empty(t, rep.Problems)
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"missing dir", []string{"verify", "--dir", filepath.Join(t.TempDir(), "absent")}, "does not exist"},
+		{"dir is a file", []string{"verify", "--dir", filepath.Join(refRoot, "expected.json")}, "not a directory"},
+		{"no dir", []string{"verify"}, "no store given"},
+		{"bad format", []string{"verify", "--dir", dir, "--format", "xml"}, `--format "xml"`},
+		{"missing key file", []string{"verify", "--dir", dir, "--checkpoint-key-file", filepath.Join(t.TempDir(), "nope")}, "read checkpoint key file"},
+		{"S3 is not verifiable", []string{"verify", "--s3-bucket", "b"}, "flag provided but not defined: -s3-bucket"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, tc.args...)
+			assert.Equal(t, 2, r.code)
+			assert.Empty(t, r.stdout)
+			assert.Contains(t, r.stderr, tc.msg)
+		})
+	}
+}
