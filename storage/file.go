@@ -94,6 +94,11 @@ type FileStorage struct {
 	wbuf              []byte     // append buffer, reused
 	wrecs             []idxRec   // index records of wbuf, reused
 
+	// group append (see submit)
+	qMu     sync.Mutex
+	queue   []*appendReq
+	leading bool
+
 	cpMu    sync.Mutex // serialises checkpoints
 	notesMu sync.Mutex // serialises appends to checkpoints.jsonl (taken after mu)
 	// guarded by notesMu: hash of the last line of checkpoints.jsonl
@@ -448,13 +453,7 @@ func (s *FileStorage) WriteBatch(ctx context.Context, es []*AuditEntry) error {
 		ts := e.Timestamp.UTC()
 		lines[i] = pendingLine{prefix: b[:len(b)-1], buf: bp, day: dayOf(ts), id: e.ID, ts: ts.UnixNano()}
 	}
-	s.mu.Lock()
-	if s.closed.Load() {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	gen, err := s.appendLocked(lines)
-	s.mu.Unlock()
+	gen, err := s.submit(lines)
 	if err != nil {
 		return err
 	}
@@ -464,9 +463,84 @@ func (s *FileStorage) WriteBatch(ctx context.Context, es []*AuditEntry) error {
 	return nil
 }
 
+// appendReq is one Write or WriteBatch waiting to be appended.
+type appendReq struct {
+	lines []pendingLine
+	gen   uint64
+	err   error
+	lead  bool          // woken to lead the next round
+	done  chan struct{} // buffered (1)
+}
+
+// submit appends lines. Concurrent callers are combined (group append):
+// one of them, the leader, takes every request queued meanwhile and
+// appends them all under one acquisition of mu, with one write(2) per run
+// of entries of the same day; then it hands leadership to the first
+// request queued during its round. Each request learns its own result.
+func (s *FileStorage) submit(lines []pendingLine) (uint64, error) {
+	req := &appendReq{lines: lines, done: make(chan struct{}, 1)}
+	s.qMu.Lock()
+	s.queue = append(s.queue, req)
+	if s.leading {
+		s.qMu.Unlock()
+		<-req.done
+		if !req.lead {
+			return req.gen, req.err
+		}
+	} else {
+		s.leading = true
+		s.qMu.Unlock()
+	}
+	s.qMu.Lock()
+	batch := s.queue
+	s.queue = nil
+	s.qMu.Unlock()
+
+	s.mu.Lock()
+	if s.closed.Load() {
+		for _, r := range batch {
+			r.err = ErrClosed
+		}
+	} else {
+		all := lines
+		if len(batch) > 1 {
+			all = make([]pendingLine, 0, len(batch)*len(lines))
+			for _, r := range batch {
+				all = append(all, r.lines...)
+			}
+		}
+		gen, n, err := s.appendLocked(all)
+		off := 0
+		for _, r := range batch {
+			off += len(r.lines)
+			r.gen = gen
+			if off > n {
+				r.err = err
+			}
+		}
+	}
+	s.mu.Unlock()
+
+	s.qMu.Lock()
+	if len(s.queue) > 0 {
+		next := s.queue[0]
+		next.lead = true
+		next.done <- struct{}{}
+	} else {
+		s.leading = false
+	}
+	s.qMu.Unlock()
+	for _, r := range batch {
+		if r != req {
+			r.done <- struct{}{}
+		}
+	}
+	return req.gen, req.err
+}
+
 // appendLocked chains and appends lines. It returns the write generation
-// that covers them.
-func (s *FileStorage) appendLocked(lines []pendingLine) (uint64, error) {
+// that covers them and how many of them were written (all unless err).
+func (s *FileStorage) appendLocked(lines []pendingLine) (uint64, int, error) {
 	buf, recs := s.wbuf[:0], s.wrecs[:0]
 	defer func() {
 		if cap(buf) <= 4<<20 {
@@ -476,6 +550,7 @@ func (s *FileStorage) appendLocked(lines []pendingLine) (uint64, error) {
 		}
 	}()
 	var part *activePart
+	written, pending := 0, 0
 	ch := s.chain // tentative; committed after each successful write
 	flush := func() error {
 		if len(buf) == 0 {
@@ -486,30 +561,37 @@ func (s *FileStorage) appendLocked(lines []pendingLine) (uint64, error) {
 			return err
 		}
 		s.chain = ch
-		buf, recs = buf[:0], recs[:0]
+		written += pending
+		buf, recs, pending = buf[:0], recs[:0], 0
 		return nil
+	}
+	fail := func(err error) (uint64, int, error) {
+		if written > 0 {
+			s.gen++
+		}
+		return s.gen, written, err
 	}
 	for i := range lines {
 		l := &lines[i]
 		if part == nil || part.day != l.day {
 			if err := flush(); err != nil {
-				return 0, err
+				return fail(err)
 			}
 			p, err := s.openPartLocked(l.day)
 			if err != nil {
-				return 0, err
+				return fail(err)
 			}
 			part = p
 		}
 		lineLen := int64(len(l.prefix) + chainSuffixLen(ch.writer))
 		if rs := s.cfg.rotationSize; rs > 0 && part.size+int64(len(buf)) > 0 && part.size+int64(len(buf))+lineLen+1 > rs {
 			if err := flush(); err != nil {
-				return 0, err
+				return fail(err)
 			}
 			if part.size > 0 {
 				p, err := s.rotateLocked(part)
 				if err != nil {
-					return 0, err
+					return fail(err)
 				}
 				part = p
 			}
@@ -517,12 +599,13 @@ func (s *FileStorage) appendLocked(lines []pendingLine) (uint64, error) {
 		start := len(buf)
 		buf = ch.appendLine(buf, l.prefix)
 		recs = append(recs, idxRec{hash: idHash(l.id), off: part.size + int64(start), len: uint32(len(buf) - start - 1), ts: l.ts})
+		pending++
 	}
 	if err := flush(); err != nil {
-		return 0, err
+		return fail(err)
 	}
 	s.gen++
-	return s.gen, nil
+	return s.gen, written, nil
 }
 
 // writePart appends buf (whole lines) to part. On failure it truncates the

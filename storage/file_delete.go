@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,7 +40,11 @@ func (s *FileStorage) Delete(ctx context.Context, id string) (bool, error) {
 			return false, err
 		}
 	}
+	idb := []byte(id)
 	removed, err := s.rewriteLocked(loc.name, "delete", time.Time{}, func(_ int64, line []byte) bool {
+		if !bytes.Contains(line, idb) {
+			return false
+		}
 		e, err := ParseEntry(line)
 		return err == nil && e.ID == id
 	})
