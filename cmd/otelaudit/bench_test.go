@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,25 +20,29 @@ import (
 
 // The benchmark store: benchEntries entries spread evenly over benchDays
 // UTC days from benchStart, written once with FileStorage and cached under
-// os.TempDir() (a marker file says it is complete; delete the directory to
-// rebuild it).
+// os.TempDir(). The cache directory's name carries a hash of the storage
+// package's source, so a change to the file format builds a new store
+// (and removes stale ones); a marker file says the store is complete.
 const (
 	benchEntries = 1_000_000
 	benchDays    = 10
-	benchStoreV  = "v1"
 )
 
 var benchStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func benchStore(b *testing.B) string {
 	b.Helper()
-	dir := filepath.Join(os.TempDir(), "otelaudit-cli-bench-"+strconv.Itoa(benchEntries)+"-"+benchStoreV)
+	prefix := filepath.Join(os.TempDir(), "otelaudit-cli-bench-"+strconv.Itoa(benchEntries)+"-")
+	dir := prefix + storageSourceHash(b)
 	marker := filepath.Join(dir, ".bench-complete")
 	if _, err := os.Stat(marker); err == nil {
 		return dir
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		b.Fatal(err)
+	stale, _ := filepath.Glob(prefix + "*")
+	for _, d := range stale {
+		if err := os.RemoveAll(d); err != nil {
+			b.Fatal(err)
+		}
 	}
 	began := time.Now()
 	st, err := storage.NewFileStorage(dir)
@@ -90,6 +97,29 @@ func benchStore(b *testing.B) string {
 	}
 	b.Logf("built %d-entry benchmark store in %s (%s)", benchEntries, time.Since(began).Round(time.Millisecond), dir)
 	return dir
+}
+
+// storageSourceHash returns a short hash of the storage package's non-test
+// sources, which define the file format.
+func storageSourceHash(b *testing.B) string {
+	b.Helper()
+	names, err := filepath.Glob("../../storage/*.go")
+	if err != nil || len(names) == 0 {
+		b.Fatalf("storage sources not found: %v", err)
+	}
+	h := sha256.New()
+	for _, n := range names {
+		if strings.HasSuffix(n, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.Write([]byte(filepath.Base(n)))
+		h.Write(data)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // BenchmarkQueryOneHour1M runs "otelaudit query" for one hour of a
