@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -361,4 +362,56 @@ func lastLine(t *testing.T, path string) string {
 	require.NoError(t, err)
 	ls := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 	return ls[len(ls)-1]
+}
+
+// TestVerifyExternalKey: with a key held outside the store, no key file is
+// written, Verify needs the key, and a forger with only the store cannot
+// sign.
+func TestVerifyExternalKey(t *testing.T) {
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{7}, 32)
+	st, err := NewFileStorage(dir, WithCheckpointKey("k2025", key))
+	require.NoError(t, err)
+	require.NoError(t, st.Write(t.Context(), testEntry(verifyBase)))
+	require.NoError(t, st.Flush(t.Context()))
+	require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(time.Minute))))
+	require.NoError(t, st.Close())
+	_, err = os.Stat(filepath.Join(dir, keyFileName))
+	assert.ErrorIs(t, err, os.ErrNotExist, "no key file when the key is given")
+	cp, err := os.ReadFile(filepath.Join(dir, checkpointFileName))
+	require.NoError(t, err)
+	assert.NotContains(t, string(cp), string(key))
+	assert.Contains(t, string(cp), `"kid":"k2025"`)
+
+	rep, err := Verify(t.Context(), dir, WithVerifyKey("k2025", key))
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v", rep.Problems)
+	assert.Equal(t, int64(2), rep.Chained)
+
+	rep, err = Verify(t.Context(), dir)
+	require.NoError(t, err)
+	assert.Contains(t, kinds(rep.Problems), ProblemNoKey)
+
+	rep, err = Verify(t.Context(), dir, WithVerifyKey("other", key))
+	require.NoError(t, err)
+	assert.Contains(t, kinds(rep.Problems), ProblemBadSignature)
+
+	// Rotated keys: the old key id is still accepted next to a new one.
+	st, err = NewFileStorage(dir, WithCheckpointKey("k2026", bytes.Repeat([]byte{9}, 32)))
+	require.NoError(t, err)
+	require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(2*time.Minute))))
+	require.NoError(t, st.Close())
+	rep, err = Verify(t.Context(), dir, WithVerifyKey("k2025", key), WithVerifyKey("k2026", bytes.Repeat([]byte{9}, 32)))
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v", rep.Problems)
+}
+
+func TestVerifyCancelled(t *testing.T) {
+	dir := buildChainedStore(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := Verify(ctx, dir)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = Verify(t.Context(), filepath.Join(dir, "missing"))
+	assert.Error(t, err)
 }
