@@ -9,6 +9,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
@@ -269,6 +270,14 @@ type wireMessage struct {
 }
 
 func appendMessagesText(dst []string, raw string) []string {
+	if out, ok := fastMessagesText(dst, raw); ok {
+		return out
+	}
+	return slowMessagesText(dst, raw)
+}
+
+// slowMessagesText is the general parser behind [ContentText].
+func slowMessagesText(dst []string, raw string) []string {
 	t := strings.TrimSpace(raw)
 	if len(t) == 0 || t[0] != '[' {
 		return append(dst, raw)
@@ -408,4 +417,108 @@ func toAny[T any](xs []T, f func(T) any) []any {
 		out[i] = f(x)
 	}
 	return out
+}
+
+// fastMessagesText parses the exact shape otelaudit.MessagesJSON and
+// otelaudit.SystemInstructionsJSON write (text parts only, keys in that
+// order, no whitespace) without reflection. ok is false for anything else;
+// the caller then uses the general parser, which gives the same result for
+// this shape.
+func fastMessagesText(dst []string, s string) (_ []string, ok bool) {
+	const (
+		msgHead  = `{"role":`
+		partsKey = `,"parts":[`
+		textHead = `{"type":"text","content":`
+		finish   = `,"finish_reason":`
+	)
+	if len(s) < 2 || s[0] != '[' {
+		return dst, false
+	}
+	s = s[1:]
+	if s == "]" {
+		return dst, true
+	}
+	for {
+		var str string
+		switch {
+		case strings.HasPrefix(s, msgHead):
+			s = s[len(msgHead):]
+			if _, s, ok = cutJSONString(s); !ok || !strings.HasPrefix(s, partsKey) {
+				return dst, false
+			}
+			s = s[len(partsKey):]
+			for {
+				if !strings.HasPrefix(s, textHead) {
+					return dst, false
+				}
+				if str, s, ok = cutJSONString(s[len(textHead):]); !ok || len(s) == 0 || s[0] != '}' {
+					return dst, false
+				}
+				dst = append(dst, str)
+				s = s[1:]
+				if len(s) > 0 && s[0] == ',' {
+					s = s[1:]
+					continue
+				}
+				break
+			}
+			if len(s) == 0 || s[0] != ']' {
+				return dst, false
+			}
+			s = s[1:]
+			if strings.HasPrefix(s, finish) {
+				if _, s, ok = cutJSONString(s[len(finish):]); !ok {
+					return dst, false
+				}
+			}
+			if len(s) == 0 || s[0] != '}' {
+				return dst, false
+			}
+			s = s[1:]
+		case strings.HasPrefix(s, textHead):
+			if str, s, ok = cutJSONString(s[len(textHead):]); !ok || len(s) == 0 || s[0] != '}' {
+				return dst, false
+			}
+			dst = append(dst, str)
+			s = s[1:]
+		default:
+			return dst, false
+		}
+		switch {
+		case s == "]":
+			return dst, true
+		case len(s) > 0 && s[0] == ',':
+			s = s[1:]
+		default:
+			return dst, false
+		}
+	}
+}
+
+// cutJSONString reads the JSON string literal at the start of s and returns
+// its value and the rest of s.
+func cutJSONString(s string) (val, rest string, ok bool) {
+	if len(s) == 0 || s[0] != '"' {
+		return "", s, false
+	}
+	escaped := false
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			escaped = true
+			i++ // skip the escaped byte
+		case c == '"':
+			if !escaped && utf8.ValidString(s[1:i]) {
+				return s[1:i], s[i+1:], true
+			}
+			var v string
+			if err := json.Unmarshal([]byte(s[:i+1]), &v); err != nil {
+				return "", s, false
+			}
+			return v, s[i+1:], true
+		case c < 0x20:
+			return "", s, false
+		}
+	}
+	return "", s, false
 }

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
 
@@ -183,7 +184,7 @@ func (p *processor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 // queue is full unless a spool is configured. After Shutdown it drops s and
 // counts it.
 func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
-	if s == nil || !IsGenAI(s.Attributes()) {
+	if s == nil || (s.InstrumentationScope().Name != otelaudit.ScopeName && !IsGenAI(s.Attributes())) {
 		return
 	}
 	p.sendMu.RLock()
@@ -277,6 +278,7 @@ func (p *processor) Shutdown(ctx context.Context) error {
 		}()
 		var errs []error
 		timedOut := false
+		droppedBefore := p.e.dropped.Load()
 		select {
 		case <-p.done:
 		case <-ctx.Done():
@@ -286,8 +288,15 @@ func (p *processor) Shutdown(ctx context.Context) error {
 		}
 		p.cancel()
 		if timedOut {
-			dropped := p.e.dropped.Load()
-			errs = append(errs, fmt.Errorf("%w (%d dropped in total)", p.notDurable("shutdown", ctx.Err()), dropped))
+			lost := p.e.dropped.Load() - droppedBefore
+			if p.spool != nil {
+				kept := p.spool.Pending()
+				errs = append(errs, fmt.Errorf("exporter: shutdown: %d accepted audit entries not written to the backend (%d kept in the spool %s for the next run, %d dropped): %w",
+					kept+lost, kept, p.spool.dir, lost, ctx.Err()))
+			} else {
+				errs = append(errs, fmt.Errorf("exporter: shutdown: %d accepted audit entries not written to the backend and dropped (no spool configured): %w",
+					lost, ctx.Err()))
+			}
 		}
 		if p.spool != nil {
 			errs = append(errs, p.spool.close())
@@ -308,7 +317,7 @@ func (p *processor) Shutdown(ctx context.Context) error {
 func (p *processor) run() {
 	defer close(p.done)
 	if p.spool != nil && p.spool.Pending() > 0 {
-		p.spoolSignal <- struct{}{}
+		p.signalSpool() // segments left by an earlier run
 	}
 	batch := make([]*storage.AuditEntry, 0, p.cfg.batchSize)
 	for {

@@ -256,10 +256,13 @@ func (c *Call) SetOutput(msgs ...Message) {
 			reasons = append(reasons, m.FinishReason)
 		}
 	}
-	if len(reasons) > 0 {
+	switch {
+	case len(reasons) > 0 && !c.noContent:
+		c.span.SetAttributes(semconv.GenAIResponseFinishReasonsKey.StringSlice(reasons),
+			semconv.GenAIOutputMessagesKey.String(MessagesJSON(msgs, "assistant")))
+	case len(reasons) > 0:
 		c.span.SetAttributes(semconv.GenAIResponseFinishReasonsKey.StringSlice(reasons))
-	}
-	if !c.noContent {
+	case !c.noContent:
 		c.span.SetAttributes(semconv.GenAIOutputMessagesKey.String(MessagesJSON(msgs, "assistant")))
 	}
 }
@@ -270,10 +273,12 @@ func (c *Call) SetResponse(id, model string) {
 	if c == nil {
 		return
 	}
-	if id != "" {
+	switch {
+	case id != "" && model != "":
+		c.span.SetAttributes(semconv.GenAIResponseIDKey.String(id), semconv.GenAIResponseModelKey.String(model))
+	case id != "":
 		c.span.SetAttributes(semconv.GenAIResponseIDKey.String(id))
-	}
-	if model != "" {
+	case model != "":
 		c.span.SetAttributes(semconv.GenAIResponseModelKey.String(model))
 	}
 }
@@ -285,10 +290,12 @@ func (c *Call) SetUsage(inputTokens, outputTokens int64) {
 	if c == nil {
 		return
 	}
-	if inputTokens >= 0 {
+	switch {
+	case inputTokens >= 0 && outputTokens >= 0:
+		c.span.SetAttributes(semconv.GenAIUsageInputTokensKey.Int64(inputTokens), semconv.GenAIUsageOutputTokensKey.Int64(outputTokens))
+	case inputTokens >= 0:
 		c.span.SetAttributes(semconv.GenAIUsageInputTokensKey.Int64(inputTokens))
-	}
-	if outputTokens >= 0 {
+	case outputTokens >= 0:
 		c.span.SetAttributes(semconv.GenAIUsageOutputTokensKey.Int64(outputTokens))
 	}
 }

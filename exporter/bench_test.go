@@ -1,0 +1,170 @@
+package exporter_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+var benchReq = otelaudit.Request{
+	Provider: "openai", Model: "gpt-4o", ConversationID: "conv-1",
+	Input: []otelaudit.Message{{Content: "What is the capital of France? Answer in one word."}},
+}
+
+func auditedCall(tp trace.TracerProvider) {
+	_, call := otelaudit.StartCall(context.Background(), benchReq, otelaudit.WithTracerProvider(tp))
+	call.SetResponse("resp-1", "gpt-4o-2024-08-06")
+	call.SetUsage(12, 1)
+	call.SetOutput(otelaudit.Message{Content: "Paris.", FinishReason: "stop"})
+	call.End()
+}
+
+func plainSpan(tracer trace.Tracer) {
+	_, s := tracer.Start(context.Background(), "chat gpt-4o", trace.WithSpanKind(trace.SpanKindClient))
+	s.End()
+}
+
+// plainGenAISpan sets the same GenAI attributes (no content) by hand.
+func plainGenAISpan(tracer trace.Tracer) {
+	_, s := tracer.Start(context.Background(), "chat gpt-4o", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(semconv.GenAIOperationNameChat, semconv.GenAIProviderNameOpenAI,
+			semconv.GenAIRequestModel("gpt-4o"), semconv.GenAIConversationID("conv-1")))
+	s.SetAttributes(semconv.GenAIResponseID("resp-1"), semconv.GenAIResponseModel("gpt-4o-2024-08-06"),
+		semconv.GenAIUsageInputTokens(12), semconv.GenAIUsageOutputTokens(1),
+		semconv.GenAIResponseFinishReasons("stop"))
+	s.End()
+}
+
+// BenchmarkAuditedVsPlainSpan measures, in one run, an audited call
+// (otelaudit.StartCall ... End through the audit processor into a
+// backend that discards, hash-only, so the figure is otelaudit's own cost)
+// against a plain SDK span with a
+// BatchSpanProcessor and a no-op exporter, on the calling goroutine. It
+// reports both times and their ratios: x-plain (vs a bare span) and
+// x-plain-attrs (vs a plain span with the same GenAI attributes set by hand).
+// The audited figure includes any backpressure from the audit worker.
+func BenchmarkAuditedVsPlainSpan(b *testing.B) {
+	plainTP := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	defer func() { _ = plainTP.Shutdown(context.Background()) }()
+	logger, _ := otelaudit.NewLogger(&discardBackend{MemoryStorage: storage.NewMemoryStorage(0)})
+	auditTP, _, err := exporter.NewTracerProvider(logger)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = auditTP.Shutdown(context.Background()) }()
+	tracer := plainTP.Tracer("bench")
+	n := b.N
+	b.ReportAllocs()
+	b.ResetTimer()
+	t0 := time.Now()
+	for range n {
+		plainSpan(tracer)
+	}
+	t1 := time.Now()
+	for range n {
+		plainGenAISpan(tracer)
+	}
+	t2 := time.Now()
+	for range n {
+		auditedCall(auditTP)
+	}
+	t3 := time.Now()
+	b.StopTimer()
+	plain := float64(t1.Sub(t0).Nanoseconds()) / float64(n)
+	plainAttrs := float64(t2.Sub(t1).Nanoseconds()) / float64(n)
+	audited := float64(t3.Sub(t2).Nanoseconds()) / float64(n)
+	b.ReportMetric(plain, "plain-ns/span")
+	b.ReportMetric(plainAttrs, "plain-attrs-ns/span")
+	b.ReportMetric(audited, "audited-ns/span")
+	b.ReportMetric(audited/plain, "x-plain")
+	b.ReportMetric(audited/plainAttrs, "x-plain-attrs")
+}
+
+// BenchmarkAuditedSpan is the audited call alone (see
+// BenchmarkAuditedVsPlainSpan).
+func BenchmarkAuditedSpan(b *testing.B) {
+	logger, _ := otelaudit.NewLogger(&discardBackend{MemoryStorage: storage.NewMemoryStorage(0)})
+	tp, _, err := exporter.NewTracerProvider(logger)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	b.ReportAllocs()
+	for b.Loop() {
+		auditedCall(tp)
+	}
+}
+
+// BenchmarkPlainSpanBatch is a plain SDK span with BatchSpanProcessor and a
+// no-op exporter.
+func BenchmarkPlainSpanBatch(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tracer := tp.Tracer("bench")
+	b.ReportAllocs()
+	for b.Loop() {
+		plainSpan(tracer)
+	}
+}
+
+// discardBackend accepts every write and keeps nothing: the benchmarks
+// measure the pipeline, not a store.
+type discardBackend struct {
+	*storage.MemoryStorage
+	n atomic.Int64
+}
+
+func (d *discardBackend) WriteBatch(_ context.Context, es []*storage.AuditEntry) error {
+	d.n.Add(int64(len(es)))
+	return nil
+}
+
+// BenchmarkDurableThroughputFile ends b.N audited calls from 4 goroutines
+// into FileStorage (hash-only, default durability) through the one-call
+// setup and stops the clock when tp.Shutdown returned, that is when every
+// entry is written and fsynced. It reports spans/s.
+func BenchmarkDurableThroughputFile(b *testing.B) {
+	st, err := storage.NewFileStorage(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	logger, _ := otelaudit.NewLogger(st)
+	tp, exp, err := exporter.NewTracerProvider(logger)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const g = 4
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range g {
+		wg.Go(func() {
+			for i := w; i < b.N; i += g {
+				auditedCall(tp)
+			}
+		})
+	}
+	wg.Wait()
+	if err := tp.Shutdown(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if got := exp.Stats().Written; got != int64(b.N) {
+		b.Fatalf("written %d, want %d", got, b.N)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "spans/s")
+}

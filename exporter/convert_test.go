@@ -1,0 +1,80 @@
+package exporter
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+)
+
+func TestContentTextRule(t *testing.T) {
+	tests := []struct {
+		name string
+		v    attribute.Value
+		want string
+	}{
+		{"one user message", attribute.StringValue(otelaudit.MessagesJSON([]otelaudit.Message{{Content: "hi"}}, "user")), "hi"},
+		{"several messages joined by newline", attribute.StringValue(otelaudit.MessagesJSON([]otelaudit.Message{{Content: "a"}, {Role: "assistant", Content: "b\nc"}}, "user")), "a\nb\nc"},
+		{"system instructions", attribute.StringValue(otelaudit.SystemInstructionsJSON("be \"nice\"")), "be \"nice\""},
+		{"non-text part as compact JSON", attribute.StringValue(`[{"role":"assistant","parts":[ {"type":"tool_call", "id":"1","arguments":{"x": 1}} ]}]`), `{"type":"tool_call","id":"1","arguments":{"x":1}}`},
+		{"old shape with string content", attribute.StringValue(`[{"role":"user","content":"legacy"}]`), "legacy"},
+		{"not JSON is verbatim", attribute.StringValue("just a prompt"), "just a prompt"},
+		{"broken JSON is verbatim", attribute.StringValue(`[{"role":`), `[{"role":`},
+		{"string slice", attribute.StringSliceValue([]string{"x", "y"}), "x\ny"},
+		{"empty array", attribute.StringValue("[]"), ""},
+		{"whitespace and key order", attribute.StringValue(` [ {"parts":[{"content":"p","type":"text"}],"role":"user"} ] `), "p"},
+		{"structured", attribute.SliceValue(attribute.MapValue(attribute.String("role", "user"),
+			attribute.Slice("parts", attribute.MapValue(attribute.String("type", "text"), attribute.String("content", "s"))))), "s"},
+		{"escapes", attribute.StringValue(`[{"role":"user","parts":[{"type":"text","content":"a\"b\\c\u00e9\n"}]}]`), "a\"b\\cé\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, ContentText(tc.v))
+		})
+	}
+}
+
+// The fast parser must agree with the general one wherever it accepts.
+func FuzzFastMessagesText(f *testing.F) {
+	f.Add("hi", "user", "stop", true)
+	f.Add("a\"b\\\n\x00\xff", "", "", false)
+	f.Add("", "assistant", "length", true)
+	f.Fuzz(func(t *testing.T, content, role, finish string, system bool) {
+		var js string
+		if system {
+			js = otelaudit.SystemInstructionsJSON(content)
+		} else {
+			js = otelaudit.MessagesJSON([]otelaudit.Message{{Role: role, Content: content, FinishReason: finish}, {Content: content}}, "user")
+		}
+		fast, ok := fastMessagesText(nil, js)
+		require.True(t, ok, "fast parser rejects what MessagesJSON writes: %q", js)
+		assert.Equal(t, slowMessagesText(nil, js), fast)
+		// And arbitrary input never disagrees when accepted.
+		if f2, ok := fastMessagesText(nil, content); ok {
+			assert.Equal(t, slowMessagesText(nil, content), f2)
+		}
+	})
+}
+
+func TestEntryIDForSpan(t *testing.T) {
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1, 2}, SpanID: trace.SpanID{3}})
+	start := time.Date(2026, 5, 6, 7, 8, 9, 123456789, time.UTC)
+	id := EntryIDForSpan(sc, start)
+	assert.Equal(t, id, EntryIDForSpan(sc, start), "deterministic")
+	u, err := uuid.Parse(id)
+	require.NoError(t, err)
+	assert.Equal(t, uuid.Version(7), u.Version())
+	assert.Equal(t, uuid.RFC4122, u.Variant())
+	sec, nsec := u.Time().UnixTime()
+	assert.Equal(t, start.Truncate(time.Millisecond), time.Unix(sec, nsec).UTC())
+	other := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1, 2}, SpanID: trace.SpanID{4}})
+	assert.NotEqual(t, id, EntryIDForSpan(other, start))
+	assert.True(t, strings.Compare(EntryIDForSpan(sc, start), EntryIDForSpan(sc, start.Add(time.Second))) < 0, "sorts by time")
+}
