@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -18,17 +19,27 @@ import (
 // errConflict reports that another writer rewrote a batch first.
 var errConflict = errors.New("s3store: batch rewritten concurrently")
 
-// maxRewriteAttempts bounds the retries of a rewrite that lost a race.
-const maxRewriteAttempts = 8
+// maxRewriteAttempts bounds the retries of a rewrite that lost a race to
+// another rewrite of the same batch (each round has a winner, so this is
+// how many concurrent rewrites of one batch are sure to get through).
+const maxRewriteAttempts = 64
+
+// conflictBackoff waits before attempt n (from 1) of a rewrite that lost a
+// race: jittered, growing to about 200 ms.
+func conflictBackoff(ctx context.Context, n int) error {
+	d := time.Duration(min(n, 20)) * 10 * time.Millisecond
+	return sleepCtx(ctx, d/2+rand.N(d/2+1))
+}
 
 // Delete removes the entry with the given id and reports whether it was
 // there. It flushes first and finds the entry as Read does. A
 // reference-layout object is deleted; an entry in a batch object is
 // removed by writing the batch's next generation without it (a
 // conditional put, so two concurrent rewrites cannot both win; the loser
-// starts again) and then deleting the old generation. Readers always use
-// the newest generation, so a crash between the two steps leaves the
-// entry deleted. Cost: Read's requests plus a put and a delete.
+// starts again), checking that no later generation exists, and then
+// deleting the old generation. Readers always use the newest generation,
+// so a crash between the steps leaves the entry deleted. Cost: Read's
+// requests plus a put, a list and a delete.
 func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 	if err := s.check(ctx); err != nil {
 		return false, err
@@ -36,7 +47,12 @@ func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 	if err := s.flush(ctx); err != nil {
 		return false, err
 	}
-	for range maxRewriteAttempts {
+	for attempt := range maxRewriteAttempts {
+		if attempt > 0 {
+			if err := conflictBackoff(ctx, attempt); err != nil {
+				return false, err
+			}
+		}
 		loc, err := s.locate(ctx, id)
 		if errors.Is(err, storage.ErrNotFound) {
 			return false, nil
@@ -64,17 +80,15 @@ func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 
 // rewrite replaces the batch object (date, cur) whose content is body by
 // its next generation without the entries drop selects, and returns how
-// many it removed. Lines that do not decode are kept as they are. With
+// many it removed. It fails with errConflict when another rewrite of the
+// same batch won; the caller starts again from the newest generation. Lines that do not decode are kept as they are. With
 // nothing to remove it writes nothing. The next generation is written even
 // when empty, so that an older generation uploaded again from a stale
 // spool cannot bring entries back.
 func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []byte, drop func(*storage.AuditEntry) bool) (int, error) {
-	d, _ := parseDate(date)
 	var kept []byte
-	removed, n := 0, 0
-	next := cur
-	next.gen++
-	first := true
+	removed := 0
+	next := slotName(cur, cur.gen+1)
 	for len(body) > 0 {
 		line, rest, _ := bytes.Cut(body, []byte{'\n'})
 		body = rest
@@ -87,24 +101,9 @@ func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []
 			continue
 		}
 		kept = append(append(kept, line...), '\n')
-		n++
-		if err == nil {
-			ns := int64(e.Timestamp.Sub(d))
-			if first || ns < next.minNs {
-				next.minNs = ns
-			}
-			if first || ns > next.maxNs {
-				next.maxNs = ns
-			}
-			first = false
-		}
 	}
 	if removed == 0 {
 		return 0, nil
-	}
-	next.n = n
-	if first {
-		next.minNs, next.maxNs = 0, 0
 	}
 	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
@@ -120,10 +119,44 @@ func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []
 	if err != nil {
 		return 0, classify("rewrite object", s.bucket, err)
 	}
-	if err := s.deleteKeys(ctx, []string{date + "/" + cur.String()}); err != nil {
+	// A later generation may already exist. Either another rewrite built
+	// on ours (then the entries we dropped are gone from it: done), or our
+	// put came late: another rewrite went from cur to next and on, and
+	// deleted its next, which freed the name. Then ours is invisible
+	// (readers use the newest generation); take it back and start again.
+	p, err := s.listPartition(ctx, date, cur.base()+".")
+	if err != nil {
+		return 0, err
+	}
+	if latest := p.byBase[cur.base()]; latest.gen > next.gen {
+		body, _, ok, err := s.getCurrent(ctx, date, cur.base(), &latest)
+		if err != nil {
+			return 0, err
+		}
+		if ok && !containsAny(body, drop) {
+			return removed, nil // built on ours; the newer writer cleans up
+		}
+		if err := s.deleteKeys(ctx, []string{date + "/" + next.String()}); err != nil {
+			return 0, err
+		}
+		return 0, errConflict
+	}
+	if err := s.deleteKeys(ctx, p.stale); err != nil {
 		return 0, err
 	}
 	return removed, nil
+}
+
+// containsAny reports whether a batch body holds an entry drop selects.
+func containsAny(body []byte, drop func(*storage.AuditEntry) bool) bool {
+	for len(body) > 0 {
+		line, rest, _ := bytes.Cut(body, []byte{'\n'})
+		body = rest
+		if e, err := storage.ParseEntry(line); err == nil && drop(e) {
+			return true
+		}
+	}
+	return false
 }
 
 // deleteKeys deletes the given relative keys, 1,000 per request.
@@ -194,8 +227,16 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 		var del []string
 		if d.Before(cut) {
 			for _, bn := range p.batch {
+				rel := date + "/" + bn.String()
+				if bn.n < 0 {
+					c, err := s.countObject(ctx, rel)
+					if err != nil {
+						return removed, err
+					}
+					bn.n = c
+				}
 				removed += bn.n
-				del = append(del, date+"/"+bn.String())
+				del = append(del, rel)
 			}
 			removed += len(p.legacy)
 			del = append(append(del, p.legacy...), p.stale...)
@@ -257,26 +298,22 @@ func (s *Store) expireDay(ctx context.Context, d, t time.Time, p *partition) (in
 // rewriteBefore drops the entries before t from one straddling batch,
 // starting again from the newest generation when it loses a race.
 func (s *Store) rewriteBefore(ctx context.Context, date string, bn batchName, t time.Time) (int, error) {
-	for range maxRewriteAttempts {
-		body, err := s.get(ctx, date+"/"+bn.String())
-		if err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return 0, err
-		}
-		if err == nil {
-			n, err := s.rewrite(ctx, date, bn, body, func(e *storage.AuditEntry) bool { return e.Timestamp.Before(t) })
-			if !errors.Is(err, errConflict) {
-				return n, err
+	hint := &bn
+	for attempt := range maxRewriteAttempts {
+		if attempt > 0 {
+			if err := conflictBackoff(ctx, attempt); err != nil {
+				return 0, err
 			}
 		}
-		p, err := s.listPartition(ctx, date, bn.base()+".")
-		if err != nil {
+		body, cur, ok, err := s.getCurrent(ctx, date, bn.base(), hint)
+		if err != nil || !ok {
 			return 0, err
 		}
-		cur, ok := p.byBase[bn.base()]
-		if !ok {
-			return 0, nil
+		n, err := s.rewrite(ctx, date, cur, body, func(e *storage.AuditEntry) bool { return e.Timestamp.Before(t) })
+		if !errors.Is(err, errConflict) {
+			return n, err
 		}
-		bn = cur
+		hint = nil
 	}
 	return 0, fmt.Errorf("s3store: delete before %s: %w", t.Format(time.RFC3339), errConflict)
 }

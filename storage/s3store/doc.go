@@ -30,7 +30,8 @@
 // Every key starts with the prefix ([WithPrefix], default [DefaultPrefix]).
 // Entries are partitioned by the UTC day of their Timestamp:
 //
-//	prefix/YYYY-MM-DD/<writer>-<seq>.<gen>.<minNs>-<maxNs>.<n>.jsonl
+//	prefix/YYYY-MM-DD/<writer>-<seq>.0.<minNs>-<maxNs>.<n>.jsonl
+//	prefix/YYYY-MM-DD/<writer>-<seq>.<gen>.jsonl  (rewritten, gen >= 1)
 //	prefix/YYYY-MM-DD/<id>.json                   (reference layout, read only)
 //	prefix/_ids/YYYY-MM-DD/<minID>_<maxID>_<day>_<batch name>
 //	prefix/_ids/other/<day>_<batch name>
@@ -38,10 +39,14 @@
 // A batch object holds many entries, one wire-format JSON object per line,
 // sorted by timestamp. Its name carries everything the Store needs without
 // reading it: writer is 16 random hex digits per Store, seq the batch
-// number, gen the rewrite generation (0 when first uploaded), minNs and
-// maxNs the first and last entry's nanoseconds since midnight, n the entry
-// count. Every batch object is written with If-None-Match: *, so no object
-// is ever overwritten. Objects in the reference implementation's layout,
+// number, minNs and maxNs the first and last entry's nanoseconds since
+// midnight, n the entry count. Delete and DeleteBefore replace a batch by
+// its next generation under a name that depends only on the batch and the
+// generation number, so that the conditional put of that name is a lock on
+// the generation (two concurrent rewrites cannot both make it); such
+// objects are read to be counted. Readers use the newest generation of each
+// batch. Every object is written with If-None-Match: *, so no object is
+// ever overwritten. Objects in the reference implementation's layout,
 // one entry per object named by its id, are read by every query as well, so
 // a bucket that implementation wrote stays queryable (point WithPrefix at
 // its prefix); the Store never writes that layout.
@@ -102,7 +107,7 @@
 //     one multi-object delete per 1,000 objects, nothing read); in t's day
 //     only the batch objects that straddle t are rewritten.
 //   - Delete: Read's requests plus one PUT (the next generation of the batch
-//     without the entry, conditional) and one DELETE (the old one). Readers
+//     without the entry, conditional), one LIST and one DELETE. Readers
 //     use the newest generation, so a crash in between cannot resurrect or
 //     duplicate an entry; two concurrent rewrites cannot both succeed.
 //

@@ -30,21 +30,42 @@ const (
 
 // batchName identifies one generation of one batch object inside a
 // partition.
+//
+// Generation 0 (the upload) is named with its time span and count, so that
+// listings answer Count and range pruning. Later generations (rewrites by
+// Delete and DeleteBefore) are "slot" names, <base>.<gen>.jsonl, holding
+// nothing that depends on the content: a conditional put on that name is
+// then a real lock on the generation number, so two concurrent rewrites
+// cannot both produce generation gen. Their span and count are unknown
+// from the name (n = -1); readers read them. Rewrites are rare (single
+// deletes, the straddling batches of a retention cut), so few exist.
 type batchName struct {
 	writer string // 16 hex digits, random per Store (or per recovered spool file)
 	seq    uint64 // batch number of the writer
 	gen    uint64 // rewrite generation, 0 when first uploaded
-	minNs  int64  // earliest entry timestamp, ns since midnight
-	maxNs  int64  // latest entry timestamp, ns since midnight
-	n      int    // entries in the object
+	minNs  int64  // earliest entry timestamp, ns since midnight (0 for a slot)
+	maxNs  int64  // latest entry timestamp, ns since midnight (end of day for a slot)
+	n      int    // entries in the object; -1 when unknown (slot)
+	slot   bool   // named <base>.<gen>.jsonl
 }
 
 // base is the part of the name shared by every generation.
 func (b batchName) base() string { return b.writer + "-" + strconv.FormatUint(b.seq, 10) }
 
+// String returns the object name (the last key element).
 func (b batchName) String() string {
+	if b.slot {
+		return fmt.Sprintf("%s.%d%s", b.base(), b.gen, batchExt)
+	}
 	return fmt.Sprintf("%s.%d.%0*d-%0*d.%d%s", b.base(), b.gen, nsDigits, b.minNs, nsDigits, b.maxNs, b.n, batchExt)
 }
+
+// slotName returns the name of generation gen of base as a slot.
+func slotName(base batchName, gen uint64) batchName {
+	return batchName{writer: base.writer, seq: base.seq, gen: gen, minNs: 0, maxNs: nsPerDay - 1, n: -1, slot: true}
+}
+
+const nsPerDay = int64(24 * time.Hour)
 
 // parseBatchName parses the last path element of a batch object key.
 func parseBatchName(s string) (batchName, bool) {
@@ -54,6 +75,21 @@ func parseBatchName(s string) (batchName, bool) {
 		return b, false
 	}
 	parts := strings.Split(rest, ".")
+	if len(parts) == 2 {
+		w, seq, ok := strings.Cut(parts[0], "-")
+		if !ok || len(w) != 16 || !isHex(w) {
+			return b, false
+		}
+		sq, err := strconv.ParseUint(seq, 10, 64)
+		if err != nil {
+			return b, false
+		}
+		g, err := strconv.ParseUint(parts[1], 10, 64)
+		if err != nil || g == 0 {
+			return b, false
+		}
+		return slotName(batchName{writer: w, seq: sq}, g), true
+	}
 	if len(parts) != 4 {
 		return b, false
 	}

@@ -19,8 +19,14 @@ func TestBatchNameRoundTrip(t *testing.T) {
 		require.True(t, ok, c.String())
 		assert.Equal(t, c, got)
 	}
+	slot := slotName(cases[0], 3)
+	assert.Equal(t, "0123456789abcdef-1.3.jsonl", slot.String())
+	got, ok := parseBatchName(slot.String())
+	require.True(t, ok)
+	assert.Equal(t, slot, got)
+	assert.Equal(t, -1, got.n, "a slot's count is unknown")
 	for _, bad := range []string{
-		"", "x.jsonl", "0123456789abcdef-1.0.1-2.3.json", "0123456789ABCDEF-1.0.1-2.3.jsonl",
+		"", "x.jsonl", "0123456789abcdef-1.0.jsonl", "0123456789abcdef-1.0.1-2.3.json", "0123456789ABCDEF-1.0.1-2.3.jsonl",
 		"0123456789abcdef-1.0.1-2.-3.jsonl", "0123456789abcdef-x.0.1-2.3.jsonl", "0123456789abcdef-1.0.12.3.jsonl",
 		"a2d6303d-03b7-492b-838e-66ba7b9b5af6.json",
 	} {

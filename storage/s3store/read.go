@@ -172,6 +172,58 @@ func (s *Store) get(ctx context.Context, rel string) ([]byte, error) {
 	return body, nil
 }
 
+// getCurrent returns the body of the newest generation of batch base in
+// day date. It starts with hint (a name from a listing) when given, and
+// lists the batch's generations when there is none or the object is gone
+// (rewritten meanwhile), a few times over. ok is false when no generation
+// exists.
+func (s *Store) getCurrent(ctx context.Context, date, base string, hint *batchName) (body []byte, cur batchName, ok bool, err error) {
+	misses := 0
+	for range maxRewriteAttempts {
+		if hint == nil {
+			p, err := s.listPartition(ctx, date, base+".")
+			if err != nil {
+				return nil, cur, false, err
+			}
+			bn, found := p.byBase[base]
+			if !found {
+				// A listing that runs while a rewrite puts the next
+				// generation and deletes the old one may, on some
+				// servers, see neither; look again before concluding.
+				if misses++; misses > 2 {
+					return nil, cur, false, nil
+				}
+				if err := sleepCtx(ctx, time.Duration(misses)*20*time.Millisecond); err != nil {
+					return nil, cur, false, err
+				}
+				continue
+			}
+			hint = &bn
+		}
+		body, err := s.get(ctx, date+"/"+hint.String())
+		if err == nil {
+			return body, *hint, true, nil
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return nil, cur, false, err
+		}
+		hint = nil
+	}
+	return nil, cur, false, fmt.Errorf("s3store: batch %s/%s: %w", date, base, errConflict)
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("s3store: %w", ctx.Err())
+	}
+}
+
 // parseLines decodes every valid entry of a JSONL body; invalid lines are
 // counted, reported (without content) and skipped.
 func (s *Store) parseLines(rel string, body []byte, keep func(*storage.AuditEntry) bool) []*storage.AuditEntry {
@@ -267,21 +319,12 @@ func (s *Store) locate(ctx context.Context, id string) (*location, error) {
 	}
 	needle := quotedID(id)
 	for _, c := range cands {
-		p, err := s.listPartition(ctx, c.date, c.base+".")
+		body, cur, ok, err := s.getCurrent(ctx, c.date, c.base, nil)
 		if err != nil {
 			return nil, err
 		}
-		cur, ok := p.byBase[c.base]
 		if !ok {
 			continue // marker of a batch that was deleted
-		}
-		rel := c.date + "/" + cur.String()
-		body, err := s.get(ctx, rel)
-		if errors.Is(err, storage.ErrNotFound) {
-			continue // rewritten meanwhile; a retry of the caller sees the new one
-		}
-		if err != nil {
-			return nil, err
 		}
 		whole := body
 		for len(body) > 0 {
@@ -435,8 +478,10 @@ func (s *Store) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*st
 
 // dayObject is an object a day query reads.
 type dayObject struct {
-	rel   string
-	minNs int64 // first entry's ns since midnight; -1 when unknown (reference layout)
+	rel    string
+	minNs  int64 // first entry's ns since midnight; -1 when unknown (reference layout)
+	legacy bool
+	name   batchName // batch objects only
 }
 
 // streamDay yields the entries of day d within [start, end] in order. It
@@ -453,7 +498,7 @@ func (s *Store) streamDay(ctx context.Context, d, start, end time.Time, yield fu
 	}
 	var objs []dayObject
 	for _, rel := range p.legacy {
-		objs = append(objs, dayObject{rel: rel, minNs: -1})
+		objs = append(objs, dayObject{rel: rel, minNs: -1, legacy: true})
 	}
 	for _, bn := range p.batch {
 		if bn.n == 0 {
@@ -463,7 +508,7 @@ func (s *Store) streamDay(ctx context.Context, d, start, end time.Time, yield fu
 		if hi.Before(start) || lo.After(end) {
 			continue
 		}
-		objs = append(objs, dayObject{rel: date + "/" + bn.String(), minNs: bn.minNs})
+		objs = append(objs, dayObject{rel: date + "/" + bn.String(), minNs: bn.minNs, name: bn})
 	}
 	if len(objs) == 0 {
 		return true, nil
@@ -487,20 +532,28 @@ func (s *Store) streamDay(ctx context.Context, d, start, end time.Time, yield fu
 		for ; started < min(n, len(objs)); started++ {
 			f := &future{done: make(chan struct{})}
 			futs[started] = f
-			rel := objs[started].rel
+			o := objs[started]
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer close(f.done)
-				body, err := s.get(ctx, rel)
-				if errors.Is(err, storage.ErrNotFound) {
-					return // deleted or rewritten since the listing
+				var body []byte
+				var err error
+				if o.legacy {
+					body, err = s.get(ctx, o.rel)
+					if errors.Is(err, storage.ErrNotFound) {
+						return // deleted since the listing
+					}
+				} else {
+					// A batch rewritten since the listing (a Delete of
+					// another entry) is read in its new generation.
+					body, _, _, err = s.getCurrent(ctx, date, o.name.base(), &o.name)
 				}
 				if err != nil {
 					f.err = err
 					return
 				}
-				f.es = s.parseLines(rel, body, keep)
+				f.es = s.parseLines(o.rel, body, keep)
 				sortEntries(f.es)
 			}()
 		}
@@ -581,9 +634,10 @@ func sortEntries(es []*storage.AuditEntry) {
 }
 
 // Count returns the number of entries held. It flushes first, then lists
-// the partitions' objects (a request per 1,000 objects) without reading
-// any batch object: batch names carry their entry count, and a
-// reference-layout object holds one entry.
+// the partitions' objects (a request per 1,000 objects). It reads no
+// uploaded batch: their names carry the entry count, and a
+// reference-layout object holds one entry; only batches rewritten by
+// Delete or DeleteBefore (few) are read to be counted.
 func (s *Store) Count(ctx context.Context) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
@@ -614,8 +668,29 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, bn := range cur {
-		n += bn.n
+	for k, bn := range cur {
+		if bn.n >= 0 {
+			n += bn.n
+			continue
+		}
+		c, err := s.countObject(ctx, k[:len(dateLayout)]+"/"+bn.String())
+		if err != nil {
+			return 0, err
+		}
+		n += c
 	}
 	return n, nil
+}
+
+// countObject reads a batch object whose name does not carry its count (a
+// rewritten generation) and counts its entries; a missing object counts 0.
+func (s *Store) countObject(ctx context.Context, rel string) (int, error) {
+	body, err := s.get(ctx, rel)
+	if errors.Is(err, storage.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(s.parseLines(rel, body, nil)), nil
 }
