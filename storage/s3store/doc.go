@@ -84,6 +84,13 @@
 // the entries stay pending and retried; Close reports what it could not
 // deliver with [ErrUndelivered].
 //
+// Without a spool directory, entries not yet uploaded live only in memory:
+// a crash of the process loses them (at most [WithMaxBatchDelay] worth
+// plus whatever an outage held back). Use WithSpoolDir where that matters.
+// DeleteBefore removing a whole day and a stale spool file of that day
+// uploaded afterwards would bring its entries back; keep spool files
+// younger than the retention period (a Store delivers them at New).
+//
 // Flush and Close return once everything accepted is stored. Queries (Read,
 // ListEntries, Entries, Count) and deletes flush first, so they see every
 // entry accepted before the call.
