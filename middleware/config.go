@@ -1,0 +1,167 @@
+package middleware
+
+import (
+	"net/http"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit-go/middleware/internal/genai"
+)
+
+// ScopeName is the instrumentation scope of the server spans [Handler]
+// creates. ([Transport] records its calls through otelaudit.StartCall, whose
+// scope is otelaudit.ScopeName.)
+const ScopeName = "github.com/otelaudit/otelaudit-go/middleware"
+
+// DefaultMaxBodySize is the default cap, in bytes, on the body captured for
+// the audit on each side (request and response) of a call: 1 MiB. Only the
+// captured copy is capped; the caller's request and response always pass in
+// full.
+const DefaultMaxBodySize = 1 << 20
+
+// DefaultConversationHeader is the request header [Handler] and [Transport]
+// read gen_ai.conversation.id from unless [WithConversationHeader] names
+// another.
+const DefaultConversationHeader = "X-Conversation-ID"
+
+// Filter decides whether a request is audited. A request that any Filter
+// rejects gets no span and no wrapping: it goes straight to the next
+// handler or the base transport.
+type Filter func(*http.Request) bool
+
+// LLMOnly is a [Filter] that accepts only requests to the LLM APIs the
+// middleware recognises by path (OpenAI chat, completions, responses and
+// embeddings, Anthropic messages, Ollama native, Azure OpenAI deployments).
+// Without it, other requests are audited as generic calls (operation
+// "http", content = the raw bodies).
+func LLMOnly(r *http.Request) bool {
+	host := r.Host
+	if r.URL != nil && r.URL.Host != "" {
+		host = r.URL.Host
+	}
+	path := ""
+	if r.URL != nil {
+		path = r.URL.Path
+	}
+	return genai.Detect(host, path).API != genai.APIUnknown
+}
+
+// Option configures [Transport] and [Handler].
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// config is fixed after construction and shared by every request.
+type config struct {
+	tp          trace.TracerProvider
+	propagators propagation.TextMapPropagator
+	filters     []Filter
+	maxBody     int
+	convHeader  string
+	extractors  []Extractor
+	provider    string
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{maxBody: DefaultMaxBodySize, convHeader: DefaultConversationHeader}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(c)
+		}
+	}
+	if c.tp == nil {
+		c.tp = otel.GetTracerProvider()
+	}
+	if c.propagators == nil {
+		c.propagators = otel.GetTextMapPropagator()
+	}
+	return c
+}
+
+// WithTracerProvider makes the wrapper create its spans with tp instead of
+// the global provider (otel.GetTracerProvider() at construction). nil is
+// ignored.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return optionFunc(func(c *config) {
+		if tp != nil {
+			c.tp = tp
+		}
+	})
+}
+
+// WithPropagators sets the propagators [Handler] extracts the incoming trace
+// context with; the default is the global one. nil is ignored.
+func WithPropagators(p propagation.TextMapPropagator) Option {
+	return optionFunc(func(c *config) {
+		if p != nil {
+			c.propagators = p
+		}
+	})
+}
+
+// WithFilter adds a filter; a request is audited only if every filter
+// accepts it. nil is ignored. See [LLMOnly].
+func WithFilter(f Filter) Option {
+	return optionFunc(func(c *config) {
+		if f != nil {
+			c.filters = append(c.filters, f)
+		}
+	})
+}
+
+// WithMaxBodySize sets the cap, in bytes, on what is captured of each body
+// (and of a stream's reassembled output) for the audit; default
+// [DefaultMaxBodySize]. Beyond the cap the entry records truncation in its
+// metadata (request_truncated / response_truncated) and the content it
+// holds is the part within the cap; the caller's request and response are
+// never cut. n <= 0 is ignored.
+func WithMaxBodySize(n int) Option {
+	return optionFunc(func(c *config) {
+		if n > 0 {
+			c.maxBody = n
+		}
+	})
+}
+
+// WithConversationHeader sets the request header that carries the
+// conversation id (gen_ai.conversation.id); default
+// [DefaultConversationHeader]. When the header is absent, the body's
+// conversation id is used (OpenAI "conversation", "conversation_id" or
+// metadata.conversation_id). "" disables the header lookup.
+func WithConversationHeader(name string) Option {
+	return optionFunc(func(c *config) { c.convHeader = name })
+}
+
+// WithExtractor adds an [Extractor] for custom JSON shapes; extractors are
+// asked in the order added, before the built-in parsers. nil is ignored.
+func WithExtractor(e Extractor) Option {
+	return optionFunc(func(c *config) {
+		if e != nil {
+			c.extractors = append(c.extractors, e)
+		}
+	})
+}
+
+// WithProviderName sets gen_ai.provider.name for every call, overriding the
+// detection from host and path (useful for an OpenAI-compatible server such
+// as vLLM behind a private host name). "" is ignored.
+func WithProviderName(name string) Option {
+	return optionFunc(func(c *config) {
+		if name != "" {
+			c.provider = name
+		}
+	})
+}
+
+func (c *config) accept(r *http.Request) bool {
+	for _, f := range c.filters {
+		if !f(r) {
+			return false
+		}
+	}
+	return true
+}

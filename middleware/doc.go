@@ -1,0 +1,52 @@
+// Package middleware audits LLM calls automatically at the net/http level:
+// [Transport] wraps the http.RoundTripper of an LLM SDK client, [Handler]
+// wraps a server handler. Both turn each request into a GenAI span
+// (OpenTelemetry semantic conventions plus the audit.* attributes of package
+// otelaudit) that the audit exporter (package exporter) stores as a
+// tamper-evident audit entry. Both use the global TracerProvider unless
+// [WithTracerProvider] names one, as otelhttp does; use
+// exporter.NewTracerProvider to build one wired for the audit.
+//
+// # APIs understood
+//
+// Detected from host and path, with the body's JSON read for the rest:
+//
+//   - OpenAI Chat Completions (.../chat/completions), legacy completions
+//     (.../completions), Responses (.../responses), embeddings
+//     (.../embeddings), streaming (SSE, stream_options.include_usage)
+//     and not;
+//   - Azure OpenAI (/openai/deployments/{deployment}/...: the deployment
+//     stands in for a missing model; *.openai.azure.com hosts);
+//   - Anthropic Messages (/v1/messages), with its SSE event types;
+//   - OpenAI-compatible servers: vLLM, LiteLLM, Ollama's /v1 (provider
+//     "openai" unless the host is known or [WithProviderName] says
+//     otherwise), and Ollama's native /api/chat, /api/generate, /api/embed
+//     (NDJSON streams).
+//
+// Extracted: model, input messages (gen_ai.input.messages, semconv shape
+// [{"role":"user","parts":[{"type":"text","content":"..."}]}], tool calls
+// and results as tool_call / tool_call_response parts), system
+// instructions, output messages and finish reasons, usage (absent stays
+// unknown, never 0), response id and model, error type (the provider's
+// error code or type, else the HTTP status), conversation id.
+//
+// # Unknown requests and bad input
+//
+// By default every request is audited. A request to a path that is not one
+// of the APIs above is recorded as a generic call: operation "http" (or
+// "chat" when its body is chat-shaped JSON), with the raw request and reply
+// bodies as its content (valid UTF-8 as text, other bytes base64 as a blob
+// part). Add the [LLMOnly] filter to skip such requests instead.
+// A known API's body that is not valid JSON is recorded the same way, with
+// request_unparsed / response_unparsed in the entry's metadata. gzip
+// replies the transport did not decode are decoded for the audit only;
+// other encodings and encoded streams are passed through and recorded
+// without output (response_not_decoded). Nothing here ever changes what the
+// caller sends or receives.
+//
+// # Limits
+//
+// At most [DefaultMaxBodySize] (1 MiB, [WithMaxBodySize]) of each body, and
+// of a stream's reassembled output, is kept for the audit; beyond it the
+// entry's metadata has request_truncated / response_truncated.
+package middleware

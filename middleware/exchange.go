@@ -1,0 +1,499 @@
+package middleware
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit-go/middleware/internal/genai"
+	"github.com/otelaudit/otelaudit-go/middleware/internal/sse"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// Error types the middleware records (error.type) for failures that are not
+// the provider's own error replies.
+const (
+	// ErrorTypeStreamAbandoned: the caller closed a stream before its end.
+	ErrorTypeStreamAbandoned = "stream_abandoned"
+	// ErrorTypeStreamInterrupted: the stream broke (read error, connection
+	// cut) before its terminal event.
+	ErrorTypeStreamInterrupted = "stream_interrupted"
+	// ErrorTypeResponseIncomplete: a non-streaming body ended or was closed
+	// before it could be read whole.
+	ErrorTypeResponseIncomplete = "response_incomplete"
+	// ErrorTypeCanceled and ErrorTypeTimeout: the call's context ended.
+	ErrorTypeCanceled = "canceled"
+	ErrorTypeTimeout  = "timeout"
+	// ErrorTypePanic: the wrapped handler panicked.
+	ErrorTypePanic = "panic"
+)
+
+// Metadata keys (audit.metadata.<key>) the middleware records when they
+// apply.
+const (
+	MetadataRequestTruncated  = "request_truncated"    // bool: the captured request body hit the cap
+	MetadataResponseTruncated = "response_truncated"   // bool: the captured reply (or reassembled output) hit the cap
+	MetadataRequestUnparsed   = "request_unparsed"     // bool: a known API's request body was not valid JSON; raw text recorded
+	MetadataResponseUnparsed  = "response_unparsed"    // bool: a known API's reply was not valid JSON; raw text recorded
+	MetadataNotDecoded        = "response_not_decoded" // string: Content-Encoding the audit could not decode
+	MetadataCutMidEvent       = "stream_cut_mid_event" // bool: a stream ended inside an event
+	MetadataStream            = "stream"               // bool: the reply was streamed
+	MetadataHijacked          = "hijacked"             // bool: the handler hijacked the connection
+)
+
+type respMode int
+
+const (
+	modeBuffer respMode = iota // keep the body (up to the cap) and parse it at the end
+	modeSSE                    // parse events as they pass
+	modeNDJSON                 // Ollama: one JSON object a line
+	modeSkip                   // cannot decode (unknown Content-Encoding): record no output
+)
+
+// exchange is the audit record of one call in progress. Fields above mu are
+// fixed after begin; the rest are guarded by mu. finish runs once.
+type exchange struct {
+	cfg    *config
+	span   trace.Span
+	api    genai.API
+	ext    Extractor
+	limit  int
+	server bool
+
+	ended atomic.Bool
+
+	mu        sync.Mutex
+	responded bool
+	status    int
+	header    http.Header
+	mode      respMode
+	gzip      bool
+	buf       []byte
+	truncated bool
+	parser    *sse.Parser
+	stream    *genai.Stream
+	hijacked  bool
+	// contentLength is the reply's Content-Length, -1 when unknown.
+	contentLength int64
+}
+
+// readBody reads at most limit+1 bytes of rc, returning the bytes (at most
+// limit) and whether there was more.
+func readPrefix(rc io.Reader, limit int) ([]byte, bool, error) {
+	buf, err := io.ReadAll(io.LimitReader(rc, int64(limit)+1))
+	if len(buf) > limit {
+		return buf[:limit], true, err
+	}
+	return buf, false, err
+}
+
+func rawMessage(role string, body []byte) []genai.Message {
+	if len(body) == 0 {
+		return nil
+	}
+	p := genai.Part{Type: "text", Content: string(body)}
+	if !utf8.Valid(body) {
+		p = genai.Part{Type: "blob", Content: base64.StdEncoding.EncodeToString(body)}
+	}
+	return []genai.Message{{Role: role, Parts: []genai.Part{p}}}
+}
+
+func fromAuditMessages(ms []otelaudit.Message, role string) []genai.Message {
+	out := make([]genai.Message, 0, len(ms))
+	for _, m := range ms {
+		r := m.Role
+		if r == "" {
+			r = role
+		}
+		out = append(out, genai.Message{Role: r, Parts: []genai.Part{{Type: "text", Content: m.Content}}, FinishReason: m.FinishReason})
+	}
+	return out
+}
+
+// begin works out what the request is and starts its span. host is the
+// target host (client) or the Host header (server).
+func (c *config) begin(ctx context.Context, r *http.Request, host string, body []byte, reqTrunc, server bool, start time.Time) (context.Context, *exchange) {
+	path := ""
+	if r.URL != nil {
+		path = r.URL.Path
+	}
+	target := genai.Detect(host, path)
+	x := &exchange{cfg: c, api: target.API, limit: c.maxBody, server: server}
+
+	var (
+		op, provider, model, conv = target.Operation, target.Provider, "", ""
+		input                     []genai.Message
+		system                    []genai.Part
+		extra                     []attribute.KeyValue
+	)
+	claimed := false
+	for _, e := range c.extractors {
+		if req, ok := e.ExtractRequest(r, body); ok {
+			x.ext, claimed = e, true
+			op, model, conv = req.Operation, req.Model, req.ConversationID
+			if op == "" {
+				op = genai.OpChat
+			}
+			if req.Provider != "" {
+				provider = req.Provider
+			}
+			input = fromAuditMessages(req.Input, "user")
+			if req.SystemInstructions != "" {
+				system = []genai.Part{{Type: "text", Content: req.SystemInstructions}}
+			}
+			break
+		}
+	}
+	if !claimed {
+		pr, err := genai.ParseRequest(target.API, body)
+		switch {
+		case err == nil && target.API != genai.APIUnknown:
+			input, system = pr.Messages, pr.System
+		case err == nil && len(pr.Messages) > 0:
+			// Unknown path, chat-shaped JSON: treat it as a chat call.
+			op, input = genai.OpChat, pr.Messages
+		default:
+			input = rawMessage("user", body)
+			if err != nil && target.API != genai.APIUnknown && len(body) > 0 {
+				extra = append(extra, otelaudit.AuditMetadataKey(MetadataRequestUnparsed).Bool(true))
+			}
+		}
+		model, conv = pr.Model, pr.ConversationID
+		if pr.MaxTokens != nil {
+			extra = append(extra, semconv.GenAIRequestMaxTokensKey.Int64(*pr.MaxTokens))
+		}
+		if pr.Temperature != nil {
+			extra = append(extra, semconv.GenAIRequestTemperatureKey.Float64(*pr.Temperature))
+		}
+		if pr.TopP != nil {
+			extra = append(extra, semconv.GenAIRequestTopPKey.Float64(*pr.TopP))
+		}
+		if pr.Stream {
+			extra = append(extra, otelaudit.AuditMetadataKey(MetadataStream).Bool(true))
+		}
+	}
+	if model == "" {
+		model = target.Deployment
+	}
+	if c.provider != "" {
+		provider = c.provider
+	}
+	if c.convHeader != "" {
+		if h := r.Header.Get(c.convHeader); h != "" {
+			conv = h
+		}
+	}
+	if s := genai.MessagesJSON(input); s != "" {
+		extra = append(extra, semconv.GenAIInputMessagesKey.String(s))
+	}
+	if s := genai.PartsJSON(system); s != "" {
+		extra = append(extra, semconv.GenAISystemInstructionsKey.String(s))
+	}
+	if reqTrunc {
+		extra = append(extra, otelaudit.AuditMetadataKey(MetadataRequestTruncated).Bool(true))
+	}
+	if h, p, err := net.SplitHostPort(host); err == nil {
+		extra = append(extra, semconv.ServerAddress(h))
+		if n, err := strconv.Atoi(p); err == nil {
+			extra = append(extra, semconv.ServerPort(n))
+		}
+	} else if host != "" {
+		extra = append(extra, semconv.ServerAddress(host))
+	}
+
+	if !server {
+		ctx, call := otelaudit.StartCall(ctx, otelaudit.Request{Operation: op, Provider: provider, Model: model, ConversationID: conv},
+			otelaudit.WithTracerProvider(c.tp), otelaudit.WithStartTime(start), otelaudit.WithAttributes(extra...))
+		x.span = call.Span()
+		return ctx, x
+	}
+	// The server span: the same GenAI attributes as StartCall gives, with
+	// kind SERVER, so that client calls made by the handler are its
+	// children.
+	attrs := make([]attribute.KeyValue, 0, 8+len(extra))
+	attrs = append(attrs, semconv.GenAIOperationNameKey.String(op), otelaudit.AuditEntryIDKey.String(storage.NewEntryID()),
+		semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(path))
+	if provider != "" {
+		attrs = append(attrs, semconv.GenAIProviderNameKey.String(provider))
+	}
+	if model != "" {
+		attrs = append(attrs, semconv.GenAIRequestModelKey.String(model))
+	}
+	if conv != "" {
+		attrs = append(attrs, semconv.GenAIConversationIDKey.String(conv))
+	}
+	attrs = append(attrs, extra...)
+	name := op
+	if model != "" {
+		name = op + " " + model
+	}
+	ctx, x.span = c.tp.Tracer(ScopeName).Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithTimestamp(start), trace.WithAttributes(attrs...))
+	return ctx, x
+}
+
+// respond records the status and headers of the reply and chooses how to
+// capture its body. Only the first call counts.
+func (x *exchange) respond(status int, h http.Header, uncompressed bool, contentLength int64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.responded {
+		return
+	}
+	x.responded = true
+	x.status = status
+	x.header = h
+	x.contentLength = contentLength
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	ce := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	if uncompressed {
+		ce = ""
+	}
+	switch {
+	case ce != "" && ce != "identity" && (ce != "gzip" || mt == "text/event-stream" || mt == "application/x-ndjson"):
+		// Streams are never decoded (that would need buffering); other
+		// encodings are not supported.
+		x.mode = modeSkip
+		x.span.SetAttributes(otelaudit.AuditMetadataKey(MetadataNotDecoded).String(ce))
+	case x.ext != nil || status >= 400:
+		x.mode = modeBuffer
+	case mt == "text/event-stream":
+		x.mode = modeSSE
+		x.stream = genai.NewStream(x.api, x.limit)
+		x.parser = sse.New(x.limit, func(e sse.Event) { x.stream.Event(e.Type, e.Data) })
+	case mt == "application/x-ndjson" && (x.api == genai.APIOllamaChat || x.api == genai.APIOllamaGenerate):
+		x.mode = modeNDJSON
+		x.stream = genai.NewStream(x.api, x.limit)
+	default:
+		x.mode = modeBuffer
+		x.gzip = ce == "gzip"
+	}
+}
+
+// Write tees reply bytes into the capture. It never fails.
+func (x *exchange) Write(p []byte) (int, error) {
+	if x.ended.Load() {
+		return len(p), nil
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	switch x.mode {
+	case modeSSE:
+		_, _ = x.parser.Write(p)
+	case modeNDJSON:
+		for len(p) > 0 {
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				x.appendBuf(p)
+				break
+			}
+			x.appendBuf(p[:i])
+			x.stream.Event("", x.buf)
+			x.buf = x.buf[:0]
+			p = p[i+1:]
+		}
+	case modeBuffer:
+		x.appendBuf(p)
+	}
+	return len(p), nil
+}
+
+// wantsDrain reports whether an early Close should read the rest of the
+// body: an error reply of known small size that has not ended yet.
+func (x *exchange) wantsDrain() bool {
+	if x.ended.Load() {
+		return false
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.mode == modeBuffer && x.status >= 400 && x.contentLength >= 0 && x.contentLength <= maxErrorDrain
+}
+
+func (x *exchange) appendBuf(p []byte) {
+	if room := x.limit - len(x.buf); len(p) > room {
+		x.buf = append(x.buf, p[:max(room, 0)]...)
+		x.truncated = true
+		return
+	}
+	x.buf = append(x.buf, p...)
+}
+
+func errorTypeOf(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return ErrorTypeCanceled
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return ErrorTypeTimeout
+	}
+	return semconv.ErrorType(err).Value.AsString()
+}
+
+// fail ends the call at once for a transport error (no response).
+func (x *exchange) fail(err error) {
+	if !x.ended.CompareAndSwap(false, true) {
+		return
+	}
+	x.setError(errorTypeOf(err))
+	x.span.End()
+}
+
+func (x *exchange) setError(t string) {
+	x.span.SetAttributes(semconv.ErrorTypeKey.String(t))
+	x.span.SetStatus(codes.Error, t)
+}
+
+// finish records the reply and ends the span, exactly once. readErr is the
+// error that ended reading (nil at EOF or for a handler); early says the
+// body was closed before its end.
+func (x *exchange) finish(readErr error, early bool) {
+	if !x.ended.CompareAndSwap(false, true) {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	span := x.span
+	defer span.End()
+
+	if x.responded {
+		span.SetAttributes(semconv.HTTPResponseStatusCode(x.status))
+	}
+	if x.hijacked {
+		span.SetAttributes(otelaudit.AuditMetadataKey(MetadataHijacked).Bool(true))
+	}
+	var errType string
+	if x.ext != nil {
+		if resp, ok := x.ext.ExtractResponse(x.status, x.header, x.buf); ok {
+			x.record(&genai.Response{ID: resp.ID, Model: resp.Model, Messages: fromAuditMessages(resp.Output, "assistant"),
+				InputTokens: resp.InputTokens, OutputTokens: resp.OutputTokens})
+			errType = resp.ErrorType
+		} else if x.status >= 400 {
+			errType = strconv.Itoa(x.status)
+		}
+		if errType == "" && readErr != nil {
+			errType = errorTypeOf(readErr)
+		}
+		if x.truncated {
+			span.SetAttributes(otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
+		}
+		if errType != "" {
+			x.setError(errType)
+		}
+		return
+	}
+
+	switch x.mode {
+	case modeSSE, modeNDJSON:
+		if x.mode == modeNDJSON && len(x.buf) > 0 {
+			x.stream.Event("", x.buf) // a last line without newline
+		}
+		res := x.stream.Result()
+		x.record(res)
+		if res.Truncated {
+			span.SetAttributes(otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
+		}
+		errType = res.ErrorType
+		if errType == "" && !x.stream.Done() {
+			switch {
+			case readErr != nil && (errors.Is(readErr, context.Canceled) || errors.Is(readErr, context.DeadlineExceeded)):
+				errType = errorTypeOf(readErr)
+			case readErr != nil:
+				errType = ErrorTypeStreamInterrupted
+			case early:
+				errType = ErrorTypeStreamAbandoned
+			default:
+				// EOF without the terminal event: the server cut it.
+				errType = ErrorTypeStreamInterrupted
+			}
+		}
+		if x.parser != nil && x.parser.Pending() && !x.stream.Done() {
+			span.SetAttributes(otelaudit.AuditMetadataKey(MetadataCutMidEvent).Bool(true))
+		}
+	case modeBuffer:
+		body := x.buf
+		truncated := x.truncated
+		if x.gzip {
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err == nil {
+				var t bool
+				body, t, _ = readPrefix(zr, x.limit)
+				truncated = truncated || t
+			}
+		}
+		if truncated {
+			span.SetAttributes(otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
+		}
+		if x.status >= 400 {
+			errType = genai.ErrorType(x.status, body)
+			break
+		}
+		res, err := genai.ParseResponse(x.api, body)
+		switch {
+		case err == nil && (x.api != genai.APIUnknown || len(res.Messages) > 0):
+			x.record(res)
+			errType = res.ErrorType
+		default:
+			if err != nil && x.api != genai.APIUnknown && len(body) > 0 {
+				span.SetAttributes(otelaudit.AuditMetadataKey(MetadataResponseUnparsed).Bool(true))
+			}
+			x.record(&genai.Response{Messages: rawMessage("assistant", body)})
+		}
+		if errType == "" && readErr != nil {
+			errType = errorTypeOf(readErr)
+			if errType != ErrorTypeCanceled && errType != ErrorTypeTimeout {
+				errType = ErrorTypeResponseIncomplete
+			}
+		}
+		if errType == "" && early && err != nil && !truncated {
+			errType = ErrorTypeResponseIncomplete
+		}
+	}
+	if errType == "" && x.responded && x.status >= 400 {
+		errType = strconv.Itoa(x.status)
+	}
+	if errType != "" {
+		x.setError(errType)
+	}
+}
+
+// record puts a reply's data on the span.
+func (x *exchange) record(r *genai.Response) {
+	attrs := make([]attribute.KeyValue, 0, 6)
+	if r.ID != "" {
+		attrs = append(attrs, semconv.GenAIResponseIDKey.String(r.ID))
+	}
+	if r.Model != "" {
+		attrs = append(attrs, semconv.GenAIResponseModelKey.String(r.Model))
+	}
+	if r.InputTokens != nil {
+		attrs = append(attrs, semconv.GenAIUsageInputTokensKey.Int64(*r.InputTokens))
+	}
+	if r.OutputTokens != nil {
+		attrs = append(attrs, semconv.GenAIUsageOutputTokensKey.Int64(*r.OutputTokens))
+	}
+	if len(r.FinishReasons) > 0 {
+		attrs = append(attrs, semconv.GenAIResponseFinishReasonsKey.StringSlice(r.FinishReasons))
+	}
+	if s := genai.MessagesJSON(r.Messages); s != "" {
+		attrs = append(attrs, semconv.GenAIOutputMessagesKey.String(s))
+	}
+	x.span.SetAttributes(attrs...)
+}

@@ -1,0 +1,135 @@
+package middleware
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/felixge/httpsnoop"
+	"go.opentelemetry.io/otel/propagation"
+)
+
+// Handler wraps next so that every request it serves is audited: the
+// request becomes a span of kind SERVER with the GenAI attributes (the same
+// extraction as [Transport], or an [Extractor] for custom JSON shapes), and
+// through the audit exporter an audit entry. The incoming trace context is
+// extracted from the headers, and the request context given to next holds
+// the span, so calls next makes through a [Transport] are its children: the
+// entries of the upstream calls and of the handler share a trace.
+//
+// Guarantees:
+//   - The response writer keeps every optional interface of the original
+//     (http.Flusher, http.Hijacker, io.ReaderFrom, http.Pusher, Unwrap for
+//     http.ResponseController) through httpsnoop; streamed replies are
+//     flushed as next flushes them, and reassembled for the audit as they
+//     pass.
+//   - The request body is read ahead up to the cap for the audit and
+//     given to next whole (the read-ahead part first, then the rest). Next
+//     gets a shallow copy of the request; the caller's *http.Request,
+//     including its Body, is left as it was.
+//   - Requests a [Filter] rejects go to next unchanged, with no span.
+//   - The span ends when next returns (or panics: recorded as
+//     [ErrorTypePanic], then the panic goes on).
+//
+// The returned handler is safe for concurrent use if next is.
+func Handler(next http.Handler, opts ...Option) http.Handler {
+	cfg := newConfig(opts)
+	return &handler{next: next, cfg: cfg}
+}
+
+type handler struct {
+	next http.Handler
+	cfg  *config
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.cfg.accept(r) {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	ctx := h.cfg.propagators.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+
+	var (
+		body      []byte
+		truncated bool
+		replace   io.ReadCloser
+	)
+	if r.Body != nil && r.Body != http.NoBody {
+		all, err := io.ReadAll(io.LimitReader(r.Body, int64(h.cfg.maxBody)+1))
+		body, truncated = all, len(all) > h.cfg.maxBody
+		if truncated {
+			body = all[:h.cfg.maxBody]
+		}
+		var rest io.Reader = r.Body
+		if err != nil {
+			rest = errReader{err}
+		}
+		replace = &prefixBody{r: io.MultiReader(bytes.NewReader(all), rest), c: r.Body}
+	}
+	ctx, x := h.cfg.begin(ctx, r, r.Host, body, truncated, true, start)
+
+	r2 := r.WithContext(ctx)
+	if replace != nil {
+		r2.Body = replace
+	}
+	ww := httpsnoop.Wrap(w, httpsnoop.Hooks{
+		WriteHeader: func(next httpsnoop.WriteHeaderFunc) httpsnoop.WriteHeaderFunc {
+			return func(code int) {
+				if code >= 200 || code == http.StatusSwitchingProtocols {
+					x.respond(code, w.Header(), false, -1)
+				}
+				next(code)
+			}
+		},
+		Write: func(next httpsnoop.WriteFunc) httpsnoop.WriteFunc {
+			return func(b []byte) (int, error) {
+				x.respond(http.StatusOK, w.Header(), false, -1)
+				n, err := next(b)
+				_, _ = x.Write(b[:n])
+				return n, err
+			}
+		},
+		WriteString: func(next httpsnoop.WriteStringFunc) httpsnoop.WriteStringFunc {
+			return func(s string) (int, error) {
+				x.respond(http.StatusOK, w.Header(), false, -1)
+				n, err := next(s)
+				_, _ = x.Write([]byte(s[:n]))
+				return n, err
+			}
+		},
+		ReadFrom: func(next httpsnoop.ReadFromFunc) httpsnoop.ReadFromFunc {
+			return func(src io.Reader) (int64, error) {
+				x.respond(http.StatusOK, w.Header(), false, -1)
+				return next(io.TeeReader(src, x))
+			}
+		},
+		Hijack: func(next httpsnoop.HijackFunc) httpsnoop.HijackFunc {
+			return func() (net.Conn, *bufio.ReadWriter, error) {
+				c, rw, err := next()
+				if err == nil {
+					x.mu.Lock()
+					x.hijacked = true
+					x.mu.Unlock()
+				}
+				return c, rw, err
+			}
+		},
+	})
+
+	defer func() {
+		if p := recover(); p != nil {
+			if x.ended.CompareAndSwap(false, true) {
+				x.setError(ErrorTypePanic)
+				x.span.End()
+			}
+			panic(p)
+		}
+	}()
+	h.next.ServeHTTP(ww, r2)
+	x.respond(http.StatusOK, w.Header(), false, -1)
+	x.finish(nil, false)
+}

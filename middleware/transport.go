@@ -1,0 +1,168 @@
+package middleware
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Transport wraps base (http.DefaultTransport when nil) so that every
+// request it sends is audited: give the result to an LLM SDK as its
+// http.Client's Transport and each call becomes a GenAI span of kind
+// CLIENT, and through the audit exporter an audit entry, with no other code
+// change.
+//
+// What is recorded: provider and operation (from host and path), model,
+// input messages and system instructions (from the request body), output
+// messages, finish reasons, usage, response id and model, error type (from
+// the reply or the stream), conversation id (from the
+// [DefaultConversationHeader] header or the body), server address. See the
+// package documentation for the APIs understood and for how unknown
+// requests are treated.
+//
+// Guarantees:
+//   - The caller's request is never modified: the base transport gets a
+//     clone. The request body is sent in full whatever its size; when the
+//     request has GetBody (as SDK requests do) the audit reads its own copy,
+//     otherwise at most the cap is read ahead and put back in front of the
+//     rest. GetBody, redirects and retries keep working.
+//   - The response body is passed through as it is read: no buffering, no
+//     added latency to the first byte of a stream. A copy of at most the cap
+//     is kept for the audit; streams are reassembled as they pass.
+//   - The span ends exactly once: at the first EOF or error of the response
+//     body, or at its Close. A stream closed before its end, or broken
+//     mid-event, is recorded with the partial output and an error type
+//     ([ErrorTypeStreamAbandoned], [ErrorTypeStreamInterrupted]).
+//   - A request rejected by a [Filter] goes straight to base.
+//
+// The returned RoundTripper is safe for concurrent use if base is.
+func Transport(base http.RoundTripper, opts ...Option) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &transport{base: base, cfg: newConfig(opts)}
+}
+
+type transport struct {
+	base http.RoundTripper
+	cfg  *config
+}
+
+var _ http.RoundTripper = (*transport)(nil)
+
+// RoundTrip implements http.RoundTripper.
+func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !t.cfg.accept(r) {
+		return t.base.RoundTrip(r)
+	}
+	start := time.Now()
+	body, trunc, replace := captureClientBody(r, t.cfg.maxBody)
+	host := r.URL.Host
+	if r.Host != "" {
+		host = r.Host
+	}
+	ctx, x := t.cfg.begin(r.Context(), r, host, body, trunc, false, start)
+	r2 := r.Clone(ctx)
+	if replace != nil {
+		r2.Body = replace
+		if !trunc && r.GetBody == nil {
+			// The whole body was read: retries can have it again.
+			r2.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+		}
+	}
+	resp, err := t.base.RoundTrip(r2)
+	if err != nil {
+		x.fail(err)
+		return resp, err
+	}
+	if resp == nil {
+		x.finish(nil, false)
+		return resp, err
+	}
+	x.respond(resp.StatusCode, resp.Header, resp.Uncompressed, resp.ContentLength)
+	if resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
+		// Nothing to read (or a protocol upgrade whose body must keep its
+		// io.Writer): the call is complete now.
+		x.finish(nil, false)
+		return resp, nil
+	}
+	resp.Body = &wrappedBody{rc: resp.Body, x: x}
+	return resp, nil
+}
+
+// captureClientBody returns at most limit bytes of the request body for the
+// audit, whether there was more, and, when it had to read the request's own
+// Body, a replacement that yields the whole body.
+func captureClientBody(r *http.Request, limit int) (body []byte, truncated bool, replace io.ReadCloser) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, false, nil
+	}
+	if r.GetBody != nil {
+		if rc, err := r.GetBody(); err == nil && rc != nil {
+			body, truncated, _ = readPrefix(rc, limit)
+			_ = rc.Close()
+			return body, truncated, nil
+		}
+	}
+	all, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	body, truncated = all, len(all) > limit
+	if truncated {
+		body = all[:limit]
+	}
+	var rest io.Reader = r.Body
+	if err != nil {
+		rest = errReader{err}
+	}
+	return body, truncated, &prefixBody{r: io.MultiReader(bytes.NewReader(all), rest), c: r.Body}
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// prefixBody yields bytes read ahead, then the rest of the original body;
+// Close closes the original.
+type prefixBody struct {
+	r io.Reader
+	c io.Closer
+}
+
+func (p *prefixBody) Read(b []byte) (int, error) { return p.r.Read(b) }
+func (p *prefixBody) Close() error               { return p.c.Close() }
+
+// wrappedBody passes a response body through and feeds the audit; the span
+// ends at the first EOF or error, or at Close.
+type wrappedBody struct {
+	rc io.ReadCloser
+	x  *exchange
+}
+
+func (b *wrappedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		_, _ = b.x.Write(p[:n])
+	}
+	switch {
+	case err == io.EOF:
+		b.x.finish(nil, false)
+	case err != nil:
+		b.x.finish(err, false)
+	}
+	return n, err
+}
+
+// maxErrorDrain bounds what Close reads of an unread error reply to learn
+// its error type.
+const maxErrorDrain = 64 << 10
+
+func (b *wrappedBody) Close() error {
+	if b.x.wantsDrain() {
+		// An error reply closed unread (SDKs do so before a retry): read
+		// the small rest so the entry gets the provider's error code.
+		_, _ = io.Copy(b.x, io.LimitReader(b.rc, maxErrorDrain))
+	}
+	err := b.rc.Close()
+	b.x.finish(nil, true)
+	return err
+}
