@@ -93,11 +93,13 @@ func runCLI(t testing.TB, args ...string) result {
 func runAt(t testing.TB, now time.Time, args ...string) result {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	c := &cli{stdout: &stdout, stderr: &stderr, now: time.Now}
-	if !now.IsZero() {
-		c.now = func() time.Time { return now }
+	var code int
+	if now.IsZero() {
+		code = run(context.Background(), args, &stdout, &stderr)
+	} else {
+		c := &cli{stdout: &stdout, stderr: &stderr, now: func() time.Time { return now }}
+		code = c.main(context.Background(), args)
 	}
-	code := c.main(context.Background(), args)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
 }
 

@@ -83,7 +83,10 @@ func runQuery(ctx context.Context, c *cli, args []string) error {
 	} else {
 		out = &tablePrinter{w: w}
 	}
-	prog := c.newProgress("query", "entries scanned", 0)
+	var prog *progress // rows stream to stdout: a progress line would tangle with them on one screen
+	if !c.stdoutTTY {
+		prog = c.newProgress("query", "entries scanned", 0)
+	}
 	var matched int
 	var scanErr error
 	for e, err := range st.Entries(ctx, start, end) {

@@ -62,6 +62,10 @@ type cli struct {
 	// progress is true when stderr is a terminal: long scans then draw a
 	// progress line on it.
 	progress bool
+	// stdoutTTY is true when stdout is a terminal; commands that stream
+	// their output (query) then draw no progress line, which would tangle
+	// with the rows.
+	stdoutTTY bool
 	now      func() time.Time
 }
 
@@ -135,7 +139,7 @@ Examples:
   otelaudit verify --dir ./audit-data --checkpoint-key-file ckpt.key
   otelaudit stats --dir ./audit-data --from -24h
   otelaudit cleanup --dir ./audit-data --retention-days 365
-  otelaudit keygen > key.txt && chmod 600 key.txt
+  (umask 077 && otelaudit keygen > key.txt)
 `)
 	return b.String()
 }
@@ -144,7 +148,7 @@ Examples:
 // name) and returns the process exit code. Output goes to stdout, errors
 // and progress to stderr.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := &cli{stdout: stdout, stderr: stderr, progress: isTerminal(stderr), now: time.Now}
+	c := &cli{stdout: stdout, stderr: stderr, progress: isTerminal(stderr), stdoutTTY: isTerminal(stdout), now: time.Now}
 	return c.main(ctx, args)
 }
 
