@@ -184,9 +184,18 @@ func WithMaxProblems(n int) VerifyOption {
 // not tampering; so are a torn tail of a file being written and entries
 // after the last checkpoint of a session still running or crashed.
 //
+// Limits: what is signed last cannot be vouched for by anything later in
+// the store. Entries after a running (or crashed) writer's last checkpoint
+// are only chain-checked (see [WarningUnconfirmed]), and removing the last
+// lines of checkpoints.jsonl itself makes a closed session look crashed.
+// Copying each checkpoint line elsewhere (a log shipper, another host)
+// closes that gap; with the default key file in the store directory,
+// anyone who can write the directory can also forge signatures (see
+// [WithCheckpointKey]).
+//
 // The returned error is for failures to read the store (or ctx ending);
-// findings are in the report. Memory holds the writers' checkpoints and,
-// per writer, the chain ends of each file, not the entries.
+// findings are in the report. Memory holds, per writer, its latest
+// checkpoint and the chain ends of each file, not the entries.
 func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyReport, error) {
 	cfg := verifyConfig{keys: map[string][]byte{}, maxProblems: 1000}
 	for _, o := range opts {
@@ -228,10 +237,10 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 }
 
 type writerInfo struct {
-	known    bool              // an open note or checkpoint exists
-	cps      map[uint64]string // seq -> hash of signed checkpoints
-	cpSeen   map[uint64]bool
-	maxCP    uint64
+	known    bool   // an open note or checkpoint exists
+	maxCP    uint64 // seq of its latest signed checkpoint (0: none)
+	cpHash   string // hash of entry maxCP
+	cpSeen   bool   // entry maxCP was found
 	final    bool
 	finalSeq uint64
 	maxSeen  uint64
@@ -293,7 +302,7 @@ func (v *verifier) warn(p Problem) {
 func (v *verifier) writer(w string) *writerInfo {
 	wi := v.writers[w]
 	if wi == nil {
-		wi = &writerInfo{cps: map[uint64]string{}, cpSeen: map[uint64]bool{}}
+		wi = &writerInfo{}
 		v.writers[w] = wi
 	}
 	return wi
@@ -414,10 +423,11 @@ func (v *verifier) applyNote(n *note) {
 	wi.known = true
 	switch n.Type {
 	case noteCheckpoint:
-		if n.Seq > 0 {
-			wi.cps[n.Seq] = n.Hash
+		// Only the latest checkpoint is needed: every entry links to its
+		// predecessor, so the latest signed head vouches for all before.
+		if n.Seq >= wi.maxCP {
+			wi.maxCP, wi.cpHash = n.Seq, n.Hash
 		}
-		wi.maxCP = max(wi.maxCP, n.Seq)
 		if n.Final {
 			wi.final, wi.finalSeq = true, n.Seq
 		}
@@ -526,9 +536,9 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 		}
 		wi.entries++
 		wi.maxSeen = max(wi.maxSeen, c.n)
-		if want, ok := wi.cps[c.n]; ok {
-			wi.cpSeen[c.n] = true
-			if want != c.h {
+		if c.n == wi.maxCP && c.n > 0 {
+			wi.cpSeen = true
+			if wi.cpHash != c.h {
 				v.problem(Problem{Kind: ProblemModified, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d differs from its signed checkpoint", c.w, c.n)})
 			}
 		}
@@ -650,17 +660,10 @@ func (v *verifier) resolve() {
 		if int64(wi.maxSeen) < wi.entries {
 			v.problem(Problem{Kind: ProblemDuplicate, Detail: fmt.Sprintf("writer %s has %d entries but its chain only reaches %d", w, wi.entries, wi.maxSeen)})
 		}
-		var missing []uint64
-		for n := range wi.cps {
-			if !wi.cpSeen[n] {
-				if _, ok := removedRange(wi.removed, n); !ok {
-					missing = append(missing, n)
-				}
+		if wi.maxCP > 0 && !wi.cpSeen {
+			if _, ok := removedRange(wi.removed, wi.maxCP); !ok {
+				v.problem(Problem{Kind: ProblemMissing, Detail: fmt.Sprintf("entry %s:%d, the head of the writer's latest signed checkpoint, is missing (lines or a file deleted or truncated)", w, wi.maxCP)})
 			}
-		}
-		slices.Sort(missing)
-		for _, n := range missing {
-			v.problem(Problem{Kind: ProblemMissing, Detail: fmt.Sprintf("entry %s:%d, covered by a signed checkpoint, is missing (lines or a file deleted or truncated)", w, n)})
 		}
 		if !wi.final && wi.maxSeen > wi.maxCP {
 			v.rep.Unconfirmed += int64(wi.maxSeen - wi.maxCP)
