@@ -420,6 +420,7 @@ func TestUsageErrors(t *testing.T) {
 		{"keygen extra", []string{"keygen", "now"}, `unexpected argument "now"`},
 		{"missing dir", []string{"count", "--dir", filepath.Join(t.TempDir(), "absent")}, "does not exist"},
 		{"dir is a file", []string{"count", "--dir", filepath.Join(refRoot, "expected.json")}, "not a directory"},
+		{"bad trace id", []string{"query", "--dir", dir, "--trace-id", "xyz"}, `--trace-id "xyz": want 32 hex digits`},
 		{"stats bad --to", []string{"stats", "--dir", dir, "--to", "2025-13-01"}, `--to "2025-13-01"`},
 	}
 	for _, tc := range tests {
@@ -516,4 +517,25 @@ func TestInterrupted(t *testing.T) {
 	code := c.main(ctx, []string{"query", "--dir", refDir("plaintext")})
 	assert.Equal(t, exitInterrupted, code)
 	assert.Contains(t, stderr.String(), "otelaudit query: interrupted")
+}
+
+func TestFlagsAnywhere(t *testing.T) {
+	exp := loadExpected(t)
+	id := exp.Datasets["plaintext"].Entries[0].ID
+	dir := refDir("plaintext")
+	for _, args := range [][]string{
+		{"show", "--dir", dir, id},
+		{"show", id, "--dir", dir},
+		{"show", "-dir", dir, id},
+		{"show", "--dir=" + dir, id},
+		{"show", "--dir", dir, "--", id},
+	} {
+		r := runCLI(t, args...)
+		require.Equal(t, 0, r.code, "%v: %s", args, r.stderr)
+		assert.Contains(t, r.stdout, "id:                  "+id+"\n", "%v", args)
+	}
+	// After "--" everything is an argument, even what looks like a flag.
+	r := runCLI(t, "show", "--dir", dir, "--", "--key")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `no entry with id "--key"`)
 }

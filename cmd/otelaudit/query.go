@@ -66,6 +66,9 @@ func runQuery(ctx context.Context, c *cli, args []string) error {
 	if *format != "table" && *format != "jsonl" {
 		return usageErrorf("--format %q: want table or jsonl", *format)
 	}
+	if f.traceID != "" && !isHex(f.traceID, 32) {
+		return usageErrorf("--trace-id %q: want 32 hex digits (a W3C trace id)", sanitize(f.traceID))
+	}
 	start, end, err := tr.bounds(c.now())
 	if err != nil {
 		return err
@@ -119,6 +122,20 @@ func runQuery(ctx context.Context, c *cli, args []string) error {
 		return ioError(fmt.Errorf("read %s: %w", st.name, scanErr))
 	}
 	return nil
+}
+
+// isHex reports whether s is n hex digits.
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 type entryPrinter interface {
