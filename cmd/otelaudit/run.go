@@ -66,7 +66,7 @@ type cli struct {
 	// their output (query) then draw no progress line, which would tangle
 	// with the rows.
 	stdoutTTY bool
-	now      func() time.Time
+	now       func() time.Time
 }
 
 // command is one subcommand of otelaudit.
