@@ -84,6 +84,7 @@ type Problem struct {
 	Detail string      `json:"detail"`
 }
 
+// String formats p as "file:line: kind: detail".
 func (p Problem) String() string {
 	loc := p.File
 	if p.Line > 0 {
@@ -212,6 +213,15 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 	var rep *VerifyReport
 	for attempt := 0; ; attempt++ {
 		v := &verifier{cfg: cfg, dir: dir}
+		// Notes first: every checkpoint read then covers data that was
+		// durable before the listing below.
+		if _, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("storage: verify: %w", err)
+		}
+		v.init()
+		if err := v.readNotes(); err != nil {
+			return nil, err
+		}
 		before, err := listDataFiles(dir)
 		if err != nil {
 			return nil, err
@@ -219,16 +229,12 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 		if err := v.run(ctx, before); err != nil {
 			return nil, err
 		}
-		after, err := listDataFiles(dir)
-		if err != nil {
-			return nil, err
-		}
 		rep = v.rep
-		if slices.EqualFunc(before, after, func(a, b fileRef) bool { return a.name == b.name }) && !v.vanished {
+		if !v.vanished {
 			break
 		}
 		if attempt == 2 {
-			rep.Warnings = append(rep.Warnings, Problem{Kind: WarningChanged, Detail: "files were renamed or removed while verifying (rotation or cleanup by a running writer); verify again for a stable result"})
+			rep.Warnings = append(rep.Warnings, Problem{Kind: WarningChanged, Detail: "files were removed or rewritten while verifying (cleanup by a running writer); verify again for a stable result"})
 			break
 		}
 	}
@@ -281,6 +287,7 @@ type verifier struct {
 	legRmN   int64
 	anyNote  bool
 	vanished bool
+	scanned  map[uint64]string // inode -> name of files read
 	nProb    int
 	nWarn    int
 }
@@ -308,14 +315,20 @@ func (v *verifier) writer(w string) *writerInfo {
 	return wi
 }
 
-func (v *verifier) run(ctx context.Context, refs []fileRef) error {
-	v.rep = &VerifyReport{Dir: v.dir, Files: len(refs)}
+func (v *verifier) init() {
+	v.rep = &VerifyReport{Dir: v.dir}
 	v.writers = map[string]*writerInfo{}
 	v.haves = map[chainKey]*haveEnd{}
 	v.needs = map[chainKey][]needLink{}
-	if err := v.readNotes(); err != nil {
-		return err
-	}
+}
+
+// run scans the listed files, then lists again and scans what a running
+// writer's rotation moved or created meanwhile, until nothing is new. A
+// file is identified by its inode: one renamed by rotation after it was
+// read is not read twice; one replaced by a rewrite (Delete, DeleteBefore)
+// makes the pass restart (vanished).
+func (v *verifier) run(ctx context.Context, refs []fileRef) error {
+	v.rep.Files = len(refs)
 	var total int64
 	for _, ref := range refs {
 		if fi, err := os.Stat(filepath.Join(v.dir, ref.name)); err == nil {
@@ -323,17 +336,63 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 		}
 	}
 	prog := VerifyProgress{FilesTotal: len(refs), TotalBytes: total}
-	for i, ref := range refs {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("storage: verify: %w", err)
+	v.scanned = map[uint64]string{}
+	byName := map[string]uint64{}
+	for round := 0; round < 20; round++ {
+		if round > 0 {
+			var err error
+			if refs, err = listDataFiles(v.dir); err != nil {
+				return err
+			}
 		}
-		prog.File = ref.name
-		if err := v.scanFile(ctx, ref, &prog); err != nil {
-			return err
+		inos := map[uint64]bool{}
+		var todo []fileRef
+		for _, ref := range refs {
+			fi, err := os.Stat(filepath.Join(v.dir, ref.name))
+			if err != nil {
+				if round == 0 {
+					todo = append(todo, ref) // scanFile notes it vanished
+				}
+				continue
+			}
+			ino := statID(fi).ino
+			inos[uint64(ino)] = true
+			if _, done := v.scanned[uint64(ino)]; !done {
+				todo = append(todo, ref)
+			}
 		}
-		prog.FilesDone = i + 1
-		if v.cfg.progress != nil {
-			v.cfg.progress(prog)
+		if round > 0 {
+			// A name read before under another inode: fine if that inode
+			// still exists (rotation renamed it), a rewrite otherwise.
+			for _, ref := range todo {
+				if old, ok := byName[ref.name]; ok && !inos[old] {
+					v.vanished = true
+					return nil
+				}
+			}
+			if len(todo) == 0 {
+				break
+			}
+			v.rep.Files += len(todo)
+			prog.FilesTotal += len(todo)
+		}
+		for _, ref := range todo {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("storage: verify: %w", err)
+			}
+			prog.File = ref.name
+			ino, err := v.scanFile(ctx, ref, &prog)
+			if err != nil {
+				return err
+			}
+			if ino != 0 {
+				v.scanned[ino] = ref.name
+				byName[ref.name] = ino
+			}
+			prog.FilesDone++
+			if v.cfg.progress != nil {
+				v.cfg.progress(prog)
+			}
 		}
 	}
 	v.resolve()
@@ -452,19 +511,23 @@ func (v *verifier) applyNote(n *note) {
 }
 
 // scanFile checks every line of one data file.
-func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgress) error {
+func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgress) (uint64, error) {
 	f, err := os.Open(filepath.Join(v.dir, ref.name))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			v.vanished = true
-			return nil
+			return 0, nil
 		}
-		return fmt.Errorf("storage: verify: %w", err)
+		return 0, fmt.Errorf("storage: verify: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return err
+		return 0, err
+	}
+	ino := uint64(statID(fi).ino)
+	if _, done := v.scanned[ino]; done {
+		return ino, nil
 	}
 	type last struct {
 		n    uint64
@@ -582,10 +645,10 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 		return nil
 	})
 	if ctxErr != nil {
-		return fmt.Errorf("storage: verify: %w", ctxErr)
+		return 0, fmt.Errorf("storage: verify: %w", ctxErr)
 	}
 	if err != nil {
-		return fmt.Errorf("storage: verify: read %s: %w", ref.name, err)
+		return 0, fmt.Errorf("storage: verify: read %s: %w", ref.name, err)
 	}
 	if torn >= 0 {
 		v.warn(Problem{Kind: WarningTornTail, File: ref.name, Line: line + 1, Detail: "incomplete last line (a write in progress, or a crash; a writer opening the store cuts it off)"})
@@ -593,7 +656,7 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 	for w, l := range lasts {
 		v.addHave(chainKey{w, l.n}, l.h, ref.name, l.line)
 	}
-	return nil
+	return ino, nil
 }
 
 func (v *verifier) addHave(k chainKey, h, file string, line int) {

@@ -415,3 +415,37 @@ func TestVerifyCancelled(t *testing.T) {
 	_, err = Verify(t.Context(), filepath.Join(dir, "missing"))
 	assert.Error(t, err)
 }
+
+// TestVerifyConcurrentWriter verifies again and again while a writer
+// appends and rotates: every pass must be free of problems.
+func TestVerifyConcurrentWriter(t *testing.T) {
+	dir := buildChainedStore(t)
+	st, err := NewFileStorage(dir, WithRotationSize(16<<10), WithCheckpointInterval(50, time.Hour))
+	require.NoError(t, err)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 1500 {
+			if !assert.NoError(t, st.Write(context.Background(), testEntry(verifyBase.Add(time.Duration(i)*time.Minute)))) {
+				return
+			}
+		}
+	}()
+	passes := 0
+	for {
+		select {
+		case <-done:
+			require.NoError(t, st.Close())
+			rep := verifyOK(t, dir)
+			assert.Equal(t, int64(1560), rep.Chained)
+			assert.Empty(t, rep.Warnings)
+			assert.Positive(t, passes)
+			return
+		default:
+		}
+		rep, err := Verify(t.Context(), dir)
+		require.NoError(t, err)
+		require.True(t, rep.OK(), "pass %d: %v", passes, rep.Problems)
+		passes++
+	}
+}
