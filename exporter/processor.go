@@ -86,7 +86,7 @@ type item struct {
 
 // processor is the lossless audit span processor. See NewProcessor.
 //
-// Fixed after construction: e, cfg, queue, spool, ctx, cancel, done.
+// Fixed after construction: e, cfg, queue, jobs, spool, ctx, cancel, done.
 // sendMu is held for reading by every send on queue and for writing once,
 // by Shutdown, to close queue after the last send.
 type processor struct {
@@ -94,13 +94,14 @@ type processor struct {
 	cfg processorConfig
 
 	queue       chan item
+	jobs        chan job // convert -> writeLoop
 	sendMu      sync.RWMutex
 	spool       *spool
 	spoolSignal chan struct{}
 
 	ctx    context.Context // cancelled when Shutdown runs out of time
 	cancel context.CancelFunc
-	done   chan struct{} // closed when the worker has exited
+	done   chan struct{} // closed when both worker stages have exited
 
 	stopped  atomic.Bool
 	stopOnce sync.Once
@@ -123,8 +124,9 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 //   - A full queue never drops. By default OnEnd blocks until there is room
 //     (backpressure on the callers that end spans); with [WithSpool] it
 //     spills to a local spool instead.
-//   - One worker converts queued spans into entries and writes them in
-//     batches ([WithMaxBatchSize]); a failed write is retried with
+//   - A worker converts queued spans into entries and a second one writes
+//     them in batches ([WithMaxBatchSize]), so converting and writing
+//     overlap; a failed write is retried with
 //     exponential backoff (see [WithRetryBackoff]) until it succeeds, and
 //     entries a failed write stored anyway are not written twice.
 //   - ForceFlush returns nil only when every span ended before it is in the
@@ -158,6 +160,7 @@ func NewProcessor(e *Exporter, opts ...ProcessorOption) sdktrace.SpanProcessor {
 		e:           e,
 		cfg:         c,
 		queue:       make(chan item, c.queueSize),
+		jobs:        make(chan job, 1),
 		spoolSignal: make(chan struct{}, 1),
 		done:        make(chan struct{}),
 	}
@@ -173,7 +176,13 @@ func NewProcessor(e *Exporter, opts ...ProcessorOption) sdktrace.SpanProcessor {
 	}
 	depth := func() int64 { return int64(len(p.queue)) }
 	e.queueDepth.Store(&depth)
-	go p.run()
+	var wg sync.WaitGroup
+	wg.Go(p.convert)
+	wg.Go(p.writeLoop)
+	go func() {
+		wg.Wait()
+		close(p.done)
+	}()
 	return p
 }
 
@@ -312,14 +321,22 @@ func (p *processor) Shutdown(ctx context.Context) error {
 	return p.stopErr
 }
 
-// run is the worker: it batches queued spans into entries, writes them,
-// answers flush markers and replays the spool when the queue is idle.
-func (p *processor) run() {
-	defer close(p.done)
-	if p.spool != nil && p.spool.Pending() > 0 {
-		p.signalSpool() // segments left by an earlier run
-	}
-	batch := make([]*storage.AuditEntry, 0, p.cfg.batchSize)
+// job is a batch of entries for the writer, optionally followed by a
+// ForceFlush marker to answer once the batch is written.
+type job struct {
+	batch []*storage.AuditEntry
+	flush chan error
+}
+
+// convert is the first stage of the worker: it reads the queue until
+// Shutdown closes it, turns spans into entries and hands batches to the
+// writer, so that converting (hashing, encryption) and writing overlap.
+// A batch goes out when it is full, when the writer is ready for it, or
+// ahead of a flush marker. It closes jobs when the queue is closed.
+func (p *processor) convert() {
+	defer close(p.jobs)
+	var batch []*storage.AuditEntry
+	newBatch := func() []*storage.AuditEntry { return make([]*storage.AuditEntry, 0, p.cfg.batchSize) }
 	for {
 		var (
 			it item
@@ -328,38 +345,27 @@ func (p *processor) run() {
 		if len(batch) > 0 {
 			select {
 			case it, ok = <-p.queue:
-			default:
-				if batch = p.write(batch); p.ctx.Err() != nil {
-					p.drainAborted(batch)
-					return
-				}
+			case p.jobs <- job{batch: batch}:
+				batch = nil
 				continue
 			}
 		} else {
-			select {
-			case it, ok = <-p.queue:
-			case <-p.spoolSignal:
-				if p.replay(false) == nil && p.spool.Pending() > 0 {
-					p.signalSpool() // more segments wait
-				}
-				continue
-			case <-p.ctx.Done():
-				p.drainAborted(batch)
-				return
-			}
+			it, ok = <-p.queue
 		}
-		if !ok { // queue closed by Shutdown: finish the work
-			batch = p.write(batch)
-			if p.ctx.Err() == nil {
-				p.replay(true)
+		if !ok {
+			if len(batch) > 0 {
+				p.jobs <- job{batch: batch}
 			}
-			p.drainAborted(batch)
 			return
+		}
+		if batch == nil {
+			batch = newBatch()
 		}
 		switch {
 		case it.flush != nil:
-			batch = p.write(batch)
-			it.flush <- p.flushAll()
+			p.jobs <- job{batch: batch, flush: it.flush}
+			batch = nil
+			continue
 		case it.entry != nil:
 			batch = append(batch, it.entry)
 		default:
@@ -370,11 +376,46 @@ func (p *processor) run() {
 			}
 		}
 		if len(batch) >= p.cfg.batchSize {
-			batch = p.write(batch)
+			p.jobs <- job{batch: batch}
+			batch = nil
 		}
-		if p.ctx.Err() != nil {
-			p.drainAborted(batch)
-			return
+	}
+}
+
+// writeLoop is the second stage: it writes batches with retries, answers
+// flush markers and replays the spool when idle. After Shutdown ran out of
+// time (p.ctx done) it spills what it gets to the spool, or counts it as
+// dropped, until convert closes jobs.
+func (p *processor) writeLoop() {
+	if p.spool != nil && p.spool.Pending() > 0 {
+		p.signalSpool() // segments left by an earlier run
+	}
+	for {
+		select {
+		case j, ok := <-p.jobs:
+			if !ok {
+				if p.ctx.Err() == nil {
+					_ = p.replay(true)
+				}
+				return
+			}
+			if p.ctx.Err() != nil {
+				p.spill(j.batch)
+				if j.flush != nil {
+					j.flush <- p.notDurable("force flush", errors.New("processor is shutting down"))
+				}
+				continue
+			}
+			if rest := p.write(j.batch); len(rest) > 0 {
+				p.spill(rest) // Shutdown ran out of time mid-write
+			}
+			if j.flush != nil {
+				j.flush <- p.flushAll()
+			}
+		case <-p.spoolSignal:
+			if p.ctx.Err() == nil && p.replay(false) == nil && p.spool.Pending() > 0 {
+				p.signalSpool() // more segments wait
+			}
 		}
 	}
 }
@@ -388,8 +429,8 @@ func (p *processor) write(batch []*storage.AuditEntry) []*storage.AuditEntry {
 	rest, err := p.e.writeDurable(p.ctx, batch, false)
 	p.pending.Add(-int64(len(batch) - len(rest)))
 	if err != nil {
-		// Only a cancelled p.ctx stops writeDurable; keep the rest for
-		// drainAborted.
+		// Only a cancelled p.ctx stops writeDurable; the caller spills
+		// the rest.
 		return append(batch[:0:0], rest...)
 	}
 	return batch[:0]
@@ -454,34 +495,6 @@ func (p *processor) flushAll() error {
 		return fmt.Errorf("exporter: force flush: backend flush: %w", err)
 	}
 	return nil
-}
-
-// drainAborted runs when Shutdown ran out of time (or at the end of a
-// normal shutdown, with nothing left): the batch and every span still
-// queued go to the spool, or are counted as dropped without one. It reads
-// the queue until Shutdown closes it, so blocked senders are released.
-func (p *processor) drainAborted(batch []*storage.AuditEntry) {
-	p.spill(batch)
-	batch = batch[:0]
-	for it := range p.queue {
-		switch {
-		case it.flush != nil:
-			it.flush <- p.notDurable("force flush", errors.New("processor is shutting down"))
-		case it.entry != nil:
-			batch = append(batch, it.entry)
-		default:
-			if en := p.e.entry(context.Background(), it.span); en != nil {
-				batch = append(batch, en)
-			} else {
-				p.pending.Add(-1)
-			}
-		}
-		if len(batch) >= p.cfg.batchSize {
-			p.spill(batch)
-			batch = batch[:0]
-		}
-	}
-	p.spill(batch)
 }
 
 func (p *processor) spill(es []*storage.AuditEntry) {
