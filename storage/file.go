@@ -69,6 +69,9 @@ type FileStorage struct {
 	cfg fileConfig // fixed after construction
 	idx *indexCache
 	key checkpointKey // fixed after construction; zero in read-only mode
+	// writerID is this session's chain writer id, fixed once the session
+	// has started (empty in read-only mode).
+	writerID string
 
 	lock *os.File // nil in read-only mode
 

@@ -387,7 +387,7 @@ func (s *FileStorage) appendNotes(ns ...*note) error {
 	prev := s.lastNote
 	for _, n := range ns {
 		if n.Writer == "" {
-			n.Writer = s.chain.writer
+			n.Writer = s.writerID
 		}
 		if n.Time == "" {
 			n.Time = s.cfg.now().UTC().Format(time.RFC3339Nano)
@@ -439,7 +439,7 @@ func (s *FileStorage) recordRecoveries(notes []recoveryNote) error {
 	if len(notes) == 0 {
 		return nil
 	}
-	if s.chain.writer == "" {
+	if s.writerID == "" {
 		s.pendingRecoveries = append(s.pendingRecoveries, notes...)
 		return nil
 	}
@@ -456,7 +456,8 @@ func (s *FileStorage) recordRecoveries(notes []recoveryNote) error {
 func (s *FileStorage) startSession() error {
 	_, err := os.Stat(filepath.Join(s.dir, checkpointFileName))
 	fresh := errors.Is(err, os.ErrNotExist)
-	s.chain = chainState{writer: newWriterID(), h: sha256.New()}
+	s.writerID = newWriterID()
+	s.chain = chainState{writer: s.writerID, h: sha256.New()}
 	var ns []*note
 	if fresh {
 		acc, err := s.legacyDigest()
