@@ -153,16 +153,6 @@ func joinErr(a, b error) error {
 	return b
 }
 
-// sync fsyncs the current segment.
-func (s *spool) sync() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cur == nil {
-		return nil
-	}
-	return s.cur.Sync()
-}
-
 // Pending returns the number of entries in the spool.
 func (s *spool) Pending() int64 {
 	s.mu.Lock()
