@@ -154,7 +154,7 @@ func (p *jsonlPrinter) print(e *storage.AuditEntry) error {
 	if err != nil {
 		// An entry a backend returned always encodes; report the id
 		// only, never content.
-		return fmt.Errorf("encode entry %s: %w", e.ID, err)
+		return fmt.Errorf("encode entry %s: %w", sanitize(e.ID), err)
 	}
 	p.buf = append(b, '\n')
 	_, err = p.w.Write(p.buf)

@@ -85,11 +85,11 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 	}
 	in, err := contentOf(e.InputContent, em)
 	if err != nil {
-		return fmt.Errorf("entry %s: input: %w", e.ID, err)
+		return fmt.Errorf("entry %s: input: %w", sanitize(e.ID), err)
 	}
 	out, err := contentOf(e.OutputContent, em)
 	if err != nil {
-		return fmt.Errorf("entry %s: output: %w", e.ID, err)
+		return fmt.Errorf("entry %s: output: %w", sanitize(e.ID), err)
 	}
 	w := bufio.NewWriter(c.stdout)
 	printEntry(w, e, in, out, *raw)
