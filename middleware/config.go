@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"net/http"
 
 	"go.opentelemetry.io/otel"
@@ -164,4 +165,26 @@ func (c *config) accept(r *http.Request) bool {
 		}
 	}
 	return true
+}
+
+type convKey struct{}
+
+// ContextWithConversationID returns a context carrying a conversation id.
+// [Transport] records it (gen_ai.conversation.id) for calls made with the
+// context when neither the request header nor the body names one; [Handler]
+// puts the id of each request it serves in the context it gives next, so
+// upstream calls join the conversation of the request that caused them. ""
+// returns ctx unchanged.
+func ContextWithConversationID(ctx context.Context, id string) context.Context {
+	if id == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, convKey{}, id)
+}
+
+// ConversationIDFromContext returns the id set by
+// [ContextWithConversationID], or "".
+func ConversationIDFromContext(ctx context.Context) string {
+	s, _ := ctx.Value(convKey{}).(string)
+	return s
 }

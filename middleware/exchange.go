@@ -201,6 +201,11 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 			conv = h
 		}
 	}
+	if conv == "" {
+		conv = ConversationIDFromContext(ctx)
+	} else if server {
+		ctx = ContextWithConversationID(ctx, conv)
+	}
 	if s := genai.MessagesJSON(input); s != "" {
 		extra = append(extra, semconv.GenAIInputMessagesKey.String(s))
 	}

@@ -132,6 +132,7 @@ func TestHandlerAndTransportShareTrace(t *testing.T) {
 			assert.Equal(t, "ping?", str(e.InputContent))
 			assert.Equal(t, "upstream says hi", str(e.OutputContent))
 			assert.Equal(t, "gpt-4o-mini", str(e.Model))
+			assert.Equal(t, "c-7", str(e.ConversationID), "the upstream call joins the conversation")
 		default:
 			t.Errorf("entry %s matches no span", e.ID)
 		}
