@@ -39,6 +39,7 @@ const (
 func s3Server(t *testing.T) (endpoint, access, secret string) {
 	t.Helper()
 	if e := os.Getenv(envS3Endpoint); e != "" {
+		usedS3Server.Add(1)
 		return e, os.Getenv(envS3AccessKey), os.Getenv(envS3SecretKey)
 	}
 	bin := os.Getenv(envVersityGW)
@@ -73,6 +74,7 @@ func s3Server(t *testing.T) (endpoint, access, secret string) {
 		require.True(t, time.Now().Before(deadline), "versitygw did not start: %v", err)
 		time.Sleep(50 * time.Millisecond)
 	}
+	usedS3Server.Add(1)
 	return "http://" + addr, access, secret
 }
 
