@@ -153,6 +153,7 @@ func run(ctx context.Context) error {
 	}
 	fmt.Printf("\ndecrypted %s:\n  input  %q\n  output %q\n", first.ID, in, out)
 	fmt.Printf("stored ciphertext starts %q\n", shorten(*first.InputContent, 32))
+	fmt.Printf("\nnext: go run ./cmd/otelaudit show --dir %s --key-file %s/.key %s\n", dataDir, dataDir, first.ID)
 	return nil
 }
 
