@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -40,6 +42,15 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 	}
 	now := c.now().UTC()
 	cutoff := now.Add(-time.Duration(*days) * 24 * time.Hour)
+	if sf.dir != "" && !*dryRun {
+		// Opening a directory for writing makes it a store (lock, key and
+		// checkpoint files): do not do that to a directory given by
+		// mistake that holds no audit data.
+		if empty, err := holdsNoStore(sf.dir); err == nil && empty {
+			fmt.Fprintf(c.stdout, "%s holds no audit store (no audit_*.jsonl or checkpoints.jsonl): nothing removed\n", sf.dir)
+			return nil
+		}
+	}
 	st, err := sf.open(ctx, c, *dryRun)
 	if err != nil {
 		return err
@@ -97,4 +108,20 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintf(w, "Note: %d entries were counted before the cutoff but %d were removed (the store changed meanwhile)\n", before, n)
 	}
 	return nil
+}
+
+// holdsNoStore reports whether dir has neither data files nor a
+// checkpoint file.
+func holdsNoStore(dir string) (bool, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, de := range des {
+		n := de.Name()
+		if n == "checkpoints.jsonl" || (strings.HasPrefix(n, "audit_") && strings.HasSuffix(n, ".jsonl")) {
+			return false, nil
+		}
+	}
+	return true, nil
 }

@@ -539,3 +539,14 @@ func TestFlagsAnywhere(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, `no entry with id "--key"`)
 }
+
+func TestCleanupLeavesANonStoreDirectoryAlone(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not an audit store"), 0o600))
+	r := runCLI(t, "cleanup", "--dir", dir, "--retention-days", "30")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "holds no audit store")
+	des, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, des, 1, "cleanup created nothing in a directory without a store")
+}
