@@ -2,193 +2,218 @@ package genai
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
+
+	"github.com/tidwall/gjson"
 )
 
 // ErrNotJSON is returned for a body that is not a JSON object.
 var ErrNotJSON = errors.New("genai: body is not a JSON object")
 
-type chatMessage struct {
-	Role       string          `json:"role"`
-	Content    json.RawMessage `json:"content"`
-	ToolCalls  []toolCall      `json:"tool_calls"`
-	ToolCallID string          `json:"tool_call_id"`
-	Refusal    *string         `json:"refusal"`
-	Type       string          `json:"type"`
-	// Responses API items that are not messages.
-	CallID    string          `json:"call_id"`
-	Name      string          `json:"name"`
-	Arguments json.RawMessage `json:"arguments"`
-	Output    json.RawMessage `json:"output"`
-}
+// ErrInvalidJSON is returned for a body that starts like a JSON object but
+// is not valid JSON (cut, or malformed).
+var ErrInvalidJSON = errors.New("genai: body is not valid JSON")
 
-type toolCall struct {
-	ID       string `json:"id"`
-	Function struct {
-		Name      string          `json:"name"`
-		Arguments json.RawMessage `json:"arguments"`
-	} `json:"function"`
-}
-
-type requestBody struct {
-	Model         string `json:"model"`
-	Stream        *bool  `json:"stream"`
-	StreamOptions *struct {
-		IncludeUsage bool `json:"include_usage"`
-	} `json:"stream_options"`
-	Messages     []chatMessage   `json:"messages"`
-	System       json.RawMessage `json:"system"`       // Anthropic, Ollama generate
-	Instructions json.RawMessage `json:"instructions"` // Responses
-	Input        json.RawMessage `json:"input"`        // Responses, embeddings, Ollama embed
-	Prompt       json.RawMessage `json:"prompt"`       // completions, Ollama generate
-
-	Conversation   json.RawMessage `json:"conversation"`
-	ConversationID string          `json:"conversation_id"`
-	Metadata       map[string]any  `json:"metadata"`
-
-	MaxTokens           *int64   `json:"max_tokens"`
-	MaxCompletionTokens *int64   `json:"max_completion_tokens"`
-	MaxOutputTokens     *int64   `json:"max_output_tokens"`
-	Temperature         *float64 `json:"temperature"`
-	TopP                *float64 `json:"top_p"`
+// parseObject validates body and returns it as a gjson document.
+func parseObject(body []byte) (gjson.Result, error) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '{' {
+		return gjson.Result{}, ErrNotJSON
+	}
+	if !gjson.ValidBytes(body) {
+		return gjson.Result{}, ErrInvalidJSON
+	}
+	return gjson.ParseBytes(body), nil
 }
 
 // ParseRequest extracts a [Request] from the JSON body of a call in the
-// given API. Partial data is returned with an error when the body is not
-// valid JSON for that API; the caller decides how to record it.
+// given API. An empty result and an error are returned when the body is not
+// a valid JSON object; values of unexpected JSON types are ignored.
 func ParseRequest(api API, body []byte) (*Request, error) {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || body[0] != '{' {
-		return &Request{}, ErrNotJSON
+	doc, err := parseObject(body)
+	if err != nil {
+		return &Request{}, err
 	}
-	var rb requestBody
-	if err := json.Unmarshal(body, &rb); err != nil {
-		return &Request{}, fmt.Errorf("genai: request body: %w", err)
-	}
-	r := &Request{Model: rb.Model, Temperature: rb.Temperature, TopP: rb.TopP}
+	r := &Request{}
+	var messages, system, instructions, input, prompt, conversation, metadata gjson.Result
+	var stream gjson.Result
+	doc.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "model":
+			r.Model = str(v)
+		case "stream":
+			stream = v
+		case "stream_options":
+			r.IncludeUsage = v.Get("include_usage").Type == gjson.True
+		case "messages":
+			messages = v
+		case "system":
+			system = v
+		case "instructions":
+			instructions = v
+		case "input":
+			input = v
+		case "prompt":
+			prompt = v
+		case "conversation":
+			conversation = v
+		case "conversation_id":
+			if s := str(v); s != "" {
+				r.ConversationID = s
+			}
+		case "metadata":
+			metadata = v
+		case "max_tokens", "max_completion_tokens", "max_output_tokens":
+			if r.MaxTokens == nil {
+				r.MaxTokens = count(v)
+			}
+		case "temperature":
+			if v.Type == gjson.Number {
+				f := v.Num
+				r.Temperature = &f
+			}
+		case "top_p":
+			if v.Type == gjson.Number {
+				f := v.Num
+				r.TopP = &f
+			}
+		}
+		return true
+	})
 	switch {
-	case rb.MaxTokens != nil:
-		r.MaxTokens = rb.MaxTokens
-	case rb.MaxCompletionTokens != nil:
-		r.MaxTokens = rb.MaxCompletionTokens
-	case rb.MaxOutputTokens != nil:
-		r.MaxTokens = rb.MaxOutputTokens
-	}
-	if rb.Stream != nil {
-		r.Stream = *rb.Stream
-	} else if api == APIOllamaChat || api == APIOllamaGenerate {
+	case stream.Type == gjson.True:
+		r.Stream = true
+	case !stream.Exists() && (api == APIOllamaChat || api == APIOllamaGenerate):
 		r.Stream = true // Ollama streams unless told not to
 	}
-	if rb.StreamOptions != nil {
-		r.IncludeUsage = rb.StreamOptions.IncludeUsage
+	if r.ConversationID == "" {
+		switch {
+		case conversation.Type == gjson.String:
+			r.ConversationID = conversation.Str
+		case conversation.IsObject():
+			r.ConversationID = str(conversation.Get("id"))
+		}
 	}
-	r.ConversationID = conversationID(rb)
+	if r.ConversationID == "" && metadata.IsObject() {
+		for _, k := range []string{"conversation_id", "session_id", "thread_id"} {
+			if s := str(metadata.Get(k)); s != "" {
+				r.ConversationID = s
+				break
+			}
+		}
+	}
 
 	switch api {
 	case APIResponses:
-		r.System = parseContent(rb.Instructions)
-		r.Messages = responsesInput(rb.Input)
+		r.System = parseContent(instructions)
+		r.Messages = responsesInput(input)
 	case APIAnthropic:
-		r.System = parseContent(rb.System)
-		r.Messages = chatMessages(rb.Messages)
+		r.System = parseContent(system)
+		r.Messages = chatMessages(messages)
 	case APICompletions, APIOllamaGenerate:
-		r.System = parseContent(rb.System)
-		if ps := parseContent(rb.Prompt); len(ps) > 0 {
+		r.System = parseContent(system)
+		if ps := parseContent(prompt); len(ps) > 0 {
 			r.Messages = []Message{{Role: "user", Parts: ps}}
 		}
 	case APIEmbeddings, APIOllamaEmbed:
-		if ps := parseContent(rb.Input); len(ps) > 0 {
+		if ps := parseContent(input); len(ps) > 0 {
 			r.Messages = []Message{{Role: "user", Parts: ps}}
 		}
 	default: // chat completions, Ollama chat, and unknown JSON with messages
-		r.Messages = chatMessages(rb.Messages)
+		r.Messages = chatMessages(messages)
 	}
 	return r, nil
 }
 
-func conversationID(rb requestBody) string {
-	if rb.ConversationID != "" {
-		return rb.ConversationID
+// chatMessage turns one chat message object (OpenAI, Anthropic or Ollama
+// form) into a semconv message.
+func chatMessage(m gjson.Result) Message {
+	var msg Message
+	var content, toolCalls gjson.Result
+	var toolCallID, refusal string
+	m.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "role":
+			msg.Role = str(v)
+		case "content":
+			content = v
+		case "tool_call_id":
+			toolCallID = str(v)
+		case "refusal":
+			refusal = str(v)
+		case "tool_calls":
+			toolCalls = v
+		}
+		return true
+	})
+	if msg.Role == "tool" && toolCallID != "" {
+		msg.Parts = []Part{{Type: "tool_call_response", ID: toolCallID, Response: contentAsJSON(content)}}
+	} else {
+		msg.Parts = parseContent(content)
 	}
-	if c := bytes.TrimSpace(rb.Conversation); len(c) > 0 {
-		var s string
-		if json.Unmarshal(c, &s) == nil {
-			return s
-		}
-		var o struct {
-			ID string `json:"id"`
-		}
-		if json.Unmarshal(c, &o) == nil {
-			return o.ID
-		}
+	if refusal != "" {
+		msg.Parts = append(msg.Parts, Part{Type: "refusal", Content: refusal})
 	}
-	for _, k := range []string{"conversation_id", "session_id", "thread_id"} {
-		if s, ok := rb.Metadata[k].(string); ok && s != "" {
-			return s
-		}
+	toolCalls.ForEach(func(_, tc gjson.Result) bool {
+		fn := tc.Get("function")
+		msg.Parts = append(msg.Parts, Part{Type: "tool_call", ID: str(tc.Get("id")), Name: str(fn.Get("name")), Arguments: argsJSON(fn.Get("arguments"))})
+		return true
+	})
+	if msg.Parts == nil {
+		msg.Parts = []Part{}
 	}
-	return ""
+	return msg
 }
 
-func chatMessages(ms []chatMessage) []Message {
-	out := make([]Message, 0, len(ms))
-	for _, m := range ms {
-		msg := Message{Role: m.Role}
-		if m.Role == "tool" && m.ToolCallID != "" {
-			msg.Parts = []Part{{Type: "tool_call_response", ID: m.ToolCallID, Response: contentAsJSON(m.Content)}}
-		} else {
-			msg.Parts = parseContent(m.Content)
-		}
-		if m.Refusal != nil && *m.Refusal != "" {
-			msg.Parts = append(msg.Parts, Part{Type: "refusal", Content: *m.Refusal})
-		}
-		for _, tc := range m.ToolCalls {
-			msg.Parts = append(msg.Parts, Part{Type: "tool_call", ID: tc.ID, Name: tc.Function.Name, Arguments: argsJSON(tc.Function.Arguments)})
-		}
-		if msg.Parts == nil {
-			msg.Parts = []Part{}
-		}
-		out = append(out, msg)
+func chatMessages(ms gjson.Result) []Message {
+	if !ms.IsArray() {
+		return nil
 	}
+	out := []Message{}
+	ms.ForEach(func(_, m gjson.Result) bool {
+		if m.IsObject() {
+			out = append(out, chatMessage(m))
+		}
+		return true
+	})
 	return out
 }
 
 // responsesInput parses the Responses API "input": a string or a list of
 // items (messages, function calls and their outputs).
-func responsesInput(raw json.RawMessage) []Message {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] == 'n' {
+func responsesInput(v gjson.Result) []Message {
+	if v.Type == gjson.String {
+		return []Message{{Role: "user", Parts: []Part{textPart(v.Str)}}}
+	}
+	if !v.IsArray() {
 		return nil
 	}
-	if raw[0] == '"' {
-		return []Message{{Role: "user", Parts: parseContent(raw)}}
-	}
-	var items []chatMessage
-	if json.Unmarshal(raw, &items) != nil {
-		return nil
-	}
-	out := make([]Message, 0, len(items))
-	for _, it := range items {
-		switch it.Type {
-		case "function_call":
-			out = append(out, Message{Role: "assistant", Parts: []Part{{Type: "tool_call", ID: it.CallID, Name: it.Name, Arguments: argsJSON(it.Arguments)}}})
-		case "function_call_output":
-			out = append(out, Message{Role: "tool", Parts: []Part{{Type: "tool_call_response", ID: it.CallID, Response: contentAsJSON(it.Output)}}})
-		case "", "message":
-			parts := parseContent(it.Content)
-			if parts == nil {
-				parts = []Part{}
-			}
-			role := it.Role
-			if role == "" {
-				role = "user"
-			}
-			out = append(out, Message{Role: role, Parts: parts})
-		default:
-			out = append(out, Message{Role: "user", Parts: []Part{{Type: it.Type}}})
+	out := []Message{}
+	v.ForEach(func(_, it gjson.Result) bool {
+		if it.Type == gjson.String {
+			out = append(out, Message{Role: "user", Parts: []Part{textPart(it.Str)}})
+			return true
 		}
-	}
+		if !it.IsObject() {
+			return true
+		}
+		switch typ := str(it.Get("type")); typ {
+		case "function_call":
+			p, _ := parseBlock(it)
+			out = append(out, Message{Role: "assistant", Parts: []Part{p}})
+		case "function_call_output":
+			p, _ := parseBlock(it)
+			out = append(out, Message{Role: "tool", Parts: []Part{p}})
+		case "", "message":
+			m := chatMessage(it)
+			if m.Role == "" {
+				m.Role = "user"
+			}
+			out = append(out, m)
+		default:
+			out = append(out, Message{Role: "user", Parts: []Part{{Type: typ}}})
+		}
+		return true
+	})
 	return out
 }

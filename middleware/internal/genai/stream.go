@@ -2,7 +2,8 @@ package genai
 
 import (
 	"bytes"
-	"encoding/json"
+
+	"github.com/tidwall/gjson"
 )
 
 // maxIndex bounds the choice, block and output indexes a stream may use, so
@@ -94,15 +95,19 @@ func (s *Stream) Event(typ string, data []byte) {
 		s.done = true
 		return
 	}
+	if data[0] != '{' || !gjson.ValidBytes(data) {
+		return
+	}
+	doc := gjson.ParseBytes(data)
 	switch s.api {
 	case APIAnthropic:
-		s.anthropic(typ, data)
+		s.anthropic(typ, doc)
 	case APIResponses:
-		s.responses(typ, data)
+		s.responses(typ, doc)
 	case APIOllamaChat, APIOllamaGenerate:
-		s.ollamaLine(data)
+		s.ollamaLine(doc)
 	default:
-		s.chat(data)
+		s.chat(doc)
 	}
 }
 
@@ -116,160 +121,134 @@ func grow[T any](xs []T, i int) []T {
 	return xs
 }
 
-func (s *Stream) chat(data []byte) {
-	var rb responseBody
-	if json.Unmarshal(data, &rb) != nil {
-		return
-	}
-	if t := errorType(rb.Error); t != "" {
+func (s *Stream) chat(doc gjson.Result) {
+	if t := errorType(doc.Get("error")); t != "" {
 		s.errType = t
 		s.done = true
 		return
 	}
-	if rb.ID != "" {
-		s.id = rb.ID
+	if id := str(doc.Get("id")); id != "" {
+		s.id = id
 	}
-	if rb.Model != "" {
-		s.model = rb.Model
+	if m := str(doc.Get("model")); m != "" {
+		s.model = m
 	}
-	if rb.Usage != nil {
-		s.in, s.out = rb.Usage.counts()
+	if u := doc.Get("usage"); u.IsObject() {
+		s.in, s.out = usageCounts(u)
 	}
-	for _, c := range rb.Choices {
-		if !index(c.Index) {
-			continue
+	doc.Get("choices").ForEach(func(_, c gjson.Result) bool {
+		i := int(c.Get("index").Int())
+		if !index(i) {
+			return true
 		}
-		s.choices = grow(s.choices, c.Index)
-		ch := &s.choices[c.Index]
+		s.choices = grow(s.choices, i)
+		ch := &s.choices[i]
 		ch.seen = true
-		if c.Delta.Role != "" {
-			ch.role = c.Delta.Role
+		d := c.Get("delta")
+		if r := str(d.Get("role")); r != "" {
+			ch.role = r
 		}
-		if c.Text != nil {
-			s.b.add(&ch.text, *c.Text)
+		if t := c.Get("text"); t.Type == gjson.String {
+			s.b.add(&ch.text, t.Str)
 		}
-		if c.Delta.Content != nil {
-			s.b.add(&ch.text, *c.Delta.Content)
+		if t := d.Get("content"); t.Type == gjson.String {
+			s.b.add(&ch.text, t.Str)
 		}
-		if c.Delta.Refusal != nil {
-			s.b.add(&ch.refusal, *c.Delta.Refusal)
+		if t := d.Get("refusal"); t.Type == gjson.String {
+			s.b.add(&ch.refusal, t.Str)
 		}
-		for _, tc := range c.Delta.ToolCalls {
-			if !index(tc.Index) {
-				continue
+		d.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
+			ti := int(tc.Get("index").Int())
+			if !index(ti) {
+				return true
 			}
-			ch.tools = grow(ch.tools, tc.Index)
-			if ch.tools[tc.Index] == nil {
-				ch.tools[tc.Index] = &toolAcc{}
+			ch.tools = grow(ch.tools, ti)
+			if ch.tools[ti] == nil {
+				ch.tools[ti] = &toolAcc{}
 			}
-			t := ch.tools[tc.Index]
-			if tc.ID != "" {
-				t.id = tc.ID
+			t := ch.tools[ti]
+			if id := str(tc.Get("id")); id != "" {
+				t.id = id
 			}
-			if tc.Function.Name != "" {
-				t.name = tc.Function.Name
+			if n := str(tc.Get("function.name")); n != "" {
+				t.name = n
 			}
-			s.b.add(&t.args, tc.Function.Arguments)
+			s.b.add(&t.args, str(tc.Get("function.arguments")))
+			return true
+		})
+		if f := str(c.Get("finish_reason")); f != "" {
+			ch.finish = f
 		}
-		if c.FinishReason != nil && *c.FinishReason != "" {
-			ch.finish = *c.FinishReason
-		}
-	}
+		return true
+	})
 }
 
-type anthropicEvent struct {
-	Type    string `json:"type"`
-	Index   int    `json:"index"`
-	Message *struct {
-		ID    string `json:"id"`
-		Model string `json:"model"`
-		Usage *usage `json:"usage"`
-	} `json:"message"`
-	ContentBlock *struct {
-		Type string `json:"type"`
-		ID   string `json:"id"`
-		Name string `json:"name"`
-		Text string `json:"text"`
-	} `json:"content_block"`
-	Delta *struct {
-		Type        string  `json:"type"`
-		Text        string  `json:"text"`
-		Thinking    string  `json:"thinking"`
-		PartialJSON string  `json:"partial_json"`
-		StopReason  *string `json:"stop_reason"`
-	} `json:"delta"`
-	Usage *usage          `json:"usage"`
-	Error json.RawMessage `json:"error"`
-}
-
-func (s *Stream) anthropic(typ string, data []byte) {
-	var ev anthropicEvent
-	if json.Unmarshal(data, &ev) != nil {
-		return
-	}
+func (s *Stream) anthropic(typ string, ev gjson.Result) {
 	if typ == "" {
-		typ = ev.Type
+		typ = str(ev.Get("type"))
 	}
 	switch typ {
 	case "message_start":
-		if ev.Message != nil {
-			s.id, s.model = ev.Message.ID, ev.Message.Model
-			s.in, s.out = ev.Message.Usage.counts()
+		if m := ev.Get("message"); m.IsObject() {
+			s.id, s.model = str(m.Get("id")), str(m.Get("model"))
+			s.in, s.out = usageCounts(m.Get("usage"))
 		}
 	case "content_block_start":
-		if !index(ev.Index) || ev.ContentBlock == nil {
+		i := int(ev.Get("index").Int())
+		cb := ev.Get("content_block")
+		if !index(i) || !cb.IsObject() {
 			return
 		}
-		s.blocks = grow(s.blocks, ev.Index)
-		b := &s.blocks[ev.Index]
-		b.kind = ev.ContentBlock.Type
+		s.blocks = grow(s.blocks, i)
+		b := &s.blocks[i]
+		b.kind = str(cb.Get("type"))
 		switch b.kind {
 		case "tool_use", "server_tool_use":
-			b.tool = &toolAcc{id: ev.ContentBlock.ID, name: ev.ContentBlock.Name}
+			b.tool = &toolAcc{id: str(cb.Get("id")), name: str(cb.Get("name"))}
 		case "text":
-			s.b.add(&b.text, ev.ContentBlock.Text)
+			s.b.add(&b.text, str(cb.Get("text")))
 		}
 	case "content_block_delta":
-		if !index(ev.Index) || ev.Delta == nil {
+		i := int(ev.Get("index").Int())
+		d := ev.Get("delta")
+		if !index(i) || !d.IsObject() {
 			return
 		}
-		s.blocks = grow(s.blocks, ev.Index)
-		b := &s.blocks[ev.Index]
-		switch ev.Delta.Type {
+		s.blocks = grow(s.blocks, i)
+		b := &s.blocks[i]
+		switch str(d.Get("type")) {
 		case "text_delta":
 			if b.kind == "" {
 				b.kind = "text"
 			}
-			s.b.add(&b.text, ev.Delta.Text)
+			s.b.add(&b.text, str(d.Get("text")))
 		case "thinking_delta":
 			if b.kind == "" {
 				b.kind = "thinking"
 			}
-			s.b.add(&b.text, ev.Delta.Thinking)
+			s.b.add(&b.text, str(d.Get("thinking")))
 		case "input_json_delta":
 			if b.tool == nil {
 				b.tool = &toolAcc{}
 				b.kind = "tool_use"
 			}
-			s.b.add(&b.tool.args, ev.Delta.PartialJSON)
+			s.b.add(&b.tool.args, str(d.Get("partial_json")))
 		}
 	case "message_delta":
-		if ev.Delta != nil && ev.Delta.StopReason != nil {
-			s.finish = *ev.Delta.StopReason
+		if r := str(ev.Get("delta.stop_reason")); r != "" {
+			s.finish = r
 		}
-		if ev.Usage != nil {
-			in, out := ev.Usage.counts()
-			if in != nil {
-				s.in = in
-			}
-			if out != nil {
-				s.out = out
-			}
+		in, out := usageCounts(ev.Get("usage"))
+		if in != nil {
+			s.in = in
+		}
+		if out != nil {
+			s.out = out
 		}
 	case "message_stop":
 		s.done = true
 	case "error":
-		s.errType = errorType(ev.Error)
+		s.errType = errorType(ev.Get("error"))
 		if s.errType == "" {
 			s.errType = "error"
 		}
@@ -277,88 +256,66 @@ func (s *Stream) anthropic(typ string, data []byte) {
 	}
 }
 
-type responsesEvent struct {
-	Type        string          `json:"type"`
-	OutputIndex int             `json:"output_index"`
-	Delta       string          `json:"delta"`
-	Item        json.RawMessage `json:"item"`
-	Response    json.RawMessage `json:"response"`
-	Code        json.RawMessage `json:"code"`
-}
-
-func (s *Stream) responses(typ string, data []byte) {
-	var ev responsesEvent
-	if json.Unmarshal(data, &ev) != nil {
-		return
-	}
+func (s *Stream) responses(typ string, ev gjson.Result) {
 	if typ == "" {
-		typ = ev.Type
+		typ = str(ev.Get("type"))
 	}
 	switch typ {
 	case "response.created", "response.in_progress":
-		var rb responseBody
-		if json.Unmarshal(ev.Response, &rb) == nil {
-			s.id, s.model = rb.ID, rb.Model
-		}
+		s.id, s.model = str(ev.Get("response.id")), str(ev.Get("response.model"))
 	case "response.output_text.delta", "response.refusal.delta":
-		if !index(ev.OutputIndex) {
+		i := int(ev.Get("output_index").Int())
+		if !index(i) {
 			return
 		}
-		s.blocks = grow(s.blocks, ev.OutputIndex)
-		b := &s.blocks[ev.OutputIndex]
+		s.blocks = grow(s.blocks, i)
+		b := &s.blocks[i]
 		if b.kind == "" {
 			b.kind = "text"
 			if typ == "response.refusal.delta" {
 				b.kind = "refusal"
 			}
 		}
-		s.b.add(&b.text, ev.Delta)
+		s.b.add(&b.text, str(ev.Get("delta")))
 	case "response.output_item.done":
-		if !index(ev.OutputIndex) {
+		i := int(ev.Get("output_index").Int())
+		if !index(i) {
 			return
 		}
-		s.blocks = grow(s.blocks, ev.OutputIndex)
-		var it chatMessage
-		if json.Unmarshal(ev.Item, &it) == nil && it.Type == "function_call" {
-			s.blocks[ev.OutputIndex].item = &Part{Type: "tool_call", ID: it.CallID, Name: it.Name, Arguments: argsJSON(it.Arguments)}
+		s.blocks = grow(s.blocks, i)
+		if it := ev.Get("item"); str(it.Get("type")) == "function_call" {
+			p, _ := parseBlock(it)
+			s.blocks[i].item = &p
 		}
 	case "response.completed", "response.incomplete", "response.failed":
-		var rb responseBody
-		if json.Unmarshal(ev.Response, &rb) == nil {
-			s.final = fromBody(APIResponses, &rb)
+		if r := ev.Get("response"); r.IsObject() {
+			s.final = fromBody(APIResponses, r)
 		}
 		s.done = true
 	case "error":
-		s.errType = errorType(data)
+		s.errType = errorType(ev)
 		s.done = true
 	}
 }
 
-func (s *Stream) ollamaLine(data []byte) {
-	var rb responseBody
-	if json.Unmarshal(data, &rb) != nil {
-		return
-	}
-	if t := errorType(rb.Error); t != "" {
+func (s *Stream) ollamaLine(doc gjson.Result) {
+	if errorType(doc.Get("error")) != "" {
 		s.errType = "error"
 		s.done = true
 		return
 	}
-	if rb.Model != "" {
-		s.model = rb.Model
+	if m := str(doc.Get("model")); m != "" {
+		s.model = m
 	}
-	if rb.Message != nil {
-		var c string
-		if json.Unmarshal(rb.Message.Content, &c) == nil {
-			s.b.add(&s.ollama, c)
-		}
-	} else if rb.Response != nil {
-		s.b.add(&s.ollama, *rb.Response)
+	if c := doc.Get("message.content"); c.Type == gjson.String {
+		s.b.add(&s.ollama, c.Str)
+	} else if t := doc.Get("response"); t.Type == gjson.String {
+		s.b.add(&s.ollama, t.Str)
 	}
-	if rb.Done {
+	if doc.Get("done").Type == gjson.True {
 		s.done = true
-		s.finish = rb.DoneReason
-		s.in, s.out = rb.PromptEvalCount, rb.EvalCount
+		s.finish = str(doc.Get("done_reason"))
+		s.in, s.out = count(doc.Get("prompt_eval_count")), count(doc.Get("eval_count"))
 	}
 }
 
@@ -388,7 +345,7 @@ func (s *Stream) Result() *Response {
 			case b.item != nil:
 				m.Parts = append(m.Parts, *b.item)
 			case b.tool != nil:
-				m.Parts = append(m.Parts, Part{Type: "tool_call", ID: b.tool.id, Name: b.tool.name, Arguments: rawOrNil(b.tool.args)})
+				m.Parts = append(m.Parts, Part{Type: "tool_call", ID: b.tool.id, Name: b.tool.name, Arguments: jsonArgs(b.tool.args)})
 			case b.kind == "text":
 				m.Parts = append(m.Parts, textPart(string(b.text)))
 			case b.kind == "thinking":
@@ -431,7 +388,7 @@ func (s *Stream) Result() *Response {
 			}
 			for _, t := range ch.tools {
 				if t != nil {
-					m.Parts = append(m.Parts, Part{Type: "tool_call", ID: t.id, Name: t.name, Arguments: argsJSON(jsonString(string(t.args)))})
+					m.Parts = append(m.Parts, Part{Type: "tool_call", ID: t.id, Name: t.name, Arguments: stringArgs(string(t.args))})
 				}
 			}
 			if ch.finish != "" {
@@ -441,4 +398,12 @@ func (s *Stream) Result() *Response {
 		}
 	}
 	return r
+}
+
+// jsonArgs returns streamed tool input JSON when it is complete and valid.
+func jsonArgs(b []byte) []byte {
+	if len(bytes.TrimSpace(b)) == 0 || !gjson.ValidBytes(b) {
+		return nil
+	}
+	return b
 }

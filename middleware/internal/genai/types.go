@@ -1,10 +1,11 @@
 package genai
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 )
 
 // Part is one part of a message in the GenAI semantic-convention shape
@@ -67,11 +68,30 @@ func MessagesJSON(ms []Message) string {
 	if len(ms) == 0 {
 		return ""
 	}
-	b, err := json.Marshal(ms)
-	if err != nil {
-		return ""
+	n := 2
+	for _, m := range ms {
+		n += 48 + len(m.Role) + len(m.FinishReason)
+		for _, p := range m.Parts {
+			n += 32 + len(p.Content) + len(p.Arguments) + len(p.Response) + len(p.URI)
+		}
 	}
-	return string(b)
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, m := range ms {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"role":`...)
+		b = appendString(b, m.Role)
+		b = append(b, `,"parts":`...)
+		b = appendParts(b, m.Parts)
+		if m.FinishReason != "" {
+			b = append(b, `,"finish_reason":`...)
+			b = appendString(b, m.FinishReason)
+		}
+		b = append(b, '}')
+	}
+	return string(append(b, ']'))
 }
 
 // PartsJSON encodes parts as the semconv JSON array; empty gives "".
@@ -79,11 +99,96 @@ func PartsJSON(ps []Part) string {
 	if len(ps) == 0 {
 		return ""
 	}
-	b, err := json.Marshal(ps)
-	if err != nil {
-		return ""
+	return string(appendParts(nil, ps))
+}
+
+func appendParts(b []byte, ps []Part) []byte {
+	b = append(b, '[')
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"type":`...)
+		b = appendString(b, p.Type)
+		field := func(name, v string) {
+			if v != "" {
+				b = append(b, `,"`...)
+				b = append(b, name...)
+				b = append(b, `":`...)
+				b = appendString(b, v)
+			}
+		}
+		if p.Content != "" || p.Type == "text" {
+			b = append(b, `,"content":`...)
+			b = appendString(b, p.Content)
+		}
+		field("id", p.ID)
+		field("name", p.Name)
+		if len(p.Arguments) > 0 {
+			b = append(b, `,"arguments":`...)
+			b = append(b, p.Arguments...)
+		}
+		if len(p.Response) > 0 {
+			b = append(b, `,"response":`...)
+			b = append(b, p.Response...)
+		}
+		field("modality", p.Modality)
+		field("mime_type", p.MimeType)
+		field("uri", p.URI)
+		b = append(b, '}')
 	}
-	return string(b)
+	return append(b, ']')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // Text joins the text parts of the messages with "\n".
@@ -104,115 +209,95 @@ func Text(ms []Message) string {
 
 func textPart(s string) Part { return Part{Type: "text", Content: s} }
 
+// str returns v's string value, "" unless v is a JSON string.
+func str(v gjson.Result) string {
+	if v.Type != gjson.String {
+		return ""
+	}
+	return v.Str
+}
+
+// count returns a token count, nil unless v is a non-negative integer.
+func count(v gjson.Result) *int64 {
+	if v.Type != gjson.Number || v.Num < 0 || v.Num != float64(int64(v.Num)) {
+		return nil
+	}
+	n := int64(v.Num)
+	return &n
+}
+
 // parseContent turns a content value (a string or an array of typed parts,
 // in OpenAI, Responses or Anthropic form) into semconv parts.
-func parseContent(raw json.RawMessage) []Part {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || raw[0] == 'n' {
-		return nil
-	}
-	if raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return []Part{textPart(s)}
+func parseContent(v gjson.Result) []Part {
+	switch {
+	case v.Type == gjson.String:
+		return []Part{textPart(v.Str)}
+	case v.IsArray():
+		var parts []Part
+		v.ForEach(func(_, it gjson.Result) bool {
+			if p, ok := parseBlock(it); ok {
+				parts = append(parts, p)
+			}
+			return true
+		})
+		if parts == nil {
+			parts = []Part{}
 		}
-		return nil
+		return parts
 	}
-	var items []json.RawMessage
-	if json.Unmarshal(raw, &items) != nil {
-		return nil
-	}
-	parts := make([]Part, 0, len(items))
-	for _, it := range items {
-		if p, ok := parseBlock(it); ok {
-			parts = append(parts, p)
-		}
-	}
-	return parts
+	return nil
 }
 
-type block struct {
-	Type     string          `json:"type"`
-	Text     *string         `json:"text"`
-	Refusal  string          `json:"refusal"`
-	Thinking string          `json:"thinking"`
-	ImageURL json.RawMessage `json:"image_url"`
-	Source   *struct {
-		Type      string `json:"type"`
-		MediaType string `json:"media_type"`
-		Data      string `json:"data"`
-		URL       string `json:"url"`
-	} `json:"source"`
-	ID        string          `json:"id"`
-	Name      string          `json:"name"`
-	Input     json.RawMessage `json:"input"`
-	ToolUseID string          `json:"tool_use_id"`
-	Content   json.RawMessage `json:"content"`
-	CallID    string          `json:"call_id"`
-	Arguments json.RawMessage `json:"arguments"`
-	Output    json.RawMessage `json:"output"`
-	FileID    string          `json:"file_id"`
-}
-
-func parseBlock(raw json.RawMessage) (Part, bool) {
-	var b block
-	if json.Unmarshal(raw, &b) != nil {
-		// A bare string inside an array (prompt lists, embeddings input).
-		var s string
-		if json.Unmarshal(raw, &s) == nil {
-			return textPart(s), true
-		}
+func parseBlock(it gjson.Result) (Part, bool) {
+	if it.Type == gjson.String { // a bare string in a list (prompts, embeddings input)
+		return textPart(it.Str), true
+	}
+	if !it.IsObject() {
 		return Part{}, false
 	}
-	switch b.Type {
-	case "text", "input_text", "output_text":
-		if b.Text != nil {
-			return textPart(*b.Text), true
+	typ := str(it.Get("type"))
+	switch typ {
+	case "text", "input_text", "output_text", "":
+		if t := it.Get("text"); t.Type == gjson.String {
+			return textPart(t.Str), true
 		}
+		if typ == "" {
+			return Part{}, false
+		}
+		return textPart(""), true
 	case "refusal":
-		return Part{Type: "refusal", Content: b.Refusal}, true
+		return Part{Type: "refusal", Content: str(it.Get("refusal"))}, true
 	case "thinking", "reasoning":
-		return Part{Type: "reasoning", Content: b.Thinking}, true
+		return Part{Type: "reasoning", Content: str(it.Get("thinking"))}, true
 	case "image_url", "input_image":
-		url := ""
-		var s string
-		if json.Unmarshal(b.ImageURL, &s) == nil {
-			url = s
-		} else {
-			var o struct {
-				URL string `json:"url"`
-			}
-			_ = json.Unmarshal(b.ImageURL, &o)
-			url = o.URL
+		u := it.Get("image_url")
+		url := str(u)
+		if u.IsObject() {
+			url = str(u.Get("url"))
 		}
-		return uriPart("image", url, b.FileID), true
+		return uriPart("image", url, str(it.Get("file_id"))), true
 	case "image", "document":
 		modality := "image"
-		if b.Type == "document" {
+		if typ == "document" {
 			modality = "document"
 		}
-		if b.Source != nil {
-			if b.Source.Type == "base64" {
-				return Part{Type: "blob", Modality: modality, MimeType: b.Source.MediaType, Content: b.Source.Data}, true
+		if src := it.Get("source"); src.IsObject() {
+			if str(src.Get("type")) == "base64" {
+				return Part{Type: "blob", Modality: modality, MimeType: str(src.Get("media_type")), Content: str(src.Get("data"))}, true
 			}
-			return Part{Type: "uri", Modality: modality, URI: b.Source.URL}, true
+			return Part{Type: "uri", Modality: modality, URI: str(src.Get("url"))}, true
 		}
-		return Part{Type: b.Type}, true
+		return Part{Type: typ}, true
 	case "tool_use", "server_tool_use":
-		return Part{Type: "tool_call", ID: b.ID, Name: b.Name, Arguments: rawOrNil(b.Input)}, true
+		return Part{Type: "tool_call", ID: str(it.Get("id")), Name: str(it.Get("name")), Arguments: rawOrNil(it.Get("input"))}, true
 	case "tool_result":
-		return Part{Type: "tool_call_response", ID: b.ToolUseID, Response: contentAsJSON(b.Content)}, true
+		return Part{Type: "tool_call_response", ID: str(it.Get("tool_use_id")), Response: contentAsJSON(it.Get("content"))}, true
 	case "function_call":
-		return Part{Type: "tool_call", ID: b.CallID, Name: b.Name, Arguments: argsJSON(b.Arguments)}, true
+		return Part{Type: "tool_call", ID: str(it.Get("call_id")), Name: str(it.Get("name")), Arguments: argsJSON(it.Get("arguments"))}, true
 	case "function_call_output":
-		return Part{Type: "tool_call_response", ID: b.CallID, Response: contentAsJSON(b.Output)}, true
-	case "":
-		if b.Text != nil {
-			return textPart(*b.Text), true
-		}
-		return Part{}, false
+		return Part{Type: "tool_call_response", ID: str(it.Get("call_id")), Response: contentAsJSON(it.Get("output"))}, true
 	}
-	return Part{Type: b.Type}, true
+	return Part{Type: typ}, true
 }
 
 func uriPart(modality, url, fileID string) Part {
@@ -227,38 +312,39 @@ func uriPart(modality, url, fileID string) Part {
 	return Part{Type: "uri", Modality: modality, URI: url}
 }
 
-// rawOrNil returns raw when it is valid JSON and not null.
-func rawOrNil(raw json.RawMessage) json.RawMessage {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" || !json.Valid(raw) {
+// rawOrNil returns v's raw JSON unless v is absent or null. The documents
+// are validated before they are walked, so Raw is valid JSON.
+func rawOrNil(v gjson.Result) json.RawMessage {
+	if !v.Exists() || v.Type == gjson.Null || v.Raw == "" {
 		return nil
 	}
-	return raw
+	return json.RawMessage(v.Raw)
 }
 
 // argsJSON turns OpenAI's string-encoded arguments into JSON: the decoded
-// object when the string holds valid JSON, else the string itself.
-func argsJSON(raw json.RawMessage) json.RawMessage {
-	raw = bytes.TrimSpace(raw)
-	var s string
-	if len(raw) > 0 && raw[0] == '"' && json.Unmarshal(raw, &s) == nil {
-		if json.Valid([]byte(s)) && strings.TrimSpace(s) != "" {
-			return json.RawMessage(s)
-		}
-		return jsonString(s)
+// value when the string holds valid JSON, else the string itself.
+func argsJSON(v gjson.Result) json.RawMessage {
+	if v.Type == gjson.String {
+		return stringArgs(v.Str)
 	}
-	return rawOrNil(raw)
+	return rawOrNil(v)
+}
+
+func stringArgs(s string) json.RawMessage {
+	if strings.TrimSpace(s) != "" && gjson.Valid(s) {
+		return json.RawMessage(s)
+	}
+	if s == "" {
+		return nil
+	}
+	return appendString(nil, s)
 }
 
 // contentAsJSON renders a tool result: text stays a JSON string, block
 // arrays become their joined text when all are text, else raw JSON.
-func contentAsJSON(raw json.RawMessage) json.RawMessage {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	if raw[0] == '[' {
-		parts := parseContent(raw)
+func contentAsJSON(v gjson.Result) json.RawMessage {
+	if v.IsArray() {
+		parts := parseContent(v)
 		var sb strings.Builder
 		allText := len(parts) > 0
 		for _, p := range parts {
@@ -269,36 +355,8 @@ func contentAsJSON(raw json.RawMessage) json.RawMessage {
 			sb.WriteString(p.Content)
 		}
 		if allText {
-			return jsonString(sb.String())
+			return appendString(nil, sb.String())
 		}
 	}
-	return rawOrNil(raw)
-}
-
-func jsonString(s string) json.RawMessage {
-	b, _ := json.Marshal(s)
-	return b
-}
-
-// limitedText is a string builder that keeps at most limit bytes.
-type limitedText struct {
-	sb        strings.Builder
-	limit     int
-	truncated bool
-}
-
-func (t *limitedText) add(s string) {
-	if room := t.limit - t.sb.Len(); len(s) > room {
-		if room > 0 {
-			// Cut on a rune boundary.
-			cut := room
-			for cut > 0 && !utf8.RuneStart(s[cut]) {
-				cut--
-			}
-			t.sb.WriteString(s[:cut])
-		}
-		t.truncated = true
-		return
-	}
-	t.sb.WriteString(s)
+	return rawOrNil(v)
 }
