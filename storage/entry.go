@@ -560,25 +560,43 @@ func extraKeys(obj []byte) (map[string]json.RawMessage, error) {
 	return extra, nil
 }
 
-// hasUnknownKey walks the top level of a valid JSON object and reports
-// whether any key is not a known field.
+// hasUnknownKey reports whether the top level of obj, a JSON object that
+// json.Unmarshal already accepted, has a key that is not a known field. It
+// scans bytes instead of tokenising because it runs on every line read; a
+// key written with escapes is reported as unknown so that the exact decoder
+// decides.
 func hasUnknownKey(obj []byte) bool {
-	dec := json.NewDecoder(bytes.NewReader(obj))
-	if _, err := dec.Token(); err != nil { // '{'
-		return true
-	}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return true
-		}
-		k, _ := t.(string)
-		if !knownKeys[k] {
-			return true
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return true
+	depth := 0
+	expectKey := false
+	for i := 0; i < len(obj); i++ {
+		switch c := obj[i]; c {
+		case '{', '[':
+			depth++
+			expectKey = depth == 1 && c == '{'
+		case '}', ']':
+			depth--
+		case ',':
+			expectKey = depth == 1
+		case '"':
+			j := i + 1
+			escaped := false
+			for j < len(obj) && obj[j] != '"' {
+				if obj[j] == '\\' {
+					escaped = true
+					j++
+				}
+				j++
+			}
+			if j >= len(obj) {
+				return true
+			}
+			if expectKey {
+				if escaped || !knownKeys[string(obj[i+1:j])] {
+					return true
+				}
+				expectKey = false
+			}
+			i = j
 		}
 	}
 	return false

@@ -235,3 +235,33 @@ func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
 		assert.Equal(t, string(want), string(appendFloat(nil, f)))
 	}
 }
+
+func BenchmarkParseEntry(b *testing.B) {
+	e := &AuditEntry{ID: NewEntryID(), Timestamp: time.Now(), InputHash: "a", OutputHash: "b",
+		Metadata: map[string]any{"tenant": "acme", "n": 3}, TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "b7ad6b7169203331"}
+	line, err := e.MarshalJSON()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseEntry(line); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestHasUnknownKey(t *testing.T) {
+	for line, want := range map[string]bool{
+		`{"id":"a","timestamp":"t"}`:                       false,
+		`{"id":"a","metadata":{"zzz":{"q":[1,"x\"y"]}}}`:    false,
+		`{"id":"a","x":1}`:                                  true,
+		`{ "id" : "a" , "alerts" : ["id","x"] }`:            false,
+		`{"id":"a","meta\u0064ata":{}}`:                     true, // escaped key: decided by the slow path
+		`{"input_content":"{\"evil\":1}","id":"a"}`:          false,
+		`{"a\"b":1}`:                                        true,
+		`{"id":"a","chain":{"w":"x","n":1,"p":"","h":"h"}}`: false,
+	} {
+		assert.Equal(t, want, hasUnknownKey([]byte(line)), line)
+	}
+}
