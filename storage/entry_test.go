@@ -253,13 +253,13 @@ func BenchmarkParseEntry(b *testing.B) {
 
 func TestHasUnknownKey(t *testing.T) {
 	for line, want := range map[string]bool{
-		`{"id":"a","timestamp":"t"}`:                       false,
-		`{"id":"a","metadata":{"zzz":{"q":[1,"x\"y"]}}}`:    false,
-		`{"id":"a","x":1}`:                                  true,
-		`{ "id" : "a" , "alerts" : ["id","x"] }`:            false,
-		`{"id":"a","meta\u0064ata":{}}`:                     true, // escaped key: decided by the slow path
-		`{"input_content":"{\"evil\":1}","id":"a"}`:          false,
-		`{"a\"b":1}`:                                        true,
+		`{"id":"a","timestamp":"t"}`:                     false,
+		`{"id":"a","metadata":{"zzz":{"q":[1,"x\"y"]}}}`: false,
+		`{"id":"a","x":1}`:                               true,
+		`{ "id" : "a" , "alerts" : ["id","x"] }`:         false,
+		`{"id":"a","meta\u0064ata":{}}`:                  true, // escaped key: decided by the slow path
+		`{"input_content":"{\"evil\":1}","id":"a"}`:      false,
+		`{"a\"b":1}`: true,
 		`{"id":"a","chain":{"w":"x","n":1,"p":"","h":"h"}}`: false,
 	} {
 		assert.Equal(t, want, hasUnknownKey([]byte(line)), line)
