@@ -71,7 +71,8 @@ func WithMaxBatchSize(n int) ProcessorOption {
 // not lost. "" keeps the default (block).
 //
 // Spooled entries hold what the backend would hold: with a Logger that
-// stores plaintext content, the spool does too.
+// stores plaintext content, the spool does too. A spool directory belongs
+// to one processor at a time; two processors must not share one.
 func WithSpool(dir string) ProcessorOption {
 	return processorOptionFunc(func(c *processorConfig) { c.spoolDir = dir })
 }
