@@ -287,7 +287,8 @@ type verifier struct {
 	legRmN   int64
 	anyNote  bool
 	vanished bool
-	scanned  map[uint64]string // inode -> name of files read
+	files    map[uint64]*fileScan // by inode
+	notesEnd int64                // end of the notes read
 	nProb    int
 	nWarn    int
 }
@@ -336,8 +337,8 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 		}
 	}
 	prog := VerifyProgress{FilesTotal: len(refs), TotalBytes: total}
-	v.scanned = map[uint64]string{}
-	byName := map[string]uint64{}
+	v.files = map[uint64]*fileScan{}
+	byName := map[string]uint64{} // inode each name had when read
 	for round := 0; round < 20; round++ {
 		if round > 0 {
 			var err error
@@ -345,8 +346,9 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 				return err
 			}
 		}
-		inos := map[uint64]bool{}
 		var todo []fileRef
+		inos := map[uint64]bool{}
+		names := map[string]uint64{}
 		for _, ref := range refs {
 			fi, err := os.Stat(filepath.Join(v.dir, ref.name))
 			if err != nil {
@@ -355,17 +357,18 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 				}
 				continue
 			}
-			ino := statID(fi).ino
-			inos[uint64(ino)] = true
-			if _, done := v.scanned[uint64(ino)]; !done {
+			ino := uint64(statID(fi).ino)
+			inos[ino], names[ref.name] = true, ino
+			if st := v.files[ino]; st == nil || fi.Size() > st.size {
 				todo = append(todo, ref)
 			}
 		}
 		if round > 0 {
-			// A name read before under another inode: fine if that inode
-			// still exists (rotation renamed it), a rewrite otherwise.
-			for _, ref := range todo {
-				if old, ok := byName[ref.name]; ok && !inos[old] {
+			// A name read before that now has another inode: fine if the
+			// old inode is still listed (rotation renamed it); otherwise
+			// the file was rewritten (Delete, DeleteBefore): start again.
+			for name, ino := range names {
+				if old, ok := byName[name]; ok && old != ino && !inos[old] {
 					v.vanished = true
 					return nil
 				}
@@ -373,7 +376,6 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 			if len(todo) == 0 {
 				break
 			}
-			v.rep.Files += len(todo)
 			prog.FilesTotal += len(todo)
 		}
 		for _, ref := range todo {
@@ -386,7 +388,6 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 				return err
 			}
 			if ino != 0 {
-				v.scanned[ino] = ref.name
 				byName[ref.name] = ino
 			}
 			prog.FilesDone++
@@ -394,6 +395,15 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 				v.cfg.progress(prog)
 			}
 		}
+	}
+	v.rep.Files = len(v.files)
+	// Files removed or rewritten meanwhile by Delete or DeleteBefore: their
+	// removal note was written after the notes were read; start again.
+	if changed, err := v.removalSince(); err != nil {
+		return err
+	} else if changed {
+		v.vanished = true
+		return nil
 	}
 	v.resolve()
 	if v.nProb > v.cfg.maxProblems {
@@ -403,6 +413,34 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 		v.rep.Warnings = append(v.rep.Warnings, Problem{Kind: "more", Detail: fmt.Sprintf("%d more warnings not listed", v.nWarn-v.cfg.maxProblems)})
 	}
 	return nil
+}
+
+// removalSince reports whether a removal note was appended to
+// checkpoints.jsonl after readNotes read it.
+func (v *verifier) removalSince() (bool, error) {
+	f, err := os.Open(filepath.Join(v.dir, checkpointFileName))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("storage: verify: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if fi.Size() < v.notesEnd {
+		return true, nil
+	}
+	found := false
+	_, err = scanLines(f, v.notesEnd, fi.Size(), func(_ int64, b []byte) error {
+		if bytes.Contains(b, []byte(`"type":"removal"`)) {
+			found = true
+		}
+		return nil
+	})
+	return found, err
 }
 
 // readNotes checks and loads checkpoints.jsonl.
@@ -422,7 +460,9 @@ func (v *verifier) readNotes() error {
 	}
 	line := 0
 	prevNote := ""
-	torn, err := scanLines(f, 0, fi.Size(), func(_ int64, b []byte) error {
+	v.notesEnd = fi.Size()
+	torn, err := scanLines(f, 0, fi.Size(), func(off int64, b []byte) error {
+		v.notesEnd = off + int64(len(b)) + 1
 		line++
 		if isBlank(b) {
 			return nil
@@ -511,11 +551,34 @@ func (v *verifier) applyNote(n *note) {
 }
 
 // scanFile checks every line of one data file.
+// fileScan is how far a data file (an inode) has been read: a file that a
+// running writer appends to may be read again from where the last read
+// stopped.
+type fileScan struct {
+	name     string
+	off      int64 // end of the last complete line read
+	size     int64 // file size at the last read
+	line     int   // lines read
+	lasts    map[string]*fileLast
+	tornLine int // line number of an incomplete last line, 0 if none
+}
+
+// fileLast is the last entry of one writer seen in a file.
+type fileLast struct {
+	n    uint64
+	h    string
+	line int
+}
+
+// scanFile reads a data file (from where an earlier read stopped) and
+// checks every line. It returns the file's inode.
 func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgress) (uint64, error) {
 	f, err := os.Open(filepath.Join(v.dir, ref.name))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			v.vanished = true
+			// Renamed by rotation (the next round finds it under its new
+			// name) or removed by cleanup (which writes a removal note
+			// first; see notesChanged).
 			return 0, nil
 		}
 		return 0, fmt.Errorf("storage: verify: %w", err)
@@ -526,22 +589,26 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 		return 0, err
 	}
 	ino := uint64(statID(fi).ino)
-	if _, done := v.scanned[ino]; done {
+	st := v.files[ino]
+	if st == nil {
+		st = &fileScan{lasts: map[string]*fileLast{}}
+		v.files[ino] = st
+	} else if fi.Size() <= st.size {
 		return ino, nil
 	}
-	type last struct {
-		n    uint64
-		h    string
-		line int
-	}
-	lasts := map[string]*last{}
+	st.name = ref.name
+	st.size = fi.Size()
+	st.tornLine = 0
+	lasts := st.lasts
+	type last = fileLast
 	day := []byte(ref.day[:4] + "-" + ref.day[4:6] + "-" + ref.day[6:])
 	h := sha256.New()
 	var sum [sha256.Size]byte
 	var hexbuf [2 * sha256.Size]byte
-	line := 0
+	line := st.line
 	var ctxErr error
-	torn, err := scanLines(f, 0, fi.Size(), func(off int64, b []byte) error {
+	torn, err := scanLines(f, st.off, fi.Size(), func(off int64, b []byte) error {
+		st.off = off + int64(len(b)) + 1
 		line++
 		prog.Bytes += int64(len(b)) + 1
 		if line&0xffff == 0 {
@@ -650,11 +717,9 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 	if err != nil {
 		return 0, fmt.Errorf("storage: verify: read %s: %w", ref.name, err)
 	}
+	st.line = line
 	if torn >= 0 {
-		v.warn(Problem{Kind: WarningTornTail, File: ref.name, Line: line + 1, Detail: "incomplete last line (a write in progress, or a crash; a writer opening the store cuts it off)"})
-	}
-	for w, l := range lasts {
-		v.addHave(chainKey{w, l.n}, l.h, ref.name, l.line)
+		st.tornLine = line + 1
 	}
 	return ino, nil
 }
@@ -670,6 +735,14 @@ func (v *verifier) addHave(k chainKey, h, file string, line int) {
 // resolve matches chain ends across files, then checks checkpoints and the
 // legacy digest.
 func (v *verifier) resolve() {
+	for _, st := range v.files {
+		for w, l := range st.lasts {
+			v.addHave(chainKey{w, l.n}, l.h, st.name, l.line)
+		}
+		if st.tornLine > 0 {
+			v.warn(Problem{Kind: WarningTornTail, File: st.name, Line: st.tornLine, Detail: "incomplete last line (a write in progress, or a crash; a writer opening the store cuts it off)"})
+		}
+	}
 	keys := make([]chainKey, 0, len(v.needs))
 	for k := range v.needs {
 		keys = append(keys, k)
