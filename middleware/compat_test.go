@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -84,4 +85,41 @@ func TestMalformedBodiesNeverBreakTheCall(t *testing.T) {
 		assert.Equal(t, "invalid_value", e.Metadata["error.type"])
 	}
 	assert.Equal(t, true, es[0].Metadata["request_unparsed"])
+}
+
+// A 307 redirect makes http.Client send the body again through the
+// caller's GetBody: it works through the transport, and a request without
+// GetBody gets the 307 back exactly as with the bare transport.
+func TestRedirectResendsBody(t *testing.T) {
+	r := newRig(t)
+	fake := fakellm.NewHandler()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/old/v1/chat/completions", func(w http.ResponseWriter, req *http.Request) {
+		http.Redirect(w, req, "/v1/chat/completions", http.StatusTemporaryRedirect)
+	})
+	mux.Handle("/", fake)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	body := `{"model":"m","messages":[{"role":"user","content":"again"}]}`
+	for _, withGetBody := range []bool{true, false} {
+		var rd io.Reader = strings.NewReader(body)
+		if !withGetBody {
+			rd = onlyReader{rd}
+		}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/old/v1/chat/completions", rd)
+		require.NoError(t, err)
+		resp, err := r.client().Do(req)
+		require.NoError(t, err, "GetBody=%v", withGetBody)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if withGetBody {
+			assert.Equal(t, http.StatusOK, resp.StatusCode)
+		} else {
+			assert.Equal(t, http.StatusTemporaryRedirect, resp.StatusCode)
+		}
+	}
+	reqs := fake.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, body, string(reqs[0].Body), "the redirected request carried the whole body")
+	assert.Len(t, r.entries(t), 3, "one per round trip")
 }
