@@ -57,8 +57,8 @@ var ErrReadOnly = errors.New("storage: store is opened read-only")
 // chain); signed checkpoints are written to checkpoints.jsonl; see [Verify].
 //
 // Ids: Write appends; it does not check whether the id is already stored.
-// If the same id is written twice, Read returns the newest line and Count
-// and range queries see both.
+// If the same id is written twice, Count and range queries see both lines,
+// Read returns one of them; each Delete removes the copies in one file.
 //
 // One FileStorage at a time may write a directory (flock on .lock; a second
 // one gets [ErrLocked]); any number of [WithReadOnly] ones may read it.
