@@ -91,7 +91,10 @@ type Chain struct {
 	// Prev is the hex hash of the previous entry in the chain ("" for the
 	// first one).
 	Prev string `json:"p"`
-	// Hash is the hex SHA-256 over Prev and the entry's canonical bytes.
+	// Hash is hex(SHA-256("otelaudit-chain-v1\x00" Writer "\x00" Seq
+	// "\x00" Prev "\x00" line)), where line is the exact stored line
+	// bytes before `,"chain":` (AppendJSON always writes chain last), so
+	// a verifier hashes the bytes as stored; see [Verify].
 	Hash string `json:"h"`
 }
 
