@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -48,4 +49,35 @@ func ExampleNewFileStorage() {
 	// 0195...-example 2025-03-01T12:00:00Z 1
 	// 1 entry in range
 	// verified: true 1 chained entries
+}
+
+// ExampleVerify changes one byte of a stored entry and lets Verify find it.
+func ExampleVerify() {
+	dir, _ := os.MkdirTemp("", "audit-verify-example")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	st, _ := storage.NewFileStorage(dir)
+	ts := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		st.Write(ctx, &storage.AuditEntry{ID: fmt.Sprint("id-", i), Timestamp: ts.Add(time.Duration(i) * time.Minute), InputHash: "ab", OutputHash: "cd", LatencyMS: 120})
+	}
+	st.Close()
+
+	path := dir + "/audit_20250301.jsonl"
+	b, _ := os.ReadFile(path)
+	b = bytes.Replace(b, []byte(`"latency_ms":120`), []byte(`"latency_ms":125`), 1) // first line
+	os.WriteFile(path, b, 0o600)
+
+	rep, err := storage.Verify(ctx, dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("ok:", rep.OK())
+	for _, p := range rep.Problems {
+		fmt.Println(p.Kind, p.File, p.Line)
+	}
+	// Output:
+	// ok: false
+	// modified audit_20250301.jsonl 1
 }

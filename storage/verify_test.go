@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -153,6 +154,19 @@ func TestVerifyLegacyStores(t *testing.T) {
 			require.NoError(t, st.Close())
 			rep = verifyOK(t, dir)
 			assert.Equal(t, int64(1), rep.Chained)
+
+			// Cleanup of legacy entries keeps it clean (the removal note
+			// carries their digest).
+			var first AuditEntry
+			require.NoError(t, json.Unmarshal(ds.Entries[0], &first))
+			st, err = NewFileStorage(dir)
+			require.NoError(t, err)
+			ok, err := st.Delete(t.Context(), first.ID)
+			require.NoError(t, err)
+			require.True(t, ok)
+			require.NoError(t, st.Close())
+			rep = verifyOK(t, dir)
+			assert.Equal(t, int64(ds.Count-1), rep.Legacy)
 
 			// An unchained line inserted afterwards is caught.
 			files := dataFiles(t, dir)
