@@ -191,7 +191,7 @@ func TestAnthropicMessages(t *testing.T) {
 	s := fakellm.Start(fakellm.WithResponseModel("claude-sonnet-4-5-20250929"), fakellm.WithUsage(21, -1))
 	defer s.Close()
 	c := anthropicClient(r, s)
-	params := anthropic.MessageNewParams{Model: anthropic.ModelClaudeSonnet4_5, MaxTokens: 256,
+	params := anthropic.MessageNewParams{Model: anthropic.Model("claude-sonnet-4-5"), MaxTokens: 256,
 		System:   []anthropic.TextBlockParam{{Text: "You audit."}},
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("Hello Claude"))}}
 	_, err := c.Messages.New(t.Context(), params)

@@ -379,7 +379,6 @@ type stream struct {
 	model  string
 	chunks []string
 	outTok int
-	sent   int // content chunks written
 }
 
 func (s *stream) writeJSON(v any) {

@@ -107,7 +107,7 @@ func TestAnthropicMessages(t *testing.T) {
 	s := fakellm.Start(fakellm.WithResponseModel("claude-sonnet-4-5-20250929"))
 	defer s.Close()
 	c := newAnthropic(s)
-	params := anthropic.MessageNewParams{Model: anthropic.ModelClaudeSonnet4_5, MaxTokens: 64,
+	params := anthropic.MessageNewParams{Model: anthropic.Model("claude-sonnet-4-5"), MaxTokens: 64,
 		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("hi"))}}
 	got, err := c.Messages.New(t.Context(), params)
 	require.NoError(t, err)

@@ -37,11 +37,10 @@ type toolAcc struct {
 }
 
 type partAcc struct {
-	kind  string // "text", "refusal", "reasoning", "tool_call", other block types
-	text  []byte
-	tools []*toolAcc // chat completions tool calls by index
-	tool  *toolAcc   // Anthropic tool_use block
-	item  *Part      // a finished Responses output item
+	kind string // "text", "refusal", "reasoning", "tool_call", other block types
+	text []byte
+	tool *toolAcc // Anthropic tool_use block
+	item *Part    // a finished Responses output item
 }
 
 type choiceAcc struct {
