@@ -95,14 +95,44 @@ type exchange struct {
 	contentLength int64
 }
 
-// readBody reads at most limit+1 bytes of rc, returning the bytes (at most
-// limit) and whether there was more.
+// readPrefix reads at most limit+1 bytes of rc, returning the bytes (at
+// most limit) and whether there was more.
 func readPrefix(rc io.Reader, limit int) ([]byte, bool, error) {
-	buf, err := io.ReadAll(io.LimitReader(rc, int64(limit)+1))
+	return readPrefixSized(rc, limit, -1)
+}
+
+// readPrefixSized is readPrefix with the expected size (-1: unknown), so
+// that a body of known length is read into one allocation.
+func readPrefixSized(rc io.Reader, limit int, size int64) ([]byte, bool, error) {
+	buf, err := readUpTo(rc, limit+1, size)
 	if len(buf) > limit {
 		return buf[:limit], true, err
 	}
 	return buf, false, err
+}
+
+// readUpTo reads at most n bytes of r; size, when known (>= 0), sizes the
+// buffer.
+func readUpTo(r io.Reader, n int, size int64) ([]byte, error) {
+	c := 512
+	if size >= 0 {
+		c = int(min(size+1, int64(n)))
+	}
+	buf := make([]byte, 0, max(c, 1))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+	return buf, nil
 }
 
 func rawMessage(role string, body []byte) []genai.Message {

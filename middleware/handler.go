@@ -59,7 +59,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		replace   io.ReadCloser
 	)
 	if r.Body != nil && r.Body != http.NoBody {
-		all, err := io.ReadAll(io.LimitReader(r.Body, int64(h.cfg.maxBody)+1))
+		all, err := readUpTo(r.Body, h.cfg.maxBody+1, r.ContentLength)
 		body, truncated = all, len(all) > h.cfg.maxBody
 		if truncated {
 			body = all[:h.cfg.maxBody]

@@ -100,12 +100,12 @@ func captureClientBody(r *http.Request, limit int) (body []byte, truncated bool,
 	}
 	if r.GetBody != nil {
 		if rc, err := r.GetBody(); err == nil && rc != nil {
-			body, truncated, _ = readPrefix(rc, limit)
+			body, truncated, _ = readPrefixSized(rc, limit, r.ContentLength)
 			_ = rc.Close()
 			return body, truncated, nil
 		}
 	}
-	all, err := io.ReadAll(io.LimitReader(r.Body, int64(limit)+1))
+	all, err := readUpTo(r.Body, limit+1, r.ContentLength)
 	body, truncated = all, len(all) > limit
 	if truncated {
 		body = all[:limit]
