@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelaudit/otelaudit-go/internal/fakellm"
+	"github.com/otelaudit/otelaudit-go/middleware"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
@@ -122,4 +123,37 @@ func TestRedirectResendsBody(t *testing.T) {
 	require.Len(t, reqs, 1)
 	assert.Equal(t, body, string(reqs[0].Body), "the redirected request carried the whole body")
 	assert.Len(t, r.entries(t), 3, "one per round trip")
+}
+
+func TestConcurrentCalls(t *testing.T) {
+	r := newRig(t)
+	s := fakellm.Start()
+	defer s.Close()
+	c := r.client(middleware.WithProviderName("vllm"))
+	const n = 24
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			path := "/v1/chat/completions"
+			body := `{"model":"m","messages":[{"role":"user","content":"q"}]}`
+			if i%2 == 1 {
+				body = `{"model":"m","stream":true,"messages":[{"role":"user","content":"q"}]}`
+			}
+			resp, err := c.Post(s.URL+path, "application/json", strings.NewReader(body))
+			if err == nil {
+				_, err = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		require.NoError(t, <-errs)
+	}
+	es := r.entries(t)
+	require.Len(t, es, n)
+	for _, e := range es {
+		assert.Equal(t, "vllm", str(e.Provider))
+		assert.Equal(t, fakellm.DefaultReply, str(e.OutputContent))
+	}
 }

@@ -130,6 +130,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	h.next.ServeHTTP(ww, r2)
-	x.respond(http.StatusOK, w.Header(), false, -1)
+	x.mu.Lock()
+	hijacked := x.hijacked
+	x.mu.Unlock()
+	if !hijacked {
+		x.respond(http.StatusOK, w.Header(), false, -1) // nothing written: net/http sends 200
+	}
 	x.finish(nil, false)
 }

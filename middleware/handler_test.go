@@ -233,3 +233,28 @@ func TestHandlerFilter(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz", nil))
 	assert.Empty(t, r.entries(t))
 }
+
+func TestHandlerHijack(t *testing.T) {
+	r := newRig(t)
+	next := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		_, _ = rw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		_ = rw.Flush()
+	})
+	srv := httptest.NewServer(middleware.Handler(next, middleware.WithTracerProvider(r.tp)))
+	defer srv.Close()
+	resp, err := (&http.Client{Transport: r.base}).Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m"}`))
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	assert.Equal(t, "ok", string(b))
+	es := r.entries(t)
+	require.Len(t, es, 1)
+	assert.Equal(t, true, es[0].Metadata["hijacked"])
+	assert.NotContains(t, es[0].Metadata, "error.type")
+}
