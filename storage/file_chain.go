@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -157,13 +158,18 @@ func sha256Hex(b []byte) string {
 
 // Checkpoints and notes.
 
-// checkpointKey signs checkpoint lines with HMAC-SHA256.
+// checkpointKey signs checkpoint lines with HMAC-SHA256 (key) or Ed25519
+// (priv).
 type checkpointKey struct {
-	id  string
-	key []byte
+	id   string
+	key  []byte
+	priv ed25519.PrivateKey
 }
 
 func (k checkpointKey) sign(b []byte) string {
+	if k.priv != nil {
+		return hex.EncodeToString(ed25519.Sign(k.priv, b))
+	}
 	m := hmac.New(sha256.New, k.key)
 	m.Write(b)
 	return hex.EncodeToString(m.Sum(nil))
@@ -172,6 +178,9 @@ func (k checkpointKey) sign(b []byte) string {
 // loadCheckpointKey returns the configured key, or the store's own key
 // file (created on first use).
 func loadCheckpointKey(dir string, cfg fileConfig) (checkpointKey, error) {
+	if cfg.checkpointPriv != nil {
+		return checkpointKey{id: cfg.checkpointKeyID, priv: cfg.checkpointPriv}, nil
+	}
 	if cfg.checkpointKey != nil {
 		return checkpointKey{id: cfg.checkpointKeyID, key: cfg.checkpointKey}, nil
 	}

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"crypto/ed25519"
 	"log/slog"
 	"time"
 )
@@ -55,6 +56,7 @@ type fileConfig struct {
 	logger             *slog.Logger
 	checkpointKeyID    string
 	checkpointKey      []byte
+	checkpointPriv     ed25519.PrivateKey
 	checkpointEvery    int
 	checkpointInterval time.Duration
 	maxOpenFiles       int
@@ -148,6 +150,22 @@ func WithCheckpointKey(keyID string, key []byte) FileOption {
 		if keyID != "" && len(key) >= 16 {
 			c.checkpointKeyID = keyID
 			c.checkpointKey = append([]byte(nil), key...)
+			c.checkpointPriv = nil
+		}
+	})
+}
+
+// WithCheckpointSigner signs checkpoints and notes with an Ed25519 private
+// key (and its id) instead of HMAC: [Verify] then needs only the public key
+// ([WithVerifyPublicKey]), so auditors can check a store without being
+// able to forge its checkpoints. A key of the wrong size or an empty id is
+// ignored. The last of WithCheckpointKey and WithCheckpointSigner wins.
+func WithCheckpointSigner(keyID string, priv ed25519.PrivateKey) FileOption {
+	return fileOptionFunc(func(c *fileConfig) {
+		if keyID != "" && len(priv) == ed25519.PrivateKeySize {
+			c.checkpointKeyID = keyID
+			c.checkpointPriv = append(ed25519.PrivateKey(nil), priv...)
+			c.checkpointKey = nil
 		}
 	})
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -131,8 +132,27 @@ type verifyOptionFunc func(*verifyConfig)
 
 func (f verifyOptionFunc) applyVerify(c *verifyConfig) { f(c) }
 
+// verifyKey checks the signatures of one key id.
+type verifyKey struct {
+	hmac []byte
+	pub  ed25519.PublicKey
+}
+
+func (k verifyKey) check(signed []byte, sig string) bool {
+	want, err := hex.DecodeString(sig)
+	if err != nil {
+		return false
+	}
+	if k.pub != nil {
+		return ed25519.Verify(k.pub, signed, want)
+	}
+	m := hmac.New(sha256.New, k.hmac)
+	m.Write(signed)
+	return hmac.Equal(m.Sum(nil), want)
+}
+
 type verifyConfig struct {
-	keys        map[string][]byte
+	keys        map[string]verifyKey
 	progress    func(VerifyProgress)
 	maxProblems int
 }
@@ -144,7 +164,17 @@ type verifyConfig struct {
 func WithVerifyKey(keyID string, key []byte) VerifyOption {
 	return verifyOptionFunc(func(c *verifyConfig) {
 		if keyID != "" && len(key) >= 16 {
-			c.keys[keyID] = slices.Clone(key)
+			c.keys[keyID] = verifyKey{hmac: slices.Clone(key)}
+		}
+	})
+}
+
+// WithVerifyPublicKey adds the Ed25519 public key (with its key id) of a
+// store written [WithCheckpointSigner]. A key of the wrong size is ignored.
+func WithVerifyPublicKey(keyID string, pub ed25519.PublicKey) VerifyOption {
+	return verifyOptionFunc(func(c *verifyConfig) {
+		if keyID != "" && len(pub) == ed25519.PublicKeySize {
+			c.keys[keyID] = verifyKey{pub: slices.Clone(pub)}
 		}
 	})
 }
@@ -198,7 +228,7 @@ func WithMaxProblems(n int) VerifyOption {
 // findings are in the report. Memory holds, per writer, its latest
 // checkpoint and the chain ends of each file, not the entries.
 func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyReport, error) {
-	cfg := verifyConfig{keys: map[string][]byte{}, maxProblems: 1000}
+	cfg := verifyConfig{keys: map[string]verifyKey{}, maxProblems: 1000}
 	for _, o := range opts {
 		if o != nil {
 			o.applyVerify(&cfg)
@@ -206,7 +236,7 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 	}
 	if len(cfg.keys) == 0 {
 		if k, err := readKeyFile(filepath.Join(dir, keyFileName)); err == nil {
-			cfg.keys[k.id] = k.key
+			cfg.keys[k.id] = verifyKey{hmac: k.key}
 		}
 	}
 	start := time.Now()
@@ -486,10 +516,7 @@ func (v *verifier) readNotes() error {
 			bad(fmt.Sprintf("signed with unknown key id %q", kid))
 			return nil
 		}
-		m := hmac.New(sha256.New, key)
-		m.Write(signed)
-		want, err := hex.DecodeString(sig)
-		if err != nil || !hmac.Equal(m.Sum(nil), want) {
+		if !key.check(signed, sig) {
 			bad("signature does not match (note altered or forged)")
 			return nil
 		}

@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -468,5 +469,38 @@ func TestVerifyConcurrentWriter(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, rep.OK(), "pass %d: %v", passes, rep.Problems)
 		passes++
+	}
+}
+
+// TestVerifyEd25519: a store signed with an Ed25519 key verifies with the
+// public key alone; another public key, or an HMAC key under the same id,
+// does not.
+func TestVerifyEd25519(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	st, err := NewFileStorage(dir, WithCheckpointSigner("ed1", priv))
+	require.NoError(t, err)
+	for i := range 5 {
+		require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(time.Duration(i)*time.Hour))))
+	}
+	require.NoError(t, st.Close())
+	_, err = os.Stat(filepath.Join(dir, keyFileName))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+
+	rep, err := Verify(t.Context(), dir, WithVerifyPublicKey("ed1", pub))
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v", rep.Problems)
+	assert.Equal(t, int64(5), rep.Chained)
+
+	other, _, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	for name, opt := range map[string]VerifyOption{
+		"other public key": WithVerifyPublicKey("ed1", other),
+		"hmac key":         WithVerifyKey("ed1", bytes.Repeat([]byte{1}, 32)),
+	} {
+		rep, err := Verify(t.Context(), dir, opt)
+		require.NoError(t, err, name)
+		assert.Contains(t, kinds(rep.Problems), ProblemBadSignature, name)
 	}
 }
