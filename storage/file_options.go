@@ -139,12 +139,12 @@ func WithLogger(l *slog.Logger) FileOption {
 // each signature) that signs the hash-chain checkpoints and removal notes.
 // Keys shorter than 16 bytes or an empty id are ignored.
 //
-// Without this option the store uses a random key kept in the store
-// directory (file ".checkpoint.key", 0600, key id "local"), created on first
-// open. That detects accidental damage and careless edits, but anyone who can
-// write the directory can read that key and forge checkpoints: real
-// protection needs a key held elsewhere, given here and to [Verify] with
-// [WithVerifyKey].
+// Without this option (or [WithCheckpointSigner]) the store uses a random
+// key kept in the store directory (file ".checkpoint.key", 0600, key id
+// "local"), created on first open. That detects accidental damage and
+// careless edits, but anyone who can write the directory can read that key
+// and forge checkpoints: real protection needs a key held elsewhere, given
+// here and to [Verify] with [WithVerifyKey], or an Ed25519 key pair.
 func WithCheckpointKey(keyID string, key []byte) FileOption {
 	return fileOptionFunc(func(c *fileConfig) {
 		if keyID != "" && len(key) >= 16 {

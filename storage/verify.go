@@ -158,9 +158,11 @@ type verifyConfig struct {
 }
 
 // WithVerifyKey adds an HMAC key (with its key id) that checkpoints may be
-// signed with; give it several times for rotated keys. Without any,
-// [Verify] uses the store's own key file (.checkpoint.key, key id "local")
-// if there is one. Keys shorter than 16 bytes are ignored.
+// signed with; give it (and [WithVerifyPublicKey]) several times for
+// rotated keys. Without any key option, [Verify] uses the store's own key
+// file (.checkpoint.key, key id "local") if there is one; with none at all,
+// signed notes cannot be checked ([ProblemNoKey]). Keys shorter than 16
+// bytes are ignored.
 func WithVerifyKey(keyID string, key []byte) VerifyOption {
 	return verifyOptionFunc(func(c *verifyConfig) {
 		if keyID != "" && len(key) >= 16 {
