@@ -21,9 +21,15 @@ VERSITYGW         := $(BIN)/versitygw
 VERSITYGW_STAMP   := $(BIN)/.versitygw-$(VERSITYGW_VERSION)
 WITH_S3           := scripts/with-versitygw.sh $(VERSITYGW)
 
-## demo: run the quickstart end to end on embedded defaults (local files, no keys, no cloud)
+## demo: run the quickstart end to end on embedded defaults (local files, no keys, no cloud);
+##       `make demo S3=1` stores the entries on a local S3 server (versitygw) instead
 demo:
+ifeq ($(S3),1)
+	$(MAKE) $(VERSITYGW_STAMP)
+	$(WITH_S3) $(GO) run ./examples/quickstart -s3
+else
 	$(GO) run ./examples/quickstart
+endif
 
 ## test: the full suite with the race detector, S3 tests against a local versitygw
 test: $(VERSITYGW_STAMP)

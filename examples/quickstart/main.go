@@ -6,10 +6,16 @@
 //     with a key generated into ./audit-data/.key (0600) on first run; an
 //     ordinary stdout trace exporter gets the same spans through
 //     exporter.Redact, without content.
-//  2. A fake LLM call recorded with otelaudit.StartCall, and a request
-//     blocked by a (fake) PII check before any model call.
+//  2. A chat call made with the official openai-go SDK, whose http.Client
+//     has middleware.Transport, to a fake LLM on 127.0.0.1 (no keys); and a
+//     request blocked by a (fake) PII check before any model call, recorded
+//     with otelaudit.StartCall.
 //  3. After tp.Shutdown (everything durable), the entries are read back by
 //     trace id and one is decrypted.
+//
+// With -s3 (make demo S3=1) the entries go to a bucket on the S3 server
+// named by OTELAUDIT_S3_ENDPOINT, OTELAUDIT_S3_ACCESS_KEY and
+// OTELAUDIT_S3_SECRET_KEY (scripts/with-versitygw.sh sets them) instead.
 package main
 
 import (
@@ -18,19 +24,30 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/internal/fakellm"
+	"github.com/otelaudit/otelaudit-go/middleware"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
 
 const (
@@ -41,13 +58,18 @@ const (
 )
 
 func main() {
-	if err := run(context.Background()); err != nil {
+	useS3 := flag.Bool("s3", false, "store entries in S3 (endpoint and keys from OTELAUDIT_S3_*) instead of local files")
+	flag.Parse()
+	if err := run(context.Background(), os.Stdout, dataDir, *useS3); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context) error {
+// s3Bucket is the bucket the demo creates and uses in S3 mode.
+const s3Bucket = "otelaudit-demo"
+
+func run(ctx context.Context, w io.Writer, dataDir string, useS3 bool) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
@@ -59,7 +81,14 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := storage.NewFileStorage(dataDir)
+	var st storage.Backend
+	where := dataDir + "/"
+	if useS3 {
+		st, err = openS3(ctx)
+		where = "s3://" + s3Bucket + "/"
+	} else {
+		st, err = storage.NewFileStorage(dataDir)
+	}
 	if err != nil {
 		return err
 	}
@@ -78,15 +107,17 @@ func run(ctx context.Context) error {
 		return err
 	}
 	if created {
-		fmt.Printf("store %s/ (new encryption key in %s/.key, mode 0600)\n", dataDir, dataDir)
+		fmt.Fprintf(w, "store %s (new encryption key in %s/.key, mode 0600)\n", where, dataDir)
 	} else {
-		fmt.Printf("store %s/ (encryption key from %s/.key)\n", dataDir, dataDir)
+		fmt.Fprintf(w, "store %s (encryption key from %s/.key)\n", where, dataDir)
 	}
 
 	// The application: one request handled, with two model calls.
 	ctx, root := tp.Tracer("quickstart").Start(ctx, "handle request")
 	traceID := root.SpanContext().TraceID().String()
-	fakeLLMCall(ctx, tp)
+	if err := chatCall(ctx, w, tp); err != nil {
+		return err
+	}
 	blockedCall(ctx, tp)
 	root.End()
 
@@ -97,10 +128,10 @@ func run(ctx context.Context) error {
 		return err
 	}
 	s := exp.Stats()
-	fmt.Printf("audit exporter: %d written, %d retried, %d dropped\n", s.Written, s.Retried, s.Dropped)
+	fmt.Fprintf(w, "audit exporter: %d written, %d retried, %d dropped\n", s.Written, s.Retried, s.Dropped)
 
 	// What the ordinary trace backend saw.
-	fmt.Println("\nstdout trace exporter (redacted):")
+	fmt.Fprintln(w, "\nstdout trace exporter (redacted):")
 	leaked := false
 	sc := bufio.NewScanner(&traces)
 	sc.Buffer(nil, 1<<20)
@@ -117,18 +148,18 @@ func run(ctx context.Context) error {
 		for _, a := range span.Attributes {
 			keys = append(keys, a.Key)
 		}
-		fmt.Printf("  %-15s %s\n", span.Name, shorten(strings.Join(keys, " "), 100))
+		fmt.Fprintf(w, "  %-20s %s\n", span.Name, shorten(strings.Join(keys, " "), 100))
 		leaked = leaked || strings.Contains(line, prompt) || strings.Contains(line, answer) || strings.Contains(line, "078-05-1120")
 	}
-	fmt.Printf("  prompt, answer or SSN in the exported spans: %v\n", leaked)
+	fmt.Fprintf(w, "  prompt, answer or SSN in the exported spans: %v\n", leaked)
 
 	// The audit trail, read back by trace id.
 	entries, err := st.ListEntries(ctx, time.Now().Add(-time.Hour), time.Now().Add(time.Minute))
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\naudit entries of trace %s:\n", traceID)
-	fmt.Printf("  %-36s %-6s %-7s %-8s %-7s %s\n", "ENTRY ID", "MODEL", "SAFETY", "TOKENS", "LATENCY", "INPUT HASH")
+	fmt.Fprintf(w, "\naudit entries of trace %s:\n", traceID)
+	fmt.Fprintf(w, "  %-36s %-6s %-7s %-8s %-7s %s\n", "ENTRY ID", "MODEL", "SAFETY", "TOKENS", "LATENCY", "INPUT HASH")
 	var first *storage.AuditEntry
 	for _, e := range entries {
 		if e.TraceID != traceID {
@@ -141,7 +172,7 @@ func run(ctx context.Context) error {
 		if !e.SafetyPassed {
 			safety = "blocked"
 		}
-		fmt.Printf("  %-36s %-6s %-7s %-8s %-7s %s\n", e.ID, deref(e.Model), safety,
+		fmt.Fprintf(w, "  %-36s %-6s %-7s %-8s %-7s %s\n", e.ID, deref(e.Model), safety,
 			tokens(e), fmt.Sprintf("%.0fms", e.LatencyMS), e.InputHash[:12]+"...")
 	}
 	if first == nil {
@@ -151,27 +182,63 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\ndecrypted %s:\n  input  %q\n  output %q\n", first.ID, in, out)
-	fmt.Printf("stored ciphertext starts %q\n", shorten(*first.InputContent, 32))
-	fmt.Printf("\nnext: go run ./cmd/otelaudit show --dir %s --key-file %s/.key %s\n", dataDir, dataDir, first.ID)
+	fmt.Fprintf(w, "\ndecrypted %s:\n  input  %q\n  output %q\n", first.ID, in, out)
+	fmt.Fprintf(w, "stored ciphertext starts %q\n", shorten(*first.InputContent, 32))
+	if !useS3 {
+		fmt.Fprintf(w, "\nnext: go run ./cmd/otelaudit show --dir %s --key-file %s/.key %s\n", dataDir, dataDir, first.ID)
+		fmt.Fprintf(w, "      go run ./cmd/otelaudit verify --dir %s\n", dataDir)
+	}
 	return nil
 }
 
-// fakeLLMCall records a successful chat call as otelaudit does for a real
-// one (the middleware does this for HTTP clients).
-func fakeLLMCall(ctx context.Context, tp trace.TracerProvider) {
-	_, call := otelaudit.StartCall(ctx, otelaudit.Request{
-		Provider:           "openai",
-		Model:              "gpt-4o",
-		SystemInstructions: "Answer in one word.",
-		Input:              []otelaudit.Message{{Role: "user", Content: prompt}},
-		Metadata:           map[string]any{"user": "alice"},
-	}, otelaudit.WithTracerProvider(tp))
-	defer call.End()
-	time.Sleep(15 * time.Millisecond) // the model thinks
-	call.SetResponse("chatcmpl-demo", "gpt-4o-2024-08-06")
-	call.SetUsage(14, 2)
-	call.SetOutput(otelaudit.Message{Content: answer, FinishReason: "stop"})
+// openS3 opens the demo bucket on the S3 server the OTELAUDIT_S3_*
+// variables name, creating the bucket on first use.
+func openS3(ctx context.Context) (*s3store.Store, error) {
+	endpoint := os.Getenv("OTELAUDIT_S3_ENDPOINT")
+	if endpoint == "" {
+		return nil, errors.New("-s3 needs OTELAUDIT_S3_ENDPOINT (run it as: make demo S3=1)")
+	}
+	client := s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(
+			os.Getenv("OTELAUDIT_S3_ACCESS_KEY"), os.Getenv("OTELAUDIT_S3_SECRET_KEY"), ""),
+	})
+	st, err := s3store.New(ctx, client, s3Bucket)
+	if errors.Is(err, s3store.ErrBucketNotFound) {
+		if _, err := client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(s3Bucket)}); err != nil {
+			return nil, fmt.Errorf("create bucket %s: %w", s3Bucket, err)
+		}
+		st, err = s3store.New(ctx, client, s3Bucket)
+	}
+	return st, err
+}
+
+// chatCall makes a chat call with the official openai-go SDK to a fake LLM
+// on 127.0.0.1. The only audit-specific line is the Transport: the
+// middleware records the call as a GenAI span, which the audit exporter
+// turns into an entry.
+func chatCall(ctx context.Context, w io.Writer, tp trace.TracerProvider) error {
+	fake := fakellm.Start(fakellm.WithReply(answer), fakellm.WithUsage(14, 2))
+	defer fake.Close()
+	client := openai.NewClient(
+		option.WithBaseURL(fake.OpenAIBaseURL()),
+		option.WithAPIKey("no-key-needed"),
+		option.WithHTTPClient(&http.Client{Transport: middleware.Transport(nil, middleware.WithTracerProvider(tp))}),
+	)
+	resp, err := client.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
+		Model: "gpt-4o",
+		Messages: []openai.ChatCompletionMessageParamUnion{
+			openai.SystemMessage("Answer in one word."),
+			openai.UserMessage(prompt),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("chat call to the fake LLM: %w", err)
+	}
+	fmt.Fprintf(w, "model answered %q via %s\n", resp.Choices[0].Message.Content, fake.URL)
+	return nil
 }
 
 // blockedCall is a request a safety check stopped before the model call.

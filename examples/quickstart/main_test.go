@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// TestDemo runs `make demo` in a temporary directory and checks what it
+// claims: two entries (one blocked), content encrypted and decryptable with
+// the generated key, nothing of the prompt in the exported spans, and a
+// store that verifies.
+func TestDemo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "audit-data")
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), &out, dir, false))
+	assert.Contains(t, out.String(), "prompt, answer or SSN in the exported spans: false")
+	assert.Contains(t, out.String(), "2 written, 0 retried, 0 dropped")
+
+	info, err := os.Stat(filepath.Join(dir, ".key"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	checkDemoEntries(t, dir, func() storage.Backend {
+		st, err := storage.NewFileStorage(dir, storage.WithReadOnly())
+		require.NoError(t, err)
+		return st
+	})
+
+	report, err := storage.Verify(t.Context(), dir)
+	require.NoError(t, err)
+	assert.Empty(t, report.Problems)
+
+	// A second run reuses the key and appends.
+	out.Reset()
+	require.NoError(t, run(t.Context(), &out, dir, false))
+	assert.Contains(t, out.String(), "encryption key from")
+}
+
+// TestDemoS3 is `make demo S3=1`: the same run against the local S3 server.
+func TestDemoS3(t *testing.T) {
+	if os.Getenv("OTELAUDIT_S3_ENDPOINT") == "" {
+		if os.Getenv("OTELAUDIT_S3_REQUIRED") == "1" {
+			t.Fatal("OTELAUDIT_S3_REQUIRED=1 but OTELAUDIT_S3_ENDPOINT is not set")
+		}
+		t.Skip("no S3 server: set OTELAUDIT_S3_ENDPOINT (make test does) to run the S3 demo")
+	}
+	dir := filepath.Join(t.TempDir(), "audit-data")
+	var out bytes.Buffer
+	require.NoError(t, run(t.Context(), &out, dir, true))
+	assert.Contains(t, out.String(), "store s3://"+s3Bucket+"/")
+	assert.Contains(t, out.String(), "prompt, answer or SSN in the exported spans: false")
+	checkDemoEntries(t, dir, func() storage.Backend {
+		st, err := openS3(t.Context())
+		require.NoError(t, err)
+		return st
+	})
+}
+
+func checkDemoEntries(t *testing.T, dir string, open func() storage.Backend) {
+	t.Helper()
+	key, err := os.ReadFile(filepath.Join(dir, ".key"))
+	require.NoError(t, err)
+	ring, err := otelaudit.NewEncryptionManager(strings.TrimSpace(string(key)))
+	require.NoError(t, err)
+	st := open()
+	defer st.Close()
+	entries, err := st.ListEntries(t.Context(), time.Now().Add(-time.Hour), time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	byTrace := map[string][]*storage.AuditEntry{}
+	for _, e := range entries {
+		byTrace[e.TraceID] = append(byTrace[e.TraceID], e)
+	}
+	var found bool
+	for _, es := range byTrace {
+		if len(es) != 2 {
+			continue
+		}
+		found = true
+		var blocked, passed int
+		for _, e := range es {
+			require.NotNil(t, e.InputContent)
+			assert.NotContains(t, *e.InputContent, "capital")
+			in, err := ring.Decrypt(*e.InputContent)
+			require.NoError(t, err)
+			assert.Equal(t, otelaudit.HashContent(in), e.InputHash)
+			if e.SafetyPassed {
+				passed++
+				assert.Equal(t, "Answer in one word.\n"+prompt, in)
+				out, err := ring.Decrypt(*e.OutputContent)
+				require.NoError(t, err)
+				assert.Equal(t, answer, out)
+				require.NotNil(t, e.InputTokens)
+				assert.Equal(t, int64(14), *e.InputTokens)
+				assert.Equal(t, "openai", *e.Provider)
+			} else {
+				blocked++
+				assert.Equal(t, secret, in)
+				assert.Equal(t, "PII in prompt", *e.BlockReason)
+			}
+		}
+		assert.Equal(t, 1, passed)
+		assert.Equal(t, 1, blocked)
+	}
+	assert.True(t, found, "a trace with the demo's two entries")
+}
