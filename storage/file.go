@@ -216,10 +216,17 @@ func NewFileStorage(dir string, opts ...FileOption) (*FileStorage, error) {
 		return fail(err)
 	}
 	s.key = key
-	if err := s.recover(); err != nil {
+	// Torn tails are noted (signed, fsynced) before they are cut off, so
+	// that a crash in between cannot hide a cut.
+	torn, err := s.findTornTails()
+	if err != nil {
 		return fail(err)
 	}
+	s.pendingRecoveries = torn
 	if err := s.startSession(); err != nil {
+		return fail(err)
+	}
+	if err := s.recover(); err != nil {
 		return fail(err)
 	}
 	s.stop = make(chan struct{})
@@ -228,25 +235,49 @@ func NewFileStorage(dir string, opts ...FileOption) (*FileStorage, error) {
 	return s, nil
 }
 
-// recover cuts torn tails off every data file and builds missing indexes.
+// findTornTails returns a recovery note for every data file whose last
+// line is incomplete, without changing anything.
+func (s *FileStorage) findTornTails() ([]recoveryNote, error) {
+	refs, err := listDataFiles(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var notes []recoveryNote
+	for _, ref := range refs {
+		f, err := os.Open(filepath.Join(s.dir, ref.name))
+		if err != nil {
+			return nil, fmt.Errorf("storage: open %s: %w", ref.name, err)
+		}
+		note, err := tornTail(f, ref.name, false)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		if note != nil {
+			notes = append(notes, *note)
+		}
+	}
+	return notes, nil
+}
+
+// recover cuts torn tails off every data file (their notes are written)
+// and builds missing indexes.
 func (s *FileStorage) recover() error {
 	refs, err := listDataFiles(s.dir)
 	if err != nil {
 		return err
 	}
-	var notes []recoveryNote
 	for _, ref := range refs {
 		path := filepath.Join(s.dir, ref.name)
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
 			return fmt.Errorf("storage: open %s: %w", ref.name, err)
 		}
-		note, err := cutTornTail(f, ref.name)
+		note, err := tornTail(f, ref.name, true)
 		if err == nil && note != nil {
 			s.torn.Add(1)
 			s.cfg.logger.Warn("storage: cut off torn last line left by a crash",
 				"file", ref.name, "offset", note.Offset, "length", note.Length)
-			notes = append(notes, *note)
 		}
 		if err == nil {
 			err = s.ensureIndex(ref.name, f)
@@ -256,11 +287,18 @@ func (s *FileStorage) recover() error {
 			return err
 		}
 	}
-	return s.recordRecoveries(notes)
+	return nil
 }
 
-// cutTornTail truncates f to its last '\n' if it does not end with one.
+// cutTornTail truncates f to its last '\n' if it does not end with one
+// and returns what it cut.
 func cutTornTail(f *os.File, name string) (*recoveryNote, error) {
+	return tornTail(f, name, true)
+}
+
+// tornTail describes an incomplete last line of f and, if cut, truncates
+// f to its last '\n'.
+func tornTail(f *os.File, name string, cut bool) (*recoveryNote, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -278,9 +316,9 @@ func cutTornTail(f *os.File, name string) (*recoveryNote, error) {
 	}
 	// Find the last newline, reading backwards.
 	end := size
-	cut := int64(0)
+	at := int64(0)
 	buf := make([]byte, 64<<10)
-	for end > 0 && cut == 0 {
+	for end > 0 && at == 0 {
 		from := max(0, end-int64(len(buf)))
 		n, err := f.ReadAt(buf[:end-from], from)
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -288,23 +326,27 @@ func cutTornTail(f *os.File, name string) (*recoveryNote, error) {
 		}
 		for i := n - 1; i >= 0; i-- {
 			if buf[i] == '\n' {
-				cut = from + int64(i) + 1
+				at = from + int64(i) + 1
 				break
 			}
 		}
 		end = from
 	}
-	torn := make([]byte, size-cut)
-	if _, err := f.ReadAt(torn, cut); err != nil && !errors.Is(err, io.EOF) {
+	torn := make([]byte, size-at)
+	if _, err := f.ReadAt(torn, at); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
-	if err := f.Truncate(cut); err != nil {
+	note := &recoveryNote{File: name, Offset: at, Length: size - at, SHA256: sha256Hex(torn)}
+	if !cut {
+		return note, nil
+	}
+	if err := f.Truncate(at); err != nil {
 		return nil, fmt.Errorf("storage: truncate torn tail of %s: %w", name, err)
 	}
 	if err := f.Sync(); err != nil {
 		return nil, err
 	}
-	return &recoveryNote{File: name, Offset: cut, Length: size - cut, SHA256: sha256Hex(torn)}, nil
+	return note, nil
 }
 
 // ensureIndex builds and persists the index of a data file that has no
@@ -667,18 +709,19 @@ func (s *FileStorage) openPartLocked(day string) (*activePart, error) {
 			return nil, fmt.Errorf("storage: sync dir: %w", err)
 		}
 	}
-	note, err := cutTornTail(f, name)
+	note, err := tornTail(f, name, false)
+	if err == nil && note != nil {
+		// Another process wrote a partial line (we hold the lock, so it
+		// did not take it): note it, then cut it off.
+		s.torn.Add(1)
+		s.cfg.logger.Warn("storage: cut off torn last line", "file", name, "offset", note.Offset, "length", note.Length)
+		if err = s.recordRecoveries([]recoveryNote{*note}); err == nil {
+			_, err = tornTail(f, name, true)
+		}
+	}
 	if err != nil {
 		f.Close()
 		return nil, err
-	}
-	if note != nil {
-		s.torn.Add(1)
-		s.cfg.logger.Warn("storage: cut off torn last line", "file", name, "offset", note.Offset, "length", note.Length)
-		if err := s.recordRecoveries([]recoveryNote{*note}); err != nil {
-			f.Close()
-			return nil, err
-		}
 	}
 	fi, err := f.Stat()
 	if err != nil {
