@@ -192,8 +192,8 @@ func WithVerifyProgress(fn func(VerifyProgress)) VerifyOption {
 }
 
 // WithMaxProblems caps how many problems (and, separately, warnings) the
-// report lists one by one; further ones are counted in a summary entry.
-// Default 1000; values <= 0 are ignored.
+// report lists one by one; further ones are counted in a last entry of
+// kind "more". Default 1000; values <= 0 are ignored.
 func WithMaxProblems(n int) VerifyOption {
 	return verifyOptionFunc(func(c *verifyConfig) {
 		if n > 0 {
@@ -206,7 +206,7 @@ func WithMaxProblems(n int) VerifyOption {
 // changing anything (no lock is taken; a store being appended to can be
 // verified). It checks every chained line's hash over its exact bytes,
 // every link to the writer's previous entry (across files), the signed
-// checkpoints (HMAC-SHA256), and that every entry a checkpoint covers is
+// checkpoints (HMAC-SHA256 or Ed25519) and that every entry a checkpoint covers is
 // present unless a signed removal note (Delete, DeleteBefore) accounts for
 // it; a closed writer's final checkpoint must be its last entry.
 //
