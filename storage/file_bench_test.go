@@ -27,7 +27,7 @@ import (
 //	go test ./storage -run '^$' -bench 'File' -benchtime 1x
 //	OTELAUDIT_BENCH_ENTRIES=100000 go test ./storage -run '^$' -bench File
 
-const benchStoreVersion = "v3"
+const benchStoreVersion = "v4"
 
 var benchStart = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 

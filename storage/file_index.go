@@ -19,8 +19,10 @@ import (
 
 // Index file format (little endian), one per data file in .index/:
 //
-//	header  magic[8] covered u64 count u64 minTs i64 maxTs i64 sorted u32
-//	        nblocks u32 dataCRC u32 skipped u32 fanout[256]u32 crc u32
+//	header  magic[8] covered u64 count u64 minTs i64 maxTs i64 recsCRC u32
+//	        pad u32 sorted u32 nblocks u32 dataCRC u32 skipped u32
+//	        fanout[256]u32 crc u32 (recsCRC: CRC-32C of the records, checked
+//	        when the index is loaded)
 //	records count x {hash u64, off u64, len u32, pad u32, ts i64}, sorted by
 //	        (hash, off); fanout[b] is the end of the records whose hash's
 //	        top byte is <= b
@@ -36,7 +38,7 @@ import (
 // of recently used files, so memory does not grow with the number of
 // entries.
 const (
-	idxMagic      = "OAIDX\x00\x00\x01"
+	idxMagic      = "OAIDX\x00\x00\x02"
 	idxHeaderSize = 8 + 8*5 + 4*4 + 256*4 + 4
 	idxRecSize    = 32
 	idxBlockSize  = 32
@@ -67,6 +69,7 @@ type idxHeader struct {
 	sorted       bool
 	nblocks      int
 	dataCRC      uint32
+	recsCRC      uint32
 	skipped      int
 	fanout       [256]uint32
 }
@@ -127,8 +130,7 @@ func encodeIndex(recs []idxRec, covered int64, dataCRC uint32, skipped int) []by
 	for i := 1; i < 256; i++ {
 		hdr.fanout[i] += hdr.fanout[i-1]
 	}
-	out := make([]byte, 0, idxHeaderSize+len(recs)*idxRecSize+len(blocks)*idxBlockSize+4)
-	out = appendHeader(out, &hdr)
+	out := make([]byte, idxHeaderSize, idxHeaderSize+len(recs)*idxRecSize+len(blocks)*idxBlockSize+4)
 	for _, r := range byHash {
 		out = binary.LittleEndian.AppendUint64(out, r.hash)
 		out = binary.LittleEndian.AppendUint64(out, uint64(r.off))
@@ -136,6 +138,8 @@ func encodeIndex(recs []idxRec, covered int64, dataCRC uint32, skipped int) []by
 		out = binary.LittleEndian.AppendUint32(out, 0)
 		out = binary.LittleEndian.AppendUint64(out, uint64(r.ts))
 	}
+	hdr.recsCRC = crc32.Checksum(out[idxHeaderSize:], castagnoli)
+	appendHeader(out[:0], &hdr)
 	bstart := len(out)
 	for _, b := range blocks {
 		out = binary.LittleEndian.AppendUint64(out, uint64(b.minTs))
@@ -158,7 +162,8 @@ func appendHeader(out []byte, h *idxHeader) []byte {
 	if h.sorted {
 		sorted = 1
 	}
-	out = binary.LittleEndian.AppendUint64(out, 0) // reserved
+	out = binary.LittleEndian.AppendUint32(out, h.recsCRC)
+	out = binary.LittleEndian.AppendUint32(out, 0) // pad
 	out = binary.LittleEndian.AppendUint32(out, sorted)
 	out = binary.LittleEndian.AppendUint32(out, uint32(h.nblocks))
 	out = binary.LittleEndian.AppendUint32(out, h.dataCRC)
@@ -184,6 +189,7 @@ func decodeHeader(b []byte) (idxHeader, error) {
 	h.count = int64(le.Uint64(b[16:]))
 	h.minTs = int64(le.Uint64(b[24:]))
 	h.maxTs = int64(le.Uint64(b[32:]))
+	h.recsCRC = le.Uint32(b[40:])
 	h.sorted = le.Uint32(b[48:]) == 1
 	h.nblocks = int(le.Uint32(b[52:]))
 	h.dataCRC = le.Uint32(b[56:])
@@ -214,6 +220,24 @@ func dataCRC(f io.ReaderAt, covered int64) (uint32, error) {
 	}
 	c := crc32.Checksum(buf, castagnoli)
 	return crc32.Update(c, castagnoli, binary.LittleEndian.AppendUint64(nil, uint64(covered))), nil
+}
+
+// recordsOK checks the records section against its CRC (once per load;
+// the index is then cached), so that a damaged index is ignored rather than
+// making entries unreadable by id.
+func recordsOK(f *os.File, hdr *idxHeader) bool {
+	const chunk = 1 << 20
+	buf := make([]byte, min(chunk, max(1, hdr.count*idxRecSize)))
+	crc := uint32(0)
+	for off, end := int64(idxHeaderSize), idxHeaderSize+hdr.count*idxRecSize; off < end; {
+		n := min(int64(len(buf)), end-off)
+		if _, err := f.ReadAt(buf[:n], off); err != nil {
+			return false
+		}
+		crc = crc32.Update(crc, castagnoli, buf[:n])
+		off += n
+	}
+	return crc == hdr.recsCRC
 }
 
 // loadedIndex is an open index file validated against one data file.
@@ -389,7 +413,7 @@ func (c *indexCache) load(name string, did fileID, open func() (io.ReaderAt, fun
 	}
 	crc, err := dataCRC(data, hdr.covered)
 	done()
-	if err != nil || crc != hdr.dataCRC {
+	if err != nil || crc != hdr.dataCRC || !recordsOK(f, &hdr) {
 		f.Close()
 		return nil, nil
 	}

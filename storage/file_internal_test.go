@@ -373,6 +373,23 @@ func TestFileIndexes(t *testing.T) {
 	}
 	require.NoError(t, st.Close())
 
+	// A damaged records section makes the index unusable (ignored, reads
+	// scan instead) rather than hiding entries.
+	good, err := os.ReadFile(indexPath(dir, name))
+	require.NoError(t, err)
+	bad := bytes.Clone(good)
+	bad[idxHeaderSize+5*idxRecSize+9] ^= 0xff // an offset
+	require.NoError(t, os.WriteFile(indexPath(dir, name), bad, 0o600))
+	st, err = NewFileStorage(dir, WithReadOnly())
+	require.NoError(t, err)
+	for _, e := range es {
+		got, err := st.Read(t.Context(), e.ID)
+		require.NoError(t, err)
+		require.Equal(t, e.ID, got.ID)
+	}
+	require.NoError(t, st.Close())
+	require.NoError(t, os.WriteFile(indexPath(dir, name), good, 0o600))
+
 	// Change the data behind the index's back (same size, different bytes
 	// near the end): the index no longer matches and is not used; reads
 	// still find everything by scanning.
