@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"time"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -14,6 +13,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
 
@@ -442,13 +442,13 @@ func MessagesJSON(msgs []Message, defaultRole string) string {
 			role = defaultRole
 		}
 		b = append(b, `{"role":`...)
-		b = appendJSONString(b, role)
+		b = jsontext.AppendString(b, role)
 		b = append(b, `,"parts":[{"type":"text","content":`...)
-		b = appendJSONString(b, m.Content)
+		b = jsontext.AppendString(b, m.Content)
 		b = append(b, "}]"...)
 		if m.FinishReason != "" {
 			b = append(b, `,"finish_reason":`...)
-			b = appendJSONString(b, m.FinishReason)
+			b = jsontext.AppendString(b, m.FinishReason)
 		}
 		b = append(b, '}')
 	}
@@ -461,58 +461,7 @@ func MessagesJSON(msgs []Message, defaultRole string) string {
 func SystemInstructionsJSON(text string) string {
 	b := make([]byte, 0, len(text)+40)
 	b = append(b, `[{"type":"text","content":`...)
-	b = appendJSONString(b, text)
+	b = jsontext.AppendString(b, text)
 	b = append(b, "}]"...)
 	return string(b)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string literal.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -10,7 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 )
 
 // AuditEntry is one audited model call, as stored. Its JSON form is the wire
@@ -207,13 +208,13 @@ func (e *AuditEntry) AppendJSON(dst []byte) ([]byte, error) {
 	}
 	b := dst
 	b = append(b, `{"id":`...)
-	b = appendString(b, e.ID)
+	b = jsontext.AppendString(b, e.ID)
 	b = append(b, `,"timestamp":"`...)
 	b = e.Timestamp.UTC().AppendFormat(b, TimestampLayout)
 	b = append(b, `","input_hash":`...)
-	b = appendString(b, e.InputHash)
+	b = jsontext.AppendString(b, e.InputHash)
 	b = append(b, `,"output_hash":`...)
-	b = appendString(b, e.OutputHash)
+	b = jsontext.AppendString(b, e.OutputHash)
 	b = append(b, `,"input_content":`...)
 	b = appendNullString(b, e.InputContent)
 	b = append(b, `,"output_content":`...)
@@ -270,20 +271,20 @@ func (e *AuditEntry) AppendJSON(dst []byte) ([]byte, error) {
 				return dst, fmt.Errorf("%w: entry %s: extra key %q holds invalid JSON", ErrInvalidEntry, e.ID, k)
 			}
 			b = append(b, ',')
-			b = appendString(b, k)
+			b = jsontext.AppendString(b, k)
 			b = append(b, ':')
 			b = append(b, v...)
 		}
 	}
 	if e.Chain != nil {
 		b = append(b, `,"chain":{"w":`...)
-		b = appendString(b, e.Chain.Writer)
+		b = jsontext.AppendString(b, e.Chain.Writer)
 		b = append(b, `,"n":`...)
 		b = strconv.AppendUint(b, e.Chain.Seq, 10)
 		b = append(b, `,"p":`...)
-		b = appendString(b, e.Chain.Prev)
+		b = jsontext.AppendString(b, e.Chain.Prev)
 		b = append(b, `,"h":`...)
-		b = appendString(b, e.Chain.Hash)
+		b = jsontext.AppendString(b, e.Chain.Hash)
 		b = append(b, '}')
 	}
 	b = append(b, '}')
@@ -294,14 +295,14 @@ func appendNullString(b []byte, s *string) []byte {
 	if s == nil {
 		return append(b, "null"...)
 	}
-	return appendString(b, *s)
+	return jsontext.AppendString(b, *s)
 }
 
 func appendOptString(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, "null"...)
 	}
-	return appendString(b, s)
+	return jsontext.AppendString(b, s)
 }
 
 func appendNullInt(b []byte, v *int64) []byte {
@@ -317,7 +318,7 @@ func appendStrings(b []byte, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, s)
+		b = jsontext.AppendString(b, s)
 	}
 	return append(b, ']')
 }
@@ -340,59 +341,6 @@ func appendFloat(b []byte, f float64) []byte {
 		}
 	}
 	return b
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD,
-// and U+2028/U+2029 are escaped, as encoding/json does; '<', '>' and '&'
-// are kept as they are.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // wireEntry is the decoding shape of the known keys.

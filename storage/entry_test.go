@@ -217,18 +217,6 @@ func TestParseEntryBadInput(t *testing.T) {
 	}
 }
 
-func TestAppendStringMatchesEncodingJSON(t *testing.T) {
-	for _, s := range []string{"plain", "q\"uote\\", "ctl\x00\x1f\n\t\r", "bad\xffutf8", "line\u2028sep", "<&>", "👋 日本"} {
-		got := appendString(nil, s)
-		var back string
-		require.NoError(t, json.Unmarshal(got, &back), "%q", got)
-		want, _ := json.Marshal(s)
-		var wantBack string
-		require.NoError(t, json.Unmarshal(want, &wantBack))
-		assert.Equal(t, wantBack, back)
-	}
-}
-
 func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
 	for _, f := range []float64{0, 5, 0.30000000000000004, 1e-7, 1e21, 99999.999, 1.5e300, -2.5e-9, 123456789} {
 		want, _ := json.Marshal(f)

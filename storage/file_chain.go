@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 )
 
 // Hash chain.
@@ -72,13 +74,13 @@ func (c *chainState) appendLine(buf, prefix []byte) []byte {
 	hsh := chainHash(c.h, c.writer, c.seq, c.head, prefix)
 	buf = append(buf, prefix...)
 	buf = append(buf, chainMarker...)
-	buf = appendString(buf, c.writer)
+	buf = jsontext.AppendString(buf, c.writer)
 	buf = append(buf, `,"n":`...)
 	buf = strconv.AppendUint(buf, c.seq, 10)
 	buf = append(buf, `,"p":`...)
-	buf = appendString(buf, c.head)
+	buf = jsontext.AppendString(buf, c.head)
 	buf = append(buf, `,"h":`...)
-	buf = appendString(buf, hsh)
+	buf = jsontext.AppendString(buf, hsh)
 	buf = append(buf, "}}\n"...)
 	c.head = hsh
 	return buf
@@ -341,9 +343,9 @@ func encodeNote(n *note, key checkpointKey) ([]byte, error) {
 	b = b[:len(b)-1]
 	sig := key.sign(b)
 	b = append(b, `,"kid":`...)
-	b = appendString(b, key.id)
+	b = jsontext.AppendString(b, key.id)
 	b = append(b, `,"sig":`...)
-	b = appendString(b, sig)
+	b = jsontext.AppendString(b, sig)
 	b = append(b, "}\n"...)
 	return b, nil
 }

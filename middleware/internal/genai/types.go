@@ -3,8 +3,8 @@ package genai
 import (
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 	"github.com/tidwall/gjson"
 )
 
@@ -82,12 +82,12 @@ func MessagesJSON(ms []Message) string {
 			b = append(b, ',')
 		}
 		b = append(b, `{"role":`...)
-		b = appendString(b, m.Role)
+		b = jsontext.AppendString(b, m.Role)
 		b = append(b, `,"parts":`...)
 		b = appendParts(b, m.Parts)
 		if m.FinishReason != "" {
 			b = append(b, `,"finish_reason":`...)
-			b = appendString(b, m.FinishReason)
+			b = jsontext.AppendString(b, m.FinishReason)
 		}
 		b = append(b, '}')
 	}
@@ -109,18 +109,18 @@ func appendParts(b []byte, ps []Part) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"type":`...)
-		b = appendString(b, p.Type)
+		b = jsontext.AppendString(b, p.Type)
 		field := func(name, v string) {
 			if v != "" {
 				b = append(b, `,"`...)
 				b = append(b, name...)
 				b = append(b, `":`...)
-				b = appendString(b, v)
+				b = jsontext.AppendString(b, v)
 			}
 		}
 		if p.Content != "" || p.Type == "text" {
 			b = append(b, `,"content":`...)
-			b = appendString(b, p.Content)
+			b = jsontext.AppendString(b, p.Content)
 		}
 		field("id", p.ID)
 		field("name", p.Name)
@@ -138,57 +138,6 @@ func appendParts(b []byte, ps []Part) []byte {
 		b = append(b, '}')
 	}
 	return append(b, ']')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // Text joins the text parts of the messages with "\n".
@@ -337,7 +286,7 @@ func stringArgs(s string) json.RawMessage {
 	if s == "" {
 		return nil
 	}
-	return appendString(nil, s)
+	return jsontext.AppendString(nil, s)
 }
 
 // contentAsJSON renders a tool result: text stays a JSON string, block
@@ -355,7 +304,7 @@ func contentAsJSON(v gjson.Result) json.RawMessage {
 			sb.WriteString(p.Content)
 		}
 		if allText {
-			return appendString(nil, sb.String())
+			return jsontext.AppendString(nil, sb.String())
 		}
 	}
 	return rawOrNil(v)
