@@ -12,7 +12,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -20,6 +19,8 @@ import (
 // another FileStorage (in this or another process) has the directory open
 // for writing. Open it [WithReadOnly] to read it meanwhile.
 var ErrLocked = errors.New("storage: store is locked by another writer")
+
+var errLockHeld = errors.New("lock held")
 
 // ErrReadOnly is matched (errors.Is) by the error a write, Delete or
 // DeleteBefore returns on a store opened [WithReadOnly].
@@ -198,9 +199,9 @@ func NewFileStorage(dir string, opts ...FileOption) (*FileStorage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open lock file: %w", err)
 	}
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(lf); err != nil {
 		lf.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLockHeld) {
 			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
 		}
 		return nil, fmt.Errorf("storage: lock %s: %w", dir, err)
@@ -1021,7 +1022,7 @@ func (s *FileStorage) Close() error {
 		s.mu.Unlock()
 		s.idx.closeAll()
 		if s.lock != nil {
-			syscall.Flock(int(s.lock.Fd()), syscall.LOCK_UN)
+			unlockFile(s.lock)
 			if err := s.lock.Close(); err != nil {
 				errs = append(errs, err)
 			}

@@ -1,14 +1,12 @@
 package storage
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -113,20 +111,6 @@ func dayOf(t time.Time) string { return t.UTC().Format(dayLayout) }
 func dayStart(day string) time.Time {
 	t, _ := time.ParseInLocation(dayLayout, day, time.UTC)
 	return t
-}
-
-// syncDir fsyncs a directory so that creations, renames and removals in it
-// are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
-	return nil
 }
 
 // writeFileAtomic writes data to path through a temp file in the same
