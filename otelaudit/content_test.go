@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/fernet/fernet-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -266,4 +268,35 @@ func TestKeyedHash(t *testing.T) {
 			assert.ErrorIs(t, err, ErrInvalidKey)
 		})
 	}
+}
+
+// TestEncryptInteroperatesWithFernetGo checks the hand-built token against
+// an independent Fernet implementation, for every padding length.
+func TestEncryptInteroperatesWithFernetGo(t *testing.T) {
+	key, err := GenerateKey()
+	require.NoError(t, err)
+	m, err := NewEncryptionManager(key)
+	require.NoError(t, err)
+	fk, err := fernet.DecodeKeys(key)
+	require.NoError(t, err)
+	lengths := []int{1024, 16 << 10}
+	for n := 0; n <= 48; n++ {
+		lengths = append(lengths, n)
+	}
+	for _, n := range lengths {
+		pt := strings.Repeat("é", n/2) + strings.Repeat("x", n%2)
+		stored, err := m.Encrypt(pt)
+		require.NoError(t, err)
+		tok, err := base64.URLEncoding.DecodeString(stored)
+		require.NoError(t, err, "stored form is base64url of the token text")
+		got := fernet.VerifyAndDecrypt(tok, time.Minute, fk) // a TTL also checks the timestamp is now
+		require.NotNil(t, got, "fernet-go rejects our token for length %d", n)
+		assert.Equal(t, pt, string(got))
+		again, err := m.Decrypt(stored)
+		require.NoError(t, err)
+		assert.Equal(t, pt, again)
+	}
+	a, _ := m.Encrypt("same")
+	b, _ := m.Encrypt("same")
+	assert.NotEqual(t, a, b, "a fresh IV per token")
 }
