@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -37,24 +36,7 @@ func TestHandlerServingOpenAI(t *testing.T) {
 	p := chatParams
 	p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
 	st := c.Chat.Completions.NewStreaming(t.Context(), p)
-	first := make(chan string, 1)
-	go func() {
-		var text string
-		for text == "" && st.Next() {
-			for _, ch := range st.Current().Choices {
-				text += ch.Delta.Content
-			}
-		}
-		first <- text
-	}()
-	select {
-	case text := <-first:
-		assert.Equal(t, "Hello!", text)
-	case <-time.After(10 * time.Second):
-		close(gate)
-		t.Fatal("handler buffered the stream")
-	}
-	close(gate)
+	assertFirstChunkWhileGated(t, st, gate, "the handler")
 	for st.Next() {
 	}
 	require.NoError(t, st.Err())

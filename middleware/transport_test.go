@@ -14,6 +14,7 @@ import (
 	aoption "github.com/anthropics/anthropic-sdk-go/option"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/packages/ssestream"
 	"github.com/openai/openai-go/v3/responses"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -101,24 +102,7 @@ func TestOpenAIChatStreamFirstChunkUnbuffered(t *testing.T) {
 
 	// The fake holds every chunk after the first until the gate opens: the
 	// SDK must see the first content chunk while it is shut.
-	first := make(chan string, 1)
-	go func() {
-		var text string
-		for text == "" && st.Next() {
-			for _, ch := range st.Current().Choices {
-				text += ch.Delta.Content
-			}
-		}
-		first <- text
-	}()
-	select {
-	case text := <-first:
-		assert.Equal(t, "Hello!", text)
-	case <-time.After(10 * time.Second):
-		close(gate)
-		t.Fatal("first chunk did not reach the SDK before the second was sent: the transport buffers")
-	}
-	close(gate)
+	assertFirstChunkWhileGated(t, st, gate, "the transport")
 	acc := openai.ChatCompletionAccumulator{}
 	for st.Next() {
 		acc.AddChunk(st.Current())
@@ -449,4 +433,30 @@ func TestNilBaseUsesDefaultTransport(t *testing.T) {
 	require.NoError(t, resp.Body.Close())
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+}
+
+// assertFirstChunkWhileGated reads st until the first content arrives and
+// fails if it does not arrive while gate is still shut (fakellm holds every
+// chunk after the first until the gate opens): proof that nothing between
+// the fake and the SDK buffers the stream. It opens the gate either way.
+func assertFirstChunkWhileGated(t *testing.T, st *ssestream.Stream[openai.ChatCompletionChunk], gate chan struct{}, what string) {
+	t.Helper()
+	first := make(chan string, 1)
+	go func() {
+		var text string
+		for text == "" && st.Next() {
+			for _, ch := range st.Current().Choices {
+				text += ch.Delta.Content
+			}
+		}
+		first <- text
+	}()
+	select {
+	case text := <-first:
+		assert.Equal(t, "Hello!", text)
+	case <-time.After(10 * time.Second):
+		close(gate)
+		t.Fatalf("first chunk did not reach the SDK before the second was sent: %s buffers", what)
+	}
+	close(gate)
 }
