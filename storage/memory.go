@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // memoryChunk is how many entries [MemoryStorage.Entries] copies per lock
@@ -458,8 +461,141 @@ func prepareMemoryEntry(e *AuditEntry) (*AuditEntry, error) {
 
 // canonicalMetadata returns md as a wire round trip would: encoded with
 // encoding/json (which rejects NaN, Inf and unencodable values) and decoded
-// with numbers as json.Number.
+// with numbers as json.Number. The common value types (see
+// canonicalValue) are copied directly, which gives the same result without
+// the encoding; anything else takes the round trip.
 func canonicalMetadata(md map[string]any) (map[string]any, error) {
+	if out, ok := canonicalMap(md, 0); ok {
+		return out, nil
+	}
+	return roundTripMetadata(md)
+}
+
+// maxCanonicalDepth bounds the direct copy's recursion; deeper values (or
+// cycles) take the round trip, which reports them as encoding/json does.
+const maxCanonicalDepth = 32
+
+// canonicalMap copies a map[string]any as a JSON round trip would; ok is
+// false when some value needs the real round trip.
+func canonicalMap(m map[string]any, depth int) (map[string]any, bool) {
+	if m == nil {
+		return nil, true
+	}
+	if depth > maxCanonicalDepth {
+		return nil, false
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if !utf8.ValidString(k) {
+			return nil, false // encoding/json rewrites invalid UTF-8 in keys
+		}
+		c, ok := canonicalValue(v, depth+1)
+		if !ok {
+			return nil, false
+		}
+		out[k] = c
+	}
+	return out, true
+}
+
+// canonicalValue is the value a JSON encode + decode (numbers as
+// json.Number) gives for v, for nil, strings holding valid UTF-8, bools,
+// integers, finite float64s, []string, []any and map[string]any of those;
+// ok is false for anything else (including NaN, Inf and invalid UTF-8,
+// which the round trip rejects or rewrites).
+func canonicalValue(v any, depth int) (any, bool) {
+	switch x := v.(type) {
+	case nil:
+		return nil, true
+	case string:
+		return x, utf8.ValidString(x)
+	case bool:
+		return x, true
+	case int:
+		return json.Number(strconv.FormatInt(int64(x), 10)), true
+	case int8:
+		return json.Number(strconv.FormatInt(int64(x), 10)), true
+	case int16:
+		return json.Number(strconv.FormatInt(int64(x), 10)), true
+	case int32:
+		return json.Number(strconv.FormatInt(int64(x), 10)), true
+	case int64:
+		return json.Number(strconv.FormatInt(x, 10)), true
+	case uint:
+		return json.Number(strconv.FormatUint(uint64(x), 10)), true
+	case uint8:
+		return json.Number(strconv.FormatUint(uint64(x), 10)), true
+	case uint16:
+		return json.Number(strconv.FormatUint(uint64(x), 10)), true
+	case uint32:
+		return json.Number(strconv.FormatUint(uint64(x), 10)), true
+	case uint64:
+		return json.Number(strconv.FormatUint(x, 10)), true
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, false
+		}
+		return json.Number(formatJSONFloat(x)), true
+	case []string:
+		if x == nil {
+			return nil, true
+		}
+		out := make([]any, len(x))
+		for i, s := range x {
+			if !utf8.ValidString(s) {
+				return nil, false
+			}
+			out[i] = s
+		}
+		return out, true
+	case []any:
+		if x == nil {
+			return nil, true
+		}
+		if depth > maxCanonicalDepth {
+			return nil, false
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			c, ok := canonicalValue(e, depth+1)
+			if !ok {
+				return nil, false
+			}
+			out[i] = c
+		}
+		return out, true
+	case map[string]any:
+		m, ok := canonicalMap(x, depth)
+		if !ok || m == nil {
+			return nil, ok // a nil map encodes as null
+		}
+		return m, true
+	}
+	return nil, false
+}
+
+// formatJSONFloat formats a finite float64 exactly as encoding/json
+// encodes it.
+func formatJSONFloat(f float64) string {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b := strconv.AppendFloat(make([]byte, 0, 24), f, format, -1, 64)
+	if format == 'e' {
+		// Clean up e-09 to e-9, as encoding/json does.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return string(b)
+}
+
+// roundTripMetadata is canonicalMetadata done the long way: encode, then
+// decode with numbers as json.Number.
+func roundTripMetadata(md map[string]any) (map[string]any, error) {
 	b, err := json.Marshal(md)
 	if err != nil {
 		return nil, err
