@@ -337,7 +337,13 @@ type job struct {
 func (p *processor) convert() {
 	defer close(p.jobs)
 	var batch []*storage.AuditEntry
-	newBatch := func() []*storage.AuditEntry { return make([]*storage.AuditEntry, 0, p.cfg.batchSize) }
+	// A batch is sized for what is queued now, not for the largest batch:
+	// the writer usually takes batches of a few entries, and allocating
+	// batchSize slots for each was a large share of the pipeline's garbage.
+	// append grows it when more arrives.
+	newBatch := func() []*storage.AuditEntry {
+		return make([]*storage.AuditEntry, 0, min(p.cfg.batchSize, len(p.queue)+8))
+	}
 	for {
 		var (
 			it item
