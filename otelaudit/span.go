@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -453,7 +454,13 @@ func MessagesJSON(msgs []Message, defaultRole string) string {
 		b = append(b, '}')
 	}
 	b = append(b, ']')
-	return string(b)
+	return bytesToString(b)
+}
+
+// bytesToString returns b's bytes as a string without copying them. b must
+// be a buffer the caller built and drops: nothing may write to it after.
+func bytesToString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // SystemInstructionsJSON returns text in the semconv shape recorded in
@@ -463,5 +470,5 @@ func SystemInstructionsJSON(text string) string {
 	b = append(b, `[{"type":"text","content":`...)
 	b = jsontext.AppendString(b, text)
 	b = append(b, "}]"...)
-	return string(b)
+	return bytesToString(b)
 }

@@ -3,6 +3,7 @@ package genai
 import (
 	"encoding/json"
 	"strings"
+	"unsafe"
 
 	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 	"github.com/tidwall/gjson"
@@ -91,7 +92,7 @@ func MessagesJSON(ms []Message) string {
 		}
 		b = append(b, '}')
 	}
-	return string(append(b, ']'))
+	return bytesToString(append(b, ']'))
 }
 
 // PartsJSON encodes parts as the semconv JSON array; empty gives "".
@@ -99,7 +100,17 @@ func PartsJSON(ps []Part) string {
 	if len(ps) == 0 {
 		return ""
 	}
-	return string(appendParts(nil, ps))
+	n := 2
+	for _, p := range ps {
+		n += 32 + len(p.Content) + len(p.Arguments) + len(p.Response) + len(p.URI)
+	}
+	return bytesToString(appendParts(make([]byte, 0, n), ps))
+}
+
+// bytesToString returns b's bytes as a string without copying them. b must
+// be a buffer the caller built and drops: nothing may write to it after.
+func bytesToString(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 func appendParts(b []byte, ps []Part) []byte {
