@@ -14,6 +14,13 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip 8 bytes at a time while none needs attention (plain text
+		// is copied in one append below); any other word goes byte by
+		// byte.
+		if i+8 <= len(s) && plainWord(load64(s, i)) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -56,4 +63,27 @@ func AppendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// load64 returns the 8 bytes of s at i as a little-endian word.
+func load64(s string, i int) uint64 {
+	_ = s[i+7]
+	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+}
+
+// plainWord reports whether each of the 8 bytes of w is ASCII, not a
+// control character and neither '"' nor '\\', so it is copied unescaped.
+// Once no byte has its high bit set, a byte's subtraction below sets that
+// bit only when the byte is < 0x20 (or zero after the XOR, that is '"' or
+// '\\') or a lower byte already did; so the test is exact.
+func plainWord(w uint64) bool {
+	q := w ^ 0x22*lsb // zero bytes where w has '"'
+	k := w ^ 0x5c*lsb // zero bytes where w has '\\'
+	return (w|(w-0x20*lsb)|(q-lsb)|(k-lsb))&msb == 0
 }

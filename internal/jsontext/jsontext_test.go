@@ -2,6 +2,8 @@ package jsontext
 
 import (
 	"encoding/json"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -37,6 +39,108 @@ func FuzzAppendString(f *testing.F) {
 		}
 		if utf8.ValidString(s) && back != s {
 			t.Fatalf("%q round-tripped to %q", s, back)
+		}
+	})
+}
+
+// appendStringBytewise is AppendString without the 8-byte fast path: the
+// reference the fast path must match byte for byte.
+func appendStringBytewise(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// Every byte value, at every offset of a word, in plain text, gives what
+// the byte-by-byte escaper gives.
+func TestAppendStringFastPathMatchesBytewise(t *testing.T) {
+	specials := []string{"\"", "\\", "\n", "\x00", "\x1f", "\x7f", " ", "~", "\xff", "\xc3", "é", "\u2028", "\u2029", "😀", "!", "#", "[", "]", "\x21", "\x5b", "\x5d"}
+	for c := range 256 {
+		specials = append(specials, string([]byte{byte(c)}))
+	}
+	base := "abcdefghijklmnopqrstuvwxyz0123456789"
+	for _, sp := range specials {
+		for pos := 0; pos <= 24; pos++ {
+			s := base[:pos] + sp + base[pos:]
+			want := string(appendStringBytewise([]byte("x"), s))
+			got := string(AppendString([]byte("x"), s))
+			if got != want {
+				t.Fatalf("%q: got %q, want %q", s, got, want)
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabet := []string{"a", "b", " ", "\"", "\\", "\n", "\x01", "é", "\xff", "\u2028", "日", "<", "~"}
+	for range 20000 {
+		var sb strings.Builder
+		for range r.IntN(40) {
+			if r.IntN(4) == 0 {
+				sb.WriteString(alphabet[r.IntN(len(alphabet))])
+			} else {
+				sb.WriteByte(byte('a' + r.IntN(26)))
+			}
+		}
+		s := sb.String()
+		if got, want := string(AppendString(nil, s)), string(appendStringBytewise(nil, s)); got != want {
+			t.Fatalf("%q: got %q, want %q", s, got, want)
+		}
+	}
+}
+
+func BenchmarkAppendString(b *testing.B) {
+	s := strings.Repeat("audit trail text ", 60) // ~1 KiB of plain ASCII
+	buf := make([]byte, 0, 2048)
+	b.SetBytes(int64(len(s)))
+	b.Run("fast", func(b *testing.B) {
+		for b.Loop() {
+			buf = AppendString(buf[:0], s)
+		}
+	})
+	b.Run("bytewise", func(b *testing.B) {
+		for b.Loop() {
+			buf = appendStringBytewise(buf[:0], s)
 		}
 	})
 }
