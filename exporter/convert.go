@@ -17,6 +17,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
@@ -502,7 +503,8 @@ func cutJSONString(s string) (val, rest string, ok bool) {
 		return "", s, false
 	}
 	escaped := false
-	for i := 1; i < len(s); i++ {
+	// Plain text (most of a message) is skipped a word at a time.
+	for i := 1 + jsontext.PlainPrefix(s[1:]); i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '\\':
 			escaped = true

@@ -80,3 +80,13 @@ func TestEntryIDForSpan(t *testing.T) {
 	assert.NotEqual(t, id, EntryIDForSpan(other, start))
 	assert.True(t, strings.Compare(EntryIDForSpan(sc, start), EntryIDForSpan(sc, start.Add(time.Second))) < 0, "sorts by time")
 }
+
+// BenchmarkContentText is the exporter's content extraction for a 1 KiB
+// message in the shape otelaudit.MessagesJSON writes.
+func BenchmarkContentText(b *testing.B) {
+	v := attribute.StringValue(otelaudit.MessagesJSON([]otelaudit.Message{{Content: strings.Repeat("audit trail ", 85)}}, "user"))
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = ContentText(v)
+	}
+}

@@ -65,6 +65,19 @@ func AppendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// PlainPrefix returns the length of the longest prefix of s, rounded down
+// to a multiple of 8 bytes, made only of bytes that AppendString copies
+// unescaped and that end no JSON string: printable ASCII other than '"'
+// and '\\'. Scanners use it to skip plain text a word at a time; the
+// bytes after the prefix must still be looked at one by one.
+func PlainPrefix(s string) int {
+	i := 0
+	for i+8 <= len(s) && plainWord(load64(s, i)) {
+		i += 8
+	}
+	return i
+}
+
 const (
 	lsb = 0x0101010101010101
 	msb = 0x8080808080808080

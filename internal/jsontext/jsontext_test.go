@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/stretchr/testify/assert"
 )
 
 func TestAppendStringDecodesLikeEncodingJSON(t *testing.T) {
@@ -143,4 +145,20 @@ func BenchmarkAppendString(b *testing.B) {
 			buf = appendStringBytewise(buf[:0], s)
 		}
 	})
+}
+
+func TestPlainPrefix(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want int
+	}{
+		{"", 0}, {"short", 0}, {"12345678", 8}, {"1234567\"", 0}, {"12345678\\2345678", 8},
+		{"1234567812345678x", 16}, {"12345678\x1f", 8}, {"12345678é1234567", 8}, {"abc\x7fdefg", 8},
+	} {
+		assert.Equal(t, tc.want, PlainPrefix(tc.s), "%q", tc.s)
+	}
+	// Everything skipped is copied verbatim by AppendString.
+	s := strings.Repeat("plain text ~!", 10) + "\"tail"
+	n := PlainPrefix(s)
+	assert.Equal(t, `"`+s[:n]+`"`, string(AppendString(nil, s[:n])))
 }
