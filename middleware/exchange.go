@@ -297,7 +297,13 @@ func (x *exchange) respond(status int, h http.Header, uncompressed bool, content
 	x.status = status
 	x.header = h
 	x.contentLength = contentLength
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	// mt matters only when it is text/event-stream or application/x-ndjson;
+	// both contain '-', so other types (application/json, the common
+	// case) skip the parse and its allocations.
+	mt := ""
+	if ct := h.Get("Content-Type"); strings.IndexByte(ct, '-') >= 0 {
+		mt, _, _ = mime.ParseMediaType(ct)
+	}
 	ce := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
 	if uncompressed {
 		ce = ""
