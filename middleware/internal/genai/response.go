@@ -95,9 +95,15 @@ func ParseResponse(api API, body []byte) (*Response, error) {
 
 func fromBody(api API, doc gjson.Result) *Response {
 	r := &Response{}
-	var usage, errv gjson.Result
+	var usage, errv, choices gjson.Result
 	doc.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
+		case "choices":
+			// The first one, as doc.Get would find; kept here so the
+			// choices are not looked up (and scanned) again.
+			if !choices.Exists() {
+				choices = v
+			}
 		case "id":
 			r.ID = str(v)
 		case "model":
@@ -156,7 +162,7 @@ func fromBody(api API, doc gjson.Result) *Response {
 		// No output content: the vectors are not text.
 		r.OutputTokens = nil
 	default: // chat completions, completions, unknown
-		doc.Get("choices").ForEach(func(_, c gjson.Result) bool {
+		choices.ForEach(func(_, c gjson.Result) bool {
 			if !c.IsObject() {
 				return true
 			}
