@@ -3,6 +3,7 @@ package genai
 import (
 	"bytes"
 	"errors"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 )
@@ -14,7 +15,11 @@ var ErrNotJSON = errors.New("genai: body is not a JSON object")
 // is not valid JSON (cut, or malformed).
 var ErrInvalidJSON = errors.New("genai: body is not valid JSON")
 
-// parseObject validates body and returns it as a gjson document.
+// parseObject validates body and returns it as a gjson document. The
+// document and the strings taken from it share body's memory (no copy of
+// the body per parse): body must not be written to afterwards. The
+// middleware's capture buffers are only appended to beyond their length
+// or dropped, never rewritten.
 func parseObject(body []byte) (gjson.Result, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
@@ -23,12 +28,14 @@ func parseObject(body []byte) (gjson.Result, error) {
 	if !gjson.ValidBytes(body) {
 		return gjson.Result{}, ErrInvalidJSON
 	}
-	return gjson.ParseBytes(body), nil
+	return gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body))), nil
 }
 
 // ParseRequest extracts a [Request] from the JSON body of a call in the
 // given API. An empty result and an error are returned when the body is not
-// a valid JSON object; values of unexpected JSON types are ignored.
+// a valid JSON object; values of unexpected JSON types are ignored. The
+// result's strings may share body's memory: body must not be modified
+// afterwards.
 func ParseRequest(api API, body []byte) (*Request, error) {
 	doc, err := parseObject(body)
 	if err != nil {

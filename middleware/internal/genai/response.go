@@ -72,7 +72,8 @@ func errorType(e gjson.Result) string {
 }
 
 // ErrorType extracts error.type from an error reply: the provider's code or
-// type when the body has one, else the HTTP status code.
+// type when the body has one, else the HTTP status code. The result may share
+// body's memory: body must not be modified afterwards.
 func ErrorType(status int, body []byte) string {
 	if doc, err := parseObject(body); err == nil {
 		if t := errorType(doc.Get("error")); t != "" && t != "error" {
@@ -84,7 +85,8 @@ func ErrorType(status int, body []byte) string {
 
 // ParseResponse extracts a [Response] from a complete (non-streaming) JSON
 // reply in the given API. A body that is not a valid JSON object gives an
-// error and an empty result.
+// error and an empty result. The result's strings may share body's memory: body
+// must not be modified afterwards.
 func ParseResponse(api API, body []byte) (*Response, error) {
 	doc, err := parseObject(bytes.TrimSpace(body))
 	if err != nil {
