@@ -7,14 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 )
 
 // HashContent returns the lowercase hex SHA-256 of s's bytes. It is
 // byte-identical to the reference implementation's hash_content for valid
 // UTF-8 input (Python hashes s.encode("utf-8")).
 func HashContent(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
+	// Hash s in place: []byte(s) would copy the whole content first.
+	// Sum256 only reads its input.
+	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(s), len(s)))
+	var b [2 * sha256.Size]byte
+	hex.Encode(b[:], sum[:])
+	return string(b[:])
 }
 
 // KeyedHashPrefix starts every keyed hash: "hmac-sha256:<keyid>:<hex>".
@@ -51,7 +56,7 @@ func (h *contentHasher) hash(s string) string {
 		return HashContent(s)
 	}
 	m := hmac.New(sha256.New, h.key)
-	m.Write([]byte(s))
+	m.Write(unsafe.Slice(unsafe.StringData(s), len(s))) // no copy; Write only reads
 	var sum [sha256.Size]byte
 	b := make([]byte, 0, len(KeyedHashPrefix)+len(h.keyID)+1+2*sha256.Size)
 	b = append(b, KeyedHashPrefix...)
