@@ -508,9 +508,9 @@ func canonicalValue(v any, depth int) (any, bool) {
 	case nil:
 		return nil, true
 	case string:
-		return x, utf8.ValidString(x)
+		return v, utf8.ValidString(x) // v, not x: no new interface value
 	case bool:
-		return x, true
+		return v, true
 	case int:
 		return json.Number(strconv.FormatInt(int64(x), 10)), true
 	case int8:
