@@ -192,7 +192,9 @@ func interactionFromSpan(s sdktrace.ReadOnlySpan) otelaudit.Interaction {
 	if in.OutputTokens == nil {
 		in.OutputTokens = legacyOut
 	}
-	var parts []string
+	// Most calls have a few content parts: collect them in a stack buffer.
+	var partsBuf [8]string
+	parts := partsBuf[:0]
 	if haveSys {
 		parts = appendContent(parts, sys)
 	}
@@ -201,7 +203,7 @@ func interactionFromSpan(s sdktrace.ReadOnlySpan) otelaudit.Interaction {
 	}
 	in.Input = strings.Join(parts, "\n")
 	if haveOut {
-		in.Output = strings.Join(appendContent(nil, output), "\n")
+		in.Output = strings.Join(appendContent(partsBuf[:0], output), "\n")
 	}
 	if respID != "" {
 		setMD(string(semconv.GenAIResponseIDKey), respID)
