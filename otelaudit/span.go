@@ -199,13 +199,17 @@ func StartCall(ctx context.Context, req Request, opts ...CallOption) (context.Co
 		attrs = append(attrs, metadataAttr(k, v))
 	}
 	attrs = append(attrs, cfg.attrs...)
-	sopts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)}
-	if !cfg.start.IsZero() {
-		sopts = append(sopts, trace.WithTimestamp(cfg.start))
+	var span trace.Span
+	if cfg.start.IsZero() {
+		ctx, span = cfg.tp.Tracer(ScopeName).Start(ctx, name, clientKind, trace.WithAttributes(attrs...))
+	} else {
+		ctx, span = cfg.tp.Tracer(ScopeName).Start(ctx, name, clientKind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
 	}
-	ctx, span := cfg.tp.Tracer(ScopeName).Start(ctx, name, sopts...)
 	return ctx, &Call{span: span, entryID: id, noContent: cfg.noContent}
 }
+
+// clientKind is the span kind option of every call, made once.
+var clientKind = trace.WithSpanKind(trace.SpanKindClient)
 
 // EntryID returns the id the audit entry of this call will be stored under
 // (the span's audit.entry_id); "" for a nil Call.
