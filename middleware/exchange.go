@@ -172,11 +172,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		op, provider, model, conv = target.Operation, target.Provider, "", ""
 		input                     []genai.Message
 		system                    []genai.Part
-		// extra collects the span's attributes after its first
-		// headRoom slots, which are kept free for the GenAI head
-		// attributes (known last) so that everything is built in one
-		// slice.
-		extra = make([]attribute.KeyValue, headRoom, headRoom+12)
+		extra                     []attribute.KeyValue
 	)
 	claimed := false
 	for _, e := range c.extractors {
@@ -258,55 +254,36 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		extra = append(extra, semconv.ServerAddress(host))
 	}
 
-	// The head attributes, in the order otelaudit.StartCall gives them
-	// (client) or with the HTTP method and path after the entry id
-	// (server), then the rest.
-	var (
-		headBuf [headRoom]attribute.KeyValue
-		kind    = clientKind
-		scope   = otelaudit.ScopeName
-	)
-	if !server && op == "" {
-		op = otelaudit.DefaultOperation // as StartCall does
+	if !server {
+		ctx, call := otelaudit.StartCall(ctx, otelaudit.Request{Operation: op, Provider: provider, Model: model, ConversationID: conv},
+			otelaudit.WithTracerProvider(c.tp), otelaudit.WithStartTime(start), otelaudit.WithAttributes(extra...))
+		x.span = call.Span()
+		return ctx, x
 	}
-	head := append(headBuf[:0], semconv.GenAIOperationNameKey.String(op), otelaudit.AuditEntryIDKey.String(storage.NewEntryID()))
-	if server {
-		// The server span has kind SERVER, so that client calls made by
-		// the handler are its children.
-		kind, scope = serverKind, ScopeName
-		head = append(head, semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(path))
-	}
+	// The server span: the same GenAI attributes as StartCall gives, with
+	// kind SERVER, so that client calls made by the handler are its
+	// children.
+	attrs := make([]attribute.KeyValue, 0, 8+len(extra))
+	attrs = append(attrs, semconv.GenAIOperationNameKey.String(op), otelaudit.AuditEntryIDKey.String(storage.NewEntryID()),
+		semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(path))
 	if provider != "" {
-		head = append(head, semconv.GenAIProviderNameKey.String(provider))
+		attrs = append(attrs, semconv.GenAIProviderNameKey.String(provider))
 	}
 	if model != "" {
-		head = append(head, semconv.GenAIRequestModelKey.String(model))
+		attrs = append(attrs, semconv.GenAIRequestModelKey.String(model))
 	}
 	if conv != "" {
-		head = append(head, semconv.GenAIConversationIDKey.String(conv))
+		attrs = append(attrs, semconv.GenAIConversationIDKey.String(conv))
 	}
-	attrs := extra[headRoom-len(head):]
-	copy(attrs, head)
+	attrs = append(attrs, extra...)
 	name := op
 	if model != "" {
 		name = op + " " + model
 	}
-	// The client span is the one otelaudit.StartCall would start (same
-	// scope, name, kind and attributes), started here directly to skip
-	// StartCall's option closures and attribute copies.
-	ctx, x.span = c.tp.Tracer(scope).Start(ctx, name, kind, trace.WithTimestamp(start), trace.WithAttributes(attrs...))
+	ctx, x.span = c.tp.Tracer(ScopeName).Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithTimestamp(start), trace.WithAttributes(attrs...))
 	return ctx, x
 }
-
-// headRoom is the number of head attributes begin can put before the
-// others: operation, entry id, method, path, provider, model,
-// conversation.
-const headRoom = 7
-
-var (
-	clientKind = trace.WithSpanKind(trace.SpanKindClient)
-	serverKind = trace.WithSpanKind(trace.SpanKindServer)
-)
 
 // respond records the status and headers of the reply and chooses how to
 // capture its body. Only the first call counts.
