@@ -32,17 +32,11 @@ func BenchmarkWrite(b *testing.B) {
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			par := tc.par
-			srv := testServer(b)
-			var c counter
-			client := srv.client(&c, srv.secret)
-			bucket := newBucket(b, client)
 			var opts []s3store.Option
 			if tc.spool {
 				opts = append(opts, s3store.WithSpoolDir(b.TempDir()))
 			}
-			st, err := s3store.New(b.Context(), client, bucket, opts...)
-			require.NoError(b, err)
-			defer st.Close()
+			st, c, _, _ := newCountedStore(b, opts...)
 			base := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 			c.reset()
 			b.ResetTimer()
@@ -82,13 +76,7 @@ func BenchmarkWrite(b *testing.B) {
 // BenchmarkRequestsPer1000 writes exactly 1,000 entries and flushes, per
 // iteration, and reports the HTTP requests that took.
 func BenchmarkRequestsPer1000(b *testing.B) {
-	srv := testServer(b)
-	var c counter
-	client := srv.client(&c, srv.secret)
-	bucket := newBucket(b, client)
-	st, err := s3store.New(b.Context(), client, bucket)
-	require.NoError(b, err)
-	defer st.Close()
+	st, c, _, _ := newCountedStore(b)
 	base := time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC)
 	es := make([]*storage.AuditEntry, 1000)
 	var reqs, rounds int64
@@ -140,13 +128,7 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 // BenchmarkRead measures Read by id (UUIDv7) in a bucket of 30 days x
 // 1,000 entries, with its p50/p99 latency and requests per read.
 func BenchmarkRead(b *testing.B) {
-	srv := testServer(b)
-	var c counter
-	client := srv.client(&c, srv.secret)
-	bucket := newBucket(b, client)
-	st, err := s3store.New(b.Context(), client, bucket)
-	require.NoError(b, err)
-	defer st.Close()
+	st, c, _, _ := newCountedStore(b)
 	ids := populate(b, st, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), 30, 1000)
 	var lat []time.Duration
 	c.reset()
@@ -166,13 +148,7 @@ func BenchmarkRead(b *testing.B) {
 // BenchmarkRangeQuery1Day90 measures ListEntries over one UTC day in a
 // bucket holding 90 days x 500 entries.
 func BenchmarkRangeQuery1Day90(b *testing.B) {
-	srv := testServer(b)
-	var c counter
-	client := srv.client(&c, srv.secret)
-	bucket := newBucket(b, client)
-	st, err := s3store.New(b.Context(), client, bucket)
-	require.NoError(b, err)
-	defer st.Close()
+	st, c, _, _ := newCountedStore(b)
 	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	populate(b, st, start, 90, 500)
 	var lat []time.Duration

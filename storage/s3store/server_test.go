@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/otelaudit/otelaudit-go/storage/s3store"
 	"github.com/stretchr/testify/require"
 )
 
@@ -95,6 +96,21 @@ func (srv server) client(c *counter, secret string) *s3.Client {
 		Credentials:  credentials.NewStaticCredentialsProvider(srv.access, secret, ""),
 		HTTPClient:   &http.Client{Transport: rt},
 	})
+}
+
+// newCountedStore opens a Store with opts on a new bucket of the test
+// server, through a client whose requests the returned counter counts. The
+// Store is closed when tb ends, before the bucket is removed.
+func newCountedStore(tb testing.TB, opts ...s3store.Option) (st *s3store.Store, c *counter, client *s3.Client, bucket string) {
+	tb.Helper()
+	srv := testServer(tb)
+	c = new(counter)
+	client = srv.client(c, srv.secret)
+	bucket = newBucket(tb, client)
+	st, err := s3store.New(tb.Context(), client, bucket, opts...)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = st.Close() })
+	return st, c, client, bucket
 }
 
 // newBucket creates a bucket with a unique name and removes it, with its

@@ -99,13 +99,7 @@ func TestBucketRemovedLater(t *testing.T) {
 // TestBatching: 1,000 entries cost a handful of requests, objects carry
 // their count, and Count reads no object.
 func TestBatching(t *testing.T) {
-	srv := testServer(t)
-	var c counter
-	client := srv.client(&c, srv.secret)
-	bucket := newBucket(t, client)
-	st, err := s3store.New(t.Context(), client, bucket)
-	require.NoError(t, err)
-	defer st.Close()
+	st, c, client, bucket := newCountedStore(t)
 
 	base := time.Date(2025, 7, 1, 9, 0, 0, 0, time.UTC)
 	es := make([]*storage.AuditEntry, 1000)
@@ -139,13 +133,7 @@ func TestBatching(t *testing.T) {
 // TestCalendar: partitions for Feb 29 and the 31st are queried like every
 // other day, and a one-day query lists only that day.
 func TestCalendar(t *testing.T) {
-	srv := testServer(t)
-	var c counter
-	client := srv.client(&c, srv.secret)
-	bucket := newBucket(t, client)
-	st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("cal/"))
-	require.NoError(t, err)
-	defer st.Close()
+	st, c, client, bucket := newCountedStore(t, s3store.WithPrefix("cal/"))
 
 	days := []time.Time{
 		time.Date(2024, 1, 31, 12, 0, 0, 0, time.UTC),
