@@ -18,19 +18,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelaudit/otelaudit-go/internal/s3test"
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
-)
-
-// S3 test environment, shared with storage/s3store's tests: `make test`
-// starts versitygw and sets the first three; OTELAUDIT_VERSITYGW (or
-// ./bin/versitygw) lets this test start its own server instead.
-const (
-	envS3Endpoint  = "OTELAUDIT_S3_ENDPOINT"
-	envS3AccessKey = "OTELAUDIT_S3_ACCESS_KEY"
-	envS3SecretKey = "OTELAUDIT_S3_SECRET_KEY"
-	envS3Required  = "OTELAUDIT_S3_REQUIRED" // "1": no server fails instead of skipping
-	envVersityGW   = "OTELAUDIT_VERSITYGW"
 )
 
 // s3Server returns an S3-compatible server: the one the environment
@@ -38,20 +28,15 @@ const (
 // either the test is skipped (failed under OTELAUDIT_S3_REQUIRED=1).
 func s3Server(t *testing.T) (endpoint, access, secret string) {
 	t.Helper()
-	if e := os.Getenv(envS3Endpoint); e != "" {
-		usedS3Server.Add(1)
-		return e, os.Getenv(envS3AccessKey), os.Getenv(envS3SecretKey)
+	if srv, ok := s3test.FromEnv(); ok {
+		return srv.Endpoint, srv.AccessKey, srv.SecretKey
 	}
-	bin := os.Getenv(envVersityGW)
+	bin := os.Getenv(s3test.EnvVersityGW)
 	if bin == "" {
 		bin, _ = filepath.Abs("../../bin/versitygw")
 	}
 	if _, err := os.Stat(bin); err != nil {
-		msg := "no S3 server: set " + envS3Endpoint + " (make test does) or " + envVersityGW
-		if os.Getenv(envS3Required) == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		s3test.Missing(t, "no S3 server: set "+s3test.EnvEndpoint+" (make test does) or "+s3test.EnvVersityGW)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -74,7 +59,7 @@ func s3Server(t *testing.T) (endpoint, access, secret string) {
 		require.True(t, time.Now().Before(deadline), "versitygw did not start: %v", err)
 		time.Sleep(50 * time.Millisecond)
 	}
-	usedS3Server.Add(1)
+	s3test.MarkUsed()
 	return "http://" + addr, access, secret
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelaudit/otelaudit-go/internal/s3test"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -47,11 +48,8 @@ func TestDemo(t *testing.T) {
 
 // TestDemoS3 is `make demo S3=1`: the same run against the local S3 server.
 func TestDemoS3(t *testing.T) {
-	if os.Getenv("OTELAUDIT_S3_ENDPOINT") == "" {
-		if os.Getenv("OTELAUDIT_S3_REQUIRED") == "1" {
-			t.Fatal("OTELAUDIT_S3_REQUIRED=1 but OTELAUDIT_S3_ENDPOINT is not set")
-		}
-		t.Skip("no S3 server: set OTELAUDIT_S3_ENDPOINT (make test does) to run the S3 demo")
+	if _, ok := s3test.FromEnv(); !ok {
+		s3test.Missing(t, "no S3 server: set "+s3test.EnvEndpoint+" (make test does) to run the S3 demo")
 	}
 	dir := filepath.Join(t.TempDir(), "audit-data")
 	var out bytes.Buffer
@@ -63,13 +61,12 @@ func TestDemoS3(t *testing.T) {
 		require.NoError(t, err)
 		return st
 	})
-	// Say so in make test's summary, as the other S3 suites do.
-	if path := os.Getenv("OTELAUDIT_S3_REPORT"); path != "" && !t.Failed() {
-		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
-		require.NoError(t, err)
-		_, _ = f.WriteString("examples/quickstart: PASS, make demo S3=1 ran against the S3 server " + os.Getenv("OTELAUDIT_S3_ENDPOINT") + "\n")
-		require.NoError(t, f.Close())
-	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	s3test.Report("examples/quickstart", code)
+	os.Exit(code)
 }
 
 func checkDemoEntries(t *testing.T, dir string, open func() storage.Backend) {

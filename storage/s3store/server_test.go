@@ -18,17 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/otelaudit/otelaudit-go/internal/s3test"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 	"github.com/stretchr/testify/require"
-)
-
-// Environment of the S3 tests; `make test` sets them (scripts/with-versitygw.sh).
-const (
-	envEndpoint  = "OTELAUDIT_S3_ENDPOINT"   // http://127.0.0.1:PORT of an S3-compatible server
-	envAccessKey = "OTELAUDIT_S3_ACCESS_KEY" // its access key
-	envSecretKey = "OTELAUDIT_S3_SECRET_KEY" // its secret key
-	envRequired  = "OTELAUDIT_S3_REQUIRED"   // "1": a missing server fails the tests instead of skipping them
-	envVersityGW = "OTELAUDIT_VERSITYGW"     // versitygw binary for tests that stop and start their own server
 )
 
 // server is how the tests reach an S3-compatible server.
@@ -40,16 +32,12 @@ type server struct {
 // skips t, or fails it when OTELAUDIT_S3_REQUIRED=1.
 func testServer(tb testing.TB) server {
 	tb.Helper()
-	srv := server{os.Getenv(envEndpoint), os.Getenv(envAccessKey), os.Getenv(envSecretKey)}
-	if srv.endpoint == "" || srv.access == "" || srv.secret == "" {
-		msg := fmt.Sprintf("no S3 server: set %s, %s and %s (make test starts versitygw and sets them)", envEndpoint, envAccessKey, envSecretKey)
-		if os.Getenv(envRequired) == "1" {
-			tb.Fatalf("%s=1 but %s", envRequired, msg)
-		}
-		tb.Skip(msg)
+	env, ok := s3test.FromEnv()
+	if !ok {
+		s3test.Missing(tb, fmt.Sprintf("no S3 server: set %s, %s and %s (make test starts versitygw and sets them)",
+			s3test.EnvEndpoint, s3test.EnvAccessKey, s3test.EnvSecretKey))
 	}
-	usedServer.Add(1)
-	return srv
+	return server{env.Endpoint, env.AccessKey, env.SecretKey}
 }
 
 // counter counts the HTTP requests a client sends, by method.
@@ -157,18 +145,14 @@ type gateway struct {
 // OTELAUDIT_S3_REQUIRED=1).
 func startGateway(tb testing.TB) *gateway {
 	tb.Helper()
-	bin := os.Getenv(envVersityGW)
+	bin := os.Getenv(s3test.EnvVersityGW)
 	if bin == "" {
 		if p, err := filepath.Abs("../../bin/versitygw"); err == nil {
 			bin = p
 		}
 	}
 	if _, err := os.Stat(bin); err != nil {
-		msg := fmt.Sprintf("no versitygw binary (set %s or run make test, which installs it into ./bin)", envVersityGW)
-		if os.Getenv(envRequired) == "1" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+		s3test.Missing(tb, fmt.Sprintf("no versitygw binary (set %s or run make test, which installs it into ./bin)", s3test.EnvVersityGW))
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(tb, err)
@@ -177,7 +161,7 @@ func startGateway(tb testing.TB) *gateway {
 	g := &gateway{bin: bin, root: tb.TempDir(), addr: addr, access: "faultaccess", secret: "faultsecret0123456789"}
 	g.start(tb)
 	tb.Cleanup(g.stop)
-	usedServer.Add(1)
+	s3test.MarkUsed()
 	return g
 }
 
