@@ -139,27 +139,20 @@ func (s *FileStorage) DeleteBefore(ctx context.Context, t time.Time) (int, error
 // summarise counts the entries of a file and adds its chain ranges and
 // unchained lines to the accumulators.
 func (s *FileStorage) summarise(name string, ranges *rangeAcc, legacy *legacyAcc) (int, error) {
-	f, err := os.Open(filepath.Join(s.dir, name))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, nil
-		}
+	f, size, err := s.openDataFile(name)
+	if err != nil || f == nil {
 		return 0, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
 	count := -1
-	if li, _ := s.idx.get(name, f); li != nil && li.hdr.covered == fi.Size() {
+	if li, _ := s.idx.get(name, f); li != nil && li.hdr.covered == size {
 		count = int(li.hdr.count)
 		s.idx.release(li)
 	} else if li != nil {
 		s.idx.release(li)
 	}
 	n := 0
-	_, err = scanLines(f, 0, fi.Size(), func(_ int64, line []byte) error {
+	_, err = scanLines(f, 0, size, func(_ int64, line []byte) error {
 		if _, c, ok := splitChain(line); ok {
 			ranges.add(c)
 			if count < 0 {
@@ -200,23 +193,16 @@ func (s *FileStorage) rewriteLocked(name, reason string, before time.Time, drop 
 		}
 	}
 	path := filepath.Join(s.dir, name)
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return 0, nil
-		}
+	f, size, err := s.openDataFile(name)
+	if err != nil || f == nil {
 		return 0, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
 	// First pass: what goes.
 	var ranges rangeAcc
 	var legacy legacyAcc
 	removed := 0
-	if _, err := scanLines(f, 0, fi.Size(), func(off int64, line []byte) error {
+	if _, err := scanLines(f, 0, size, func(off int64, line []byte) error {
 		if isBlank(line) || !drop(off, line) {
 			return nil
 		}
@@ -260,7 +246,7 @@ func (s *FileStorage) rewriteLocked(name, reason string, before time.Time, drop 
 	var recs []idxRec
 	var off int64
 	skipped := 0
-	if _, err := scanLines(f, 0, fi.Size(), func(o int64, line []byte) error {
+	if _, err := scanLines(f, 0, size, func(o int64, line []byte) error {
 		if !isBlank(line) && drop(o, line) {
 			return nil
 		}

@@ -568,25 +568,40 @@ func (s *FileStorage) Count(ctx context.Context) (int, error) {
 	return int(total), nil
 }
 
-func (s *FileStorage) countFile(name string) (int64, error) {
-	f, err := os.Open(filepath.Join(s.dir, name))
+// openDataFile opens the data file name and returns it with its size. A
+// file that does not exist (removed by retention or a concurrent rewrite)
+// holds nothing: f is nil and err is nil.
+func (s *FileStorage) openDataFile(name string) (f *os.File, size int64, err error) {
+	f, err = os.Open(filepath.Join(s.dir, name))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return 0, nil
+			return nil, 0, nil
 		}
-		return 0, fmt.Errorf("storage: %w", err)
+		return nil, 0, err
 	}
-	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, err
+		f.Close()
+		return nil, 0, err
 	}
+	return f, fi.Size(), nil
+}
+
+func (s *FileStorage) countFile(name string) (int64, error) {
+	f, size, err := s.openDataFile(name)
+	if err != nil {
+		return 0, fmt.Errorf("storage: %w", err)
+	}
+	if f == nil {
+		return 0, nil
+	}
+	defer f.Close()
 	covered, n := int64(0), int64(0)
 	if li, _ := s.idx.get(name, f); li != nil {
 		covered, n = li.hdr.covered, li.hdr.count
 		s.idx.release(li)
 	}
-	recs, _, _, err := scanRecords(f, covered, fi.Size())
+	recs, _, _, err := scanRecords(f, covered, size)
 	if err != nil {
 		return 0, fmt.Errorf("storage: read %s: %w", name, err)
 	}
