@@ -42,6 +42,9 @@ func TestHandlerServingOpenAI(t *testing.T) {
 	require.NoError(t, st.Err())
 	_ = st.Close()
 
+	// The server span ends when ServeHTTP returns, which can be just after
+	// the client saw the last byte: wait for the handlers before reading.
+	srv.Close()
 	es := r.entries(t)
 	require.Len(t, es, 1)
 	e := es[0]
@@ -156,6 +159,9 @@ func TestHandlerKeepsInterfacesAndBody(t *testing.T) {
 	assert.True(t, sawHijacker)
 	assert.True(t, flushed, "ResponseController reaches the Flusher through Unwrap")
 	assert.Equal(t, body, gotBody, "next gets the whole body")
+	// The server span ends when ServeHTTP returns, which can be just after
+	// the client saw the last byte: wait for the handlers before reading.
+	srv.Close()
 	es := r.entries(t)
 	require.Len(t, es, 1)
 	assert.Equal(t, true, es[0].Metadata["request_truncated"])
@@ -235,6 +241,9 @@ func TestHandlerHijack(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	assert.Equal(t, "ok", string(b))
+	// The server span ends when ServeHTTP returns, which can be just after
+	// the client saw the last byte: wait for the handlers before reading.
+	srv.Close()
 	es := r.entries(t)
 	require.Len(t, es, 1)
 	assert.Equal(t, true, es[0].Metadata["hijacked"])
