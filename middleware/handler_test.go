@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -234,16 +235,26 @@ func TestHandlerHijack(t *testing.T) {
 		_, _ = rw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 		_ = rw.Flush()
 	})
-	srv := httptest.NewServer(middleware.Handler(next, middleware.WithTracerProvider(r.tp)))
+	// httptest.Server.Close does not wait for handlers of hijacked
+	// connections, so the test learns itself when ServeHTTP (and with it the
+	// server span) has ended.
+	served := make(chan struct{})
+	h := middleware.Handler(next, middleware.WithTracerProvider(r.tp))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		defer close(served)
+		h.ServeHTTP(w, req)
+	}))
 	defer srv.Close()
 	resp, err := (&http.Client{Transport: r.base}).Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(`{"model":"m"}`))
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	assert.Equal(t, "ok", string(b))
-	// The server span ends when ServeHTTP returns, which can be just after
-	// the client saw the last byte: wait for the handlers before reading.
-	srv.Close()
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler did not return")
+	}
 	es := r.entries(t)
 	require.Len(t, es, 1)
 	assert.Equal(t, true, es[0].Metadata["hijacked"])
