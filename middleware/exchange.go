@@ -172,7 +172,9 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		op, provider, model, conv = target.Operation, target.Provider, "", ""
 		input                     []genai.Message
 		system                    []genai.Part
-		extra                     []attribute.KeyValue
+		// extra holds the span's start attributes beyond StartCall's own;
+		// sized for the usual few so it is allocated once.
+		extra = make([]attribute.KeyValue, 0, 8)
 	)
 	claimed := false
 	for _, e := range c.extractors {
@@ -402,6 +404,13 @@ func (x *exchange) setError(t string) {
 	x.span.SetStatus(codes.Error, t)
 }
 
+// appendError is setError for finish: the error.type attribute goes to
+// attrs, the status is set at once.
+func (x *exchange) appendError(attrs []attribute.KeyValue, t string) []attribute.KeyValue {
+	x.span.SetStatus(codes.Error, t)
+	return append(attrs, semconv.ErrorTypeKey.String(t))
+}
+
 // finish records the reply and ends the span, exactly once. readErr is the
 // error that ended reading (nil at EOF or for a handler); early says the
 // body was closed before its end.
@@ -411,19 +420,24 @@ func (x *exchange) finish(readErr error, early bool) {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	span := x.span
-	defer span.End()
+	// Everything the reply tells goes onto the span in one SetAttributes:
+	// each call takes the span's lock and may regrow its attribute slice.
+	attrs := make([]attribute.KeyValue, 0, 8)
+	defer func() {
+		x.span.SetAttributes(attrs...)
+		x.span.End()
+	}()
 
 	if x.responded {
-		span.SetAttributes(semconv.HTTPResponseStatusCode(x.status))
+		attrs = append(attrs, semconv.HTTPResponseStatusCode(x.status))
 	}
 	if x.hijacked {
-		span.SetAttributes(otelaudit.AuditMetadataKey(MetadataHijacked).Bool(true))
+		attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataHijacked).Bool(true))
 	}
 	var errType string
 	if x.ext != nil {
 		if resp, ok := x.ext.ExtractResponse(x.status, x.header, x.buf); ok {
-			x.record(&genai.Response{ID: resp.ID, Model: resp.Model, Messages: fromAuditMessages(resp.Output, "assistant"),
+			attrs = appendReply(attrs, &genai.Response{ID: resp.ID, Model: resp.Model, Messages: fromAuditMessages(resp.Output, "assistant"),
 				InputTokens: resp.InputTokens, OutputTokens: resp.OutputTokens})
 			errType = resp.ErrorType
 		} else if x.status >= 400 {
@@ -433,10 +447,10 @@ func (x *exchange) finish(readErr error, early bool) {
 			errType = errorTypeOf(readErr)
 		}
 		if x.truncated {
-			span.SetAttributes(otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
+			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
 		}
 		if errType != "" {
-			x.setError(errType)
+			attrs = x.appendError(attrs, errType)
 		}
 		return
 	}
@@ -447,9 +461,9 @@ func (x *exchange) finish(readErr error, early bool) {
 			x.stream.Event("", x.buf) // a last line without newline
 		}
 		res := x.stream.Result()
-		x.record(res)
+		attrs = appendReply(attrs, res)
 		if res.Truncated {
-			span.SetAttributes(otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
+			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
 		}
 		errType = res.ErrorType
 		if errType == "" && !x.stream.Done() {
@@ -466,7 +480,7 @@ func (x *exchange) finish(readErr error, early bool) {
 			}
 		}
 		if x.parser != nil && x.parser.Pending() && !x.stream.Done() {
-			span.SetAttributes(otelaudit.AuditMetadataKey(MetadataCutMidEvent).Bool(true))
+			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataCutMidEvent).Bool(true))
 		}
 	case modeBuffer:
 		body := x.buf
@@ -480,7 +494,7 @@ func (x *exchange) finish(readErr error, early bool) {
 			}
 		}
 		if truncated {
-			span.SetAttributes(otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
+			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
 		}
 		if x.status >= 400 {
 			errType = genai.ErrorType(x.status, body)
@@ -489,13 +503,13 @@ func (x *exchange) finish(readErr error, early bool) {
 		res, err := genai.ParseResponse(x.api, body)
 		switch {
 		case err == nil && (x.api != genai.APIUnknown || len(res.Messages) > 0):
-			x.record(res)
+			attrs = appendReply(attrs, res)
 			errType = res.ErrorType
 		default:
 			if err != nil && x.api != genai.APIUnknown && len(body) > 0 {
-				span.SetAttributes(otelaudit.AuditMetadataKey(MetadataResponseUnparsed).Bool(true))
+				attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataResponseUnparsed).Bool(true))
 			}
-			x.record(&genai.Response{Messages: rawMessage("assistant", body)})
+			attrs = appendReply(attrs, &genai.Response{Messages: rawMessage("assistant", body)})
 		}
 		if errType == "" && readErr != nil {
 			errType = errorTypeOf(readErr)
@@ -511,13 +525,12 @@ func (x *exchange) finish(readErr error, early bool) {
 		errType = strconv.Itoa(x.status)
 	}
 	if errType != "" {
-		x.setError(errType)
+		attrs = x.appendError(attrs, errType)
 	}
 }
 
-// record puts a reply's data on the span.
-func (x *exchange) record(r *genai.Response) {
-	attrs := make([]attribute.KeyValue, 0, 6)
+// appendReply appends the attributes of a reply's data to attrs.
+func appendReply(attrs []attribute.KeyValue, r *genai.Response) []attribute.KeyValue {
 	if r.ID != "" {
 		attrs = append(attrs, semconv.GenAIResponseIDKey.String(r.ID))
 	}
@@ -536,5 +549,5 @@ func (x *exchange) record(r *genai.Response) {
 	if s := genai.MessagesJSON(r.Messages); s != "" {
 		attrs = append(attrs, semconv.GenAIOutputMessagesKey.String(s))
 	}
-	x.span.SetAttributes(attrs...)
+	return attrs
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -122,7 +123,14 @@ func WithStartTime(t time.Time) CallOption {
 // server.address. They are added after the GenAI ones, so they can
 // override them.
 func WithAttributes(kv ...attribute.KeyValue) CallOption {
-	return callOptionFunc(func(c *callConfig) { c.attrs = append(c.attrs, kv...) })
+	return callOptionFunc(func(c *callConfig) {
+		if c.attrs == nil {
+			// StartCall only reads c.attrs: the first list needs no copy.
+			c.attrs = kv
+			return
+		}
+		c.attrs = append(slices.Clip(c.attrs), kv...)
+	})
 }
 
 // Call is one GenAI call in progress: a span of kind CLIENT named
