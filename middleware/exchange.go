@@ -87,6 +87,8 @@ type exchange struct {
 	mode      respMode
 	gzip      bool
 	buf       []byte
+	// pooledBuf says buf comes from acquireCapture and goes back at finish.
+	pooledBuf bool
 	truncated bool
 	parser    *sse.Parser
 	stream    *genai.Stream
@@ -98,27 +100,31 @@ type exchange struct {
 // readPrefix reads at most limit+1 bytes of rc, returning the bytes (at
 // most limit) and whether there was more.
 func readPrefix(rc io.Reader, limit int) ([]byte, bool, error) {
-	return readPrefixSized(rc, limit, -1)
+	return readPrefixInto(make([]byte, 0, captureCap(limit, -1)), rc, limit)
 }
 
-// readPrefixSized is readPrefix with the expected size (-1: unknown), so
-// that a body of known length is read into one allocation.
-func readPrefixSized(rc io.Reader, limit int, size int64) ([]byte, bool, error) {
-	buf, err := readUpTo(rc, limit+1, size)
+// captureCap is the buffer to start with for at most limit+1 bytes of a
+// body of the given size (-1: unknown), so that a body of known length is
+// read into one allocation.
+func captureCap(limit int, size int64) int {
+	c := 512
+	if size >= 0 {
+		c = int(min(size+1, int64(limit)+1))
+	}
+	return max(c, 1)
+}
+
+// readPrefixInto is readPrefix appending to buf.
+func readPrefixInto(buf []byte, rc io.Reader, limit int) ([]byte, bool, error) {
+	buf, err := readUpTo(buf, rc, limit+1)
 	if len(buf) > limit {
 		return buf[:limit], true, err
 	}
 	return buf, false, err
 }
 
-// readUpTo reads at most n bytes of r; size, when known (>= 0), sizes the
-// buffer.
-func readUpTo(r io.Reader, n int, size int64) ([]byte, error) {
-	c := 512
-	if size >= 0 {
-		c = int(min(size+1, int64(n)))
-	}
-	buf := make([]byte, 0, max(c, 1))
+// readUpTo appends to buf what it reads of r until buf holds n bytes.
+func readUpTo(buf []byte, r io.Reader, n int) ([]byte, error) {
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -208,7 +214,8 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 				extra = append(extra, otelaudit.AuditMetadataKey(MetadataRequestUnparsed).Bool(true))
 			}
 		}
-		model, conv = pr.Model, pr.ConversationID
+		// Copies: the body may be a recycled capture buffer.
+		model, conv = strings.Clone(pr.Model), strings.Clone(pr.ConversationID)
 		if pr.MaxTokens != nil {
 			extra = append(extra, semconv.GenAIRequestMaxTokensKey.Int64(*pr.MaxTokens))
 		}
@@ -329,6 +336,9 @@ func (x *exchange) respond(status int, h http.Header, uncompressed bool, content
 		x.mode = modeBuffer
 		x.gzip = ce == "gzip"
 	}
+	if x.mode == modeBuffer && x.ext == nil {
+		x.buf, x.pooledBuf = acquireCapture(captureCap(x.limit, contentLength)), true
+	}
 }
 
 // Write tees reply bytes into the capture. It never fails.
@@ -338,6 +348,9 @@ func (x *exchange) Write(p []byte) (int, error) {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.ended.Load() {
+		return len(p), nil // finish has run or waits for the lock: buf may be gone
+	}
 	switch x.mode {
 	case modeSSE:
 		_, _ = x.parser.Write(p)
@@ -405,8 +418,10 @@ func (x *exchange) setError(t string) {
 }
 
 // appendError is setError for finish: the error.type attribute goes to
-// attrs, the status is set at once.
+// attrs, the status is set at once. t is copied: it may come from a
+// recycled capture buffer.
 func (x *exchange) appendError(attrs []attribute.KeyValue, t string) []attribute.KeyValue {
+	t = strings.Clone(t)
 	x.span.SetStatus(codes.Error, t)
 	return append(attrs, semconv.ErrorTypeKey.String(t))
 }
@@ -426,6 +441,10 @@ func (x *exchange) finish(readErr error, early bool) {
 	defer func() {
 		x.span.SetAttributes(attrs...)
 		x.span.End()
+		if x.pooledBuf {
+			releaseCapture(x.buf)
+			x.buf, x.pooledBuf = nil, false
+		}
 	}()
 
 	if x.responded {
@@ -529,13 +548,14 @@ func (x *exchange) finish(readErr error, early bool) {
 	}
 }
 
-// appendReply appends the attributes of a reply's data to attrs.
+// appendReply appends the attributes of a reply's data to attrs. Strings
+// are copied: they may share a recycled capture buffer.
 func appendReply(attrs []attribute.KeyValue, r *genai.Response) []attribute.KeyValue {
 	if r.ID != "" {
-		attrs = append(attrs, semconv.GenAIResponseIDKey.String(r.ID))
+		attrs = append(attrs, semconv.GenAIResponseIDKey.String(strings.Clone(r.ID)))
 	}
 	if r.Model != "" {
-		attrs = append(attrs, semconv.GenAIResponseModelKey.String(r.Model))
+		attrs = append(attrs, semconv.GenAIResponseModelKey.String(strings.Clone(r.Model)))
 	}
 	if r.InputTokens != nil {
 		attrs = append(attrs, semconv.GenAIUsageInputTokensKey.Int64(*r.InputTokens))
@@ -544,7 +564,11 @@ func appendReply(attrs []attribute.KeyValue, r *genai.Response) []attribute.KeyV
 		attrs = append(attrs, semconv.GenAIUsageOutputTokensKey.Int64(*r.OutputTokens))
 	}
 	if len(r.FinishReasons) > 0 {
-		attrs = append(attrs, semconv.GenAIResponseFinishReasonsKey.StringSlice(r.FinishReasons))
+		reasons := make([]string, len(r.FinishReasons))
+		for i, fr := range r.FinishReasons {
+			reasons[i] = strings.Clone(fr)
+		}
+		attrs = append(attrs, semconv.GenAIResponseFinishReasonsKey.StringSlice(reasons))
 	}
 	if s := genai.MessagesJSON(r.Messages); s != "" {
 		attrs = append(attrs, semconv.GenAIOutputMessagesKey.String(s))

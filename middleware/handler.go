@@ -59,7 +59,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		replace   io.ReadCloser
 	)
 	if r.Body != nil && r.Body != http.NoBody {
-		all, err := readUpTo(r.Body, h.cfg.maxBody+1, r.ContentLength)
+		all, err := readUpTo(make([]byte, 0, captureCap(h.cfg.maxBody, r.ContentLength)), r.Body, h.cfg.maxBody+1)
 		body, truncated = all, len(all) > h.cfg.maxBody
 		if truncated {
 			body = all[:h.cfg.maxBody]

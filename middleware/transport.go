@@ -63,6 +63,11 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		host = r.Host
 	}
 	ctx, x := t.cfg.begin(r.Context(), r, host, body, trunc, false, start)
+	if replace == nil && x.ext == nil {
+		// The audit's own copy (read through GetBody), and no Extractor
+		// that might keep it: begin copied what the span keeps.
+		releaseCapture(body)
+	}
 	r2 := r.Clone(ctx)
 	if replace != nil {
 		r2.Body = replace
@@ -100,12 +105,12 @@ func captureClientBody(r *http.Request, limit int) (body []byte, truncated bool,
 	}
 	if r.GetBody != nil {
 		if rc, err := r.GetBody(); err == nil && rc != nil {
-			body, truncated, _ = readPrefixSized(rc, limit, r.ContentLength)
+			body, truncated, _ = readPrefixInto(acquireCapture(captureCap(limit, r.ContentLength)), rc, limit)
 			_ = rc.Close()
 			return body, truncated, nil
 		}
 	}
-	all, err := readUpTo(r.Body, limit+1, r.ContentLength)
+	all, err := readUpTo(make([]byte, 0, captureCap(limit, r.ContentLength)), r.Body, limit+1)
 	body, truncated = all, len(all) > limit
 	if truncated {
 		body = all[:limit]
