@@ -16,9 +16,9 @@ const maxPooledCapture = 64 << 10
 
 var capturePool sync.Pool // of *[]byte
 
-// poisonReleased makes releaseCapture overwrite what it takes back; set by
-// the package's tests.
-var poisonReleased bool
+// poisonReleased, when set and true, makes releaseCapture overwrite what
+// it takes back; set by the package's tests.
+var poisonReleased func() bool
 
 // acquireCapture returns an empty buffer with room for n bytes.
 func acquireCapture(n int) []byte {
@@ -39,7 +39,7 @@ func releaseCapture(b []byte) {
 	if cap(b) == 0 || cap(b) > maxPooledCapture {
 		return
 	}
-	if poisonReleased {
+	if poisonReleased != nil && poisonReleased() {
 		b = b[:cap(b)]
 		for i := range b {
 			b[i] = '#'
