@@ -1,0 +1,5 @@
+//go:build !race
+
+package jsontape
+
+const raceEnabled = false
