@@ -302,3 +302,52 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+func TestEscapedSurrogatesKeepText(t *testing.T) {
+	// A lone escaped surrogate becomes U+FFFD and the text after it is
+	// kept, as encoding/json decodes it.
+	r, err := ParseRequest(APIChatCompletions, []byte(`{"messages":[{"role":"user","content":"\ud800\u0041 and \udc00\ud83d\ude00"}]}`))
+	require.NoError(t, err)
+	assert.Equal(t, "\uFFFDA and \uFFFD\U0001F600", Text(r.Messages))
+}
+
+func TestStreamEventCopiesReusedBuffer(t *testing.T) {
+	// The middleware feeds events from a reused line buffer: what a
+	// Stream keeps must not change when that buffer is overwritten.
+	s := NewStream(APIChatCompletions, 0)
+	buf := []byte(`{"id":"chat-1","model":"m-1","choices":[{"index":0,"delta":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}`)
+	s.Event("", buf)
+	for i := range buf {
+		buf[i] = 'x'
+	}
+	r := s.Result()
+	assert.Equal(t, "chat-1", r.ID)
+	assert.Equal(t, "m-1", r.Model)
+	assert.Equal(t, `[{"role":"assistant","parts":[{"type":"text","content":"hi"}],"finish_reason":"stop"}]`, MessagesJSON(r.Messages))
+}
+
+func TestParseConcurrent(t *testing.T) {
+	// Parses share pooled parser storage; each result must still be its
+	// own body's, whatever runs alongside.
+	bodies := make([][]byte, 8)
+	for i := range bodies {
+		bodies[i] = []byte(`{"model":"m` + strings.Repeat("x", i) + `","messages":[{"role":"user","content":"` + strings.Repeat("c", i*10) + `"}]}`)
+	}
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for n := range 200 {
+				i := (g + n) % len(bodies)
+				r, err := ParseRequest(APIChatCompletions, bodies[i])
+				if err != nil || r.Model != "m"+strings.Repeat("x", i) || Text(r.Messages) != strings.Repeat("c", i*10) {
+					t.Errorf("body %d parsed as %q %q (%v)", i, r.Model, Text(r.Messages), err)
+					return
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}

@@ -3,9 +3,9 @@ package genai
 import (
 	"bytes"
 	"errors"
-	"unsafe"
+	"sync"
 
-	"github.com/tidwall/gjson"
+	"github.com/otelaudit/otelaudit-go/middleware/internal/jsontape"
 )
 
 // ErrNotJSON is returned for a body that is not a JSON object.
@@ -15,20 +15,37 @@ var ErrNotJSON = errors.New("genai: body is not a JSON object")
 // is not valid JSON (cut, or malformed).
 var ErrInvalidJSON = errors.New("genai: body is not valid JSON")
 
-// parseObject validates body and returns it as a gjson document. The
-// document and the strings taken from it share body's memory (no copy of
-// the body per parse): body must not be written to afterwards. The
-// middleware's capture buffers are only appended to beyond their length
-// or dropped, never rewritten.
-func parseObject(body []byte) (gjson.Result, error) {
+// parsers holds jsontape Parsers for the one-shot parses of request and
+// reply bodies, so that a parse does not allocate its node storage. This
+// is safe because no jsontape.Value outlives the parse function that got
+// the Parser: results hold only strings, which reference the body (or
+// decoded copies), never a Parser's nodes.
+var parsers = sync.Pool{New: func() any { return new(jsontape.Parser) }}
+
+// parseObject validates body and returns it as a parsed document, in one
+// pass over the text, parsed by p. The document and the strings taken
+// from it share body's memory (no copy of the body per parse): body must
+// not be written to afterwards. The middleware's capture buffers are only
+// appended to beyond their length or dropped, never rewritten.
+func parseObject(p *jsontape.Parser, body []byte) (jsontape.Value, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
-		return gjson.Result{}, ErrNotJSON
+		return jsontape.Value{}, ErrNotJSON
 	}
-	if !gjson.ValidBytes(body) {
-		return gjson.Result{}, ErrInvalidJSON
+	doc, err := p.Parse(body)
+	if err != nil {
+		return jsontape.Value{}, ErrInvalidJSON
 	}
-	return gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body))), nil
+	return doc, nil
+}
+
+// getParser takes a Parser from the pool; putParser returns it, to be
+// called once no Value of its parse is in use.
+func getParser() *jsontape.Parser { return parsers.Get().(*jsontape.Parser) }
+
+func putParser(p *jsontape.Parser) {
+	p.Reset() // do not keep the body alive in the pool
+	parsers.Put(p)
 }
 
 // ParseRequest extracts a [Request] from the JSON body of a call in the
@@ -37,21 +54,23 @@ func parseObject(body []byte) (gjson.Result, error) {
 // result's strings may share body's memory: body must not be modified
 // afterwards.
 func ParseRequest(api API, body []byte) (*Request, error) {
-	doc, err := parseObject(body)
+	p := getParser()
+	defer putParser(p)
+	doc, err := parseObject(p, body)
 	if err != nil {
 		return &Request{}, err
 	}
 	r := &Request{}
-	var messages, system, instructions, input, prompt, conversation, metadata gjson.Result
-	var stream gjson.Result
-	doc.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
+	var messages, system, instructions, input, prompt, conversation, metadata jsontape.Value
+	var stream jsontape.Value
+	for k, v := range doc.Members() {
+		switch k {
 		case "model":
 			r.Model = str(v)
 		case "stream":
 			stream = v
 		case "stream_options":
-			r.IncludeUsage = v.Get("include_usage").Type == gjson.True
+			r.IncludeUsage = v.Get("include_usage").Kind() == jsontape.True
 		case "messages":
 			messages = v
 		case "system":
@@ -75,28 +94,27 @@ func ParseRequest(api API, body []byte) (*Request, error) {
 				r.MaxTokens = count(v)
 			}
 		case "temperature":
-			if v.Type == gjson.Number {
-				f := v.Num
+			if v.Kind() == jsontape.Number {
+				f := v.Num()
 				r.Temperature = &f
 			}
 		case "top_p":
-			if v.Type == gjson.Number {
-				f := v.Num
+			if v.Kind() == jsontape.Number {
+				f := v.Num()
 				r.TopP = &f
 			}
 		}
-		return true
-	})
+	}
 	switch {
-	case stream.Type == gjson.True:
+	case stream.Kind() == jsontape.True:
 		r.Stream = true
 	case !stream.Exists() && (api == APIOllamaChat || api == APIOllamaGenerate):
 		r.Stream = true // Ollama streams unless told not to
 	}
 	if r.ConversationID == "" {
 		switch {
-		case conversation.Type == gjson.String:
-			r.ConversationID = conversation.Str
+		case conversation.Kind() == jsontape.String:
+			r.ConversationID = conversation.Str()
 		case conversation.IsObject():
 			r.ConversationID = str(conversation.Get("id"))
 		}
@@ -134,12 +152,12 @@ func ParseRequest(api API, body []byte) (*Request, error) {
 
 // chatMessage turns one chat message object (OpenAI, Anthropic or Ollama
 // form) into a semconv message.
-func chatMessage(m gjson.Result) Message {
+func chatMessage(m jsontape.Value) Message {
 	var msg Message
-	var content, toolCalls gjson.Result
+	var content, toolCalls jsontape.Value
 	var toolCallID, refusal string
-	m.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
+	for k, v := range m.Members() {
+		switch k {
 		case "role":
 			msg.Role = str(v)
 		case "content":
@@ -151,8 +169,7 @@ func chatMessage(m gjson.Result) Message {
 		case "tool_calls":
 			toolCalls = v
 		}
-		return true
-	})
+	}
 	if msg.Role == "tool" && toolCallID != "" {
 		msg.Parts = []Part{{Type: "tool_call_response", ID: toolCallID, Response: contentAsJSON(content)}}
 	} else {
@@ -161,48 +178,46 @@ func chatMessage(m gjson.Result) Message {
 	if refusal != "" {
 		msg.Parts = append(msg.Parts, Part{Type: "refusal", Content: refusal})
 	}
-	toolCalls.ForEach(func(_, tc gjson.Result) bool {
+	for tc := range each(toolCalls) {
 		fn := tc.Get("function")
 		msg.Parts = append(msg.Parts, Part{Type: "tool_call", ID: str(tc.Get("id")), Name: str(fn.Get("name")), Arguments: argsJSON(fn.Get("arguments"))})
-		return true
-	})
+	}
 	if msg.Parts == nil {
 		msg.Parts = []Part{}
 	}
 	return msg
 }
 
-func chatMessages(ms gjson.Result) []Message {
+func chatMessages(ms jsontape.Value) []Message {
 	if !ms.IsArray() {
 		return nil
 	}
-	out := []Message{}
-	ms.ForEach(func(_, m gjson.Result) bool {
+	out := make([]Message, 0, ms.Len())
+	for m := range ms.Elements() {
 		if m.IsObject() {
 			out = append(out, chatMessage(m))
 		}
-		return true
-	})
+	}
 	return out
 }
 
 // responsesInput parses the Responses API "input": a string or a list of
 // items (messages, function calls and their outputs).
-func responsesInput(v gjson.Result) []Message {
-	if v.Type == gjson.String {
-		return []Message{{Role: "user", Parts: []Part{textPart(v.Str)}}}
+func responsesInput(v jsontape.Value) []Message {
+	if v.Kind() == jsontape.String {
+		return []Message{{Role: "user", Parts: []Part{textPart(v.Str())}}}
 	}
 	if !v.IsArray() {
 		return nil
 	}
 	out := []Message{}
-	v.ForEach(func(_, it gjson.Result) bool {
-		if it.Type == gjson.String {
-			out = append(out, Message{Role: "user", Parts: []Part{textPart(it.Str)}})
-			return true
+	for it := range v.Elements() {
+		if it.Kind() == jsontape.String {
+			out = append(out, Message{Role: "user", Parts: []Part{textPart(it.Str())}})
+			continue
 		}
 		if !it.IsObject() {
-			return true
+			continue
 		}
 		switch typ := str(it.Get("type")); typ {
 		case "function_call":
@@ -220,7 +235,6 @@ func responsesInput(v gjson.Result) []Message {
 		default:
 			out = append(out, Message{Role: "user", Parts: []Part{{Type: typ}}})
 		}
-		return true
-	})
+	}
 	return out
 }

@@ -1,23 +1,22 @@
 package genai
 
 import (
-	"bytes"
 	"strconv"
 
-	"github.com/tidwall/gjson"
+	"github.com/otelaudit/otelaudit-go/middleware/internal/jsontape"
 )
 
 // usageCounts reads a usage object in OpenAI (prompt_tokens /
 // completion_tokens), Responses or Anthropic (input_tokens / output_tokens)
 // form. Anthropic's input_tokens excludes cached tokens; semconv's
 // gen_ai.usage.input_tokens includes them, so they are added.
-func usageCounts(u gjson.Result) (in, out *int64) {
+func usageCounts(u jsontape.Value) (in, out *int64) {
 	if !u.IsObject() {
 		return nil, nil
 	}
 	var creation, read *int64
-	u.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
+	for k, v := range u.Members() {
+		switch k {
 		case "prompt_tokens":
 			if in == nil {
 				in = count(v)
@@ -35,8 +34,7 @@ func usageCounts(u gjson.Result) (in, out *int64) {
 		case "cache_read_input_tokens":
 			read = count(v)
 		}
-		return true
-	})
+	}
 	if in != nil && (creation != nil || read != nil) && u.Get("input_tokens").Exists() {
 		n := *in
 		if creation != nil {
@@ -53,9 +51,9 @@ func usageCounts(u gjson.Result) (in, out *int64) {
 // errorType picks error.type from an error value: the provider's code when
 // it is a string, else its type; "error" for other error values; "" when
 // there is no error (absent or null).
-func errorType(e gjson.Result) string {
+func errorType(e jsontape.Value) string {
 	switch {
-	case !e.Exists() || e.Type == gjson.Null:
+	case !e.Exists() || e.Kind() == jsontape.Null:
 		return ""
 	case e.IsObject():
 		if c := str(e.Get("code")); c != "" {
@@ -64,8 +62,8 @@ func errorType(e gjson.Result) string {
 		if t := str(e.Get("type")); t != "" {
 			return t
 		}
-		if c := e.Get("code"); c.Type == gjson.Number {
-			return c.Raw
+		if c := e.Get("code"); c.Kind() == jsontape.Number {
+			return c.Raw()
 		}
 	}
 	return "error"
@@ -75,7 +73,9 @@ func errorType(e gjson.Result) string {
 // type when the body has one, else the HTTP status code. The result may share
 // body's memory: body must not be modified afterwards.
 func ErrorType(status int, body []byte) string {
-	if doc, err := parseObject(body); err == nil {
+	p := getParser()
+	defer putParser(p)
+	if doc, err := parseObject(p, body); err == nil {
 		if t := errorType(doc.Get("error")); t != "" && t != "error" {
 			return t
 		}
@@ -88,21 +88,23 @@ func ErrorType(status int, body []byte) string {
 // error and an empty result. The result's strings may share body's memory: body
 // must not be modified afterwards.
 func ParseResponse(api API, body []byte) (*Response, error) {
-	doc, err := parseObject(bytes.TrimSpace(body))
+	p := getParser()
+	defer putParser(p)
+	doc, err := parseObject(p, body)
 	if err != nil {
 		return &Response{}, err
 	}
 	return fromBody(api, doc), nil
 }
 
-func fromBody(api API, doc gjson.Result) *Response {
+func fromBody(api API, doc jsontape.Value) *Response {
 	r := &Response{}
-	var usage, errv, choices gjson.Result
-	doc.ForEach(func(k, v gjson.Result) bool {
-		switch k.Str {
+	var usage, errv, choices jsontape.Value
+	for k, v := range doc.Members() {
+		switch k {
 		case "choices":
 			// The first one, as doc.Get would find; kept here so the
-			// choices are not looked up (and scanned) again.
+			// choices are not looked up again.
 			if !choices.Exists() {
 				choices = v
 			}
@@ -115,8 +117,7 @@ func fromBody(api API, doc gjson.Result) *Response {
 		case "error":
 			errv = v
 		}
-		return true
-	})
+	}
 	r.InputTokens, r.OutputTokens = usageCounts(usage)
 	r.ErrorType = errorType(errv)
 	switch api {
@@ -139,7 +140,7 @@ func fromBody(api API, doc gjson.Result) *Response {
 			msg.FinishReason = s
 			r.FinishReasons = []string{s}
 		}
-		if content.Exists() || stop.Type == gjson.String {
+		if content.Exists() || stop.Kind() == jsontape.String {
 			r.Messages = []Message{msg}
 		}
 	case APIOllamaChat, APIOllamaGenerate, APIOllamaEmbed:
@@ -150,8 +151,8 @@ func fromBody(api API, doc gjson.Result) *Response {
 		var parts []Part
 		if m := doc.Get("message"); m.IsObject() {
 			parts = chatMessage(m).Parts
-		} else if t := doc.Get("response"); t.Type == gjson.String {
-			parts = []Part{textPart(t.Str)}
+		} else if t := doc.Get("response"); t.Kind() == jsontape.String {
+			parts = []Part{textPart(t.Str())}
 		}
 		if parts != nil {
 			reason := str(doc.Get("done_reason"))
@@ -164,14 +165,14 @@ func fromBody(api API, doc gjson.Result) *Response {
 		// No output content: the vectors are not text.
 		r.OutputTokens = nil
 	default: // chat completions, completions, unknown
-		choices.ForEach(func(_, c gjson.Result) bool {
+		for c := range each(choices) {
 			if !c.IsObject() {
-				return true
+				continue
 			}
 			m := Message{Role: "assistant"}
-			var text, message gjson.Result
-			c.ForEach(func(k, v gjson.Result) bool {
-				switch k.Str {
+			var text, message jsontape.Value
+			for k, v := range c.Members() {
+				switch k {
 				case "text":
 					text = v
 				case "message":
@@ -179,10 +180,9 @@ func fromBody(api API, doc gjson.Result) *Response {
 				case "finish_reason":
 					m.FinishReason = str(v)
 				}
-				return true
-			})
-			if text.Type == gjson.String {
-				m.Parts = []Part{textPart(text.Str)}
+			}
+			if text.Kind() == jsontape.String {
+				m.Parts = []Part{textPart(text.Str())}
 			} else {
 				cm := chatMessage(message)
 				m.Parts = cm.Parts
@@ -194,18 +194,17 @@ func fromBody(api API, doc gjson.Result) *Response {
 				r.FinishReasons = append(r.FinishReasons, m.FinishReason)
 			}
 			r.Messages = append(r.Messages, m)
-			return true
-		})
+		}
 	}
 	return r
 }
 
 // responsesOutput folds the Responses API output items into one assistant
 // message and works out the finish reason.
-func responsesOutput(doc gjson.Result) (Message, []string) {
+func responsesOutput(doc jsontape.Value) (Message, []string) {
 	msg := Message{Role: "assistant", Parts: []Part{}}
 	toolCall := false
-	doc.Get("output").ForEach(func(_, it gjson.Result) bool {
+	for it := range each(doc.Get("output")) {
 		switch typ := str(it.Get("type")); typ {
 		case "message":
 			msg.Parts = append(msg.Parts, parseContent(it.Get("content"))...)
@@ -218,13 +217,12 @@ func responsesOutput(doc gjson.Result) (Message, []string) {
 		default:
 			msg.Parts = append(msg.Parts, Part{Type: typ})
 		}
-		return true
-	})
+	}
 	var reason string
 	status := str(doc.Get("status"))
 	switch {
-	case status == "incomplete" && str(doc.Get("incomplete_details.reason")) != "":
-		reason = str(doc.Get("incomplete_details.reason"))
+	case status == "incomplete" && str(path(doc, "incomplete_details", "reason")) != "":
+		reason = str(path(doc, "incomplete_details", "reason"))
 	case status == "failed":
 		reason = "error"
 	case toolCall:

@@ -3,7 +3,7 @@ package genai
 import (
 	"bytes"
 
-	"github.com/tidwall/gjson"
+	"github.com/otelaudit/otelaudit-go/middleware/internal/jsontape"
 )
 
 // maxIndex bounds the choice, block and output indexes a stream may use, so
@@ -63,6 +63,7 @@ type Stream struct {
 	in, out *int64
 	errType string
 	final   *Response // a complete reply carried by a terminal event
+	parser  jsontape.Parser
 
 	choices []choiceAcc // chat completions / completions, by choice index
 	blocks  []partAcc   // Anthropic content blocks / Responses output items, by index
@@ -94,10 +95,17 @@ func (s *Stream) Event(typ string, data []byte) {
 		s.done = true
 		return
 	}
-	if data[0] != '{' || !gjson.ValidBytes(data) {
+	if data[0] != '{' {
 		return
 	}
-	doc := gjson.ParseBytes(data)
+	// Parse a copy: data is the caller's reused line or event buffer,
+	// while the strings taken from the event (id, model, roles, a final
+	// reply) outlive this call. The Stream's own Parser is reused from
+	// event to event: no Value of an event outlives its Event call.
+	doc, err := s.parser.ParseString(string(data))
+	if err != nil {
+		return
+	}
 	switch s.api {
 	case APIAnthropic:
 		s.anthropic(typ, doc)
@@ -120,7 +128,7 @@ func grow[T any](xs []T, i int) []T {
 	return xs
 }
 
-func (s *Stream) chat(doc gjson.Result) {
+func (s *Stream) chat(doc jsontape.Value) {
 	if t := errorType(doc.Get("error")); t != "" {
 		s.errType = t
 		s.done = true
@@ -135,10 +143,10 @@ func (s *Stream) chat(doc gjson.Result) {
 	if u := doc.Get("usage"); u.IsObject() {
 		s.in, s.out = usageCounts(u)
 	}
-	doc.Get("choices").ForEach(func(_, c gjson.Result) bool {
-		i := int(c.Get("index").Int())
+	for c := range each(doc.Get("choices")) {
+		i := int(intOf(c.Get("index")))
 		if !index(i) {
-			return true
+			continue
 		}
 		s.choices = grow(s.choices, i)
 		ch := &s.choices[i]
@@ -147,19 +155,19 @@ func (s *Stream) chat(doc gjson.Result) {
 		if r := str(d.Get("role")); r != "" {
 			ch.role = r
 		}
-		if t := c.Get("text"); t.Type == gjson.String {
-			s.b.add(&ch.text, t.Str)
+		if t := c.Get("text"); t.Kind() == jsontape.String {
+			s.b.add(&ch.text, t.Str())
 		}
-		if t := d.Get("content"); t.Type == gjson.String {
-			s.b.add(&ch.text, t.Str)
+		if t := d.Get("content"); t.Kind() == jsontape.String {
+			s.b.add(&ch.text, t.Str())
 		}
-		if t := d.Get("refusal"); t.Type == gjson.String {
-			s.b.add(&ch.refusal, t.Str)
+		if t := d.Get("refusal"); t.Kind() == jsontape.String {
+			s.b.add(&ch.refusal, t.Str())
 		}
-		d.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
-			ti := int(tc.Get("index").Int())
+		for tc := range each(d.Get("tool_calls")) {
+			ti := int(intOf(tc.Get("index")))
 			if !index(ti) {
-				return true
+				continue
 			}
 			ch.tools = grow(ch.tools, ti)
 			if ch.tools[ti] == nil {
@@ -169,20 +177,18 @@ func (s *Stream) chat(doc gjson.Result) {
 			if id := str(tc.Get("id")); id != "" {
 				t.id = id
 			}
-			if n := str(tc.Get("function.name")); n != "" {
+			if n := str(path(tc, "function", "name")); n != "" {
 				t.name = n
 			}
-			s.b.add(&t.args, str(tc.Get("function.arguments")))
-			return true
-		})
+			s.b.add(&t.args, str(path(tc, "function", "arguments")))
+		}
 		if f := str(c.Get("finish_reason")); f != "" {
 			ch.finish = f
 		}
-		return true
-	})
+	}
 }
 
-func (s *Stream) anthropic(typ string, ev gjson.Result) {
+func (s *Stream) anthropic(typ string, ev jsontape.Value) {
 	if typ == "" {
 		typ = str(ev.Get("type"))
 	}
@@ -193,7 +199,7 @@ func (s *Stream) anthropic(typ string, ev gjson.Result) {
 			s.in, s.out = usageCounts(m.Get("usage"))
 		}
 	case "content_block_start":
-		i := int(ev.Get("index").Int())
+		i := int(intOf(ev.Get("index")))
 		cb := ev.Get("content_block")
 		if !index(i) || !cb.IsObject() {
 			return
@@ -208,7 +214,7 @@ func (s *Stream) anthropic(typ string, ev gjson.Result) {
 			s.b.add(&b.text, str(cb.Get("text")))
 		}
 	case "content_block_delta":
-		i := int(ev.Get("index").Int())
+		i := int(intOf(ev.Get("index")))
 		d := ev.Get("delta")
 		if !index(i) || !d.IsObject() {
 			return
@@ -234,7 +240,7 @@ func (s *Stream) anthropic(typ string, ev gjson.Result) {
 			s.b.add(&b.tool.args, str(d.Get("partial_json")))
 		}
 	case "message_delta":
-		if r := str(ev.Get("delta.stop_reason")); r != "" {
+		if r := str(path(ev, "delta", "stop_reason")); r != "" {
 			s.finish = r
 		}
 		in, out := usageCounts(ev.Get("usage"))
@@ -255,15 +261,15 @@ func (s *Stream) anthropic(typ string, ev gjson.Result) {
 	}
 }
 
-func (s *Stream) responses(typ string, ev gjson.Result) {
+func (s *Stream) responses(typ string, ev jsontape.Value) {
 	if typ == "" {
 		typ = str(ev.Get("type"))
 	}
 	switch typ {
 	case "response.created", "response.in_progress":
-		s.id, s.model = str(ev.Get("response.id")), str(ev.Get("response.model"))
+		s.id, s.model = str(path(ev, "response", "id")), str(path(ev, "response", "model"))
 	case "response.output_text.delta", "response.refusal.delta":
-		i := int(ev.Get("output_index").Int())
+		i := int(intOf(ev.Get("output_index")))
 		if !index(i) {
 			return
 		}
@@ -277,7 +283,7 @@ func (s *Stream) responses(typ string, ev gjson.Result) {
 		}
 		s.b.add(&b.text, str(ev.Get("delta")))
 	case "response.output_item.done":
-		i := int(ev.Get("output_index").Int())
+		i := int(intOf(ev.Get("output_index")))
 		if !index(i) {
 			return
 		}
@@ -297,7 +303,7 @@ func (s *Stream) responses(typ string, ev gjson.Result) {
 	}
 }
 
-func (s *Stream) ollamaLine(doc gjson.Result) {
+func (s *Stream) ollamaLine(doc jsontape.Value) {
 	if errorType(doc.Get("error")) != "" {
 		s.errType = "error"
 		s.done = true
@@ -306,12 +312,12 @@ func (s *Stream) ollamaLine(doc gjson.Result) {
 	if m := str(doc.Get("model")); m != "" {
 		s.model = m
 	}
-	if c := doc.Get("message.content"); c.Type == gjson.String {
-		s.b.add(&s.ollama, c.Str)
-	} else if t := doc.Get("response"); t.Type == gjson.String {
-		s.b.add(&s.ollama, t.Str)
+	if c := path(doc, "message", "content"); c.Kind() == jsontape.String {
+		s.b.add(&s.ollama, c.Str())
+	} else if t := doc.Get("response"); t.Kind() == jsontape.String {
+		s.b.add(&s.ollama, t.Str())
 	}
-	if doc.Get("done").Type == gjson.True {
+	if doc.Get("done").Kind() == jsontape.True {
 		s.done = true
 		s.finish = str(doc.Get("done_reason"))
 		s.in, s.out = count(doc.Get("prompt_eval_count")), count(doc.Get("eval_count"))
@@ -401,7 +407,7 @@ func (s *Stream) Result() *Response {
 
 // jsonArgs returns streamed tool input JSON when it is complete and valid.
 func jsonArgs(b []byte) []byte {
-	if len(bytes.TrimSpace(b)) == 0 || !gjson.ValidBytes(b) {
+	if len(bytes.TrimSpace(b)) == 0 || !jsontape.Valid(b) {
 		return nil
 	}
 	return b

@@ -2,11 +2,14 @@ package genai
 
 import (
 	"encoding/json"
+	"errors"
+	"iter"
+	"strconv"
 	"strings"
 	"unsafe"
 
 	"github.com/otelaudit/otelaudit-go/internal/jsontext"
-	"github.com/tidwall/gjson"
+	"github.com/otelaudit/otelaudit-go/middleware/internal/jsontape"
 )
 
 // Part is one part of a message in the GenAI semantic-convention shape
@@ -170,36 +173,126 @@ func Text(ms []Message) string {
 func textPart(s string) Part { return Part{Type: "text", Content: s} }
 
 // str returns v's string value, "" unless v is a JSON string.
-func str(v gjson.Result) string {
-	if v.Type != gjson.String {
-		return ""
-	}
-	return v.Str
-}
+func str(v jsontape.Value) string { return v.Str() }
 
 // count returns a token count, nil unless v is a non-negative integer.
-func count(v gjson.Result) *int64 {
-	if v.Type != gjson.Number || v.Num < 0 || v.Num != float64(int64(v.Num)) {
+func count(v jsontape.Value) *int64 {
+	if v.Kind() != jsontape.Number {
 		return nil
 	}
-	n := int64(v.Num)
+	f := v.Num()
+	if f < 0 || f != float64(int64(f)) {
+		return nil
+	}
+	n := int64(f)
 	return &n
+}
+
+// each yields what gjson's ForEach passed as values, which the parsers'
+// handling of odd shapes was written against: an array's elements, an
+// object's member values, any other value (null included) once as itself,
+// and nothing for a missing value.
+func each(v jsontape.Value) iter.Seq[jsontape.Value] {
+	return func(yield func(jsontape.Value) bool) {
+		switch v.Kind() {
+		case jsontape.Invalid:
+		case jsontape.Array:
+			for e := range v.Elements() {
+				if !yield(e) {
+					return
+				}
+			}
+		case jsontape.Object:
+			for _, m := range v.Members() {
+				if !yield(m) {
+					return
+				}
+			}
+		default:
+			yield(v)
+		}
+	}
+}
+
+// path returns the value at key a then key b, the way gjson's "a.b" path
+// found it: the first member a, in document order, whose value is an
+// object with a member b (repeated keys can make that a later a).
+func path(v jsontape.Value, a, b string) jsontape.Value {
+	for k, m := range v.Members() {
+		if k != a {
+			continue
+		}
+		if r := m.Get(b); r.Exists() {
+			return r
+		}
+	}
+	return jsontape.Value{}
+}
+
+// intOf converts v to an integer the way gjson's Result.Int did, which the
+// stream's index handling was written against: true is 1; a string is
+// parsed as an integer, else as a float; a number is truncated, saturating
+// at the int64 range; anything else is 0.
+func intOf(v jsontape.Value) int64 {
+	switch v.Kind() {
+	case jsontape.True:
+		return 1
+	case jsontape.String:
+		s := v.Str()
+		if n, ok := parseInt(s); ok {
+			return n
+		}
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return floatToInt(f)
+		}
+	case jsontape.Number:
+		f := v.Num()
+		if f >= -maxSafeInt && f <= maxSafeInt {
+			return int64(f)
+		}
+		if n, ok := parseInt(v.Raw()); ok {
+			return n
+		}
+		return floatToInt(f)
+	}
+	return 0
+}
+
+// maxSafeInt is the largest integer a float64 holds exactly, 2^53-1.
+const maxSafeInt = 1<<53 - 1
+
+// parseInt parses a decimal integer, saturating at the int64 range.
+func parseInt(s string) (int64, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return 0, false
+	}
+	return n, true
+}
+
+func floatToInt(f float64) int64 {
+	switch {
+	case f >= 1<<63:
+		return 1<<63 - 1
+	case f < -1<<63:
+		return -1 << 63
+	}
+	return int64(f)
 }
 
 // parseContent turns a content value (a string or an array of typed parts,
 // in OpenAI, Responses or Anthropic form) into semconv parts.
-func parseContent(v gjson.Result) []Part {
+func parseContent(v jsontape.Value) []Part {
 	switch {
-	case v.Type == gjson.String:
-		return []Part{textPart(v.Str)}
+	case v.Kind() == jsontape.String:
+		return []Part{textPart(v.Str())}
 	case v.IsArray():
 		var parts []Part
-		v.ForEach(func(_, it gjson.Result) bool {
+		for it := range v.Elements() {
 			if p, ok := parseBlock(it); ok {
 				parts = append(parts, p)
 			}
-			return true
-		})
+		}
 		if parts == nil {
 			parts = []Part{}
 		}
@@ -208,9 +301,9 @@ func parseContent(v gjson.Result) []Part {
 	return nil
 }
 
-func parseBlock(it gjson.Result) (Part, bool) {
-	if it.Type == gjson.String { // a bare string in a list (prompts, embeddings input)
-		return textPart(it.Str), true
+func parseBlock(it jsontape.Value) (Part, bool) {
+	if it.Kind() == jsontape.String { // a bare string in a list (prompts, embeddings input)
+		return textPart(it.Str()), true
 	}
 	if !it.IsObject() {
 		return Part{}, false
@@ -218,8 +311,8 @@ func parseBlock(it gjson.Result) (Part, bool) {
 	typ := str(it.Get("type"))
 	switch typ {
 	case "text", "input_text", "output_text", "":
-		if t := it.Get("text"); t.Type == gjson.String {
-			return textPart(t.Str), true
+		if t := it.Get("text"); t.Kind() == jsontape.String {
+			return textPart(t.Str()), true
 		}
 		if typ == "" {
 			return Part{}, false
@@ -274,24 +367,26 @@ func uriPart(modality, url, fileID string) Part {
 
 // rawOrNil returns v's raw JSON unless v is absent or null. The documents
 // are validated before they are walked, so Raw is valid JSON.
-func rawOrNil(v gjson.Result) json.RawMessage {
-	if !v.Exists() || v.Type == gjson.Null || v.Raw == "" {
+func rawOrNil(v jsontape.Value) json.RawMessage {
+	if !v.Exists() || v.Kind() == jsontape.Null || v.Raw() == "" {
 		return nil
 	}
-	return json.RawMessage(v.Raw)
+	// A copy: a RawMessage is a byte slice its holder may append to,
+	// which must never reach the body it came from.
+	return json.RawMessage(v.Raw())
 }
 
 // argsJSON turns OpenAI's string-encoded arguments into JSON: the decoded
 // value when the string holds valid JSON, else the string itself.
-func argsJSON(v gjson.Result) json.RawMessage {
-	if v.Type == gjson.String {
-		return stringArgs(v.Str)
+func argsJSON(v jsontape.Value) json.RawMessage {
+	if v.Kind() == jsontape.String {
+		return stringArgs(v.Str())
 	}
 	return rawOrNil(v)
 }
 
 func stringArgs(s string) json.RawMessage {
-	if strings.TrimSpace(s) != "" && gjson.Valid(s) {
+	if strings.TrimSpace(s) != "" && jsontape.ValidString(s) {
 		return json.RawMessage(s)
 	}
 	if s == "" {
@@ -302,7 +397,7 @@ func stringArgs(s string) json.RawMessage {
 
 // contentAsJSON renders a tool result: text stays a JSON string, block
 // arrays become their joined text when all are text, else raw JSON.
-func contentAsJSON(v gjson.Result) json.RawMessage {
+func contentAsJSON(v jsontape.Value) json.RawMessage {
 	if v.IsArray() {
 		parts := parseContent(v)
 		var sb strings.Builder

@@ -130,20 +130,74 @@ func Parse(data []byte) (Value, error) {
 
 // ParseString is [Parse] for a string; the results share s's memory.
 func ParseString(s string) (Value, error) {
-	t := &tape{src: s}
-	// Most texts this package sees are dominated by long strings, which
-	// take one node however long they are: a small first guess, grown by
-	// append when the text is made of many small values.
-	nodes := t.small[:0]
-	if len(s) > 2048 {
-		nodes = make([]node, 0, min(len(s)/32+16, 4096))
+	t := new(tape)
+	return t.parse(s)
+}
+
+// parse parses s into t, reusing t's node storage.
+func (t *tape) parse(s string) (Value, error) {
+	nodes := t.nodes[:0]
+	if nodes == nil {
+		// Most texts this package sees are dominated by long strings,
+		// which take one node however long they are: a small first
+		// guess, grown by append when the text is made of many small
+		// values.
+		nodes = t.small[:0]
+		if len(s) > 2048 {
+			nodes = make([]node, 0, min(len(s)/32+16, 4096))
+		}
 	}
 	nodes, err := parse(nodes, s)
+	t.nodes = nodes
 	if err != nil {
+		t.src = ""
 		return Value{}, err
 	}
-	t.nodes = nodes
+	t.src = s
 	return Value{t: t}, nil
+}
+
+// A Parser parses texts one after the other into the same node storage,
+// so that a caller parsing many texts (a stream's events, or a pool of
+// Parsers) does not allocate it each time. The zero Parser is ready to
+// use. A Parser is not safe for concurrent use.
+//
+// The Value returned by a Parse method, and every Value obtained from it,
+// is valid only until the next Parse or Reset on the same Parser; using it
+// afterwards is a bug that gives wrong results or panics. The strings and raw texts taken from
+// those Values stay valid: they reference the text (or a decoded copy),
+// never the node storage.
+type Parser struct {
+	t *tape
+}
+
+// Parse is [Parse] into p's storage, with the validity rule of [Parser].
+func (p *Parser) Parse(data []byte) (Value, error) {
+	return p.ParseString(unsafe.String(unsafe.SliceData(data), len(data)))
+}
+
+// ParseString is [ParseString] into p's storage, with the validity rule
+// of [Parser].
+func (p *Parser) ParseString(s string) (Value, error) {
+	if p.t == nil {
+		p.t = new(tape)
+	}
+	return p.t.parse(s)
+}
+
+// Reset invalidates the Values of the last parse and drops p's reference
+// to its text, so that a Parser kept for reuse does not keep the text
+// alive; storage grown past 64K nodes is dropped as well.
+func (p *Parser) Reset() {
+	if p.t == nil {
+		return
+	}
+	p.t.src = ""
+	if cap(p.t.nodes) > maxScratch {
+		p.t.nodes = nil
+	} else {
+		p.t.nodes = p.t.nodes[:0]
+	}
 }
 
 // Valid reports whether data is one valid JSON text: exactly what

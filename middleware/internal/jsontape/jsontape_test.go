@@ -283,6 +283,44 @@ func TestManyEscapes(t *testing.T) {
 	assert.False(t, ValidString(`"`+strings.Repeat(`\u00e9x`, n)+"\x01\""))
 }
 
+func TestParserReuse(t *testing.T) {
+	var p Parser
+	v, err := p.ParseString(`{"id":"first","n":[1,2,3]}`)
+	require.NoError(t, err)
+	id := v.Get("id").Str()
+	raw := v.Get("n").Raw()
+
+	big := `[` + strings.Repeat(`{"k":"v"},`, 1000) + `0]`
+	v, err = p.ParseString(big)
+	require.NoError(t, err)
+	assert.Equal(t, 1001, v.Len())
+	// Strings from the earlier parse reference its text, not the nodes.
+	assert.Equal(t, "first", id)
+	assert.Equal(t, "[1,2,3]", raw)
+
+	_, err = p.ParseString(`{"a":`)
+	require.ErrorIs(t, err, ErrInvalid)
+	v, err = p.Parse([]byte(`{"a":"b"}`))
+	require.NoError(t, err)
+	assert.Equal(t, "b", v.Get("a").Str())
+
+	allocs := testing.AllocsPerRun(100, func() {
+		v, err := p.Parse(benchRequest)
+		if err != nil || v.Get("model").Str() != "gpt-4o-mini" {
+			t.Fatal(v.Raw(), err)
+		}
+	})
+	assert.Zero(t, allocs, "a reused Parser allocates nothing")
+
+	p.Reset()
+	assert.Empty(t, p.t.src, "Reset drops the text")
+	var zero Parser
+	zero.Reset() // a no-op on the zero Parser
+	v, err = zero.ParseString(`[true]`)
+	require.NoError(t, err)
+	assert.Equal(t, 1, v.Len())
+}
+
 func TestStrSharesInput(t *testing.T) {
 	data := []byte(`{"k":"plain","e":"tab\t"}`)
 	v, err := Parse(data)
