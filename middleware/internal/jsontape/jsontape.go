@@ -10,7 +10,8 @@
 //
 // [Parse] accepts exactly the texts that encoding/json's Valid accepts
 // (including its nesting limit, [MaxDepth]) and never panics or recurses on
-// hostile input.
+// hostile input. A [Parser] parses text after text into the same node
+// storage, for callers that parse many texts and keep only strings.
 //
 //	v, err := jsontape.ParseString(`{"model":"m","messages":[{"role":"user"}]}`)
 //	if err != nil {
@@ -108,8 +109,10 @@ const smallNodes = 32
 // Value is one JSON value of a parsed text, or the missing value (the zero
 // Value). It is small and is passed by value; every method is O(1) except
 // the ones that walk children, which are O(number of children) and never
-// rescan text. A Value and everything obtained from it stay valid for as
-// long as they are referenced; Values are safe for concurrent use.
+// rescan text. A Value from [Parse] or [ParseString], and everything
+// obtained from it, stay valid for as long as they are referenced (for one
+// from a [Parser], see its rule). Values only read, so they may be used
+// from several goroutines at once.
 type Value struct {
 	t *tape
 	i uint32
@@ -147,11 +150,11 @@ func (t *tape) parse(s string) (Value, error) {
 			nodes = make([]node, 0, min(len(s)/32+16, 4096))
 		}
 	}
-	nodes, err := parse(nodes, s)
+	nodes, f := parse(nodes, s)
 	t.nodes = nodes
-	if err != nil {
+	if f.kind != failNone {
 		t.src = ""
-		return Value{}, err
+		return Value{}, f.err()
 	}
 	t.src = s
 	return Value{t: t}, nil
@@ -209,9 +212,9 @@ func Valid(data []byte) bool {
 // ValidString is [Valid] for a string.
 func ValidString(s string) bool {
 	bp := scratch.get()
-	nodes, err := parse((*bp)[:0], s)
+	nodes, f := parse((*bp)[:0], s)
 	scratch.put(bp, nodes)
-	return err == nil
+	return f.kind == failNone
 }
 
 const none = math.MaxUint32
@@ -235,26 +238,52 @@ func (p *scratchPool) put(bp *[]node, nodes []node) {
 	p.pool.Put(bp)
 }
 
-func syntaxError(off int) error {
-	if off < 0 {
+// failure is where and why a parse failed; a plain value, so that
+// [Valid] rejects text without allocating an error.
+type failure struct {
+	off  int // byte offset, or -1 for the end of the input
+	kind uint8
+}
+
+const (
+	failNone uint8 = iota
+	failByte
+	failDepth
+	failLength
+)
+
+func syntaxError(off int) failure {
+	return failure{off: off, kind: failByte}
+}
+
+// err turns f into the error Parse returns, nil when the parse succeeded.
+func (f failure) err() error {
+	switch {
+	case f.kind == failNone:
+		return nil
+	case f.kind == failDepth:
+		return fmt.Errorf("%w: %w: more than %d levels at offset %d", ErrInvalid, ErrTooDeep, MaxDepth, f.off)
+	case f.kind == failLength:
+		return fmt.Errorf("%w: input longer than %d bytes", ErrInvalid, maxLen)
+	case f.off < 0:
 		return fmt.Errorf("%w: unexpected end of input", ErrInvalid)
 	}
-	return fmt.Errorf("%w: unexpected byte at offset %d", ErrInvalid, off)
+	return fmt.Errorf("%w: unexpected byte at offset %d", ErrInvalid, f.off)
 }
 
 // parse appends s's nodes to nodes. It is a loop over an explicit state
 // instead of a recursive descent, so that depth costs no stack: the chain
 // of open containers is kept in their own next fields until they close.
-func parse(nodes []node, s string) ([]node, error) {
+func parse(nodes []node, s string) ([]node, failure) {
 	if uint64(len(s)) > maxLen {
-		return nodes, fmt.Errorf("%w: input longer than %d bytes", ErrInvalid, maxLen)
+		return nodes, failure{kind: failLength}
 	}
 	b := unsafe.Slice(unsafe.StringData(s), len(s))
 	n := len(b)
 	parent := uint32(none) // innermost open container
 	depth := 0
 	i := skipSpace(b, 0)
-	var err error
+	var err failure
 
 value: // i is at the first byte of a value (or past the end)
 	if i >= n {
@@ -264,7 +293,7 @@ value: // i is at the first byte of a value (or past the end)
 	case '{', '[':
 		depth++
 		if depth > MaxDepth {
-			return nodes, fmt.Errorf("%w: %w: more than %d levels at offset %d", ErrInvalid, ErrTooDeep, MaxDepth, i)
+			return nodes, failure{off: i, kind: failDepth}
 		}
 		kind, closer := Object, byte('}')
 		if c == '[' {
@@ -283,7 +312,7 @@ value: // i is at the first byte of a value (or past the end)
 	case '"':
 		start := i
 		var esc bool
-		if i, esc, err = scanString(b, i+1); err != nil {
+		if i, esc, err = scanString(b, i+1); err.kind != failNone {
 			return nodes, err
 		}
 		nodes = append(nodes, node{start: uint32(start), end: uint32(i), next: uint32(len(nodes) + 1), kind: String, esc: esc})
@@ -304,7 +333,7 @@ value: // i is at the first byte of a value (or past the end)
 		i += len(lit)
 	default:
 		start := i
-		if i, err = scanNumber(b, i); err != nil {
+		if i, err = scanNumber(b, i); err.kind != failNone {
 			return nodes, err
 		}
 		nodes = append(nodes, node{start: uint32(start), end: uint32(i), next: uint32(len(nodes) + 1), kind: Number})
@@ -316,7 +345,7 @@ afterValue: // a value ended at i
 		if i != n {
 			return nodes, syntaxError(i)
 		}
-		return nodes, nil
+		return nodes, failure{}
 	}
 	if i >= n {
 		return nodes, syntaxError(-1)
@@ -349,7 +378,7 @@ key: // i is where an object member's key must start
 	{
 		start := i
 		var esc bool
-		if i, esc, err = scanString(b, i+1); err != nil {
+		if i, esc, err = scanString(b, i+1); err.kind != failNone {
 			return nodes, err
 		}
 		nodes = append(nodes, node{start: uint32(start), end: uint32(i), next: uint32(len(nodes) + 1), kind: String, esc: esc})
@@ -406,7 +435,7 @@ const (
 // opening quote) and returns the offset after the closing quote and
 // whether it contains escapes. As in encoding/json, bytes below 0x20 are
 // rejected and any other byte, valid UTF-8 or not, is accepted.
-func scanString(b []byte, i int) (int, bool, error) {
+func scanString(b []byte, i int) (int, bool, failure) {
 	esc := false
 	// Long runs of plain text are the common case: the next quote and
 	// backslash are found with the vectorised IndexByte and the run
@@ -433,7 +462,7 @@ func scanString(b []byte, i int) (int, bool, error) {
 		}
 		switch c := b[i]; {
 		case c == '"':
-			return i + 1, esc, nil
+			return i + 1, esc, failure{}
 		case c == '\\':
 			esc = true
 			i++
@@ -491,7 +520,7 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // scanNumber validates the number starting at i against JSON's grammar,
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, and returns its end.
 // What may follow it is checked by the caller.
-func scanNumber(b []byte, i int) (int, error) {
+func scanNumber(b []byte, i int) (int, failure) {
 	n := len(b)
 	if b[i] == '-' {
 		i++
@@ -535,7 +564,7 @@ func scanNumber(b []byte, i int) (int, error) {
 			i++
 		}
 	}
-	return i, nil
+	return i, failure{}
 }
 
 // Kind returns v's JSON type; Invalid for the missing value.

@@ -359,13 +359,14 @@ func TestValidDoesNotAllocate(t *testing.T) {
 		t.Skip("sync.Pool drops items at random under the race detector")
 	}
 	data := []byte(`{"model":"m","messages":[{"role":"user","content":"hello"}],"n":[1,2,3]}`)
+	bad := []byte(`{"model":"m","messages":[{"role":"user","content":"hello"}],"n":[1,2,3,]}`)
 	Valid(data) // warm the scratch pool
 	allocs := testing.AllocsPerRun(100, func() {
-		if !Valid(data) {
-			t.Fatal("invalid")
+		if !Valid(data) || Valid(bad) {
+			t.Fatal("Valid is wrong")
 		}
 	})
-	assert.Zero(t, allocs)
+	assert.Zero(t, allocs, "neither accepting nor rejecting allocates")
 }
 
 func FuzzTape(f *testing.F) {
