@@ -167,9 +167,9 @@ func (t *tape) parse(s string) (Value, error) {
 //
 // The Value returned by a Parse method, and every Value obtained from it,
 // is valid only until the next Parse or Reset on the same Parser; using it
-// afterwards is a bug that gives wrong results or panics. The strings and raw texts taken from
-// those Values stay valid: they reference the text (or a decoded copy),
-// never the node storage.
+// afterwards is a bug that gives wrong results or panics. The strings and
+// raw texts taken from those Values stay valid: they reference the text
+// (or a decoded copy), never the node storage.
 type Parser struct {
 	t *tape
 }
