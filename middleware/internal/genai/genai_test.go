@@ -351,3 +351,25 @@ func TestParseConcurrent(t *testing.T) {
 		<-done
 	}
 }
+
+// A list field that is null (or not a list) means no items: no empty tool
+// call, no empty choice.
+func TestNullListsAreEmpty(t *testing.T) {
+	req, err := ParseRequest(APIChatCompletions, []byte(`{"model":"m","messages":[{"role":"assistant","content":"hi","tool_calls":null},{"role":"user","content":"q","tool_calls":{"id":"x"}}]}`))
+	require.NoError(t, err)
+	require.Len(t, req.Messages, 2)
+	assert.Equal(t, []Part{{Type: "text", Content: "hi"}}, req.Messages[0].Parts)
+	assert.Equal(t, []Part{{Type: "text", Content: "q"}}, req.Messages[1].Parts)
+
+	resp, err := ParseResponse(APIChatCompletions, []byte(`{"id":"r","model":"m","choices":null}`))
+	require.NoError(t, err)
+	assert.Empty(t, resp.Messages)
+
+	s := NewStream(APIChatCompletions, 0)
+	s.Event("", []byte(`{"id":"r","choices":null}`))
+	s.Event("", []byte(`{"id":"r","choices":[{"index":0,"delta":{"content":"ok","tool_calls":null},"finish_reason":"stop"}]}`))
+	s.Event("", []byte(`[DONE]`))
+	res := s.Result()
+	require.Len(t, res.Messages, 1)
+	assert.Equal(t, []Part{{Type: "text", Content: "ok"}}, res.Messages[0].Parts)
+}

@@ -188,28 +188,21 @@ func count(v jsontape.Value) *int64 {
 	return &n
 }
 
-// each yields what gjson's ForEach passed as values, which the parsers'
-// handling of odd shapes was written against: an array's elements, an
-// object's member values, any other value (null included) once as itself,
-// and nothing for a missing value.
+// each yields the elements of v when it is an array, and nothing for any
+// other value: the lists it walks (choices, tool_calls, output) are arrays
+// in every API, and null or a value of another type means "none" rather
+// than one empty item. (gjson, which the parsers were first written
+// against, yielded such a value once as itself, so "tool_calls": null made
+// an empty tool call.)
 func each(v jsontape.Value) iter.Seq[jsontape.Value] {
 	return func(yield func(jsontape.Value) bool) {
-		switch v.Kind() {
-		case jsontape.Invalid:
-		case jsontape.Array:
-			for e := range v.Elements() {
-				if !yield(e) {
-					return
-				}
+		if !v.IsArray() {
+			return
+		}
+		for e := range v.Elements() {
+			if !yield(e) {
+				return
 			}
-		case jsontape.Object:
-			for _, m := range v.Members() {
-				if !yield(m) {
-					return
-				}
-			}
-		default:
-			yield(v)
 		}
 	}
 }
