@@ -1,6 +1,7 @@
 package genai
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -268,8 +269,12 @@ func FuzzParseRequest(f *testing.F) {
 		if r == nil {
 			t.Fatal("nil request")
 		}
-		_ = MessagesJSON(r.Messages)
-		_ = PartsJSON(r.System)
+		// What the span gets must be JSON whatever the body held.
+		for _, out := range []string{MessagesJSON(r.Messages), PartsJSON(r.System)} {
+			if out != "" && !json.Valid([]byte(out)) {
+				t.Fatalf("invalid semconv JSON %q", out)
+			}
+		}
 	})
 }
 
@@ -297,6 +302,11 @@ func FuzzParseResponse(f *testing.F) {
 			s.Event("response.completed", []byte(l))
 		}
 		res := s.Result()
+		for _, out := range []string{MessagesJSON(r.Messages), MessagesJSON(res.Messages)} {
+			if out != "" && !json.Valid([]byte(out)) {
+				t.Fatalf("invalid semconv JSON %q", out)
+			}
+		}
 		if a != APIResponses && limit > 0 && len(Text(res.Messages)) > int(limit)+len(res.Messages)*2 {
 			t.Fatalf("output %d bytes over limit %d", len(Text(res.Messages)), limit)
 		}
