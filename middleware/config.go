@@ -8,6 +8,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+
 	"github.com/otelaudit/otelaudit-go/middleware/internal/genai"
 )
 
@@ -65,6 +67,9 @@ type config struct {
 	convHeader  string
 	extractors  []Extractor
 	provider    string
+	// callTP is otelaudit.WithTracerProvider(tp), made once rather than
+	// per call.
+	callTP otelaudit.CallOption
 }
 
 func newConfig(opts []Option) *config {
@@ -77,6 +82,7 @@ func newConfig(opts []Option) *config {
 	if c.tp == nil {
 		c.tp = otel.GetTracerProvider()
 	}
+	c.callTP = otelaudit.WithTracerProvider(c.tp)
 	if c.propagators == nil {
 		c.propagators = otel.GetTextMapPropagator()
 	}

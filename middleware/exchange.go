@@ -265,7 +265,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 
 	if !server {
 		ctx, call := otelaudit.StartCall(ctx, otelaudit.Request{Operation: op, Provider: provider, Model: model, ConversationID: conv},
-			otelaudit.WithTracerProvider(c.tp), otelaudit.WithStartTime(start), otelaudit.WithAttributes(extra...))
+			c.callTP, otelaudit.WithStartTime(start), otelaudit.WithAttributes(extra...))
 		x.span = call.Span()
 		return ctx, x
 	}

@@ -23,10 +23,11 @@ import (
 //
 // Guarantees:
 //   - The caller's request is never modified: the base transport gets a
-//     clone. The request body is sent in full whatever its size; when the
-//     request has GetBody (as SDK requests do) the audit reads its own copy,
-//     otherwise at most the cap is read ahead and put back in front of the
-//     rest. GetBody, redirects and retries keep working.
+//     copy (with the span's context, and the body put back when the audit
+//     had to read it). The request body is sent in full whatever its size;
+//     when the request has GetBody (as SDK requests do) the audit reads its
+//     own copy, otherwise at most the cap is read ahead and put back in
+//     front of the rest. GetBody, redirects and retries keep working.
 //   - The response body is passed through as it is read: no buffering, no
 //     added latency to the first byte of a stream. A copy of at most the cap
 //     is kept for the audit; streams are reassembled as they pass.
@@ -68,7 +69,9 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		// that might keep it: begin copied what the span keeps.
 		releaseCapture(body)
 	}
-	r2 := r.Clone(ctx)
+	// A shallow copy is enough: only its context and body change, and the
+	// audit never writes headers (no propagation into provider requests).
+	r2 := r.WithContext(ctx)
 	if replace != nil {
 		r2.Body = replace
 		if !trunc && r.GetBody == nil {
