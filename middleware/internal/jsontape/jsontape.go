@@ -538,31 +538,43 @@ func scanNumber(b []byte, i int) (int, failure) {
 		return i, syntaxError(i)
 	}
 	if i < n && b[i] == '.' {
-		i++
-		if i >= n {
-			return i, syntaxError(-1)
-		}
-		if !isDigit(b[i]) {
-			return i, syntaxError(i)
-		}
-		for i < n && isDigit(b[i]) {
-			i++
-		}
+		return fractionAndExponent(b, i+1)
 	}
-	if i < n && (b[i] == 'e' || b[i] == 'E') {
+	return exponent(b, i)
+}
+
+// fractionAndExponent scans the digits of a fraction from i, then an
+// exponent if one follows.
+func fractionAndExponent(b []byte, i int) (int, failure) {
+	i, f := digits(b, i)
+	if f.kind != failNone {
+		return i, f
+	}
+	return exponent(b, i)
+}
+
+// exponent scans [eE][+-]?[0-9]+ at i if it is there.
+func exponent(b []byte, i int) (int, failure) {
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
-		if i < n && (b[i] == '+' || b[i] == '-') {
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if i >= n {
-			return i, syntaxError(-1)
-		}
-		if !isDigit(b[i]) {
-			return i, syntaxError(i)
-		}
-		for i < n && isDigit(b[i]) {
-			i++
-		}
+		return digits(b, i)
+	}
+	return i, failure{}
+}
+
+// digits scans one or more digits at i and returns their end.
+func digits(b []byte, i int) (int, failure) {
+	switch {
+	case i >= len(b):
+		return i, syntaxError(-1)
+	case !isDigit(b[i]):
+		return i, syntaxError(i)
+	}
+	for i < len(b) && isDigit(b[i]) {
+		i++
 	}
 	return i, failure{}
 }
