@@ -8,9 +8,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/otelaudit/otelaudit-go/otelaudit"
-
 	"github.com/otelaudit/otelaudit-go/middleware/internal/genai"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
 // ScopeName is the instrumentation scope of the server spans [Handler]
