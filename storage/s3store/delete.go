@@ -124,11 +124,21 @@ func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []
 	// put came late: another rewrite went from cur to next and on, and
 	// deleted its next, which freed the name. Then ours is invisible
 	// (readers use the newest generation); take it back and start again.
-	p, err := s.listPartition(ctx, date, cur.base()+".")
-	if err != nil {
-		return 0, err
-	}
-	if latest := p.byBase[cur.base()]; latest.gen > next.gen {
+	// A listing can miss objects created or deleted while it runs
+	// (posix-backed servers read a directory), so one listing could show
+	// a late put as the newest while a newer generation was being
+	// created and the one before it deleted: ours counts as the newest
+	// only when two listings in a row say so.
+	var p *partition
+	for range 2 {
+		var err error
+		if p, err = s.listPartition(ctx, date, cur.base()+"."); err != nil {
+			return 0, err
+		}
+		latest := p.byBase[cur.base()]
+		if latest.gen <= next.gen {
+			continue
+		}
 		body, _, ok, err := s.getCurrent(ctx, date, cur.base(), &latest)
 		if err != nil {
 			return 0, err
