@@ -65,10 +65,7 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 	for e, err := range st.Entries(ctx, minTime, cutoff.Add(-time.Nanosecond)) {
 		if err != nil {
 			prog.Finish()
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return ioError(fmt.Errorf("read %s: %w", st.name, err))
+			return storeError(ctx, fmt.Errorf("read %s: %w", st.name, err))
 		}
 		prog.Add(1)
 		perDay[e.Timestamp.UTC().Format("2006-01-02")]++
@@ -98,10 +95,7 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 	n, err := st.DeleteBefore(ctx, cutoff)
 	if err != nil {
 		w.Flush()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return ioError(fmt.Errorf("delete from %s: %w", st.name, err))
+		return storeError(ctx, fmt.Errorf("delete from %s: %w", st.name, err))
 	}
 	fmt.Fprintf(w, "Removed %d entries in %d days\n", n, len(perDay))
 	if n != before {

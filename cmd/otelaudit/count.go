@@ -30,10 +30,7 @@ func runCount(ctx context.Context, c *cli, args []string) error {
 	defer st.Close()
 	n, err := st.Count(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return ioError(fmt.Errorf("count %s: %w", st.name, err))
+		return storeError(ctx, fmt.Errorf("count %s: %w", st.name, err))
 	}
 	st.warnSkipped(c, "count")
 	_, err = fmt.Fprintln(c.stdout, n)

@@ -116,10 +116,7 @@ func runQuery(ctx context.Context, c *cli, args []string) error {
 		scanErr = fmt.Errorf("write output: %w", err)
 	}
 	if scanErr != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return ioError(fmt.Errorf("read %s: %w", st.name, scanErr))
+		return storeError(ctx, fmt.Errorf("read %s: %w", st.name, scanErr))
 	}
 	return nil
 }

@@ -39,6 +39,16 @@ func usageErrorf(format string, args ...any) error {
 	return &exitError{code: exitUsage, usage: true, err: fmt.Errorf(format, args...)}
 }
 
+// storeError is the error of a store operation that failed with err: the
+// context's error when ctx ended (an interrupt, so the run exits 130, not
+// as an I/O failure), ioError(err) otherwise.
+func storeError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return ioError(err)
+}
+
 // ioError marks err as an I/O failure on the store (exit 2).
 func ioError(err error) error {
 	if err == nil {

@@ -78,10 +78,7 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 		return fmt.Errorf("no entry with id %q in %s", sanitize(id), st.name)
 	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return ioError(fmt.Errorf("read %s: %w", st.name, err))
+		return storeError(ctx, fmt.Errorf("read %s: %w", st.name, err))
 	}
 	in, err := contentOf(e.InputContent, em)
 	if err != nil {

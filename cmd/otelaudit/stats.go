@@ -155,10 +155,7 @@ func runStats(ctx context.Context, c *cli, args []string) error {
 	defer st.Close()
 	total, err := st.Count(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return ioError(fmt.Errorf("count %s: %w", st.name, err))
+		return storeError(ctx, fmt.Errorf("count %s: %w", st.name, err))
 	}
 	lastHourEnd := now
 	if tr.to != "" {
@@ -173,10 +170,7 @@ func runStats(ctx context.Context, c *cli, args []string) error {
 	for e, err := range st.Entries(ctx, start, end) {
 		if err != nil {
 			prog.Finish()
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return ioError(fmt.Errorf("read %s: %w", st.name, err))
+			return storeError(ctx, fmt.Errorf("read %s: %w", st.name, err))
 		}
 		prog.Add(1)
 		sc.add(e)

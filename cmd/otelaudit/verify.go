@@ -111,10 +111,7 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	rep, err := storage.Verify(ctx, sf.dir, opts...)
 	prog.Finish()
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return ioError(fmt.Errorf("verify %s: %w", sf.dir, err))
+		return storeError(ctx, fmt.Errorf("verify %s: %w", sf.dir, err))
 	}
 	w := bufio.NewWriter(c.stdout)
 	if *format == "json" {
