@@ -74,10 +74,7 @@ func MessagesJSON(ms []Message) string {
 	}
 	n := 2
 	for _, m := range ms {
-		n += 48 + len(m.Role) + len(m.FinishReason)
-		for _, p := range m.Parts {
-			n += 32 + len(p.Content) + len(p.Arguments) + len(p.Response) + len(p.URI)
-		}
+		n += 48 + len(m.Role) + len(m.FinishReason) + partsSize(m.Parts)
 	}
 	b := make([]byte, 0, n)
 	b = append(b, '[')
@@ -103,11 +100,17 @@ func PartsJSON(ps []Part) string {
 	if len(ps) == 0 {
 		return ""
 	}
+	return bytesToString(appendParts(make([]byte, 0, partsSize(ps)), ps))
+}
+
+// partsSize is what appendParts usually writes for ps: the buffer size that
+// spares it a regrowth.
+func partsSize(ps []Part) int {
 	n := 2
 	for _, p := range ps {
 		n += 32 + len(p.Content) + len(p.Arguments) + len(p.Response) + len(p.URI)
 	}
-	return bytesToString(appendParts(make([]byte, 0, n), ps))
+	return n
 }
 
 // bytesToString returns b's bytes as a string without copying them. b must
