@@ -89,12 +89,7 @@ func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []
 	var kept []byte
 	removed := 0
 	next := slotName(cur, cur.gen+1)
-	for len(body) > 0 {
-		line, rest, _ := bytes.Cut(body, []byte{'\n'})
-		body = rest
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
+	for line := range lines(body) {
 		e, err := storage.ParseEntry(line)
 		if err == nil && drop(e) {
 			removed++
@@ -159,9 +154,7 @@ func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []
 
 // containsAny reports whether a batch body holds an entry drop selects.
 func containsAny(body []byte, drop func(*storage.AuditEntry) bool) bool {
-	for len(body) > 0 {
-		line, rest, _ := bytes.Cut(body, []byte{'\n'})
-		body = rest
+	for line := range lines(body) {
 		if e, err := storage.ParseEntry(line); err == nil && drop(e) {
 			return true
 		}

@@ -224,17 +224,26 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// lines yields the non-blank lines of a JSONL batch body, without their
+// newline.
+func lines(body []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for len(body) > 0 {
+			line, rest, _ := bytes.Cut(body, []byte{'\n'})
+			body = rest
+			if len(bytes.TrimSpace(line)) > 0 && !yield(line) {
+				return
+			}
+		}
+	}
+}
+
 // parseLines decodes every valid entry of a JSONL body; invalid lines are
 // counted, reported (without content) and skipped.
 func (s *Store) parseLines(rel string, body []byte, keep func(*storage.AuditEntry) bool) []*storage.AuditEntry {
 	var out []*storage.AuditEntry
 	bad := 0
-	for len(body) > 0 {
-		line, rest, _ := bytes.Cut(body, []byte{'\n'})
-		body = rest
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
+	for line := range lines(body) {
 		e, err := storage.ParseEntry(line)
 		if err != nil {
 			bad++
@@ -326,16 +335,13 @@ func (s *Store) locate(ctx context.Context, id string) (*location, error) {
 		if !ok {
 			continue // marker of a batch that was deleted
 		}
-		whole := body
-		for len(body) > 0 {
-			line, rest, _ := bytes.Cut(body, []byte{'\n'})
-			body = rest
+		for line := range lines(body) {
 			if needle != nil && !bytes.Contains(line, needle) {
 				continue
 			}
 			e, err := storage.ParseEntry(line)
 			if err == nil && e.ID == id {
-				return &location{entry: e, date: c.date, name: cur, body: whole}, nil
+				return &location{entry: e, date: c.date, name: cur, body: body}, nil
 			}
 		}
 	}
