@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -380,27 +381,30 @@ func BenchmarkFileWrite(b *testing.B) {
 			}
 			line, _ := es[0].AppendJSON(nil)
 			b.SetBytes(int64(len(line)))
-			b.SetParallelism(par)
-			b.ResetTimer()
-			t0 := time.Now()
-			var total int64
-			var mu sync.Mutex
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					if err := st.Write(context.Background(), es[i%len(es)]); err != nil {
-						b.Error(err)
-						return
-					}
-					i++
-				}
-				mu.Lock()
-				total += int64(i)
-				mu.Unlock()
-			})
-			b.ReportMetric(float64(total)/time.Since(t0).Seconds(), "entries/s")
+			parallelWrites(b, st, par, es)
 		})
 	}
+}
+
+// parallelWrites runs b.N Writes of es (in turn) from par goroutines per
+// GOMAXPROCS and reports entries/s.
+func parallelWrites(b *testing.B, st *FileStorage, par int, es []*AuditEntry) {
+	b.SetParallelism(par)
+	b.ResetTimer()
+	t0 := time.Now()
+	var total atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if err := st.Write(context.Background(), es[i%len(es)]); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+		total.Add(int64(i))
+	})
+	b.ReportMetric(float64(total.Load())/time.Since(t0).Seconds(), "entries/s")
 }
 
 // BenchmarkFileWriteBatch measures WriteBatch of 100 entries of ~2 KiB
@@ -438,26 +442,7 @@ func BenchmarkFileWriteSync(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer st.Close()
-			e := benchEntry(benchStart, pad)
-			b.SetParallelism(par)
-			b.ResetTimer()
-			t0 := time.Now()
-			var total int64
-			var mu sync.Mutex
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					if err := st.Write(context.Background(), e); err != nil {
-						b.Error(err)
-						return
-					}
-					i++
-				}
-				mu.Lock()
-				total += int64(i)
-				mu.Unlock()
-			})
-			b.ReportMetric(float64(total)/time.Since(t0).Seconds(), "entries/s")
+			parallelWrites(b, st, par, []*AuditEntry{benchEntry(benchStart, pad)})
 		})
 	}
 }
