@@ -412,14 +412,14 @@ func (x *exchange) fail(err error) {
 	x.span.End()
 }
 
+// setError marks the call failed with error.type t.
 func (x *exchange) setError(t string) {
-	x.span.SetAttributes(semconv.ErrorTypeKey.String(t))
-	x.span.SetStatus(codes.Error, t)
+	x.span.SetAttributes(x.appendError(nil, t)...)
 }
 
-// appendError is setError for finish: the error.type attribute goes to
-// attrs, the status is set at once. t is copied: it may come from a
-// recycled capture buffer.
+// appendError is setError for finish, which sets all its attributes at
+// once: the error.type attribute goes to attrs, the status is set now. t
+// is copied: it may come from a recycled capture buffer.
 func (x *exchange) appendError(attrs []attribute.KeyValue, t string) []attribute.KeyValue {
 	t = strings.Clone(t)
 	x.span.SetStatus(codes.Error, t)
