@@ -1,9 +1,13 @@
 # otelaudit: `make demo` and `make test` are the whole set-up on a fresh
 # machine with Go. Everything else they need is installed here, pinned, into
-# ./bin.
+# a per-version directory of the user cache dir ($XDG_CACHE_HOME or
+# ~/.cache, under otelaudit/tools), so a fresh checkout on the same machine
+# reuses them instead of building them again. ./bin holds only what this
+# checkout builds itself.
 GO      ?= go
 BIN     := $(CURDIR)/bin
 PKGS    := ./...
+TOOLS   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/otelaudit/tools
 
 # Fuzz time per target for `make fuzz`.
 FUZZTIME ?= 60s
@@ -17,8 +21,9 @@ FUZZTIME ?= 60s
 # server fails the S3 tests instead of skipping them), runs the command and
 # stops the server whatever the command's outcome.
 VERSITYGW_VERSION := v1.8.0
-VERSITYGW         := $(BIN)/versitygw
-VERSITYGW_STAMP   := $(BIN)/.versitygw-$(VERSITYGW_VERSION)
+VERSITYGW_DIR     := $(TOOLS)/versitygw-$(VERSITYGW_VERSION)
+VERSITYGW         := $(VERSITYGW_DIR)/versitygw
+VERSITYGW_STAMP   := $(VERSITYGW_DIR)/.installed
 WITH_S3           := scripts/with-versitygw.sh $(VERSITYGW)
 
 ## demo: run the quickstart end to end on embedded defaults (local files, no keys, no cloud);
@@ -39,11 +44,12 @@ test: $(VERSITYGW_STAMP)
 bench: $(VERSITYGW_STAMP)
 	$(WITH_S3) $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m $(PKGS)
 
-## versitygw: install the pinned S3 test server into ./bin
+## versitygw: install the pinned S3 test server into the tools cache
 versitygw: $(VERSITYGW_STAMP)
 
 $(VERSITYGW_STAMP):
-	GOBIN=$(BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	@echo ">> building versitygw $(VERSITYGW_VERSION) into $(VERSITYGW_DIR) (once per machine; about 2 minutes, needs the Go module proxy)"
+	GOBIN=$(VERSITYGW_DIR) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 	@touch $@
 
 ## s3-test: only the S3 backend's tests, against a local versitygw

@@ -23,7 +23,7 @@ fi
 gw=$1
 shift
 if [ ! -x "$gw" ]; then
-	echo "with-versitygw: $gw is not an executable (make installs it into ./bin)" >&2
+	echo "with-versitygw: $gw is not an executable (make installs it into its tools cache, see the Makefile)" >&2
 	exit 1
 fi
 case "$gw" in /*) ;; *) gw="$PWD/$gw" ;; esac
