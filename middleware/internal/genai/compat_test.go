@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/otelaudit/otelaudit-go/middleware/internal/jsontape"
+	"github.com/otelaudit/otelaudit-go/internal/jsontape"
 )
 
 // The parsers were written against gjson; these helpers keep the parts of

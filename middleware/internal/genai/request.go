@@ -5,7 +5,7 @@ import (
 	"errors"
 	"sync"
 
-	"github.com/otelaudit/otelaudit-go/middleware/internal/jsontape"
+	"github.com/otelaudit/otelaudit-go/internal/jsontape"
 )
 
 // ErrNotJSON is returned for a body that is not a JSON object.

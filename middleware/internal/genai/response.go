@@ -3,7 +3,7 @@ package genai
 import (
 	"strconv"
 
-	"github.com/otelaudit/otelaudit-go/middleware/internal/jsontape"
+	"github.com/otelaudit/otelaudit-go/internal/jsontape"
 )
 
 // usageCounts reads a usage object in OpenAI (prompt_tokens /

@@ -3,7 +3,7 @@ package genai
 import (
 	"bytes"
 
-	"github.com/otelaudit/otelaudit-go/middleware/internal/jsontape"
+	"github.com/otelaudit/otelaudit-go/internal/jsontape"
 )
 
 // maxIndex bounds the choice, block and output indexes a stream may use, so

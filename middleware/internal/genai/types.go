@@ -8,8 +8,8 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/otelaudit/otelaudit-go/internal/jsontape"
 	"github.com/otelaudit/otelaudit-go/internal/jsontext"
-	"github.com/otelaudit/otelaudit-go/middleware/internal/jsontape"
 )
 
 // Part is one part of a message in the GenAI semantic-convention shape
