@@ -72,8 +72,28 @@ func EntryIDForSpan(sc trace.SpanContext, start time.Time) string {
 	return u.String()
 }
 
-// interactionFromSpan turns a finished GenAI span into the interaction the
-// Logger stores. The mapping:
+// SpanView is the read-only view of a finished span that the conversion to
+// an audit interaction reads: its ids, start and end, and attributes. It is
+// the one input of [InteractionFromSpan], so every source of spans goes
+// through the same mapping. sdktrace.ReadOnlySpan satisfies it as it is;
+// the Collector exporter (collector/otelauditexporter) adapts pdata spans
+// to it.
+//
+// Attributes is called once per conversion; the conversion does not keep
+// or modify the slice.
+type SpanView interface {
+	SpanContext() trace.SpanContext
+	StartTime() time.Time
+	EndTime() time.Time
+	Attributes() []attribute.KeyValue
+}
+
+var _ SpanView = sdktrace.ReadOnlySpan(nil)
+
+// InteractionFromSpan turns a finished GenAI span into the interaction the
+// Logger stores; the [Exporter] and the Collector exporter both use it, so
+// an entry written from OTLP equals the one written from the Go SDK for
+// the same span. The mapping:
 //
 //   - ID: audit.entry_id when it is a non-empty string, else [EntryIDForSpan].
 //   - Timestamp: span start; Latency: end - start.
@@ -91,7 +111,7 @@ func EntryIDForSpan(sc trace.SpanContext, start time.Time) string {
 //     present, "gen_ai.response.id", "gen_ai.response.model",
 //     "gen_ai.response.finish_reasons" and "error.type" under those names.
 //   - TraceID, SpanID: the span's ids in W3C hex.
-func interactionFromSpan(s sdktrace.ReadOnlySpan) otelaudit.Interaction {
+func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	sc := s.SpanContext()
 	in := otelaudit.Interaction{
 		Timestamp: s.StartTime(),

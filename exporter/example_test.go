@@ -88,3 +88,17 @@ func attr(s tracetest.SpanStub, k attribute.Key) (string, bool) {
 	}
 	return "", false
 }
+
+// IsContentAttribute is the one redaction rule: the same answers for the
+// SDK's Redact and the Collector's otelauditredact processor.
+func ExampleIsContentAttribute() {
+	fmt.Println(exporter.IsContentAttribute("", "gen_ai.input.messages"))
+	fmt.Println(exporter.IsContentAttribute("", "gen_ai.request.model"))
+	fmt.Println(exporter.IsContentAttribute("gen_ai.user.message", "content"))
+	fmt.Println(exporter.IsContentAttribute("exception", "exception.message"))
+	// Output:
+	// true
+	// false
+	// true
+	// false
+}

@@ -184,11 +184,12 @@ func (e *Exporter) Stats() Stats {
 func (e *Exporter) Logger() *otelaudit.Logger { return e.logger }
 
 // entries converts the GenAI spans among spans into entries. Spans that
-// cannot be converted are counted as invalid and reported.
-func (e *Exporter) entries(ctx context.Context, spans []sdktrace.ReadOnlySpan) []*storage.AuditEntry {
+// cannot be converted are counted as invalid and reported. It is generic so
+// that SDK spans and other [SpanView]s share it without a copy of the slice.
+func entries[S SpanView](ctx context.Context, e *Exporter, spans []S) []*storage.AuditEntry {
 	out := make([]*storage.AuditEntry, 0, len(spans))
 	for _, s := range spans {
-		if s == nil || !IsGenAI(s.Attributes()) {
+		if any(s) == nil || !IsGenAI(s.Attributes()) {
 			continue
 		}
 		if en := e.entry(ctx, s); en != nil {
@@ -199,8 +200,8 @@ func (e *Exporter) entries(ctx context.Context, spans []sdktrace.ReadOnlySpan) [
 }
 
 // entry converts one GenAI span and records its GenAI client metrics.
-func (e *Exporter) entry(ctx context.Context, s sdktrace.ReadOnlySpan) *storage.AuditEntry {
-	in := interactionFromSpan(s)
+func (e *Exporter) entry(ctx context.Context, s SpanView) *storage.AuditEntry {
+	in := InteractionFromSpan(s)
 	en, err := e.logger.Entry(in)
 	if err != nil {
 		e.invalid.Add(1)
@@ -224,11 +225,28 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 	if e.stopped.Load() {
 		return ErrShutdown
 	}
-	es := e.entries(ctx, spans)
+	return e.export(ctx, entries(ctx, e, spans), false)
+}
+
+// ExportViews is [Exporter.ExportSpans] for spans from another source than
+// the Go SDK (the Collector exporter passes OTLP spans): the same
+// conversion ([InteractionFromSpan]), entry step, counters and retries.
+// With dedupe set, entries the backend already holds (looked up by id, see
+// [EntryIDForSpan]) are not written again even on the first attempt: use
+// it when views may be delivered twice, as a persistent queue does after a
+// crash. Nil views are skipped.
+func (e *Exporter) ExportViews(ctx context.Context, views []SpanView, dedupe bool) error {
+	if e.stopped.Load() {
+		return ErrShutdown
+	}
+	return e.export(ctx, entries(ctx, e, views), dedupe)
+}
+
+func (e *Exporter) export(ctx context.Context, es []*storage.AuditEntry, dedupe bool) error {
 	if len(es) == 0 {
 		return nil
 	}
-	_, err := e.writeDurable(ctx, es, false)
+	_, err := e.writeDurable(ctx, es, dedupe)
 	return err
 }
 

@@ -7,7 +7,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
 
@@ -108,7 +107,7 @@ func (in *instruments) recordWrite(ctx context.Context, d time.Duration, err err
 
 // recordGenAI records gen_ai.client.operation.duration and
 // gen_ai.client.token.usage for one audited span.
-func (in *instruments) recordGenAI(ctx context.Context, s sdktrace.ReadOnlySpan, it *otelaudit.Interaction) {
+func (in *instruments) recordGenAI(ctx context.Context, s SpanView, it *otelaudit.Interaction) {
 	op := genaiconv.OperationNameAttr(it.Operation)
 	prov := genaiconv.ProviderNameAttr(it.Provider)
 	var extra []attribute.KeyValue

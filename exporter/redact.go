@@ -15,7 +15,8 @@ import (
 // without content and without the spans that were recorded only for the
 // audit (not sampled).
 //
-// What is removed, before Next sees a span:
+// What is removed, before Next sees a span (the rule is
+// [IsContentAttribute]):
 //
 //   - Attributes whose key [otelaudit.IsContentKey] reports, on the span,
 //     its events, its links and its resource: gen_ai.input.messages,
@@ -140,9 +141,30 @@ func (r *redactedSpan) Events() []sdktrace.Event         { return r.events }
 func (r *redactedSpan) Links() []sdktrace.Link           { return r.links }
 func (r *redactedSpan) Resource() *resource.Resource     { return r.res }
 
+// IsContentAttribute is the redaction rule, in one place: it reports
+// whether the attribute key k is content that [Redact] removes before an
+// ordinary exporter sees a span, and that the Collector processor
+// otelauditredact removes from OTLP data. event is the name of the span
+// event that carries the attribute, or "" for attributes of a span, link,
+// resource or log record. The rule:
+//
+//   - Keys that [otelaudit.IsContentKey] reports are content wherever they
+//     are.
+//   - On an event named gen_ai.* every key that does not start with
+//     "gen_ai." is content too (such events carry the prompt under keys
+//     like "content" or "message").
+//
+// It only compares strings and is safe for concurrent use.
+func IsContentAttribute(event string, k attribute.Key) bool {
+	if otelaudit.IsContentKey(k) {
+		return true
+	}
+	return isGenAIEvent(event) && !strings.HasPrefix(string(k), "gen_ai.")
+}
+
 func hasContent(attrs []attribute.KeyValue) bool {
 	for _, kv := range attrs {
-		if otelaudit.IsContentKey(kv.Key) {
+		if IsContentAttribute("", kv.Key) {
 			return true
 		}
 	}
@@ -151,11 +173,9 @@ func hasContent(attrs []attribute.KeyValue) bool {
 
 func eventsHaveContent(events []sdktrace.Event) bool {
 	for _, ev := range events {
-		if len(ev.Attributes) > 0 && (isGenAIEvent(ev.Name) || hasContent(ev.Attributes)) {
-			for _, kv := range ev.Attributes {
-				if !keepEventAttr(ev.Name, kv.Key) {
-					return true
-				}
+		for _, kv := range ev.Attributes {
+			if IsContentAttribute(ev.Name, kv.Key) {
+				return true
 			}
 		}
 	}
@@ -172,19 +192,13 @@ func linksHaveContent(links []sdktrace.Link) bool {
 }
 
 func keep(attrs []attribute.KeyValue) []attribute.KeyValue {
-	out := make([]attribute.KeyValue, 0, len(attrs))
-	for _, kv := range attrs {
-		if !otelaudit.IsContentKey(kv.Key) {
-			out = append(out, kv)
-		}
-	}
-	return out
+	return keepEvent("", attrs)
 }
 
 func keepEvent(name string, attrs []attribute.KeyValue) []attribute.KeyValue {
 	out := make([]attribute.KeyValue, 0, len(attrs))
 	for _, kv := range attrs {
-		if keepEventAttr(name, kv.Key) {
+		if !IsContentAttribute(name, kv.Key) {
 			out = append(out, kv)
 		}
 	}
@@ -192,15 +206,3 @@ func keepEvent(name string, attrs []attribute.KeyValue) []attribute.KeyValue {
 }
 
 func isGenAIEvent(name string) bool { return strings.HasPrefix(name, "gen_ai.") }
-
-// keepEventAttr: content keys never; on gen_ai.* events only the gen_ai.*
-// keys that are not content.
-func keepEventAttr(event string, k attribute.Key) bool {
-	if otelaudit.IsContentKey(k) {
-		return false
-	}
-	if isGenAIEvent(event) {
-		return strings.HasPrefix(string(k), "gen_ai.")
-	}
-	return true
-}
