@@ -104,7 +104,9 @@ func TestEncryptionRoundTripAndRotation(t *testing.T) {
 	ct, err := old.Encrypt("secret prompt 🎉")
 	require.NoError(t, err)
 	assert.NotContains(t, ct, "secret")
-	assert.True(t, strings.HasPrefix(ct, "Z0FBQUFB"), "stored form is base64url of the token text: %s", ct[:12])
+	oldID, err := KeyID(oldKey)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(ct, "fernet:"+oldID+":gAAAAA"), "ciphertext names its key, then the token text: %s", ct[:24])
 
 	ring, err := NewEncryptionManager(newKey, oldKey)
 	require.NoError(t, err)
@@ -188,7 +190,7 @@ func TestLoadKeys(t *testing.T) {
 	})
 	t.Run("reference key file", func(t *testing.T) {
 		t.Setenv(env.Key, "")
-		t.Setenv(env.KeyFile, filepath.Join(referenceDir, "encrypted", "KEY.txt"))
+		t.Setenv(env.KeyFile, copyKeyFile(t, filepath.Join(referenceDir, "encrypted", "KEY.txt")))
 		_, err := LoadEncryptionManager("")
 		require.NoError(t, err)
 	})
@@ -287,9 +289,9 @@ func TestEncryptInteroperatesWithFernetGo(t *testing.T) {
 		pt := strings.Repeat("é", n/2) + strings.Repeat("x", n%2)
 		stored, err := m.Encrypt(pt)
 		require.NoError(t, err)
-		tok, err := base64.URLEncoding.DecodeString(stored)
-		require.NoError(t, err, "stored form is base64url of the token text")
-		got := fernet.VerifyAndDecrypt(tok, time.Minute, fk) // a TTL also checks the timestamp is now
+		tok, ok := strings.CutPrefix(stored, "fernet:"+m.KeyIDs()[0]+":")
+		require.True(t, ok, "ciphertext is fernet:<key id>:<token>")
+		got := fernet.VerifyAndDecrypt([]byte(tok), time.Minute, fk) // a TTL also checks the timestamp is now
 		require.NotNil(t, got, "fernet-go rejects our token for length %d", n)
 		assert.Equal(t, pt, string(got))
 		again, err := m.Decrypt(stored)

@@ -1,8 +1,6 @@
 package otelaudit
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -10,15 +8,16 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
+	"hash"
 	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/fernet/fernet-go"
-
-	"github.com/otelaudit/otelaudit-go/internal/env"
 )
 
 // ErrDecrypt is matched (errors.Is) by every error [EncryptionManager.Decrypt]
@@ -37,10 +36,56 @@ func GenerateKey() (string, error) {
 	return k.Encode(), nil
 }
 
+// Cipher protects the content a [Logger] stores: Encrypt turns plaintext
+// into the string written to input_content and output_content, Decrypt
+// turns such a string back. [*EncryptionManager] (a fixed Fernet key ring),
+// [*KeyRing] (a ring reloaded from a [KeySource]) and the KMS envelope in
+// package awskeys implement it; [WithCipher] plugs any of them into a
+// Logger.
+//
+// Implementations must be safe for concurrent use. Ciphertext must name
+// the key that made it, so that Decrypt never tries keys blindly, and
+// errors must match [ErrDecrypt] and never contain plaintext or key
+// material.
+type Cipher interface {
+	Encrypt(plaintext string) (string, error)
+	Decrypt(ciphertext string) (string, error)
+}
+
+var (
+	_ Cipher = (*EncryptionManager)(nil)
+	_ Cipher = (*KeyRing)(nil)
+)
+
+// ErrUnknownKey is matched (errors.Is), together with [ErrDecrypt], by the
+// error Decrypt returns for ciphertext whose key id names no key of the
+// ring: the key was removed (revoked) or never given. The error names the
+// key id, which is not secret.
+var ErrUnknownKey = errors.New("otelaudit: content was encrypted with a key that is not in the ring")
+
+// ErrOtherScheme is matched (errors.Is), together with [ErrDecrypt], by
+// the error a [Cipher] returns for ciphertext of a scheme it does not
+// handle, such as KMS-enveloped content given to a Fernet ring. The error
+// names the scheme. [MultiCipher] uses it to find the cipher that does.
+var ErrOtherScheme = errors.New("otelaudit: ciphertext of another scheme")
+
+// FernetPrefix starts the ciphertext [EncryptionManager.Encrypt] writes:
+//
+//	fernet:<key id>:<Fernet token>
+//
+// The key id is [KeyID] of the key that encrypted (8 lowercase hex
+// characters) and the token is the standard Fernet token text (URL-safe
+// base64 with padding), so any Fernet implementation decrypts it once the
+// prefix is removed. Content written before key ids (the reference's
+// base64url of the token, or a bare token) has no prefix and still
+// decrypts.
+const FernetPrefix = "fernet:"
+
 // EncryptionManager encrypts and decrypts audit content with a key ring of
 // Fernet keys (AES-128-CBC + HMAC-SHA256). The first key encrypts; every key
 // decrypts, so keys can be rotated without re-encrypting old entries: put
-// the new key first and keep the old ones after it.
+// the new key first and keep the old ones after it. Ciphertext names its
+// key (see [FernetPrefix]), so Decrypt goes straight to the right key.
 //
 // An EncryptionManager is immutable and safe for concurrent use.
 type EncryptionManager struct {
@@ -49,6 +94,12 @@ type EncryptionManager struct {
 	// enc is the AES cipher of the first key, expanded once: Encrypt runs
 	// for every stored entry.
 	enc cipher.Block
+	// macs pools HMAC-SHA256 states keyed with the first key's signing
+	// key: Reset returns a keyed state, so the key schedule and the two
+	// SHA-256 states are not rebuilt for every token.
+	macs sync.Pool
+	// prefix is "fernet:<id of the first key>:".
+	prefix string
 }
 
 // NewEncryptionManager returns a manager over keys (Fernet keys in URL-safe
@@ -65,35 +116,66 @@ func NewEncryptionManager(keys ...string) (*EncryptionManager, error) {
 			return nil, fmt.Errorf("%w: key %d of %d is not a 32-byte Fernet key in base64 or hex", ErrInvalidKey, i+1, len(keys))
 		}
 		m.keys = append(m.keys, k)
-		m.ids = append(m.ids, keyFingerprint(k))
+		m.ids = append(m.ids, fernetKeyID(k))
 	}
 	block, err := aes.NewCipher(m.keys[0][16:]) // Fernet: signing key, then encryption key
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
 	}
 	m.enc = block
+	signing := m.keys[0][:16]
+	m.macs.New = func() any { return hmac.New(sha256.New, signing) }
+	m.prefix = FernetPrefix + m.ids[0] + ":"
 	return m, nil
 }
 
-// KeyIDs returns a short, non-secret fingerprint of every key in the ring,
-// in ring order, for logs and diagnostics.
+// KeyIDs returns the key id ([KeyID]) of every key in the ring, in ring
+// order: the first one encrypts. Key ids are not secret.
 func (m *EncryptionManager) KeyIDs() []string { return append([]string(nil), m.ids...) }
 
-func keyFingerprint(k *fernet.Key) string {
-	return HashContent(string(k[:]))[:8]
+// KeyID returns the key id of a Fernet key: 8 lowercase hex characters
+// that name the key in ciphertext, logs and errors without revealing it.
+// It fails with [ErrInvalidKey] when key is not a Fernet key.
+func KeyID(key string) (string, error) {
+	k, err := fernet.DecodeKey(strings.TrimSpace(key))
+	if err != nil {
+		return "", fmt.Errorf("%w: not a 32-byte Fernet key in base64 or hex", ErrInvalidKey)
+	}
+	return fernetKeyID(k), nil
 }
 
-// Encrypt encrypts plaintext with the first key and returns it in the
-// reference implementation's stored form: base64url (with padding) of the
-// Fernet token text.
-//
-// The token is built here from the standard library's AES-CBC and
-// HMAC-SHA256 per the Fernet spec rather than with fernet-go, which expands
-// the AES key and allocates several buffers on every call; Decrypt still
-// verifies with fernet-go, and the tests check each against the other.
+// fernetKeyID is the first 4 bytes of SHA-256 over a fixed label and the
+// key, in hex. 32 bits say nothing useful about a 256-bit random key, and
+// the label keeps the id apart from any other hash of the same key.
+func fernetKeyID(k *fernet.Key) string {
+	h := sha256.New()
+	h.Write([]byte("otelaudit fernet key id\x00"))
+	h.Write(k[:])
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:4])
+}
+
+// Encrypt encrypts plaintext with the first key and returns
+// "fernet:<key id>:<Fernet token>" (see [FernetPrefix]).
 func (m *EncryptionManager) Encrypt(plaintext string) (string, error) {
+	// The token is built here from the standard library's AES-CBC and
+	// HMAC-SHA256 per the Fernet spec rather than with fernet-go, which
+	// expands the AES key and allocates several buffers on every call;
+	// Decrypt still verifies with fernet-go, and the tests check each
+	// against the other. The raw token is built in a pooled scratch
+	// buffer and base64-encoded once into the result.
 	padded := len(plaintext)/aes.BlockSize*aes.BlockSize + aes.BlockSize
-	raw := make([]byte, fernetOverhead+padded)
+	rawLen := fernetOverhead + padded
+	scratch := scratchPool.Get().(*[]byte)
+	defer func() {
+		if cap(*scratch) <= maxPooledScratch {
+			scratchPool.Put(scratch)
+		}
+	}()
+	if cap(*scratch) < rawLen {
+		*scratch = make([]byte, rawLen)
+	}
+	raw := (*scratch)[:rawLen]
 	raw[0] = fernetVersion
 	binary.BigEndian.PutUint64(raw[1:9], uint64(time.Now().Unix()))
 	iv := raw[9:25]
@@ -106,18 +188,25 @@ func (m *EncryptionManager) Encrypt(plaintext string) (string, error) {
 		body[i] = byte(padded - len(plaintext))
 	}
 	cipher.NewCBCEncrypter(m.enc, iv).CryptBlocks(body, body)
-	mac := hmac.New(sha256.New, m.keys[0][:16])
+	mac := m.macs.Get().(hash.Hash)
+	mac.Reset()
 	mac.Write(raw[:25+padded])
 	mac.Sum(raw[:25+padded])
+	m.macs.Put(mac)
 
-	// The stored form is base64url(token text), the token text being
-	// base64url(raw): encode twice into one buffer.
-	tokLen := base64.URLEncoding.EncodedLen(len(raw))
-	buf := make([]byte, tokLen+base64.URLEncoding.EncodedLen(tokLen))
-	base64.URLEncoding.Encode(buf[:tokLen], raw)
-	base64.URLEncoding.Encode(buf[tokLen:], buf[:tokLen])
-	return string(buf[tokLen:]), nil
+	out := make([]byte, len(m.prefix)+base64.URLEncoding.EncodedLen(rawLen))
+	copy(out, m.prefix)
+	base64.URLEncoding.Encode(out[len(m.prefix):], raw)
+	return unsafe.String(&out[0], len(out)), nil // out is not used again
 }
+
+// scratchPool holds raw-token buffers for Encrypt; buffers larger than
+// maxPooledScratch go back to the garbage collector, so one huge prompt
+// does not pin its buffer. The buffer only ever holds the token (the
+// plaintext is encrypted in place), never plaintext after Encrypt returns.
+const maxPooledScratch = 64 << 10
+
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // Fernet token layout: version(1) ts(8) iv(16) ciphertext(16n, n>=1) hmac(32).
 const (
@@ -126,23 +215,59 @@ const (
 	fernetMinLen   = fernetOverhead + 16
 )
 
-// Decrypt returns the plaintext of ciphertext, which may be the stored form
-// [EncryptionManager.Encrypt] and the reference write (base64url of the
-// token) or a bare Fernet token. Every key of the ring is tried. Tokens
+// Decrypt returns the plaintext of ciphertext: the form
+// [EncryptionManager.Encrypt] writes, which names its key, or the forms
+// written before key ids (the reference's base64url of the token, or a
+// bare Fernet token), for which every key of the ring is tried. Tokens
 // carry their creation time, which is not checked (no TTL): audit content
 // must stay readable for the whole retention period. Errors match
-// [ErrDecrypt] and never panic on malformed input.
+// [ErrDecrypt] (and [ErrUnknownKey] when the named key is not in the ring)
+// and never panic on malformed input.
 func (m *EncryptionManager) Decrypt(ciphertext string) (string, error) {
-	tok, err := tokenBytes(ciphertext)
+	s := strings.TrimSpace(ciphertext)
+	keys := m.keys
+	if rest, ok := strings.CutPrefix(s, FernetPrefix); ok {
+		id, tok, ok := strings.Cut(rest, ":")
+		if !ok {
+			return "", fmt.Errorf("%w: malformed fernet ciphertext (no key id)", ErrDecrypt)
+		}
+		keys = nil
+		for i, kid := range m.ids {
+			if kid == id {
+				keys = append(keys, m.keys[i])
+			}
+		}
+		if len(keys) == 0 {
+			return "", fmt.Errorf("%w: %w: key id %q; the ring holds %s", ErrDecrypt, ErrUnknownKey, sanitizeKeyID(id), strings.Join(m.ids, ", "))
+		}
+		s = tok
+	} else if scheme, _, ok := strings.Cut(s, ":"); ok {
+		return "", fmt.Errorf("%w: %w: content is %q ciphertext, and this is a Fernet key ring", ErrDecrypt, ErrOtherScheme, sanitizeKeyID(scheme))
+	}
+	tok, err := tokenBytes(s)
 	if err != nil {
 		return "", err
 	}
 	// fernet.VerifyAndDecrypt takes the token in its base64url text form.
-	msg := fernet.VerifyAndDecrypt([]byte(base64.URLEncoding.EncodeToString(tok)), 0, m.keys)
+	msg := fernet.VerifyAndDecrypt([]byte(base64.URLEncoding.EncodeToString(tok)), 0, keys)
 	if msg == nil {
 		return "", fmt.Errorf("%w: the token was not made with any key in the ring, or it was altered", ErrDecrypt)
 	}
 	return string(msg), nil
+}
+
+// sanitizeKeyID keeps a key id or scheme read from stored data printable
+// and short before it goes into an error.
+func sanitizeKeyID(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // tokenBytes returns the raw Fernet token in s, which is either the token
@@ -179,58 +304,55 @@ func decodeBase64URL(s string) ([]byte, error) {
 	return base64.RawURLEncoding.DecodeString(s)
 }
 
-// LoadEncryptionManager builds a key ring from, in order of precedence: the
-// key file at path (when path is not empty), the file named by
-// OTELAUDIT_KEY_FILE, or the keys in OTELAUDIT_KEY (comma separated). A key
-// file holds one key per line; blank lines and lines starting with '#' are
-// ignored. It returns an error wrapping os.ErrNotExist when no key is
-// configured anywhere.
-func LoadEncryptionManager(path string) (*EncryptionManager, error) {
-	keys, err := LoadKeys(path)
-	if err != nil {
-		return nil, err
+// SanitizeKeyID returns s, a key id or scheme read from stored data, cut
+// to 64 bytes and with every byte outside printable ASCII replaced by
+// '?', so that it can go into an error or a terminal. For Cipher
+// implementations.
+func SanitizeKeyID(s string) string { return sanitizeKeyID(s) }
+
+// MultiCipher returns a [Cipher] that encrypts with first and decrypts
+// with whichever of first and more handles the ciphertext: each is tried
+// in order, and the first success wins. When none succeeds, the error is
+// that of the first cipher that did not answer [ErrOtherScheme], so a
+// wrong key is reported by the cipher of the right scheme. Use it to read
+// Fernet entries after moving to KMS envelope encryption, or the reverse.
+// nil ciphers are ignored; with no cipher left it returns nil.
+func MultiCipher(first Cipher, more ...Cipher) Cipher {
+	var cs []Cipher
+	for _, c := range append([]Cipher{first}, more...) {
+		if c != nil {
+			cs = append(cs, c)
+		}
 	}
-	return NewEncryptionManager(keys...)
+	switch len(cs) {
+	case 0:
+		return nil
+	case 1:
+		return cs[0]
+	}
+	return multiCipher(cs)
 }
 
-// LoadKeys returns the keys [LoadEncryptionManager] would use, first key
-// first, without checking them.
-func LoadKeys(path string) ([]string, error) {
-	if path == "" {
-		path = os.Getenv(env.KeyFile)
-	}
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("otelaudit: read key file: %w", err)
-		}
-		keys := parseKeyLines(data)
-		if len(keys) == 0 {
-			return nil, fmt.Errorf("%w: key file %s holds no key", ErrInvalidKey, path)
-		}
-		return keys, nil
-	}
-	if v := os.Getenv(env.Key); strings.TrimSpace(v) != "" {
-		var keys []string
-		for k := range strings.SplitSeq(v, ",") {
-			if k = strings.TrimSpace(k); k != "" {
-				keys = append(keys, k)
-			}
-		}
-		return keys, nil
-	}
-	return nil, fmt.Errorf("otelaudit: no encryption key: give a key file or set %s: %w", env.Key, os.ErrNotExist)
-}
+type multiCipher []Cipher
 
-func parseKeyLines(data []byte) []string {
-	var keys []string
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+func (m multiCipher) Encrypt(plaintext string) (string, error) { return m[0].Encrypt(plaintext) }
+
+func (m multiCipher) Decrypt(ciphertext string) (string, error) {
+	var first, answer error
+	for _, c := range m {
+		pt, err := c.Decrypt(ciphertext)
+		if err == nil {
+			return pt, nil
 		}
-		keys = append(keys, line)
+		if first == nil {
+			first = err
+		}
+		if answer == nil && !errors.Is(err, ErrOtherScheme) {
+			answer = err
+		}
 	}
-	return keys
+	if answer != nil {
+		return "", answer
+	}
+	return "", first
 }

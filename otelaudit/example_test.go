@@ -45,3 +45,29 @@ func ExampleHashContent() {
 	fmt.Println(otelaudit.HashContent("hello"))
 	// Output: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824
 }
+
+// A key ring loaded from a key source and reloaded every minute, so that a
+// rotated key reaches the running Logger. Ciphertext names its key.
+func ExampleNewKeyRing() {
+	ctx := context.Background()
+	// In production: otelaudit.KeyFile{Path: "/etc/otelaudit/keys"} (mode
+	// 0600), otelaudit.KeyEnv{}, or awskeys.SecretsManager.
+	src := otelaudit.StaticKeys{"0XSG7sw-bLJ167sCwZbXGLhdRH1ImFol7V7f5O5Me9w="}
+	ring, err := otelaudit.NewKeyRing(ctx, src, otelaudit.WithRefreshInterval(time.Minute))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ring.Close()
+	logger, _ := otelaudit.NewLogger(storage.NewMemoryStorage(0), otelaudit.WithCipher(ring))
+	id, _ := logger.Log(ctx, otelaudit.Interaction{Input: "hello", Output: "hi"})
+	e, _ := logger.GetEntry(ctx, id)
+	fmt.Println(ring.KeyIDs())
+	fmt.Println((*e.InputContent)[:16])
+	in, out, _ := logger.DecryptContent(e)
+	fmt.Println(in, out)
+	// Output:
+	// [378d166d]
+	// fernet:378d166d:
+	// hello hi
+}

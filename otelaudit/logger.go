@@ -67,13 +67,13 @@ func Ptr[T any](v T) *T { return &v }
 // A Logger is safe for concurrent use. It does not own its backend: closing
 // the backend is the caller's job.
 type Logger struct {
-	backend    storage.Backend
-	hasher     *contentHasher
-	encryption *EncryptionManager
-	store      bool
-	retention  time.Duration
-	now        func() time.Time
-	newID      func() string
+	backend   storage.Backend
+	hasher    *contentHasher
+	cipher    Cipher
+	store     bool
+	retention time.Duration
+	now       func() time.Time
+	newID     func() string
 }
 
 // ErrNoContent is matched (errors.Is) by the error [Logger.DecryptContent]
@@ -91,13 +91,13 @@ func NewLogger(b storage.Backend, opts ...Option) (*Logger, error) {
 		return nil, err
 	}
 	l := &Logger{
-		backend:    b,
-		hasher:     c.hasher,
-		encryption: c.encryption,
-		store:      c.storeContent,
-		retention:  c.retention,
-		now:        c.now,
-		newID:      c.newID,
+		backend:   b,
+		hasher:    c.hasher,
+		cipher:    c.cipher,
+		store:     c.storeContent,
+		retention: c.retention,
+		now:       c.now,
+		newID:     c.newID,
 	}
 	if l.newID == nil {
 		l.newID = storage.NewEntryID
@@ -158,10 +158,10 @@ func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
 }
 
 func (l *Logger) protect(s string) (*string, error) {
-	if l.encryption == nil {
+	if l.cipher == nil {
 		return &s, nil
 	}
-	c, err := l.encryption.Encrypt(s)
+	c, err := l.cipher.Encrypt(s)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +259,8 @@ func (l *Logger) RunRetention(ctx context.Context, interval time.Duration) error
 }
 
 // DecryptContent returns the input and output content of e: decrypted when
-// the Logger has an [EncryptionManager], as stored otherwise. It fails with
+// the Logger has a [Cipher] ([WithEncryption], [WithCipher]), as stored
+// otherwise. It fails with
 // an error matching [ErrNoContent] for a hash-only entry and [ErrDecrypt]
 // when the content cannot be decrypted with the Logger's keys.
 func (l *Logger) DecryptContent(e *storage.AuditEntry) (input, output string, err error) {
@@ -270,10 +271,10 @@ func (l *Logger) DecryptContent(e *storage.AuditEntry) (input, output string, er
 		if s == nil {
 			return "", nil
 		}
-		if l.encryption == nil {
+		if l.cipher == nil {
 			return *s, nil
 		}
-		return l.encryption.Decrypt(*s)
+		return l.cipher.Decrypt(*s)
 	}
 	if input, err = open(e.InputContent); err != nil {
 		return "", "", fmt.Errorf("entry %s input: %w", e.ID, err)

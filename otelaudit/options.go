@@ -23,7 +23,7 @@ func (f optionFunc) apply(c *config) error { return f(c) }
 
 type config struct {
 	storeContent bool
-	encryption   *EncryptionManager
+	cipher       Cipher
 	hasher       *contentHasher
 	retention    time.Duration
 	now          func() time.Time
@@ -59,12 +59,25 @@ func WithStoreContent(store bool) Option {
 
 // WithEncryption stores content encrypted with m's first key. It implies
 // [WithStoreContent](true) unless a later WithStoreContent(false) turns
-// content off again. A nil m is ignored.
+// content off again. A nil m is ignored. It is [WithCipher](m).
 func WithEncryption(m *EncryptionManager) Option {
-	return optionFunc(func(c *config) error {
-		if m != nil {
-			c.encryption = m
-			c.storeContent = true
+	if m == nil {
+		return WithCipher(nil)
+	}
+	return WithCipher(m)
+}
+
+// WithCipher stores content encrypted with c: a fixed [EncryptionManager],
+// a reloading [KeyRing], or the KMS envelope of package awskeys. It
+// implies [WithStoreContent](true) unless a later WithStoreContent(false)
+// turns content off again, and [Logger.DecryptContent] decrypts with c.
+// A nil c is ignored. When c fails to encrypt, Log fails: content is never
+// stored unencrypted instead.
+func WithCipher(c Cipher) Option {
+	return optionFunc(func(cfg *config) error {
+		if c != nil {
+			cfg.cipher = c
+			cfg.storeContent = true
 		}
 		return nil
 	})

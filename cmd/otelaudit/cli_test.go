@@ -168,7 +168,7 @@ func TestShowDecryptsReferenceContent(t *testing.T) {
 	exp := loadExpected(t)
 	ds := exp.Datasets["encrypted"]
 	dir := refDir(ds.Dir)
-	keyFile := filepath.Join(refRoot, exp.KeyFile)
+	keyFile := privateCopy(t, filepath.Join(refRoot, exp.KeyFile))
 	for _, re := range ds.Entries {
 		t.Run(re.ID[:8], func(t *testing.T) {
 			for _, how := range []struct {
@@ -289,6 +289,43 @@ func TestShowRefusesWrongKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// privateCopy copies a fixture key file into a 0600 file: checked-out
+// fixtures are 0644, which show refuses.
+func privateCopy(t *testing.T, src string) string {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	require.NoError(t, err)
+	p := filepath.Join(t.TempDir(), "key")
+	require.NoError(t, os.WriteFile(p, data, 0o600))
+	return p
+}
+
+func TestShowRefusesKeyFileOthersCanRead(t *testing.T) {
+	exp := loadExpected(t)
+	re := exp.Datasets["encrypted"].Entries[0]
+	keyFile := privateCopy(t, filepath.Join(refRoot, exp.KeyFile))
+	require.NoError(t, os.Chmod(keyFile, 0o644))
+	t.Setenv("OTELAUDIT_KEY", "")
+	t.Setenv("OTELAUDIT_KEY_FILE", "")
+	for _, args := range [][]string{
+		{"show", "--dir", refDir("encrypted"), re.ID, "--key-file", keyFile},
+		{"show", "--dir", refDir("encrypted"), re.ID},
+	} {
+		if len(args) == 4 {
+			t.Setenv("OTELAUDIT_KEY_FILE", keyFile)
+		}
+		r := runCLI(t, args...)
+		assert.Equal(t, 2, r.code)
+		assert.Empty(t, r.stdout)
+		assert.Contains(t, r.stderr, keyFile+" has mode 0644")
+		assert.NotContains(t, r.stderr, exp.FernetKey)
+	}
+	r := runCLI(t, "show", "--dir", refDir("encrypted"), re.ID, "--key-file", keyFile, "--allow-insecure-key-file")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "input_content:       decrypted\n")
+	assert.Contains(t, r.stderr, "0644", "a warning names the mode")
 }
 
 func TestShowNotFound(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"strconv"
@@ -27,7 +28,8 @@ content is decrypted and printed, and checked against the stored hashes.
 
 The key comes from --key, else --key-file, else the file named by
 OTELAUDIT_KEY_FILE, else OTELAUDIT_KEY (several keys comma-separated form a
-ring: every key is tried). Prefer --key-file or the environment: a --key value
+ring; content names the key that encrypted it). A key file that group or
+others can access is refused (exit 2) unless --allow-insecure-key-file. Prefer --key-file or the environment: a --key value
 is visible to other users in the process list. A key that cannot decrypt the
 content is refused (exit 1); a malformed key is a usage error (exit 2). Keys
 are never printed.
@@ -49,7 +51,8 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 	fs := c.flagSet("show")
 	sf := addStoreFlags(fs, true)
 	key := fs.String("key", "", "Fernet `KEY` (44 chars base64); comma-separated for a ring")
-	keyFile := fs.String("key-file", "", "read keys from `FILE`, one per line (# comments allowed)")
+	keyFile := fs.String("key-file", "", "read keys from `FILE`, one per line (# comments allowed); the file\nmust not be accessible to group or others (chmod 600)")
+	insecure := fs.Bool("allow-insecure-key-file", false, "read a key file that group or others can access, with a warning")
 	raw := fs.Bool("raw", false, "print content exactly as stored or decrypted, without escaping\ncontrol characters (for redirecting to a file)")
 	pos, err := c.parse(fs, showHelp, args)
 	if err != nil {
@@ -64,7 +67,7 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 		return usageErrorf("give --key or --key-file, not both")
 	}
 	id := pos[0]
-	em, err := loadKeyRing(*key, *keyFile)
+	em, err := loadKeyRing(c, *key, *keyFile, *insecure)
 	if err != nil {
 		return err
 	}
@@ -98,7 +101,7 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 
 // loadKeyRing returns the key ring show decrypts with, or nil when no key
 // is configured anywhere. Errors never contain a key.
-func loadKeyRing(key, keyFile string) (*otelaudit.EncryptionManager, error) {
+func loadKeyRing(c *cli, key, keyFile string, allowInsecure bool) (*otelaudit.EncryptionManager, error) {
 	var keys []string
 	if key != "" {
 		for k := range strings.SplitSeq(key, ",") {
@@ -113,10 +116,16 @@ func loadKeyRing(key, keyFile string) (*otelaudit.EncryptionManager, error) {
 		if keyFile == "" && os.Getenv(env.KeyFile) == "" && strings.TrimSpace(os.Getenv(env.Key)) == "" {
 			return nil, nil // no key anywhere: show content as stored
 		}
+		src := otelaudit.DefaultKeySource(keyFile)
+		if f, ok := src.(otelaudit.KeyFile); ok {
+			f.AllowInsecure = allowInsecure
+			f.Logger = slog.New(slog.NewTextHandler(c.stderr, nil))
+			src = f
+		}
 		var err error
-		keys, err = otelaudit.LoadKeys(keyFile)
+		keys, err = src.Keys(context.Background())
 		switch {
-		case errors.Is(err, otelaudit.ErrInvalidKey):
+		case errors.Is(err, otelaudit.ErrInvalidKey), errors.Is(err, otelaudit.ErrInsecureKeyFile):
 			return nil, usageErrorf("%w", err)
 		case err != nil:
 			return nil, ioError(err)
@@ -149,18 +158,27 @@ func contentOf(stored *string, em *otelaudit.EncryptionManager) (content, error)
 		return content{state: "encrypted (give --key, --key-file or OTELAUDIT_KEY to decrypt)"}, nil
 	}
 	pt, err := em.Decrypt(*stored)
+	if errors.Is(err, otelaudit.ErrUnknownKey) {
+		return content{}, fmt.Errorf("%w: %w", errWrongKey, err) // names the key ids, never a key
+	}
 	if err != nil {
 		return content{}, errWrongKey
 	}
 	return content{state: "decrypted", text: pt, known: true}, nil
 }
 
-// looksEncrypted reports whether s has the shape of encrypted content: a
-// Fernet token (version byte 0x80, whole AES blocks), bare or in the
-// reference's base64url-of-the-token form. Plaintext content practically
-// never has this shape.
+// looksEncrypted reports whether s has the shape of encrypted content:
+// "fernet:<key id>:<token>", or a Fernet token (version byte 0x80, whole
+// AES blocks), bare or in the reference's base64url-of-the-token form.
+// Plaintext content practically never has this shape.
 func looksEncrypted(s string) bool {
-	raw, err := decodeB64URL(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if rest, ok := strings.CutPrefix(s, otelaudit.FernetPrefix); ok {
+		if _, tok, ok := strings.Cut(rest, ":"); ok {
+			s = tok
+		}
+	}
+	raw, err := decodeB64URL(s)
 	if err != nil {
 		return false
 	}

@@ -1,0 +1,219 @@
+package otelaudit
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/otelaudit/otelaudit-go/internal/env"
+)
+
+// KeySource supplies the Fernet keys of a key ring, the encrypting key
+// first. [KeyFile], [KeyEnv] and [StaticKeys] are the sources of this
+// package; package awskeys adds AWS Secrets Manager. [NewKeyRing] loads a
+// source and reloads it on an interval, so a key rotated at the source
+// reaches a running service.
+//
+// Keys must be safe to call concurrently. Errors must name the source
+// (file, variable, secret) and never contain a key.
+type KeySource interface {
+	Keys(ctx context.Context) ([]string, error)
+}
+
+// ErrInsecureKeyFile is matched (errors.Is) by the error [KeyFile] returns
+// when group or others have any permission on the key file. The error
+// names the file and its mode.
+var ErrInsecureKeyFile = errors.New("otelaudit: key file is accessible to group or others")
+
+// KeyFile reads keys from a file, one per line; blank lines and lines
+// starting with '#' are ignored. The first key encrypts.
+//
+// On Unix a file that group or others may read, write or execute (any bit
+// of 0077 set, as in 0644 or 0660) is refused with an error matching
+// [ErrInsecureKeyFile] unless AllowInsecure is set, in which case it is
+// read and a warning naming the file and mode is logged with log/slog.
+// The check is made on the opened file, so it applies to what is read.
+type KeyFile struct {
+	// Path is the file to read. Empty is an error.
+	Path string
+	// AllowInsecure reads a file with group or other permissions, with a
+	// warning, instead of refusing it.
+	AllowInsecure bool
+	// Logger receives that warning; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Keys reads the file. A missing file is an error wrapping os.ErrNotExist;
+// a file without keys matches [ErrInvalidKey].
+func (f KeyFile) Keys(ctx context.Context) ([]string, error) {
+	if f.Path == "" {
+		return nil, fmt.Errorf("%w: no key file named", ErrInvalidKey)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	fh, err := os.Open(f.Path)
+	if err != nil {
+		return nil, fmt.Errorf("otelaudit: read key file: %w", err)
+	}
+	defer fh.Close()
+	if err := f.checkMode(fh); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(fh, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("otelaudit: read key file %s: %w", f.Path, err)
+	}
+	keys, err := ParseKeys(data)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", f.Path, err)
+	}
+	return keys, nil
+}
+
+func (f KeyFile) checkMode(fh *os.File) error {
+	path := f.Path
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" {
+		return nil // no Unix permission bits to check
+	}
+	st, err := fh.Stat()
+	if err != nil {
+		return fmt.Errorf("otelaudit: stat key file %s: %w", path, err)
+	}
+	perm := st.Mode().Perm()
+	if perm&0o077 == 0 {
+		return nil
+	}
+	if f.AllowInsecure {
+		log := f.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("otelaudit: using a key file that group or others can access", "file", path, "mode", fmt.Sprintf("%04o", perm))
+		return nil
+	}
+	return fmt.Errorf("%w: %s has mode %04o; run chmod 600 %s, or allow it explicitly", ErrInsecureKeyFile, path, perm, path)
+}
+
+// KeyEnv reads keys from an environment variable, comma separated, the
+// first one encrypting.
+type KeyEnv struct {
+	// Name is the variable; empty means OTELAUDIT_KEY.
+	Name string
+}
+
+// Keys reads the variable. An unset or blank variable is an error
+// wrapping os.ErrNotExist that names it.
+func (e KeyEnv) Keys(ctx context.Context) ([]string, error) {
+	name := e.Name
+	if name == "" {
+		name = env.Key
+	}
+	var keys []string
+	for k := range strings.SplitSeq(os.Getenv(name), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("otelaudit: no key in environment variable %s: %w", name, os.ErrNotExist)
+	}
+	return keys, nil
+}
+
+// StaticKeys is a fixed list of keys, the first one encrypting: for keys
+// the program already holds (a flag, a test).
+type StaticKeys []string
+
+// Keys returns a copy of the list; an empty list is an error matching
+// [ErrInvalidKey].
+func (s StaticKeys) Keys(context.Context) ([]string, error) {
+	if len(s) == 0 {
+		return nil, fmt.Errorf("%w: no keys given", ErrInvalidKey)
+	}
+	return append([]string(nil), s...), nil
+}
+
+// DefaultKeySource returns the source the OTELAUDIT_* environment
+// configures, in order of precedence: the key file at path (when path is
+// not empty), the file named by OTELAUDIT_KEY_FILE, or the keys in
+// OTELAUDIT_KEY. Key files are [KeyFile]s with their permission check.
+// When nothing is configured its Keys returns an error wrapping
+// os.ErrNotExist.
+func DefaultKeySource(path string) KeySource {
+	if path == "" {
+		path = os.Getenv(env.KeyFile)
+	}
+	if path != "" {
+		return KeyFile{Path: path}
+	}
+	if strings.TrimSpace(os.Getenv(env.Key)) != "" {
+		return KeyEnv{}
+	}
+	return noKeySource{}
+}
+
+type noKeySource struct{}
+
+func (noKeySource) Keys(context.Context) ([]string, error) {
+	return nil, fmt.Errorf("otelaudit: no encryption key: give a key file or set %s: %w", env.Key, os.ErrNotExist)
+}
+
+// LoadEncryptionManager builds a key ring from [DefaultKeySource](path).
+// It returns an error wrapping os.ErrNotExist when no key is configured
+// anywhere.
+func LoadEncryptionManager(path string) (*EncryptionManager, error) {
+	keys, err := LoadKeys(path)
+	if err != nil {
+		return nil, err
+	}
+	return NewEncryptionManager(keys...)
+}
+
+// LoadKeys returns the keys of [DefaultKeySource](path), first key first,
+// without checking that they are Fernet keys.
+func LoadKeys(path string) ([]string, error) {
+	return DefaultKeySource(path).Keys(context.Background())
+}
+
+// ParseKeys reads a key ring from text, the encrypting key first: a JSON
+// list of strings (text starting with '['), or one key per line with blank
+// lines and lines starting with '#' ignored. It does not check that the
+// keys are Fernet keys. Text without a key, or a malformed JSON list, is
+// an error matching [ErrInvalidKey] that never quotes the text.
+func ParseKeys(data []byte) ([]string, error) {
+	data = bytes.TrimSpace(data)
+	var keys []string
+	if len(data) > 0 && data[0] == '[' {
+		var list []string
+		if err := json.Unmarshal(data, &list); err != nil {
+			return nil, fmt.Errorf("%w: not a JSON list of key strings", ErrInvalidKey)
+		}
+		for _, k := range list {
+			if k = strings.TrimSpace(k); k != "" {
+				keys = append(keys, k)
+			}
+		}
+	} else {
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			keys = append(keys, line)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: no key found", ErrInvalidKey)
+	}
+	return keys, nil
+}
