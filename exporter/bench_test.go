@@ -15,6 +15,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
 var benchReq = otelaudit.Request{
@@ -138,11 +139,11 @@ func (d *discardBackend) WriteBatch(_ context.Context, es []*storage.AuditEntry)
 }
 
 // BenchmarkDurableThroughputFile ends b.N audited calls from 4 goroutines
-// into FileStorage (hash-only, default durability) through the one-call
+// into filestore.Store (hash-only, default durability) through the one-call
 // setup and stops the clock when tp.Shutdown returned, that is when every
 // entry is written and fsynced. It reports spans/s.
 func BenchmarkDurableThroughputFile(b *testing.B) {
-	st, err := storage.NewFileStorage(b.TempDir())
+	st, err := filestore.New(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,7 +21,7 @@
 //
 // A typical setup:
 //
-//	st, _ := storage.NewFileStorage("./audit-data")
+//	st, _ := filestore.New("./audit-data")
 //	logger, _ := otelaudit.NewLogger(st, otelaudit.WithEncryption(ring))
 //	otlp, _ := otlptracegrpc.New(ctx)
 //	tp, _, err := exporter.NewTracerProvider(logger,

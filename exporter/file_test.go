@@ -14,34 +14,35 @@ import (
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
-// flakyFile is a real FileStorage (which appends and does not dedupe ids)
+// flakyFile is a real filestore.Store (which appends and does not dedupe ids)
 // whose WriteBatch sometimes stores half the batch and then fails.
 type flakyFile struct {
-	*storage.FileStorage
+	*filestore.Store
 	failures atomic.Int64
 }
 
 func (f *flakyFile) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error {
 	if len(es) > 1 && rand.Float64() < 0.2 {
 		f.failures.Add(1)
-		if err := f.FileStorage.WriteBatch(ctx, es[:len(es)/2]); err != nil {
+		if err := f.Store.WriteBatch(ctx, es[:len(es)/2]); err != nil {
 			return err
 		}
 		return fmt.Errorf("flaky file: %w", errInjected)
 	}
-	return f.FileStorage.WriteBatch(ctx, es)
+	return f.Store.WriteBatch(ctx, es)
 }
 
-// TestFileStorageHalfWrittenBatches: with a store that keeps every line it
+// TestFileStoreHalfWrittenBatches: with a store that keeps every line it
 // is given, retries after half-applied batches still leave each entry
 // exactly once, and the store's hash chain verifies.
-func TestFileStorageHalfWrittenBatches(t *testing.T) {
+func TestFileStoreHalfWrittenBatches(t *testing.T) {
 	dir := t.TempDir()
-	fs, err := storage.NewFileStorage(dir)
+	fs, err := filestore.New(dir)
 	require.NoError(t, err)
-	st := &flakyFile{FileStorage: fs}
+	st := &flakyFile{Store: fs}
 	logger, err := otelaudit.NewLogger(st)
 	require.NoError(t, err)
 	tp, exp, err := exporter.NewTracerProvider(logger,
@@ -69,7 +70,7 @@ func TestFileStorageHalfWrittenBatches(t *testing.T) {
 	}
 	assert.Zero(t, exp.Stats().Dropped)
 	require.NoError(t, fs.Close())
-	rep, err := storage.Verify(t.Context(), dir)
+	rep, err := filestore.Verify(t.Context(), dir)
 	require.NoError(t, err)
 	assert.True(t, rep.OK())
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/middleware"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
-	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
 // 1 KiB request and reply bodies in the Chat Completions shape.
@@ -45,11 +45,11 @@ func p50(d []time.Duration) time.Duration {
 }
 
 // benchPipeline is the audit pipeline of the overhead benchmarks, as a
-// service runs it: the one-call setup into a FileStorage (hash-only,
+// service runs it: the one-call setup into a filestore.Store (hash-only,
 // default durability). An in-memory store that keeps its entries would
 // make the benchmark's heap, and so every GC cycle, grow with the run.
-func benchPipeline(b *testing.B) (*sdktrace.TracerProvider, *storage.FileStorage) {
-	st, err := storage.NewFileStorage(b.TempDir())
+func benchPipeline(b *testing.B) (*sdktrace.TracerProvider, *filestore.Store) {
+	st, err := filestore.New(b.TempDir())
 	require.NoError(b, err)
 	l, err := otelaudit.NewLogger(st)
 	require.NoError(b, err)
@@ -61,7 +61,7 @@ func benchPipeline(b *testing.B) (*sdktrace.TracerProvider, *storage.FileStorage
 
 // requireAudited fails b unless st holds n entries once tp is flushed: the
 // audited side of a benchmark must really have been audited.
-func requireAudited(b *testing.B, tp *sdktrace.TracerProvider, st *storage.FileStorage, n int) {
+func requireAudited(b *testing.B, tp *sdktrace.TracerProvider, st *filestore.Store, n int) {
 	require.NoError(b, tp.ForceFlush(context.Background()))
 	got, err := st.Count(context.Background())
 	require.NoError(b, err)

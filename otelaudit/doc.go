@@ -8,7 +8,7 @@
 // HMAC-SHA256 so guessed prompts cannot be confirmed), and stored content,
 // plaintext ([WithStoreContent]) or encrypted ([WithEncryption]).
 //
-//	st, _ := storage.NewFileStorage("./audit-data")
+//	st, _ := filestore.New("./audit-data")
 //	key, _ := otelaudit.GenerateKey()
 //	ring, _ := otelaudit.NewEncryptionManager(key)
 //	logger, _ := otelaudit.NewLogger(st, otelaudit.WithEncryption(ring))

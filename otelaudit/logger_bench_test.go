@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
 // benchInteraction is a typical audited call: 1 KiB of input and of output.
@@ -29,7 +29,7 @@ var (
 	benchOutput = strings.Repeat("Revenue grew 12% year on year. ", 34)[:1024]
 )
 
-// BenchmarkLoggerLogFile measures Logger.Log into a FileStorage with the
+// BenchmarkLoggerLogFile measures Logger.Log into a filestore.Store with the
 // default durability (handed to the OS per entry, fsync every 100 ms), the
 // path of issue 3's write targets: hash-only >= 50,000 entries/s and
 // encrypted >= 20,000 entries/s on a 2-core machine. The final Close (which
@@ -54,7 +54,7 @@ func BenchmarkLoggerLogFile(b *testing.B) {
 		{"encrypted/goroutines=4", 4, []Option{WithEncryption(ring)}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			st, err := storage.NewFileStorage(b.TempDir())
+			st, err := filestore.New(b.TempDir())
 			if err != nil {
 				b.Fatal(err)
 			}

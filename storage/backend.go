@@ -109,8 +109,9 @@ func nextV7Time() int64 {
 	}
 }
 
-// collect drains an Entries sequence into a slice.
-func collect(seq iter.Seq2[*AuditEntry, error]) ([]*AuditEntry, error) {
+// Collect drains an [Backend.Entries] sequence into a slice, stopping at
+// the first error: the ListEntries of a backend whose Entries streams.
+func Collect(seq iter.Seq2[*AuditEntry, error]) ([]*AuditEntry, error) {
 	var out []*AuditEntry
 	for e, err := range seq {
 		if err != nil {

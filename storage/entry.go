@@ -277,15 +277,7 @@ func (e *AuditEntry) AppendJSON(dst []byte) ([]byte, error) {
 		}
 	}
 	if e.Chain != nil {
-		b = append(b, `,"chain":{"w":`...)
-		b = jsontext.AppendString(b, e.Chain.Writer)
-		b = append(b, `,"n":`...)
-		b = strconv.AppendUint(b, e.Chain.Seq, 10)
-		b = append(b, `,"p":`...)
-		b = jsontext.AppendString(b, e.Chain.Prev)
-		b = append(b, `,"h":`...)
-		b = jsontext.AppendString(b, e.Chain.Hash)
-		b = append(b, '}')
+		b = appendChain(b, *e.Chain)
 	}
 	b = append(b, '}')
 	return b, nil
@@ -485,6 +477,32 @@ func ParseEntry(data []byte) (*AuditEntry, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// EntryKey returns the id and timestamp of one stored line (without its
+// '\n'), what indexes and verification need, and fails (matching
+// [ErrInvalidEntry]) exactly when [ParseEntry] does. Lines in the form
+// [AuditEntry.AppendJSON] writes take a fast path; other lines (the
+// reference's, with spaces) are parsed fully.
+func EntryKey(line []byte) (id string, ts time.Time, err error) {
+	const p1, p2 = `{"id":"`, `","timestamp":"`
+	if bytes.HasPrefix(line, []byte(p1)) {
+		rest := line[len(p1):]
+		q := bytes.IndexByte(rest, '"')
+		if q > 0 && bytes.IndexByte(rest[:q], '\\') < 0 && bytes.HasPrefix(rest[q:], []byte(p2)) {
+			tsb := rest[q+len(p2):]
+			if e := bytes.IndexByte(tsb, '"'); e > 0 {
+				if t, err := time.Parse(time.RFC3339Nano, string(tsb[:e])); err == nil && json.Valid(line) {
+					return string(rest[:q]), t, nil
+				}
+			}
+		}
+	}
+	e, err := ParseEntry(line)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return e.ID, e.Timestamp, nil
 }
 
 // extraKeys returns the top-level keys of obj that are not known fields.

@@ -16,10 +16,11 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
 // The benchmark store: benchEntries entries spread evenly over benchDays
-// UTC days from benchStart, written once with FileStorage and cached under
+// UTC days from benchStart, written once with filestore.Store and cached under
 // os.TempDir(). The cache directory's name carries a hash of the storage
 // package's source, so a change to the file format builds a new store
 // (and removes stale ones); a marker file says the store is complete.
@@ -45,7 +46,7 @@ func benchStore(b *testing.B) string {
 		}
 	}
 	began := time.Now()
-	st, err := storage.NewFileStorage(dir)
+	st, err := filestore.New(dir)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
 func TestQueryReadsReferenceStores(t *testing.T) {
@@ -519,7 +520,7 @@ func TestBrokenLinesAreSkippedAndReported(t *testing.T) {
 
 func TestReadersWorkNextToALiveWriter(t *testing.T) {
 	dir := t.TempDir()
-	w, err := storage.NewFileStorage(dir)
+	w, err := filestore.New(dir)
 	require.NoError(t, err)
 	defer w.Close()
 	base := time.Date(2026, 2, 3, 4, 0, 0, 0, time.UTC)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
 // storeFlags are the flags that name the store a command works on.
@@ -58,11 +59,11 @@ func (sf *storeFlags) open(ctx context.Context, c *cli, readOnly bool) (*store, 
 	if !fi.IsDir() {
 		return nil, ioError(fmt.Errorf("%s is not a directory", sf.dir))
 	}
-	opts := []storage.FileOption{storage.WithLogger(c.logger())}
+	opts := []filestore.Option{filestore.WithLogger(c.logger())}
 	if readOnly {
-		opts = append(opts, storage.WithReadOnly())
+		opts = append(opts, filestore.WithReadOnly())
 	}
-	b, err := storage.NewFileStorage(sf.dir, opts...)
+	b, err := filestore.New(sf.dir, opts...)
 	if err != nil {
 		return nil, ioError(fmt.Errorf("open store %s: %w", sf.dir, err))
 	}
@@ -151,7 +152,7 @@ func parseTimeFlag(flagName, v string, now time.Time, endOfDay bool) (time.Time,
 // shown). Skipped lines do not change the exit code: the valid entries
 // were all read.
 func (st *store) warnSkipped(c *cli, cmd string) {
-	fsb, ok := st.Backend.(*storage.FileStorage)
+	fsb, ok := st.Backend.(*filestore.Store)
 	if !ok {
 		return
 	}

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
 const verifyHelp = `Usage: otelaudit verify --dir DIR [--checkpoint-key ID:HEX | --checkpoint-key-file FILE]...
@@ -35,7 +35,7 @@ Checkpoint keys: without --checkpoint-key(-file) the store's own key
 (.checkpoint.key, key id "local") is used. That key lives next to the data,
 so it detects damage and careless edits but not forgery by someone who can
 write the directory; for real protection the writer signs with a key kept
-elsewhere (storage.WithCheckpointKey) and verify gets the same key here. A
+elsewhere (filestore.WithCheckpointKey) and verify gets the same key here. A
 key is ID:HEX (at least 16 bytes, hex), or bare HEX for key id "local" (the
 format of .checkpoint.key); key files hold one key per line (# comments).
 Give several for rotated keys. Keys are never printed.
@@ -77,13 +77,13 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	if sf.dir == "" {
 		return usageErrorf("no store given: use --dir DIR")
 	}
-	var opts []storage.VerifyOption
+	var opts []filestore.VerifyOption
 	for i, k := range keys {
 		id, key, err := parseCheckpointKey(k)
 		if err != nil {
 			return usageErrorf("--checkpoint-key #%d: %w", i+1, err)
 		}
-		opts = append(opts, storage.WithVerifyKey(id, key))
+		opts = append(opts, filestore.WithVerifyKey(id, key))
 	}
 	for _, path := range keyFiles {
 		fileOpts, err := readCheckpointKeyFile(path)
@@ -103,12 +103,12 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	}
 	prog := c.newProgress("verify", "bytes", 0)
 	if prog != nil {
-		opts = append(opts, storage.WithVerifyProgress(func(p storage.VerifyProgress) {
+		opts = append(opts, filestore.WithVerifyProgress(func(p filestore.VerifyProgress) {
 			prog.SetTotal(p.TotalBytes)
 			prog.Set(p.Bytes)
 		}))
 	}
-	rep, err := storage.Verify(ctx, sf.dir, opts...)
+	rep, err := filestore.Verify(ctx, sf.dir, opts...)
 	prog.Finish()
 	if err != nil {
 		return storeError(ctx, fmt.Errorf("verify %s: %w", sf.dir, err))
@@ -140,7 +140,7 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
-func printVerifyReport(w *bufio.Writer, rep *storage.VerifyReport, keyNote string) {
+func printVerifyReport(w *bufio.Writer, rep *filestore.VerifyReport, keyNote string) {
 	rate := 0.0
 	if s := rep.Duration.Seconds(); s > 0 {
 		rate = float64(rep.Entries) / s
@@ -200,12 +200,12 @@ func parseCheckpointKey(s string) (id string, key []byte, err error) {
 }
 
 // readCheckpointKeyFile reads keys, one per line, from path.
-func readCheckpointKeyFile(path string) ([]storage.VerifyOption, error) {
+func readCheckpointKeyFile(path string) ([]filestore.VerifyOption, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, ioError(fmt.Errorf("read checkpoint key file: %w", err))
 	}
-	var opts []storage.VerifyOption
+	var opts []filestore.VerifyOption
 	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -215,7 +215,7 @@ func readCheckpointKeyFile(path string) ([]storage.VerifyOption, error) {
 		if err != nil {
 			return nil, usageErrorf("checkpoint key file %s, line %d: %w", path, i+1, err)
 		}
-		opts = append(opts, storage.WithVerifyKey(id, key))
+		opts = append(opts, filestore.WithVerifyKey(id, key))
 	}
 	if len(opts) == 0 {
 		return nil, usageErrorf("checkpoint key file %s holds no key", path)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
 var verifyBase = time.Date(2025, 9, 10, 0, 0, 0, 0, time.UTC)
@@ -31,13 +32,13 @@ func chainEntry(i int) *storage.AuditEntry {
 }
 
 // buildChainedStore writes 60 entries over three UTC days in two writer
-// sessions with FileStorage, with opts, and closes the store.
-func buildChainedStore(t *testing.T, opts ...storage.FileOption) string {
+// sessions with filestore.Store, with opts, and closes the store.
+func buildChainedStore(t *testing.T, opts ...filestore.Option) string {
 	t.Helper()
 	dir := t.TempDir()
-	opts = append([]storage.FileOption{storage.WithCheckpointInterval(7, time.Hour)}, opts...)
+	opts = append([]filestore.Option{filestore.WithCheckpointInterval(7, time.Hour)}, opts...)
 	for session := range 2 {
-		st, err := storage.NewFileStorage(dir, opts...)
+		st, err := filestore.New(dir, opts...)
 		require.NoError(t, err)
 		for i := range 30 {
 			require.NoError(t, st.Write(t.Context(), chainEntry(session*30+i)))
@@ -104,7 +105,7 @@ func TestVerifyAfterCleanup(t *testing.T) {
 
 func TestVerifyWhileAppending(t *testing.T) {
 	dir := buildChainedStore(t)
-	st, err := storage.NewFileStorage(dir, storage.WithCheckpointInterval(1000, time.Hour))
+	st, err := filestore.New(dir, filestore.WithCheckpointInterval(1000, time.Hour))
 	require.NoError(t, err)
 	defer st.Close()
 	for i := range 5 {
@@ -194,7 +195,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 
 func TestVerifyCheckpointKeys(t *testing.T) {
 	key := bytes.Repeat([]byte{0x5a}, 32)
-	dir := buildChainedStore(t, storage.WithCheckpointKey("ops-2026", key))
+	dir := buildChainedStore(t, filestore.WithCheckpointKey("ops-2026", key))
 	keyHex := hex.EncodeToString(key)
 	keyFile := filepath.Join(t.TempDir(), "ckpt.key")
 	require.NoError(t, os.WriteFile(keyFile, []byte("# verify key\nops-2026:"+keyHex+"\n"), 0o600))
@@ -228,7 +229,7 @@ func TestVerifyJSONAndErrors(t *testing.T) {
 	dir := buildChainedStore(t)
 	r := runCLI(t, "verify", "--dir", dir, "--format", "json")
 	require.Equal(t, 0, r.code, r.stderr)
-	var rep storage.VerifyReport
+	var rep filestore.VerifyReport
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
 	assert.Equal(t, int64(60), rep.Entries)
 	assert.Empty(t, rep.Problems)

@@ -26,7 +26,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/internal/fakellm"
 	"github.com/otelaudit/otelaudit-go/middleware"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
-	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
 func main() {
@@ -56,7 +56,7 @@ func run(ctx context.Context, dir, baseURL, model string) error {
 	}
 
 	// The audit pipeline: entries in local files, hashes only (the default).
-	st, err := storage.NewFileStorage(dir)
+	st, err := filestore.New(dir)
 	if err != nil {
 		return err
 	}

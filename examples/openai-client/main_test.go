@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
 // TestRun runs the example against its fake LLM and checks that both calls,
@@ -31,7 +31,7 @@ func TestRun(t *testing.T) {
 	if !strings.Contains(out, "2 audit entries") {
 		t.Fatalf("want 2 audit entries, got:\n%s", out)
 	}
-	st, err := storage.NewFileStorage(dir, storage.WithReadOnly())
+	st, err := filestore.New(dir, filestore.WithReadOnly())
 	if err != nil {
 		t.Fatal(err)
 	}

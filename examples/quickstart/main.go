@@ -2,7 +2,7 @@
 // request, end to end, on local files with no configuration.
 //
 //  1. A TracerProvider from exporter.NewTracerProvider: the audit processor
-//     writes every GenAI span to a FileStorage in ./audit-data, encrypted
+//     writes every GenAI span to a filestore.Store in ./audit-data, encrypted
 //     with a key generated into ./audit-data/.key (0600) on first run; an
 //     ordinary stdout trace exporter gets the same spans through
 //     exporter.Redact, without content.
@@ -47,6 +47,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/middleware"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
 
@@ -87,7 +88,7 @@ func run(ctx context.Context, w io.Writer, dataDir string, useS3 bool) error {
 		st, err = openS3(ctx)
 		where = "s3://" + s3Bucket + "/"
 	} else {
-		st, err = storage.NewFileStorage(dataDir)
+		st, err = filestore.New(dataDir)
 	}
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/internal/s3test"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
 // TestDemo runs `make demo` in a temporary directory and checks what it
@@ -31,12 +32,12 @@ func TestDemo(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 	checkDemoEntries(t, dir, func() storage.Backend {
-		st, err := storage.NewFileStorage(dir, storage.WithReadOnly())
+		st, err := filestore.New(dir, filestore.WithReadOnly())
 		require.NoError(t, err)
 		return st
 	})
 
-	report, err := storage.Verify(t.Context(), dir)
+	report, err := filestore.Verify(t.Context(), dir)
 	require.NoError(t, err)
 	assert.Empty(t, report.Problems)
 

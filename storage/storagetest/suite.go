@@ -151,17 +151,6 @@ func list(t *testing.T, b storage.Backend, start, end time.Time) []*storage.Audi
 	return es
 }
 
-func collect(seq iter.Seq2[*storage.AuditEntry, error]) ([]*storage.AuditEntry, error) {
-	var out []*storage.AuditEntry
-	for e, err := range seq {
-		if err != nil {
-			return out, err
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}
-
 func ids(es []*storage.AuditEntry) []string {
 	out := make([]string, len(es))
 	for i, e := range es {
@@ -504,7 +493,7 @@ func (s *suite) testTies(t *testing.T) {
 	for range 3 {
 		assert.Equal(t, ids(first), ids(list(t, b, minTime, maxTime)), "tie order must be stable")
 	}
-	streamed, err := collect(b.Entries(t.Context(), minTime, maxTime))
+	streamed, err := storage.Collect(b.Entries(t.Context(), minTime, maxTime))
 	require.NoError(t, err)
 	assert.Equal(t, ids(first), ids(streamed), "Entries must order ties as ListEntries does")
 	assert.Equal(t, ids(first[1:7]), ids(list(t, b, ts, ts)), "exact-instant query")
@@ -526,7 +515,7 @@ func (s *suite) testEntries(t *testing.T) {
 		{es[10].Timestamp, es[1].Timestamp},              // start after end
 	} {
 		listed := list(t, b, r[0], r[1])
-		streamed, err := collect(b.Entries(t.Context(), r[0], r[1]))
+		streamed, err := storage.Collect(b.Entries(t.Context(), r[0], r[1]))
 		require.NoError(t, err)
 		assert.Equal(t, ids(listed), ids(streamed), "Entries(%v, %v) vs ListEntries", r[0], r[1])
 		assert.Equal(t, inRange(es, r[0], r[1]), ids(streamed))
@@ -609,7 +598,7 @@ func (s *suite) testDelete(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 	assert.Equal(t, []string{es[0].ID, es[2].ID}, ids(list(t, b, minTime, maxTime)))
-	streamed, err := collect(b.Entries(t.Context(), minTime, maxTime))
+	streamed, err := storage.Collect(b.Entries(t.Context(), minTime, maxTime))
 	require.NoError(t, err)
 	assert.Equal(t, []string{es[0].ID, es[2].ID}, ids(streamed))
 }

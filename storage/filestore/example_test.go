@@ -1,4 +1,4 @@
-package storage_test
+package filestore_test
 
 import (
 	"bytes"
@@ -8,16 +8,17 @@ import (
 	"time"
 
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
-// ExampleNewFileStorage writes an entry, reads it back by id and by time
+// ExampleNew writes an entry, reads it back by id and by time
 // range, and verifies the store's hash chain.
-func ExampleNewFileStorage() {
+func ExampleNew() {
 	dir, _ := os.MkdirTemp("", "audit-example")
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
 
-	st, err := storage.NewFileStorage(dir)
+	st, err := filestore.New(dir)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -37,9 +38,9 @@ func ExampleNewFileStorage() {
 		return
 	}
 
-	// A second writer would get storage.ErrLocked while st is open; a
+	// A second writer would get filestore.ErrLocked while st is open; a
 	// read-only reader (the CLI) never does.
-	rep, err := storage.Verify(ctx, dir)
+	rep, err := filestore.Verify(ctx, dir)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -56,7 +57,7 @@ func ExampleVerify() {
 	dir, _ := os.MkdirTemp("", "audit-verify-example")
 	defer os.RemoveAll(dir)
 	ctx := context.Background()
-	st, _ := storage.NewFileStorage(dir)
+	st, _ := filestore.New(dir)
 	ts := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	for i := range 3 {
 		st.Write(ctx, &storage.AuditEntry{ID: fmt.Sprint("id-", i), Timestamp: ts.Add(time.Duration(i) * time.Minute), InputHash: "ab", OutputHash: "cd", LatencyMS: 120})
@@ -68,7 +69,7 @@ func ExampleVerify() {
 	b = bytes.Replace(b, []byte(`"latency_ms":120`), []byte(`"latency_ms":125`), 1) // first line
 	os.WriteFile(path, b, 0o600)
 
-	rep, err := storage.Verify(ctx, dir)
+	rep, err := filestore.Verify(ctx, dir)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,4 +1,4 @@
-package storage
+package filestore
 
 import (
 	"bytes"
@@ -12,16 +12,18 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 // listFiles returns the data files, from a cache validated by the
-// directory's mtime. Changes made by this FileStorage invalidate it
+// directory's mtime. Changes made by this Store invalidate it
 // explicitly; a listing younger than the coarse file-system clock is not
 // trusted.
-func (s *FileStorage) listFiles() ([]fileRef, error) {
+func (s *Store) listFiles() ([]fileRef, error) {
 	fi, err := os.Stat(s.dir)
 	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+		return nil, fmt.Errorf("filestore: %w", err)
 	}
 	s.listMu.Lock()
 	defer s.listMu.Unlock()
@@ -37,7 +39,7 @@ func (s *FileStorage) listFiles() ([]fileRef, error) {
 	return refs, nil
 }
 
-func (s *FileStorage) invalidateList() {
+func (s *Store) invalidateList() {
 	s.listMu.Lock()
 	s.listValid = false
 	s.listMu.Unlock()
@@ -53,7 +55,7 @@ func readLineAt(f io.ReaderAt, off int64, n uint32) ([]byte, error) {
 }
 
 // noteSkipped counts a line reads had to skip and logs it once per file.
-func (s *FileStorage) noteSkipped(name string, off int64, torn bool) {
+func (s *Store) noteSkipped(name string, off int64, torn bool) {
 	if torn {
 		s.torn.Add(1)
 	} else {
@@ -64,7 +66,7 @@ func (s *FileStorage) noteSkipped(name string, off int64, torn bool) {
 		if torn {
 			what = "incomplete last line (being written or torn)"
 		}
-		s.cfg.logger.Warn("storage: skipped "+what+"; further ones in this file are counted, not logged",
+		s.cfg.logger.Warn("filestore: skipped "+what+"; further ones in this file are counted, not logged",
 			"file", name, "offset", off)
 	}
 }
@@ -124,12 +126,12 @@ func candidates(refs []fileRef, id string) []fileRef {
 }
 
 // activeSnapshot is what a reader needs to know about the files this
-// FileStorage appends to: their size at the time (a reader reads no
+// Store appends to: their size at the time (a reader reads no
 // further) and how far their index files reach (the rest is in memory).
 type activeSnapshot map[string]int64
 
 // lookupTailLocked finds id in the in-memory indexes of the active parts.
-func (s *FileStorage) lookupTailLocked(id string) (*AuditEntry, location, bool) {
+func (s *Store) lookupTailLocked(id string) (*storage.AuditEntry, location, bool) {
 	h := idHash(id)
 	for _, p := range s.active {
 		i, ok := p.tailByID[h]
@@ -141,7 +143,7 @@ func (s *FileStorage) lookupTailLocked(id string) (*AuditEntry, location, bool) 
 		if err != nil {
 			continue
 		}
-		if e, err := ParseEntry(line); err == nil && e.ID == id {
+		if e, err := storage.ParseEntry(line); err == nil && e.ID == id {
 			return e, location{name: partName(p.day, 0), off: r.off, n: r.len}, true
 		}
 	}
@@ -156,7 +158,7 @@ func (s *FileStorage) lookupTailLocked(id string) (*AuditEntry, location, bool) 
 			if err != nil {
 				continue
 			}
-			if e, err := ParseEntry(line); err == nil && e.ID == id {
+			if e, err := storage.ParseEntry(line); err == nil && e.ID == id {
 				return e, location{name: partName(p.day, 0), off: r.off, n: r.len}, true
 			}
 		}
@@ -164,7 +166,7 @@ func (s *FileStorage) lookupTailLocked(id string) (*AuditEntry, location, bool) 
 	return nil, location{}, false
 }
 
-func (s *FileStorage) activeLocked() activeSnapshot {
+func (s *Store) activeLocked() activeSnapshot {
 	snap := make(activeSnapshot, len(s.active))
 	for _, p := range s.active {
 		snap[partName(p.day, 0)] = p.covered
@@ -175,7 +177,7 @@ func (s *FileStorage) activeLocked() activeSnapshot {
 // lookupFiles finds id through the index files (and by scanning what they
 // do not cover, except the parts in skip, which the caller checked in
 // memory).
-func (s *FileStorage) lookupFiles(ctx context.Context, id string, skip activeSnapshot) (*AuditEntry, location, error) {
+func (s *Store) lookupFiles(ctx context.Context, id string, skip activeSnapshot) (*storage.AuditEntry, location, error) {
 	refs, err := s.listFiles()
 	if err != nil {
 		return nil, location{}, err
@@ -184,7 +186,7 @@ func (s *FileStorage) lookupFiles(ctx context.Context, id string, skip activeSna
 	idb := []byte(id)
 	for _, ref := range candidates(refs, id) {
 		if err := ctx.Err(); err != nil {
-			return nil, location{}, fmt.Errorf("storage: %w", err)
+			return nil, location{}, fmt.Errorf("filestore: %w", err)
 		}
 		e, loc, found, err := s.lookupFile(ref.name, id, h, idb, skip)
 		if err != nil {
@@ -194,13 +196,13 @@ func (s *FileStorage) lookupFiles(ctx context.Context, id string, skip activeSna
 			return e, loc, nil
 		}
 	}
-	return nil, location{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+	return nil, location{}, fmt.Errorf("%w: %s", storage.ErrNotFound, id)
 }
 
 // lookupFile looks id up in one data file: through its index (opening the
 // data file only for a matching record), then by scanning what the index
 // does not cover.
-func (s *FileStorage) lookupFile(name, id string, h uint64, idb []byte, skip activeSnapshot) (*AuditEntry, location, bool, error) {
+func (s *Store) lookupFile(name, id string, h uint64, idb []byte, skip activeSnapshot) (*storage.AuditEntry, location, bool, error) {
 	path := filepath.Join(s.dir, name)
 	var f *os.File
 	defer func() {
@@ -235,7 +237,7 @@ func (s *FileStorage) lookupFile(name, id string, h uint64, idb []byte, skip act
 				if err != nil {
 					continue
 				}
-				if e, err := ParseEntry(line); err == nil && e.ID == id {
+				if e, err := storage.ParseEntry(line); err == nil && e.ID == id {
 					return e, location{name: name, off: r.off, n: r.len}, true, nil
 				}
 			}
@@ -253,29 +255,29 @@ func (s *FileStorage) lookupFile(name, id string, h uint64, idb []byte, skip act
 	if fi, err := f.Stat(); err == nil {
 		size = fi.Size()
 	}
-	var found *AuditEntry
+	var found *storage.AuditEntry
 	var loc location
 	_, err = scanLines(f, covered, size, func(off int64, line []byte) error {
 		if !bytes.Contains(line, idb) {
 			return nil
 		}
-		if e, err := ParseEntry(line); err == nil && e.ID == id {
+		if e, err := storage.ParseEntry(line); err == nil && e.ID == id {
 			found, loc = e, location{name: name, off: off, n: uint32(len(line))}
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, location{}, false, fmt.Errorf("storage: read %s: %w", name, err)
+		return nil, location{}, false, fmt.Errorf("filestore: read %s: %w", name, err)
 	}
 	return found, loc, found != nil, nil
 }
 
 // Read returns the entry with the given id, or an error matching
-// [ErrNotFound]. It does not scan the store: it looks the id up in the
+// [storage.ErrNotFound]. It does not scan the store: it looks the id up in the
 // per-file indexes (the files of the day a UUIDv7 id names first), reading
 // one index bucket and one line per file it checks. If an id was written
 // more than once, which copy Read returns is unspecified.
-func (s *FileStorage) Read(ctx context.Context, id string) (*AuditEntry, error) {
+func (s *Store) Read(ctx context.Context, id string) (*storage.AuditEntry, error) {
 	if err := s.checkUsable(ctx); err != nil {
 		return nil, err
 	}
@@ -295,9 +297,9 @@ func (s *FileStorage) Read(ctx context.Context, id string) (*AuditEntry, error) 
 
 // ListEntries returns the entries with start <= Timestamp <= end, oldest
 // first (entries with equal timestamps in the order they were written). It
-// holds them all in memory; [FileStorage.Entries] streams.
-func (s *FileStorage) ListEntries(ctx context.Context, start, end time.Time) ([]*AuditEntry, error) {
-	return collect(s.Entries(ctx, start, end))
+// holds them all in memory; [Store.Entries] streams.
+func (s *Store) ListEntries(ctx context.Context, start, end time.Time) ([]*storage.AuditEntry, error) {
+	return storage.Collect(s.Entries(ctx, start, end))
 }
 
 func clampNano(t time.Time) int64 {
@@ -315,11 +317,11 @@ func clampNano(t time.Time) int64 {
 // only the index blocks whose time range overlaps the query. Memory: the
 // entries of one index block per file of the current day when the file was
 // written in time order (the usual case), otherwise the matching entries of
-// that file. Invalid lines are skipped and counted (see [FileStats]). The
+// that file. Invalid lines are skipped and counted (see [Stats]). The
 // sequence yields one error and stops if a file cannot be read or ctx ends.
 // It reads a snapshot: entries written while it runs may or may not appear.
-func (s *FileStorage) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*AuditEntry, error] {
-	return func(yield func(*AuditEntry, error) bool) {
+func (s *Store) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*storage.AuditEntry, error] {
+	return func(yield func(*storage.AuditEntry, error) bool) {
 		if err := s.checkUsable(ctx); err != nil {
 			yield(nil, err)
 			return
@@ -357,11 +359,11 @@ func (s *FileStorage) Entries(ctx context.Context, start, end time.Time) iter.Se
 
 // entrySource yields entries of one file region in timestamp order.
 type entrySource struct {
-	buf  []*AuditEntry
-	next func() ([]*AuditEntry, error) // refills buf; nil when done
+	buf  []*storage.AuditEntry
+	next func() ([]*storage.AuditEntry, error) // refills buf; nil when done
 }
 
-func (src *entrySource) head() (*AuditEntry, error) {
+func (src *entrySource) head() (*storage.AuditEntry, error) {
 	for len(src.buf) == 0 {
 		if src.next == nil {
 			return nil, nil
@@ -380,7 +382,7 @@ func (src *entrySource) head() (*AuditEntry, error) {
 
 // streamDay merges the files of one day. It returns false when iteration
 // must stop.
-func (s *FileStorage) streamDay(ctx context.Context, refs []fileRef, start, end time.Time, lo, hi int64, yield func(*AuditEntry, error) bool) bool {
+func (s *Store) streamDay(ctx context.Context, refs []fileRef, start, end time.Time, lo, hi int64, yield func(*storage.AuditEntry, error) bool) bool {
 	var sizes map[string]int64
 	if !s.cfg.readOnly {
 		s.mu.Lock()
@@ -403,7 +405,7 @@ func (s *FileStorage) streamDay(ctx context.Context, refs []fileRef, start, end 
 			if errors.Is(err, os.ErrNotExist) {
 				continue
 			}
-			return yield(nil, fmt.Errorf("storage: %w", err))
+			return yield(nil, fmt.Errorf("filestore: %w", err))
 		}
 		files = append(files, f)
 		fs, err := s.fileSources(f, ref.name, sizes, start, end, lo, hi)
@@ -414,10 +416,10 @@ func (s *FileStorage) streamDay(ctx context.Context, refs []fileRef, start, end 
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return yield(nil, fmt.Errorf("storage: %w", err))
+			return yield(nil, fmt.Errorf("filestore: %w", err))
 		}
 		best := -1
-		var be *AuditEntry
+		var be *storage.AuditEntry
 		for i, src := range srcs {
 			e, err := src.head()
 			if err != nil {
@@ -439,7 +441,7 @@ func (s *FileStorage) streamDay(ctx context.Context, refs []fileRef, start, end 
 
 // fileSources returns the sources of one file: its indexed region (streamed
 // block by block when written in time order) and the region after it.
-func (s *FileStorage) fileSources(f *os.File, name string, sizes map[string]int64, start, end time.Time, lo, hi int64) ([]*entrySource, error) {
+func (s *Store) fileSources(f *os.File, name string, sizes map[string]int64, start, end time.Time, lo, hi int64) ([]*entrySource, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -449,14 +451,14 @@ func (s *FileStorage) fileSources(f *os.File, name string, sizes map[string]int6
 	if n, ok := sizes[name]; ok && n <= size {
 		size, own = n, true
 	}
-	inRange := func(e *AuditEntry) bool { return !e.Timestamp.Before(start) && !e.Timestamp.After(end) }
-	parse := func(from, to int64, tornOK bool) ([]*AuditEntry, error) {
-		var out []*AuditEntry
+	inRange := func(e *storage.AuditEntry) bool { return !e.Timestamp.Before(start) && !e.Timestamp.After(end) }
+	parse := func(from, to int64, tornOK bool) ([]*storage.AuditEntry, error) {
+		var out []*storage.AuditEntry
 		torn, err := scanLines(f, from, to, func(off int64, line []byte) error {
 			if isBlank(line) {
 				return nil
 			}
-			e, err := ParseEntry(line)
+			e, err := storage.ParseEntry(line)
 			if err != nil {
 				s.noteSkipped(name, off, false)
 				return nil
@@ -467,15 +469,15 @@ func (s *FileStorage) fileSources(f *os.File, name string, sizes map[string]int6
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("storage: read %s: %w", name, err)
+			return nil, fmt.Errorf("filestore: read %s: %w", name, err)
 		}
 		if torn >= 0 && tornOK {
 			s.noteSkipped(name, torn, true)
 		}
 		return out, nil
 	}
-	sortStable := func(es []*AuditEntry) {
-		slices.SortStableFunc(es, func(a, b *AuditEntry) int { return a.Timestamp.Compare(b.Timestamp) })
+	sortStable := func(es []*storage.AuditEntry) {
+		slices.SortStableFunc(es, func(a, b *storage.AuditEntry) int { return a.Timestamp.Compare(b.Timestamp) })
 	}
 	var srcs []*entrySource
 	covered := int64(0)
@@ -496,7 +498,7 @@ func (s *FileStorage) fileSources(f *os.File, name string, sizes map[string]int6
 			}
 			if hdr.sorted {
 				k := 0
-				srcs = append(srcs, &entrySource{next: func() ([]*AuditEntry, error) {
+				srcs = append(srcs, &entrySource{next: func() ([]*storage.AuditEntry, error) {
 					for k < len(sel) {
 						b := sel[k]
 						k++
@@ -508,7 +510,7 @@ func (s *FileStorage) fileSources(f *os.File, name string, sizes map[string]int6
 					return nil, nil
 				}})
 			} else {
-				var all []*AuditEntry
+				var all []*storage.AuditEntry
 				for _, b := range sel {
 					es, err := parse(b.start, b.end, false)
 					if err != nil {
@@ -534,7 +536,7 @@ func (s *FileStorage) fileSources(f *os.File, name string, sizes map[string]int6
 
 // Count returns the number of entries stored (lines that are valid
 // entries). It reads the index headers, plus the lines no index covers yet.
-func (s *FileStorage) Count(ctx context.Context) (int, error) {
+func (s *Store) Count(ctx context.Context) (int, error) {
 	if err := s.checkUsable(ctx); err != nil {
 		return 0, err
 	}
@@ -553,7 +555,7 @@ func (s *FileStorage) Count(ctx context.Context) (int, error) {
 	total := int64(0)
 	for _, ref := range refs {
 		if err := ctx.Err(); err != nil {
-			return 0, fmt.Errorf("storage: %w", err)
+			return 0, fmt.Errorf("filestore: %w", err)
 		}
 		if n, ok := own[ref.name]; ok {
 			total += n
@@ -571,7 +573,7 @@ func (s *FileStorage) Count(ctx context.Context) (int, error) {
 // openDataFile opens the data file name and returns it with its size. A
 // file that does not exist (removed by retention or a concurrent rewrite)
 // holds nothing: f is nil and err is nil.
-func (s *FileStorage) openDataFile(name string) (f *os.File, size int64, err error) {
+func (s *Store) openDataFile(name string) (f *os.File, size int64, err error) {
 	f, err = os.Open(filepath.Join(s.dir, name))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -587,10 +589,10 @@ func (s *FileStorage) openDataFile(name string) (f *os.File, size int64, err err
 	return f, fi.Size(), nil
 }
 
-func (s *FileStorage) countFile(name string) (int64, error) {
+func (s *Store) countFile(name string) (int64, error) {
 	f, size, err := s.openDataFile(name)
 	if err != nil {
-		return 0, fmt.Errorf("storage: %w", err)
+		return 0, fmt.Errorf("filestore: %w", err)
 	}
 	if f == nil {
 		return 0, nil
@@ -603,7 +605,7 @@ func (s *FileStorage) countFile(name string) (int64, error) {
 	}
 	recs, _, _, err := scanRecords(f, covered, size)
 	if err != nil {
-		return 0, fmt.Errorf("storage: read %s: %w", name, err)
+		return 0, fmt.Errorf("filestore: read %s: %w", name, err)
 	}
 	return n + int64(len(recs)), nil
 }

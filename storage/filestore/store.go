@@ -1,9 +1,7 @@
-package storage
+package filestore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,37 +11,39 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
-// ErrLocked is matched (errors.Is) by the error [NewFileStorage] returns when
-// another FileStorage (in this or another process) has the directory open
+// ErrLocked is matched (errors.Is) by the error [New] returns when
+// another Store (in this or another process) has the directory open
 // for writing. Open it [WithReadOnly] to read it meanwhile.
-var ErrLocked = errors.New("storage: store is locked by another writer")
+var ErrLocked = errors.New("filestore: store is locked by another writer")
 
 var errLockHeld = errors.New("lock held")
 
 // ErrReadOnly is matched (errors.Is) by the error a write, Delete or
 // DeleteBefore returns on a store opened [WithReadOnly].
-var ErrReadOnly = errors.New("storage: store is opened read-only")
+var ErrReadOnly = errors.New("filestore: store is opened read-only")
 
-// FileStorage is a [Backend] that keeps entries as JSON lines in files, one
+// Store is a [storage.Backend] that keeps entries as JSON lines in files, one
 // file per UTC day of the entry timestamp (audit_YYYYMMDD.jsonl, rotated to
 // audit_YYYYMMDD_NNN.jsonl by size, see [WithRotationSize]). It reads stores
 // written by the reference Python implementation.
 //
-// Durability: see [Durability]; [FileStorage.Flush] makes everything written
+// Durability: see [Durability]; [Store.Flush] makes everything written
 // so far durable.
 //
 // Crash safety: lines are only ever appended; a crash can at worst leave the
 // last line of a file torn. Opening the store for writing cuts such a torn
 // tail off (truncating the file to its last complete line), counts it in
-// [FileStats.TornTails], logs a warning (file, offset, length, never the
+// [Stats.TornTails], logs a warning (file, offset, length, never the
 // content) and records it in a signed recovery note, so the next append
 // starts on a clean line. An acknowledged entry is never torn: Write returns
 // after the whole line was written. Rewrites (Delete, the partially expired
 // file of DeleteBefore, index files) go through a temp file, fsync, rename
 // and a directory fsync. A line that is not a valid entry never stops reads
-// of the others: it is skipped, counted in [FileStats.SkippedLines] and
+// of the others: it is skipped, counted in [Stats.SkippedLines] and
 // logged (without its content).
 //
 // Indexes: every data file has an index in .index/ (id hash to offset, and a
@@ -54,22 +54,22 @@ var ErrReadOnly = errors.New("storage: store is opened read-only")
 // index only of the part of the files it appends to that is not yet in an
 // index file (at most about half of a part, see [WithRotationSize]).
 //
-// Tamper evidence: every entry written gets a [Chain] (a per-writer hash
+// Tamper evidence: every entry written gets a [storage.Chain] (a per-writer hash
 // chain); signed checkpoints are written to checkpoints.jsonl; see [Verify].
 //
 // Ids: Write appends; it does not check whether the id is already stored.
 // If the same id is written twice, Count and range queries see both lines,
 // Read returns one of them; each Delete removes the copies in one file.
 //
-// One FileStorage at a time may write a directory (flock on .lock; a second
+// One Store at a time may write a directory (flock on .lock; a second
 // one gets [ErrLocked]); any number of [WithReadOnly] ones may read it.
 // All methods are safe for concurrent use. After Close every method but
-// Close and Stats returns an error matching [ErrClosed].
-type FileStorage struct {
+// Close and Stats returns an error matching [storage.ErrClosed].
+type Store struct {
 	dir string
-	cfg fileConfig // fixed after construction
+	cfg config // fixed after construction
 	idx *indexCache
-	key checkpointKey // fixed after construction; zero in read-only mode
+	key storage.Signer // fixed after construction; zero in read-only mode
 	// writerID is this session's chain writer id, fixed once the session
 	// has started (empty in read-only mode).
 	writerID string
@@ -88,12 +88,12 @@ type FileStorage struct {
 	lru      []string               // days of active, least recently used first
 	gen      uint64                 // incremented by every append
 	dirty    map[*os.File]uint64    // files written since their last fsync
-	chain    chainState
+	chain    storage.Chainer
 	cpSeq    uint64    // chain seq of the last checkpoint
 	cpTime   time.Time // when the last checkpoint was written
 	writeErr error     // sticky error of the background fsync, reported by Flush
 	// recovery notes found before the session started
-	pendingRecoveries []recoveryNote
+	pendingRecoveries []storage.RecoveryNote
 	retired           []*os.File // closed parts waiting for their fsync
 	wbuf              []byte     // append buffer, reused
 	wrecs             []idxRec   // index records of wbuf, reused
@@ -128,7 +128,7 @@ type FileStorage struct {
 	bgDone chan struct{}
 }
 
-var _ Backend = (*FileStorage)(nil)
+var _ storage.Backend = (*Store)(nil)
 
 // activePart is the unsuffixed file of a day, open for appending.
 type activePart struct {
@@ -141,8 +141,8 @@ type activePart struct {
 	tailByID  map[uint64]int32
 }
 
-// FileStats are counters of a [FileStorage] since it was opened.
-type FileStats struct {
+// Stats are counters of a [Store] since it was opened.
+type Stats struct {
 	// SkippedLines counts lines that reads skipped because they are not
 	// valid entries (each time a read met one).
 	SkippedLines uint64
@@ -154,24 +154,24 @@ type FileStats struct {
 
 // Stats returns the counters. It is safe to call at any time, also after
 // Close.
-func (s *FileStorage) Stats() FileStats {
-	return FileStats{SkippedLines: s.skipped.Load(), TornTails: s.torn.Load()}
+func (s *Store) Stats() Stats {
+	return Stats{SkippedLines: s.skipped.Load(), TornTails: s.torn.Load()}
 }
 
 // Dir returns the store directory.
-func (s *FileStorage) Dir() string { return s.dir }
+func (s *Store) Dir() string { return s.dir }
 
-// NewFileStorage opens (creating it, mode 0700, if needed) the store in dir
+// New opens (creating it, mode 0700, if needed) the store in dir
 // for writing, or for reading only with [WithReadOnly]. Opening for writing
 // takes an exclusive lock ([ErrLocked] if another writer holds it), cuts off
 // torn tails left by a crash, builds missing indexes and starts a new
 // writer session of the hash chain.
-func NewFileStorage(dir string, opts ...FileOption) (*FileStorage, error) {
+func New(dir string, opts ...Option) (*Store, error) {
 	if dir == "" {
-		return nil, errors.New("storage: empty directory name")
+		return nil, errors.New("filestore: empty directory name")
 	}
-	cfg := newFileConfig(opts)
-	s := &FileStorage{
+	cfg := newConfig(opts)
+	s := &Store{
 		dir:    dir,
 		cfg:    cfg,
 		idx:    &indexCache{dir: dir},
@@ -182,32 +182,32 @@ func NewFileStorage(dir string, opts ...FileOption) (*FileStorage, error) {
 	if cfg.readOnly {
 		fi, err := os.Stat(dir)
 		if err != nil {
-			return nil, fmt.Errorf("storage: open %s read-only: %w", dir, err)
+			return nil, fmt.Errorf("filestore: open %s read-only: %w", dir, err)
 		}
 		if !fi.IsDir() {
-			return nil, fmt.Errorf("storage: %s is not a directory", dir)
+			return nil, fmt.Errorf("filestore: %s is not a directory", dir)
 		}
 		return s, nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("storage: create %s: %w", dir, err)
+		return nil, fmt.Errorf("filestore: create %s: %w", dir, err)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, indexDirName), 0o700); err != nil {
-		return nil, fmt.Errorf("storage: create index dir: %w", err)
+		return nil, fmt.Errorf("filestore: create index dir: %w", err)
 	}
 	lf, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("storage: open lock file: %w", err)
+		return nil, fmt.Errorf("filestore: open lock file: %w", err)
 	}
 	if err := lockFile(lf); err != nil {
 		lf.Close()
 		if errors.Is(err, errLockHeld) {
 			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
 		}
-		return nil, fmt.Errorf("storage: lock %s: %w", dir, err)
+		return nil, fmt.Errorf("filestore: lock %s: %w", dir, err)
 	}
 	s.lock = lf
-	fail := func(err error) (*FileStorage, error) {
+	fail := func(err error) (*Store, error) {
 		s.idx.closeAll()
 		lf.Close()
 		return nil, err
@@ -238,16 +238,16 @@ func NewFileStorage(dir string, opts ...FileOption) (*FileStorage, error) {
 
 // findTornTails returns a recovery note for every data file whose last
 // line is incomplete, without changing anything.
-func (s *FileStorage) findTornTails() ([]recoveryNote, error) {
+func (s *Store) findTornTails() ([]storage.RecoveryNote, error) {
 	refs, err := listDataFiles(s.dir)
 	if err != nil {
 		return nil, err
 	}
-	var notes []recoveryNote
+	var notes []storage.RecoveryNote
 	for _, ref := range refs {
 		f, err := os.Open(filepath.Join(s.dir, ref.name))
 		if err != nil {
-			return nil, fmt.Errorf("storage: open %s: %w", ref.name, err)
+			return nil, fmt.Errorf("filestore: open %s: %w", ref.name, err)
 		}
 		note, err := tornTail(f, ref.name, false)
 		f.Close()
@@ -263,7 +263,7 @@ func (s *FileStorage) findTornTails() ([]recoveryNote, error) {
 
 // recover cuts torn tails off every data file (their notes are written)
 // and builds missing indexes.
-func (s *FileStorage) recover() error {
+func (s *Store) recover() error {
 	refs, err := listDataFiles(s.dir)
 	if err != nil {
 		return err
@@ -272,12 +272,12 @@ func (s *FileStorage) recover() error {
 		path := filepath.Join(s.dir, ref.name)
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
-			return fmt.Errorf("storage: open %s: %w", ref.name, err)
+			return fmt.Errorf("filestore: open %s: %w", ref.name, err)
 		}
 		note, err := tornTail(f, ref.name, true)
 		if err == nil && note != nil {
 			s.torn.Add(1)
-			s.cfg.logger.Warn("storage: cut off torn last line left by a crash",
+			s.cfg.logger.Warn("filestore: cut off torn last line left by a crash",
 				"file", ref.name, "offset", note.Offset, "length", note.Length)
 		}
 		if err == nil {
@@ -293,13 +293,13 @@ func (s *FileStorage) recover() error {
 
 // cutTornTail truncates f to its last '\n' if it does not end with one
 // and returns what it cut.
-func cutTornTail(f *os.File, name string) (*recoveryNote, error) {
+func cutTornTail(f *os.File, name string) (*storage.RecoveryNote, error) {
 	return tornTail(f, name, true)
 }
 
 // tornTail describes an incomplete last line of f and, if cut, truncates
 // f to its last '\n'.
-func tornTail(f *os.File, name string, cut bool) (*recoveryNote, error) {
+func tornTail(f *os.File, name string, cut bool) (*storage.RecoveryNote, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -337,12 +337,12 @@ func tornTail(f *os.File, name string, cut bool) (*recoveryNote, error) {
 	if _, err := f.ReadAt(torn, at); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
-	note := &recoveryNote{File: name, Offset: at, Length: size - at, SHA256: sha256Hex(torn)}
+	note := &storage.RecoveryNote{File: name, Offset: at, Length: size - at, SHA256: storage.NoteDigest(torn)}
 	if !cut {
 		return note, nil
 	}
 	if err := f.Truncate(at); err != nil {
-		return nil, fmt.Errorf("storage: truncate torn tail of %s: %w", name, err)
+		return nil, fmt.Errorf("filestore: truncate torn tail of %s: %w", name, err)
 	}
 	if err := f.Sync(); err != nil {
 		return nil, err
@@ -352,7 +352,7 @@ func tornTail(f *os.File, name string, cut bool) (*recoveryNote, error) {
 
 // ensureIndex builds and persists the index of a data file that has no
 // valid one (or one that does not cover the whole file).
-func (s *FileStorage) ensureIndex(name string, f *os.File) error {
+func (s *Store) ensureIndex(name string, f *os.File) error {
 	li, err := s.idx.get(name, f)
 	if err != nil {
 		return err
@@ -378,7 +378,7 @@ func (s *FileStorage) ensureIndex(name string, f *os.File) error {
 	}
 	more, sk, end, err := scanRecords(f, covered, fi.Size())
 	if err != nil {
-		return fmt.Errorf("storage: index %s: %w", name, err)
+		return fmt.Errorf("filestore: index %s: %w", name, err)
 	}
 	recs = append(recs, more...)
 	return s.writeIndex(name, f, recs, end, skipped+sk)
@@ -408,26 +408,17 @@ func scanRecords(f io.ReaderAt, from, to int64) ([]idxRec, int, int64, error) {
 
 // writeIndex persists the index of data file name (open as f) covering
 // [0, covered).
-func (s *FileStorage) writeIndex(name string, f io.ReaderAt, recs []idxRec, covered int64, skipped int) error {
+func (s *Store) writeIndex(name string, f io.ReaderAt, recs []idxRec, covered int64, skipped int) error {
 	crc, err := dataCRC(f, covered)
 	if err != nil {
-		return fmt.Errorf("storage: index %s: %w", name, err)
+		return fmt.Errorf("filestore: index %s: %w", name, err)
 	}
 	data := encodeIndex(recs, covered, crc, skipped)
 	if err := writeFileAtomic(indexPath(s.dir, name), data); err != nil {
-		return fmt.Errorf("storage: write index of %s: %w", name, err)
+		return fmt.Errorf("filestore: write index of %s: %w", name, err)
 	}
 	s.idx.invalidate(name)
 	return nil
-}
-
-// newWriterID returns a random writer session id.
-func newWriterID() string {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return NewEntryID()
-	}
-	return hex.EncodeToString(b[:])
 }
 
 // pendingLine is an entry encoded outside the lock, before chaining.
@@ -441,12 +432,12 @@ type pendingLine struct {
 
 var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-func (s *FileStorage) checkUsable(ctx context.Context) error {
+func (s *Store) checkUsable(ctx context.Context) error {
 	if s.closed.Load() {
-		return ErrClosed
+		return storage.ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("storage: %w", err)
+		return fmt.Errorf("filestore: %w", err)
 	}
 	return nil
 }
@@ -454,10 +445,10 @@ func (s *FileStorage) checkUsable(ctx context.Context) error {
 // Write appends e to the file of its UTC day. Its [Chain] is ignored and
 // replaced by the store's own. When Write returns nil the entry has been
 // written to the operating system (and fsynced, under [DurabilitySync]). An
-// invalid entry yields an error matching [ErrInvalidEntry] and nothing is
+// invalid entry yields an error matching [storage.ErrInvalidEntry] and nothing is
 // written. A ctx that ends after the write began does not undo it.
-func (s *FileStorage) Write(ctx context.Context, e *AuditEntry) error {
-	return s.WriteBatch(ctx, []*AuditEntry{e})
+func (s *Store) Write(ctx context.Context, e *storage.AuditEntry) error {
+	return s.WriteBatch(ctx, []*storage.AuditEntry{e})
 }
 
 // WriteBatch writes es in order, in as few write(2) calls as possible (one
@@ -465,7 +456,7 @@ func (s *FileStorage) Write(ctx context.Context, e *AuditEntry) error {
 // fsync. If any entry is invalid nothing is written. If writing fails
 // midway, the entries before the failing run are stored (and chained) and
 // the error is returned.
-func (s *FileStorage) WriteBatch(ctx context.Context, es []*AuditEntry) error {
+func (s *Store) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error {
 	if err := s.checkUsable(ctx); err != nil {
 		return err
 	}
@@ -486,18 +477,16 @@ func (s *FileStorage) WriteBatch(ctx context.Context, es []*AuditEntry) error {
 	}()
 	for i, e := range es {
 		if e == nil {
-			return fmt.Errorf("%w: nil entry at index %d", ErrInvalidEntry, i)
+			return fmt.Errorf("%w: nil entry at index %d", storage.ErrInvalidEntry, i)
 		}
-		c := *e
-		c.Chain = nil
 		bp := linePool.Get().(*[]byte)
-		b, err := c.AppendJSON((*bp)[:0])
+		b, err := e.AppendPrefix((*bp)[:0])
 		if err != nil {
 			linePool.Put(bp)
 			return err
 		}
 		ts := e.Timestamp.UTC()
-		lines[i] = pendingLine{prefix: b[:len(b)-1], buf: bp, day: dayOf(ts), id: e.ID, ts: ts.UnixNano()}
+		lines[i] = pendingLine{prefix: b, buf: bp, day: dayOf(ts), id: e.ID, ts: ts.UnixNano()}
 	}
 	gen, err := s.submit(lines)
 	if err != nil {
@@ -523,7 +512,7 @@ type appendReq struct {
 // appends them all under one acquisition of mu, with one write(2) per run
 // of entries of the same day; then it hands leadership to the first
 // request queued during its round. Each request learns its own result.
-func (s *FileStorage) submit(lines []pendingLine) (uint64, error) {
+func (s *Store) submit(lines []pendingLine) (uint64, error) {
 	req := &appendReq{lines: lines, done: make(chan struct{}, 1)}
 	s.qMu.Lock()
 	s.queue = append(s.queue, req)
@@ -545,7 +534,7 @@ func (s *FileStorage) submit(lines []pendingLine) (uint64, error) {
 	s.mu.Lock()
 	if s.closed.Load() {
 		for _, r := range batch {
-			r.err = ErrClosed
+			r.err = storage.ErrClosed
 		}
 	} else {
 		all := lines
@@ -586,7 +575,7 @@ func (s *FileStorage) submit(lines []pendingLine) (uint64, error) {
 
 // appendLocked chains and appends lines. It returns the write generation
 // that covers them and how many of them were written (all unless err).
-func (s *FileStorage) appendLocked(lines []pendingLine) (uint64, int, error) {
+func (s *Store) appendLocked(lines []pendingLine) (uint64, int, error) {
 	buf, recs := s.wbuf[:0], s.wrecs[:0]
 	defer func() {
 		if cap(buf) <= 4<<20 {
@@ -629,7 +618,7 @@ func (s *FileStorage) appendLocked(lines []pendingLine) (uint64, int, error) {
 			}
 			part = p
 		}
-		lineLen := int64(len(l.prefix) + chainSuffixLen(ch.writer))
+		lineLen := int64(len(l.prefix) + storage.MaxChainSuffix(ch.Writer()))
 		if rs := s.cfg.rotationSize; rs > 0 && part.size+int64(len(buf)) > 0 && part.size+int64(len(buf))+lineLen+1 > rs {
 			if err := flush(); err != nil {
 				return fail(err)
@@ -643,7 +632,7 @@ func (s *FileStorage) appendLocked(lines []pendingLine) (uint64, int, error) {
 			}
 		}
 		start := len(buf)
-		buf = ch.appendLine(buf, l.prefix)
+		buf = ch.AppendLine(buf, l.prefix)
 		recs = append(recs, idxRec{hash: idHash(l.id), off: part.size + int64(start), len: uint32(len(buf) - start - 1), ts: l.ts})
 		pending++
 	}
@@ -656,14 +645,14 @@ func (s *FileStorage) appendLocked(lines []pendingLine) (uint64, int, error) {
 
 // writePart appends buf (whole lines) to part. On failure it truncates the
 // file back so that no partial line stays behind.
-func (s *FileStorage) writePart(p *activePart, buf []byte, recs []idxRec) error {
+func (s *Store) writePart(p *activePart, buf []byte, recs []idxRec) error {
 	if _, err := p.f.Write(buf); err != nil {
 		if terr := p.f.Truncate(p.size); terr != nil {
 			// The file may now end in a partial line; close it so that
 			// the next open cuts it off before appending.
 			s.closePartLocked(p, false)
 		}
-		return fmt.Errorf("storage: append to %s: %w", partName(p.day, 0), err)
+		return fmt.Errorf("filestore: append to %s: %w", partName(p.day, 0), err)
 	}
 	p.size += int64(len(buf))
 	for _, r := range recs {
@@ -673,14 +662,14 @@ func (s *FileStorage) writePart(p *activePart, buf []byte, recs []idxRec) error 
 	s.dirty[p.f] = s.gen + 1
 	if len(p.tail) >= max(8192, p.baseCount) {
 		if err := s.persistPartIndexLocked(p, partName(p.day, 0)); err != nil {
-			s.cfg.logger.Warn("storage: could not update index; it will be rebuilt", "file", partName(p.day, 0), "error", err)
+			s.cfg.logger.Warn("filestore: could not update index; it will be rebuilt", "file", partName(p.day, 0), "error", err)
 		}
 	}
 	return nil
 }
 
 // openPartLocked returns the active part of day, opening it if needed.
-func (s *FileStorage) openPartLocked(day string) (*activePart, error) {
+func (s *Store) openPartLocked(day string) (*activePart, error) {
 	if p := s.active[day]; p != nil {
 		if i := slices.Index(s.lru, day); i >= 0 && i != len(s.lru)-1 {
 			s.lru = append(slices.Delete(s.lru, i, i+1), day)
@@ -691,7 +680,7 @@ func (s *FileStorage) openPartLocked(day string) (*activePart, error) {
 		old := s.active[s.lru[0]]
 		if len(old.tail) > 0 {
 			if err := s.persistPartIndexLocked(old, partName(old.day, 0)); err != nil {
-				s.cfg.logger.Warn("storage: could not update index; it will be rebuilt", "file", partName(old.day, 0), "error", err)
+				s.cfg.logger.Warn("filestore: could not update index; it will be rebuilt", "file", partName(old.day, 0), "error", err)
 			}
 		}
 		s.retirePartLocked(old)
@@ -701,13 +690,13 @@ func (s *FileStorage) openPartLocked(day string) (*activePart, error) {
 	_, statErr := os.Stat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", name, err)
+		return nil, fmt.Errorf("filestore: open %s: %w", name, err)
 	}
 	if statErr != nil {
 		s.invalidateList()
 		if err := syncDir(s.dir); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("storage: sync dir: %w", err)
+			return nil, fmt.Errorf("filestore: sync dir: %w", err)
 		}
 	}
 	note, err := tornTail(f, name, false)
@@ -715,8 +704,8 @@ func (s *FileStorage) openPartLocked(day string) (*activePart, error) {
 		// Another process wrote a partial line (we hold the lock, so it
 		// did not take it): note it, then cut it off.
 		s.torn.Add(1)
-		s.cfg.logger.Warn("storage: cut off torn last line", "file", name, "offset", note.Offset, "length", note.Length)
-		if err = s.recordRecoveries([]recoveryNote{*note}); err == nil {
+		s.cfg.logger.Warn("filestore: cut off torn last line", "file", name, "offset", note.Offset, "length", note.Length)
+		if err = s.recordRecoveries([]storage.RecoveryNote{*note}); err == nil {
 			_, err = tornTail(f, name, true)
 		}
 	}
@@ -738,7 +727,7 @@ func (s *FileStorage) openPartLocked(day string) (*activePart, error) {
 	tail, _, _, err := scanRecords(f, p.covered, p.size)
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("storage: read %s: %w", name, err)
+		return nil, fmt.Errorf("filestore: read %s: %w", name, err)
 	}
 	for _, r := range tail {
 		p.tailByID[r.hash] = int32(len(p.tail))
@@ -751,7 +740,7 @@ func (s *FileStorage) openPartLocked(day string) (*activePart, error) {
 
 // persistPartIndexLocked writes the index of the active part p under name
 // (its current name, or the name it is about to be renamed to).
-func (s *FileStorage) persistPartIndexLocked(p *activePart, name string) error {
+func (s *Store) persistPartIndexLocked(p *activePart, name string) error {
 	recs := p.tail
 	skipped := 0
 	if p.covered > 0 {
@@ -784,7 +773,7 @@ func (s *FileStorage) persistPartIndexLocked(p *activePart, name string) error {
 
 // closePartLocked persists the index of p (if persist), fsyncs and closes
 // it.
-func (s *FileStorage) closePartLocked(p *activePart, persist bool) error {
+func (s *Store) closePartLocked(p *activePart, persist bool) error {
 	var errs []error
 	if persist && len(p.tail) > 0 {
 		if err := s.persistPartIndexLocked(p, partName(p.day, 0)); err != nil {
@@ -792,7 +781,7 @@ func (s *FileStorage) closePartLocked(p *activePart, persist bool) error {
 		}
 	}
 	if err := p.f.Sync(); err != nil {
-		errs = append(errs, fmt.Errorf("storage: fsync %s: %w", partName(p.day, 0), err))
+		errs = append(errs, fmt.Errorf("filestore: fsync %s: %w", partName(p.day, 0), err))
 	}
 	delete(s.dirty, p.f)
 	if err := p.f.Close(); err != nil {
@@ -807,7 +796,7 @@ func (s *FileStorage) closePartLocked(p *activePart, persist bool) error {
 
 // retirePartLocked stops appending to p; the background sync fsyncs and
 // closes its file (so that rotation does not wait for an fsync).
-func (s *FileStorage) retirePartLocked(p *activePart) {
+func (s *Store) retirePartLocked(p *activePart) {
 	s.retired = append(s.retired, p.f)
 	if _, ok := s.dirty[p.f]; !ok {
 		s.dirty[p.f] = s.gen
@@ -820,7 +809,7 @@ func (s *FileStorage) retirePartLocked(p *activePart) {
 
 // rotateLocked renames the active part of p's day to the next numbered
 // part and opens a fresh unsuffixed file.
-func (s *FileStorage) rotateLocked(p *activePart) (*activePart, error) {
+func (s *Store) rotateLocked(p *activePart) (*activePart, error) {
 	refs, err := listDataFiles(s.dir)
 	if err != nil {
 		return nil, err
@@ -838,7 +827,7 @@ func (s *FileStorage) rotateLocked(p *activePart) (*activePart, error) {
 		return nil, err
 	}
 	if err := os.Rename(filepath.Join(s.dir, oldName), filepath.Join(s.dir, newName)); err != nil {
-		return nil, fmt.Errorf("storage: rotate %s: %w", oldName, err)
+		return nil, fmt.Errorf("filestore: rotate %s: %w", oldName, err)
 	}
 	os.Remove(indexPath(s.dir, oldName))
 	s.idx.invalidate(oldName)
@@ -854,7 +843,7 @@ func (s *FileStorage) rotateLocked(p *activePart) (*activePart, error) {
 // waitSynced returns once everything up to write generation gen is
 // fsynced. Concurrent callers share one fsync (group commit): one of them
 // syncs all dirty files while the others wait for it.
-func (s *FileStorage) waitSynced(gen uint64) error {
+func (s *Store) waitSynced(gen uint64) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	for s.syncedGen < gen {
@@ -880,7 +869,7 @@ func (s *FileStorage) waitSynced(gen uint64) error {
 
 // syncDirty fsyncs every file written since its last fsync and returns the
 // write generation now durable.
-func (s *FileStorage) syncDirty() (uint64, error) {
+func (s *Store) syncDirty() (uint64, error) {
 	s.mu.Lock()
 	upTo := s.gen
 	files := make([]*os.File, 0, len(s.dirty))
@@ -895,7 +884,7 @@ func (s *FileStorage) syncDirty() (uint64, error) {
 	for _, f := range files {
 		// A file closed meanwhile was fsynced by whoever closed it.
 		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
-			errs = append(errs, fmt.Errorf("storage: fsync %s: %w", filepath.Base(f.Name()), err))
+			errs = append(errs, fmt.Errorf("filestore: fsync %s: %w", filepath.Base(f.Name()), err))
 		}
 	}
 	if len(errs) == 0 {
@@ -923,7 +912,7 @@ func (s *FileStorage) syncDirty() (uint64, error) {
 
 // background fsyncs dirty files every sync interval and writes periodic
 // checkpoints.
-func (s *FileStorage) background() {
+func (s *Store) background() {
 	defer close(s.bgDone)
 	t := time.NewTicker(s.cfg.syncInterval)
 	defer t.Stop()
@@ -943,7 +932,7 @@ func (s *FileStorage) background() {
 				s.mu.Lock()
 				s.writeErr = err
 				s.mu.Unlock()
-				s.cfg.logger.Error("storage: background fsync failed", "dir", s.dir, "error", err)
+				s.cfg.logger.Error("filestore: background fsync failed", "dir", s.dir, "error", err)
 			}
 		}
 	}
@@ -952,14 +941,14 @@ func (s *FileStorage) background() {
 // Flush makes every entry written so far durable (fsync) and writes a
 // signed checkpoint of the chain head. It reports a failure of an earlier
 // background fsync once. On a read-only store it does nothing.
-func (s *FileStorage) Flush(ctx context.Context) error {
+func (s *Store) Flush(ctx context.Context) error {
 	if err := s.checkUsable(ctx); err != nil {
 		return err
 	}
 	return s.flush()
 }
 
-func (s *FileStorage) flush() error {
+func (s *Store) flush() error {
 	if s.cfg.readOnly {
 		return nil
 	}
@@ -980,7 +969,7 @@ func (s *FileStorage) flush() error {
 // Close flushes (fsync, final signed checkpoint), writes the indexes of
 // the files it appended to, closes them and releases the lock. It is
 // idempotent: later calls return the first call's result.
-func (s *FileStorage) Close() error {
+func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		if s.cfg.readOnly {
 			s.closed.Store(true)

@@ -1,4 +1,4 @@
-package storage_test
+package filestore_test
 
 import (
 	"testing"
@@ -6,12 +6,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 	"github.com/otelaudit/otelaudit-go/storage/storagetest"
 )
 
-func newFileBackend(t *testing.T, opts ...storage.FileOption) storage.Backend {
+func newFileBackend(t *testing.T, opts ...filestore.Option) storage.Backend {
 	t.Helper()
-	fs, err := storage.NewFileStorage(t.TempDir(), opts...)
+	fs, err := filestore.New(t.TempDir(), opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { fs.Close() })
 	return fs
@@ -19,9 +20,9 @@ func newFileBackend(t *testing.T, opts ...storage.FileOption) storage.Backend {
 
 func reopenFile(t *testing.T, b storage.Backend) storage.Backend {
 	t.Helper()
-	fs := b.(*storage.FileStorage)
+	fs := b.(*filestore.Store)
 	require.NoError(t, fs.Close())
-	r, err := storage.NewFileStorage(fs.Dir())
+	r, err := filestore.New(fs.Dir())
 	require.NoError(t, err)
 	return r
 }
@@ -40,7 +41,7 @@ func TestFileConformance(t *testing.T) {
 func TestFileConformanceRotating(t *testing.T) {
 	storagetest.RunConfig(t, storagetest.Config{
 		New: func(t *testing.T) storage.Backend {
-			return newFileBackend(t, storage.WithRotationSize(16<<10))
+			return newFileBackend(t, filestore.WithRotationSize(16<<10))
 		},
 		Reopen: reopenFile,
 	})
@@ -50,7 +51,7 @@ func TestFileConformanceRotating(t *testing.T) {
 func TestFileConformanceSync(t *testing.T) {
 	storagetest.RunConfig(t, storagetest.Config{
 		New: func(t *testing.T) storage.Backend {
-			return newFileBackend(t, storage.WithDurability(storage.DurabilitySync))
+			return newFileBackend(t, filestore.WithDurability(filestore.DurabilitySync))
 		},
 		Reopen: reopenFile,
 	})

@@ -1,4 +1,4 @@
-package storage
+package filestore
 
 import (
 	"bufio"
@@ -30,11 +30,11 @@ var crashDay = time.Date(2025, 8, 8, 0, 0, 0, 0, time.UTC)
 // then appends half a line directly to the day file, prints TORN and
 // waits to be killed.
 func crashChild(dir, variant string) {
-	opts := []FileOption{WithRotationSize(256 << 10)}
+	opts := []Option{WithRotationSize(256 << 10)}
 	if variant == "sync" {
 		opts = append(opts, WithDurability(DurabilitySync))
 	}
-	st, err := NewFileStorage(dir, opts...)
+	st, err := New(dir, opts...)
 	if err != nil {
 		fmt.Println("ERR", err)
 		os.Exit(3)
@@ -132,7 +132,7 @@ func TestFileCrash(t *testing.T) {
 			cmd.Wait()
 			require.NotEmpty(t, acked)
 
-			st, err := NewFileStorage(dir)
+			st, err := New(dir)
 			require.NoError(t, err, "reopen after SIGKILL (the lock died with the process)")
 			defer st.Close()
 			ctx := t.Context()

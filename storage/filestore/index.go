@@ -1,10 +1,9 @@
-package storage
+package filestore
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -13,7 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"time"
+
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 // Index file format (little endian), one per data file in .index/:
@@ -173,7 +173,7 @@ func appendHeader(out []byte, h *idxHeader) []byte {
 	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(out[start:], castagnoli))
 }
 
-var errBadIndex = errors.New("storage: index file is damaged")
+var errBadIndex = errors.New("filestore: index file is damaged")
 
 func decodeHeader(b []byte) (idxHeader, error) {
 	var h idxHeader
@@ -472,29 +472,15 @@ func (c *indexCache) closeAll() {
 	c.mu.Unlock()
 }
 
-// lineInfo extracts what the index needs from one line. ok is false for a
-// line that is not a readable entry. Lines this package writes take a fast
-// path (id and timestamp at fixed places, json.Valid for the rest); other
-// lines (the reference's, with spaces) are parsed fully.
+// lineInfo is [storage.EntryKey] with the timestamp in Unix nanoseconds,
+// as the index keeps it; ok is false for a line that is not a readable
+// entry.
 func lineInfo(line []byte) (id string, ts int64, ok bool) {
-	const p1, p2 = `{"id":"`, `","timestamp":"`
-	if bytes.HasPrefix(line, []byte(p1)) {
-		rest := line[len(p1):]
-		q := bytes.IndexByte(rest, '"')
-		if q > 0 && bytes.IndexByte(rest[:q], '\\') < 0 && bytes.HasPrefix(rest[q:], []byte(p2)) {
-			tsb := rest[q+len(p2):]
-			if e := bytes.IndexByte(tsb, '"'); e > 0 {
-				if t, err := time.Parse(time.RFC3339Nano, string(tsb[:e])); err == nil && json.Valid(line) {
-					return string(rest[:q]), t.UnixNano(), true
-				}
-			}
-		}
-	}
-	e, err := ParseEntry(line)
+	id, t, err := storage.EntryKey(line)
 	if err != nil {
 		return "", 0, false
 	}
-	return e.ID, e.Timestamp.UnixNano(), true
+	return id, t.UnixNano(), true
 }
 
 // isBlank reports whether a line holds only white space (ignored, not

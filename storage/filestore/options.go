@@ -1,4 +1,4 @@
-package storage
+package filestore
 
 import (
 	"crypto/ed25519"
@@ -24,7 +24,7 @@ const DefaultCheckpointEvery = 10000
 // one. Each checkpoint is one line of about 300 bytes in checkpoints.jsonl.
 const DefaultCheckpointInterval = time.Minute
 
-// Durability says when [FileStorage.Write] returns relative to fsync.
+// Durability says when [Store.Write] returns relative to fsync.
 type Durability int
 
 const (
@@ -39,16 +39,16 @@ const (
 	DurabilitySync
 )
 
-// FileOption configures [NewFileStorage].
-type FileOption interface {
-	applyFile(*fileConfig)
+// Option configures [New].
+type Option interface {
+	apply(*config)
 }
 
-type fileOptionFunc func(*fileConfig)
+type optionFunc func(*config)
 
-func (f fileOptionFunc) applyFile(c *fileConfig) { f(c) }
+func (f optionFunc) apply(c *config) { f(c) }
 
-type fileConfig struct {
+type config struct {
 	rotationSize       int64
 	durability         Durability
 	syncInterval       time.Duration
@@ -63,8 +63,8 @@ type fileConfig struct {
 	now                func() time.Time
 }
 
-func newFileConfig(opts []FileOption) fileConfig {
-	c := fileConfig{
+func newConfig(opts []Option) config {
+	c := config{
 		rotationSize:       DefaultRotationSize,
 		durability:         DurabilityOS,
 		syncInterval:       DefaultSyncInterval,
@@ -75,7 +75,7 @@ func newFileConfig(opts []FileOption) fileConfig {
 	}
 	for _, o := range opts {
 		if o != nil {
-			o.applyFile(&c)
+			o.apply(&c)
 		}
 	}
 	if c.logger == nil {
@@ -90,14 +90,14 @@ func newFileConfig(opts []FileOption) fileConfig {
 // implementation does) and a new unsuffixed file is started, so the
 // unsuffixed file always holds the newest entries of its day. Zero or a
 // negative size disables rotation. Default [DefaultRotationSize].
-func WithRotationSize(bytes int64) FileOption {
-	return fileOptionFunc(func(c *fileConfig) { c.rotationSize = bytes })
+func WithRotationSize(bytes int64) Option {
+	return optionFunc(func(c *config) { c.rotationSize = bytes })
 }
 
 // WithDurability chooses when Write returns relative to fsync; see
 // [Durability]. Default [DurabilityOS].
-func WithDurability(d Durability) FileOption {
-	return fileOptionFunc(func(c *fileConfig) {
+func WithDurability(d Durability) Option {
+	return optionFunc(func(c *config) {
 		if d == DurabilityOS || d == DurabilitySync {
 			c.durability = d
 		}
@@ -107,8 +107,8 @@ func WithDurability(d Durability) FileOption {
 // WithSyncInterval sets how often written data is fsynced in the background
 // under [DurabilityOS]. Values <= 0 are ignored. Default
 // [DefaultSyncInterval].
-func WithSyncInterval(d time.Duration) FileOption {
-	return fileOptionFunc(func(c *fileConfig) {
+func WithSyncInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) {
 		if d > 0 {
 			c.syncInterval = d
 		}
@@ -120,15 +120,15 @@ func WithSyncInterval(d time.Duration) FileOption {
 // process appends to it (a line still being written is skipped as a torn
 // tail). Write, WriteBatch, Delete and DeleteBefore return an error
 // matching [ErrReadOnly]. The directory must exist.
-func WithReadOnly() FileOption {
-	return fileOptionFunc(func(c *fileConfig) { c.readOnly = true })
+func WithReadOnly() Option {
+	return optionFunc(func(c *config) { c.readOnly = true })
 }
 
 // WithLogger sets where warnings (skipped lines, recovered torn tails,
 // background fsync failures) are logged. Messages never contain entry
 // content. A nil logger is ignored; default slog.Default().
-func WithLogger(l *slog.Logger) FileOption {
-	return fileOptionFunc(func(c *fileConfig) {
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
 		if l != nil {
 			c.logger = l
 		}
@@ -145,8 +145,8 @@ func WithLogger(l *slog.Logger) FileOption {
 // careless edits, but anyone who can write the directory can read that key
 // and forge checkpoints: real protection needs a key held elsewhere, given
 // here and to [Verify] with [WithVerifyKey], or an Ed25519 key pair.
-func WithCheckpointKey(keyID string, key []byte) FileOption {
-	return fileOptionFunc(func(c *fileConfig) {
+func WithCheckpointKey(keyID string, key []byte) Option {
+	return optionFunc(func(c *config) {
 		if keyID != "" && len(key) >= 16 {
 			c.checkpointKeyID = keyID
 			c.checkpointKey = append([]byte(nil), key...)
@@ -160,8 +160,8 @@ func WithCheckpointKey(keyID string, key []byte) FileOption {
 // ([WithVerifyPublicKey]), so auditors can check a store without being
 // able to forge its checkpoints. A key of the wrong size or an empty id is
 // ignored. The last of WithCheckpointKey and WithCheckpointSigner wins.
-func WithCheckpointSigner(keyID string, priv ed25519.PrivateKey) FileOption {
-	return fileOptionFunc(func(c *fileConfig) {
+func WithCheckpointSigner(keyID string, priv ed25519.PrivateKey) Option {
+	return optionFunc(func(c *config) {
 		if keyID != "" && len(priv) == ed25519.PrivateKeySize {
 			c.checkpointKeyID = keyID
 			c.checkpointPriv = append(ed25519.PrivateKey(nil), priv...)
@@ -176,8 +176,8 @@ func WithCheckpointSigner(keyID string, priv ed25519.PrivateKey) FileOption {
 // ([DefaultCheckpointEvery], [DefaultCheckpointInterval]). Entries written
 // after the last checkpoint of a writer that is still running (or crashed)
 // are chain-checked but not signed, so dropping them cannot be detected.
-func WithCheckpointInterval(entries int, d time.Duration) FileOption {
-	return fileOptionFunc(func(c *fileConfig) {
+func WithCheckpointInterval(entries int, d time.Duration) Option {
+	return optionFunc(func(c *config) {
 		if entries > 0 {
 			c.checkpointEvery = entries
 		}

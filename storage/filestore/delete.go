@@ -1,4 +1,4 @@
-package storage
+package filestore
 
 import (
 	"bufio"
@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 // Delete removes the entry with the given id and reports whether it was
@@ -17,7 +19,7 @@ import (
 // atomically (temp file, fsync, rename, directory fsync); a signed removal
 // note naming the removed chain entries is written first, so that [Verify]
 // still passes. Writers wait while the file is rewritten.
-func (s *FileStorage) Delete(ctx context.Context, id string) (bool, error) {
+func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 	if err := s.checkUsable(ctx); err != nil {
 		return false, err
 	}
@@ -27,13 +29,13 @@ func (s *FileStorage) Delete(ctx context.Context, id string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
-		return false, ErrClosed
+		return false, storage.ErrClosed
 	}
 	_, loc, ok := s.lookupTailLocked(id)
 	if !ok {
 		var err error
 		_, loc, err = s.lookupFiles(ctx, id, s.activeLocked())
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, storage.ErrNotFound) {
 			return false, nil
 		}
 		if err != nil {
@@ -45,7 +47,7 @@ func (s *FileStorage) Delete(ctx context.Context, id string) (bool, error) {
 		if !bytes.Contains(line, idb) {
 			return false
 		}
-		e, err := ParseEntry(line)
+		e, err := storage.ParseEntry(line)
 		return err == nil && e.ID == id
 	})
 	return removed > 0, err
@@ -57,7 +59,7 @@ func (s *FileStorage) Delete(ctx context.Context, id string) (bool, error) {
 // without the expired lines. A signed removal note listing the files and
 // the chain entries removed is written before anything is removed, so that
 // [Verify] still passes after cleanup. Writers wait meanwhile.
-func (s *FileStorage) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
+func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 	if err := s.checkUsable(ctx); err != nil {
 		return 0, err
 	}
@@ -67,7 +69,7 @@ func (s *FileStorage) DeleteBefore(ctx context.Context, t time.Time) (int, error
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
-		return 0, ErrClosed
+		return 0, storage.ErrClosed
 	}
 	refs, err := listDataFiles(s.dir)
 	if err != nil {
@@ -86,13 +88,13 @@ func (s *FileStorage) DeleteBefore(ctx context.Context, t time.Time) (int, error
 		}
 	}
 	// Whole files: summarise what goes, sign it, then remove.
-	var ranges rangeAcc
-	var legacy legacyAcc
+	var ranges storage.SeqRanges
+	var legacy storage.LineDigest
 	total := 0
 	names := make([]string, 0, len(whole))
 	for _, ref := range whole {
 		if err := ctx.Err(); err != nil {
-			return total, fmt.Errorf("storage: %w", err)
+			return total, fmt.Errorf("filestore: %w", err)
 		}
 		if p := s.active[ref.day]; p != nil && ref.part == 0 {
 			if err := s.closePartLocked(p, true); err != nil {
@@ -107,13 +109,13 @@ func (s *FileStorage) DeleteBefore(ctx context.Context, t time.Time) (int, error
 		names = append(names, ref.name)
 	}
 	if len(names) > 0 {
-		rn := &removalNote{Reason: "retention", Files: names, Ranges: ranges.ranges, Legacy: legacy.summary(), Count: total, Before: t.UTC().Format(time.RFC3339Nano)}
-		if err := s.appendNotes(&note{Type: noteRemoval, Seq: s.chain.seq, Hash: s.chain.head, Removal: rn}); err != nil {
+		rn := &storage.RemovalNote{Reason: "retention", Files: names, Ranges: ranges.Ranges, Legacy: legacy.Summary(), Count: total, Before: t.UTC().Format(time.RFC3339Nano)}
+		if err := s.appendNotes(&storage.Note{Type: storage.NoteRemoval, Seq: s.chain.Seq(), Hash: s.chain.Head(), Removal: rn}); err != nil {
 			return 0, err
 		}
 		for _, name := range names {
 			if err := os.Remove(filepath.Join(s.dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return total, fmt.Errorf("storage: remove %s: %w", name, err)
+				return total, fmt.Errorf("filestore: remove %s: %w", name, err)
 			}
 			os.Remove(indexPath(s.dir, name))
 			s.idx.invalidate(name)
@@ -138,7 +140,7 @@ func (s *FileStorage) DeleteBefore(ctx context.Context, t time.Time) (int, error
 
 // summarise counts the entries of a file and adds its chain ranges and
 // unchained lines to the accumulators.
-func (s *FileStorage) summarise(name string, ranges *rangeAcc, legacy *legacyAcc) (int, error) {
+func (s *Store) summarise(name string, ranges *storage.SeqRanges, legacy *storage.LineDigest) (int, error) {
 	f, size, err := s.openDataFile(name)
 	if err != nil || f == nil {
 		return 0, err
@@ -153,8 +155,8 @@ func (s *FileStorage) summarise(name string, ranges *rangeAcc, legacy *legacyAcc
 	}
 	n := 0
 	_, err = scanLines(f, 0, size, func(_ int64, line []byte) error {
-		if _, c, ok := splitChain(line); ok {
-			ranges.add(c)
+		if _, c, ok := storage.SplitChain(line); ok {
+			ranges.Add(c)
 			if count < 0 {
 				if _, _, ok := lineInfo(line); ok {
 					n++
@@ -165,7 +167,7 @@ func (s *FileStorage) summarise(name string, ranges *rangeAcc, legacy *legacyAcc
 		if isBlank(line) || !json.Valid(line) {
 			return nil
 		}
-		legacy.add(line)
+		legacy.Add(line)
 		if count < 0 {
 			if _, _, ok := lineInfo(line); ok {
 				n++
@@ -174,7 +176,7 @@ func (s *FileStorage) summarise(name string, ranges *rangeAcc, legacy *legacyAcc
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("storage: read %s: %w", name, err)
+		return 0, fmt.Errorf("filestore: read %s: %w", name, err)
 	}
 	if count >= 0 {
 		return count, nil
@@ -185,7 +187,7 @@ func (s *FileStorage) summarise(name string, ranges *rangeAcc, legacy *legacyAcc
 // rewriteLocked rewrites data file name without the lines drop selects
 // (only lines that are valid entries are offered), after writing a signed
 // removal note. It returns how many lines it removed.
-func (s *FileStorage) rewriteLocked(name, reason string, before time.Time, drop func(off int64, line []byte) bool) (int, error) {
+func (s *Store) rewriteLocked(name, reason string, before time.Time, drop func(off int64, line []byte) bool) (int, error) {
 	ref, _ := parseFileName(name)
 	if p := s.active[ref.day]; p != nil && ref.part == 0 {
 		if err := s.closePartLocked(p, true); err != nil {
@@ -199,31 +201,31 @@ func (s *FileStorage) rewriteLocked(name, reason string, before time.Time, drop 
 	}
 	defer f.Close()
 	// First pass: what goes.
-	var ranges rangeAcc
-	var legacy legacyAcc
+	var ranges storage.SeqRanges
+	var legacy storage.LineDigest
 	removed := 0
 	if _, err := scanLines(f, 0, size, func(off int64, line []byte) error {
 		if isBlank(line) || !drop(off, line) {
 			return nil
 		}
 		removed++
-		if _, c, ok := splitChain(line); ok {
-			ranges.add(c)
+		if _, c, ok := storage.SplitChain(line); ok {
+			ranges.Add(c)
 		} else {
-			legacy.add(line)
+			legacy.Add(line)
 		}
 		return nil
 	}); err != nil {
-		return 0, fmt.Errorf("storage: read %s: %w", name, err)
+		return 0, fmt.Errorf("filestore: read %s: %w", name, err)
 	}
 	if removed == 0 {
 		return 0, nil
 	}
-	rn := &removalNote{Reason: reason, Ranges: ranges.ranges, Legacy: legacy.summary(), Count: removed}
+	rn := &storage.RemovalNote{Reason: reason, Ranges: ranges.Ranges, Legacy: legacy.Summary(), Count: removed}
 	if !before.IsZero() {
 		rn.Before = before.UTC().Format(time.RFC3339Nano)
 	}
-	if err := s.appendNotes(&note{Type: noteRemoval, Seq: s.chain.seq, Hash: s.chain.head, Removal: rn}); err != nil {
+	if err := s.appendNotes(&storage.Note{Type: storage.NoteRemoval, Seq: s.chain.Seq(), Hash: s.chain.Head(), Removal: rn}); err != nil {
 		return 0, err
 	}
 	// Second pass: copy what stays to a temp file, then swap it in.
@@ -260,13 +262,13 @@ func (s *FileStorage) rewriteLocked(name, reason string, before time.Time, drop 
 		off += int64(len(line)) + 1
 		return nil
 	}); err != nil {
-		return 0, fmt.Errorf("storage: read %s: %w", name, err)
+		return 0, fmt.Errorf("filestore: read %s: %w", name, err)
 	}
 	if err := w.Flush(); err != nil {
-		return 0, fmt.Errorf("storage: rewrite %s: %w", name, err)
+		return 0, fmt.Errorf("filestore: rewrite %s: %w", name, err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return 0, fmt.Errorf("storage: fsync rewrite of %s: %w", name, err)
+		return 0, fmt.Errorf("filestore: fsync rewrite of %s: %w", name, err)
 	}
 	if off == 0 {
 		// Nothing stays: remove the file.
@@ -274,7 +276,7 @@ func (s *FileStorage) rewriteLocked(name, reason string, before time.Time, drop 
 		os.Remove(tmpName)
 		ok = true
 		if err := os.Remove(path); err != nil {
-			return 0, fmt.Errorf("storage: remove %s: %w", name, err)
+			return 0, fmt.Errorf("filestore: remove %s: %w", name, err)
 		}
 		os.Remove(indexPath(s.dir, name))
 		s.idx.invalidate(name)
@@ -288,7 +290,7 @@ func (s *FileStorage) rewriteLocked(name, reason string, before time.Time, drop 
 		return 0, err
 	}
 	if err := os.Rename(tmpName, path); err != nil {
-		return 0, fmt.Errorf("storage: replace %s: %w", name, err)
+		return 0, fmt.Errorf("filestore: replace %s: %w", name, err)
 	}
 	ok = true
 	// The index was written under a temporary name and follows the data:

@@ -1,4 +1,4 @@
-package storage
+package filestore
 
 import (
 	"bytes"
@@ -14,6 +14,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit-go/internal/reftest"
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 var verifyBase = time.Date(2025, 9, 10, 0, 0, 0, 0, time.UTC)
@@ -24,7 +27,7 @@ func buildChainedStore(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for session := range 2 {
-		st, err := NewFileStorage(dir, WithRotationSize(8<<10), WithCheckpointInterval(7, time.Hour))
+		st, err := New(dir, WithRotationSize(8<<10), WithCheckpointInterval(7, time.Hour))
 		require.NoError(t, err)
 		for i := range 30 {
 			ts := verifyBase.Add(time.Duration(session*30+i) * 70 * time.Minute) // spans ~3 days
@@ -100,7 +103,7 @@ func TestVerifyIntactStore(t *testing.T) {
 
 func TestVerifyAfterCleanupAndDelete(t *testing.T) {
 	dir := buildChainedStore(t)
-	st, err := NewFileStorage(dir)
+	st, err := New(dir)
 	require.NoError(t, err)
 	all, err := st.ListEntries(t.Context(), verifyBase, verifyBase.Add(100*time.Hour))
 	require.NoError(t, err)
@@ -122,7 +125,7 @@ func TestVerifyAfterCleanupAndDelete(t *testing.T) {
 
 func TestVerifyWhileAppending(t *testing.T) {
 	dir := buildChainedStore(t)
-	st, err := NewFileStorage(dir, WithCheckpointInterval(5, time.Hour))
+	st, err := New(dir, WithCheckpointInterval(5, time.Hour))
 	require.NoError(t, err)
 	defer st.Close()
 	for i := range 12 {
@@ -141,15 +144,15 @@ func TestVerifyWhileAppending(t *testing.T) {
 }
 
 func TestVerifyLegacyStores(t *testing.T) {
-	for name, ds := range loadReference(t) {
+	for name, ds := range reftest.Load(t) {
 		t.Run(name, func(t *testing.T) {
-			rep := verifyOK(t, filepath.Join(referenceDir, ds.Dir))
+			rep := verifyOK(t, filepath.Join(reftest.Dir, ds.Dir))
 			assert.Equal(t, int64(ds.Count), rep.Legacy)
 			assert.Contains(t, kinds(rep.Warnings), WarningLegacy)
 
 			// Adopted by a writer: still clean, new entries chained.
-			dir := copyDir(t, filepath.Join(referenceDir, ds.Dir))
-			st, err := NewFileStorage(dir)
+			dir := copyDir(t, filepath.Join(reftest.Dir, ds.Dir))
+			st, err := New(dir)
 			require.NoError(t, err)
 			require.NoError(t, st.Write(t.Context(), testEntry(time.Now())))
 			require.NoError(t, st.Close())
@@ -158,9 +161,9 @@ func TestVerifyLegacyStores(t *testing.T) {
 
 			// Cleanup of legacy entries keeps it clean (the removal note
 			// carries their digest).
-			var first AuditEntry
+			var first storage.AuditEntry
 			require.NoError(t, json.Unmarshal(ds.Entries[0], &first))
-			st, err = NewFileStorage(dir)
+			st, err = New(dir)
 			require.NoError(t, err)
 			ok, err := st.Delete(t.Context(), first.ID)
 			require.NoError(t, err)
@@ -221,12 +224,11 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		}, ProblemMissing},
 		{"inserted forged line", func(t *testing.T, dir string) string {
 			name := mid(dir)
-			var c chainState
-			c.writer = "feedfacefeedface"
+			c := storage.NewChainer("feedfacefeedface")
 			e := testEntry(verifyBase.Add(time.Hour))
 			e.Timestamp = mustDay(name)
-			b, _ := e.AppendJSON(nil)
-			line := bytes.TrimSuffix(c.appendLine(nil, b[:len(b)-1]), []byte("\n"))
+			b, _ := e.AppendPrefix(nil)
+			line := bytes.TrimSuffix(c.AppendLine(nil, b), []byte("\n"))
 			editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte { return slices.Insert(ls, 1, line) })
 			return name
 		}, ProblemUnknownWriter},
@@ -253,7 +255,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		}, ProblemReordered},
 		{"dropped last line", func(t *testing.T, dir string) string {
 			// The newest entry of the second (closed) session.
-			st, err := NewFileStorage(dir, WithReadOnly())
+			st, err := New(dir, WithReadOnly())
 			require.NoError(t, err)
 			all, err := st.ListEntries(t.Context(), verifyBase, verifyBase.Add(100*time.Hour))
 			require.NoError(t, err)
@@ -298,7 +300,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{"chain removed from a line", func(t *testing.T, dir string) string {
 			name := mid(dir)
 			editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte {
-				i := bytes.LastIndex(ls[1], chainMarker)
+				i := bytes.LastIndex(ls[1], []byte(`,"chain":`))
 				ls[1] = append(ls[1][:i:i], '}')
 				return ls
 			})
@@ -324,15 +326,14 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{"final checkpoint dropped, entries appended", func(t *testing.T, dir string) string {
 			name := lastFile(dir)
 			last := lastLine(t, filepath.Join(dir, name))
-			_, c, ok := splitChain([]byte(last))
+			_, c, ok := storage.SplitChain([]byte(last))
 			require.True(t, ok)
 			// A forger who knows the chain format appends a well-formed
 			// successor; the final checkpoint says the session ended.
-			var ch chainState
-			ch.writer, ch.seq, ch.head = c.w, c.n, c.h
+			ch := storage.ResumeChainer(c)
 			e := testEntry(mustDay(name).Add(23 * time.Hour))
-			b, _ := e.AppendJSON(nil)
-			line := bytes.TrimSuffix(ch.appendLine(nil, b[:len(b)-1]), []byte("\n"))
+			b, _ := e.AppendPrefix(nil)
+			line := bytes.TrimSuffix(ch.AppendLine(nil, b), []byte("\n"))
 			editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte { return append(ls, line) })
 			return name
 		}, ProblemAfterClose},
@@ -385,7 +386,7 @@ func lastLine(t *testing.T, path string) string {
 func TestVerifyExternalKey(t *testing.T) {
 	dir := t.TempDir()
 	key := bytes.Repeat([]byte{7}, 32)
-	st, err := NewFileStorage(dir, WithCheckpointKey("k2025", key))
+	st, err := New(dir, WithCheckpointKey("k2025", key))
 	require.NoError(t, err)
 	require.NoError(t, st.Write(t.Context(), testEntry(verifyBase)))
 	require.NoError(t, st.Flush(t.Context()))
@@ -412,7 +413,7 @@ func TestVerifyExternalKey(t *testing.T) {
 	assert.Contains(t, kinds(rep.Problems), ProblemBadSignature)
 
 	// Rotated keys: the old key id is still accepted next to a new one.
-	st, err = NewFileStorage(dir, WithCheckpointKey("k2026", bytes.Repeat([]byte{9}, 32)))
+	st, err = New(dir, WithCheckpointKey("k2026", bytes.Repeat([]byte{9}, 32)))
 	require.NoError(t, err)
 	require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(2*time.Minute))))
 	require.NoError(t, st.Close())
@@ -435,7 +436,7 @@ func TestVerifyCancelled(t *testing.T) {
 // appends, rotates and deletes: every pass must be free of problems.
 func TestVerifyConcurrentWriter(t *testing.T) {
 	dir := buildChainedStore(t)
-	st, err := NewFileStorage(dir, WithRotationSize(16<<10), WithCheckpointInterval(50, time.Hour))
+	st, err := New(dir, WithRotationSize(16<<10), WithCheckpointInterval(50, time.Hour))
 	require.NoError(t, err)
 	done := make(chan struct{})
 	go func() {
@@ -479,7 +480,7 @@ func TestVerifyEd25519(t *testing.T) {
 	pub, priv, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
 	dir := t.TempDir()
-	st, err := NewFileStorage(dir, WithCheckpointSigner("ed1", priv))
+	st, err := New(dir, WithCheckpointSigner("ed1", priv))
 	require.NoError(t, err)
 	for i := range 5 {
 		require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(time.Duration(i)*time.Hour))))

@@ -1,4 +1,4 @@
-package storage
+package filestore
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ import (
 //	audit_YYYYMMDD.jsonl       newest part of a UTC day (the one appended to)
 //	audit_YYYYMMDD_NNN.jsonl   older parts of that day, _001 the oldest
 //	.index/<data file>.idx     per-file index (id hash -> offset, sparse time index)
-//	.lock                      flock(2) held by the writing FileStorage
+//	.lock                      flock(2) held by the writing Store
 //	checkpoints.jsonl          signed checkpoints, removal and recovery notes
 //	.checkpoint.key            default checkpoint key (only without WithCheckpointKey)
 const (
@@ -91,7 +91,7 @@ func compareRefs(a, b fileRef) int {
 func listDataFiles(dir string) ([]fileRef, error) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("storage: list %s: %w", dir, err)
+		return nil, fmt.Errorf("filestore: list %s: %w", dir, err)
 	}
 	var refs []fileRef
 	for _, de := range des {

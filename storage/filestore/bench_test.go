@@ -1,4 +1,4 @@
-package storage
+package filestore
 
 import (
 	"bufio"
@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 // Benchmarks of the file backend. The large ones work on a store of
@@ -44,7 +46,7 @@ func benchEntries() int {
 // benchEntry returns an entry padded with pad, whose id is a UUIDv7 of
 // its own timestamp (as the Logger makes: the id is created when the call
 // is logged, right after it started).
-func benchEntry(ts time.Time, pad string) *AuditEntry {
+func benchEntry(ts time.Time, pad string) *storage.AuditEntry {
 	e := testEntry(ts)
 	e.Metadata = map[string]any{"pad": pad}
 	e.ID = uuidV7At(ts)
@@ -86,7 +88,7 @@ func benchStore(b *testing.B) (string, []string) {
 		}
 		os.RemoveAll(benchDir)
 		b.Logf("building a %d-entry store in %s (cached for later runs)", n, benchDir)
-		st, err := NewFileStorage(benchDir)
+		st, err := New(benchDir)
 		if err != nil {
 			benchErr = err
 			return
@@ -94,7 +96,7 @@ func benchStore(b *testing.B) (string, []string) {
 		pad := strings.Repeat("p", 700) // ~1 KiB lines
 		step := benchSpan / time.Duration(n)
 		ids := make([]string, 0, n)
-		batch := make([]*AuditEntry, 0, 1000)
+		batch := make([]*storage.AuditEntry, 0, 1000)
 		for i := range n {
 			e := benchEntry(benchStart.Add(time.Duration(i)*step), pad)
 			ids = append(ids, e.ID)
@@ -145,7 +147,7 @@ func readIDs(path string) ([]string, error) {
 // costs.
 func BenchmarkFileRead1M(b *testing.B) {
 	dir, ids := benchStore(b)
-	st, err := NewFileStorage(dir, WithReadOnly())
+	st, err := New(dir, WithReadOnly())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -168,7 +170,7 @@ func BenchmarkFileRead1M(b *testing.B) {
 				if mode == "uuidv7" && (err != nil || e.ID != id) {
 					b.Fatalf("Read %s: %v", id, err)
 				}
-				if mode != "uuidv7" && !errors.Is(err, ErrNotFound) {
+				if mode != "uuidv7" && !errors.Is(err, storage.ErrNotFound) {
 					b.Fatalf("Read %s: %v", id, err)
 				}
 			}
@@ -185,7 +187,7 @@ func BenchmarkFileRead1M(b *testing.B) {
 // times. Target: <= 5 %.
 func BenchmarkFileRangeHour1M(b *testing.B) {
 	dir, ids := benchStore(b)
-	st, err := NewFileStorage(dir, WithReadOnly())
+	st, err := New(dir, WithReadOnly())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -239,7 +241,7 @@ func BenchmarkFileDeleteBefore1M(b *testing.B) {
 		if err := linkCopy(dir, cp); err != nil {
 			b.Fatal(err)
 		}
-		st, err := NewFileStorage(cp)
+		st, err := New(cp)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -335,7 +337,7 @@ func BenchmarkFileWriteRSS1M(b *testing.B) {
 	ctx := context.Background()
 	for b.Loop() {
 		dir := b.TempDir()
-		st, err := NewFileStorage(dir)
+		st, err := New(dir)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -370,12 +372,12 @@ func BenchmarkFileWrite(b *testing.B) {
 	pad := strings.Repeat("w", 1700)
 	for _, par := range []int{1, 8} {
 		b.Run(fmt.Sprintf("writers=%d", par), func(b *testing.B) {
-			st, err := NewFileStorage(b.TempDir())
+			st, err := New(b.TempDir())
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer st.Close()
-			es := make([]*AuditEntry, 1024)
+			es := make([]*storage.AuditEntry, 1024)
 			for i := range es {
 				es[i] = benchEntry(benchStart.Add(time.Duration(i)*time.Second), pad)
 			}
@@ -388,7 +390,7 @@ func BenchmarkFileWrite(b *testing.B) {
 
 // parallelWrites runs b.N Writes of es (in turn) from par goroutines per
 // GOMAXPROCS and reports entries/s.
-func parallelWrites(b *testing.B, st *FileStorage, par int, es []*AuditEntry) {
+func parallelWrites(b *testing.B, st *Store, par int, es []*storage.AuditEntry) {
 	b.SetParallelism(par)
 	b.ResetTimer()
 	t0 := time.Now()
@@ -411,12 +413,12 @@ func parallelWrites(b *testing.B, st *FileStorage, par int, es []*AuditEntry) {
 // (one write(2) per batch): the raw append rate of the backend.
 func BenchmarkFileWriteBatch(b *testing.B) {
 	pad := strings.Repeat("w", 1700)
-	st, err := NewFileStorage(b.TempDir())
+	st, err := New(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	es := make([]*AuditEntry, 100)
+	es := make([]*storage.AuditEntry, 100)
 	for i := range es {
 		es[i] = benchEntry(benchStart.Add(time.Duration(i)*time.Second), pad)
 	}
@@ -437,12 +439,12 @@ func BenchmarkFileWriteSync(b *testing.B) {
 	pad := strings.Repeat("s", 1700)
 	for _, par := range []int{1, 16} {
 		b.Run(fmt.Sprintf("writers=%d", par), func(b *testing.B) {
-			st, err := NewFileStorage(b.TempDir(), WithDurability(DurabilitySync))
+			st, err := New(b.TempDir(), WithDurability(DurabilitySync))
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer st.Close()
-			parallelWrites(b, st, par, []*AuditEntry{benchEntry(benchStart, pad)})
+			parallelWrites(b, st, par, []*storage.AuditEntry{benchEntry(benchStart, pad)})
 		})
 	}
 }

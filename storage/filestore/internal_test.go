@@ -1,4 +1,4 @@
-package storage
+package filestore
 
 import (
 	"bytes"
@@ -16,6 +16,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit-go/internal/reftest"
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 func copyDir(t *testing.T, src string) string {
@@ -34,29 +37,29 @@ func copyDir(t *testing.T, src string) string {
 	return dst
 }
 
-func testEntry(ts time.Time) *AuditEntry {
+func testEntry(ts time.Time) *storage.AuditEntry {
 	in := int64(12)
 	model := "gpt-test"
-	return &AuditEntry{ID: NewEntryID(), Timestamp: ts, InputHash: strings.Repeat("a", 64), OutputHash: strings.Repeat("b", 64),
+	return &storage.AuditEntry{ID: storage.NewEntryID(), Timestamp: ts, InputHash: strings.Repeat("a", 64), OutputHash: strings.Repeat("b", 64),
 		Model: &model, SafetyPassed: true, LatencyMS: 12.5, InputTokens: &in, Metadata: map[string]any{"k": "v"}}
 }
 
 // TestFileReadsReferenceStores reads the three reference stores through
-// FileStorage (read-only in place, and writable on a copy, which builds
+// Store (read-only in place, and writable on a copy, which builds
 // indexes) and checks every entry against expected.json, by Read and by
 // range query, in order.
 func TestFileReadsReferenceStores(t *testing.T) {
-	for name, ds := range loadReference(t) {
+	for name, ds := range reftest.Load(t) {
 		for _, mode := range []string{"readonly", "writable"} {
 			t.Run(name+"/"+mode, func(t *testing.T) {
-				dir := filepath.Join(referenceDir, ds.Dir)
-				var opts []FileOption
+				dir := filepath.Join(reftest.Dir, ds.Dir)
+				var opts []Option
 				if mode == "readonly" {
 					opts = append(opts, WithReadOnly())
 				} else {
 					dir = copyDir(t, dir)
 				}
-				st, err := NewFileStorage(dir, opts...)
+				st, err := New(dir, opts...)
 				require.NoError(t, err)
 				defer st.Close()
 				ctx := t.Context()
@@ -67,10 +70,10 @@ func TestFileReadsReferenceStores(t *testing.T) {
 				var wantOrder []string
 				var wantTS []time.Time
 				for _, raw := range ds.Entries {
-					want := decodeNumbers(t, raw)
+					want := reftest.DecodeNumbers(t, raw)
 					got, err := st.Read(ctx, want["id"].(string))
 					require.NoError(t, err)
-					assertMatchesReference(t, want, got)
+					reftest.AssertMatches(t, want, got)
 					wantOrder = append(wantOrder, got.ID)
 					wantTS = append(wantTS, got.Timestamp)
 				}
@@ -96,7 +99,7 @@ func TestFileReadsReferenceStores(t *testing.T) {
 		}
 	}
 	// Read-only opening must not have created anything in testdata.
-	_, err := os.Stat(filepath.Join(referenceDir, "hashonly", indexDirName))
+	_, err := os.Stat(filepath.Join(reftest.Dir, "hashonly", indexDirName))
 	assert.ErrorIs(t, err, os.ErrNotExist)
 }
 
@@ -104,7 +107,7 @@ func TestFileReadsReferenceStores(t *testing.T) {
 // oldest part, the unsuffixed file the newest, and reads see all parts.
 func TestFileRotationNaming(t *testing.T) {
 	dir := t.TempDir()
-	st, err := NewFileStorage(dir, WithRotationSize(2048))
+	st, err := New(dir, WithRotationSize(2048))
 	require.NoError(t, err)
 	base := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
 	var ids []string
@@ -135,7 +138,7 @@ func TestFileRotationNaming(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, fs.FileMode(0o700), di.Mode().Perm())
 
-	ro, err := NewFileStorage(dir, WithReadOnly())
+	ro, err := New(dir, WithReadOnly())
 	require.NoError(t, err)
 	defer ro.Close()
 	got, err := ro.ListEntries(t.Context(), base, base.Add(time.Hour))
@@ -163,11 +166,11 @@ func firstLine(t *testing.T, path string) string {
 // meanwhile; after Close the lock is free.
 func TestFileLock(t *testing.T) {
 	dir := t.TempDir()
-	a, err := NewFileStorage(dir)
+	a, err := New(dir)
 	require.NoError(t, err)
-	_, err = NewFileStorage(dir)
+	_, err = New(dir)
 	require.ErrorIs(t, err, ErrLocked)
-	ro, err := NewFileStorage(dir, WithReadOnly())
+	ro, err := New(dir, WithReadOnly())
 	require.NoError(t, err)
 	require.ErrorIs(t, ro.Write(t.Context(), testEntry(time.Now())), ErrReadOnly)
 	_, err = ro.Delete(t.Context(), "x")
@@ -176,10 +179,10 @@ func TestFileLock(t *testing.T) {
 	require.ErrorIs(t, err, ErrReadOnly)
 	require.NoError(t, ro.Close())
 	require.NoError(t, a.Close())
-	b, err := NewFileStorage(dir)
+	b, err := New(dir)
 	require.NoError(t, err)
 	require.NoError(t, b.Close())
-	_, err = NewFileStorage(filepath.Join(dir, "missing"), WithReadOnly())
+	_, err = New(filepath.Join(dir, "missing"), WithReadOnly())
 	require.Error(t, err)
 }
 
@@ -189,7 +192,7 @@ func TestFileLock(t *testing.T) {
 // append starts on a clean line.
 func TestFileTornTailRecovery(t *testing.T) {
 	dir := t.TempDir()
-	st, err := NewFileStorage(dir)
+	st, err := New(dir)
 	require.NoError(t, err)
 	ts := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	e1 := testEntry(ts)
@@ -203,7 +206,7 @@ func TestFileTornTailRecovery(t *testing.T) {
 	require.NoError(t, f.Close())
 
 	// A read-only reader skips the torn tail and counts it.
-	ro, err := NewFileStorage(dir, WithReadOnly())
+	ro, err := New(dir, WithReadOnly())
 	require.NoError(t, err)
 	all, err := ro.ListEntries(t.Context(), ts, ts.Add(time.Hour))
 	require.NoError(t, err)
@@ -212,7 +215,7 @@ func TestFileTornTailRecovery(t *testing.T) {
 	require.NoError(t, ro.Close())
 
 	var logs bytes.Buffer
-	st, err = NewFileStorage(dir, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	st, err = New(dir, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	require.NoError(t, err)
 	assert.Equal(t, uint64(1), st.Stats().TornTails)
 	assert.Contains(t, logs.String(), "torn")
@@ -254,8 +257,8 @@ func TestFileInvalidLinesSkipped(t *testing.T) {
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "audit_20250203.jsonl"), buf, 0o600))
 	var logs bytes.Buffer
-	for _, opts := range [][]FileOption{{WithReadOnly()}, nil} {
-		st, err := NewFileStorage(dir, append(opts, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))...)
+	for _, opts := range [][]Option{{WithReadOnly()}, nil} {
+		st, err := New(dir, append(opts, WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))...)
 		require.NoError(t, err)
 		all, err := st.ListEntries(t.Context(), ts, ts.Add(time.Hour))
 		require.NoError(t, err)
@@ -278,14 +281,14 @@ func TestFileInvalidLinesSkipped(t *testing.T) {
 }
 
 // TestFileReadOnlyWhileWriting: a read-only store reads what a writer in
-// "another process" (another FileStorage) appended, including entries not
+// "another process" (another Store) appended, including entries not
 // yet covered by an index file.
 func TestFileReadOnlyWhileWriting(t *testing.T) {
 	dir := t.TempDir()
-	w, err := NewFileStorage(dir)
+	w, err := New(dir)
 	require.NoError(t, err)
 	defer w.Close()
-	ro, err := NewFileStorage(dir, WithReadOnly())
+	ro, err := New(dir, WithReadOnly())
 	require.NoError(t, err)
 	defer ro.Close()
 	ts := time.Date(2025, 3, 3, 12, 0, 0, 0, time.UTC)
@@ -328,10 +331,10 @@ func TestFileReadOnlyWhileWriting(t *testing.T) {
 // a stale index (data changed behind its back) is detected and not used.
 func TestFileIndexes(t *testing.T) {
 	dir := t.TempDir()
-	st, err := NewFileStorage(dir)
+	st, err := New(dir)
 	require.NoError(t, err)
 	ts := time.Date(2025, 4, 4, 0, 0, 0, 0, time.UTC)
-	var es []*AuditEntry
+	var es []*storage.AuditEntry
 	for i := range 1000 {
 		e := testEntry(ts.Add(time.Duration(i) * time.Minute)) // spans 17 h
 		es = append(es, e)
@@ -355,7 +358,7 @@ func TestFileIndexes(t *testing.T) {
 	broken := bytes.Clone(data)
 	broken[0] = 'X' // first line (block 0) no longer parses; the index still matches
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name), broken, 0o600))
-	st, err = NewFileStorage(dir, WithReadOnly())
+	st, err = New(dir, WithReadOnly())
 	require.NoError(t, err)
 	got, err := st.ListEntries(t.Context(), es[500].Timestamp, es[510].Timestamp)
 	require.NoError(t, err)
@@ -380,7 +383,7 @@ func TestFileIndexes(t *testing.T) {
 	bad := bytes.Clone(good)
 	bad[idxHeaderSize+5*idxRecSize+9] ^= 0xff // an offset
 	require.NoError(t, os.WriteFile(indexPath(dir, name), bad, 0o600))
-	st, err = NewFileStorage(dir, WithReadOnly())
+	st, err = New(dir, WithReadOnly())
 	require.NoError(t, err)
 	for _, e := range es {
 		got, err := st.Read(t.Context(), e.ID)
@@ -395,7 +398,7 @@ func TestFileIndexes(t *testing.T) {
 	// still find everything by scanning.
 	mod := bytes.Replace(data, []byte(es[999].ID), []byte(strings.Repeat("0", len(es[999].ID))), 1)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name), mod, 0o600))
-	st, err = NewFileStorage(dir, WithReadOnly())
+	st, err = New(dir, WithReadOnly())
 	require.NoError(t, err)
 	f, err := os.Open(filepath.Join(dir, name))
 	require.NoError(t, err)
@@ -407,10 +410,10 @@ func TestFileIndexes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, es[998].ID, e.ID)
 	_, err = st.Read(t.Context(), es[999].ID)
-	assert.ErrorIs(t, err, ErrNotFound)
+	assert.ErrorIs(t, err, storage.ErrNotFound)
 	require.NoError(t, st.Close())
 	// A writer rebuilds it.
-	st, err = NewFileStorage(dir)
+	st, err = New(dir)
 	require.NoError(t, err)
 	require.NoError(t, st.Close())
 	ib, err = os.ReadFile(indexPath(dir, name))
@@ -424,10 +427,10 @@ func TestFileIndexes(t *testing.T) {
 // and the result is correct after reopen.
 func TestFileDeleteBefore(t *testing.T) {
 	dir := t.TempDir()
-	st, err := NewFileStorage(dir, WithRotationSize(8<<10))
+	st, err := New(dir, WithRotationSize(8<<10))
 	require.NoError(t, err)
 	base := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
-	var es []*AuditEntry
+	var es []*storage.AuditEntry
 	for i := range 96 { // 4 days, one per hour
 		es = append(es, testEntry(base.Add(time.Duration(i)*time.Hour)))
 	}
@@ -442,7 +445,7 @@ func TestFileDeleteBefore(t *testing.T) {
 		assert.GreaterOrEqual(t, r.day, "20250603", r.name)
 	}
 	require.NoError(t, st.Close())
-	st, err = NewFileStorage(dir)
+	st, err = New(dir)
 	require.NoError(t, err)
 	defer st.Close()
 	left, err := st.ListEntries(t.Context(), time.Time{}, base.Add(1000*time.Hour))
@@ -463,7 +466,7 @@ func TestFileWriteConcurrentNothingLost(t *testing.T) {
 	for _, d := range []Durability{DurabilityOS, DurabilitySync} {
 		t.Run(fmt.Sprint(d), func(t *testing.T) {
 			dir := t.TempDir()
-			st, err := NewFileStorage(dir, WithDurability(d), WithRotationSize(64<<10))
+			st, err := New(dir, WithDurability(d), WithRotationSize(64<<10))
 			require.NoError(t, err)
 			ts := time.Date(2025, 7, 7, 0, 0, 0, 0, time.UTC)
 			var wg sync.WaitGroup
@@ -486,7 +489,7 @@ func TestFileWriteConcurrentNothingLost(t *testing.T) {
 			wg.Wait()
 			require.NoError(t, st.Flush(t.Context()))
 			require.NoError(t, st.Close())
-			ro, err := NewFileStorage(dir, WithReadOnly())
+			ro, err := New(dir, WithReadOnly())
 			require.NoError(t, err)
 			defer ro.Close()
 			all, err := ro.ListEntries(t.Context(), ts, ts.Add(24*time.Hour))
@@ -502,7 +505,7 @@ func TestFileWriteConcurrentNothingLost(t *testing.T) {
 }
 
 func TestFileNoPlaintextInErrors(t *testing.T) {
-	st, err := NewFileStorage(t.TempDir())
+	st, err := New(t.TempDir())
 	require.NoError(t, err)
 	defer st.Close()
 	secret := "SECRET-PROMPT"
@@ -510,6 +513,6 @@ func TestFileNoPlaintextInErrors(t *testing.T) {
 	e.InputContent = &secret
 	e.Extra = map[string]json.RawMessage{"x": json.RawMessage(`{"bad":` + secret)}
 	err = st.Write(t.Context(), e)
-	require.ErrorIs(t, err, ErrInvalidEntry)
+	require.ErrorIs(t, err, storage.ErrInvalidEntry)
 	assert.NotContains(t, err.Error(), secret)
 }

@@ -1,12 +1,9 @@
-package storage
+package filestore
 
 import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 // ProblemKind classifies a finding of [Verify].
@@ -132,27 +131,8 @@ type verifyOptionFunc func(*verifyConfig)
 
 func (f verifyOptionFunc) applyVerify(c *verifyConfig) { f(c) }
 
-// verifyKey checks the signatures of one key id.
-type verifyKey struct {
-	hmac []byte
-	pub  ed25519.PublicKey
-}
-
-func (k verifyKey) check(signed []byte, sig string) bool {
-	want, err := hex.DecodeString(sig)
-	if err != nil {
-		return false
-	}
-	if k.pub != nil {
-		return ed25519.Verify(k.pub, signed, want)
-	}
-	m := hmac.New(sha256.New, k.hmac)
-	m.Write(signed)
-	return hmac.Equal(m.Sum(nil), want)
-}
-
 type verifyConfig struct {
-	keys        map[string]verifyKey
+	keys        storage.KeyRing
 	progress    func(VerifyProgress)
 	maxProblems int
 }
@@ -165,9 +145,7 @@ type verifyConfig struct {
 // bytes are ignored.
 func WithVerifyKey(keyID string, key []byte) VerifyOption {
 	return verifyOptionFunc(func(c *verifyConfig) {
-		if keyID != "" && len(key) >= 16 {
-			c.keys[keyID] = verifyKey{hmac: slices.Clone(key)}
-		}
+		c.keys.AddHMAC(keyID, key) // an unusable key is ignored, as documented
 	})
 }
 
@@ -175,9 +153,7 @@ func WithVerifyKey(keyID string, key []byte) VerifyOption {
 // store written [WithCheckpointSigner]. A key of the wrong size is ignored.
 func WithVerifyPublicKey(keyID string, pub ed25519.PublicKey) VerifyOption {
 	return verifyOptionFunc(func(c *verifyConfig) {
-		if keyID != "" && len(pub) == ed25519.PublicKeySize {
-			c.keys[keyID] = verifyKey{pub: slices.Clone(pub)}
-		}
+		c.keys.AddEd25519(keyID, pub) // an unusable key is ignored, as documented
 	})
 }
 
@@ -230,15 +206,15 @@ func WithMaxProblems(n int) VerifyOption {
 // findings are in the report. Memory holds, per writer, its latest
 // checkpoint and the chain ends of each file, not the entries.
 func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyReport, error) {
-	cfg := verifyConfig{keys: map[string]verifyKey{}, maxProblems: 1000}
+	cfg := verifyConfig{maxProblems: 1000}
 	for _, o := range opts {
 		if o != nil {
 			o.applyVerify(&cfg)
 		}
 	}
-	if len(cfg.keys) == 0 {
+	if cfg.keys.Len() == 0 {
 		if k, err := readKeyFile(filepath.Join(dir, keyFileName)); err == nil {
-			cfg.keys[k.id] = verifyKey{hmac: k.key}
+			cfg.keys.AddHMAC(localKeyID, k) // readKeyFile checked the length
 		}
 	}
 	start := time.Now()
@@ -248,7 +224,7 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 		// Notes first: every checkpoint read then covers data that was
 		// durable before the listing below.
 		if _, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("storage: verify: %w", err)
+			return nil, fmt.Errorf("filestore: verify: %w", err)
 		}
 		v.init()
 		if err := v.readNotes(); err != nil {
@@ -285,7 +261,7 @@ type writerInfo struct {
 	entries  int64
 	firstAt  Problem // location of its first entry (for reports)
 	first    Problem // location of its entry 1
-	removed  []seqRange
+	removed  []storage.SeqRange
 }
 
 type chainKey struct {
@@ -313,10 +289,9 @@ type verifier struct {
 	writers  map[string]*writerInfo
 	haves    map[chainKey]*haveEnd
 	needs    map[chainKey][]needLink
-	legacy   legacyAcc
-	legacyIn *legacySummary // signed digest when chaining began
-	legRm    legacyAcc      // removed legacy lines, per removal notes
-	legRmN   int64
+	legacy   storage.LineDigest
+	legacyIn *storage.LegacySummary // signed digest when chaining began
+	legRm    storage.LineDigest     // removed legacy lines, per removal notes
 	anyNote  bool
 	vanished bool
 	files    map[uint64]*fileScan // by inode
@@ -412,7 +387,7 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 		}
 		for _, ref := range todo {
 			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("storage: verify: %w", err)
+				return fmt.Errorf("filestore: verify: %w", err)
 			}
 			prog.File = ref.name
 			ino, err := v.scanFile(ctx, ref, &prog)
@@ -455,7 +430,7 @@ func (v *verifier) removalSince() (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("storage: verify: %w", err)
+		return false, fmt.Errorf("filestore: verify: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
@@ -483,7 +458,7 @@ func (v *verifier) readNotes() error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("storage: verify: %w", err)
+		return fmt.Errorf("filestore: verify: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
@@ -500,57 +475,40 @@ func (v *verifier) readNotes() error {
 			return nil
 		}
 		v.anyNote = true
-		thisNote := sha256Hex(b)
+		thisNote := storage.NoteDigest(b)
 		defer func() { prevNote = thisNote }()
-		bad := func(why string) {
-			v.problem(Problem{Kind: ProblemBadSignature, File: checkpointFileName, Line: line, Detail: why})
+		if v.cfg.keys.Len() == 0 {
+			return nil // reported once below
 		}
-		signed, kid, sig, ok := splitNoteSig(b)
-		if !ok {
-			bad("not a signed note")
-			return nil
-		}
-		key, ok := v.cfg.keys[kid]
-		if !ok {
-			if len(v.cfg.keys) == 0 {
-				return nil // reported once below
-			}
-			bad(fmt.Sprintf("signed with unknown key id %q", kid))
-			return nil
-		}
-		if !key.check(signed, sig) {
-			bad("signature does not match (note altered or forged)")
-			return nil
-		}
-		var n note
-		if err := json.Unmarshal(b, &n); err != nil || n.Writer == "" {
-			bad("signed note is not well-formed")
+		n, err := storage.ParseNote(b, &v.cfg.keys)
+		if err != nil {
+			v.problem(Problem{Kind: ProblemBadSignature, File: checkpointFileName, Line: line, Detail: err.Error()})
 			return nil
 		}
 		if n.PrevNote != prevNote {
 			v.problem(Problem{Kind: ProblemBadSignature, File: checkpointFileName, Line: line, Detail: "note does not follow the previous one (notes removed, inserted or reordered)"})
 		}
 		v.rep.Checkpoints++
-		v.applyNote(&n)
+		v.applyNote(n)
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("storage: verify: read %s: %w", checkpointFileName, err)
+		return fmt.Errorf("filestore: verify: read %s: %w", checkpointFileName, err)
 	}
 	if torn >= 0 {
 		v.warn(Problem{Kind: WarningTornTail, File: checkpointFileName, Line: line + 1, Detail: "incomplete last note (being written, or a crash)"})
 	}
-	if v.anyNote && len(v.cfg.keys) == 0 {
+	if v.anyNote && v.cfg.keys.Len() == 0 {
 		v.problem(Problem{Kind: ProblemNoKey, File: checkpointFileName, Detail: "no checkpoint key given and no .checkpoint.key in the store: signatures cannot be checked"})
 	}
 	return nil
 }
 
-func (v *verifier) applyNote(n *note) {
+func (v *verifier) applyNote(n *storage.Note) {
 	wi := v.writer(n.Writer)
 	wi.known = true
 	switch n.Type {
-	case noteCheckpoint:
+	case storage.NoteCheckpoint:
 		// Only the latest checkpoint is needed: every entry links to its
 		// predecessor, so the latest signed head vouches for all before.
 		if n.Seq >= wi.maxCP {
@@ -559,7 +517,7 @@ func (v *verifier) applyNote(n *note) {
 		if n.Final {
 			wi.final, wi.finalSeq = true, n.Seq
 		}
-	case noteRemoval:
+	case storage.NoteRemoval:
 		if n.Removal == nil {
 			return
 		}
@@ -567,11 +525,8 @@ func (v *verifier) applyNote(n *note) {
 			rw := v.writer(r.Writer)
 			rw.removed = append(rw.removed, r)
 		}
-		if s, ok := parseSum(n.Removal.Legacy.Sum); ok {
-			v.legRm.sum.add([32]byte(s))
-			v.legRmN += n.Removal.Legacy.Count
-		}
-	case noteLegacy:
+		v.legRm.Merge(n.Removal.Legacy)
+	case storage.NoteLegacy:
 		if n.Legacy != nil {
 			l := *n.Legacy
 			v.legacyIn = &l
@@ -610,7 +565,7 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 			// first; see notesChanged).
 			return 0, nil
 		}
-		return 0, fmt.Errorf("storage: verify: %w", err)
+		return 0, fmt.Errorf("filestore: verify: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
@@ -630,10 +585,7 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 	st.tornLine = 0
 	lasts := st.lasts
 	type last = fileLast
-	day := []byte(ref.day[:4] + "-" + ref.day[4:6] + "-" + ref.day[6:])
-	h := sha256.New()
-	var sum [sha256.Size]byte
-	var hexbuf [2 * sha256.Size]byte
+	var hasher storage.ChainHasher
 	line := st.line
 	var ctxErr error
 	torn, err := scanLines(f, st.off, fi.Size(), func(off int64, b []byte) error {
@@ -651,7 +603,7 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 		if isBlank(b) {
 			return nil
 		}
-		prefix, c, ok := splitChain(b)
+		prefix, c, ok := storage.SplitChain(b)
 		if !ok {
 			if !json.Valid(b) {
 				v.problem(Problem{Kind: ProblemCorrupt, File: ref.name, Line: line, Detail: "line is not a JSON entry"})
@@ -660,7 +612,7 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 			v.rep.Entries++
 			v.rep.Legacy++
 			prog.Entries++
-			v.legacy.add(b)
+			v.legacy.Add(b)
 			if v.anyNote && v.legacyIn == nil {
 				v.problem(Problem{Kind: ProblemLegacyChanged, File: ref.name, Line: line, Detail: "entry without a chain in a chained store, not present when chaining began (inserted?)"})
 			}
@@ -669,82 +621,70 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 		v.rep.Entries++
 		v.rep.Chained++
 		prog.Entries++
-		// Hash over the exact bytes.
-		h.Reset()
-		h.Write([]byte(chainDomain))
-		h.Write([]byte(c.w))
-		h.Write([]byte{0})
-		h.Write(strconv.AppendUint(hexbuf[:0], c.n, 10))
-		h.Write([]byte{0})
-		h.Write([]byte(c.p))
-		h.Write([]byte{0})
-		h.Write(prefix)
-		hex.Encode(hexbuf[:], h.Sum(sum[:0]))
-		if string(hexbuf[:]) != c.h {
-			v.problem(Problem{Kind: ProblemModified, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d does not match its hash (content changed)", c.w, c.n)})
+		if !hasher.Matches(prefix, c) {
+			v.problem(Problem{Kind: ProblemModified, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d does not match its hash (content changed)", c.Writer, c.Seq)})
 		}
-		if i := bytes.Index(prefix, []byte(`"timestamp":"`)); i >= 0 && len(prefix) >= i+23 {
-			ts := prefix[i+13 : i+23]
-			if !bytes.Equal(ts, day) {
-				v.problem(Problem{Kind: ProblemWrongDay, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d has timestamp day %s", c.w, c.n, ts)})
-			}
+		if _, ts, err := storage.EntryKey(b); err != nil {
+			v.problem(Problem{Kind: ProblemCorrupt, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d is not a readable entry", c.Writer, c.Seq)})
+		} else if d := dayOf(ts); d != ref.day {
+			v.problem(Problem{Kind: ProblemWrongDay, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d has timestamp day %s", c.Writer, c.Seq, d)})
 		}
-		wi := v.writer(c.w)
+		wi := v.writer(c.Writer)
 		if wi.entries == 0 {
 			wi.firstAt = Problem{File: ref.name, Line: line}
 		}
 		wi.entries++
-		wi.maxSeen = max(wi.maxSeen, c.n)
-		if c.n == wi.maxCP && c.n > 0 {
+		wi.maxSeen = max(wi.maxSeen, c.Seq)
+		if c.Seq == wi.maxCP && c.Seq > 0 {
 			wi.cpSeen = true
-			if wi.cpHash != c.h {
-				v.problem(Problem{Kind: ProblemModified, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d differs from its signed checkpoint", c.w, c.n)})
+			if wi.cpHash != c.Hash {
+				v.problem(Problem{Kind: ProblemModified, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d differs from its signed checkpoint", c.Writer, c.Seq)})
 			}
 		}
-		if wi.final && c.n > wi.finalSeq {
-			v.problem(Problem{Kind: ProblemAfterClose, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d follows the writer's final checkpoint (%d)", c.w, c.n, wi.finalSeq)})
+		if wi.final && c.Seq > wi.finalSeq {
+			v.problem(Problem{Kind: ProblemAfterClose, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d follows the writer's final checkpoint (%d)", c.Writer, c.Seq, wi.finalSeq)})
 		}
-		l := lasts[c.w]
+		l := lasts[c.Writer]
 		switch {
 		case l == nil:
-			if c.n == 1 {
+			if c.Seq == 1 {
 				if wi.first.File != "" {
-					v.problem(Problem{Kind: ProblemDuplicate, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:1 also at %s:%d", c.w, wi.first.File, wi.first.Line)})
+					v.problem(Problem{Kind: ProblemDuplicate, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:1 also at %s:%d", c.Writer, wi.first.File, wi.first.Line)})
 				} else {
 					wi.first = Problem{File: ref.name, Line: line}
 				}
-				if c.p != "" {
-					v.problem(Problem{Kind: ProblemChainBroken, File: ref.name, Line: line, Detail: fmt.Sprintf("first entry of writer %s has a predecessor hash", c.w)})
+				if c.Prev != "" {
+					v.problem(Problem{Kind: ProblemChainBroken, File: ref.name, Line: line, Detail: fmt.Sprintf("first entry of writer %s has a predecessor hash", c.Writer)})
 				}
 			} else {
-				k := chainKey{c.w, c.n - 1}
-				v.needs[k] = append(v.needs[k], needLink{p: c.p, file: ref.name, line: line})
+				k := chainKey{c.Writer, c.Seq - 1}
+				v.needs[k] = append(v.needs[k], needLink{p: c.Prev, file: ref.name, line: line})
 			}
-			lasts[c.w] = &last{n: c.n, h: c.h, line: line}
-		case c.n == l.n:
-			v.problem(Problem{Kind: ProblemDuplicate, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d repeats line %d", c.w, c.n, l.line)})
-		case c.n < l.n:
-			v.problem(Problem{Kind: ProblemReordered, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d comes after %s:%d (line %d)", c.w, c.n, c.w, l.n, l.line)})
-		case c.n == l.n+1:
-			if c.p != l.h {
-				v.problem(Problem{Kind: ProblemChainBroken, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d does not link to line %d", c.w, c.n, l.line)})
+			lasts[c.Writer] = &last{n: c.Seq, h: c.Hash, line: line}
+		case c.Seq == l.n:
+			v.problem(Problem{Kind: ProblemDuplicate, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d repeats line %d", c.Writer, c.Seq, l.line)})
+		case c.Seq < l.n:
+			v.problem(Problem{Kind: ProblemReordered, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d comes after %s:%d (line %d)", c.Writer, c.Seq, c.Writer, l.n, l.line)})
+		case c.Seq == l.n+1:
+			if c.Prev != l.h {
+				v.problem(Problem{Kind: ProblemChainBroken, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d does not link to line %d", c.Writer, c.Seq, l.line)})
 			}
-			l.n, l.h, l.line = c.n, c.h, line
+			l.n, l.h, l.line = c.Seq, c.Hash, line
 		default:
 			// A gap: the entries between are elsewhere (another day's
 			// file) or missing; resolved after all files are read.
-			v.addHave(chainKey{c.w, l.n}, l.h, ref.name, l.line)
-			k := chainKey{c.w, c.n - 1}
-			v.needs[k] = append(v.needs[k], needLink{p: c.p, file: ref.name, line: line})
-			l.n, l.h, l.line = c.n, c.h, line
+			v.addHave(chainKey{c.Writer, l.n}, l.h, ref.name, l.line)
+			k := chainKey{c.Writer, c.Seq - 1}
+			v.needs[k] = append(v.needs[k], needLink{p: c.Prev, file: ref.name, line: line})
+			l.n, l.h, l.line = c.Seq, c.Hash, line
 		}
 		return nil
 	})
 	if ctxErr != nil {
-		return 0, fmt.Errorf("storage: verify: %w", ctxErr)
+		return 0, fmt.Errorf("filestore: verify: %w", ctxErr)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("storage: verify: read %s: %w", ref.name, err)
+		return 0, fmt.Errorf("filestore: verify: read %s: %w", ref.name, err)
 	}
 	st.line = line
 	if torn >= 0 {
@@ -839,20 +779,19 @@ func (v *verifier) resolve() {
 		v.warn(Problem{Kind: WarningLegacy, Detail: fmt.Sprintf("%d entries have no chain (written by the reference implementation or before chaining): not verifiable one by one", v.rep.Legacy)})
 	}
 	if v.legacyIn != nil {
-		want, ok := parseSum(v.legacyIn.Sum)
-		got := v.legacy.sum
-		got.add([32]byte(v.legRm.sum))
-		if !ok || got != want || v.legacy.n+v.legRmN != v.legacyIn.Count {
-			v.problem(Problem{Kind: ProblemLegacyChanged, Detail: fmt.Sprintf("entries without a chain differ from the digest signed when chaining began (%d then, %d now, %d removed by notes): legacy lines were inserted, changed or removed", v.legacyIn.Count, v.legacy.n, v.legRmN)})
+		all := v.legacy
+		all.Merge(v.legRm.Summary())
+		if all.Summary() != *v.legacyIn {
+			v.problem(Problem{Kind: ProblemLegacyChanged, Detail: fmt.Sprintf("entries without a chain differ from the digest signed when chaining began (%d then, %d now, %d removed by notes): legacy lines were inserted, changed or removed", v.legacyIn.Count, v.legacy.Count(), v.legRm.Count())})
 		}
 	}
 }
 
-func removedRange(rs []seqRange, n uint64) (seqRange, bool) {
+func removedRange(rs []storage.SeqRange, n uint64) (storage.SeqRange, bool) {
 	for _, r := range rs {
 		if n >= r.From && n <= r.To {
 			return r, true
 		}
 	}
-	return seqRange{}, false
+	return storage.SeqRange{}, false
 }

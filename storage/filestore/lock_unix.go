@@ -1,6 +1,6 @@
 //go:build unix
 
-package storage
+package filestore
 
 import (
 	"errors"
@@ -10,7 +10,7 @@ import (
 
 // lockFile takes an exclusive, non-blocking flock(2) on f; errLockHeld if
 // another open file description holds it (another process, or another
-// FileStorage in this one). The kernel drops it when the process dies.
+// Store in this one). The kernel drops it when the process dies.
 func lockFile(f *os.File) error {
 	err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {

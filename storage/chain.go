@@ -1,0 +1,519 @@
+package storage
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"strconv"
+
+	"github.com/otelaudit/otelaudit-go/internal/jsontext"
+)
+
+// The chain codec: the one place that writes, parses and hashes the
+// tamper-evidence records of every persisting backend and of verification.
+//
+// A chained entry is its wire form ([AuditEntry.AppendJSON]) whose last key
+// is
+//
+//	,"chain":{"w":"<writer>","n":<seq>,"p":"<prev hash>","h":"<hash>"}}
+//
+// and whose hash is
+//
+//	h = hex(SHA-256("otelaudit-chain-v1\x00" w "\x00" n "\x00" p "\x00" prefix))
+//
+// where prefix is the exact encoded bytes before `,"chain":`. A verifier
+// therefore hashes the bytes as stored, with no decoding and no
+// re-encoding. Each writer session has its own writer id and numbers its
+// entries 1, 2, 3, ... in the order it appends them; p is the previous
+// entry's hash ("" for n = 1).
+//
+// Checkpoints and other signed records ([Note]) are one JSON object per
+// line, ending in ,"kid":"<key id>","sig":"<hex signature of the bytes
+// before ,"kid":>"}, each holding the [NoteDigest] of the record before it.
+const chainDomain = "otelaudit-chain-v1\x00"
+
+// chainMarker precedes the chain object at the end of a chained line.
+var chainMarker = []byte(`,"chain":{"w":`)
+
+// ChainHasher computes chain hashes, reusing its SHA-256 state. The zero
+// value is ready to use; it is not safe for concurrent use.
+type ChainHasher struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+	hex [2 * sha256.Size]byte
+}
+
+func (c *ChainHasher) digest(writer string, seq uint64, prev string, prefix []byte) []byte {
+	if c.h == nil {
+		c.h = sha256.New()
+	}
+	h := c.h
+	h.Reset()
+	var num [20]byte
+	h.Write([]byte(chainDomain))
+	h.Write([]byte(writer))
+	h.Write([]byte{0})
+	h.Write(strconv.AppendUint(num[:0], seq, 10))
+	h.Write([]byte{0})
+	h.Write([]byte(prev))
+	h.Write([]byte{0})
+	h.Write(prefix)
+	hex.Encode(c.hex[:], h.Sum(c.sum[:0]))
+	return c.hex[:]
+}
+
+// Hash returns the chain hash (lowercase hex) of the entry whose encoded
+// bytes before the chain key are prefix, at position seq of writer's chain,
+// after the entry whose hash is prev.
+func (c *ChainHasher) Hash(writer string, seq uint64, prev string, prefix []byte) string {
+	return string(c.digest(writer, seq, prev, prefix))
+}
+
+// Matches reports whether ch.Hash is the chain hash of prefix at ch's
+// position; it does not allocate.
+func (c *ChainHasher) Matches(prefix []byte, ch Chain) bool {
+	return string(c.digest(ch.Writer, ch.Seq, ch.Prev, prefix)) == ch.Hash
+}
+
+// Chainer extends one writer's hash chain. It is a small value: a copy is
+// a tentative chain that the owner commits by assigning it back (the file
+// backend does so only after the lines reached the file). Not safe for
+// concurrent use.
+type Chainer struct {
+	writer string
+	seq    uint64
+	head   string
+	h      *ChainHasher
+}
+
+// NewChainer starts the chain of a new writer session. Writer ids must be
+// non-empty and need no JSON escaping (ASCII letters, digits, '-', '_');
+// [NewWriterID] makes one.
+func NewChainer(writer string) Chainer {
+	return Chainer{writer: writer, h: new(ChainHasher)}
+}
+
+// ResumeChainer continues a chain after the entry whose chain is last.
+func ResumeChainer(last Chain) Chainer {
+	return Chainer{writer: last.Writer, seq: last.Seq, head: last.Hash, h: new(ChainHasher)}
+}
+
+// NewWriterID returns a random writer id (16 lowercase hex digits).
+func NewWriterID() string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails (crypto/rand.Read crashes the program instead)
+	return hex.EncodeToString(b[:])
+}
+
+// Writer returns the writer id.
+func (c *Chainer) Writer() string { return c.writer }
+
+// Seq returns the position of the last entry appended (0 before the first).
+func (c *Chainer) Seq() uint64 { return c.seq }
+
+// Head returns the hash of the last entry appended ("" before the first).
+func (c *Chainer) Head() string { return c.head }
+
+// AppendLine appends prefix (from [AuditEntry.AppendPrefix]), the chain key for the next
+// position, the closing '}' and '\n' to dst, and advances the chain.
+func (c *Chainer) AppendLine(dst, prefix []byte) []byte {
+	if c.h == nil {
+		c.h = new(ChainHasher)
+	}
+	c.seq++
+	hsh := c.h.Hash(c.writer, c.seq, c.head, prefix)
+	dst = append(dst, prefix...)
+	dst = appendChain(dst, Chain{Writer: c.writer, Seq: c.seq, Prev: c.head, Hash: hsh})
+	dst = append(dst, "}\n"...)
+	c.head = hsh
+	return dst
+}
+
+// AppendPrefix appends the wire form of e without its chain and without
+// the closing '}': the bytes a chain hash covers, which
+// [Chainer.AppendLine] completes into a stored line. It fails as
+// [AuditEntry.AppendJSON] does.
+func (e *AuditEntry) AppendPrefix(dst []byte) ([]byte, error) {
+	c := *e
+	c.Chain = nil
+	b, err := c.AppendJSON(dst)
+	if err != nil {
+		return dst, err
+	}
+	return b[:len(b)-1], nil
+}
+
+// appendChain appends `,"chain":{...}` (without the entry's closing '}').
+func appendChain(b []byte, ch Chain) []byte {
+	b = append(b, chainMarker...)
+	b = jsontext.AppendString(b, ch.Writer)
+	b = append(b, `,"n":`...)
+	b = strconv.AppendUint(b, ch.Seq, 10)
+	b = append(b, `,"p":`...)
+	b = jsontext.AppendString(b, ch.Prev)
+	b = append(b, `,"h":`...)
+	b = jsontext.AppendString(b, ch.Hash)
+	return append(b, '}')
+}
+
+// MaxChainSuffix is an upper bound of the bytes [Chainer.AppendLine] adds
+// to a prefix for writer (chain key, closing brace and newline).
+func MaxChainSuffix(writer string) int { return len(writer) + 190 }
+
+// SplitChain finds the chain key at the end of a stored line (without its
+// '\n'). It returns the prefix the hash covers and the chain; ok is false
+// when the line does not end in a well-formed chain key (an unchained
+// entry, or damage).
+func SplitChain(line []byte) (prefix []byte, c Chain, ok bool) {
+	i := bytes.LastIndex(line, chainMarker)
+	if i < 0 {
+		return nil, c, false
+	}
+	rest := line[i+len(chainMarker):]
+	if c.Writer, rest, ok = cutPlainString(rest); !ok {
+		return nil, c, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"n":`)); !ok {
+		return nil, c, false
+	}
+	j := 0
+	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+		j++
+	}
+	n, err := strconv.ParseUint(string(rest[:j]), 10, 64)
+	if err != nil {
+		return nil, c, false
+	}
+	c.Seq = n
+	if rest, ok = bytes.CutPrefix(rest[j:], []byte(`,"p":`)); !ok {
+		return nil, c, false
+	}
+	if c.Prev, rest, ok = cutPlainString(rest); !ok {
+		return nil, c, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"h":`)); !ok {
+		return nil, c, false
+	}
+	if c.Hash, rest, ok = cutPlainString(rest); !ok {
+		return nil, c, false
+	}
+	if !bytes.Equal(rest, []byte("}}")) {
+		return nil, c, false
+	}
+	return line[:i], c, true
+}
+
+// cutPlainString reads a JSON string without escapes (writer ids, key ids
+// and hex hashes never need any).
+func cutPlainString(b []byte) (string, []byte, bool) {
+	if len(b) < 2 || b[0] != '"' {
+		return "", b, false
+	}
+	e := bytes.IndexByte(b[1:], '"')
+	if e < 0 || bytes.IndexByte(b[1:1+e], '\\') >= 0 {
+		return "", b, false
+	}
+	return string(b[1 : 1+e]), b[e+2:], true
+}
+
+// NoteDigest is the lowercase hex SHA-256 of a stored record line (without
+// its '\n'): what [Note.PrevNote] of the next record holds, and what
+// recovery notes record of a cut-off tail.
+func NoteDigest(line []byte) string {
+	s := sha256.Sum256(line)
+	return hex.EncodeToString(s[:])
+}
+
+// Note kinds ([Note.Type]).
+const (
+	NoteOpen       = "open"       // a writer session started
+	NoteCheckpoint = "checkpoint" // the writer's chain head
+	NoteRecovery   = "recovery"   // a torn tail was cut off
+	NoteRemoval    = "removal"    // entries were removed (Delete, DeleteBefore)
+	NoteLegacy     = "legacy"     // unchained entries present when chaining began
+)
+
+// Note is one signed record about a writer's chain: a checkpoint of its
+// head, the start of a session, a recovery, a removal, or the digest of
+// the unchained entries a store held when chaining began. Backends write
+// notes with [EncodeNote] and verification reads them with [ParseNote].
+type Note struct {
+	Type   string `json:"type"`
+	Writer string `json:"w"`
+	Seq    uint64 `json:"n"`
+	Hash   string `json:"h,omitempty"`
+	Time   string `json:"t"` // RFC 3339, UTC
+	Final  bool   `json:"final,omitempty"`
+	// PrevNote is the [NoteDigest] of the previous record ("" for the
+	// first), so records form a chain too: removing or reordering them is
+	// detected.
+	PrevNote string         `json:"pn"`
+	Recovery *RecoveryNote  `json:"recovery,omitempty"`
+	Removal  *RemovalNote   `json:"removal,omitempty"`
+	Legacy   *LegacySummary `json:"legacy,omitempty"`
+}
+
+// RecoveryNote records a torn tail cut off when a store was opened.
+type RecoveryNote struct {
+	File   string `json:"file"`
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
+	SHA256 string `json:"sha256"`
+}
+
+// RemovalNote records entries removed on purpose.
+type RemovalNote struct {
+	Reason string        `json:"reason"` // "delete" or "retention"
+	Files  []string      `json:"files,omitempty"`
+	Ranges []SeqRange    `json:"ranges,omitempty"`
+	Legacy LegacySummary `json:"legacy"`
+	Count  int           `json:"count"`
+	Before string        `json:"before,omitempty"`
+}
+
+// SeqRange is a run of consecutive chain entries of one writer; Last is
+// the hash of entry To, which the next remaining entry links to.
+type SeqRange struct {
+	Writer string `json:"w"`
+	From   uint64 `json:"from"`
+	To     uint64 `json:"to"`
+	Last   string `json:"last"`
+}
+
+// SeqRanges accumulates the [SeqRange]s of removed chained entries, in the
+// order they are added. The zero value is empty.
+type SeqRanges struct {
+	Ranges []SeqRange
+	last   map[string]int // writer -> index of its open range
+}
+
+// Add records the removal of the entry with chain c.
+func (a *SeqRanges) Add(c Chain) {
+	if a.last == nil {
+		a.last = make(map[string]int)
+	}
+	if i, ok := a.last[c.Writer]; ok && a.Ranges[i].To+1 == c.Seq {
+		a.Ranges[i].To, a.Ranges[i].Last = c.Seq, c.Hash
+		return
+	}
+	a.last[c.Writer] = len(a.Ranges)
+	a.Ranges = append(a.Ranges, SeqRange{Writer: c.Writer, From: c.Seq, To: c.Seq, Last: c.Hash})
+}
+
+// LegacySummary is an order-independent digest of unchained entry lines:
+// their count and the sum (mod 2^256, hex) of the SHA-256 of each line.
+type LegacySummary struct {
+	Count int64  `json:"count"`
+	Sum   string `json:"sum"`
+}
+
+// LineDigest accumulates a [LegacySummary]. The zero value is empty.
+type LineDigest struct {
+	n   int64
+	sum [32]byte
+}
+
+// Add adds one line (without its '\n').
+func (d *LineDigest) Add(line []byte) {
+	d.n++
+	d.addSum(sha256.Sum256(line))
+}
+
+func (d *LineDigest) addSum(b [32]byte) {
+	var carry uint16
+	for i := 31; i >= 0; i-- {
+		v := uint16(d.sum[i]) + uint16(b[i]) + carry
+		d.sum[i] = byte(v)
+		carry = v >> 8
+	}
+}
+
+// Merge adds a summary made elsewhere; it reports false (and adds
+// nothing) when s.Sum is not 64 hex digits or empty.
+func (d *LineDigest) Merge(s LegacySummary) bool {
+	var b [32]byte
+	if s.Sum != "" {
+		raw, err := hex.DecodeString(s.Sum)
+		if err != nil || len(raw) != 32 {
+			return false
+		}
+		copy(b[:], raw)
+	}
+	d.n += s.Count
+	d.addSum(b)
+	return true
+}
+
+// Count returns the number of lines added (including merged counts).
+func (d *LineDigest) Count() int64 { return d.n }
+
+// Summary returns the digest so far.
+func (d *LineDigest) Summary() LegacySummary {
+	return LegacySummary{Count: d.n, Sum: hex.EncodeToString(d.sum[:])}
+}
+
+// MinHMACKeyLen is the shortest HMAC checkpoint key accepted, in bytes.
+const MinHMACKeyLen = 16
+
+// ErrBadKey is matched (errors.Is) by the error of a signing or
+// verification key that is too short, of the wrong size, or has no id.
+var ErrBadKey = errors.New("storage: unusable checkpoint key")
+
+// Signer signs [Note] records with HMAC-SHA256 or Ed25519. The zero value
+// signs nothing ([Signer.IsZero]); use [NewHMACSigner] or
+// [NewEd25519Signer].
+type Signer struct {
+	id   string
+	key  []byte
+	priv ed25519.PrivateKey
+}
+
+// NewHMACSigner returns a signer for key id keyID using HMAC-SHA256. It
+// fails (matching [ErrBadKey]) for an empty id or a key shorter than
+// [MinHMACKeyLen] bytes; it never falls back to another key.
+func NewHMACSigner(keyID string, key []byte) (Signer, error) {
+	if keyID == "" || len(key) < MinHMACKeyLen {
+		return Signer{}, fmt.Errorf("%w: HMAC key id %q: need an id and at least %d bytes, got %d", ErrBadKey, keyID, MinHMACKeyLen, len(key))
+	}
+	return Signer{id: keyID, key: bytes.Clone(key)}, nil
+}
+
+// NewEd25519Signer returns a signer for key id keyID using Ed25519. It
+// fails (matching [ErrBadKey]) for an empty id or a key of the wrong size.
+func NewEd25519Signer(keyID string, priv ed25519.PrivateKey) (Signer, error) {
+	if keyID == "" || len(priv) != ed25519.PrivateKeySize {
+		return Signer{}, fmt.Errorf("%w: Ed25519 key id %q: need an id and a %d-byte private key", ErrBadKey, keyID, ed25519.PrivateKeySize)
+	}
+	return Signer{id: keyID, priv: bytes.Clone(priv)}, nil
+}
+
+// IsZero reports whether s is the zero Signer.
+func (s Signer) IsZero() bool { return s.key == nil && s.priv == nil }
+
+// KeyID returns the id written next to every signature.
+func (s Signer) KeyID() string { return s.id }
+
+func (s Signer) sign(b []byte) string {
+	if s.priv != nil {
+		return hex.EncodeToString(ed25519.Sign(s.priv, b))
+	}
+	m := hmac.New(sha256.New, s.key)
+	m.Write(b)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// EncodeNote returns the signed line of n, ending in '\n'.
+func EncodeNote(n *Note, s Signer) ([]byte, error) {
+	if s.IsZero() {
+		return nil, fmt.Errorf("%w: no signer", ErrBadKey)
+	}
+	b, err := json.Marshal(n)
+	if err != nil {
+		return nil, fmt.Errorf("storage: encode note: %w", err)
+	}
+	b = b[:len(b)-1]
+	sig := s.sign(b)
+	b = append(b, `,"kid":`...)
+	b = jsontext.AppendString(b, s.id)
+	b = append(b, `,"sig":`...)
+	b = jsontext.AppendString(b, sig)
+	return append(b, "}\n"...), nil
+}
+
+// KeyRing holds the keys that may have signed notes, by key id (several
+// for rotated keys). The zero value is empty; not safe for concurrent
+// modification.
+type KeyRing struct {
+	keys map[string]verifyKey
+}
+
+type verifyKey struct {
+	hmac []byte
+	pub  ed25519.PublicKey
+}
+
+func (r *KeyRing) add(id string, k verifyKey) {
+	if r.keys == nil {
+		r.keys = make(map[string]verifyKey)
+	}
+	r.keys[id] = k
+}
+
+// AddHMAC adds an HMAC-SHA256 key; the same rules as [NewHMACSigner].
+func (r *KeyRing) AddHMAC(keyID string, key []byte) error {
+	if keyID == "" || len(key) < MinHMACKeyLen {
+		return fmt.Errorf("%w: HMAC key id %q: need an id and at least %d bytes, got %d", ErrBadKey, keyID, MinHMACKeyLen, len(key))
+	}
+	r.add(keyID, verifyKey{hmac: bytes.Clone(key)})
+	return nil
+}
+
+// AddEd25519 adds an Ed25519 public key; it fails (matching [ErrBadKey])
+// for an empty id or a key of the wrong size.
+func (r *KeyRing) AddEd25519(keyID string, pub ed25519.PublicKey) error {
+	if keyID == "" || len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: Ed25519 key id %q: need an id and a %d-byte public key", ErrBadKey, keyID, ed25519.PublicKeySize)
+	}
+	r.add(keyID, verifyKey{pub: bytes.Clone(pub)})
+	return nil
+}
+
+// Len returns the number of keys.
+func (r *KeyRing) Len() int { return len(r.keys) }
+
+// ErrBadNote is matched (errors.Is) by every error of [ParseNote]; the
+// error text says why (not signed, unknown key id, signature mismatch,
+// malformed) without quoting the line.
+var ErrBadNote = errors.New("storage: bad signed note")
+
+// ParseNote checks the signature of one stored note line (without '\n')
+// against the ring and decodes it. Errors match [ErrBadNote].
+func ParseNote(line []byte, ring *KeyRing) (*Note, error) {
+	i := bytes.LastIndex(line, []byte(`,"kid":`))
+	if i < 0 {
+		return nil, fmt.Errorf("%w: not a signed note", ErrBadNote)
+	}
+	rest := line[i+len(`,"kid":`):]
+	kid, rest, ok := cutPlainString(rest)
+	if ok {
+		rest, ok = bytes.CutPrefix(rest, []byte(`,"sig":`))
+	}
+	var sig string
+	if ok {
+		sig, rest, ok = cutPlainString(rest)
+	}
+	if !ok || !bytes.Equal(rest, []byte("}")) {
+		return nil, fmt.Errorf("%w: not a signed note", ErrBadNote)
+	}
+	k, ok := ring.keys[kid]
+	if !ok {
+		return nil, fmt.Errorf("%w: signed with unknown key id %q", ErrBadNote, kid)
+	}
+	want, err := hex.DecodeString(sig)
+	signed := line[:i]
+	switch {
+	case err != nil:
+		ok = false
+	case k.pub != nil:
+		ok = ed25519.Verify(k.pub, signed, want)
+	default:
+		m := hmac.New(sha256.New, k.hmac)
+		m.Write(signed)
+		ok = hmac.Equal(m.Sum(nil), want)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: signature does not match (note altered or forged)", ErrBadNote)
+	}
+	var n Note
+	if err := json.Unmarshal(line, &n); err != nil || n.Writer == "" {
+		return nil, fmt.Errorf("%w: signed note is not well-formed", ErrBadNote)
+	}
+	return &n, nil
+}

@@ -1,0 +1,250 @@
+package filestore
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// loadCheckpointKey returns the configured signer, or one for the store's
+// own key file (created on first use).
+func loadCheckpointKey(dir string, cfg config) (storage.Signer, error) {
+	if cfg.checkpointPriv != nil {
+		return storage.NewEd25519Signer(cfg.checkpointKeyID, cfg.checkpointPriv)
+	}
+	if cfg.checkpointKey != nil {
+		return storage.NewHMACSigner(cfg.checkpointKeyID, cfg.checkpointKey)
+	}
+	path := filepath.Join(dir, keyFileName)
+	key, err := readKeyFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key = make([]byte, 32)
+		rand.Read(key) // never fails (crypto/rand.Read crashes the program instead)
+		if err := writeFileAtomic(path, []byte(hex.EncodeToString(key)+"\n")); err != nil {
+			return storage.Signer{}, fmt.Errorf("filestore: write checkpoint key file: %w", err)
+		}
+	} else if err != nil {
+		return storage.Signer{}, err
+	}
+	return storage.NewHMACSigner(localKeyID, key)
+}
+
+// localKeyID is the key id of the store's own key file.
+const localKeyID = "local"
+
+// readKeyFile reads the store's own key file.
+func readKeyFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := hex.DecodeString(string(bytes.TrimSpace(b)))
+	if err != nil || len(key) < storage.MinHMACKeyLen {
+		return nil, fmt.Errorf("filestore: checkpoint key file %s is damaged", filepath.Base(path))
+	}
+	return key, nil
+}
+
+// appendNotes signs and appends notes to checkpoints.jsonl and fsyncs it.
+func (s *Store) appendNotes(ns ...*storage.Note) error {
+	s.notesMu.Lock()
+	defer s.notesMu.Unlock()
+	path := filepath.Join(s.dir, checkpointFileName)
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("filestore: open checkpoints: %w", err)
+	}
+	defer f.Close()
+	if _, err := cutTornTail(f, checkpointFileName); err != nil {
+		return err
+	}
+	if !s.notesInit {
+		last, err := lastLineOf(f)
+		if err != nil {
+			return fmt.Errorf("filestore: read checkpoints: %w", err)
+		}
+		if last != nil {
+			s.lastNote = storage.NoteDigest(last)
+		}
+		s.notesInit = true
+	}
+	var buf []byte
+	prev := s.lastNote
+	for _, n := range ns {
+		if n.Writer == "" {
+			n.Writer = s.writerID
+		}
+		if n.Time == "" {
+			n.Time = s.cfg.now().UTC().Format(time.RFC3339Nano)
+		}
+		n.PrevNote = prev
+		b, err := storage.EncodeNote(n, s.key)
+		if err != nil {
+			return fmt.Errorf("filestore: encode checkpoint: %w", err)
+		}
+		prev = storage.NoteDigest(b[:len(b)-1])
+		buf = append(buf, b...)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(buf); err != nil {
+		// Leave no partial note behind.
+		f.Truncate(fi.Size())
+		return fmt.Errorf("filestore: write checkpoint: %w", err)
+	}
+	s.lastNote = prev
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("filestore: fsync checkpoints: %w", err)
+	}
+	if statErr != nil {
+		return syncDir(s.dir)
+	}
+	return nil
+}
+
+// lastLine returns the last complete line of f (without '\n'), or nil.
+func lastLineOf(f *os.File) ([]byte, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	var last []byte
+	_, err = scanLines(f, max(0, fi.Size()-64<<10), fi.Size(), func(_ int64, line []byte) error {
+		last = append(last[:0], line...)
+		return nil
+	})
+	return last, err
+}
+
+// recordRecoveries writes recovery notes (during open they are written by
+// startSession).
+func (s *Store) recordRecoveries(notes []storage.RecoveryNote) error {
+	if len(notes) == 0 {
+		return nil
+	}
+	if s.writerID == "" {
+		s.pendingRecoveries = append(s.pendingRecoveries, notes...)
+		return nil
+	}
+	ns := make([]*storage.Note, len(notes))
+	for i := range notes {
+		ns[i] = &storage.Note{Type: storage.NoteRecovery, Seq: s.chain.Seq(), Hash: s.chain.Head(), Recovery: &notes[i]}
+	}
+	return s.appendNotes(ns...)
+}
+
+// startSession starts a writer session: a legacy note when chaining
+// begins on a store that already holds unchained lines, pending recovery
+// notes, and the signed "open" note.
+func (s *Store) startSession() error {
+	_, err := os.Stat(filepath.Join(s.dir, checkpointFileName))
+	fresh := errors.Is(err, os.ErrNotExist)
+	s.writerID = storage.NewWriterID()
+	s.chain = storage.NewChainer(s.writerID)
+	var ns []*storage.Note
+	if fresh {
+		acc, err := s.legacyDigest()
+		if err != nil {
+			return err
+		}
+		if acc.Count() > 0 {
+			sum := acc.Summary()
+			ns = append(ns, &storage.Note{Type: storage.NoteLegacy, Legacy: &sum})
+		}
+	}
+	for i := range s.pendingRecoveries {
+		ns = append(ns, &storage.Note{Type: storage.NoteRecovery, Recovery: &s.pendingRecoveries[i]})
+	}
+	s.pendingRecoveries = nil
+	ns = append(ns, &storage.Note{Type: storage.NoteOpen})
+	s.cpTime = s.cfg.now()
+	return s.appendNotes(ns...)
+}
+
+// legacyDigest sums the unchained lines of every data file.
+func (s *Store) legacyDigest() (storage.LineDigest, error) {
+	var acc storage.LineDigest
+	refs, err := listDataFiles(s.dir)
+	if err != nil {
+		return acc, err
+	}
+	for _, ref := range refs {
+		f, err := os.Open(filepath.Join(s.dir, ref.name))
+		if err != nil {
+			return acc, err
+		}
+		fi, err := f.Stat()
+		if err == nil {
+			_, err = scanLines(f, 0, fi.Size(), func(_ int64, line []byte) error {
+				if _, _, ok := storage.SplitChain(line); !ok && !isBlank(line) && json.Valid(line) {
+					acc.Add(line)
+				}
+				return nil
+			})
+		}
+		f.Close()
+		if err != nil {
+			return acc, fmt.Errorf("filestore: read %s: %w", ref.name, err)
+		}
+	}
+	return acc, nil
+}
+
+// maybeCheckpoint writes a checkpoint if the chain advanced and one is due
+// (or force).
+func (s *Store) maybeCheckpoint(force bool) error {
+	s.mu.Lock()
+	due := !s.closed.Load() && s.chain.Seq() != s.cpSeq &&
+		(force || s.chain.Seq()-s.cpSeq >= uint64(s.cfg.checkpointEvery) || s.cfg.now().Sub(s.cpTime) >= s.cfg.checkpointInterval)
+	s.mu.Unlock()
+	if !due {
+		return nil
+	}
+	return s.checkpoint(false)
+}
+
+// checkpoint fsyncs the written data and then signs the chain head, so
+// that a checkpoint never covers data that is not durable. Writers are not
+// held up by the fsyncs: the head is taken under mu, the rest runs outside.
+func (s *Store) checkpoint(final bool) error {
+	s.cpMu.Lock()
+	defer s.cpMu.Unlock()
+	s.mu.Lock()
+	seq, head := s.chain.Seq(), s.chain.Head()
+	if !final && seq == s.cpSeq {
+		s.mu.Unlock()
+		return nil
+	}
+	files := make([]*os.File, 0, len(s.dirty))
+	for f := range s.dirty {
+		files = append(files, f)
+	}
+	s.mu.Unlock()
+	for _, f := range files {
+		// A file closed meanwhile was fsynced by whoever closed it.
+		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+			return fmt.Errorf("filestore: fsync %s: %w", filepath.Base(f.Name()), err)
+		}
+	}
+	if err := s.appendNotes(&storage.Note{Type: storage.NoteCheckpoint, Seq: seq, Hash: head, Final: final}); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if seq > s.cpSeq {
+		s.cpSeq = seq
+	}
+	s.cpTime = s.cfg.now()
+	s.mu.Unlock()
+	return nil
+}
