@@ -15,6 +15,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
 // plainView is a SpanView that is not an SDK span, as the Collector's
@@ -77,7 +78,7 @@ func TestExportViewsEqualsExportSpans(t *testing.T) {
 // queue after a crash) is stored once, even by a store that appends
 // duplicate ids.
 func TestExportViewsDedupe(t *testing.T) {
-	st, err := storage.NewFileStorage(t.TempDir())
+	st, err := filestore.New(t.TempDir())
 	require.NoError(t, err)
 	defer st.Close()
 	l, err := otelaudit.NewLogger(st)
