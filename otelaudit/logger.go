@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -178,7 +179,12 @@ func nullable(s string) *string {
 // Log stores the entry for in and returns its id. When it returns nil the
 // backend accepted the entry (see the backend for how durable that is). A
 // done ctx stops Log before it writes, with an error wrapping ctx.Err().
+//
+// When in gives neither TraceID nor SpanID and ctx holds a valid span
+// context (trace.SpanContextFromContext), the entry gets that span's ids,
+// so an entry logged inside a traced request leads to its trace.
 func (l *Logger) Log(ctx context.Context, in Interaction) (string, error) {
+	in = withSpanIDs(ctx, in)
 	e, err := l.Entry(in)
 	if err != nil {
 		return "", err
@@ -191,11 +197,12 @@ func (l *Logger) Log(ctx context.Context, in Interaction) (string, error) {
 
 // LogBatch stores the entries for ins in one backend batch and returns
 // their ids in order. Nothing is written when any interaction is invalid.
+// Trace and span ids come from ctx's span as in [Logger.Log].
 func (l *Logger) LogBatch(ctx context.Context, ins []Interaction) ([]string, error) {
 	es := make([]*storage.AuditEntry, len(ins))
 	ids := make([]string, len(ins))
 	for i, in := range ins {
-		e, err := l.Entry(in)
+		e, err := l.Entry(withSpanIDs(ctx, in))
 		if err != nil {
 			return nil, fmt.Errorf("otelaudit: interaction %d: %w", i, err)
 		}
@@ -205,6 +212,18 @@ func (l *Logger) LogBatch(ctx context.Context, ins []Interaction) ([]string, err
 		return nil, fmt.Errorf("otelaudit: store %d entries: %w", len(es), err)
 	}
 	return ids, nil
+}
+
+// withSpanIDs fills in's TraceID and SpanID from ctx's span context when in
+// gives neither and ctx has a valid one.
+func withSpanIDs(ctx context.Context, in Interaction) Interaction {
+	if in.TraceID != "" || in.SpanID != "" {
+		return in
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		in.TraceID, in.SpanID = sc.TraceID().String(), sc.SpanID().String()
+	}
+	return in
 }
 
 // GetEntry returns the entry with the given id; the error matches

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -189,4 +191,43 @@ func TestCleanupExpiredAndRetentionLoop(t *testing.T) {
 	n, err = keep.CleanupExpired(t.Context())
 	require.NoError(t, err)
 	assert.Zero(t, n, "no retention keeps everything")
+}
+
+func TestLogTakesTraceIDsFromContext(t *testing.T) {
+	ms := storage.NewMemoryStorage(0)
+	l, err := NewLogger(ms)
+	require.NoError(t, err)
+	tid, _ := trace.TraceIDFromHex("0102030405060708090a0b0c0d0e0f10")
+	sid, _ := trace.SpanIDFromHex("1112131415161718")
+	ctx := trace.ContextWithSpanContext(context.Background(),
+		trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
+
+	id, err := l.Log(ctx, Interaction{Input: "a", Output: "b"})
+	require.NoError(t, err)
+	e, err := l.GetEntry(ctx, id)
+	require.NoError(t, err)
+	require.NotEmpty(t, e.TraceID)
+	require.NotEmpty(t, e.SpanID)
+	assert.Equal(t, tid.String(), e.TraceID)
+	assert.Equal(t, sid.String(), e.SpanID)
+
+	// Ids the interaction gives win over ctx's.
+	id, err = l.Log(ctx, Interaction{Input: "a", TraceID: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", SpanID: "bbbbbbbbbbbbbbbb"})
+	require.NoError(t, err)
+	e, err = l.GetEntry(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", e.TraceID)
+
+	// No span in ctx: null ids, as before.
+	id, err = l.Log(context.Background(), Interaction{Input: "a"})
+	require.NoError(t, err)
+	e, err = l.GetEntry(ctx, id)
+	require.NoError(t, err)
+	assert.Empty(t, e.TraceID)
+
+	ids, err := l.LogBatch(ctx, []Interaction{{Input: "x"}})
+	require.NoError(t, err)
+	e, err = l.GetEntry(ctx, ids[0])
+	require.NoError(t, err)
+	assert.Equal(t, sid.String(), e.SpanID)
 }
