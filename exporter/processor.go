@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/handoff"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -111,6 +112,10 @@ type processor struct {
 	// pending counts accepted entries not yet in the backend (queued,
 	// being written, or spooled).
 	pending atomic.Int64
+
+	// slots holds the content hand-offs of the spans started and not yet
+	// ended (see internal/handoff).
+	slots handoff.Registry
 }
 
 var _ sdktrace.SpanProcessor = (*processor)(nil)
@@ -187,16 +192,30 @@ func NewProcessor(e *Exporter, opts ...ProcessorOption) sdktrace.SpanProcessor {
 	return p
 }
 
-// OnStart does nothing.
-func (p *processor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
-
-// OnEnd queues s for the audit if it is a GenAI span. It blocks while the
-// queue is full unless a spool is configured. After Shutdown it drops s and
-// counts it.
-func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
-	if s == nil || (s.InstrumentationScope().Name != otelaudit.ScopeName && !IsGenAI(s.Attributes())) {
+// OnStart registers s when its instrumentation hands its content over
+// beside the span (otelaudit.StartCall and the middleware do), so that OnEnd
+// can take it. Other spans cost one context lookup.
+func (p *processor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
+	if p.stopped.Load() {
 		return
 	}
+	if slot := handoff.Claim(parent, s); slot != nil {
+		p.slots.Put(s.SpanContext(), slot)
+	}
+}
+
+// OnEnd queues s for the audit if it is a GenAI span, with the content
+// handed over since OnStart. It blocks while the queue is full unless a
+// spool is configured. After Shutdown it drops s and counts it.
+func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
+	if s == nil {
+		return
+	}
+	slot := p.slots.Take(s.SpanContext())
+	if s.InstrumentationScope().Name != otelaudit.ScopeName && !IsGenAI(s.Attributes()) {
+		return
+	}
+	s = withContent(s, slot)
 	p.sendMu.RLock()
 	defer p.sendMu.RUnlock()
 	if p.stopped.Load() {

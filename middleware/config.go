@@ -66,9 +66,11 @@ type config struct {
 	convHeader  string
 	extractors  []Extractor
 	provider    string
-	// callTP is otelaudit.WithTracerProvider(tp), made once rather than
-	// per call.
-	callTP otelaudit.CallOption
+	// callTP is otelaudit.WithTracerProvider(tp) and callContent
+	// otelaudit.WithContentOnSpan(onSpan), made once rather than per call.
+	callTP      otelaudit.CallOption
+	callContent otelaudit.CallOption
+	onSpan      bool
 }
 
 func newConfig(opts []Option) *config {
@@ -82,10 +84,21 @@ func newConfig(opts []Option) *config {
 		c.tp = otel.GetTracerProvider()
 	}
 	c.callTP = otelaudit.WithTracerProvider(c.tp)
+	c.callContent = otelaudit.WithContentOnSpan(c.onSpan)
 	if c.propagators == nil {
 		c.propagators = otel.GetTextMapPropagator()
 	}
 	return c
+}
+
+// WithContentOnSpan puts the captured content (request and reply messages,
+// system instructions) and the audit.metadata.* attributes on the spans as
+// well, as the semconv opt-in attributes, for users who want them in their
+// trace backend. By default (false) they reach only the audit processor of
+// the provider, beside the span, so no other exporter sees them; with true,
+// wrap other exporters with exporter.Redact (exporter.ProviderOptions does).
+func WithContentOnSpan(on bool) Option {
+	return optionFunc(func(c *config) { c.onSpan = on })
 }
 
 // WithTracerProvider makes the wrapper create its spans with tp instead of

@@ -22,6 +22,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/handoff"
 	"github.com/otelaudit/otelaudit-go/middleware/internal/genai"
 	"github.com/otelaudit/otelaudit-go/middleware/internal/sse"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
@@ -77,6 +78,11 @@ type exchange struct {
 	ext    Extractor
 	limit  int
 	server bool
+	// setContent hands content attributes (otelaudit.IsContentKey) to the
+	// audit processor, or puts them on the span with WithContentOnSpan;
+	// wantContent says whether they go anywhere.
+	setContent  func(...attribute.KeyValue)
+	wantContent bool
 
 	ended atomic.Bool
 
@@ -245,12 +251,6 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 	} else if server {
 		ctx = ContextWithConversationID(ctx, conv)
 	}
-	if s := genai.MessagesJSON(input); s != "" {
-		extra = append(extra, semconv.GenAIInputMessagesKey.String(s))
-	}
-	if s := genai.PartsJSON(system); s != "" {
-		extra = append(extra, semconv.GenAISystemInstructionsKey.String(s))
-	}
 	if reqTrunc {
 		extra = append(extra, otelaudit.AuditMetadataKey(MetadataRequestTruncated).Bool(true))
 	}
@@ -263,10 +263,27 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		extra = append(extra, semconv.ServerAddress(host))
 	}
 
+	// Content (and audit.metadata.*) goes beside the span, not on it.
+	var content []attribute.KeyValue
+	extra, content = splitContent(extra)
+	defer func() {
+		if !x.wantContent {
+			return
+		}
+		if s := genai.MessagesJSON(input); s != "" {
+			content = append(content, semconv.GenAIInputMessagesKey.String(s))
+		}
+		if s := genai.PartsJSON(system); s != "" {
+			content = append(content, semconv.GenAISystemInstructionsKey.String(s))
+		}
+		x.setContent(content...)
+	}()
 	if !server {
-		ctx, call := otelaudit.StartCall(ctx, otelaudit.Request{Operation: op, Provider: provider, Model: model, ConversationID: conv},
-			c.callTP, otelaudit.WithStartTime(start), otelaudit.WithAttributes(extra...))
+		var call *otelaudit.Call
+		ctx, call = otelaudit.StartCall(ctx, otelaudit.Request{Operation: op, Provider: provider, Model: model, ConversationID: conv},
+			c.callTP, c.callContent, otelaudit.WithStartTime(start), otelaudit.WithAttributes(extra...))
 		x.span = call.Span()
+		x.setContent, x.wantContent = call.SetContentAttributes, call.ContentWanted()
 		return ctx, x
 	}
 	// The server span: the same GenAI attributes as StartCall gives, with
@@ -289,9 +306,26 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 	if model != "" {
 		name = op + " " + model
 	}
+	ctx, slot := handoff.Begin(ctx)
 	ctx, x.span = c.tp.Tracer(ScopeName).Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(start), trace.WithAttributes(attrs...))
+	sink := handoff.NewSink(x.span, slot, c.onSpan)
+	x.setContent, x.wantContent = sink.Set, sink.Wants()
 	return ctx, x
+}
+
+// splitContent moves the content attributes of attrs (otelaudit.IsContentKey:
+// messages, audit.metadata.*) to content, in place.
+func splitContent(attrs []attribute.KeyValue) (rest, content []attribute.KeyValue) {
+	rest = attrs[:0]
+	for _, kv := range attrs {
+		if otelaudit.IsContentKey(kv.Key) {
+			content = append(content, kv)
+		} else {
+			rest = append(rest, kv)
+		}
+	}
+	return rest, content
 }
 
 // respond records the status and headers of the reply and chooses how to
@@ -322,7 +356,7 @@ func (x *exchange) respond(status int, h http.Header, uncompressed bool, content
 		// Streams are never decoded (that would need buffering); other
 		// encodings are not supported.
 		x.mode = modeSkip
-		x.span.SetAttributes(otelaudit.AuditMetadataKey(MetadataNotDecoded).String(ce))
+		x.setContent(otelaudit.AuditMetadataKey(MetadataNotDecoded).String(ce))
 	case x.ext != nil || status >= 400:
 		x.mode = modeBuffer
 	case mt == "text/event-stream":
@@ -439,7 +473,10 @@ func (x *exchange) finish(readErr error, early bool) {
 	// each call takes the span's lock and may regrow its attribute slice.
 	attrs := make([]attribute.KeyValue, 0, 8)
 	defer func() {
+		var content []attribute.KeyValue
+		attrs, content = splitContent(attrs)
 		x.span.SetAttributes(attrs...)
+		x.setContent(content...)
 		x.span.End()
 		if x.pooledBuf {
 			releaseCapture(x.buf)
@@ -456,7 +493,7 @@ func (x *exchange) finish(readErr error, early bool) {
 	var errType string
 	if x.ext != nil {
 		if resp, ok := x.ext.ExtractResponse(x.status, x.header, x.buf); ok {
-			attrs = appendReply(attrs, &genai.Response{ID: resp.ID, Model: resp.Model, Messages: fromAuditMessages(resp.Output, "assistant"),
+			attrs = x.appendReply(attrs, &genai.Response{ID: resp.ID, Model: resp.Model, Messages: fromAuditMessages(resp.Output, "assistant"),
 				InputTokens: resp.InputTokens, OutputTokens: resp.OutputTokens})
 			errType = resp.ErrorType
 		} else if x.status >= 400 {
@@ -480,7 +517,7 @@ func (x *exchange) finish(readErr error, early bool) {
 			x.stream.Event("", x.buf) // a last line without newline
 		}
 		res := x.stream.Result()
-		attrs = appendReply(attrs, res)
+		attrs = x.appendReply(attrs, res)
 		if res.Truncated {
 			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
 		}
@@ -522,13 +559,13 @@ func (x *exchange) finish(readErr error, early bool) {
 		res, err := genai.ParseResponse(x.api, body)
 		switch {
 		case err == nil && (x.api != genai.APIUnknown || len(res.Messages) > 0):
-			attrs = appendReply(attrs, res)
+			attrs = x.appendReply(attrs, res)
 			errType = res.ErrorType
 		default:
 			if err != nil && x.api != genai.APIUnknown && len(body) > 0 {
 				attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataResponseUnparsed).Bool(true))
 			}
-			attrs = appendReply(attrs, &genai.Response{Messages: rawMessage("assistant", body)})
+			attrs = x.appendReply(attrs, &genai.Response{Messages: rawMessage("assistant", body)})
 		}
 		if errType == "" && readErr != nil {
 			errType = errorTypeOf(readErr)
@@ -550,7 +587,7 @@ func (x *exchange) finish(readErr error, early bool) {
 
 // appendReply appends the attributes of a reply's data to attrs. Strings
 // are copied: they may share a recycled capture buffer.
-func appendReply(attrs []attribute.KeyValue, r *genai.Response) []attribute.KeyValue {
+func (x *exchange) appendReply(attrs []attribute.KeyValue, r *genai.Response) []attribute.KeyValue {
 	if r.ID != "" {
 		attrs = append(attrs, semconv.GenAIResponseIDKey.String(strings.Clone(r.ID)))
 	}
@@ -569,6 +606,9 @@ func appendReply(attrs []attribute.KeyValue, r *genai.Response) []attribute.KeyV
 			reasons[i] = strings.Clone(fr)
 		}
 		attrs = append(attrs, semconv.GenAIResponseFinishReasonsKey.StringSlice(reasons))
+	}
+	if !x.wantContent {
+		return attrs
 	}
 	if s := genai.MessagesJSON(r.Messages); s != "" {
 		attrs = append(attrs, semconv.GenAIOutputMessagesKey.String(s))

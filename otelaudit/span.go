@@ -15,6 +15,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/handoff"
 	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -86,6 +87,7 @@ func (f callOptionFunc) applyCall(c *callConfig) { f(c) }
 type callConfig struct {
 	tp        trace.TracerProvider
 	noContent bool
+	onSpan    bool
 	start     time.Time
 	attrs     []attribute.KeyValue
 }
@@ -101,12 +103,24 @@ func WithTracerProvider(tp trace.TracerProvider) CallOption {
 }
 
 // WithContent sets whether the call's content (input and output messages,
-// system instructions) is recorded on the span. The default, true, is what
-// the audit exporter needs to hash or encrypt it; other exporters must be
-// wrapped with exporter.Redact so they never see it. With false the span
-// carries no content and its audit entry holds the hashes of empty content.
+// system instructions, metadata) is recorded at all. The default, true,
+// hands it to the audit processor, which hashes or encrypts it. With false
+// nothing is recorded and the audit entry holds the hashes of empty
+// content.
 func WithContent(record bool) CallOption {
 	return callOptionFunc(func(c *callConfig) { c.noContent = !record })
+}
+
+// WithContentOnSpan puts the call's content on the span as the semconv
+// attributes (gen_ai.input.messages, gen_ai.output.messages,
+// gen_ai.system_instructions, audit.metadata.*), for users who want it in
+// their trace backend; the audit processor then reads it from there. The
+// default, false, keeps content off the span: it reaches the audit
+// processor beside the span, so no other exporter or processor ever sees
+// it. With true, wrap every other exporter with exporter.Redact (as
+// exporter.ProviderOptions does) unless it may hold prompts.
+func WithContentOnSpan(on bool) CallOption {
+	return callOptionFunc(func(c *callConfig) { c.onSpan = on })
 }
 
 // WithStartTime sets the span's start time instead of now. A zero t is
@@ -144,17 +158,26 @@ type Call struct {
 	span      trace.Span
 	entryID   string
 	noContent bool
+	// content routes content attributes: to the audit processor (default),
+	// onto the span (WithContentOnSpan) or nowhere.
+	content handoff.Sink
 }
 
 // StartCall starts the span of a GenAI call and returns a context holding
 // it. The span gets, at start, gen_ai.operation.name, gen_ai.provider.name,
-// gen_ai.request.model, gen_ai.conversation.id, the input content and
-// audit.entry_id: a fresh UUIDv7 that the audit exporter stores the entry
-// under (see [Call.EntryID]). Because the GenAI attributes are there at
-// start, exporter.Sampler can keep the span for the audit whatever the
-// trace sampler decides.
+// gen_ai.request.model, gen_ai.conversation.id and audit.entry_id: a fresh
+// UUIDv7 that the audit exporter stores the entry under (see
+// [Call.EntryID]). Because the GenAI attributes are there at start,
+// exporter.Sampler can keep the span for the audit whatever the trace
+// sampler decides.
 //
-// Content is recorded as semconv JSON:
+// Content (input, output, system instructions, metadata) is not put on
+// the span unless [WithContentOnSpan] says so: the audit processor of the
+// span's provider (exporter.NewProcessor) registers the span when it
+// starts and the content is handed to it beside the span, so other
+// exporters never see it. When the provider has no audit processor the
+// content is dropped, the call is not audited, and this is reported once
+// through otel.Handle. Content is recorded as semconv JSON:
 //
 //	gen_ai.input.messages      [{"role":"user","parts":[{"type":"text","content":"..."}]}]
 //	gen_ai.output.messages     [{"role":"assistant","parts":[{"type":"text","content":"..."}],"finish_reason":"stop"}]
@@ -195,25 +218,52 @@ func StartCall(ctx context.Context, req Request, opts ...CallOption) (context.Co
 	if req.ConversationID != "" {
 		attrs = append(attrs, semconv.GenAIConversationIDKey.String(req.ConversationID))
 	}
-	if !cfg.noContent {
-		if req.SystemInstructions != "" {
-			attrs = append(attrs, semconv.GenAISystemInstructionsKey.String(SystemInstructionsJSON(req.SystemInstructions)))
+	onSpan := cfg.onSpan
+	if onSpan {
+		if !cfg.noContent {
+			attrs = appendStartContent(attrs, req.SystemInstructions, req.Input)
 		}
-		if len(req.Input) > 0 {
-			attrs = append(attrs, semconv.GenAIInputMessagesKey.String(MessagesJSON(req.Input, "user")))
+		for k, v := range req.Metadata {
+			attrs = append(attrs, metadataAttr(k, v))
 		}
-	}
-	for k, v := range req.Metadata {
-		attrs = append(attrs, metadataAttr(k, v))
 	}
 	attrs = append(attrs, cfg.attrs...)
+	ctx, slot := handoff.Begin(ctx)
 	var span trace.Span
 	if cfg.start.IsZero() {
 		ctx, span = cfg.tp.Tracer(ScopeName).Start(ctx, name, clientKind, trace.WithAttributes(attrs...))
 	} else {
 		ctx, span = cfg.tp.Tracer(ScopeName).Start(ctx, name, clientKind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
 	}
-	return ctx, &Call{span: span, entryID: id, noContent: cfg.noContent}
+	c := &Call{span: span, entryID: id, noContent: cfg.noContent, content: handoff.NewSink(span, slot, onSpan)}
+	if !onSpan && c.content.Audited() {
+		if !cfg.noContent && (req.SystemInstructions != "" || len(req.Input) > 0) {
+			// The JSON is built by the audit processor's worker, not by
+			// the caller; the message list is copied, its strings are
+			// immutable.
+			sys, input := req.SystemInstructions, slices.Clone(req.Input)
+			c.content.Defer(func() []attribute.KeyValue { return appendStartContent(nil, sys, input) })
+		}
+		if len(req.Metadata) > 0 {
+			md := make([]attribute.KeyValue, 0, len(req.Metadata))
+			for k, v := range req.Metadata {
+				md = append(md, metadataAttr(k, v))
+			}
+			c.content.Set(md...)
+		}
+	}
+	return ctx, c
+}
+
+// appendStartContent appends the content attributes known at start.
+func appendStartContent(attrs []attribute.KeyValue, system string, input []Message) []attribute.KeyValue {
+	if system != "" {
+		attrs = append(attrs, semconv.GenAISystemInstructionsKey.String(SystemInstructionsJSON(system)))
+	}
+	if len(input) > 0 {
+		attrs = append(attrs, semconv.GenAIInputMessagesKey.String(MessagesJSON(input, "user")))
+	}
+	return attrs
 }
 
 // clientKind is the span kind option of every call, made once.
@@ -238,21 +288,43 @@ func (c *Call) Span() trace.Span {
 
 // SetInput records the input messages (gen_ai.input.messages), for callers
 // that learn them after StartCall. Nothing is recorded with WithContent(false)
-// or for no messages.
+// or for no messages. Like all content it goes to the audit processor, or
+// on the span with [WithContentOnSpan].
 func (c *Call) SetInput(msgs ...Message) {
-	if c == nil || c.noContent || len(msgs) == 0 {
+	if c == nil || c.noContent || len(msgs) == 0 || !c.content.Wants() {
 		return
 	}
-	c.span.SetAttributes(semconv.GenAIInputMessagesKey.String(MessagesJSON(msgs, "user")))
+	c.content.Set(semconv.GenAIInputMessagesKey.String(MessagesJSON(msgs, "user")))
 }
 
 // SetSystemInstructions records gen_ai.system_instructions. Nothing is
 // recorded with WithContent(false) or for "".
 func (c *Call) SetSystemInstructions(text string) {
-	if c == nil || c.noContent || text == "" {
+	if c == nil || c.noContent || text == "" || !c.content.Wants() {
 		return
 	}
-	c.span.SetAttributes(semconv.GenAISystemInstructionsKey.String(SystemInstructionsJSON(text)))
+	c.content.Set(semconv.GenAISystemInstructionsKey.String(SystemInstructionsJSON(text)))
+}
+
+// ContentWanted reports whether content given to the call goes anywhere:
+// an audit processor takes the span, or [WithContentOnSpan] puts it on
+// the span. Instrumentations skip building content when it is false.
+func (c *Call) ContentWanted() bool {
+	return c != nil && !c.noContent && c.content.Wants()
+}
+
+// SetContentAttributes records content attributes of the call that have no
+// setter of their own, such as gen_ai.tool.definitions or
+// gen_ai.tool.call.arguments (keys otelaudit's [IsContentKey] reports;
+// other keys belong on the span, via Span().SetAttributes). They take the
+// same way as the call's messages: to the audit processor beside the
+// span by default, on the span with [WithContentOnSpan], nowhere with
+// WithContent(false).
+func (c *Call) SetContentAttributes(kv ...attribute.KeyValue) {
+	if c == nil || c.noContent {
+		return
+	}
+	c.content.Set(kv...)
 }
 
 // SetOutput records the model's answer: gen_ai.output.messages (one message
@@ -269,15 +341,20 @@ func (c *Call) SetOutput(msgs ...Message) {
 			reasons = append(reasons, m.FinishReason)
 		}
 	}
-	switch {
-	case len(reasons) > 0 && !c.noContent:
-		c.span.SetAttributes(semconv.GenAIResponseFinishReasonsKey.StringSlice(reasons),
-			semconv.GenAIOutputMessagesKey.String(MessagesJSON(msgs, "assistant")))
-	case len(reasons) > 0:
+	if len(reasons) > 0 {
 		c.span.SetAttributes(semconv.GenAIResponseFinishReasonsKey.StringSlice(reasons))
-	case !c.noContent:
-		c.span.SetAttributes(semconv.GenAIOutputMessagesKey.String(MessagesJSON(msgs, "assistant")))
 	}
+	if c.noContent || !c.content.Wants() {
+		return
+	}
+	if c.content.OnSpan() {
+		c.content.Set(semconv.GenAIOutputMessagesKey.String(MessagesJSON(msgs, "assistant")))
+		return
+	}
+	out := slices.Clone(msgs)
+	c.content.Defer(func() []attribute.KeyValue {
+		return []attribute.KeyValue{semconv.GenAIOutputMessagesKey.String(MessagesJSON(out, "assistant"))}
+	})
 }
 
 // SetResponse records gen_ai.response.id and gen_ai.response.model; empty
@@ -366,13 +443,15 @@ func (c *Call) Block(reason string, detectors ...string) {
 // SetMetadata records value as audit.metadata.<key>; the audit entry gets
 // it as metadata[key]. Strings, bools, integers, finite floats and slices of
 // those keep their type; anything else (maps, structs, NaN) is recorded as
-// its JSON text (or fmt %v when it has none). Metadata attributes are
-// removed by exporter.Redact like content.
+// its JSON text (or fmt %v when it has none). Metadata may hold anything,
+// so it is handled like content: it goes to the audit processor, or on the
+// span with [WithContentOnSpan] (where exporter.Redact removes it). Unlike
+// content it is recorded with WithContent(false) too.
 func (c *Call) SetMetadata(key string, value any) {
 	if c == nil || key == "" {
 		return
 	}
-	c.span.SetAttributes(metadataAttr(key, value))
+	c.content.Set(metadataAttr(key, value))
 }
 
 // End ends the call's span, with the given options (for example

@@ -10,9 +10,11 @@ import (
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
-// ExampleStartCall records one chat call as a GenAI span. In production the
-// provider comes from exporter.NewTracerProvider, which audits the span and
-// keeps its content away from other exporters.
+// ExampleStartCall records one chat call as a GenAI span. The span carries
+// no content: the prompt and the answer go to the audit processor of the
+// provider (here there is none, so they are dropped). In production the
+// provider is built with exporter.ProviderOptions or
+// exporter.NewTracerProvider.
 func ExampleStartCall() {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
@@ -42,13 +44,32 @@ func ExampleStartCall() {
 	// audit.entry_id = true
 	// gen_ai.provider.name = openai
 	// gen_ai.request.model = gpt-4o
-	// gen_ai.input.messages = [{"role":"user","parts":[{"type":"text","content":"Hi"}]}]
 	// gen_ai.response.id = chatcmpl-1
 	// gen_ai.response.model = gpt-4o-2024-08-06
 	// gen_ai.usage.input_tokens = 5
 	// gen_ai.usage.output_tokens = 2
 	// gen_ai.response.finish_reasons = ["stop"]
-	// gen_ai.output.messages = [{"role":"assistant","parts":[{"type":"text","content":"Hello!"}],"finish_reason":"stop"}]
+}
+
+// ExampleWithContentOnSpan puts the content on the span too, for users who
+// want prompts in their trace backend.
+func ExampleWithContentOnSpan() {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	_, call := otelaudit.StartCall(context.Background(), otelaudit.Request{
+		Model: "gpt-4o",
+		Input: []otelaudit.Message{{Content: "Hi"}},
+	}, otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(true))
+	call.SetOutput(otelaudit.Message{Content: "Hello!"})
+	call.End()
+	for _, kv := range rec.Ended()[0].Attributes() {
+		if otelaudit.IsContentKey(kv.Key) {
+			fmt.Println(kv.Key, "=", kv.Value.String())
+		}
+	}
+	// Output:
+	// gen_ai.input.messages = [{"role":"user","parts":[{"type":"text","content":"Hi"}]}]
+	// gen_ai.output.messages = [{"role":"assistant","parts":[{"type":"text","content":"Hello!"}]}]
 }
 
 // ExampleCall_Block records a request that a safety check stopped before it

@@ -59,7 +59,7 @@ func TestStartCallRecordsGenAISpan(t *testing.T) {
 		SystemInstructions: "be brief",
 		Input:              []otelaudit.Message{{Content: "hello \"world\"\n"}, {Role: "assistant", Content: "hi"}, {Content: "again"}},
 		Metadata:           map[string]any{"user": "u1", "n": 3, "ok": true, "nested": map[string]any{"a": 1}},
-	}, otelaudit.WithTracerProvider(tp), otelaudit.WithStartTime(start),
+	}, otelaudit.WithTracerProvider(tp), otelaudit.WithStartTime(start), otelaudit.WithContentOnSpan(true),
 		otelaudit.WithAttributes(semconv.ServerAddressKey.String("api.example")))
 	require.True(t, trace.SpanFromContext(ctx).SpanContext().IsValid())
 	assert.Equal(t, call.Span().SpanContext(), trace.SpanFromContext(ctx).SpanContext())
@@ -122,7 +122,7 @@ func TestStartCallRecordsGenAISpan(t *testing.T) {
 
 func TestStartCallAttributesPresentAtStart(t *testing.T) {
 	rec, tp := newRecorder(t)
-	_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "anthropic", Model: "claude", Input: []otelaudit.Message{{Content: "x"}}}, otelaudit.WithTracerProvider(tp))
+	_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "anthropic", Model: "claude", Input: []otelaudit.Message{{Content: "x"}}}, otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(true))
 	started := rec.Started()
 	require.Len(t, started, 1)
 	a := attrMap(started[0])
@@ -215,7 +215,7 @@ func TestNilCallIsNoop(t *testing.T) {
 
 func TestSetMetadataTypes(t *testing.T) {
 	rec, tp := newRecorder(t)
-	_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{}, otelaudit.WithTracerProvider(tp))
+	_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{}, otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(true))
 	call.SetMetadata("s", "v")
 	call.SetMetadata("f", 1.5)
 	call.SetMetadata("nan", math.NaN())

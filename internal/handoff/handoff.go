@@ -1,0 +1,259 @@
+// Package handoff carries the content of a GenAI span (prompts, answers,
+// system instructions, tool arguments, caller metadata: the attributes
+// otelaudit.IsContentKey names) from the code that starts the span to the
+// audit processor, beside the span instead of on it. Ordinary exporters,
+// which see only the span, never get the content; a provider without an
+// audit processor never receives it at all.
+//
+// The protocol, for an instrumentation (otelaudit.StartCall, the
+// middleware, tool and agent spans):
+//
+//	ctx, slot := handoff.Begin(ctx)             // before Tracer.Start
+//	ctx, span := tracer.Start(ctx, name, ...)   // audit processors Claim the slot in OnStart
+//	sink := handoff.NewSink(span, slot, onSpan) // after Start, once
+//	sink.Set(semconv.GenAIInputMessagesKey.String(json))
+//
+// and for an audit span processor:
+//
+//	OnStart: if sl := handoff.Claim(parent, s); sl != nil { reg.Put(s.SpanContext(), sl) }
+//	OnEnd:   sl := reg.Take(s.SpanContext()) // then read sl.Attributes()
+//
+// A slot no processor claimed receives nothing (Sink.Set drops), and a
+// claimed slot lives until its span ends, so nothing accumulates.
+package handoff
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Slot holds the content of one span for the audit processors that claimed
+// it. Its methods are safe for concurrent use.
+type Slot struct {
+	mu     sync.Mutex
+	owner  trace.Span // the span an audit processor claimed the slot for
+	closed bool       // Attach ran: no later span may claim it
+	attrs  []attribute.KeyValue
+	lazy   []func() []attribute.KeyValue
+}
+
+type ctxKey struct{}
+
+// Begin returns ctx carrying a new Slot, to start the span with.
+func Begin(ctx context.Context) (context.Context, *Slot) {
+	sl := &Slot{}
+	return context.WithValue(ctx, ctxKey{}, sl), sl
+}
+
+// Claim is called by an audit processor's OnStart with the parent context
+// the SDK passes and the span being started. It returns the slot for s, or
+// nil when parent carries none or its slot belongs to another span (a
+// child started under a span whose context still carries its slot). Several
+// processors may claim the same slot for the same span.
+func Claim(parent context.Context, s trace.Span) *Slot {
+	if parent == nil || s == nil {
+		return nil
+	}
+	sl, _ := parent.Value(ctxKey{}).(*Slot)
+	if sl == nil {
+		return nil
+	}
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	switch {
+	case sl.owner == nil && !sl.closed:
+		sl.owner = s
+		return sl
+	case sl.owner == s:
+		return sl
+	}
+	return nil
+}
+
+// attach reports whether an audit processor claimed sl for span, and closes
+// sl to later claims.
+func (sl *Slot) attach(span trace.Span) bool {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	sl.closed = true
+	return sl.owner != nil && sl.owner == span
+}
+
+func (sl *Slot) set(kv []attribute.KeyValue) {
+	sl.mu.Lock()
+	sl.attrs = append(sl.attrs, kv...)
+	sl.mu.Unlock()
+}
+
+func (sl *Slot) deferred(f func() []attribute.KeyValue) {
+	sl.mu.Lock()
+	sl.lazy = append(sl.lazy, f)
+	sl.mu.Unlock()
+}
+
+// Attributes returns the content handed to sl, deferred parts built now,
+// in the order they were handed over (deferred parts first, since they
+// describe the start of the call). A key given twice appears twice; the
+// later value is the one that counts, as with span attributes.
+func (sl *Slot) Attributes() []attribute.KeyValue {
+	if sl == nil {
+		return nil
+	}
+	sl.mu.Lock()
+	lazy, attrs := sl.lazy, sl.attrs
+	sl.mu.Unlock()
+	if len(lazy) == 0 {
+		return attrs
+	}
+	var out []attribute.KeyValue
+	for _, f := range lazy {
+		out = append(out, f()...)
+	}
+	return append(out, attrs...)
+}
+
+// Sink routes the content of one span: onto the span when the caller opted
+// in, to the audit processors through the slot when one claimed it, and
+// nowhere otherwise. The zero Sink drops everything. Safe for concurrent
+// use.
+type Sink struct {
+	span   trace.Span
+	slot   *Slot // nil when no audit processor claimed the slot
+	onSpan bool
+}
+
+// NewSink is called once, right after the span started with Begin's ctx.
+// onSpan puts content on the span itself (the user's opt-in for their
+// trace backend). When no audit processor claimed the slot, the unsafe or
+// lossy wiring is reported once per process through otel.Handle.
+func NewSink(span trace.Span, sl *Slot, onSpan bool) Sink {
+	k := Sink{span: span, onSpan: onSpan}
+	if sl != nil && sl.attach(span) {
+		k.slot = sl
+	} else if span != nil {
+		warnUnaudited(span, onSpan)
+	}
+	return k
+}
+
+// Audited reports whether an audit processor takes this span's content.
+func (k Sink) Audited() bool { return k.slot != nil }
+
+// Wants reports whether content handed to k goes anywhere; callers skip
+// building it when not.
+func (k Sink) Wants() bool { return k.onSpan || k.slot != nil }
+
+// OnSpan reports whether content goes on the span (the opt-in).
+func (k Sink) OnSpan() bool { return k.onSpan }
+
+// Set hands content attributes over: on the span with the opt-in, else to
+// the audit processors, else nowhere.
+func (k Sink) Set(kv ...attribute.KeyValue) {
+	switch {
+	case len(kv) == 0:
+	case k.onSpan:
+		k.span.SetAttributes(kv...)
+	case k.slot != nil:
+		k.slot.set(kv)
+	}
+}
+
+// Defer hands over content that f builds only when the audit processor
+// reads it (off the caller's goroutine). f must only read values that do
+// not change after Defer; with the opt-in it runs now and goes on the span.
+func (k Sink) Defer(f func() []attribute.KeyValue) {
+	switch {
+	case k.onSpan:
+		k.span.SetAttributes(f()...)
+	case k.slot != nil:
+		k.slot.deferred(f)
+	}
+}
+
+var warnedNotRecording, warnedNoAudit atomic.Bool
+
+// warnUnaudited reports once per kind a GenAI span no audit processor
+// takes. The span name is "{operation} {model}", which holds no content.
+func warnUnaudited(span trace.Span, onSpan bool) {
+	switch {
+	case !span.IsRecording():
+		if warnedNotRecording.CompareAndSwap(false, true) {
+			otel.Handle(fmt.Errorf("otelaudit: GenAI span not recorded, so not audited: the TracerProvider is a no-op " +
+				"(no SDK provider set globally or given with WithTracerProvider) or its sampler dropped the span " +
+				"(wrap the sampler with exporter.Sampler, or build the provider with exporter.ProviderOptions); reported once"))
+		}
+	default:
+		if warnedNoAudit.CompareAndSwap(false, true) {
+			what := "it is not audited"
+			if onSpan {
+				what = "it is not audited and its content is on the span for every exporter"
+			}
+			otel.Handle(fmt.Errorf("otelaudit: GenAI span started on a TracerProvider without the audit processor: %s; "+
+				"build the provider with exporter.ProviderOptions or exporter.NewTracerProvider and pass it with "+
+				"WithTracerProvider (or set it globally); reported once", what))
+		}
+	}
+}
+
+// Registry maps the spans an audit processor claimed, by span context, to
+// their slots, from OnStart to OnEnd. The zero Registry is ready; it is safe
+// for concurrent use.
+type Registry struct {
+	n      atomic.Int64
+	shards [16]shard
+}
+
+type shard struct {
+	mu sync.Mutex
+	m  map[spanKey]*Slot
+	_  [40]byte // keep shards on separate cache lines
+}
+
+type spanKey struct {
+	t trace.TraceID
+	s trace.SpanID
+}
+
+func (r *Registry) shard(k spanKey) *shard { return &r.shards[k.s[7]&15] }
+
+// Put registers sl for the span with context sc.
+func (r *Registry) Put(sc trace.SpanContext, sl *Slot) {
+	k := spanKey{sc.TraceID(), sc.SpanID()}
+	sh := r.shard(k)
+	sh.mu.Lock()
+	if sh.m == nil {
+		sh.m = make(map[spanKey]*Slot)
+	}
+	if _, dup := sh.m[k]; !dup {
+		r.n.Add(1)
+	}
+	sh.m[k] = sl
+	sh.mu.Unlock()
+}
+
+// Take removes and returns the slot of the span with context sc; nil when
+// none was registered.
+func (r *Registry) Take(sc trace.SpanContext) *Slot {
+	if r.n.Load() == 0 {
+		return nil
+	}
+	k := spanKey{sc.TraceID(), sc.SpanID()}
+	sh := r.shard(k)
+	sh.mu.Lock()
+	sl, ok := sh.m[k]
+	if ok {
+		delete(sh.m, k)
+		r.n.Add(-1)
+	}
+	sh.mu.Unlock()
+	return sl
+}
+
+// Len returns the number of registered spans (started, not yet ended).
+func (r *Registry) Len() int { return int(r.n.Load()) }
