@@ -190,3 +190,89 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// kib1 is 1 KiB of prompt-like text.
+var kib1 = func() string {
+	b := make([]byte, 1024)
+	const words = "the quick brown fox jumps over the lazy dog "
+	for i := range b {
+		b[i] = words[i%len(words)]
+	}
+	return string(b)
+}()
+
+var benchReq1K = otelaudit.Request{
+	Provider: "openai", Model: "gpt-4o", ConversationID: "conv-1",
+	Input: []otelaudit.Message{{Content: kib1}},
+}
+
+func callWithContent(tp trace.TracerProvider, opts ...otelaudit.CallOption) {
+	_, call := otelaudit.StartCall(context.Background(), benchReq1K, append(opts, otelaudit.WithTracerProvider(tp))...)
+	call.SetResponse("resp-1", "gpt-4o-2024-08-06")
+	call.SetUsage(12, 1)
+	call.SetOutput(otelaudit.Message{Content: kib1, FinishReason: "stop"})
+	call.End()
+}
+
+// BenchmarkCallerCost measures, in one run and interleaved chunk by chunk
+// as BenchmarkAuditedVsPlainSpan does, what a GenAI call costs the calling
+// goroutine:
+//
+//   - bare-ns/span: a bare SDK span (BatchSpanProcessor, no-op exporter);
+//   - attrs-ns/span: the same call's span with its GenAI attributes and no
+//     content (StartCall with WithContent(false) on that plain provider):
+//     the SDK's attribute handling, the floor;
+//   - audited-ns/span: the audited call with 1 KiB of input and 1 KiB of
+//     output on exporter.NewTracerProvider, content handed to the audit
+//     processor beside the span (the default);
+//   - onspan-ns/span: the same with WithContentOnSpan(true), content as
+//     span attributes, which is how every call was recorded before the
+//     side channel.
+//
+// x-attrs is audited / attrs (target <= 1.1), x-onspan-attrs onspan / attrs.
+func BenchmarkCallerCost(b *testing.B) {
+	plainTP := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	defer func() { _ = plainTP.Shutdown(context.Background()) }()
+	logger, _ := otelaudit.NewLogger(&discardBackend{MemoryStorage: storage.NewMemoryStorage(0)})
+	auditTP, _, err := exporter.NewTracerProvider(logger)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = auditTP.Shutdown(context.Background()) }()
+	tracer := plainTP.Tracer("bench")
+	noContent := otelaudit.WithContent(false)
+	onSpan := otelaudit.WithContentOnSpan(true)
+	runs := []struct {
+		tp    *sdktrace.TracerProvider
+		f     func()
+		total time.Duration
+	}{
+		{tp: plainTP, f: func() { plainSpan(tracer) }},
+		{tp: plainTP, f: func() { callWithContent(plainTP, noContent) }},
+		{tp: auditTP, f: func() { callWithContent(auditTP) }},
+		{tp: auditTP, f: func() { callWithContent(auditTP, onSpan) }},
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		k := min(1024, b.N-done)
+		for i := range runs {
+			t := time.Now()
+			for range k {
+				runs[i].f()
+			}
+			runs[i].total += time.Since(t)
+			_ = runs[i].tp.ForceFlush(context.Background())
+		}
+		done += k
+	}
+	b.StopTimer()
+	perSpan := func(i int) float64 { return float64(runs[i].total.Nanoseconds()) / float64(b.N) }
+	bare, attrs, audited, onspan := perSpan(0), perSpan(1), perSpan(2), perSpan(3)
+	b.ReportMetric(bare, "bare-ns/span")
+	b.ReportMetric(attrs, "attrs-ns/span")
+	b.ReportMetric(audited, "audited-ns/span")
+	b.ReportMetric(onspan, "onspan-ns/span")
+	b.ReportMetric(audited/attrs, "x-attrs")
+	b.ReportMetric(onspan/attrs, "x-onspan-attrs")
+}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"go.opentelemetry.io/otel"
@@ -238,11 +240,19 @@ func StartCall(ctx context.Context, req Request, opts ...CallOption) (context.Co
 	c := &Call{span: span, entryID: id, noContent: cfg.noContent, content: handoff.NewSink(span, slot, onSpan)}
 	if !onSpan && c.content.Audited() {
 		if !cfg.noContent && (req.SystemInstructions != "" || len(req.Input) > 0) {
-			// The JSON is built by the audit processor's worker, not by
-			// the caller; the message list is copied, its strings are
-			// immutable.
+			// Built by the audit processor's worker, not by the caller; the
+			// message list is copied, its strings are immutable.
 			sys, input := req.SystemInstructions, slices.Clone(req.Input)
-			c.content.Defer(func() []attribute.KeyValue { return appendStartContent(nil, sys, input) })
+			c.content.Defer(func() []attribute.KeyValue {
+				var kv []attribute.KeyValue
+				if sys != "" {
+					kv = append(kv, semconv.GenAISystemInstructionsKey.StringSlice([]string{validUTF8(sys)}))
+				}
+				if len(input) > 0 {
+					kv = append(kv, semconv.GenAIInputMessagesKey.StringSlice(contentTexts(input)))
+				}
+				return kv
+			})
 		}
 		if len(req.Metadata) > 0 {
 			md := make([]attribute.KeyValue, 0, len(req.Metadata))
@@ -353,8 +363,35 @@ func (c *Call) SetOutput(msgs ...Message) {
 	}
 	out := slices.Clone(msgs)
 	c.content.Defer(func() []attribute.KeyValue {
-		return []attribute.KeyValue{semconv.GenAIOutputMessagesKey.String(MessagesJSON(out, "assistant"))}
+		return []attribute.KeyValue{semconv.GenAIOutputMessagesKey.StringSlice(contentTexts(out))}
 	})
+}
+
+// validUTF8 returns s with each byte that is not valid UTF-8 replaced by
+// U+FFFD, as MessagesJSON (and encoding/json) replace them.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for _, r := range s {
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// contentTexts returns the texts of msgs, which is what the audit hashes
+// of a message list (the exporter's ContentText rule: text parts verbatim,
+// joined by "\n"). Handing the audit processor the texts instead of the
+// semconv JSON saves building the JSON and parsing it back; invalid UTF-8
+// is replaced as MessagesJSON replaces it, so the hash is the same.
+func contentTexts(msgs []Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = validUTF8(m.Content)
+	}
+	return out
 }
 
 // SetResponse records gen_ai.response.id and gen_ai.response.model; empty

@@ -18,7 +18,9 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 func newRecorder(t *testing.T) (*tracetest.SpanRecorder, *sdktrace.TracerProvider) {
@@ -286,4 +288,32 @@ func TestStartCallUsesGlobalProvider(t *testing.T) {
 	_, call := otelaudit.StartCall(context.Background(), otelaudit.Request{Model: "m"})
 	assert.NotEmpty(t, call.EntryID())
 	call.End()
+}
+
+// TestHandedOverContentHashesLikeSpanContent: the content StartCall hands
+// to the audit processor beside the span gives the same entry as the same
+// content on the span (WithContentOnSpan), also for invalid UTF-8, text
+// that looks like JSON and several messages.
+func TestHandedOverContentHashesLikeSpanContent(t *testing.T) {
+	texts := []string{"plain", "bad \xff\xfe utf8 \xc3", `["looks",{"like":"json"}]`, "multi\nline \"quoted\""}
+	for _, txt := range texts {
+		req := otelaudit.Request{Model: "m", SystemInstructions: "sys " + txt,
+			Input: []otelaudit.Message{{Content: txt}, {Role: "assistant", Content: "a"}, {Content: txt + "2"}}}
+		var hashes [2][2]string
+		for i, onSpan := range []bool{false, true} {
+			mem := storage.NewMemoryStorage(0)
+			l, err := otelaudit.NewLogger(mem, otelaudit.WithStoreContent(true))
+			require.NoError(t, err)
+			tp, _, err := exporter.NewTracerProvider(l)
+			require.NoError(t, err)
+			_, call := otelaudit.StartCall(t.Context(), req, otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(onSpan))
+			call.SetOutput(otelaudit.Message{Content: txt}, otelaudit.Message{Content: "x"})
+			call.End()
+			require.NoError(t, tp.Shutdown(t.Context()))
+			e, err := mem.Read(t.Context(), call.EntryID())
+			require.NoError(t, err)
+			hashes[i] = [2]string{e.InputHash, e.OutputHash}
+		}
+		assert.Equal(t, hashes[1], hashes[0], "text %q", txt)
+	}
 }

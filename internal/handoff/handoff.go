@@ -41,6 +41,9 @@ type Slot struct {
 	closed bool       // Attach ran: no later span may claim it
 	attrs  []attribute.KeyValue
 	lazy   []func() []attribute.KeyValue
+	// lazyBuf backs lazy for the usual input and output parts, so that
+	// they need no allocation of their own.
+	lazyBuf [2]func() []attribute.KeyValue
 }
 
 type ctxKey struct{}
@@ -48,6 +51,7 @@ type ctxKey struct{}
 // Begin returns ctx carrying a new Slot, to start the span with.
 func Begin(ctx context.Context) (context.Context, *Slot) {
 	sl := &Slot{}
+	sl.lazy = sl.lazyBuf[:0]
 	return context.WithValue(ctx, ctxKey{}, sl), sl
 }
 

@@ -1,0 +1,102 @@
+package handoff
+
+import (
+	"context"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// claimer is a span processor that claims slots as the audit processor
+// does.
+type claimer struct {
+	reg   Registry
+	taken [][]attribute.KeyValue
+}
+
+func (c *claimer) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
+	if sl := Claim(parent, s); sl != nil {
+		c.reg.Put(s.SpanContext(), sl)
+	}
+}
+func (c *claimer) OnEnd(s sdktrace.ReadOnlySpan) {
+	if sl := c.reg.Take(s.SpanContext()); sl != nil {
+		c.taken = append(c.taken, sl.Attributes())
+	}
+}
+func (c *claimer) Shutdown(context.Context) error   { return nil }
+func (c *claimer) ForceFlush(context.Context) error { return nil }
+
+func start(tr trace.Tracer, ctx context.Context, onSpan bool) (context.Context, trace.Span, Sink) {
+	ctx, sl := Begin(ctx)
+	ctx, span := tr.Start(ctx, "chat m")
+	return ctx, span, NewSink(span, sl, onSpan)
+}
+
+func TestSlotReachesOnlyItsOwnSpan(t *testing.T) {
+	c := &claimer{}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(c))
+	tr := tp.Tracer("t")
+	ctx, span, sink := start(tr, context.Background(), false)
+	if !sink.Audited() || !sink.Wants() {
+		t.Fatal("the claiming processor's span is not audited")
+	}
+	// A child started from the returned ctx sees the parent's slot but
+	// must not claim it.
+	_, child := tr.Start(ctx, "child")
+	child.End()
+	sink.Set(attribute.String("gen_ai.input.messages", "secret"))
+	sink.Defer(func() []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("gen_ai.output.messages", "answer")}
+	})
+	span.End()
+	if len(c.taken) != 1 {
+		t.Fatalf("slots taken: %d, want 1 (the child must not have one)", len(c.taken))
+	}
+	got := c.taken[0]
+	if len(got) != 2 || got[0].Value.AsString() != "answer" || got[1].Value.AsString() != "secret" {
+		t.Fatalf("content = %v", got)
+	}
+	if n := c.reg.Len(); n != 0 {
+		t.Fatalf("registry holds %d slots after every span ended", n)
+	}
+}
+
+func TestNoProcessorNoContent(t *testing.T) {
+	tp := sdktrace.NewTracerProvider()
+	_, span, sink := start(tp.Tracer("t"), context.Background(), false)
+	if sink.Audited() || sink.Wants() {
+		t.Fatal("a provider without the audit processor takes content")
+	}
+	called := false
+	sink.Defer(func() []attribute.KeyValue { called = true; return nil })
+	sink.Set(attribute.String("gen_ai.input.messages", "secret"))
+	span.End()
+	if called {
+		t.Fatal("deferred content was built for nobody")
+	}
+}
+
+func TestOnSpanPutsContentOnTheSpan(t *testing.T) {
+	rec := newRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	_, span, sink := start(tp.Tracer("t"), context.Background(), true)
+	sink.Set(attribute.String("gen_ai.input.messages", "in"))
+	sink.Defer(func() []attribute.KeyValue {
+		return []attribute.KeyValue{attribute.String("gen_ai.output.messages", "out")}
+	})
+	span.End()
+	if n := len(rec.ended[0].Attributes()); n != 2 {
+		t.Fatalf("span attributes: %d, want 2", n)
+	}
+}
+
+type recorder struct{ ended []sdktrace.ReadOnlySpan }
+
+func newRecorder() *recorder                                        { return &recorder{} }
+func (r *recorder) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (r *recorder) OnEnd(s sdktrace.ReadOnlySpan)                   { r.ended = append(r.ended, s) }
+func (r *recorder) Shutdown(context.Context) error                  { return nil }
+func (r *recorder) ForceFlush(context.Context) error                { return nil }
