@@ -11,6 +11,7 @@ package genai
 
 import (
 	"net"
+	"net/url"
 	"strings"
 )
 
@@ -28,6 +29,12 @@ const (
 	APIOllamaChat                 // Ollama native /api/chat
 	APIOllamaGenerate             // Ollama native /api/generate
 	APIOllamaEmbed                // Ollama native /api/embed and /api/embeddings
+	APIGemini                     // Google Gemini API and Vertex AI generateContent / streamGenerateContent
+	APIGeminiEmbed                // Google Gemini API and Vertex AI embedContent / batchEmbedContents
+	APIBedrockConverse            // AWS Bedrock Runtime Converse and ConverseStream
+	APIBedrockInvoke              // AWS Bedrock Runtime InvokeModel(WithResponseStream), a model family's own body
+
+	apiCount // the number of APIs, for tests that try them all
 )
 
 // Operation names (gen_ai.operation.name).
@@ -35,6 +42,7 @@ const (
 	OpChat           = "chat"
 	OpTextCompletion = "text_completion"
 	OpEmbeddings     = "embeddings"
+	OpGenerate       = "generate_content"
 	// OpHTTP is used for calls whose API is not recognised (audited as
 	// generic HTTP calls).
 	OpHTTP = "http"
@@ -47,6 +55,9 @@ const (
 	ProviderAnthropic = "anthropic"
 	ProviderAzure     = "azure.ai.openai"
 	ProviderOllama    = "ollama"
+	ProviderGemini    = "gcp.gemini"
+	ProviderVertex    = "gcp.vertex_ai"
+	ProviderBedrock   = "aws.bedrock"
 )
 
 // Target is what Detect found out about a request.
@@ -54,9 +65,14 @@ type Target struct {
 	API       API
 	Provider  string
 	Operation string
-	// Deployment is the Azure OpenAI deployment name from the path; it
-	// stands in for the model when the body has none.
-	Deployment string
+	// Model is the model named by the path: the Azure OpenAI deployment,
+	// the Gemini model, the Bedrock model id (URL-decoded). It stands in
+	// for the model when the body has none.
+	Model string
+	// Stream says the path itself asks for a streamed reply (Gemini's
+	// streamGenerateContent, Bedrock's ConverseStream and
+	// InvokeModelWithResponseStream).
+	Stream bool
 }
 
 // knownHosts maps API host names to gen_ai.provider.name values.
@@ -68,7 +84,7 @@ var knownHosts = map[string]string{
 	"api.mistral.ai":                    "mistral_ai",
 	"api.x.ai":                          "x_ai",
 	"api.perplexity.ai":                 "perplexity",
-	"generativelanguage.googleapis.com": "gcp.gemini",
+	"generativelanguage.googleapis.com": ProviderGemini,
 	"openrouter.ai":                     "openrouter",
 	"api.together.xyz":                  "together",
 	"api.fireworks.ai":                  "fireworks",
@@ -87,6 +103,17 @@ func Detect(host, path string) Target {
 	p := strings.TrimSuffix(path, "/")
 
 	var t Target
+	if detectGoogle(&t, p) || detectBedrock(&t, p) {
+		switch {
+		case t.API == APIBedrockConverse || t.API == APIBedrockInvoke:
+			t.Provider = ProviderBedrock
+		case strings.HasSuffix(h, "aiplatform.googleapis.com") || strings.Contains(p, "/locations/"):
+			t.Provider = ProviderVertex
+		default:
+			t.Provider = ProviderGemini
+		}
+		return t
+	}
 	switch {
 	case strings.HasSuffix(p, "/chat/completions"):
 		t.API, t.Operation = APIChatCompletions, OpChat
@@ -112,7 +139,7 @@ func Detect(host, path string) Target {
 	if i := strings.Index(p, "/openai/deployments/"); i >= 0 {
 		rest := p[i+len("/openai/deployments/"):]
 		if j := strings.IndexByte(rest, '/'); j > 0 {
-			t.Deployment = rest[:j]
+			t.Model = rest[:j]
 		}
 		t.Provider = ProviderAzure
 	}
@@ -131,4 +158,66 @@ func Detect(host, path string) Target {
 		t.Provider = ProviderOpenAI
 	}
 	return t
+}
+
+// detectGoogle recognises Gemini API and Vertex AI model methods:
+// .../models/{model}:{method}, for example
+// /v1beta/models/gemini-2.5-flash:streamGenerateContent or
+// /v1/projects/P/locations/L/publishers/google/models/gemini-2.5-flash:generateContent.
+func detectGoogle(t *Target, p string) bool {
+	i := strings.LastIndex(p, "/models/")
+	if i < 0 {
+		return false
+	}
+	model, method, ok := strings.Cut(p[i+len("/models/"):], ":")
+	if !ok || model == "" || strings.IndexByte(model, '/') >= 0 {
+		return false
+	}
+	switch method {
+	case "generateContent":
+		t.API, t.Operation = APIGemini, OpGenerate
+	case "streamGenerateContent":
+		t.API, t.Operation, t.Stream = APIGemini, OpGenerate, true
+	case "embedContent", "batchEmbedContents":
+		t.API, t.Operation = APIGeminiEmbed, OpEmbeddings
+	default:
+		return false
+	}
+	t.Model = model
+	return true
+}
+
+// detectBedrock recognises Bedrock Runtime model operations:
+// /model/{modelId}/converse, /converse-stream, /invoke and
+// /invoke-with-response-stream. The model id may be an escaped ARN.
+func detectBedrock(t *Target, p string) bool {
+	rest, ok := strings.CutPrefix(p, "/model/")
+	if !ok {
+		return false
+	}
+	i := strings.LastIndexByte(rest, '/')
+	if i <= 0 {
+		return false
+	}
+	id := rest[:i]
+	switch rest[i+1:] {
+	case "converse":
+		t.API, t.Operation = APIBedrockConverse, OpChat
+	case "converse-stream":
+		t.API, t.Operation, t.Stream = APIBedrockConverse, OpChat, true
+	case "invoke":
+		t.API, t.Operation = APIBedrockInvoke, OpChat
+	case "invoke-with-response-stream":
+		t.API, t.Operation, t.Stream = APIBedrockInvoke, OpChat, true
+	default:
+		return false
+	}
+	if u, err := url.PathUnescape(id); err == nil {
+		id = u
+	}
+	t.Model = id
+	if t.API == APIBedrockInvoke && strings.Contains(strings.ToLower(id), "embed") {
+		t.Operation = OpEmbeddings
+	}
+	return true
 }

@@ -24,7 +24,7 @@ func TestDetect(t *testing.T) {
 		{"api.openai.com", "/v1/embeddings", Target{API: APIEmbeddings, Provider: "openai", Operation: "embeddings"}},
 		{"api.openai.com", "/v1/completions", Target{API: APICompletions, Provider: "openai", Operation: "text_completion"}},
 		{"api.anthropic.com", "/v1/messages", Target{API: APIAnthropic, Provider: "anthropic", Operation: "chat"}},
-		{"my.openai.azure.com", "/openai/deployments/gpt4o-prod/chat/completions", Target{API: APIChatCompletions, Provider: "azure.ai.openai", Operation: "chat", Deployment: "gpt4o-prod"}},
+		{"my.openai.azure.com", "/openai/deployments/gpt4o-prod/chat/completions", Target{API: APIChatCompletions, Provider: "azure.ai.openai", Operation: "chat", Model: "gpt4o-prod"}},
 		{"localhost:11434", "/v1/chat/completions", Target{API: APIChatCompletions, Provider: "ollama", Operation: "chat"}},
 		{"localhost:11434", "/api/chat", Target{API: APIOllamaChat, Provider: "ollama", Operation: "chat"}},
 		{"ollama.internal", "/api/generate", Target{API: APIOllamaGenerate, Provider: "ollama", Operation: "text_completion"}},
@@ -264,7 +264,7 @@ func FuzzParseRequest(f *testing.F) {
 		f.Add([]byte(s), uint8(0))
 	}
 	f.Fuzz(func(t *testing.T, body []byte, api uint8) {
-		a := API(api % 9)
+		a := API(api % uint8(apiCount))
 		r, _ := ParseRequest(a, body)
 		if r == nil {
 			t.Fatal("nil request")
@@ -287,7 +287,7 @@ func FuzzParseResponse(f *testing.F) {
 		f.Add([]byte(s), uint8(0), uint16(7))
 	}
 	f.Fuzz(func(t *testing.T, body []byte, api uint8, limit uint16) {
-		a := API(api % 9)
+		a := API(api % uint8(apiCount))
 		r, _ := ParseResponse(a, body)
 		if r == nil {
 			t.Fatal("nil response")
@@ -300,6 +300,10 @@ func FuzzParseResponse(f *testing.F) {
 			s.Event("message_start", []byte(l))
 			s.Event("content_block_delta", []byte(l))
 			s.Event("response.completed", []byte(l))
+		}
+		// And as the payloads of AWS event-stream messages.
+		for _, typ := range []string{"chunk", "contentBlockDelta", "messageStop"} {
+			s.EventStreamMessage("event", typ, "", body)
 		}
 		res := s.Result()
 		for _, out := range []string{MessagesJSON(r.Messages), MessagesJSON(res.Messages)} {

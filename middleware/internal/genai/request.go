@@ -58,9 +58,23 @@ func ParseRequest(api API, body []byte) (*Request, error) {
 	defer putParser(p)
 	doc, err := parseObject(p, body)
 	if err != nil {
-		return &Request{}, err
+		return &Request{API: api}, err
 	}
-	r := &Request{}
+	r := &Request{API: api}
+	switch api {
+	case APIGemini, APIGeminiEmbed:
+		geminiRequest(r, doc)
+		if api == APIGeminiEmbed {
+			r.Messages, r.System = geminiEmbedInput(doc), nil
+		}
+		return r, nil
+	case APIBedrockConverse:
+		converseRequest(r, doc)
+		return r, nil
+	case APIBedrockInvoke:
+		invokeRequest(r, doc)
+		return r, nil
+	}
 	var messages, system, instructions, input, prompt, conversation, metadata jsontape.Value
 	var stream jsontape.Value
 	for k, v := range doc.Members() {

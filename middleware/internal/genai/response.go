@@ -1,6 +1,7 @@
 package genai
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/otelaudit/otelaudit-go/internal/jsontape"
@@ -62,6 +63,9 @@ func errorType(e jsontape.Value) string {
 		if t := str(e.Get("type")); t != "" {
 			return t
 		}
+		if t := str(e.Get("status")); t != "" { // Google APIs: "RESOURCE_EXHAUSTED"
+			return t
+		}
 		if c := e.Get("code"); c.Kind() == jsontape.Number {
 			return c.Raw()
 		}
@@ -90,6 +94,19 @@ func ErrorType(status int, body []byte) string {
 func ParseResponse(api API, body []byte) (*Response, error) {
 	p := getParser()
 	defer putParser(p)
+	if b := bytes.TrimSpace(body); api == APIGemini && len(b) > 0 && b[0] == '[' {
+		// streamGenerateContent without alt=sse: the chunks as one JSON
+		// array.
+		doc, err := p.Parse(b)
+		if err != nil {
+			return &Response{}, ErrInvalidJSON
+		}
+		s := NewStream(APIGemini, len(b)+1)
+		for c := range doc.Elements() {
+			s.gemini(c)
+		}
+		return s.Result(), nil
+	}
 	doc, err := parseObject(p, body)
 	if err != nil {
 		return &Response{}, err
@@ -98,6 +115,16 @@ func ParseResponse(api API, body []byte) (*Response, error) {
 }
 
 func fromBody(api API, doc jsontape.Value) *Response {
+	switch api {
+	case APIGemini:
+		return geminiResponse(doc)
+	case APIGeminiEmbed:
+		return &Response{ErrorType: errorType(doc.Get("error"))}
+	case APIBedrockConverse:
+		return converseResponse(doc)
+	case APIBedrockInvoke:
+		return invokeResponse(doc)
+	}
 	r := &Response{}
 	var usage, errv, choices jsontape.Value
 	for k, v := range doc.Members() {

@@ -65,10 +65,11 @@ type Stream struct {
 	final   *Response // a complete reply carried by a terminal event
 	parser  jsontape.Parser
 
-	choices []choiceAcc // chat completions / completions, by choice index
-	blocks  []partAcc   // Anthropic content blocks / Responses output items, by index
-	finish  string      // Anthropic stop_reason, Ollama done_reason
-	ollama  []byte      // Ollama accumulated content
+	choices []choiceAcc  // chat completions / completions, by choice index
+	blocks  []partAcc    // Anthropic and Bedrock content blocks / Responses output items, by index
+	gcands  []geminiCand // Gemini candidates, by index
+	finish  string       // Anthropic stop_reason, Ollama done_reason
+	ollama  []byte       // Ollama accumulated content
 }
 
 // NewStream returns an accumulator for a stream of the given API that keeps
@@ -107,6 +108,12 @@ func (s *Stream) Event(typ string, data []byte) {
 		return
 	}
 	switch s.api {
+	case APIGemini:
+		s.gemini(doc)
+	case APIBedrockConverse:
+		s.converseEvent(typ, doc)
+	case APIBedrockInvoke:
+		s.invokeChunk(doc)
 	case APIAnthropic:
 		s.anthropic(typ, doc)
 	case APIResponses:
@@ -343,24 +350,10 @@ func (s *Stream) Result() *Response {
 	}
 	r := &Response{ID: s.id, Model: s.model, InputTokens: s.in, OutputTokens: s.out, ErrorType: s.errType, Truncated: s.b.truncated}
 	switch s.api {
-	case APIAnthropic, APIResponses:
-		m := Message{Role: "assistant", Parts: []Part{}, FinishReason: s.finish}
-		for _, b := range s.blocks {
-			switch {
-			case b.item != nil:
-				m.Parts = append(m.Parts, *b.item)
-			case b.tool != nil:
-				m.Parts = append(m.Parts, Part{Type: "tool_call", ID: b.tool.id, Name: b.tool.name, Arguments: jsonArgs(b.tool.args)})
-			case b.kind == "text":
-				m.Parts = append(m.Parts, textPart(string(b.text)))
-			case b.kind == "thinking":
-				m.Parts = append(m.Parts, Part{Type: "reasoning", Content: string(b.text)})
-			case b.kind == "refusal":
-				m.Parts = append(m.Parts, Part{Type: "refusal", Content: string(b.text)})
-			case b.kind != "":
-				m.Parts = append(m.Parts, Part{Type: b.kind})
-			}
-		}
+	case APIGemini:
+		s.geminiResult(r)
+	case APIAnthropic, APIResponses, APIBedrockConverse, APIBedrockInvoke:
+		m := Message{Role: "assistant", Parts: accParts(s.blocks), FinishReason: s.finish}
 		if len(m.Parts) > 0 || s.finish != "" {
 			r.Messages = []Message{m}
 		}

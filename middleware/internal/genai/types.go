@@ -35,6 +35,10 @@ type Message struct {
 
 // Request is what was extracted from a request body.
 type Request struct {
+	// API is the wire format of the reply: the API the request was parsed
+	// as, except for a Bedrock InvokeModel body in Anthropic's shape
+	// (anthropic_version), whose reply is Anthropic's too.
+	API    API
 	Model  string
 	Stream bool
 	// IncludeUsage is stream_options.include_usage (OpenAI).

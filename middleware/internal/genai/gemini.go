@@ -1,0 +1,299 @@
+package genai
+
+import (
+	"strings"
+
+	"github.com/otelaudit/otelaudit-go/internal/jsontape"
+)
+
+// Google's REST APIs accept each field in lowerCamelCase (what the official
+// clients send) and in snake_case (the proto name); get1 looks a member up
+// by both names.
+func get1(v jsontape.Value, camel, snake string) jsontape.Value {
+	if r := v.Get(camel); r.Exists() {
+		return r
+	}
+	return v.Get(snake)
+}
+
+// geminiRequest fills r from a generateContent request: contents,
+// systemInstruction and generationConfig.
+func geminiRequest(r *Request, doc jsontape.Value) {
+	r.Messages = geminiContents(doc.Get("contents"))
+	if si := get1(doc, "systemInstruction", "system_instruction"); si.IsObject() {
+		r.System = geminiParts(si.Get("parts"))
+	} else if si.Kind() == jsontape.String {
+		r.System = []Part{textPart(si.Str())}
+	}
+	if gc := get1(doc, "generationConfig", "generation_config"); gc.IsObject() {
+		r.MaxTokens = count(get1(gc, "maxOutputTokens", "max_output_tokens"))
+		if v := gc.Get("temperature"); v.Kind() == jsontape.Number {
+			f := v.Num()
+			r.Temperature = &f
+		}
+		if v := get1(gc, "topP", "top_p"); v.Kind() == jsontape.Number {
+			f := v.Num()
+			r.TopP = &f
+		}
+	}
+}
+
+// geminiContents turns a list of Content objects ({role, parts}) into
+// messages. A content is a bare string or a single Content object in some
+// callers' hands; both are accepted.
+func geminiContents(v jsontape.Value) []Message {
+	switch {
+	case v.Kind() == jsontape.String:
+		return []Message{{Role: "user", Parts: []Part{textPart(v.Str())}}}
+	case v.IsObject():
+		return []Message{geminiContent(v, "user")}
+	case !v.IsArray():
+		return nil
+	}
+	out := make([]Message, 0, v.Len())
+	for c := range v.Elements() {
+		if c.IsObject() {
+			out = append(out, geminiContent(c, "user"))
+		}
+	}
+	return out
+}
+
+// geminiContent turns one Content into a message. Gemini's "model" role is
+// semconv's "assistant"; a user turn that only answers function calls is
+// a "tool" message.
+func geminiContent(c jsontape.Value, role string) Message {
+	m := Message{Role: role, Parts: geminiParts(c.Get("parts"))}
+	switch r := str(c.Get("role")); r {
+	case "model":
+		m.Role = "assistant"
+	case "":
+	default:
+		m.Role = r
+	}
+	if m.Role == "user" && len(m.Parts) > 0 {
+		tool := true
+		for _, p := range m.Parts {
+			tool = tool && p.Type == "tool_call_response"
+		}
+		if tool {
+			m.Role = "tool"
+		}
+	}
+	return m
+}
+
+func geminiParts(v jsontape.Value) []Part {
+	parts := []Part{}
+	for p := range each(v) {
+		if p.IsObject() {
+			parts = append(parts, geminiPart(p))
+		}
+	}
+	return parts
+}
+
+// geminiPart turns one Part object into a semconv part.
+func geminiPart(p jsontape.Value) Part {
+	if t := p.Get("text"); t.Kind() == jsontape.String {
+		if p.Get("thought").Kind() == jsontape.True {
+			return Part{Type: "reasoning", Content: t.Str()}
+		}
+		return textPart(t.Str())
+	}
+	if d := get1(p, "inlineData", "inline_data"); d.IsObject() {
+		mime := str(get1(d, "mimeType", "mime_type"))
+		return Part{Type: "blob", Modality: modalityOf(mime), MimeType: mime, Content: str(d.Get("data"))}
+	}
+	if d := get1(p, "fileData", "file_data"); d.IsObject() {
+		mime := str(get1(d, "mimeType", "mime_type"))
+		return Part{Type: "uri", Modality: modalityOf(mime), MimeType: mime, URI: str(get1(d, "fileUri", "file_uri"))}
+	}
+	if f := get1(p, "functionCall", "function_call"); f.IsObject() {
+		return Part{Type: "tool_call", ID: str(f.Get("id")), Name: str(f.Get("name")), Arguments: rawOrNil(f.Get("args"))}
+	}
+	if f := get1(p, "functionResponse", "function_response"); f.IsObject() {
+		return Part{Type: "tool_call_response", ID: str(f.Get("id")), Name: str(f.Get("name")), Response: rawOrNil(f.Get("response"))}
+	}
+	if c := get1(p, "executableCode", "executable_code"); c.IsObject() {
+		return Part{Type: "executable_code", Content: str(c.Get("code"))}
+	}
+	if c := get1(p, "codeExecutionResult", "code_execution_result"); c.IsObject() {
+		return Part{Type: "code_execution_result", Content: str(c.Get("output"))}
+	}
+	for k := range p.Members() {
+		return Part{Type: k}
+	}
+	return Part{Type: "unknown"}
+}
+
+// modalityOf maps a MIME type to the semconv modality of a blob or uri part.
+func modalityOf(mime string) string {
+	top, _, _ := strings.Cut(mime, "/")
+	switch top {
+	case "image", "video", "audio":
+		return top
+	}
+	return ""
+}
+
+// geminiUsage reads usageMetadata: promptTokenCount (which includes cached
+// content, as semconv's input tokens do) and candidatesTokenCount.
+func geminiUsage(u jsontape.Value) (in, out *int64) {
+	if !u.IsObject() {
+		return nil, nil
+	}
+	return count(get1(u, "promptTokenCount", "prompt_token_count")), count(get1(u, "candidatesTokenCount", "candidates_token_count"))
+}
+
+// geminiResponse reads a GenerateContentResponse: candidates, usage,
+// modelVersion, responseId, and the prompt feedback of a blocked prompt.
+func geminiResponse(doc jsontape.Value) *Response {
+	r := &Response{}
+	r.ID = str(get1(doc, "responseId", "response_id"))
+	r.Model = str(get1(doc, "modelVersion", "model_version"))
+	r.InputTokens, r.OutputTokens = geminiUsage(get1(doc, "usageMetadata", "usage_metadata"))
+	r.ErrorType = errorType(doc.Get("error"))
+	for c := range each(doc.Get("candidates")) {
+		if !c.IsObject() {
+			continue
+		}
+		m := geminiContent(c.Get("content"), "assistant")
+		if m.Role == "user" {
+			m.Role = "assistant"
+		}
+		m.FinishReason = str(get1(c, "finishReason", "finish_reason"))
+		if m.FinishReason != "" {
+			r.FinishReasons = append(r.FinishReasons, m.FinishReason)
+		}
+		r.Messages = append(r.Messages, m)
+	}
+	if len(r.Messages) == 0 {
+		if br := str(path(doc, "promptFeedback", "blockReason")); br != "" {
+			r.FinishReasons = []string{br}
+			r.Messages = []Message{{Role: "assistant", Parts: []Part{}, FinishReason: br}}
+		}
+	}
+	return r
+}
+
+// geminiCand accumulates one streamed candidate.
+type geminiCand struct {
+	parts  []partAcc
+	finish string
+	seen   bool
+}
+
+// gemini takes one chunk of a streamGenerateContent reply: each chunk is a
+// whole GenerateContentResponse whose candidates carry the next parts.
+// Consecutive text (or thought) parts are joined; any other part is kept as
+// it came. A finishReason ends the stream.
+func (s *Stream) gemini(doc jsontape.Value) {
+	if t := errorType(doc.Get("error")); t != "" {
+		s.errType = t
+		s.done = true
+		return
+	}
+	if id := str(get1(doc, "responseId", "response_id")); id != "" {
+		s.id = id
+	}
+	if m := str(get1(doc, "modelVersion", "model_version")); m != "" {
+		s.model = m
+	}
+	if in, out := geminiUsage(get1(doc, "usageMetadata", "usage_metadata")); in != nil || out != nil {
+		s.in, s.out = in, out
+	}
+	for c := range each(doc.Get("candidates")) {
+		i := int(intOf(c.Get("index")))
+		if !index(i) {
+			continue
+		}
+		s.gcands = grow(s.gcands, i)
+		gc := &s.gcands[i]
+		gc.seen = true
+		for p := range each(path(c, "content", "parts")) {
+			if !p.IsObject() {
+				continue
+			}
+			part := geminiPart(p)
+			kind := part.Type
+			if kind == "text" || kind == "reasoning" {
+				if n := len(gc.parts); n == 0 || gc.parts[n-1].kind != kind {
+					gc.parts = append(gc.parts, partAcc{kind: kind})
+				}
+				s.b.add(&gc.parts[len(gc.parts)-1].text, part.Content)
+				continue
+			}
+			if len(gc.parts) < maxIndex {
+				// The part's strings share the event's private copy
+				// (see Event): they may be kept.
+				gc.parts = append(gc.parts, partAcc{kind: kind, item: &part})
+			}
+		}
+		if f := str(get1(c, "finishReason", "finish_reason")); f != "" {
+			gc.finish = f
+			s.done = true
+		}
+	}
+	if br := str(path(doc, "promptFeedback", "blockReason")); br != "" {
+		s.finish = br
+		s.done = true
+	}
+}
+
+// geminiResult builds the reply of a Gemini stream.
+func (s *Stream) geminiResult(r *Response) {
+	for i := range s.gcands {
+		gc := &s.gcands[i]
+		if !gc.seen {
+			continue
+		}
+		m := Message{Role: "assistant", Parts: accParts(gc.parts), FinishReason: gc.finish}
+		if gc.finish != "" {
+			r.FinishReasons = append(r.FinishReasons, gc.finish)
+		}
+		r.Messages = append(r.Messages, m)
+	}
+	if len(r.Messages) == 0 && s.finish != "" {
+		r.FinishReasons = []string{s.finish}
+		r.Messages = []Message{{Role: "assistant", Parts: []Part{}, FinishReason: s.finish}}
+	}
+}
+
+// accParts turns accumulated parts into semconv parts.
+func accParts(ps []partAcc) []Part {
+	out := make([]Part, 0, len(ps))
+	for _, b := range ps {
+		switch {
+		case b.item != nil:
+			out = append(out, *b.item)
+		case b.tool != nil:
+			out = append(out, Part{Type: "tool_call", ID: b.tool.id, Name: b.tool.name, Arguments: jsonArgs(b.tool.args)})
+		case b.kind == "text":
+			out = append(out, textPart(string(b.text)))
+		case b.kind == "thinking" || b.kind == "reasoning":
+			out = append(out, Part{Type: "reasoning", Content: string(b.text)})
+		case b.kind == "refusal":
+			out = append(out, Part{Type: "refusal", Content: string(b.text)})
+		case b.kind != "":
+			out = append(out, Part{Type: b.kind})
+		}
+	}
+	return out
+}
+
+// geminiEmbedInput reads the text of an embedContent request (content) or
+// of a batchEmbedContents request (requests[].content).
+func geminiEmbedInput(doc jsontape.Value) []Message {
+	var parts []Part
+	if c := doc.Get("content"); c.IsObject() {
+		parts = geminiParts(c.Get("parts"))
+	}
+	for rq := range each(doc.Get("requests")) {
+		parts = append(parts, geminiParts(path(rq, "content", "parts"))...)
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return []Message{{Role: "user", Parts: parts}}
+}
