@@ -1,8 +1,9 @@
 // Package fakellm is a fake large-language-model server for tests, examples
 // and `make demo`. It listens on loopback only and speaks the real wire
 // formats of the OpenAI Chat Completions, Responses and Embeddings APIs, the
-// Anthropic Messages API and Ollama's native chat API, streaming (SSE, or
-// NDJSON for Ollama) and not, so the official SDKs work against it unchanged.
+// Anthropic Messages API, Ollama's native chat API, Google Gemini and AWS
+// Bedrock Runtime, streaming (SSE, NDJSON for Ollama, the AWS event stream
+// for Bedrock) and not, so the official SDKs work against it unchanged.
 //
 // Routes (POST; the path prefix is free, so Azure OpenAI style
 // /openai/deployments/{d}/chat/completions and vLLM/LiteLLM style /v1/... both
@@ -13,6 +14,11 @@
 //	.../embeddings         OpenAI embeddings (encoding_format float or base64)
 //	.../messages           Anthropic Messages (message_start ... message_stop)
 //	/api/chat              Ollama native chat (NDJSON stream)
+//	.../models/{m}:generateContent, :streamGenerateContent
+//	                       Google Gemini API and Vertex AI (SSE with alt=sse, else a JSON array)
+//	/model/{id}/converse, /converse-stream, /invoke, /invoke-with-response-stream
+//	                       AWS Bedrock Runtime (event-stream framing; InvokeModel answers
+//	                       Anthropic bodies as Anthropic, others as Amazon Titan text)
 //
 // Replies are deterministic: the text is [DefaultReply] (or [WithReply]),
 // streamed word by word; the usage is [DefaultInputTokens] and the number of
@@ -36,6 +42,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 )
 
 // DefaultReply is the assistant text the server answers with unless
@@ -62,6 +70,8 @@ type config struct {
 	responseModel string
 	gate          <-chan struct{}
 	cutAfter      int
+	toolName      string
+	toolArgs      string
 	errStatus     int
 	failFirst     int
 	failStatus    int
@@ -211,11 +221,17 @@ const (
 	routeEmbeddings
 	routeMessages
 	routeOllama
+	routeGemini
+	routeBedrock
 )
 
 func routeOf(path string) route {
 	path = strings.TrimSuffix(path, "/")
 	switch {
+	case strings.Contains(path, "/models/") && (strings.HasSuffix(path, ":generateContent") || strings.HasSuffix(path, ":streamGenerateContent")):
+		return routeGemini
+	case strings.HasPrefix(path, "/model/"):
+		return routeBedrock
 	case strings.HasSuffix(path, "/chat/completions"):
 		return routeChat
 	case strings.HasSuffix(path, "/responses"):
@@ -267,9 +283,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req request
-	if err := json.Unmarshal(body, &req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil && rt != routeBedrock {
 		h.fail(w, rt, http.StatusBadRequest, "We could not parse the JSON body of your request.")
 		return
+	}
+	if rt == routeGemini || rt == routeBedrock {
+		req.Model = modelOf(r.URL.Path)
 	}
 	if req.Model == "" && rt != routeOllama {
 		h.fail(w, rt, http.StatusBadRequest, "model: field required")
@@ -296,6 +315,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.messages()
 	case routeOllama:
 		s.ollama()
+	case routeGemini:
+		s.gemini()
+	case routeBedrock:
+		s.bedrock()
 	}
 }
 
@@ -317,7 +340,7 @@ func splitWords(s string) []string {
 }
 
 // ErrorBody returns the JSON error body the fake sends for status on the
-// given provider ("openai" or "anthropic") with an empty message replaced by
+// given provider ("openai", "anthropic", "gemini" or "bedrock") with an empty message replaced by
 // a standard one; exported for tests that assert error extraction.
 func ErrorBody(provider string, status int, msg string) []byte {
 	typ, code := "api_error", "server_error"
@@ -339,7 +362,14 @@ func ErrorBody(provider string, status int, msg string) []byte {
 		msg = fmt.Sprintf("fakellm: simulated %d %s", status, typ)
 	}
 	var v any
-	if provider == "anthropic" {
+	switch provider {
+	case "gemini":
+		v = map[string]any{"error": map[string]any{"code": status, "message": msg, "status": googleStatus(status)}}
+	case "bedrock":
+		v = map[string]any{"message": msg}
+	}
+	if v != nil {
+	} else if provider == "anthropic" {
 		v = map[string]any{"type": "error", "error": map[string]any{"type": typ, "message": msg}}
 	} else {
 		if typ == "rate_limit_error" {
@@ -352,6 +382,20 @@ func ErrorBody(provider string, status int, msg string) []byte {
 }
 
 func (h *Handler) fail(w http.ResponseWriter, rt route, status int, msg string) {
+	switch rt {
+	case routeGemini:
+		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		w.WriteHeader(status)
+		_, _ = w.Write(ErrorBody("gemini", status, msg))
+		return
+	case routeBedrock:
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("X-Amzn-ErrorType", bedrockErrorType(status)+":http://internal.amazon.com/coral/com.amazon.bedrock/")
+		w.Header().Set("X-Amzn-RequestId", "req_fake")
+		w.WriteHeader(status)
+		_, _ = w.Write(ErrorBody("bedrock", status, msg))
+		return
+	}
 	provider := "openai"
 	if rt == routeMessages {
 		provider = "anthropic"
@@ -379,6 +423,7 @@ type stream struct {
 	model  string
 	chunks []string
 	outTok int
+	frames *eventstream.Encoder // Bedrock event streams
 }
 
 func (s *stream) writeJSON(v any) {
@@ -458,6 +503,12 @@ func (s *stream) beforeChunk(i int) bool {
 	}
 	if s.h.cfg.cutAfter > 0 && i == s.h.cfg.cutAfter {
 		// Half an event, then abort the connection.
+		if s.frames != nil {
+			b := s.frame("event", "contentBlockDelta", map[string]any{"contentBlockIndex": 0, "delta": map[string]any{"text": "cut"}})
+			_, _ = s.w.Write(b[:len(b)/2])
+			s.flush()
+			panic(http.ErrAbortHandler)
+		}
 		_, _ = io.WriteString(s.w, "data: {\"id\":\"cut-mid-ev")
 		s.flush()
 		panic(http.ErrAbortHandler)
