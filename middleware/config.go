@@ -35,7 +35,8 @@ type Filter func(*http.Request) bool
 
 // LLMOnly is a [Filter] that accepts only requests to the LLM APIs the
 // middleware recognises by path (OpenAI chat, completions, responses and
-// embeddings, Anthropic messages, Ollama native, Azure OpenAI deployments).
+// embeddings, Anthropic messages, Ollama native, Azure OpenAI deployments,
+// Gemini and Vertex AI, Bedrock Runtime).
 // Without it, other requests are audited as generic calls (operation
 // "http", content = the raw bodies).
 func LLMOnly(r *http.Request) bool {

@@ -21,14 +21,35 @@
 //   - OpenAI-compatible servers: vLLM, LiteLLM, Ollama's /v1 (provider
 //     "openai" unless the host is known or [WithProviderName] says
 //     otherwise), and Ollama's native /api/chat, /api/generate, /api/embed
-//     (NDJSON streams).
+//     (NDJSON streams);
+//   - Google Gemini, through the Gemini API or Vertex AI
+//     (.../models/{model}:generateContent and :streamGenerateContent, SSE
+//     with alt=sse or one JSON array without; :embedContent): operation
+//     generate_content, provider gcp.gemini, or gcp.vertex_ai for
+//     *aiplatform.googleapis.com hosts and .../locations/... paths; the
+//     model comes from the path, the response model from modelVersion;
+//   - AWS Bedrock Runtime (/model/{modelId}/converse, /converse-stream,
+//     /invoke, /invoke-with-response-stream; provider aws.bedrock; the
+//     model id, an ARN included, from the path): Converse's JSON, the
+//     binary AWS event stream of ConverseStream and
+//     InvokeModelWithResponseStream (decoded frame by frame as it passes,
+//     checksums checked), and InvokeModel bodies in Anthropic's shape
+//     (anthropic_version) or the shapes of Amazon Nova and Titan, Meta
+//     Llama, Mistral and Cohere. Token counts come from the body, else
+//     from the X-Amzn-Bedrock-*-Token-Count headers; error.type from the
+//     X-Amzn-ErrorType header or the stream's exception type.
+//
+// For SDKs that take a client middleware instead of an http.Client (the
+// official OpenAI and Anthropic Go SDKs' option.WithMiddleware),
+// [ClientMiddleware] gives the same audit in that shape.
 //
 // Extracted: model, input messages (gen_ai.input.messages, semconv shape
 // [{"role":"user","parts":[{"type":"text","content":"..."}]}], tool calls
-// and results as tool_call / tool_call_response parts), system
+// and results as tool_call / tool_call_response parts, images and files as
+// blob / uri / file parts), system
 // instructions, output messages and finish reasons, usage (absent stays
 // unknown, never 0), response id and model, error type (the provider's
-// error code or type, else the HTTP status), conversation id.
+// error code, type or status, else the HTTP status), conversation id.
 //
 // # Unknown requests and bad input
 //

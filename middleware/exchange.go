@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
+	"github.com/otelaudit/otelaudit-go/middleware/internal/eventstream"
 	"github.com/otelaudit/otelaudit-go/middleware/internal/genai"
 	"github.com/otelaudit/otelaudit-go/middleware/internal/sse"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
@@ -57,16 +58,18 @@ const (
 	MetadataNotDecoded        = "response_not_decoded" // string: Content-Encoding the audit could not decode
 	MetadataCutMidEvent       = "stream_cut_mid_event" // bool: a stream ended inside an event
 	MetadataStream            = "stream"               // bool: the reply was streamed
+	MetadataStreamCorrupt     = "stream_corrupt"       // bool: an AWS event stream failed its checksums; what followed was not read
 	MetadataHijacked          = "hijacked"             // bool: the handler hijacked the connection
 )
 
 type respMode int
 
 const (
-	modeBuffer respMode = iota // keep the body (up to the cap) and parse it at the end
-	modeSSE                    // parse events as they pass
-	modeNDJSON                 // Ollama: one JSON object a line
-	modeSkip                   // cannot decode (unknown Content-Encoding): record no output
+	modeBuffer      respMode = iota // keep the body (up to the cap) and parse it at the end
+	modeSSE                         // parse events as they pass
+	modeNDJSON                      // Ollama: one JSON object a line
+	modeEventStream                 // AWS event stream (Bedrock): binary frames decoded as they pass
+	modeSkip                        // cannot decode (unknown Content-Encoding): record no output
 )
 
 // exchange is the audit record of one call in progress. Fields above mu are
@@ -97,6 +100,7 @@ type exchange struct {
 	pooledBuf bool
 	truncated bool
 	parser    *sse.Parser
+	frames    *eventstream.Decoder
 	stream    *genai.Stream
 	hijacked  bool
 	// contentLength is the reply's Content-Length, -1 when unknown.
@@ -211,6 +215,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		switch {
 		case err == nil && target.API != genai.APIUnknown:
 			input, system = pr.Messages, pr.System
+			x.api = pr.API
 		case err == nil && len(pr.Messages) > 0:
 			// Unknown path, chat-shaped JSON: treat it as a chat call.
 			op, input = genai.OpChat, pr.Messages
@@ -231,12 +236,12 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		if pr.TopP != nil {
 			extra = append(extra, semconv.GenAIRequestTopPKey.Float64(*pr.TopP))
 		}
-		if pr.Stream {
+		if pr.Stream || target.Stream {
 			extra = append(extra, otelaudit.AuditMetadataKey(MetadataStream).Bool(true))
 		}
 	}
 	if model == "" {
-		model = target.Deployment
+		model = target.Model
 	}
 	if c.provider != "" {
 		provider = c.provider
@@ -340,11 +345,12 @@ func (x *exchange) respond(status int, h http.Header, uncompressed bool, content
 	x.status = status
 	x.header = h
 	x.contentLength = contentLength
-	// mt matters only when it is text/event-stream or application/x-ndjson;
-	// both contain '-', so other types (application/json, the common
-	// case) skip the parse and its allocations.
+	// mt matters only when it is text/event-stream, application/x-ndjson
+	// or application/vnd.amazon.eventstream; the first two contain '-', the
+	// last a '.', so other types (application/json, the common case) skip
+	// the parse and its allocations.
 	mt := ""
-	if ct := h.Get("Content-Type"); strings.IndexByte(ct, '-') >= 0 {
+	if ct := h.Get("Content-Type"); strings.ContainsAny(ct, "-.") {
 		mt, _, _ = mime.ParseMediaType(ct)
 	}
 	ce := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
@@ -363,6 +369,16 @@ func (x *exchange) respond(status int, h http.Header, uncompressed bool, content
 		x.mode = modeSSE
 		x.stream = genai.NewStream(x.api, x.limit)
 		x.parser = sse.New(x.limit, func(e sse.Event) { x.stream.Event(e.Type, e.Data) })
+	case mt == "application/vnd.amazon.eventstream":
+		x.mode = modeEventStream
+		x.stream = genai.NewStream(x.api, x.limit)
+		x.frames = eventstream.New(x.limit, func(m eventstream.Message) {
+			t := m.ExceptionType
+			if m.MessageType == "error" {
+				t = m.ErrorCode
+			}
+			x.stream.EventStreamMessage(m.MessageType, m.EventType, t, m.Payload)
+		})
 	case mt == "application/x-ndjson" && (x.api == genai.APIOllamaChat || x.api == genai.APIOllamaGenerate):
 		x.mode = modeNDJSON
 		x.stream = genai.NewStream(x.api, x.limit)
@@ -388,6 +404,8 @@ func (x *exchange) Write(p []byte) (int, error) {
 	switch x.mode {
 	case modeSSE:
 		_, _ = x.parser.Write(p)
+	case modeEventStream:
+		_, _ = x.frames.Write(p)
 	case modeNDJSON:
 		for len(p) > 0 {
 			i := bytes.IndexByte(p, '\n')
@@ -512,7 +530,7 @@ func (x *exchange) finish(readErr error, early bool) {
 	}
 
 	switch x.mode {
-	case modeSSE, modeNDJSON:
+	case modeSSE, modeNDJSON, modeEventStream:
 		if x.mode == modeNDJSON && len(x.buf) > 0 {
 			x.stream.Event("", x.buf) // a last line without newline
 		}
@@ -535,8 +553,11 @@ func (x *exchange) finish(readErr error, early bool) {
 				errType = ErrorTypeStreamInterrupted
 			}
 		}
-		if x.parser != nil && x.parser.Pending() && !x.stream.Done() {
+		if !x.stream.Done() && (x.parser != nil && x.parser.Pending() || x.frames != nil && x.frames.Pending()) {
 			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataCutMidEvent).Bool(true))
+		}
+		if x.frames != nil && x.frames.Err() != nil {
+			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataStreamCorrupt).Bool(true))
 		}
 	case modeBuffer:
 		body := x.buf
@@ -554,11 +575,15 @@ func (x *exchange) finish(readErr error, early bool) {
 		}
 		if x.status >= 400 {
 			errType = genai.ErrorType(x.status, body)
+			if t := awsErrorType(x.header); t != "" {
+				errType = t
+			}
 			break
 		}
 		res, err := genai.ParseResponse(x.api, body)
 		switch {
 		case err == nil && (x.api != genai.APIUnknown || len(res.Messages) > 0):
+			bedrockTokenHeaders(res, x.header)
 			attrs = x.appendReply(attrs, res)
 			errType = res.ErrorType
 		default:
@@ -582,6 +607,33 @@ func (x *exchange) finish(readErr error, early bool) {
 	}
 	if errType != "" {
 		attrs = x.appendError(attrs, errType)
+	}
+}
+
+// awsErrorType returns the error type AWS services name in the
+// X-Amzn-ErrorType header ("ValidationException:http://..." gives
+// "ValidationException"), or "".
+func awsErrorType(h http.Header) string {
+	t, _, _ := strings.Cut(h.Get("X-Amzn-ErrorType"), ":")
+	return strings.TrimSpace(t)
+}
+
+// bedrockTokenHeaders fills the token counts a Bedrock InvokeModel reply
+// gives in its headers when the body did not give them (most model
+// families' bodies do not).
+func bedrockTokenHeaders(r *genai.Response, h http.Header) {
+	for _, c := range []struct {
+		dst  **int64
+		name string
+	}{{&r.InputTokens, "X-Amzn-Bedrock-Input-Token-Count"}, {&r.OutputTokens, "X-Amzn-Bedrock-Output-Token-Count"}} {
+		if *c.dst != nil {
+			continue
+		}
+		if v := h.Get(c.name); v != "" {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+				*c.dst = &n
+			}
+		}
 	}
 }
 
