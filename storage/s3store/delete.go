@@ -35,11 +35,14 @@ func conflictBackoff(ctx context.Context, n int) error {
 // there. It flushes first and finds the entry as Read does. A
 // reference-layout object is deleted; an entry in a batch object is
 // removed by writing the batch's next generation without it (a
-// conditional put, so two concurrent rewrites cannot both win; the loser
-// starts again), checking that no later generation exists, and then
-// deleting the old generation. Readers always use the newest generation,
-// so a crash between the steps leaves the entry deleted. Cost: Read's
-// requests plus a put, a list and a delete.
+// conditional put on a name no one can free, so exactly one rewrite of a
+// generation ever wins; the loser starts again from the newest) and then
+// overwriting the older generation with a tombstone. Readers use the
+// newest generation and skip tombstones, so once Delete returns true the
+// entry is gone for good, and a crash between the steps leaves it deleted
+// (its old generation is turned into a tombstone by the next rewrite or
+// retention of that day). Cost: Read's requests plus a put, a list and a
+// put.
 func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 	if err := s.check(ctx); err != nil {
 		return false, err
@@ -78,13 +81,25 @@ func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 	return false, fmt.Errorf("s3store: delete %q: %w", id, errConflict)
 }
 
+// tombstone is the body that replaces a superseded generation of a batch
+// object. A generation's name is never freed while its day exists (only
+// whole-day retention deletes batch objects), so the conditional put of
+// generation g+1 is a lock that only one rewrite of generation g can ever
+// take; overwriting g with a tombstone, instead of deleting it, removes
+// the entries it still held without freeing its name. Readers skip
+// tombstones: a tombstone read where a listing said a generation was
+// current means a rewrite happened since, and the reader lists again.
+var tombstone = []byte("{\"otelaudit_tombstone\":\"superseded batch generation\"}\n")
+
+func isTombstone(body []byte) bool { return bytes.Equal(body, tombstone) }
+
 // rewrite replaces the batch object (date, cur) whose content is body by
 // its next generation without the entries drop selects, and returns how
 // many it removed. It fails with errConflict when another rewrite of the
-// same batch won; the caller starts again from the newest generation. Lines that do not decode are kept as they are. With
-// nothing to remove it writes nothing. The next generation is written even
-// when empty, so that an older generation uploaded again from a stale
-// spool cannot bring entries back.
+// same batch won; the caller starts again from the newest generation.
+// Lines that do not decode are kept as they are. With nothing to remove it
+// writes nothing. The next generation is written even when empty: it is
+// the batch's current state (no entries).
 func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []byte, drop func(*storage.AuditEntry) bool) (int, error) {
 	var kept []byte
 	removed := 0
@@ -114,52 +129,71 @@ func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []
 	if err != nil {
 		return 0, classify("rewrite object", s.bucket, err)
 	}
-	// A later generation may already exist. Either another rewrite built
-	// on ours (then the entries we dropped are gone from it: done), or our
-	// put came late: another rewrite went from cur to next and on, and
-	// deleted its next, which freed the name. Then ours is invisible
-	// (readers use the newest generation); take it back and start again.
-	// A listing can miss objects created or deleted while it runs
-	// (posix-backed servers read a directory), so one listing could show
-	// a late put as the newest while a newer generation was being
-	// created and the one before it deleted: ours counts as the newest
-	// only when two listings in a row say so.
-	var p *partition
-	for range 2 {
-		var err error
-		if p, err = s.listPartition(ctx, date, cur.base()+"."); err != nil {
-			return 0, err
-		}
-		latest := p.byBase[cur.base()]
-		if latest.gen <= next.gen {
-			continue
-		}
-		body, _, ok, err := s.getCurrent(ctx, date, cur.base(), &latest)
-		if err != nil {
-			return 0, err
-		}
-		if ok && !containsAny(body, drop) {
-			return removed, nil // built on ours; the newer writer cleans up
-		}
-		if err := s.deleteKeys(ctx, []string{date + "/" + next.String()}); err != nil {
-			return 0, err
-		}
-		return 0, errConflict
-	}
-	if err := s.deleteKeys(ctx, p.stale); err != nil {
-		return 0, err
-	}
-	return removed, nil
+	// The put made next, and no other rewrite can ever make it (names are
+	// never freed), so next holds cur's content less the dropped entries
+	// and every later generation descends from it: what we dropped cannot
+	// come back. What is left is to turn the older generations into
+	// tombstones, so that their content is gone too.
+	return removed, s.supersede(ctx, date, next)
 }
 
-// containsAny reports whether a batch body holds an entry drop selects.
-func containsAny(body []byte, drop func(*storage.AuditEntry) bool) bool {
-	for line := range lines(body) {
-		if e, err := storage.ParseEntry(line); err == nil && drop(e) {
-			return true
+// supersede turns every generation of next's batch older than next that
+// still holds entries into a tombstone (cur, and any a crashed rewrite
+// left). It lists the batch's generations once. When none older than next
+// is left, retention removed the whole day while the rewrite ran; then next
+// is deleted too, so that it cannot bring back entries retention removed
+// (retention lists the day again until it is empty, see
+// [Store.DeleteBefore]).
+func (s *Store) supersede(ctx context.Context, date string, next batchName) error {
+	p, err := s.listPartition(ctx, date, next.base()+".")
+	if err != nil {
+		return err
+	}
+	older := false
+	for _, bn := range p.tombs {
+		older = older || bn.gen < next.gen
+	}
+	var stale []staleGen
+	for _, g := range p.stale {
+		if g.name.gen < next.gen {
+			older = true
+			stale = append(stale, g)
 		}
 	}
-	return false
+	if !older {
+		return s.deleteKeys(ctx, []string{date + "/" + next.String()})
+	}
+	for _, g := range stale {
+		if err := s.putTombstone(ctx, date, g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putTombstone overwrites the superseded generation g with the tombstone.
+// The put is conditional on g's ETag, so that it replaces exactly the
+// content the listing saw and never recreates an object retention deleted
+// meanwhile; losing that condition means another writer tombstoned or
+// deleted g first, which is as good. (A server that ignores If-Match
+// overwrites unconditionally; a tombstone it recreates over a deleted day
+// holds no entry and is removed with the day's next retention.)
+func (s *Store) putTombstone(ctx context.Context, date string, g staleGen) error {
+	in := &s3.PutObjectInput{
+		Bucket:        aws.String(s.bucket),
+		Key:           aws.String(s.cfg.prefix + date + "/" + g.name.String()),
+		Body:          bytes.NewReader(tombstone),
+		ContentLength: aws.Int64(int64(len(tombstone))),
+		ContentType:   aws.String("application/x-ndjson"),
+	}
+	if g.etag != "" {
+		in.IfMatch = aws.String(g.etag)
+	}
+	_, err := s.client.PutObject(ctx, in)
+	if err != nil && !isPreconditionFailed(err) && !isNotFound(err) {
+		return classify("supersede object", s.bucket, err)
+	}
+	return nil
 }
 
 // deleteKeys deletes the given relative keys, 1,000 per request.
@@ -201,12 +235,16 @@ func (s *Store) deleteKeys(ctx context.Context, rels []string) error {
 // DeleteBefore removes every entry with Timestamp < t and returns how many
 // it removed. It flushes first. Days wholly before t's UTC day are deleted
 // as whole partitions: one list and one multi-object delete per 1,000
-// objects, no object read (counts come from the names). In t's own day,
-// batch objects that end before t are deleted whole, those that start at
-// or after t are kept, and the few that straddle t are rewritten as Delete
-// does; reference-layout objects of that day are read to learn their
-// timestamp. Id markers of removed days are cleaned up where their id day
-// is before t's day (stale markers elsewhere cost Read one list entry).
+// objects, no object read (counts come from the names), then one more list
+// to see the day empty (a rewrite racing with the delete removes what it
+// wrote once it sees its day gone; anything else that appeared is deleted
+// in another round). In t's own day, batch objects that start at or after
+// t are kept and the others are rewritten as Delete does (those that end
+// before t to an empty generation), so that a batch's generation names
+// stay taken; reference-layout objects of that day are read to learn
+// their timestamp. Id markers of removed days are cleaned up where their
+// id day is before t's day (stale markers elsewhere cost Read one list
+// entry).
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
@@ -223,32 +261,12 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 	removed := 0
 	for _, d := range days {
 		date := d.Format(dateLayout)
-		p, err := s.listPartition(ctx, date, "")
-		if err != nil {
-			return removed, err
-		}
-		var del []string
+		var n int
 		if d.Before(cut) {
-			for _, bn := range p.batch {
-				rel := date + "/" + bn.String()
-				if bn.n < 0 {
-					c, err := s.countObject(ctx, rel)
-					if err != nil {
-						return removed, err
-					}
-					bn.n = c
-				}
-				removed += bn.n
-				del = append(del, rel)
-			}
-			removed += len(p.legacy)
-			del = append(append(del, p.legacy...), p.stale...)
-			if err := s.deleteKeys(ctx, del); err != nil {
-				return removed, err
-			}
-			continue
+			n, err = s.deleteDay(ctx, date)
+		} else {
+			n, err = s.expireDay(ctx, d, t)
 		}
-		n, err := s.expireDay(ctx, d, t, p)
 		removed += n
 		if err != nil {
 			return removed, err
@@ -260,26 +278,64 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 	return removed, nil
 }
 
-// expireDay removes the entries before t from t's own day.
-func (s *Store) expireDay(ctx context.Context, d, t time.Time, p *partition) (int, error) {
-	cutNs := int64(t.Sub(d))
+// maxDayRounds bounds the list-and-delete rounds of a whole-day delete.
+const maxDayRounds = 8
+
+// deleteDay deletes every object of one day and returns how many entries
+// they held. It lists and deletes until a listing finds the day empty.
+// Entries are counted from the current generations of the first round and
+// from new uploads (generation 0) of later rounds; a later round's
+// rewritten generations hold entries already counted.
+func (s *Store) deleteDay(ctx context.Context, date string) (int, error) {
 	removed := 0
-	var del []string
-	for _, bn := range p.batch {
-		rel := p.date + "/" + bn.String()
-		switch {
-		case bn.n == 0 || bn.minNs >= cutNs:
-		case bn.maxNs < cutNs:
-			removed += bn.n
-			del = append(del, rel)
-		default:
-			n, err := s.rewriteBefore(ctx, p.date, bn, t)
-			removed += n
-			if err != nil {
-				return removed, err
+	for round := range maxDayRounds {
+		p, err := s.listPartition(ctx, date, "")
+		if err != nil {
+			return removed, err
+		}
+		if len(p.batch)+len(p.legacy) == 0 {
+			return removed, s.deleteKeys(ctx, p.all())
+		}
+		for _, bn := range p.batch {
+			switch {
+			case bn.n >= 0: // generation 0, named with its count
+				removed += bn.n
+			case round == 0:
+				c, err := s.countObject(ctx, date, bn, p.size[bn])
+				if err != nil {
+					return removed, err
+				}
+				removed += c
 			}
 		}
+		removed += len(p.legacy)
+		if err := s.deleteKeys(ctx, p.all()); err != nil {
+			return removed, err
+		}
 	}
+	return removed, fmt.Errorf("s3store: delete day %s: objects kept appearing after %d rounds", date, maxDayRounds)
+}
+
+// expireDay removes the entries before t from t's own day d.
+func (s *Store) expireDay(ctx context.Context, d, t time.Time) (int, error) {
+	date := d.Format(dateLayout)
+	p, err := s.listPartition(ctx, date, "")
+	if err != nil {
+		return 0, err
+	}
+	cutNs := int64(t.Sub(d))
+	removed := 0
+	for _, bn := range p.batch {
+		if bn.n == 0 || bn.minNs >= cutNs || p.size[bn] == 0 {
+			continue
+		}
+		n, err := s.rewriteBefore(ctx, date, bn, t)
+		removed += n
+		if err != nil {
+			return removed, err
+		}
+	}
+	var del []string
 	for _, rel := range p.legacy {
 		body, err := s.get(ctx, rel)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -294,7 +350,12 @@ func (s *Store) expireDay(ctx context.Context, d, t time.Time, p *partition) (in
 			del = append(del, rel)
 		}
 	}
-	del = append(del, p.stale...)
+	// Generations a crashed rewrite left with their entries.
+	for _, g := range p.stale {
+		if err := s.putTombstone(ctx, date, g); err != nil {
+			return removed, err
+		}
+	}
 	return removed, s.deleteKeys(ctx, del)
 }
 
@@ -325,7 +386,7 @@ func (s *Store) rewriteBefore(ctx context.Context, date string, bn batchName, t 
 // in id days before cut and in the "other" bucket.
 func (s *Store) cleanMarkers(ctx context.Context, cut time.Time) error {
 	var buckets []string
-	err := s.list(ctx, idsDir, "", "/", func(rel string, isPrefix bool) bool {
+	err := s.list(ctx, idsDir, "", "/", func(rel string, isPrefix bool, _ objMeta) bool {
 		if !isPrefix {
 			return true
 		}
@@ -349,7 +410,7 @@ func (s *Store) cleanMarkers(ctx context.Context, cut time.Time) error {
 	}
 	for _, b := range buckets {
 		var del []string
-		err := s.list(ctx, idsDir+b+"/", "", "", func(rel string, _ bool) bool {
+		err := s.list(ctx, idsDir+b+"/", "", "", func(rel string, _ bool, _ objMeta) bool {
 			if m, ok := parseMarker(rel); ok {
 				if d, _ := parseDate(m.date); d.Before(cut) {
 					del = append(del, rel)

@@ -43,9 +43,13 @@
 // midnight, n the entry count. Delete and DeleteBefore replace a batch by
 // its next generation under a name that depends only on the batch and the
 // generation number, so that the conditional put of that name is a lock on
-// the generation (two concurrent rewrites cannot both make it); such
-// objects are read to be counted. Readers use the newest generation of each
-// batch. Every object is written with If-None-Match: *, so no object is
+// the generation; such objects are read to be counted (an empty one is
+// not). Readers use the newest generation of each batch. A superseded
+// generation is never deleted, which would free its name for a late
+// rewrite: it is overwritten with a small tombstone object that readers
+// skip, so that its entries are gone while its name stays taken. Only
+// retention deleting a whole day frees names, and it lists the day until
+// it is empty. Every object is written with If-None-Match: *, so no object is
 // ever overwritten. Objects in the reference implementation's layout,
 // one entry per object named by its id, are read by every query as well, so
 // a bucket that implementation wrote stays queryable (point WithPrefix at
@@ -111,12 +115,14 @@
 //     reference-layout object of those days.
 //   - Count: one list per 1,000 objects; no object is read.
 //   - DeleteBefore: days before t's day go as whole partitions (list plus
-//     one multi-object delete per 1,000 objects, nothing read); in t's day
-//     only the batch objects that straddle t are rewritten.
+//     one multi-object delete per 1,000 objects, nothing read, and a last
+//     list that finds the day empty); in t's day the batch objects that
+//     start before t are rewritten (a get, two puts and a list each).
 //   - Delete: Read's requests plus one PUT (the next generation of the batch
-//     without the entry, conditional), one LIST and one DELETE. Readers
-//     use the newest generation, so a crash in between cannot resurrect or
-//     duplicate an entry; two concurrent rewrites cannot both succeed.
+//     without the entry, conditional), one LIST and one PUT (the tombstone
+//     over the old generation). Readers use the newest generation, so a
+//     crash in between cannot resurrect or duplicate an entry; two
+//     rewrites of one generation cannot both succeed, ever.
 //
 // # Concurrency and Close
 //

@@ -21,11 +21,18 @@ import (
 	"github.com/otelaudit/otelaudit-go/storage"
 )
 
+// objMeta is what a listing says about an object besides its key.
+type objMeta struct {
+	size int64
+	etag string
+}
+
 // list calls fn for every key under prefix (relative to the store prefix
 // stripped), in key order, starting after startAfter (full key, may be
-// ""). With delim set it reports common prefixes instead of the keys below
-// them, as relative prefixes ending in delim. fn returns false to stop.
-func (s *Store) list(ctx context.Context, prefix, startAfter, delim string, fn func(rel string, isPrefix bool) bool) error {
+// ""), with the object's size and ETag. With delim set it reports common
+// prefixes instead of the keys below them, as relative prefixes ending in
+// delim (zero objMeta). fn returns false to stop.
+func (s *Store) list(ctx context.Context, prefix, startAfter, delim string, fn func(rel string, isPrefix bool, m objMeta) bool) error {
 	in := &s3.ListObjectsV2Input{
 		Bucket: aws.String(s.bucket),
 		Prefix: aws.String(s.cfg.prefix + prefix),
@@ -46,8 +53,11 @@ func (s *Store) list(ctx context.Context, prefix, startAfter, delim string, fn f
 		// key order.
 		keys := make([]string, 0, len(out.Contents)+len(out.CommonPrefixes))
 		isPrefix := map[string]bool{}
+		metas := make(map[string]objMeta, len(out.Contents))
 		for _, o := range out.Contents {
-			keys = append(keys, aws.ToString(o.Key))
+			k := aws.ToString(o.Key)
+			keys = append(keys, k)
+			metas[k] = objMeta{size: aws.ToInt64(o.Size), etag: aws.ToString(o.ETag)}
 		}
 		for _, cp := range out.CommonPrefixes {
 			k := aws.ToString(cp.Prefix)
@@ -60,7 +70,7 @@ func (s *Store) list(ctx context.Context, prefix, startAfter, delim string, fn f
 			if !ok {
 				continue
 			}
-			if !fn(rel, isPrefix[k]) {
+			if !fn(rel, isPrefix[k], metas[k]) {
 				return nil
 			}
 		}
@@ -73,7 +83,7 @@ func (s *Store) list(ctx context.Context, prefix, startAfter, delim string, fn f
 func (s *Store) partitions(ctx context.Context, from, to time.Time) ([]time.Time, error) {
 	var out []time.Time
 	startAfter := s.cfg.prefix + from.Format(dateLayout) // sorts just before "<date>/"
-	err := s.list(ctx, "", startAfter, "/", func(rel string, isPrefix bool) bool {
+	err := s.list(ctx, "", startAfter, "/", func(rel string, isPrefix bool, _ objMeta) bool {
 		if !isPrefix {
 			return true
 		}
@@ -112,22 +122,58 @@ func (s *Store) daysInRange(ctx context.Context, start, end time.Time) ([]time.T
 type partition struct {
 	date   string
 	batch  []batchName          // current generation of each batch
-	stale  []string             // keys (relative) of superseded generations
+	stale  []staleGen           // superseded generations still holding entries
+	tombs  []batchName          // superseded generations already tombstones
 	legacy []string             // keys (relative) of reference-layout objects
 	byBase map[string]batchName // current generation by base
+	size   map[batchName]int64  // object size of each current generation
+}
+
+// isTombstoneSize reports whether a listed object has the tombstone's
+// size. No batch object does: a generation with entries is larger (an
+// entry line holds two 64-digit hashes), an empty one has size 0.
+func isTombstoneSize(size int64) bool { return size == int64(len(tombstone)) }
+
+// all returns every key of the partition's objects (for whole-day deletes).
+func (p *partition) all() []string {
+	out := make([]string, 0, len(p.batch)+len(p.stale)+len(p.tombs)+len(p.legacy))
+	for _, bn := range p.batch {
+		out = append(out, p.date+"/"+bn.String())
+	}
+	for _, g := range p.stale {
+		out = append(out, p.date+"/"+g.name.String())
+	}
+	for _, bn := range p.tombs {
+		out = append(out, p.date+"/"+bn.String())
+	}
+	return append(out, p.legacy...)
+}
+
+// staleGen is a superseded generation of a batch that is not a tombstone
+// yet, with the ETag the listing gave (the tombstone replaces exactly that
+// content).
+type staleGen struct {
+	name batchName
+	etag string
 }
 
 // listPartition lists one day's objects (a request per 1,000 objects).
+// The current generation of a batch is its highest one; every lower one is
+// superseded, whether or not it is a tombstone yet.
 func (s *Store) listPartition(ctx context.Context, date string, basePrefix string) (*partition, error) {
-	p := &partition{date: date, byBase: map[string]batchName{}}
-	var all []batchName
-	err := s.list(ctx, date+"/"+basePrefix, "", "", func(rel string, _ bool) bool {
+	p := &partition{date: date, byBase: map[string]batchName{}, size: map[batchName]int64{}}
+	type listed struct {
+		name batchName
+		m    objMeta
+	}
+	var all []listed
+	err := s.list(ctx, date+"/"+basePrefix, "", "", func(rel string, _ bool, m objMeta) bool {
 		leaf := strings.TrimPrefix(rel, date+"/")
 		if strings.Contains(leaf, "/") {
 			return true
 		}
 		if bn, ok := parseBatchName(leaf); ok {
-			all = append(all, bn)
+			all = append(all, listed{bn, m})
 		} else if strings.HasSuffix(leaf, legacyExt) {
 			p.legacy = append(p.legacy, rel)
 		}
@@ -136,16 +182,29 @@ func (s *Store) listPartition(ctx context.Context, date string, basePrefix strin
 	if err != nil {
 		return nil, err
 	}
-	for _, bn := range all {
-		if cur, ok := p.byBase[bn.base()]; !ok || bn.gen > cur.gen {
-			p.byBase[bn.base()] = bn
+	for _, o := range all {
+		if cur, ok := p.byBase[o.name.base()]; !ok || o.name.gen > cur.gen {
+			p.byBase[o.name.base()] = o.name
 		}
 	}
-	for _, bn := range all {
-		if p.byBase[bn.base()] == bn {
-			p.batch = append(p.batch, bn)
-		} else {
-			p.stale = append(p.stale, date+"/"+bn.String())
+	for _, o := range all {
+		switch {
+		case isTombstoneSize(o.m.size):
+			// The newest generation is a tombstone only when the one that
+			// superseded it was deleted, which retention does: the batch
+			// is gone (a tombstone put racing with the deletion of its
+			// day on a server whose conditional put is not atomic with
+			// deletes may leave one behind).
+			if p.byBase[o.name.base()] == o.name {
+				delete(p.byBase, o.name.base())
+			}
+			p.tombs = append(p.tombs, o.name)
+		case p.byBase[o.name.base()] == o.name:
+			p.batch = append(p.batch, o.name)
+			p.size[o.name] = o.m.size
+			p.tombs = append(p.tombs, o.name)
+		default:
+			p.stale = append(p.stale, staleGen{o.name, o.m.etag})
 		}
 	}
 	return p, nil
@@ -174,11 +233,13 @@ func (s *Store) get(ctx context.Context, rel string) ([]byte, error) {
 
 // getCurrent returns the body of the newest generation of batch base in
 // day date. It starts with hint (a name from a listing) when given, and
-// lists the batch's generations when there is none or the object is gone
-// (rewritten meanwhile), a few times over. ok is false when no generation
+// lists the batch's generations when there is none, the object is gone (its
+// day removed by retention) or it is a tombstone (superseded by a rewrite
+// since the listing), a few times over. ok is false when no generation
 // exists.
 func (s *Store) getCurrent(ctx context.Context, date, base string, hint *batchName) (body []byte, cur batchName, ok bool, err error) {
 	misses := 0
+	var bad *batchName // the last generation found gone or a tombstone
 	for range maxRewriteAttempts {
 		if hint == nil {
 			p, err := s.listPartition(ctx, date, base+".")
@@ -186,10 +247,11 @@ func (s *Store) getCurrent(ctx context.Context, date, base string, hint *batchNa
 				return nil, cur, false, err
 			}
 			bn, found := p.byBase[base]
-			if !found {
-				// A listing that runs while a rewrite puts the next
-				// generation and deletes the old one may, on some
-				// servers, see neither; look again before concluding.
+			if !found || bad != nil && bn == *bad {
+				// No generation, or the newest listed is the one just
+				// found gone or superseded: the batch is being removed
+				// (retention of its day), or a listing lagged behind a
+				// rewrite. Look again before concluding.
 				if misses++; misses > 2 {
 					return nil, cur, false, nil
 				}
@@ -201,13 +263,13 @@ func (s *Store) getCurrent(ctx context.Context, date, base string, hint *batchNa
 			hint = &bn
 		}
 		body, err := s.get(ctx, date+"/"+hint.String())
-		if err == nil {
+		if err == nil && !isTombstone(body) {
 			return body, *hint, true, nil
 		}
-		if !errors.Is(err, storage.ErrNotFound) {
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return nil, cur, false, err
 		}
-		hint = nil
+		bad, hint = hint, nil
 	}
 	return nil, cur, false, fmt.Errorf("s3store: batch %s/%s: %w", date, base, errConflict)
 }
@@ -308,7 +370,7 @@ func (s *Store) locate(ctx context.Context, id string) (*location, error) {
 	type cand struct{ date, base string }
 	var cands []cand
 	seen := map[cand]bool{}
-	err := s.list(ctx, idsDir+bucket+"/", "", "", func(rel string, _ bool) bool {
+	err := s.list(ctx, idsDir+bucket+"/", "", "", func(rel string, _ bool, _ objMeta) bool {
 		m, ok := parseMarker(rel)
 		if !ok {
 			return true
@@ -652,8 +714,9 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	cur := map[string]batchName{} // by date/base
+	sizes := map[string]int64{}   // by date/name
 	n := 0
-	err := s.list(ctx, "", "", "", func(rel string, _ bool) bool {
+	err := s.list(ctx, "", "", "", func(rel string, _ bool, m objMeta) bool {
 		if rel == "" || rel[0] > '9' {
 			return false // past the date partitions (the id markers sort after)
 		}
@@ -666,6 +729,7 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 			if c, ok := cur[k]; !ok || bn.gen > c.gen {
 				cur[k] = bn
 			}
+			sizes[date+"/"+bn.String()] = m.size
 		} else if strings.HasSuffix(leaf, legacyExt) {
 			n++
 		}
@@ -675,11 +739,15 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for k, bn := range cur {
+		size := sizes[k[:len(dateLayout)]+"/"+bn.String()]
+		if isTombstoneSize(size) {
+			continue // a batch retention removed (see listPartition)
+		}
 		if bn.n >= 0 {
 			n += bn.n
 			continue
 		}
-		c, err := s.countObject(ctx, k[:len(dateLayout)]+"/"+bn.String())
+		c, err := s.countObject(ctx, k[:len(dateLayout)], bn, size)
 		if err != nil {
 			return 0, err
 		}
@@ -688,15 +756,18 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// countObject reads a batch object whose name does not carry its count (a
-// rewritten generation) and counts its entries; a missing object counts 0.
-func (s *Store) countObject(ctx context.Context, rel string) (int, error) {
-	body, err := s.get(ctx, rel)
-	if errors.Is(err, storage.ErrNotFound) {
+// countObject counts the entries of the current generation bn of a batch
+// in day date, whose name does not carry its count (a rewritten
+// generation): an empty object holds none, others are read (from a newer
+// generation when bn was superseded since the listing); a batch that no
+// longer exists counts 0.
+func (s *Store) countObject(ctx context.Context, date string, bn batchName, size int64) (int, error) {
+	if size == 0 {
 		return 0, nil
 	}
-	if err != nil {
+	body, _, ok, err := s.getCurrent(ctx, date, bn.base(), &bn)
+	if err != nil || !ok {
 		return 0, err
 	}
-	return len(s.parseLines(rel, body, nil)), nil
+	return len(s.parseLines(date+"/"+bn.String(), body, nil)), nil
 }

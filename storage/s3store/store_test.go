@@ -210,8 +210,13 @@ func TestDeleteBeforePartialDay(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, cnt)
 	day := keys(t, client, bucket, "2024-02-29/")
-	require.Len(t, day, 1, "the straddling batch is replaced, not duplicated")
-	assert.True(t, strings.HasSuffix(day[0], ".1.jsonl"), "next generation, a slot name: %s", day[0])
+	require.Len(t, day, 2, "the straddling batch is superseded, not duplicated")
+	assert.True(t, strings.HasSuffix(day[1], ".1.jsonl"), "next generation, a slot name: %s", day[1])
+	for _, k := range day {
+		for _, e := range es[:3] {
+			assert.NotContains(t, string(objectBody(t, client, bucket, k)), e.ID, "%s still holds an expired entry", k)
+		}
+	}
 	assert.Empty(t, keys(t, client, bucket, "2024-02-27/"))
 	assert.Empty(t, keys(t, client, bucket, "2024-02-28/"))
 	_, err = st.Read(t.Context(), es[0].ID)
@@ -248,9 +253,19 @@ func TestDeleteGenerations(t *testing.T) {
 	ok, err = st.Delete(t.Context(), es[1].ID)
 	require.NoError(t, err)
 	assert.False(t, ok, "second delete")
+	day := keys(t, client, bucket, "audit/2025-03-31/")
+	require.Len(t, day, 2, "generation 0 keeps its name, generation 1 is current")
+	for _, k := range day {
+		assert.NotContains(t, string(objectBody(t, client, bucket, k)), es[1].ID, "%s still holds the deleted entry", k)
+	}
+
+	// The old generation uploaded again (a stale spool file) is refused:
+	// its name is taken.
+	_, err = client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(gen0[0]), Body: bytes.NewReader(oldBody), IfNoneMatch: aws.String("*")})
+	require.Error(t, err, "conditional put over the superseded generation")
 
 	// Put generation 0 back, as a crash between the put of generation 1
-	// and the delete of generation 0 would leave it.
+	// and the tombstone over generation 0 would leave it.
 	_, err = client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(gen0[0]), Body: bytes.NewReader(oldBody)})
 	require.NoError(t, err)
 	got, err := st.ListEntries(t.Context(), ts, ts.Add(time.Hour))
@@ -506,5 +521,10 @@ func TestConcurrentDeletesOneBatch(t *testing.T) {
 	n, err := stores[0].Count(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, 10, n)
-	assert.Len(t, keys(t, client, bucket, "audit/2024-10-31/"), 1, "one generation left")
+	for _, k := range keys(t, client, bucket, "audit/2024-10-31/") {
+		body := string(objectBody(t, client, bucket, k))
+		for _, e := range es[:30] {
+			assert.NotContains(t, body, e.ID, "%s still holds a deleted entry", k)
+		}
+	}
 }
