@@ -473,6 +473,12 @@ func (r *KeyRing) Len() int { return len(r.keys) }
 // malformed) without quoting the line.
 var ErrBadNote = errors.New("storage: bad signed note")
 
+// ErrNoStore is matched (errors.Is) by the error of a verification given a
+// place that holds no store at all (a directory without data files, notes
+// or the files a store keeps; a prefix without objects): "nothing there"
+// is never reported as intact.
+var ErrNoStore = errors.New("storage: no audit store here")
+
 // ParseNote checks the signature of one stored note line (without '\n')
 // against the ring and decodes it. Errors match [ErrBadNote].
 func ParseNote(line []byte, ring *KeyRing) (*Note, error) {

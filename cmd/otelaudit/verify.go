@@ -38,10 +38,13 @@ write the directory; for real protection the writer signs with a key kept
 elsewhere (filestore.WithCheckpointKey) and verify gets the same key here. A
 key is ID:HEX (at least 16 bytes, hex), or bare HEX for key id "local" (the
 format of .checkpoint.key); key files hold one key per line (# comments).
-Give several for rotated keys. Keys are never printed.
+Give several for rotated keys. A key that is too short is an error, never a
+reason to fall back to .checkpoint.key. Keys are never printed.
 
 Exit status: 0 intact (warnings allowed), 1 tampered or damaged (every
-problem is listed), 2 usage error or the store cannot be read.
+problem is listed; a store whose data files and checkpoints were all
+removed is damaged), 2 usage error, the store cannot be read, or there is no
+store there at all.
 
 Examples:
   otelaudit verify --dir ./audit-data

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -240,6 +241,8 @@ func TestVerifyJSONAndErrors(t *testing.T) {
 		msg  string
 	}{
 		{"missing dir", []string{"verify", "--dir", filepath.Join(t.TempDir(), "absent")}, "does not exist"},
+		{"no store here", []string{"verify", "--dir", t.TempDir()}, "no audit store here"},
+		{"short key", []string{"verify", "--dir", dir, "--checkpoint-key", "local:" + strings.Repeat("ab", 15)}, "checkpoint keys have at least 16"},
 		{"dir is a file", []string{"verify", "--dir", filepath.Join(refRoot, "expected.json")}, "not a directory"},
 		{"no dir", []string{"verify"}, "no store given"},
 		{"bad format", []string{"verify", "--dir", dir, "--format", "xml"}, `--format "xml"`},
@@ -253,4 +256,18 @@ func TestVerifyJSONAndErrors(t *testing.T) {
 			assert.Contains(t, r.stderr, tc.msg)
 		})
 	}
+}
+
+// TestVerifyEmptiedStore: a store whose data files and checkpoints were all
+// deleted is tampered (exit 1), not intact.
+func TestVerifyEmptiedStore(t *testing.T) {
+	dir := buildChainedStore(t)
+	for _, f := range dataFiles(t, dir) {
+		require.NoError(t, os.Remove(filepath.Join(dir, f)))
+	}
+	require.NoError(t, os.Remove(filepath.Join(dir, "checkpoints.jsonl")))
+	r := runCLI(t, "verify", "--dir", dir)
+	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "emptied")
+	assert.Contains(t, r.stdout, "TAMPERED")
 }

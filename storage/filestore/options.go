@@ -137,7 +137,9 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithCheckpointKey sets the HMAC-SHA256 key (and its id, written next to
 // each signature) that signs the hash-chain checkpoints and removal notes.
-// Keys shorter than 16 bytes or an empty id are ignored.
+// A key shorter than [storage.MinHMACKeyLen] bytes or an empty id makes
+// [New] fail with an error matching [storage.ErrBadKey]; it never falls
+// back to another key.
 //
 // Without this option (or [WithCheckpointSigner]) the store uses a random
 // key kept in the store directory (file ".checkpoint.key", 0600, key id
@@ -147,26 +149,23 @@ func WithLogger(l *slog.Logger) Option {
 // here and to [Verify] with [WithVerifyKey], or an Ed25519 key pair.
 func WithCheckpointKey(keyID string, key []byte) Option {
 	return optionFunc(func(c *config) {
-		if keyID != "" && len(key) >= 16 {
-			c.checkpointKeyID = keyID
-			c.checkpointKey = append([]byte(nil), key...)
-			c.checkpointPriv = nil
-		}
+		c.checkpointKeyID = keyID
+		c.checkpointKey = append([]byte{}, key...) // non-nil even when empty: an unusable key is an error, not "no key"
+		c.checkpointPriv = nil
 	})
 }
 
 // WithCheckpointSigner signs checkpoints and notes with an Ed25519 private
 // key (and its id) instead of HMAC: [Verify] then needs only the public key
 // ([WithVerifyPublicKey]), so auditors can check a store without being
-// able to forge its checkpoints. A key of the wrong size or an empty id is
-// ignored. The last of WithCheckpointKey and WithCheckpointSigner wins.
+// able to forge its checkpoints. A key of the wrong size or an empty id
+// makes [New] fail with an error matching [storage.ErrBadKey]. The last of
+// WithCheckpointKey and WithCheckpointSigner wins.
 func WithCheckpointSigner(keyID string, priv ed25519.PrivateKey) Option {
 	return optionFunc(func(c *config) {
-		if keyID != "" && len(priv) == ed25519.PrivateKeySize {
-			c.checkpointKeyID = keyID
-			c.checkpointPriv = append(ed25519.PrivateKey(nil), priv...)
-			c.checkpointKey = nil
-		}
+		c.checkpointKeyID = keyID
+		c.checkpointPriv = append(ed25519.PrivateKey{}, priv...) // non-nil even when empty
+		c.checkpointKey = nil
 	})
 }
 

@@ -133,6 +133,7 @@ func (f verifyOptionFunc) applyVerify(c *verifyConfig) { f(c) }
 
 type verifyConfig struct {
 	keys        storage.KeyRing
+	keyErr      error // the first unusable key given; Verify fails with it
 	progress    func(VerifyProgress)
 	maxProblems int
 }
@@ -141,20 +142,29 @@ type verifyConfig struct {
 // signed with; give it (and [WithVerifyPublicKey]) several times for
 // rotated keys. Without any key option, [Verify] uses the store's own key
 // file (.checkpoint.key, key id "local") if there is one; with none at all,
-// signed notes cannot be checked ([ProblemNoKey]). Keys shorter than 16
-// bytes are ignored.
+// signed notes cannot be checked ([ProblemNoKey]). A key shorter than
+// [storage.MinHMACKeyLen] bytes or an empty id makes Verify fail with an
+// error matching [storage.ErrBadKey]: it never falls back to the key file.
 func WithVerifyKey(keyID string, key []byte) VerifyOption {
 	return verifyOptionFunc(func(c *verifyConfig) {
-		c.keys.AddHMAC(keyID, key) // an unusable key is ignored, as documented
+		c.badKey(c.keys.AddHMAC(keyID, key))
 	})
 }
 
 // WithVerifyPublicKey adds the Ed25519 public key (with its key id) of a
-// store written [WithCheckpointSigner]. A key of the wrong size is ignored.
+// store written [WithCheckpointSigner]. A key of the wrong size or an
+// empty id makes Verify fail with an error matching [storage.ErrBadKey].
 func WithVerifyPublicKey(keyID string, pub ed25519.PublicKey) VerifyOption {
 	return verifyOptionFunc(func(c *verifyConfig) {
-		c.keys.AddEd25519(keyID, pub) // an unusable key is ignored, as documented
+		c.badKey(c.keys.AddEd25519(keyID, pub))
 	})
+}
+
+// badKey keeps the first key error.
+func (c *verifyConfig) badKey(err error) {
+	if c.keyErr == nil && err != nil {
+		c.keyErr = err
+	}
 }
 
 // WithVerifyProgress sets a callback called after every data file and
@@ -212,6 +222,9 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 			o.applyVerify(&cfg)
 		}
 	}
+	if cfg.keyErr != nil {
+		return nil, fmt.Errorf("filestore: verify: %w", cfg.keyErr)
+	}
 	if cfg.keys.Len() == 0 {
 		if k, err := readKeyFile(filepath.Join(dir, keyFileName)); err == nil {
 			cfg.keys.AddHMAC(localKeyID, k) // readKeyFile checked the length
@@ -234,6 +247,16 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 		if err != nil {
 			return nil, err
 		}
+		if len(before) == 0 && !v.anyNote {
+			// Nothing to check: either no store was ever here, or every
+			// data file and every note was removed. Neither is intact.
+			if !hasStoreFiles(dir) {
+				return nil, fmt.Errorf("filestore: verify %s: %w (no data files, no %s)", dir, storage.ErrNoStore, checkpointFileName)
+			}
+			v.problem(Problem{Kind: ProblemMissing, File: checkpointFileName, Detail: "the store was emptied: every data file and every signed note is gone"})
+			rep = v.rep
+			break
+		}
 		if err := v.run(ctx, before); err != nil {
 			return nil, err
 		}
@@ -248,6 +271,17 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 	}
 	rep.Duration = time.Since(start)
 	return rep, nil
+}
+
+// hasStoreFiles reports whether dir holds one of the files a store keeps
+// besides its data and notes (key file, lock, index).
+func hasStoreFiles(dir string) bool {
+	for _, name := range []string{keyFileName, lockFileName, indexDirName} {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 type writerInfo struct {

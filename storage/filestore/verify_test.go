@@ -505,3 +505,59 @@ func TestVerifyEd25519(t *testing.T) {
 		assert.Contains(t, kinds(rep.Problems), ProblemBadSignature, name)
 	}
 }
+
+// TestShortKeyIsAnError: a checkpoint key that is too short (or has no id)
+// fails New and Verify with storage.ErrBadKey; Verify never falls back to
+// the key file kept in the store, so a store forged and re-signed with that
+// file is not accepted under a mistyped key.
+func TestShortKeyIsAnError(t *testing.T) {
+	short := bytes.Repeat([]byte{1}, storage.MinHMACKeyLen-1)
+	for name, opt := range map[string]Option{
+		"short HMAC key":      WithCheckpointKey("k", short),
+		"empty HMAC key":      WithCheckpointKey("k", nil),
+		"HMAC key without id": WithCheckpointKey("", bytes.Repeat([]byte{1}, 32)),
+		"short Ed25519 key":   WithCheckpointSigner("k", ed25519.PrivateKey(short)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			_, err := New(dir, opt)
+			require.ErrorIs(t, err, storage.ErrBadKey)
+			assert.NotContains(t, err.Error(), string(short))
+			_, err = os.Stat(filepath.Join(dir, keyFileName))
+			assert.ErrorIs(t, err, os.ErrNotExist, "no fallback key file created")
+		})
+	}
+
+	// A store signed with its own key file (what an attacker who can write
+	// the directory re-signs with): verify under a short key is an error,
+	// not a pass with the key file.
+	dir := buildChainedStore(t)
+	_, err := Verify(t.Context(), dir, WithVerifyKey("local", short))
+	require.ErrorIs(t, err, storage.ErrBadKey)
+	_, err = Verify(t.Context(), dir, WithVerifyKey("ops", bytes.Repeat([]byte{2}, 32)), WithVerifyPublicKey("ed", ed25519.PublicKey(short)))
+	require.ErrorIs(t, err, storage.ErrBadKey)
+}
+
+// TestVerifyNoStore: a directory without a store is an error matching
+// storage.ErrNoStore, never intact; a store whose data files and notes were
+// all removed is a problem.
+func TestVerifyNoStore(t *testing.T) {
+	empty := t.TempDir()
+	_, err := Verify(t.Context(), empty)
+	require.ErrorIs(t, err, storage.ErrNoStore)
+
+	other := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(other, "hosts"), []byte("127.0.0.1 localhost\n"), 0o600))
+	_, err = Verify(t.Context(), other)
+	require.ErrorIs(t, err, storage.ErrNoStore)
+
+	dir := buildChainedStore(t)
+	for _, f := range dataFiles(t, dir) {
+		require.NoError(t, os.Remove(filepath.Join(dir, f)))
+	}
+	require.NoError(t, os.Remove(filepath.Join(dir, checkpointFileName)))
+	rep, err := Verify(t.Context(), dir)
+	require.NoError(t, err)
+	assert.False(t, rep.OK())
+	assert.Equal(t, []ProblemKind{ProblemMissing}, kinds(rep.Problems))
+}
