@@ -12,7 +12,7 @@ TOOLS   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/otelaudit/tools
 # Fuzz time per target for `make fuzz`.
 FUZZTIME ?= 60s
 
-.PHONY: demo test bench lint fuzz clean versitygw s3-test s3-bench
+.PHONY: demo test bench lint fuzz clean versitygw s3-test s3-bench aws-test
 
 # S3-compatible server for the storage/s3store tests and benchmarks: versitygw
 # (posix backend), pinned, built with our Go into ./bin. scripts/with-versitygw.sh
@@ -26,6 +26,16 @@ VERSITYGW         := $(VERSITYGW_DIR)/versitygw
 VERSITYGW_STAMP   := $(VERSITYGW_DIR)/.installed
 WITH_S3           := scripts/with-versitygw.sh $(VERSITYGW)
 
+# AWS emulator for the otelaudit/awskeys and CLI key tests (Secrets Manager and
+# KMS): moto_server, pinned. moto is a Python package and PyPI is not
+# reachable from the project's machines, so it is not installed here: the
+# machine image ships moto $(MOTO_VERSION), and scripts/with-moto.sh refuses any
+# other version, starts it on a free 127.0.0.1 port, exports OTELAUDIT_AWS_*
+# (OTELAUDIT_AWS_REQUIRED=1: a missing emulator fails those tests instead of
+# skipping them), runs the command and stops the server whatever its outcome.
+MOTO_VERSION := 5.2.1
+WITH_AWS     := scripts/with-moto.sh $(MOTO_VERSION)
+
 ## demo: run the quickstart end to end on embedded defaults (local files, no keys, no cloud);
 ##       `make demo S3=1` stores the entries on a local S3 server (versitygw) instead
 demo:
@@ -36,13 +46,14 @@ else
 	$(GO) run ./examples/quickstart
 endif
 
-## test: the full suite with the race detector, S3 tests against a local versitygw
+## test: the full suite with the race detector, S3 tests against a local versitygw,
+##       AWS key tests against a local moto_server
 test: $(VERSITYGW_STAMP)
-	$(WITH_S3) $(GO) test -race -count=1 -timeout 9m $(PKGS)
+	$(WITH_S3) $(WITH_AWS) $(GO) test -race -count=1 -timeout 9m $(PKGS)
 
 ## bench: every benchmark of the project (figures in README.md), S3 ones against a local versitygw
 bench: $(VERSITYGW_STAMP)
-	$(WITH_S3) $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m $(PKGS)
+	$(WITH_S3) $(WITH_AWS) $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m $(PKGS)
 
 ## versitygw: install the pinned S3 test server into the tools cache
 versitygw: $(VERSITYGW_STAMP)
@@ -58,7 +69,11 @@ s3-test: $(VERSITYGW_STAMP)
 
 ## s3-bench: only the S3 backend's benchmarks, against a local versitygw
 s3-bench: $(VERSITYGW_STAMP)
-	$(WITH_S3) $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./storage/s3store/
+	$(WITH_S3) $(WITH_AWS) $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m ./storage/s3store/
+
+## aws-test: only the AWS key tests (Secrets Manager, KMS), against a local moto_server
+aws-test:
+	$(WITH_AWS) $(GO) test -race -count=1 -timeout 9m -v ./otelaudit/awskeys/ ./cmd/otelaudit/ -run 'SecretsManager|Envelope|KeySecret|KMS'
 
 ## lint: gofmt, go vet and staticcheck (pinned)
 lint:

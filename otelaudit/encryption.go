@@ -259,8 +259,8 @@ func (m *EncryptionManager) Decrypt(ciphertext string) (string, error) {
 // sanitizeKeyID keeps a key id or scheme read from stored data printable
 // and short before it goes into an error.
 func sanitizeKeyID(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "..."
+	if len(s) > 256 {
+		s = s[:256] + "..."
 	}
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f || r > 0x7e {
@@ -305,7 +305,7 @@ func decodeBase64URL(s string) ([]byte, error) {
 }
 
 // SanitizeKeyID returns s, a key id or scheme read from stored data, cut
-// to 64 bytes and with every byte outside printable ASCII replaced by
+// to 256 bytes and with every byte outside printable ASCII replaced by
 // '?', so that it can go into an error or a terminal. For Cipher
 // implementations.
 func SanitizeKeyID(s string) string { return sanitizeKeyID(s) }

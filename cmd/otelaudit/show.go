@@ -15,20 +15,28 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/otelaudit/otelaudit-go/internal/env"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/otelaudit/awskeys"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
 
-const showHelp = `Usage: otelaudit show --dir DIR ID [--key KEY | --key-file FILE]
+const showHelp = `Usage: otelaudit show --dir DIR ID [--key KEY | --key-file FILE | --key-secret ARN|NAME]
 
 Print every field of the entry with id ID. Content fields are shown as stored
 (hash only, plaintext, or "encrypted") unless a key is given: then encrypted
 content is decrypted and printed, and checked against the stored hashes.
 
-The key comes from --key, else --key-file, else the file named by
-OTELAUDIT_KEY_FILE, else OTELAUDIT_KEY (several keys comma-separated form a
-ring; content names the key that encrypted it). A key file that group or
+The key comes from --key, else --key-file, else the AWS Secrets Manager
+secret --key-secret names, else the file named by OTELAUDIT_KEY_FILE, else
+OTELAUDIT_KEY, else the secret OTELAUDIT_KEY_SECRET names (several keys form
+a ring; content names the key that encrypted it). Content enveloped with AWS
+KMS (kms:...) is decrypted with KMS Decrypt using your AWS credentials (the
+SDK's default chain: AWS_PROFILE, AWS_REGION, ...); it needs no key flag. A key file that group or
 others can access is refused (exit 2) unless --allow-insecure-key-file. Prefer --key-file or the environment: a --key value
 is visible to other users in the process list. A key that cannot decrypt the
 content is refused (exit 1); a malformed key is a usage error (exit 2). Keys
@@ -41,7 +49,8 @@ prints content byte for byte instead.
 Examples:
   otelaudit show --dir ./audit-data 0194b7c2-8f3a-7d41-9a3e-1c2d3e4f5a6b
   otelaudit show 0194b7c2-8f3a-7d41-9a3e-1c2d3e4f5a6b --dir ./audit-data --key-file key.txt
-  OTELAUDIT_KEY=$(cat key.txt) otelaudit show --dir ./audit-data 0194b7c2-8f3a-7d41-9a3e-1c2d3e4f5a6b`
+  OTELAUDIT_KEY=$(cat key.txt) otelaudit show --dir ./audit-data 0194b7c2-8f3a-7d41-9a3e-1c2d3e4f5a6b
+  otelaudit show --dir ./audit-data --key-secret prod/otelaudit/keys 0194b7c2-8f3a-7d41-9a3e-1c2d3e4f5a6b`
 
 // errWrongKey is matched by the error show returns when content is
 // encrypted but no key of the ring decrypts it.
@@ -53,6 +62,7 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 	key := fs.String("key", "", "Fernet `KEY` (44 chars base64); comma-separated for a ring")
 	keyFile := fs.String("key-file", "", "read keys from `FILE`, one per line (# comments allowed); the file\nmust not be accessible to group or others (chmod 600)")
 	insecure := fs.Bool("allow-insecure-key-file", false, "read a key file that group or others can access, with a warning")
+	keySecret := fs.String("key-secret", "", "read the key ring from the AWS Secrets Manager secret `ARN|NAME`\n(one key, or a JSON list; your AWS credentials)")
 	raw := fs.Bool("raw", false, "print content exactly as stored or decrypted, without escaping\ncontrol characters (for redirecting to a file)")
 	pos, err := c.parse(fs, showHelp, args)
 	if err != nil {
@@ -63,14 +73,15 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 		return usageErrorf("missing entry ID")
 	case len(pos) > 1:
 		return usageErrorf("want one entry ID, got %d arguments", len(pos))
-	case *key != "" && *keyFile != "":
-		return usageErrorf("give --key or --key-file, not both")
+	case (*key != "") && (*keyFile != "") || (*key != "" || *keyFile != "") && *keySecret != "":
+		return usageErrorf("give one of --key, --key-file and --key-secret, not both")
 	}
 	id := pos[0]
-	em, err := loadKeyRing(c, *key, *keyFile, *insecure)
+	em, err := loadKeyRing(ctx, c, *key, *keyFile, *keySecret, *insecure)
 	if err != nil {
 		return err
 	}
+	dec := &decrypter{ctx: ctx, ring: em}
 	st, err := sf.open(ctx, c, true)
 	if err != nil {
 		return err
@@ -83,11 +94,11 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return storeError(ctx, fmt.Errorf("read %s: %w", st.name, err))
 	}
-	in, err := contentOf(e.InputContent, em)
+	in, err := contentOf(e.InputContent, dec)
 	if err != nil {
 		return fmt.Errorf("entry %s: input: %w", sanitize(e.ID), err)
 	}
-	out, err := contentOf(e.OutputContent, em)
+	out, err := contentOf(e.OutputContent, dec)
 	if err != nil {
 		return fmt.Errorf("entry %s: output: %w", sanitize(e.ID), err)
 	}
@@ -101,9 +112,11 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 
 // loadKeyRing returns the key ring show decrypts with, or nil when no key
 // is configured anywhere. Errors never contain a key.
-func loadKeyRing(c *cli, key, keyFile string, allowInsecure bool) (*otelaudit.EncryptionManager, error) {
-	var keys []string
-	if key != "" {
+func loadKeyRing(ctx context.Context, c *cli, key, keyFile, keySecret string, allowInsecure bool) (*otelaudit.EncryptionManager, error) {
+	var src otelaudit.KeySource
+	switch {
+	case key != "":
+		var keys []string
 		for k := range strings.SplitSeq(key, ",") {
 			if k = strings.TrimSpace(k); k != "" {
 				keys = append(keys, k)
@@ -112,30 +125,72 @@ func loadKeyRing(c *cli, key, keyFile string, allowInsecure bool) (*otelaudit.En
 		if len(keys) == 0 {
 			return nil, usageErrorf("--key is empty")
 		}
-	} else {
-		if keyFile == "" && os.Getenv(env.KeyFile) == "" && strings.TrimSpace(os.Getenv(env.Key)) == "" {
-			return nil, nil // no key anywhere: show content as stored
-		}
-		src := otelaudit.DefaultKeySource(keyFile)
-		if f, ok := src.(otelaudit.KeyFile); ok {
-			f.AllowInsecure = allowInsecure
-			f.Logger = slog.New(slog.NewTextHandler(c.stderr, nil))
-			src = f
-		}
-		var err error
-		keys, err = src.Keys(context.Background())
-		switch {
-		case errors.Is(err, otelaudit.ErrInvalidKey), errors.Is(err, otelaudit.ErrInsecureKeyFile):
-			return nil, usageErrorf("%w", err)
-		case err != nil:
-			return nil, ioError(err)
-		}
+		src = otelaudit.StaticKeys(keys)
+	case keyFile != "":
+		src = otelaudit.DefaultKeySource(keyFile)
+	case keySecret != "":
+		src = secretSource(keySecret)
+	case os.Getenv(env.KeyFile) != "" || strings.TrimSpace(os.Getenv(env.Key)) != "":
+		src = otelaudit.DefaultKeySource("")
+	case os.Getenv(env.KeySecret) != "":
+		src = secretSource(os.Getenv(env.KeySecret))
+	default:
+		return nil, nil // no key anywhere: show content as stored
+	}
+	if f, ok := src.(otelaudit.KeyFile); ok {
+		f.AllowInsecure = allowInsecure
+		f.Logger = slog.New(slog.NewTextHandler(c.stderr, nil))
+		src = f
+	}
+	keys, err := src.Keys(ctx)
+	switch {
+	case errors.Is(err, otelaudit.ErrInvalidKey), errors.Is(err, otelaudit.ErrInsecureKeyFile):
+		return nil, usageErrorf("%w", err)
+	case err != nil:
+		return nil, ioError(err)
 	}
 	em, err := otelaudit.NewEncryptionManager(keys...)
 	if err != nil {
 		return nil, usageErrorf("%w", err)
 	}
 	return em, nil
+}
+
+// secretSource reads the key ring from AWS Secrets Manager with the
+// caller's default AWS configuration, loaded when the keys are read.
+type secretSource string
+
+func (s secretSource) Keys(ctx context.Context) ([]string, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return awskeys.SecretsManager{Client: secretsmanager.NewFromConfig(cfg), SecretID: string(s)}.Keys(ctx)
+}
+
+// decrypter holds what show decrypts with: the Fernet ring the flags or
+// environment give (nil when none), and, made on first use, a
+// decrypt-only KMS envelope with the caller's AWS credentials.
+type decrypter struct {
+	ctx  context.Context
+	ring *otelaudit.EncryptionManager
+	kms  *awskeys.Envelope
+}
+
+func (d *decrypter) decrypt(stored string) (string, error) {
+	if !strings.HasPrefix(strings.TrimSpace(stored), awskeys.KMSPrefix) {
+		return d.ring.Decrypt(stored)
+	}
+	if d.kms == nil {
+		cfg, err := config.LoadDefaultConfig(d.ctx)
+		if err != nil {
+			return "", ioError(fmt.Errorf("load AWS configuration for KMS: %w", err))
+		}
+		if d.kms, err = awskeys.NewEnvelope(d.ctx, kms.NewFromConfig(cfg), ""); err != nil {
+			return "", ioError(err)
+		}
+	}
+	return d.kms.Decrypt(stored)
 }
 
 // content is one content field of an entry as show presents it.
@@ -148,20 +203,26 @@ type content struct {
 // contentOf interprets a stored content field. With a key ring, encrypted
 // content must decrypt or the key is refused; content that is not a
 // Fernet token is plaintext and shown as such.
-func contentOf(stored *string, em *otelaudit.EncryptionManager) (content, error) {
+func contentOf(stored *string, d *decrypter) (content, error) {
+	kmsContent := stored != nil && strings.HasPrefix(strings.TrimSpace(*stored), awskeys.KMSPrefix)
 	switch {
 	case stored == nil:
 		return content{state: "not stored (hash only)"}, nil
-	case !looksEncrypted(*stored):
+	case !kmsContent && !looksEncrypted(*stored):
 		return content{state: "plaintext", text: *stored, known: true}, nil
-	case em == nil:
+	case !kmsContent && d.ring == nil:
 		return content{state: "encrypted (give --key, --key-file or OTELAUDIT_KEY to decrypt)"}, nil
 	}
-	pt, err := em.Decrypt(*stored)
-	if errors.Is(err, otelaudit.ErrUnknownKey) {
+	pt, err := d.decrypt(*stored)
+	var ioErr *exitError
+	switch {
+	case errors.As(err, &ioErr):
+		return content{}, err
+	case kmsContent && err != nil:
+		return content{}, err // names the KMS key and KMS's reason
+	case errors.Is(err, otelaudit.ErrUnknownKey):
 		return content{}, fmt.Errorf("%w: %w", errWrongKey, err) // names the key ids, never a key
-	}
-	if err != nil {
+	case err != nil:
 		return content{}, errWrongKey
 	}
 	return content{state: "decrypted", text: pt, known: true}, nil

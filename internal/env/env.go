@@ -16,6 +16,11 @@ const (
 	Key = "OTELAUDIT_KEY"
 	// KeyFile names a file holding keys, one per line.
 	KeyFile = "OTELAUDIT_KEY_FILE"
+	// KeySecret names an AWS Secrets Manager secret (name or ARN) holding
+	// the key ring, for the CLI and awskeys.
+	KeySecret = "OTELAUDIT_KEY_SECRET"
+	// KMSKeyID names the AWS KMS key for envelope encryption (awskeys).
+	KMSKeyID = "OTELAUDIT_KMS_KEY_ID"
 	// RetentionDays is the Logger's retention in days when no option sets it.
 	RetentionDays = "OTELAUDIT_RETENTION_DAYS"
 )
