@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -315,4 +316,48 @@ func TestEnvelopeRevokedAndWrongKeys(t *testing.T) {
 	pt, err := reader.Decrypt(ct)
 	require.NoError(t, err)
 	assert.Equal(t, "secret prompt", pt)
+}
+
+func TestCipherFromEnv(t *testing.T) {
+	ep := awstest.Endpoint(t)
+	cfg := awstest.Config(ep)
+	kc := awstest.KMS(ep)
+	sm := awstest.SecretsManager(ep)
+	k1, _ := otelaudit.GenerateKey()
+	secret := newSecret(t, sm, k1)
+	keyARN := awstest.NewKMSKey(t, kc)
+	for _, v := range []string{"OTELAUDIT_KEY", "OTELAUDIT_KEY_FILE", "OTELAUDIT_KEY_SECRET", "OTELAUDIT_KMS_KEY_ID"} {
+		t.Setenv(v, "")
+	}
+	ctx := t.Context()
+
+	_, _, err := awskeys.CipherFromEnv(ctx, cfg)
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	t.Setenv("OTELAUDIT_KEY_SECRET", secret)
+	c, stop, err := awskeys.CipherFromEnv(ctx, cfg)
+	require.NoError(t, err)
+	fernetCT, err := c.Encrypt("old entry")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(fernetCT, "fernet:"+keyIDs(t, k1)[0]+":"))
+	require.NoError(t, stop())
+
+	t.Setenv("OTELAUDIT_KMS_KEY_ID", keyARN)
+	c, stop, err = awskeys.CipherFromEnv(ctx, cfg)
+	require.NoError(t, err)
+	defer stop()
+	kmsCT, err := c.Encrypt("new entry")
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(kmsCT, "kms:"+keyARN+":"), "KMS encrypts when configured")
+	for want, ct := range map[string]string{"old entry": fernetCT, "new entry": kmsCT} {
+		got, err := c.Decrypt(ct)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "the Fernet ring still decrypts")
+	}
+
+	t.Setenv("OTELAUDIT_KEY_SECRET", "")
+	t.Setenv("OTELAUDIT_KMS_KEY_ID", "alias/does-not-exist")
+	_, _, err = awskeys.CipherFromEnv(ctx, cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "alias/does-not-exist")
 }
