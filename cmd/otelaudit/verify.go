@@ -15,7 +15,7 @@ import (
 )
 
 const verifyHelp = `Usage: otelaudit verify --dir DIR [--checkpoint-key ID:HEX | --checkpoint-key-file FILE]...
-                        [--format text|json]
+                        [--witness FILE] [--format text|json]
 
 Check the tamper evidence of a file store without changing it (no lock is
 taken: a store another process is appending to can be verified). Every
@@ -40,6 +40,13 @@ key is ID:HEX (at least 16 bytes, hex), or bare HEX for key id "local" (the
 format of .checkpoint.key); key files hold one key per line (# comments).
 Give several for rotated keys. A key that is too short is an error, never a
 reason to fall back to .checkpoint.key. Keys are never printed.
+
+Witness: a store written with filestore.WithWitness copies every signed note
+to a file outside the store (another directory or host). Given that file,
+verify requires every witnessed note in the store, which detects the newest
+entries removed together with their last checkpoint, a deleted writer session
+and a rollback of the directory to an older copy. Without a witness the
+report says so: those cases cannot be ruled out.
 
 Exit status: 0 intact (warnings allowed), 1 tampered or damaged (every
 problem is listed; a store whose data files and checkpoints were all
@@ -66,6 +73,7 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	var keys, keyFiles stringList
 	fs.Var(&keys, "checkpoint-key", "checkpoint `ID:HEX` key (or bare HEX for key id \"local\");\nrepeatable; prefer --checkpoint-key-file (flags show in ps)")
 	fs.Var(&keyFiles, "checkpoint-key-file", "read checkpoint keys from `FILE`, one ID:HEX or HEX per line; repeatable")
+	witness := fs.String("witness", "", "witness `FILE` (the notes the store published with filestore.WithWitness)")
 	format := fs.String("format", "text", "output `FORMAT`: text or json (the full report)")
 	pos, err := c.parse(fs, verifyHelp, args)
 	if err != nil {
@@ -103,6 +111,14 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 		return ioError(fmt.Errorf("store directory: %w", err))
 	case !fi.IsDir():
 		return ioError(fmt.Errorf("%s is not a directory", sf.dir))
+	}
+	if *witness != "" {
+		wf, err := os.Open(*witness)
+		if err != nil {
+			return ioError(fmt.Errorf("witness: %w", err))
+		}
+		defer wf.Close()
+		opts = append(opts, filestore.WithVerifyWitness(wf))
 	}
 	prog := c.newProgress("verify", "bytes", 0)
 	if prog != nil {
@@ -153,6 +169,12 @@ func printVerifyReport(w *bufio.Writer, rep *filestore.VerifyReport, keyNote str
 		rep.Files, rep.Entries, rep.Chained, rep.Writers, rep.Legacy, rep.Checkpoints)
 	fmt.Fprintf(w, "Time:         %s (%.0f entries/s)\n", rep.Duration.Round(1e6), rate)
 	fmt.Fprintf(w, "Key:          %s\n", keyNote)
+	if rep.Witness {
+		fmt.Fprintf(w, "Witness:      %d notes, each required in the store\n", rep.Witnessed)
+	} else {
+		fmt.Fprintf(w, "Witness:      none given: the newest entries removed with their last checkpoint, a deleted\n")
+		fmt.Fprintf(w, "              writer session or a rollback to an older copy cannot be ruled out\n")
+	}
 	if rep.Unconfirmed > 0 {
 		fmt.Fprintf(w, "Unconfirmed:  %d entries after the last checkpoint of a writer still running (chain intact; removal not yet detectable)\n", rep.Unconfirmed)
 	}

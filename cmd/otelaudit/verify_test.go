@@ -271,3 +271,53 @@ func TestVerifyEmptiedStore(t *testing.T) {
 	assert.Contains(t, r.stdout, "emptied")
 	assert.Contains(t, r.stdout, "TAMPERED")
 }
+
+// TestVerifyWitness: --witness catches a store cut back to an earlier state
+// (its newest entries and their last checkpoints removed) that verifies
+// without one; the report says what cannot be ruled out without a witness.
+func TestVerifyWitness(t *testing.T) {
+	witness := filepath.Join(t.TempDir(), "witness.jsonl")
+	wf, err := os.OpenFile(witness, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	require.NoError(t, err)
+	dir := buildChainedStore(t, filestore.WithWitness(wf))
+	require.NoError(t, wf.Close())
+
+	r := runCLI(t, "verify", "--dir", dir, "--witness", witness)
+	require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Regexp(t, `Witness: +\d+ notes, each required in the store`, r.stdout)
+	r = runCLI(t, "verify", "--dir", dir)
+	require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "cannot be ruled out")
+
+	// Cut the second session: its lines and its notes.
+	cp := filepath.Join(dir, "checkpoints.jsonl")
+	b, err := os.ReadFile(cp)
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	_, rest, _ := strings.Cut(lines[len(lines)-1], `"w":"`)
+	w, _, _ := strings.Cut(rest, `"`)
+	require.NotEmpty(t, w)
+	drop := func(ls [][]byte) [][]byte {
+		var out [][]byte
+		for _, l := range ls {
+			if !bytes.Contains(l, []byte(`"w":"`+w+`"`)) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	for _, f := range dataFiles(t, dir) {
+		editLines(t, filepath.Join(dir, f), drop)
+	}
+	editLines(t, cp, drop)
+
+	r = runCLI(t, "verify", "--dir", dir)
+	assert.Equal(t, 0, r.code, "without a witness the cut store looks whole: %s", r.stdout)
+	r = runCLI(t, "verify", "--dir", dir, "--witness", witness)
+	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "witnessed-missing")
+	assert.Contains(t, r.stdout, "witness line")
+
+	r = runCLI(t, "verify", "--dir", dir, "--witness", filepath.Join(t.TempDir(), "absent"))
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+}

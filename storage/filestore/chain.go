@@ -108,7 +108,16 @@ func (s *Store) appendNotes(ns ...*storage.Note) error {
 		return fmt.Errorf("filestore: fsync checkpoints: %w", err)
 	}
 	if statErr != nil {
-		return syncDir(s.dir)
+		if err := syncDir(s.dir); err != nil {
+			return err
+		}
+	}
+	// The witness gets a note only once it is durable in the store, so that
+	// whatever a witness holds, the store held first.
+	if s.cfg.witness != nil {
+		if _, err := s.cfg.witness.Write(buf); err != nil {
+			s.cfg.logger.Warn("filestore: witness write failed; the witness lags behind the store", "dir", s.dir, "notes", len(ns), "error", err)
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -81,4 +82,44 @@ func ExampleVerify() {
 	// Output:
 	// ok: false
 	// modified audit_20250301.jsonl 1
+}
+
+// ExampleWithWitness publishes the store's signed notes to a witness kept
+// elsewhere (a buffer here; a file in another directory or a log pipeline
+// in production), then rolls the store back to an empty copy: verification
+// with the witness catches it.
+func ExampleWithWitness() {
+	dir, _ := os.MkdirTemp("", "audit-witness-example")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	var witness bytes.Buffer
+
+	st, err := filestore.New(dir, filestore.WithWitness(&witness))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	e := &storage.AuditEntry{ID: "0195...-witness", Timestamp: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), InputHash: "ab", OutputHash: "cd", SafetyPassed: true}
+	if err := st.Write(ctx, e); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := st.Close(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	rep, _ := filestore.Verify(ctx, dir, filestore.WithVerifyWitness(bytes.NewReader(witness.Bytes())))
+	fmt.Println("intact:", rep.OK())
+
+	// Roll back: the notes and data as they were before the write.
+	os.Remove(filepath.Join(dir, "checkpoints.jsonl"))
+	data, _ := filepath.Glob(filepath.Join(dir, "audit_*.jsonl"))
+	for _, name := range data {
+		os.Remove(name)
+	}
+	rep, _ = filestore.Verify(ctx, dir, filestore.WithVerifyWitness(bytes.NewReader(witness.Bytes())))
+	fmt.Println("intact:", rep.OK(), rep.Problems[len(rep.Problems)-1].Kind)
+	// Output:
+	// intact: true
+	// intact: false witnessed-missing
 }

@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"crypto/ed25519"
+	"io"
 	"log/slog"
 	"time"
 )
@@ -60,6 +61,7 @@ type config struct {
 	checkpointEvery    int
 	checkpointInterval time.Duration
 	maxOpenFiles       int
+	witness            io.Writer
 	now                func() time.Time
 }
 
@@ -166,6 +168,29 @@ func WithCheckpointSigner(keyID string, priv ed25519.PrivateKey) Option {
 		c.checkpointKeyID = keyID
 		c.checkpointPriv = append(ed25519.PrivateKey{}, priv...) // non-nil even when empty
 		c.checkpointKey = nil
+	})
+}
+
+// WithWitness publishes every signed note (checkpoints, session opens,
+// removal notes) outside the store as well: after a note is durable in
+// checkpoints.jsonl, its exact line is written to w, one Write per batch of
+// notes, whole lines in order. Give w a file in another directory or on
+// another host (opened with O_APPEND), or any writer that ships lines away
+// (a log pipeline). [Verify] given the witness ([WithVerifyWitness]) then
+// requires every witnessed note to be in the store, which detects what the
+// store alone cannot: its newest entries removed together with their last
+// checkpoint, a deleted writer session, or the whole directory rolled back
+// to an older copy.
+//
+// A failed witness write does not fail the store's write (the note and its
+// entries are durable): it is logged (no content) and the witness lags;
+// Verify only checks what the witness holds. Writes to w are serialised by
+// the store. A nil w is ignored; default none.
+func WithWitness(w io.Writer) Option {
+	return optionFunc(func(c *config) {
+		if w != nil {
+			c.witness = w
+		}
 	})
 }
 

@@ -1,12 +1,14 @@
 package filestore
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,6 +29,11 @@ const (
 	// ProblemChainBroken: an entry does not link to the hash of the
 	// writer's previous entry (inserted, replaced or altered entries).
 	ProblemChainBroken ProblemKind = "chain-broken"
+	// ProblemWitnessed: a signed note that the witness holds
+	// ([WithVerifyWitness]) is not in the store: its newest entries were
+	// removed with their checkpoints, a writer session was deleted, or the
+	// store was rolled back to an older copy.
+	ProblemWitnessed ProblemKind = "witnessed-missing"
 	// ProblemMissing: entries of a writer's chain are missing (deleted
 	// lines, a truncated or deleted file) without a signed removal note.
 	ProblemMissing ProblemKind = "missing"
@@ -106,6 +113,8 @@ type VerifyReport struct {
 	Writers     int           `json:"writers"`     // writer sessions seen
 	Checkpoints int           `json:"checkpoints"` // signed notes checked
 	Unconfirmed int64         `json:"unconfirmed"` // chained entries after the last checkpoint of an open session
+	Witness     bool          `json:"witness"`     // a witness was given (WithVerifyWitness)
+	Witnessed   int           `json:"witnessed"`   // notes the witness holds, each required in the store
 	Problems    []Problem     `json:"problems"`    // tampering or damage; empty when the store verifies
 	Warnings    []Problem     `json:"warnings"`    // not tampering, see the Warning kinds
 	Duration    time.Duration `json:"duration_ns"`
@@ -134,6 +143,8 @@ func (f verifyOptionFunc) applyVerify(c *verifyConfig) { f(c) }
 type verifyConfig struct {
 	keys        storage.KeyRing
 	keyErr      error // the first unusable key given; Verify fails with it
+	witness     io.Reader
+	witnessed   []witnessNote // read from witness before the store
 	progress    func(VerifyProgress)
 	maxProblems int
 }
@@ -165,6 +176,63 @@ func (c *verifyConfig) badKey(err error) {
 	if c.keyErr == nil && err != nil {
 		c.keyErr = err
 	}
+}
+
+// WithVerifyWitness gives Verify the lines a store published with
+// [WithWitness] (a file in another directory, lines collected from a log
+// pipeline). Every note the witness holds must be in the store's
+// checkpoints.jsonl, byte for byte; one that is not is a problem
+// ([ProblemWitnessed]) naming the writer, its position and the witness
+// line. That detects the store's newest entries removed together with
+// their last checkpoint, a deleted writer session and a rollback of the
+// whole directory to an older copy, which the store alone cannot show.
+// The witness is read once, before the store (so notes appended while
+// Verify runs cannot be missed); blank lines are skipped, and a line that
+// is not a note is itself a problem. A nil r is ignored.
+func WithVerifyWitness(r io.Reader) VerifyOption {
+	return verifyOptionFunc(func(c *verifyConfig) {
+		if r != nil {
+			c.witness = r
+		}
+	})
+}
+
+// witnessNote is one note line of a witness.
+type witnessNote struct {
+	digest string // storage.NoteDigest of the line
+	line   int
+	writer string
+	seq    uint64
+	typ    string
+}
+
+// readWitness reads the witness lines into c.witnessed; lines that are not
+// notes are returned as problems.
+func (c *verifyConfig) readWitness() ([]Problem, error) {
+	if c.witness == nil {
+		return nil, nil
+	}
+	var bad []Problem
+	sc := bufio.NewScanner(c.witness)
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if isBlank(b) {
+			continue
+		}
+		var n storage.Note
+		if err := json.Unmarshal(b, &n); err != nil || n.Writer == "" {
+			bad = append(bad, Problem{Kind: ProblemWitnessed, File: "witness", Line: line, Detail: "witness line is not a signed note"})
+			continue
+		}
+		c.witnessed = append(c.witnessed, witnessNote{digest: storage.NoteDigest(b), line: line, writer: n.Writer, seq: n.Seq, typ: n.Type})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("filestore: verify: read witness: %w", err)
+	}
+	return bad, nil
 }
 
 // WithVerifyProgress sets a callback called after every data file and
@@ -225,6 +293,10 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 	if cfg.keyErr != nil {
 		return nil, fmt.Errorf("filestore: verify: %w", cfg.keyErr)
 	}
+	badWitness, err := cfg.readWitness()
+	if err != nil {
+		return nil, err
+	}
 	if cfg.keys.Len() == 0 {
 		if k, err := readKeyFile(filepath.Join(dir, keyFileName)); err == nil {
 			cfg.keys.AddHMAC(localKeyID, k) // readKeyFile checked the length
@@ -250,16 +322,18 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 		if len(before) == 0 && !v.anyNote {
 			// Nothing to check: either no store was ever here, or every
 			// data file and every note was removed. Neither is intact.
-			if !hasStoreFiles(dir) {
+			if !hasStoreFiles(dir) && len(cfg.witnessed) == 0 {
 				return nil, fmt.Errorf("filestore: verify %s: %w (no data files, no %s)", dir, storage.ErrNoStore, checkpointFileName)
 			}
 			v.problem(Problem{Kind: ProblemMissing, File: checkpointFileName, Detail: "the store was emptied: every data file and every signed note is gone"})
+			v.checkWitness(badWitness)
 			rep = v.rep
 			break
 		}
 		if err := v.run(ctx, before); err != nil {
 			return nil, err
 		}
+		v.checkWitness(badWitness)
 		rep = v.rep
 		if !v.vanished {
 			break
@@ -271,6 +345,26 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 	}
 	rep.Duration = time.Since(start)
 	return rep, nil
+}
+
+// checkWitness reports every witnessed note the store's notes lack, and
+// the witness lines that were not notes.
+func (v *verifier) checkWitness(bad []Problem) {
+	if v.cfg.witness == nil {
+		return
+	}
+	v.rep.Witness = true
+	v.rep.Witnessed = len(v.cfg.witnessed)
+	for _, p := range bad {
+		v.problem(p)
+	}
+	for _, w := range v.cfg.witnessed {
+		if v.seenNotes[w.digest] {
+			continue
+		}
+		v.problem(Problem{Kind: ProblemWitnessed, File: checkpointFileName, Line: w.line,
+			Detail: fmt.Sprintf("the %s note of writer %s at entry %d (witness line %d) is not in the store: newest entries removed with their checkpoint, a writer session deleted, or the store rolled back", w.typ, w.writer, w.seq, w.line)})
+	}
 }
 
 // hasStoreFiles reports whether dir holds one of the files a store keeps
@@ -317,21 +411,22 @@ type needLink struct {
 }
 
 type verifier struct {
-	cfg      verifyConfig
-	dir      string
-	rep      *VerifyReport
-	writers  map[string]*writerInfo
-	haves    map[chainKey]*haveEnd
-	needs    map[chainKey][]needLink
-	legacy   storage.LineDigest
-	legacyIn *storage.LegacySummary // signed digest when chaining began
-	legRm    storage.LineDigest     // removed legacy lines, per removal notes
-	anyNote  bool
-	vanished bool
-	files    map[uint64]*fileScan // by inode
-	notesEnd int64                // end of the notes read
-	nProb    int
-	nWarn    int
+	cfg       verifyConfig
+	dir       string
+	rep       *VerifyReport
+	writers   map[string]*writerInfo
+	haves     map[chainKey]*haveEnd
+	needs     map[chainKey][]needLink
+	legacy    storage.LineDigest
+	legacyIn  *storage.LegacySummary // signed digest when chaining began
+	legRm     storage.LineDigest     // removed legacy lines, per removal notes
+	anyNote   bool
+	seenNotes map[string]bool // NoteDigest of every note line read
+	vanished  bool
+	files     map[uint64]*fileScan // by inode
+	notesEnd  int64                // end of the notes read
+	nProb     int
+	nWarn     int
 }
 
 func (v *verifier) problem(p Problem) {
@@ -359,6 +454,7 @@ func (v *verifier) writer(w string) *writerInfo {
 
 func (v *verifier) init() {
 	v.rep = &VerifyReport{Dir: v.dir}
+	v.seenNotes = map[string]bool{}
 	v.writers = map[string]*writerInfo{}
 	v.haves = map[chainKey]*haveEnd{}
 	v.needs = map[chainKey][]needLink{}
@@ -510,6 +606,7 @@ func (v *verifier) readNotes() error {
 		}
 		v.anyNote = true
 		thisNote := storage.NoteDigest(b)
+		v.seenNotes[thisNote] = true
 		defer func() { prevNote = thisNote }()
 		if v.cfg.keys.Len() == 0 {
 			return nil // reported once below

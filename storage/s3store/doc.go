@@ -124,6 +124,59 @@
 //     crash in between cannot resurrect or duplicate an entry; two
 //     rewrites of one generation cannot both succeed, ever.
 //
+// # Tamper evidence (design; chaining, digests and witnesses are not built yet)
+//
+// What exists: Delete and DeleteBefore never free a generation name (see
+// the object layout above), so a rewrite cannot be undone by a late one.
+// What follows is the design the chain and digest code will implement, the
+// same model as the file backend's, through the one chain codec in storage
+// ([storage.Chainer], [storage.Note], [storage.Signer]):
+//
+//   - Per-writer chains. Each Store is a writer (its 16-hex writer id, the
+//     one in its object names; a collector replica is a Store). It chains
+//     every entry it accepts, in the order it accepts them, with
+//     [storage.Chainer]: a batch object's lines carry consecutive chain
+//     positions of one writer (sorted by timestamp inside the object, so
+//     verification orders them by position, not by line).
+//   - Digest objects. Per writer, per interval ([WithMaxBatchDelay] by
+//     default) and at Close, a signed [storage.Note] of type "digest" is
+//     written to prefix/_digests/<writer>/<n>.json (If-None-Match: *),
+//     CloudTrail-style: it lists every batch object the writer stored since
+//     its previous digest with the object's SHA-256, entry count and chain
+//     range, the writer's chain head, and the NoteDigest of the writer's
+//     previous digest (so digests form a chain too; the first one is an
+//     "open" note, the one written at Close is final). A rewrite by Delete
+//     or DeleteBefore writes a signed removal note in the same chain of the
+//     Store that made it, naming the generation it superseded, the new
+//     generation's SHA-256 and the chain ranges it removed.
+//   - Verification lists the prefix once and checks: every batch object a
+//     digest lists is present with that SHA-256 (or accounted for by a
+//     removal note or by retention), every object present is listed by a
+//     digest (an added or replaced object is caught; an object newer than
+//     the writer's last digest is reported as unconfirmed, not tampering),
+//     every chain link across objects, and the digest chain of every
+//     writer. Reference-layout objects (prefix/<day>/<id>.json) are
+//     reported as legacy, not as tampering.
+//   - Witnesses. What the store signs last cannot be vouched for by the
+//     store: deleting the newest objects together with the newest digests,
+//     a whole writer session, or rolling the bucket back to an older copy
+//     leaves a consistent, smaller store. A witness option publishes every
+//     digest head (writer, digest number, NoteDigest, chain head) outside
+//     the store as it is written: a second directory, a second bucket or
+//     prefix (ideally with Object Lock), or any io.Writer (a log pipeline).
+//     Verify given the witness requires every head it lists to be present
+//     in the store, which detects truncation, a removed last digest, a
+//     deleted session and rollback. Without a witness, verify names those
+//     as what it cannot rule out.
+//   - Object Lock. An option writes batch and digest objects with a
+//     retention mode (GOVERNANCE or COMPLIANCE) and period on buckets
+//     created with object lock; retention cleanup then skips objects whose
+//     retention has not expired and says so.
+//   - Keys. A checkpoint key shorter than storage.MinHMACKeyLen is an error
+//     (storage.ErrBadKey), never a fallback; an S3 store keeps no key of
+//     its own in the bucket: without a key it writes no digests and verify
+//     says the store is unsigned.
+//
 // # Concurrency and Close
 //
 // All methods are safe for concurrent use, also by several processes on
