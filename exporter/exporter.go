@@ -99,7 +99,7 @@ type Exporter struct {
 	stopOnce sync.Once
 	stopErr  error
 
-	written, failed, retried, spooled, dropped, invalid, replayed atomic.Int64
+	written, failed, retried, spooled, dropped, invalid, replayed, layered atomic.Int64
 	// failing is set while backend writes fail, so that an outage is
 	// reported to otel.Handle once.
 	failing atomic.Bool
@@ -164,6 +164,9 @@ type Stats struct {
 	// Logger's Entry step failed, for example encryption); each is also
 	// reported to otel.Handle.
 	Invalid int64
+	// Layered counts GenAI spans not audited because another span of the
+	// same call (its GenAI parent or child, see [AuditSameCallKey]) was.
+	Layered int64
 }
 
 // Stats returns the counters. Safe to call at any time, also after
@@ -177,6 +180,7 @@ func (e *Exporter) Stats() Stats {
 		Replayed: e.replayed.Load(),
 		Dropped:  e.dropped.Load(),
 		Invalid:  e.invalid.Load(),
+		Layered:  e.layered.Load(),
 	}
 }
 

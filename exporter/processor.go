@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
@@ -116,6 +117,8 @@ type processor struct {
 	// slots holds the content hand-offs of the spans started and not yet
 	// ended (see internal/handoff).
 	slots handoff.Registry
+	// pairs finds spans that describe the same call (see AuditSameCallKey).
+	pairs layered
 }
 
 var _ sdktrace.SpanProcessor = (*processor)(nil)
@@ -124,9 +127,20 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 // instead of the SDK's BatchSpanProcessor, which drops spans when its
 // queue is full and after failed exports:
 //
+//   - OnStart registers the spans whose instrumentation hands their
+//     content over beside the span (otelaudit.StartCall, the middleware),
+//     and OnEnd attaches that content; other processors never see it.
 //   - OnEnd picks the GenAI spans (see [IsGenAI]; others are ignored at
 //     the cost of one attribute scan, sampled or not) and queues them in a
 //     bounded in-memory queue ([WithMaxQueueSize]).
+//   - One model call, one entry: a GenAI span started under a GenAI
+//     parent of the same operation (by span name, "{operation} ..."), both
+//     through this processor and neither of kind SERVER, is the same call seen by two
+//     instrumentations. Both spans are marked with [AuditSameCallKey];
+//     the first to end is held until the other ends, and only the richer
+//     (content, then usage and response data) is stored; the other counts
+//     in [Stats].Layered. A held span is written when its partner ends
+//     (ForceFlush does not wait for that) or at Shutdown.
 //   - A full queue never drops. By default OnEnd blocks until there is room
 //     (backpressure on the callers that end spans); with [WithSpool] it
 //     spills to a local spool instead.
@@ -202,6 +216,7 @@ func (p *processor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 	if slot := handoff.Claim(parent, s); slot != nil {
 		p.slots.Put(s.SpanContext(), slot)
 	}
+	p.pairs.start(trace.SpanFromContext(parent), s)
 }
 
 // OnEnd queues s for the audit if it is a GenAI span, with the content
@@ -211,11 +226,20 @@ func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if s == nil {
 		return
 	}
-	slot := p.slots.Take(s.SpanContext())
-	if s.InstrumentationScope().Name != otelaudit.ScopeName && !IsGenAI(s.Attributes()) {
+	s = withContent(s, p.slots.Take(s.SpanContext()))
+	s, skipped := p.pairs.end(s)
+	if skipped {
+		p.e.layered.Add(1)
+	}
+	if s == nil || (s.InstrumentationScope().Name != otelaudit.ScopeName && !IsGenAI(s.Attributes())) {
 		return
 	}
-	s = withContent(s, slot)
+	p.accept(s)
+}
+
+// accept queues the GenAI span s, or spools it when the queue is full and
+// a spool is configured.
+func (p *processor) accept(s sdktrace.ReadOnlySpan) {
 	p.sendMu.RLock()
 	defer p.sendMu.RUnlock()
 	if p.stopped.Load() {
@@ -297,6 +321,12 @@ func (p *processor) notDurable(op string, err error) error {
 // See [NewProcessor].
 func (p *processor) Shutdown(ctx context.Context) error {
 	p.stopOnce.Do(func() {
+		// Spans held for a partner that never ended are audited alone.
+		for _, s := range p.pairs.drain() {
+			if s.InstrumentationScope().Name == otelaudit.ScopeName || IsGenAI(s.Attributes()) {
+				p.accept(s)
+			}
+		}
 		p.stopped.Store(true)
 		go func() {
 			// Wait for the sends in flight (the worker keeps draining),
