@@ -54,7 +54,13 @@
 //
 // Through the MeterProvider of [WithMeterProvider] (default: global): the
 // pipeline counters (see [MetricEntriesWritten] and the other Metric
-// names), the queue depth, the backend write latency, and the GenAI client
-// metrics gen_ai.client.token.usage and gen_ai.client.operation.duration
-// for every audited span.
+// names), the queue depth, the backend write latency, and the GenAI
+// metrics of semconv v1.41.0 for every audited span, with the bucket
+// boundaries the conventions advise: gen_ai.client.operation.duration and
+// gen_ai.client.token.usage for client spans, gen_ai.server.request.duration
+// for SERVER spans (middleware.Handler's), with gen_ai.operation.name,
+// gen_ai.provider.name, gen_ai.request.model, gen_ai.response.model,
+// server.address and server.port when the span has them, and error.type on
+// the durations of failed calls. The meter reports otelaudit.Version and
+// the semconv schema URL.
 package exporter

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
@@ -37,7 +38,18 @@ type instruments struct {
 	writeDuration metric.Float64Histogram
 	tokenUsage    genaiconv.ClientTokenUsage
 	opDuration    genaiconv.ClientOperationDuration
+	srvDuration   genaiconv.ServerRequestDuration
 }
+
+// Bucket boundaries the GenAI semantic conventions (v1.41.0) advise for
+// their histograms ("SHOULD be specified with ExplicitBucketBoundaries").
+var (
+	// tokenUsageBuckets, in tokens: gen_ai.client.token.usage.
+	tokenUsageBuckets = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
+	// durationBuckets, in seconds: gen_ai.client.operation.duration and
+	// gen_ai.server.request.duration.
+	durationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
+)
 
 var (
 	attrWriteOK    = metric.WithAttributes(attribute.String("outcome", "ok"))
@@ -45,7 +57,7 @@ var (
 )
 
 func newInstruments(mp metric.MeterProvider, e *Exporter) (*instruments, error) {
-	m := mp.Meter(ScopeName)
+	m := mp.Meter(ScopeName, metric.WithInstrumentationVersion(otelaudit.Version), metric.WithSchemaURL(semconv.SchemaURL))
 	var errs []error
 	counter := func(name, desc string) metric.Int64ObservableCounter {
 		c, err := m.Int64ObservableCounter(name, metric.WithUnit("{entry}"), metric.WithDescription(desc))
@@ -66,9 +78,11 @@ func newInstruments(mp metric.MeterProvider, e *Exporter) (*instruments, error) 
 	in.writeDuration, err = m.Float64Histogram(MetricWriteDuration, metric.WithUnit("s"),
 		metric.WithDescription("Duration of one backend write call."))
 	errs = append(errs, err)
-	in.tokenUsage, err = genaiconv.NewClientTokenUsage(m)
+	in.tokenUsage, err = genaiconv.NewClientTokenUsage(m, metric.WithExplicitBucketBoundaries(tokenUsageBuckets...))
 	errs = append(errs, err)
-	in.opDuration, err = genaiconv.NewClientOperationDuration(m)
+	in.opDuration, err = genaiconv.NewClientOperationDuration(m, metric.WithExplicitBucketBoundaries(durationBuckets...))
+	errs = append(errs, err)
+	in.srvDuration, err = genaiconv.NewServerRequestDuration(m, metric.WithExplicitBucketBoundaries(durationBuckets...))
 	errs = append(errs, err)
 	in.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		o.ObserveInt64(written, e.written.Load())
@@ -105,19 +119,50 @@ func (in *instruments) recordWrite(ctx context.Context, d time.Duration, err err
 	in.writeDuration.Record(ctx, d.Seconds(), attrWriteOK)
 }
 
-// recordGenAI records gen_ai.client.operation.duration and
-// gen_ai.client.token.usage for one audited span.
+// recordGenAI records the GenAI metrics of one audited span: for a
+// SERVER span (a model server's view, as middleware.Handler records it)
+// gen_ai.server.request.duration; for any other,
+// gen_ai.client.operation.duration and gen_ai.client.token.usage. Each
+// carries the attributes the conventions list for it when the span has
+// them: gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model,
+// gen_ai.response.model, server.address, server.port, and error.type
+// (durations only).
 func (in *instruments) recordGenAI(ctx context.Context, s SpanView, it *otelaudit.Interaction) {
 	op := genaiconv.OperationNameAttr(it.Operation)
 	prov := genaiconv.ProviderNameAttr(it.Provider)
-	var extra []attribute.KeyValue
+	var buf [6]attribute.KeyValue
+	extra := buf[:0]
 	if it.Model != "" {
 		extra = append(extra, semconv.GenAIRequestModelKey.String(it.Model))
 	}
+	var server bool
+	if k, ok := s.(interface{ SpanKind() trace.SpanKind }); ok {
+		server = k.SpanKind() == trace.SpanKindServer
+	}
+	for _, kv := range s.Attributes() {
+		switch kv.Key {
+		case semconv.GenAIResponseModelKey, semconv.ServerAddressKey:
+			if kv.Value.Type() == attribute.STRING && kv.Value.AsString() != "" {
+				extra = append(extra, kv)
+			}
+		case semconv.ServerPortKey:
+			if kv.Value.Type() == attribute.INT64 {
+				extra = append(extra, kv)
+			}
+		}
+	}
+	noErr := len(extra)
 	if et, ok := it.Metadata[string(semconv.ErrorTypeKey)].(string); ok {
 		extra = append(extra, semconv.ErrorTypeKey.String(et))
 	}
-	if in.opDuration.Enabled(ctx) && !s.EndTime().IsZero() {
+	ended := !s.EndTime().IsZero()
+	if server {
+		if ended {
+			in.srvDuration.Record(ctx, it.Latency.Seconds(), op, prov, extra...)
+		}
+		return
+	}
+	if ended {
 		in.opDuration.Record(ctx, it.Latency.Seconds(), op, prov, extra...)
 	}
 	if it.InputTokens == nil && it.OutputTokens == nil {
@@ -126,9 +171,7 @@ func (in *instruments) recordGenAI(ctx context.Context, s SpanView, it *otelaudi
 	if !in.tokenUsage.Enabled(ctx) {
 		return
 	}
-	if len(extra) > 0 && extra[len(extra)-1].Key == semconv.ErrorTypeKey {
-		extra = extra[:len(extra)-1] // token usage has no error.type
-	}
+	extra = extra[:noErr] // token usage has no error.type
 	if it.InputTokens != nil {
 		in.tokenUsage.Record(ctx, *it.InputTokens, op, prov, genaiconv.TokenTypeInput, extra...)
 	}

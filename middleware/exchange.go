@@ -312,7 +312,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		name = op + " " + model
 	}
 	ctx, slot := handoff.Begin(ctx)
-	ctx, x.span = c.tp.Tracer(ScopeName).Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
+	ctx, x.span = c.tp.Tracer(ScopeName, otelaudit.TracerOptions...).Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(start), trace.WithAttributes(attrs...))
 	sink := handoff.NewSink(x.span, slot, c.onSpan)
 	x.setContent, x.wantContent = sink.Set, sink.Wants()

@@ -26,6 +26,16 @@ import (
 // creates.
 const ScopeName = "github.com/otelaudit/otelaudit-go/otelaudit"
 
+// Version is the version of this module that its tracers and meters report
+// as their instrumentation scope version, next to the schema URL of the
+// semantic conventions they follow ([TracerOptions]).
+const Version = "0.2.0"
+
+// TracerOptions are the instrumentation scope options of every tracer and
+// meter of this module: [Version] and the semconv v1.41.0 schema URL. The
+// slice is shared: do not modify it.
+var TracerOptions = []trace.TracerOption{trace.WithInstrumentationVersion(Version), trace.WithSchemaURL(semconv.SchemaURL)}
+
 // DefaultOperation is the gen_ai.operation.name used when [Request] gives
 // none.
 const DefaultOperation = "chat"
@@ -233,9 +243,9 @@ func StartCall(ctx context.Context, req Request, opts ...CallOption) (context.Co
 	ctx, slot := handoff.Begin(ctx)
 	var span trace.Span
 	if cfg.start.IsZero() {
-		ctx, span = cfg.tp.Tracer(ScopeName).Start(ctx, name, clientKind, trace.WithAttributes(attrs...))
+		ctx, span = cfg.tp.Tracer(ScopeName, TracerOptions...).Start(ctx, name, clientKind, trace.WithAttributes(attrs...))
 	} else {
-		ctx, span = cfg.tp.Tracer(ScopeName).Start(ctx, name, clientKind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
+		ctx, span = cfg.tp.Tracer(ScopeName, TracerOptions...).Start(ctx, name, clientKind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
 	}
 	c := &Call{span: span, entryID: id, noContent: cfg.noContent, content: handoff.NewSink(span, slot, onSpan)}
 	if !onSpan && c.content.Audited() {

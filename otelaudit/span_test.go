@@ -74,6 +74,8 @@ func TestStartCallRecordsGenAISpan(t *testing.T) {
 
 	spans := rec.Ended()
 	require.Len(t, spans, 1)
+	assert.Equal(t, otelaudit.Version, spans[0].InstrumentationScope().Version)
+	assert.Equal(t, "https://opentelemetry.io/schemas/1.41.0", spans[0].InstrumentationScope().SchemaURL)
 	s := spans[0]
 	assert.Equal(t, "chat gpt-4o", s.Name())
 	assert.Equal(t, trace.SpanKindClient, s.SpanKind())
