@@ -368,7 +368,15 @@ func (x *exchange) respond(status int, h http.Header, uncompressed bool, content
 	case mt == "text/event-stream":
 		x.mode = modeSSE
 		x.stream = genai.NewStream(x.api, x.limit)
-		x.parser = sse.New(x.limit, func(e sse.Event) { x.stream.Event(e.Type, e.Data) })
+		x.parser = sse.New(x.limit, func(e sse.Event) {
+			if e.Truncated {
+				// Cut at the cap: not valid JSON any more, so the
+				// stream cannot use it; say so in the entry.
+				x.stream.Truncated()
+				return
+			}
+			x.stream.Event(e.Type, e.Data)
+		})
 	case mt == "application/vnd.amazon.eventstream":
 		x.mode = modeEventStream
 		x.stream = genai.NewStream(x.api, x.limit)

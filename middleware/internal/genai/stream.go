@@ -58,6 +58,9 @@ type Stream struct {
 	api     API
 	b       budget
 	done    bool
+	// sawDONE: the "[DONE]" sentinel ended the stream; later events are
+	// not part of the reply.
+	sawDONE bool
 	id      string
 	model   string
 	in, out *int64
@@ -81,19 +84,29 @@ func NewStream(api API, limit int) *Stream {
 	return &Stream{api: api, b: budget{left: limit}}
 }
 
+// Truncated records that an event was cut at the capture cap, so its
+// content is missing from the reply: the result is then marked truncated
+// instead of the event vanishing without a trace.
+func (s *Stream) Truncated() { s.b.truncated = true }
+
 // Done reports whether the stream's terminal event ([DONE], message_stop,
 // response.completed, Ollama's done:true, or an error event) was seen.
 func (s *Stream) Done() bool { return s.done }
 
 // Event feeds one SSE event (typ is its "event:" field, possibly empty) or
 // one NDJSON line (typ empty). Malformed events are ignored.
+//
+// Events after the "[DONE]" sentinel are ignored: the reply ended there.
 func (s *Stream) Event(typ string, data []byte) {
+	if s.sawDONE {
+		return
+	}
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return
 	}
 	if bytes.Equal(data, []byte("[DONE]")) {
-		s.done = true
+		s.done, s.sawDONE = true, true
 		return
 	}
 	if data[0] != '{' {
