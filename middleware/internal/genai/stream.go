@@ -55,9 +55,9 @@ type choiceAcc struct {
 // Stream reassembles one streamed reply from its events. It is not safe for
 // concurrent use.
 type Stream struct {
-	api     API
-	b       budget
-	done    bool
+	api  API
+	b    budget
+	done bool
 	// sawDONE: the "[DONE]" sentinel ended the stream; later events are
 	// not part of the reply.
 	sawDONE bool
