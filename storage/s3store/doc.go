@@ -62,8 +62,10 @@
 //
 // # When Write returns
 //
-// Write and WriteBatch validate and encode the entries and add them to the
-// open batch in memory; with [WithSpoolDir] they are also appended to the
+// Write and WriteBatch validate and encode the entries, chain them (each
+// Store is a writer: its entries get consecutive positions in its hash
+// chain, through the shared codec, see [storage.Chainer]) and add them to
+// the open batch in memory; with [WithSpoolDir] they are also appended to the
 // batch's spool file (written to the OS, not fsynced, like the file
 // backend's default) before Write returns. A batch is sealed when it holds
 // [WithMaxBatchEntries] entries or [WithMaxBatchBytes] bytes, when its
@@ -124,13 +126,15 @@
 //     crash in between cannot resurrect or duplicate an entry; two
 //     rewrites of one generation cannot both succeed, ever.
 //
-// # Tamper evidence (design; chaining, digests and witnesses are not built yet)
+// # Tamper evidence (design; digests, verification and witnesses are not built yet)
 //
-// What exists: Delete and DeleteBefore never free a generation name (see
-// the object layout above), so a rewrite cannot be undone by a late one.
-// What follows is the design the chain and digest code will implement, the
-// same model as the file backend's, through the one chain codec in storage
-// ([storage.Chainer], [storage.Note], [storage.Signer]):
+// What exists: every entry is chained by the Store that wrote it (the
+// first point below), and Delete and DeleteBefore never free a generation
+// name (see the object layout above), so a rewrite cannot be undone by a
+// late one. What follows is the design the digest, verification and
+// witness code will implement, the same model as the file backend's,
+// through the one chain codec in storage ([storage.Chainer],
+// [storage.Note], [storage.Signer]):
 //
 //   - Per-writer chains. Each Store is a writer (its 16-hex writer id, the
 //     one in its object names; a collector replica is a Store). It chains

@@ -46,6 +46,7 @@ type Store struct {
 	cond        *sync.Cond          // signalled when queue grows or stopping is set
 	cur         *batch              // open batch, nil when none
 	seq         uint64              // last batch number used by this writer
+	chain       storage.Chainer     // this writer's hash chain, advanced as entries are accepted
 	queue       []*batch            // sealed, waiting for a worker
 	outstanding map[*batch]struct{} // sealed and not yet delivered
 	pending     int64               // encoded bytes accepted and not yet delivered
@@ -97,6 +98,7 @@ func New(ctx context.Context, client *s3.Client, bucket string, opts ...Option) 
 		space:       make(chan struct{}),
 		failed:      make(chan struct{}),
 	}
+	s.chain = storage.NewChainer(s.writer)
 	s.cond = sync.NewCond(&s.mu)
 	s.bgCtx, s.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	if cfg.spoolDir != "" {
@@ -155,7 +157,9 @@ func (s *Store) Stats() Stats {
 	}
 }
 
-// encoded is one validated entry in wire form.
+// encoded is one validated entry in wire form: before it is accepted, the
+// prefix the chain hash covers (no chain key, no closing brace); once
+// accepted, the whole chained line (without '\n').
 type encoded struct {
 	id   string
 	ts   time.Time
@@ -166,11 +170,11 @@ func encode(e *storage.AuditEntry) (encoded, error) {
 	if err := e.Validate(); err != nil {
 		return encoded{}, err
 	}
-	line, err := e.AppendJSON(nil)
+	prefix, err := e.AppendPrefix(nil)
 	if err != nil {
 		return encoded{}, err
 	}
-	return encoded{id: e.ID, ts: e.Timestamp.UTC(), line: line}, nil
+	return encoded{id: e.ID, ts: e.Timestamp.UTC(), line: prefix}, nil
 }
 
 // Write accepts e into the open batch. It returns once the entry is held
@@ -228,9 +232,10 @@ func (s *Store) check(ctx context.Context) error {
 
 // accept adds encs to the open batch, sealing it when full.
 func (s *Store) accept(ctx context.Context, encs []encoded) error {
+	suffix := storage.MaxChainSuffix(s.writer)
 	size := 0
 	for _, e := range encs {
-		size += len(e.line) + 1
+		size += len(e.line) + suffix
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -261,16 +266,28 @@ func (s *Store) accept(ctx context.Context, encs []encoded) error {
 			}
 		}
 		b := s.cur
-		// Take as many as fit in this batch.
+		// Take as many as fit in this batch (counting the chain key at
+		// its largest).
 		n, bytes := 0, 0
 		for n < len(encs) && len(b.ids)+n < s.cfg.maxBatchEntries &&
-			(n == 0 || b.size()+bytes+len(encs[n].line)+1 <= s.cfg.maxBatchBytes) {
-			bytes += len(encs[n].line) + 1
+			(n == 0 || b.size()+bytes+len(encs[n].line)+suffix <= s.cfg.maxBatchBytes) {
+			bytes += len(encs[n].line) + suffix
 			n++
 		}
-		if err := b.add(encs[:n]); err != nil {
+		// Chain them on a tentative copy of the chain, kept only once the
+		// batch (and its spool file) took them.
+		ch := s.chain
+		chained := make([]encoded, n)
+		bytes = 0
+		for i, e := range encs[:n] {
+			line := ch.AppendLine(make([]byte, 0, len(e.line)+suffix), e.line)
+			chained[i] = encoded{id: e.id, ts: e.ts, line: line[:len(line)-1]}
+			bytes += len(line)
+		}
+		if err := b.add(chained); err != nil {
 			return fmt.Errorf("s3store: spool: %w", err)
 		}
+		s.chain = ch
 		s.pending += int64(bytes)
 		s.pendingN += n
 		s.stats.accepted.Add(uint64(n))
