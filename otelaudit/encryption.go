@@ -18,6 +18,8 @@ import (
 	"unsafe"
 
 	"github.com/fernet/fernet-go"
+
+	"github.com/otelaudit/otelaudit-go/internal/b64"
 )
 
 // ErrDecrypt is matched (errors.Is) by every error [EncryptionManager.Decrypt]
@@ -194,9 +196,9 @@ func (m *EncryptionManager) Encrypt(plaintext string) (string, error) {
 	mac.Sum(raw[:25+padded])
 	m.macs.Put(mac)
 
-	out := make([]byte, len(m.prefix)+base64.URLEncoding.EncodedLen(rawLen))
+	out := make([]byte, len(m.prefix)+b64.EncodedLen(rawLen))
 	copy(out, m.prefix)
-	base64.URLEncoding.Encode(out[len(m.prefix):], raw)
+	b64.Encode(out[len(m.prefix):], raw)
 	return unsafe.String(&out[0], len(out)), nil // out is not used again
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"go.opentelemetry.io/otel"
 
+	"github.com/otelaudit/otelaudit-go/internal/b64"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
@@ -305,18 +306,34 @@ func (e *Envelope) Encrypt(plaintext string) (string, error) {
 	}
 	ns, ov := dk.aead.NonceSize(), dk.aead.Overhead()
 	sealedLen := ns + len(plaintext) + ov
-	// Seal into a scratch buffer, then base64 once into the result.
-	buf := make([]byte, sealedLen)
+	// Seal into a pooled scratch buffer (it only ever holds ciphertext),
+	// then base64 once into the result.
+	scratch := scratchPool.Get().(*[]byte)
+	defer func() {
+		if cap(*scratch) <= maxPooledScratch {
+			scratchPool.Put(scratch)
+		}
+	}()
+	if cap(*scratch) < sealedLen {
+		*scratch = make([]byte, sealedLen)
+	}
+	buf := (*scratch)[:sealedLen]
 	nonce := buf[:ns]
 	if _, err := rand.Read(nonce); err != nil {
 		return "", fmt.Errorf("awskeys: encrypt: %w", err)
 	}
 	dk.aead.Seal(buf[:ns], nonce, unsafe.Slice(unsafe.StringData(plaintext), len(plaintext)), unsafe.Slice(unsafe.StringData(dk.prefix), len(dk.prefix)))
-	out := make([]byte, len(dk.prefix)+base64.RawURLEncoding.EncodedLen(sealedLen))
+	out := make([]byte, len(dk.prefix)+b64.RawEncodedLen(sealedLen))
 	copy(out, dk.prefix)
-	base64.RawURLEncoding.Encode(out[len(dk.prefix):], buf)
+	b64.EncodeRaw(out[len(dk.prefix):], buf)
 	return unsafe.String(&out[0], len(out)), nil // out is not used again
 }
+
+// scratchPool holds sealing buffers for Encrypt; buffers larger than
+// maxPooledScratch go back to the garbage collector.
+const maxPooledScratch = 64 << 10
+
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // Decrypt opens ciphertext made by any Envelope, unwrapping its data key
 // with KMS Decrypt unless it is cached. Ciphertext of another scheme
