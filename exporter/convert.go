@@ -102,14 +102,18 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //   - Operation, ConversationID: gen_ai.operation.name, gen_ai.conversation.id.
 //   - Input: the text of gen_ai.system_instructions then of
 //     gen_ai.input.messages; Output: the text of gen_ai.output.messages (see
-//     [ContentText] for the exact rule).
+//     [ContentText] for the exact rule). A tool execution (execute_tool)
+//     without messages has gen_ai.tool.call.arguments as input and
+//     gen_ai.tool.call.result as output, verbatim.
 //   - Tokens: gen_ai.usage.input_tokens / output_tokens (legacy
 //     prompt_tokens / completion_tokens as fallback); absent stays unknown.
 //   - Safety: audit.safety_passed, audit.detectors_triggered,
 //     audit.block_reason, audit.alerts.
 //   - Metadata: every audit.metadata.<key> as metadata[key], plus, when
 //     present, "gen_ai.response.id", "gen_ai.response.model",
-//     "gen_ai.response.finish_reasons" and "error.type" under those names.
+//     "gen_ai.response.finish_reasons", "error.type", "gen_ai.tool.name",
+//     "gen_ai.tool.call.id", "gen_ai.agent.name" and "gen_ai.agent.id"
+//     under those names.
 //   - TraceID, SpanID: the span's ids in W3C hex.
 func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	sc := s.SpanContext()
@@ -125,6 +129,8 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 		sys, input, output     attribute.Value
 		haveSys, haveIn        bool
 		haveOut                bool
+		toolArgs, toolResult   attribute.Value
+		haveArgs, haveResult   bool
 		reqModel, respModel    string
 		legacySystem           string
 		legacyIn, legacyOut    *int64
@@ -170,6 +176,14 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 			input, haveIn = kv.Value, true
 		case semconv.GenAIOutputMessagesKey:
 			output, haveOut = kv.Value, true
+		case semconv.GenAIToolCallArgumentsKey:
+			toolArgs, haveArgs = kv.Value, true
+		case semconv.GenAIToolCallResultKey:
+			toolResult, haveResult = kv.Value, true
+		case semconv.GenAIToolNameKey, semconv.GenAIToolCallIDKey, semconv.GenAIAgentNameKey, semconv.GenAIAgentIDKey:
+			if kv.Value.Type() == attribute.STRING && kv.Value.AsString() != "" {
+				setMD(string(kv.Key), kv.Value.AsString())
+			}
 		case semconv.GenAIUsageInputTokensKey:
 			in.InputTokens = intValue(kv.Value)
 		case semconv.GenAIUsageOutputTokensKey:
@@ -221,9 +235,15 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	if haveIn {
 		parts = appendContent(parts, input)
 	}
+	if !haveIn && haveArgs {
+		parts = append(parts, toolText(toolArgs))
+	}
 	in.Input = strings.Join(parts, "\n")
-	if haveOut {
+	switch {
+	case haveOut:
 		in.Output = strings.Join(appendContent(partsBuf[:0], output), "\n")
+	case haveResult:
+		in.Output = toolText(toolResult)
 	}
 	if respID != "" {
 		setMD(string(semconv.GenAIResponseIDKey), respID)
@@ -243,6 +263,16 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	}
 	in.Metadata = md
 	return in
+}
+
+// toolText is the audit content of gen_ai.tool.call.arguments or
+// gen_ai.tool.call.result: a string verbatim, a structured value as its
+// JSON.
+func toolText(v attribute.Value) string {
+	if v.Type() == attribute.STRING {
+		return v.AsString()
+	}
+	return v.String()
 }
 
 // ContentText returns the audit content of one semconv content attribute

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/otelaudit"
@@ -88,5 +89,41 @@ func BenchmarkContentText(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = ContentText(v)
+	}
+}
+
+// A tool execution recorded by another instrumentation (arguments and
+// result on the span, opt-in content) is audited with the arguments as
+// input and the result as output; structured values as their JSON.
+func TestToolSpanFromOtherInstrumentation(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		args, res   attribute.Value
+		input, outp string
+	}{
+		{"strings", attribute.StringValue(`{"city":"Paris"}`), attribute.StringValue("21 C"), `{"city":"Paris"}`, "21 C"},
+		{"slices", attribute.StringSliceValue([]string{"a", "b"}), attribute.Int64Value(21), `["a","b"]`, "21"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			span := tracetest.SpanStub{
+				SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}}),
+				Name:        "execute_tool get_weather",
+				StartTime:   time.Unix(100, 0), EndTime: time.Unix(101, 0),
+				Attributes: []attribute.KeyValue{
+					attribute.String("gen_ai.operation.name", "execute_tool"),
+					attribute.String("gen_ai.tool.name", "get_weather"),
+					attribute.String("gen_ai.tool.call.id", "call_9"),
+					{Key: "gen_ai.tool.call.arguments", Value: tc.args},
+					{Key: "gen_ai.tool.call.result", Value: tc.res},
+				},
+			}.Snapshot()
+			require.True(t, IsGenAI(span.Attributes()))
+			in := InteractionFromSpan(span)
+			assert.Equal(t, "execute_tool", in.Operation)
+			assert.Equal(t, tc.input, in.Input)
+			assert.Equal(t, tc.outp, in.Output)
+			assert.Equal(t, "get_weather", in.Metadata["gen_ai.tool.name"])
+			assert.Equal(t, "call_9", in.Metadata["gen_ai.tool.call.id"])
+		})
 	}
 }

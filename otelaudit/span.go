@@ -198,6 +198,22 @@ type Call struct {
 // Blocked requests are calls too: start the call, record the verdict with
 // [Call.Block] and End it without output.
 func StartCall(ctx context.Context, req Request, opts ...CallOption) (context.Context, *Call) {
+	op := req.Operation
+	if op == "" {
+		op = DefaultOperation
+	}
+	name := op
+	if req.Model != "" {
+		name = op + " " + req.Model
+	}
+	return startSpan(ctx, req, op, name, clientKind, nil, opts)
+}
+
+// startSpan starts the span of a call of any operation (a model call, a
+// tool execution, an agent invocation): the span named name of the given
+// kind, with the GenAI attributes of req, then extra, then the options'
+// attributes; req's content goes the way [StartCall] describes.
+func startSpan(ctx context.Context, req Request, op, name string, kind trace.SpanStartOption, extra []attribute.KeyValue, opts []CallOption) (context.Context, *Call) {
 	var cfg callConfig
 	for _, o := range opts {
 		if o != nil {
@@ -207,16 +223,8 @@ func StartCall(ctx context.Context, req Request, opts ...CallOption) (context.Co
 	if cfg.tp == nil {
 		cfg.tp = otel.GetTracerProvider()
 	}
-	op := req.Operation
-	if op == "" {
-		op = DefaultOperation
-	}
-	name := op
-	if req.Model != "" {
-		name = op + " " + req.Model
-	}
 	id := storage.NewEntryID()
-	attrs := make([]attribute.KeyValue, 0, 8+len(req.Metadata)+len(cfg.attrs))
+	attrs := make([]attribute.KeyValue, 0, 8+len(req.Metadata)+len(extra)+len(cfg.attrs))
 	attrs = append(attrs,
 		semconv.GenAIOperationNameKey.String(op),
 		AuditEntryIDKey.String(id),
@@ -239,13 +247,14 @@ func StartCall(ctx context.Context, req Request, opts ...CallOption) (context.Co
 			attrs = append(attrs, metadataAttr(k, v))
 		}
 	}
+	attrs = append(attrs, extra...)
 	attrs = append(attrs, cfg.attrs...)
 	ctx, slot := handoff.Begin(ctx)
 	var span trace.Span
 	if cfg.start.IsZero() {
-		ctx, span = cfg.tp.Tracer(ScopeName, TracerOptions...).Start(ctx, name, clientKind, trace.WithAttributes(attrs...))
+		ctx, span = cfg.tp.Tracer(ScopeName, TracerOptions...).Start(ctx, name, kind, trace.WithAttributes(attrs...))
 	} else {
-		ctx, span = cfg.tp.Tracer(ScopeName, TracerOptions...).Start(ctx, name, clientKind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
+		ctx, span = cfg.tp.Tracer(ScopeName, TracerOptions...).Start(ctx, name, kind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
 	}
 	c := &Call{span: span, entryID: id, noContent: cfg.noContent, content: handoff.NewSink(span, slot, onSpan)}
 	if !onSpan && c.content.Audited() {
