@@ -44,12 +44,27 @@ func TestShowDecryptsKMSEnvelopedContent(t *testing.T) {
 	t.Setenv("OTELAUDIT_KEY", "")
 	t.Setenv("OTELAUDIT_KEY_FILE", "")
 	t.Setenv("OTELAUDIT_KEY_SECRET", "")
+	t.Setenv("OTELAUDIT_KMS_KEY_ID", "")
 	r := runCLI(t, "show", "--dir", dir, id)
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "input_content:       decrypted\n")
 	assert.Regexp(t, `input_hash:\s+[0-9a-f]{64} \(matches content\)`, r.stdout)
 	assertShowsText(t, r.stdout, "input", "what is the plan?")
 	assertShowsText(t, r.stdout, "output", "ship on friday")
+
+	// --kms-key / OTELAUDIT_KMS_KEY_ID: content under another key is
+	// refused, under the named one it decrypts.
+	bareID := keyARN[strings.LastIndex(keyARN, "/")+1:]
+	other := awstest.NewKMSKey(t, kc)
+	r = runCLI(t, "show", "--dir", dir, id, "--kms-key", other)
+	assert.Equal(t, 1, r.code)
+	assert.Empty(t, r.stdout)
+	assert.Contains(t, r.stderr, "content is under KMS key "+keyARN)
+	t.Setenv("OTELAUDIT_KMS_KEY_ID", bareID)
+	r = runCLI(t, "show", "--dir", dir, id)
+	require.Equal(t, 0, r.code, r.stderr)
+	assertShowsText(t, r.stdout, "input", "what is the plan?")
+	t.Setenv("OTELAUDIT_KMS_KEY_ID", "")
 
 	// A caller whose credentials have no access to the key: exit 1, the
 	// KMS key named, nothing shown.

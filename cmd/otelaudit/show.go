@@ -25,7 +25,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/storage"
 )
 
-const showHelp = `Usage: otelaudit show --dir DIR ID [--key KEY | --key-file FILE | --key-secret ARN|NAME]
+const showHelp = `Usage: otelaudit show --dir DIR ID [--key KEY | --key-file FILE | --key-secret ARN|NAME] [--kms-key ID]
 
 Print every field of the entry with id ID. Content fields are shown as stored
 (hash only, plaintext, or "encrypted") unless a key is given: then encrypted
@@ -36,7 +36,9 @@ secret --key-secret names, else the file named by OTELAUDIT_KEY_FILE, else
 OTELAUDIT_KEY, else the secret OTELAUDIT_KEY_SECRET names (several keys form
 a ring; content names the key that encrypted it). Content enveloped with AWS
 KMS (kms:...) is decrypted with KMS Decrypt using your AWS credentials (the
-SDK's default chain: AWS_PROFILE, AWS_REGION, ...); it needs no key flag. A key file that group or
+SDK's default chain: AWS_PROFILE, AWS_REGION, ...); it needs no key flag,
+and --kms-key (or OTELAUDIT_KMS_KEY_ID) refuses content under any other
+KMS key. A key file that group or
 others can access is refused (exit 2) unless --allow-insecure-key-file. Prefer --key-file or the environment: a --key value
 is visible to other users in the process list. A key that cannot decrypt the
 content is refused (exit 1); a malformed key is a usage error (exit 2). Keys
@@ -62,6 +64,7 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 	key := fs.String("key", "", "Fernet `KEY` (44 chars base64); comma-separated for a ring")
 	keyFile := fs.String("key-file", "", "read keys from `FILE`, one per line (# comments allowed); the file\nmust not be accessible to group or others (chmod 600)")
 	insecure := fs.Bool("allow-insecure-key-file", false, "read a key file that group or others can access, with a warning")
+	kmsKey := fs.String("kms-key", os.Getenv(env.KMSKeyID), "decrypt KMS-enveloped content only when it is under this KMS key `ID`\n(key ARN or key id; default $OTELAUDIT_KMS_KEY_ID; without it, any key\nyour AWS credentials can use)")
 	keySecret := fs.String("key-secret", "", "read the key ring from the AWS Secrets Manager secret `ARN|NAME`\n(one key, or a JSON list; your AWS credentials)")
 	raw := fs.Bool("raw", false, "print content exactly as stored or decrypted, without escaping\ncontrol characters (for redirecting to a file)")
 	pos, err := c.parse(fs, showHelp, args)
@@ -81,7 +84,7 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	dec := &decrypter{ctx: ctx, ring: em}
+	dec := &decrypter{ctx: ctx, ring: em, kmsKey: *kmsKey}
 	st, err := sf.open(ctx, c, true)
 	if err != nil {
 		return err
@@ -172,9 +175,10 @@ func (s secretSource) Keys(ctx context.Context) ([]string, error) {
 // environment give (nil when none), and, made on first use, a
 // decrypt-only KMS envelope with the caller's AWS credentials.
 type decrypter struct {
-	ctx  context.Context
-	ring *otelaudit.EncryptionManager
-	kms  *awskeys.Envelope
+	ctx    context.Context
+	ring   *otelaudit.EncryptionManager
+	kmsKey string // when set, the only KMS key content may be under
+	kms    *awskeys.Envelope
 }
 
 func (d *decrypter) decrypt(stored string) (string, error) {
@@ -186,7 +190,7 @@ func (d *decrypter) decrypt(stored string) (string, error) {
 		if err != nil {
 			return "", ioError(fmt.Errorf("load AWS configuration for KMS: %w", err))
 		}
-		if d.kms, err = awskeys.NewEnvelope(d.ctx, kms.NewFromConfig(cfg), ""); err != nil {
+		if d.kms, err = awskeys.NewEnvelope(d.ctx, kms.NewFromConfig(cfg), "", awskeys.WithDecryptKeys(d.kmsKey)); err != nil {
 			return "", ioError(err)
 		}
 	}

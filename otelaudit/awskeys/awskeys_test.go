@@ -316,6 +316,22 @@ func TestEnvelopeRevokedAndWrongKeys(t *testing.T) {
 	pt, err := reader.Decrypt(ct)
 	require.NoError(t, err)
 	assert.Equal(t, "secret prompt", pt)
+
+	// A reader limited to other keys refuses before calling KMS.
+	picky, err := awskeys.NewEnvelope(ctx, kc, "", awskeys.WithDecryptKeys(other))
+	require.NoError(t, err)
+	_, err = picky.Decrypt(ct)
+	require.ErrorIs(t, err, otelaudit.ErrUnknownKey)
+	assert.Contains(t, err.Error(), keyARN)
+	assert.Zero(t, picky.KMSCalls())
+	bareID := keyARN[strings.LastIndex(keyARN, "/")+1:]
+	for _, id := range []string{keyARN, bareID} {
+		ok, err := awskeys.NewEnvelope(ctx, kc, "", awskeys.WithDecryptKeys(other, id))
+		require.NoError(t, err)
+		pt, err = ok.Decrypt(ct)
+		require.NoError(t, err, id)
+		assert.Equal(t, "secret prompt", pt)
+	}
 }
 
 func TestCipherFromEnv(t *testing.T) {

@@ -96,6 +96,10 @@ type Envelope struct {
 	failures atomic.Int64
 	calls    atomic.Int64
 
+	// only, when not empty, lists the KMS keys (ARN or bare key id)
+	// Decrypt may use.
+	only []string
+
 	cacheMu sync.Mutex
 	cache   map[string]*dataKey // wrapped key (base64url) -> unwrapped
 }
@@ -162,6 +166,35 @@ func WithDecryptCacheSize(n int) EnvelopeOption {
 			e.cacheN = n
 		}
 	})
+}
+
+// WithDecryptKeys restricts Decrypt to content under the given KMS keys,
+// each a key ARN or a bare key id (aliases cannot be matched without
+// asking KMS, so they are not accepted here). Content naming any other key
+// fails with an error matching [otelaudit.ErrUnknownKey] before KMS is
+// called, so a store cannot make the reader use a key it did not choose.
+// Empty strings are ignored; with none, any key KMS lets the caller use
+// decrypts.
+func WithDecryptKeys(ids ...string) EnvelopeOption {
+	return envelopeOptionFunc(func(e *Envelope) {
+		for _, id := range ids {
+			if id = strings.TrimSpace(id); id != "" {
+				e.only = append(e.only, id)
+			}
+		}
+	})
+}
+
+func (e *Envelope) allowed(arn string) bool {
+	if len(e.only) == 0 {
+		return true
+	}
+	for _, id := range e.only {
+		if arn == id || strings.HasSuffix(arn, ":key/"+id) {
+			return true
+		}
+	}
+	return false
 }
 
 // NewEnvelope returns an Envelope that encrypts under the KMS key keyID (a
@@ -356,6 +389,10 @@ func (e *Envelope) Decrypt(ciphertext string) (string, error) {
 	}
 	arn, wrapped, sealedText := rest[:j], rest[j+1:i], rest[i+1:]
 	prefix := s[:len(KMSPrefix)+i+1]
+	if !e.allowed(arn) {
+		return "", fmt.Errorf("%w: %w: content is under KMS key %s; allowed: %s", otelaudit.ErrDecrypt, otelaudit.ErrUnknownKey,
+			otelaudit.SanitizeKeyID(arn), strings.Join(e.only, ", "))
+	}
 	dk, err := e.unwrap(arn, wrapped)
 	if err != nil {
 		return "", err
