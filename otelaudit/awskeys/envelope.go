@@ -105,10 +105,11 @@ type Envelope struct {
 }
 
 type dataKey struct {
-	aead   cipher.AEAD
-	prefix string // "kms:<arn>:<wrapped>:"
-	keyARN string
-	uses   atomic.Int64
+	aead    cipher.AEAD
+	prefix  string // "kms:<arn>:<wrapped>:"
+	keyARN  string
+	wrapped string
+	uses    atomic.Int64
 	// useLimit and deadline (Unix ns) say when to replace the key; a
 	// failed replacement moves them on by a tenth of the limits.
 	useLimit atomic.Int64
@@ -274,8 +275,12 @@ func (e *Envelope) generate(ctx context.Context) (*dataKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	now := e.now()
 	dk.useLimit.Store(e.maxUses)
-	dk.deadline.Store(e.now().Add(e.maxAge).UnixNano())
+	dk.deadline.Store(now.Add(e.maxAge).UnixNano())
+	// The writer's own entries decrypt without asking KMS.
+	dk.expires = now.Add(e.maxAge)
+	e.remember(dk, now)
 	return dk, nil
 }
 
@@ -291,7 +296,7 @@ func newDataKey(plain []byte, arn, wrapped string) (*dataKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", otelaudit.ErrInvalidKey, err)
 	}
-	return &dataKey{aead: aead, keyARN: arn, prefix: KMSPrefix + arn + ":" + wrapped + ":"}, nil
+	return &dataKey{aead: aead, keyARN: arn, wrapped: wrapped, prefix: KMSPrefix + arn + ":" + wrapped + ":"}, nil
 }
 
 // current returns the data key to encrypt with, replacing it first when
@@ -434,15 +439,21 @@ func (e *Envelope) unwrap(arn, wrapped string) (*dataKey, error) {
 		return nil, fmt.Errorf("%w: %w", otelaudit.ErrDecrypt, err)
 	}
 	dk.expires = now.Add(e.maxAge)
+	e.remember(dk, now)
+	return dk, nil
+}
+
+// remember puts an unwrapped data key into the decryption cache, making
+// room by dropping expired keys, else any one.
+func (e *Envelope) remember(dk *dataKey, now time.Time) {
 	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
 	if len(e.cache) >= e.cacheN {
-		for k, old := range e.cache { // drop expired keys, else any one
+		for k, old := range e.cache {
 			if !now.Before(old.expires) || len(e.cache) >= e.cacheN {
 				delete(e.cache, k)
 			}
 		}
 	}
-	e.cache[wrapped] = dk
-	e.cacheMu.Unlock()
-	return dk, nil
+	e.cache[dk.wrapped] = dk
 }
