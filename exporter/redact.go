@@ -152,15 +152,20 @@ func (r *redactedSpan) Resource() *resource.Resource     { return r.res }
 //     are.
 //   - On an event named gen_ai.* every key that does not start with
 //     "gen_ai." is content too (such events carry the prompt under keys
-//     like "content" or "message").
+//     like "content" or "message"), except "event.name", which log
+//     records use to name the event.
 //
 // It only compares strings and is safe for concurrent use.
 func IsContentAttribute(event string, k attribute.Key) bool {
 	if otelaudit.IsContentKey(k) {
 		return true
 	}
-	return isGenAIEvent(event) && !strings.HasPrefix(string(k), "gen_ai.")
+	return isGenAIEvent(event) && !strings.HasPrefix(string(k), "gen_ai.") && k != eventNameKey
 }
+
+// eventNameKey names the event of a log record that predates the
+// EventName field.
+const eventNameKey = attribute.Key("event.name")
 
 func hasContent(attrs []attribute.KeyValue) bool {
 	for _, kv := range attrs {

@@ -120,6 +120,7 @@ func TestIsContentAttribute(t *testing.T) {
 		{"gen_ai.choice", "message", true},
 		{"gen_ai.client.inference.operation.details", "gen_ai.input.messages", true},
 		{"gen_ai.user.message", "gen_ai.provider.name", false},
+		{"gen_ai.user.message", "event.name", false},
 		{"exception", "exception.message", false},
 		{"exception", "gen_ai.output.messages", true},
 	}

@@ -1,0 +1,116 @@
+package otelauditexporter
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+)
+
+// Content modes of [Config.Content].
+const (
+	// ContentHash keeps only the SHA-256 (or keyed HMAC) of the prompt and
+	// answer. The default.
+	ContentHash = "hash"
+	// ContentEncrypt keeps the content Fernet-encrypted with the key ring
+	// from key_file or key_env.
+	ContentEncrypt = "encrypt"
+	// ContentPlaintext keeps the content as it is. Only for tests and
+	// stores that are protected otherwise; it must be chosen explicitly.
+	ContentPlaintext = "plaintext"
+)
+
+// DefaultTimeout is the default timeout of one export (a batch written and
+// durable in the store), in the exporterhelper's timeout setting: 30s,
+// longer than exporterhelper's 5s because an S3 upload under load can take
+// seconds and a timed-out batch is retried as a whole.
+const DefaultTimeout = 30 * time.Second
+
+// Config is the otelaudit exporter's configuration (component type
+// "otelaudit"). Exactly one of Directory and S3 names the store. The keys
+// are fixed: they are used in configurations outside this project.
+type Config struct {
+	// Directory is the file store's directory (created 0700 when absent).
+	// One collector replica per directory: the file store holds a lock.
+	Directory string `mapstructure:"directory"`
+	// S3 selects an S3 store; nil when the "s3" section is absent.
+	S3 *S3Config `mapstructure:"s3"`
+	// Content is hash (default), encrypt or plaintext.
+	Content string `mapstructure:"content"`
+	// KeyFile is a file of Fernet keys, one a line, the first encrypting
+	// (content: encrypt).
+	KeyFile string `mapstructure:"key_file"`
+	// KeyEnv names an environment variable holding the Fernet keys, comma
+	// separated, the first encrypting (content: encrypt).
+	KeyEnv string `mapstructure:"key_env"`
+	// HashKeyFile is a file whose first key line is ID:HEX (or HEX, key id
+	// "local"), at least 16 bytes: hashes become
+	// hmac-sha256:<id>:<hex>.
+	HashKeyFile string `mapstructure:"hash_key_file"`
+	// CheckpointKeyFile is a file whose first key line is ID:HEX (or HEX),
+	// at least 16 bytes: the file store signs its checkpoints with it
+	// instead of a key kept beside the data. Files only, until the S3
+	// store has checkpoints.
+	CheckpointKeyFile string `mapstructure:"checkpoint_key_file"`
+
+	TimeoutConfig exporterhelper.TimeoutConfig                             `mapstructure:",squash"`
+	QueueConfig   configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
+	RetryConfig   configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
+}
+
+// S3Config is the "s3" section: the bucket must exist.
+type S3Config struct {
+	// Bucket is required.
+	Bucket string `mapstructure:"bucket"`
+	// Prefix is the key prefix; empty means the store's default.
+	Prefix string `mapstructure:"prefix"`
+	// Endpoint is an S3-compatible server's URL (path-style addressing);
+	// empty means AWS.
+	Endpoint string `mapstructure:"endpoint"`
+	// Region; empty means the AWS default chain, else us-east-1.
+	Region string `mapstructure:"region"`
+}
+
+var _ component.Config = (*Config)(nil)
+
+// ErrInvalidConfig is matched (errors.Is) by every error of
+// [Config.Validate].
+var ErrInvalidConfig = errors.New("otelaudit exporter: invalid config")
+
+// Validate reports a configuration that cannot work, before the Collector
+// starts: no store or two stores, an unknown content mode, a key that is
+// missing for encrypt or given for a mode that does not use it, and a
+// checkpoint key for S3. It reads no files: keys are loaded at start,
+// where a missing or short key is an error too.
+func (c *Config) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))
+	}
+	switch {
+	case c.Directory == "" && c.S3 == nil:
+		return bad("set directory (file store) or s3.bucket (S3 store)")
+	case c.Directory != "" && c.S3 != nil:
+		return bad("set directory or s3, not both")
+	case c.S3 != nil && c.S3.Bucket == "":
+		return bad("s3.bucket is required")
+	case c.S3 != nil && c.CheckpointKeyFile != "":
+		return bad("checkpoint_key_file applies to the file store (directory) only")
+	}
+	switch c.Content {
+	case ContentHash, ContentPlaintext:
+		if c.KeyFile != "" || c.KeyEnv != "" {
+			return bad("key_file and key_env are for content: encrypt, but content is %q", c.Content)
+		}
+	case ContentEncrypt:
+		if (c.KeyFile == "") == (c.KeyEnv == "") {
+			return bad("content: encrypt needs exactly one of key_file and key_env")
+		}
+	default:
+		return bad("content must be hash, encrypt or plaintext, got %q", c.Content)
+	}
+	return nil
+}

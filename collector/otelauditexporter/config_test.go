@@ -1,0 +1,124 @@
+package otelauditexporter_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+
+	"github.com/otelaudit/otelaudit-go/collector/otelauditexporter"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+)
+
+func defaultConfig() *otelauditexporter.Config {
+	return otelauditexporter.NewFactory().CreateDefaultConfig().(*otelauditexporter.Config)
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(c *otelauditexporter.Config)
+		want string // "" = valid
+	}{
+		{"directory, hash", func(c *otelauditexporter.Config) { c.Directory = "/d" }, ""},
+		{"s3, plaintext", func(c *otelauditexporter.Config) {
+			c.S3 = &otelauditexporter.S3Config{Bucket: "b"}
+			c.Content = "plaintext"
+		}, ""},
+		{"encrypt with key_env", func(c *otelauditexporter.Config) { c.Directory, c.Content, c.KeyEnv = "/d", "encrypt", "K" }, ""},
+		{"no store", func(*otelauditexporter.Config) {}, "set directory"},
+		{"two stores", func(c *otelauditexporter.Config) {
+			c.Directory, c.S3 = "/d", &otelauditexporter.S3Config{Bucket: "b"}
+		}, "not both"},
+		{"s3 without bucket", func(c *otelauditexporter.Config) { c.S3 = &otelauditexporter.S3Config{Prefix: "p"} }, "s3.bucket is required"},
+		{"unknown content", func(c *otelauditexporter.Config) { c.Directory, c.Content = "/d", "clear" }, `got "clear"`},
+		{"empty content", func(c *otelauditexporter.Config) { c.Directory, c.Content = "/d", "" }, `got ""`},
+		{"encrypt without key", func(c *otelauditexporter.Config) { c.Directory, c.Content = "/d", "encrypt" }, "exactly one of key_file and key_env"},
+		{"encrypt with two keys", func(c *otelauditexporter.Config) {
+			c.Directory, c.Content, c.KeyEnv, c.KeyFile = "/d", "encrypt", "K", "/k"
+		}, "exactly one of key_file and key_env"},
+		{"key for hash", func(c *otelauditexporter.Config) { c.Directory, c.KeyFile = "/d", "/k" }, "are for content: encrypt"},
+		{"checkpoint key for s3", func(c *otelauditexporter.Config) {
+			c.S3, c.CheckpointKeyFile = &otelauditexporter.S3Config{Bucket: "b"}, "/k"
+		}, "file store (directory) only"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := defaultConfig()
+			tc.edit(c)
+			err := c.Validate()
+			if tc.want == "" {
+				assert.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, otelauditexporter.ErrInvalidConfig)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// TestStartErrors: keys that are missing, short or malformed stop the
+// exporter at start with an error that names the setting, never the key.
+func TestStartErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+		return p
+	}
+	short := write("short", "id:00112233\n")
+	notHex := write("nothex", "# comment\nid:zzzz0011223344556677889900112233\n")
+	empty := write("empty", "# only a comment\n")
+	good := write("good", "\nhk1:00112233445566778899aabbccddeeff\n")
+	fernet, err := otelaudit.GenerateKey()
+	require.NoError(t, err)
+	t.Setenv("COLTEST_BADKEY", "not-a-fernet-key")
+	t.Setenv("COLTEST_EMPTY", " , ")
+	t.Setenv("COLTEST_GOODKEY", fernet)
+
+	tests := []struct {
+		name string
+		edit func(c *otelauditexporter.Config)
+		want string // "" = starts
+	}{
+		{"hash key ok", func(c *otelauditexporter.Config) { c.HashKeyFile = good }, ""},
+		{"checkpoint key ok", func(c *otelauditexporter.Config) { c.CheckpointKeyFile = good }, ""},
+		{"encrypt key env ok", func(c *otelauditexporter.Config) { c.Content, c.KeyEnv = "encrypt", "COLTEST_GOODKEY" }, ""},
+		{"short hash key", func(c *otelauditexporter.Config) { c.HashKeyFile = short }, "hash_key_file " + short + ": the key is 4 bytes"},
+		{"not hex", func(c *otelauditexporter.Config) { c.CheckpointKeyFile = notHex }, "not hex"},
+		{"no key in file", func(c *otelauditexporter.Config) { c.HashKeyFile = empty }, "holds no key"},
+		{"missing file", func(c *otelauditexporter.Config) { c.HashKeyFile = filepath.Join(dir, "absent") }, "no such file"},
+		{"bad fernet key", func(c *otelauditexporter.Config) { c.Content, c.KeyEnv = "encrypt", "COLTEST_BADKEY" }, "key_env COLTEST_BADKEY"},
+		{"empty key env", func(c *otelauditexporter.Config) { c.Content, c.KeyEnv = "encrypt", "COLTEST_EMPTY" }, "holds no key"},
+		{"missing key file", func(c *otelauditexporter.Config) { c.Content, c.KeyFile = "encrypt", filepath.Join(dir, "absent") }, "key_file"},
+		{"store not creatable", func(c *otelauditexporter.Config) { c.Directory = filepath.Join(good, "sub") }, "open file store"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := defaultConfig()
+			c.Directory = t.TempDir()
+			tc.edit(c)
+			require.NoError(t, c.Validate())
+			f := otelauditexporter.NewFactory()
+			exp, err := f.CreateTraces(t.Context(), exportertest.NewNopSettings(f.Type()), c)
+			require.NoError(t, err)
+			err = exp.Start(t.Context(), componenttest.NewNopHost())
+			defer func() { assert.NoError(t, exp.Shutdown(t.Context())) }()
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), "00112233445566778899aabbccddeeff")
+			assert.NotContains(t, err.Error(), fernet)
+			assert.False(t, errors.Is(err, otelauditexporter.ErrInvalidConfig))
+		})
+	}
+}

@@ -1,0 +1,68 @@
+package otelauditredactprocessor_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelaudit/otelaudit-go/collector/otelauditredactprocessor"
+)
+
+func TestRedactTraces(t *testing.T) {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "svc")
+	rs.Resource().Attributes().PutStr("audit.metadata.user", "SECRET")
+	s := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	a := s.Attributes()
+	a.PutStr("gen_ai.request.model", "m")
+	a.PutStr("gen_ai.input.messages", "SECRET")
+	a.PutStr("gen_ai.prompt.0.content", "SECRET")
+	ev := s.Events().AppendEmpty()
+	ev.SetName("gen_ai.user.message")
+	ev.Attributes().PutStr("content", "SECRET")
+	ev.Attributes().PutStr("gen_ai.provider.name", "openai")
+	ex := s.Events().AppendEmpty()
+	ex.SetName("exception")
+	ex.Attributes().PutStr("exception.type", "E")
+	s.Links().AppendEmpty().Attributes().PutStr("gen_ai.output.messages", "SECRET")
+
+	otelauditredactprocessor.RedactTraces(td)
+
+	assert.Equal(t, map[string]any{"service.name": "svc"}, rs.Resource().Attributes().AsRaw())
+	assert.Equal(t, map[string]any{"gen_ai.request.model": "m"}, a.AsRaw())
+	assert.Equal(t, map[string]any{"gen_ai.provider.name": "openai"}, ev.Attributes().AsRaw())
+	assert.Equal(t, map[string]any{"exception.type": "E"}, ex.Attributes().AsRaw())
+	assert.Equal(t, 0, s.Links().At(0).Attributes().Len())
+}
+
+func TestRedactLogs(t *testing.T) {
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	choice := lrs.AppendEmpty() // new style: EventName field
+	choice.SetEventName("gen_ai.choice")
+	choice.Body().SetEmptyMap().PutStr("message", "SECRET")
+	choice.Attributes().PutStr("gen_ai.system", "openai")
+	old := lrs.AppendEmpty() // old style: event.name attribute
+	old.Attributes().PutStr("event.name", "gen_ai.user.message")
+	old.Body().SetStr("SECRET")
+	details := lrs.AppendEmpty()
+	details.SetEventName("gen_ai.client.inference.operation.details")
+	details.Attributes().PutStr("gen_ai.input.messages", "SECRET")
+	details.Attributes().PutStr("gen_ai.request.model", "m")
+	plain := lrs.AppendEmpty()
+	plain.Body().SetStr("GET / 200")
+	plain.Attributes().PutStr("http.route", "/")
+
+	otelauditredactprocessor.RedactLogs(ld)
+
+	assert.Equal(t, map[string]any{"gen_ai.system": "openai"}, choice.Attributes().AsRaw())
+	assert.Nil(t, choice.Body().AsRaw())
+	assert.Nil(t, old.Body().AsRaw())
+	assert.Equal(t, map[string]any{"event.name": "gen_ai.user.message"}, old.Attributes().AsRaw())
+	assert.Equal(t, map[string]any{"gen_ai.request.model": "m"}, details.Attributes().AsRaw())
+	assert.Equal(t, "GET / 200", plain.Body().AsString())
+	assert.Equal(t, map[string]any{"http.route": "/"}, plain.Attributes().AsRaw())
+}
