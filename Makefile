@@ -12,7 +12,7 @@ TOOLS   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/otelaudit/tools
 # Fuzz time per target for `make fuzz`.
 FUZZTIME ?= 60s
 
-.PHONY: demo test bench lint fuzz clean versitygw s3-test s3-bench aws-test
+.PHONY: demo test bench lint fuzz clean versitygw s3-test s3-bench aws-test collector
 
 # S3-compatible server for the storage/s3store tests and benchmarks: versitygw
 # (posix backend), pinned, built with our Go into ./bin. scripts/with-versitygw.sh
@@ -47,9 +47,10 @@ else
 endif
 
 ## test: the full suite with the race detector, S3 tests against a local versitygw,
-##       AWS key tests against a local moto_server
+##       AWS key tests against a local moto_server; then the nested collector
+##       module's (./... stops at its go.mod)
 test: $(VERSITYGW_STAMP)
-	$(WITH_S3) $(WITH_AWS) $(GO) test -race -count=1 -timeout 9m $(PKGS)
+	$(WITH_S3) $(WITH_AWS) sh -c '$(GO) test -race -count=1 -timeout 9m $(PKGS) && cd collector && $(GO) test -race -count=1 -timeout 9m $(PKGS)'
 
 ## bench: every benchmark of the project (figures in README.md), S3 ones against a local versitygw
 bench: $(VERSITYGW_STAMP)
@@ -75,11 +76,33 @@ s3-bench: $(VERSITYGW_STAMP)
 aws-test:
 	$(WITH_AWS) $(GO) test -race -count=1 -timeout 9m -v ./otelaudit/awskeys/ ./cmd/otelaudit/ -run 'SecretsManager|Envelope|KeySecret|KMS'
 
-## lint: gofmt, go vet and staticcheck (pinned)
+## lint: gofmt, go vet and staticcheck (pinned), for both modules
 lint:
-	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+	cd collector && $(GO) vet $(PKGS)
+	cd collector && $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+
+# The otelcol-audit distribution (collector/builder-config.yaml), built by
+# the Collector builder, pinned and installed into the tools cache like
+# versitygw. The builder generates its sources in collector/_build.
+BUILDER_VERSION := v0.165.0
+BUILDER_DIR     := $(TOOLS)/builder-$(BUILDER_VERSION)
+BUILDER         := $(BUILDER_DIR)/builder
+BUILDER_STAMP   := $(BUILDER_DIR)/.installed
+
+$(BUILDER_STAMP):
+	@echo ">> installing the Collector builder $(BUILDER_VERSION) into $(BUILDER_DIR) (once per machine; needs the Go module proxy)"
+	GOBIN=$(BUILDER_DIR) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(BUILDER_VERSION)
+	@touch $@
+
+## collector: build the otelcol-audit distribution into bin/otelcol-audit
+collector: $(BUILDER_STAMP)
+	@echo ">> building bin/otelcol-audit with the Collector builder (a few minutes on a cold cache)"
+	$(BUILDER) --config collector/builder-config.yaml
+	@mkdir -p $(BIN)
+	cp collector/_build/otelcol-audit $(BIN)/otelcol-audit
 
 ## fuzz: every fuzz target for $(FUZZTIME) each
 fuzz:
@@ -89,4 +112,4 @@ fuzz:
 	  done; done
 
 clean:
-	rm -rf $(BIN) audit-data
+	rm -rf $(BIN) audit-data collector/_build

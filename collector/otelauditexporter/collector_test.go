@@ -53,6 +53,13 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// newSink serves s until the test ends and returns its URL.
+func newSink(t *testing.T, s *sink) string {
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 func (s *sink) all() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -30,6 +30,15 @@ const (
 // seconds and a timed-out batch is retried as a whole.
 const DefaultTimeout = 30 * time.Second
 
+// Defaults of the join of spans and GenAI log events.
+const (
+	// DefaultJoinWait is 10s: longer than the SDKs' default batch delays
+	// (5s for spans, 1s for logs), so that a call's span and events meet.
+	DefaultJoinWait = 10 * time.Second
+	// DefaultJoinMaxBytes is 64 MiB.
+	DefaultJoinMaxBytes = 64 << 20
+)
+
 // Config is the otelaudit exporter's configuration (component type
 // "otelaudit"). Exactly one of Directory and S3 names the store. The keys
 // are fixed: they are used in configurations outside this project.
@@ -56,6 +65,16 @@ type Config struct {
 	// instead of a key kept beside the data. Files only, until the S3
 	// store has checkpoints.
 	CheckpointKeyFile string `mapstructure:"checkpoint_key_file"`
+
+	// JoinWait is how long a span without content waits for its GenAI log
+	// events, and events for their span, when the exporter is also in a
+	// logs pipeline (default [DefaultJoinWait]). It must be shorter than
+	// timeout: a push waits for the join.
+	JoinWait time.Duration `mapstructure:"join_wait"`
+	// JoinMaxBytes caps the memory the join holds (default
+	// [DefaultJoinMaxBytes]); over it, the oldest calls are written at
+	// once with the content they have, and counted.
+	JoinMaxBytes int `mapstructure:"join_max_bytes"`
 
 	TimeoutConfig exporterhelper.TimeoutConfig                             `mapstructure:",squash"`
 	QueueConfig   configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
@@ -99,6 +118,14 @@ func (c *Config) Validate() error {
 		return bad("s3.bucket is required")
 	case c.S3 != nil && c.CheckpointKeyFile != "":
 		return bad("checkpoint_key_file applies to the file store (directory) only")
+	}
+	switch {
+	case c.JoinWait <= 0:
+		return bad("join_wait must be positive")
+	case c.TimeoutConfig.Timeout > 0 && c.JoinWait >= c.TimeoutConfig.Timeout:
+		return bad("join_wait (%s) must be shorter than timeout (%s)", c.JoinWait, c.TimeoutConfig.Timeout)
+	case c.JoinMaxBytes <= 0:
+		return bad("join_max_bytes must be positive")
 	}
 	switch c.Content {
 	case ContentHash, ContentPlaintext:

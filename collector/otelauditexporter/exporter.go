@@ -9,12 +9,15 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
@@ -29,27 +32,55 @@ const defaultS3Region = "us-east-1"
 
 // auditExporter writes the GenAI spans of OTLP traces through an
 // exporter.Exporter, the SDK exporter's own write path (conversion, entry
-// step, counters, retries with dedupe). It is created by the factory and
-// opened at start.
+// step, counters, retries with dedupe). When the component is also in a
+// logs pipeline, spans without content meet their GenAI log events in a
+// join first. The traces and logs exporters of one component share it:
+// the store is opened by the first start and closed by the last shutdown.
 type auditExporter struct {
-	cfg *Config
-	set exporter.Settings
-	exp *auditexporter.Exporter // nil until start
+	cfg     *Config
+	set     exporter.Settings
+	logs    atomic.Bool // a logs exporter was created: join spans and events
+	release func()      // forgets the shared instance after the last shutdown
+
+	mu    sync.Mutex
+	users int
+	exp   *auditexporter.Exporter // nil until started
+	join  *joiner                 // nil without a logs pipeline
 }
 
 func newAuditExporter(cfg *Config, set exporter.Settings) *auditExporter {
 	return &auditExporter{cfg: cfg, set: set}
 }
 
-// start opens the store and loads the keys; every failure is an error that
-// stops the Collector from starting.
+// start opens the store and loads the keys (once for both signals); every
+// failure is an error that stops the Collector from starting.
 func (a *auditExporter) start(ctx context.Context, _ component.Host) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.exp != nil {
+		a.users++
+		return nil
+	}
+	e, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	a.exp, a.users = e, 1
+	if a.logs.Load() {
+		a.join = newJoiner(a.cfg.JoinWait, a.cfg.JoinMaxBytes, a.cfg.TimeoutConfig.Timeout, func(ctx context.Context, vs []auditexporter.SpanView) error {
+			return e.ExportViews(ctx, vs, false)
+		})
+	}
+	return nil
+}
+
+func (a *auditExporter) open(ctx context.Context) (*auditexporter.Exporter, error) {
 	var lopts []otelaudit.Option
 	switch a.cfg.Content {
 	case ContentEncrypt:
 		m, err := loadFernet(a.cfg)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		lopts = append(lopts, otelaudit.WithStoreContent(true), otelaudit.WithEncryption(m))
 	case ContentPlaintext:
@@ -58,28 +89,27 @@ func (a *auditExporter) start(ctx context.Context, _ component.Host) error {
 	if a.cfg.HashKeyFile != "" {
 		id, key, err := readKeyFile(a.cfg.HashKeyFile, "hash_key_file")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		lopts = append(lopts, otelaudit.WithHashKey(id, key))
 	}
 	b, err := a.openStore(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	l, err := otelaudit.NewLogger(b, lopts...)
 	if err != nil {
 		_ = b.Close()
-		return fmt.Errorf("otelaudit exporter: %w", err)
+		return nil, fmt.Errorf("otelaudit exporter: %w", err)
 	}
 	e, err := auditexporter.New(l,
 		auditexporter.WithCloseBackend(true),
 		auditexporter.WithMeterProvider(a.set.MeterProvider))
 	if err != nil {
 		_ = b.Close()
-		return fmt.Errorf("otelaudit exporter: %w", err)
+		return nil, fmt.Errorf("otelaudit exporter: %w", err)
 	}
-	a.exp = e
-	return nil
+	return e, nil
 }
 
 func (a *auditExporter) openStore(ctx context.Context) (storage.Backend, error) {
@@ -127,22 +157,62 @@ func (a *auditExporter) openStore(ctx context.Context) (storage.Backend, error) 
 	return st, nil
 }
 
-// pushTraces writes the GenAI spans of td; other spans are skipped by the
-// conversion's cheap key check. The error is the Exporter's (retried by
-// exporterhelper's retry_on_failure when it is not permanent).
+// pushTraces writes the GenAI spans of td; other spans are skipped by a
+// cheap key check. With a logs pipeline, spans without content wait in the
+// join for their events, and pushTraces returns when their entries are
+// written. The error is the Exporter's (retried by exporterhelper's
+// retry_on_failure).
 func (a *auditExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
-	if a.exp == nil {
-		return errors.New("otelaudit exporter: not started")
+	exp, join := a.started()
+	if exp == nil {
+		return errNotStarted
 	}
-	return a.exp.ExportViews(ctx, spanViews(td), false)
+	views := spanViews(td)
+	if join == nil {
+		return exp.ExportViews(ctx, views, false)
+	}
+	direct, held := join.split(views)
+	err := exp.ExportViews(ctx, direct, false)
+	return errors.Join(err, wait(ctx, join.addSpans(held)))
 }
 
-// shutdown flushes and closes the store.
+// pushLogs hands the GenAI events of ld to the join and returns when the
+// entries of their calls are written. Other log records are ignored.
+func (a *auditExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
+	_, join := a.started()
+	if join == nil {
+		return errNotStarted
+	}
+	return wait(ctx, join.addEvents(ld))
+}
+
+func (a *auditExporter) started() (*auditexporter.Exporter, *joiner) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.exp, a.join
+}
+
+// shutdown writes what the join holds, then flushes and closes the store,
+// at the last shutdown of the component's exporters.
 func (a *auditExporter) shutdown(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.exp == nil {
 		return nil
 	}
-	return a.exp.Shutdown(ctx)
+	if a.users--; a.users > 0 {
+		return nil
+	}
+	if a.join != nil {
+		a.join.close()
+		a.join = nil
+	}
+	err := a.exp.Shutdown(ctx)
+	a.exp = nil
+	if a.release != nil {
+		a.release()
+	}
+	return err
 }
 
 // loadFernet builds the key ring of content: encrypt. Errors never hold a

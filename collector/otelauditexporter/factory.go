@@ -2,6 +2,7 @@ package otelauditexporter
 
 import (
 	"context"
+	"sync"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -22,21 +23,61 @@ func NewFactory() exporter.Factory {
 		metadata.Type,
 		createDefaultConfig,
 		exporter.WithTraces(createTraces, metadata.TracesStability),
+		exporter.WithLogs(createLogs, metadata.LogsStability),
 	)
 }
 
 func createDefaultConfig() component.Config {
 	return &Config{
 		Content:       ContentHash,
+		JoinWait:      DefaultJoinWait,
+		JoinMaxBytes:  DefaultJoinMaxBytes,
 		TimeoutConfig: exporterhelper.TimeoutConfig{Timeout: DefaultTimeout},
 		QueueConfig:   configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
 		RetryConfig:   configretry.NewDefaultBackOffConfig(),
 	}
 }
 
+// shared holds one auditExporter per config, so that the traces and logs
+// exporters of one configured component share a store and the join.
+var shared = struct {
+	sync.Mutex
+	m map[*Config]*auditExporter
+}{m: map[*Config]*auditExporter{}}
+
+func sharedExporter(c *Config, set exporter.Settings) *auditExporter {
+	shared.Lock()
+	defer shared.Unlock()
+	ae := shared.m[c]
+	if ae == nil {
+		ae = newAuditExporter(c, set)
+		ae.release = func() {
+			shared.Lock()
+			delete(shared.m, c)
+			shared.Unlock()
+		}
+		shared.m[c] = ae
+	}
+	return ae
+}
+
+func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Logs, error) {
+	c := cfg.(*Config)
+	ae := sharedExporter(c, set)
+	ae.logs.Store(true)
+	return exporterhelper.NewLogs(ctx, set, cfg, ae.pushLogs,
+		exporterhelper.WithStart(ae.start),
+		exporterhelper.WithShutdown(ae.shutdown),
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+		exporterhelper.WithTimeout(c.TimeoutConfig),
+		exporterhelper.WithRetry(c.RetryConfig),
+		exporterhelper.WithQueue(c.QueueConfig),
+	)
+}
+
 func createTraces(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
 	c := cfg.(*Config)
-	ae := newAuditExporter(c, set)
+	ae := sharedExporter(c, set)
 	return exporterhelper.NewTraces(ctx, set, cfg, ae.pushTraces,
 		exporterhelper.WithStart(ae.start),
 		exporterhelper.WithShutdown(ae.shutdown),

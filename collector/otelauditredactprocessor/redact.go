@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/otelaudit/otelaudit-go/collector/internal/genaievent"
 	"github.com/otelaudit/otelaudit-go/exporter"
 )
 
@@ -52,7 +53,7 @@ func RedactLogs(ld plog.Logs) {
 			lrs := sl.LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
 				lr := lrs.At(k)
-				name := EventName(lr)
+				name := genaievent.Name(lr)
 				redactMap(name, lr.Attributes())
 				if strings.HasPrefix(name, "gen_ai.") {
 					pcommon.NewValueEmpty().CopyTo(lr.Body())
@@ -60,19 +61,6 @@ func RedactLogs(ld plog.Logs) {
 			}
 		}
 	}
-}
-
-// EventName is a log record's event name: its EventName field, or the
-// older "event.name" attribute that instrumentations used before the field
-// existed.
-func EventName(lr plog.LogRecord) string {
-	if n := lr.EventName(); n != "" {
-		return n
-	}
-	if v, ok := lr.Attributes().Get("event.name"); ok {
-		return v.AsString()
-	}
-	return ""
 }
 
 func redactMap(event string, m pcommon.Map) {

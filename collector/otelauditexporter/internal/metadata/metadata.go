@@ -17,4 +17,7 @@ var (
 const (
 	// TracesStability is the stability of the traces exporter.
 	TracesStability = component.StabilityLevelAlpha
+	// LogsStability is the stability of the logs exporter (GenAI events
+	// joined to their spans).
+	LogsStability = component.StabilityLevelAlpha
 )
