@@ -30,6 +30,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/internal/s3test"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
 
@@ -145,7 +146,7 @@ func storeConfig(t *testing.T, store string) (string, func() storage.Backend) {
 	if store == "file" {
 		dir := t.TempDir() + "/audit"
 		return "    directory: " + dir, func() storage.Backend {
-			st, err := storage.NewFileStorage(dir)
+			st, err := filestore.New(dir)
 			require.NoError(t, err)
 			return st
 		}
@@ -195,7 +196,7 @@ func readAll(t *testing.T, b storage.Backend) map[string]*storage.AuditEntry {
 // with the same content mode and reads them back.
 func referenceEntries(t *testing.T, content string, spans []sdktrace.ReadOnlySpan) map[string]*storage.AuditEntry {
 	t.Helper()
-	st, err := storage.NewFileStorage(t.TempDir())
+	st, err := filestore.New(t.TempDir())
 	require.NoError(t, err)
 	l, err := otelaudit.NewLogger(st, otelaudit.WithStoreContent(content == "plaintext"))
 	require.NoError(t, err)

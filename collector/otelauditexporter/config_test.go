@@ -78,6 +78,9 @@ func TestStartErrors(t *testing.T) {
 	good := write("good", "\nhk1:00112233445566778899aabbccddeeff\n")
 	fernet, err := otelaudit.GenerateKey()
 	require.NoError(t, err)
+	fernetFile := write("fernet", fernet+"\n")
+	openFile := write("fernet-open", fernet+"\n")
+	require.NoError(t, os.Chmod(openFile, 0o644))
 	t.Setenv("COLTEST_BADKEY", "not-a-fernet-key")
 	t.Setenv("COLTEST_EMPTY", " , ")
 	t.Setenv("COLTEST_GOODKEY", fernet)
@@ -95,7 +98,9 @@ func TestStartErrors(t *testing.T) {
 		{"no key in file", func(c *otelauditexporter.Config) { c.HashKeyFile = empty }, "holds no key"},
 		{"missing file", func(c *otelauditexporter.Config) { c.HashKeyFile = filepath.Join(dir, "absent") }, "no such file"},
 		{"bad fernet key", func(c *otelauditexporter.Config) { c.Content, c.KeyEnv = "encrypt", "COLTEST_BADKEY" }, "key_env COLTEST_BADKEY"},
-		{"empty key env", func(c *otelauditexporter.Config) { c.Content, c.KeyEnv = "encrypt", "COLTEST_EMPTY" }, "holds no key"},
+		{"empty key env", func(c *otelauditexporter.Config) { c.Content, c.KeyEnv = "encrypt", "COLTEST_EMPTY" }, "no key in environment variable COLTEST_EMPTY"},
+		{"encrypt key file ok", func(c *otelauditexporter.Config) { c.Content, c.KeyFile = "encrypt", fernetFile }, ""},
+		{"key file readable by others", func(c *otelauditexporter.Config) { c.Content, c.KeyFile = "encrypt", openFile }, "accessible to group or others"},
 		{"missing key file", func(c *otelauditexporter.Config) { c.Content, c.KeyFile = "encrypt", filepath.Join(dir, "absent") }, "key_file"},
 		{"store not creatable", func(c *otelauditexporter.Config) { c.Directory = filepath.Join(good, "sub") }, "open file store"},
 	}

@@ -19,10 +19,15 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
 
+	"github.com/otelaudit/otelaudit-go/collector/otelauditexporter/internal/metadata"
 	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
 
@@ -46,6 +51,7 @@ type auditExporter struct {
 	users int
 	exp   *auditexporter.Exporter // nil until started
 	join  *joiner                 // nil without a logs pipeline
+	ring  *otelaudit.KeyRing      // content: encrypt; closed at shutdown
 }
 
 func newAuditExporter(cfg *Config, set exporter.Settings) *auditExporter {
@@ -70,19 +76,48 @@ func (a *auditExporter) start(ctx context.Context, _ component.Host) error {
 		a.join = newJoiner(a.cfg.JoinWait, a.cfg.JoinMaxBytes, a.cfg.TimeoutConfig.Timeout, func(ctx context.Context, vs []auditexporter.SpanView) error {
 			return e.ExportViews(ctx, vs, false)
 		})
+		if err := a.joinMetrics(a.join); err != nil {
+			a.set.Logger.Warn("otelaudit exporter: join metrics not registered", zap.Error(err))
+		}
 	}
 	return nil
 }
 
-func (a *auditExporter) open(ctx context.Context) (*auditexporter.Exporter, error) {
+// joinMetrics reports the join's counters as
+// otelaudit.collector.join.calls{outcome=joined|span_only|events_only|over_cap}
+// through the Collector's meter provider.
+func (a *auditExporter) joinMetrics(j *joiner) error {
+	m := a.set.MeterProvider.Meter(metadata.ScopeName)
+	_, err := m.Int64ObservableCounter("otelaudit.collector.join.calls",
+		metric.WithDescription("GenAI calls written by the join of spans and log events, by outcome; over_cap counts calls written before their window ended because the join was over join_max_bytes"),
+		metric.WithUnit("{call}"),
+		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
+			st := j.stats()
+			o.Observe(st.Joined, metric.WithAttributes(attribute.String("outcome", "joined")))
+			o.Observe(st.SpansWithoutEvents, metric.WithAttributes(attribute.String("outcome", "span_only")))
+			o.Observe(st.EventsWithoutSpan, metric.WithAttributes(attribute.String("outcome", "events_only")))
+			o.Observe(st.OverCap, metric.WithAttributes(attribute.String("outcome", "over_cap")))
+			return nil
+		}))
+	return err
+}
+
+func (a *auditExporter) open(ctx context.Context) (_ *auditexporter.Exporter, err error) {
+	defer func() {
+		if err != nil && a.ring != nil {
+			_ = a.ring.Close()
+			a.ring = nil
+		}
+	}()
 	var lopts []otelaudit.Option
 	switch a.cfg.Content {
 	case ContentEncrypt:
-		m, err := loadFernet(a.cfg)
+		r, err := keyRing(ctx, a.cfg)
 		if err != nil {
 			return nil, err
 		}
-		lopts = append(lopts, otelaudit.WithStoreContent(true), otelaudit.WithEncryption(m))
+		a.ring = r
+		lopts = append(lopts, otelaudit.WithCipher(r))
 	case ContentPlaintext:
 		lopts = append(lopts, otelaudit.WithStoreContent(true))
 	}
@@ -114,15 +149,15 @@ func (a *auditExporter) open(ctx context.Context) (*auditexporter.Exporter, erro
 
 func (a *auditExporter) openStore(ctx context.Context) (storage.Backend, error) {
 	if a.cfg.Directory != "" {
-		var fopts []storage.FileOption
+		var fopts []filestore.Option
 		if a.cfg.CheckpointKeyFile != "" {
 			id, key, err := readKeyFile(a.cfg.CheckpointKeyFile, "checkpoint_key_file")
 			if err != nil {
 				return nil, err
 			}
-			fopts = append(fopts, storage.WithCheckpointKey(id, key))
+			fopts = append(fopts, filestore.WithCheckpointKey(id, key))
 		}
-		st, err := storage.NewFileStorage(a.cfg.Directory, fopts...)
+		st, err := filestore.New(a.cfg.Directory, fopts...)
 		if err != nil {
 			return nil, fmt.Errorf("otelaudit exporter: open file store %s: %w", a.cfg.Directory, err)
 		}
@@ -209,37 +244,30 @@ func (a *auditExporter) shutdown(ctx context.Context) error {
 	}
 	err := a.exp.Shutdown(ctx)
 	a.exp = nil
+	if a.ring != nil {
+		err = errors.Join(err, a.ring.Close())
+		a.ring = nil
+	}
 	if a.release != nil {
 		a.release()
 	}
 	return err
 }
 
-// loadFernet builds the key ring of content: encrypt. Errors never hold a
-// key.
-func loadFernet(c *Config) (*otelaudit.EncryptionManager, error) {
+// keyRing loads the key ring of content: encrypt from key_file (which
+// must not be readable by group or others) or key_env; it reloads its
+// source, so keys rotate without a restart. Errors never hold a key.
+func keyRing(ctx context.Context, c *Config) (*otelaudit.KeyRing, error) {
+	var src otelaudit.KeySource = otelaudit.KeyEnv{Name: c.KeyEnv}
+	setting := "key_env " + c.KeyEnv
 	if c.KeyFile != "" {
-		m, err := otelaudit.LoadEncryptionManager(c.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("otelaudit exporter: key_file: %w", err)
-		}
-		return m, nil
+		src, setting = otelaudit.KeyFile{Path: c.KeyFile}, "key_file"
 	}
-	v := os.Getenv(c.KeyEnv)
-	var keys []string
-	for k := range strings.SplitSeq(v, ",") {
-		if k = strings.TrimSpace(k); k != "" {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("otelaudit exporter: key_env: environment variable %s holds no key", c.KeyEnv)
-	}
-	m, err := otelaudit.NewEncryptionManager(keys...)
+	r, err := otelaudit.NewKeyRing(ctx, src)
 	if err != nil {
-		return nil, fmt.Errorf("otelaudit exporter: key_env %s: %w", c.KeyEnv, err)
+		return nil, fmt.Errorf("otelaudit exporter: %s: %w", setting, err)
 	}
-	return m, nil
+	return r, nil
 }
 
 // readKeyFile reads the first key line of path: ID:HEX, or HEX for key id

@@ -16,6 +16,7 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/collector/internal/coltest"
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
 // joinCall is one chat call with a system prompt, a user question, a tool
@@ -187,7 +188,7 @@ service:
 	<-done
 	require.NoError(t, col.Stop())
 
-	st, err := storage.NewFileStorage(dir)
+	st, err := filestore.New(dir)
 	require.NoError(t, err)
 	got := readAll(t, st)
 	require.Len(t, got, len(calls)+1, "one entry per call, one for the orphan events")
