@@ -122,6 +122,13 @@ service:
 					continue
 				}
 				assert.Equal(t, w, g, "entry %s", id)
+				// The content really went through: not the hashes of "".
+				assert.NotEqual(t, otelaudit.HashContent(""), g.InputHash, "entry %s", id)
+				assert.NotEqual(t, otelaudit.HashContent(""), g.OutputHash, "entry %s", id)
+				if content == "plaintext" {
+					assert.Contains(t, *g.InputContent, marker)
+					assert.Contains(t, *g.OutputContent, marker)
+				}
 			}
 
 			bodies := ordinary.all()
@@ -208,7 +215,8 @@ func referenceEntries(t *testing.T, content string, spans []sdktrace.ReadOnlySpa
 }
 
 // sendGRPC sends spansPerSource GenAI spans made by otelaudit.StartCall
-// (content on the span) and spansPerSource/10 plain spans through the Go
+// (content on the span, WithContentOnSpan, as a Go service without the
+// in-process audit sends it) and spansPerSource/10 plain spans through the Go
 // SDK's OTLP/gRPC exporter, and returns the spans as the SDK ended them.
 func sendGRPC(t *testing.T, port int) []sdktrace.ReadOnlySpan {
 	t.Helper()
@@ -227,7 +235,7 @@ func sendGRPC(t *testing.T, port int) []sdktrace.ReadOnlySpan {
 			},
 			ConversationID: fmt.Sprintf("conv-%d", i%11),
 			Metadata:       map[string]any{"tenant": fmt.Sprintf("t%d", i%5), "n": i},
-		}, otelaudit.WithTracerProvider(tp), otelaudit.WithContent(true))
+		}, otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(true))
 		call.SetOutput(otelaudit.Message{Content: fmt.Sprintf("%s answer %d", marker, i), FinishReason: "stop"})
 		call.SetUsage(int64(10+i), int64(i%13))
 		call.End()

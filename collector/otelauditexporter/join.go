@@ -560,7 +560,7 @@ func keyOf(sc trace.SpanContext) joinKey {
 func viewSize(v *spanView) int {
 	n := 128
 	for _, kv := range v.attrs {
-		n += len(kv.Key) + len(kv.Value.Emit()) + 16
+		n += len(kv.Key) + len(kv.Value.String()) + 16
 	}
 	return n
 }
