@@ -2,6 +2,7 @@ package otelauditexporter_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -152,8 +154,23 @@ func contentFor(store string) string {
 func storeConfig(t *testing.T, store string) (string, func() storage.Backend) {
 	if store == "file" {
 		dir := t.TempDir() + "/audit"
-		return "    directory: " + dir, func() storage.Backend {
-			st, err := filestore.New(dir)
+		keyFile := t.TempDir() + "/ckpt.key"
+		require.NoError(t, os.WriteFile(keyFile, []byte("fleet1:00112233445566778899aabbccddeeff\n"), 0o600))
+		t.Cleanup(func() {
+			if t.Failed() {
+				return
+			}
+			// The Collector's store is tamper-evident: it verifies, with
+			// the checkpoint key from checkpoint_key_file.
+			key, _ := hex.DecodeString("00112233445566778899aabbccddeeff")
+			rep, err := filestore.Verify(context.Background(), dir, filestore.WithVerifyKey("fleet1", key))
+			require.NoError(t, err)
+			assert.True(t, rep.OK(), "%+v", rep.Problems)
+			assert.Equal(t, int64(2*spansPerSource), rep.Chained)
+			assert.Positive(t, rep.Checkpoints)
+		})
+		return "    directory: " + dir + "\n    checkpoint_key_file: " + keyFile, func() storage.Backend {
+			st, err := filestore.New(dir, filestore.WithReadOnly())
 			require.NoError(t, err)
 			return st
 		}

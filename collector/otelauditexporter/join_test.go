@@ -188,7 +188,7 @@ service:
 	<-done
 	require.NoError(t, col.Stop())
 
-	st, err := filestore.New(dir)
+	st, err := filestore.New(dir, filestore.WithReadOnly())
 	require.NoError(t, err)
 	got := readAll(t, st)
 	require.Len(t, got, len(calls)+1, "one entry per call, one for the orphan events")

@@ -81,6 +81,9 @@ func Start(tb testing.TB, configYAML string) *Collector {
 			ProviderFactories: []confmap.ProviderFactory{fileprovider.NewFactory()},
 		}},
 		DisableGracefulShutdown: true,
+		// The gRPC logger is process-wide: Collectors started side by side
+		// in one test process would race setting it.
+		SkipSettingGRPCLogger: true,
 	})
 	if err != nil {
 		tb.Fatal(err)
