@@ -32,6 +32,7 @@ type fakeBackend struct {
 	partial   bool          // a failing call stores the first half first
 	downUntil time.Time     // every write fails before this
 	hang      chan struct{} // when non-nil, writes block until ctx ends or it is closed
+	hangHard  bool          // with hang: writes ignore ctx and block until hang is closed
 
 	mu       sync.Mutex
 	writes   map[string]int
@@ -49,7 +50,9 @@ func (b *fakeBackend) Write(ctx context.Context, e *storage.AuditEntry) error {
 }
 
 func (b *fakeBackend) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error {
-	if b.hang != nil {
+	if b.hang != nil && b.hangHard {
+		<-b.hang
+	} else if b.hang != nil {
 		select {
 		case <-b.hang:
 		case <-ctx.Done():

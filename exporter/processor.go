@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -157,7 +158,13 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 //     dropped), drains the queue and the spool into the backend, then shuts
 //     e down (flushing the backend). If ctx ends first, what is left goes to
 //     the spool (if any) or is counted as dropped, and the error says how
-//     many entries that is. It runs once; later calls return its result.
+//     many entries that is. Shutdown returns by ctx's deadline (plus at
+//     most 50 ms) even when a backend call ignores ctx and never returns:
+//     the error then counts the entries not durable, those held behind
+//     that call included. It runs once; later calls return its result.
+//   - With a spool, entries reach the backend in the order they were
+//     accepted: while the spool holds entries, new ones are spooled behind
+//     them, and the spool is replayed only when the queue is empty.
 //
 // Counters are in [Exporter.Stats] and exported as metrics (see
 // [MetricEntriesWritten] and the other Metric names) through the
@@ -252,10 +259,17 @@ func (p *processor) accept(s sdktrace.ReadOnlySpan) {
 		p.queue <- item{span: s}
 		return
 	}
-	select {
-	case p.queue <- item{span: s}:
-		return
-	default:
+	// First in, first out: while the spool holds entries, later ones go
+	// behind them into the spool, not ahead of them into the queue, and
+	// the spool is replayed only once the queue is empty. So what was
+	// accepted first reaches the backend first, and a crash loses the
+	// newest in-memory entries, never older ones while newer are on disk.
+	if p.spool.Pending() == 0 {
+		select {
+		case p.queue <- item{span: s}:
+			return
+		default:
+		}
 	}
 	en := p.e.entry(context.Background(), s)
 	if en == nil {
@@ -336,16 +350,36 @@ func (p *processor) Shutdown(ctx context.Context) error {
 			p.sendMu.Unlock()
 		}()
 		var errs []error
-		timedOut := false
+		timedOut, stuck := false, false
 		droppedBefore := p.e.dropped.Load()
 		select {
 		case <-p.done:
 		case <-ctx.Done():
 			timedOut = true
 			p.cancel()
-			<-p.done
+			// The workers stop at once unless the backend ignores ctx
+			// and hangs; meanwhile what is still queued goes to the
+			// spool (or is counted), so callers blocked in OnEnd return.
+			stuck = !p.salvage(time.After(shutdownGrace))
 		}
 		p.cancel()
+		if stuck {
+			// A write is still in the backend's hands: do not wait for it
+			// (nor for the backend's flush), report what is not durable.
+			lost := p.e.dropped.Load() - droppedBefore
+			inFlight := p.pending.Load()
+			kept := int64(0)
+			if p.spool != nil {
+				kept = p.spool.Pending()
+				inFlight -= kept
+				errs = append(errs, p.spool.close())
+			}
+			go func() { _ = p.e.Shutdown(context.WithoutCancel(ctx)) }()
+			errs = append(errs, fmt.Errorf("exporter: shutdown: the backend did not return in time: %d accepted audit entries not durable (%d held in the pipeline behind a backend write that has not returned, %d dropped), %d kept in the spool: %w",
+				inFlight+lost, inFlight, lost, kept, ctx.Err()))
+			p.stopErr = errors.Join(errs...)
+			return
+		}
 		if timedOut {
 			lost := p.e.dropped.Load() - droppedBefore
 			if p.spool != nil {
@@ -369,6 +403,47 @@ func (p *processor) Shutdown(ctx context.Context) error {
 		p.stopErr = errors.Join(errs...)
 	})
 	return p.stopErr
+}
+
+// shutdownGrace is how long Shutdown waits for the workers after its ctx
+// ended, moving queued spans to the spool meanwhile, before it reports a
+// backend that does not return.
+const shutdownGrace = 50 * time.Millisecond
+
+// salvage empties the queue after Shutdown ran out of time: spans and
+// entries go to the spool (or are counted as dropped), flush markers are
+// answered. It returns true once the workers have exited, false when
+// deadline fires first (a backend call that ignores ctx).
+func (p *processor) salvage(deadline <-chan time.Time) bool {
+	for {
+		select {
+		case <-p.done:
+			return true
+		case <-deadline:
+			return false
+		case it, ok := <-p.queue:
+			if !ok {
+				select {
+				case <-p.done:
+					return true
+				case <-deadline:
+					return false
+				}
+			}
+			switch {
+			case it.flush != nil:
+				it.flush <- p.notDurable("force flush", errors.New("processor is shutting down"))
+			case it.entry != nil:
+				p.spill([]*storage.AuditEntry{it.entry})
+			default:
+				if en := p.e.entry(context.Background(), it.span); en != nil {
+					p.spill([]*storage.AuditEntry{en})
+				} else {
+					p.pending.Add(-1)
+				}
+			}
+		}
+	}
 }
 
 // job is a batch of entries for the writer, optionally followed by a
@@ -455,24 +530,46 @@ func (p *processor) writeLoop() {
 				}
 				return
 			}
-			if p.ctx.Err() != nil {
-				p.spill(j.batch)
-				if j.flush != nil {
-					j.flush <- p.notDurable("force flush", errors.New("processor is shutting down"))
+			p.handle(j)
+		case <-p.spoolSignal:
+			if len(p.queue) > 0 || len(p.jobs) > 0 {
+				// Older entries are queued: they go first; the next
+				// job brings us back here.
+				p.signalSpool()
+				select {
+				case j, ok := <-p.jobs:
+					if !ok {
+						if p.ctx.Err() == nil {
+							_ = p.replay(true)
+						}
+						return
+					}
+					p.handle(j)
+				case <-p.ctx.Done():
 				}
 				continue
 			}
-			if rest := p.write(j.batch); len(rest) > 0 {
-				p.spill(rest) // Shutdown ran out of time mid-write
-			}
-			if j.flush != nil {
-				j.flush <- p.flushAll()
-			}
-		case <-p.spoolSignal:
 			if p.ctx.Err() == nil && p.replay(false) == nil && p.spool.Pending() > 0 {
 				p.signalSpool() // more segments wait
 			}
 		}
+	}
+}
+
+// handle writes one job's batch and answers its flush marker.
+func (p *processor) handle(j job) {
+	if p.ctx.Err() != nil {
+		p.spill(j.batch)
+		if j.flush != nil {
+			j.flush <- p.notDurable("force flush", errors.New("processor is shutting down"))
+		}
+		return
+	}
+	if rest := p.write(j.batch); len(rest) > 0 {
+		p.spill(rest) // Shutdown ran out of time mid-write
+	}
+	if j.flush != nil {
+		j.flush <- p.flushAll()
 	}
 }
 
