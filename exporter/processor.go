@@ -159,7 +159,7 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 //     e down (flushing the backend). If ctx ends first, what is left goes to
 //     the spool (if any) or is counted as dropped, and the error says how
 //     many entries that is. Shutdown returns by ctx's deadline (plus at
-//     most 50 ms) even when a backend call ignores ctx and never returns:
+//     most about 20 ms) even when a backend call ignores ctx and never returns:
 //     the error then counts the entries not durable, those held behind
 //     that call included. It runs once; later calls return its result.
 //   - With a spool, entries reach the backend in the order they were
@@ -408,7 +408,7 @@ func (p *processor) Shutdown(ctx context.Context) error {
 // shutdownGrace is how long Shutdown waits for the workers after its ctx
 // ended, moving queued spans to the spool meanwhile, before it reports a
 // backend that does not return.
-const shutdownGrace = 50 * time.Millisecond
+const shutdownGrace = 20 * time.Millisecond
 
 // salvage empties the queue after Shutdown ran out of time: spans and
 // entries go to the spool (or are counted as dropped), flush markers are
