@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
@@ -116,25 +118,29 @@ func (l *Logger) Backend() storage.Backend { return l.backend }
 // match [storage.ErrInvalidEntry] (a non-finite number) or come from
 // encryption; they never include the content.
 func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
+	// Text that is not valid UTF-8 (a binary or truncated body) is made
+	// valid before it is hashed or kept, so that the stored content and its
+	// hash agree (storage rejects invalid UTF-8 rather than change it).
+	in.Input, in.Output = validUTF8(in.Input), validUTF8(in.Output)
 	e := &storage.AuditEntry{
 		ID:                 in.ID,
 		Timestamp:          in.Timestamp,
 		InputHash:          l.hasher.hash(in.Input),
 		OutputHash:         l.hasher.hash(in.Output),
-		Provider:           nullable(in.Provider),
-		Model:              nullable(in.Model),
-		ConversationID:     nullable(in.ConversationID),
+		Provider:           nullable(validUTF8(in.Provider)),
+		Model:              nullable(validUTF8(in.Model)),
+		ConversationID:     nullable(validUTF8(in.ConversationID)),
 		SafetyPassed:       in.SafetyPassed == nil || *in.SafetyPassed,
-		DetectorsTriggered: slices.Clone(in.DetectorsTriggered),
-		BlockReason:        nullable(in.BlockReason),
-		Alerts:             slices.Clone(in.Alerts),
+		DetectorsTriggered: validUTF8s(in.DetectorsTriggered),
+		BlockReason:        nullable(validUTF8(in.BlockReason)),
+		Alerts:             validUTF8s(in.Alerts),
 		LatencyMS:          float64(in.Latency) / float64(time.Millisecond),
 		InputTokens:        in.InputTokens,
 		OutputTokens:       in.OutputTokens,
 		Metadata:           in.Metadata,
-		TraceID:            in.TraceID,
-		SpanID:             in.SpanID,
-		Operation:          in.Operation,
+		TraceID:            validUTF8(in.TraceID),
+		SpanID:             validUTF8(in.SpanID),
+		Operation:          validUTF8(in.Operation),
 	}
 	if e.ID == "" {
 		e.ID = l.newID()
@@ -167,6 +173,23 @@ func (l *Logger) protect(s string) (*string, error) {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// validUTF8 returns s with each invalid UTF-8 byte replaced by U+FFFD.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// validUTF8s is a copy of ss with validUTF8 applied to each string.
+func validUTF8s(ss []string) []string {
+	out := slices.Clone(ss)
+	for i, s := range out {
+		out[i] = validUTF8(s)
+	}
+	return out
 }
 
 func nullable(s string) *string {

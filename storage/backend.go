@@ -109,6 +109,24 @@ func nextV7Time() int64 {
 	}
 }
 
+// ClampRange returns start and end moved into the instants entries can
+// have (the years 0000-9999 in UTC, see [AuditEntry.Validate]), so that a
+// range query with far bounds (the zero time, year 10000, time.Unix(1<<62,
+// 0)) selects everything the bounds cover instead of nothing. Backends call
+// it before they turn bounds into day names or keys. It does not reorder
+// them: when end is before start the result is still empty.
+func ClampRange(start, end time.Time) (time.Time, time.Time) {
+	first := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	last := time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+	if start.Before(first) {
+		start = first
+	}
+	if end.After(last) {
+		end = last
+	}
+	return start, end
+}
+
 // Collect drains an [Backend.Entries] sequence into a slice, stopping at
 // the first error: the ListEntries of a backend whose Entries streams.
 func Collect(seq iter.Seq2[*AuditEntry, error]) ([]*AuditEntry, error) {

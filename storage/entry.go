@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 )
@@ -173,37 +175,141 @@ const TimestampLayout = "2006-01-02T15:04:05.000000000Z07:00"
 // cannot be written or a line that cannot be read as an entry.
 var ErrInvalidEntry = errors.New("storage: invalid audit entry")
 
-// Validate reports whether e can be written: it needs an id and a timestamp,
-// and every number in it must be finite.
+// ErrLineTooLong is matched (errors.Is), together with [ErrInvalidEntry],
+// by the error for an entry whose encoded line exceeds a backend's line
+// size limit ([DefaultMaxLineSize] unless the backend is configured
+// otherwise).
+var ErrLineTooLong = fmt.Errorf("%w: line too long", ErrInvalidEntry)
+
+// DefaultMaxLineSize is the default bound, in bytes (8 MiB), of one
+// encoded entry: backends reject a longer entry at Write
+// ([CheckLineSize]) and skip, without buffering it, a longer stored line.
+const DefaultMaxLineSize = 8 << 20
+
+// CheckLineSize returns an error matching [ErrLineTooLong] when an encoded
+// entry of n bytes exceeds limit (limit <= 0 means [DefaultMaxLineSize]).
+func CheckLineSize(id string, n, limit int) error {
+	if limit <= 0 {
+		limit = DefaultMaxLineSize
+	}
+	if n > limit {
+		return fmt.Errorf("%w: entry %q encodes to %d bytes, more than the limit of %d", ErrLineTooLong, shortID(id), n, limit)
+	}
+	return nil
+}
+
+// shortID is id as error messages may show it.
+func shortID(id string) string {
+	if len(id) > 64 {
+		id = id[:64] + "..."
+	}
+	return strings.ToValidUTF8(id, "\ufffd")
+}
+
+// MaxNesting is the deepest nesting of objects and arrays that a metadata
+// value or an unknown key's value may have at Write (1000 levels).
+const MaxNesting = 1000
+
+// Validate reports whether e can be written so that it reads back equal:
+// it needs a non-empty id and a timestamp in the years 0000-9999 (UTC);
+// every string (fields, list items, metadata keys and values, unknown
+// keys) must be valid UTF-8; numbers must be finite; unknown keys in Extra
+// must hold valid JSON and must not be a known key or differ from one only
+// in case (encoding/json readers would take them for the known field);
+// values may nest at most [MaxNesting] levels. Errors match
+// [ErrInvalidEntry] and never quote content.
 func (e *AuditEntry) Validate() error {
+	if err := e.checkFields(); err != nil {
+		return err
+	}
+	if len(e.Metadata) > 0 {
+		// The metadata rules are the encoder's: encode into scratch space.
+		bp := scratchPool.Get().(*[]byte)
+		b, err := appendValue((*bp)[:0], e.Metadata, 1)
+		if cap(b) <= 64<<10 {
+			*bp = b[:0]
+			scratchPool.Put(bp)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: entry %q: metadata: %w", ErrInvalidEntry, shortID(e.ID), err)
+		}
+	}
+	for k, v := range e.Extra {
+		if _, err := checkExtra(k, v); err != nil {
+			return fmt.Errorf("%w: entry %q: %w", ErrInvalidEntry, shortID(e.ID), err)
+		}
+	}
+	return nil
+}
+
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func (e *AuditEntry) checkFields() error {
 	if e == nil {
 		return fmt.Errorf("%w: nil entry", ErrInvalidEntry)
 	}
 	if e.ID == "" {
 		return fmt.Errorf("%w: empty id", ErrInvalidEntry)
 	}
+	id := shortID(e.ID)
 	if e.Timestamp.IsZero() {
-		return fmt.Errorf("%w: entry %s has no timestamp", ErrInvalidEntry, e.ID)
+		return fmt.Errorf("%w: entry %q has no timestamp", ErrInvalidEntry, id)
+	}
+	if !inWireYears(e.Timestamp) {
+		return fmt.Errorf("%w: entry %q: timestamp year %d is outside 0000-9999 (UTC)", ErrInvalidEntry, id, e.Timestamp.UTC().Year())
 	}
 	if math.IsNaN(e.LatencyMS) || math.IsInf(e.LatencyMS, 0) {
-		return fmt.Errorf("%w: entry %s: latency_ms is %v; only finite numbers are allowed", ErrInvalidEntry, e.ID, e.LatencyMS)
+		return fmt.Errorf("%w: entry %q: latency_ms is %v; only finite numbers are allowed", ErrInvalidEntry, id, e.LatencyMS)
+	}
+	strs := [...]struct {
+		name string
+		s    string
+	}{{"id", e.ID}, {"input_hash", e.InputHash}, {"output_hash", e.OutputHash},
+		{"input_content", deref(e.InputContent)}, {"output_content", deref(e.OutputContent)},
+		{"provider", deref(e.Provider)}, {"model", deref(e.Model)}, {"conversation_id", deref(e.ConversationID)},
+		{"block_reason", deref(e.BlockReason)}, {"trace_id", e.TraceID}, {"span_id", e.SpanID}, {"operation", e.Operation}}
+	for _, f := range strs {
+		if !utf8.ValidString(f.s) {
+			return fmt.Errorf("%w: entry %q: %s is not valid UTF-8", ErrInvalidEntry, id, f.name)
+		}
+	}
+	for _, list := range [...][]string{e.DetectorsTriggered, e.Alerts} {
+		for _, s := range list {
+			if !utf8.ValidString(s) {
+				return fmt.Errorf("%w: entry %q: a list item is not valid UTF-8", ErrInvalidEntry, id)
+			}
+		}
+	}
+	if c := e.Chain; c != nil && !(utf8.ValidString(c.Writer) && utf8.ValidString(c.Prev) && utf8.ValidString(c.Hash)) {
+		return fmt.Errorf("%w: entry %q: chain is not valid UTF-8", ErrInvalidEntry, id)
 	}
 	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // MarshalJSON encodes e in the wire format. Keys come in a fixed order (the
 // reference's field order, then operation, trace_id, span_id, then unknown
 // keys sorted, then chain last), so the same entry always encodes to the
 // same bytes. It fails with an error matching [ErrInvalidEntry] when
-// [AuditEntry.Validate] does or a metadata value is not finite.
+// [AuditEntry.Validate] does.
 func (e *AuditEntry) MarshalJSON() ([]byte, error) {
-	return e.AppendJSON(nil)
+	return e.appendJSON(nil)
 }
 
 // AppendJSON appends the wire form of e (see [AuditEntry.MarshalJSON]) to
-// dst, without a trailing newline.
+// dst, without a trailing newline. On error dst is returned unchanged.
 func (e *AuditEntry) AppendJSON(dst []byte) ([]byte, error) {
-	if err := e.Validate(); err != nil {
+	return e.appendJSON(dst)
+}
+
+func (e *AuditEntry) appendJSON(dst []byte) ([]byte, error) {
+	if err := e.checkFields(); err != nil {
 		return dst, err
 	}
 	b := dst
@@ -243,11 +349,10 @@ func (e *AuditEntry) AppendJSON(dst []byte) ([]byte, error) {
 	if len(e.Metadata) == 0 {
 		b = append(b, "{}"...)
 	} else {
-		m, err := json.Marshal(e.Metadata)
-		if err != nil {
-			return dst, fmt.Errorf("%w: entry %s: metadata: %w", ErrInvalidEntry, e.ID, err)
+		var err error
+		if b, err = appendValue(b, e.Metadata, 1); err != nil {
+			return dst, fmt.Errorf("%w: entry %q: metadata: %w", ErrInvalidEntry, shortID(e.ID), err)
 		}
-		b = append(b, m...)
 	}
 	b = append(b, `,"trace_id":`...)
 	b = appendOptString(b, e.TraceID)
@@ -262,13 +367,9 @@ func (e *AuditEntry) AppendJSON(dst []byte) ([]byte, error) {
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			if knownKeys[k] {
-				// A second "id" or "timestamp" would make the line ambiguous.
-				return dst, fmt.Errorf("%w: entry %s: extra key %q is a known field", ErrInvalidEntry, e.ID, k)
-			}
-			v := bytes.TrimSpace(e.Extra[k])
-			if !json.Valid(v) {
-				return dst, fmt.Errorf("%w: entry %s: extra key %q holds invalid JSON", ErrInvalidEntry, e.ID, k)
+			v, err := checkExtra(k, e.Extra[k])
+			if err != nil {
+				return dst, fmt.Errorf("%w: entry %q: %w", ErrInvalidEntry, shortID(e.ID), err)
 			}
 			b = append(b, ',')
 			b = jsontext.AppendString(b, k)
@@ -281,6 +382,187 @@ func (e *AuditEntry) AppendJSON(dst []byte) ([]byte, error) {
 	}
 	b = append(b, '}')
 	return b, nil
+}
+
+// checkExtra checks one unknown key and returns its value without
+// surrounding white space.
+func checkExtra(k string, raw json.RawMessage) ([]byte, error) {
+	if fieldIndex(k) >= 0 {
+		// A second "id" or "timestamp" would make the line ambiguous.
+		return nil, fmt.Errorf("extra key %q is a known field", k)
+	}
+	if !utf8.ValidString(k) {
+		return nil, errors.New("an extra key is not valid UTF-8")
+	}
+	if n := foldsToField(k); n != "" {
+		return nil, fmt.Errorf("an extra key differs from the field %q only in case", n)
+	}
+	v := bytes.TrimSpace(raw)
+	if err := checkRawJSON(v); err != nil {
+		return nil, fmt.Errorf("an extra key's value: %w", err)
+	}
+	return v, nil
+}
+
+// checkRawJSON checks that raw is one JSON value, nested at most
+// MaxNesting levels. Strings in it are kept byte for byte, so they need
+// not be valid UTF-8.
+func checkRawJSON(raw []byte) error {
+	if !json.Valid(raw) {
+		return errors.New("invalid JSON")
+	}
+	if nesting(raw) > MaxNesting {
+		return fmt.Errorf("nested deeper than %d levels", MaxNesting)
+	}
+	return nil
+}
+
+// nesting returns the deepest nesting of objects and arrays in valid JSON
+// text.
+func nesting(raw []byte) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '{', '[':
+			depth++
+			deepest = max(deepest, depth)
+		case '}', ']':
+			depth--
+		case '"':
+			for i++; i < len(raw) && raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+		}
+	}
+	return deepest
+}
+
+var (
+	errNotUTF8 = errors.New("a string or key is not valid UTF-8")
+	errDeep    = fmt.Errorf("nested deeper than %d levels", MaxNesting)
+)
+
+// appendValue appends v as JSON. The common types (those JSON decoding
+// produces, plus Go's integer types and []string) are encoded here and
+// checked for UTF-8 and nesting; any other value is encoded by
+// encoding/json, then checked the same way.
+func appendValue(b []byte, v any, depth int) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		if !utf8.ValidString(x) {
+			return b, errNotUTF8
+		}
+		return jsontext.AppendString(b, x), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case json.Number:
+		if x == "" || !json.Valid([]byte(x)) || x[0] == '"' || x[0] == '{' || x[0] == '[' || x[0] == 't' || x[0] == 'f' || x[0] == 'n' {
+			return b, fmt.Errorf("%q is not a JSON number", string(x))
+		}
+		return append(b, x...), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return b, fmt.Errorf("%v is not a finite number", x)
+		}
+		return appendFloat(b, x), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, x, 10), nil
+	case uint32:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case []string:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		for _, s := range x {
+			if !utf8.ValidString(s) {
+				return b, errNotUTF8
+			}
+		}
+		return appendStrings(b, x), nil
+	case []any:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		if depth > MaxNesting {
+			return b, errDeep
+		}
+		b = append(b, '[')
+		for i, el := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendValue(b, el, depth+1); err != nil {
+				return b, err
+			}
+		}
+		return append(b, ']'), nil
+	case map[string]any:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		if depth > MaxNesting {
+			return b, errDeep
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			if !utf8.ValidString(k) {
+				return b, errNotUTF8
+			}
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = jsontext.AppendString(b, k)
+			b = append(b, ':')
+			var err error
+			if b, err = appendValue(b, x[k], depth+1); err != nil {
+				return b, err
+			}
+		}
+		return append(b, '}'), nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	// encoding/json replaces invalid UTF-8 with the escape \ufffd (and
+	// writes a real U+FFFD as is), so the escape reveals a silent change.
+	if hasReplacementEscape(raw) {
+		return b, errNotUTF8
+	}
+	if depth-1+nesting(raw) > MaxNesting {
+		return b, errDeep
+	}
+	return append(b, raw...), nil
+}
+
+// hasReplacementEscape reports whether JSON text holds the escape \ufffd.
+func hasReplacementEscape(raw []byte) bool {
+	for i := 0; i+6 <= len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if raw[i+1] == 'u' && strings.EqualFold(string(raw[i+2:i+6]), "fffd") {
+			return true
+		}
+		i++ // skip the escaped character
+	}
+	return false
 }
 
 func appendNullString(b []byte, s *string) []byte {
@@ -333,290 +615,4 @@ func appendFloat(b []byte, f float64) []byte {
 		}
 	}
 	return b
-}
-
-// wireEntry is the decoding shape of the known keys.
-type wireEntry struct {
-	ID                 *string         `json:"id"`
-	Timestamp          *string         `json:"timestamp"`
-	InputHash          *string         `json:"input_hash"`
-	OutputHash         *string         `json:"output_hash"`
-	InputContent       *string         `json:"input_content"`
-	OutputContent      *string         `json:"output_content"`
-	Provider           *string         `json:"provider"`
-	Model              *string         `json:"model"`
-	ConversationID     *string         `json:"conversation_id"`
-	SafetyPassed       *bool           `json:"safety_passed"`
-	DetectorsTriggered []string        `json:"detectors_triggered"`
-	BlockReason        *string         `json:"block_reason"`
-	Alerts             []string        `json:"alerts"`
-	LatencyMS          *json.Number    `json:"latency_ms"`
-	InputTokens        *json.Number    `json:"input_tokens"`
-	OutputTokens       *json.Number    `json:"output_tokens"`
-	Metadata           json.RawMessage `json:"metadata"`
-	TraceID            *string         `json:"trace_id"`
-	SpanID             *string         `json:"span_id"`
-	Operation          *string         `json:"operation"`
-	Chain              *Chain          `json:"chain"`
-}
-
-var knownKeys = map[string]bool{
-	"id": true, "timestamp": true, "input_hash": true, "output_hash": true,
-	"input_content": true, "output_content": true, "provider": true,
-	"model": true, "conversation_id": true, "safety_passed": true,
-	"detectors_triggered": true, "block_reason": true, "alerts": true,
-	"latency_ms": true, "input_tokens": true, "output_tokens": true,
-	"metadata": true, "trace_id": true, "span_id": true, "operation": true,
-	"chain": true,
-}
-
-// UnmarshalJSON decodes the wire format, including the reference's forms:
-// naive timestamps with or without a fraction, integers and exponent
-// notation for latency_ms, and metadata of any JSON type (numbers kept as
-// json.Number, exact). Keys it does not know are kept in Extra. Errors match
-// [ErrInvalidEntry].
-func (e *AuditEntry) UnmarshalJSON(data []byte) error {
-	entry, err := ParseEntry(data)
-	if err != nil {
-		return err
-	}
-	*e = *entry
-	return nil
-}
-
-// ParseEntry decodes one wire-format JSON object (one line of a file store).
-// It never panics; an error matches [ErrInvalidEntry] and does not include
-// the line's content (which may hold plaintext prompts).
-func ParseEntry(data []byte) (*AuditEntry, error) {
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 || data[0] != '{' {
-		return nil, fmt.Errorf("%w: not a JSON object", ErrInvalidEntry)
-	}
-	var w wireEntry
-	if err := json.Unmarshal(data, &w); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrInvalidEntry, describeJSONError(err))
-	}
-	e := &AuditEntry{
-		InputContent:       w.InputContent,
-		OutputContent:      w.OutputContent,
-		Provider:           w.Provider,
-		Model:              w.Model,
-		ConversationID:     w.ConversationID,
-		SafetyPassed:       true,
-		DetectorsTriggered: w.DetectorsTriggered,
-		BlockReason:        w.BlockReason,
-		Alerts:             w.Alerts,
-		Chain:              w.Chain,
-	}
-	// [] and an absent list are the same on the wire; keep one form in memory.
-	if len(e.DetectorsTriggered) == 0 {
-		e.DetectorsTriggered = nil
-	}
-	if len(e.Alerts) == 0 {
-		e.Alerts = nil
-	}
-	if w.ID == nil || *w.ID == "" {
-		return nil, fmt.Errorf("%w: missing id", ErrInvalidEntry)
-	}
-	e.ID = *w.ID
-	if w.Timestamp == nil {
-		return nil, fmt.Errorf("%w: entry %s: missing timestamp", ErrInvalidEntry, e.ID)
-	}
-	ts, err := ParseTimestamp(*w.Timestamp)
-	if err != nil {
-		return nil, fmt.Errorf("%w: entry %s: %w", ErrInvalidEntry, e.ID, err)
-	}
-	e.Timestamp = ts
-	if w.InputHash != nil {
-		e.InputHash = *w.InputHash
-	}
-	if w.OutputHash != nil {
-		e.OutputHash = *w.OutputHash
-	}
-	if w.SafetyPassed != nil {
-		e.SafetyPassed = *w.SafetyPassed
-	}
-	if w.LatencyMS != nil {
-		f, err := strconv.ParseFloat(w.LatencyMS.String(), 64)
-		if err != nil || math.IsInf(f, 0) {
-			return nil, fmt.Errorf("%w: entry %s: latency_ms is not a finite number", ErrInvalidEntry, e.ID)
-		}
-		e.LatencyMS = f
-	}
-	if e.InputTokens, err = parseTokens(w.InputTokens); err != nil {
-		return nil, fmt.Errorf("%w: entry %s: input_tokens: %w", ErrInvalidEntry, e.ID, err)
-	}
-	if e.OutputTokens, err = parseTokens(w.OutputTokens); err != nil {
-		return nil, fmt.Errorf("%w: entry %s: output_tokens: %w", ErrInvalidEntry, e.ID, err)
-	}
-	if len(w.Metadata) > 0 && !bytes.Equal(w.Metadata, []byte("null")) {
-		dec := json.NewDecoder(bytes.NewReader(w.Metadata))
-		dec.UseNumber()
-		var md map[string]any
-		if err := dec.Decode(&md); err != nil {
-			return nil, fmt.Errorf("%w: entry %s: metadata is not a JSON object", ErrInvalidEntry, e.ID)
-		}
-		if len(md) > 0 {
-			e.Metadata = md
-		}
-	}
-	if w.TraceID != nil {
-		e.TraceID = *w.TraceID
-	}
-	if w.SpanID != nil {
-		e.SpanID = *w.SpanID
-	}
-	if w.Operation != nil {
-		e.Operation = *w.Operation
-	}
-	if e.Extra, err = extraKeys(data); err != nil {
-		return nil, fmt.Errorf("%w: entry %s: %w", ErrInvalidEntry, e.ID, err)
-	}
-	// Accept only what can be written back (a zero timestamp cannot).
-	if err := e.Validate(); err != nil {
-		return nil, err
-	}
-	return e, nil
-}
-
-// EntryKey returns the id and timestamp of one stored line (without its
-// '\n'), what indexes and verification need, and fails (matching
-// [ErrInvalidEntry]) exactly when [ParseEntry] does. Lines in the form
-// [AuditEntry.AppendJSON] writes take a fast path; other lines (the
-// reference's, with spaces) are parsed fully.
-func EntryKey(line []byte) (id string, ts time.Time, err error) {
-	const p1, p2 = `{"id":"`, `","timestamp":"`
-	if bytes.HasPrefix(line, []byte(p1)) {
-		rest := line[len(p1):]
-		q := bytes.IndexByte(rest, '"')
-		if q > 0 && bytes.IndexByte(rest[:q], '\\') < 0 && bytes.HasPrefix(rest[q:], []byte(p2)) {
-			tsb := rest[q+len(p2):]
-			if e := bytes.IndexByte(tsb, '"'); e > 0 {
-				if t, err := time.Parse(time.RFC3339Nano, string(tsb[:e])); err == nil && json.Valid(line) {
-					return string(rest[:q]), t, nil
-				}
-			}
-		}
-	}
-	e, err := ParseEntry(line)
-	if err != nil {
-		return "", time.Time{}, err
-	}
-	return e.ID, e.Timestamp, nil
-}
-
-// extraKeys returns the top-level keys of obj that are not known fields.
-// Lines this package writes hold only known keys, so the common case costs
-// one scan for the key names.
-func extraKeys(obj []byte) (map[string]json.RawMessage, error) {
-	var all map[string]json.RawMessage
-	if !hasUnknownKey(obj) {
-		return nil, nil
-	}
-	if err := json.Unmarshal(obj, &all); err != nil {
-		return nil, err
-	}
-	var extra map[string]json.RawMessage
-	for k, v := range all {
-		if knownKeys[k] {
-			continue
-		}
-		if extra == nil {
-			extra = make(map[string]json.RawMessage)
-		}
-		extra[k] = v
-	}
-	return extra, nil
-}
-
-// hasUnknownKey reports whether the top level of obj, a JSON object that
-// json.Unmarshal already accepted, has a key that is not a known field. It
-// scans bytes instead of tokenising because it runs on every line read; a
-// key written with escapes is reported as unknown so that the exact decoder
-// decides.
-func hasUnknownKey(obj []byte) bool {
-	depth := 0
-	expectKey := false
-	for i := 0; i < len(obj); i++ {
-		switch c := obj[i]; c {
-		case '{', '[':
-			depth++
-			expectKey = depth == 1 && c == '{'
-		case '}', ']':
-			depth--
-		case ',':
-			expectKey = depth == 1
-		case '"':
-			j := i + 1
-			escaped := false
-			for j < len(obj) && obj[j] != '"' {
-				if obj[j] == '\\' {
-					escaped = true
-					j++
-				}
-				j++
-			}
-			if j >= len(obj) {
-				return true
-			}
-			if expectKey {
-				if escaped || !knownKeys[string(obj[i+1:j])] {
-					return true
-				}
-				expectKey = false
-			}
-			i = j
-		}
-	}
-	return false
-}
-
-func parseTokens(n *json.Number) (*int64, error) {
-	if n == nil {
-		return nil, nil
-	}
-	s := n.String()
-	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return &v, nil
-	}
-	// Python may have written an integral float such as 12.0.
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<63-1 {
-		return nil, fmt.Errorf("%q is not an integer", s)
-	}
-	v := int64(f)
-	return &v, nil
-}
-
-func describeJSONError(err error) string {
-	var syn *json.SyntaxError
-	if errors.As(err, &syn) {
-		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
-	}
-	var typ *json.UnmarshalTypeError
-	if errors.As(err, &typ) {
-		return fmt.Sprintf("field %q has JSON type %s, want %s", typ.Field, typ.Value, typ.Type)
-	}
-	return "invalid JSON"
-}
-
-// ParseTimestamp parses an entry timestamp: RFC 3339 with any offset, or a
-// naive ISO 8601 date-time without offset (as the reference writes), which
-// is taken as UTC. The result is in UTC.
-func ParseTimestamp(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		// An offset can move the instant out of the years RFC 3339 can
-		// write (0000-9999); such a timestamp could not be written back.
-		if y := t.UTC().Year(); y < 0 || y > 9999 {
-			return time.Time{}, fmt.Errorf("timestamp %q is outside the years 0000-9999 in UTC", s)
-		}
-		return t.UTC(), nil
-	}
-	naive := strings.TrimSuffix(s, "Z")
-	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, naive, time.UTC); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("timestamp %q is neither RFC 3339 nor naive ISO 8601", s)
 }

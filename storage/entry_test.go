@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,17 +100,70 @@ func BenchmarkParseEntry(b *testing.B) {
 	}
 }
 
-func TestHasUnknownKey(t *testing.T) {
-	for line, want := range map[string]bool{
-		`{"id":"a","timestamp":"t"}`:                     false,
-		`{"id":"a","metadata":{"zzz":{"q":[1,"x\"y"]}}}`: false,
-		`{"id":"a","x":1}`:                               true,
-		`{ "id" : "a" , "alerts" : ["id","x"] }`:         false,
-		`{"id":"a","meta\u0064ata":{}}`:                  true, // escaped key: decided by the slow path
-		`{"input_content":"{\"evil\":1}","id":"a"}`:      false,
-		`{"a\"b":1}`: true,
-		`{"id":"a","chain":{"w":"x","n":1,"p":"","h":"h"}}`: false,
+// TestParseEntryStrict: keys match exactly (encoding/json's case-folded
+// match would let "Safety_Passed" override safety_passed), and a line that
+// could not be written back as it reads is rejected.
+func TestParseEntryStrict(t *testing.T) {
+	const head = `{"id":"a","timestamp":"2025-01-01T00:00:00Z"`
+	e, err := ParseEntry([]byte(head + `,"safety_passed":false,"meta\u0064ata":{"k":1}}`))
+	require.NoError(t, err)
+	assert.False(t, e.SafetyPassed)
+	assert.Equal(t, json.Number("1"), e.Metadata["k"], "an escaped key is the key it decodes to")
+	assert.Nil(t, e.Extra)
+	for name, line := range map[string]string{
+		"repeated field":        head + `,"model":"a","model":"b"}`,
+		"repeated unknown key":  head + `,"x":1,"x":2}`,
+		"case-folded key alone": head + `,"MODEL":"b"}`,
+		"case-folded key":       head + `,"safety_passed":false,"Safety_Passed":true}`,
+		"invalid UTF-8 string":  head + ",\"model\":\"\xff\"}",
+		"invalid UTF-8 key":     head + ",\"\xff\":1}",
+		"wrong type":            head + `,"safety_passed":"yes"}`,
+		"list of non-strings":   head + `,"alerts":[1]}`,
+		"chain with extra key":  head + `,"chain":{"w":"w","n":1,"p":"","h":"h","x":1}}`,
+		"year 10000 by offset":  `{"id":"a","timestamp":"9999-12-31T23:00:00-02:00"}`,
+		"too deep":              head + `,"x":` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + "}",
+		"not an object":         `[1]`,
+		"null id":               `{"id":null,"timestamp":"2025-01-01T00:00:00Z"}`,
 	} {
-		assert.Equal(t, want, hasUnknownKey([]byte(line)), line)
+		_, err := ParseEntry([]byte(line))
+		assert.ErrorIs(t, err, ErrInvalidEntry, name)
 	}
+}
+
+// TestValidateRejectsWhatCannotReadBack: Write-side rules of the codec.
+func TestValidateRejectsWhatCannotReadBack(t *testing.T) {
+	base := func() *AuditEntry {
+		return &AuditEntry{ID: "a", Timestamp: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	}
+	deep := any("x")
+	for range MaxNesting + 1 {
+		deep = []any{deep}
+	}
+	for name, fn := range map[string]func(e *AuditEntry){
+		"year 10000":          func(e *AuditEntry) { e.Timestamp = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"year -1":             func(e *AuditEntry) { e.Timestamp = time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"invalid UTF-8 id":    func(e *AuditEntry) { e.ID = "\xff" },
+		"invalid UTF-8 alert": func(e *AuditEntry) { e.Alerts = []string{"\xff"} },
+		"invalid UTF-8 meta":  func(e *AuditEntry) { e.Metadata = map[string]any{"k": []any{"\xff"}} },
+		"invalid UTF-8 struct": func(e *AuditEntry) {
+			e.Metadata = map[string]any{"k": struct{ S string }{"\xff"}}
+		},
+		"case-folded extra": func(e *AuditEntry) { e.Extra = map[string]json.RawMessage{"Safety_Passed": json.RawMessage(`true`)} },
+		"known extra":       func(e *AuditEntry) { e.Extra = map[string]json.RawMessage{"model": json.RawMessage(`"m"`)} },
+		"deep metadata":     func(e *AuditEntry) { e.Metadata = map[string]any{"k": deep} },
+		"deep extra": func(e *AuditEntry) {
+			e.Extra = map[string]json.RawMessage{"x": json.RawMessage(strings.Repeat("[", MaxNesting+1) + strings.Repeat("]", MaxNesting+1))}
+		},
+		"bad json.Number": func(e *AuditEntry) { e.Metadata = map[string]any{"n": json.Number("1x")} },
+	} {
+		e := base()
+		fn(e)
+		assert.ErrorIs(t, e.Validate(), ErrInvalidEntry, name)
+		_, err := e.AppendJSON(nil)
+		assert.ErrorIs(t, err, ErrInvalidEntry, name)
+	}
+	// A real U+FFFD is content, not damage.
+	e := base()
+	e.Metadata = map[string]any{"k": struct{ S string }{"\ufffd"}}
+	assert.NoError(t, e.Validate())
 }

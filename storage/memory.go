@@ -1,19 +1,14 @@
 package storage
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
-	"math"
 	"slices"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 )
 
 // memoryChunk is how many entries [MemoryStorage.Entries] copies per lock
@@ -35,15 +30,14 @@ const memoryCompactMin = 1024
 // entry whose ID is already held replaces the held entry (ids stay unique;
 // the replacement counts as a new insertion).
 //
-// Entries are validated on write exactly as the wire format requires
-// ([AuditEntry.Validate], metadata must be JSON-encodable, NaN and Inf are
-// rejected, Extra values must be valid JSON); an invalid entry yields an
-// error matching [ErrInvalidEntry] and nothing is stored. What is stored is
-// a copy normalised as a round trip through the wire format would
-// normalise it: Timestamp in UTC (monotonic reading dropped), empty lists,
-// metadata and Extra as nil, metadata values as their JSON decoding
-// (numbers as json.Number, exact). Strings, including invalid UTF-8, are
-// kept as given. Every read returns a fresh copy the caller owns.
+// What is stored is what a round trip through the wire format gives back
+// ([AuditEntry.AppendJSON], then [ParseEntry]), so memory holds exactly
+// what a persisting backend would read back: Timestamp in UTC (monotonic
+// reading dropped), empty lists, metadata and Extra as nil, metadata
+// values as their JSON decoding (numbers as json.Number, exact). An entry
+// the wire format rejects ([AuditEntry.Validate]), or whose line would
+// exceed [DefaultMaxLineSize], yields an error matching [ErrInvalidEntry]
+// and nothing is stored. Every read returns a fresh copy the caller owns.
 //
 // Range queries cost O(log n) plus the entries returned; writes in
 // timestamp order cost amortised O(1), out-of-order writes O(n) pointer
@@ -423,188 +417,24 @@ func (s *MemoryStorage) lowerBound(t time.Time) int {
 	return sort.Search(len(s.sorted), func(i int) bool { return !s.sorted[i].ts.Before(t) })
 }
 
-// prepareMemoryEntry validates e as the wire format does and returns the
-// normalised copy to store.
+// prepareMemoryEntry returns what a round trip through the wire format
+// gives back for e, so that memory holds exactly what a persisting backend
+// would read back; it fails where the wire format does, or when the line
+// would exceed [DefaultMaxLineSize].
 func prepareMemoryEntry(e *AuditEntry) (*AuditEntry, error) {
-	if err := e.Validate(); err != nil {
-		return nil, err
+	if e == nil {
+		return nil, fmt.Errorf("%w: nil entry", ErrInvalidEntry)
 	}
-	shallow := *e
-	shallow.Metadata = nil // replaced by its JSON decoding below
-	c := shallow.Clone()
-	c.Timestamp = e.Timestamp.UTC()
-	if len(c.DetectorsTriggered) == 0 {
-		c.DetectorsTriggered = nil
-	}
-	if len(c.Alerts) == 0 {
-		c.Alerts = nil
-	}
-	if len(e.Metadata) > 0 {
-		md, err := canonicalMetadata(e.Metadata)
-		if err != nil {
-			return nil, fmt.Errorf("%w: entry %s: metadata: %w", ErrInvalidEntry, e.ID, err)
-		}
-		c.Metadata = md
-	}
-	if len(c.Extra) == 0 {
-		c.Extra = nil
-	}
-	for k, v := range c.Extra {
-		v = bytes.TrimSpace(v)
-		if !json.Valid(v) {
-			return nil, fmt.Errorf("%w: entry %s: extra key %q holds invalid JSON", ErrInvalidEntry, e.ID, k)
-		}
-		c.Extra[k] = v
-	}
-	return c, nil
-}
-
-// canonicalMetadata returns md as a wire round trip would: encoded with
-// encoding/json (which rejects NaN, Inf and unencodable values) and decoded
-// with numbers as json.Number. The common value types (see
-// canonicalValue) are copied directly, which gives the same result without
-// the encoding; anything else takes the round trip.
-func canonicalMetadata(md map[string]any) (map[string]any, error) {
-	if out, ok := canonicalMap(md, 0); ok {
-		return out, nil
-	}
-	return roundTripMetadata(md)
-}
-
-// maxCanonicalDepth bounds the direct copy's recursion; deeper values (or
-// cycles) take the round trip, which reports them as encoding/json does.
-const maxCanonicalDepth = 32
-
-// canonicalMap copies a map[string]any as a JSON round trip would; ok is
-// false when some value needs the real round trip.
-func canonicalMap(m map[string]any, depth int) (map[string]any, bool) {
-	if m == nil {
-		return nil, true
-	}
-	if depth > maxCanonicalDepth {
-		return nil, false
-	}
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		if !utf8.ValidString(k) {
-			return nil, false // encoding/json rewrites invalid UTF-8 in keys
-		}
-		c, ok := canonicalValue(v, depth+1)
-		if !ok {
-			return nil, false
-		}
-		out[k] = c
-	}
-	return out, true
-}
-
-// canonicalValue is the value a JSON encode + decode (numbers as
-// json.Number) gives for v, for nil, strings holding valid UTF-8, bools,
-// integers, finite float64s, []string, []any and map[string]any of those;
-// ok is false for anything else (including NaN, Inf and invalid UTF-8,
-// which the round trip rejects or rewrites).
-func canonicalValue(v any, depth int) (any, bool) {
-	switch x := v.(type) {
-	case nil:
-		return nil, true
-	case string:
-		return v, utf8.ValidString(x) // v, not x: no new interface value
-	case bool:
-		return v, true
-	case int:
-		return json.Number(strconv.FormatInt(int64(x), 10)), true
-	case int8:
-		return json.Number(strconv.FormatInt(int64(x), 10)), true
-	case int16:
-		return json.Number(strconv.FormatInt(int64(x), 10)), true
-	case int32:
-		return json.Number(strconv.FormatInt(int64(x), 10)), true
-	case int64:
-		return json.Number(strconv.FormatInt(x, 10)), true
-	case uint:
-		return json.Number(strconv.FormatUint(uint64(x), 10)), true
-	case uint8:
-		return json.Number(strconv.FormatUint(uint64(x), 10)), true
-	case uint16:
-		return json.Number(strconv.FormatUint(uint64(x), 10)), true
-	case uint32:
-		return json.Number(strconv.FormatUint(uint64(x), 10)), true
-	case uint64:
-		return json.Number(strconv.FormatUint(x, 10)), true
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, false
-		}
-		return json.Number(formatJSONFloat(x)), true
-	case []string:
-		if x == nil {
-			return nil, true
-		}
-		out := make([]any, len(x))
-		for i, s := range x {
-			if !utf8.ValidString(s) {
-				return nil, false
-			}
-			out[i] = s
-		}
-		return out, true
-	case []any:
-		if x == nil {
-			return nil, true
-		}
-		if depth > maxCanonicalDepth {
-			return nil, false
-		}
-		out := make([]any, len(x))
-		for i, e := range x {
-			c, ok := canonicalValue(e, depth+1)
-			if !ok {
-				return nil, false
-			}
-			out[i] = c
-		}
-		return out, true
-	case map[string]any:
-		m, ok := canonicalMap(x, depth)
-		if !ok || m == nil {
-			return nil, ok // a nil map encodes as null
-		}
-		return m, true
-	}
-	return nil, false
-}
-
-// formatJSONFloat formats a finite float64 exactly as encoding/json
-// encodes it.
-func formatJSONFloat(f float64) string {
-	abs := math.Abs(f)
-	format := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	b := strconv.AppendFloat(make([]byte, 0, 24), f, format, -1, 64)
-	if format == 'e' {
-		// Clean up e-09 to e-9, as encoding/json does.
-		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
-	}
-	return string(b)
-}
-
-// roundTripMetadata is canonicalMetadata done the long way: encode, then
-// decode with numbers as json.Number.
-func roundTripMetadata(md map[string]any) (map[string]any, error) {
-	b, err := json.Marshal(md)
+	b, err := e.AppendJSON(nil)
 	if err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var out map[string]any
-	if err := dec.Decode(&out); err != nil {
+	if err := CheckLineSize(e.ID, len(b), DefaultMaxLineSize); err != nil {
 		return nil, err
 	}
-	return out, nil
+	back, err := ParseEntry(b)
+	if err != nil {
+		return nil, fmt.Errorf("storage: memory: entry does not read back: %w", err)
+	}
+	return back, nil
 }
