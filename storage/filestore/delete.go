@@ -2,7 +2,6 @@ package filestore
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,9 +41,9 @@ func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 			return false, err
 		}
 	}
-	idb := []byte(id)
+	maybe := idFilter(id)
 	removed, err := s.rewriteLocked(loc.name, "delete", time.Time{}, func(_ int64, line []byte) bool {
-		if !bytes.Contains(line, idb) {
+		if !maybe(line) {
 			return false
 		}
 		e, err := storage.ParseEntry(line)
@@ -283,7 +282,7 @@ func (s *Store) rewriteLocked(name, reason string, before time.Time, drop func(o
 		s.invalidateList()
 		return removed, syncDir(s.dir)
 	}
-	if err := s.writeIndex(name+".new", tmp, recs, off, skipped); err != nil {
+	if err := s.writeIndex(name+".new", tmp, recs, off, skipped, 0, 0); err != nil {
 		return 0, err
 	}
 	if err := tmp.Close(); err != nil {

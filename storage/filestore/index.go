@@ -31,19 +31,20 @@ import (
 //	        followed by crc u32 over the blocks
 //
 // The index covers the data file's bytes [0, covered); dataCRC is the
-// CRC-32C of the last (up to) 4 KiB before covered, which ties the index
-// to the data it describes: an index whose data was rewritten, truncated or
-// replaced is ignored. The lookup state kept in memory is the 1 KiB header
+// CRC-32C of all of them, which ties the index to the data it describes:
+// an index whose data was damaged anywhere, rewritten, truncated or
+// replaced is ignored (and rebuilt by the next writer), so Count and
+// queries agree with what is readable. An index is checked against its
+// data once per load; one this Store wrote itself is trusted. The lookup state kept in memory is the 1 KiB header
 // of recently used files, so memory does not grow with the number of
 // entries.
 const (
-	idxMagic      = "OAIDX\x00\x00\x02"
+	idxMagic      = "OAIDX\x00\x00\x03"
 	idxHeaderSize = 8 + 8*5 + 4*4 + 256*4 + 4
 	idxRecSize    = 32
 	idxBlockSize  = 32
 	indexBlock    = 128 // records per sparse time-index block
 	idxCacheMax   = 256 // loaded index headers kept open
-	dataCRCWindow = 4096
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -207,18 +208,24 @@ func decodeRec(b []byte) idxRec {
 	return idxRec{hash: le.Uint64(b), off: int64(le.Uint64(b[8:])), len: le.Uint32(b[16:]), ts: int64(le.Uint64(b[24:]))}
 }
 
-// dataCRC computes the CRC that ties an index to its data file.
-func dataCRC(f io.ReaderAt, covered int64) (uint32, error) {
-	from := max(0, covered-dataCRCWindow)
-	buf := make([]byte, covered-from)
-	if _, err := f.ReadAt(buf, from); err != nil {
-		return 0, err
+// dataCRC extends crc, the CRC-32C of a data file's bytes [0, from), to
+// the bytes [0, to): what ties an index to the whole of the data it
+// covers, so that damage anywhere in it (or a rewrite by another writer)
+// makes the index stale. The data must end in '\n' at to.
+func dataCRC(f io.ReaderAt, crc uint32, from, to int64) (uint32, error) {
+	buf := make([]byte, min(1<<20, max(to-from, 1)))
+	for off := from; off < to; {
+		n := min(int64(len(buf)), to-off)
+		if _, err := f.ReadAt(buf[:n], off); err != nil {
+			return 0, err
+		}
+		crc = crc32.Update(crc, castagnoli, buf[:n])
+		off += n
+		if off == to && buf[n-1] != '\n' {
+			return 0, errBadIndex
+		}
 	}
-	if covered > 0 && buf[len(buf)-1] != '\n' {
-		return 0, errBadIndex
-	}
-	c := crc32.Checksum(buf, castagnoli)
-	return crc32.Update(c, castagnoli, binary.LittleEndian.AppendUint64(nil, uint64(covered))), nil
+	return crc, nil
 }
 
 // recordsOK checks the records section against its CRC (once per load;
@@ -336,6 +343,25 @@ type indexCache struct {
 	dir string
 	mu  sync.Mutex
 	m   map[string]*loadedIndex
+	// own holds, by data file name, the stat of the index file this Store
+	// last wrote for it: that index was built from the data it covers, so
+	// loading it needs no check of the data.
+	own map[string]fileID
+}
+
+// trust records that the index file of name was just written by us.
+func (c *indexCache) trust(name string) {
+	fi, err := os.Stat(indexPath(c.dir, name))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.own == nil {
+		c.own = make(map[string]fileID)
+	}
+	if err != nil {
+		delete(c.own, name)
+		return
+	}
+	c.own[name] = statID(fi)
 }
 
 func indexPath(dir, name string) string { return filepath.Join(dir, indexDirName, name+".idx") }
@@ -403,14 +429,27 @@ func (c *indexCache) load(name string, did fileID, open func() (io.ReaderAt, fun
 		f.Close()
 		return nil, nil
 	}
-	data, done, err := open()
-	if err != nil {
-		f.Close()
-		return nil, nil
+	c.mu.Lock()
+	own, trusted := c.own[name]
+	c.mu.Unlock()
+	if !trusted || own != iid {
+		data, done, err := open()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		crc, err := dataCRC(data, 0, 0, hdr.covered)
+		done()
+		if err != nil && !errors.Is(err, errBadIndex) && !errors.Is(err, io.EOF) {
+			f.Close()
+			return nil, err // the data cannot be read: not a stale index
+		}
+		if err != nil || crc != hdr.dataCRC {
+			f.Close()
+			return nil, nil
+		}
 	}
-	crc, err := dataCRC(data, hdr.covered)
-	done()
-	if err != nil || crc != hdr.dataCRC || !recordsOK(f, &hdr) {
+	if !recordsOK(f, &hdr) {
 		f.Close()
 		return nil, nil
 	}
@@ -480,7 +519,7 @@ func lineInfo(line []byte) (id string, ts int64, ok bool) {
 	if err != nil {
 		return "", 0, false
 	}
-	return id, t.UnixNano(), true
+	return id, clampNano(t), true
 }
 
 // isBlank reports whether a line holds only white space (ignored, not
@@ -491,27 +530,42 @@ func isBlank(line []byte) bool { return len(bytes.TrimSpace(line)) == 0 }
 // [from, to). It returns the offset of a final line that has no '\n' (a
 // torn tail), or -1.
 func scanLines(ra io.ReaderAt, from, to int64, fn func(off int64, line []byte) error) (int64, error) {
+	return scanBounded(ra, from, to, 0, fn, nil)
+}
+
+// scanBounded is scanLines for lines of at most maxLine bytes (maxLine <= 0:
+// no bound): a longer complete line is not buffered; long(off, n) is
+// called for it instead of fn (n counts its bytes without the '\n').
+func scanBounded(ra io.ReaderAt, from, to int64, maxLine int, fn func(off int64, line []byte) error, long func(off, n int64)) (int64, error) {
 	if to <= from {
 		return -1, nil
 	}
 	br := bufio.NewReaderSize(io.NewSectionReader(ra, from, to-from), 256<<10)
 	off := from
-	var long []byte
-	inLong := false
+	var buf []byte
+	var n int64      // bytes of the current line read so far (before the chunk)
+	inLong := false  // the current line spans chunks
+	discard := false // the current line is over maxLine: counted, not kept
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			long = append(long, chunk...)
+			n += int64(len(chunk))
+			if !discard {
+				buf = append(buf, chunk...)
+				if maxLine > 0 && len(buf) > maxLine {
+					discard, buf = true, buf[:0]
+				}
+			}
 			inLong = true
 			continue
 		}
 		line := chunk
-		if inLong {
-			long = append(long, chunk...)
-			line = long
+		if inLong && !discard {
+			buf = append(buf, chunk...)
+			line = buf
 		}
 		if err == io.EOF {
-			if len(line) > 0 {
+			if n+int64(len(chunk)) > 0 {
 				return off, nil
 			}
 			return -1, nil
@@ -519,17 +573,22 @@ func scanLines(ra io.ReaderAt, from, to int64, fn func(off int64, line []byte) e
 		if err != nil {
 			return -1, err
 		}
-		n := len(line)
-		if ferr := fn(off, line[:n-1]); ferr != nil {
+		total := n + int64(len(chunk)) // with the '\n'
+		if discard || maxLine > 0 && total-1 > int64(maxLine) {
+			if long != nil {
+				long(off, total-1)
+			}
+		} else if ferr := fn(off, line[:len(line)-1]); ferr != nil {
 			return -1, ferr
 		}
-		off += int64(n)
+		off += total
+		n = 0
 		if inLong {
-			inLong = false
-			if cap(long) > 4<<20 {
-				long = nil
+			inLong, discard = false, false
+			if cap(buf) > 4<<20 {
+				buf = nil
 			} else {
-				long = long[:0]
+				buf = buf[:0]
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 // DefaultRotationSize is the size in bytes (64 MiB) at which the file
@@ -62,6 +64,7 @@ type config struct {
 	checkpointInterval time.Duration
 	maxOpenFiles       int
 	witness            io.Writer
+	maxLineSize        int
 	now                func() time.Time
 }
 
@@ -73,6 +76,7 @@ func newConfig(opts []Option) config {
 		checkpointEvery:    DefaultCheckpointEvery,
 		checkpointInterval: DefaultCheckpointInterval,
 		maxOpenFiles:       8,
+		maxLineSize:        storage.DefaultMaxLineSize,
 		now:                time.Now,
 	}
 	for _, o := range opts {
@@ -94,6 +98,21 @@ func newConfig(opts []Option) config {
 // negative size disables rotation. Default [DefaultRotationSize].
 func WithRotationSize(bytes int64) Option {
 	return optionFunc(func(c *config) { c.rotationSize = bytes })
+}
+
+// WithMaxLineSize bounds, in bytes, one stored line (an encoded entry with
+// its chain): Write rejects a longer entry with an error matching
+// [storage.ErrLineTooLong], and reads (queries, Read, index builds) skip a
+// longer line in the files, counting it in [Stats.SkippedLines], without
+// holding it in memory. Rewrites (Delete, DeleteBefore) and [Verify] copy
+// or hash such a line whole. Values <= 0 keep the default,
+// [storage.DefaultMaxLineSize].
+func WithMaxLineSize(bytes int) Option {
+	return optionFunc(func(c *config) {
+		if bytes > 0 {
+			c.maxLineSize = bytes
+		}
+	})
 }
 
 // WithDurability chooses when Write returns relative to fsync; see

@@ -71,6 +71,20 @@ func (s *Store) noteSkipped(name string, off int64, torn bool) {
 	}
 }
 
+// idFilter returns a cheap test that is false only for lines that cannot
+// hold the entry id: a line holds an id that JSON writes without escapes
+// as those bytes; any other id (escaped on the wire, by us or by other
+// writers) is decided by parsing every line.
+func idFilter(id string) func(line []byte) bool {
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return func([]byte) bool { return true }
+		}
+	}
+	idb := []byte(id)
+	return func(line []byte) bool { return bytes.Contains(line, idb) }
+}
+
 // location of an entry line.
 type location struct {
 	name string
@@ -183,12 +197,12 @@ func (s *Store) lookupFiles(ctx context.Context, id string, skip activeSnapshot)
 		return nil, location{}, err
 	}
 	h := idHash(id)
-	idb := []byte(id)
+	maybe := idFilter(id)
 	for _, ref := range candidates(refs, id) {
 		if err := ctx.Err(); err != nil {
 			return nil, location{}, fmt.Errorf("filestore: %w", err)
 		}
-		e, loc, found, err := s.lookupFile(ref.name, id, h, idb, skip)
+		e, loc, found, err := s.lookupFile(ref.name, id, h, maybe, skip)
 		if err != nil {
 			return nil, location{}, err
 		}
@@ -202,7 +216,7 @@ func (s *Store) lookupFiles(ctx context.Context, id string, skip activeSnapshot)
 // lookupFile looks id up in one data file: through its index (opening the
 // data file only for a matching record), then by scanning what the index
 // does not cover.
-func (s *Store) lookupFile(name, id string, h uint64, idb []byte, skip activeSnapshot) (*storage.AuditEntry, location, bool, error) {
+func (s *Store) lookupFile(name, id string, h uint64, maybe func([]byte) bool, skip activeSnapshot) (*storage.AuditEntry, location, bool, error) {
 	path := filepath.Join(s.dir, name)
 	var f *os.File
 	defer func() {
@@ -219,8 +233,10 @@ func (s *Store) lookupFile(name, id string, h uint64, idb []byte, skip activeSna
 		return err
 	}
 	li, size, err := s.idx.getPath(name, path)
-	if err != nil {
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, location{}, false, nil // removed meanwhile
+	} else if err != nil {
+		return nil, location{}, false, fmt.Errorf("filestore: read %s: %w", name, err)
 	}
 	covered := int64(0)
 	if li != nil {
@@ -229,13 +245,13 @@ func (s *Store) lookupFile(name, id string, h uint64, idb []byte, skip activeSna
 		s.idx.release(li)
 		if err == nil && len(recs) > 0 {
 			if err := open(); err != nil {
-				return nil, location{}, false, nil
+				return nil, location{}, false, openErr(name, err)
 			}
 			for i := len(recs) - 1; i >= 0; i-- {
 				r := recs[i]
 				line, err := readLineAt(f, r.off, r.len)
 				if err != nil {
-					continue
+					return nil, location{}, false, fmt.Errorf("filestore: read %s: %w", name, err)
 				}
 				if e, err := storage.ParseEntry(line); err == nil && e.ID == id {
 					return e, location{name: name, off: r.off, n: r.len}, true, nil
@@ -250,26 +266,36 @@ func (s *Store) lookupFile(name, id string, h uint64, idb []byte, skip activeSna
 		return nil, location{}, false, nil
 	}
 	if err := open(); err != nil {
-		return nil, location{}, false, nil
+		return nil, location{}, false, openErr(name, err)
 	}
 	if fi, err := f.Stat(); err == nil {
 		size = fi.Size()
 	}
 	var found *storage.AuditEntry
 	var loc location
-	_, err = scanLines(f, covered, size, func(off int64, line []byte) error {
-		if !bytes.Contains(line, idb) {
+	_, err = scanBounded(f, covered, size, s.cfg.maxLineSize, func(off int64, line []byte) error {
+		if !maybe(line) {
 			return nil
 		}
 		if e, err := storage.ParseEntry(line); err == nil && e.ID == id {
 			found, loc = e, location{name: name, off: off, n: uint32(len(line))}
 		}
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		return nil, location{}, false, fmt.Errorf("filestore: read %s: %w", name, err)
 	}
 	return found, loc, found != nil, nil
+}
+
+// openErr is nil for a file removed meanwhile (by retention or a
+// rewrite), otherwise the error wrapped: a file that cannot be read is an
+// I/O error, never "not found".
+func openErr(name string, err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return fmt.Errorf("filestore: read %s: %w", name, err)
 }
 
 // Read returns the entry with the given id, or an error matching
@@ -302,6 +328,8 @@ func (s *Store) ListEntries(ctx context.Context, start, end time.Time) ([]*stora
 	return storage.Collect(s.Entries(ctx, start, end))
 }
 
+// clampNano is t in Unix nanoseconds, saturated at the int64 range (years
+// before 1678 or after 2262), as the index keeps timestamps.
 func clampNano(t time.Time) int64 {
 	if t.Before(time.Unix(0, math.MinInt64)) {
 		return math.MinInt64
@@ -334,11 +362,11 @@ func (s *Store) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*st
 			yield(nil, err)
 			return
 		}
+		// Bounds beyond the years the wire format holds select as far as
+		// it goes (a day name of year 10000 would sort before 2025's).
+		start, end = storage.ClampRange(start, end)
 		lo, hi := clampNano(start), clampNano(end)
 		firstDay, lastDay := dayOf(start), dayOf(end)
-		if start.Before(time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Add(24 * time.Hour)) {
-			firstDay = ""
-		}
 		for i := 0; i < len(refs); {
 			j := i
 			for j < len(refs) && refs[j].day == refs[i].day {
@@ -454,7 +482,8 @@ func (s *Store) fileSources(f *os.File, name string, sizes map[string]int64, sta
 	inRange := func(e *storage.AuditEntry) bool { return !e.Timestamp.Before(start) && !e.Timestamp.After(end) }
 	parse := func(from, to int64, tornOK bool) ([]*storage.AuditEntry, error) {
 		var out []*storage.AuditEntry
-		torn, err := scanLines(f, from, to, func(off int64, line []byte) error {
+		long := func(off, _ int64) { s.noteSkipped(name, off, false) }
+		torn, err := scanBounded(f, from, to, s.cfg.maxLineSize, func(off int64, line []byte) error {
 			if isBlank(line) {
 				return nil
 			}
@@ -467,7 +496,7 @@ func (s *Store) fileSources(f *os.File, name string, sizes map[string]int64, sta
 				out = append(out, e)
 			}
 			return nil
-		})
+		}, long)
 		if err != nil {
 			return nil, fmt.Errorf("filestore: read %s: %w", name, err)
 		}
@@ -603,7 +632,7 @@ func (s *Store) countFile(name string) (int64, error) {
 		covered, n = li.hdr.covered, li.hdr.count
 		s.idx.release(li)
 	}
-	recs, _, _, err := scanRecords(f, covered, size)
+	recs, _, _, err := s.scanRecords(f, covered, size)
 	if err != nil {
 		return 0, fmt.Errorf("filestore: read %s: %w", name, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -139,6 +140,7 @@ type activePart struct {
 	baseCount int      // records in the index file
 	tail      []idxRec // records of [covered, size), in file order
 	tailByID  map[uint64]int32
+	crc       uint32 // CRC-32C of [0, size), of the bytes written (see dataCRC)
 }
 
 // Stats are counters of a [Store] since it was opened.
@@ -363,6 +365,7 @@ func (s *Store) ensureIndex(name string, f *os.File) error {
 		return err
 	}
 	var recs []idxRec
+	var crc uint32
 	covered, skipped := int64(0), 0
 	if li != nil {
 		if li.hdr.covered == fi.Size() {
@@ -370,27 +373,28 @@ func (s *Store) ensureIndex(name string, f *os.File) error {
 			return nil
 		}
 		recs, err = li.records()
-		covered, skipped = li.hdr.covered, li.hdr.skipped
+		covered, skipped, crc = li.hdr.covered, li.hdr.skipped, li.hdr.dataCRC
 		s.idx.release(li)
 		if err != nil {
-			recs, covered, skipped = nil, 0, 0
+			recs, covered, skipped, crc = nil, 0, 0, 0
 		}
 	}
-	more, sk, end, err := scanRecords(f, covered, fi.Size())
+	more, sk, end, err := s.scanRecords(f, covered, fi.Size())
 	if err != nil {
 		return fmt.Errorf("filestore: index %s: %w", name, err)
 	}
 	recs = append(recs, more...)
-	return s.writeIndex(name, f, recs, end, skipped+sk)
+	return s.writeIndex(name, f, recs, end, skipped+sk, crc, covered)
 }
 
 // scanRecords reads the index records of the complete lines of [from, to).
 // It returns the end of the last complete line.
-func scanRecords(f io.ReaderAt, from, to int64) ([]idxRec, int, int64, error) {
+func (s *Store) scanRecords(f io.ReaderAt, from, to int64) ([]idxRec, int, int64, error) {
 	var recs []idxRec
 	skipped := 0
 	end := from
-	_, err := scanLines(f, from, to, func(off int64, line []byte) error {
+	long := func(off, n int64) { end, skipped = off+n+1, skipped+1 }
+	_, err := scanBounded(f, from, to, s.cfg.maxLineSize, func(off int64, line []byte) error {
 		end = off + int64(len(line)) + 1
 		if isBlank(line) {
 			return nil
@@ -402,14 +406,19 @@ func scanRecords(f io.ReaderAt, from, to int64) ([]idxRec, int, int64, error) {
 		}
 		recs = append(recs, idxRec{hash: idHash(id), off: off, len: uint32(len(line)), ts: ts})
 		return nil
-	})
+	}, long)
 	return recs, skipped, end, err
 }
 
 // writeIndex persists the index of data file name (open as f) covering
 // [0, covered).
-func (s *Store) writeIndex(name string, f io.ReaderAt, recs []idxRec, covered int64, skipped int) error {
-	crc, err := dataCRC(f, covered)
+// crc is the CRC-32C of the data's bytes [0, from) when the caller knows
+// it (from 0: nothing known); the rest is read from f.
+func (s *Store) writeIndex(name string, f io.ReaderAt, recs []idxRec, covered int64, skipped int, crc uint32, from int64) error {
+	if from > covered {
+		crc, from = 0, 0
+	}
+	crc, err := dataCRC(f, crc, from, covered)
 	if err != nil {
 		return fmt.Errorf("filestore: index %s: %w", name, err)
 	}
@@ -418,6 +427,7 @@ func (s *Store) writeIndex(name string, f io.ReaderAt, recs []idxRec, covered in
 		return fmt.Errorf("filestore: write index of %s: %w", name, err)
 	}
 	s.idx.invalidate(name)
+	s.idx.trust(name)
 	return nil
 }
 
@@ -481,12 +491,16 @@ func (s *Store) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error 
 		}
 		bp := linePool.Get().(*[]byte)
 		b, err := e.AppendPrefix((*bp)[:0])
+		if err == nil {
+			err = storage.CheckLineSize(e.ID, len(b)+storage.MaxChainSuffix(s.writerID), s.cfg.maxLineSize)
+		}
 		if err != nil {
+			*bp = b[:0]
 			linePool.Put(bp)
 			return err
 		}
 		ts := e.Timestamp.UTC()
-		lines[i] = pendingLine{prefix: b, buf: bp, day: dayOf(ts), id: e.ID, ts: ts.UnixNano()}
+		lines[i] = pendingLine{prefix: b, buf: bp, day: dayOf(ts), id: e.ID, ts: clampNano(ts)}
 	}
 	gen, err := s.submit(lines)
 	if err != nil {
@@ -655,6 +669,7 @@ func (s *Store) writePart(p *activePart, buf []byte, recs []idxRec) error {
 		return fmt.Errorf("filestore: append to %s: %w", partName(p.day, 0), err)
 	}
 	p.size += int64(len(buf))
+	p.crc = crc32.Update(p.crc, castagnoli, buf)
 	for _, r := range recs {
 		p.tailByID[r.hash] = int32(len(p.tail))
 		p.tail = append(p.tail, r)
@@ -721,10 +736,14 @@ func (s *Store) openPartLocked(day string) (*activePart, error) {
 	p := &activePart{day: day, f: f, size: fi.Size(), tailByID: make(map[uint64]int32)}
 	li, _ := s.idx.get(name, f)
 	if li != nil {
-		p.covered, p.baseCount = li.hdr.covered, int(li.hdr.count)
+		p.covered, p.baseCount, p.crc = li.hdr.covered, int(li.hdr.count), li.hdr.dataCRC
 		s.idx.release(li)
 	}
-	tail, _, _, err := scanRecords(f, p.covered, p.size)
+	if p.crc, err = dataCRC(f, p.crc, p.covered, p.size); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("filestore: read %s: %w", name, err)
+	}
+	tail, _, _, err := s.scanRecords(f, p.covered, p.size)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("filestore: read %s: %w", name, err)
@@ -756,14 +775,17 @@ func (s *Store) persistPartIndexLocked(p *activePart, name string) error {
 		s.idx.release(li)
 		if li == nil || li.hdr.covered != p.covered || err != nil {
 			// The index vanished or changed under us: rebuild from data.
-			old, skipped, _, err = scanRecords(p.f, 0, p.covered)
+			old, skipped, _, err = s.scanRecords(p.f, 0, p.covered)
 			if err != nil {
 				return err
 			}
 		}
 		recs = append(old, p.tail...)
 	}
-	if err := s.writeIndex(name, p.f, recs, p.size, skipped); err != nil {
+	// p.crc is the CRC of what this Store wrote (and of what it found when
+	// it opened the part), not of what the file holds now: damage done
+	// behind its back makes the index stale instead of blessing it.
+	if err := s.writeIndex(name, p.f, recs, p.size, skipped, p.crc, p.size); err != nil {
 		return err
 	}
 	p.covered, p.baseCount, p.tail = p.size, len(recs), nil

@@ -526,6 +526,9 @@ func (s *Store) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*st
 		if end.Before(start) {
 			return
 		}
+		// Bounds beyond the years entries can have select as far as they
+		// go (a day key of year 10000 would not sort after 9999's).
+		start, end = storage.ClampRange(start, end)
 		days, err := s.daysInRange(ctx, start, end)
 		if err != nil {
 			yield(nil, err)

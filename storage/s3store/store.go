@@ -167,10 +167,14 @@ type encoded struct {
 }
 
 func encode(e *storage.AuditEntry) (encoded, error) {
-	if err := e.Validate(); err != nil {
-		return encoded{}, err
+	if e == nil {
+		return encoded{}, fmt.Errorf("%w: nil entry", storage.ErrInvalidEntry)
 	}
 	prefix, err := e.AppendPrefix(nil)
+	if err == nil {
+		// Writer ids are NewWriterID's 16 hex digits.
+		err = storage.CheckLineSize(e.ID, len(prefix)+storage.MaxChainSuffix("0123456789abcdef"), storage.DefaultMaxLineSize)
+	}
 	if err != nil {
 		return encoded{}, err
 	}
