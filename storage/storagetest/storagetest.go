@@ -19,9 +19,7 @@
 // format does (see [Normalize]): Timestamp comes back as the same instant
 // in UTC, empty lists, metadata and Extra may come back as nil, metadata
 // numbers as json.Number (exact, never rounded through float64), and JSON
-// text in Extra may be re-encoded. Invalid UTF-8 in a string may come back
-// as given or with each invalid byte replaced by U+FFFD (what encoding/json
-// and [storage.AuditEntry.AppendJSON] write). Chain is not compared: a
+// text in Extra may be re-encoded. Chain is not compared: a
 // chaining backend sets it on its own copy. Everything else comes back
 // exactly, including the difference between a nil pointer and a pointer to
 // a zero value (null versus "" or 0 on the wire).
@@ -61,6 +59,23 @@
 //     or Inf or unencodable metadata, invalid JSON in Extra) fails with an
 //     error matching [storage.ErrInvalidEntry] and nothing is stored; in a
 //     batch, no entry of the batch is stored.
+//   - Defects: inputs that backends have got wrong, held to one rule
+//     ([CheckAccepted]): an entry is rejected at Write with an error
+//     matching [storage.ErrInvalidEntry] and nothing is stored, or it reads
+//     back equal by id, by a query for its instant and in Count. The
+//     inputs: unknown keys that differ from a field only in case
+//     ("Safety_Passed", "ID", "TIMESTAMP", ...); ids that JSON escapes
+//     (backslash, quote, NUL, newline, tab, U+2028), which must also be
+//     found and deleted; range bounds beyond the years 0000-9999 (the zero
+//     time, year 10000, time.Unix(1<<62, 0)), which must select what they
+//     cover; timestamps outside 0000-9999 (rejected) and at its edges
+//     (readable); metadata and unknown-key values nested 10,001 levels;
+//     invalid UTF-8 in contents, lists, metadata keys and values, ids and
+//     unknown keys; an entry beyond [storage.DefaultMaxLineSize]. With
+//     [Config].Unreadable, Read of data the backend cannot read fails with
+//     an I/O error, never [storage.ErrNotFound], and so does ListEntries;
+//     with [Config].Damage, Count, ListEntries and Read agree with what is
+//     readable after damage in the middle of the stored data.
 //   - Concurrent: concurrent writers (8 x 200 by default) with concurrent
 //     readers lose nothing; run the suite with -race.
 //   - Close: Close is idempotent and returns nil; afterwards every method
@@ -78,10 +93,8 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -97,6 +110,16 @@ type Config struct {
 	// directory or bucket prefix). Backends that keep nothing across a
 	// reopen (memory) leave it nil.
 	Reopen func(t *testing.T, b storage.Backend) storage.Backend
+	// Unreadable, when set, enables the UnreadableData subtest: it must
+	// make the stored data holding e unreadable, as a file the process may
+	// not read does (an I/O error on every read of it), and return a
+	// backend over that store (b, or b reopened).
+	Unreadable func(t *testing.T, b storage.Backend, e *storage.AuditEntry) storage.Backend
+	// Damage, when set, enables the DamagedData subtest: it must change
+	// bytes of the stored entry e in place, as disk damage or another
+	// writer would (without telling b), and return a backend over the
+	// damaged store (b, or b reopened).
+	Damage func(t *testing.T, b storage.Backend, e *storage.AuditEntry) storage.Backend
 	// Writers and PerWriter size the Concurrent subtest: Writers goroutines
 	// each write PerWriter entries. Defaults 8 and 200.
 	Writers, PerWriter int
@@ -110,8 +133,8 @@ func Run(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
 }
 
 // RunConfig runs the conformance suite as cfg says. A backend that fails a
-// subtest fails the test; nothing is skipped except Reopen when cfg.Reopen
-// is nil.
+// subtest fails the test; nothing is skipped except the subtests whose
+// hook (Reopen, Unreadable, Damage) is nil, which are not run.
 func RunConfig(t *testing.T, cfg Config) {
 	t.Helper()
 	if cfg.New == nil {
@@ -140,6 +163,7 @@ func RunConfig(t *testing.T, cfg Config) {
 		{"Count", s.testCount},
 		{"WriteBatch", s.testWriteBatch},
 		{"Invalid", s.testInvalid},
+		{"Defects", s.testDefects},
 		{"Concurrent", s.testConcurrent},
 		{"Close", s.testClose},
 		{"Context", s.testContext},
@@ -152,44 +176,33 @@ func RunConfig(t *testing.T, cfg Config) {
 	}
 }
 
-// Normalize returns a copy of e in the form a wire round trip produces, for
-// comparing entries: Timestamp in UTC (monotonic reading dropped), empty
-// lists, metadata and Extra as nil, metadata re-decoded from its JSON with
-// numbers as json.Number, and each Extra value re-encoded compactly with
-// sorted keys. Invalid UTF-8 and Chain are left as they are. Normalize(nil)
-// is nil.
+// Normalize returns e as a round trip through the wire format gives it
+// back ([storage.AuditEntry.AppendJSON] then [storage.ParseEntry]), for
+// comparing entries: Timestamp in UTC, empty lists, metadata and Extra as
+// nil, metadata values as their JSON decoding (numbers as json.Number),
+// with each Extra value re-encoded compactly with sorted keys (a backend
+// may re-encode that JSON text). Chain is dropped. An entry the wire
+// format rejects is returned as a copy with only Timestamp in UTC.
+// Normalize(nil) is nil.
 func Normalize(e *storage.AuditEntry) *storage.AuditEntry {
 	if e == nil {
 		return nil
 	}
 	c := e.Clone()
+	c.Chain = nil
 	c.Timestamp = c.Timestamp.UTC()
-	if len(c.DetectorsTriggered) == 0 {
-		c.DetectorsTriggered = nil
-	}
-	if len(c.Alerts) == 0 {
-		c.Alerts = nil
-	}
-	if len(c.Metadata) == 0 {
-		c.Metadata = nil
-	} else if b, err := json.Marshal(c.Metadata); err == nil {
-		var md map[string]any
-		if decodeNumbers(b, &md) == nil {
-			c.Metadata = md
+	if b, err := c.AppendJSON(nil); err == nil {
+		if back, err := storage.ParseEntry(b); err == nil {
+			c = back
 		}
-	}
-	if len(c.Extra) == 0 {
-		c.Extra = nil
 	}
 	for k, v := range c.Extra {
 		var x any
 		if decodeNumbers(v, &x) == nil {
 			if b, err := json.Marshal(x); err == nil {
 				c.Extra[k] = b
-				continue
 			}
 		}
-		c.Extra[k] = bytes.TrimSpace(v)
 	}
 	return c
 }
@@ -200,58 +213,13 @@ func decodeNumbers(b []byte, v any) error {
 	return dec.Decode(v)
 }
 
-// wireString returns s as the wire encoding gives it back: each byte that
-// is not part of valid UTF-8 replaced by U+FFFD.
-func wireString(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b.WriteString("\uFFFD")
-		} else {
-			b.WriteString(s[i : i+size])
-		}
-		i += size
-	}
-	return b.String()
-}
-
-// wireStrings applies wireString to every string field of a normalised
-// entry (metadata and Extra are already in wire form after Normalize).
-func wireStrings(e *storage.AuditEntry) *storage.AuditEntry {
-	c := e.Clone()
-	for _, p := range []*string{&c.ID, &c.InputHash, &c.OutputHash, &c.TraceID, &c.SpanID, &c.Operation} {
-		*p = wireString(*p)
-	}
-	for _, p := range []*string{c.InputContent, c.OutputContent, c.Provider, c.Model, c.ConversationID, c.BlockReason} {
-		if p != nil {
-			*p = wireString(*p)
-		}
-	}
-	for i := range c.DetectorsTriggered {
-		c.DetectorsTriggered[i] = wireString(c.DetectorsTriggered[i])
-	}
-	for i := range c.Alerts {
-		c.Alerts[i] = wireString(c.Alerts[i])
-	}
-	return c
-}
-
 // equalEntry reports whether got is want after a wire round trip (Chain
-// ignored), and why not.
+// ignored).
 func equalEntry(want, got *storage.AuditEntry) bool {
 	if want == nil || got == nil {
 		return want == got
 	}
-	w, g := Normalize(want), Normalize(got)
-	w.Chain, g.Chain = nil, nil
-	if reflect.DeepEqual(w, g) {
-		return true
-	}
-	return reflect.DeepEqual(wireStrings(w), g)
+	return reflect.DeepEqual(Normalize(want), Normalize(got))
 }
 
 // zero and max bound every timestamp the suite writes.
