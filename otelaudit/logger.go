@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
@@ -173,14 +171,6 @@ func (l *Logger) protect(s string) (*string, error) {
 		return nil, err
 	}
 	return &c, nil
-}
-
-// validUTF8 returns s with each invalid UTF-8 byte replaced by U+FFFD.
-func validUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 // validUTF8s is a copy of ss with validUTF8 applied to each string.
