@@ -253,12 +253,13 @@ func blockedCall(ctx context.Context, tp trace.TracerProvider) {
 	call.End()
 }
 
-// loadOrCreateKey reads the Fernet key at path, or generates one there
+// loadOrCreateKey reads the Fernet key at path (refused when group or
+// others can access it, as every key file is), or generates one there
 // (0600) when the file does not exist. The key is never printed.
 func loadOrCreateKey(path string) (key string, created bool, err error) {
-	b, err := os.ReadFile(path)
+	keys, err := otelaudit.KeyFile{Path: path}.Keys(context.Background())
 	if err == nil {
-		return strings.TrimSpace(string(b)), false, nil
+		return keys[0], false, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return "", false, err

@@ -45,6 +45,13 @@ func TestDemo(t *testing.T) {
 	out.Reset()
 	require.NoError(t, run(t.Context(), &out, dir, false))
 	assert.Contains(t, out.String(), "encryption key from")
+
+	// A key file others can read is refused, naming the file and mode.
+	keyPath := filepath.Join(dir, ".key")
+	require.NoError(t, os.Chmod(keyPath, 0o644))
+	err = run(t.Context(), &out, dir, false)
+	require.ErrorIs(t, err, otelaudit.ErrInsecureKeyFile)
+	assert.Contains(t, err.Error(), keyPath+" has mode 0644")
 }
 
 // TestDemoS3 is `make demo S3=1`: the same run against the local S3 server.
