@@ -3,14 +3,15 @@ package middleware_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/otelaudit/otelaudit-go/exporter"
-	"github.com/otelaudit/otelaudit-go/internal/fakellm"
 	"github.com/otelaudit/otelaudit-go/middleware"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -19,7 +20,7 @@ import (
 // An OpenAI SDK client whose calls are audited: the only change is the
 // http.Client given to the SDK.
 func ExampleTransport() {
-	fake := fakellm.Start() // a fake OpenAI API on 127.0.0.1
+	fake := fakeOpenAI() // stands in for api.openai.com
 	defer fake.Close()
 
 	store := storage.NewMemoryStorage(0)
@@ -27,7 +28,7 @@ func ExampleTransport() {
 	tp, _, _ := exporter.NewTracerProvider(logger)
 
 	client := openai.NewClient(
-		option.WithBaseURL(fake.OpenAIBaseURL()), option.WithAPIKey("key"),
+		option.WithBaseURL(fake.URL+"/v1/"), option.WithAPIKey("key"),
 		option.WithHTTPClient(&http.Client{Transport: middleware.Transport(nil, middleware.WithTracerProvider(tp))}),
 	)
 	_, err := client.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
@@ -48,4 +49,16 @@ func ExampleTransport() {
 	// Output:
 	// openai chat gpt-4o-mini 11 8
 	// true true
+}
+
+// fakeOpenAI is a local server that answers every chat completion with the
+// same reply, in the OpenAI wire format.
+func fakeOpenAI() *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"chatcmpl-1","object":"chat.completion","created":1767225600,"model":"gpt-4o-mini",`+
+			`"choices":[{"index":0,"message":{"role":"assistant","content":"Hello!"},"finish_reason":"stop"}],`+
+			`"usage":{"prompt_tokens":11,"completion_tokens":8,"total_tokens":19}}`)
+	}))
 }

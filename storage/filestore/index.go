@@ -429,6 +429,10 @@ func (c *indexCache) load(name string, did fileID, open func() (io.ReaderAt, fun
 		f.Close()
 		return nil, nil
 	}
+	if !recordsOK(f, &hdr) {
+		f.Close()
+		return nil, nil
+	}
 	c.mu.Lock()
 	own, trusted := c.own[name]
 	c.mu.Unlock()
@@ -448,10 +452,6 @@ func (c *indexCache) load(name string, did fileID, open func() (io.ReaderAt, fun
 			f.Close()
 			return nil, nil
 		}
-	}
-	if !recordsOK(f, &hdr) {
-		f.Close()
-		return nil, nil
 	}
 	li := &loadedIndex{hdr: hdr, f: f, idxStat: iid, dataID: did, refs: 2}
 	c.mu.Lock()

@@ -3,7 +3,10 @@ package s3store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -37,4 +40,26 @@ func Example() {
 
 	var b storage.Backend = st // use it wherever a Backend is expected
 	_ = b
+}
+
+// A bucket that does not exist is found when the Store is made, not at the
+// first upload; the error says which kind of problem it is. (The server
+// here answers like S3 does for a missing bucket.)
+func ExampleNew_missingBucket() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound) // HeadBucket of a missing bucket
+	}))
+	defer srv.Close()
+	client := s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(srv.URL),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider("ACCESS_KEY", "SECRET_KEY", ""),
+	})
+	_, err := s3store.New(context.Background(), client, "no-such-bucket")
+	fmt.Println("bucket missing:", errors.Is(err, s3store.ErrBucketNotFound))
+	fmt.Println("access denied:", errors.Is(err, s3store.ErrAccessDenied))
+	// Output:
+	// bucket missing: true
+	// access denied: false
 }
