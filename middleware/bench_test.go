@@ -68,32 +68,62 @@ func requireAudited(b *testing.B, tp *sdktrace.TracerProvider, st *filestore.Sto
 	require.Equal(b, n, got)
 }
 
+// benchAPIs are the 1 KiB calls of the transport benchmark, one per wire
+// format: path, request and reply.
+var benchAPIs = []struct {
+	name, path     string
+	request, reply []byte
+}{
+	{"openai", "/v1/chat/completions", benchRequest, benchReply},
+	{"gemini", "/v1beta/models/gemini-2.5-flash:generateContent",
+		[]byte(`{"contents":[{"role":"user","parts":[{"text":"` + strings.Repeat("audit ", 150) + `"}]}],` +
+			`"systemInstruction":{"parts":[{"text":"You are terse."}]}}`),
+		[]byte(`{"candidates":[{"content":{"role":"model","parts":[{"text":"` + strings.Repeat("trail ", 140) + `"}]},` +
+			`"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":151,"candidatesTokenCount":140,"totalTokenCount":291},` +
+			`"modelVersion":"gemini-2.5-flash","responseId":"resp-bench"}`)},
+	{"bedrock", "/model/anthropic.claude-3-5-haiku-20241022-v1:0/converse",
+		[]byte(`{"messages":[{"role":"user","content":[{"text":"` + strings.Repeat("audit ", 150) + `"}]}],` +
+			`"system":[{"text":"You are terse."}],"inferenceConfig":{"maxTokens":512}}`),
+		[]byte(`{"output":{"message":{"role":"assistant","content":[{"text":"` + strings.Repeat("trail ", 140) + `"}]}},` +
+			`"stopReason":"end_turn","usage":{"inputTokens":151,"outputTokens":140,"totalTokens":291},"metrics":{"latencyMs":9}}`)},
+}
+
 // BenchmarkTransportOverhead alternates a bare and an audited 1 KiB
 // non-streaming call against a loopback server in the same run and reports
-// both p50 latencies, the p50 added by the transport and their ratio.
+// both p50 latencies, the p50 added by the transport and their ratio, for
+// each wire format (OpenAI Chat Completions, Gemini generateContent,
+// Bedrock Converse).
 func BenchmarkTransportOverhead(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(benchServer))
-	defer srv.Close()
-	base := &http.Transport{MaxIdleConnsPerHost: 4}
-	defer base.CloseIdleConnections()
-	tp, st := benchPipeline(b)
+	for _, api := range benchAPIs {
+		b.Run(api.name, func(b *testing.B) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write(api.reply)
+			}))
+			defer srv.Close()
+			base := &http.Transport{MaxIdleConnsPerHost: 4}
+			defer base.CloseIdleConnections()
+			tp, st := benchPipeline(b)
 
-	bare := &http.Client{Transport: base}
-	audited := &http.Client{Transport: middleware.Transport(base, middleware.WithTracerProvider(tp))}
-	call := func(c *http.Client) time.Duration {
-		start := time.Now()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/chat/completions", bytes.NewReader(benchRequest))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := c.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		_ = resp.Body.Close()
-		return time.Since(start)
+			bare := &http.Client{Transport: base}
+			audited := &http.Client{Transport: middleware.Transport(base, middleware.WithTracerProvider(tp))}
+			call := func(c *http.Client) time.Duration {
+				start := time.Now()
+				req, _ := http.NewRequest(http.MethodPost, srv.URL+api.path, bytes.NewReader(api.request))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := c.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				return time.Since(start)
+			}
+			measureOverhead(b, func() time.Duration { return call(bare) }, func() time.Duration { return call(audited) })
+			requireAudited(b, tp, st, warmup+b.N)
+		})
 	}
-	measureOverhead(b, func() time.Duration { return call(bare) }, func() time.Duration { return call(audited) })
-	requireAudited(b, tp, st, warmup+b.N)
 }
 
 // measureOverhead runs warmup calls of each kind, then b.N of each,
