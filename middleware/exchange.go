@@ -236,6 +236,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		if pr.TopP != nil {
 			extra = append(extra, semconv.GenAIRequestTopPKey.Float64(*pr.TopP))
 		}
+		extra = appendParams(extra, pr)
 		if pr.Stream || target.Stream {
 			extra = append(extra, otelaudit.AuditMetadataKey(MetadataStream).Bool(true))
 		}
@@ -618,6 +619,37 @@ func (x *exchange) finish(readErr error, early bool) {
 	}
 }
 
+// appendParams appends the request parameters semconv lists beyond
+// max_tokens, temperature and top_p, for those the body set.
+func appendParams(attrs []attribute.KeyValue, pr *genai.Request) []attribute.KeyValue {
+	if pr.TopK != nil {
+		attrs = append(attrs, semconv.GenAIRequestTopKKey.Float64(*pr.TopK))
+	}
+	if pr.Seed != nil {
+		attrs = append(attrs, semconv.GenAIRequestSeedKey.Int64(*pr.Seed))
+	}
+	if pr.FrequencyPenalty != nil {
+		attrs = append(attrs, semconv.GenAIRequestFrequencyPenaltyKey.Float64(*pr.FrequencyPenalty))
+	}
+	if pr.PresencePenalty != nil {
+		attrs = append(attrs, semconv.GenAIRequestPresencePenaltyKey.Float64(*pr.PresencePenalty))
+	}
+	if pr.ChoiceCount != nil && *pr.ChoiceCount != 1 {
+		attrs = append(attrs, semconv.GenAIRequestChoiceCountKey.Int64(*pr.ChoiceCount))
+	}
+	if len(pr.StopSequences) > 0 {
+		stops := make([]string, len(pr.StopSequences))
+		for i, st := range pr.StopSequences {
+			stops[i] = strings.Clone(st) // the body may be a recycled buffer
+		}
+		attrs = append(attrs, semconv.GenAIRequestStopSequencesKey.StringSlice(stops))
+	}
+	if pr.OutputType != "" {
+		attrs = append(attrs, semconv.GenAIOutputTypeKey.String(pr.OutputType))
+	}
+	return attrs
+}
+
 // awsErrorType returns the error type AWS services name in the
 // X-Amzn-ErrorType header ("ValidationException:http://..." gives
 // "ValidationException"), or "".
@@ -659,6 +691,15 @@ func (x *exchange) appendReply(attrs []attribute.KeyValue, r *genai.Response) []
 	}
 	if r.OutputTokens != nil {
 		attrs = append(attrs, semconv.GenAIUsageOutputTokensKey.Int64(*r.OutputTokens))
+	}
+	if d := r.Details.CacheRead; d != nil {
+		attrs = append(attrs, semconv.GenAIUsageCacheReadInputTokensKey.Int64(*d))
+	}
+	if d := r.Details.CacheCreation; d != nil {
+		attrs = append(attrs, semconv.GenAIUsageCacheCreationInputTokensKey.Int64(*d))
+	}
+	if d := r.Details.Reasoning; d != nil {
+		attrs = append(attrs, semconv.GenAIUsageReasoningOutputTokensKey.Int64(*d))
 	}
 	if len(r.FinishReasons) > 0 {
 		reasons := make([]string, len(r.FinishReasons))

@@ -435,3 +435,33 @@ func TestClientMiddlewareWithOpenAISDK(t *testing.T) {
 	assert.Equal(t, fakellm.DefaultReply, str(es[1].OutputContent))
 	assert.Equal(t, true, es[1].Metadata["stream"])
 }
+
+func TestRequestParametersAndUsageDetailsOnTheSpan(t *testing.T) {
+	r := newRig(t)
+	s := fakellm.Start()
+	defer s.Close()
+	p := chatParams
+	p.Seed = openai.Int(42)
+	p.N = openai.Int(2)
+	p.FrequencyPenalty = openai.Float(0.25)
+	p.Stop = openai.ChatCompletionNewParamsStopUnion{OfStringArray: []string{"END"}}
+	c := openaiClient(r, s)
+	_, err := c.Chat.Completions.New(t.Context(), p)
+	require.NoError(t, err)
+	require.Len(t, r.entries(t), 1)
+	spans := r.spans.Ended()
+	require.Len(t, spans, 1)
+	got := map[string]any{}
+	for _, kv := range spans[0].Attributes() {
+		got[string(kv.Key)] = kv.Value.AsInterface()
+	}
+	assert.Equal(t, int64(42), got["gen_ai.request.seed"])
+	assert.Equal(t, int64(2), got["gen_ai.request.choice.count"])
+	assert.Equal(t, 0.25, got["gen_ai.request.frequency_penalty"])
+	assert.Equal(t, []string{"END"}, got["gen_ai.request.stop_sequences"])
+	// The fake reports cached_tokens and reasoning_tokens, both 0: given,
+	// so recorded.
+	assert.Equal(t, int64(0), got["gen_ai.usage.cache_read.input_tokens"])
+	assert.Equal(t, int64(0), got["gen_ai.usage.reasoning.output_tokens"])
+	assert.NotContains(t, got, "gen_ai.usage.cache_creation.input_tokens", "not given")
+}

@@ -39,6 +39,8 @@ func inferenceConfig(r *Request, ic jsontape.Value) {
 				f := v.Num()
 				r.TopP = &f
 			}
+		default:
+			r.param(k, v)
 		}
 	}
 }
@@ -191,6 +193,7 @@ func converseUsage(u jsontape.Value) (in, out *int64) {
 func converseResponse(doc jsontape.Value) *Response {
 	r := &Response{}
 	r.InputTokens, r.OutputTokens = converseUsage(doc.Get("usage"))
+	r.Details = usageDetails(doc.Get("usage"))
 	m := path(doc, "output", "message")
 	stop := str(doc.Get("stopReason"))
 	if m.IsObject() || stop != "" {
@@ -407,6 +410,7 @@ func (s *Stream) converseEvent(typ string, ev jsontape.Value) {
 		if in, out := converseUsage(ev.Get("usage")); in != nil || out != nil {
 			s.in, s.out = in, out
 		}
+		s.details.merge(usageDetails(ev.Get("usage")))
 	}
 }
 

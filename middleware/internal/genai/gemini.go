@@ -35,6 +35,9 @@ func geminiRequest(r *Request, doc jsontape.Value) {
 			f := v.Num()
 			r.TopP = &f
 		}
+		for k, v := range gc.Members() {
+			r.param(k, v)
+		}
 	}
 }
 
@@ -152,7 +155,9 @@ func geminiResponse(doc jsontape.Value) *Response {
 	r := &Response{}
 	r.ID = str(get1(doc, "responseId", "response_id"))
 	r.Model = str(get1(doc, "modelVersion", "model_version"))
-	r.InputTokens, r.OutputTokens = geminiUsage(get1(doc, "usageMetadata", "usage_metadata"))
+	u := get1(doc, "usageMetadata", "usage_metadata")
+	r.InputTokens, r.OutputTokens = geminiUsage(u)
+	r.Details = usageDetails(u)
 	r.ErrorType = errorType(doc.Get("error"))
 	for c := range each(doc.Get("candidates")) {
 		if !c.IsObject() {
@@ -200,9 +205,11 @@ func (s *Stream) gemini(doc jsontape.Value) {
 	if m := str(get1(doc, "modelVersion", "model_version")); m != "" {
 		s.model = m
 	}
-	if in, out := geminiUsage(get1(doc, "usageMetadata", "usage_metadata")); in != nil || out != nil {
+	u := get1(doc, "usageMetadata", "usage_metadata")
+	if in, out := geminiUsage(u); in != nil || out != nil {
 		s.in, s.out = in, out
 	}
+	s.details.merge(usageDetails(u))
 	for c := range each(doc.Get("candidates")) {
 		i := int(intOf(c.Get("index")))
 		if !index(i) {

@@ -235,3 +235,65 @@ func FuzzGeminiStream(f *testing.F) {
 		}
 	})
 }
+
+func TestRequestParameters(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	i := func(v int64) *int64 { return &v }
+	tests := []struct {
+		api  API
+		body string
+		want Request
+	}{
+		{APIChatCompletions, `{"model":"m","stop":["END","##"],"seed":7,"frequency_penalty":0.5,"presence_penalty":-0.5,"n":2,"response_format":{"type":"json_schema"}}`,
+			Request{StopSequences: []string{"END", "##"}, Seed: i(7), FrequencyPenalty: f(0.5), PresencePenalty: f(-0.5), ChoiceCount: i(2), OutputType: "json"}},
+		{APIChatCompletions, `{"model":"m","stop":"END"}`, Request{StopSequences: []string{"END"}}},
+		{APIResponses, `{"model":"m","text":{"format":{"type":"text"}}}`, Request{OutputType: "text"}},
+		{APIAnthropic, `{"model":"m","top_k":40,"stop_sequences":["\n\nHuman:"]}`, Request{TopK: f(40), StopSequences: []string{"\n\nHuman:"}}},
+		{APIOllamaChat, `{"model":"m","format":"json","options":{"seed":3,"top_k":20,"stop":["x"]}}`,
+			Request{OutputType: "json", Seed: i(3), TopK: f(20), StopSequences: []string{"x"}, Stream: true}},
+		{APIGemini, `{"generationConfig":{"topK":32,"seed":5,"candidateCount":3,"stopSequences":["S"],"presencePenalty":0.1,"frequencyPenalty":0.2,"responseMimeType":"application/json"}}`,
+			Request{TopK: f(32), Seed: i(5), ChoiceCount: i(3), StopSequences: []string{"S"}, PresencePenalty: f(0.1), FrequencyPenalty: f(0.2), OutputType: "json"}},
+		{APIBedrockConverse, `{"inferenceConfig":{"stopSequences":["Z"]}}`, Request{StopSequences: []string{"Z"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.body, func(t *testing.T) {
+			got, err := ParseRequest(tc.api, []byte(tc.body))
+			require.NoError(t, err)
+			got.API, got.Model, got.Messages, got.System = 0, "", nil, nil
+			assert.Equal(t, tc.want, *got)
+		})
+	}
+}
+
+func TestUsageDetails(t *testing.T) {
+	i := func(v int64) *int64 { return &v }
+	tests := []struct {
+		api  API
+		body string
+		want UsageDetails
+	}{
+		{APIChatCompletions, `{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}`,
+			UsageDetails{CacheRead: i(4), Reasoning: i(2)}},
+		{APIResponses, `{"output":[],"usage":{"input_tokens":10,"output_tokens":5,"input_tokens_details":{"cached_tokens":3},"output_tokens_details":{"reasoning_tokens":1}}}`,
+			UsageDetails{CacheRead: i(3), Reasoning: i(1)}},
+		{APIAnthropic, `{"content":[],"usage":{"input_tokens":10,"output_tokens":5,"cache_read_input_tokens":6,"cache_creation_input_tokens":8}}`,
+			UsageDetails{CacheRead: i(6), CacheCreation: i(8)}},
+		{APIGemini, `{"candidates":[],"usageMetadata":{"promptTokenCount":10,"cachedContentTokenCount":9,"thoughtsTokenCount":12}}`,
+			UsageDetails{CacheRead: i(9), Reasoning: i(12)}},
+		{APIBedrockConverse, `{"usage":{"inputTokens":1,"outputTokens":2,"cacheReadInputTokens":3,"cacheWriteInputTokens":4}}`,
+			UsageDetails{CacheRead: i(3), CacheCreation: i(4)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.body, func(t *testing.T) {
+			r, err := ParseResponse(tc.api, []byte(tc.body))
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, r.Details)
+		})
+	}
+	// Streams: Anthropic gives the cache counts in message_start, the
+	// later message_delta does not repeat them.
+	s := NewStream(APIAnthropic, 0)
+	s.Event("message_start", []byte(`{"type":"message_start","message":{"id":"m","usage":{"input_tokens":1,"cache_read_input_tokens":5}}}`))
+	s.Event("message_delta", []byte(`{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":9}}`))
+	assert.Equal(t, UsageDetails{CacheRead: i(5)}, s.Result().Details)
+}

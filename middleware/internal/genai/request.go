@@ -117,6 +117,12 @@ func ParseRequest(api API, body []byte) (*Request, error) {
 				f := v.Num()
 				r.TopP = &f
 			}
+		case "options": // Ollama's sampling options
+			for ok, ov := range v.Members() {
+				r.param(ok, ov)
+			}
+		default:
+			r.param(k, v)
 		}
 	}
 	switch {

@@ -146,6 +146,7 @@ func fromBody(api API, doc jsontape.Value) *Response {
 		}
 	}
 	r.InputTokens, r.OutputTokens = usageCounts(usage)
+	r.Details = usageDetails(usage)
 	r.ErrorType = errorType(errv)
 	switch api {
 	case APIResponses:

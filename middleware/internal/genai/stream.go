@@ -64,6 +64,7 @@ type Stream struct {
 	id      string
 	model   string
 	in, out *int64
+	details UsageDetails
 	errType string
 	final   *Response // a complete reply carried by a terminal event
 	parser  jsontape.Parser
@@ -162,6 +163,7 @@ func (s *Stream) chat(doc jsontape.Value) {
 	}
 	if u := doc.Get("usage"); u.IsObject() {
 		s.in, s.out = usageCounts(u)
+		s.details.merge(usageDetails(u))
 	}
 	for c := range each(doc.Get("choices")) {
 		i := int(intOf(c.Get("index")))
@@ -217,6 +219,7 @@ func (s *Stream) anthropic(typ string, ev jsontape.Value) {
 		if m := ev.Get("message"); m.IsObject() {
 			s.id, s.model = str(m.Get("id")), str(m.Get("model"))
 			s.in, s.out = usageCounts(m.Get("usage"))
+			s.details.merge(usageDetails(m.Get("usage")))
 		}
 	case "content_block_start":
 		i := int(intOf(ev.Get("index")))
@@ -264,6 +267,7 @@ func (s *Stream) anthropic(typ string, ev jsontape.Value) {
 			s.finish = r
 		}
 		in, out := usageCounts(ev.Get("usage"))
+		s.details.merge(usageDetails(ev.Get("usage")))
 		if in != nil {
 			s.in = in
 		}
@@ -361,7 +365,7 @@ func (s *Stream) Result() *Response {
 		r.Truncated = s.b.truncated
 		return &r
 	}
-	r := &Response{ID: s.id, Model: s.model, InputTokens: s.in, OutputTokens: s.out, ErrorType: s.errType, Truncated: s.b.truncated}
+	r := &Response{ID: s.id, Model: s.model, InputTokens: s.in, OutputTokens: s.out, Details: s.details, ErrorType: s.errType, Truncated: s.b.truncated}
 	switch s.api {
 	case APIGemini:
 		s.geminiResult(r)

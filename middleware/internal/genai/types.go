@@ -51,6 +51,77 @@ type Request struct {
 	MaxTokens      *int64
 	Temperature    *float64
 	TopP           *float64
+	// The other request parameters semconv lists (gen_ai.request.*).
+	TopK             *float64
+	Seed             *int64
+	FrequencyPenalty *float64
+	PresencePenalty  *float64
+	ChoiceCount      *int64
+	StopSequences    []string
+	// OutputType is gen_ai.output.type: "text", "json" or "image" when the
+	// request asks for it.
+	OutputType string
+}
+
+// param reads one request parameter that several APIs share under one of
+// these names; it reports whether k was one of them.
+func (r *Request) param(k string, v jsontape.Value) bool {
+	num := func() *float64 {
+		if v.Kind() != jsontape.Number {
+			return nil
+		}
+		f := v.Num()
+		return &f
+	}
+	switch k {
+	case "top_k", "topK":
+		r.TopK = num()
+	case "seed":
+		r.Seed = count(v)
+	case "frequency_penalty", "frequencyPenalty":
+		r.FrequencyPenalty = num()
+	case "presence_penalty", "presencePenalty":
+		r.PresencePenalty = num()
+	case "n", "candidateCount", "candidate_count":
+		r.ChoiceCount = count(v)
+	case "stop", "stop_sequences", "stopSequences":
+		switch {
+		case v.Kind() == jsontape.String:
+			r.StopSequences = []string{v.Str()}
+		case v.IsArray():
+			r.StopSequences = r.StopSequences[:0]
+			for e := range v.Elements() {
+				if e.Kind() == jsontape.String {
+					r.StopSequences = append(r.StopSequences, e.Str())
+				}
+			}
+		}
+	case "response_format", "text": // OpenAI chat; Responses' text.format
+		t := str(v.Get("type"))
+		if f := v.Get("format"); f.IsObject() {
+			t = str(f.Get("type"))
+		}
+		switch t {
+		case "json_object", "json_schema":
+			r.OutputType = "json"
+		case "text":
+			r.OutputType = "text"
+		}
+	case "responseMimeType", "response_mime_type": // Gemini
+		switch m := str(v); {
+		case m == "application/json":
+			r.OutputType = "json"
+		case m == "text/plain":
+			r.OutputType = "text"
+		}
+	case "format": // Ollama
+		if str(v) == "json" || v.IsObject() {
+			r.OutputType = "json"
+		}
+	default:
+		return false
+	}
+	return true
 }
 
 // Response is what was extracted from a response body or a reassembled
@@ -62,12 +133,71 @@ type Response struct {
 	FinishReasons []string
 	InputTokens   *int64
 	OutputTokens  *int64
+	// Details are the cache and reasoning token counts, when the reply
+	// gives them.
+	Details UsageDetails
 	// ErrorType is the provider's error type or code (error.type) when the
 	// body, or an event of the stream, was an error.
 	ErrorType string
 	// Truncated reports that output text beyond the capture limit was
 	// dropped.
 	Truncated bool
+}
+
+// UsageDetails are the token counts semconv records apart from input and
+// output: gen_ai.usage.cache_read.input_tokens,
+// gen_ai.usage.cache_creation.input_tokens and
+// gen_ai.usage.reasoning.output_tokens. Nil means not given.
+type UsageDetails struct {
+	CacheRead, CacheCreation, Reasoning *int64
+}
+
+// merge takes each count o gives, keeping d's others: a later usage
+// report of a stream replaces the counts it repeats.
+func (d *UsageDetails) merge(o UsageDetails) {
+	if o.CacheRead != nil {
+		d.CacheRead = o.CacheRead
+	}
+	if o.CacheCreation != nil {
+		d.CacheCreation = o.CacheCreation
+	}
+	if o.Reasoning != nil {
+		d.Reasoning = o.Reasoning
+	}
+}
+
+// usageDetails reads the cache and reasoning counts of a usage object in
+// any of the shapes the package knows: OpenAI Chat Completions
+// (prompt_tokens_details.cached_tokens,
+// completion_tokens_details.reasoning_tokens), Responses
+// (input_tokens_details, output_tokens_details), Anthropic
+// (cache_read_input_tokens, cache_creation_input_tokens), Gemini
+// (cachedContentTokenCount, thoughtsTokenCount) and Bedrock Converse
+// (cacheReadInputTokens, cacheWriteInputTokens).
+func usageDetails(u jsontape.Value) UsageDetails {
+	var d UsageDetails
+	if !u.IsObject() {
+		return d
+	}
+	for k, v := range u.Members() {
+		switch k {
+		case "cache_read_input_tokens", "cacheReadInputTokens", "cachedContentTokenCount", "cached_content_token_count":
+			d.CacheRead = count(v)
+		case "cache_creation_input_tokens", "cacheWriteInputTokens":
+			d.CacheCreation = count(v)
+		case "thoughtsTokenCount", "thoughts_token_count":
+			d.Reasoning = count(v)
+		case "prompt_tokens_details", "input_tokens_details":
+			if c := count(v.Get("cached_tokens")); c != nil {
+				d.CacheRead = c
+			}
+		case "completion_tokens_details", "output_tokens_details":
+			if c := count(v.Get("reasoning_tokens")); c != nil {
+				d.Reasoning = c
+			}
+		}
+	}
+	return d
 }
 
 // MessagesJSON encodes messages as the semconv JSON array; nil or empty
