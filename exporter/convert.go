@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -114,6 +115,11 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     "gen_ai.response.finish_reasons", "error.type", "gen_ai.tool.name",
 //     "gen_ai.tool.call.id", "gen_ai.agent.name" and "gen_ai.agent.id"
 //     under those names.
+//   - Evaluations: each gen_ai.evaluation.result event (when the view has
+//     Events, as SDK spans do) adds {"name","score","label"} to
+//     metadata["gen_ai.evaluation.results"] and the alert
+//     "evaluation:{name}={label}" ("={score}" without a label); the
+//     explanation, which may quote content, is not copied.
 //   - TraceID, SpanID: the span's ids in W3C hex.
 func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	sc := s.SpanContext()
@@ -261,8 +267,54 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	if errType != "" {
 		setMD(string(semconv.ErrorTypeKey), errType)
 	}
+	if evs, ok := s.(interface{ Events() []sdktrace.Event }); ok {
+		if results, alerts := evaluations(evs.Events()); len(results) > 0 {
+			setMD(evaluationResultsKey, results)
+			in.Alerts = append(slices.Clip(in.Alerts), alerts...)
+		}
+	}
 	in.Metadata = md
 	return in
+}
+
+// evaluationResultsKey is the metadata key of a span's evaluation results.
+const evaluationResultsKey = "gen_ai.evaluation.results"
+
+// evaluations reads the gen_ai.evaluation.result events of a span: for
+// each, {"name","score","label"} (the ones it has; the explanation, which
+// may quote content, is left out) and the alert
+// "evaluation:{name}={label}", or "={score}" without a label.
+func evaluations(events []sdktrace.Event) (results []any, alerts []string) {
+	for _, ev := range events {
+		if ev.Name != otelaudit.EvaluationEventName {
+			continue
+		}
+		r := map[string]any{}
+		var name, verdict string
+		for _, kv := range ev.Attributes {
+			switch kv.Key {
+			case semconv.GenAIEvaluationNameKey:
+				name = kv.Value.String()
+				r["name"] = name
+			case semconv.GenAIEvaluationScoreLabelKey:
+				verdict = kv.Value.String()
+				r["label"] = verdict
+			case semconv.GenAIEvaluationScoreValueKey:
+				if kv.Value.Type() == attribute.FLOAT64 || kv.Value.Type() == attribute.INT64 {
+					r["score"] = jsonValue(kv.Value)
+					if verdict == "" {
+						verdict = kv.Value.String()
+					}
+				}
+			}
+		}
+		if l, ok := r["label"].(string); ok {
+			verdict = l
+		}
+		results = append(results, r)
+		alerts = append(alerts, "evaluation:"+name+"="+verdict)
+	}
+	return results, alerts
 }
 
 // toolText is the audit content of gen_ai.tool.call.arguments or

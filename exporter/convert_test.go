@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
@@ -126,4 +128,28 @@ func TestToolSpanFromOtherInstrumentation(t *testing.T) {
 			assert.Equal(t, "call_9", in.Metadata["gen_ai.tool.call.id"])
 		})
 	}
+}
+
+// Evaluation events travel with the entry: their name, score and label in
+// metadata, an alert each; the explanation, which may quote content, not.
+func TestEvaluationEventsOnTheEntry(t *testing.T) {
+	score := 0.2
+	span := tracetest.SpanStub{
+		SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}}),
+		Name:        "chat gpt-4o", StartTime: time.Unix(100, 0), EndTime: time.Unix(101, 0),
+		Attributes: []attribute.KeyValue{attribute.String("gen_ai.operation.name", "chat"), otelaudit.AuditAlertsKey.StringSlice([]string{"pii"})},
+		Events: []sdktrace.Event{
+			{Name: "gen_ai.evaluation.result", Attributes: []attribute.KeyValue{attribute.String("gen_ai.evaluation.name", "toxicity"),
+				attribute.Float64("gen_ai.evaluation.score.value", score), attribute.String("gen_ai.evaluation.score.label", "pass"),
+				attribute.String("gen_ai.evaluation.explanation", "the answer quotes the secret prompt")}},
+			{Name: "gen_ai.evaluation.result", Attributes: []attribute.KeyValue{attribute.String("gen_ai.evaluation.name", "relevance"),
+				attribute.Float64("gen_ai.evaluation.score.value", 0.75)}},
+			{Name: "exception"},
+		},
+	}.Snapshot()
+	in := InteractionFromSpan(span)
+	assert.Equal(t, []any{map[string]any{"name": "toxicity", "score": 0.2, "label": "pass"}, map[string]any{"name": "relevance", "score": 0.75}},
+		in.Metadata["gen_ai.evaluation.results"])
+	assert.Equal(t, []string{"pii", "evaluation:toxicity=pass", "evaluation:relevance=0.75"}, in.Alerts)
+	assert.NotContains(t, fmt.Sprint(in.Metadata), "secret prompt")
 }

@@ -140,3 +140,48 @@ func startAgent(ctx context.Context, a Agent, op string, kind trace.SpanStartOpt
 // internalKind is the span kind option of tool executions and in-process
 // agents.
 var internalKind = trace.WithSpanKind(trace.SpanKindInternal)
+
+// EvaluationEventName is the name of the span event that carries one
+// evaluation of a call's output (a guardrail verdict, an eval score), as
+// the GenAI semantic conventions define it.
+const EvaluationEventName = "gen_ai.evaluation.result"
+
+// Evaluation is one evaluation of a call's output. Zero fields are not
+// recorded; Score nil means no score.
+type Evaluation struct {
+	// Name is gen_ai.evaluation.name, e.g. "relevance" or "toxicity".
+	Name string
+	// Score is gen_ai.evaluation.score.value.
+	Score *float64
+	// Label is gen_ai.evaluation.score.label, e.g. "pass" or "fail".
+	Label string
+	// Explanation is gen_ai.evaluation.explanation. It may quote the
+	// content evaluated, so it stays on the span event only: the audit
+	// entry does not copy it.
+	Explanation string
+}
+
+// RecordEvaluation adds a gen_ai.evaluation.result event to the call's
+// span. The audit entry lists it in metadata["gen_ai.evaluation.results"]
+// (name, score, label) and adds the alert "evaluation:{name}={label}" (or
+// "={score}" when there is no label), so guardrail and eval results travel
+// with the audit record.
+func (c *Call) RecordEvaluation(e Evaluation) {
+	if c == nil {
+		return
+	}
+	attrs := make([]attribute.KeyValue, 0, 4)
+	if e.Name != "" {
+		attrs = append(attrs, semconv.GenAIEvaluationNameKey.String(e.Name))
+	}
+	if e.Score != nil {
+		attrs = append(attrs, semconv.GenAIEvaluationScoreValueKey.Float64(*e.Score))
+	}
+	if e.Label != "" {
+		attrs = append(attrs, semconv.GenAIEvaluationScoreLabelKey.String(e.Label))
+	}
+	if e.Explanation != "" {
+		attrs = append(attrs, semconv.GenAIEvaluationExplanationKey.String(e.Explanation))
+	}
+	c.span.AddEvent(EvaluationEventName, trace.WithAttributes(attrs...))
+}

@@ -22,6 +22,8 @@ func TestToolAndAgentSpans(t *testing.T) {
 		otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(true))
 	tool.SetToolResult(`["r"]`)
 	tool.End()
+	score := 0.9
+	agent.RecordEvaluation(otelaudit.Evaluation{Name: "relevance", Score: &score, Label: "pass"})
 	agent.End()
 	_, created := otelaudit.StartCreateAgent(t.Context(), otelaudit.Agent{Name: "planner", Provider: "openai", Model: "gpt-4o", Remote: true},
 		otelaudit.WithTracerProvider(tp))
@@ -51,6 +53,11 @@ func TestToolAndAgentSpans(t *testing.T) {
 	assert.Equal(t, "planner", aa["gen_ai.agent.name"].AsString())
 	assert.Equal(t, "a1", aa["gen_ai.agent.id"].AsString())
 	assert.Equal(t, "plans", aa["gen_ai.agent.description"].AsString())
+	require.Len(t, as.Events(), 1)
+	ev := as.Events()[0]
+	assert.Equal(t, "gen_ai.evaluation.result", ev.Name)
+	assert.Equal(t, `[{"gen_ai.evaluation.name":"relevance"} {"gen_ai.evaluation.score.value":0.9} {"gen_ai.evaluation.score.label":"pass"}]`,
+		fmt.Sprint(ev.Attributes))
 
 	assert.Equal(t, "create_agent planner", cs.Name())
 	assert.Equal(t, trace.SpanKindClient, cs.SpanKind())
