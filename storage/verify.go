@@ -1,0 +1,121 @@
+package storage
+
+import (
+	"strconv"
+	"time"
+)
+
+// The report of a tamper-evidence verification, shared by every backend
+// (filestore.Verify, s3store.Store.Verify) so that tools print and match
+// one set of finding kinds.
+
+// ProblemKind classifies a finding of a verification.
+type ProblemKind string
+
+// Problems: evidence of tampering or damage ([VerifyReport.Problems]).
+const (
+	// ProblemModified: an entry's bytes do not match its chain hash, or
+	// its hash differs from the one a signed checkpoint recorded.
+	ProblemModified ProblemKind = "modified"
+	// ProblemChainBroken: an entry does not link to the hash of the
+	// writer's previous entry (inserted, replaced or altered entries).
+	ProblemChainBroken ProblemKind = "chain-broken"
+	// ProblemWitnessed: a signed note that the witness holds
+	// (filestore.WithVerifyWitness) is not in the store: its newest entries were
+	// removed with their checkpoints, a writer session was deleted, or the
+	// store was rolled back to an older copy.
+	ProblemWitnessed ProblemKind = "witnessed-missing"
+	// ProblemMissing: entries of a writer's chain are missing (deleted
+	// lines, a truncated or deleted file) without a signed removal note.
+	ProblemMissing ProblemKind = "missing"
+	// ProblemReordered: a writer's entries are out of order in a file, or
+	// an object's lines are not in the order its writer stored them.
+	ProblemReordered ProblemKind = "reordered"
+	// ProblemDuplicate: an entry of a chain appears more than once.
+	ProblemDuplicate ProblemKind = "duplicate"
+	// ProblemUnknownWriter: chained entries of a writer that no signed
+	// note knows (forged entries, or checkpoints.jsonl was removed).
+	ProblemUnknownWriter ProblemKind = "unknown-writer"
+	// ProblemAfterClose: entries after the writer's final checkpoint.
+	ProblemAfterClose ProblemKind = "after-close"
+	// ProblemBadSignature: a line of checkpoints.jsonl is not signed by
+	// a known key, or is not well-formed.
+	ProblemBadSignature ProblemKind = "bad-signature"
+	// ProblemNoKey: checkpoints exist but no key to check them was given
+	// or found; nothing signed can be trusted.
+	ProblemNoKey ProblemKind = "no-key"
+	// ProblemCorrupt: a line in the middle of a file is not an entry.
+	ProblemCorrupt ProblemKind = "corrupt"
+	// ProblemWrongDay: an entry lies in the file of another day.
+	ProblemWrongDay ProblemKind = "wrong-day"
+	// ProblemLegacyChanged: the unchained (legacy) lines differ from the
+	// digest signed when chaining began (legacy lines inserted, changed
+	// or removed).
+	ProblemLegacyChanged ProblemKind = "legacy-changed"
+)
+
+// Warnings: not tampering, but not verified either ([VerifyReport.Warnings]).
+const (
+	// WarningLegacy: entries without a chain (written by the reference
+	// implementation or before chaining): readable but unverifiable one
+	// by one.
+	WarningLegacy ProblemKind = "legacy"
+	// WarningTornTail: the last line of a file is incomplete: a write in
+	// progress in a store being appended to, or a crash (a writer opening
+	// the store cuts it off).
+	WarningTornTail ProblemKind = "torn-tail"
+	// WarningUnconfirmed: entries after the last checkpoint of a writer
+	// that has not closed (still running, or crashed): their chain is
+	// intact, but removing them would not be detectable.
+	WarningUnconfirmed ProblemKind = "unconfirmed"
+	// WarningChanged: the store kept changing (rotation) while it was
+	// verified; the result covers the last pass.
+	WarningChanged ProblemKind = "store-changed"
+)
+
+// Problem is one finding: what, and where (File and 1-based Line when it
+// is about one line; Line 0 otherwise). Detail never contains entry
+// content.
+type Problem struct {
+	Kind   ProblemKind `json:"kind"`
+	File   string      `json:"file,omitempty"`
+	Line   int         `json:"line,omitempty"`
+	Detail string      `json:"detail"`
+}
+
+// String formats p as "file:line: kind: detail".
+func (p Problem) String() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc += ":" + strconv.Itoa(p.Line)
+	}
+	if loc != "" {
+		loc += ": "
+	}
+	return loc + string(p.Kind) + ": " + p.Detail
+}
+
+// VerifyReport is the result of a verification.
+type VerifyReport struct {
+	Dir         string        `json:"dir"`         // the store: a directory, or s3://bucket/prefix
+	Files       int           `json:"files"`       // data files or batch objects checked
+	Entries     int64         `json:"entries"`     // entry lines (chained + legacy)
+	Chained     int64         `json:"chained"`     // entries with a chain, hash checked
+	Legacy      int64         `json:"legacy"`      // entries without a chain
+	Writers     int           `json:"writers"`     // writer sessions seen
+	Checkpoints int           `json:"checkpoints"` // signed notes checked
+	Unconfirmed int64         `json:"unconfirmed"` // chained entries after the last checkpoint of an open session
+	Witness     bool          `json:"witness"`     // a witness was given (WithVerifyWitness)
+	Witnessed   int           `json:"witnessed"`   // notes the witness holds, each required in the store
+	Problems    []Problem     `json:"problems"`    // tampering or damage; empty when the store verifies
+	Warnings    []Problem     `json:"warnings"`    // not tampering, see the Warning kinds
+	Duration    time.Duration `json:"duration_ns"`
+	// Unverifiable names, in plain words, what this verification cannot
+	// rule out for this store (for example, on S3 without digests, the
+	// removal of a writer's newest entries). Empty when every case the
+	// backend knows of is checked.
+	Unverifiable []string `json:"unverifiable,omitempty"`
+}
+
+// OK reports whether no problem was found.
+func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 }
