@@ -126,13 +126,16 @@
 //     crash in between cannot resurrect or duplicate an entry; two
 //     rewrites of one generation cannot both succeed, ever.
 //
-// # Tamper evidence (design; digests, verification and witnesses are not built yet)
+// # Tamper evidence (design; digests and witnesses are not built yet)
 //
 // What exists: every entry is chained by the Store that wrote it (the
-// first point below), and Delete and DeleteBefore never free a generation
+// first point below), Delete and DeleteBefore never free a generation
 // name (see the object layout above), so a rewrite cannot be undone by a
-// late one. What follows is the design the digest, verification and
-// witness code will implement, the same model as the file backend's,
+// late one, and [Store.Verify] checks every writer's chain across its
+// objects (changed, deleted, inserted, reordered or replayed entries,
+// deleted objects in the middle of a chain) and names what it cannot rule
+// out without digests ([S3Unverifiable]). What follows is the design the
+// digest and witness code will implement, the same model as the file backend's,
 // through the one chain codec in storage ([storage.Chainer],
 // [storage.Note], [storage.Signer]):
 //
