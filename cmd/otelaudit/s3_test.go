@@ -63,9 +63,12 @@ func s3Server(t *testing.T) (endpoint, access, secret string) {
 	return "http://" + addr, access, secret
 }
 
-func TestS3Store(t *testing.T) {
+// s3CLI starts (or finds) an S3 server, creates a fresh bucket, and points
+// the CLI's standard AWS credential chain at the server only, isolated from
+// any AWS configuration of the machine.
+func s3CLI(t *testing.T) (client *s3.Client, endpoint, bucket, secret string) {
 	endpoint, access, secret := s3Server(t)
-	client := s3.New(s3.Options{
+	client = s3.New(s3.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),
 		UsePathStyle: true,
@@ -73,9 +76,24 @@ func TestS3Store(t *testing.T) {
 	})
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
-	bucket := "otelaudit-cli-" + hex.EncodeToString(rnd[:])
+	bucket = "otelaudit-cli-" + hex.EncodeToString(rnd[:])
 	_, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
 	require.NoError(t, err)
+	// The CLI takes credentials from the standard AWS chain; isolate it
+	// from any AWS configuration of the machine.
+	t.Setenv("AWS_ACCESS_KEY_ID", access)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return client, endpoint, bucket, secret
+}
+
+func TestS3Store(t *testing.T) {
+	client, endpoint, bucket, secret := s3CLI(t)
 
 	// Load the plaintext reference store into the bucket.
 	exp := loadExpected(t)
@@ -98,16 +116,6 @@ func TestS3Store(t *testing.T) {
 	require.NoError(t, st.WriteBatch(t.Context(), es))
 	require.NoError(t, st.Close())
 
-	// The CLI takes credentials from the standard AWS chain; isolate it
-	// from any AWS configuration of the machine.
-	t.Setenv("AWS_ACCESS_KEY_ID", access)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_REGION", "")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	s3args := []string{"--s3-bucket", bucket, "--s3-prefix", "cli/", "--s3-endpoint", endpoint, "--s3-region", "us-east-1"}
 
 	r := runCLI(t, append([]string{"query", "--format", "jsonl"}, s3args...)...)

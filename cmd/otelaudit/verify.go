@@ -11,11 +11,15 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
+	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
 
 const verifyHelp = `Usage: otelaudit verify --dir DIR [--checkpoint-key ID:HEX | --checkpoint-key-file FILE]...
                         [--witness FILE] [--format text|json]
+       otelaudit verify --s3-bucket BUCKET [--s3-prefix P] [--s3-endpoint URL] [--s3-region R]
+                        [--format text|json]
 
 Check the tamper evidence of a file store without changing it (no lock is
 taken: a store another process is appending to can be verified). Every
@@ -48,15 +52,31 @@ entries removed together with their last checkpoint, a deleted writer session
 and a rollback of the directory to an older copy. Without a witness the
 report says so: those cases cannot be ruled out.
 
+S3 stores (--s3-bucket): every chained entry's hash is recomputed and every
+writer's entries must form one unbroken chain across its batch objects and
+days; in each object the lines must be in the order the store writes them and
+as many as its name says. Detected, with object key and line: a changed byte,
+deleted, inserted, reordered or replayed entries, a deleted batch object in
+the middle of a writer's chain. Objects in the reference layout (one entry
+per object) are legacy, not tampering. S3 stores write no signed digests and
+have no witness yet, so verify cannot rule out (and the report says so): the
+removal of a writer's newest entries, the deletion of all of a writer's
+objects, a rollback of the prefix to an older copy, and entries re-chained
+consistently under a new writer id. Entries removed by delete or cleanup on
+S3 show as missing until removal notes exist. --checkpoint-key(-file) and
+--witness do not apply to S3 yet. Credentials come from the standard AWS
+chain (environment, shared config, instance role).
+
 Exit status: 0 intact (warnings allowed), 1 tampered or damaged (every
 problem is listed; a store whose data files and checkpoints were all
 removed is damaged), 2 usage error, the store cannot be read, or there is no
-store there at all.
+store there at all (a directory or S3 prefix without a store).
 
 Examples:
   otelaudit verify --dir ./audit-data
   otelaudit verify --dir ./audit-data --checkpoint-key-file /etc/otelaudit/checkpoint.key
-  otelaudit verify --dir ./audit-data --format json | jq '.problems[]'`
+  otelaudit verify --dir ./audit-data --format json | jq '.problems[]'
+  otelaudit verify --s3-bucket audit --s3-prefix prod/audit/`
 
 // maxWarningsShown caps the warnings the text report lists one by one.
 const maxWarningsShown = 20
@@ -69,7 +89,7 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func runVerify(ctx context.Context, c *cli, args []string) error {
 	fs := c.flagSet("verify")
-	sf := addStoreFlags(fs, false)
+	sf := addStoreFlags(fs, true)
 	var keys, keyFiles stringList
 	fs.Var(&keys, "checkpoint-key", "checkpoint `ID:HEX` key (or bare HEX for key id \"local\");\nrepeatable; prefer --checkpoint-key-file (flags show in ps)")
 	fs.Var(&keyFiles, "checkpoint-key-file", "read checkpoint keys from `FILE`, one ID:HEX or HEX per line; repeatable")
@@ -85,8 +105,17 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	if *format != "text" && *format != "json" {
 		return usageErrorf("--format %q: want text or json", *format)
 	}
+	if sf.s3.given() {
+		if sf.dir != "" {
+			return usageErrorf("--dir and --s3-bucket name two stores; give one")
+		}
+		if len(keys)+len(keyFiles) > 0 || *witness != "" {
+			return usageErrorf("--checkpoint-key, --checkpoint-key-file and --witness do not apply to S3 stores yet (they are not signed)")
+		}
+		return verifyS3(ctx, c, sf, *format)
+	}
 	if sf.dir == "" {
-		return usageErrorf("no store given: use --dir DIR")
+		return usageErrorf("no store given: use --dir DIR%s", s3Hint)
 	}
 	var opts []filestore.VerifyOption
 	for i, k := range keys {
@@ -132,21 +161,45 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return storeError(ctx, fmt.Errorf("verify %s: %w", sf.dir, err))
 	}
+	keyNote := fmt.Sprintf("%d key(s) given", len(keys)+len(keyFiles))
+	if len(keys)+len(keyFiles) == 0 {
+		keyNote = "the store's own .checkpoint.key (detects damage, not forgery by someone who can write the directory)"
+		if _, err := os.Stat(filepath.Join(sf.dir, ".checkpoint.key")); err != nil {
+			keyNote = "none (no --checkpoint-key given and no .checkpoint.key in the store)"
+		}
+	}
+	return writeVerifyReport(c, rep, *format, keyNote)
+}
+
+// verifyS3 verifies the S3 store the flags name (s3store.Store.Verify).
+func verifyS3(ctx context.Context, c *cli, sf *storeFlags, format string) error {
+	st, err := sf.s3.open(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s3st, ok := st.Backend.(*s3store.Store)
+	if !ok {
+		return fmt.Errorf("verify %s: not an S3 store", st.name)
+	}
+	rep, err := s3st.Verify(ctx)
+	if err != nil {
+		return storeError(ctx, fmt.Errorf("verify %s: %w", st.name, err))
+	}
+	return writeVerifyReport(c, rep, format, "none: S3 stores are not signed yet")
+}
+
+// writeVerifyReport prints rep as text or JSON and returns the exit error
+// of a store with problems.
+func writeVerifyReport(c *cli, rep *storage.VerifyReport, format, keyNote string) error {
 	w := bufio.NewWriter(c.stdout)
-	if *format == "json" {
+	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
 			return err
 		}
 	} else {
-		keyNote := fmt.Sprintf("%d key(s) given", len(keys)+len(keyFiles))
-		if len(keys)+len(keyFiles) == 0 {
-			keyNote = "the store's own .checkpoint.key (detects damage, not forgery by someone who can write the directory)"
-			if _, err := os.Stat(filepath.Join(sf.dir, ".checkpoint.key")); err != nil {
-				keyNote = "none (no --checkpoint-key given and no .checkpoint.key in the store)"
-			}
-		}
 		printVerifyReport(w, rep, keyNote)
 	}
 	if err := w.Flush(); err != nil {
@@ -154,12 +207,12 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	}
 	if !rep.OK() {
 		return &exitError{code: exitFailure, err: fmt.Errorf("%s is TAMPERED or damaged: %d problem(s), first: %s",
-			sf.dir, len(rep.Problems), sanitize(rep.Problems[0].String()))}
+			rep.Dir, len(rep.Problems), sanitize(rep.Problems[0].String()))}
 	}
 	return nil
 }
 
-func printVerifyReport(w *bufio.Writer, rep *filestore.VerifyReport, keyNote string) {
+func printVerifyReport(w *bufio.Writer, rep *storage.VerifyReport, keyNote string) {
 	rate := 0.0
 	if s := rep.Duration.Seconds(); s > 0 {
 		rate = float64(rep.Entries) / s
@@ -169,9 +222,15 @@ func printVerifyReport(w *bufio.Writer, rep *filestore.VerifyReport, keyNote str
 		rep.Files, rep.Entries, rep.Chained, rep.Writers, rep.Legacy, rep.Checkpoints)
 	fmt.Fprintf(w, "Time:         %s (%.0f entries/s)\n", rep.Duration.Round(1e6), rate)
 	fmt.Fprintf(w, "Key:          %s\n", keyNote)
-	if rep.Witness {
+	switch {
+	case rep.Witness:
 		fmt.Fprintf(w, "Witness:      %d notes, each required in the store\n", rep.Witnessed)
-	} else {
+	case len(rep.Unverifiable) > 0:
+		fmt.Fprintf(w, "Cannot rule out (not checkable for this store yet):\n")
+		for _, u := range rep.Unverifiable {
+			fmt.Fprintf(w, "  - %s\n", sanitize(u))
+		}
+	default:
 		fmt.Fprintf(w, "Witness:      none given: the newest entries removed with their last checkpoint, a deleted\n")
 		fmt.Fprintf(w, "              writer session or a rollback to an older copy cannot be ruled out\n")
 	}

@@ -247,7 +247,9 @@ func TestVerifyJSONAndErrors(t *testing.T) {
 		{"no dir", []string{"verify"}, "no store given"},
 		{"bad format", []string{"verify", "--dir", dir, "--format", "xml"}, `--format "xml"`},
 		{"missing key file", []string{"verify", "--dir", dir, "--checkpoint-key-file", filepath.Join(t.TempDir(), "nope")}, "read checkpoint key file"},
-		{"S3 is not verifiable", []string{"verify", "--s3-bucket", "b"}, "flag provided but not defined: -s3-bucket"},
+		{"S3 flags without a bucket", []string{"verify", "--s3-prefix", "p/"}, "need --s3-bucket"},
+		{"S3 and dir", []string{"verify", "--dir", dir, "--s3-bucket", "b"}, "give one"},
+		{"S3 with a witness", []string{"verify", "--s3-bucket", "b", "--witness", "w"}, "do not apply to S3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(t, tc.args...)

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/s3store"
+)
+
+// TestS3Verify: `otelaudit verify --s3-bucket` on an S3 store of 1,010
+// entries from two writers over two days: intact gives exit 0 and names
+// what it cannot rule out; a changed byte, a deleted line, two swapped
+// lines and a batch object deleted from the middle of a writer's chain
+// each give exit 1 naming the object; an empty prefix gives exit 2.
+func TestS3Verify(t *testing.T) {
+	client, endpoint, bucket, _ := s3CLI(t)
+	const prefix = "verify/"
+	var writers [2]*s3store.Store
+	for i := range writers {
+		st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix(prefix), s3store.WithMaxBatchEntries(60))
+		require.NoError(t, err)
+		writers[i] = st
+	}
+	base := time.Date(2025, 6, 30, 22, 0, 0, 0, time.UTC) // crosses midnight
+	const total = 1010
+	for i := range total {
+		e := &storage.AuditEntry{ID: storage.NewEntryID(), Timestamp: base.Add(time.Duration(i) * 13 * time.Second),
+			InputHash: strings.Repeat("a", 64), OutputHash: strings.Repeat("b", 64), SafetyPassed: true, LatencyMS: 3}
+		require.NoError(t, writers[i%2].Write(t.Context(), e))
+	}
+	for _, st := range writers {
+		require.NoError(t, st.Close())
+	}
+	args := func(extra ...string) []string {
+		return append([]string{"verify", "--s3-bucket", bucket, "--s3-prefix", prefix, "--s3-endpoint", endpoint, "--s3-region", "us-east-1"}, extra...)
+	}
+
+	r := runCLI(t, args()...)
+	require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, fmt.Sprintf("entries (%d chained in 2 writer sessions, 0 legacy without chain)", total))
+	assert.Contains(t, r.stdout, "Cannot rule out")
+	assert.Contains(t, r.stdout, "removal of a writer's newest entries")
+	assert.Contains(t, r.stdout, "Result:       INTACT\n")
+
+	// A batch object in the middle of a writer's chain: neither its first
+	// nor its last object.
+	type obj struct {
+		key      string
+		writer   string
+		min, max uint64
+	}
+	var objs []obj
+	for _, k := range listKeys(t, client, bucket, prefix) {
+		if strings.HasPrefix(k, prefix+"_ids/") {
+			continue
+		}
+		o := obj{key: k, min: ^uint64(0)}
+		for line := range bytes.Lines(getBody(t, client, bucket, k)) {
+			_, c, ok := storage.SplitChain(bytes.TrimSuffix(line, []byte("\n")))
+			require.True(t, ok)
+			o.writer, o.min, o.max = c.Writer, min(o.min, c.Seq), max(o.max, c.Seq)
+		}
+		objs = append(objs, o)
+	}
+	require.Greater(t, len(objs), 10)
+	slices.SortFunc(objs, func(a, b obj) int {
+		return strings.Compare(fmt.Sprint(a.writer, a.min+1e9), fmt.Sprint(b.writer, b.min+1e9))
+	})
+	mid := objs[len(objs)/4] // writer 1, well inside its chain
+	require.Equal(t, objs[0].writer, mid.writer)
+	require.Greater(t, mid.min, uint64(1))
+	rel := strings.TrimPrefix(mid.key, prefix)
+	orig := getBody(t, client, bucket, mid.key)
+	lines := bytes.SplitAfter(orig, []byte("\n"))
+	require.Greater(t, len(lines), 4)
+
+	for _, tc := range []struct {
+		name   string
+		body   []byte // nil: delete the object
+		kind   string
+		naming string // what the report must name
+	}{
+		{"changed byte", bytes.Replace(orig, []byte(`"input_hash":"aaaa`), []byte(`"input_hash":"aaab`), 1), "modified", rel + ":1: modified"},
+		{"deleted line", slices.Concat(append(slices.Clone(lines[:2]), lines[3:]...)...), "missing", rel},
+		{"reordered lines", slices.Concat(lines[0], lines[2], lines[1], slices.Concat(lines[3:]...)), "reordered", rel + ":3: reordered"},
+		{"deleted object", nil, "missing", fmt.Sprintf("entries %s:%d..%d before this one are missing", mid.writer, mid.min, mid.max)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.body == nil {
+				_, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(mid.key)})
+				require.NoError(t, err)
+			} else {
+				putBody(t, client, bucket, mid.key, tc.body)
+			}
+			defer putBody(t, client, bucket, mid.key, orig)
+			r := runCLI(t, args()...)
+			assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
+			assert.Contains(t, r.stdout, tc.naming)
+			assert.Contains(t, r.stdout, ": "+tc.kind+": ")
+			assert.Contains(t, r.stdout, "Result:       TAMPERED or damaged\n")
+			assert.Contains(t, r.stderr, "TAMPERED")
+
+			r = runCLI(t, args("--format", "json")...)
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, r.stdout, `"kind": "`+tc.kind+`"`)
+		})
+	}
+	r = runCLI(t, args()...)
+	assert.Equal(t, 0, r.code, "restored: %s", r.stdout)
+
+	r = runCLI(t, "verify", "--s3-bucket", bucket, "--s3-prefix", "empty/", "--s3-endpoint", endpoint)
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, "no audit store here")
+	assert.Empty(t, r.stdout)
+}
+
+func listKeys(t *testing.T, client *s3.Client, bucket, prefix string) []string {
+	t.Helper()
+	var out []string
+	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(t.Context())
+		require.NoError(t, err)
+		for _, o := range page.Contents {
+			out = append(out, aws.ToString(o.Key))
+		}
+	}
+	return out
+}
+
+func getBody(t *testing.T, client *s3.Client, bucket, key string) []byte {
+	t.Helper()
+	out, err := client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	require.NoError(t, err)
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	require.NoError(t, err)
+	return b
+}
+
+func putBody(t *testing.T, client *s3.Client, bucket, key string, body []byte) {
+	t.Helper()
+	_, err := client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
+	require.NoError(t, err)
+}
