@@ -115,6 +115,7 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     "gen_ai.response.finish_reasons", "error.type", "gen_ai.tool.name",
 //     "gen_ai.tool.call.id", "gen_ai.agent.name" and "gen_ai.agent.id"
 //     under those names.
+//   - Streams: gen_ai.request.stream true gives metadata["stream"] = true.
 //   - Evaluations: each gen_ai.evaluation.result event (when the view has
 //     Events, as SDK spans do) adds {"name","score","label"} to
 //     metadata["gen_ai.evaluation.results"] and the alert
@@ -182,6 +183,10 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 			input, haveIn = kv.Value, true
 		case semconv.GenAIOutputMessagesKey:
 			output, haveOut = kv.Value, true
+		case semconv.GenAIRequestStreamKey:
+			if kv.Value.Type() == attribute.BOOL && kv.Value.AsBool() {
+				setMD(streamKey, true)
+			}
 		case semconv.GenAIToolCallArgumentsKey:
 			toolArgs, haveArgs = kv.Value, true
 		case semconv.GenAIToolCallResultKey:
@@ -276,6 +281,10 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	in.Metadata = md
 	return in
 }
+
+// streamKey is the metadata key of a streamed call (gen_ai.request.stream
+// true), as the middleware's entries have always had it.
+const streamKey = "stream"
 
 // evaluationResultsKey is the metadata key of a span's evaluation results.
 const evaluationResultsKey = "gen_ai.evaluation.results"

@@ -57,7 +57,7 @@ const (
 	MetadataResponseUnparsed  = "response_unparsed"    // bool: a known API's reply was not valid JSON; raw text recorded
 	MetadataNotDecoded        = "response_not_decoded" // string: Content-Encoding the audit could not decode
 	MetadataCutMidEvent       = "stream_cut_mid_event" // bool: a stream ended inside an event
-	MetadataStream            = "stream"               // bool: the reply was streamed
+	MetadataStream            = "stream"               // bool: the request asked for a stream (the span's gen_ai.request.stream)
 	MetadataStreamCorrupt     = "stream_corrupt"       // bool: an AWS event stream failed its checksums; what followed was not read
 	MetadataHijacked          = "hijacked"             // bool: the handler hijacked the connection
 )
@@ -237,8 +237,8 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 			extra = append(extra, semconv.GenAIRequestTopPKey.Float64(*pr.TopP))
 		}
 		extra = appendParams(extra, pr)
-		if pr.Stream || target.Stream {
-			extra = append(extra, otelaudit.AuditMetadataKey(MetadataStream).Bool(true))
+		if target.API != genai.APIUnknown {
+			extra = append(extra, semconv.GenAIRequestStreamKey.Bool(pr.Stream || target.Stream))
 		}
 	}
 	if model == "" {

@@ -79,6 +79,8 @@ func TestGeminiGenerateContent(t *testing.T) {
 	es := r.entries(t)
 	require.Len(t, es, 1)
 	checkEntry(t, r, es[0], "gcp.gemini", "generate_content", geminiModel, chatInput, fakellm.DefaultReply, 17, 8)
+	assert.Equal(t, false, spanAttrs(r, es[0].SpanID)["gen_ai.request.stream"])
+	assert.NotContains(t, es[0].Metadata, "stream")
 	assert.Equal(t, got.ResponseID, es[0].Metadata["gen_ai.response.id"])
 	assert.Equal(t, geminiModel, es[0].Metadata["gen_ai.response.model"])
 	assert.Equal(t, []any{"STOP"}, es[0].Metadata["gen_ai.response.finish_reasons"])
@@ -112,6 +114,10 @@ func TestGeminiStreamFirstChunkUnbuffered(t *testing.T) {
 	require.Len(t, es, 1)
 	checkEntry(t, r, es[0], "gcp.gemini", "generate_content", geminiModel, chatInput, fakellm.DefaultReply, fakellm.DefaultInputTokens, 8)
 	assert.Equal(t, true, es[0].Metadata["stream"])
+	// On the span the semconv attribute says it, not an audit.metadata one.
+	attrs := spanAttrs(r, es[0].SpanID)
+	assert.Equal(t, true, attrs["gen_ai.request.stream"])
+	assert.NotContains(t, attrs, "audit.metadata.stream")
 	assert.Equal(t, []any{"STOP"}, es[0].Metadata["gen_ai.response.finish_reasons"])
 }
 
@@ -160,6 +166,19 @@ func TestGeminiToolCall(t *testing.T) {
 	require.Len(t, out, 1)
 	assert.Equal(t, map[string]any{"type": "tool_call", "id": fakellm.ToolCallID, "name": "get_weather", "arguments": map[string]any{"city": "Paris"}}, out[0])
 	assert.Equal(t, []any{"STOP"}, es[0].Metadata["gen_ai.response.finish_reasons"])
+}
+
+// spanAttrs returns the attributes of the recorded span with the given id.
+func spanAttrs(r *rig, spanID string) map[string]any {
+	got := map[string]any{}
+	for _, s := range r.spans.Ended() {
+		if s.SpanContext().SpanID().String() == spanID {
+			for _, kv := range s.Attributes() {
+				got[string(kv.Key)] = kv.Value.AsInterface()
+			}
+		}
+	}
+	return got
 }
 
 // contentLines splits audited content into its lines, each decoded as
