@@ -50,6 +50,7 @@ endif
 ##       AWS key tests against a local moto_server; then the nested collector
 ##       module's (./... stops at its go.mod)
 test: $(VERSITYGW_STAMP)
+	@echo ">> go test -race over the module, then the collector module (the first run compiles every dependency with -race: several minutes on a cold cache)"
 	$(WITH_S3) $(WITH_AWS) sh -c '$(GO) test -race -count=1 -timeout 9m $(PKGS) && cd collector && $(GO) test -race -count=1 -timeout 9m $(PKGS)'
 
 ## bench: every benchmark of the project (figures in README.md), S3 ones against a local versitygw
@@ -112,4 +113,4 @@ fuzz:
 	  done; done
 
 clean:
-	rm -rf $(BIN) audit-data collector/_build
+	rm -rf $(BIN) audit-data audit-data.key collector/_build

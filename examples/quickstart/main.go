@@ -3,7 +3,9 @@
 //
 //  1. A TracerProvider from exporter.NewTracerProvider: the audit processor
 //     writes every GenAI span to a filestore.Store in ./audit-data, encrypted
-//     with a key generated into ./audit-data/.key (0600) on first run; an
+//     with a key generated into ./audit-data.key (0600) on first run, kept
+//     outside the store directory so that a copy of the store alone does
+//     not hold the key to its content; an
 //     ordinary stdout trace exporter gets the same spans through
 //     exporter.Redact, without content.
 //  2. A chat call made with the official openai-go SDK, whose http.Client
@@ -74,7 +76,7 @@ func run(ctx context.Context, w io.Writer, dataDir string, useS3 bool) error {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
-	key, created, err := loadOrCreateKey(filepath.Join(dataDir, ".key"))
+	key, created, err := loadOrCreateKey(keyPath(dataDir))
 	if err != nil {
 		return err
 	}
@@ -108,9 +110,9 @@ func run(ctx context.Context, w io.Writer, dataDir string, useS3 bool) error {
 		return err
 	}
 	if created {
-		fmt.Fprintf(w, "store %s (new encryption key in %s/.key, mode 0600)\n", where, dataDir)
+		fmt.Fprintf(w, "store %s (new encryption key in %s, mode 0600)\n", where, keyPath(dataDir))
 	} else {
-		fmt.Fprintf(w, "store %s (encryption key from %s/.key)\n", where, dataDir)
+		fmt.Fprintf(w, "store %s (encryption key from %s)\n", where, keyPath(dataDir))
 	}
 
 	// The application: one request handled, with two model calls.
@@ -186,7 +188,7 @@ func run(ctx context.Context, w io.Writer, dataDir string, useS3 bool) error {
 	fmt.Fprintf(w, "\ndecrypted %s:\n  input  %q\n  output %q\n", first.ID, in, out)
 	fmt.Fprintf(w, "stored ciphertext starts %q\n", shorten(*first.InputContent, 32))
 	if !useS3 {
-		fmt.Fprintf(w, "\nnext: go run ./cmd/otelaudit show --dir %s --key-file %s/.key %s\n", dataDir, dataDir, first.ID)
+		fmt.Fprintf(w, "\nnext: go run ./cmd/otelaudit show --dir %s --key-file %s %s\n", dataDir, keyPath(dataDir), first.ID)
 		fmt.Fprintf(w, "      go run ./cmd/otelaudit verify --dir %s\n", dataDir)
 	}
 	return nil
@@ -252,6 +254,10 @@ func blockedCall(ctx context.Context, tp trace.TracerProvider) {
 	call.Block("PII in prompt", "ssn")
 	call.End()
 }
+
+// keyPath is where the demo keeps the encryption key of the store in
+// dataDir: beside the directory, not in it ("audit-data.key").
+func keyPath(dataDir string) string { return filepath.Clean(dataDir) + ".key" }
 
 // loadOrCreateKey reads the Fernet key at path (refused when group or
 // others can access it, as every key file is), or generates one there

@@ -28,9 +28,11 @@ func TestDemo(t *testing.T) {
 	assert.Contains(t, out.String(), "prompt, answer or SSN in the exported spans: false")
 	assert.Contains(t, out.String(), "2 written, 0 retried, 0 dropped")
 
-	info, err := os.Stat(filepath.Join(dir, ".key"))
+	info, err := os.Stat(keyPath(dir))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	_, err = os.Stat(filepath.Join(dir, ".key"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "the key is kept outside the store directory")
 	checkDemoEntries(t, dir, func() storage.Backend {
 		st, err := filestore.New(dir, filestore.WithReadOnly())
 		require.NoError(t, err)
@@ -47,11 +49,11 @@ func TestDemo(t *testing.T) {
 	assert.Contains(t, out.String(), "encryption key from")
 
 	// A key file others can read is refused, naming the file and mode.
-	keyPath := filepath.Join(dir, ".key")
-	require.NoError(t, os.Chmod(keyPath, 0o644))
+	kp := keyPath(dir)
+	require.NoError(t, os.Chmod(kp, 0o644))
 	err = run(t.Context(), &out, dir, false)
 	require.ErrorIs(t, err, otelaudit.ErrInsecureKeyFile)
-	assert.Contains(t, err.Error(), keyPath+" has mode 0644")
+	assert.Contains(t, err.Error(), kp+" has mode 0644")
 }
 
 // TestDemoS3 is `make demo S3=1`: the same run against the local S3 server.
@@ -79,7 +81,7 @@ func TestMain(m *testing.M) {
 
 func checkDemoEntries(t *testing.T, dir string, open func() storage.Backend) {
 	t.Helper()
-	key, err := os.ReadFile(filepath.Join(dir, ".key"))
+	key, err := os.ReadFile(keyPath(dir))
 	require.NoError(t, err)
 	ring, err := otelaudit.NewEncryptionManager(strings.TrimSpace(string(key)))
 	require.NoError(t, err)

@@ -510,8 +510,17 @@ func (s *Store) flush(ctx context.Context) error {
 // idempotent: later calls return the first call's result. When entries
 // remain unsent its error matches [ErrUndelivered] and says how many and
 // whether they are kept in the spool directory. Other methods return an
-// error matching [storage.ErrClosed] once Close has started.
+// error matching [storage.ErrClosed] once Close has started. Close on a
+// nil *Store does nothing and returns nil, so that
+//
+//	st, err := s3store.New(...)
+//	defer st.Close()
+//
+// is safe before err is checked.
 func (s *Store) Close() error {
+	if s == nil {
+		return nil
+	}
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.closeTimeout)
