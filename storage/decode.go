@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -464,4 +465,35 @@ func ParseTimestamp(s string) (time.Time, error) {
 func inWireYears(t time.Time) bool {
 	y := t.UTC().Year()
 	return y >= 0 && y <= 9999
+}
+
+// EncodedDay returns the UTC day ("2006-01-02") of the timestamp of a line
+// in the form [AuditEntry.AppendJSON] writes (id first, then the
+// timestamp in [TimestampLayout]), reading only those two keys: what
+// verification needs for every chained line, whose bytes the chain hash
+// already vouches for. ok is false for a line in any other form.
+func EncodedDay(line []byte) (day string, ok bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(`{"id":"`))
+	if !ok {
+		return "", false
+	}
+	i := 0
+	for ; i < len(rest) && rest[i] != '"'; i++ {
+		if rest[i] == '\\' {
+			i++ // the escaped byte
+		}
+	}
+	if i >= len(rest) {
+		return "", false
+	}
+	rest, ok = bytes.CutPrefix(rest[i+1:], []byte(`,"timestamp":"`))
+	n := len(TimestampLayout) - len("Z07:00") + 1 // up to and including the Z
+	if !ok || len(rest) <= n || rest[n-1] != 'Z' || rest[n] != '"' {
+		return "", false
+	}
+	d := rest[:10]
+	if d[4] != '-' || d[7] != '-' || rest[10] != 'T' {
+		return "", false
+	}
+	return string(d), true
 }

@@ -32,6 +32,9 @@ func FuzzParseEntry(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if d, ok := EncodedDay(line); ok && d != e.Timestamp.UTC().Format(time.DateOnly) {
+			t.Fatalf("EncodedDay says %s, ParseEntry %v", d, e.Timestamp)
+		}
 		enc, err := e.AppendJSON(nil)
 		if err != nil {
 			t.Fatalf("accepted line does not encode: %v", err)

@@ -167,3 +167,25 @@ func TestValidateRejectsWhatCannotReadBack(t *testing.T) {
 	e.Metadata = map[string]any{"k": struct{ S string }{"\ufffd"}}
 	assert.NoError(t, e.Validate())
 }
+
+// TestEncodedDay: the day verification reads off a chained line without
+// parsing it is the day ParseEntry gives, and only lines in the encoder's
+// own form are read that way.
+func TestEncodedDay(t *testing.T) {
+	e := &AuditEntry{ID: "we\"ird\\id", Timestamp: time.Date(2025, 12, 31, 23, 59, 59, 0, time.FixedZone("X", -3600))}
+	b, err := e.AppendJSON(nil)
+	require.NoError(t, err)
+	d, ok := EncodedDay(b)
+	assert.True(t, ok)
+	assert.Equal(t, "2026-01-01", d)
+	for _, line := range []string{
+		`{"timestamp":"2025-01-01T00:00:00.000000000Z","id":"a"}`,
+		`{"id":"a","timestamp":"2025-01-01T00:00:00.000000000+01:00"}`,
+		`{"id":"a","timestamp":"2025-01-01T00:00:00"}`,
+		`{"id":"a`,
+		`{ "id": "a", "timestamp": "2025-01-01T00:00:00.000000000Z"}`,
+	} {
+		_, ok := EncodedDay([]byte(line))
+		assert.False(t, ok, line)
+	}
+}
