@@ -48,7 +48,7 @@ func ExampleProviderOptions() {
 	leaked := false
 	for _, s := range serviceExporter.GetSpans() {
 		for _, kv := range s.Attributes {
-			leaked = leaked || strings.Contains(kv.Value.Emit(), "France") || strings.Contains(kv.Value.Emit(), "Paris")
+			leaked = leaked || strings.Contains(kv.Value.String(), "France") || strings.Contains(kv.Value.String(), "Paris")
 		}
 	}
 	fmt.Println("spans exported:", len(serviceExporter.GetSpans()))
