@@ -76,9 +76,15 @@ type Config struct {
 	// once with the content they have, and counted.
 	JoinMaxBytes int `mapstructure:"join_max_bytes"`
 
-	TimeoutConfig exporterhelper.TimeoutConfig                             `mapstructure:",squash"`
-	QueueConfig   configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
-	RetryConfig   configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
+	// TimeoutConfig is exporterhelper's "timeout": how long one push
+	// (a batch written and durable, including the join's wait) may take;
+	// default [DefaultTimeout].
+	TimeoutConfig exporterhelper.TimeoutConfig `mapstructure:",squash"`
+	// QueueConfig is exporterhelper's "sending_queue"; with
+	// storage: file_storage it is persistent.
+	QueueConfig configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
+	// RetryConfig is exporterhelper's "retry_on_failure".
+	RetryConfig configretry.BackOffConfig `mapstructure:"retry_on_failure"`
 }
 
 // S3Config is the "s3" section: the bucket must exist.

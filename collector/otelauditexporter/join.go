@@ -94,8 +94,9 @@ func (w *waiter) finish(err error) {
 	}
 }
 
-// JoinStats are the join's counters.
-type JoinStats struct {
+// joinStats are the join's counters, reported as the
+// otelaudit.collector.join.calls metric.
+type joinStats struct {
 	// Joined counts calls written with content from their events.
 	Joined int64
 	// SpansWithoutEvents counts spans without content whose events did not
@@ -137,8 +138,8 @@ func newJoiner(wait time.Duration, maxMem int, timeout time.Duration, write func
 	return j
 }
 
-func (j *joiner) stats() JoinStats {
-	return JoinStats{Joined: j.joined.Load(), SpansWithoutEvents: j.spansAlone.Load(), EventsWithoutSpan: j.eventsAlone.Load(), OverCap: j.overCap.Load()}
+func (j *joiner) stats() joinStats {
+	return joinStats{Joined: j.joined.Load(), SpansWithoutEvents: j.spansAlone.Load(), EventsWithoutSpan: j.eventsAlone.Load(), OverCap: j.overCap.Load()}
 }
 
 // close stops the loop and writes every held call now. Later calls do
