@@ -48,8 +48,9 @@ endif
 
 ## test: the full suite with the race detector, S3 tests against a local versitygw,
 ##       AWS key tests against a local moto_server; then the nested collector
-##       module's (./... stops at its go.mod)
-test: $(VERSITYGW_STAMP)
+##       module's (./... stops at its go.mod), whose crash test runs the
+##       freshly built bin/otelcol-audit
+test: $(VERSITYGW_STAMP) collector
 	@echo ">> go test -race over the module, then the collector module (the first run compiles every dependency with -race: several minutes on a cold cache)"
 	$(WITH_S3) $(WITH_AWS) sh -c '$(GO) test -race -count=1 -timeout 9m $(PKGS) && cd collector && $(GO) test -race -count=1 -timeout 9m $(PKGS)'
 

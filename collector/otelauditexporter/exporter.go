@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -51,6 +52,11 @@ type auditExporter struct {
 	users int
 	exp   *auditexporter.Exporter // nil until started
 	join  *joiner                 // nil without a logs pipeline
+	// dedupeUntil (Unix ns): with a persistent queue, batches written
+	// before then are checked against the store first (see
+	// [ReplayDedupeWindow]). Atomic: the join's writes read it while
+	// shutdown holds mu.
+	dedupeUntil atomic.Int64
 	ring  *otelaudit.KeyRing      // content: encrypt; closed at shutdown
 }
 
@@ -72,9 +78,12 @@ func (a *auditExporter) start(ctx context.Context, _ component.Host) error {
 		return err
 	}
 	a.exp, a.users = e, 1
+	if q := a.cfg.QueueConfig.Get(); q != nil && q.StorageID != nil {
+		a.dedupeUntil.Store(time.Now().Add(ReplayDedupeWindow).UnixNano())
+	}
 	if a.logs.Load() {
 		a.join = newJoiner(a.cfg.JoinWait, a.cfg.JoinMaxBytes, a.cfg.TimeoutConfig.Timeout, func(ctx context.Context, vs []auditexporter.SpanView) error {
-			return e.ExportViews(ctx, vs, false)
+			return e.ExportViews(ctx, vs, a.replaying())
 		})
 		if err := a.joinMetrics(a.join); err != nil {
 			a.set.Logger.Warn("otelaudit exporter: join metrics not registered", zap.Error(err))
@@ -204,10 +213,10 @@ func (a *auditExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 	}
 	views := spanViews(td)
 	if join == nil {
-		return exp.ExportViews(ctx, views, false)
+		return exp.ExportViews(ctx, views, a.replaying())
 	}
 	direct, held := join.split(views)
-	err := exp.ExportViews(ctx, direct, false)
+	err := exp.ExportViews(ctx, direct, a.replaying())
 	return errors.Join(err, wait(ctx, join.addSpans(held)))
 }
 
@@ -219,6 +228,20 @@ func (a *auditExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 		return errNotStarted
 	}
 	return wait(ctx, join.addEvents(ld))
+}
+
+// ReplayDedupeWindow is how long after start the exporter, when its
+// sending queue is persistent, looks every entry up in the store before
+// writing it: 1 minute. After a crash the persistent queue delivers again
+// the batches that were being written when the process died; they are at
+// the front of the queue, so they come in this window and are not written
+// twice. The lookups cost one store read per entry, so they are limited
+// to the window.
+const ReplayDedupeWindow = time.Minute
+
+// replaying reports whether writes are still in the replay window.
+func (a *auditExporter) replaying() bool {
+	return time.Now().UnixNano() < a.dedupeUntil.Load()
 }
 
 func (a *auditExporter) started() (*auditexporter.Exporter, *joiner) {

@@ -1,0 +1,182 @@
+package otelauditexporter_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit-go/collector/internal/coltest"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
+)
+
+// collectorBinary returns the binary OTELAUDIT_COLLECTOR_BIN names, or
+// bin/otelcol-audit, building it with `make collector` when it is not
+// there. A build failure fails the test.
+func collectorBinary(t *testing.T) string {
+	t.Helper()
+	if b := os.Getenv("OTELAUDIT_COLLECTOR_BIN"); b != "" {
+		return b
+	}
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	bin := filepath.Join(root, "bin", "otelcol-audit")
+	if _, err := os.Stat(bin); err == nil {
+		return bin
+	}
+	t.Logf("building %s with make collector", bin)
+	out, err := exec.Command("make", "-C", root, "collector").CombinedOutput()
+	require.NoError(t, err, "make collector:\n%s", out)
+	return bin
+}
+
+// ackRecorder passes spans to next and records the span ids of every
+// export that next acknowledged (returned nil): what the receiver accepted.
+type ackRecorder struct {
+	next sdktrace.SpanExporter
+	mu   sync.Mutex
+	ids  map[trace.SpanID]bool
+	n    atomic.Int64
+}
+
+func (r *ackRecorder) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if err := r.next.ExportSpans(ctx, spans); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	for _, s := range spans {
+		r.ids[s.SpanContext().SpanID()] = true
+	}
+	r.mu.Unlock()
+	r.n.Add(int64(len(spans)))
+	return nil
+}
+
+func (r *ackRecorder) Shutdown(ctx context.Context) error { return r.next.Shutdown(ctx) }
+
+// TestCrashSIGKILL streams 20,000 GenAI spans into the built
+// bin/otelcol-audit (persistent sending queue through file_storage, file
+// store) and kills it with SIGKILL part way; after a restart every span
+// the receiver acknowledged is an entry, and none is stored twice.
+func TestCrashSIGKILL(t *testing.T) {
+	bin := collectorBinary(t)
+	work := t.TempDir()
+	dir := filepath.Join(work, "audit")
+	port := coltest.FreePort(t)
+	cfg := filepath.Join(work, "config.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`
+extensions:
+  file_storage:
+    directory: %s
+    create_directory: true
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:%d"}
+exporters:
+  otelaudit:
+    directory: %s
+    sending_queue: {storage: file_storage, queue_size: 100000}
+    retry_on_failure: {enabled: true, max_elapsed_time: 0}
+service:
+  extensions: [file_storage]
+  telemetry:
+    logs: {level: warn}
+    metrics: {level: none}
+  pipelines:
+    traces: {receivers: [otlp], exporters: [otelaudit]}
+`, filepath.Join(work, "queue"), port, dir)), 0o600))
+
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "--config", cfg)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		require.NoError(t, cmd.Start())
+		deadline := time.Now().Add(time.Minute)
+		for {
+			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err == nil {
+				c.Close()
+				return cmd
+			}
+			require.True(t, time.Now().Before(deadline), "collector did not listen within a minute")
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	cmd := start()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+
+	exp, err := otlptracegrpc.New(t.Context(), otlptracegrpc.WithEndpoint(fmt.Sprintf("127.0.0.1:%d", port)), otlptracegrpc.WithInsecure(),
+		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: true, InitialInterval: 50 * time.Millisecond, MaxInterval: time.Second, MaxElapsedTime: 2 * time.Minute}))
+	require.NoError(t, err)
+	rec := &ackRecorder{next: exp, ids: map[trace.SpanID]bool{}}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(rec, sdktrace.WithBlocking(), sdktrace.WithMaxExportBatchSize(200),
+		sdktrace.WithBatchTimeout(10*time.Millisecond)))
+	tracer := tp.Tracer("crash")
+
+	const total = 20000
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		for rec.n.Load() < total/4 {
+			time.Sleep(time.Millisecond)
+		}
+		require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+		_, _ = cmd.Process.Wait()
+		cmd = start()
+	}()
+	for i := range total {
+		_, s := tracer.Start(t.Context(), "chat m", trace.WithAttributes(
+			attribute.String("gen_ai.operation.name", "chat"), attribute.String("gen_ai.provider.name", "openai"),
+			attribute.String("gen_ai.request.model", "m"), attribute.Int("n", i)))
+		s.End()
+		if i%1000 == 0 {
+			time.Sleep(5 * time.Millisecond) // stream, do not burst
+		}
+	}
+	<-killed
+	require.NoError(t, tp.Shutdown(t.Context()))
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM)) // graceful: drains the queue
+	_, err = cmd.Process.Wait()
+	require.NoError(t, err)
+
+	st, err := filestore.New(dir, filestore.WithReadOnly())
+	require.NoError(t, err)
+	defer st.Close()
+	es, err := st.ListEntries(t.Context(), time.Time{}, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	seen := map[string]int{}
+	for _, e := range es {
+		seen[e.SpanID]++
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	t.Logf("acknowledged %d spans, %d entries", len(rec.ids), len(es))
+	require.Greater(t, len(rec.ids), total/4, "the kill happened while spans streamed")
+	missing, twice := 0, 0
+	for id := range rec.ids {
+		if seen[id.String()] == 0 {
+			missing++
+		}
+	}
+	for _, n := range seen {
+		if n > 1 {
+			twice++
+		}
+	}
+	assert.Zero(t, missing, "acknowledged spans without an entry")
+	assert.Zero(t, twice, "entries stored twice")
+}
