@@ -57,7 +57,7 @@ type auditExporter struct {
 	// [ReplayDedupeWindow]). Atomic: the join's writes read it while
 	// shutdown holds mu.
 	dedupeUntil atomic.Int64
-	ring  *otelaudit.KeyRing      // content: encrypt; closed at shutdown
+	ring        *otelaudit.KeyRing // content: encrypt; closed at shutdown
 }
 
 func newAuditExporter(cfg *Config, set exporter.Settings) *auditExporter {
