@@ -30,15 +30,9 @@ func inferenceConfig(r *Request, ic jsontape.Value) {
 		case "maxTokens", "max_new_tokens":
 			r.MaxTokens = count(v)
 		case "temperature":
-			if v.Kind() == jsontape.Number {
-				f := v.Num()
-				r.Temperature = &f
-			}
+			setNumber(&r.Temperature, v)
 		case "topP", "top_p":
-			if v.Kind() == jsontape.Number {
-				f := v.Num()
-				r.TopP = &f
-			}
+			setNumber(&r.TopP, v)
 		default:
 			r.param(k, v)
 		}
@@ -229,15 +223,9 @@ func invokeRequest(r *Request, doc jsontape.Value) {
 		case "max_tokens", "max_gen_len", "max_tokens_to_sample":
 			r.MaxTokens = count(v)
 		case "temperature":
-			if v.Kind() == jsontape.Number {
-				f := v.Num()
-				r.Temperature = &f
-			}
+			setNumber(&r.Temperature, v)
 		case "top_p":
-			if v.Kind() == jsontape.Number {
-				f := v.Num()
-				r.TopP = &f
-			}
+			setNumber(&r.TopP, v)
 		case "inferenceConfig":
 			inferenceConfig(r, v)
 		case "textGenerationConfig":

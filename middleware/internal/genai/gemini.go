@@ -27,14 +27,8 @@ func geminiRequest(r *Request, doc jsontape.Value) {
 	}
 	if gc := get1(doc, "generationConfig", "generation_config"); gc.IsObject() {
 		r.MaxTokens = count(get1(gc, "maxOutputTokens", "max_output_tokens"))
-		if v := gc.Get("temperature"); v.Kind() == jsontape.Number {
-			f := v.Num()
-			r.Temperature = &f
-		}
-		if v := get1(gc, "topP", "top_p"); v.Kind() == jsontape.Number {
-			f := v.Num()
-			r.TopP = &f
-		}
+		setNumber(&r.Temperature, gc.Get("temperature"))
+		setNumber(&r.TopP, get1(gc, "topP", "top_p"))
 		for k, v := range gc.Members() {
 			r.param(k, v)
 		}

@@ -108,15 +108,9 @@ func ParseRequest(api API, body []byte) (*Request, error) {
 				r.MaxTokens = count(v)
 			}
 		case "temperature":
-			if v.Kind() == jsontape.Number {
-				f := v.Num()
-				r.Temperature = &f
-			}
+			setNumber(&r.Temperature, v)
 		case "top_p":
-			if v.Kind() == jsontape.Number {
-				f := v.Num()
-				r.TopP = &f
-			}
+			setNumber(&r.TopP, v)
 		case "options": // Ollama's sampling options
 			for ok, ov := range v.Members() {
 				r.param(ok, ov)

@@ -325,6 +325,16 @@ func count(v jsontape.Value) *int64 {
 	return &n
 }
 
+// setNumber sets *dst to v's value when v is a JSON number and leaves it
+// alone otherwise, so a later key of another type does not undo an earlier
+// sampling parameter.
+func setNumber(dst **float64, v jsontape.Value) {
+	if v.Kind() == jsontape.Number {
+		f := v.Num()
+		*dst = &f
+	}
+}
+
 // each yields the elements of v when it is an array, and nothing for any
 // other value: the lists it walks (choices, tool_calls, output) are arrays
 // in every API, and null or a value of another type means "none" rather
