@@ -8,16 +8,16 @@ package awstest
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
-	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/otelaudit/otelaudit-go/internal/emulatortest"
 )
 
 // The variables scripts/with-moto.sh exports.
@@ -30,7 +30,9 @@ const (
 // Region is the region the emulator is used in.
 const Region = "us-east-1"
 
-var used atomic.Int64
+var emulator = &emulatortest.Emulator{
+	What: "the AWS emulator", EnvEndpoint: EnvEndpoint, EnvRequired: EnvRequired, EnvReport: EnvReport,
+}
 
 // Endpoint returns the emulator's URL, or ends tb (skip, or fail under
 // OTELAUDIT_AWS_REQUIRED=1) when the environment names none.
@@ -38,13 +40,9 @@ func Endpoint(tb testing.TB) string {
 	tb.Helper()
 	ep := os.Getenv(EnvEndpoint)
 	if ep == "" {
-		msg := "no AWS emulator: " + EnvEndpoint + " is not set (make test starts moto_server, see scripts/with-moto.sh)"
-		if os.Getenv(EnvRequired) == "1" {
-			tb.Fatalf("%s=1 but %s", EnvRequired, msg)
-		}
-		tb.Skip(msg)
+		emulator.Missing(tb, "no AWS emulator: "+EnvEndpoint+" is not set (make test starts moto_server, see scripts/with-moto.sh)")
 	}
-	used.Add(1)
+	emulator.MarkUsed()
 	return ep
 }
 
@@ -112,19 +110,4 @@ func NewKMSKey(tb testing.TB, c *kms.Client) string {
 // Report appends "pkg: PASS|FAIL, N tests ran against the AWS emulator
 // URL" to the file OTELAUDIT_AWS_REPORT names, if any. Call it from
 // TestMain with the code m.Run returned.
-func Report(pkg string, code int) {
-	path := os.Getenv(EnvReport)
-	if path == "" {
-		return
-	}
-	status := "PASS"
-	if code != 0 {
-		status = "FAIL"
-	}
-	line := fmt.Sprintf("%s: %s, %d tests and benchmarks ran against the AWS emulator %s\n",
-		pkg, status, used.Load(), os.Getenv(EnvEndpoint))
-	if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
-		_, _ = f.WriteString(line)
-		_ = f.Close()
-	}
-}
+func Report(pkg string, code int) { emulator.Report(pkg, code) }

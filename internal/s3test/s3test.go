@@ -7,10 +7,10 @@
 package s3test
 
 import (
-	"fmt"
 	"os"
-	"sync/atomic"
 	"testing"
+
+	"github.com/otelaudit/otelaudit-go/internal/emulatortest"
 )
 
 // The variables scripts/with-versitygw.sh exports.
@@ -28,8 +28,9 @@ type Server struct {
 	Endpoint, AccessKey, SecretKey string
 }
 
-// used counts the tests of this test binary that got a server.
-var used atomic.Int64
+var emulator = &emulatortest.Emulator{
+	What: "the S3 server", EnvEndpoint: EnvEndpoint, EnvRequired: EnvRequired, EnvReport: EnvReport,
+}
 
 // FromEnv returns the server the environment names, counting it for
 // [Report]; ok is false when the environment names none.
@@ -38,41 +39,23 @@ func FromEnv() (srv Server, ok bool) {
 	if srv.Endpoint == "" || srv.AccessKey == "" || srv.SecretKey == "" {
 		return Server{}, false
 	}
-	used.Add(1)
+	emulator.MarkUsed()
 	return srv, true
 }
 
 // MarkUsed counts, for [Report], a test that got a server another way (one
 // it started itself).
-func MarkUsed() { used.Add(1) }
+func MarkUsed() { emulator.MarkUsed() }
 
 // Missing ends tb for want of a server: it skips it with msg, or fails it
 // when OTELAUDIT_S3_REQUIRED=1, because under `make test` a missing server
 // is a failure, not a skip.
 func Missing(tb testing.TB, msg string) {
 	tb.Helper()
-	if os.Getenv(EnvRequired) == "1" {
-		tb.Fatalf("%s=1 but %s", EnvRequired, msg)
-	}
-	tb.Skip(msg)
+	emulator.Missing(tb, msg)
 }
 
 // Report appends "pkg: PASS|FAIL, N tests ran against the S3 server URL" to
 // the file OTELAUDIT_S3_REPORT names, if it names one. Call it from TestMain
 // with the code m.Run returned.
-func Report(pkg string, code int) {
-	path := os.Getenv(EnvReport)
-	if path == "" {
-		return
-	}
-	status := "PASS"
-	if code != 0 {
-		status = "FAIL"
-	}
-	line := fmt.Sprintf("%s: %s, %d tests and benchmarks ran against the S3 server %s\n",
-		pkg, status, used.Load(), os.Getenv(EnvEndpoint))
-	if f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
-		_, _ = f.WriteString(line)
-		_ = f.Close()
-	}
-}
+func Report(pkg string, code int) { emulator.Report(pkg, code) }
