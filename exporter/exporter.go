@@ -349,9 +349,9 @@ func (e *Exporter) missing(ctx context.Context, es []*storage.AuditEntry) ([]*st
 // flushBackend makes what the backend accepted durable, when it can say so.
 func (e *Exporter) flushBackend(ctx context.Context) error {
 	switch b := e.backend.(type) {
-	case interface{ Flush(context.Context) error }:
+	case storage.Flusher:
 		return b.Flush(ctx)
-	case interface{ Flush() error }:
+	case interface{ Flush() error }: // a user's backend without a ctx
 		return b.Flush()
 	}
 	return nil

@@ -19,6 +19,16 @@ var ErrNotFound = errors.New("storage: audit entry not found")
 // returns after Close.
 var ErrClosed = errors.New("storage: backend is closed")
 
+// Flusher is implemented by backends that hold accepted entries before
+// they are durable (the file backend between fsyncs, s3store in its open
+// batches). Flush returns nil once every entry accepted before the call is
+// durable, or an error saying why not; it honours ctx like every Backend
+// method. The exporter calls it from ForceFlush and Shutdown, so that
+// "flushed" means durable whatever the backend.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
 // Backend persists audit entries.
 //
 // All methods are safe for concurrent use. Every method honours its ctx:

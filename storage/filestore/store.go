@@ -129,7 +129,10 @@ type Store struct {
 	bgDone chan struct{}
 }
 
-var _ storage.Backend = (*Store)(nil)
+var (
+	_ storage.Backend = (*Store)(nil)
+	_ storage.Flusher = (*Store)(nil)
+)
 
 // activePart is the unsuffixed file of a day, open for appending.
 type activePart struct {

@@ -61,7 +61,10 @@ type Store struct {
 	}
 }
 
-var _ storage.Backend = (*Store)(nil)
+var (
+	_ storage.Backend = (*Store)(nil)
+	_ storage.Flusher = (*Store)(nil)
+)
 
 // New returns a Store that keeps its entries in bucket through client.
 //
