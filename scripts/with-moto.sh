@@ -41,59 +41,12 @@ if [ "$have" != "$want" ]; then
 	exit 1
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/otelaudit-moto.XXXXXX")
-log="$work/moto.log"
-pid=""
+tag=moto server=moto_server nobody="no test reported running against the AWS emulator"
+. "$(dirname "$0")/server-lib.sh"
 
-stop() {
-	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-		echo "with-moto: stopped moto_server (pid $pid)" >&2
-	fi
-	pid=""
-	if [ -s "$work/report" ]; then
-		cat "$work/report" >&2
-	else
-		echo "with-moto: no test reported running against the AWS emulator" >&2
-	fi
-	rm -rf "$work"
-}
-trap stop EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-for attempt in 1 2 3 4 5; do
-	port=$((20000 + RANDOM % 40000))
-	port_in_use "$port" && continue
-	"$moto" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
-	pid=$!
-	# moto imports every service at start: allow it 60 s on a loaded machine.
-	for _ in $(seq 600); do
-		port_in_use "$port" && break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null && port_in_use "$port"; then
-		break
-	fi
-	echo "with-moto: moto_server did not start on port $port (attempt $attempt):" >&2
-	cat "$log" >&2 || true
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	pid=""
-done
-if [ -z "$pid" ]; then
-	echo "with-moto: giving up" >&2
-	exit 1
-fi
+launch() { "$moto" -H 127.0.0.1 -p "$port" >"$log" 2>&1 & }
+# moto imports every service at start: allow it 60 s on a loaded machine.
+start_server 600
 
 export OTELAUDIT_AWS_ENDPOINT="http://127.0.0.1:$port"
 export OTELAUDIT_AWS_REQUIRED=1
