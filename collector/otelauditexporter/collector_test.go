@@ -175,6 +175,22 @@ func storeConfig(t *testing.T, store string) (string, func() storage.Backend) {
 			return st
 		}
 	}
+	bucket, srv, client := newS3Bucket(t)
+	yaml := fmt.Sprintf("    s3: {bucket: %s, prefix: fleet, endpoint: %q, region: us-east-1}", bucket, srv.Endpoint)
+	return yaml, func() storage.Backend {
+		st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("fleet"))
+		require.NoError(t, err)
+		return st
+	}
+}
+
+// newS3Bucket creates a bucket with a random name on the S3 server of the
+// environment, exports its credentials for the AWS default chain (which
+// the exporter, the built Collector and the CLI read) and returns it with
+// the server and a client of it. No server is a skip, or a failure under
+// make test.
+func newS3Bucket(t *testing.T) (string, s3test.Server, *s3.Client) {
+	t.Helper()
 	srv, ok := s3test.FromEnv()
 	if !ok {
 		s3test.Missing(t, "no S3 server: run under make test (scripts/with-versitygw.sh)")
@@ -191,12 +207,7 @@ func storeConfig(t *testing.T, store string) (string, func() storage.Backend) {
 	bucket := "otelaudit-col-" + hex.EncodeToString(r[:])
 	_, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(bucket)})
 	require.NoError(t, err)
-	yaml := fmt.Sprintf("    s3: {bucket: %s, prefix: fleet, endpoint: %q, region: us-east-1}", bucket, srv.Endpoint)
-	return yaml, func() storage.Backend {
-		st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("fleet"))
-		require.NoError(t, err)
-		return st
-	}
+	return bucket, srv, client
 }
 
 // readAll reads every entry of b by id, with the chain fields (which

@@ -3,7 +3,6 @@ package otelauditexporter_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,26 +22,6 @@ import (
 	"github.com/otelaudit/otelaudit-go/collector/internal/coltest"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
-
-// collectorBinary returns the binary OTELAUDIT_COLLECTOR_BIN names, or
-// bin/otelcol-audit, building it with `make collector` when it is not
-// there. A build failure fails the test.
-func collectorBinary(t *testing.T) string {
-	t.Helper()
-	if b := os.Getenv("OTELAUDIT_COLLECTOR_BIN"); b != "" {
-		return b
-	}
-	root, err := filepath.Abs("../..")
-	require.NoError(t, err)
-	bin := filepath.Join(root, "bin", "otelcol-audit")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	t.Logf("building %s with make collector", bin)
-	out, err := exec.Command("make", "-C", root, "collector").CombinedOutput()
-	require.NoError(t, err, "make collector:\n%s", out)
-	return bin
-}
 
 // ackRecorder passes spans to next and records the span ids of every
 // export that next acknowledged (returned nil): what the receiver accepted.
@@ -101,21 +80,7 @@ service:
     traces: {receivers: [otlp], exporters: [otelaudit]}
 `, filepath.Join(work, "queue"), port, dir)), 0o600))
 
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "--config", cfg)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		require.NoError(t, cmd.Start())
-		deadline := time.Now().Add(time.Minute)
-		for {
-			c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-			if err == nil {
-				c.Close()
-				return cmd
-			}
-			require.True(t, time.Now().Before(deadline), "collector did not listen within a minute")
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	start := func() *exec.Cmd { return startBinary(t, bin, cfg, port) }
 	cmd := start()
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
 
@@ -149,9 +114,7 @@ service:
 	}
 	<-killed
 	require.NoError(t, tp.Shutdown(t.Context()))
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM)) // graceful: drains the queue
-	_, err = cmd.Process.Wait()
-	require.NoError(t, err)
+	stopBinary(t, cmd, 2*time.Minute) // graceful: drains the queue
 
 	st, err := filestore.New(dir, filestore.WithReadOnly())
 	require.NoError(t, err)
