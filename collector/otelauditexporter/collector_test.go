@@ -189,7 +189,7 @@ func storeConfig(t *testing.T, store string) (string, func() storage.Backend) {
 // the exporter, the built Collector and the CLI read) and returns it with
 // the server and a client of it. No server is a skip, or a failure under
 // make test.
-func newS3Bucket(t *testing.T) (string, s3test.Server, *s3.Client) {
+func newS3Bucket(t testing.TB) (string, s3test.Server, *s3.Client) {
 	t.Helper()
 	srv, ok := s3test.FromEnv()
 	if !ok {
