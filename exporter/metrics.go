@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/genaimetrics"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
@@ -41,16 +42,6 @@ type instruments struct {
 	srvDuration   genaiconv.ServerRequestDuration
 }
 
-// Bucket boundaries the GenAI semantic conventions (v1.41.0) advise for
-// their histograms ("SHOULD be specified with ExplicitBucketBoundaries").
-var (
-	// tokenUsageBuckets, in tokens: gen_ai.client.token.usage.
-	tokenUsageBuckets = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
-	// durationBuckets, in seconds: gen_ai.client.operation.duration and
-	// gen_ai.server.request.duration.
-	durationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
-)
-
 var (
 	attrWriteOK    = metric.WithAttributes(attribute.String("outcome", "ok"))
 	attrWriteError = metric.WithAttributes(attribute.String("outcome", "error"))
@@ -78,11 +69,11 @@ func newInstruments(mp metric.MeterProvider, e *Exporter) (*instruments, error) 
 	in.writeDuration, err = m.Float64Histogram(MetricWriteDuration, metric.WithUnit("s"),
 		metric.WithDescription("Duration of one backend write call."))
 	errs = append(errs, err)
-	in.tokenUsage, err = genaiconv.NewClientTokenUsage(m, metric.WithExplicitBucketBoundaries(tokenUsageBuckets...))
+	in.tokenUsage, err = genaiconv.NewClientTokenUsage(m, metric.WithExplicitBucketBoundaries(genaimetrics.TokenBuckets...))
 	errs = append(errs, err)
-	in.opDuration, err = genaiconv.NewClientOperationDuration(m, metric.WithExplicitBucketBoundaries(durationBuckets...))
+	in.opDuration, err = genaiconv.NewClientOperationDuration(m, metric.WithExplicitBucketBoundaries(genaimetrics.DurationBuckets...))
 	errs = append(errs, err)
-	in.srvDuration, err = genaiconv.NewServerRequestDuration(m, metric.WithExplicitBucketBoundaries(durationBuckets...))
+	in.srvDuration, err = genaiconv.NewServerRequestDuration(m, metric.WithExplicitBucketBoundaries(genaimetrics.DurationBuckets...))
 	errs = append(errs, err)
 	in.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		o.ObserveInt64(written, e.written.Load())

@@ -5,9 +5,11 @@ import (
 	"net/http"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/genaimetrics"
 	"github.com/otelaudit/otelaudit-go/middleware/internal/genai"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
@@ -72,6 +74,13 @@ type config struct {
 	callTP      otelaudit.CallOption
 	callContent otelaudit.CallOption
 	onSpan      bool
+	// mp records the streaming metrics; callMeter is
+	// otelaudit.WithMeterProvider(mp), nil when no option named one (the
+	// calls then use the global provider).
+	mp        metric.MeterProvider
+	callMeter otelaudit.CallOption
+	// srv holds the server streaming metrics ([Handler] only).
+	srv *genaimetrics.Streams
 }
 
 func newConfig(opts []Option) *config {
@@ -86,6 +95,9 @@ func newConfig(opts []Option) *config {
 	}
 	c.callTP = otelaudit.WithTracerProvider(c.tp)
 	c.callContent = otelaudit.WithContentOnSpan(c.onSpan)
+	if c.mp != nil {
+		c.callMeter = otelaudit.WithMeterProvider(c.mp)
+	}
 	if c.propagators == nil {
 		c.propagators = otel.GetTextMapPropagator()
 	}
@@ -109,6 +121,22 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	return optionFunc(func(c *config) {
 		if tp != nil {
 			c.tp = tp
+		}
+	})
+}
+
+// WithMeterProvider makes the wrapper record the GenAI streaming metrics
+// with mp instead of the global MeterProvider: for [Transport],
+// gen_ai.client.operation.time_to_first_chunk and
+// gen_ai.client.operation.time_per_output_chunk of streamed replies; for
+// [Handler], gen_ai.server.time_to_first_token and
+// gen_ai.server.time_per_output_token of streamed replies. (Durations and
+// token usage are recorded by the audit exporter from the spans.) nil is
+// ignored.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return optionFunc(func(c *config) {
+		if mp != nil {
+			c.mp = mp
 		}
 	})
 }

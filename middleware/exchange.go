@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
+	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
@@ -86,6 +87,14 @@ type exchange struct {
 	// wantContent says whether they go anywhere.
 	setContent  func(...attribute.KeyValue)
 	wantContent bool
+	// call is the client call (Transport), nil for a server span; start is
+	// when the exchange began.
+	call  *otelaudit.Call
+	start time.Time
+	// op, provider and srvAttrs (the server span's start attributes, read
+	// only) give the attributes of a server span's streaming metrics.
+	op, provider string
+	srvAttrs     []attribute.KeyValue
 
 	ended atomic.Bool
 
@@ -105,6 +114,8 @@ type exchange struct {
 	hijacked  bool
 	// contentLength is the reply's Content-Length, -1 when unknown.
 	contentLength int64
+	// firstChunk is when the first chunk of a streamed reply passed.
+	firstChunk time.Time
 }
 
 // readPrefix reads at most limit+1 bytes of rc, returning the bytes (at
@@ -182,7 +193,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		path = r.URL.Path
 	}
 	target := genai.Detect(host, path)
-	x := &exchange{cfg: c, api: target.API, limit: c.maxBody, server: server}
+	x := &exchange{cfg: c, api: target.API, limit: c.maxBody, server: server, start: start}
 
 	var (
 		op, provider, model, conv = target.Operation, target.Provider, "", ""
@@ -287,8 +298,8 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 	if !server {
 		var call *otelaudit.Call
 		ctx, call = otelaudit.StartCall(ctx, otelaudit.Request{Operation: op, Provider: provider, Model: model, ConversationID: conv},
-			c.callTP, c.callContent, otelaudit.WithStartTime(start), otelaudit.WithAttributes(extra...))
-		x.span = call.Span()
+			c.callTP, c.callContent, c.callMeter, otelaudit.WithStartTime(start), otelaudit.WithAttributes(extra...))
+		x.span, x.call = call.Span(), call
 		x.setContent, x.wantContent = call.SetContentAttributes, call.ContentWanted()
 		return ctx, x
 	}
@@ -308,6 +319,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		attrs = append(attrs, semconv.GenAIConversationIDKey.String(conv))
 	}
 	attrs = append(attrs, extra...)
+	x.op, x.provider, x.srvAttrs = op, provider, attrs
 	name := op
 	if model != "" {
 		name = op + " " + model
@@ -377,6 +389,9 @@ func (x *exchange) respond(status int, h http.Header, uncompressed bool, content
 				return
 			}
 			x.stream.Event(e.Type, e.Data)
+			if isChunk(e.Type, e.Data) {
+				x.chunk()
+			}
 		})
 	case mt == "application/vnd.amazon.eventstream":
 		x.mode = modeEventStream
@@ -387,6 +402,9 @@ func (x *exchange) respond(status int, h http.Header, uncompressed bool, content
 				t = m.ErrorCode
 			}
 			x.stream.EventStreamMessage(m.MessageType, m.EventType, t, m.Payload)
+			if m.MessageType == "event" {
+				x.chunk()
+			}
 		})
 	case mt == "application/x-ndjson" && (x.api == genai.APIOllamaChat || x.api == genai.APIOllamaGenerate):
 		x.mode = modeNDJSON
@@ -424,6 +442,9 @@ func (x *exchange) Write(p []byte) (int, error) {
 			}
 			x.appendBuf(p[:i])
 			x.stream.Event("", x.buf)
+			if len(bytes.TrimSpace(x.buf)) > 0 {
+				x.chunk()
+			}
 			x.buf = x.buf[:0]
 			p = p[i+1:]
 		}
@@ -431,6 +452,39 @@ func (x *exchange) Write(p []byte) (int, error) {
 		x.appendBuf(p)
 	}
 	return len(p), nil
+}
+
+// isChunk reports whether an SSE event is a chunk of the reply for the
+// streaming metrics: one with data other than OpenAI's [DONE] sentinel,
+// and not an Anthropic ping or an error event (the events the official
+// SDKs hand to their callers as chunks).
+func isChunk(typ string, data []byte) bool {
+	if typ == "ping" || typ == "error" {
+		return false
+	}
+	d := bytes.TrimSpace(data)
+	return len(d) > 0 && !bytes.Equal(d, []byte("[DONE]"))
+}
+
+// chunk notes that a chunk of a streamed reply passed now: the client call
+// records its chunk metrics; a server exchange keeps the time of the first
+// for finish. x.mu is held.
+func (x *exchange) chunk() {
+	if x.call != nil {
+		if x.firstChunk.IsZero() {
+			x.firstChunk = time.Now()
+			// The response model is an attribute of the chunk metrics:
+			// give the call the one the first event named, if any.
+			if m := x.stream.Model(); m != "" {
+				x.call.SetResponse("", m) // a copy of the event's bytes, see genai.Stream.Event
+			}
+		}
+		x.call.RecordChunk()
+		return
+	}
+	if x.firstChunk.IsZero() {
+		x.firstChunk = time.Now()
+	}
 }
 
 // wantsDrain reports whether an early Close should read the rest of the
@@ -568,6 +622,9 @@ func (x *exchange) finish(readErr error, early bool) {
 		if x.frames != nil && x.frames.Err() != nil {
 			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataStreamCorrupt).Bool(true))
 		}
+		if x.server && errType == "" {
+			x.recordServerStream(res)
+		}
 	case modeBuffer:
 		body := x.buf
 		truncated := x.truncated
@@ -616,6 +673,36 @@ func (x *exchange) finish(readErr error, early bool) {
 	}
 	if errType != "" {
 		attrs = x.appendError(attrs, errType)
+	}
+}
+
+// recordServerStream records the model server's streaming metrics of a
+// successful streamed reply: gen_ai.server.time_to_first_token (from the
+// request's start to the first chunk the handler wrote) and, when the
+// reply says how many tokens it generated, gen_ai.server.time_per_output_token
+// ((duration - time to first token) / (output tokens - 1), as the
+// conventions define it).
+func (x *exchange) recordServerStream(res *genai.Response) {
+	if x.cfg.srv == nil || x.firstChunk.IsZero() {
+		return
+	}
+	now := time.Now()
+	op, prov := genaiconv.OperationNameAttr(x.op), genaiconv.ProviderNameAttr(x.provider)
+	attrs := make([]attribute.KeyValue, 0, 4)
+	for _, kv := range x.srvAttrs {
+		switch kv.Key {
+		case semconv.GenAIRequestModelKey, semconv.ServerAddressKey, semconv.ServerPortKey:
+			attrs = append(attrs, kv)
+		}
+	}
+	if res.Model != "" {
+		attrs = append(attrs, semconv.GenAIResponseModelKey.String(strings.Clone(res.Model)))
+	}
+	ctx := context.Background()
+	ttft := x.firstChunk.Sub(x.start)
+	x.cfg.srv.FirstToken.Record(ctx, ttft.Seconds(), op, prov, attrs...)
+	if out := res.OutputTokens; out != nil && *out > 1 {
+		x.cfg.srv.PerToken.Record(ctx, (now.Sub(x.start)-ttft).Seconds()/float64(*out-1), op, prov, attrs...)
 	}
 }
 

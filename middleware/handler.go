@@ -10,6 +10,9 @@ import (
 
 	"github.com/felixge/httpsnoop"
 	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/otelaudit/otelaudit-go/internal/genaimetrics"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
 // Handler wraps next so that every request it serves is audited: the
@@ -37,6 +40,7 @@ import (
 // The returned handler is safe for concurrent use if next is.
 func Handler(next http.Handler, opts ...Option) http.Handler {
 	cfg := newConfig(opts)
+	cfg.srv = genaimetrics.For(cfg.mp, ScopeName, otelaudit.Version)
 	return &handler{next: next, cfg: cfg}
 }
 

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -98,6 +99,7 @@ func (f callOptionFunc) applyCall(c *callConfig) { f(c) }
 
 type callConfig struct {
 	tp        trace.TracerProvider
+	mp        metric.MeterProvider
 	noContent bool
 	onSpan    bool
 	start     time.Time
@@ -173,6 +175,7 @@ type Call struct {
 	// content routes content attributes: to the audit processor (default),
 	// onto the span (WithContentOnSpan) or nowhere.
 	content handoff.Sink
+	streamFields
 }
 
 // StartCall starts the span of a GenAI call and returns a context holding
@@ -257,6 +260,7 @@ func startSpan(ctx context.Context, req Request, op, name string, kind trace.Spa
 		ctx, span = cfg.tp.Tracer(ScopeName, TracerOptions...).Start(ctx, name, kind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
 	}
 	c := &Call{span: span, entryID: id, noContent: cfg.noContent, content: handoff.NewSink(span, slot, onSpan)}
+	c.mp, c.start, c.startAttrs = cfg.mp, cfg.start, attrs
 	if !onSpan && c.content.Audited() {
 		if !cfg.noContent && (req.SystemInstructions != "" || len(req.Input) > 0) {
 			// Built by the audit processor's worker, not by the caller; the
@@ -418,6 +422,11 @@ func contentTexts(msgs []Message) []string {
 func (c *Call) SetResponse(id, model string) {
 	if c == nil {
 		return
+	}
+	if model != "" {
+		c.streamMu.Lock()
+		c.respModel = model
+		c.streamMu.Unlock()
 	}
 	switch {
 	case id != "" && model != "":

@@ -94,6 +94,9 @@ func (s *Stream) Truncated() { s.b.truncated = true }
 // response.completed, Ollama's done:true, or an error event) was seen.
 func (s *Stream) Done() bool { return s.done }
 
+// Model returns the response model the events so far named, "" if none.
+func (s *Stream) Model() string { return s.model }
+
 // Event feeds one SSE event (typ is its "event:" field, possibly empty) or
 // one NDJSON line (typ empty). Malformed events are ignored.
 //
