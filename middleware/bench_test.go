@@ -120,16 +120,21 @@ func BenchmarkTransportOverhead(b *testing.B) {
 				_ = resp.Body.Close()
 				return time.Since(start)
 			}
-			measureOverhead(b, func() time.Duration { return call(bare) }, func() time.Duration { return call(audited) })
-			requireAudited(b, tp, st, warmup+b.N)
+			measureOverhead(b, tp, func() time.Duration { return call(bare) }, func() time.Duration { return call(audited) })
+			requireAudited(b, tp, st, warmup+b.N+9*64)
 		})
 	}
 }
 
 // measureOverhead runs warmup calls of each kind, then b.N of each,
 // alternating which goes first so that neither always follows the other,
-// and reports both p50 latencies, the p50 added and their ratio.
-func measureOverhead(b *testing.B, bare, audited func() time.Duration) {
+// and reports both p50 latencies, the p50 added and their ratio. Then it
+// reports bare-allocs/op and audited-allocs/op: the allocations of the
+// whole process per call (the loopback server's and, for the audited
+// call, the audit worker's and the store's included), counted over chunks
+// of calls each followed by a flush of tp; figures that do not depend on
+// the machine's load.
+func measureOverhead(b *testing.B, tp *sdktrace.TracerProvider, bare, audited func() time.Duration) {
 	for range warmup {
 		bare()
 		audited()
@@ -152,6 +157,19 @@ func measureOverhead(b *testing.B, bare, audited func() time.Duration) {
 	b.ReportMetric(float64(pa.Nanoseconds())/1e3, "audited-p50-us")
 	b.ReportMetric(float64((pa-pb).Nanoseconds())/1e3, "added-p50-us")
 	b.ReportMetric(float64(pa)/float64(pb), "ratio-p50")
+	const chunk = 64
+	for _, k := range []struct {
+		name string
+		f    func() time.Duration
+	}{{"bare", bare}, {"audited", audited}} {
+		n := testing.AllocsPerRun(8, func() {
+			for range chunk {
+				k.f()
+			}
+			_ = tp.ForceFlush(context.Background())
+		})
+		b.ReportMetric(n/chunk, k.name+"-allocs/op")
+	}
 }
 
 // BenchmarkHandlerOverhead alternates the bare handler and the wrapped one
@@ -169,6 +187,6 @@ func BenchmarkHandlerOverhead(b *testing.B) {
 		h.ServeHTTP(rec, req)
 		return time.Since(start)
 	}
-	measureOverhead(b, func() time.Duration { return call(bare) }, func() time.Duration { return call(wrapped) })
-	requireAudited(b, tp, st, warmup+b.N)
+	measureOverhead(b, tp, func() time.Duration { return call(bare) }, func() time.Duration { return call(wrapped) })
+	requireAudited(b, tp, st, warmup+b.N+9*64)
 }
