@@ -152,72 +152,75 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 		}
 		md[k] = v
 	}
-	for _, kv := range s.Attributes() {
-		switch kv.Key {
-		case otelaudit.AuditEntryIDKey:
-			if kv.Value.Type() == attribute.STRING {
-				in.ID = kv.Value.AsString()
-			}
-		case semconv.GenAIOperationNameKey:
-			in.Operation = kv.Value.String()
-		case semconv.GenAIProviderNameKey:
-			in.Provider = kv.Value.String()
-		case legacySystemKey:
-			legacySystem = kv.Value.String()
-		case semconv.GenAIRequestModelKey:
-			reqModel = kv.Value.String()
-		case semconv.GenAIResponseModelKey:
-			respModel = kv.Value.String()
-			haveRespMd = true
-		case semconv.GenAIConversationIDKey:
-			in.ConversationID = kv.Value.String()
-		case semconv.GenAIResponseIDKey:
-			respID = kv.Value.String()
-		case semconv.ErrorTypeKey:
-			errType = kv.Value.String()
-		case semconv.GenAIResponseFinishReasonsKey:
-			finishReasons, haveFinish = stringList(kv.Value), true
-		case semconv.GenAISystemInstructionsKey:
-			sys, haveSys = kv.Value, true
-		case semconv.GenAIInputMessagesKey:
-			input, haveIn = kv.Value, true
-		case semconv.GenAIOutputMessagesKey:
-			output, haveOut = kv.Value, true
-		case semconv.GenAIRequestStreamKey:
-			if kv.Value.Type() == attribute.BOOL && kv.Value.AsBool() {
-				setMD(streamKey, true)
-			}
-		case semconv.GenAIToolCallArgumentsKey:
-			toolArgs, haveArgs = kv.Value, true
-		case semconv.GenAIToolCallResultKey:
-			toolResult, haveResult = kv.Value, true
-		case semconv.GenAIToolNameKey, semconv.GenAIToolCallIDKey, semconv.GenAIAgentNameKey, semconv.GenAIAgentIDKey:
-			if kv.Value.Type() == attribute.STRING && kv.Value.AsString() != "" {
-				setMD(string(kv.Key), kv.Value.AsString())
-			}
-		case semconv.GenAIUsageInputTokensKey:
-			in.InputTokens = intValue(kv.Value)
-		case semconv.GenAIUsageOutputTokensKey:
-			in.OutputTokens = intValue(kv.Value)
-		case legacyPromptTokens:
-			legacyIn = intValue(kv.Value)
-		case legacyCompletionToken:
-			legacyOut = intValue(kv.Value)
-		case otelaudit.AuditSafetyPassedKey:
-			if kv.Value.Type() == attribute.BOOL {
-				in.SafetyPassed = otelaudit.Ptr(kv.Value.AsBool())
-			} else if kv.Value.Type() == attribute.STRING {
-				in.SafetyPassed = otelaudit.Ptr(!strings.EqualFold(kv.Value.AsString(), "false"))
-			}
-		case otelaudit.AuditDetectorsTriggeredKey:
-			in.DetectorsTriggered = stringList(kv.Value)
-		case otelaudit.AuditBlockReasonKey:
-			in.BlockReason = kv.Value.String()
-		case otelaudit.AuditAlertsKey:
-			in.Alerts = stringList(kv.Value)
-		default:
-			if k, ok := strings.CutPrefix(string(kv.Key), otelaudit.AuditMetadataPrefix); ok && k != "" {
-				setMD(k, jsonValue(kv.Value))
+	own, handed := attributeLists(s)
+	for _, list := range [2][]attribute.KeyValue{own, handed} {
+		for _, kv := range list {
+			switch kv.Key {
+			case otelaudit.AuditEntryIDKey:
+				if kv.Value.Type() == attribute.STRING {
+					in.ID = kv.Value.AsString()
+				}
+			case semconv.GenAIOperationNameKey:
+				in.Operation = kv.Value.String()
+			case semconv.GenAIProviderNameKey:
+				in.Provider = kv.Value.String()
+			case legacySystemKey:
+				legacySystem = kv.Value.String()
+			case semconv.GenAIRequestModelKey:
+				reqModel = kv.Value.String()
+			case semconv.GenAIResponseModelKey:
+				respModel = kv.Value.String()
+				haveRespMd = true
+			case semconv.GenAIConversationIDKey:
+				in.ConversationID = kv.Value.String()
+			case semconv.GenAIResponseIDKey:
+				respID = kv.Value.String()
+			case semconv.ErrorTypeKey:
+				errType = kv.Value.String()
+			case semconv.GenAIResponseFinishReasonsKey:
+				finishReasons, haveFinish = stringList(kv.Value), true
+			case semconv.GenAISystemInstructionsKey:
+				sys, haveSys = kv.Value, true
+			case semconv.GenAIInputMessagesKey:
+				input, haveIn = kv.Value, true
+			case semconv.GenAIOutputMessagesKey:
+				output, haveOut = kv.Value, true
+			case semconv.GenAIRequestStreamKey:
+				if kv.Value.Type() == attribute.BOOL && kv.Value.AsBool() {
+					setMD(streamKey, true)
+				}
+			case semconv.GenAIToolCallArgumentsKey:
+				toolArgs, haveArgs = kv.Value, true
+			case semconv.GenAIToolCallResultKey:
+				toolResult, haveResult = kv.Value, true
+			case semconv.GenAIToolNameKey, semconv.GenAIToolCallIDKey, semconv.GenAIAgentNameKey, semconv.GenAIAgentIDKey:
+				if kv.Value.Type() == attribute.STRING && kv.Value.AsString() != "" {
+					setMD(string(kv.Key), kv.Value.AsString())
+				}
+			case semconv.GenAIUsageInputTokensKey:
+				in.InputTokens = intValue(kv.Value)
+			case semconv.GenAIUsageOutputTokensKey:
+				in.OutputTokens = intValue(kv.Value)
+			case legacyPromptTokens:
+				legacyIn = intValue(kv.Value)
+			case legacyCompletionToken:
+				legacyOut = intValue(kv.Value)
+			case otelaudit.AuditSafetyPassedKey:
+				if kv.Value.Type() == attribute.BOOL {
+					in.SafetyPassed = otelaudit.Ptr(kv.Value.AsBool())
+				} else if kv.Value.Type() == attribute.STRING {
+					in.SafetyPassed = otelaudit.Ptr(!strings.EqualFold(kv.Value.AsString(), "false"))
+				}
+			case otelaudit.AuditDetectorsTriggeredKey:
+				in.DetectorsTriggered = stringList(kv.Value)
+			case otelaudit.AuditBlockReasonKey:
+				in.BlockReason = kv.Value.String()
+			case otelaudit.AuditAlertsKey:
+				in.Alerts = stringList(kv.Value)
+			default:
+				if k, ok := strings.CutPrefix(string(kv.Key), otelaudit.AuditMetadataPrefix); ok && k != "" {
+					setMD(k, jsonValue(kv.Value))
+				}
 			}
 		}
 	}

@@ -130,7 +130,8 @@ func (in *instruments) recordGenAI(ctx context.Context, s SpanView, it *otelaudi
 	if k, ok := s.(interface{ SpanKind() trace.SpanKind }); ok {
 		server = k.SpanKind() == trace.SpanKindServer
 	}
-	for _, kv := range s.Attributes() {
+	own, _ := attributeLists(s) // none of these is handed-over content
+	for _, kv := range own {
 		switch kv.Key {
 		case semconv.GenAIResponseModelKey, semconv.ServerAddressKey:
 			if kv.Value.Type() == attribute.STRING && kv.Value.AsString() != "" {

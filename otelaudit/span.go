@@ -262,20 +262,13 @@ func startSpan(ctx context.Context, req Request, op, name string, kind trace.Spa
 	c := &Call{span: span, entryID: id, noContent: cfg.noContent, content: handoff.NewSink(span, slot, onSpan)}
 	c.mp, c.start, c.startAttrs = cfg.mp, cfg.start, attrs
 	if !onSpan && c.content.Audited() {
-		if !cfg.noContent && (req.SystemInstructions != "" || len(req.Input) > 0) {
-			// Built by the audit processor's worker, not by the caller; the
-			// message list is copied, its strings are immutable.
-			sys, input := req.SystemInstructions, slices.Clone(req.Input)
-			c.content.Defer(func() []attribute.KeyValue {
-				var kv []attribute.KeyValue
-				if sys != "" {
-					kv = append(kv, semconv.GenAISystemInstructionsKey.StringSlice([]string{validUTF8(sys)}))
-				}
-				if len(input) > 0 {
-					kv = append(kv, semconv.GenAIInputMessagesKey.StringSlice(contentTexts(input)))
-				}
-				return kv
-			})
+		if !cfg.noContent {
+			// The texts only: the audit hashes them as it would the
+			// semconv JSON (see contentTexts), and no JSON is built.
+			if req.SystemInstructions != "" {
+				c.content.SetText(semconv.GenAISystemInstructionsKey, req.SystemInstructions)
+			}
+			c.handTexts(semconv.GenAIInputMessagesKey, req.Input)
 		}
 		if len(req.Metadata) > 0 {
 			md := make([]attribute.KeyValue, 0, len(req.Metadata))
@@ -384,10 +377,7 @@ func (c *Call) SetOutput(msgs ...Message) {
 		c.content.Set(semconv.GenAIOutputMessagesKey.String(MessagesJSON(msgs, "assistant")))
 		return
 	}
-	out := slices.Clone(msgs)
-	c.content.Defer(func() []attribute.KeyValue {
-		return []attribute.KeyValue{semconv.GenAIOutputMessagesKey.StringSlice(contentTexts(out))}
-	})
+	c.handTexts(semconv.GenAIOutputMessagesKey, msgs)
 }
 
 // validUTF8 returns s with each byte that is not valid UTF-8 replaced by
@@ -404,17 +394,26 @@ func validUTF8(s string) string {
 	return b.String()
 }
 
-// contentTexts returns the texts of msgs, which is what the audit hashes
-// of a message list (the exporter's ContentText rule: text parts verbatim,
-// joined by "\n"). Handing the audit processor the texts instead of the
-// semconv JSON saves building the JSON and parsing it back; invalid UTF-8
-// is replaced as MessagesJSON replaces it, so the hash is the same.
-func contentTexts(msgs []Message) []string {
-	out := make([]string, len(msgs))
-	for i, m := range msgs {
-		out[i] = validUTF8(m.Content)
+// handTexts hands the texts of msgs to the audit processor as key: what
+// the audit hashes of a message list is its texts joined by "\n" (the
+// exporter's ContentText rule for text parts), so handing the texts
+// instead of the semconv JSON saves building the JSON and parsing it back.
+// Only the strings are kept, never msgs (the caller may reuse it); one
+// message needs no allocation. Invalid UTF-8 is replaced when the entry is
+// built (Logger.Entry), as MessagesJSON would replace it, so the hash is
+// the same.
+func (c *Call) handTexts(key attribute.Key, msgs []Message) {
+	switch len(msgs) {
+	case 0:
+	case 1:
+		c.content.SetText(key, msgs[0].Content)
+	default:
+		texts := make([]string, len(msgs))
+		for i := range msgs {
+			texts[i] = msgs[i].Content
+		}
+		c.content.SetTexts(key, texts)
 	}
-	return out
 }
 
 // SetResponse records gen_ai.response.id and gen_ai.response.model; empty

@@ -295,27 +295,33 @@ func TestStartCallUsesGlobalProvider(t *testing.T) {
 // TestHandedOverContentHashesLikeSpanContent: the content StartCall hands
 // to the audit processor beside the span gives the same entry as the same
 // content on the span (WithContentOnSpan), also for invalid UTF-8, text
-// that looks like JSON and several messages.
+// that looks like JSON, one message and several.
 func TestHandedOverContentHashesLikeSpanContent(t *testing.T) {
-	texts := []string{"plain", "bad \xff\xfe utf8 \xc3", `["looks",{"like":"json"}]`, "multi\nline \"quoted\""}
+	texts := []string{"plain", "bad \xff\xfe utf8 \xc3", `["looks",{"like":"json"}]`, "multi\nline \"quoted\"", ""}
 	for _, txt := range texts {
-		req := otelaudit.Request{Model: "m", SystemInstructions: "sys " + txt,
-			Input: []otelaudit.Message{{Content: txt}, {Role: "assistant", Content: "a"}, {Content: txt + "2"}}}
-		var hashes [2][2]string
-		for i, onSpan := range []bool{false, true} {
-			mem := storage.NewMemoryStorage(0)
-			l, err := otelaudit.NewLogger(mem, otelaudit.WithStoreContent(true))
-			require.NoError(t, err)
-			tp, _, err := exporter.NewTracerProvider(l)
-			require.NoError(t, err)
-			_, call := otelaudit.StartCall(t.Context(), req, otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(onSpan))
-			call.SetOutput(otelaudit.Message{Content: txt}, otelaudit.Message{Content: "x"})
-			call.End()
-			require.NoError(t, tp.Shutdown(t.Context()))
-			e, err := mem.Read(t.Context(), call.EntryID())
-			require.NoError(t, err)
-			hashes[i] = [2]string{e.InputHash, e.OutputHash}
+		for _, several := range []bool{true, false} {
+			req := otelaudit.Request{Model: "m", SystemInstructions: "sys " + txt,
+				Input: []otelaudit.Message{{Content: txt}, {Role: "assistant", Content: "a"}, {Content: txt + "2"}}}
+			output := []otelaudit.Message{{Content: txt}, {Content: "x"}}
+			if !several {
+				req.SystemInstructions, req.Input, output = "", req.Input[:1], output[:1]
+			}
+			var hashes [2][2]string
+			for i, onSpan := range []bool{false, true} {
+				mem := storage.NewMemoryStorage(0)
+				l, err := otelaudit.NewLogger(mem, otelaudit.WithStoreContent(true))
+				require.NoError(t, err)
+				tp, _, err := exporter.NewTracerProvider(l)
+				require.NoError(t, err)
+				_, call := otelaudit.StartCall(t.Context(), req, otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(onSpan))
+				call.SetOutput(output...)
+				call.End()
+				require.NoError(t, tp.Shutdown(t.Context()))
+				e, err := mem.Read(t.Context(), call.EntryID())
+				require.NoError(t, err)
+				hashes[i] = [2]string{e.InputHash, e.OutputHash}
+			}
+			assert.Equal(t, hashes[1], hashes[0], "text %q, several messages %v", txt, several)
 		}
-		assert.Equal(t, hashes[1], hashes[0], "text %q", txt)
 	}
 }

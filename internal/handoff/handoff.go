@@ -25,6 +25,7 @@ package handoff
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -40,10 +41,26 @@ type Slot struct {
 	owner  trace.Span // the span an audit processor claimed the slot for
 	closed bool       // Attach ran: no later span may claim it
 	attrs  []attribute.KeyValue
-	lazy   []func() []attribute.KeyValue
-	// lazyBuf backs lazy for the usual input and output parts, so that
+	texts  []texts
+	// textBuf backs texts for the usual input and output parts, so that
 	// they need no allocation of their own.
-	lazyBuf [2]func() []attribute.KeyValue
+	textBuf [2]texts
+}
+
+// texts is content handed over as its text parts (Sink.SetText,
+// Sink.SetTexts); the reader makes it a string slice attribute.
+type texts struct {
+	key  attribute.Key
+	one  string   // the usual single part, kept without a slice
+	many []string // several parts (owned by the slot); nil for one
+}
+
+// value is t as the attribute value the reader gets.
+func (t *texts) value() attribute.KeyValue {
+	if t.many == nil {
+		return t.key.StringSlice([]string{t.one})
+	}
+	return t.key.StringSlice(t.many)
 }
 
 type ctxKey struct{}
@@ -51,7 +68,7 @@ type ctxKey struct{}
 // Begin returns ctx carrying a new Slot, to start the span with.
 func Begin(ctx context.Context) (context.Context, *Slot) {
 	sl := &Slot{}
-	sl.lazy = sl.lazyBuf[:0]
+	sl.texts = sl.textBuf[:0]
 	return context.WithValue(ctx, ctxKey{}, sl), sl
 }
 
@@ -95,31 +112,32 @@ func (sl *Slot) set(kv []attribute.KeyValue) {
 	sl.mu.Unlock()
 }
 
-func (sl *Slot) deferred(f func() []attribute.KeyValue) {
+func (sl *Slot) setTexts(t texts) {
 	sl.mu.Lock()
-	sl.lazy = append(sl.lazy, f)
+	sl.texts = append(sl.texts, t)
 	sl.mu.Unlock()
 }
 
-// Attributes returns the content handed to sl, deferred parts built now,
-// in the order they were handed over (deferred parts first, since they
-// describe the start of the call). A key given twice appears twice; the
-// later value is the one that counts, as with span attributes.
+// Attributes returns the content handed to sl: the text parts (as string
+// slice attributes) first, since they describe the start of the call, then
+// the attributes, each group in the order it was handed over. A key given
+// twice appears twice; the later value is the one that counts, as with
+// span attributes. The slice is built on each call and belongs to the
+// caller.
 func (sl *Slot) Attributes() []attribute.KeyValue {
 	if sl == nil {
 		return nil
 	}
 	sl.mu.Lock()
-	lazy, attrs := sl.lazy, sl.attrs
-	sl.mu.Unlock()
-	if len(lazy) == 0 {
-		return attrs
+	defer sl.mu.Unlock()
+	if len(sl.texts) == 0 {
+		return slices.Clip(sl.attrs)
 	}
-	var out []attribute.KeyValue
-	for _, f := range lazy {
-		out = append(out, f()...)
+	out := make([]attribute.KeyValue, 0, len(sl.texts)+len(sl.attrs))
+	for i := range sl.texts {
+		out = append(out, sl.texts[i].value())
 	}
-	return append(out, attrs...)
+	return append(out, sl.attrs...)
 }
 
 // Sink routes the content of one span: onto the span when the caller opted
@@ -168,15 +186,32 @@ func (k Sink) Set(kv ...attribute.KeyValue) {
 	}
 }
 
-// Defer hands over content that f builds only when the audit processor
-// reads it (off the caller's goroutine). f must only read values that do
-// not change after Defer; with the opt-in it runs now and goes on the span.
-func (k Sink) Defer(f func() []attribute.KeyValue) {
+// SetText hands over content made of one text part (a message's text, the
+// system instructions): the audit processor reads it as key with a one
+// string value slice, which the exporter's content rule takes verbatim.
+// Nothing is copied or built on the caller's goroutine: strings are
+// immutable. With the opt-in it goes on the span as that slice.
+func (k Sink) SetText(key attribute.Key, text string) {
 	switch {
 	case k.onSpan:
-		k.span.SetAttributes(f()...)
+		k.span.SetAttributes(key.StringSlice([]string{text}))
 	case k.slot != nil:
-		k.slot.deferred(f)
+		k.slot.setTexts(texts{key: key, one: text})
+	}
+}
+
+// SetTexts is [Sink.SetText] for several text parts, read as a string
+// slice joined with "\n". The slot keeps parts: the caller must not
+// modify it afterwards.
+func (k Sink) SetTexts(key attribute.Key, parts []string) {
+	switch {
+	case len(parts) == 0:
+	case len(parts) == 1:
+		k.SetText(key, parts[0])
+	case k.onSpan:
+		k.span.SetAttributes(key.StringSlice(parts))
+	case k.slot != nil:
+		k.slot.setTexts(texts{key: key, many: parts})
 	}
 }
 

@@ -2,6 +2,7 @@ package handoff
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -48,15 +49,15 @@ func TestSlotReachesOnlyItsOwnSpan(t *testing.T) {
 	_, child := tr.Start(ctx, "child")
 	child.End()
 	sink.Set(attribute.String("gen_ai.input.messages", "secret"))
-	sink.Defer(func() []attribute.KeyValue {
-		return []attribute.KeyValue{attribute.String("gen_ai.output.messages", "answer")}
-	})
+	sink.SetText("gen_ai.output.messages", "answer")
+	sink.SetTexts("gen_ai.system_instructions", []string{"a", "b"})
 	span.End()
 	if len(c.taken) != 1 {
 		t.Fatalf("slots taken: %d, want 1 (the child must not have one)", len(c.taken))
 	}
 	got := c.taken[0]
-	if len(got) != 2 || got[0].Value.AsString() != "answer" || got[1].Value.AsString() != "secret" {
+	if len(got) != 3 || !slices.Equal(got[0].Value.AsStringSlice(), []string{"answer"}) ||
+		!slices.Equal(got[1].Value.AsStringSlice(), []string{"a", "b"}) || got[2].Value.AsString() != "secret" {
 		t.Fatalf("content = %v", got)
 	}
 	if n := c.reg.Len(); n != 0 {
@@ -70,13 +71,9 @@ func TestNoProcessorNoContent(t *testing.T) {
 	if sink.Audited() || sink.Wants() {
 		t.Fatal("a provider without the audit processor takes content")
 	}
-	called := false
-	sink.Defer(func() []attribute.KeyValue { called = true; return nil })
+	sink.SetText("gen_ai.output.messages", "secret")
 	sink.Set(attribute.String("gen_ai.input.messages", "secret"))
 	span.End()
-	if called {
-		t.Fatal("deferred content was built for nobody")
-	}
 }
 
 func TestOnSpanPutsContentOnTheSpan(t *testing.T) {
@@ -84,12 +81,11 @@ func TestOnSpanPutsContentOnTheSpan(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	_, span, sink := start(tp.Tracer("t"), context.Background(), true)
 	sink.Set(attribute.String("gen_ai.input.messages", "in"))
-	sink.Defer(func() []attribute.KeyValue {
-		return []attribute.KeyValue{attribute.String("gen_ai.output.messages", "out")}
-	})
+	sink.SetText("gen_ai.output.messages", "out")
+	sink.SetTexts("gen_ai.system_instructions", []string{"a", "b"})
 	span.End()
-	if n := len(rec.ended[0].Attributes()); n != 2 {
-		t.Fatalf("span attributes: %d, want 2", n)
+	if n := len(rec.ended[0].Attributes()); n != 3 {
+		t.Fatalf("span attributes: %d, want 3", n)
 	}
 }
 
