@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -18,6 +19,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/handoff"
 	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
@@ -124,16 +126,22 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //   - TraceID, SpanID: the span's ids in W3C hex.
 func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	sc := s.SpanContext()
+	// Both ids in W3C hex, in one string (one allocation).
+	tid, sid := sc.TraceID(), sc.SpanID()
+	var idHex [2*len(tid) + 2*len(sid)]byte
+	hex.Encode(idHex[:2*len(tid)], tid[:])
+	hex.Encode(idHex[2*len(tid):], sid[:])
+	ids := string(idHex[:])
 	in := otelaudit.Interaction{
 		Timestamp: s.StartTime(),
-		TraceID:   sc.TraceID().String(),
-		SpanID:    sc.SpanID().String(),
+		TraceID:   ids[:2*len(tid)],
+		SpanID:    ids[2*len(tid):],
 	}
 	if end := s.EndTime(); !end.IsZero() && end.After(in.Timestamp) {
 		in.Latency = end.Sub(in.Timestamp)
 	}
 	var (
-		sys, input, output     attribute.Value
+		sys, input, output     contentValue
 		haveSys, haveIn        bool
 		haveOut                bool
 		toolArgs, toolResult   attribute.Value
@@ -152,8 +160,28 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 		}
 		md[k] = v
 	}
-	own, handed := attributeLists(s)
-	for _, list := range [2][]attribute.KeyValue{own, handed} {
+	// In the order they count: the span's attributes, the content handed
+	// over beside it as text parts, then as attributes.
+	own, texts, handed := spanContent(s)
+	var otherTexts []attribute.KeyValue // text parts of other keys (none from this module)
+	for i := range texts {
+		if !isMessagesKey(texts[i].Key) {
+			otherTexts = append(otherTexts, texts[i].KeyValue())
+		}
+	}
+	for li, list := range [3][]attribute.KeyValue{own, otherTexts, handed} {
+		if li == 1 {
+			for i := range texts {
+				switch t := &texts[i]; t.Key {
+				case semconv.GenAISystemInstructionsKey:
+					sys, haveSys = contentValue{text: t}, true
+				case semconv.GenAIInputMessagesKey:
+					input, haveIn = contentValue{text: t}, true
+				case semconv.GenAIOutputMessagesKey:
+					output, haveOut = contentValue{text: t}, true
+				}
+			}
+		}
 		for _, kv := range list {
 			switch kv.Key {
 			case otelaudit.AuditEntryIDKey:
@@ -180,11 +208,11 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 			case semconv.GenAIResponseFinishReasonsKey:
 				finishReasons, haveFinish = stringList(kv.Value), true
 			case semconv.GenAISystemInstructionsKey:
-				sys, haveSys = kv.Value, true
+				sys, haveSys = contentValue{v: kv.Value}, true
 			case semconv.GenAIInputMessagesKey:
-				input, haveIn = kv.Value, true
+				input, haveIn = contentValue{v: kv.Value}, true
 			case semconv.GenAIOutputMessagesKey:
-				output, haveOut = kv.Value, true
+				output, haveOut = contentValue{v: kv.Value}, true
 			case semconv.GenAIRequestStreamKey:
 				if kv.Value.Type() == attribute.BOOL && kv.Value.AsBool() {
 					setMD(streamKey, true)
@@ -244,10 +272,10 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	var partsBuf [8]string
 	parts := partsBuf[:0]
 	if haveSys {
-		parts = appendContent(parts, sys)
+		parts = sys.appendTo(parts)
 	}
 	if haveIn {
-		parts = appendContent(parts, input)
+		parts = input.appendTo(parts)
 	}
 	if !haveIn && haveArgs {
 		parts = append(parts, toolText(toolArgs))
@@ -255,7 +283,7 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	in.Input = strings.Join(parts, "\n")
 	switch {
 	case haveOut:
-		in.Output = strings.Join(appendContent(partsBuf[:0], output), "\n")
+		in.Output = strings.Join(output.appendTo(partsBuf[:0]), "\n")
 	case haveResult:
 		in.Output = toolText(toolResult)
 	}
@@ -283,6 +311,30 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	}
 	in.Metadata = md
 	return in
+}
+
+// contentValue is the value of a content attribute (system instructions,
+// input or output messages), or the text parts handed over in its place.
+type contentValue struct {
+	v    attribute.Value
+	text *handoff.Text
+}
+
+// appendTo appends the content's parts (see [ContentText]) to dst.
+func (c contentValue) appendTo(dst []string) []string {
+	if c.text != nil {
+		return c.text.AppendParts(dst)
+	}
+	return appendContent(dst, c.v)
+}
+
+// isMessagesKey reports whether k is one of the keys [ContentText] reads.
+func isMessagesKey(k attribute.Key) bool {
+	switch k {
+	case semconv.GenAISystemInstructionsKey, semconv.GenAIInputMessagesKey, semconv.GenAIOutputMessagesKey:
+		return true
+	}
+	return false
 }
 
 // streamKey is the metadata key of a streamed call (gen_ai.request.stream

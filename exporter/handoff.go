@@ -11,16 +11,14 @@ import (
 
 // contentSpan is an ended span with the content its instrumentation handed
 // to the audit processor beside it (see internal/handoff): its attributes
-// are the span's followed by the handed-over ones, read on first use by
-// the goroutine that converts the span (not the caller's).
+// are the span's followed by the handed-over ones, read by the goroutine
+// that converts the span (not the caller's).
 type contentSpan struct {
 	sdktrace.ReadOnlySpan
 	slot *handoff.Slot
 
-	handedOnce sync.Once
-	handed     []attribute.KeyValue
-	allOnce    sync.Once
-	all        []attribute.KeyValue
+	once sync.Once
+	all  []attribute.KeyValue
 }
 
 // withContent returns s with the content of slot, or s when slot is nil.
@@ -31,19 +29,13 @@ func withContent(s sdktrace.ReadOnlySpan, slot *handoff.Slot) sdktrace.ReadOnlyS
 	return &contentSpan{ReadOnlySpan: s, slot: slot}
 }
 
-// handedAttributes returns the content handed over beside the span.
-func (c *contentSpan) handedAttributes() []attribute.KeyValue {
-	c.handedOnce.Do(func() { c.handed = c.slot.Attributes() })
-	return c.handed
-}
-
 // Attributes returns the span's attributes and then the handed-over
 // content, so that the content wins for a key given in both places. The
-// conversion does not use it (see attributeLists): it copies every
-// attribute once more.
+// conversion does not use it (see spanContent): it builds the text parts
+// into attributes and copies every attribute once more.
 func (c *contentSpan) Attributes() []attribute.KeyValue {
-	c.allOnce.Do(func() {
-		own, extra := c.ReadOnlySpan.Attributes(), c.handedAttributes()
+	c.once.Do(func() {
+		own, extra := c.ReadOnlySpan.Attributes(), c.slot.Attributes()
 		if len(extra) == 0 {
 			c.all = own
 			return
@@ -54,12 +46,14 @@ func (c *contentSpan) Attributes() []attribute.KeyValue {
 	return c.all
 }
 
-// attributeLists returns what s.Attributes() returns as two lists, the
-// span's own attributes and then the content handed over beside it, for
-// readers that go through both in order: that saves copying them into one.
-func attributeLists(s SpanView) (own, handed []attribute.KeyValue) {
+// spanContent returns what s.Attributes() returns in three parts, in the
+// order they count: the span's own attributes, the content handed over
+// beside it as text parts, and as attributes. Readers that go through
+// them in turn save building and copying the merged list.
+func spanContent(s SpanView) (own []attribute.KeyValue, texts []handoff.Text, handed []attribute.KeyValue) {
 	if c, ok := s.(*contentSpan); ok {
-		return c.ReadOnlySpan.Attributes(), c.handedAttributes()
+		texts, handed = c.slot.Content()
+		return c.ReadOnlySpan.Attributes(), texts, handed
 	}
-	return s.Attributes(), nil
+	return s.Attributes(), nil, nil
 }

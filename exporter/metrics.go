@@ -130,7 +130,7 @@ func (in *instruments) recordGenAI(ctx context.Context, s SpanView, it *otelaudi
 	if k, ok := s.(interface{ SpanKind() trace.SpanKind }); ok {
 		server = k.SpanKind() == trace.SpanKindServer
 	}
-	own, _ := attributeLists(s) // none of these is handed-over content
+	own, _, _ := spanContent(s) // none of these is handed-over content
 	for _, kv := range own {
 		switch kv.Key {
 		case semconv.GenAIResponseModelKey, semconv.ServerAddressKey:

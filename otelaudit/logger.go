@@ -120,17 +120,19 @@ func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
 	// valid before it is hashed or kept, so that the stored content and its
 	// hash agree (storage rejects invalid UTF-8 rather than change it).
 	in.Input, in.Output = validUTF8(in.Input), validUTF8(in.Output)
+	// The optional strings of the entry share one allocation.
+	opt := new([4]string)
 	e := &storage.AuditEntry{
 		ID:                 in.ID,
 		Timestamp:          in.Timestamp,
 		InputHash:          l.hasher.hash(in.Input),
 		OutputHash:         l.hasher.hash(in.Output),
-		Provider:           nullable(validUTF8(in.Provider)),
-		Model:              nullable(validUTF8(in.Model)),
-		ConversationID:     nullable(validUTF8(in.ConversationID)),
+		Provider:           optional(&opt[0], validUTF8(in.Provider)),
+		Model:              optional(&opt[1], validUTF8(in.Model)),
+		ConversationID:     optional(&opt[2], validUTF8(in.ConversationID)),
 		SafetyPassed:       in.SafetyPassed == nil || *in.SafetyPassed,
 		DetectorsTriggered: validUTF8s(in.DetectorsTriggered),
-		BlockReason:        nullable(validUTF8(in.BlockReason)),
+		BlockReason:        optional(&opt[3], validUTF8(in.BlockReason)),
 		Alerts:             validUTF8s(in.Alerts),
 		LatencyMS:          float64(in.Latency) / float64(time.Millisecond),
 		InputTokens:        in.InputTokens,
@@ -182,11 +184,13 @@ func validUTF8s(ss []string) []string {
 	return out
 }
 
-func nullable(s string) *string {
+// optional stores s in *p and returns p, or nil for "".
+func optional(p *string, s string) *string {
 	if s == "" {
 		return nil
 	}
-	return &s
+	*p = s
+	return p
 }
 
 // Log stores the entry for in and returns its id. When it returns nil the

@@ -41,26 +41,35 @@ type Slot struct {
 	owner  trace.Span // the span an audit processor claimed the slot for
 	closed bool       // Attach ran: no later span may claim it
 	attrs  []attribute.KeyValue
-	texts  []texts
+	texts  []Text
 	// textBuf backs texts for the usual input and output parts, so that
 	// they need no allocation of their own.
-	textBuf [2]texts
+	textBuf [2]Text
 }
 
-// texts is content handed over as its text parts (Sink.SetText,
-// Sink.SetTexts); the reader makes it a string slice attribute.
-type texts struct {
-	key  attribute.Key
+// Text is content handed over as its text parts ([Sink.SetText],
+// [Sink.SetTexts]): the value of Key is the list of parts, as a string
+// slice attribute would hold it.
+type Text struct {
+	Key  attribute.Key
 	one  string   // the usual single part, kept without a slice
 	many []string // several parts (owned by the slot); nil for one
 }
 
-// value is t as the attribute value the reader gets.
-func (t *texts) value() attribute.KeyValue {
+// AppendParts appends t's parts to dst.
+func (t *Text) AppendParts(dst []string) []string {
 	if t.many == nil {
-		return t.key.StringSlice([]string{t.one})
+		return append(dst, t.one)
 	}
-	return t.key.StringSlice(t.many)
+	return append(dst, t.many...)
+}
+
+// KeyValue is t as the string slice attribute it stands for.
+func (t *Text) KeyValue() attribute.KeyValue {
+	if t.many == nil {
+		return t.Key.StringSlice([]string{t.one})
+	}
+	return t.Key.StringSlice(t.many)
 }
 
 type ctxKey struct{}
@@ -112,32 +121,40 @@ func (sl *Slot) set(kv []attribute.KeyValue) {
 	sl.mu.Unlock()
 }
 
-func (sl *Slot) setTexts(t texts) {
+func (sl *Slot) setTexts(t Text) {
 	sl.mu.Lock()
 	sl.texts = append(sl.texts, t)
 	sl.mu.Unlock()
 }
 
-// Attributes returns the content handed to sl: the text parts (as string
-// slice attributes) first, since they describe the start of the call, then
-// the attributes, each group in the order it was handed over. A key given
-// twice appears twice; the later value is the one that counts, as with
-// span attributes. The slice is built on each call and belongs to the
-// caller.
+// Attributes returns the content handed to sl as attributes: the text
+// parts (as string slice attributes) first, since they describe the start
+// of the call, then the attributes, each group in the order it was handed
+// over. A key given twice appears twice; the later value is the one that
+// counts, as with span attributes. The slice is built on each call and
+// belongs to the caller.
 func (sl *Slot) Attributes() []attribute.KeyValue {
+	texts, attrs := sl.Content()
+	if len(texts) == 0 {
+		return attrs
+	}
+	out := make([]attribute.KeyValue, 0, len(texts)+len(attrs))
+	for i := range texts {
+		out = append(out, texts[i].KeyValue())
+	}
+	return append(out, attrs...)
+}
+
+// Content returns what [Slot.Attributes] returns without building the
+// text attributes: the text parts, then the attributes. Readers must not
+// modify either slice.
+func (sl *Slot) Content() (texts []Text, attrs []attribute.KeyValue) {
 	if sl == nil {
-		return nil
+		return nil, nil
 	}
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	if len(sl.texts) == 0 {
-		return slices.Clip(sl.attrs)
-	}
-	out := make([]attribute.KeyValue, 0, len(sl.texts)+len(sl.attrs))
-	for i := range sl.texts {
-		out = append(out, sl.texts[i].value())
-	}
-	return append(out, sl.attrs...)
+	return slices.Clip(sl.texts), slices.Clip(sl.attrs)
 }
 
 // Sink routes the content of one span: onto the span when the caller opted
@@ -196,7 +213,7 @@ func (k Sink) SetText(key attribute.Key, text string) {
 	case k.onSpan:
 		k.span.SetAttributes(key.StringSlice([]string{text}))
 	case k.slot != nil:
-		k.slot.setTexts(texts{key: key, one: text})
+		k.slot.setTexts(Text{Key: key, one: text})
 	}
 }
 
@@ -211,7 +228,7 @@ func (k Sink) SetTexts(key attribute.Key, parts []string) {
 	case k.onSpan:
 		k.span.SetAttributes(key.StringSlice(parts))
 	case k.slot != nil:
-		k.slot.setTexts(texts{key: key, many: parts})
+		k.slot.setTexts(Text{Key: key, many: parts})
 	}
 }
 
