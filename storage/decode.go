@@ -78,6 +78,26 @@ func foldsToField(k string) string {
 
 var parserPool = sync.Pool{New: func() any { return new(jsontape.Parser) }}
 
+// decoded holds a decoded entry together with everything its pointer
+// fields point to, so that decoding a line allocates the entry once
+// rather than once per optional field (a full scan decodes millions).
+type decoded struct {
+	e      AuditEntry
+	chain  Chain
+	tokens [2]int64  // InputTokens, OutputTokens
+	strs   [6]string // the optional strings, in optStrField order
+}
+
+// optStrField maps a field index to its slot in decoded.strs, -1 for a
+// field that is not an optional string.
+var optStrField = [numFields]int8{
+	fID: -1, fTimestamp: -1, fInputHash: -1, fOutputHash: -1,
+	fInputContent: 0, fOutputContent: 1, fProvider: 2, fModel: 3, fConversationID: 4,
+	fSafetyPassed: -1, fDetectorsTriggered: -1, fBlockReason: 5, fAlerts: -1,
+	fLatencyMS: -1, fInputTokens: -1, fOutputTokens: -1, fMetadata: -1,
+	fTraceID: -1, fSpanID: -1, fOperation: -1, fChain: -1,
+}
+
 // ParseEntry decodes one wire-format JSON object (one stored line). It
 // accepts exactly the lines whose entry encodes again ([AuditEntry.AppendJSON])
 // and reads back equal: a line with a repeated key, a string that is not
@@ -91,11 +111,11 @@ func ParseEntry(data []byte) (*AuditEntry, error) {
 		p.Reset()
 		parserPool.Put(p)
 	}()
-	e := new(AuditEntry)
-	if err := decodeEntry(p, string(data), e); err != nil {
+	d := new(decoded)
+	if err := decodeEntry(p, string(data), d); err != nil {
 		return nil, err
 	}
-	return e, nil
+	return &d.e, nil
 }
 
 // UnmarshalJSON decodes the wire format as [ParseEntry] does.
@@ -129,7 +149,9 @@ func decodeErr(id, format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidEntry, msg)
 }
 
-func decodeEntry(p *jsontape.Parser, line string, e *AuditEntry) error {
+// decodeEntry decodes line into d.e; the entry's strings share line's
+// memory.
+func decodeEntry(p *jsontape.Parser, line string, d *decoded) error {
 	root, err := p.ParseString(line)
 	if err != nil {
 		if errors.Is(err, jsontape.ErrTooDeep) {
@@ -140,13 +162,24 @@ func decodeEntry(p *jsontape.Parser, line string, e *AuditEntry) error {
 	if !root.IsObject() {
 		return decodeErr("", "not a JSON object")
 	}
+	e := &d.e
 	e.SafetyPassed = true
+	// Decoding never makes invalid UTF-8 (an escape decodes to a valid
+	// rune, U+FFFD for a lone surrogate), so when the whole line is valid
+	// no string taken from it needs checking again.
+	st := decodeState{d: d, utf8OK: utf8.ValidString(line)}
 	var seen uint32
 	var bad string // first problem, reported after the id is known
+	want := 0      // the key AppendJSON writes next: usually the one that comes
 	for k, v := range root.Members() {
-		i := fieldIndex(k)
+		i := -1
+		if want < numFields && fieldNames[want] == k {
+			i = want
+		} else {
+			i = fieldIndex(k)
+		}
 		if i < 0 {
-			if !utf8.ValidString(k) {
+			if !st.utf8OK && !utf8.ValidString(k) {
 				bad = "a key is not valid UTF-8"
 				continue
 			}
@@ -165,7 +198,8 @@ func decodeEntry(p *jsontape.Parser, line string, e *AuditEntry) error {
 			continue
 		}
 		seen |= 1 << i
-		if msg := decodeField(e, i, v); msg != "" && bad == "" {
+		want = i + 1
+		if msg := st.field(i, v); msg != "" && bad == "" {
 			bad = fieldNames[i] + ": " + msg
 		}
 	}
@@ -186,13 +220,48 @@ func decodeEntry(p *jsontape.Parser, line string, e *AuditEntry) error {
 	return nil
 }
 
-// decodeField sets field i of e from v; it returns why v is unusable, or "".
-func decodeField(e *AuditEntry, i int, v jsontape.Value) string {
-	var s *string
+// decodeState is what decoding one line needs besides the tape.
+type decodeState struct {
+	d      *decoded
+	utf8OK bool // the whole line is valid UTF-8
+}
+
+// validUTF8 reports whether s, a string taken from the line, is valid
+// UTF-8.
+func (st *decodeState) validUTF8(s string) bool { return st.utf8OK || utf8.ValidString(s) }
+
+// field sets field i of the entry from v; it returns why v is unusable,
+// or "".
+func (st *decodeState) field(i int, v jsontape.Value) string {
+	e := &st.d.e
+	if slot := optStrField[i]; slot >= 0 {
+		s, null, msg := st.optString(v)
+		if msg != "" || null {
+			return msg
+		}
+		p := &st.d.strs[slot]
+		*p = s
+		switch i {
+		case fInputContent:
+			e.InputContent = p
+		case fOutputContent:
+			e.OutputContent = p
+		case fProvider:
+			e.Provider = p
+		case fModel:
+			e.Model = p
+		case fConversationID:
+			e.ConversationID = p
+		case fBlockReason:
+			e.BlockReason = p
+		}
+		return ""
+	}
 	var msg string
 	switch i {
 	case fID, fTimestamp, fInputHash, fOutputHash, fTraceID, fSpanID, fOperation:
-		if s, msg = optString(v); msg != "" || s == nil {
+		s, null, msg := st.optString(v)
+		if msg != "" || null {
 			if msg == "" && (i == fID || i == fTimestamp) {
 				msg = "is null"
 			}
@@ -200,36 +269,24 @@ func decodeField(e *AuditEntry, i int, v jsontape.Value) string {
 		}
 		switch i {
 		case fID:
-			e.ID = *s
+			e.ID = s
 		case fTimestamp:
-			t, err := ParseTimestamp(*s)
+			t, err := parseTimestamp(s)
 			if err != nil {
 				return err.Error()
 			}
 			e.Timestamp = t
 		case fInputHash:
-			e.InputHash = *s
+			e.InputHash = s
 		case fOutputHash:
-			e.OutputHash = *s
+			e.OutputHash = s
 		case fTraceID:
-			e.TraceID = *s
+			e.TraceID = s
 		case fSpanID:
-			e.SpanID = *s
+			e.SpanID = s
 		case fOperation:
-			e.Operation = *s
+			e.Operation = s
 		}
-	case fInputContent:
-		e.InputContent, msg = optString(v)
-	case fOutputContent:
-		e.OutputContent, msg = optString(v)
-	case fProvider:
-		e.Provider, msg = optString(v)
-	case fModel:
-		e.Model, msg = optString(v)
-	case fConversationID:
-		e.ConversationID, msg = optString(v)
-	case fBlockReason:
-		e.BlockReason, msg = optString(v)
 	case fSafetyPassed:
 		switch v.Kind() {
 		case jsontape.True, jsontape.False:
@@ -239,9 +296,9 @@ func decodeField(e *AuditEntry, i int, v jsontape.Value) string {
 			return "is not a bool"
 		}
 	case fDetectorsTriggered:
-		e.DetectorsTriggered, msg = optStrings(v)
+		e.DetectorsTriggered, msg = st.optStrings(v)
 	case fAlerts:
-		e.Alerts, msg = optStrings(v)
+		e.Alerts, msg = st.optStrings(v)
 	case fLatencyMS:
 		switch v.Kind() {
 		case jsontape.Number:
@@ -254,46 +311,58 @@ func decodeField(e *AuditEntry, i int, v jsontape.Value) string {
 		default:
 			return "is not a number"
 		}
-	case fInputTokens:
-		e.InputTokens, msg = optTokens(v)
-	case fOutputTokens:
-		e.OutputTokens, msg = optTokens(v)
+	case fInputTokens, fOutputTokens:
+		k := 0
+		if i == fOutputTokens {
+			k = 1
+		}
+		n, null, msg := optTokens(v)
+		if msg != "" || null {
+			return msg
+		}
+		st.d.tokens[k] = n
+		if k == 0 {
+			e.InputTokens = &st.d.tokens[0]
+		} else {
+			e.OutputTokens = &st.d.tokens[1]
+		}
 	case fMetadata:
 		switch v.Kind() {
 		case jsontape.Object:
 			if v.Len() == 0 {
 				return ""
 			}
-			md, ok := decodeValue(v).(map[string]any)
+			md, ok := st.value(v)
 			if !ok {
 				return "holds a string that is not valid UTF-8"
 			}
-			e.Metadata = md
+			e.Metadata = md.(map[string]any)
 		case jsontape.Null:
 		default:
 			return "is not a JSON object"
 		}
 	case fChain:
-		return decodeChain(e, v)
+		return st.chain(v)
 	}
 	return msg
 }
 
-func optString(v jsontape.Value) (*string, string) {
+// optString returns a string or null value; null is true for null.
+func (st *decodeState) optString(v jsontape.Value) (s string, null bool, msg string) {
 	switch v.Kind() {
 	case jsontape.String:
 		s := v.Str()
-		if !utf8.ValidString(s) {
-			return nil, "is not valid UTF-8"
+		if !st.validUTF8(s) {
+			return "", false, "is not valid UTF-8"
 		}
-		return &s, ""
+		return s, false, ""
 	case jsontape.Null:
-		return nil, ""
+		return "", true, ""
 	}
-	return nil, "is not a string"
+	return "", false, "is not a string"
 }
 
-func optStrings(v jsontape.Value) ([]string, string) {
+func (st *decodeState) optStrings(v jsontape.Value) ([]string, string) {
 	switch v.Kind() {
 	case jsontape.Null:
 		return nil, ""
@@ -307,7 +376,7 @@ func optStrings(v jsontape.Value) ([]string, string) {
 			return nil, "holds a value that is not a string"
 		}
 		s := el.Str()
-		if !utf8.ValidString(s) {
+		if !st.validUTF8(s) {
 			return nil, "is not valid UTF-8"
 		}
 		out = append(out, s)
@@ -315,40 +384,32 @@ func optStrings(v jsontape.Value) ([]string, string) {
 	return out, ""
 }
 
-func optTokens(v jsontape.Value) (*int64, string) {
+// optTokens returns a token count or null; null is true for null.
+func optTokens(v jsontape.Value) (n int64, null bool, msg string) {
 	switch v.Kind() {
 	case jsontape.Null:
-		return nil, ""
+		return 0, true, ""
 	case jsontape.Number:
 	default:
-		return nil, "is not a number"
+		return 0, false, "is not a number"
 	}
 	raw := v.Raw()
 	if n, err := strconv.ParseInt(raw, 10, 64); err == nil {
-		return &n, ""
+		return n, false, ""
 	}
 	// Python may have written an integral float such as 12.0.
 	f, err := strconv.ParseFloat(raw, 64)
 	if err != nil || f != math.Trunc(f) || math.Abs(f) >= 1<<63 {
-		return nil, "is not an integer"
+		return 0, false, "is not an integer"
 	}
-	n := int64(f)
-	return &n, ""
+	return int64(f), false, ""
 }
 
-// decodeValue returns v as encoding/json decodes it with UseNumber
-// (objects as map[string]any, numbers as json.Number; a repeated key keeps
-// its last value), or nil with ok false when a string or key is not valid
-// UTF-8. Nesting is bounded by the parser (jsontape.MaxDepth).
-func decodeValue(v jsontape.Value) any {
-	out, ok := decodeValueOK(v)
-	if !ok {
-		return nil
-	}
-	return out
-}
-
-func decodeValueOK(v jsontape.Value) (any, bool) {
+// value returns v as encoding/json decodes it with UseNumber (objects as
+// map[string]any, numbers as json.Number; a repeated key keeps its last
+// value); ok is false when a string or key is not valid UTF-8. Nesting is
+// bounded by the parser (jsontape.MaxDepth).
+func (st *decodeState) value(v jsontape.Value) (any, bool) {
 	switch v.Kind() {
 	case jsontape.Null:
 		return nil, true
@@ -360,11 +421,11 @@ func decodeValueOK(v jsontape.Value) (any, bool) {
 		return json.Number(v.Raw()), true
 	case jsontape.String:
 		s := v.Str()
-		return s, utf8.ValidString(s)
+		return s, st.validUTF8(s)
 	case jsontape.Array:
 		out := make([]any, 0, v.Len())
 		for el := range v.Elements() {
-			x, ok := decodeValueOK(el)
+			x, ok := st.value(el)
 			if !ok {
 				return nil, false
 			}
@@ -374,10 +435,10 @@ func decodeValueOK(v jsontape.Value) (any, bool) {
 	case jsontape.Object:
 		out := make(map[string]any, v.Len())
 		for k, el := range v.Members() {
-			if !utf8.ValidString(k) {
+			if !st.validUTF8(k) {
 				return nil, false
 			}
-			x, ok := decodeValueOK(el)
+			x, ok := st.value(el)
 			if !ok {
 				return nil, false
 			}
@@ -388,9 +449,9 @@ func decodeValueOK(v jsontape.Value) (any, bool) {
 	return nil, false
 }
 
-// decodeChain reads the chain object, which must hold exactly the keys
+// chain reads the chain object, which must hold exactly the keys
 // w, n, p and h (anything else would not survive a write).
-func decodeChain(e *AuditEntry, v jsontape.Value) string {
+func (st *decodeState) chain(v jsontape.Value) string {
 	switch v.Kind() {
 	case jsontape.Null:
 		return ""
@@ -398,7 +459,7 @@ func decodeChain(e *AuditEntry, v jsontape.Value) string {
 	default:
 		return "is not an object"
 	}
-	var c Chain
+	c := &st.d.chain
 	var seen uint8
 	for k, x := range v.Members() {
 		var bit uint8
@@ -425,17 +486,17 @@ func decodeChain(e *AuditEntry, v jsontape.Value) string {
 		}
 		seen |= bit
 		if s != nil {
-			str, msg := optString(x)
-			if msg != "" || str == nil {
+			str, null, msg := st.optString(x)
+			if msg != "" || null {
 				return "a field is not a string"
 			}
-			*s = *str
+			*s = str
 		}
 	}
 	if seen != 15 {
 		return "lacks a field"
 	}
-	e.Chain = &c
+	st.d.e.Chain = c
 	return ""
 }
 
@@ -459,6 +520,54 @@ func ParseTimestamp(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("timestamp %q is neither RFC 3339 nor naive ISO 8601", s)
+}
+
+// parseTimestamp is [ParseTimestamp] with a fast path for the form
+// AppendJSON writes ([TimestampLayout] in UTC: 30 bytes, nine fractional
+// digits, "Z"), which is what nearly every stored line holds; anything
+// else, including a date the fast path finds out of range, goes the
+// general way (and gets its error there).
+func parseTimestamp(s string) (time.Time, error) {
+	if t, ok := parseWireTimestamp(s); ok {
+		return t, nil
+	}
+	return ParseTimestamp(s)
+}
+
+// parseWireTimestamp parses "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" exactly as
+// time.Parse(time.RFC3339Nano) does; ok is false for any other text and
+// for fields time.Parse would reject (month, day of the month, hour,
+// minute or second out of range).
+func parseWireTimestamp(s string) (t time.Time, ok bool) {
+	if len(s) != 30 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' || s[29] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	hour, minute, sec, nsec := num(11, 2), num(14, 2), num(17, 2), num(20, 9)
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 ||
+		minute < 0 || minute > 59 || sec < 0 || sec > 59 || nsec < 0 {
+		return time.Time{}, false
+	}
+	if day > 28 && day > daysIn(time.Month(month), year) {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+}
+
+// daysIn returns the number of days of month in year (proleptic
+// Gregorian, as package time counts).
+func daysIn(month time.Month, year int) int {
+	return time.Date(year, month+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }
 
 // inWireYears reports whether t falls in the years 0000-9999 in UTC.

@@ -68,3 +68,26 @@ func validUTF8All(c *Chain) bool {
 		bytes.Equal([]byte(c.Prev), bytes.ToValidUTF8([]byte(c.Prev), nil)) &&
 		bytes.Equal([]byte(c.Hash), bytes.ToValidUTF8([]byte(c.Hash), nil))
 }
+
+// FuzzParseTimestamp: the fast path for the written form agrees with
+// ParseTimestamp (time.Parse) on every input: same instant, and an error
+// exactly when ParseTimestamp gives one.
+func FuzzParseTimestamp(f *testing.F) {
+	for _, s := range []string{
+		"2025-01-01T23:15:25.200000000Z", "2024-02-29T00:00:00.000000000Z", "2023-02-29T00:00:00.000000000Z",
+		"2100-02-29T00:00:00.000000000Z", "2000-02-29T12:00:00.000000001Z", "0000-01-01T00:00:00.000000000Z",
+		"9999-12-31T23:59:59.999999999Z", "2025-04-31T00:00:00.000000000Z", "2025-01-01T24:00:00.000000000Z",
+		"2025-01-01T23:60:00.000000000Z", "2025-01-01T23:59:60.000000000Z", "2025-00-01T00:00:00.000000000Z",
+		"2025-13-01T00:00:00.000000000Z", "2025-01-00T00:00:00.000000000Z", "2025-01-01T00:00:00.00000000+Z",
+		"2025-01-01T00:00:00.-00000000Z", "2025-01-01T00:00:00Z", "2025-01-01",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, gerr := parseTimestamp(s)
+		want, werr := ParseTimestamp(s)
+		if (gerr == nil) != (werr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: fast path %v, %v; ParseTimestamp %v, %v", s, got, gerr, want, werr)
+		}
+	})
+}
