@@ -533,6 +533,11 @@ func scanLines(ra io.ReaderAt, from, to int64, fn func(off int64, line []byte) e
 	return scanBounded(ra, from, to, 0, fn, nil)
 }
 
+// readerPool holds the read buffers of scanBounded: a scan reads a
+// region per index block, and a fresh 256 KiB buffer for each was a
+// large share of a full scan's allocation and clearing.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 256<<10) }}
+
 // scanBounded is scanLines for lines of at most maxLine bytes (maxLine <= 0:
 // no bound): a longer complete line is not buffered; long(off, n) is
 // called for it instead of fn (n counts its bytes without the '\n').
@@ -540,7 +545,12 @@ func scanBounded(ra io.ReaderAt, from, to int64, maxLine int, fn func(off int64,
 	if to <= from {
 		return -1, nil
 	}
-	br := bufio.NewReaderSize(io.NewSectionReader(ra, from, to-from), 256<<10)
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(io.NewSectionReader(ra, from, to-from))
+	defer func() {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}()
 	off := from
 	var buf []byte
 	var n int64      // bytes of the current line read so far (before the chunk)

@@ -343,9 +343,10 @@ func clampNano(t time.Time) int64 {
 // Entries streams the entries with start <= Timestamp <= end, oldest first.
 // It opens only the files of the days in range and, within a file, reads
 // only the index blocks whose time range overlaps the query. Memory: the
-// entries of one index block per file of the current day when the file was
-// written in time order (the usual case), otherwise the matching entries of
-// that file. Invalid lines are skipped and counted (see [Stats]). The
+// entries of up to 1 MiB of lines per file of the current day when the
+// file was written in time order (the usual case), otherwise the matching
+// entries of that file. Lines are decoded on up to GOMAXPROCS goroutines;
+// the order does not depend on it. Invalid lines are skipped and counted (see [Stats]). The
 // sequence yields one error and stops if a file cannot be read or ctx ends.
 // It reads a snapshot: entries written while it runs may or may not appear.
 func (s *Store) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*storage.AuditEntry, error] {
@@ -481,29 +482,7 @@ func (s *Store) fileSources(f *os.File, name string, sizes map[string]int64, sta
 	}
 	inRange := func(e *storage.AuditEntry) bool { return !e.Timestamp.Before(start) && !e.Timestamp.After(end) }
 	parse := func(from, to int64, tornOK bool) ([]*storage.AuditEntry, error) {
-		var out []*storage.AuditEntry
-		long := func(off, _ int64) { s.noteSkipped(name, off, false) }
-		torn, err := scanBounded(f, from, to, s.cfg.maxLineSize, func(off int64, line []byte) error {
-			if isBlank(line) {
-				return nil
-			}
-			e, err := storage.ParseEntry(line)
-			if err != nil {
-				s.noteSkipped(name, off, false)
-				return nil
-			}
-			if inRange(e) {
-				out = append(out, e)
-			}
-			return nil
-		}, long)
-		if err != nil {
-			return nil, fmt.Errorf("filestore: read %s: %w", name, err)
-		}
-		if torn >= 0 && tornOK {
-			s.noteSkipped(name, torn, true)
-		}
-		return out, nil
+		return s.parseRegion(f, name, from, to, tornOK, inRange)
 	}
 	sortStable := func(es []*storage.AuditEntry) {
 		slices.SortStableFunc(es, func(a, b *storage.AuditEntry) int { return a.Timestamp.Compare(b.Timestamp) })
@@ -519,11 +498,20 @@ func (s *Store) fileSources(f *os.File, name string, sizes map[string]int64, sta
 		if err != nil {
 			covered = 0
 		} else if hdr.count > 0 && hdr.maxTs >= lo && hdr.minTs <= hi {
+			// Selected blocks that follow each other in the file are read
+			// as one region of up to decodeBatchBytes: fewer, larger reads
+			// and decode batches.
 			var sel []idxBlock
 			for _, b := range blocks {
-				if b.maxTs >= lo && b.minTs <= hi {
-					sel = append(sel, b)
+				if b.maxTs < lo || b.minTs > hi {
+					continue
 				}
+				if k := len(sel) - 1; k >= 0 && sel[k].end == b.start && b.end-sel[k].start <= decodeBatchBytes {
+					sel[k].end = b.end
+					sel[k].minTs, sel[k].maxTs = min(sel[k].minTs, b.minTs), max(sel[k].maxTs, b.maxTs)
+					continue
+				}
+				sel = append(sel, b)
 			}
 			if hdr.sorted {
 				k := 0
