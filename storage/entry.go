@@ -245,22 +245,36 @@ func (e *AuditEntry) Validate() error {
 var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func (e *AuditEntry) checkFields() error {
+	if err := e.checkScalars(); err != nil {
+		return err
+	}
+	return e.checkStrings()
+}
+
+// checkScalars checks what checkFields checks but the strings' UTF-8,
+// which the encoder checks as it escapes them.
+func (e *AuditEntry) checkScalars() error {
 	if e == nil {
 		return fmt.Errorf("%w: nil entry", ErrInvalidEntry)
 	}
 	if e.ID == "" {
 		return fmt.Errorf("%w: empty id", ErrInvalidEntry)
 	}
-	id := shortID(e.ID)
 	if e.Timestamp.IsZero() {
-		return fmt.Errorf("%w: entry %q has no timestamp", ErrInvalidEntry, id)
+		return fmt.Errorf("%w: entry %q has no timestamp", ErrInvalidEntry, shortID(e.ID))
 	}
 	if !inWireYears(e.Timestamp) {
-		return fmt.Errorf("%w: entry %q: timestamp year %d is outside 0000-9999 (UTC)", ErrInvalidEntry, id, e.Timestamp.UTC().Year())
+		return fmt.Errorf("%w: entry %q: timestamp year %d is outside 0000-9999 (UTC)", ErrInvalidEntry, shortID(e.ID), e.Timestamp.UTC().Year())
 	}
 	if math.IsNaN(e.LatencyMS) || math.IsInf(e.LatencyMS, 0) {
-		return fmt.Errorf("%w: entry %q: latency_ms is %v; only finite numbers are allowed", ErrInvalidEntry, id, e.LatencyMS)
+		return fmt.Errorf("%w: entry %q: latency_ms is %v; only finite numbers are allowed", ErrInvalidEntry, shortID(e.ID), e.LatencyMS)
 	}
+	return nil
+}
+
+// checkStrings reports the first string field, list item or chain field
+// that is not valid UTF-8.
+func (e *AuditEntry) checkStrings() error {
 	strs := [...]struct {
 		name string
 		s    string
@@ -270,18 +284,18 @@ func (e *AuditEntry) checkFields() error {
 		{"block_reason", deref(e.BlockReason)}, {"trace_id", e.TraceID}, {"span_id", e.SpanID}, {"operation", e.Operation}}
 	for _, f := range strs {
 		if !utf8.ValidString(f.s) {
-			return fmt.Errorf("%w: entry %q: %s is not valid UTF-8", ErrInvalidEntry, id, f.name)
+			return fmt.Errorf("%w: entry %q: %s is not valid UTF-8", ErrInvalidEntry, shortID(e.ID), f.name)
 		}
 	}
 	for _, list := range [...][]string{e.DetectorsTriggered, e.Alerts} {
 		for _, s := range list {
 			if !utf8.ValidString(s) {
-				return fmt.Errorf("%w: entry %q: a list item is not valid UTF-8", ErrInvalidEntry, id)
+				return fmt.Errorf("%w: entry %q: a list item is not valid UTF-8", ErrInvalidEntry, shortID(e.ID))
 			}
 		}
 	}
 	if c := e.Chain; c != nil && !(utf8.ValidString(c.Writer) && utf8.ValidString(c.Prev) && utf8.ValidString(c.Hash)) {
-		return fmt.Errorf("%w: entry %q: chain is not valid UTF-8", ErrInvalidEntry, id)
+		return fmt.Errorf("%w: entry %q: chain is not valid UTF-8", ErrInvalidEntry, shortID(e.ID))
 	}
 	return nil
 }
@@ -309,36 +323,40 @@ func (e *AuditEntry) AppendJSON(dst []byte) ([]byte, error) {
 }
 
 func (e *AuditEntry) appendJSON(dst []byte) ([]byte, error) {
-	if err := e.checkFields(); err != nil {
+	if err := e.checkScalars(); err != nil {
 		return dst, err
 	}
+	// Strings are checked for UTF-8 as they are escaped (one pass over
+	// the content, which is most of the line); ok turns false at the
+	// first invalid one, and checkStrings then names it.
+	ok := true
 	b := dst
 	b = append(b, `{"id":`...)
-	b = jsontext.AppendString(b, e.ID)
+	b = appendValid(b, e.ID, &ok)
 	b = append(b, `,"timestamp":"`...)
 	b = e.Timestamp.UTC().AppendFormat(b, TimestampLayout)
 	b = append(b, `","input_hash":`...)
-	b = jsontext.AppendString(b, e.InputHash)
+	b = appendValid(b, e.InputHash, &ok)
 	b = append(b, `,"output_hash":`...)
-	b = jsontext.AppendString(b, e.OutputHash)
+	b = appendValid(b, e.OutputHash, &ok)
 	b = append(b, `,"input_content":`...)
-	b = appendNullString(b, e.InputContent)
+	b = appendNullString(b, e.InputContent, &ok)
 	b = append(b, `,"output_content":`...)
-	b = appendNullString(b, e.OutputContent)
+	b = appendNullString(b, e.OutputContent, &ok)
 	b = append(b, `,"provider":`...)
-	b = appendNullString(b, e.Provider)
+	b = appendNullString(b, e.Provider, &ok)
 	b = append(b, `,"model":`...)
-	b = appendNullString(b, e.Model)
+	b = appendNullString(b, e.Model, &ok)
 	b = append(b, `,"conversation_id":`...)
-	b = appendNullString(b, e.ConversationID)
+	b = appendNullString(b, e.ConversationID, &ok)
 	b = append(b, `,"safety_passed":`...)
 	b = strconv.AppendBool(b, e.SafetyPassed)
 	b = append(b, `,"detectors_triggered":`...)
-	b = appendStrings(b, e.DetectorsTriggered)
+	b = appendStrings(b, e.DetectorsTriggered, &ok)
 	b = append(b, `,"block_reason":`...)
-	b = appendNullString(b, e.BlockReason)
+	b = appendNullString(b, e.BlockReason, &ok)
 	b = append(b, `,"alerts":`...)
-	b = appendStrings(b, e.Alerts)
+	b = appendStrings(b, e.Alerts, &ok)
 	b = append(b, `,"latency_ms":`...)
 	b = appendFloat(b, e.LatencyMS)
 	b = append(b, `,"input_tokens":`...)
@@ -355,11 +373,17 @@ func (e *AuditEntry) appendJSON(dst []byte) ([]byte, error) {
 		}
 	}
 	b = append(b, `,"trace_id":`...)
-	b = appendOptString(b, e.TraceID)
+	b = appendOptString(b, e.TraceID, &ok)
 	b = append(b, `,"span_id":`...)
-	b = appendOptString(b, e.SpanID)
+	b = appendOptString(b, e.SpanID, &ok)
 	b = append(b, `,"operation":`...)
-	b = appendOptString(b, e.Operation)
+	b = appendOptString(b, e.Operation, &ok)
+	if !ok {
+		if err := e.checkStrings(); err != nil {
+			return dst, err
+		}
+		return dst, fmt.Errorf("%w: entry %q: a string is not valid UTF-8", ErrInvalidEntry, shortID(e.ID))
+	}
 	if len(e.Extra) > 0 {
 		keys := make([]string, 0, len(e.Extra))
 		for k := range e.Extra {
@@ -377,8 +401,11 @@ func (e *AuditEntry) appendJSON(dst []byte) ([]byte, error) {
 			b = append(b, v...)
 		}
 	}
-	if e.Chain != nil {
-		b = appendChain(b, *e.Chain)
+	if c := e.Chain; c != nil {
+		if !(utf8.ValidString(c.Writer) && utf8.ValidString(c.Prev) && utf8.ValidString(c.Hash)) {
+			return dst, e.checkStrings()
+		}
+		b = appendChain(b, *c)
 	}
 	b = append(b, '}')
 	return b, nil
@@ -453,10 +480,11 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 	case nil:
 		return append(b, "null"...), nil
 	case string:
-		if !utf8.ValidString(x) {
+		b, ok := jsontext.AppendValidString(b, x)
+		if !ok {
 			return b, errNotUTF8
 		}
-		return jsontext.AppendString(b, x), nil
+		return b, nil
 	case bool:
 		return strconv.AppendBool(b, x), nil
 	case json.Number:
@@ -483,12 +511,11 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		if x == nil {
 			return append(b, "null"...), nil
 		}
-		for _, s := range x {
-			if !utf8.ValidString(s) {
-				return b, errNotUTF8
-			}
+		ok := true
+		if b = appendStrings(b, x, &ok); !ok {
+			return b, errNotUTF8
 		}
-		return appendStrings(b, x), nil
+		return b, nil
 	case []any:
 		if x == nil {
 			return append(b, "null"...), nil
@@ -516,9 +543,6 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		}
 		keys := make([]string, 0, len(x))
 		for k := range x {
-			if !utf8.ValidString(k) {
-				return b, errNotUTF8
-			}
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
@@ -527,7 +551,10 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = jsontext.AppendString(b, k)
+			var ok bool
+			if b, ok = jsontext.AppendValidString(b, k); !ok {
+				return b, errNotUTF8
+			}
 			b = append(b, ':')
 			var err error
 			if b, err = appendValue(b, x[k], depth+1); err != nil {
@@ -565,18 +592,28 @@ func hasReplacementEscape(raw []byte) bool {
 	return false
 }
 
-func appendNullString(b []byte, s *string) []byte {
+// appendValid appends s as a JSON string and clears *ok when s is not
+// valid UTF-8 (the caller then discards b).
+func appendValid(b []byte, s string, ok *bool) []byte {
+	b, valid := jsontext.AppendValidString(b, s)
+	if !valid {
+		*ok = false
+	}
+	return b
+}
+
+func appendNullString(b []byte, s *string, ok *bool) []byte {
 	if s == nil {
 		return append(b, "null"...)
 	}
-	return jsontext.AppendString(b, *s)
+	return appendValid(b, *s, ok)
 }
 
-func appendOptString(b []byte, s string) []byte {
+func appendOptString(b []byte, s string, ok *bool) []byte {
 	if s == "" {
 		return append(b, "null"...)
 	}
-	return jsontext.AppendString(b, s)
+	return appendValid(b, s, ok)
 }
 
 func appendNullInt(b []byte, v *int64) []byte {
@@ -586,13 +623,13 @@ func appendNullInt(b []byte, v *int64) []byte {
 	return strconv.AppendInt(b, *v, 10)
 }
 
-func appendStrings(b []byte, ss []string) []byte {
+func appendStrings(b []byte, ss []string, ok *bool) []byte {
 	b = append(b, '[')
 	for i, s := range ss {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsontext.AppendString(b, s)
+		b = appendValid(b, s, ok)
 	}
 	return append(b, ']')
 }

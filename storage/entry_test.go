@@ -168,7 +168,13 @@ func TestValidateRejectsWhatCannotReadBack(t *testing.T) {
 		"year -1":             func(e *AuditEntry) { e.Timestamp = time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC) },
 		"invalid UTF-8 id":    func(e *AuditEntry) { e.ID = "\xff" },
 		"invalid UTF-8 alert": func(e *AuditEntry) { e.Alerts = []string{"\xff"} },
-		"invalid UTF-8 meta":  func(e *AuditEntry) { e.Metadata = map[string]any{"k": []any{"\xff"}} },
+		"invalid UTF-8 deep in long content": func(e *AuditEntry) {
+			e.OutputContent = new(strings.Repeat("QUJD", 100) + "\xc3" + strings.Repeat("QUJD", 100))
+		},
+		"invalid UTF-8 trace id":     func(e *AuditEntry) { e.TraceID = "0af7\xe2\x80" },
+		"invalid UTF-8 metadata key": func(e *AuditEntry) { e.Metadata = map[string]any{"ok": 1, "k\xff": 1} },
+		"invalid UTF-8 chain":        func(e *AuditEntry) { e.Chain = &Chain{Writer: "w", Seq: 1, Hash: "\xff"} },
+		"invalid UTF-8 meta":         func(e *AuditEntry) { e.Metadata = map[string]any{"k": []any{"\xff"}} },
 		"invalid UTF-8 struct": func(e *AuditEntry) {
 			e.Metadata = map[string]any{"k": struct{ S string }{"\xff"}}
 		},
@@ -186,8 +192,16 @@ func TestValidateRejectsWhatCannotReadBack(t *testing.T) {
 		_, err := e.AppendJSON(nil)
 		assert.ErrorIs(t, err, ErrInvalidEntry, name)
 	}
-	// A real U+FFFD is content, not damage.
+	// The encoder checks UTF-8 as it escapes; its error still names the
+	// field, and the buffer it was given comes back unchanged.
 	e := base()
+	e.InputContent = new(strings.Repeat("QUJD", 100) + "\xff")
+	dst := []byte("kept")
+	out, err := e.AppendJSON(dst)
+	assert.ErrorContains(t, err, "input_content is not valid UTF-8")
+	assert.Equal(t, "kept", string(out))
+	// A real U+FFFD is content, not damage.
+	e = base()
 	e.Metadata = map[string]any{"k": struct{ S string }{"\ufffd"}}
 	assert.NoError(t, e.Validate())
 }
@@ -211,5 +225,43 @@ func TestEncodedDay(t *testing.T) {
 	} {
 		_, ok := EncodedDay([]byte(line))
 		assert.False(t, ok, line)
+	}
+}
+
+// BenchmarkAppendPrefix measures the encoder on the write path (what
+// filestore and s3store call per entry) and Validate (what the Logger
+// calls per entry): hash-only, and with contents the size of a KMS
+// envelope of 1 KiB (1.7 KiB of base64url each) and of 1 KiB of prose.
+func BenchmarkAppendPrefix(b *testing.B) {
+	base := AuditEntry{ID: NewEntryID(), Timestamp: time.Now(), InputHash: strings.Repeat("a", 64), OutputHash: strings.Repeat("b", 64),
+		Provider: new("openai"), Model: new("gpt-4o"), SafetyPassed: true, LatencyMS: 850, InputTokens: new(int64), OutputTokens: new(int64),
+		Metadata: map[string]any{"tenant": "acme"}, TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "b7ad6b7169203331", Operation: "chat"}
+	cipher := "kms:arn:aws:kms:us-east-1:123456789012:key/0b2a4bd5-1a36-4b5c-9a1e-6d0e5a1e2b3c:" + strings.Repeat("AQIDAHh-_9z", 22) + ":" + strings.Repeat("Zm9vYmFyYmF6cXV4", 88)
+	prose := strings.Repeat("Summarise the quarterly report. ", 32)
+	for _, bc := range []struct {
+		name    string
+		content *string
+	}{{"hash-only", nil}, {"kms-sized", &cipher}, {"prose", &prose}} {
+		e := base
+		e.InputContent, e.OutputContent = bc.content, bc.content
+		buf := make([]byte, 0, 8192)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if buf, err = e.AppendPrefix(buf[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+		b.Run(bc.name+"/validate", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := e.Validate(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -42,7 +42,34 @@ func FuzzAppendString(f *testing.F) {
 		if utf8.ValidString(s) && back != s {
 			t.Fatalf("%q round-tripped to %q", s, back)
 		}
+		checkValid(t, s)
 	})
+}
+
+// checkValid checks AppendValidString against utf8.ValidString and
+// AppendString for s.
+func checkValid(t *testing.T, s string) {
+	t.Helper()
+	valid := utf8.ValidString(s)
+	out, ok := AppendValidString([]byte("x"), s)
+	if ok != valid {
+		t.Fatalf("AppendValidString(%q) ok = %v, utf8.ValidString says %v", s, ok, valid)
+	}
+	if ok && string(out) != string(AppendString([]byte("x"), s)) {
+		t.Fatalf("AppendValidString(%q) = %q, AppendString gives %q", s, out, AppendString([]byte("x"), s))
+	}
+}
+
+// Invalid UTF-8 anywhere in a long ASCII text (past the 32-byte fast
+// path) is found by AppendValidString.
+func TestAppendValidStringLongText(t *testing.T) {
+	base := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldY", 8) // 256 bytes of base64
+	for pos := 0; pos <= len(base); pos++ {
+		for _, bad := range []string{"\xff", "\xc3", "\xe2\x80", "\xed\xa0\x80"} {
+			checkValid(t, base[:pos]+bad+base[pos:])
+		}
+		checkValid(t, base[:pos]+"é"+base[pos:])
+	}
 }
 
 // appendStringBytewise is AppendString without the 8-byte fast path: the
@@ -102,22 +129,23 @@ func TestAppendStringFastPathMatchesBytewise(t *testing.T) {
 	for c := range 256 {
 		specials = append(specials, string([]byte{byte(c)}))
 	}
-	base := "abcdefghijklmnopqrstuvwxyz0123456789"
+	base := "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-_abcdefghijklmnopqrstuvwxyz"
 	for _, sp := range specials {
-		for pos := 0; pos <= 24; pos++ {
+		for pos := 0; pos <= 80; pos++ {
 			s := base[:pos] + sp + base[pos:]
 			want := string(appendStringBytewise([]byte("x"), s))
 			got := string(AppendString([]byte("x"), s))
 			if got != want {
 				t.Fatalf("%q: got %q, want %q", s, got, want)
 			}
+			checkValid(t, s)
 		}
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	alphabet := []string{"a", "b", " ", "\"", "\\", "\n", "\x01", "é", "\xff", "\u2028", "日", "<", "~"}
 	for range 20000 {
 		var sb strings.Builder
-		for range r.IntN(40) {
+		for range r.IntN(120) {
 			if r.IntN(4) == 0 {
 				sb.WriteString(alphabet[r.IntN(len(alphabet))])
 			} else {
@@ -128,6 +156,7 @@ func TestAppendStringFastPathMatchesBytewise(t *testing.T) {
 		if got, want := string(AppendString(nil, s)), string(appendStringBytewise(nil, s)); got != want {
 			t.Fatalf("%q: got %q, want %q", s, got, want)
 		}
+		checkValid(t, s)
 	}
 }
 
@@ -140,6 +169,17 @@ func BenchmarkAppendString(b *testing.B) {
 			buf = AppendString(buf[:0], s)
 		}
 	})
+	b.Run("valid", func(b *testing.B) {
+		for b.Loop() {
+			buf, _ = AppendValidString(buf[:0], s)
+		}
+	})
+	b.Run("utf8.ValidString", func(b *testing.B) {
+		for b.Loop() {
+			utf8.ValidString(s)
+		}
+	})
+
 	b.Run("bytewise", func(b *testing.B) {
 		for b.Loop() {
 			buf = appendStringBytewise(buf[:0], s)
