@@ -71,3 +71,18 @@ func ExampleNewKeyRing() {
 	// fernet:378d166d:
 	// hello hi
 }
+
+// ParseNamedKey reads the ID:HEX lines of hash and checkpoint key files;
+// KeyFile.NamedKeys reads a whole file with the permission check.
+func ExampleParseNamedKey() {
+	k, err := otelaudit.ParseNamedKey("ops-2026:00112233445566778899aabbccddeeff")
+	fmt.Println(k.ID, len(k.Key), err)
+	k, _ = otelaudit.ParseNamedKey("00112233445566778899aabbccddeeff")
+	fmt.Println(k.ID)
+	_, err = otelaudit.ParseNamedKey("ops:0011")
+	fmt.Println(err)
+	// Output:
+	// ops-2026 16 <nil>
+	// local
+	// otelaudit: invalid key: the key is 2 bytes, want at least 16
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +42,8 @@ var ErrInsecureKeyFile = errors.New("otelaudit: key file is accessible to group 
 // [ErrInsecureKeyFile] unless AllowInsecure is set, in which case it is
 // read and a warning naming the file and mode is logged with log/slog.
 // The check is made on the opened file, so it applies to what is read.
+// [KeyFile.NamedKeys] reads hash and checkpoint key files (ID:HEX lines)
+// with the same check.
 type KeyFile struct {
 	// Path is the file to read. Empty is an error.
 	Path string
@@ -54,6 +57,51 @@ type KeyFile struct {
 // Keys reads the file. A missing file is an error wrapping os.ErrNotExist;
 // a file without keys matches [ErrInvalidKey].
 func (f KeyFile) Keys(ctx context.Context) ([]string, error) {
+	data, err := f.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := ParseKeys(data)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", f.Path, err)
+	}
+	return keys, nil
+}
+
+// NamedKeys reads the file as a list of named keys, one [ParseNamedKey]
+// line each ("ID:HEX", or "HEX" for key id [DefaultNamedKeyID]); blank
+// lines and lines starting with '#' are ignored. This is the form of hash
+// key files ([WithHashKey]) and checkpoint key files (filestore
+// WithCheckpointKey, otelaudit verify --checkpoint-key-file), and they get
+// the same permission check as [KeyFile.Keys]: a file group or others can
+// access is refused unless AllowInsecure is set. Errors name the file and
+// the line, never a key: a missing file wraps os.ErrNotExist, a bad line
+// or a file without keys matches [ErrInvalidKey].
+func (f KeyFile) NamedKeys(ctx context.Context) ([]NamedKey, error) {
+	data, err := f.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var keys []NamedKey
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, err := ParseNamedKey(line)
+		if err != nil {
+			return nil, fmt.Errorf("key file %s, line %d: %w", f.Path, i+1, err)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: key file %s holds no key", ErrInvalidKey, f.Path)
+	}
+	return keys, nil
+}
+
+// read opens the file, checks its mode and reads it (at most 1 MiB).
+func (f KeyFile) read(ctx context.Context) ([]byte, error) {
 	if f.Path == "" {
 		return nil, fmt.Errorf("%w: no key file named", ErrInvalidKey)
 	}
@@ -72,11 +120,47 @@ func (f KeyFile) Keys(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("otelaudit: read key file %s: %w", f.Path, err)
 	}
-	keys, err := ParseKeys(data)
-	if err != nil {
-		return nil, fmt.Errorf("key file %s: %w", f.Path, err)
+	return data, nil
+}
+
+// NamedKey is a secret key with the id written next to what it signs or
+// hashes: a keyed content hash ([WithHashKey]) or a checkpoint signature
+// (filestore WithCheckpointKey). Key ids are not secret; keys are.
+type NamedKey struct {
+	ID  string
+	Key []byte
+}
+
+// DefaultNamedKeyID is the key id of a key line without one (bare HEX),
+// the id filestore gives its own checkpoint key.
+const DefaultNamedKeyID = "local"
+
+// MinNamedKeyLen is the shortest key [ParseNamedKey] accepts, in bytes:
+// what hash keys ([MinHashKeyLen]) and HMAC checkpoint keys
+// (storage.MinHMACKeyLen) need.
+const MinNamedKeyLen = 16
+
+// ParseNamedKey parses one key line: "ID:HEX", the key id up to the last
+// ':' (non-empty, without spaces or tabs), or bare "HEX" for key id
+// [DefaultNamedKeyID]. The key must be hex of at least [MinNamedKeyLen]
+// bytes. Errors match [ErrInvalidKey] and never contain the key.
+func ParseNamedKey(line string) (NamedKey, error) {
+	line = strings.TrimSpace(line)
+	id, h := DefaultNamedKeyID, line
+	if i := strings.LastIndexByte(line, ':'); i >= 0 {
+		id, h = line[:i], line[i+1:]
 	}
-	return keys, nil
+	if id == "" || strings.ContainsAny(id, " \t") {
+		return NamedKey{}, fmt.Errorf("%w: the key id before ':' must be non-empty without spaces", ErrInvalidKey)
+	}
+	key, err := hex.DecodeString(h)
+	if err != nil {
+		return NamedKey{}, fmt.Errorf("%w: the key is not hex (want ID:HEX or HEX)", ErrInvalidKey)
+	}
+	if len(key) < MinNamedKeyLen {
+		return NamedKey{}, fmt.Errorf("%w: the key is %d bytes, want at least %d", ErrInvalidKey, len(key), MinNamedKeyLen)
+	}
+	return NamedKey{ID: id, Key: key}, nil
 }
 
 func (f KeyFile) checkMode(fh *os.File) error {

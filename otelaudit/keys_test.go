@@ -77,6 +77,67 @@ func TestKeyFileRefusesGroupOrOtherPermissions(t *testing.T) {
 	}
 }
 
+// TestNamedKeyFiles: hash and checkpoint key files (ID:HEX lines) are read
+// by the same reader as encryption key files, with the same permission
+// check and option; the line parser is the one the CLI and the Collector
+// use.
+func TestNamedKeyFiles(t *testing.T) {
+	hex32 := strings.Repeat("5a", 32)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "ckpt.key")
+	require.NoError(t, os.WriteFile(p, []byte("# checkpoint keys\n\nops-2026:"+hex32+"\n"+hex32[:40]+"\n"), 0o600))
+	keys, err := KeyFile{Path: p}.NamedKeys(t.Context())
+	require.NoError(t, err)
+	require.Len(t, keys, 2)
+	assert.Equal(t, "ops-2026", keys[0].ID)
+	assert.Equal(t, bytes.Repeat([]byte{0x5a}, 32), keys[0].Key)
+	assert.Equal(t, DefaultNamedKeyID, keys[1].ID, "a bare HEX line is key id local")
+	assert.Len(t, keys[1].Key, 20)
+
+	if runtime.GOOS != "windows" {
+		require.NoError(t, os.Chmod(p, 0o640))
+		_, err = KeyFile{Path: p}.NamedKeys(t.Context())
+		require.ErrorIs(t, err, ErrInsecureKeyFile)
+		assert.Contains(t, err.Error(), p)
+		assert.Contains(t, err.Error(), "0640")
+		var logged bytes.Buffer
+		keys, err = KeyFile{Path: p, AllowInsecure: true, Logger: slog.New(slog.NewTextHandler(&logged, nil))}.NamedKeys(t.Context())
+		require.NoError(t, err)
+		assert.Len(t, keys, 2)
+		assert.Contains(t, logged.String(), "level=WARN")
+		assert.NotContains(t, logged.String(), hex32)
+	}
+
+	for name, tc := range map[string]struct{ text, msg string }{
+		"empty":       {"# nothing\n\n", "holds no key"},
+		"short":       {"k:" + hex32[:30], "line 1: otelaudit: invalid key: the key is 15 bytes, want at least 16"},
+		"not hex":     {"\nk:" + strings.Repeat("zz", 16), "line 2: otelaudit: invalid key: the key is not hex"},
+		"empty id":    {":" + hex32, "key id before ':' must be non-empty"},
+		"space in id": {"a b:" + hex32, "key id before ':' must be non-empty"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "k")
+			require.NoError(t, os.WriteFile(f, []byte(tc.text), 0o600))
+			_, err := KeyFile{Path: f}.NamedKeys(t.Context())
+			require.ErrorIs(t, err, ErrInvalidKey)
+			assert.Contains(t, err.Error(), tc.msg)
+			assert.Contains(t, err.Error(), f, "the error names the file")
+			assert.NotContains(t, err.Error(), hex32[:30], "the error never quotes the key")
+		})
+	}
+	_, err = KeyFile{Path: filepath.Join(dir, "absent")}.NamedKeys(t.Context())
+	require.ErrorIs(t, err, os.ErrNotExist)
+
+	// One minimum for every named key: what the Logger's hash keys and
+	// the stores' HMAC checkpoint keys accept.
+	assert.Equal(t, MinNamedKeyLen, MinHashKeyLen)
+	assert.Equal(t, MinNamedKeyLen, storage.MinHMACKeyLen)
+	k, err := ParseNamedKey("  h1:" + hex32 + " ")
+	require.NoError(t, err)
+	_, err = NewLogger(storage.NewMemoryStorage(0), WithHashKey(k.ID, k.Key))
+	require.NoError(t, err)
+}
+
 func TestKeyEnvAndStaticKeys(t *testing.T) {
 	k1, _ := GenerateKey()
 	k2, _ := GenerateKey()

@@ -3,21 +3,22 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
 
 const verifyHelp = `Usage: otelaudit verify --dir DIR [--checkpoint-key ID:HEX | --checkpoint-key-file FILE]...
-                        [--witness FILE] [--format text|json]
+                        [--allow-insecure-key-file] [--witness FILE] [--format text|json]
        otelaudit verify --s3-bucket BUCKET [--s3-prefix P] [--s3-endpoint URL] [--s3-region R]
                         [--format text|json]
 
@@ -42,7 +43,8 @@ write the directory; for real protection the writer signs with a key kept
 elsewhere (filestore.WithCheckpointKey) and verify gets the same key here. A
 key is ID:HEX (at least 16 bytes, hex), or bare HEX for key id "local" (the
 format of .checkpoint.key); key files hold one key per line (# comments).
-Give several for rotated keys. A key that is too short is an error, never a
+A key file that group or others can access (0644, 0660...) is refused (exit
+2) unless --allow-insecure-key-file. Give several for rotated keys. A key that is too short is an error, never a
 reason to fall back to .checkpoint.key. Keys are never printed.
 
 Witness: a store written with filestore.WithWitness copies every signed note
@@ -93,6 +95,7 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	var keys, keyFiles stringList
 	fs.Var(&keys, "checkpoint-key", "checkpoint `ID:HEX` key (or bare HEX for key id \"local\");\nrepeatable; prefer --checkpoint-key-file (flags show in ps)")
 	fs.Var(&keyFiles, "checkpoint-key-file", "read checkpoint keys from `FILE`, one ID:HEX or HEX per line; repeatable")
+	insecure := fs.Bool("allow-insecure-key-file", false, "read a checkpoint key file that group or others can access, with a warning")
 	witness := fs.String("witness", "", "witness `FILE` (the notes the store published with filestore.WithWitness)")
 	format := fs.String("format", "text", "output `FORMAT`: text or json (the full report)")
 	pos, err := c.parse(fs, verifyHelp, args)
@@ -119,14 +122,14 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	}
 	var opts []filestore.VerifyOption
 	for i, k := range keys {
-		id, key, err := parseCheckpointKey(k)
+		nk, err := otelaudit.ParseNamedKey(k)
 		if err != nil {
 			return usageErrorf("--checkpoint-key #%d: %w", i+1, err)
 		}
-		opts = append(opts, filestore.WithVerifyKey(id, key))
+		opts = append(opts, filestore.WithVerifyKey(nk.ID, nk.Key))
 	}
 	for _, path := range keyFiles {
-		fileOpts, err := readCheckpointKeyFile(path)
+		fileOpts, err := readCheckpointKeyFile(ctx, c, path, *insecure)
 		if err != nil {
 			return err
 		}
@@ -262,47 +265,21 @@ func printVerifyReport(w *bufio.Writer, rep *storage.VerifyReport, keyNote strin
 	fmt.Fprintf(w, "Result:       INTACT\n")
 }
 
-// parseCheckpointKey parses ID:HEX, or bare HEX for key id "local". Errors
-// never contain the key.
-func parseCheckpointKey(s string) (id string, key []byte, err error) {
-	s = strings.TrimSpace(s)
-	id, h := "local", s
-	if i := strings.LastIndexByte(s, ':'); i >= 0 {
-		id, h = s[:i], s[i+1:]
-	}
-	if id == "" || strings.ContainsAny(id, " \t") {
-		return "", nil, errors.New("the key id before ':' must be non-empty without spaces")
-	}
-	key, err = hex.DecodeString(h)
-	if err != nil {
-		return "", nil, errors.New("the key is not hex (want ID:HEX or HEX)")
-	}
-	if len(key) < 16 {
-		return "", nil, fmt.Errorf("the key is %d bytes; checkpoint keys have at least 16", len(key))
-	}
-	return id, key, nil
-}
-
-// readCheckpointKeyFile reads keys, one per line, from path.
-func readCheckpointKeyFile(path string) ([]filestore.VerifyOption, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
+// readCheckpointKeyFile reads keys, one ID:HEX or HEX per line, from
+// path, through the same reader and permission check as every key file
+// (otelaudit.KeyFile.NamedKeys).
+func readCheckpointKeyFile(ctx context.Context, c *cli, path string, allowInsecure bool) ([]filestore.VerifyOption, error) {
+	f := otelaudit.KeyFile{Path: path, AllowInsecure: allowInsecure, Logger: slog.New(slog.NewTextHandler(c.stderr, nil))}
+	keys, err := f.NamedKeys(ctx)
+	switch {
+	case errors.Is(err, otelaudit.ErrInvalidKey), errors.Is(err, otelaudit.ErrInsecureKeyFile):
+		return nil, usageErrorf("checkpoint key file: %w", err)
+	case err != nil:
 		return nil, ioError(fmt.Errorf("read checkpoint key file: %w", err))
 	}
-	var opts []filestore.VerifyOption
-	for i, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		id, key, err := parseCheckpointKey(line)
-		if err != nil {
-			return nil, usageErrorf("checkpoint key file %s, line %d: %w", path, i+1, err)
-		}
-		opts = append(opts, filestore.WithVerifyKey(id, key))
-	}
-	if len(opts) == 0 {
-		return nil, usageErrorf("checkpoint key file %s holds no key", path)
+	opts := make([]filestore.VerifyOption, len(keys))
+	for i, k := range keys {
+		opts[i] = filestore.WithVerifyKey(k.ID, k.Key)
 	}
 	return opts, nil
 }

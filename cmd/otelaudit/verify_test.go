@@ -218,6 +218,18 @@ func TestVerifyCheckpointKeys(t *testing.T) {
 	assert.Contains(t, r.stdout, "bad-signature")
 	assert.NotContains(t, r.stdout+r.stderr, other)
 
+	// A checkpoint key file others can read is refused as encryption key
+	// files are (the same reader), unless allowed, with a warning.
+	require.NoError(t, os.Chmod(keyFile, 0o644))
+	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-key-file", keyFile)
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, keyFile)
+	assert.Contains(t, r.stderr, "mode 0644")
+	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-key-file", keyFile, "--allow-insecure-key-file")
+	assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, "group or others can access")
+	assert.NotContains(t, r.stdout+r.stderr, keyHex)
+
 	for _, bad := range []string{"ops:zz", "ops:0011", ":" + keyHex, "not hex at all"} {
 		r = runCLI(t, "verify", "--dir", dir, "--checkpoint-key", bad)
 		assert.Equal(t, 2, r.code, bad)
@@ -242,7 +254,7 @@ func TestVerifyJSONAndErrors(t *testing.T) {
 	}{
 		{"missing dir", []string{"verify", "--dir", filepath.Join(t.TempDir(), "absent")}, "does not exist"},
 		{"no store here", []string{"verify", "--dir", t.TempDir()}, "no audit store here"},
-		{"short key", []string{"verify", "--dir", dir, "--checkpoint-key", "local:" + strings.Repeat("ab", 15)}, "checkpoint keys have at least 16"},
+		{"short key", []string{"verify", "--dir", dir, "--checkpoint-key", "local:" + strings.Repeat("ab", 15)}, "the key is 15 bytes, want at least 16"},
 		{"dir is a file", []string{"verify", "--dir", filepath.Join(refRoot, "expected.json")}, "not a directory"},
 		{"no dir", []string{"verify"}, "no store given"},
 		{"bad format", []string{"verify", "--dir", dir, "--format", "xml"}, `--format "xml"`},

@@ -51,19 +51,20 @@ type Config struct {
 	// Content is hash (default), encrypt or plaintext.
 	Content string `mapstructure:"content"`
 	// KeyFile is a file of Fernet keys, one a line, the first encrypting
-	// (content: encrypt).
+	// (content: encrypt). Like the other key files, it must not be
+	// accessible to group or others (mode 0600 or 0400).
 	KeyFile string `mapstructure:"key_file"`
 	// KeyEnv names an environment variable holding the Fernet keys, comma
 	// separated, the first encrypting (content: encrypt).
 	KeyEnv string `mapstructure:"key_env"`
 	// HashKeyFile is a file whose first key line is ID:HEX (or HEX, key id
 	// "local"), at least 16 bytes: hashes become
-	// hmac-sha256:<id>:<hex>.
+	// hmac-sha256:<id>:<hex>. Refused if group or others can access it.
 	HashKeyFile string `mapstructure:"hash_key_file"`
 	// CheckpointKeyFile is a file whose first key line is ID:HEX (or HEX),
 	// at least 16 bytes: the file store signs its checkpoints with it
 	// instead of a key kept beside the data. Files only, until the S3
-	// store has checkpoints.
+	// store has checkpoints. Refused if group or others can access it.
 	CheckpointKeyFile string `mapstructure:"checkpoint_key_file"`
 
 	// JoinWait is how long a span without content waits for its GenAI log

@@ -76,6 +76,8 @@ func TestStartErrors(t *testing.T) {
 	notHex := write("nothex", "# comment\nid:zzzz0011223344556677889900112233\n")
 	empty := write("empty", "# only a comment\n")
 	good := write("good", "\nhk1:00112233445566778899aabbccddeeff\n")
+	openHex := write("hex-open", "hk1:00112233445566778899aabbccddeeff\n")
+	require.NoError(t, os.Chmod(openHex, 0o644))
 	fernet, err := otelaudit.GenerateKey()
 	require.NoError(t, err)
 	fernetFile := write("fernet", fernet+"\n")
@@ -93,7 +95,8 @@ func TestStartErrors(t *testing.T) {
 		{"hash key ok", func(c *otelauditexporter.Config) { c.HashKeyFile = good }, ""},
 		{"checkpoint key ok", func(c *otelauditexporter.Config) { c.CheckpointKeyFile = good }, ""},
 		{"encrypt key env ok", func(c *otelauditexporter.Config) { c.Content, c.KeyEnv = "encrypt", "COLTEST_GOODKEY" }, ""},
-		{"short hash key", func(c *otelauditexporter.Config) { c.HashKeyFile = short }, "hash_key_file " + short + ": the key is 4 bytes"},
+		{"short hash key", func(c *otelauditexporter.Config) { c.HashKeyFile = short }, "hash_key_file: key file " + short + ", line 1: otelaudit: invalid key: the key is 4 bytes"},
+		{"checkpoint key file readable by others", func(c *otelauditexporter.Config) { c.CheckpointKeyFile = openHex }, "checkpoint_key_file: otelaudit: key file is accessible to group or others: " + openHex + " has mode 0644"},
 		{"not hex", func(c *otelauditexporter.Config) { c.CheckpointKeyFile = notHex }, "not hex"},
 		{"no key in file", func(c *otelauditexporter.Config) { c.HashKeyFile = empty }, "holds no key"},
 		{"missing file", func(c *otelauditexporter.Config) { c.HashKeyFile = filepath.Join(dir, "absent") }, "no such file"},

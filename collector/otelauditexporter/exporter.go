@@ -1,14 +1,9 @@
 package otelauditexporter
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,7 +126,7 @@ func (a *auditExporter) open(ctx context.Context) (_ *auditexporter.Exporter, er
 		lopts = append(lopts, otelaudit.WithStoreContent(true))
 	}
 	if a.cfg.HashKeyFile != "" {
-		id, key, err := readKeyFile(a.cfg.HashKeyFile, "hash_key_file")
+		id, key, err := readKeyFile(ctx, a.cfg.HashKeyFile, "hash_key_file")
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +155,7 @@ func (a *auditExporter) openStore(ctx context.Context) (storage.Backend, error) 
 	if a.cfg.Directory != "" {
 		var fopts []filestore.Option
 		if a.cfg.CheckpointKeyFile != "" {
-			id, key, err := readKeyFile(a.cfg.CheckpointKeyFile, "checkpoint_key_file")
+			id, key, err := readKeyFile(ctx, a.cfg.CheckpointKeyFile, "checkpoint_key_file")
 			if err != nil {
 				return nil, err
 			}
@@ -293,35 +288,15 @@ func keyRing(ctx context.Context, c *Config) (*otelaudit.KeyRing, error) {
 	return r, nil
 }
 
-// readKeyFile reads the first key line of path: ID:HEX, or HEX for key id
-// "local"; blank lines and lines starting with '#' are skipped. The key has
-// at least 16 bytes. Errors name the setting and the file, never the key.
-func readKeyFile(path, setting string) (id string, key []byte, err error) {
-	data, err := os.ReadFile(path)
+// readKeyFile reads the first key of the ID:HEX key file at path (HEX
+// alone is key id "local") through otelaudit.KeyFile.NamedKeys, so hash
+// and checkpoint key files get the parser and the permission check of
+// every key file: one that group or others can access is refused. Errors
+// name the setting and the file, never the key.
+func readKeyFile(ctx context.Context, path, setting string) (id string, key []byte, err error) {
+	keys, err := otelaudit.KeyFile{Path: path}.NamedKeys(ctx)
 	if err != nil {
 		return "", nil, fmt.Errorf("otelaudit exporter: %s: %w", setting, err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		id, h := "local", line
-		if i := strings.LastIndexByte(line, ':'); i >= 0 {
-			id, h = line[:i], line[i+1:]
-		}
-		if id == "" || strings.ContainsAny(id, " \t") {
-			return "", nil, fmt.Errorf("otelaudit exporter: %s %s: the key id before ':' must be non-empty without spaces", setting, path)
-		}
-		key, err := hex.DecodeString(h)
-		if err != nil {
-			return "", nil, fmt.Errorf("otelaudit exporter: %s %s: the key is not hex (want ID:HEX or HEX)", setting, path)
-		}
-		if len(key) < 16 {
-			return "", nil, fmt.Errorf("otelaudit exporter: %s %s: the key is %d bytes, want at least 16", setting, path, len(key))
-		}
-		return id, key, nil
-	}
-	return "", nil, fmt.Errorf("otelaudit exporter: %s %s holds no key", setting, path)
+	return keys[0].ID, keys[0].Key, nil
 }
