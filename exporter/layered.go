@@ -10,6 +10,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/handoff"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
@@ -21,14 +22,25 @@ import (
 // the richer span (see [NewProcessor]); the other span is not audited.
 const AuditSameCallKey = attribute.Key("audit.same_call")
 
-// layered pairs a GenAI span with a GenAI parent span of the same
-// operation, started through the same processor, so that the pair gives
-// one entry. Both spans are recognised by name ("{operation} ..."), which
-// costs no attribute copy at start.
-type layered struct {
-	n    atomic.Int64 // len(open), read without the lock
-	mu   sync.Mutex
-	open map[spanKey]*openSpan
+// openSpans holds, from OnStart to OnEnd, the spans the processor must
+// know about at their end: those whose instrumentation hands their content
+// over beside the span (their internal/handoff slot), and the GenAI spans
+// by name, which may be two instrumentations of one call ("layered": a
+// GenAI span under a GenAI parent of the same operation, started through
+// the same processor, gives one entry). Other spans are not stored and
+// cost one name check. Spans are sharded by trace id, so that a child and
+// its parent, which pair, share a shard and a lock; entries are values,
+// so that registering a span allocates nothing once the shard's map has
+// grown. The zero value is ready.
+type openSpans struct {
+	n      atomic.Int64 // spans held, read without a lock
+	shards [16]openShard
+}
+
+type openShard struct {
+	mu sync.Mutex
+	m  map[spanKey]openSpan
+	_  [48]byte // keep shards on separate cache lines
 }
 
 type spanKey struct {
@@ -38,104 +50,127 @@ type spanKey struct {
 
 func keyOf(sc trace.SpanContext) spanKey { return spanKey{sc.TraceID(), sc.SpanID()} }
 
-// openSpan is a GenAI span between start and end. other is the span it
-// is paired with; ended holds it once it ended while other has not.
+func (o *openSpans) shard(t trace.TraceID) *openShard { return &o.shards[t[15]&15] }
+
+// openSpan is one span between start and end.
 type openSpan struct {
-	other *openSpan
-	ended sdktrace.ReadOnlySpan
-	done  bool // ended and resolved (or ended unpaired)
+	slot *handoff.Slot
+	// genAI: named "{operation} ..." and not of kind SERVER, so it may
+	// pair with a parent or a child of the same operation.
+	genAI bool
+	// partner is the span id of the other span of its pair; zero when
+	// unpaired.
+	partner trace.SpanID
+	// held is the partner once it ended before this one (with its
+	// content), waiting for this one to end.
+	held sdktrace.ReadOnlySpan
 }
 
-// start registers s when its name says it is a GenAI span (not of kind
-// SERVER), and pairs it with its parent when that is an open GenAI span of
-// the same operation, not of kind SERVER, that has no pair yet. Both spans are then marked with AuditSameCallKey.
-func (l *layered) start(parent trace.Span, s sdktrace.ReadWriteSpan) {
+// start registers s with slot (nil when its instrumentation hands no
+// content over) when it has one or its name says it is a GenAI span (not
+// of kind SERVER), and pairs it with parent when that is an open GenAI span
+// of the same operation, not of kind SERVER, that has no pair yet. Both
+// spans of a pair are marked with AuditSameCallKey.
+func (o *openSpans) start(parent trace.Span, s sdktrace.ReadWriteSpan, slot *handoff.Slot) {
 	// A server span is the service's own API, a call of its own even when
 	// its handler calls a model of the same operation.
 	op := nameOperation(s.Name())
-	if op == "" || s.SpanKind() == trace.SpanKindServer {
+	genAI := op != "" && s.SpanKind() != trace.SpanKindServer
+	if !genAI && slot == nil {
 		return
 	}
-	var parentKey spanKey
-	pro, ok := parent.(sdktrace.ReadOnlySpan)
-	pairable := ok && parent.IsRecording() && pro.SpanKind() != trace.SpanKindServer && nameOperation(pro.Name()) == op
-	if pairable {
-		parentKey = keyOf(parent.SpanContext())
+	sc := s.SpanContext()
+	pairable := false
+	if genAI {
+		pro, ok := parent.(sdktrace.ReadOnlySpan)
+		pairable = ok && parent.IsRecording() && pro.SpanKind() != trace.SpanKindServer && nameOperation(pro.Name()) == op &&
+			parent.SpanContext().TraceID() == sc.TraceID()
 	}
-	o := &openSpan{}
-	l.mu.Lock()
-	if l.open == nil {
-		l.open = make(map[spanKey]*openSpan)
+	e := openSpan{slot: slot, genAI: genAI}
+	k := keyOf(sc)
+	sh := o.shard(k.t)
+	paired := false
+	sh.mu.Lock()
+	if sh.m == nil {
+		sh.m = make(map[spanKey]openSpan)
 	}
-	l.open[keyOf(s.SpanContext())] = o
-	l.n.Store(int64(len(l.open)))
-	var po *openSpan
 	if pairable {
-		if po = l.open[parentKey]; po != nil && po.other == nil && !po.done {
-			po.other, o.other = o, po
-		} else {
-			po = nil
+		pk := spanKey{k.t, parent.SpanContext().SpanID()}
+		if pe, ok := sh.m[pk]; ok && pe.genAI && !pe.partner.IsValid() {
+			pe.partner, e.partner = k.s, pk.s
+			sh.m[pk] = pe
+			paired = true
 		}
 	}
-	l.mu.Unlock()
-	if po != nil {
+	if _, dup := sh.m[k]; !dup {
+		o.n.Add(1)
+	}
+	sh.m[k] = e
+	sh.mu.Unlock()
+	if paired {
 		s.SetAttributes(AuditSameCallKey.String(parent.SpanContext().SpanID().String()))
-		parent.SetAttributes(AuditSameCallKey.String(s.SpanContext().SpanID().String()))
+		parent.SetAttributes(AuditSameCallKey.String(sc.SpanID().String()))
 	}
 }
 
-// end is called for every ended span with its content attached. It
-// returns the span to audit: s itself when it is not paired; nil while
-// the other span of its pair is still open (s is held); the richer of
-// the two once both ended. skipped reports that a span of a pair was not
+// end is called for every ended span. It returns the span to audit and
+// the content slot to read with it: s and its slot when s is not paired;
+// a nil span while the other span of its pair is still open (s is held,
+// with its content); the richer of the two once both ended (its content
+// attached, slot nil). skipped reports that a span of a pair was not
 // audited.
-func (l *layered) end(s sdktrace.ReadOnlySpan) (audit sdktrace.ReadOnlySpan, skipped bool) {
-	if l.n.Load() == 0 {
-		return s, false
+func (o *openSpans) end(s sdktrace.ReadOnlySpan) (audit sdktrace.ReadOnlySpan, slot *handoff.Slot, skipped bool) {
+	if o.n.Load() == 0 {
+		return s, nil, false
 	}
 	k := keyOf(s.SpanContext())
-	l.mu.Lock()
-	o := l.open[k]
-	if o == nil {
-		l.mu.Unlock()
-		return s, false
+	sh := o.shard(k.t)
+	sh.mu.Lock()
+	e, ok := sh.m[k]
+	if !ok {
+		sh.mu.Unlock()
+		return s, nil, false
 	}
-	delete(l.open, k)
-	l.n.Store(int64(len(l.open)))
-	o.done = true
-	if o.other == nil {
-		l.mu.Unlock()
-		return s, false
+	delete(sh.m, k)
+	o.n.Add(-1)
+	if !e.partner.IsValid() {
+		sh.mu.Unlock()
+		return s, e.slot, false
 	}
-	other := o.other
-	if !other.done {
-		o.ended = s
-		l.mu.Unlock()
-		return nil, false
+	pk := spanKey{k.t, e.partner}
+	if pe, open := sh.m[pk]; open {
+		pe.held = withContent(s, e.slot)
+		sh.m[pk] = pe
+		sh.mu.Unlock()
+		return nil, nil, false
 	}
-	held := other.ended
-	other.ended = nil
-	l.mu.Unlock()
-	if held == nil {
-		return s, false
+	sh.mu.Unlock()
+	if e.held == nil {
+		// The partner was audited alone (Shutdown drained it).
+		return s, e.slot, false
 	}
-	if richness(held) > richness(s) {
-		return held, true
+	cur := withContent(s, e.slot)
+	if richness(e.held) > richness(cur) {
+		return e.held, nil, true
 	}
-	return s, true
+	return cur, nil, true
 }
 
 // drain returns the spans held for a partner that has not ended, for
 // Shutdown: they are audited alone.
-func (l *layered) drain() []sdktrace.ReadOnlySpan {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+func (o *openSpans) drain() []sdktrace.ReadOnlySpan {
 	var out []sdktrace.ReadOnlySpan
-	for _, o := range l.open {
-		if o.other != nil && o.other.ended != nil {
-			out = append(out, o.other.ended)
-			o.other.ended = nil
+	for i := range o.shards {
+		sh := &o.shards[i]
+		sh.mu.Lock()
+		for k, e := range sh.m {
+			if e.held != nil {
+				out = append(out, e.held)
+				e.held = nil
+				sh.m[k] = e
+			}
 		}
+		sh.mu.Unlock()
 	}
 	return out
 }

@@ -80,13 +80,18 @@ func WithSpool(dir string) ProcessorOption {
 	return processorOptionFunc(func(c *processorConfig) { c.spoolDir = dir })
 }
 
-// item is one queue element: a span to audit, an entry made already, or a
+// item is one queue element: a span to audit (with the content handed
+// over beside it, read by the worker), an entry made already, or a
 // ForceFlush marker.
 type item struct {
 	span  sdktrace.ReadOnlySpan
+	slot  *handoff.Slot
 	entry *storage.AuditEntry
 	flush chan error
 }
+
+// view is the span of it with its content, for the conversion.
+func (it *item) view() sdktrace.ReadOnlySpan { return withContent(it.span, it.slot) }
 
 // processor is the lossless audit span processor. See NewProcessor.
 //
@@ -115,11 +120,10 @@ type processor struct {
 	// being written, or spooled).
 	pending atomic.Int64
 
-	// slots holds the content hand-offs of the spans started and not yet
-	// ended (see internal/handoff).
-	slots handoff.Registry
-	// pairs finds spans that describe the same call (see AuditSameCallKey).
-	pairs layered
+	// open holds the spans started and not yet ended that the processor
+	// needs at their end: their content hand-offs (see internal/handoff)
+	// and the spans that may describe the same call (see AuditSameCallKey).
+	open openSpans
 }
 
 var _ sdktrace.SpanProcessor = (*processor)(nil)
@@ -215,15 +219,14 @@ func NewProcessor(e *Exporter, opts ...ProcessorOption) sdktrace.SpanProcessor {
 
 // OnStart registers s when its instrumentation hands its content over
 // beside the span (otelaudit.StartCall and the middleware do), so that OnEnd
-// can take it. Other spans cost one context lookup.
+// can take it, and when its name makes it a GenAI span that may pair with
+// another (see [AuditSameCallKey]). Other spans cost one context lookup
+// and a name check.
 func (p *processor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 	if p.stopped.Load() {
 		return
 	}
-	if slot := handoff.Claim(parent, s); slot != nil {
-		p.slots.Put(s.SpanContext(), slot)
-	}
-	p.pairs.start(trace.SpanFromContext(parent), s)
+	p.open.start(trace.SpanFromContext(parent), s, handoff.Claim(parent, s))
 }
 
 // OnEnd queues s for the audit if it is a GenAI span, with the content
@@ -233,20 +236,22 @@ func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if s == nil {
 		return
 	}
-	s = withContent(s, p.slots.Take(s.SpanContext()))
-	s, skipped := p.pairs.end(s)
+	s, slot, skipped := p.open.end(s)
 	if skipped {
 		p.e.layered.Add(1)
 	}
+	// The GenAI keys are never handed-over content: the span's own
+	// attributes tell.
 	if s == nil || (s.InstrumentationScope().Name != otelaudit.ScopeName && !IsGenAI(s.Attributes())) {
 		return
 	}
-	p.accept(s)
+	p.accept(item{span: s, slot: slot})
 }
 
-// accept queues the GenAI span s, or spools it when the queue is full and
+// accept queues it, a GenAI span, or spools it when the queue is full and
 // a spool is configured.
-func (p *processor) accept(s sdktrace.ReadOnlySpan) {
+func (p *processor) accept(it item) {
+	s := it.span
 	p.sendMu.RLock()
 	defer p.sendMu.RUnlock()
 	if p.stopped.Load() {
@@ -256,7 +261,7 @@ func (p *processor) accept(s sdktrace.ReadOnlySpan) {
 	}
 	p.pending.Add(1)
 	if p.spool == nil {
-		p.queue <- item{span: s}
+		p.queue <- it
 		return
 	}
 	// First in, first out: while the spool holds entries, later ones go
@@ -266,12 +271,12 @@ func (p *processor) accept(s sdktrace.ReadOnlySpan) {
 	// newest in-memory entries, never older ones while newer are on disk.
 	if p.spool.Pending() == 0 {
 		select {
-		case p.queue <- item{span: s}:
+		case p.queue <- it:
 			return
 		default:
 		}
 	}
-	en := p.e.entry(context.Background(), s)
+	en := p.e.entry(context.Background(), it.view())
 	if en == nil {
 		p.pending.Add(-1)
 		return
@@ -336,9 +341,9 @@ func (p *processor) notDurable(op string, err error) error {
 func (p *processor) Shutdown(ctx context.Context) error {
 	p.stopOnce.Do(func() {
 		// Spans held for a partner that never ended are audited alone.
-		for _, s := range p.pairs.drain() {
+		for _, s := range p.open.drain() {
 			if s.InstrumentationScope().Name == otelaudit.ScopeName || IsGenAI(s.Attributes()) {
-				p.accept(s)
+				p.accept(item{span: s})
 			}
 		}
 		p.stopped.Store(true)
@@ -436,7 +441,7 @@ func (p *processor) salvage(deadline <-chan time.Time) bool {
 			case it.entry != nil:
 				p.spill([]*storage.AuditEntry{it.entry})
 			default:
-				if en := p.e.entry(context.Background(), it.span); en != nil {
+				if en := p.e.entry(context.Background(), it.view()); en != nil {
 					p.spill([]*storage.AuditEntry{en})
 				} else {
 					p.pending.Add(-1)
@@ -500,7 +505,7 @@ func (p *processor) convert() {
 		case it.entry != nil:
 			batch = append(batch, it.entry)
 		default:
-			if en := p.e.entry(p.ctx, it.span); en != nil {
+			if en := p.e.entry(p.ctx, it.view()); en != nil {
 				batch = append(batch, en)
 			} else {
 				p.pending.Add(-1)

@@ -15,8 +15,8 @@
 //
 // and for an audit span processor:
 //
-//	OnStart: if sl := handoff.Claim(parent, s); sl != nil { reg.Put(s.SpanContext(), sl) }
-//	OnEnd:   sl := reg.Take(s.SpanContext()) // then read sl.Attributes()
+//	OnStart: if sl := handoff.Claim(parent, s); sl != nil { keep sl for s until its end }
+//	OnEnd:   take sl back, then read sl.Content() or sl.Attributes()
 //
 // A slot no processor claimed receives nothing (Sink.Set drops), and a
 // claimed slot lives until its span ends, so nothing accumulates.
@@ -256,60 +256,3 @@ func warnUnaudited(span trace.Span, onSpan bool) {
 		}
 	}
 }
-
-// Registry maps the spans an audit processor claimed, by span context, to
-// their slots, from OnStart to OnEnd. The zero Registry is ready; it is safe
-// for concurrent use.
-type Registry struct {
-	n      atomic.Int64
-	shards [16]shard
-}
-
-type shard struct {
-	mu sync.Mutex
-	m  map[spanKey]*Slot
-	_  [40]byte // keep shards on separate cache lines
-}
-
-type spanKey struct {
-	t trace.TraceID
-	s trace.SpanID
-}
-
-func (r *Registry) shard(k spanKey) *shard { return &r.shards[k.s[7]&15] }
-
-// Put registers sl for the span with context sc.
-func (r *Registry) Put(sc trace.SpanContext, sl *Slot) {
-	k := spanKey{sc.TraceID(), sc.SpanID()}
-	sh := r.shard(k)
-	sh.mu.Lock()
-	if sh.m == nil {
-		sh.m = make(map[spanKey]*Slot)
-	}
-	if _, dup := sh.m[k]; !dup {
-		r.n.Add(1)
-	}
-	sh.m[k] = sl
-	sh.mu.Unlock()
-}
-
-// Take removes and returns the slot of the span with context sc; nil when
-// none was registered.
-func (r *Registry) Take(sc trace.SpanContext) *Slot {
-	if r.n.Load() == 0 {
-		return nil
-	}
-	k := spanKey{sc.TraceID(), sc.SpanID()}
-	sh := r.shard(k)
-	sh.mu.Lock()
-	sl, ok := sh.m[k]
-	if ok {
-		delete(sh.m, k)
-		r.n.Add(-1)
-	}
-	sh.mu.Unlock()
-	return sl
-}
-
-// Len returns the number of registered spans (started, not yet ended).
-func (r *Registry) Len() int { return int(r.n.Load()) }

@@ -13,17 +13,21 @@ import (
 // claimer is a span processor that claims slots as the audit processor
 // does.
 type claimer struct {
-	reg   Registry
+	reg   map[trace.SpanID]*Slot
 	taken [][]attribute.KeyValue
 }
 
 func (c *claimer) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 	if sl := Claim(parent, s); sl != nil {
-		c.reg.Put(s.SpanContext(), sl)
+		if c.reg == nil {
+			c.reg = make(map[trace.SpanID]*Slot)
+		}
+		c.reg[s.SpanContext().SpanID()] = sl
 	}
 }
 func (c *claimer) OnEnd(s sdktrace.ReadOnlySpan) {
-	if sl := c.reg.Take(s.SpanContext()); sl != nil {
+	if sl := c.reg[s.SpanContext().SpanID()]; sl != nil {
+		delete(c.reg, s.SpanContext().SpanID())
 		c.taken = append(c.taken, sl.Attributes())
 	}
 }
@@ -60,7 +64,7 @@ func TestSlotReachesOnlyItsOwnSpan(t *testing.T) {
 		!slices.Equal(got[1].Value.AsStringSlice(), []string{"a", "b"}) || got[2].Value.AsString() != "secret" {
 		t.Fatalf("content = %v", got)
 	}
-	if n := c.reg.Len(); n != 0 {
+	if n := len(c.reg); n != 0 {
 		t.Fatalf("registry holds %d slots after every span ended", n)
 	}
 }

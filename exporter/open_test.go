@@ -1,0 +1,55 @@
+package exporter
+
+import (
+	"context"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// TestOpenSpansDoNotAccumulate: every span the processor holds from start
+// to end (content hand-offs, GenAI spans that may pair, pairs in either
+// end order) is released at its end, and other spans are never held.
+func TestOpenSpansDoNotAccumulate(t *testing.T) {
+	l, err := otelaudit.NewLogger(storage.NewMemoryStorage(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewProcessor(e).(*processor)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tr := tp.Tracer("t")
+	for i := range 50 {
+		ctx, outer := tr.Start(t.Context(), "chat m") // an instrumentation's GenAI span
+		_, call := otelaudit.StartCall(ctx, otelaudit.Request{Model: "m", Input: []otelaudit.Message{{Content: "x"}}},
+			otelaudit.WithTracerProvider(tp))
+		_, plain := tr.Start(ctx, "GET /")
+		if got := p.open.n.Load(); got != 2 {
+			t.Fatalf("round %d: %d spans held while a pair is open, want 2 (the plain span is not held)", i, got)
+		}
+		plain.End()
+		if i%2 == 0 {
+			call.End()
+			outer.End()
+		} else {
+			outer.End()
+			call.End()
+		}
+		if got := p.open.n.Load(); got != 0 {
+			t.Fatalf("round %d: %d spans still held after all ended", i, got)
+		}
+	}
+	if err := tp.ForceFlush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Stats(); st.Written != 50 || st.Layered != 50 {
+		t.Fatalf("written %d, layered %d; want one entry per pair (50, 50)", st.Written, st.Layered)
+	}
+}
