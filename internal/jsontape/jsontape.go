@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 	"sync"
@@ -437,26 +438,9 @@ const (
 // rejected and any other byte, valid UTF-8 or not, is accepted.
 func scanString(b []byte, i int) (int, bool, failure) {
 	esc := false
-	// Long runs of plain text are the common case: the next quote and
-	// backslash are found with the vectorised IndexByte and the run
-	// before them is checked for control bytes 16 at a time. The quote's
-	// offset is kept until i passes it, so that a string with many
-	// escapes is not searched to its end once per escape.
-	quote := -1
+	quote := -1 // see nextSpecial
 	for {
-		if quote < i {
-			quote = bytes.IndexByte(b[i:], '"')
-			if quote < 0 {
-				quote = len(b)
-			} else {
-				quote += i
-			}
-		}
-		end := quote
-		if bs := bytes.IndexByte(b[i:end], '\\'); bs >= 0 {
-			end = i + bs
-		}
-		i += controlFree(b[i:end])
+		i = nextSpecial(b, i, &quote)
 		if i >= len(b) {
 			return i, esc, syntaxError(-1)
 		}
@@ -489,6 +473,56 @@ func scanString(b []byte, i int) (int, bool, failure) {
 			return i, esc, syntaxError(i)
 		}
 	}
+}
+
+// nextSpecial returns the offset of the first quote, backslash or byte
+// below 0x20 at or after i, or len(b). Most strings of a JSON text are
+// short (keys, ids, hashes): their first 72 bytes are tested 8 at a time
+// for all three at once. Longer runs of plain text are searched with the
+// vectorised IndexByte for the quote and the backslash, and the run before
+// them is checked for control bytes 16 at a time. *quote caches the next
+// quote's offset while i has not passed it, so that a string with many
+// escapes is not searched to its end once per escape (start it at -1).
+func nextSpecial(b []byte, i int, quote *int) int {
+	n := len(b)
+	for k := 0; k < 9 && i+8 <= n; k++ {
+		if m := specialBytes(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	if i+8 > n {
+		for ; i < n; i++ {
+			if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+				return i
+			}
+		}
+		return n
+	}
+	if *quote < i {
+		*quote = bytes.IndexByte(b[i:], '"')
+		if *quote < 0 {
+			*quote = n
+		} else {
+			*quote += i
+		}
+	}
+	end := *quote
+	if bs := bytes.IndexByte(b[i:end], '\\'); bs >= 0 {
+		end = i + bs
+	}
+	return i + controlFree(b[i:end])
+}
+
+// specialBytes has the high bit set in the lowest byte of w (read little
+// endian) that is a quote, a backslash or below 0x20, if any, and
+// possibly in bytes above it; 0 when there is none. Each of the three
+// zero-byte tests is exact at its lowest hit (a borrow only runs upwards,
+// from a true hit), so the lowest bit of their union is exact too.
+func specialBytes(w uint64) uint64 {
+	q := w ^ lsb*'"'
+	bs := w ^ lsb*'\\'
+	return ((q-lsb)&^q | (bs-lsb)&^bs | (w-lsb*0x20)&^w) & msb
 }
 
 // controlFree returns the offset of the first byte below 0x20 in b, or

@@ -1,6 +1,7 @@
 package jsontape
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -438,4 +439,35 @@ func Example() {
 	// system: be brief
 	// user: café?
 	// true
+}
+
+// TestNextSpecial checks the word-at-a-time and vectorised searches
+// against a byte loop for every length up to 100 and every position of
+// one byte of each class (special or not, ASCII or not), from every start
+// offset up to 9, so each word and tail boundary is crossed.
+func TestNextSpecial(t *testing.T) {
+	naive := func(b []byte, i int) int {
+		for ; i < len(b); i++ {
+			if c := b[i]; c == '"' || c == '\\' || c < 0x20 {
+				return i
+			}
+		}
+		return len(b)
+	}
+	for _, c := range []byte{'"', '\\', 0, 0x1f, ' ', 0x7f, 0x80, 0xff, 'a'} {
+		for n := 0; n <= 100; n++ {
+			for p := -1; p < n; p++ {
+				b := bytes.Repeat([]byte{'x'}, n)
+				if p >= 0 {
+					b[p] = c
+				}
+				for i := 0; i <= min(n, 9); i++ {
+					quote := -1
+					if got, want := nextSpecial(b, i, &quote), naive(b, i); got != want {
+						t.Fatalf("byte %#x at %d of %d, from %d: got %d, want %d", c, p, n, i, got, want)
+					}
+				}
+			}
+		}
+	}
 }
