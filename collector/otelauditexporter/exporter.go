@@ -78,7 +78,7 @@ func (a *auditExporter) start(ctx context.Context, _ component.Host) error {
 	}
 	if a.logs.Load() {
 		a.join = newJoiner(a.cfg.JoinWait, a.cfg.JoinMaxBytes, a.cfg.TimeoutConfig.Timeout, func(ctx context.Context, vs []auditexporter.SpanView) error {
-			return e.ExportViews(ctx, vs, a.replaying())
+			return a.writeDurable(ctx, e, vs)
 		})
 		if err := a.joinMetrics(a.join); err != nil {
 			a.set.Logger.Warn("otelaudit exporter: join metrics not registered", zap.Error(err))
@@ -208,11 +208,26 @@ func (a *auditExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 	}
 	views := spanViews(td)
 	if join == nil {
-		return exp.ExportViews(ctx, views, a.replaying())
+		return a.writeDurable(ctx, exp, views)
 	}
 	direct, held := join.split(views)
-	err := exp.ExportViews(ctx, direct, a.replaying())
+	err := a.writeDurable(ctx, exp, direct)
 	return errors.Join(err, wait(ctx, join.addSpans(held)))
+}
+
+// writeDurable writes views and returns once their entries are durable in
+// the store: the S3 store accepts entries into memory and uploads them in
+// batches, so without the flush a push would be acknowledged (and dropped
+// from a persistent queue) before its entries were in the bucket, and a
+// crash would lose them. The file store is durable at WriteBatch already.
+func (a *auditExporter) writeDurable(ctx context.Context, exp *auditexporter.Exporter, views []auditexporter.SpanView) error {
+	if len(views) == 0 {
+		return nil
+	}
+	if err := exp.ExportViews(ctx, views, a.replaying()); err != nil {
+		return err
+	}
+	return exp.ForceFlush(ctx)
 }
 
 // pushLogs hands the GenAI events of ld to the join and returns when the
