@@ -176,54 +176,16 @@ func sendPrebuilt(b *testing.B, port int) {
 	start := time.Now()
 	var reqs [][]byte
 	for lo := 0; lo < b.N; lo += benchSpansPerRequest {
-		td := ptrace.NewTraces()
-		rs := td.ResourceSpans().AppendEmpty()
-		rs.Resource().Attributes().PutStr("service.name", "bench")
-		spans := rs.ScopeSpans().AppendEmpty().Spans()
-		for i := lo; i < min(lo+benchSpansPerRequest, b.N); i++ {
-			tid, sid := benchIDs(i)
-			s := spans.AppendEmpty()
-			s.SetTraceID(pcommon.TraceID(tid))
-			s.SetSpanID(pcommon.SpanID(sid))
-			s.SetName("chat gpt-4o")
-			s.SetKind(ptrace.SpanKindClient)
-			s.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
-			s.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Millisecond)))
-			for _, kv := range benchAttrs {
-				switch kv.Value.Type() {
-				case attribute.STRING:
-					s.Attributes().PutStr(string(kv.Key), kv.Value.AsString())
-				case attribute.INT64:
-					s.Attributes().PutInt(string(kv.Key), kv.Value.AsInt64())
-				case attribute.STRINGSLICE:
-					sl := s.Attributes().PutEmptySlice(string(kv.Key))
-					for _, v := range kv.Value.AsStringSlice() {
-						sl.AppendEmpty().SetStr(v)
-					}
-				}
-			}
-		}
-		body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
-		if err != nil {
-			b.Fatal(err)
-		}
-		reqs = append(reqs, body)
+		reqs = append(reqs, otlpRequest(b, lo, min(benchSpansPerRequest, b.N-lo), start, benchAttrs))
 	}
-	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", port),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{}), grpc.MaxCallSendMsgSize(64<<20)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
+	conn := rawConn(b, port)
 	b.StartTimer()
 	var wg sync.WaitGroup
 	errs := make(chan error, benchSenders)
 	for w := range benchSenders {
 		wg.Go(func() {
 			for i := w; i < len(reqs); i += benchSenders {
-				var reply []byte
-				if err := conn.Invoke(b.Context(), "/opentelemetry.proto.collector.trace.v1.TraceService/Export", reqs[i], &reply); err != nil {
+				if err := exportRaw(b.Context(), conn, reqs[i]); err != nil {
 					errs <- err
 					return
 				}
@@ -235,6 +197,63 @@ func sendPrebuilt(b *testing.B, port int) {
 	for err := range errs {
 		b.Fatal(err)
 	}
+}
+
+// otlpRequest returns a marshalled OTLP trace export request of n GenAI
+// spans with attrs (string, int and string slice values), the ids of spans
+// first to first+n-1 ([benchIDs]), started at start.
+func otlpRequest(tb testing.TB, first, n int, start time.Time, attrs []attribute.KeyValue) []byte {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "bench")
+	spans := rs.ScopeSpans().AppendEmpty().Spans()
+	for i := first; i < first+n; i++ {
+		tid, sid := benchIDs(i)
+		s := spans.AppendEmpty()
+		s.SetTraceID(pcommon.TraceID(tid))
+		s.SetSpanID(pcommon.SpanID(sid))
+		s.SetName("chat gpt-4o")
+		s.SetKind(ptrace.SpanKindClient)
+		s.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+		s.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Millisecond)))
+		for _, kv := range attrs {
+			switch kv.Value.Type() {
+			case attribute.STRING:
+				s.Attributes().PutStr(string(kv.Key), kv.Value.AsString())
+			case attribute.INT64:
+				s.Attributes().PutInt(string(kv.Key), kv.Value.AsInt64())
+			case attribute.STRINGSLICE:
+				sl := s.Attributes().PutEmptySlice(string(kv.Key))
+				for _, v := range kv.Value.AsStringSlice() {
+					sl.AppendEmpty().SetStr(v)
+				}
+			}
+		}
+	}
+	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return body
+}
+
+// rawConn is a gRPC client of the OTLP receiver on port that sends
+// pre-marshalled requests ([exportRaw]); it is closed when tb ends.
+func rawConn(tb testing.TB, port int) *grpc.ClientConn {
+	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", port),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{}), grpc.MaxCallSendMsgSize(64<<20)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// exportRaw sends one marshalled OTLP trace export request.
+func exportRaw(ctx context.Context, conn *grpc.ClientConn, body []byte) error {
+	var reply []byte
+	return conn.Invoke(ctx, "/opentelemetry.proto.collector.trace.v1.TraceService/Export", body, &reply)
 }
 
 // rawCodec sends a pre-marshalled protobuf message as it is and keeps the
