@@ -238,6 +238,9 @@ const (
 	NoteRecovery   = "recovery"   // a torn tail was cut off
 	NoteRemoval    = "removal"    // entries were removed (Delete, DeleteBefore)
 	NoteLegacy     = "legacy"     // unchained entries present when chaining began
+	// NoteBatchDigest lists the objects a writer stored since its
+	// previous digest (S3 digest objects, after CloudTrail's digest files).
+	NoteBatchDigest = "digest"
 )
 
 // Note is one signed record about a writer's chain: a checkpoint of its
@@ -258,6 +261,14 @@ type Note struct {
 	Recovery *RecoveryNote  `json:"recovery,omitempty"`
 	Removal  *RemovalNote   `json:"removal,omitempty"`
 	Legacy   *LegacySummary `json:"legacy,omitempty"`
+	// Digest is the number of the note in its writer's sequence of digest
+	// objects (S3 stores: 1, 2, 3, ... as in its object key); 0 for notes
+	// kept in a checkpoints file.
+	Digest uint64 `json:"dn,omitempty"`
+	// Objects lists the objects the writer stored since its previous
+	// digest (a [NoteBatchDigest]) or the generation a rewrite made (a
+	// [NoteRemoval] on S3), each with its SHA-256.
+	Objects []ObjectDigest `json:"objects,omitempty"`
 }
 
 // RecoveryNote records a torn tail cut off when a store was opened.

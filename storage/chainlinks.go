@@ -18,6 +18,7 @@ type ChainLinks struct {
 	h       ChainHasher
 	writers map[string][]chainLink
 	places  []string
+	removed map[string][]SeqRange // by writer, accounted for by signed notes
 }
 
 type chainLink struct {
@@ -49,6 +50,58 @@ func (x *ChainLinks) Add(where string, line int, b []byte) (c Chain, p *Problem,
 		return c, &Problem{Kind: ProblemModified, File: where, Line: line, Detail: fmt.Sprintf("entry %s:%d does not match its hash (content changed)", c.Writer, c.Seq)}, true
 	}
 	return c, nil, true
+}
+
+// Removed records a run of a writer's chain that a signed note accounts
+// for (entries removed on purpose: Delete, retention). [ChainLinks.Check]
+// then accepts the gap it leaves when the entry after it links to r.Last,
+// and reports a link that does not ([ProblemChainBroken]).
+func (x *ChainLinks) Removed(r SeqRange) {
+	if x.removed == nil {
+		x.removed = make(map[string][]SeqRange)
+	}
+	x.removed[r.Writer] = append(x.removed[r.Writer], r)
+}
+
+// covered reports whether the removed runs of writer w cover positions
+// from..to (inclusive), and the hash of entry to when they do.
+func (x *ChainLinks) covered(w string, from, to uint64) (string, bool) {
+	rs := x.removed[w]
+	last := ""
+	for n := from; n <= to; {
+		found := false
+		for _, r := range rs {
+			if n >= r.From && n <= r.To {
+				if r.To > to {
+					return "", false // a run said removed ends after an entry present
+				}
+				n, last, found = r.To+1, r.Last, true
+				break
+			}
+		}
+		if !found {
+			return "", false
+		}
+	}
+	return last, true
+}
+
+// Covered reports whether signed removal notes ([ChainLinks.Removed])
+// account for positions from..to of writer w.
+func (x *ChainLinks) Covered(w string, from, to uint64) bool {
+	_, ok := x.covered(w, from, to)
+	return ok
+}
+
+// HashAt returns the hash, place and line of entry seq of writer w, once
+// [ChainLinks.Check] ran; ok is false when the entry was not added.
+func (x *ChainLinks) HashAt(w string, seq uint64) (hash, where string, line int, ok bool) {
+	ls := x.writers[w]
+	i, found := slices.BinarySearchFunc(ls, seq, func(l chainLink, s uint64) int { return cmp.Compare(l.seq, s) })
+	if !found {
+		return "", "", 0, false
+	}
+	return ls[i].hash, x.places[ls[i].place], int(ls[i].line), true
 }
 
 // Writers returns the number of writers seen.
@@ -89,8 +142,20 @@ func (x *ChainLinks) Check(problem func(Problem)) map[string]uint64 {
 				at(ProblemDuplicate, fmt.Sprintf("entry %s:%d also at %s:%d (replayed or copied)", w, l.seq, x.places[prev.place], prev.line))
 				continue
 			case prev == nil && l.seq > 1:
+				if last, ok := x.covered(w, 1, l.seq-1); ok {
+					if l.prev != last {
+						at(ProblemChainBroken, fmt.Sprintf("entry %s:%d does not link to the entries a removal note accounts for", w, l.seq))
+					}
+					break
+				}
 				at(ProblemMissing, fmt.Sprintf("entries %s:1..%d before this one are missing (deleted lines or objects, or this entry inserted)", w, l.seq-1))
 			case prev != nil && l.seq > prev.seq+1:
+				if last, ok := x.covered(w, prev.seq+1, l.seq-1); ok {
+					if l.prev != last {
+						at(ProblemChainBroken, fmt.Sprintf("entry %s:%d does not link to the entries a removal note accounts for", w, l.seq))
+					}
+					break
+				}
 				at(ProblemMissing, fmt.Sprintf("entries %s:%d..%d before this one are missing (deleted lines or objects, or this entry inserted); entry %d is at %s:%d", w, prev.seq+1, l.seq-1, prev.seq, x.places[prev.place], prev.line))
 			case l.seq == 1 && l.prev != "":
 				at(ProblemChainBroken, fmt.Sprintf("first entry of writer %s has a predecessor hash", w))

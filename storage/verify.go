@@ -36,6 +36,11 @@ const (
 	// ProblemUnknownWriter: chained entries of a writer that no signed
 	// note knows (forged entries, or checkpoints.jsonl was removed).
 	ProblemUnknownWriter ProblemKind = "unknown-writer"
+	// ProblemUnlisted: an S3 batch object that no signed digest lists
+	// although it must be listed (its entries precede its writer's last
+	// signed head): an added, replaced or forged object, or a rewrite
+	// (Delete, retention) that wrote no signed removal note.
+	ProblemUnlisted ProblemKind = "unlisted"
 	// ProblemAfterClose: entries after the writer's final checkpoint.
 	ProblemAfterClose ProblemKind = "after-close"
 	// ProblemBadSignature: a line of checkpoints.jsonl is not signed by

@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -154,4 +159,101 @@ func putBody(t *testing.T, client *s3.Client, bucket, key string, body []byte) {
 	t.Helper()
 	_, err := client.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
 	require.NoError(t, err)
+}
+
+// TestS3VerifySigned: `otelaudit verify --s3-bucket` with the writers'
+// checkpoint key and witness file on 1,000 entries from two signing
+// writers: intact gives exit 0 (without the witness the report names what
+// it cannot rule out); after Delete and DeleteBefore it still gives 0; the
+// newest objects deleted together with the last digest give exit 1 naming
+// the digest with the witness, and exit 0 without it; a signed store
+// verified without the key gives exit 1 (its digests cannot be checked).
+func TestS3VerifySigned(t *testing.T) {
+	client, endpoint, bucket, _ := s3CLI(t)
+	const prefix = "signed/"
+	key := bytes.Repeat([]byte{0x5a}, 32)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "checkpoint.key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("ops1:"+hex.EncodeToString(key)+"\n"), 0o600))
+	witnessFile := filepath.Join(dir, "witness.jsonl")
+	wf, err := os.OpenFile(witnessFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	require.NoError(t, err)
+	defer wf.Close()
+	var ws lockedWriter
+	ws.w = wf
+	var writers [2]*s3store.Store
+	for i := range writers {
+		st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix(prefix), s3store.WithMaxBatchEntries(60),
+			s3store.WithCheckpointKey("ops1", key), s3store.WithWitness(&ws))
+		require.NoError(t, err)
+		writers[i] = st
+	}
+	base := time.Date(2025, 6, 30, 22, 0, 0, 0, time.UTC)
+	var ids []string
+	for i := range 1000 {
+		e := &storage.AuditEntry{ID: storage.NewEntryID(), Timestamp: base.Add(time.Duration(i) * 13 * time.Second),
+			InputHash: strings.Repeat("a", 64), OutputHash: strings.Repeat("b", 64), SafetyPassed: true, LatencyMS: 3}
+		ids = append(ids, e.ID)
+		require.NoError(t, writers[i%2].Write(t.Context(), e))
+	}
+	ok, err := writers[0].Delete(t.Context(), ids[10])
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, err = writers[1].DeleteBefore(t.Context(), base.Add(2*time.Hour+30*time.Minute)) // into the second day
+	require.NoError(t, err)
+	for _, st := range writers {
+		require.NoError(t, st.Close())
+	}
+	args := func(extra ...string) []string {
+		return append([]string{"verify", "--s3-bucket", bucket, "--s3-prefix", prefix, "--s3-endpoint", endpoint, "--s3-region", "us-east-1"}, extra...)
+	}
+	r := runCLI(t, args("--checkpoint-key-file", keyFile, "--witness", witnessFile)...)
+	require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "Witness:      ")
+	assert.Contains(t, r.stdout, "Result:       INTACT\n")
+	r = runCLI(t, args("--checkpoint-key-file", keyFile)...)
+	require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "Cannot rule out")
+	assert.Contains(t, r.stdout, "a witness")
+	r = runCLI(t, args()...)
+	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, ": no-key: ")
+
+	// A writer's last digest deleted together with the objects it lists.
+	var lastDigest string
+	for _, k := range listKeys(t, client, bucket, prefix+"_digests/") {
+		if lastDigest == "" || k[:len(prefix+"_digests/")+16] == lastDigest[:len(prefix+"_digests/")+16] {
+			lastDigest = k
+		}
+	}
+	var digest struct {
+		Objects []struct{ Key string } `json:"objects"`
+	}
+	require.NoError(t, json.Unmarshal(getBody(t, client, bucket, lastDigest), &digest))
+	del := []string{lastDigest}
+	for _, o := range digest.Objects {
+		del = append(del, prefix+o.Key)
+	}
+	for _, k := range del {
+		_, err := client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(k)})
+		require.NoError(t, err)
+	}
+	r = runCLI(t, args("--checkpoint-key-file", keyFile, "--witness", witnessFile)...)
+	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, strings.TrimPrefix(lastDigest, prefix)+":")
+	assert.Contains(t, r.stdout, ": witnessed-missing: ")
+	r = runCLI(t, args("--checkpoint-key-file", keyFile)...)
+	assert.Equal(t, 0, r.code, "needs the witness (README): %s%s", r.stdout, r.stderr)
+}
+
+// lockedWriter serialises the writes of several Stores to one witness file.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

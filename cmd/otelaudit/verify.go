@@ -20,6 +20,7 @@ import (
 const verifyHelp = `Usage: otelaudit verify --dir DIR [--checkpoint-key ID:HEX | --checkpoint-key-file FILE]...
                         [--allow-insecure-key-file] [--witness FILE] [--format text|json]
        otelaudit verify --s3-bucket BUCKET [--s3-prefix P] [--s3-endpoint URL] [--s3-region R]
+                        [--checkpoint-key ID:HEX | --checkpoint-key-file FILE]... [--witness FILE]
                         [--format text|json]
 
 Check the tamper evidence of a file store without changing it (no lock is
@@ -60,14 +61,16 @@ days; in each object the lines must be in the order the store writes them and
 as many as its name says. Detected, with object key and line: a changed byte,
 deleted, inserted, reordered or replayed entries, a deleted batch object in
 the middle of a writer's chain. Objects in the reference layout (one entry
-per object) are legacy, not tampering. S3 stores write no signed digests and
-have no witness yet, so verify cannot rule out (and the report says so): the
-removal of a writer's newest entries, the deletion of all of a writer's
-objects, a rollback of the prefix to an older copy, and entries re-chained
-consistently under a new writer id. Entries removed by delete or cleanup on
-S3 show as missing until removal notes exist. --checkpoint-key(-file) and
---witness do not apply to S3 yet. Credentials come from the standard AWS
-chain (environment, shared config, instance role).
+per object) are legacy, not tampering. Writers that sign
+(s3store.WithCheckpointKey) store digest objects (_digests/WRITER/N.json),
+CloudTrail-style: given the same key, verify also checks their signatures
+and chain, that every listed object is present with its SHA-256 (or removed
+by a signed delete or retention note), that every object is listed, and that
+each writer's signed head is present. Without a key the report names what it
+cannot rule out. With --witness (the lines s3store.WithWitness published),
+the newest entries removed together with the last digest, a deleted writer
+session and a rollback of the prefix are caught too. Credentials come from
+the standard AWS chain (environment, shared config, instance role).
 
 Exit status: 0 intact (warnings allowed), 1 tampered or damaged (every
 problem is listed; a store whose data files and checkpoints were all
@@ -78,7 +81,8 @@ Examples:
   otelaudit verify --dir ./audit-data
   otelaudit verify --dir ./audit-data --checkpoint-key-file /etc/otelaudit/checkpoint.key
   otelaudit verify --dir ./audit-data --format json | jq '.problems[]'
-  otelaudit verify --s3-bucket audit --s3-prefix prod/audit/`
+  otelaudit verify --s3-bucket audit --s3-prefix prod/audit/
+  otelaudit verify --s3-bucket audit --checkpoint-key-file /etc/otelaudit/checkpoint.key --witness /var/log/audit-witness.jsonl`
 
 // maxWarningsShown caps the warnings the text report lists one by one.
 const maxWarningsShown = 20
@@ -96,7 +100,7 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	fs.Var(&keys, "checkpoint-key", "checkpoint `ID:HEX` key (or bare HEX for key id \"local\");\nrepeatable; prefer --checkpoint-key-file (flags show in ps)")
 	fs.Var(&keyFiles, "checkpoint-key-file", "read checkpoint keys from `FILE`, one ID:HEX or HEX per line; repeatable")
 	insecure := fs.Bool("allow-insecure-key-file", false, "read a checkpoint key file that group or others can access, with a warning")
-	witness := fs.String("witness", "", "witness `FILE` (the notes the store published with filestore.WithWitness)")
+	witness := fs.String("witness", "", "witness `FILE` (the notes the store published with filestore.WithWitness or s3store.WithWitness)")
 	format := fs.String("format", "text", "output `FORMAT`: text or json (the full report)")
 	pos, err := c.parse(fs, verifyHelp, args)
 	if err != nil {
@@ -108,32 +112,33 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	if *format != "text" && *format != "json" {
 		return usageErrorf("--format %q: want text or json", *format)
 	}
-	if sf.s3.given() {
-		if sf.dir != "" {
-			return usageErrorf("--dir and --s3-bucket name two stores; give one")
-		}
-		if len(keys)+len(keyFiles) > 0 || *witness != "" {
-			return usageErrorf("--checkpoint-key, --checkpoint-key-file and --witness do not apply to S3 stores yet (they are not signed)")
-		}
-		return verifyS3(ctx, c, sf, *format)
-	}
-	if sf.dir == "" {
-		return usageErrorf("no store given: use --dir DIR%s", s3Hint)
-	}
-	var opts []filestore.VerifyOption
+	var ks []otelaudit.NamedKey
 	for i, k := range keys {
 		nk, err := otelaudit.ParseNamedKey(k)
 		if err != nil {
 			return usageErrorf("--checkpoint-key #%d: %w", i+1, err)
 		}
-		opts = append(opts, filestore.WithVerifyKey(nk.ID, nk.Key))
+		ks = append(ks, nk)
 	}
 	for _, path := range keyFiles {
-		fileOpts, err := readCheckpointKeyFile(ctx, c, path, *insecure)
+		fileKeys, err := readCheckpointKeyFile(ctx, c, path, *insecure)
 		if err != nil {
 			return err
 		}
-		opts = append(opts, fileOpts...)
+		ks = append(ks, fileKeys...)
+	}
+	if sf.s3.given() {
+		if sf.dir != "" {
+			return usageErrorf("--dir and --s3-bucket name two stores; give one")
+		}
+		return verifyS3(ctx, c, sf, ks, *witness, *format)
+	}
+	if sf.dir == "" {
+		return usageErrorf("no store given: use --dir DIR%s", s3Hint)
+	}
+	var opts []filestore.VerifyOption
+	for _, k := range ks {
+		opts = append(opts, filestore.WithVerifyKey(k.ID, k.Key))
 	}
 	fi, err := os.Stat(sf.dir)
 	switch {
@@ -175,7 +180,19 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 }
 
 // verifyS3 verifies the S3 store the flags name (s3store.Store.Verify).
-func verifyS3(ctx context.Context, c *cli, sf *storeFlags, format string) error {
+func verifyS3(ctx context.Context, c *cli, sf *storeFlags, ks []otelaudit.NamedKey, witness, format string) error {
+	var opts []s3store.VerifyOption
+	for _, k := range ks {
+		opts = append(opts, s3store.WithVerifyKey(k.ID, k.Key))
+	}
+	if witness != "" {
+		wf, err := os.Open(witness)
+		if err != nil {
+			return ioError(fmt.Errorf("witness: %w", err))
+		}
+		defer wf.Close()
+		opts = append(opts, s3store.WithVerifyWitness(wf))
+	}
 	st, err := sf.s3.open(ctx, c)
 	if err != nil {
 		return err
@@ -185,11 +202,15 @@ func verifyS3(ctx context.Context, c *cli, sf *storeFlags, format string) error 
 	if !ok {
 		return fmt.Errorf("verify %s: not an S3 store", st.name)
 	}
-	rep, err := s3st.Verify(ctx)
+	rep, err := s3st.Verify(ctx, opts...)
 	if err != nil {
 		return storeError(ctx, fmt.Errorf("verify %s: %w", st.name, err))
 	}
-	return writeVerifyReport(c, rep, format, "none: S3 stores are not signed yet")
+	keyNote := fmt.Sprintf("%d key(s) given: digest objects checked", len(ks))
+	if len(ks) == 0 {
+		keyNote = "none given: digest objects not checked (the writers sign with s3store.WithCheckpointKey; give the same key here)"
+	}
+	return writeVerifyReport(c, rep, format, keyNote)
 }
 
 // writeVerifyReport prints rep as text or JSON and returns the exit error
@@ -268,7 +289,7 @@ func printVerifyReport(w *bufio.Writer, rep *storage.VerifyReport, keyNote strin
 // readCheckpointKeyFile reads keys, one ID:HEX or HEX per line, from
 // path, through the same reader and permission check as every key file
 // (otelaudit.KeyFile.NamedKeys).
-func readCheckpointKeyFile(ctx context.Context, c *cli, path string, allowInsecure bool) ([]filestore.VerifyOption, error) {
+func readCheckpointKeyFile(ctx context.Context, c *cli, path string, allowInsecure bool) ([]otelaudit.NamedKey, error) {
 	f := otelaudit.KeyFile{Path: path, AllowInsecure: allowInsecure, Logger: slog.New(slog.NewTextHandler(c.stderr, nil))}
 	keys, err := f.NamedKeys(ctx)
 	switch {
@@ -277,9 +298,5 @@ func readCheckpointKeyFile(ctx context.Context, c *cli, path string, allowInsecu
 	case err != nil:
 		return nil, ioError(fmt.Errorf("read checkpoint key file: %w", err))
 	}
-	opts := make([]filestore.VerifyOption, len(keys))
-	for i, k := range keys {
-		opts[i] = filestore.WithVerifyKey(k.ID, k.Key)
-	}
-	return opts, nil
+	return keys, nil
 }

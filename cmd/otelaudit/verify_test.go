@@ -261,7 +261,8 @@ func TestVerifyJSONAndErrors(t *testing.T) {
 		{"missing key file", []string{"verify", "--dir", dir, "--checkpoint-key-file", filepath.Join(t.TempDir(), "nope")}, "read checkpoint key file"},
 		{"S3 flags without a bucket", []string{"verify", "--s3-prefix", "p/"}, "need --s3-bucket"},
 		{"S3 and dir", []string{"verify", "--dir", dir, "--s3-bucket", "b"}, "give one"},
-		{"S3 with a witness", []string{"verify", "--s3-bucket", "b", "--witness", "w"}, "do not apply to S3"},
+		{"S3 with a missing witness", []string{"verify", "--s3-bucket", "b", "--witness", filepath.Join(t.TempDir(), "nope")}, "witness:"},
+		{"S3 with a short key", []string{"verify", "--s3-bucket", "b", "--checkpoint-key", "k:" + strings.Repeat("ab", 15)}, "checkpoint keys have at least 16"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(t, tc.args...)

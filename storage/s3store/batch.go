@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 // batch is a group of accepted entries uploaded together. While open it
@@ -30,6 +32,8 @@ type batch struct {
 	lastErr error // last delivery error; guarded by Store.mu
 
 	objs []*object // computed at first delivery attempt
+
+	last storage.Chain // chain of the batch's last entry (this Store's batches only)
 }
 
 // object is one object a batch uploads.
@@ -38,6 +42,8 @@ type object struct {
 	body   []byte
 	marker bool
 	stored bool
+	n      int                // entry lines (batch objects)
+	ranges []storage.SeqRange // chain runs of its entries (batch objects, when signing)
 }
 
 func (b *batch) base() string { return b.writer + "-" + strconv.FormatUint(b.seq, 10) }
@@ -95,7 +101,9 @@ func (b *batch) line(i int) []byte {
 // by the id markers of each. Keys depend only on the writer, the sequence
 // number and the entries, so a batch rebuilt from its spool file uploads
 // under the same keys.
-func (b *batch) objects() []*object {
+// With sign, batch objects carry the chain runs of their entries (for
+// digests).
+func (b *batch) objects(sign bool) []*object {
 	if b.objs != nil {
 		return b.objs
 	}
@@ -127,7 +135,11 @@ func (b *batch) objects() []*object {
 		for _, i := range group {
 			body = append(body, b.line(i)...)
 		}
-		data = append(data, &object{rel: date + "/" + name.String(), body: body})
+		o := &object{rel: date + "/" + name.String(), body: body, n: len(group)}
+		if sign {
+			_, o.ranges = seqRanges(body)
+		}
+		data = append(data, o)
 		markers = append(markers, markerObjects(b, group, date, name)...)
 		lo = hi
 	}

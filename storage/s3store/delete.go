@@ -69,7 +69,7 @@ func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 			}
 			return true, nil
 		}
-		removed, err := s.rewrite(ctx, loc.date, loc.name, loc.body, func(e *storage.AuditEntry) bool { return e.ID == id })
+		removed, err := s.rewrite(ctx, loc.date, loc.name, loc.body, &storage.RemovalNote{Reason: "delete"}, func(e *storage.AuditEntry) bool { return e.ID == id })
 		if errors.Is(err, errConflict) {
 			continue
 		}
@@ -100,16 +100,27 @@ func isTombstone(body []byte) bool { return bytes.Equal(body, tombstone) }
 // Lines that do not decode are kept as they are. With nothing to remove it
 // writes nothing. The next generation is written even when empty: it is
 // the batch's current state (no entries).
-func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []byte, drop func(*storage.AuditEntry) bool) (int, error) {
+//
+// A signing Store ([WithCheckpointKey]) then writes rn, completed with
+// the generation replaced, the chain runs removed and the new generation's
+// digest, as a signed removal note in its digest chain, before it turns
+// the old generation into a tombstone: verification accounts for exactly
+// what the note says was removed.
+func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []byte, rn *storage.RemovalNote, drop func(*storage.AuditEntry) bool) (int, error) {
 	var kept []byte
-	removed := 0
+	var ranges storage.SeqRanges
+	removed, keptN := 0, 0
 	next := slotName(cur, cur.gen+1)
 	for line := range lines(body) {
 		e, err := storage.ParseEntry(line)
 		if err == nil && drop(e) {
 			removed++
+			if _, c, ok := storage.SplitChain(line); ok {
+				ranges.Add(c)
+			}
 			continue
 		}
+		keptN++
 		kept = append(append(kept, line...), '\n')
 	}
 	if removed == 0 {
@@ -128,6 +139,17 @@ func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []
 	}
 	if err != nil {
 		return 0, classify("rewrite object", s.bucket, err)
+	}
+	if s.signing() {
+		o := &object{rel: date + "/" + next.String(), body: kept, n: keptN}
+		_, o.ranges = seqRanges(kept)
+		note := *rn
+		note.Files = []string{date + "/" + cur.String()}
+		note.Ranges = ranges.Ranges
+		note.Count = removed
+		if err := s.writeNote(ctx, &storage.Note{Type: storage.NoteRemoval, Removal: &note, Objects: []storage.ObjectDigest{objectDigest(o)}}); err != nil {
+			return 0, err
+		}
 	}
 	// The put made next, and no other rewrite can ever make it (names are
 	// never freed), so next holds cur's content less the dropped entries
@@ -263,7 +285,7 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 		date := d.Format(dateLayout)
 		var n int
 		if d.Before(cut) {
-			n, err = s.deleteDay(ctx, date)
+			n, err = s.deleteDay(ctx, date, t)
 		} else {
 			n, err = s.expireDay(ctx, d, t)
 		}
@@ -286,7 +308,17 @@ const maxDayRounds = 8
 // Entries are counted from the current generations of the first round and
 // from new uploads (generation 0) of later rounds; a later round's
 // rewritten generations hold entries already counted.
-func (s *Store) deleteDay(ctx context.Context, date string) (int, error) {
+//
+// A signing Store first writes a signed removal note naming the day, so
+// that verification accounts for every object of that day the digests
+// list.
+func (s *Store) deleteDay(ctx context.Context, date string, before time.Time) (int, error) {
+	if s.signing() {
+		rn := &storage.RemovalNote{Reason: "retention", Files: []string{date + "/"}, Before: before.Format(time.RFC3339Nano)}
+		if err := s.writeNote(ctx, &storage.Note{Type: storage.NoteRemoval, Removal: rn}); err != nil {
+			return 0, err
+		}
+	}
 	removed := 0
 	for round := range maxDayRounds {
 		p, err := s.listPartition(ctx, date, "")
@@ -373,7 +405,8 @@ func (s *Store) rewriteBefore(ctx context.Context, date string, bn batchName, t 
 		if err != nil || !ok {
 			return 0, err
 		}
-		n, err := s.rewrite(ctx, date, cur, body, func(e *storage.AuditEntry) bool { return e.Timestamp.Before(t) })
+		rn := &storage.RemovalNote{Reason: "retention", Before: t.Format(time.RFC3339Nano)}
+		n, err := s.rewrite(ctx, date, cur, body, rn, func(e *storage.AuditEntry) bool { return e.Timestamp.Before(t) })
 		if !errors.Is(err, errConflict) {
 			return n, err
 		}

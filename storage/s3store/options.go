@@ -1,9 +1,13 @@
 package s3store
 
 import (
+	"crypto/ed25519"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 const (
@@ -34,6 +38,13 @@ const (
 	// DefaultMaxRetryBackoff caps the wait between two delivery attempts
 	// of one batch (5 s).
 	DefaultMaxRetryBackoff = 5 * time.Second
+	// DefaultDigestInterval is how often, at most, a signing Store writes
+	// a digest object listing the batch objects it stored since the last
+	// one (1 minute); it also writes one at Flush and Close.
+	DefaultDigestInterval = time.Minute
+	// DefaultDigestObjects is the number of stored batch objects after
+	// which a digest is written before the interval ends.
+	DefaultDigestObjects = 1000
 )
 
 // Option configures a Store. Options are applied in order; nil arguments
@@ -58,6 +69,11 @@ type config struct {
 	maxRetryBackoff   time.Duration
 	spoolDir          string
 	logger            *slog.Logger
+	signer            storage.Signer
+	keyErr            error // an unusable checkpoint key: New fails with it
+	witness           io.Writer
+	digestInterval    time.Duration
+	digestObjects     int
 }
 
 func newConfig(opts []Option) config {
@@ -71,6 +87,8 @@ func newConfig(opts []Option) config {
 		maxPendingBytes:   DefaultMaxPendingBytes,
 		closeTimeout:      DefaultCloseTimeout,
 		maxRetryBackoff:   DefaultMaxRetryBackoff,
+		digestInterval:    DefaultDigestInterval,
+		digestObjects:     DefaultDigestObjects,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -197,6 +215,74 @@ func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) {
 		if l != nil {
 			c.logger = l
+		}
+	})
+}
+
+// WithCheckpointKey makes the Store sign its digest objects and removal
+// notes with HMAC-SHA256 under key (and its id, written next to each
+// signature): per writer, CloudTrail-style, a digest lists every batch
+// object the Store stored since its previous digest with the object's
+// SHA-256 and chain positions, and the writer's chain head, and chains to
+// the previous digest (see the package doc). [Store.Verify] given the same
+// key ([WithVerifyKey]) then also detects modified, replaced, added or
+// deleted objects and digests. A key shorter than [storage.MinHMACKeyLen]
+// bytes or an empty id makes [New] fail with an error matching
+// [storage.ErrBadKey]; there is never a fallback key. Without this option
+// (or [WithCheckpointSigner]) the Store writes no digests. Keep the key
+// outside the bucket.
+func WithCheckpointKey(keyID string, key []byte) Option {
+	return optionFunc(func(c *config) {
+		c.signer, c.keyErr = storage.NewHMACSigner(keyID, key)
+	})
+}
+
+// WithCheckpointSigner signs digests with an Ed25519 private key (and its
+// id) instead of HMAC, so that verification needs only the public key
+// ([WithVerifyPublicKey]). A key of the wrong size or an empty id makes
+// [New] fail with an error matching [storage.ErrBadKey]. The last of
+// WithCheckpointKey and WithCheckpointSigner wins.
+func WithCheckpointSigner(keyID string, priv ed25519.PrivateKey) Option {
+	return optionFunc(func(c *config) {
+		c.signer, c.keyErr = storage.NewEd25519Signer(keyID, priv)
+	})
+}
+
+// WithWitness publishes every signed digest and removal note outside the
+// bucket as well: once a digest object is stored, its exact line (the
+// same record a file store's witness gets) is written to w, whole lines in
+// order, one Write per note. Give w a file in another directory or on
+// another host, a writer into a second bucket or prefix, or anything that
+// ships lines away (a log pipeline). [Store.Verify] given those lines
+// ([WithVerifyWitness]) requires each in the store, which detects what the
+// bucket alone cannot: the newest entries removed together with the last
+// digest, a deleted writer session and a rollback of the prefix to an
+// older copy. It needs a checkpoint key (without one nothing is signed and
+// nothing is published). A failed witness write does not fail the Store:
+// it is logged (no content) and the witness lags. Writes to w are
+// serialised by the Store. A nil w is ignored; default none.
+func WithWitness(w io.Writer) Option {
+	return optionFunc(func(c *config) {
+		if w != nil {
+			c.witness = w
+		}
+	})
+}
+
+// WithDigestInterval sets how often, at most, a signing Store writes a
+// digest of the batch objects stored since its last one (default
+// [DefaultDigestInterval]), and after how many stored batch objects it
+// writes one sooner (default [DefaultDigestObjects]). Objects stored after
+// the last digest of a Store that is still running are chain-checked but
+// reported as unconfirmed by [Store.Verify]. Values <= 0 keep the
+// defaults.
+func WithDigestInterval(d time.Duration, objects int) Option {
+	return optionFunc(func(c *config) {
+		if d > 0 {
+			c.digestInterval = d
+		}
+		if objects > 0 {
+			c.digestObjects = objects
 		}
 	})
 }

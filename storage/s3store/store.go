@@ -56,6 +56,14 @@ type Store struct {
 	permErr     error               // last permanent delivery error; nil after a success
 	stopping    bool
 
+	// Digests (with a checkpoint key; see digest.go). dmu guards dg and
+	// is never held together with mu.
+	dmu        sync.Mutex
+	dg         digestState
+	digestNow  chan struct{} // asks digestLoop for a digest now
+	digestStop chan struct{} // closed by Close
+	digestDone chan struct{} // closed when digestLoop returns
+
 	stats struct {
 		accepted, uploaded, objects, retries, skipped atomic.Uint64
 	}
@@ -82,6 +90,9 @@ func New(ctx context.Context, client *s3.Client, bucket string, opts ...Option) 
 		return nil, errors.New("s3store: empty bucket name")
 	}
 	cfg := newConfig(opts)
+	if cfg.keyErr != nil {
+		return nil, fmt.Errorf("s3store: %w", cfg.keyErr)
+	}
 	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		if code := httpStatus(err); code == 404 || apiCode(err) == "NotFound" || apiCode(err) == "NoSuchBucket" {
 			return nil, fmt.Errorf("s3store: check bucket %q: %w: %w", bucket, ErrBucketNotFound, err)
@@ -124,6 +135,13 @@ func New(ctx context.Context, client *s3.Client, bucket string, opts ...Option) 
 	for range cfg.uploadConcurrency {
 		s.wg.Add(1)
 		go s.worker()
+	}
+	s.dg.nextSeq = 1
+	if s.signing() {
+		s.digestNow = make(chan struct{}, 1)
+		s.digestStop = make(chan struct{})
+		s.digestDone = make(chan struct{})
+		go s.digestLoop(s.digestStop)
 	}
 	return s, nil
 }
@@ -295,6 +313,7 @@ func (s *Store) accept(ctx context.Context, encs []encoded) error {
 			return fmt.Errorf("s3store: spool: %w", err)
 		}
 		s.chain = ch
+		b.last = storage.Chain{Writer: ch.Writer(), Seq: ch.Seq(), Hash: ch.Head()}
 		s.pending += int64(bytes)
 		s.pendingN += n
 		s.stats.accepted.Add(uint64(n))
@@ -425,8 +444,14 @@ func (s *Store) finish(b *batch) {
 // If-None-Match: * so that a retry of a request that did land, or a
 // spooled batch uploaded again, finds its object there instead of writing
 // it twice.
+//
+// A signing Store writes its "open" digest before its first object and
+// records each batch object it stores for the next digest.
 func (s *Store) deliver(ctx context.Context, b *batch) error {
-	for _, o := range b.objects() {
+	if err := s.ensureOpen(ctx); err != nil {
+		return err
+	}
+	for _, o := range b.objects(s.signing()) {
 		if o.stored {
 			continue
 		}
@@ -437,8 +462,10 @@ func (s *Store) deliver(ctx context.Context, b *batch) error {
 		o.stored = true
 		if !o.marker {
 			s.stats.objects.Add(1)
+			s.stored(o)
 		}
 	}
+	s.delivered(b)
 	return nil
 }
 
@@ -465,11 +492,18 @@ func (s *Store) putNew(ctx context.Context, key string, body []byte) error {
 // fails permanently (access denied, missing bucket), and with ctx.Err()
 // (joined with the last upload error) when ctx ends first; the entries
 // stay pending in both cases.
+//
+// A signing Store ([WithCheckpointKey]) then writes a digest of the
+// objects stored since its last one, so that a verification after Flush
+// finds nothing of this Store unconfirmed.
 func (s *Store) Flush(ctx context.Context) error {
 	if s.closed.Load() {
 		return storage.ErrClosed
 	}
-	return s.flush(ctx)
+	if err := s.flush(ctx); err != nil {
+		return err
+	}
+	return s.digest(ctx, false)
 }
 
 func (s *Store) flush(ctx context.Context) error {
@@ -537,10 +571,21 @@ func (s *Store) Close() error {
 		s.cond.Broadcast()
 		s.mu.Unlock()
 		s.wg.Wait()
-		s.bgCancel()
 		s.mu.Lock()
 		left := s.pendingN
 		s.mu.Unlock()
+		var digestErr error
+		if s.signing() {
+			close(s.digestStop)
+			<-s.digestDone
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(s.bgCtx), s.cfg.closeTimeout)
+			// The final digest says the writer is done; with entries left
+			// undelivered it is not (a later Store uploads them from the
+			// spool), so the last digest stays open.
+			digestErr = s.digest(dctx, left == 0)
+			cancel()
+		}
+		s.bgCancel()
 		if left > 0 {
 			if s.spool != nil {
 				s.closeErr = fmt.Errorf("%w: %d entries kept in spool directory %s for the next Store: %w", ErrUndelivered, left, s.spool.dir, err)
@@ -552,6 +597,9 @@ func (s *Store) Close() error {
 			if err := s.spool.close(); err != nil {
 				s.closeErr = errors.Join(s.closeErr, err)
 			}
+		}
+		if digestErr != nil {
+			s.closeErr = errors.Join(s.closeErr, digestErr)
 		}
 	})
 	return s.closeErr

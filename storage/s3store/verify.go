@@ -3,7 +3,9 @@ package s3store
 import (
 	"cmp"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
+	"io"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,26 +14,83 @@ import (
 	"github.com/otelaudit/otelaudit-go/storage"
 )
 
-// S3Unverifiable is what [Store.Verify] cannot rule out on S3 until
-// digests and witnesses exist (see the package doc's tamper-evidence
-// design); every report lists it in [storage.VerifyReport.Unverifiable].
+// S3Unverifiable is what [Store.Verify] cannot rule out on an S3 store
+// that is not signed (its writers had no [WithCheckpointKey], or Verify
+// was given no key); every such report lists it in
+// [storage.VerifyReport.Unverifiable].
 var S3Unverifiable = []string{
-	"removal of a writer's newest entries (its last batch objects, or lines at the end of its chain): S3 stores write no signed digests yet, so a chain that ends early looks complete",
-	"deletion of all objects of a writer, and rollback of the prefix to an older copy: there is no witness for S3 stores yet",
-	"forgery by someone with write access who re-chains their entries consistently under a new writer id: S3 chains are not signed yet",
+	"removal of a writer's newest entries (its last batch objects, or lines at the end of its chain): the store is not signed (no digest objects checked; give the writers s3store.WithCheckpointKey and verify the key), so a chain that ends early looks complete",
+	"replaced or added objects re-chained consistently, and deletion of all objects of a writer: nothing signed lists the objects",
+	"rollback of the prefix to an older copy: no witness",
+}
+
+// S3UnverifiableWithoutWitness is what [Store.Verify] of a signed S3 store
+// cannot rule out without a witness ([WithVerifyWitness]).
+var S3UnverifiableWithoutWitness = []string{
+	"removal of a writer's newest entries together with its newest digest objects, deletion of a whole writer session (its objects and digests) and rollback of the prefix to an older copy: what the store signed last cannot be vouched for by the store; a witness (s3store.WithWitness, verify --witness) rules these out",
+}
+
+// VerifyOption configures [Store.Verify].
+type VerifyOption interface{ applyVerify(*verifyConfig) }
+
+type verifyOptionFunc func(*verifyConfig)
+
+func (f verifyOptionFunc) applyVerify(c *verifyConfig) { f(c) }
+
+type verifyConfig struct {
+	keys    storage.KeyRing
+	keyErr  error
+	witness io.Reader
+}
+
+// WithVerifyKey adds an HMAC key (with its id) that digests may be signed
+// with; give it several times for rotated keys. A key shorter than
+// [storage.MinHMACKeyLen] bytes or an empty id makes Verify fail with an
+// error matching [storage.ErrBadKey].
+func WithVerifyKey(keyID string, key []byte) VerifyOption {
+	return verifyOptionFunc(func(c *verifyConfig) {
+		if err := c.keys.AddHMAC(keyID, key); err != nil && c.keyErr == nil {
+			c.keyErr = err
+		}
+	})
+}
+
+// WithVerifyPublicKey adds the Ed25519 public key (with its id) of writers
+// that sign with [WithCheckpointSigner]. A key of the wrong size or an
+// empty id makes Verify fail with an error matching [storage.ErrBadKey].
+func WithVerifyPublicKey(keyID string, pub ed25519.PublicKey) VerifyOption {
+	return verifyOptionFunc(func(c *verifyConfig) {
+		if err := c.keys.AddEd25519(keyID, pub); err != nil && c.keyErr == nil {
+			c.keyErr = err
+		}
+	})
+}
+
+// WithVerifyWitness gives Verify the lines writers published with
+// [WithWitness] (the same record a file store's witness holds). Every
+// note the witness holds must be among the store's digest objects, byte
+// for byte; one that is not is a [storage.ProblemWitnessed] problem naming
+// the writer, the digest and the witness line. It is read once, before the
+// store. A nil r is ignored.
+func WithVerifyWitness(r io.Reader) VerifyOption {
+	return verifyOptionFunc(func(c *verifyConfig) {
+		if r != nil {
+			c.witness = r
+		}
+	})
 }
 
 // Verify checks the tamper evidence of every entry under the store's
-// prefix without changing anything: the hash of every chained line over
-// its exact bytes and, writer by writer, that its entries form one
-// unbroken chain 1..n across all its batch objects and days (through
-// [storage.ChainLinks]). In each batch object it also checks that the lines
-// are in the order the Store writes them (timestamp, then id), that every
-// entry lies in its object's day, and that the object holds as many
-// entries as its name says.
+// prefix without changing anything.
 //
-// It reports, with the object key (relative to the prefix) and line: a
-// changed byte ([storage.ProblemModified]), deleted lines or objects
+// Always: the hash of every chained line over its exact bytes and, writer
+// by writer, that its entries form one unbroken chain 1..n across all its
+// batch objects and days (through [storage.ChainLinks]); in each batch
+// object, that the lines are in the order the Store writes them
+// (timestamp, then id), that every entry lies in its object's day, and
+// that the object holds as many entries as its name says. It reports, with
+// the object key (relative to the prefix) and line: a changed byte
+// ([storage.ProblemModified]), deleted lines or objects
 // ([storage.ProblemMissing]), inserted or replaced entries
 // ([storage.ProblemChainBroken], [storage.ProblemModified]), reordered
 // lines ([storage.ProblemReordered]) and replayed entries
@@ -39,22 +98,54 @@ var S3Unverifiable = []string{
 // per object) and unchained lines are counted as legacy and reported as a
 // warning ([storage.WarningLegacy]), not as tampering.
 //
-// Limits: the report lists in Unverifiable what S3 verification cannot
-// rule out yet ([S3Unverifiable]): without digests and witnesses, removing
-// a writer's newest entries or all of them, or rolling the prefix back,
-// leaves a smaller store that verifies. Delete and DeleteBefore write no
-// removal notes on S3 yet, so entries they removed are reported as
-// missing.
+// Given the key the writers signed with ([WithVerifyKey],
+// [WithVerifyPublicKey]), it also checks every writer's digest objects:
+// signatures, numbering and the chain of digests (a deleted, altered,
+// moved or forged digest is found), that every object a digest lists is
+// present with the listed SHA-256 unless a signed removal note accounts
+// for it (Delete, DeleteBefore), that every object present is listed
+// ([storage.ProblemUnlisted], or [storage.ProblemUnknownWriter] for a
+// writer that never signed; objects a running writer stored after its
+// last digest are reported as unconfirmed, [storage.WarningUnconfirmed]),
+// that each writer's signed head is present, and that nothing follows a
+// final digest. Given a witness ([WithVerifyWitness]) it requires every
+// witnessed note in the store. The report lists in Unverifiable what this
+// verification cannot rule out ([S3Unverifiable] unsigned,
+// [S3UnverifiableWithoutWitness] signed without a witness).
 //
-// A prefix without any object is an error matching [storage.ErrNoStore];
+// A prefix without any object is an error matching [storage.ErrNoStore]
+// (unless a witness says a store was there: then every witnessed note is
+// reported missing); an unusable key one matching [storage.ErrBadKey];
 // failures to list or read are errors too. Verify flushes what this Store
-// accepted first. Memory holds a small record per chained entry.
-func (s *Store) Verify(ctx context.Context) (*storage.VerifyReport, error) {
+// accepted first (and, when it signs, writes its digest). Memory holds a
+// small record per chained entry and per listed object.
+func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*storage.VerifyReport, error) {
+	var cfg verifyConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyVerify(&cfg)
+		}
+	}
+	if cfg.keyErr != nil {
+		return nil, fmt.Errorf("s3store: verify: %w", cfg.keyErr)
+	}
+	var witnessed []storage.WitnessNote
+	var badWitness []storage.Problem
+	if cfg.witness != nil {
+		var err error
+		if witnessed, badWitness, err = storage.ReadWitness(cfg.witness); err != nil {
+			return nil, fmt.Errorf("s3store: verify: %w", err)
+		}
+	}
 	if err := s.flush(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.digest(ctx, false); err != nil {
+		return nil, err
+	}
 	start := time.Now()
-	rep := &storage.VerifyReport{Dir: "s3://" + s.bucket + "/" + s.cfg.prefix, Unverifiable: S3Unverifiable}
+	rep := &storage.VerifyReport{Dir: "s3://" + s.bucket + "/" + s.cfg.prefix, Witness: cfg.witness != nil, Witnessed: len(witnessed)}
+	problem := func(p storage.Problem) { rep.Problems = append(rep.Problems, p) }
 	var dates []string
 	anyObject := false
 	err := s.list(ctx, "", "", "/", func(rel string, isPrefix bool, _ objMeta) bool {
@@ -69,11 +160,16 @@ func (s *Store) Verify(ctx context.Context) (*storage.VerifyReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3store: verify: %w", err)
 	}
-	if !anyObject {
+	if !anyObject && len(witnessed) == 0 {
 		return nil, fmt.Errorf("s3store: verify %s: %w (no objects under the prefix)", rep.Dir, storage.ErrNoStore)
 	}
 	var links storage.ChainLinks
-	problem := func(p storage.Problem) { rep.Problems = append(rep.Problems, p) }
+	dv := &digestView{signed: cfg.keys.Len() > 0, listed: map[string]*listedObject{}, superseded: map[string]bool{}, removedDays: map[string]bool{}, writers: map[string]*digestWriter{}, seen: map[string]bool{}}
+	// Digests first: every digest read then lists objects stored before
+	// the listing of the partitions below.
+	if err := s.readDigests(ctx, &cfg.keys, dv, &links, rep, problem); err != nil {
+		return nil, err
+	}
 	for _, date := range dates {
 		p, err := s.listPartition(ctx, date, "")
 		if err != nil {
@@ -91,20 +187,44 @@ func (s *Store) Verify(ctx context.Context) (*storage.VerifyReport, error) {
 				// Superseded or removed since the listing (a Delete or
 				// retention running meanwhile).
 				rep.Warnings = append(rep.Warnings, storage.Problem{Kind: storage.WarningChanged, File: rel, Detail: "object removed or superseded while verifying; verify again for a stable result"})
+				if lo := dv.listed[rel]; lo != nil {
+					lo.seen = true
+				}
 				continue
 			}
 			if err != nil {
 				return nil, fmt.Errorf("s3store: verify: %w", err)
 			}
 			rep.Files++
-			s.verifyObject(rel, date, bn, body, &links, rep, problem)
+			maxSeq := s.verifyObject(rel, date, bn, body, &links, rep, problem)
+			dv.checkObject(rel, bn, body, maxSeq, rep, problem)
 		}
 	}
-	if rep.Files == 0 && rep.Legacy == 0 {
-		problem(storage.Problem{Kind: storage.ProblemMissing, Detail: "no entry is left under the prefix: every batch object is gone (only markers or other objects remain)"})
+	if rep.Files == 0 && rep.Legacy == 0 && anyObject {
+		problem(storage.Problem{Kind: storage.ProblemMissing, Detail: "no entry is left under the prefix: every batch object is gone (only markers, digests or other objects remain)"})
 	}
-	rep.Writers = links.Writers()
+	dv.checkListed(&links, problem)
+	rep.Writers = max(links.Writers(), len(dv.writers))
 	links.Check(problem)
+	dv.checkHeads(&links, problem)
+	if len(dv.writers) > 0 && !dv.signed {
+		problem(storage.Problem{Kind: storage.ProblemNoKey, File: digestsDir, Detail: "the store has signed digest objects but no checkpoint key was given: they cannot be checked"})
+	}
+	if cfg.witness != nil {
+		for _, p := range badWitness {
+			problem(p)
+		}
+		storage.CheckWitness(witnessed, dv.seen, func(w storage.WitnessNote) string { return digestRel(w.Writer, w.Digest) }, problem)
+	}
+	switch {
+	case !dv.signed:
+		rep.Unverifiable = S3Unverifiable
+	case cfg.witness == nil:
+		rep.Unverifiable = S3UnverifiableWithoutWitness
+	}
+	if rep.Unconfirmed > 0 {
+		rep.Warnings = append(rep.Warnings, storage.Problem{Kind: storage.WarningUnconfirmed, Detail: fmt.Sprintf("%d entries in objects stored after their writer's last digest (a writer still running, or crashed): chain intact, not yet signed", rep.Unconfirmed)})
+	}
 	if rep.Legacy > 0 {
 		rep.Warnings = append(rep.Warnings, storage.Problem{Kind: storage.WarningLegacy, Detail: fmt.Sprintf("%d entries have no chain (reference-layout objects, or written before chaining): not verifiable one by one", rep.Legacy)})
 	}
@@ -113,7 +233,9 @@ func (s *Store) Verify(ctx context.Context) (*storage.VerifyReport, error) {
 }
 
 // verifyObject checks the lines of one batch object.
-func (s *Store) verifyObject(rel, date string, bn batchName, body []byte, links *storage.ChainLinks, rep *storage.VerifyReport, problem func(storage.Problem)) {
+// It returns the highest chain position among them (0 when none is
+// chained).
+func (s *Store) verifyObject(rel, date string, bn batchName, body []byte, links *storage.ChainLinks, rep *storage.VerifyReport, problem func(storage.Problem)) (maxSeq uint64) {
 	line, n := 0, 0
 	var lastID string
 	var lastTS time.Time
@@ -121,9 +243,12 @@ func (s *Store) verifyObject(rel, date string, bn batchName, body []byte, links 
 		line++
 		n++
 		rep.Entries++
-		_, p, chained := links.Add(rel, line, b)
+		c, p, chained := links.Add(rel, line, b)
 		if p != nil {
 			problem(*p)
+		}
+		if chained {
+			maxSeq = max(maxSeq, c.Seq)
 		}
 		id, ts, err := storage.EntryKey(b)
 		if err != nil {
@@ -156,4 +281,5 @@ func (s *Store) verifyObject(rel, date string, bn batchName, body []byte, links 
 		}
 		problem(storage.Problem{Kind: kind, File: rel, Detail: fmt.Sprintf("the object's name says %d entries, it holds %d (%s)", bn.n, n, what)})
 	}
+	return maxSeq
 }

@@ -1,0 +1,241 @@
+package s3store
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// Digest objects (see the package doc, "Tamper evidence"):
+//
+//	_digests/<writer>/<n, 20 digits>.json
+//
+// one signed storage.Note line each, numbered 1, 2, 3, ... per writer and
+// chained by Note.PrevNote: the first is an "open" note, then "digest"
+// notes listing the batch objects stored since the previous one, and
+// "removal" notes for Delete and DeleteBefore; the last one written at
+// Close is final.
+const digestsDir = "_digests/"
+
+// digestRel returns the key (relative to the prefix) of digest n of writer.
+func digestRel(writer string, n uint64) string {
+	return fmt.Sprintf("%s%s/%020d.json", digestsDir, writer, n)
+}
+
+// parseDigestRel parses a key made by digestRel.
+func parseDigestRel(rel string) (writer string, n uint64, ok bool) {
+	rest, ok := strings.CutPrefix(rel, digestsDir)
+	if !ok {
+		return "", 0, false
+	}
+	writer, leaf, ok := strings.Cut(rest, "/")
+	if !ok || len(writer) != 16 || !isHex(writer) {
+		return "", 0, false
+	}
+	num, ok := strings.CutSuffix(leaf, ".json")
+	if !ok || len(num) != 20 {
+		return "", 0, false
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n == 0 {
+		return "", 0, false
+	}
+	return writer, n, true
+}
+
+// digestState is a signing Store's digest chain. Its fields are guarded
+// by Store.dmu, which is never held together with Store.mu.
+type digestState struct {
+	num     uint64 // number of the last digest stored (0: none)
+	prev    string // NoteDigest of the last digest stored
+	pending []storage.ObjectDigest
+	// head is the chain head of this writer's batches delivered without a
+	// gap (batches are uploaded concurrently and may land out of order):
+	// every entry up to it is stored.
+	head     storage.Chain
+	written  uint64 // head.Seq of the last digest stored
+	nextSeq  uint64 // the lowest batch number of this writer not delivered
+	done     map[uint64]storage.Chain
+	final    bool
+	lastTime time.Time
+}
+
+// signing reports whether the Store writes digests.
+func (s *Store) signing() bool { return !s.cfg.signer.IsZero() }
+
+// objectDigest describes o for a digest.
+func objectDigest(o *object) storage.ObjectDigest {
+	return storage.ObjectDigest{Key: o.rel, SHA256: storage.ObjectSHA256(o.body), Entries: o.n, Ranges: o.ranges}
+}
+
+// seqRanges returns the runs of chain positions of the chained lines of
+// body, with the hash of each run's last entry.
+func seqRanges(body []byte) (n int, rs []storage.SeqRange) {
+	var cs []storage.Chain
+	for line := range lines(body) {
+		n++
+		if _, c, ok := storage.SplitChain(line); ok {
+			cs = append(cs, c)
+		}
+	}
+	slices.SortFunc(cs, func(a, b storage.Chain) int {
+		if c := cmp.Compare(a.Writer, b.Writer); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Seq, b.Seq)
+	})
+	var acc storage.SeqRanges
+	for _, c := range cs {
+		acc.Add(c)
+	}
+	return n, acc.Ranges
+}
+
+// stored records a batch object of b as stored, for the next digest.
+func (s *Store) stored(o *object) {
+	if !s.signing() {
+		return
+	}
+	d := objectDigest(o)
+	s.dmu.Lock()
+	s.dg.pending = append(s.dg.pending, d)
+	full := len(s.dg.pending) >= s.cfg.digestObjects
+	s.dmu.Unlock()
+	if full {
+		select {
+		case s.digestNow <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// delivered advances the digest head past b when every earlier batch of
+// this writer is delivered too.
+func (s *Store) delivered(b *batch) {
+	if !s.signing() || b.writer != s.writer {
+		return
+	}
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	if s.dg.done == nil {
+		s.dg.done = map[uint64]storage.Chain{}
+	}
+	s.dg.done[b.seq] = b.last
+	for {
+		c, ok := s.dg.done[s.dg.nextSeq]
+		if !ok {
+			break
+		}
+		delete(s.dg.done, s.dg.nextSeq)
+		s.dg.nextSeq++
+		if c.Seq > s.dg.head.Seq {
+			s.dg.head = c
+		}
+	}
+}
+
+// ensureOpen writes the writer's "open" note before its first object, so
+// that every object of a signing writer belongs to a writer that signed.
+func (s *Store) ensureOpen(ctx context.Context) error {
+	if !s.signing() {
+		return nil
+	}
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	if s.dg.num > 0 {
+		return nil
+	}
+	return s.writeNoteLocked(ctx, &storage.Note{Type: storage.NoteOpen}, false)
+}
+
+// digest writes a digest of the objects stored since the last one, if
+// there are any or the head moved (or final: always, once).
+func (s *Store) digest(ctx context.Context, final bool) error {
+	if !s.signing() {
+		return nil
+	}
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	if s.dg.final || s.dg.num == 0 {
+		return nil // nothing was ever stored by this Store, or closed
+	}
+	if !final && len(s.dg.pending) == 0 && s.dg.head.Seq == s.dg.written {
+		return nil
+	}
+	return s.writeNoteLocked(ctx, &storage.Note{Type: storage.NoteBatchDigest, Final: final}, true)
+}
+
+// writeNote appends n (a removal note) to the writer's digest chain.
+func (s *Store) writeNote(ctx context.Context, n *storage.Note) error {
+	if !s.signing() {
+		return nil
+	}
+	s.dmu.Lock()
+	defer s.dmu.Unlock()
+	if s.dg.num == 0 {
+		if err := s.writeNoteLocked(ctx, &storage.Note{Type: storage.NoteOpen}, false); err != nil {
+			return err
+		}
+	}
+	return s.writeNoteLocked(ctx, n, true)
+}
+
+// writeNoteLocked signs n as the writer's next digest object, with the
+// pending objects when withPending, stores it and publishes it to the
+// witness. Caller holds dmu.
+func (s *Store) writeNoteLocked(ctx context.Context, n *storage.Note, withPending bool) error {
+	taken := 0
+	if withPending {
+		taken = len(s.dg.pending)
+		n.Objects = append(slices.Clip(s.dg.pending), n.Objects...)
+	}
+	n.Writer = s.writer
+	n.Seq, n.Hash = s.dg.head.Seq, s.dg.head.Hash
+	n.Time = time.Now().UTC().Format(time.RFC3339Nano)
+	n.PrevNote = s.dg.prev
+	n.Digest = s.dg.num + 1
+	line, err := storage.EncodeNote(n, s.cfg.signer)
+	if err != nil {
+		return fmt.Errorf("s3store: digest: %w", err)
+	}
+	if err := s.putNew(ctx, s.cfg.prefix+digestRel(s.writer, n.Digest), line); err != nil {
+		return fmt.Errorf("s3store: store digest %d: %w", n.Digest, err)
+	}
+	s.dg.num = n.Digest
+	s.dg.prev = storage.NoteDigest(line[:len(line)-1])
+	s.dg.pending = slices.Delete(s.dg.pending, 0, taken)
+	s.dg.written = n.Seq
+	s.dg.final = n.Final
+	s.dg.lastTime = time.Now()
+	if s.cfg.witness != nil {
+		if _, err := s.cfg.witness.Write(line); err != nil {
+			s.cfg.logger.Warn("s3store: witness write failed; the witness lags behind the store", "bucket", s.bucket, "digest", n.Digest, "error", err)
+		}
+	}
+	return nil
+}
+
+// digestLoop writes a digest every interval (and when enough objects are
+// pending) until stop is closed.
+func (s *Store) digestLoop(stop <-chan struct{}) {
+	defer close(s.digestDone)
+	t := time.NewTicker(s.cfg.digestInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		case <-s.digestNow:
+		}
+		if err := s.digest(s.bgCtx, false); err != nil {
+			s.cfg.logger.Warn("s3store: digest not written, will retry", "bucket", s.bucket, "error", err)
+		}
+	}
+}

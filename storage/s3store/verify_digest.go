@@ -1,0 +1,218 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// digestView is what the digest objects of a store say, as Verify reads
+// them.
+type digestView struct {
+	signed      bool                     // a key was given: digests are checked and required
+	listed      map[string]*listedObject // by key relative to the prefix
+	superseded  map[string]bool          // generations a removal note replaced
+	removedDays map[string]bool          // partitions retention removed ("YYYY-MM-DD")
+	writers     map[string]*digestWriter
+	seen        map[string]bool // NoteDigest of every digest line
+}
+
+// listedObject is an object a digest lists.
+type listedObject struct {
+	d      storage.ObjectDigest
+	digest string // key of the digest listing it
+	seen   bool
+}
+
+// digestWriter is one writer's digest chain.
+type digestWriter struct {
+	head     storage.Chain // chain head of its latest digest
+	headAt   string        // key of that digest
+	final    bool
+	finalAt  string
+	lastDone uint64 // number of the last digest read
+}
+
+// readDigests reads and checks every digest object under the prefix.
+func (s *Store) readDigests(ctx context.Context, ring *storage.KeyRing, dv *digestView, links *storage.ChainLinks, rep *storage.VerifyReport, problem func(storage.Problem)) error {
+	byWriter := map[string][]uint64{}
+	err := s.list(ctx, digestsDir, "", "", func(rel string, _ bool, _ objMeta) bool {
+		if w, n, ok := parseDigestRel(rel); ok {
+			byWriter[w] = append(byWriter[w], n)
+		} else {
+			problem(storage.Problem{Kind: storage.ProblemBadSignature, File: rel, Detail: "object under " + digestsDir + " that is not a digest"})
+		}
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("s3store: verify: list digests: %w", err)
+	}
+	ws := make([]string, 0, len(byWriter))
+	for w := range byWriter {
+		ws = append(ws, w)
+	}
+	slices.Sort(ws)
+	for _, w := range ws {
+		nums := byWriter[w]
+		slices.Sort(nums)
+		dw := &digestWriter{}
+		dv.writers[w] = dw
+		prevLine := ""
+		for _, n := range nums {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("s3store: verify: %w", err)
+			}
+			rel := digestRel(w, n)
+			body, err := s.get(ctx, rel)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue // the missing number is reported below
+			}
+			if err != nil {
+				return fmt.Errorf("s3store: verify: %w", err)
+			}
+			line := bytes.TrimSuffix(body, []byte("\n"))
+			thisLine := storage.NoteDigest(line)
+			dv.seen[thisLine] = true
+			contiguous := n == dw.lastDone+1
+			if !contiguous {
+				problem(storage.Problem{Kind: storage.ProblemMissing, File: rel, Detail: fmt.Sprintf("digests %d..%d of writer %s before this one are missing (deleted)", dw.lastDone+1, n-1, w)})
+			}
+			dw.lastDone = n
+			if !dv.signed {
+				prevLine = thisLine
+				continue
+			}
+			note, err := storage.ParseNote(line, ring)
+			if err != nil {
+				problem(storage.Problem{Kind: storage.ProblemBadSignature, File: rel, Detail: err.Error()})
+				prevLine = thisLine
+				continue
+			}
+			rep.Checkpoints++
+			switch {
+			case note.Writer != w || note.Digest != n:
+				problem(storage.Problem{Kind: storage.ProblemBadSignature, File: rel, Detail: fmt.Sprintf("the digest is signed as number %d of writer %s: moved or copied", note.Digest, note.Writer)})
+			case contiguous && note.PrevNote != prevLine:
+				problem(storage.Problem{Kind: storage.ProblemChainBroken, File: rel, Detail: fmt.Sprintf("digest %d of writer %s does not follow digest %d (digests replaced or reordered)", n, w, n-1)})
+			}
+			prevLine = thisLine
+			if dw.final {
+				problem(storage.Problem{Kind: storage.ProblemAfterClose, File: rel, Detail: fmt.Sprintf("digest %d of writer %s follows its final digest %s", n, w, dw.finalAt)})
+			}
+			dv.apply(note, rel, links)
+			if note.Seq >= dw.head.Seq {
+				dw.head, dw.headAt = storage.Chain{Writer: w, Seq: note.Seq, Hash: note.Hash}, rel
+			}
+			if note.Final {
+				dw.final, dw.finalAt = true, rel
+			}
+		}
+	}
+	return nil
+}
+
+// apply records what one signed note lists and removes.
+func (dv *digestView) apply(n *storage.Note, at string, links *storage.ChainLinks) {
+	for _, o := range n.Objects {
+		dv.listed[o.Key] = &listedObject{d: o, digest: at}
+	}
+	if n.Type != storage.NoteRemoval || n.Removal == nil {
+		return
+	}
+	for _, f := range n.Removal.Files {
+		if d, ok := strings.CutSuffix(f, "/"); ok {
+			dv.removedDays[d] = true
+		} else {
+			dv.superseded[f] = true
+		}
+	}
+	for _, r := range n.Removal.Ranges {
+		links.Removed(r)
+	}
+}
+
+// checkObject checks one current batch object against the digests.
+func (dv *digestView) checkObject(rel string, bn batchName, body []byte, maxSeq uint64, rep *storage.VerifyReport, problem func(storage.Problem)) {
+	if !dv.signed {
+		return
+	}
+	if lo := dv.listed[rel]; lo != nil {
+		lo.seen = true
+		if storage.ObjectSHA256(body) != lo.d.SHA256 {
+			problem(storage.Problem{Kind: storage.ProblemModified, File: rel, Detail: fmt.Sprintf("the object differs from the SHA-256 that digest %s lists (changed or replaced)", lo.digest)})
+		}
+		return
+	}
+	dw := dv.writers[bn.writer]
+	n, _ := seqRanges(body)
+	switch {
+	case dw == nil:
+		problem(storage.Problem{Kind: storage.ProblemUnknownWriter, File: rel, Detail: fmt.Sprintf("object of writer %s, which signed no digest (forged, written without a checkpoint key, or its digests were deleted)", bn.writer)})
+	case dw.final:
+		problem(storage.Problem{Kind: storage.ProblemAfterClose, File: rel, Detail: fmt.Sprintf("object of writer %s that its final digest %s does not list (added after close)", bn.writer, dw.finalAt)})
+	case maxSeq > 0 && maxSeq <= dw.head.Seq:
+		problem(storage.Problem{Kind: storage.ProblemUnlisted, File: rel, Detail: fmt.Sprintf("no digest lists this object although its entries precede the head of digest %s (added or replaced object, or a rewrite without a signed removal note)", dw.headAt)})
+	default:
+		rep.Unconfirmed += int64(n)
+	}
+}
+
+// checkListed reports the listed objects that are gone without a signed
+// note accounting for them, and records the chain runs of those a
+// retention note removed.
+func (dv *digestView) checkListed(links *storage.ChainLinks, problem func(storage.Problem)) {
+	if !dv.signed {
+		return
+	}
+	keys := make([]string, 0, len(dv.listed))
+	for k, lo := range dv.listed {
+		if !lo.seen {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		lo := dv.listed[k]
+		date, _, _ := strings.Cut(k, "/")
+		switch {
+		case dv.superseded[k]:
+		case dv.removedDays[date]:
+			for _, r := range lo.d.Ranges {
+				links.Removed(r)
+			}
+		default:
+			problem(storage.Problem{Kind: storage.ProblemMissing, File: k, Detail: fmt.Sprintf("object listed by digest %s (%d entries) is gone or superseded without a signed removal note", lo.digest, lo.d.Entries)})
+		}
+	}
+}
+
+// checkHeads requires every writer's signed head in the store.
+func (dv *digestView) checkHeads(links *storage.ChainLinks, problem func(storage.Problem)) {
+	if !dv.signed {
+		return
+	}
+	ws := make([]string, 0, len(dv.writers))
+	for w := range dv.writers {
+		ws = append(ws, w)
+	}
+	slices.Sort(ws)
+	for _, w := range ws {
+		dw := dv.writers[w]
+		if dw.head.Seq == 0 {
+			continue
+		}
+		h, where, line, ok := links.HashAt(w, dw.head.Seq)
+		switch {
+		case !ok && links.Covered(w, dw.head.Seq, dw.head.Seq):
+		case !ok:
+			problem(storage.Problem{Kind: storage.ProblemMissing, File: dw.headAt, Detail: fmt.Sprintf("entry %s:%d, the head signed by this digest, is missing (newest entries or objects deleted)", w, dw.head.Seq)})
+		case h != dw.head.Hash:
+			problem(storage.Problem{Kind: storage.ProblemModified, File: where, Line: line, Detail: fmt.Sprintf("entry %s:%d differs from the head signed by digest %s", w, dw.head.Seq, dw.headAt)})
+		}
+	}
+}
