@@ -27,7 +27,7 @@ type signedBucket struct {
 	client  *s3.Client
 	bucket  string
 	prefix  string
-	witness lockedBuffer // shared by the writers, as one log pipeline would be
+	witness lockedBuffer   // shared by the writers, as one log pipeline would be
 	v       *s3store.Store // a reading Store that verifies
 }
 
