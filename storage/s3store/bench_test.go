@@ -21,13 +21,18 @@ import (
 // requests it takes per 1,000 entries.
 func BenchmarkWrite(b *testing.B) {
 	cases := []struct {
-		name  string
-		par   int
-		spool bool
+		name   string
+		par    int
+		spool  bool
+		signed bool
 	}{
-		{"sequential", 1, false},
-		{"8writers", 8, false},
-		{"sequential-spool", 1, true},
+		{"sequential", 1, false, false},
+		{"8writers", 8, false, false},
+		{"sequential-spool", 1, true, false},
+		// Chaining is always on; these add signed digests (a digest per
+		// interval and at the final Flush).
+		{"sequential-signed", 1, false, true},
+		{"8writers-signed", 8, false, true},
 	}
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
@@ -35,6 +40,9 @@ func BenchmarkWrite(b *testing.B) {
 			var opts []s3store.Option
 			if tc.spool {
 				opts = append(opts, s3store.WithSpoolDir(b.TempDir()))
+			}
+			if tc.signed {
+				opts = append(opts, s3store.WithCheckpointKey("bench", testCheckpointKey))
 			}
 			st, c, _, _ := newCountedStore(b, opts...)
 			base := time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -74,9 +82,17 @@ func BenchmarkWrite(b *testing.B) {
 }
 
 // BenchmarkRequestsPer1000 writes exactly 1,000 entries and flushes, per
-// iteration, and reports the HTTP requests that took.
+// iteration, and reports the HTTP requests that took; "signed" with
+// digests on (each Flush writes one).
 func BenchmarkRequestsPer1000(b *testing.B) {
-	st, c, _, _ := newCountedStore(b)
+	b.Run("unsigned", func(b *testing.B) { requestsPer1000(b) })
+	b.Run("signed", func(b *testing.B) {
+		requestsPer1000(b, s3store.WithCheckpointKey("bench", testCheckpointKey))
+	})
+}
+
+func requestsPer1000(b *testing.B, opts ...s3store.Option) {
+	st, c, _, _ := newCountedStore(b, opts...)
 	base := time.Date(2025, 6, 2, 0, 0, 0, 0, time.UTC)
 	es := make([]*storage.AuditEntry, 1000)
 	var reqs, rounds int64

@@ -153,12 +153,6 @@ func kinds(rep *storage.VerifyReport) map[storage.ProblemKind]string {
 	return out
 }
 
-// writerOf returns the writer id in a batch object key.
-func writerOf(key string) string {
-	leaf := key[strings.LastIndexByte(key, '/')+1:]
-	return leaf[:16]
-}
-
 // TestDigests: two signing writers, 1,000 entries over two days. The
 // intact store verifies with no unconfirmed entries, with and without the
 // witness (without it, the report names what it cannot rule out). Every
