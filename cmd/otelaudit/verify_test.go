@@ -262,7 +262,7 @@ func TestVerifyJSONAndErrors(t *testing.T) {
 		{"S3 flags without a bucket", []string{"verify", "--s3-prefix", "p/"}, "need --s3-bucket"},
 		{"S3 and dir", []string{"verify", "--dir", dir, "--s3-bucket", "b"}, "give one"},
 		{"S3 with a missing witness", []string{"verify", "--s3-bucket", "b", "--witness", filepath.Join(t.TempDir(), "nope")}, "witness:"},
-		{"S3 with a short key", []string{"verify", "--s3-bucket", "b", "--checkpoint-key", "k:" + strings.Repeat("ab", 15)}, "checkpoint keys have at least 16"},
+		{"S3 with a short key", []string{"verify", "--s3-bucket", "b", "--checkpoint-key", "k:" + strings.Repeat("ab", 15)}, "the key is 15 bytes, want at least 16"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(t, tc.args...)
