@@ -553,7 +553,14 @@ func (x *exchange) finish(readErr error, early bool) {
 	// Everything the reply tells goes onto the span in one SetAttributes:
 	// each call takes the span's lock and may regrow its attribute slice.
 	attrs := make([]attribute.KeyValue, 0, 8)
+	var (
+		errType string
+		out     []genai.Message // the reply's messages, when content is wanted
+	)
 	defer func() {
+		if len(out) > 0 {
+			attrs = append(attrs, semconv.GenAIOutputMessagesKey.String(genai.OutputMessagesJSON(out, finishFallback(errType))))
+		}
 		var content []attribute.KeyValue
 		attrs, content = splitContent(attrs)
 		x.span.SetAttributes(attrs...)
@@ -571,10 +578,9 @@ func (x *exchange) finish(readErr error, early bool) {
 	if x.hijacked {
 		attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataHijacked).Bool(true))
 	}
-	var errType string
 	if x.ext != nil {
 		if resp, ok := x.ext.ExtractResponse(x.status, x.header, x.buf); ok {
-			attrs = x.appendReply(attrs, &genai.Response{ID: resp.ID, Model: resp.Model, Messages: fromAuditMessages(resp.Output, "assistant"),
+			attrs, out = x.appendReply(attrs, &genai.Response{ID: resp.ID, Model: resp.Model, Messages: fromAuditMessages(resp.Output, "assistant"),
 				InputTokens: resp.InputTokens, OutputTokens: resp.OutputTokens})
 			errType = resp.ErrorType
 		} else if x.status >= 400 {
@@ -598,7 +604,7 @@ func (x *exchange) finish(readErr error, early bool) {
 			x.stream.Event("", x.buf) // a last line without newline
 		}
 		res := x.stream.Result()
-		attrs = x.appendReply(attrs, res)
+		attrs, out = x.appendReply(attrs, res)
 		if res.Truncated {
 			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
 		}
@@ -650,13 +656,13 @@ func (x *exchange) finish(readErr error, early bool) {
 		switch {
 		case err == nil && (x.api != genai.APIUnknown || len(res.Messages) > 0):
 			bedrockTokenHeaders(res, x.header)
-			attrs = x.appendReply(attrs, res)
+			attrs, out = x.appendReply(attrs, res)
 			errType = res.ErrorType
 		default:
 			if err != nil && x.api != genai.APIUnknown && len(body) > 0 {
 				attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataResponseUnparsed).Bool(true))
 			}
-			attrs = x.appendReply(attrs, &genai.Response{Messages: rawMessage("assistant", body)})
+			attrs, out = x.appendReply(attrs, &genai.Response{Messages: rawMessage("assistant", body)})
 		}
 		if errType == "" && readErr != nil {
 			errType = errorTypeOf(readErr)
@@ -764,9 +770,21 @@ func bedrockTokenHeaders(r *genai.Response, h http.Header) {
 	}
 }
 
-// appendReply appends the attributes of a reply's data to attrs. Strings
-// are copied: they may share a recycled capture buffer.
-func (x *exchange) appendReply(attrs []attribute.KeyValue, r *genai.Response) []attribute.KeyValue {
+// finishFallback is the finish_reason of output messages whose reply gave
+// none (the output message schema requires one): "error" when the call
+// failed (an abandoned or cut stream included), else "unknown".
+func finishFallback(errType string) string {
+	if errType != "" {
+		return "error"
+	}
+	return "unknown"
+}
+
+// appendReply appends the attributes of a reply's data to attrs and
+// returns its messages when content is wanted, for finish to encode once
+// the call's outcome is known. Strings are copied: they may share a
+// recycled capture buffer.
+func (x *exchange) appendReply(attrs []attribute.KeyValue, r *genai.Response) ([]attribute.KeyValue, []genai.Message) {
 	if r.ID != "" {
 		attrs = append(attrs, semconv.GenAIResponseIDKey.String(strings.Clone(r.ID)))
 	}
@@ -796,10 +814,7 @@ func (x *exchange) appendReply(attrs []attribute.KeyValue, r *genai.Response) []
 		attrs = append(attrs, semconv.GenAIResponseFinishReasonsKey.StringSlice(reasons))
 	}
 	if !x.wantContent {
-		return attrs
+		return attrs, nil
 	}
-	if s := genai.MessagesJSON(r.Messages); s != "" {
-		attrs = append(attrs, semconv.GenAIOutputMessagesKey.String(s))
-	}
-	return attrs
+	return attrs, r.Messages
 }

@@ -1,6 +1,7 @@
 package otelaudit
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -51,7 +52,9 @@ type Message struct {
 	// Content is the message text.
 	Content string
 	// FinishReason is why the model stopped ("stop", "length", ...); used
-	// for output messages only, empty means not known.
+	// for output messages only, recorded as given; empty means not known
+	// and is recorded as "unknown" in gen_ai.output.messages, whose schema
+	// requires the field.
 	FinishReason string
 }
 
@@ -374,7 +377,7 @@ func (c *Call) SetOutput(msgs ...Message) {
 		return
 	}
 	if c.content.OnSpan() {
-		c.content.Set(semconv.GenAIOutputMessagesKey.String(MessagesJSON(msgs, "assistant")))
+		c.content.Set(semconv.GenAIOutputMessagesKey.String(outputMessagesJSON(msgs)))
 		return
 	}
 	c.handTexts(semconv.GenAIOutputMessagesKey, msgs)
@@ -583,6 +586,17 @@ func metadataAttr(key string, v any) attribute.KeyValue {
 // with "finish_reason" added to messages that have one. Messages with an
 // empty Role get defaultRole. Invalid UTF-8 is replaced by U+FFFD.
 func MessagesJSON(msgs []Message, defaultRole string) string {
+	return messagesJSON(msgs, defaultRole, "")
+}
+
+// outputMessagesJSON is [MessagesJSON] for gen_ai.output.messages, whose
+// schema requires a finish_reason on every message: a message without
+// one gets "unknown".
+func outputMessagesJSON(msgs []Message) string {
+	return messagesJSON(msgs, "assistant", "unknown")
+}
+
+func messagesJSON(msgs []Message, defaultRole, fallback string) string {
 	n := 2
 	for _, m := range msgs {
 		n += len(m.Content) + len(m.Role) + len(m.FinishReason) + 64
@@ -602,9 +616,9 @@ func MessagesJSON(msgs []Message, defaultRole string) string {
 		b = append(b, `,"parts":[{"type":"text","content":`...)
 		b = jsontext.AppendString(b, m.Content)
 		b = append(b, "}]"...)
-		if m.FinishReason != "" {
+		if r := cmp.Or(m.FinishReason, fallback); r != "" {
 			b = append(b, `,"finish_reason":`...)
-			b = jsontext.AppendString(b, m.FinishReason)
+			b = jsontext.AppendString(b, r)
 		}
 		b = append(b, '}')
 	}

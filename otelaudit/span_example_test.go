@@ -60,7 +60,7 @@ func ExampleWithContentOnSpan() {
 		Model: "gpt-4o",
 		Input: []otelaudit.Message{{Content: "Hi"}},
 	}, otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(true))
-	call.SetOutput(otelaudit.Message{Content: "Hello!"})
+	call.SetOutput(otelaudit.Message{Content: "Hello!", FinishReason: "stop"})
 	call.End()
 	for _, kv := range rec.Ended()[0].Attributes() {
 		if otelaudit.IsContentKey(kv.Key) {
@@ -69,7 +69,7 @@ func ExampleWithContentOnSpan() {
 	}
 	// Output:
 	// gen_ai.input.messages = [{"role":"user","parts":[{"type":"text","content":"Hi"}]}]
-	// gen_ai.output.messages = [{"role":"assistant","parts":[{"type":"text","content":"Hello!"}]}]
+	// gen_ai.output.messages = [{"role":"assistant","parts":[{"type":"text","content":"Hello!"}],"finish_reason":"stop"}]
 }
 
 // ExampleCall_Block records a request that a safety check stopped before it

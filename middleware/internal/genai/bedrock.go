@@ -113,12 +113,10 @@ func converseBlock(b jsontape.Value) (Part, bool) {
 }
 
 // converseMedia turns an image, document, video or audio block into a
-// blob (inline bytes, base64 in JSON) or uri (S3 location) part.
+// blob (inline bytes, base64 in JSON) or uri (S3 location) part, with its
+// modality (the block's kind).
 func converseMedia(kind string, v jsontape.Value) Part {
 	modality := kind
-	if kind == "document" {
-		modality = ""
-	}
 	mime := ""
 	if f := str(v.Get("format")); f != "" {
 		top := kind

@@ -1,9 +1,11 @@
 package genai
 
 import (
+	"encoding/json"
 	"strings"
 
 	"github.com/otelaudit/otelaudit-go/internal/jsontape"
+	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 )
 
 // Google's REST APIs accept each field in lowerCamelCase (what the official
@@ -112,11 +114,13 @@ func geminiPart(p jsontape.Value) Part {
 	if f := get1(p, "functionResponse", "function_response"); f.IsObject() {
 		return Part{Type: "tool_call_response", ID: str(f.Get("id")), Name: str(f.Get("name")), Response: rawOrNil(f.Get("response"))}
 	}
+	// Code the model ran with the code execution tool, on Google's side:
+	// a server tool call and its response.
 	if c := get1(p, "executableCode", "executable_code"); c.IsObject() {
-		return Part{Type: "executable_code", Content: str(c.Get("code"))}
+		return Part{Type: "server_tool_call", Name: "code_execution", ServerToolCall: typedObject("executable_code", c)}
 	}
 	if c := get1(p, "codeExecutionResult", "code_execution_result"); c.IsObject() {
-		return Part{Type: "code_execution_result", Content: str(c.Get("output"))}
+		return Part{Type: "server_tool_call_response", ServerToolCallResponse: typedObject("code_execution_result", c)}
 	}
 	for k := range p.Members() {
 		return Part{Type: k}
@@ -124,14 +128,32 @@ func geminiPart(p jsontape.Value) Part {
 	return Part{Type: "unknown"}
 }
 
-// modalityOf maps a MIME type to the semconv modality of a blob or uri part.
+// modalityOf maps a MIME type to the semconv modality of a blob, file or
+// uri part (which the schema requires): image, video or audio by the top
+// type, "document" for any other (PDF, text).
 func modalityOf(mime string) string {
 	top, _, _ := strings.Cut(mime, "/")
 	switch top {
 	case "image", "video", "audio":
 		return top
 	}
-	return ""
+	return "document"
+}
+
+// typedObject returns the JSON object o with "type":typ as its first
+// member: the details of a server tool part, whose type names the tool.
+func typedObject(typ string, o jsontape.Value) json.RawMessage {
+	b := jsontext.AppendString([]byte(`{"type":`), typ)
+	for k, v := range o.Members() {
+		if k == "type" {
+			continue
+		}
+		b = append(b, ',')
+		b = jsontext.AppendString(b, k)
+		b = append(b, ':')
+		b = append(b, v.Raw()...)
+	}
+	return append(b, '}')
 }
 
 // geminiUsage reads usageMetadata: promptTokenCount (which includes cached
@@ -268,6 +290,12 @@ func accParts(ps []partAcc) []Part {
 		switch {
 		case b.item != nil:
 			out = append(out, *b.item)
+		case b.tool != nil && (b.kind == "server_tool_use" || b.kind == "mcp_tool_use"):
+			details := jsontext.AppendString([]byte(`{"type":`), b.tool.name)
+			if args := jsonArgs(b.tool.args); args != nil {
+				details = append(append(details, `,"input":`...), args...)
+			}
+			out = append(out, Part{Type: "server_tool_call", ID: b.tool.id, Name: b.tool.name, ServerToolCall: append(details, '}')})
 		case b.tool != nil:
 			out = append(out, Part{Type: "tool_call", ID: b.tool.id, Name: b.tool.name, Arguments: jsonArgs(b.tool.args)})
 		case b.kind == "text":

@@ -60,7 +60,7 @@ func TestGeminiRequestParts(t *testing.T) {
 		"generationConfig":{"temperature":0.2,"topP":0.9,"maxOutputTokens":100}}`))
 	require.NoError(t, err)
 	assert.Equal(t, `[{"role":"user","parts":[{"type":"text","content":"Look:"},{"type":"blob","content":"iVBO","modality":"image","mime_type":"image/png"},`+
-		`{"type":"uri","mime_type":"application/pdf","uri":"gs://b/f.pdf"}]},`+
+		`{"type":"uri","modality":"document","mime_type":"application/pdf","uri":"gs://b/f.pdf"}]},`+
 		`{"role":"assistant","parts":[{"type":"reasoning","content":"hmm"},{"type":"tool_call","id":"c1","name":"f","arguments":{"a":1}}]},`+
 		`{"role":"tool","parts":[{"type":"tool_call_response","id":"c1","name":"f","response":{"ok":true}}]}]`, MessagesJSON(r.Messages))
 	assert.Equal(t, `[{"type":"text","content":"Be brief."}]`, PartsJSON(r.System))

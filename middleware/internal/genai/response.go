@@ -3,6 +3,7 @@ package genai
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"github.com/otelaudit/otelaudit-go/internal/jsontape"
 )
@@ -243,6 +244,15 @@ func responsesOutput(doc jsontape.Value) (Message, []string) {
 		case "reasoning", "":
 			// Encrypted or summarised reasoning is not content.
 		default:
+			switch typ {
+			case "web_search_call", "file_search_call", "code_interpreter_call", "image_generation_call", "mcp_call":
+				// A built-in tool OpenAI ran on its side: a server tool
+				// call whose details are the item (its type names the
+				// tool).
+				msg.Parts = append(msg.Parts, Part{Type: "server_tool_call", ID: str(it.Get("id")),
+					Name: strings.TrimSuffix(typ, "_call"), ServerToolCall: rawOrNil(it)})
+				continue
+			}
 			msg.Parts = append(msg.Parts, Part{Type: typ})
 		}
 	}

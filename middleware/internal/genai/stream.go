@@ -234,10 +234,18 @@ func (s *Stream) anthropic(typ string, ev jsontape.Value) {
 		b := &s.blocks[i]
 		b.kind = str(cb.Get("type"))
 		switch b.kind {
-		case "tool_use", "server_tool_use":
+		case "tool_use", "server_tool_use", "mcp_tool_use":
 			b.tool = &toolAcc{id: str(cb.Get("id")), name: str(cb.Get("name"))}
 		case "text":
 			s.b.add(&b.text, str(cb.Get("text")))
+		case "thinking", "redacted_thinking":
+		default:
+			// A block that comes whole in its start event (a server
+			// tool's result): kept as parsed. Its strings share the
+			// event's private copy (see Event).
+			if p, ok := parseBlock(cb); ok {
+				b.item = &p
+			}
 		}
 	case "content_block_delta":
 		i := int(intOf(ev.Get("index")))

@@ -24,6 +24,13 @@ type Part struct {
 	Modality  string          `json:"modality,omitempty"`
 	MimeType  string          `json:"mime_type,omitempty"`
 	URI       string          `json:"uri,omitempty"`
+	// FileID names a file uploaded to the provider before (a "file" part).
+	FileID string `json:"file_id,omitempty"`
+	// ServerToolCall and ServerToolCallResponse are the details of a
+	// "server_tool_call" and a "server_tool_call_response" part: a JSON
+	// object whose "type" names the tool.
+	ServerToolCall         json.RawMessage `json:"server_tool_call,omitempty"`
+	ServerToolCallResponse json.RawMessage `json:"server_tool_call_response,omitempty"`
 }
 
 // Message is one chat message in the GenAI semantic-convention shape.
@@ -200,15 +207,26 @@ func usageDetails(u jsontape.Value) UsageDetails {
 	return d
 }
 
-// MessagesJSON encodes messages as the semconv JSON array; nil or empty
-// gives "".
-func MessagesJSON(ms []Message) string {
+// MessagesJSON encodes messages as the semconv JSON array of input
+// messages (gen_ai.input.messages): a finish_reason is written where a
+// message has one. Nil or empty gives "".
+func MessagesJSON(ms []Message) string { return messagesJSON(ms, false, "") }
+
+// OutputMessagesJSON encodes messages as the semconv JSON array of output
+// messages (gen_ai.output.messages), whose schema requires finish_reason
+// on every message: each gets [FinishReason] of its own reason, or
+// fallback when it has none. Nil or empty gives "".
+func OutputMessagesJSON(ms []Message, fallback string) string {
+	return messagesJSON(ms, true, fallback)
+}
+
+func messagesJSON(ms []Message, output bool, fallback string) string {
 	if len(ms) == 0 {
 		return ""
 	}
 	n := 2
 	for _, m := range ms {
-		n += 48 + len(m.Role) + len(m.FinishReason) + partsSize(m.Parts)
+		n += 48 + len(m.Role) + len(m.FinishReason) + len(fallback) + partsSize(m.Parts)
 	}
 	b := make([]byte, 0, n)
 	b = append(b, '[')
@@ -220,13 +238,44 @@ func MessagesJSON(ms []Message) string {
 		b = jsontext.AppendString(b, m.Role)
 		b = append(b, `,"parts":`...)
 		b = appendParts(b, m.Parts)
-		if m.FinishReason != "" {
+		reason := m.FinishReason
+		if output {
+			reason = FinishReason(reason)
+			if reason == "" {
+				reason = fallback
+			}
+		}
+		if reason != "" {
 			b = append(b, `,"finish_reason":`...)
-			b = jsontext.AppendString(b, m.FinishReason)
+			b = jsontext.AppendString(b, reason)
 		}
 		b = append(b, '}')
 	}
 	return bytesToString(append(b, ']'))
+}
+
+// FinishReason maps a provider's finish reason to the value semconv's
+// output message schema lists for it (v1.41.0 FinishReason: "stop",
+// "length", "content_filter", "tool_call", "error") and returns any other
+// value as it is. The span's gen_ai.response.finish_reasons keeps the
+// provider's own values.
+func FinishReason(raw string) string {
+	switch raw {
+	case "stop", "end_turn", "stop_sequence", "STOP", "FINISH", "COMPLETE":
+		// OpenAI, Anthropic and Bedrock Converse, Gemini, Amazon Titan,
+		// Cohere.
+		return "stop"
+	case "length", "max_tokens", "max_output_tokens", "model_context_window_exceeded", "MAX_TOKENS", "LENGTH":
+		return "length"
+	case "content_filter", "refusal", "guardrail_intervened", "content_filtered", "CONTENT_FILTERED",
+		"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "ERROR_TOXIC":
+		return "content_filter"
+	case "tool_calls", "function_call", "tool_use":
+		return "tool_call"
+	case "error", "ERROR", "MALFORMED_FUNCTION_CALL":
+		return "error"
+	}
+	return raw
 }
 
 // PartsJSON encodes parts as the semconv JSON array; empty gives "".
@@ -242,7 +291,8 @@ func PartsJSON(ps []Part) string {
 func partsSize(ps []Part) int {
 	n := 2
 	for _, p := range ps {
-		n += 32 + len(p.Content) + len(p.Arguments) + len(p.Response) + len(p.URI)
+		n += 32 + len(p.Content) + len(p.Arguments) + len(p.Response) + len(p.URI) +
+			len(p.FileID) + len(p.ServerToolCall) + len(p.ServerToolCallResponse)
 	}
 	return n
 }
@@ -286,6 +336,15 @@ func appendParts(b []byte, ps []Part) []byte {
 		field("modality", p.Modality)
 		field("mime_type", p.MimeType)
 		field("uri", p.URI)
+		field("file_id", p.FileID)
+		if len(p.ServerToolCall) > 0 {
+			b = append(b, `,"server_tool_call":`...)
+			b = append(b, p.ServerToolCall...)
+		}
+		if len(p.ServerToolCallResponse) > 0 {
+			b = append(b, `,"server_tool_call_response":`...)
+			b = append(b, p.ServerToolCallResponse...)
+		}
 		b = append(b, '}')
 	}
 	return append(b, ']')
@@ -469,20 +528,49 @@ func parseBlock(it jsontape.Value) (Part, bool) {
 			url = str(u.Get("url"))
 		}
 		return uriPart("image", url, str(it.Get("file_id"))), true
+	case "input_file": // Responses
+		return filePart(it), true
+	case "file": // Chat Completions: {"type":"file","file":{...}}
+		if f := it.Get("file"); f.IsObject() {
+			return filePart(f), true
+		}
+		return Part{Type: typ}, true
+	case "input_audio": // Chat Completions: base64 audio
+		a := it.Get("input_audio")
+		p := Part{Type: "blob", Modality: "audio", Content: str(a.Get("data"))}
+		if f := str(a.Get("format")); f != "" {
+			p.MimeType = "audio/" + f
+		}
+		return p, true
 	case "image", "document":
 		modality := "image"
 		if typ == "document" {
 			modality = "document"
 		}
 		if src := it.Get("source"); src.IsObject() {
-			if str(src.Get("type")) == "base64" {
+			switch str(src.Get("type")) {
+			case "base64":
 				return Part{Type: "blob", Modality: modality, MimeType: str(src.Get("media_type")), Content: str(src.Get("data"))}, true
+			case "file": // Anthropic Files API
+				return Part{Type: "file", Modality: modality, FileID: str(src.Get("file_id"))}, true
+			case "text": // a plain-text document
+				return textPart(str(src.Get("data"))), true
 			}
 			return Part{Type: "uri", Modality: modality, URI: str(src.Get("url"))}, true
 		}
 		return Part{Type: typ}, true
-	case "tool_use", "server_tool_use":
+	case "tool_use":
 		return Part{Type: "tool_call", ID: str(it.Get("id")), Name: str(it.Get("name")), Arguments: rawOrNil(it.Get("input"))}, true
+	case "server_tool_use", "mcp_tool_use":
+		// A tool the provider runs itself (web search, code execution,
+		// an MCP server): semconv's server_tool_call, its details typed
+		// by the tool's name.
+		name := str(it.Get("name"))
+		details := jsontext.AppendString([]byte(`{"type":`), name)
+		if in := rawOrNil(it.Get("input")); in != nil {
+			details = append(append(details, `,"input":`...), in...)
+		}
+		return Part{Type: "server_tool_call", ID: str(it.Get("id")), Name: name, ServerToolCall: append(details, '}')}, true
 	case "tool_result":
 		return Part{Type: "tool_call_response", ID: str(it.Get("tool_use_id")), Response: contentAsJSON(it.Get("content"))}, true
 	case "function_call":
@@ -490,9 +578,35 @@ func parseBlock(it jsontape.Value) (Part, bool) {
 	case "function_call_output":
 		return Part{Type: "tool_call_response", ID: str(it.Get("call_id")), Response: contentAsJSON(it.Get("output"))}, true
 	}
+	if typ == "mcp_tool_result" || strings.HasSuffix(typ, "_tool_result") {
+		// The result of a server tool (web_search_tool_result,
+		// code_execution_tool_result, ...): the block itself, whose type
+		// names the tool, is the response's details.
+		return Part{Type: "server_tool_call_response", ID: str(it.Get("tool_use_id")), ServerToolCallResponse: rawOrNil(it)}, true
+	}
 	return Part{Type: typ}, true
 }
 
+// filePart reads an OpenAI file input ({file_id} or {file_data} as a data
+// URL, or {file_url}): a file, blob or uri part. Such files are documents
+// (images have their own part type).
+func filePart(f jsontape.Value) Part {
+	url := str(f.Get("file_data"))
+	if url != "" && !strings.HasPrefix(url, "data:") { // bare base64
+		return Part{Type: "blob", Modality: "document", MimeType: "application/octet-stream", Content: url}
+	}
+	if url == "" {
+		url = str(f.Get("file_url"))
+	}
+	p := uriPart("document", url, str(f.Get("file_id")))
+	if p.Type == "blob" && p.MimeType == "" {
+		p.MimeType = "application/octet-stream"
+	}
+	return p
+}
+
+// uriPart turns an image or file reference into a part: a data URL is a
+// blob, a file id (with no URL) a file part, anything else a uri part.
 func uriPart(modality, url, fileID string) Part {
 	if rest, ok := strings.CutPrefix(url, "data:"); ok {
 		mime, data, _ := strings.Cut(rest, ",")
@@ -500,7 +614,7 @@ func uriPart(modality, url, fileID string) Part {
 		return Part{Type: "blob", Modality: modality, MimeType: mime, Content: data}
 	}
 	if url == "" && fileID != "" {
-		return Part{Type: "file", Modality: modality, ID: fileID}
+		return Part{Type: "file", Modality: modality, FileID: fileID}
 	}
 	return Part{Type: "uri", Modality: modality, URI: url}
 }
