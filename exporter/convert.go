@@ -104,8 +104,10 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //   - Model: gen_ai.request.model, else gen_ai.response.model.
 //   - Operation, ConversationID: gen_ai.operation.name, gen_ai.conversation.id.
 //   - Input: the text of gen_ai.system_instructions then of
-//     gen_ai.input.messages; Output: the text of gen_ai.output.messages (see
-//     [ContentText] for the exact rule). A tool execution (execute_tool)
+//     gen_ai.input.messages, then gen_ai.tool.definitions (recorded only
+//     when the instrumentation opted in) as its JSON; Output: the text of
+//     gen_ai.output.messages (see [ContentText] for the exact rule). A
+//     tool execution (execute_tool)
 //     without messages has gen_ai.tool.call.arguments as input and
 //     gen_ai.tool.call.result as output, verbatim.
 //   - Tokens: gen_ai.usage.input_tokens / output_tokens (legacy
@@ -146,6 +148,8 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 		haveOut                bool
 		toolArgs, toolResult   attribute.Value
 		haveArgs, haveResult   bool
+		toolDefs               attribute.Value
+		haveToolDefs           bool
 		reqModel, respModel    string
 		legacySystem           string
 		legacyIn, legacyOut    *int64
@@ -221,6 +225,8 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 				toolArgs, haveArgs = kv.Value, true
 			case semconv.GenAIToolCallResultKey:
 				toolResult, haveResult = kv.Value, true
+			case semconv.GenAIToolDefinitionsKey:
+				toolDefs, haveToolDefs = kv.Value, true
 			case semconv.GenAIToolNameKey, semconv.GenAIToolCallIDKey, semconv.GenAIAgentNameKey, semconv.GenAIAgentIDKey:
 				if kv.Value.Type() == attribute.STRING && kv.Value.AsString() != "" {
 					setMD(string(kv.Key), kv.Value.AsString())
@@ -279,6 +285,9 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	}
 	if !haveIn && haveArgs {
 		parts = append(parts, toolText(toolArgs))
+	}
+	if haveToolDefs {
+		parts = append(parts, toolText(toolDefs))
 	}
 	in.Input = strings.Join(parts, "\n")
 	switch {

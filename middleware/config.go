@@ -81,6 +81,8 @@ type config struct {
 	callMeter otelaudit.CallOption
 	// srv holds the server streaming metrics ([Handler] only).
 	srv *genaimetrics.Streams
+	// toolDefs records gen_ai.tool.definitions (WithToolDefinitions).
+	toolDefs bool
 }
 
 func newConfig(opts []Option) *config {
@@ -112,6 +114,19 @@ func newConfig(opts []Option) *config {
 // wrap other exporters with exporter.Redact (exporter.ProviderOptions does).
 func WithContentOnSpan(on bool) Option {
 	return optionFunc(func(c *config) { c.onSpan = on })
+}
+
+// WithToolDefinitions records the tool definitions a request offers the
+// model (the "tools" of OpenAI, Anthropic and Gemini bodies, Bedrock
+// Converse's toolConfig.tools) as gen_ai.tool.definitions, in the semconv
+// v1.41.0 shape: functions with name, description and parameters schema,
+// a provider's built-in tools with their type, name and settings. They are
+// audited like content: they reach the audit processor beside the span
+// (on the span too only with [WithContentOnSpan]), and the entry's input
+// ends with them. Off by default (the spec makes the attribute opt-in);
+// the request body is then not read for them at all.
+func WithToolDefinitions(on bool) Option {
+	return optionFunc(func(c *config) { c.toolDefs = on })
 }
 
 // WithTracerProvider makes the wrapper create its spans with tp instead of

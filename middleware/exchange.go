@@ -293,6 +293,11 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		if s := genai.PartsJSON(system); s != "" {
 			content = append(content, semconv.GenAISystemInstructionsKey.String(s))
 		}
+		if c.toolDefs && !claimed {
+			if s := genai.ToolDefinitions(target.API, body); s != "" {
+				content = append(content, semconv.GenAIToolDefinitionsKey.String(s))
+			}
+		}
 		x.setContent(content...)
 	}()
 	if !server {

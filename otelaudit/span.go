@@ -78,6 +78,13 @@ type Request struct {
 	// Metadata is recorded as audit.metadata.<key> attributes; see
 	// [Call.SetMetadata] for how values are converted.
 	Metadata map[string]any
+	// Tools are the tool definitions offered to the model, recorded as
+	// gen_ai.tool.definitions (opt-in in the conventions: give them only
+	// when they belong in the audit record). Like the messages they are
+	// content: they reach the audit processor beside the span, go on the
+	// span only with [WithContentOnSpan], and are not recorded with
+	// WithContent(false); the entry's input ends with their JSON.
+	Tools []ToolDefinition
 }
 
 // Safety is the outcome of the caller's safety checks for one call. Note
@@ -281,6 +288,7 @@ func startSpan(ctx context.Context, req Request, op, name string, kind trace.Spa
 			c.content.Set(md...)
 		}
 	}
+	c.toolDefinitions(req.Tools)
 	return ctx, c
 }
 

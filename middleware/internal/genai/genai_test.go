@@ -260,6 +260,7 @@ func FuzzParseRequest(f *testing.F) {
 		`{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"stream":true}`,
 		`{"model":"m","input":[{"type":"function_call","call_id":"x","arguments":"{"}]}`,
 		`{"model":"claude","system":"s","messages":[{"role":"user","content":[{"type":"tool_result","content":[{"type":"image","source":{"type":"base64"}}]}]}]}`,
+		`{"tools":[{"type":"function","function":{"name":"f","parameters":{}}},{"type":"web_search","name":"w"},{"functionDeclarations":[{"name":"g"}]},{"toolSpec":{"name":"h"}}]}`,
 	} {
 		f.Add([]byte(s), uint8(0))
 	}
@@ -270,7 +271,7 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatal("nil request")
 		}
 		// What the span gets must be JSON whatever the body held.
-		for _, out := range []string{MessagesJSON(r.Messages), PartsJSON(r.System)} {
+		for _, out := range []string{MessagesJSON(r.Messages), PartsJSON(r.System), ToolDefinitions(a, body)} {
 			if out != "" && !json.Valid([]byte(out)) {
 				t.Fatalf("invalid semconv JSON %q", out)
 			}
