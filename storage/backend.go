@@ -29,6 +29,43 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// Stats are a backend's counters since it was opened (for
+// [MemoryStorage], created): one type for every backend of this module,
+// each of which returns them from a Stats method ([StatsReporter]). A
+// counter that does not apply to a backend stays zero; each field says
+// which backends keep it.
+type Stats struct {
+	// Accepted counts the entries of Write and WriteBatch calls that
+	// returned nil (all backends).
+	Accepted uint64
+	// Uploaded counts entries whose batch object is stored, including
+	// spooled ones left by an earlier Store (S3).
+	Uploaded uint64
+	// Pending is the number of accepted entries not yet uploaded (S3).
+	Pending int
+	// Objects counts the batch objects this Store stored (S3).
+	Objects uint64
+	// Retries counts failed delivery attempts that were retried (S3).
+	Retries uint64
+	// Evicted counts the entries dropped to stay within the bound
+	// ([MemoryStorage]; always 0 when unbounded).
+	Evicted uint64
+	// SkippedLines counts stored lines that reads skipped because they are
+	// not valid entries, each time a read met one (files, S3).
+	SkippedLines uint64
+	// TornTails counts incomplete last lines: cut off when the store was
+	// opened for writing, or skipped by reads of a store another process
+	// is appending to (files).
+	TornTails uint64
+}
+
+// StatsReporter is implemented by every backend of this module. Stats is
+// safe to call at any time, concurrently with other methods and after
+// Close.
+type StatsReporter interface {
+	Stats() Stats
+}
+
 // Backend persists audit entries.
 //
 // All methods are safe for concurrent use. Every method honours its ctx:

@@ -26,7 +26,7 @@ const memoryCompactMin = 1024
 //
 // When bounded (maxEntries > 0), writing an entry beyond the bound evicts
 // the entry that was written first (insertion order, not timestamp order),
-// in amortised O(1); [MemoryStorage.Evicted] counts evictions. Writing an
+// in amortised O(1); [MemoryStorage.Stats] counts evictions. Writing an
 // entry whose ID is already held replaces the held entry (ids stay unique;
 // the replacement counts as a new insertion).
 //
@@ -46,12 +46,12 @@ const memoryCompactMin = 1024
 //
 // All methods are safe for concurrent use. A method whose ctx is already
 // done returns ctx.Err() (wrapped) without doing anything. After
-// [MemoryStorage.Close] every method but Close and Evicted returns an error
+// [MemoryStorage.Close] every method but Close and Stats returns an error
 // matching [ErrClosed].
 type MemoryStorage struct {
 	maxEntries int // fixed after construction; 0 means unbounded
 
-	evicted atomic.Uint64
+	accepted, evicted atomic.Uint64
 
 	mu sync.RWMutex
 	// The fields below are protected by mu.
@@ -77,7 +77,10 @@ type memNode struct {
 	dead       bool
 }
 
-var _ Backend = (*MemoryStorage)(nil)
+var (
+	_ Backend       = (*MemoryStorage)(nil)
+	_ StatsReporter = (*MemoryStorage)(nil)
+)
 
 // NewMemoryStorage returns an empty in-memory backend holding at most
 // maxEntries entries, evicting the oldest written when full. maxEntries 0
@@ -105,6 +108,7 @@ func (s *MemoryStorage) Write(ctx context.Context, e *AuditEntry) error {
 		return ErrClosed
 	}
 	s.insert(c)
+	s.accepted.Add(1)
 	return nil
 }
 
@@ -133,6 +137,7 @@ func (s *MemoryStorage) WriteBatch(ctx context.Context, es []*AuditEntry) error 
 	for _, c := range cs {
 		s.insert(c)
 	}
+	s.accepted.Add(uint64(len(cs)))
 	return nil
 }
 
@@ -318,11 +323,11 @@ func (s *MemoryStorage) Count(ctx context.Context) (int, error) {
 	return len(s.byID), nil
 }
 
-// Evicted returns how many entries have been evicted because the bound was
-// reached since the backend was created. It is always 0 when unbounded and
-// keeps working after Close.
-func (s *MemoryStorage) Evicted() uint64 {
-	return s.evicted.Load()
+// Stats returns the counters: Accepted and Evicted (entries dropped
+// because the bound was reached, always 0 when unbounded). It keeps
+// working after Close.
+func (s *MemoryStorage) Stats() Stats {
+	return Stats{Accepted: s.accepted.Load(), Evicted: s.evicted.Load()}
 }
 
 // Close drops every entry and releases the memory. It always returns nil

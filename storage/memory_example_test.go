@@ -33,7 +33,7 @@ func ExampleNewMemoryStorage() {
 		fmt.Println(e.ID, e.Timestamp.Format(time.Kitchen), *e.Model)
 	}
 	_, err := st.Read(ctx, "entry-0")
-	fmt.Println("entry-0 evicted:", errors.Is(err, storage.ErrNotFound), "evictions:", st.Evicted())
+	fmt.Println("entry-0 evicted:", errors.Is(err, storage.ErrNotFound), "evictions:", st.Stats().Evicted)
 	// Output:
 	// entry-1 10:00AM claude-sonnet-4
 	// entry-2 11:00AM gemini-2.5-pro

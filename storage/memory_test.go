@@ -55,7 +55,7 @@ func TestMemoryStorageEvictsOldestWritten(t *testing.T) {
 	n, err := m.Count(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 3, n)
-	assert.Equal(t, uint64(2), m.Evicted())
+	assert.Equal(t, uint64(2), m.Stats().Evicted)
 	assert.Equal(t, []string{"d", "e", "c"}, memIDs(t, m), "the last three written, oldest timestamp first")
 	for _, id := range []string{"a", "b"} {
 		_, err := m.Read(ctx, id)
@@ -67,7 +67,7 @@ func TestMemoryStorageEvictsOldestWritten(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.NoError(t, m.Write(ctx, memEntry("f", memBase)))
-	assert.Equal(t, uint64(2), m.Evicted())
+	assert.Equal(t, uint64(2), m.Stats().Evicted)
 	assert.Equal(t, []string{"f", "e", "c"}, memIDs(t, m))
 
 	// A batch larger than the bound keeps its last entries.
@@ -77,10 +77,10 @@ func TestMemoryStorageEvictsOldestWritten(t *testing.T) {
 	}
 	require.NoError(t, m.WriteBatch(ctx, batch))
 	assert.Equal(t, []string{"g4", "g3", "g2"}, memIDs(t, m))
-	assert.Equal(t, uint64(7), m.Evicted())
+	assert.Equal(t, uint64(7), m.Stats().Evicted)
 
 	require.NoError(t, m.Close())
-	assert.Equal(t, uint64(7), m.Evicted(), "Evicted works after Close")
+	assert.Equal(t, uint64(7), m.Stats().Evicted, "Evicted works after Close")
 }
 
 func TestMemoryStorageReplacesDuplicateID(t *testing.T) {
@@ -94,7 +94,7 @@ func TestMemoryStorageReplacesDuplicateID(t *testing.T) {
 	n, err := m.Count(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
-	assert.Zero(t, m.Evicted(), "replacing is not evicting")
+	assert.Zero(t, m.Stats().Evicted, "replacing is not evicting")
 	got, err := m.Read(ctx, "x")
 	require.NoError(t, err)
 	assert.Equal(t, 9.0, got.LatencyMS)
@@ -116,7 +116,7 @@ func TestMemoryStorageLargeBounded(t *testing.T) {
 	n, err := m.Count(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, bound, n)
-	assert.Equal(t, uint64(total-bound), m.Evicted())
+	assert.Equal(t, uint64(total-bound), m.Stats().Evicted)
 	ids := memIDs(t, m)
 	require.Len(t, ids, bound)
 	assert.Equal(t, fmt.Sprint(total-bound), ids[0])
@@ -239,7 +239,7 @@ func TestMemoryStorageNegativeBoundIsUnbounded(t *testing.T) {
 	n, err := m.Count(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, 10, n)
-	assert.Zero(t, m.Evicted())
+	assert.Zero(t, m.Stats().Evicted)
 }
 
 // BenchmarkMemoryStorageWriteEvict measures a write that evicts (bound

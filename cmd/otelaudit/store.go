@@ -152,11 +152,11 @@ func parseTimeFlag(flagName, v string, now time.Time, endOfDay bool) (time.Time,
 // shown). Skipped lines do not change the exit code: the valid entries
 // were all read.
 func (st *store) warnSkipped(c *cli, cmd string) {
-	fsb, ok := st.Backend.(*filestore.Store)
+	sr, ok := st.Backend.(storage.StatsReporter)
 	if !ok {
 		return
 	}
-	if n := fsb.Stats().SkippedLines; n > 0 {
+	if n := sr.Stats().SkippedLines; n > 0 {
 		fmt.Fprintf(c.stderr, "otelaudit %s: warning: skipped %d line(s) of %s that are not valid entries; run 'otelaudit verify' to check the store\n", cmd, n, st.name)
 	}
 }

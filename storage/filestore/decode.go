@@ -49,7 +49,7 @@ type regionDecoder struct {
 // parseRegion returns the entries of the lines in [from, to) of data file
 // name (open as f) that keep accepts, in file order. A line that is not a
 // valid entry, or is longer than the configured bound, is counted and
-// skipped (see [Stats]); so is a final line without '\n' when tornOK.
+// skipped (see [Store.Stats]); so is a final line without '\n' when tornOK.
 func (s *Store) parseRegion(f io.ReaderAt, name string, from, to int64, tornOK bool, keep func(*storage.AuditEntry) bool) ([]*storage.AuditEntry, error) {
 	d := decoderPool.Get().(*regionDecoder)
 	*d = regionDecoder{s: s, name: name, keep: keep, arena: d.arena[:0], lines: d.lines[:0], dec: d.dec[:0]}

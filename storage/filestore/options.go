@@ -103,7 +103,7 @@ func WithRotationSize(bytes int64) Option {
 // WithMaxLineSize bounds, in bytes, one stored line (an encoded entry with
 // its chain): Write rejects a longer entry with an error matching
 // [storage.ErrLineTooLong], and reads (queries, Read, index builds) skip a
-// longer line in the files, counting it in [Stats.SkippedLines], without
+// longer line in the files, counting it in [storage.Stats].SkippedLines, without
 // holding it in memory. Rewrites (Delete, DeleteBefore) and [Verify] copy
 // or hash such a line whole. Values <= 0 keep the default,
 // [storage.DefaultMaxLineSize].

@@ -346,7 +346,7 @@ func clampNano(t time.Time) int64 {
 // entries of up to 1 MiB of lines per file of the current day when the
 // file was written in time order (the usual case), otherwise the matching
 // entries of that file. Lines are decoded on up to GOMAXPROCS goroutines;
-// the order does not depend on it. Invalid lines are skipped and counted (see [Stats]). The
+// the order does not depend on it. Invalid lines are skipped and counted (see [Store.Stats]). The
 // sequence yields one error and stops if a file cannot be read or ctx ends.
 // It reads a snapshot: entries written while it runs may or may not appear.
 func (s *Store) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*storage.AuditEntry, error] {

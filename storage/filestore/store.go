@@ -38,13 +38,13 @@ var ErrReadOnly = errors.New("filestore: store is opened read-only")
 // Crash safety: lines are only ever appended; a crash can at worst leave the
 // last line of a file torn. Opening the store for writing cuts such a torn
 // tail off (truncating the file to its last complete line), counts it in
-// [Stats.TornTails], logs a warning (file, offset, length, never the
+// [storage.Stats].TornTails, logs a warning (file, offset, length, never the
 // content) and records it in a signed recovery note, so the next append
 // starts on a clean line. An acknowledged entry is never torn: Write returns
 // after the whole line was written. Rewrites (Delete, the partially expired
 // file of DeleteBefore, index files) go through a temp file, fsync, rename
 // and a directory fsync. A line that is not a valid entry never stops reads
-// of the others: it is skipped, counted in [Stats.SkippedLines] and
+// of the others: it is skipped, counted in [storage.Stats].SkippedLines and
 // logged (without its content).
 //
 // Indexes: every data file has an index in .index/ (id hash to offset, and a
@@ -121,17 +121,19 @@ type Store struct {
 	syncing   bool
 	syncedGen uint64
 
-	skipped atomic.Uint64
-	torn    atomic.Uint64
-	warned  sync.Map // file name -> struct{}: skipped lines already logged
+	accepted atomic.Uint64
+	skipped  atomic.Uint64
+	torn     atomic.Uint64
+	warned   sync.Map // file name -> struct{}: skipped lines already logged
 
 	stop   chan struct{}
 	bgDone chan struct{}
 }
 
 var (
-	_ storage.Backend = (*Store)(nil)
-	_ storage.Flusher = (*Store)(nil)
+	_ storage.Backend       = (*Store)(nil)
+	_ storage.Flusher       = (*Store)(nil)
+	_ storage.StatsReporter = (*Store)(nil)
 )
 
 // activePart is the unsuffixed file of a day, open for appending.
@@ -146,21 +148,10 @@ type activePart struct {
 	crc       uint32 // CRC-32C of [0, size), of the bytes written (see dataCRC)
 }
 
-// Stats are counters of a [Store] since it was opened.
-type Stats struct {
-	// SkippedLines counts lines that reads skipped because they are not
-	// valid entries (each time a read met one).
-	SkippedLines uint64
-	// TornTails counts incomplete last lines: cut off when the store was
-	// opened for writing, or skipped by reads of a store another process is
-	// appending to.
-	TornTails uint64
-}
-
-// Stats returns the counters. It is safe to call at any time, also after
-// Close.
-func (s *Store) Stats() Stats {
-	return Stats{SkippedLines: s.skipped.Load(), TornTails: s.torn.Load()}
+// Stats returns the counters a file store keeps: Accepted, SkippedLines
+// and TornTails. It is safe to call at any time, also after Close.
+func (s *Store) Stats() storage.Stats {
+	return storage.Stats{Accepted: s.accepted.Load(), SkippedLines: s.skipped.Load(), TornTails: s.torn.Load()}
 }
 
 // Dir returns the store directory.
@@ -506,13 +497,13 @@ func (s *Store) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error 
 		lines[i] = pendingLine{prefix: b, buf: bp, day: dayOf(ts), id: e.ID, ts: clampNano(ts)}
 	}
 	gen, err := s.submit(lines)
-	if err != nil {
-		return err
+	if err == nil && s.cfg.durability == DurabilitySync {
+		err = s.waitSynced(gen)
 	}
-	if s.cfg.durability == DurabilitySync {
-		return s.waitSynced(gen)
+	if err == nil {
+		s.accepted.Add(uint64(len(es)))
 	}
-	return nil
+	return err
 }
 
 // appendReq is one Write or WriteBatch waiting to be appended.

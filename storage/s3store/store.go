@@ -70,8 +70,9 @@ type Store struct {
 }
 
 var (
-	_ storage.Backend = (*Store)(nil)
-	_ storage.Flusher = (*Store)(nil)
+	_ storage.Backend       = (*Store)(nil)
+	_ storage.Flusher       = (*Store)(nil)
+	_ storage.StatsReporter = (*Store)(nil)
 )
 
 // New returns a Store that keeps its entries in bucket through client.
@@ -152,23 +153,14 @@ func (s *Store) Bucket() string { return s.bucket }
 // Prefix returns the key prefix in use ("" or ending in "/").
 func (s *Store) Prefix() string { return s.cfg.prefix }
 
-// Stats is a snapshot of a Store's counters.
-type Stats struct {
-	Accepted     uint64 // entries accepted by Write/WriteBatch
-	Uploaded     uint64 // entries whose batch object is stored (including spooled ones from earlier Stores)
-	Objects      uint64 // batch objects stored by this Store
-	Retries      uint64 // failed delivery attempts that were retried
-	SkippedLines uint64 // stored lines that were not valid entries and were skipped by reads
-	Pending      int    // entries accepted and not yet uploaded
-}
-
-// Stats returns the Store's counters. It is safe to call at any time,
-// including after Close.
-func (s *Store) Stats() Stats {
+// Stats returns the counters an S3 store keeps: Accepted, Uploaded,
+// Pending, Objects, Retries and SkippedLines. It is safe to call at any
+// time, including after Close.
+func (s *Store) Stats() storage.Stats {
 	s.mu.Lock()
 	p := s.pendingN
 	s.mu.Unlock()
-	return Stats{
+	return storage.Stats{
 		Accepted:     s.stats.accepted.Load(),
 		Uploaded:     s.stats.uploaded.Load(),
 		Objects:      s.stats.objects.Load(),

@@ -86,6 +86,9 @@
 //     context.DeadlineExceeded) and changes nothing.
 //   - Reopen (only with [Config].Reopen): entries written before a reopen
 //     are all there, unchanged and in order, afterwards.
+//   - Stats (only for a backend that implements [storage.StatsReporter]):
+//     Accepted counts exactly the entries of the Write and WriteBatch
+//     calls that returned nil, and Stats still answers after Close.
 package storagetest
 
 import (
@@ -173,6 +176,9 @@ func RunConfig(t *testing.T, cfg Config) {
 	}
 	if cfg.Reopen != nil {
 		t.Run("Reopen", s.testReopen)
+	}
+	if _, ok := s.backend(t).(storage.StatsReporter); ok {
+		t.Run("Stats", s.testStats)
 	}
 }
 

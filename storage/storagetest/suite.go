@@ -682,6 +682,22 @@ func (s *suite) testWriteBatch(t *testing.T) {
 	checkEqual(t, len(es), n, "an empty batch changes nothing")
 }
 
+func (s *suite) testStats(t *testing.T) {
+	b := s.backend(t)
+	sr := b.(storage.StatsReporter)
+	ts := time.Date(2025, 2, 3, 4, 5, 6, 0, time.UTC)
+	before := sr.Stats().Accepted
+	write(t, b, newEntry(ts))
+	mustNoError(t, b.WriteBatch(t.Context(), []*storage.AuditEntry{newEntry(ts), newEntry(ts.Add(time.Hour))}))
+	bad := newEntry(ts)
+	bad.ID = ""
+	checkErrorIs(t, b.Write(t.Context(), bad), storage.ErrInvalidEntry, "Write of an entry without id")
+	checkErrorIs(t, b.WriteBatch(t.Context(), []*storage.AuditEntry{newEntry(ts), nil}), storage.ErrInvalidEntry, "WriteBatch with a nil entry")
+	checkEqual(t, before+3, sr.Stats().Accepted, "Accepted counts the entries of successful writes only")
+	mustNoError(t, b.Close())
+	checkEqual(t, before+3, sr.Stats().Accepted, "Stats after Close")
+}
+
 func (s *suite) testInvalid(t *testing.T) {
 	ts := time.Date(2024, 7, 31, 0, 0, 0, 0, time.UTC)
 	cases := []struct {
