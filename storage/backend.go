@@ -106,14 +106,14 @@ type Backend interface {
 }
 
 // NewEntryID returns a new entry id: a UUIDv7 (RFC 9562) in its 36-byte
-// text form, whose text sorts by creation time. The 48-bit millisecond
-// timestamp and the 12-bit sub-millisecond fraction after it (rand_a, as
-// google/uuid's NewV7 fills it) strictly increase from one call to the
-// next within a process, even for calls in the same clock tick or when the
-// clock steps back, so ids of one process never repeat and sort in the
-// order they were made; the 62 bits of rand_b are random. Safe for
-// concurrent use; lock-free.
+// text form, whose text sorts by creation time. Ids made by one process
+// never repeat and sort in the order they were made, even within one clock
+// tick or when the clock steps back. Safe for concurrent use.
 func NewEntryID() string {
+	// The 48-bit millisecond timestamp and the 12-bit sub-millisecond
+	// fraction after it (rand_a, as google/uuid's NewV7 fills it) strictly
+	// increase from one call to the next (lock-free, see nextV7Time); the
+	// 62 bits of rand_b are random.
 	var u [16]byte
 	t := nextV7Time()
 	binary.BigEndian.PutUint64(u[0:8], uint64(t>>12)<<16) // 48-bit ms
