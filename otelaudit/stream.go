@@ -32,6 +32,11 @@ type chunkState struct {
 	prov  genaiconv.ProviderNameAttr
 	attrs []attribute.KeyValue // request model, server address and port
 	last  time.Time
+	// set is the measurements' attribute set, made for response model
+	// setModel.
+	set      attribute.Set
+	setModel string
+	setMade  bool
 }
 
 // RecordChunk records that a chunk of a streamed reply has just been
@@ -68,12 +73,22 @@ func (c *Call) RecordChunk() {
 			}
 		}
 		if !start.IsZero() {
-			st.inst.FirstChunk.Record(context.Background(), now.Sub(start).Seconds(), st.op, st.prov, c.chunkAttrs(st)...)
+			st.inst.FirstChunk.RecordSet(context.Background(), now.Sub(start).Seconds(), c.chunkSet(st))
 		}
 	} else {
-		st.inst.PerChunk.Record(context.Background(), now.Sub(st.last).Seconds(), st.op, st.prov, c.chunkAttrs(st)...)
+		st.inst.PerChunk.RecordSet(context.Background(), now.Sub(st.last).Seconds(), c.chunkSet(st))
 	}
 	st.last = now
+}
+
+// chunkSet returns the attribute set of a chunk measurement, made once per
+// response model rather than per chunk.
+func (c *Call) chunkSet(st *chunkState) attribute.Set {
+	if !st.setMade || st.setModel != c.respModel {
+		kv := append(c.chunkAttrs(st), semconv.GenAIOperationNameKey.String(string(st.op)), semconv.GenAIProviderNameKey.String(string(st.prov)))
+		st.set, st.setModel, st.setMade = attribute.NewSet(kv...), c.respModel, true
+	}
+	return st.set
 }
 
 // newChunkState reads the metric attributes from the span's start
@@ -97,7 +112,7 @@ func (c *Call) newChunkState() *chunkState {
 // start ones and the response model once SetResponse gave it.
 func (c *Call) chunkAttrs(st *chunkState) []attribute.KeyValue {
 	if c.respModel == "" {
-		return st.attrs
+		return st.attrs[:len(st.attrs):len(st.attrs)]
 	}
 	return append(st.attrs[:len(st.attrs):len(st.attrs)], semconv.GenAIResponseModelKey.String(c.respModel))
 }

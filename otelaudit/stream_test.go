@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/otelaudit/otelaudit-go/otelaudit"
@@ -97,4 +98,25 @@ func TestRecordChunkFollowsTheSpecTables(t *testing.T) {
 func TestRecordChunkOnNilCall(t *testing.T) {
 	var c *otelaudit.Call
 	c.RecordChunk() // no panic
+}
+
+// BenchmarkRecordChunk is the cost of one chunk of a stream with an SDK
+// MeterProvider: the figure per chunk the transport adds to a streamed
+// reply for the chunk metrics.
+func BenchmarkRecordChunk(b *testing.B) {
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(b.Context()) }()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer func() { _ = mp.Shutdown(b.Context()) }()
+	_, call := otelaudit.StartCall(b.Context(), otelaudit.Request{Provider: "openai", Model: "gpt-4o"},
+		otelaudit.WithTracerProvider(tp), otelaudit.WithMeterProvider(mp),
+		otelaudit.WithAttributes(semconv.ServerAddress("api.openai.com"), semconv.ServerPort(443)))
+	call.SetResponse("", "gpt-4o-2024-08-06")
+	call.RecordChunk()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		call.RecordChunk()
+	}
+	call.End()
 }
