@@ -172,7 +172,7 @@ func MaxChainSuffix(writer string) int { return len(writer) + 190 }
 // when the line does not end in a well-formed chain key (an unchained
 // entry, or damage).
 func SplitChain(line []byte) (prefix []byte, c Chain, ok bool) {
-	i := bytes.LastIndex(line, chainMarker)
+	i := lastChainMarker(line)
 	if i < 0 {
 		return nil, c, false
 	}
@@ -208,6 +208,36 @@ func SplitChain(line []byte) (prefix []byte, c Chain, ok bool) {
 		return nil, c, false
 	}
 	return line[:i], c, true
+}
+
+// chainTail is how far from the end of a line the chain key of a
+// well-formed chained line starts, for writer ids of up to 64 bytes.
+const chainTail = 256
+
+// lastChainMarker returns bytes.LastIndex(line, chainMarker): first
+// within the last chainTail bytes (where a chained line keeps it, so that
+// a verifier does not search a whole 1 KiB line backwards), then in the
+// rest. The result is the same either way: any later occurrence lies in
+// the tail.
+func lastChainMarker(line []byte) int {
+	if len(line) <= chainTail {
+		return bytes.LastIndex(line, chainMarker)
+	}
+	off := len(line) - chainTail
+	// Forward searches (vectorised) for the last occurrence in the tail;
+	// a backward search is a byte-by-byte rolling hash.
+	last := -1
+	for tail := line[off:]; ; {
+		i := bytes.Index(tail[last+1:], chainMarker)
+		if i < 0 {
+			break
+		}
+		last += 1 + i
+	}
+	if last >= 0 {
+		return off + last
+	}
+	return bytes.LastIndex(line[:off+len(chainMarker)-1], chainMarker)
 }
 
 // cutPlainString reads a JSON string without escapes (writer ids, key ids

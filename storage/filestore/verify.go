@@ -11,7 +11,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -639,12 +641,15 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 	st.name = ref.name
 	st.size = fi.Size()
 	st.tornLine = 0
-	lasts := st.lasts
-	type last = fileLast
-	var hasher storage.ChainHasher
 	wantDay := ref.day[:4] + "-" + ref.day[4:6] + "-" + ref.day[6:]
 	line := st.line
 	var ctxErr error
+	// Lines are read here, checked one by one (hash, day) by up to
+	// GOMAXPROCS goroutines in chunks, and applied to the chain state in
+	// file order (apply), so that findings come out as a sequential scan
+	// reports them.
+	p := newLinePipeline(wantDay, func(ch *lineChunk) { v.applyChunk(ch, ref.name, st, prog) })
+	cur := p.chunk()
 	torn, err := scanLines(f, st.off, fi.Size(), func(off int64, b []byte) error {
 		st.off = off + int64(len(b)) + 1
 		line++
@@ -660,91 +665,15 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 		if isBlank(b) {
 			return nil
 		}
-		prefix, c, ok := storage.SplitChain(b)
-		if !ok {
-			if !json.Valid(b) {
-				v.problem(Problem{Kind: ProblemCorrupt, File: ref.name, Line: line, Detail: "line is not a JSON entry"})
-				return nil
-			}
-			v.rep.Entries++
-			v.rep.Legacy++
-			prog.Entries++
-			v.legacy.Add(b)
-			if v.anyNote && v.legacyIn == nil {
-				v.problem(Problem{Kind: ProblemLegacyChanged, File: ref.name, Line: line, Detail: "entry without a chain in a chained store, not present when chaining began (inserted?)"})
-			}
-			return nil
-		}
-		v.rep.Entries++
-		v.rep.Chained++
-		prog.Entries++
-		if !hasher.Matches(prefix, c) {
-			v.problem(Problem{Kind: ProblemModified, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d does not match its hash (content changed)", c.Writer, c.Seq)})
-		}
-		// The hash vouches for the bytes; only the day is read off the
-		// line (a full parse per line made verify several times slower).
-		d, ok := storage.EncodedDay(b)
-		if !ok {
-			if _, ts, err := storage.EntryKey(b); err == nil {
-				d = ts.UTC().Format(time.DateOnly)
-			}
-		}
-		if d == "" {
-			v.problem(Problem{Kind: ProblemCorrupt, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d is not a readable entry", c.Writer, c.Seq)})
-		} else if d != wantDay {
-			v.problem(Problem{Kind: ProblemWrongDay, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d has timestamp day %q", c.Writer, c.Seq, d)})
-		}
-		wi := v.writer(c.Writer)
-		if wi.entries == 0 {
-			wi.firstAt = Problem{File: ref.name, Line: line}
-		}
-		wi.entries++
-		wi.maxSeen = max(wi.maxSeen, c.Seq)
-		if c.Seq == wi.maxCP && c.Seq > 0 {
-			wi.cpSeen = true
-			if wi.cpHash != c.Hash {
-				v.problem(Problem{Kind: ProblemModified, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d differs from its signed checkpoint", c.Writer, c.Seq)})
-			}
-		}
-		if wi.final && c.Seq > wi.finalSeq {
-			v.problem(Problem{Kind: ProblemAfterClose, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d follows the writer's final checkpoint (%d)", c.Writer, c.Seq, wi.finalSeq)})
-		}
-		l := lasts[c.Writer]
-		switch {
-		case l == nil:
-			if c.Seq == 1 {
-				if wi.first.File != "" {
-					v.problem(Problem{Kind: ProblemDuplicate, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:1 also at %s:%d", c.Writer, wi.first.File, wi.first.Line)})
-				} else {
-					wi.first = Problem{File: ref.name, Line: line}
-				}
-				if c.Prev != "" {
-					v.problem(Problem{Kind: ProblemChainBroken, File: ref.name, Line: line, Detail: fmt.Sprintf("first entry of writer %s has a predecessor hash", c.Writer)})
-				}
-			} else {
-				k := chainKey{c.Writer, c.Seq - 1}
-				v.needs[k] = append(v.needs[k], needLink{p: c.Prev, file: ref.name, line: line})
-			}
-			lasts[c.Writer] = &last{n: c.Seq, h: c.Hash, line: line}
-		case c.Seq == l.n:
-			v.problem(Problem{Kind: ProblemDuplicate, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d repeats line %d", c.Writer, c.Seq, l.line)})
-		case c.Seq < l.n:
-			v.problem(Problem{Kind: ProblemReordered, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d comes after %s:%d (line %d)", c.Writer, c.Seq, c.Writer, l.n, l.line)})
-		case c.Seq == l.n+1:
-			if c.Prev != l.h {
-				v.problem(Problem{Kind: ProblemChainBroken, File: ref.name, Line: line, Detail: fmt.Sprintf("entry %s:%d does not link to line %d", c.Writer, c.Seq, l.line)})
-			}
-			l.n, l.h, l.line = c.Seq, c.Hash, line
-		default:
-			// A gap: the entries between are elsewhere (another day's
-			// file) or missing; resolved after all files are read.
-			v.addHave(chainKey{c.Writer, l.n}, l.h, ref.name, l.line)
-			k := chainKey{c.Writer, c.Seq - 1}
-			v.needs[k] = append(v.needs[k], needLink{p: c.Prev, file: ref.name, line: line})
-			l.n, l.h, l.line = c.Seq, c.Hash, line
+		cur.add(line, b)
+		if cur.full() {
+			p.send(cur)
+			cur = p.chunk()
 		}
 		return nil
 	})
+	p.send(cur)
+	p.wait()
 	if ctxErr != nil {
 		return 0, fmt.Errorf("filestore: verify: %w", ctxErr)
 	}
@@ -756,6 +685,224 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 		st.tornLine = line + 1
 	}
 	return ino, nil
+}
+
+// applyChunk applies the checked lines of one chunk to the verifier's
+// state, in file order.
+func (v *verifier) applyChunk(ch *lineChunk, name string, st *fileScan, prog *VerifyProgress) {
+	lasts := st.lasts
+	type last = fileLast
+	for i := range ch.lines {
+		r := &ch.res[i]
+		line := ch.lines[i]
+		b := ch.line(i)
+		c := r.c
+		if !r.chained {
+			if !r.json {
+				v.problem(Problem{Kind: ProblemCorrupt, File: name, Line: line, Detail: "line is not a JSON entry"})
+				continue
+			}
+			v.rep.Entries++
+			v.rep.Legacy++
+			prog.Entries++
+			v.legacy.Add(b)
+			if v.anyNote && v.legacyIn == nil {
+				v.problem(Problem{Kind: ProblemLegacyChanged, File: name, Line: line, Detail: "entry without a chain in a chained store, not present when chaining began (inserted?)"})
+			}
+			continue
+		}
+		v.rep.Entries++
+		v.rep.Chained++
+		prog.Entries++
+		if !r.hashOK {
+			v.problem(Problem{Kind: ProblemModified, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d does not match its hash (content changed)", c.Writer, c.Seq)})
+		}
+		if r.day == "" {
+			v.problem(Problem{Kind: ProblemCorrupt, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d is not a readable entry", c.Writer, c.Seq)})
+		} else if r.day != ch.wantDay {
+			v.problem(Problem{Kind: ProblemWrongDay, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d has timestamp day %q", c.Writer, c.Seq, r.day)})
+		}
+		wi := v.writer(c.Writer)
+		if wi.entries == 0 {
+			wi.firstAt = Problem{File: name, Line: line}
+		}
+		wi.entries++
+		wi.maxSeen = max(wi.maxSeen, c.Seq)
+		if c.Seq == wi.maxCP && c.Seq > 0 {
+			wi.cpSeen = true
+			if wi.cpHash != c.Hash {
+				v.problem(Problem{Kind: ProblemModified, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d differs from its signed checkpoint", c.Writer, c.Seq)})
+			}
+		}
+		if wi.final && c.Seq > wi.finalSeq {
+			v.problem(Problem{Kind: ProblemAfterClose, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d follows the writer's final checkpoint (%d)", c.Writer, c.Seq, wi.finalSeq)})
+		}
+		l := lasts[c.Writer]
+		switch {
+		case l == nil:
+			if c.Seq == 1 {
+				if wi.first.File != "" {
+					v.problem(Problem{Kind: ProblemDuplicate, File: name, Line: line, Detail: fmt.Sprintf("entry %s:1 also at %s:%d", c.Writer, wi.first.File, wi.first.Line)})
+				} else {
+					wi.first = Problem{File: name, Line: line}
+				}
+				if c.Prev != "" {
+					v.problem(Problem{Kind: ProblemChainBroken, File: name, Line: line, Detail: fmt.Sprintf("first entry of writer %s has a predecessor hash", c.Writer)})
+				}
+			} else {
+				k := chainKey{c.Writer, c.Seq - 1}
+				v.needs[k] = append(v.needs[k], needLink{p: c.Prev, file: name, line: line})
+			}
+			lasts[c.Writer] = &last{n: c.Seq, h: c.Hash, line: line}
+		case c.Seq == l.n:
+			v.problem(Problem{Kind: ProblemDuplicate, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d repeats line %d", c.Writer, c.Seq, l.line)})
+		case c.Seq < l.n:
+			v.problem(Problem{Kind: ProblemReordered, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d comes after %s:%d (line %d)", c.Writer, c.Seq, c.Writer, l.n, l.line)})
+		case c.Seq == l.n+1:
+			if c.Prev != l.h {
+				v.problem(Problem{Kind: ProblemChainBroken, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d does not link to line %d", c.Writer, c.Seq, l.line)})
+			}
+			l.n, l.h, l.line = c.Seq, c.Hash, line
+		default:
+			// A gap: the entries between are elsewhere (another day's
+			// file) or missing; resolved after all files are read.
+			v.addHave(chainKey{c.Writer, l.n}, l.h, name, l.line)
+			k := chainKey{c.Writer, c.Seq - 1}
+			v.needs[k] = append(v.needs[k], needLink{p: c.Prev, file: name, line: line})
+			l.n, l.h, l.line = c.Seq, c.Hash, line
+		}
+	}
+}
+
+// lineChunk is a run of non-blank lines of one file and, once checked,
+// what each line is.
+type lineChunk struct {
+	wantDay string
+	buf     []byte
+	ends    []int // end of each line in buf
+	lines   []int // 1-based line number of each
+	res     []lineResult
+	done    chan struct{}
+}
+
+// lineResult is what the per-line checks found.
+type lineResult struct {
+	chained bool
+	c       storage.Chain
+	hashOK  bool   // chained: the bytes match the hash
+	day     string // chained: the entry's timestamp day ("" unreadable)
+	json    bool   // unchained: valid JSON
+}
+
+// chunkBytes is the size at which a chunk is handed to a checker.
+const chunkBytes = 1 << 20
+
+func (ch *lineChunk) add(line int, b []byte) {
+	ch.buf = append(ch.buf, b...)
+	ch.ends = append(ch.ends, len(ch.buf))
+	ch.lines = append(ch.lines, line)
+}
+
+func (ch *lineChunk) full() bool { return len(ch.buf) >= chunkBytes }
+
+func (ch *lineChunk) line(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = ch.ends[i-1]
+	}
+	return ch.buf[start:ch.ends[i]]
+}
+
+// check runs the per-line checks of the whole chunk.
+func (ch *lineChunk) check() {
+	var hasher storage.ChainHasher
+	ch.res = slices.Grow(ch.res[:0], len(ch.ends))[:len(ch.ends)]
+	clear(ch.res)
+	for i := range ch.ends {
+		b := ch.line(i)
+		r := &ch.res[i]
+		prefix, c, ok := storage.SplitChain(b)
+		if !ok {
+			r.json = json.Valid(b)
+			continue
+		}
+		r.chained, r.c = true, c
+		r.hashOK = hasher.Matches(prefix, c)
+		// The hash vouches for the bytes; only the day is read off the
+		// line (a full parse per line made verify several times slower).
+		d, ok := storage.EncodedDay(b)
+		if !ok {
+			if _, ts, err := storage.EntryKey(b); err == nil {
+				d = ts.UTC().Format(time.DateOnly)
+			}
+		}
+		r.day = d
+	}
+	close(ch.done)
+}
+
+// linePipeline checks chunks concurrently and applies them in order.
+type linePipeline struct {
+	wantDay string
+	apply   func(*lineChunk)
+	queue   []*lineChunk // sent, not applied yet, in file order
+	free    []*lineChunk
+	workers int
+}
+
+func newLinePipeline(wantDay string, apply func(*lineChunk)) *linePipeline {
+	return &linePipeline{wantDay: wantDay, apply: apply, workers: max(1, runtime.GOMAXPROCS(0))}
+}
+
+// chunkPool keeps chunk buffers across files and verifications.
+var chunkPool = sync.Pool{New: func() any { return &lineChunk{buf: make([]byte, 0, chunkBytes+64<<10)} }}
+
+// chunk returns an empty chunk, reusing applied ones.
+func (p *linePipeline) chunk() *lineChunk {
+	var ch *lineChunk
+	if n := len(p.free); n > 0 {
+		ch = p.free[n-1]
+		p.free = p.free[:n-1]
+	} else {
+		ch = chunkPool.Get().(*lineChunk)
+	}
+	ch.buf, ch.ends, ch.lines, ch.res = ch.buf[:0], ch.ends[:0], ch.lines[:0], ch.res[:0]
+	ch.wantDay = p.wantDay
+	ch.done = make(chan struct{})
+	return ch
+}
+
+// send starts checking ch and applies the oldest chunks once more than
+// workers are in flight.
+func (p *linePipeline) send(ch *lineChunk) {
+	if len(ch.ends) == 0 {
+		p.free = append(p.free, ch)
+		return
+	}
+	go ch.check()
+	p.queue = append(p.queue, ch)
+	for len(p.queue) > p.workers {
+		p.next()
+	}
+}
+
+func (p *linePipeline) next() {
+	ch := p.queue[0]
+	p.queue = p.queue[1:]
+	<-ch.done
+	p.apply(ch)
+	p.free = append(p.free, ch)
+}
+
+// wait applies every chunk sent and returns the buffers to the pool.
+func (p *linePipeline) wait() {
+	for len(p.queue) > 0 {
+		p.next()
+	}
+	for _, ch := range p.free {
+		chunkPool.Put(ch)
+	}
+	p.free = nil
 }
 
 func (v *verifier) addHave(k chainKey, h, file string, line int) {

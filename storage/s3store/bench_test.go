@@ -1,9 +1,13 @@
 package s3store_test
 
 import (
+	"bytes"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,3 +190,55 @@ func BenchmarkRangeQuery1Day90(b *testing.B) {
 	b.ReportMetric(float64(percentile(lat, 0.5).Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(c.all.Load())/float64(len(lat)), "requests/query")
 }
+
+// BenchmarkVerify1M verifies a signed S3 store of OTELAUDIT_BENCH_ENTRIES
+// entries (default 1,000,000) from two writers, with the key and with the
+// witness (every hash, link, digest and object SHA-256 checked), and
+// reports entries/s.
+func BenchmarkVerify1M(b *testing.B) {
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("OTELAUDIT_BENCH_ENTRIES")); err == nil && v > 0 {
+		n = v
+	}
+	srv := testServer(b)
+	client := srv.client(nil, srv.secret)
+	bucket := newBucket(b, client)
+	var witness bytes.Buffer
+	var mu sync.Mutex
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return witness.Write(p) })
+	base := time.Date(2025, 6, 3, 0, 0, 0, 0, time.UTC)
+	var sts [2]*s3store.Store
+	for i := range sts {
+		st, err := s3store.New(b.Context(), client, bucket, s3store.WithCheckpointKey("bench", testCheckpointKey), s3store.WithWitness(w))
+		require.NoError(b, err)
+		sts[i] = st
+	}
+	es := make([]*storage.AuditEntry, 0, 1000)
+	for i := 0; i < n; i += 1000 {
+		es = es[:0]
+		for j := i; j < min(n, i+1000); j++ {
+			es = append(es, entryAt(base.Add(time.Duration(j)*50*time.Millisecond)))
+		}
+		require.NoError(b, sts[(i/1000)%2].WriteBatch(b.Context(), es))
+	}
+	for _, st := range sts {
+		require.NoError(b, st.Close())
+	}
+	v, err := s3store.New(b.Context(), client, bucket)
+	require.NoError(b, err)
+	defer v.Close()
+	for b.Loop() {
+		t0 := time.Now()
+		rep, err := v.Verify(b.Context(), s3store.WithVerifyKey("bench", testCheckpointKey), s3store.WithVerifyWitness(bytes.NewReader(witness.Bytes())))
+		el := time.Since(t0)
+		require.NoError(b, err)
+		if !rep.OK() || rep.Chained != int64(n) {
+			b.Fatalf("verify: %d chained of %d, problems %v", rep.Chained, n, rep.Problems)
+		}
+		b.ReportMetric(float64(n)/el.Seconds(), "entries/s")
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
