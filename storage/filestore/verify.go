@@ -1,7 +1,6 @@
 package filestore
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -71,7 +70,7 @@ type verifyConfig struct {
 	keys        storage.KeyRing
 	keyErr      error // the first unusable key given; Verify fails with it
 	witness     io.Reader
-	witnessed   []witnessNote // read from witness before the store
+	witnessed   []storage.WitnessNote // read from witness before the store
 	progress    func(VerifyProgress)
 	maxProblems int
 }
@@ -124,41 +123,18 @@ func WithVerifyWitness(r io.Reader) VerifyOption {
 	})
 }
 
-// witnessNote is one note line of a witness.
-type witnessNote struct {
-	digest string // storage.NoteDigest of the line
-	line   int
-	writer string
-	seq    uint64
-	typ    string
-}
-
-// readWitness reads the witness lines into c.witnessed; lines that are not
-// notes are returned as problems.
+// readWitness reads the witness lines into c.witnessed (through the
+// storage witness reader both backends use); lines that are not notes are
+// returned as problems.
 func (c *verifyConfig) readWitness() ([]Problem, error) {
 	if c.witness == nil {
 		return nil, nil
 	}
-	var bad []Problem
-	sc := bufio.NewScanner(c.witness)
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if isBlank(b) {
-			continue
-		}
-		var n storage.Note
-		if err := json.Unmarshal(b, &n); err != nil || n.Writer == "" {
-			bad = append(bad, Problem{Kind: ProblemWitnessed, File: "witness", Line: line, Detail: "witness line is not a signed note"})
-			continue
-		}
-		c.witnessed = append(c.witnessed, witnessNote{digest: storage.NoteDigest(b), line: line, writer: n.Writer, seq: n.Seq, typ: n.Type})
+	ws, bad, err := storage.ReadWitness(c.witness)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: verify: %w", err)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("filestore: verify: read witness: %w", err)
-	}
+	c.witnessed = ws
 	return bad, nil
 }
 
@@ -285,13 +261,7 @@ func (v *verifier) checkWitness(bad []Problem) {
 	for _, p := range bad {
 		v.problem(p)
 	}
-	for _, w := range v.cfg.witnessed {
-		if v.seenNotes[w.digest] {
-			continue
-		}
-		v.problem(Problem{Kind: ProblemWitnessed, File: checkpointFileName, Line: w.line,
-			Detail: fmt.Sprintf("the %s note of writer %s at entry %d (witness line %d) is not in the store: newest entries removed with their checkpoint, a writer session deleted, or the store rolled back", w.typ, w.writer, w.seq, w.line)})
-	}
+	storage.CheckWitness(v.cfg.witnessed, v.seenNotes, func(storage.WitnessNote) string { return checkpointFileName }, v.problem)
 }
 
 // hasStoreFiles reports whether dir holds one of the files a store keeps

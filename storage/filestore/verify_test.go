@@ -21,16 +21,23 @@ import (
 
 var verifyBase = time.Date(2025, 9, 10, 0, 0, 0, 0, time.UTC)
 
-// buildChainedStore writes two writer sessions over three days, with
-// rotation, and closes the store.
+// The tamper suite's stores: two writer sessions of suitePerSession
+// entries each (1,000 in all), one every suiteStep.
+const (
+	suitePerSession = 500
+	suiteStep       = 5 * time.Minute
+)
+
+// buildChainedStore writes two writer sessions (1,000 entries) over
+// three and a half days, with rotation, and closes the store.
 func buildChainedStore(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for session := range 2 {
 		st, err := New(dir, WithRotationSize(8<<10), WithCheckpointInterval(7, time.Hour))
 		require.NoError(t, err)
-		for i := range 30 {
-			ts := verifyBase.Add(time.Duration(session*30+i) * 70 * time.Minute) // spans ~3 days
+		for i := range suitePerSession {
+			ts := verifyBase.Add(time.Duration(session*suitePerSession+i) * suiteStep) // spans ~3.5 days
 			require.NoError(t, st.Write(t.Context(), testEntry(ts)))
 		}
 		require.NoError(t, st.Close())
@@ -86,8 +93,8 @@ func TestVerifyIntactStore(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, rep.OK(), "%v", rep.Problems)
 	assert.Empty(t, rep.Warnings)
-	assert.Equal(t, int64(60), rep.Entries)
-	assert.Equal(t, int64(60), rep.Chained)
+	assert.Equal(t, int64(2*suitePerSession), rep.Entries)
+	assert.Equal(t, int64(2*suitePerSession), rep.Chained)
 	assert.Equal(t, 2, rep.Writers)
 	assert.Greater(t, len(dataFiles(t, dir)), 3, "rotation made several files")
 	require.NotEmpty(t, progress)
@@ -107,20 +114,21 @@ func TestVerifyAfterCleanupAndDelete(t *testing.T) {
 	require.NoError(t, err)
 	all, err := st.ListEntries(t.Context(), verifyBase, verifyBase.Add(100*time.Hour))
 	require.NoError(t, err)
-	require.Len(t, all, 60)
+	total := 2 * suitePerSession
+	require.Len(t, all, total)
 	n, err := st.DeleteBefore(t.Context(), verifyBase.Add(30*time.Hour)) // one whole day and part of the next
 	require.NoError(t, err)
-	assert.Greater(t, n, 20)
-	ok, err := st.Delete(t.Context(), all[40].ID)
+	assert.Greater(t, n, 300)
+	ok, err := st.Delete(t.Context(), all[total-20].ID)
 	require.NoError(t, err)
 	require.True(t, ok)
-	ok, err = st.Delete(t.Context(), all[59].ID) // the last entry ever written
+	ok, err = st.Delete(t.Context(), all[total-1].ID) // the last entry ever written
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(71*time.Hour))))
 	require.NoError(t, st.Close())
 	rep := verifyOK(t, dir)
-	assert.Equal(t, int64(60-n-2+1), rep.Entries)
+	assert.Equal(t, int64(total-n-2+1), rep.Entries)
 }
 
 func TestVerifyWhileAppending(t *testing.T) {
@@ -460,7 +468,7 @@ func TestVerifyConcurrentWriter(t *testing.T) {
 		case <-done:
 			require.NoError(t, st.Close())
 			rep := verifyOK(t, dir)
-			assert.Equal(t, int64(1555), rep.Chained)
+			assert.Equal(t, int64(2*suitePerSession+1500-5), rep.Chained)
 			assert.Empty(t, rep.Warnings)
 			assert.Positive(t, passes)
 			return

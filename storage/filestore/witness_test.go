@@ -26,8 +26,8 @@ func witnessedStore(t *testing.T) (dir, afterFirst, witness string) {
 	for session := range 2 {
 		st, err := New(dir, WithRotationSize(8<<10), WithCheckpointInterval(7, time.Hour), WithWitness(wf))
 		require.NoError(t, err)
-		for i := range 30 {
-			ts := verifyBase.Add(time.Duration(session*30+i) * 70 * time.Minute)
+		for i := range suitePerSession {
+			ts := verifyBase.Add(time.Duration(session*suitePerSession+i) * suiteStep)
 			require.NoError(t, st.Write(t.Context(), testEntry(ts)))
 		}
 		require.NoError(t, st.Close())
