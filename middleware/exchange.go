@@ -87,6 +87,8 @@ type exchange struct {
 	// wantContent says whether they go anywhere.
 	setContent  func(...attribute.KeyValue)
 	wantContent bool
+	// setText hands content over by its audit text (see appendContent).
+	setText func(attribute.Key, string)
 	// call is the client call (Transport), nil for a server span; start is
 	// when the exchange began.
 	call  *otelaudit.Call
@@ -287,12 +289,10 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		if !x.wantContent {
 			return
 		}
-		if s := genai.MessagesJSON(input); s != "" {
-			content = append(content, semconv.GenAIInputMessagesKey.String(s))
-		}
-		if s := genai.PartsJSON(system); s != "" {
-			content = append(content, semconv.GenAISystemInstructionsKey.String(s))
-		}
+		content = x.appendContent(content, semconv.GenAIInputMessagesKey,
+			func() string { return genai.MessagesJSON(input) }, func() (string, bool) { return genai.ContentText(input) })
+		content = x.appendContent(content, semconv.GenAISystemInstructionsKey,
+			func() string { return genai.PartsJSON(system) }, func() (string, bool) { return genai.PartsContentText(system) })
 		if c.toolDefs && !claimed {
 			if s := genai.ToolDefinitions(target.API, body); s != "" {
 				content = append(content, semconv.GenAIToolDefinitionsKey.String(s))
@@ -305,7 +305,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		ctx, call = otelaudit.StartCall(ctx, otelaudit.Request{Operation: op, Provider: provider, Model: model, ConversationID: conv},
 			c.callTP, c.callContent, c.callMeter, otelaudit.WithStartTime(start), otelaudit.WithAttributes(extra...))
 		x.span, x.call = call.Span(), call
-		x.setContent, x.wantContent = call.SetContentAttributes, call.ContentWanted()
+		x.setContent, x.wantContent, x.setText = call.SetContentAttributes, call.ContentWanted(), call.SetContentText
 		return ctx, x
 	}
 	// The server span: the same GenAI attributes as StartCall gives, with
@@ -333,7 +333,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 	ctx, x.span = c.tp.Tracer(ScopeName, otelaudit.TracerOptions...).Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(start), trace.WithAttributes(attrs...))
 	sink := handoff.NewSink(x.span, slot, c.onSpan)
-	x.setContent, x.wantContent = sink.Set, sink.Wants()
+	x.setContent, x.wantContent, x.setText = sink.Set, sink.Wants(), sink.SetText
 	return ctx, x
 }
 
@@ -564,7 +564,9 @@ func (x *exchange) finish(readErr error, early bool) {
 	)
 	defer func() {
 		if len(out) > 0 {
-			attrs = append(attrs, semconv.GenAIOutputMessagesKey.String(genai.OutputMessagesJSON(out, finishFallback(errType))))
+			attrs = x.appendContent(attrs, semconv.GenAIOutputMessagesKey,
+				func() string { return genai.OutputMessagesJSON(out, finishFallback(errType)) },
+				func() (string, bool) { return genai.ContentText(out) })
 		}
 		var content []attribute.KeyValue
 		attrs, content = splitContent(attrs)
@@ -822,4 +824,25 @@ func (x *exchange) appendReply(attrs []attribute.KeyValue, r *genai.Response) ([
 		return attrs, nil
 	}
 	return attrs, r.Messages
+}
+
+// appendContent records the content attribute key of some messages. On
+// the span (WithContentOnSpan) it is their semconv JSON (jsonOf), for the
+// trace backend, and is appended to attrs. Beside the span it is only what
+// the audit reads of it, the content text (textOf: genai.ContentText),
+// handed over at once: the same hash, without building the JSON here and
+// parsing it back on the audit worker. Both are copies (the messages may
+// share a recycled capture buffer). Nothing is recorded when jsonOf gives
+// "" or textOf finds no part.
+func (x *exchange) appendContent(attrs []attribute.KeyValue, key attribute.Key, jsonOf func() string, textOf func() (string, bool)) []attribute.KeyValue {
+	if x.cfg.onSpan {
+		if s := jsonOf(); s != "" {
+			attrs = append(attrs, key.String(s))
+		}
+		return attrs
+	}
+	if text, ok := textOf(); ok {
+		x.setText(key, text)
+	}
+	return attrs
 }

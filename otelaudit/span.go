@@ -364,6 +364,24 @@ func (c *Call) SetContentAttributes(kv ...attribute.KeyValue) {
 	c.content.Set(kv...)
 }
 
+// SetContentText records the content attribute key
+// (gen_ai.input.messages, gen_ai.output.messages or
+// gen_ai.system_instructions) by its audit content text: the text the
+// exporter hashes (and keeps, when the Logger keeps content) for the
+// semconv JSON of those messages, that is text parts verbatim and other
+// parts as their compact JSON, joined with "\n". It suits
+// instrumentations that have the text at hand: the text reaches the audit
+// processor beside the span as it is, with no JSON built or parsed. With
+// [WithContentOnSpan] it goes on the span as a one-string slice (give the
+// semconv JSON through [Call.SetContentAttributes] there instead, for
+// trace backends that read it); with WithContent(false) nowhere.
+func (c *Call) SetContentText(key attribute.Key, text string) {
+	if c == nil || c.noContent {
+		return
+	}
+	c.content.SetText(key, text)
+}
+
 // SetOutput records the model's answer: gen_ai.output.messages (one message
 // per choice) and gen_ai.response.finish_reasons (the non-empty
 // FinishReasons, in order). With WithContent(false) only the finish reasons

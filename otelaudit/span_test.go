@@ -325,3 +325,47 @@ func TestHandedOverContentHashesLikeSpanContent(t *testing.T) {
 		}
 	}
 }
+
+// TestSetContentText: content given by its audit text is hashed and kept
+// as it is, off the span by default; on the span as a one-string slice
+// with WithContentOnSpan; nowhere with WithContent(false).
+func TestSetContentText(t *testing.T) {
+	const in, out = `[not json {"a": 1}]`, "answer\nline"
+	for _, c := range []struct {
+		name          string
+		opts          []otelaudit.CallOption
+		stored, onTap bool
+	}{
+		{"beside the span", nil, true, false},
+		{"on the span", []otelaudit.CallOption{otelaudit.WithContentOnSpan(true)}, true, true},
+		{"no content", []otelaudit.CallOption{otelaudit.WithContent(false)}, false, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mem := storage.NewMemoryStorage(0)
+			l, err := otelaudit.NewLogger(mem, otelaudit.WithStoreContent(true))
+			require.NoError(t, err)
+			tp, _, err := exporter.NewTracerProvider(l)
+			require.NoError(t, err)
+			rec := tracetest.NewSpanRecorder()
+			tp.RegisterSpanProcessor(rec)
+			_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Model: "m"}, append(c.opts, otelaudit.WithTracerProvider(tp))...)
+			call.SetContentText(semconv.GenAIInputMessagesKey, in)
+			call.SetContentText(semconv.GenAIOutputMessagesKey, out)
+			call.End()
+			require.NoError(t, tp.Shutdown(t.Context()))
+			e, err := mem.Read(t.Context(), call.EntryID())
+			require.NoError(t, err)
+			wantIn, wantOut := "", ""
+			if c.stored {
+				wantIn, wantOut = in, out
+			}
+			assert.Equal(t, otelaudit.HashContent(wantIn), e.InputHash)
+			assert.Equal(t, otelaudit.HashContent(wantOut), e.OutputHash)
+			v, ok := attrMap(rec.Ended()[0])[semconv.GenAIInputMessagesKey]
+			assert.Equal(t, c.onTap, ok, "input on the span")
+			if c.onTap {
+				assert.Equal(t, []string{in}, v.AsStringSlice())
+			}
+		})
+	}
+}

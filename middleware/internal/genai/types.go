@@ -1,6 +1,7 @@
 package genai
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"iter"
@@ -276,6 +277,65 @@ func FinishReason(raw string) string {
 		return "error"
 	}
 	return raw
+}
+
+// ContentText returns the audit content of ms: what the exporter's
+// ContentText rule gives for MessagesJSON(ms), without building the JSON
+// (text parts verbatim, every other part as its compact JSON, joined with
+// "\n"). ok is false when ms has no part (the rule then contributes
+// nothing). The text shares no memory with ms.
+func ContentText(ms []Message) (text string, ok bool) {
+	n, parts := 0, 0
+	for _, m := range ms {
+		parts += len(m.Parts)
+		n += partsSize(m.Parts)
+	}
+	if parts == 0 {
+		return "", false
+	}
+	b := make([]byte, 0, n)
+	first := true
+	for _, m := range ms {
+		b = appendPartsText(b, m.Parts, &first)
+	}
+	return bytesToString(b), true
+}
+
+// PartsContentText is [ContentText] for a list of parts (system
+// instructions, PartsJSON).
+func PartsContentText(ps []Part) (text string, ok bool) {
+	if len(ps) == 0 {
+		return "", false
+	}
+	first := true
+	return bytesToString(appendPartsText(make([]byte, 0, partsSize(ps)), ps, &first)), true
+}
+
+// appendPartsText appends the content text of each part to b, after a
+// "\n" unless *first.
+func appendPartsText(b []byte, ps []Part, first *bool) []byte {
+	for i := range ps {
+		if !*first {
+			b = append(b, '\n')
+		}
+		*first = false
+		p := &ps[i]
+		if p.Type == "text" {
+			b = append(b, p.Content...)
+			continue
+		}
+		// The part's JSON as MessagesJSON writes it, compacted as the
+		// exporter compacts parts that are not text (raw arguments and
+		// responses may hold spaces).
+		obj := appendParts(nil, ps[i:i+1])
+		obj = obj[1 : len(obj)-1]
+		var c bytes.Buffer
+		if err := json.Compact(&c, obj); err == nil {
+			obj = c.Bytes()
+		}
+		b = append(b, obj...)
+	}
+	return b
 }
 
 // PartsJSON encodes parts as the semconv JSON array; empty gives "".

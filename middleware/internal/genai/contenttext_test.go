@@ -1,0 +1,69 @@
+package genai
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/otelaudit/otelaudit-go/exporter"
+)
+
+// contentTextCases are message lists of every shape the parsers produce:
+// text, tool calls with raw arguments holding spaces, tool results, blobs,
+// empty texts, invalid UTF-8, messages without parts.
+var contentTextCases = [][]Message{
+	{{Role: "user", Parts: []Part{{Type: "text", Content: "hi"}}}},
+	{{Role: "user", Parts: []Part{{Type: "text", Content: "a \"quoted\"\nline \\ x"}}}, {Role: "assistant", Parts: []Part{{Type: "text", Content: "b"}}, FinishReason: "stop"}},
+	{{Role: "user", Parts: []Part{{Type: "text", Content: "bad \xff\xfe utf8 \xc3"}}}},
+	{{Role: "user", Parts: []Part{{Type: "text", Content: ""}, {Type: "text", Content: "x"}}}},
+	{{Role: "user"}, {Role: "assistant", Parts: []Part{{Type: "text", Content: "after an empty message"}}}},
+	{{Role: "assistant", Parts: []Part{{Type: "text", Content: "calling"}, {Type: "tool_call", ID: "c1", Name: "f", Arguments: json.RawMessage(`{ "a" : [1, 2],  "b":"x y" }`)}}}},
+	{{Role: "tool", Parts: []Part{{Type: "tool_call_response", ID: "c1", Response: json.RawMessage(`"ok \u00e9"`)}}}},
+	{{Role: "user", Parts: []Part{{Type: "blob", Modality: "image", MimeType: "image/png", Content: "iVBORw0KGgo="}, {Type: "uri", URI: "https://example.com/a b", Modality: "image"}}}},
+	{{Role: "user", Parts: []Part{{Type: "reasoning", Content: "thinking <b>"}}}},
+}
+
+// TestContentTextMatchesExporterRule: ContentText gives what the
+// exporter's ContentText rule gives for the MessagesJSON of the same
+// messages (after the invalid UTF-8 replacement both go through), so a
+// call hashes the same whether its content travels as JSON on the span or
+// as text beside it.
+func TestContentTextMatchesExporterRule(t *testing.T) {
+	for i, ms := range contentTextCases {
+		want := exporter.ContentText(attribute.StringValue(MessagesJSON(ms)))
+		got, ok := ContentText(ms)
+		if !ok {
+			t.Fatalf("case %d: no content text for %d messages", i, len(ms))
+		}
+		if validUTF8(got) != want {
+			t.Errorf("case %d:\n got %q\nwant %q", i, got, want)
+		}
+		for _, m := range ms {
+			if len(m.Parts) == 0 {
+				continue
+			}
+			want := exporter.ContentText(attribute.StringValue(PartsJSON(m.Parts)))
+			if got, _ := PartsContentText(m.Parts); validUTF8(got) != want {
+				t.Errorf("case %d parts:\n got %q\nwant %q", i, got, want)
+			}
+		}
+	}
+	if _, ok := ContentText([]Message{{Role: "user"}}); ok {
+		t.Error("messages without parts have a content text")
+	}
+	if _, ok := PartsContentText(nil); ok {
+		t.Error("no parts have a content text")
+	}
+}
+
+// validUTF8 replaces each invalid byte with U+FFFD, as the Logger does
+// before it hashes.
+func validUTF8(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		b.WriteRune(r)
+	}
+	return b.String()
+}
