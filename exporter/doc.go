@@ -62,5 +62,10 @@
 // gen_ai.provider.name, gen_ai.request.model, gen_ai.response.model,
 // server.address and server.port when the span has them, and error.type on
 // the durations of failed calls. The meter reports otelaudit.Version and
-// the semconv schema URL.
+// the semconv schema URL. The streaming metrics, which need each chunk's
+// arrival time, are recorded where the chunks pass instead:
+// gen_ai.client.operation.time_to_first_chunk and time_per_output_chunk by
+// otelaudit.Call.RecordChunk (middleware.Transport calls it), and
+// gen_ai.server.time_to_first_token and time_per_output_token by
+// middleware.Handler.
 package exporter

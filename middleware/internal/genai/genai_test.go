@@ -307,7 +307,7 @@ func FuzzParseResponse(f *testing.F) {
 			s.EventStreamMessage("event", typ, "", body)
 		}
 		res := s.Result()
-		for _, out := range []string{MessagesJSON(r.Messages), MessagesJSON(res.Messages)} {
+		for _, out := range []string{MessagesJSON(r.Messages), MessagesJSON(res.Messages), OutputMessagesJSON(r.Messages, "unknown"), OutputMessagesJSON(res.Messages, "error")} {
 			if out != "" && !json.Valid([]byte(out)) {
 				t.Fatalf("invalid semconv JSON %q", out)
 			}

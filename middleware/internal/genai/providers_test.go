@@ -205,10 +205,11 @@ func FuzzGeminiStream(f *testing.F) {
 	}
 	f.Add([]byte(geminiSSE("Hello", " world")), "a", "é\u2028\"", "\x00}", uint8(3), uint16(0))
 	f.Add([]byte("data: {\"candidates\":[{\"index\":63,\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"f\"}},{\"thought\":true,\"text\":\"t\"}]}}]}\n\n"), "", "", "", uint8(1), uint16(4))
+	f.Add([]byte("data: {\"candidates\":[{\"content\":{\"parts\":[{\"executableCode\":{\"language\":\"PYTHON\",\"code\":\"x\",\"type\":1}},{\"codeExecutionResult\":{}}]},\"finishReason\":\"SAFETY\"}]}\n\n"), "", "", "", uint8(2), uint16(0))
 	f.Fuzz(func(t *testing.T, raw []byte, a, b, c string, piece uint8, limit uint16) {
 		s := feedGemini(raw, int(piece)+1, int(limit))
 		res := s.Result()
-		if out := MessagesJSON(res.Messages); out != "" && !json.Valid([]byte(out)) {
+		if out := OutputMessagesJSON(res.Messages, "error"); out != "" && !json.Valid([]byte(out)) {
 			t.Fatalf("invalid semconv JSON %q", out)
 		}
 		if limit > 0 && len(Text(res.Messages)) > int(limit)+len(res.Messages)*2 {
