@@ -50,7 +50,9 @@ var cache sync.Map // key -> *Streams
 // For returns the stream histograms of the meter named scope (reporting
 // version and the semconv v1.41.0 schema URL) of mp; nil mp means the
 // global MeterProvider. An instrument that cannot be made is reported
-// through otel.Handle and records nothing.
+// through otel.Handle and records nothing. The instruments are kept for
+// the life of the process, one set per provider and scope: pass
+// long-lived providers.
 func For(mp metric.MeterProvider, scope, version string) *Streams {
 	if mp == nil {
 		mp = otel.GetMeterProvider()
