@@ -12,7 +12,7 @@ TOOLS   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/otelaudit/tools
 # Fuzz time per target for `make fuzz`.
 FUZZTIME ?= 60s
 
-.PHONY: demo test bench lint fuzz clean versitygw s3-test s3-bench aws-test collector
+.PHONY: demo test bench lint fuzz clean versitygw s3-test s3-bench aws-test collector node-modules
 
 # S3-compatible server for the storage/s3store tests and benchmarks: versitygw
 # (posix backend), pinned, built with our Go into ./bin. scripts/with-versitygw.sh
@@ -46,13 +46,34 @@ else
 	$(GO) run ./examples/quickstart
 endif
 
+# The Node service of the collector's TestNodeOpenAIInstrumentation (the
+# official openai client with @opentelemetry/instrumentation-openai): its
+# packages, pinned by package-lock.json, are installed with `npm ci` into the
+# tools cache under the lock file's hash, so a checkout never holds
+# node_modules and a changed lock file installs afresh. make test passes the
+# directory as OTELAUDIT_NODE_MODULES with OTELAUDIT_NODE_REQUIRED=1: a
+# missing node or npm, or a failed install, fails make test.
+NODE_APP   := collector/otelauditexporter/testdata/node-openai
+NODE_DIR   := $(TOOLS)/node-openai-$(shell sha256sum $(NODE_APP)/package-lock.json | cut -c1-16)
+NODE_STAMP := $(NODE_DIR)/.installed
+
+$(NODE_STAMP): $(NODE_APP)/package-lock.json $(NODE_APP)/package.json
+	@echo ">> npm ci for $(NODE_APP) into $(NODE_DIR) (once per lock file; needs the npm registry)"
+	@mkdir -p $(NODE_DIR)
+	cp $(NODE_APP)/package.json $(NODE_APP)/package-lock.json $(NODE_DIR)/
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+## node-modules: install the collector Node test's packages into the tools cache
+node-modules: $(NODE_STAMP)
+
 ## test: the full suite with the race detector, S3 tests against a local versitygw,
 ##       AWS key tests against a local moto_server; then the nested collector
-##       module's (./... stops at its go.mod), whose crash test runs the
-##       freshly built bin/otelcol-audit
-test: $(VERSITYGW_STAMP) collector
+##       module's (./... stops at its go.mod), whose process tests run the
+##       freshly built bin/otelcol-audit and the Node service
+test: $(VERSITYGW_STAMP) collector $(NODE_STAMP)
 	@echo ">> go test -race over the module, then the collector module (the first run compiles every dependency with -race: several minutes on a cold cache)"
-	$(WITH_S3) $(WITH_AWS) sh -c '$(GO) test -race -count=1 -timeout 9m $(PKGS) && cd collector && $(GO) test -race -count=1 -timeout 9m $(PKGS)'
+	$(WITH_S3) $(WITH_AWS) sh -c '$(GO) test -race -count=1 -timeout 9m $(PKGS) && cd collector && OTELAUDIT_NODE_MODULES=$(NODE_DIR)/node_modules OTELAUDIT_NODE_REQUIRED=1 $(GO) test -race -count=1 -timeout 9m $(PKGS)'
 
 ## bench: every benchmark of the project (figures in README.md), S3 ones against a local versitygw
 bench: $(VERSITYGW_STAMP)
