@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/otelaudit/otelaudit-go/internal/genaijoin"
 )
 
 // Content modes of [Config.Content].
@@ -34,9 +36,9 @@ const DefaultTimeout = 30 * time.Second
 const (
 	// DefaultJoinWait is 10s: longer than the SDKs' default batch delays
 	// (5s for spans, 1s for logs), so that a call's span and events meet.
-	DefaultJoinWait = 10 * time.Second
+	DefaultJoinWait = genaijoin.DefaultWait
 	// DefaultJoinMaxBytes is 64 MiB.
-	DefaultJoinMaxBytes = 64 << 20
+	DefaultJoinMaxBytes = genaijoin.DefaultMaxBytes
 )
 
 // Config is the otelaudit exporter's configuration (component type

@@ -21,6 +21,7 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/collector/otelauditexporter/internal/metadata"
 	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/internal/genaijoin"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
@@ -46,7 +47,7 @@ type auditExporter struct {
 	mu    sync.Mutex
 	users int
 	exp   *auditexporter.Exporter // nil until started
-	join  *joiner                 // nil without a logs pipeline
+	join  *genaijoin.Joiner       // nil without a logs pipeline
 	// dedupeUntil (Unix ns): with a persistent queue, batches written
 	// before then are checked against the store first (see
 	// [ReplayDedupeWindow]). Atomic: the join's writes read it while
@@ -77,7 +78,7 @@ func (a *auditExporter) start(ctx context.Context, _ component.Host) error {
 		a.dedupeUntil.Store(time.Now().Add(ReplayDedupeWindow).UnixNano())
 	}
 	if a.logs.Load() {
-		a.join = newJoiner(a.cfg.JoinWait, a.cfg.JoinMaxBytes, a.cfg.TimeoutConfig.Timeout, func(ctx context.Context, vs []auditexporter.SpanView) error {
+		a.join = genaijoin.New(a.cfg.JoinWait, a.cfg.JoinMaxBytes, a.cfg.TimeoutConfig.Timeout, func(ctx context.Context, vs []auditexporter.SpanView) error {
 			return a.writeDurable(ctx, e, vs)
 		})
 		if err := a.joinMetrics(a.join); err != nil {
@@ -90,13 +91,13 @@ func (a *auditExporter) start(ctx context.Context, _ component.Host) error {
 // joinMetrics reports the join's counters as
 // otelaudit.collector.join.calls{outcome=joined|span_only|events_only|over_cap}
 // through the Collector's meter provider.
-func (a *auditExporter) joinMetrics(j *joiner) error {
+func (a *auditExporter) joinMetrics(j *genaijoin.Joiner) error {
 	m := a.set.MeterProvider.Meter(metadata.ScopeName)
 	_, err := m.Int64ObservableCounter("otelaudit.collector.join.calls",
 		metric.WithDescription("GenAI calls written by the join of spans and log events, by outcome; over_cap counts calls written before their window ended because the join was over join_max_bytes"),
 		metric.WithUnit("{call}"),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
-			st := j.stats()
+			st := j.Stats()
 			o.Observe(st.Joined, metric.WithAttributes(attribute.String("outcome", "joined")))
 			o.Observe(st.SpansWithoutEvents, metric.WithAttributes(attribute.String("outcome", "span_only")))
 			o.Observe(st.EventsWithoutSpan, metric.WithAttributes(attribute.String("outcome", "events_only")))
@@ -208,11 +209,15 @@ func (a *auditExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 	}
 	views := spanViews(td)
 	if join == nil {
-		return a.writeDurable(ctx, exp, views)
+		vs := make([]auditexporter.SpanView, len(views))
+		for i, v := range views {
+			vs[i] = v
+		}
+		return a.writeDurable(ctx, exp, vs)
 	}
-	direct, held := join.split(views)
+	direct, held := join.Split(views)
 	err := a.writeDurable(ctx, exp, direct)
-	return errors.Join(err, wait(ctx, join.addSpans(held)))
+	return errors.Join(err, genaijoin.Wait(ctx, join.AddSpans(held)))
 }
 
 // writeDurable writes views and returns once their entries are durable in
@@ -237,7 +242,7 @@ func (a *auditExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if join == nil {
 		return errNotStarted
 	}
-	return wait(ctx, join.addEvents(ld))
+	return genaijoin.Wait(ctx, join.AddEvents(events(ld)))
 }
 
 // ReplayDedupeWindow is how long after start the exporter, when its
@@ -254,7 +259,9 @@ func (a *auditExporter) replaying() bool {
 	return time.Now().UnixNano() < a.dedupeUntil.Load()
 }
 
-func (a *auditExporter) started() (*auditexporter.Exporter, *joiner) {
+var errNotStarted = errors.New("otelaudit exporter: not started")
+
+func (a *auditExporter) started() (*auditexporter.Exporter, *genaijoin.Joiner) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.exp, a.join
@@ -272,7 +279,7 @@ func (a *auditExporter) shutdown(ctx context.Context) error {
 		return nil
 	}
 	if a.join != nil {
-		a.join.close()
+		a.join.Close()
 		a.join = nil
 	}
 	err := a.exp.Shutdown(ctx)

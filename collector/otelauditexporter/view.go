@@ -1,37 +1,20 @@
 package otelauditexporter
 
 import (
-	"time"
-
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
-	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/collector/internal/genaievent"
+	"github.com/otelaudit/otelaudit-go/internal/genaijoin"
 )
-
-// spanView adapts a pdata span to exporter.SpanView, so that OTLP spans go
-// through the SDK exporter's conversion. Only the span's own attributes
-// matter to the conversion (resource and scope attributes do not, as in
-// the SDK exporter).
-type spanView struct {
-	sc         trace.SpanContext
-	start, end time.Time
-	attrs      []attribute.KeyValue
-}
-
-var _ auditexporter.SpanView = (*spanView)(nil)
-
-func (v *spanView) SpanContext() trace.SpanContext   { return v.sc }
-func (v *spanView) StartTime() time.Time             { return v.start }
-func (v *spanView) EndTime() time.Time               { return v.end }
-func (v *spanView) Attributes() []attribute.KeyValue { return v.attrs }
 
 // spanViews returns a view of every GenAI span in td. Other spans are
 // skipped before their attributes are converted: a key lookup each.
-func spanViews(td ptrace.Traces) []auditexporter.SpanView {
-	var out []auditexporter.SpanView
+func spanViews(td ptrace.Traces) []*genaijoin.View {
+	var out []*genaijoin.View
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		sss := rss.At(i).ScopeSpans()
@@ -62,18 +45,48 @@ func isGenAI(m pcommon.Map) bool {
 	return false
 }
 
-func newSpanView(s ptrace.Span) *spanView {
-	v := &spanView{
-		sc: trace.NewSpanContext(trace.SpanContextConfig{
+// newSpanView adapts a pdata span to the view the conversion reads (an
+// exporter.SpanView), so that OTLP spans go through the SDK exporter's
+// conversion. Only the span's own attributes matter to the conversion
+// (resource and scope attributes do not, as in the SDK exporter).
+func newSpanView(s ptrace.Span) *genaijoin.View {
+	return &genaijoin.View{
+		SC: trace.NewSpanContext(trace.SpanContextConfig{
 			TraceID:    trace.TraceID(s.TraceID()),
 			SpanID:     trace.SpanID(s.SpanID()),
 			TraceFlags: trace.TraceFlags(byte(s.Flags())),
 		}),
-		start: s.StartTimestamp().AsTime(),
-		end:   s.EndTimestamp().AsTime(),
-		attrs: attributes(s.Attributes()),
+		Start: s.StartTimestamp().AsTime(),
+		End:   s.EndTimestamp().AsTime(),
+		Attrs: attributes(s.Attributes()),
 	}
-	return v
+}
+
+// events returns the GenAI content events of ld (genaijoin.IsContentEvent)
+// for the join, their body and attributes as raw values.
+func events(ld plog.Logs) []genaijoin.Event {
+	var out []genaijoin.Event
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		sls := rls.At(i).ScopeLogs()
+		for k := 0; k < sls.Len(); k++ {
+			lrs := sls.At(k).LogRecords()
+			for l := 0; l < lrs.Len(); l++ {
+				lr := lrs.At(l)
+				name := genaievent.Name(lr)
+				if !genaijoin.IsContentEvent(name) {
+					continue
+				}
+				ev := genaijoin.Event{Name: name, TraceID: trace.TraceID(lr.TraceID()), SpanID: trace.SpanID(lr.SpanID()),
+					Time: lr.Timestamp().AsTime(), Body: lr.Body().AsRaw(), Attrs: lr.Attributes().AsRaw()}
+				if lr.Timestamp() == 0 {
+					ev.Time = lr.ObservedTimestamp().AsTime()
+				}
+				out = append(out, ev)
+			}
+		}
+	}
+	return out
 }
 
 // attributes converts an OTLP attribute map to the SDK's key-values with

@@ -1,4 +1,4 @@
-package otelauditexporter
+package genaijoin
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 func TestJoinMemoryCap(t *testing.T) {
 	var mu sync.Mutex
 	written := map[trace.SpanID]bool{}
-	j := newJoiner(time.Hour, 4096, time.Minute, func(_ context.Context, vs []auditexporter.SpanView) error {
+	j := New(time.Hour, 4096, time.Minute, func(_ context.Context, vs []auditexporter.SpanView) error {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, v := range vs {
@@ -27,24 +27,24 @@ func TestJoinMemoryCap(t *testing.T) {
 		}
 		return nil
 	})
-	defer j.close()
+	defer j.Close()
 	var wg sync.WaitGroup
 	const n = 200
 	for i := range n {
-		v := &spanView{
-			sc:    trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{byte(i), byte(i >> 8), 1}}),
-			attrs: []attribute.KeyValue{attribute.String("gen_ai.operation.name", "chat"), attribute.String("pad", string(make([]byte, 100)))},
+		v := &View{
+			SC:    trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{byte(i), byte(i >> 8), 1}}),
+			Attrs: []attribute.KeyValue{attribute.String("gen_ai.operation.name", "chat"), attribute.String("pad", string(make([]byte, 100)))},
 		}
-		w := j.addSpans([]*spanView{v})
-		wg.Go(func() { assert.NoError(t, wait(t.Context(), w)) })
+		w := j.AddSpans([]*View{v})
+		wg.Go(func() { assert.NoError(t, Wait(t.Context(), w)) })
 	}
 	j.mu.Lock()
 	held, mem := len(j.calls), j.mem
 	j.mu.Unlock()
 	assert.LessOrEqual(t, mem, 4096, "memory stays under the cap")
 	assert.Less(t, held, n)
-	assert.Positive(t, j.stats().OverCap)
-	j.close() // writes the rest
+	assert.Positive(t, j.Stats().OverCap)
+	j.Close() // writes the rest
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()

@@ -1,21 +1,22 @@
-package otelauditexporter
+// Package genaijoin joins GenAI spans that carry no content with the GenAI
+// log events that carry it (by trace and span id), for the two places that
+// receive both: the Collector's otelaudit exporter (OTLP traces and logs)
+// and the Go SDK log processor (exporter/logevents). Both call this one
+// join, so a call gives the same entry whichever way it arrives.
+package genaijoin
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/otelaudit/otelaudit-go/collector/internal/genaievent"
 	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
 )
 
@@ -40,49 +41,64 @@ const (
 	keySystem = "gen_ai.system_instructions"
 )
 
+// Defaults of the join, for its two users.
+const (
+	// DefaultWait is 10s: longer than the SDKs' default batch delays (5s
+	// for spans, 1s for logs), so that a call's span and events meet.
+	DefaultWait = 10 * time.Second
+	// DefaultMaxBytes is 64 MiB.
+	DefaultMaxBytes = 64 << 20
+)
+
 // joinKey is a call's trace id and span id.
 type joinKey [24]byte
 
 // call is one GenAI call while its span and events meet.
 type call struct {
 	key     joinKey
-	span    *spanView // nil until the span arrives
-	events  []event
+	span    *View // nil until the span arrives
+	events  []Event
 	arrived time.Time // when the first part arrived
 	size    int       // bytes held, approximately
-	waiters []*waiter // pushes waiting for this call's entry
+	waiters []*Waiter // pushes waiting for this call's entry
 }
 
-type event struct {
-	name  string
-	body  any
-	attrs map[string]any
-	time  time.Time
+// Event is one GenAI log event: its name (the record's event name, or its
+// event.name attribute), the trace and span id of the call it belongs to,
+// its time, and its body and attributes as decoded values (string, bool,
+// int64, float64, []any, map[string]any).
+type Event struct {
+	Name    string
+	TraceID trace.TraceID
+	SpanID  trace.SpanID
+	Time    time.Time
+	Body    any
+	Attrs   map[string]any
 }
 
-// waiter is one push (traces or logs) that returns when every call it
+// Waiter is one push (traces or logs) that returns when every call it
 // delivered parts of is written. It starts with one hold for the push
-// itself, released by [waiter.added] once every part is in the join, so
+// itself, released by [Waiter.added] once every part is in the join, so
 // that calls written meanwhile cannot complete it early.
-type waiter struct {
+type Waiter struct {
 	mu   sync.Mutex
 	left int
 	err  error
 	done chan struct{}
 }
 
-func newWaiter() *waiter { return &waiter{left: 1, done: make(chan struct{})} }
+func newWaiter() *Waiter { return &Waiter{left: 1, done: make(chan struct{})} }
 
-func (w *waiter) add() {
+func (w *Waiter) add() {
 	w.mu.Lock()
 	w.left++
 	w.mu.Unlock()
 }
 
 // added releases the push's own hold.
-func (w *waiter) added() { w.finish(nil) }
+func (w *Waiter) added() { w.finish(nil) }
 
-func (w *waiter) finish(err error) {
+func (w *Waiter) finish(err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil && w.err == nil {
@@ -96,7 +112,7 @@ func (w *waiter) finish(err error) {
 
 // joinStats are the join's counters, reported as the
 // otelaudit.collector.join.calls metric.
-type joinStats struct {
+type Stats struct {
 	// Joined counts calls written with content from their events.
 	Joined int64
 	// SpansWithoutEvents counts spans without content whose events did not
@@ -110,11 +126,11 @@ type joinStats struct {
 	OverCap int64
 }
 
-// joiner holds spans without content and GenAI events until they meet (by
+// Joiner holds spans without content and GenAI events until they meet (by
 // trace and span id) or their wait window ends, and then writes one entry
 // per call through write. Pushes block until the entries of what they
 // delivered are written, so a persistent queue keeps them until then.
-type joiner struct {
+type Joiner struct {
 	wait    time.Duration
 	maxMem  int
 	write   func(ctx context.Context, views []auditexporter.SpanView) error
@@ -131,20 +147,20 @@ type joiner struct {
 	joined, spansAlone, eventsAlone, overCap atomic.Int64
 }
 
-func newJoiner(wait time.Duration, maxMem int, timeout time.Duration, write func(context.Context, []auditexporter.SpanView) error) *joiner {
-	j := &joiner{wait: wait, maxMem: maxMem, timeout: timeout, write: write, calls: make(map[joinKey]*call), stop: make(chan struct{})}
+func New(wait time.Duration, maxMem int, timeout time.Duration, write func(context.Context, []auditexporter.SpanView) error) *Joiner {
+	j := &Joiner{wait: wait, maxMem: maxMem, timeout: timeout, write: write, calls: make(map[joinKey]*call), stop: make(chan struct{})}
 	j.wg.Add(1)
 	go j.loop()
 	return j
 }
 
-func (j *joiner) stats() joinStats {
-	return joinStats{Joined: j.joined.Load(), SpansWithoutEvents: j.spansAlone.Load(), EventsWithoutSpan: j.eventsAlone.Load(), OverCap: j.overCap.Load()}
+func (j *Joiner) Stats() Stats {
+	return Stats{Joined: j.joined.Load(), SpansWithoutEvents: j.spansAlone.Load(), EventsWithoutSpan: j.eventsAlone.Load(), OverCap: j.overCap.Load()}
 }
 
 // close stops the loop and writes every held call now. Later calls do
 // nothing.
-func (j *joiner) close() {
+func (j *Joiner) Close() {
 	j.closeOnce.Do(func() {
 		close(j.stop)
 		j.wg.Wait()
@@ -152,7 +168,14 @@ func (j *joiner) close() {
 	})
 }
 
-func (j *joiner) loop() {
+// Flush writes every call held now, whether or not its parts met, and
+// returns the write's error (its waiters get it too).
+func (j *Joiner) Flush() error {
+	_, err := j.flush(func(*call) bool { return true })
+	return err
+}
+
+func (j *Joiner) loop() {
 	defer j.wg.Done()
 	tick := time.NewTicker(max(j.wait/20, 5*time.Millisecond))
 	defer tick.Stop()
@@ -173,31 +196,30 @@ func (c *call) complete() bool {
 		return false
 	}
 	for _, e := range c.events {
-		if e.name == evChoice || e.name == evDetails {
+		if e.Name == evChoice || e.Name == evDetails {
 			return true
 		}
 	}
 	return false
 }
 
-// split separates the views to write at once (content on the span, and
+// Split separates the views to write at once (content on the span, and
 // no events held for it) from those to hold for their events.
-func (j *joiner) split(views []auditexporter.SpanView) (direct []auditexporter.SpanView, held []*spanView) {
+func (j *Joiner) Split(views []*View) (direct []auditexporter.SpanView, held []*View) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, v := range views {
-		sv := v.(*spanView)
-		if _, pending := j.calls[keyOf(sv.sc)]; !pending && hasContent(sv) {
+		if _, pending := j.calls[keyOf(v.SC)]; !pending && hasContent(v) {
 			direct = append(direct, v)
 		} else {
-			held = append(held, sv)
+			held = append(held, v)
 		}
 	}
 	return direct, held
 }
 
-func hasContent(v *spanView) bool {
-	for _, kv := range v.attrs {
+func hasContent(v *View) bool {
+	for _, kv := range v.Attrs {
 		switch kv.Key {
 		case keyInput, keyOutput, keySystem:
 			return true
@@ -207,16 +229,17 @@ func hasContent(v *spanView) bool {
 }
 
 // addSpans holds spans (without content) for their events; it returns
-// the waiter to block on, nil when nothing was held.
-func (j *joiner) addSpans(views []*spanView) *waiter {
+// the Waiter to block on, nil when nothing was held.
+func (j *Joiner) AddSpans(views []*View) *Waiter {
 	if len(views) == 0 {
 		return nil
 	}
 	w := newWaiter()
 	now := time.Now()
+	var ready []*call
 	j.mu.Lock()
 	for _, v := range views {
-		k := keyOf(v.sc)
+		k := keyOf(v.SC)
 		c := j.calls[k]
 		if c == nil {
 			c = &call{key: k, arrived: now}
@@ -228,60 +251,53 @@ func (j *joiner) addSpans(views []*spanView) *waiter {
 		j.mem += n
 		c.waiters = append(c.waiters, w)
 		w.add()
+		if c.complete() { // its events came first: write it now, not at the next tick
+			ready = append(ready, c)
+			delete(j.calls, k)
+			j.mem -= c.size
+		}
 	}
 	over := j.mem > j.maxMem
 	j.mu.Unlock()
 	w.added()
+	_ = j.writeCalls(ready) // the error reaches the waiters
 	if over {
 		j.shed()
 	}
 	return w
 }
 
-// addEvents holds the GenAI events of ld; it returns the waiter to block
-// on, nil when ld has none.
-func (j *joiner) addEvents(ld plog.Logs) *waiter {
-	var w *waiter
+// AddEvents holds GenAI content events (see [IsContentEvent]; others, and
+// events without trace and span id, are ignored) until they meet their
+// span; it returns the Waiter to block on, nil when evs has none.
+func (j *Joiner) AddEvents(evs []Event) *Waiter {
+	var w *Waiter
 	now := time.Now()
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		sls := rls.At(i).ScopeLogs()
-		for k := 0; k < sls.Len(); k++ {
-			lrs := sls.At(k).LogRecords()
-			for l := 0; l < lrs.Len(); l++ {
-				lr := lrs.At(l)
-				name := genaievent.Name(lr)
-				if !isContentEvent(name) || lr.TraceID().IsEmpty() || lr.SpanID().IsEmpty() {
-					continue
-				}
-				ev := event{name: name, body: lr.Body().AsRaw(), attrs: lr.Attributes().AsRaw(), time: lr.Timestamp().AsTime()}
-				if lr.Timestamp() == 0 {
-					ev.time = lr.ObservedTimestamp().AsTime()
-				}
-				var key joinKey
-				tid, sid := lr.TraceID(), lr.SpanID()
-				copy(key[:16], tid[:])
-				copy(key[16:], sid[:])
-				if w == nil {
-					w = newWaiter()
-				}
-				n := eventSize(ev)
-				j.mu.Lock()
-				c := j.calls[key]
-				if c == nil {
-					c = &call{key: key, arrived: now}
-					j.calls[key] = c
-				}
-				c.events = append(c.events, ev)
-				c.size += n
-				j.mem += n
-				if len(c.waiters) == 0 || c.waiters[len(c.waiters)-1] != w {
-					c.waiters = append(c.waiters, w)
-					w.add()
-				}
-				j.mu.Unlock()
-			}
+	for _, ev := range evs {
+		if !IsContentEvent(ev.Name) || !ev.TraceID.IsValid() || !ev.SpanID.IsValid() {
+			continue
 		}
+		var key joinKey
+		copy(key[:16], ev.TraceID[:])
+		copy(key[16:], ev.SpanID[:])
+		if w == nil {
+			w = newWaiter()
+		}
+		n := eventSize(ev)
+		j.mu.Lock()
+		c := j.calls[key]
+		if c == nil {
+			c = &call{key: key, arrived: now}
+			j.calls[key] = c
+		}
+		c.events = append(c.events, ev)
+		c.size += n
+		j.mem += n
+		if len(c.waiters) == 0 || c.waiters[len(c.waiters)-1] != w {
+			c.waiters = append(c.waiters, w)
+			w.add()
+		}
+		j.mu.Unlock()
 	}
 	if w != nil {
 		w.added()
@@ -296,7 +312,7 @@ func (j *joiner) addEvents(ld plog.Logs) *waiter {
 }
 
 // shed writes the oldest calls until the join is under its cap.
-func (j *joiner) shed() {
+func (j *Joiner) shed() {
 	j.mu.Lock()
 	var cutoff time.Time
 	if j.mem > j.maxMem {
@@ -312,7 +328,7 @@ func (j *joiner) shed() {
 	if cutoff.IsZero() {
 		return
 	}
-	n := j.flush(func(c *call) bool { return !c.arrived.After(cutoff) })
+	n, _ := j.flush(func(c *call) bool { return !c.arrived.After(cutoff) })
 	j.overCap.Add(int64(n))
 }
 
@@ -330,7 +346,7 @@ func meanTime(ts []time.Time) time.Time {
 
 // flush writes the calls pick selects and releases their waiters; it
 // returns how many it wrote.
-func (j *joiner) flush(pick func(*call) bool) int {
+func (j *Joiner) flush(pick func(*call) bool) (int, error) {
 	j.mu.Lock()
 	var ready []*call
 	for k, c := range j.calls {
@@ -341,8 +357,14 @@ func (j *joiner) flush(pick func(*call) bool) int {
 		}
 	}
 	j.mu.Unlock()
+	return len(ready), j.writeCalls(ready)
+}
+
+// writeCalls writes calls taken out of the join and releases their
+// waiters with the write's error.
+func (j *Joiner) writeCalls(ready []*call) error {
 	if len(ready) == 0 {
-		return 0
+		return nil
 	}
 	views := make([]auditexporter.SpanView, 0, len(ready))
 	for _, c := range ready {
@@ -365,11 +387,11 @@ func (j *joiner) flush(pick func(*call) bool) int {
 			w.finish(err)
 		}
 	}
-	return len(ready)
+	return err
 }
 
 // wait blocks until w's calls are written or ctx ends.
-func wait(ctx context.Context, w *waiter) error {
+func Wait(ctx context.Context, w *Waiter) error {
 	if w == nil {
 		return nil
 	}
@@ -377,7 +399,7 @@ func wait(ctx context.Context, w *waiter) error {
 	case <-w.done:
 		return w.err
 	case <-ctx.Done():
-		return fmt.Errorf("otelaudit exporter: waiting for the join: %w", context.Cause(ctx))
+		return fmt.Errorf("genaijoin: waiting for the join: %w", context.Cause(ctx))
 	}
 }
 
@@ -386,59 +408,59 @@ func wait(ctx context.Context, w *waiter) error {
 // a call gives the same entry whether its content came on the span or as
 // events. Without the span, the ids come from the events and the time from
 // the first event.
-func (c *call) view() *spanView {
-	var v spanView
+func (c *call) view() *View {
+	var v View
 	if c.span != nil {
 		v = *c.span
-		v.attrs = append([]attribute.KeyValue(nil), c.span.attrs...)
+		v.Attrs = append([]attribute.KeyValue(nil), c.span.Attrs...)
 	}
 	if len(c.events) == 0 {
 		return &v
 	}
 	if c.span == nil {
-		v.sc = trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID(c.key[:16]), SpanID: trace.SpanID(c.key[16:])})
-		v.start, v.end = c.events[0].time, c.events[0].time
+		v.SC = trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID(c.key[:16]), SpanID: trace.SpanID(c.key[16:])})
+		v.Start, v.End = c.events[0].Time, c.events[0].Time
 		for _, e := range c.events {
-			if e.time.Before(v.start) {
-				v.start = e.time
+			if e.Time.Before(v.Start) {
+				v.Start = e.Time
 			}
-			if e.time.After(v.end) {
-				v.end = e.time
+			if e.Time.After(v.End) {
+				v.End = e.Time
 			}
 		}
 		// GenAI keys the events carry (gen_ai.system, ...) mark the call.
 		seen := map[string]bool{}
 		for _, e := range c.events {
-			for k, a := range e.attrs {
+			for k, a := range e.Attrs {
 				if strings.HasPrefix(k, "gen_ai.") && !seen[k] && !auditexporter.IsContentAttribute("", attribute.Key(k)) {
 					seen[k] = true
-					v.attrs = append(v.attrs, attribute.KeyValue{Key: attribute.Key(k), Value: anyValue(a)})
+					v.Attrs = append(v.Attrs, attribute.KeyValue{Key: attribute.Key(k), Value: AttrValue(a)})
 				}
 			}
 		}
 		if !seen["gen_ai.operation.name"] {
-			v.attrs = append(v.attrs, attribute.String("gen_ai.operation.name", "chat"))
+			v.Attrs = append(v.Attrs, attribute.String("gen_ai.operation.name", "chat"))
 		}
 	}
 	var sys, in, out []message
 	var details map[string]any
 	for _, e := range c.events {
-		switch e.name {
+		switch e.Name {
 		case evDetails:
-			details = e.attrs
+			details = e.Attrs
 		case evSystem, evUser, evAssistant, evTool:
-			m := messageOf(e.name, e.body)
-			if e.name == evSystem {
+			m := messageOf(e.Name, e.Body)
+			if e.Name == evSystem {
 				sys = append(sys, m)
 			} else {
 				in = append(in, m)
 			}
 		case evChoice:
-			out = append(out, choiceOf(e.body))
+			out = append(out, choiceOf(e.Body))
 		}
 	}
 	set := func(key string, val any) {
-		for _, kv := range v.attrs {
+		for _, kv := range v.Attrs {
 			if string(kv.Key) == key {
 				return // content on the span wins
 			}
@@ -453,7 +475,7 @@ func (c *call) view() *spanView {
 			}
 			s = string(b)
 		}
-		v.attrs = append(v.attrs, attribute.String(key, s))
+		v.Attrs = append(v.Attrs, attribute.String(key, s))
 	}
 	if details != nil {
 		for _, k := range []string{keySystem, keyInput, keyOutput} {
@@ -542,12 +564,39 @@ func toolCalls(v any) []part {
 	return parts
 }
 
-func anyValue(a any) attribute.Value {
-	v := pcommon.NewValueEmpty()
-	if err := v.FromRaw(a); err != nil {
-		return attribute.StringValue(fmt.Sprint(a))
+// AttrValue converts a decoded JSON-like value (string, bool, int64 and
+// the other integer types, float64, []any, map[string]any, nil) to an
+// attribute value; other types become their fmt.Sprint string.
+func AttrValue(a any) attribute.Value {
+	switch x := a.(type) {
+	case string:
+		return attribute.StringValue(x)
+	case bool:
+		return attribute.BoolValue(x)
+	case int64:
+		return attribute.Int64Value(x)
+	case int:
+		return attribute.Int64Value(int64(x))
+	case float64:
+		return attribute.Float64Value(x)
+	case []byte:
+		return attribute.StringValue(string(x))
+	case []any:
+		vs := make([]attribute.Value, len(x))
+		for i, e := range x {
+			vs[i] = AttrValue(e)
+		}
+		return attribute.SliceValue(vs...)
+	case map[string]any:
+		kvs := make([]attribute.KeyValue, 0, len(x))
+		for k, e := range x {
+			kvs = append(kvs, attribute.KeyValue{Key: attribute.Key(k), Value: AttrValue(e)})
+		}
+		return attribute.MapValue(kvs...)
+	case nil:
+		return attribute.Value{}
 	}
-	return value(v)
+	return attribute.StringValue(fmt.Sprint(a))
 }
 
 func keyOf(sc trace.SpanContext) joinKey {
@@ -558,21 +607,21 @@ func keyOf(sc trace.SpanContext) joinKey {
 	return k
 }
 
-func viewSize(v *spanView) int {
+func viewSize(v *View) int {
 	n := 128
-	for _, kv := range v.attrs {
+	for _, kv := range v.Attrs {
 		n += len(kv.Key) + len(kv.Value.String()) + 16
 	}
 	return n
 }
 
-func eventSize(e event) int {
-	b, _ := json.Marshal(e.body)
-	a, _ := json.Marshal(e.attrs)
-	return 128 + len(e.name) + len(b) + len(a)
+func eventSize(e Event) int {
+	b, _ := json.Marshal(e.Body)
+	a, _ := json.Marshal(e.Attrs)
+	return 128 + len(e.Name) + len(b) + len(a)
 }
 
-func isContentEvent(name string) bool {
+func IsContentEvent(name string) bool {
 	switch name {
 	case evSystem, evUser, evAssistant, evTool, evChoice, evDetails:
 		return true
@@ -580,4 +629,26 @@ func isContentEvent(name string) bool {
 	return false
 }
 
-var errNotStarted = errors.New("otelaudit exporter: not started")
+// View is a span as the conversion reads it (it implements
+// exporter.SpanView): the call's span, or the span the join makes of a
+// call from its span and events. Only the span's own attributes matter to
+// the conversion.
+type View struct {
+	SC         trace.SpanContext
+	Start, End time.Time
+	Attrs      []attribute.KeyValue
+}
+
+var _ auditexporter.SpanView = (*View)(nil)
+
+// SpanContext returns v.SC.
+func (v *View) SpanContext() trace.SpanContext { return v.SC }
+
+// StartTime returns v.Start.
+func (v *View) StartTime() time.Time { return v.Start }
+
+// EndTime returns v.End.
+func (v *View) EndTime() time.Time { return v.End }
+
+// Attributes returns v.Attrs.
+func (v *View) Attributes() []attribute.KeyValue { return v.Attrs }
