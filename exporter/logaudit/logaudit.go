@@ -1,0 +1,245 @@
+// Package logaudit feeds the GenAI log events of the Go SDK's log pipeline
+// (go.opentelemetry.io/otel/sdk/log) to the audit, for Go instrumentations
+// that put the prompt and answer in events instead of on the span: the
+// message events (gen_ai.system.message, gen_ai.user.message,
+// gen_ai.assistant.message, gen_ai.tool.message, gen_ai.choice, content in
+// the body) and gen_ai.client.inference.operation.details (content in
+// gen_ai.input.messages and gen_ai.output.messages attributes).
+//
+// An [Auditor] is both the log processor and the span exporter: events and
+// spans meet in the join the otelaudit Collector exporter uses (by trace
+// and span id, within a wait window and a memory cap), and each call is
+// written as one entry through the [exporter.Exporter]'s conversion, so a
+// call gives the same entry whether its content came on the span or as
+// events. Spans with content on them and no events held are written at
+// once.
+//
+//	a, _ := logaudit.New(exp)
+//	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(a))
+//	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(a))
+//	// Shut tp down first: its last spans meet the events a already holds.
+//	defer lp.Shutdown(ctx)
+//	defer tp.Shutdown(ctx)
+package logaudit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/internal/genaijoin"
+)
+
+// DefaultJoinWait is how long a span without content waits for its
+// events, and events for their span: 10s (the Collector exporter's
+// join_wait default).
+const DefaultJoinWait = genaijoin.DefaultWait
+
+// DefaultJoinMaxBytes caps the memory the join holds: 64 MiB.
+const DefaultJoinMaxBytes = genaijoin.DefaultMaxBytes
+
+// DefaultWriteTimeout bounds one write of joined calls to the exporter's
+// backend: 30s.
+const DefaultWriteTimeout = 30 * time.Second
+
+// ErrShutdown is matched (errors.Is) by the error ExportSpans returns after
+// Shutdown.
+var ErrShutdown = errors.New("logaudit: shut down")
+
+// Option configures an [Auditor].
+type Option interface{ apply(*config) }
+
+type config struct {
+	wait     time.Duration
+	maxBytes int
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithJoinWait sets how long a span without content waits for its events
+// and events for their span ([DefaultJoinWait] when not given or not
+// positive). A call is written as soon as its span and its answer event
+// (gen_ai.choice or the details event) are both there.
+func WithJoinWait(d time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if d > 0 {
+			c.wait = d
+		}
+	})
+}
+
+// WithJoinMaxBytes caps the memory the join holds ([DefaultJoinMaxBytes]
+// when not given or not positive); over it, the oldest calls are written
+// at once with the content they have.
+func WithJoinMaxBytes(n int) Option {
+	return optionFunc(func(c *config) {
+		if n > 0 {
+			c.maxBytes = n
+		}
+	})
+}
+
+// Auditor joins GenAI spans and GenAI log events and writes one entry per
+// call through an [exporter.Exporter]. It implements
+// sdktrace.SpanExporter and sdklog.Processor; its methods are safe for
+// concurrent use.
+type Auditor struct {
+	exp  *exporter.Exporter
+	join *genaijoin.Joiner
+
+	stopped  atomic.Bool
+	stopOnce sync.Once
+	stopErr  error
+}
+
+var (
+	_ sdktrace.SpanExporter = (*Auditor)(nil)
+	_ sdklog.Processor      = (*Auditor)(nil)
+)
+
+// New returns an Auditor writing through e; a nil e is an error. The
+// Auditor owns e from then on: its Shutdown shuts e down.
+func New(e *exporter.Exporter, opts ...Option) (*Auditor, error) {
+	if e == nil {
+		return nil, errors.New("logaudit: New needs an *exporter.Exporter, got nil")
+	}
+	c := config{wait: DefaultJoinWait, maxBytes: DefaultJoinMaxBytes}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&c)
+		}
+	}
+	a := &Auditor{exp: e}
+	a.join = genaijoin.New(c.wait, c.maxBytes, DefaultWriteTimeout, func(ctx context.Context, vs []exporter.SpanView) error {
+		return e.ExportViews(ctx, vs, false)
+	})
+	return a, nil
+}
+
+// ExportSpans writes the GenAI spans of spans (others are skipped): those
+// with content on them at once, the others once their events came or the
+// wait window ended. It returns when their entries are written, or with
+// ctx's error (the join still writes them later).
+func (a *Auditor) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if a.stopped.Load() {
+		return ErrShutdown
+	}
+	var views []*genaijoin.View
+	for _, s := range spans {
+		attrs := s.Attributes()
+		if !exporter.IsGenAI(attrs) {
+			continue
+		}
+		views = append(views, &genaijoin.View{SC: s.SpanContext(), Start: s.StartTime(), End: s.EndTime(),
+			Attrs: append([]attribute.KeyValue(nil), attrs...)})
+	}
+	if len(views) == 0 {
+		return nil
+	}
+	direct, held := a.join.Split(views)
+	var err error
+	if len(direct) > 0 {
+		err = a.exp.ExportViews(ctx, direct, false)
+	}
+	return errors.Join(err, genaijoin.Wait(ctx, a.join.AddSpans(held)))
+}
+
+// Enabled reports whether r may be a GenAI content event: its event name
+// is one the join collects, or not known yet.
+func (a *Auditor) Enabled(_ context.Context, p sdklog.EnabledParameters) bool {
+	return !a.stopped.Load() && (p.EventName == "" || genaijoin.IsContentEvent(p.EventName))
+}
+
+// OnEmit hands r to the join when it is a GenAI content event with a trace
+// and span id (its event name, or its event.name attribute); other records
+// are ignored. It does not block: the entry is written when the call's
+// span comes (or the window ends).
+func (a *Auditor) OnEmit(_ context.Context, r *sdklog.Record) error {
+	if a.stopped.Load() {
+		return nil
+	}
+	name := r.EventName()
+	var attrs map[string]any
+	r.WalkAttributes(func(kv attribute.KeyValue) bool {
+		if attrs == nil {
+			attrs = make(map[string]any, r.AttributesLen())
+		}
+		attrs[string(kv.Key)] = raw(kv.Value)
+		return true
+	})
+	if name == "" {
+		name, _ = attrs["event.name"].(string)
+	}
+	if !genaijoin.IsContentEvent(name) {
+		return nil
+	}
+	t := r.Timestamp()
+	if t.IsZero() {
+		t = r.ObservedTimestamp()
+	}
+	a.join.AddEvents([]genaijoin.Event{{Name: name, TraceID: r.TraceID(), SpanID: r.SpanID(), Time: t, Body: raw(r.Body()), Attrs: attrs}})
+	return nil
+}
+
+// ForceFlush writes every call the join holds now (with the content it
+// has) and flushes the exporter's backend.
+func (a *Auditor) ForceFlush(ctx context.Context) error {
+	if a.stopped.Load() {
+		return nil
+	}
+	return errors.Join(a.join.Flush(), a.exp.ForceFlush(ctx))
+}
+
+// Shutdown writes every call the join holds, then shuts the exporter down.
+// It runs once (a TracerProvider and a LoggerProvider may both call it);
+// later calls return the first result.
+func (a *Auditor) Shutdown(ctx context.Context) error {
+	a.stopOnce.Do(func() {
+		a.stopped.Store(true)
+		a.join.Close()
+		a.stopErr = a.exp.Shutdown(ctx)
+	})
+	return a.stopErr
+}
+
+// raw converts a log value to the decoded form the join reads.
+func raw(v attribute.Value) any {
+	switch v.Type() {
+	case attribute.BOOL:
+		return v.AsBool()
+	case attribute.INT64:
+		return v.AsInt64()
+	case attribute.FLOAT64:
+		return v.AsFloat64()
+	case attribute.STRING:
+		return v.AsString()
+	case attribute.BYTESLICE:
+		return string(v.AsByteSlice())
+	case attribute.SLICE:
+		vs := v.AsSlice()
+		out := make([]any, len(vs))
+		for i, e := range vs {
+			out[i] = raw(e)
+		}
+		return out
+	case attribute.MAP:
+		kvs := v.AsMap()
+		out := make(map[string]any, len(kvs))
+		for _, kv := range kvs {
+			out[string(kv.Key)] = raw(kv.Value)
+		}
+		return out
+	case attribute.EMPTY:
+		return nil
+	}
+	return v.AsInterface()
+}
