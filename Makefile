@@ -57,7 +57,7 @@ NODE_APP   := collector/otelauditexporter/testdata/node-openai
 NODE_DIR   := $(TOOLS)/node-openai-$(shell sha256sum $(NODE_APP)/package-lock.json | cut -c1-16)
 NODE_STAMP := $(NODE_DIR)/.installed
 
-$(NODE_STAMP): $(NODE_APP)/package-lock.json $(NODE_APP)/package.json
+$(NODE_STAMP): # keyed by the lock file's hash (the directory name), not by mtimes, which a fresh clone resets
 	@echo ">> npm ci for $(NODE_APP) into $(NODE_DIR) (once per lock file; needs the npm registry)"
 	@mkdir -p $(NODE_DIR)
 	cp $(NODE_APP)/package.json $(NODE_APP)/package-lock.json $(NODE_DIR)/
