@@ -63,6 +63,9 @@ func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		if err := s.checkUnlocked(ctx, loc); err != nil {
+			return false, err
+		}
 		if loc.legacy != "" {
 			if err := s.deleteKeys(ctx, []string{loc.legacy}); err != nil {
 				return false, err
@@ -126,14 +129,16 @@ func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []
 	if removed == 0 {
 		return 0, nil
 	}
-	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+	in := &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(s.cfg.prefix + date + "/" + next.String()),
 		Body:          bytes.NewReader(kept),
 		ContentLength: aws.Int64(int64(len(kept))),
 		ContentType:   aws.String("application/x-ndjson"),
 		IfNoneMatch:   aws.String("*"),
-	})
+	}
+	s.lockInput(in, true)
+	_, err := s.client.PutObject(ctx, in)
 	if isPreconditionFailed(err) {
 		return 0, errConflict
 	}
@@ -313,6 +318,22 @@ const maxDayRounds = 8
 // that verification accounts for every object of that day the digests
 // list.
 func (s *Store) deleteDay(ctx context.Context, date string, before time.Time) (int, error) {
+	if s.cfg.lockMode != "" {
+		p, err := s.listPartition(ctx, date, "")
+		if err != nil {
+			return 0, err
+		}
+		for bn, mod := range p.mod {
+			locked, err := s.lockedObject(ctx, date+"/"+bn.String(), mod)
+			if err != nil {
+				return 0, err
+			}
+			if locked {
+				s.cfg.logger.Info("s3store: retention keeps a day whose objects are under Object Lock", "bucket", s.bucket, "day", date)
+				return 0, nil
+			}
+		}
+	}
 	if s.signing() {
 		rn := &storage.RemovalNote{Reason: "retention", Files: []string{date + "/"}, Before: before.Format(time.RFC3339Nano)}
 		if err := s.writeNote(ctx, &storage.Note{Type: storage.NoteRemoval, Removal: rn}); err != nil {
@@ -361,6 +382,12 @@ func (s *Store) expireDay(ctx context.Context, d, t time.Time) (int, error) {
 		if bn.n == 0 || bn.minNs >= cutNs || p.size[bn] == 0 {
 			continue
 		}
+		if locked, err := s.lockedObject(ctx, date+"/"+bn.String(), p.mod[bn]); err != nil {
+			return removed, err
+		} else if locked {
+			s.cfg.logger.Info("s3store: retention keeps a batch under Object Lock", "bucket", s.bucket, "day", date, "batch", bn.base())
+			continue
+		}
 		n, err := s.rewriteBefore(ctx, date, bn, t)
 		removed += n
 		if err != nil {
@@ -384,6 +411,12 @@ func (s *Store) expireDay(ctx context.Context, d, t time.Time) (int, error) {
 	}
 	// Generations a crashed rewrite left with their entries.
 	for _, g := range p.stale {
+		if locked, err := s.lockedObject(ctx, date+"/"+g.name.String(), p.mod[g.name]); err != nil || locked {
+			if err != nil {
+				return removed, err
+			}
+			continue
+		}
 		if err := s.putTombstone(ctx, date, g); err != nil {
 			return removed, err
 		}
@@ -459,4 +492,49 @@ func (s *Store) cleanMarkers(ctx context.Context, cut time.Time) error {
 		}
 	}
 	return nil
+}
+
+// checkUnlocked fails with ErrObjectLocked when the batch object holding
+// loc is still under Object Lock retention (only with [WithObjectLock]:
+// one HEAD request).
+func (s *Store) checkUnlocked(ctx context.Context, loc *location) error {
+	if s.cfg.lockMode == "" || loc.legacy != "" {
+		return nil
+	}
+	rel := loc.date + "/" + loc.name.String()
+	until, err := s.retainUntil(ctx, rel)
+	if err != nil {
+		return err
+	}
+	if time.Now().Before(until) {
+		return fmt.Errorf("s3store: delete: %s: %w until %s", rel, ErrObjectLocked, until.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// lockedObject reports whether the object rel, uploaded at modified, is
+// under Object Lock retention now: only objects younger than the Store's
+// lock period are asked about (one HEAD request each).
+func (s *Store) lockedObject(ctx context.Context, rel string, modified time.Time) (bool, error) {
+	if !s.locked(modified) {
+		return false, nil
+	}
+	until, err := s.retainUntil(ctx, rel)
+	if err != nil {
+		return false, err
+	}
+	return time.Now().Before(until), nil
+}
+
+// retainUntil returns the Object Lock retain-until date of rel (zero when
+// it has none).
+func (s *Store) retainUntil(ctx context.Context, rel string) (time.Time, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.cfg.prefix + rel)})
+	if isNotFound(err) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, classify("head object", s.bucket, err)
+	}
+	return aws.ToTime(out.ObjectLockRetainUntilDate), nil
 }

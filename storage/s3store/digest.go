@@ -204,7 +204,7 @@ func (s *Store) writeNoteLocked(ctx context.Context, n *storage.Note, withPendin
 	if err != nil {
 		return fmt.Errorf("s3store: digest: %w", err)
 	}
-	if err := s.putNew(ctx, s.cfg.prefix+digestRel(s.writer, n.Digest), line); err != nil {
+	if err := s.putNew(ctx, s.cfg.prefix+digestRel(s.writer, n.Digest), line, true); err != nil {
 		return fmt.Errorf("s3store: store digest %d: %w", n.Digest, err)
 	}
 	s.dg.num = n.Digest

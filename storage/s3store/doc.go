@@ -170,10 +170,17 @@
 //   - Keys. A checkpoint key shorter than [storage.MinHMACKeyLen] is an
 //     error (matching [storage.ErrBadKey]), never a fallback.
 //
+//   - Object Lock ([WithObjectLock]). On a bucket created with Object
+//     Lock, batch objects, their rewritten generations and digest objects
+//     are written with a retention mode (GOVERNANCE or COMPLIANCE) and a
+//     retain-until date period after the upload, so the server refuses to
+//     change or delete them until then. DeleteBefore keeps whatever is
+//     still under retention (and logs it); Delete of an entry in a locked
+//     object fails with [ErrObjectLocked] before writing anything.
+//
 // Known limits: a crash between a rewrite's new generation and its
 // removal note leaves an unlisted generation that Verify reports; objects
-// of a day a retention note names are accepted as removed. Object Lock
-// is not built yet.
+// of a day a retention note names are accepted as removed.
 //
 // Cost: one PUT per digest (one per interval per writer that stored
 // something, one at each Flush that followed an upload, one at Close) and

@@ -13,6 +13,11 @@ import (
 // makes uploads fail with it (the entries stay pending).
 var ErrBucketNotFound = errors.New("s3store: bucket does not exist")
 
+// ErrObjectLocked is matched (errors.Is) by the error of a Delete whose
+// entry lies in an object still under Object Lock retention
+// ([WithObjectLock]).
+var ErrObjectLocked = errors.New("s3store: object under Object Lock retention")
+
 // ErrAccessDenied is matched (errors.Is) by errors caused by the server
 // refusing the credentials or the operation (HTTP 403, AccessDenied,
 // InvalidAccessKeyId, SignatureDoesNotMatch).

@@ -2,10 +2,13 @@ package s3store
 
 import (
 	"crypto/ed25519"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -74,6 +77,9 @@ type config struct {
 	witness           io.Writer
 	digestInterval    time.Duration
 	digestObjects     int
+	lockMode          types.ObjectLockMode // "" without Object Lock
+	lockPeriod        time.Duration
+	lockErr           error
 }
 
 func newConfig(opts []Option) config {
@@ -284,5 +290,28 @@ func WithDigestInterval(d time.Duration, objects int) Option {
 		if objects > 0 {
 			c.digestObjects = objects
 		}
+	})
+}
+
+// WithObjectLock writes every batch object (and its rewritten generations)
+// and every digest object with S3 Object Lock retention: mode
+// (types.ObjectLockModeGovernance or types.ObjectLockModeCompliance) until
+// period after the upload, so that no one (in COMPLIANCE mode, not even the
+// account root) can change or delete them before then: WORM storage, SEC
+// 17a-4 style. The bucket must have been created with Object Lock enabled
+// (uploads fail with the server's error otherwise, reported as for any
+// failed upload). Retention cleanup respects it: DeleteBefore keeps a day
+// whose objects are still under retention (by their upload time and
+// period) and the batches of t's day still under retention, and says so in
+// its log; Delete of an entry in an object still under retention fails
+// with an error matching [ErrObjectLocked]. Id markers are not locked. An
+// unknown mode or a period <= 0 makes [New] fail. Default: no Object Lock.
+func WithObjectLock(mode types.ObjectLockMode, period time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if (mode != types.ObjectLockModeGovernance && mode != types.ObjectLockModeCompliance) || period <= 0 {
+			c.lockErr = fmt.Errorf("s3store: Object Lock mode %q and period %s: want GOVERNANCE or COMPLIANCE and a period > 0", mode, period)
+			return
+		}
+		c.lockMode, c.lockPeriod, c.lockErr = mode, period, nil
 	})
 }

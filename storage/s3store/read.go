@@ -23,8 +23,9 @@ import (
 
 // objMeta is what a listing says about an object besides its key.
 type objMeta struct {
-	size int64
-	etag string
+	size     int64
+	etag     string
+	modified time.Time
 }
 
 // list calls fn for every key under prefix (relative to the store prefix
@@ -57,7 +58,7 @@ func (s *Store) list(ctx context.Context, prefix, startAfter, delim string, fn f
 		for _, o := range out.Contents {
 			k := aws.ToString(o.Key)
 			keys = append(keys, k)
-			metas[k] = objMeta{size: aws.ToInt64(o.Size), etag: aws.ToString(o.ETag)}
+			metas[k] = objMeta{size: aws.ToInt64(o.Size), etag: aws.ToString(o.ETag), modified: aws.ToTime(o.LastModified)}
 		}
 		for _, cp := range out.CommonPrefixes {
 			k := aws.ToString(cp.Prefix)
@@ -127,6 +128,7 @@ type partition struct {
 	legacy []string             // keys (relative) of reference-layout objects
 	byBase map[string]batchName // current generation by base
 	size   map[batchName]int64  // object size of each current generation
+	mod    map[batchName]time.Time // upload time of each batch object listed
 }
 
 // isTombstoneSize reports whether a listed object has the tombstone's
@@ -161,7 +163,7 @@ type staleGen struct {
 // The current generation of a batch is its highest one; every lower one is
 // superseded, whether or not it is a tombstone yet.
 func (s *Store) listPartition(ctx context.Context, date string, basePrefix string) (*partition, error) {
-	p := &partition{date: date, byBase: map[string]batchName{}, size: map[batchName]int64{}}
+	p := &partition{date: date, byBase: map[string]batchName{}, size: map[batchName]int64{}, mod: map[batchName]time.Time{}}
 	type listed struct {
 		name batchName
 		m    objMeta
@@ -174,6 +176,7 @@ func (s *Store) listPartition(ctx context.Context, date string, basePrefix strin
 		}
 		if bn, ok := parseBatchName(leaf); ok {
 			all = append(all, listed{bn, m})
+			p.mod[bn] = m.modified
 		} else if strings.HasSuffix(leaf, legacyExt) {
 			p.legacy = append(p.legacy, rel)
 		}

@@ -94,6 +94,9 @@ func New(ctx context.Context, client *s3.Client, bucket string, opts ...Option) 
 	if cfg.keyErr != nil {
 		return nil, fmt.Errorf("s3store: %w", cfg.keyErr)
 	}
+	if cfg.lockErr != nil {
+		return nil, cfg.lockErr
+	}
 	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		if code := httpStatus(err); code == 404 || apiCode(err) == "NotFound" || apiCode(err) == "NoSuchBucket" {
 			return nil, fmt.Errorf("s3store: check bucket %q: %w: %w", bucket, ErrBucketNotFound, err)
@@ -447,7 +450,7 @@ func (s *Store) deliver(ctx context.Context, b *batch) error {
 		if o.stored {
 			continue
 		}
-		err := s.putNew(ctx, s.cfg.prefix+o.rel, o.body)
+		err := s.putNew(ctx, s.cfg.prefix+o.rel, o.body, !o.marker)
 		if err != nil {
 			return err
 		}
@@ -464,15 +467,20 @@ func (s *Store) deliver(ctx context.Context, b *batch) error {
 // putNew stores body under key unless an object is already there. An
 // existing object counts as success: keys are never reused for different
 // content (see the package doc).
-func (s *Store) putNew(ctx context.Context, key string, body []byte) error {
-	_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
+//
+// With lock (batch and digest objects) and [WithObjectLock], the object is
+// written with the Object Lock retention configured.
+func (s *Store) putNew(ctx context.Context, key string, body []byte, lock bool) error {
+	in := &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(key),
 		Body:          bytes.NewReader(body),
 		ContentLength: aws.Int64(int64(len(body))),
 		ContentType:   aws.String("application/x-ndjson"),
 		IfNoneMatch:   aws.String("*"),
-	})
+	}
+	s.lockInput(in, lock)
+	_, err := s.client.PutObject(ctx, in)
 	if err != nil && !isPreconditionFailed(err) {
 		return classify("put object", s.bucket, err)
 	}
@@ -595,4 +603,21 @@ func (s *Store) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// lockInput adds the Object Lock retention to a put of a batch or digest
+// object (lock), when the Store has one.
+func (s *Store) lockInput(in *s3.PutObjectInput, lock bool) {
+	if !lock || s.cfg.lockMode == "" {
+		return
+	}
+	until := time.Now().Add(s.cfg.lockPeriod).UTC()
+	in.ObjectLockMode = s.cfg.lockMode
+	in.ObjectLockRetainUntilDate = &until
+}
+
+// locked reports whether an object stored at modified is still under the
+// Store's Object Lock retention.
+func (s *Store) locked(modified time.Time) bool {
+	return s.cfg.lockMode != "" && !modified.IsZero() && time.Now().Before(modified.Add(s.cfg.lockPeriod))
 }
