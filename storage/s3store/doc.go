@@ -137,6 +137,7 @@
 //     object's lines carry chain positions of one writer (sorted by
 //     timestamp inside the object, so verification orders them by
 //     position, not by line).
+//
 //   - Digest objects (with [WithCheckpointKey] or [WithCheckpointSigner]).
 //     Per writer, CloudTrail-style, signed [storage.Note] lines stored at
 //     prefix/_digests/<writer>/<n, 20 digits>.json (If-None-Match: *),
@@ -151,6 +152,7 @@
 //     SHA-256 and the chain runs removed, or the day retention removes
 //     (written before the day is deleted). Without a key no digest is
 //     written; the Store keeps no key of its own in the bucket.
+//
 //   - [Store.Verify] given the key checks, besides every chain link: the
 //     signatures, numbering and chain of every writer's digests; that
 //     every listed object is present with its SHA-256 unless a removal
@@ -159,6 +161,7 @@
 //     unconfirmed); that every writer's signed head is present and nothing
 //     follows a final digest. Reference-layout objects
 //     (prefix/<day>/<id>.json) are reported as legacy, not as tampering.
+//
 //   - Witnesses ([WithWitness], [WithVerifyWitness]). What the store signs
 //     last cannot be vouched for by the store: deleting the newest objects
 //     together with the digests listing them, a whole writer session, or
@@ -167,6 +170,7 @@
 //     given those lines requires each in the store. Without a witness the
 //     report names these as what it cannot rule out
 //     ([S3UnverifiableWithoutWitness]).
+//
 //   - Keys. A checkpoint key shorter than [storage.MinHMACKeyLen] is an
 //     error (matching [storage.ErrBadKey]), never a fallback.
 //

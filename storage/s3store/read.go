@@ -122,12 +122,12 @@ func (s *Store) daysInRange(ctx context.Context, start, end time.Time) ([]time.T
 // partition is the listing of one day.
 type partition struct {
 	date   string
-	batch  []batchName          // current generation of each batch
-	stale  []staleGen           // superseded generations still holding entries
-	tombs  []batchName          // superseded generations already tombstones
-	legacy []string             // keys (relative) of reference-layout objects
-	byBase map[string]batchName // current generation by base
-	size   map[batchName]int64  // object size of each current generation
+	batch  []batchName             // current generation of each batch
+	stale  []staleGen              // superseded generations still holding entries
+	tombs  []batchName             // superseded generations already tombstones
+	legacy []string                // keys (relative) of reference-layout objects
+	byBase map[string]batchName    // current generation by base
+	size   map[batchName]int64     // object size of each current generation
 	mod    map[batchName]time.Time // upload time of each batch object listed
 }
 
