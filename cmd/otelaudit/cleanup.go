@@ -8,14 +8,20 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
+	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
 
-const cleanupHelp = `Usage: otelaudit cleanup --dir DIR --retention-days N [--dry-run]
+const cleanupHelp = `Usage: otelaudit cleanup --dir DIR --retention-days N [--dry-run] [--checkpoint-key-file F]
+       otelaudit cleanup --s3-bucket B [--s3-prefix P] ... --retention-days N [--checkpoint-key-file F]
 
 Apply retention: delete every entry whose timestamp is more than N days
 before now (N >= 1), and print what was removed, per UTC day. The file
 backend removes whole day files and records a signed note of what it
-removed, so "otelaudit verify" still passes afterwards.
+removed, so "otelaudit verify" still passes afterwards. An S3 store whose
+writers sign digests (s3store.WithCheckpointKey) needs the same key here
+(--checkpoint-key-file), so that cleanup writes signed removal notes too.
 
 cleanup opens the store for writing: it takes the store's lock and fails
 (exit 2) while another process holds it. --dry-run only reports what would
@@ -30,9 +36,19 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 	sf := addStoreFlags(fs, true)
 	days := fs.Int("retention-days", 0, "keep entries of the last `N` days (N >= 1); delete older ones")
 	dryRun := fs.Bool("dry-run", false, "report what would be removed; delete nothing")
+	keyFile := fs.String("checkpoint-key-file", "", "sign the removal notes with the first key (ID:HEX) in `FILE`:\nthe key the store's writers sign with (an S3 store without it gets no\nremoval notes, and a signed S3 store then verifies as tampered)")
+	insecure := fs.Bool("allow-insecure-key-file", false, "read a checkpoint key file that group or others can access, with a warning")
 	pos, err := c.parse(fs, cleanupHelp, args)
 	if err != nil {
 		return err
+	}
+	if *keyFile != "" {
+		ks, err := readCheckpointKeyFile(ctx, c, *keyFile, *insecure)
+		if err != nil {
+			return err
+		}
+		sf.fileOpts = append(sf.fileOpts, filestore.WithCheckpointKey(ks[0].ID, ks[0].Key))
+		sf.s3.opts = append(sf.s3.opts, s3store.WithCheckpointKey(ks[0].ID, ks[0].Key))
 	}
 	if err := noArgs(pos); err != nil {
 		return err

@@ -19,6 +19,7 @@ const defaultS3Region = "us-east-1"
 // s3Flags select an S3 store (storage/s3store).
 type s3Flags struct {
 	bucket, prefix, endpoint, region string
+	opts                             []s3store.Option // added by the command (a checkpoint key)
 }
 
 const (
@@ -65,7 +66,7 @@ func (f *s3Flags) open(ctx context.Context, c *cli) (*store, error) {
 			o.UsePathStyle = true
 		}
 	})
-	st, err := s3store.New(ctx, client, f.bucket, s3store.WithPrefix(f.prefix), s3store.WithLogger(c.logger()))
+	st, err := s3store.New(ctx, client, f.bucket, append([]s3store.Option{s3store.WithPrefix(f.prefix), s3store.WithLogger(c.logger())}, f.opts...)...)
 	if err != nil {
 		return nil, ioError(fmt.Errorf("open S3 store s3://%s/%s: %w", f.bucket, f.prefix, err))
 	}

@@ -16,8 +16,9 @@ import (
 
 // storeFlags are the flags that name the store a command works on.
 type storeFlags struct {
-	dir string
-	s3  s3Flags
+	dir      string
+	s3       s3Flags
+	fileOpts []filestore.Option // added by the command (a checkpoint key)
 }
 
 func addStoreFlags(fs *flag.FlagSet, withS3 bool) *storeFlags {
@@ -59,7 +60,7 @@ func (sf *storeFlags) open(ctx context.Context, c *cli, readOnly bool) (*store, 
 	if !fi.IsDir() {
 		return nil, ioError(fmt.Errorf("%s is not a directory", sf.dir))
 	}
-	opts := []filestore.Option{filestore.WithLogger(c.logger())}
+	opts := append([]filestore.Option{filestore.WithLogger(c.logger())}, sf.fileOpts...)
 	if readOnly {
 		opts = append(opts, filestore.WithReadOnly())
 	}

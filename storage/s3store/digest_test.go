@@ -336,3 +336,26 @@ func TestDigestRemovals(t *testing.T) {
 	require.Contains(t, k, storage.ProblemMissing, "%v", rep.Problems)
 	assert.True(t, strings.HasPrefix(k[storage.ProblemMissing], "2025-07-03/"), "names the superseded object: %v", rep.Problems)
 }
+
+// TestDigestsWhileAppending: objects a running writer stored after its
+// last digest verify as unconfirmed (a warning, exit 0), not as tampering;
+// after Close nothing is unconfirmed.
+func TestDigestsWhileAppending(t *testing.T) {
+	sb := newSignedBucket(t, "a/")
+	st := sb.store(s3store.WithDigestInterval(time.Hour, 1000))
+	base := time.Date(2025, 7, 5, 0, 0, 0, 0, time.UTC)
+	sb.write([]*s3store.Store{st}, base, 100)
+	require.NoError(t, st.Flush(t.Context())) // a digest
+	sb.write([]*s3store.Store{st}, base.Add(time.Hour), 120)
+	require.Eventually(t, func() bool { return st.Stats().Objects >= 4 }, 10*time.Second, 10*time.Millisecond, "the full batches go up without a Flush")
+	rep := sb.verify(true)
+	require.True(t, rep.OK(), "%v", rep.Problems)
+	assert.GreaterOrEqual(t, rep.Unconfirmed, int64(100))
+	require.NotEmpty(t, rep.Warnings)
+	assert.Equal(t, storage.WarningUnconfirmed, rep.Warnings[0].Kind)
+	require.NoError(t, st.Close())
+	rep = sb.verify(true)
+	require.True(t, rep.OK(), "%v", rep.Problems)
+	assert.Zero(t, rep.Unconfirmed)
+	assert.Equal(t, int64(220), rep.Chained)
+}
