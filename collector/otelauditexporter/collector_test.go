@@ -176,7 +176,26 @@ func storeConfig(t *testing.T, store string) (string, func() storage.Backend) {
 		}
 	}
 	bucket, srv, client := newS3Bucket(t)
-	yaml := fmt.Sprintf("    s3: {bucket: %s, prefix: fleet, endpoint: %q, region: us-east-1}", bucket, srv.Endpoint)
+	keyFile := t.TempDir() + "/ckpt.key"
+	require.NoError(t, os.WriteFile(keyFile, []byte("fleet1:00112233445566778899aabbccddeeff\n"), 0o600))
+	t.Cleanup(func() {
+		if t.Failed() {
+			return
+		}
+		// The S3 store signs digests with checkpoint_key_file: it
+		// verifies with that key, every object listed by a digest.
+		key, _ := hex.DecodeString("00112233445566778899aabbccddeeff")
+		st, err := s3store.New(context.Background(), client, bucket, s3store.WithPrefix("fleet"))
+		require.NoError(t, err)
+		defer st.Close()
+		rep, err := st.Verify(context.Background(), s3store.WithVerifyKey("fleet1", key))
+		require.NoError(t, err)
+		assert.True(t, rep.OK(), "%+v", rep.Problems)
+		assert.Equal(t, int64(2*spansPerSource), rep.Chained)
+		assert.Positive(t, rep.Checkpoints)
+		assert.Zero(t, rep.Unconfirmed, "the final digest lists everything")
+	})
+	yaml := fmt.Sprintf("    s3: {bucket: %s, prefix: fleet, endpoint: %q, region: us-east-1}\n    checkpoint_key_file: %s", bucket, srv.Endpoint, keyFile)
 	return yaml, func() storage.Backend {
 		st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("fleet"))
 		require.NoError(t, err)

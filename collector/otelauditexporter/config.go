@@ -65,8 +65,11 @@ type Config struct {
 	HashKeyFile string `mapstructure:"hash_key_file"`
 	// CheckpointKeyFile is a file whose first key line is ID:HEX (or HEX),
 	// at least 16 bytes: the file store signs its checkpoints with it
-	// instead of a key kept beside the data. Files only, until the S3
-	// store has checkpoints. Refused if group or others can access it.
+	// instead of a key kept beside the data, and the S3 store signs its
+	// digest objects and removal notes with it (s3store.WithCheckpointKey;
+	// each replica is a writer with its own digests), so that `otelaudit
+	// verify --checkpoint-key-file` checks them. Refused if group or
+	// others can access it.
 	CheckpointKeyFile string `mapstructure:"checkpoint_key_file"`
 
 	// JoinWait is how long a span without content waits for its GenAI log
@@ -111,8 +114,8 @@ var ErrInvalidConfig = errors.New("otelaudit exporter: invalid config")
 
 // Validate reports a configuration that cannot work, before the Collector
 // starts: no store or two stores, an unknown content mode, a key that is
-// missing for encrypt or given for a mode that does not use it, and a
-// checkpoint key for S3. It reads no files: keys are loaded at start,
+// missing for encrypt or given for a mode that does not use it. It reads
+// no files: keys are loaded at start,
 // where a missing or short key is an error too.
 func (c *Config) Validate() error {
 	bad := func(format string, a ...any) error {
@@ -125,8 +128,6 @@ func (c *Config) Validate() error {
 		return bad("set directory or s3, not both")
 	case c.S3 != nil && c.S3.Bucket == "":
 		return bad("s3.bucket is required")
-	case c.S3 != nil && c.CheckpointKeyFile != "":
-		return bad("checkpoint_key_file applies to the file store (directory) only")
 	}
 	switch {
 	case c.JoinWait <= 0:

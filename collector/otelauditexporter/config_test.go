@@ -43,9 +43,6 @@ func TestConfigValidate(t *testing.T) {
 			c.Directory, c.Content, c.KeyEnv, c.KeyFile = "/d", "encrypt", "K", "/k"
 		}, "exactly one of key_file and key_env"},
 		{"key for hash", func(c *otelauditexporter.Config) { c.Directory, c.KeyFile = "/d", "/k" }, "are for content: encrypt"},
-		{"checkpoint key for s3", func(c *otelauditexporter.Config) {
-			c.S3, c.CheckpointKeyFile = &otelauditexporter.S3Config{Bucket: "b"}, "/k"
-		}, "file store (directory) only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -153,14 +153,18 @@ func (a *auditExporter) open(ctx context.Context) (_ *auditexporter.Exporter, er
 }
 
 func (a *auditExporter) openStore(ctx context.Context) (storage.Backend, error) {
+	var ckptID string
+	var ckptKey []byte
+	if a.cfg.CheckpointKeyFile != "" {
+		var err error
+		if ckptID, ckptKey, err = readKeyFile(ctx, a.cfg.CheckpointKeyFile, "checkpoint_key_file"); err != nil {
+			return nil, err
+		}
+	}
 	if a.cfg.Directory != "" {
 		var fopts []filestore.Option
-		if a.cfg.CheckpointKeyFile != "" {
-			id, key, err := readKeyFile(ctx, a.cfg.CheckpointKeyFile, "checkpoint_key_file")
-			if err != nil {
-				return nil, err
-			}
-			fopts = append(fopts, filestore.WithCheckpointKey(id, key))
+		if ckptKey != nil {
+			fopts = append(fopts, filestore.WithCheckpointKey(ckptID, ckptKey))
 		}
 		st, err := filestore.New(a.cfg.Directory, fopts...)
 		if err != nil {
@@ -189,6 +193,9 @@ func (a *auditExporter) openStore(ctx context.Context) (storage.Backend, error) 
 	var sopts []s3store.Option
 	if s3c.Prefix != "" {
 		sopts = append(sopts, s3store.WithPrefix(s3c.Prefix))
+	}
+	if ckptKey != nil {
+		sopts = append(sopts, s3store.WithCheckpointKey(ckptID, ckptKey))
 	}
 	st, err := s3store.New(ctx, client, s3c.Bucket, sopts...)
 	if err != nil {
