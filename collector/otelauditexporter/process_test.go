@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -76,4 +77,19 @@ func stopBinary(t *testing.T, cmd *exec.Cmd, timeout time.Duration) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("collector did not stop within %s", timeout)
 	}
+}
+
+// TestExampleConfigValid: collector/config.example.yaml, with its
+// directories moved into a temporary one, is a valid configuration of the
+// built bin/otelcol-audit.
+func TestExampleConfigValid(t *testing.T) {
+	bin := collectorBinary(t)
+	data, err := os.ReadFile("../config.example.yaml")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	cfg := strings.NewReplacer("./audit-queue", filepath.Join(dir, "queue"), "./audit-data", filepath.Join(dir, "data")).Replace(string(data))
+	path := filepath.Join(dir, "config.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	out, err := exec.Command(bin, "validate", "--config", path).CombinedOutput()
+	require.NoError(t, err, "otelcol-audit validate:\n%s", out)
 }
