@@ -168,20 +168,23 @@ func (a *Auditor) OnEmit(_ context.Context, r *sdklog.Record) error {
 		return nil
 	}
 	name := r.EventName()
-	var attrs map[string]any
+	if name == "" {
+		r.WalkAttributes(func(kv attribute.KeyValue) bool {
+			if kv.Key == "event.name" {
+				name = kv.Value.AsString()
+				return false
+			}
+			return true
+		})
+	}
+	if !genaijoin.IsContentEvent(name) {
+		return nil // other records cost a name check, nothing more
+	}
+	attrs := make(map[string]any, r.AttributesLen())
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
-		if attrs == nil {
-			attrs = make(map[string]any, r.AttributesLen())
-		}
 		attrs[string(kv.Key)] = raw(kv.Value)
 		return true
 	})
-	if name == "" {
-		name, _ = attrs["event.name"].(string)
-	}
-	if !genaijoin.IsContentEvent(name) {
-		return nil
-	}
 	t := r.Timestamp()
 	if t.IsZero() {
 		t = r.ObservedTimestamp()

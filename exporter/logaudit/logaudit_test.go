@@ -39,11 +39,19 @@ func texts(i int) (system, user, answer string) {
 
 // emitEvents emits call i's content as the semconv message events, in
 // the span's context.
-func emitEvents(ctx context.Context, l log.Logger, i int) {
+func emitEvents(ctx context.Context, l log.Logger, i int) { emitEventsAs(ctx, l, i, false) }
+
+// emitEventsAs is emitEvents, naming the events by the older event.name
+// attribute when legacy is set.
+func emitEventsAs(ctx context.Context, l log.Logger, i int, legacy bool) {
 	sys, user, answer := texts(i)
 	emit := func(name string, body attribute.Value) {
 		var r log.Record
-		r.SetEventName(name)
+		if legacy {
+			r.AddAttributes(attribute.String("event.name", name))
+		} else {
+			r.SetEventName(name)
+		}
 		r.SetTimestamp(time.Now())
 		r.SetBody(body)
 		r.AddAttributes(attribute.String("gen_ai.provider.name", "openai"))
@@ -154,7 +162,7 @@ func TestSpanAloneAndEventsAlone(t *testing.T) {
 	_, plain := tp.Tracer("i").Start(ctx, "GET /")
 	plain.End()
 	orphan := trace.ContextWithSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{9}, SpanID: trace.SpanID{9}}))
-	emitEvents(orphan, lp.Logger("i"), 2)
+	emitEventsAs(orphan, lp.Logger("i"), 2, true) // named by the event.name attribute
 	var other log.Record
 	other.SetBody(attribute.StringValue("not an event"))
 	lp.Logger("i").Emit(orphan, other)
