@@ -225,7 +225,7 @@ func (e *AuditEntry) Validate() error {
 	if len(e.Metadata) > 0 {
 		// The metadata rules are the encoder's: encode into scratch space.
 		bp := scratchPool.Get().(*[]byte)
-		b, err := appendValue((*bp)[:0], e.Metadata, 1)
+		b, err := jsontext.AppendValue((*bp)[:0], e.Metadata, 1, MaxNesting)
 		if cap(b) <= 64<<10 {
 			*bp = b[:0]
 			scratchPool.Put(bp)
@@ -358,7 +358,7 @@ func (e *AuditEntry) appendJSON(dst []byte) ([]byte, error) {
 	b = append(b, `,"alerts":`...)
 	b = appendStrings(b, e.Alerts, &ok)
 	b = append(b, `,"latency_ms":`...)
-	b = appendFloat(b, e.LatencyMS)
+	b = jsontext.AppendFloat(b, e.LatencyMS)
 	b = append(b, `,"input_tokens":`...)
 	b = appendNullInt(b, e.InputTokens)
 	b = append(b, `,"output_tokens":`...)
@@ -368,7 +368,7 @@ func (e *AuditEntry) appendJSON(dst []byte) ([]byte, error) {
 		b = append(b, "{}"...)
 	} else {
 		var err error
-		if b, err = appendValue(b, e.Metadata, 1); err != nil {
+		if b, err = jsontext.AppendValue(b, e.Metadata, 1, MaxNesting); err != nil {
 			return dst, fmt.Errorf("%w: entry %q: metadata: %w", ErrInvalidEntry, shortID(e.ID), err)
 		}
 	}
@@ -425,171 +425,10 @@ func checkExtra(k string, raw json.RawMessage) ([]byte, error) {
 		return nil, fmt.Errorf("an extra key differs from the field %q only in case", n)
 	}
 	v := bytes.TrimSpace(raw)
-	if err := checkRawJSON(v); err != nil {
+	if err := jsontext.CheckValue(v, MaxNesting); err != nil {
 		return nil, fmt.Errorf("an extra key's value: %w", err)
 	}
 	return v, nil
-}
-
-// checkRawJSON checks that raw is one JSON value, nested at most
-// MaxNesting levels. Strings in it are kept byte for byte, so they need
-// not be valid UTF-8.
-func checkRawJSON(raw []byte) error {
-	if !json.Valid(raw) {
-		return errors.New("invalid JSON")
-	}
-	if nesting(raw) > MaxNesting {
-		return fmt.Errorf("nested deeper than %d levels", MaxNesting)
-	}
-	return nil
-}
-
-// nesting returns the deepest nesting of objects and arrays in valid JSON
-// text.
-func nesting(raw []byte) int {
-	depth, deepest := 0, 0
-	for i := 0; i < len(raw); i++ {
-		switch raw[i] {
-		case '{', '[':
-			depth++
-			deepest = max(deepest, depth)
-		case '}', ']':
-			depth--
-		case '"':
-			for i++; i < len(raw) && raw[i] != '"'; i++ {
-				if raw[i] == '\\' {
-					i++
-				}
-			}
-		}
-	}
-	return deepest
-}
-
-var (
-	errNotUTF8 = errors.New("a string or key is not valid UTF-8")
-	errDeep    = fmt.Errorf("nested deeper than %d levels", MaxNesting)
-)
-
-// appendValue appends v as JSON. The common types (those JSON decoding
-// produces, plus Go's integer types and []string) are encoded here and
-// checked for UTF-8 and nesting; any other value is encoded by
-// encoding/json, then checked the same way.
-func appendValue(b []byte, v any, depth int) ([]byte, error) {
-	switch x := v.(type) {
-	case nil:
-		return append(b, "null"...), nil
-	case string:
-		b, ok := jsontext.AppendValidString(b, x)
-		if !ok {
-			return b, errNotUTF8
-		}
-		return b, nil
-	case bool:
-		return strconv.AppendBool(b, x), nil
-	case json.Number:
-		if x == "" || !json.Valid([]byte(x)) || x[0] == '"' || x[0] == '{' || x[0] == '[' || x[0] == 't' || x[0] == 'f' || x[0] == 'n' {
-			return b, fmt.Errorf("%q is not a JSON number", string(x))
-		}
-		return append(b, x...), nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return b, fmt.Errorf("%v is not a finite number", x)
-		}
-		return appendFloat(b, x), nil
-	case int:
-		return strconv.AppendInt(b, int64(x), 10), nil
-	case int64:
-		return strconv.AppendInt(b, x, 10), nil
-	case int32:
-		return strconv.AppendInt(b, int64(x), 10), nil
-	case uint64:
-		return strconv.AppendUint(b, x, 10), nil
-	case uint32:
-		return strconv.AppendUint(b, uint64(x), 10), nil
-	case []string:
-		if x == nil {
-			return append(b, "null"...), nil
-		}
-		ok := true
-		if b = appendStrings(b, x, &ok); !ok {
-			return b, errNotUTF8
-		}
-		return b, nil
-	case []any:
-		if x == nil {
-			return append(b, "null"...), nil
-		}
-		if depth > MaxNesting {
-			return b, errDeep
-		}
-		b = append(b, '[')
-		for i, el := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendValue(b, el, depth+1); err != nil {
-				return b, err
-			}
-		}
-		return append(b, ']'), nil
-	case map[string]any:
-		if x == nil {
-			return append(b, "null"...), nil
-		}
-		if depth > MaxNesting {
-			return b, errDeep
-		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var ok bool
-			if b, ok = jsontext.AppendValidString(b, k); !ok {
-				return b, errNotUTF8
-			}
-			b = append(b, ':')
-			var err error
-			if b, err = appendValue(b, x[k], depth+1); err != nil {
-				return b, err
-			}
-		}
-		return append(b, '}'), nil
-	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return b, err
-	}
-	// encoding/json replaces invalid UTF-8 with the escape \ufffd (and
-	// writes a real U+FFFD as is), so the escape reveals a silent change.
-	if hasReplacementEscape(raw) {
-		return b, errNotUTF8
-	}
-	if depth-1+nesting(raw) > MaxNesting {
-		return b, errDeep
-	}
-	return append(b, raw...), nil
-}
-
-// hasReplacementEscape reports whether JSON text holds the escape \ufffd.
-func hasReplacementEscape(raw []byte) bool {
-	for i := 0; i+6 <= len(raw); i++ {
-		if raw[i] != '\\' {
-			continue
-		}
-		if raw[i+1] == 'u' && strings.EqualFold(string(raw[i+2:i+6]), "fffd") {
-			return true
-		}
-		i++ // skip the escaped character
-	}
-	return false
 }
 
 // appendValid appends s as a JSON string and clears *ok when s is not
@@ -624,32 +463,9 @@ func appendNullInt(b []byte, v *int64) []byte {
 }
 
 func appendStrings(b []byte, ss []string, ok *bool) []byte {
-	b = append(b, '[')
-	for i, s := range ss {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendValid(b, s, ok)
-	}
-	return append(b, ']')
-}
-
-// appendFloat formats like encoding/json (shortest representation that
-// round-trips, exponent form outside [1e-6, 1e21)).
-func appendFloat(b []byte, f float64) []byte {
-	abs := math.Abs(f)
-	fmtc := byte('f')
-	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		fmtc = 'e'
-	}
-	b = strconv.AppendFloat(b, f, fmtc, -1, 64)
-	if fmtc == 'e' {
-		// clean up e-09 to e-9, as encoding/json does
-		n := len(b)
-		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-			b[n-2] = b[n-1]
-			b = b[:n-1]
-		}
+	b, valid := jsontext.AppendValidStrings(b, ss)
+	if !valid {
+		*ok = false
 	}
 	return b
 }

@@ -1,0 +1,216 @@
+package jsontext
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// ErrNotUTF8 is returned by [AppendValue] when a string or an object key
+// is not valid UTF-8 (encoding/json would silently write U+FFFD instead).
+var ErrNotUTF8 = errors.New("a string or key is not valid UTF-8")
+
+// TooDeepError is returned by [AppendValue] and [CheckValue] when objects
+// and arrays nest deeper than the limit.
+type TooDeepError struct{ Limit int }
+
+func (e *TooDeepError) Error() string { return fmt.Sprintf("nested deeper than %d levels", e.Limit) }
+
+// AppendValue appends v to b as JSON text whose decoding (encoding/json)
+// equals v. The types JSON decoding produces, Go's integer types and
+// []string are encoded here; any other value goes through encoding/json.
+// Strings and keys must be valid UTF-8 ([ErrNotUTF8]); objects and arrays
+// may nest at most maxDepth levels, v itself being at level depth
+// ([TooDeepError]); map keys are sorted, so equal values encode to equal
+// bytes. On error the caller discards b.
+func AppendValue(b []byte, v any, depth, maxDepth int) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		b, ok := AppendValidString(b, x)
+		if !ok {
+			return b, ErrNotUTF8
+		}
+		return b, nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case json.Number:
+		if x == "" || !json.Valid([]byte(x)) || x[0] == '"' || x[0] == '{' || x[0] == '[' || x[0] == 't' || x[0] == 'f' || x[0] == 'n' {
+			return b, fmt.Errorf("%q is not a JSON number", string(x))
+		}
+		return append(b, x...), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return b, fmt.Errorf("%v is not a finite number", x)
+		}
+		return AppendFloat(b, x), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, x, 10), nil
+	case uint32:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case []string:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		b, ok := AppendValidStrings(b, x)
+		if !ok {
+			return b, ErrNotUTF8
+		}
+		return b, nil
+	case []any:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		if depth > maxDepth {
+			return b, &TooDeepError{maxDepth}
+		}
+		b = append(b, '[')
+		for i, el := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = AppendValue(b, el, depth+1, maxDepth); err != nil {
+				return b, err
+			}
+		}
+		return append(b, ']'), nil
+	case map[string]any:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		if depth > maxDepth {
+			return b, &TooDeepError{maxDepth}
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = AppendValidString(b, k); !ok {
+				return b, ErrNotUTF8
+			}
+			b = append(b, ':')
+			var err error
+			if b, err = AppendValue(b, x[k], depth+1, maxDepth); err != nil {
+				return b, err
+			}
+		}
+		return append(b, '}'), nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	// encoding/json replaces invalid UTF-8 with the escape \ufffd (and
+	// writes a real U+FFFD as is), so the escape reveals a silent change.
+	if hasReplacementEscape(raw) {
+		return b, ErrNotUTF8
+	}
+	if depth-1+nesting(raw) > maxDepth {
+		return b, &TooDeepError{maxDepth}
+	}
+	return append(b, raw...), nil
+}
+
+// AppendValidStrings appends ss as a JSON array of strings; ok is false
+// when one of them is not valid UTF-8 (the caller then discards b).
+func AppendValidStrings(b []byte, ss []string) (_ []byte, ok bool) {
+	ok = true
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var valid bool
+		b, valid = AppendValidString(b, s)
+		ok = ok && valid
+	}
+	return append(b, ']'), ok
+}
+
+// CheckValue reports whether raw is exactly one JSON value nested at most
+// maxDepth levels ([TooDeepError]). Strings in it are not checked for
+// UTF-8: raw text is kept byte for byte.
+func CheckValue(raw []byte, maxDepth int) error {
+	if !json.Valid(raw) {
+		return errors.New("invalid JSON")
+	}
+	if nesting(raw) > maxDepth {
+		return &TooDeepError{maxDepth}
+	}
+	return nil
+}
+
+// nesting returns the deepest nesting of objects and arrays in valid JSON
+// text.
+func nesting(raw []byte) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '{', '[':
+			depth++
+			deepest = max(deepest, depth)
+		case '}', ']':
+			depth--
+		case '"':
+			for i++; i < len(raw) && raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+		}
+	}
+	return deepest
+}
+
+// hasReplacementEscape reports whether JSON text holds the escape \ufffd.
+func hasReplacementEscape(raw []byte) bool {
+	for i := 0; i+6 <= len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if raw[i+1] == 'u' && strings.EqualFold(string(raw[i+2:i+6]), "fffd") {
+			return true
+		}
+		i++ // skip the escaped character
+	}
+	return false
+}
+
+// AppendFloat appends f as encoding/json formats it: the shortest text
+// that round-trips, in exponent form outside [1e-6, 1e21).
+func AppendFloat(b []byte, f float64) []byte {
+	abs := math.Abs(f)
+	fmtc := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		fmtc = 'e'
+	}
+	b = strconv.AppendFloat(b, f, fmtc, -1, 64)
+	if fmtc == 'e' {
+		// clean up e-09 to e-9, as encoding/json does
+		n := len(b)
+		if n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}

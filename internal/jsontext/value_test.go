@@ -1,0 +1,100 @@
+package jsontext
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestAppendFloatMatchesEncodingJSON(t *testing.T) {
+	for _, f := range []float64{0, 5, 0.30000000000000004, 1e-7, 1e21, 99999.999, 1.5e300, -2.5e-9, 123456789} {
+		want, _ := json.Marshal(f)
+		if got := string(AppendFloat(nil, f)); got != string(want) {
+			t.Errorf("AppendFloat(%v) = %s, want %s", f, got, want)
+		}
+	}
+}
+
+// TestAppendValueMatchesEncodingJSON: what AppendValue writes decodes to
+// what encoding/json writes decodes to, and map keys come sorted.
+func TestAppendValueMatchesEncodingJSON(t *testing.T) {
+	type custom struct {
+		A int `json:"a"`
+	}
+	for _, v := range []any{
+		nil, "x\n\"<>", true, json.Number("1.5e3"), 2.5, -7, int64(1 << 40), int32(-3), uint64(1 << 63), uint32(9),
+		[]string{"a", "b"}, []string(nil), []any{1.0, "two", nil, []any{}}, map[string]any{"b": 1.0, "a": map[string]any{}},
+		custom{A: 4}, map[string]any{"z": custom{A: 1}},
+	} {
+		got, err := AppendValue(nil, v, 1, 10)
+		if err != nil {
+			t.Fatalf("AppendValue(%#v): %v", v, err)
+		}
+		want, _ := json.Marshal(v)
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("AppendValue(%#v) wrote %s: %v", v, got, err)
+		}
+		_ = json.Unmarshal(want, &w)
+		gj, _ := json.Marshal(g)
+		wj, _ := json.Marshal(w)
+		if string(gj) != string(wj) {
+			t.Errorf("AppendValue(%#v) = %s, want %s", v, got, want)
+		}
+	}
+	got, _ := AppendValue(nil, map[string]any{"b": 1, "a": 2, "c": 3}, 1, 10)
+	if string(got) != `{"a":2,"b":1,"c":3}` {
+		t.Errorf("keys not sorted: %s", got)
+	}
+}
+
+func TestAppendValueRejects(t *testing.T) {
+	deep := any("leaf")
+	for range 5 {
+		deep = []any{deep}
+	}
+	type wrapped struct{ S string }
+	var tooDeep *TooDeepError
+	for _, tc := range []struct {
+		name string
+		v    any
+		is   func(error) bool
+	}{
+		{"invalid UTF-8 string", "a\xffb", func(err error) bool { return errors.Is(err, ErrNotUTF8) }},
+		{"invalid UTF-8 key", map[string]any{"\xff": 1}, func(err error) bool { return errors.Is(err, ErrNotUTF8) }},
+		{"invalid UTF-8 in a list", []string{"ok", "\xfe"}, func(err error) bool { return errors.Is(err, ErrNotUTF8) }},
+		{"invalid UTF-8 through encoding/json", wrapped{S: "\xff"}, func(err error) bool { return errors.Is(err, ErrNotUTF8) }},
+		{"NaN", math.NaN(), func(err error) bool { return err != nil }},
+		{"infinity", math.Inf(1), func(err error) bool { return err != nil }},
+		{"bad number", json.Number("1x"), func(err error) bool { return err != nil }},
+		{"a string as a number", json.Number(`"1"`), func(err error) bool { return err != nil }},
+		{"too deep", deep, func(err error) bool { return errors.As(err, &tooDeep) && tooDeep.Limit == 3 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := AppendValue(nil, tc.v, 1, 3)
+			if !tc.is(err) {
+				t.Errorf("AppendValue(%#v) error = %v", tc.v, err)
+			}
+		})
+	}
+}
+
+func TestCheckValue(t *testing.T) {
+	ok := []string{`1`, `"a\"[["`, `{"a":[{"b":[]}]}`, "\"\xff\""}
+	for _, raw := range ok {
+		if err := CheckValue([]byte(raw), 4); err != nil {
+			t.Errorf("CheckValue(%q) = %v", raw, err)
+		}
+	}
+	var tooDeep *TooDeepError
+	if err := CheckValue([]byte(strings.Repeat("[", 5)+strings.Repeat("]", 5)), 4); !errors.As(err, &tooDeep) {
+		t.Errorf("5 levels under a limit of 4: %v", err)
+	}
+	for _, raw := range []string{``, `1 2`, `{`, `{"a":}`} {
+		if err := CheckValue([]byte(raw), 4); err == nil {
+			t.Errorf("CheckValue(%q) accepted invalid JSON", raw)
+		}
+	}
+}
