@@ -2,13 +2,11 @@ package storage
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"iter"
-	"math/rand/v2"
-	"sync/atomic"
 	"time"
+
+	"github.com/otelaudit/otelaudit-go/internal/uuidv7"
 )
 
 // ErrNotFound is matched (errors.Is) by the error [Backend.Read] returns for
@@ -109,52 +107,7 @@ type Backend interface {
 // text form, whose text sorts by creation time. Ids made by one process
 // never repeat and sort in the order they were made, even within one clock
 // tick or when the clock steps back. Safe for concurrent use.
-func NewEntryID() string {
-	// The 48-bit millisecond timestamp and the 12-bit sub-millisecond
-	// fraction after it (rand_a, as google/uuid's NewV7 fills it) strictly
-	// increase from one call to the next (lock-free, see nextV7Time); the
-	// 62 bits of rand_b are random.
-	var u [16]byte
-	t := nextV7Time()
-	binary.BigEndian.PutUint64(u[0:8], uint64(t>>12)<<16) // 48-bit ms
-	u[6] = 0x70 | byte(t>>8)&0x0f                         // version 7, seq high bits
-	u[7] = byte(t)
-	binary.BigEndian.PutUint64(u[8:16], rand.Uint64())
-	u[8] = 0x80 | u[8]&0x3f // RFC 9562 variant
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:36], u[10:16])
-	return string(b[:])
-}
-
-// lastV7Time is the (milliseconds << 12 | sub-millisecond fraction) value
-// of the last id NewEntryID made.
-var lastV7Time atomic.Int64
-
-// nextV7Time returns milliseconds since the epoch << 12 plus the 12-bit
-// fraction of the millisecond (nanoseconds >> 8, 0..3906), strictly
-// greater than any value it returned before.
-func nextV7Time() int64 {
-	for {
-		last := lastV7Time.Load()
-		nano := time.Now().UnixNano()
-		milli := nano / 1_000_000
-		now := milli<<12 + (nano-milli*1_000_000)>>8
-		if now <= last {
-			now = last + 1
-		}
-		if lastV7Time.CompareAndSwap(last, now) {
-			return now
-		}
-	}
-}
+func NewEntryID() string { return uuidv7.New() }
 
 // ClampRange returns start and end moved into the instants entries can
 // have (the years 0000-9999 in UTC, see [AuditEntry.Validate]), so that a
