@@ -59,4 +59,3 @@ func nextTime() int64 {
 		}
 	}
 }
-
