@@ -31,8 +31,9 @@ const defaultFleetSpans = 30000
 // writing into one S3 bucket and prefix at the same time, and sends 30,000
 // GenAI spans spread over them over OTLP/gRPC, one Go SDK sender per
 // replica. Every span is one entry, no id twice, each replica is its own
-// writer (its own chain) in the bucket, and `otelaudit verify --s3-bucket`
-// passes on the bucket.
+// writer (its own chain) in the bucket, and `otelaudit verify --s3-bucket
+// --checkpoint-key-file` passes on the bucket, checking the replicas'
+// signed digests.
 func TestReplicasOneBucket(t *testing.T) {
 	total := defaultFleetSpans
 	if v := os.Getenv(envFleetSpans); v != "" {
@@ -45,6 +46,10 @@ func TestReplicasOneBucket(t *testing.T) {
 	bucket, srv, client := newS3Bucket(t) // exports the AWS credentials the processes inherit
 	const replicas = 3
 	work := t.TempDir()
+	// The replicas sign their digests with one checkpoint key; verify
+	// checks the signatures with it.
+	keyFile := filepath.Join(work, "ckpt.key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("fleet1:00112233445566778899aabbccddeeff\n"), 0o600))
 	ports := make([]int, replicas)
 	cmds := make([]*exec.Cmd, replicas)
 	for r := range replicas {
@@ -58,6 +63,7 @@ receivers:
 exporters:
   otelaudit:
     s3: {bucket: %s, prefix: fleet, endpoint: %q, region: us-east-1}
+    checkpoint_key_file: %s
     sending_queue: {queue_size: 100000, sizer: items, block_on_overflow: true, num_consumers: 4}
     retry_on_failure: {enabled: true, max_elapsed_time: 0}
 service:
@@ -66,7 +72,7 @@ service:
     metrics: {level: none}
   pipelines:
     traces: {receivers: [otlp], exporters: [otelaudit]}
-`, ports[r], bucket, srv.Endpoint)), 0o600))
+`, ports[r], bucket, srv.Endpoint, keyFile)), 0o600))
 		cmds[r] = startBinary(t, bin, cfg, ports[r])
 		cmd := cmds[r]
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
@@ -108,8 +114,10 @@ service:
 	assert.Len(t, writers, replicas, "one writer per replica: %v", writers)
 
 	out, err := exec.Command(cli, "verify", "--s3-bucket", bucket, "--s3-prefix", "fleet",
-		"--s3-endpoint", srv.Endpoint, "--s3-region", "us-east-1").CombinedOutput()
+		"--s3-endpoint", srv.Endpoint, "--s3-region", "us-east-1", "--checkpoint-key-file", keyFile).CombinedOutput()
 	require.NoError(t, err, "otelaudit verify on the bucket:\n%s", out)
+	assert.Contains(t, string(out), "INTACT")
+	assert.NotContains(t, string(out), " 0 signed", "the replicas' digests are signed and checked")
 	t.Logf("otelaudit verify:\n%s", out)
 }
 
