@@ -12,9 +12,9 @@ import (
 	"strings"
 
 	"github.com/otelaudit/otelaudit-go/otelaudit"
-	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
+	"github.com/otelaudit/otelaudit-go/storage/verify"
 )
 
 const verifyHelp = `Usage: otelaudit verify --dir DIR [--checkpoint-key ID:HEX | --checkpoint-key-file FILE]...
@@ -215,7 +215,7 @@ func verifyS3(ctx context.Context, c *cli, sf *storeFlags, ks []otelaudit.NamedK
 
 // writeVerifyReport prints rep as text or JSON and returns the exit error
 // of a store with problems.
-func writeVerifyReport(c *cli, rep *storage.VerifyReport, format, keyNote string) error {
+func writeVerifyReport(c *cli, rep *verify.Report, format, keyNote string) error {
 	w := bufio.NewWriter(c.stdout)
 	if format == "json" {
 		enc := json.NewEncoder(w)
@@ -236,7 +236,7 @@ func writeVerifyReport(c *cli, rep *storage.VerifyReport, format, keyNote string
 	return nil
 }
 
-func printVerifyReport(w *bufio.Writer, rep *storage.VerifyReport, keyNote string) {
+func printVerifyReport(w *bufio.Writer, rep *verify.Report, keyNote string) {
 	rate := 0.0
 	if s := rep.Duration.Seconds(); s > 0 {
 		rate = float64(rep.Entries) / s

@@ -16,37 +16,38 @@ import (
 	"time"
 
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/verify"
 )
 
 // ProblemKind classifies a finding of [Verify]; the kinds are shared by
-// every backend's verification (see [storage.ProblemKind]).
-type ProblemKind = storage.ProblemKind
+// every backend's verification (see [verify.ProblemKind]).
+type ProblemKind = verify.ProblemKind
 
-// Problem is one finding of [Verify] (see [storage.Problem]).
-type Problem = storage.Problem
+// Problem is one finding of [Verify] (see [verify.Problem]).
+type Problem = verify.Problem
 
-// VerifyReport is the result of [Verify] (see [storage.VerifyReport]).
-type VerifyReport = storage.VerifyReport
+// VerifyReport is the result of [Verify] (see [verify.Report]).
+type VerifyReport = verify.Report
 
 // The finding kinds of [Verify], as defined in package storage.
 const (
-	ProblemModified      = storage.ProblemModified
-	ProblemChainBroken   = storage.ProblemChainBroken
-	ProblemWitnessed     = storage.ProblemWitnessed
-	ProblemMissing       = storage.ProblemMissing
-	ProblemReordered     = storage.ProblemReordered
-	ProblemDuplicate     = storage.ProblemDuplicate
-	ProblemUnknownWriter = storage.ProblemUnknownWriter
-	ProblemAfterClose    = storage.ProblemAfterClose
-	ProblemBadSignature  = storage.ProblemBadSignature
-	ProblemNoKey         = storage.ProblemNoKey
-	ProblemCorrupt       = storage.ProblemCorrupt
-	ProblemWrongDay      = storage.ProblemWrongDay
-	ProblemLegacyChanged = storage.ProblemLegacyChanged
-	WarningLegacy        = storage.WarningLegacy
-	WarningTornTail      = storage.WarningTornTail
-	WarningUnconfirmed   = storage.WarningUnconfirmed
-	WarningChanged       = storage.WarningChanged
+	ProblemModified      = verify.ProblemModified
+	ProblemChainBroken   = verify.ProblemChainBroken
+	ProblemWitnessed     = verify.ProblemWitnessed
+	ProblemMissing       = verify.ProblemMissing
+	ProblemReordered     = verify.ProblemReordered
+	ProblemDuplicate     = verify.ProblemDuplicate
+	ProblemUnknownWriter = verify.ProblemUnknownWriter
+	ProblemAfterClose    = verify.ProblemAfterClose
+	ProblemBadSignature  = verify.ProblemBadSignature
+	ProblemNoKey         = verify.ProblemNoKey
+	ProblemCorrupt       = verify.ProblemCorrupt
+	ProblemWrongDay      = verify.ProblemWrongDay
+	ProblemLegacyChanged = verify.ProblemLegacyChanged
+	WarningLegacy        = verify.WarningLegacy
+	WarningTornTail      = verify.WarningTornTail
+	WarningUnconfirmed   = verify.WarningUnconfirmed
+	WarningChanged       = verify.WarningChanged
 )
 
 // VerifyProgress is passed to the [WithVerifyProgress] callback.
@@ -70,7 +71,7 @@ type verifyConfig struct {
 	keys        storage.KeyRing
 	keyErr      error // the first unusable key given; Verify fails with it
 	witness     io.Reader
-	witnessed   []storage.WitnessNote // read from witness before the store
+	witnessed   []verify.WitnessNote // read from witness before the store
 	progress    func(VerifyProgress)
 	maxProblems int
 }
@@ -130,7 +131,7 @@ func (c *verifyConfig) readWitness() ([]Problem, error) {
 	if c.witness == nil {
 		return nil, nil
 	}
-	ws, bad, err := storage.ReadWitness(c.witness)
+	ws, bad, err := verify.ReadWitness(c.witness)
 	if err != nil {
 		return nil, fmt.Errorf("filestore: verify: %w", err)
 	}
@@ -261,7 +262,7 @@ func (v *verifier) checkWitness(bad []Problem) {
 	for _, p := range bad {
 		v.problem(p)
 	}
-	storage.CheckWitness(v.cfg.witnessed, v.seenNotes, func(storage.WitnessNote) string { return checkpointFileName }, v.problem)
+	verify.CheckWitness(v.cfg.witnessed, v.seenNotes, func(verify.WitnessNote) string { return checkpointFileName }, v.problem)
 }
 
 // hasStoreFiles reports whether dir holds one of the files a store keeps

@@ -16,6 +16,7 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
+	"github.com/otelaudit/otelaudit-go/storage/verify"
 )
 
 var testCheckpointKey = []byte("0123456789abcdef0123456789abcdef")
@@ -76,7 +77,7 @@ func (sb *signedBucket) write(sts []*s3store.Store, base time.Time, n int) {
 	}
 }
 
-func (sb *signedBucket) verify(withWitness bool) *storage.VerifyReport {
+func (sb *signedBucket) verify(withWitness bool) *verify.Report {
 	sb.t.Helper()
 	opts := []s3store.VerifyOption{s3store.WithVerifyKey("k1", testCheckpointKey)}
 	if withWitness {
@@ -143,8 +144,8 @@ func batchSeq(key string) int {
 	return n
 }
 
-func kinds(rep *storage.VerifyReport) map[storage.ProblemKind]string {
-	out := map[storage.ProblemKind]string{}
+func kinds(rep *verify.Report) map[verify.ProblemKind]string {
+	out := map[verify.ProblemKind]string{}
 	for _, p := range rep.Problems {
 		if _, ok := out[p.Kind]; !ok {
 			out[p.Kind] = p.File
@@ -201,7 +202,7 @@ func TestDigests(t *testing.T) {
 		name    string
 		tamper  func()
 		witness bool // needs the witness to be caught
-		want    storage.ProblemKind
+		want    verify.ProblemKind
 		where   string // key (relative) the first such problem names
 	}
 	rel := func(k string) string { return strings.TrimPrefix(k, sb.prefix) }
@@ -211,14 +212,14 @@ func TestDigests(t *testing.T) {
 			i := bytes.Index(body, []byte(`"latency_ms":3`))
 			body[i+len(`"latency_ms":`)] = '4'
 			sb.put(mid, body)
-		}, want: storage.ProblemModified, where: rel(mid)},
-		{name: "deleted object", tamper: func() { sb.del(mid) }, want: storage.ProblemMissing, where: rel(mid)},
-		{name: "deleted last object", tamper: func() { sb.del(objs[len(objs)-1]) }, want: storage.ProblemMissing, where: rel(objs[len(objs)-1])},
+		}, want: verify.ProblemModified, where: rel(mid)},
+		{name: "deleted object", tamper: func() { sb.del(mid) }, want: verify.ProblemMissing, where: rel(mid)},
+		{name: "deleted last object", tamper: func() { sb.del(objs[len(objs)-1]) }, want: verify.ProblemMissing, where: rel(objs[len(objs)-1])},
 		{name: "added object", tamper: func() {
 			// A copy of an object under another batch number of its writer.
 			k := strings.Replace(mid, wa+"-", wa+"-9", 1)
 			sb.put(k, intact[mid])
-		}, want: storage.ProblemAfterClose},
+		}, want: verify.ProblemAfterClose},
 		{name: "replaced object", tamper: func() {
 			// The object rewritten without its last line, under its
 			// next generation (what a Delete without a note leaves).
@@ -227,27 +228,27 @@ func TestDigests(t *testing.T) {
 			leaf := mid[strings.LastIndexByte(mid, '/')+1:]
 			base, _, _ := strings.Cut(leaf, ".")
 			sb.put(strings.TrimSuffix(mid, leaf)+base+".1.jsonl", body[:cut])
-		}, want: storage.ProblemMissing, where: rel(mid)},
-		{name: "deleted digest", tamper: func() { sb.del(digests[1]) }, want: storage.ProblemMissing, where: rel(digests[2])},
+		}, want: verify.ProblemMissing, where: rel(mid)},
+		{name: "deleted digest", tamper: func() { sb.del(digests[1]) }, want: verify.ProblemMissing, where: rel(digests[2])},
 		{name: "altered digest", tamper: func() {
 			body := bytes.Replace(intact[digests[1]], []byte(`"n":50`), []byte(`"n":49`), 1)
 			require.NotEqual(t, intact[digests[1]], body)
 			sb.put(digests[1], body)
-		}, want: storage.ProblemBadSignature, where: rel(digests[1])},
+		}, want: verify.ProblemBadSignature, where: rel(digests[1])},
 		{name: "forged digest", tamper: func() {
 			forged := bytes.Replace(intact[digests[1]], []byte(`"kid":"k1"`), []byte(`"kid":"k2"`), 1)
 			sb.put(digests[1], forged)
-		}, want: storage.ProblemBadSignature, where: rel(digests[1])},
+		}, want: verify.ProblemBadSignature, where: rel(digests[1])},
 		{name: "truncated with last digest", witness: true, tamper: func() {
 			sb.del(objs[len(objs)-1])
 			sb.del(digests[len(digests)-1])
-		}, want: storage.ProblemWitnessed},
+		}, want: verify.ProblemWitnessed},
 		{name: "deleted writer session", witness: true, tamper: func() {
 			for _, k := range append(slices.Clone(objs), digests...) {
 				sb.del(k)
 			}
-		}, want: storage.ProblemWitnessed},
-		{name: "rollback", witness: true, tamper: func() { sb.restore(half) }, want: storage.ProblemWitnessed},
+		}, want: verify.ProblemWitnessed},
+		{name: "rollback", witness: true, tamper: func() { sb.restore(half) }, want: verify.ProblemWitnessed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -289,10 +290,10 @@ func TestDigestKeys(t *testing.T) {
 	require.ErrorIs(t, err, storage.ErrBadKey)
 	rep, err := sb.v.Verify(t.Context())
 	require.NoError(t, err)
-	assert.Contains(t, kinds(rep), storage.ProblemNoKey)
+	assert.Contains(t, kinds(rep), verify.ProblemNoKey)
 	rep, err = sb.v.Verify(t.Context(), s3store.WithVerifyKey("k1", []byte("another key of 32 bytes, wrong!!")))
 	require.NoError(t, err)
-	assert.Contains(t, kinds(rep), storage.ProblemBadSignature)
+	assert.Contains(t, kinds(rep), verify.ProblemBadSignature)
 }
 
 // TestDigestRemovals: Delete and DeleteBefore (whole days and a day cut
@@ -333,8 +334,8 @@ func TestDigestRemovals(t *testing.T) {
 	rep = sb.verify(true)
 	require.False(t, rep.OK())
 	k := kinds(rep)
-	require.Contains(t, k, storage.ProblemMissing, "%v", rep.Problems)
-	assert.True(t, strings.HasPrefix(k[storage.ProblemMissing], "2025-07-03/"), "names the superseded object: %v", rep.Problems)
+	require.Contains(t, k, verify.ProblemMissing, "%v", rep.Problems)
+	assert.True(t, strings.HasPrefix(k[verify.ProblemMissing], "2025-07-03/"), "names the superseded object: %v", rep.Problems)
 }
 
 // TestDigestsWhileAppending: objects a running writer stored after its
@@ -352,7 +353,7 @@ func TestDigestsWhileAppending(t *testing.T) {
 	require.True(t, rep.OK(), "%v", rep.Problems)
 	assert.GreaterOrEqual(t, rep.Unconfirmed, int64(100))
 	require.NotEmpty(t, rep.Warnings)
-	assert.Equal(t, storage.WarningUnconfirmed, rep.Warnings[0].Kind)
+	assert.Equal(t, verify.WarningUnconfirmed, rep.Warnings[0].Kind)
 	require.NoError(t, st.Close())
 	rep = sb.verify(true)
 	require.True(t, rep.OK(), "%v", rep.Problems)

@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/verify"
 )
 
 // S3Unverifiable is what [Store.Verify] cannot rule out on an S3 store
 // that is not signed (its writers had no [WithCheckpointKey], or Verify
 // was given no key); every such report lists it in
-// [storage.VerifyReport.Unverifiable].
+// [verify.Report.Unverifiable].
 var S3Unverifiable = []string{
 	"removal of a writer's newest entries (its last batch objects, or lines at the end of its chain): the store is not signed (no digest objects checked; give the writers s3store.WithCheckpointKey and verify the key), so a chain that ends early looks complete",
 	"replaced or added objects re-chained consistently, and deletion of all objects of a writer: nothing signed lists the objects",
@@ -69,7 +70,7 @@ func WithVerifyPublicKey(keyID string, pub ed25519.PublicKey) VerifyOption {
 // WithVerifyWitness gives Verify the lines writers published with
 // [WithWitness] (the same record a file store's witness holds). Every
 // note the witness holds must be among the store's digest objects, byte
-// for byte; one that is not is a [storage.ProblemWitnessed] problem naming
+// for byte; one that is not is a [verify.ProblemWitnessed] problem naming
 // the writer, the digest and the witness line. It is read once, before the
 // store. A nil r is ignored.
 func WithVerifyWitness(r io.Reader) VerifyOption {
@@ -85,18 +86,18 @@ func WithVerifyWitness(r io.Reader) VerifyOption {
 //
 // Always: the hash of every chained line over its exact bytes and, writer
 // by writer, that its entries form one unbroken chain 1..n across all its
-// batch objects and days (through [storage.ChainLinks]); in each batch
+// batch objects and days (through [verify.ChainLinks]); in each batch
 // object, that the lines are in the order the Store writes them
 // (timestamp, then id), that every entry lies in its object's day, and
 // that the object holds as many entries as its name says. It reports, with
 // the object key (relative to the prefix) and line: a changed byte
-// ([storage.ProblemModified]), deleted lines or objects
-// ([storage.ProblemMissing]), inserted or replaced entries
-// ([storage.ProblemChainBroken], [storage.ProblemModified]), reordered
-// lines ([storage.ProblemReordered]) and replayed entries
-// ([storage.ProblemDuplicate]). Objects in the reference layout (one entry
+// ([verify.ProblemModified]), deleted lines or objects
+// ([verify.ProblemMissing]), inserted or replaced entries
+// ([verify.ProblemChainBroken], [verify.ProblemModified]), reordered
+// lines ([verify.ProblemReordered]) and replayed entries
+// ([verify.ProblemDuplicate]). Objects in the reference layout (one entry
 // per object) and unchained lines are counted as legacy and reported as a
-// warning ([storage.WarningLegacy]), not as tampering.
+// warning ([verify.WarningLegacy]), not as tampering.
 //
 // Given the key the writers signed with ([WithVerifyKey],
 // [WithVerifyPublicKey]), it also checks every writer's digest objects:
@@ -104,9 +105,9 @@ func WithVerifyWitness(r io.Reader) VerifyOption {
 // moved or forged digest is found), that every object a digest lists is
 // present with the listed SHA-256 unless a signed removal note accounts
 // for it (Delete, DeleteBefore), that every object present is listed
-// ([storage.ProblemUnlisted], or [storage.ProblemUnknownWriter] for a
+// ([verify.ProblemUnlisted], or [verify.ProblemUnknownWriter] for a
 // writer that never signed; objects a running writer stored after its
-// last digest are reported as unconfirmed, [storage.WarningUnconfirmed]),
+// last digest are reported as unconfirmed, [verify.WarningUnconfirmed]),
 // that each writer's signed head is present, and that nothing follows a
 // final digest. Given a witness ([WithVerifyWitness]) it requires every
 // witnessed note in the store. The report lists in Unverifiable what this
@@ -119,7 +120,7 @@ func WithVerifyWitness(r io.Reader) VerifyOption {
 // failures to list or read are errors too. Verify flushes what this Store
 // accepted first (and, when it signs, writes its digest). Memory holds a
 // small record per chained entry and per listed object.
-func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*storage.VerifyReport, error) {
+func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Report, error) {
 	var cfg verifyConfig
 	for _, o := range opts {
 		if o != nil {
@@ -129,11 +130,11 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*storage.Veri
 	if cfg.keyErr != nil {
 		return nil, fmt.Errorf("s3store: verify: %w", cfg.keyErr)
 	}
-	var witnessed []storage.WitnessNote
-	var badWitness []storage.Problem
+	var witnessed []verify.WitnessNote
+	var badWitness []verify.Problem
 	if cfg.witness != nil {
 		var err error
-		if witnessed, badWitness, err = storage.ReadWitness(cfg.witness); err != nil {
+		if witnessed, badWitness, err = verify.ReadWitness(cfg.witness); err != nil {
 			return nil, fmt.Errorf("s3store: verify: %w", err)
 		}
 	}
@@ -144,8 +145,8 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*storage.Veri
 		return nil, err
 	}
 	start := time.Now()
-	rep := &storage.VerifyReport{Dir: "s3://" + s.bucket + "/" + s.cfg.prefix, Witness: cfg.witness != nil, Witnessed: len(witnessed)}
-	problem := func(p storage.Problem) { rep.Problems = append(rep.Problems, p) }
+	rep := &verify.Report{Dir: "s3://" + s.bucket + "/" + s.cfg.prefix, Witness: cfg.witness != nil, Witnessed: len(witnessed)}
+	problem := func(p verify.Problem) { rep.Problems = append(rep.Problems, p) }
 	var dates []string
 	anyObject := false
 	err := s.list(ctx, "", "", "/", func(rel string, isPrefix bool, _ objMeta) bool {
@@ -163,7 +164,7 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*storage.Veri
 	if !anyObject && len(witnessed) == 0 {
 		return nil, fmt.Errorf("s3store: verify %s: %w (no objects under the prefix)", rep.Dir, storage.ErrNoStore)
 	}
-	var links storage.ChainLinks
+	var links verify.ChainLinks
 	dv := &digestView{signed: cfg.keys.Len() > 0, listed: map[string]*listedObject{}, superseded: map[string]bool{}, removedDays: map[string]bool{}, writers: map[string]*digestWriter{}, seen: map[string]bool{}}
 	// Digests first: every digest read then lists objects stored before
 	// the listing of the partitions below.
@@ -186,7 +187,7 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*storage.Veri
 			if errors.Is(err, storage.ErrNotFound) || err == nil && isTombstone(body) {
 				// Superseded or removed since the listing (a Delete or
 				// retention running meanwhile).
-				rep.Warnings = append(rep.Warnings, storage.Problem{Kind: storage.WarningChanged, File: rel, Detail: "object removed or superseded while verifying; verify again for a stable result"})
+				rep.Warnings = append(rep.Warnings, verify.Problem{Kind: verify.WarningChanged, File: rel, Detail: "object removed or superseded while verifying; verify again for a stable result"})
 				if lo := dv.listed[rel]; lo != nil {
 					lo.seen = true
 				}
@@ -203,20 +204,20 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*storage.Veri
 	// (A signed store is checked object by object against its digests and
 	// removal notes instead: retention may have removed every entry.)
 	if rep.Files == 0 && rep.Legacy == 0 && anyObject && !dv.signed {
-		problem(storage.Problem{Kind: storage.ProblemMissing, Detail: "no entry is left under the prefix: every batch object is gone (only markers, digests or other objects remain)"})
+		problem(verify.Problem{Kind: verify.ProblemMissing, Detail: "no entry is left under the prefix: every batch object is gone (only markers, digests or other objects remain)"})
 	}
 	dv.checkListed(&links, problem)
 	rep.Writers = max(links.Writers(), len(dv.writers))
 	links.Check(problem)
 	dv.checkHeads(&links, problem)
 	if len(dv.writers) > 0 && !dv.signed {
-		problem(storage.Problem{Kind: storage.ProblemNoKey, File: digestsDir, Detail: "the store has signed digest objects but no checkpoint key was given: they cannot be checked"})
+		problem(verify.Problem{Kind: verify.ProblemNoKey, File: digestsDir, Detail: "the store has signed digest objects but no checkpoint key was given: they cannot be checked"})
 	}
 	if cfg.witness != nil {
 		for _, p := range badWitness {
 			problem(p)
 		}
-		storage.CheckWitness(witnessed, dv.seen, func(w storage.WitnessNote) string { return digestRel(w.Writer, w.Digest) }, problem)
+		verify.CheckWitness(witnessed, dv.seen, func(w verify.WitnessNote) string { return digestRel(w.Writer, w.Digest) }, problem)
 	}
 	switch {
 	case !dv.signed:
@@ -225,10 +226,10 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*storage.Veri
 		rep.Unverifiable = S3UnverifiableWithoutWitness
 	}
 	if rep.Unconfirmed > 0 {
-		rep.Warnings = append(rep.Warnings, storage.Problem{Kind: storage.WarningUnconfirmed, Detail: fmt.Sprintf("%d entries in objects stored after their writer's last digest (a writer still running, or crashed): chain intact, not yet signed", rep.Unconfirmed)})
+		rep.Warnings = append(rep.Warnings, verify.Problem{Kind: verify.WarningUnconfirmed, Detail: fmt.Sprintf("%d entries in objects stored after their writer's last digest (a writer still running, or crashed): chain intact, not yet signed", rep.Unconfirmed)})
 	}
 	if rep.Legacy > 0 {
-		rep.Warnings = append(rep.Warnings, storage.Problem{Kind: storage.WarningLegacy, Detail: fmt.Sprintf("%d entries have no chain (reference-layout objects, or written before chaining): not verifiable one by one", rep.Legacy)})
+		rep.Warnings = append(rep.Warnings, verify.Problem{Kind: verify.WarningLegacy, Detail: fmt.Sprintf("%d entries have no chain (reference-layout objects, or written before chaining): not verifiable one by one", rep.Legacy)})
 	}
 	rep.Duration = time.Since(start)
 	return rep, nil
@@ -237,7 +238,7 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*storage.Veri
 // verifyObject checks the lines of one batch object.
 // It returns the highest chain position among them (0 when none is
 // chained).
-func (s *Store) verifyObject(rel, date string, bn batchName, body []byte, links *storage.ChainLinks, rep *storage.VerifyReport, problem func(storage.Problem)) (maxSeq uint64) {
+func (s *Store) verifyObject(rel, date string, bn batchName, body []byte, links *verify.ChainLinks, rep *verify.Report, problem func(verify.Problem)) (maxSeq uint64) {
 	line, n := 0, 0
 	var lastID string
 	var lastTS time.Time
@@ -255,9 +256,9 @@ func (s *Store) verifyObject(rel, date string, bn batchName, body []byte, links 
 		id, ts, err := storage.EntryKey(b)
 		if err != nil {
 			if chained || json.Valid(b) {
-				problem(storage.Problem{Kind: storage.ProblemCorrupt, File: rel, Line: line, Detail: "line is not a readable entry"})
+				problem(verify.Problem{Kind: verify.ProblemCorrupt, File: rel, Line: line, Detail: "line is not a readable entry"})
 			} else {
-				problem(storage.Problem{Kind: storage.ProblemCorrupt, File: rel, Line: line, Detail: "line is not a JSON entry"})
+				problem(verify.Problem{Kind: verify.ProblemCorrupt, File: rel, Line: line, Detail: "line is not a JSON entry"})
 			}
 			continue
 		}
@@ -267,21 +268,21 @@ func (s *Store) verifyObject(rel, date string, bn batchName, body []byte, links 
 			rep.Legacy++
 		}
 		if d := ts.UTC().Format(dateLayout); d != date {
-			problem(storage.Problem{Kind: storage.ProblemWrongDay, File: rel, Line: line, Detail: "entry has timestamp day " + d})
+			problem(verify.Problem{Kind: verify.ProblemWrongDay, File: rel, Line: line, Detail: "entry has timestamp day " + d})
 		}
 		if line > 1 {
 			if c := ts.Compare(lastTS); c < 0 || c == 0 && cmp.Compare(id, lastID) <= 0 {
-				problem(storage.Problem{Kind: storage.ProblemReordered, File: rel, Line: line, Detail: fmt.Sprintf("line %d is out of the order the Store writes (timestamp, then id) after line %d: lines reordered, moved or inserted", line, line-1)})
+				problem(verify.Problem{Kind: verify.ProblemReordered, File: rel, Line: line, Detail: fmt.Sprintf("line %d is out of the order the Store writes (timestamp, then id) after line %d: lines reordered, moved or inserted", line, line-1)})
 			}
 		}
 		lastID, lastTS = id, ts
 	}
 	if !bn.slot && bn.n != n {
-		kind, what := storage.ProblemMissing, "lines deleted"
+		kind, what := verify.ProblemMissing, "lines deleted"
 		if n > bn.n {
-			kind, what = storage.ProblemCorrupt, "lines inserted"
+			kind, what = verify.ProblemCorrupt, "lines inserted"
 		}
-		problem(storage.Problem{Kind: kind, File: rel, Detail: fmt.Sprintf("the object's name says %d entries, it holds %d (%s)", bn.n, n, what)})
+		problem(verify.Problem{Kind: kind, File: rel, Detail: fmt.Sprintf("the object's name says %d entries, it holds %d (%s)", bn.n, n, what)})
 	}
 	return maxSeq
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/verify"
 )
 
 // digestView is what the digest objects of a store say, as Verify reads
@@ -39,13 +40,13 @@ type digestWriter struct {
 }
 
 // readDigests reads and checks every digest object under the prefix.
-func (s *Store) readDigests(ctx context.Context, ring *storage.KeyRing, dv *digestView, links *storage.ChainLinks, rep *storage.VerifyReport, problem func(storage.Problem)) error {
+func (s *Store) readDigests(ctx context.Context, ring *storage.KeyRing, dv *digestView, links *verify.ChainLinks, rep *verify.Report, problem func(verify.Problem)) error {
 	byWriter := map[string][]uint64{}
 	err := s.list(ctx, digestsDir, "", "", func(rel string, _ bool, _ objMeta) bool {
 		if w, n, ok := parseDigestRel(rel); ok {
 			byWriter[w] = append(byWriter[w], n)
 		} else {
-			problem(storage.Problem{Kind: storage.ProblemBadSignature, File: rel, Detail: "object under " + digestsDir + " that is not a digest"})
+			problem(verify.Problem{Kind: verify.ProblemBadSignature, File: rel, Detail: "object under " + digestsDir + " that is not a digest"})
 		}
 		return true
 	})
@@ -80,7 +81,7 @@ func (s *Store) readDigests(ctx context.Context, ring *storage.KeyRing, dv *dige
 			dv.seen[thisLine] = true
 			contiguous := n == dw.lastDone+1
 			if !contiguous {
-				problem(storage.Problem{Kind: storage.ProblemMissing, File: rel, Detail: fmt.Sprintf("digests %d..%d of writer %s before this one are missing (deleted)", dw.lastDone+1, n-1, w)})
+				problem(verify.Problem{Kind: verify.ProblemMissing, File: rel, Detail: fmt.Sprintf("digests %d..%d of writer %s before this one are missing (deleted)", dw.lastDone+1, n-1, w)})
 			}
 			dw.lastDone = n
 			if !dv.signed {
@@ -89,20 +90,20 @@ func (s *Store) readDigests(ctx context.Context, ring *storage.KeyRing, dv *dige
 			}
 			note, err := storage.ParseNote(line, ring)
 			if err != nil {
-				problem(storage.Problem{Kind: storage.ProblemBadSignature, File: rel, Detail: err.Error()})
+				problem(verify.Problem{Kind: verify.ProblemBadSignature, File: rel, Detail: err.Error()})
 				prevLine = thisLine
 				continue
 			}
 			rep.Checkpoints++
 			switch {
 			case note.Writer != w || note.Digest != n:
-				problem(storage.Problem{Kind: storage.ProblemBadSignature, File: rel, Detail: fmt.Sprintf("the digest is signed as number %d of writer %s: moved or copied", note.Digest, note.Writer)})
+				problem(verify.Problem{Kind: verify.ProblemBadSignature, File: rel, Detail: fmt.Sprintf("the digest is signed as number %d of writer %s: moved or copied", note.Digest, note.Writer)})
 			case contiguous && note.PrevNote != prevLine:
-				problem(storage.Problem{Kind: storage.ProblemChainBroken, File: rel, Detail: fmt.Sprintf("digest %d of writer %s does not follow digest %d (digests replaced or reordered)", n, w, n-1)})
+				problem(verify.Problem{Kind: verify.ProblemChainBroken, File: rel, Detail: fmt.Sprintf("digest %d of writer %s does not follow digest %d (digests replaced or reordered)", n, w, n-1)})
 			}
 			prevLine = thisLine
 			if dw.final {
-				problem(storage.Problem{Kind: storage.ProblemAfterClose, File: rel, Detail: fmt.Sprintf("digest %d of writer %s follows its final digest %s", n, w, dw.finalAt)})
+				problem(verify.Problem{Kind: verify.ProblemAfterClose, File: rel, Detail: fmt.Sprintf("digest %d of writer %s follows its final digest %s", n, w, dw.finalAt)})
 			}
 			dv.apply(note, rel, links)
 			if note.Seq >= dw.head.Seq {
@@ -117,7 +118,7 @@ func (s *Store) readDigests(ctx context.Context, ring *storage.KeyRing, dv *dige
 }
 
 // apply records what one signed note lists and removes.
-func (dv *digestView) apply(n *storage.Note, at string, links *storage.ChainLinks) {
+func (dv *digestView) apply(n *storage.Note, at string, links *verify.ChainLinks) {
 	for _, o := range n.Objects {
 		dv.listed[o.Key] = &listedObject{d: o, digest: at}
 	}
@@ -137,14 +138,14 @@ func (dv *digestView) apply(n *storage.Note, at string, links *storage.ChainLink
 }
 
 // checkObject checks one current batch object against the digests.
-func (dv *digestView) checkObject(rel string, bn batchName, body []byte, maxSeq uint64, rep *storage.VerifyReport, problem func(storage.Problem)) {
+func (dv *digestView) checkObject(rel string, bn batchName, body []byte, maxSeq uint64, rep *verify.Report, problem func(verify.Problem)) {
 	if !dv.signed {
 		return
 	}
 	if lo := dv.listed[rel]; lo != nil {
 		lo.seen = true
 		if storage.ObjectSHA256(body) != lo.d.SHA256 {
-			problem(storage.Problem{Kind: storage.ProblemModified, File: rel, Detail: fmt.Sprintf("the object differs from the SHA-256 that digest %s lists (changed or replaced)", lo.digest)})
+			problem(verify.Problem{Kind: verify.ProblemModified, File: rel, Detail: fmt.Sprintf("the object differs from the SHA-256 that digest %s lists (changed or replaced)", lo.digest)})
 		}
 		return
 	}
@@ -152,11 +153,11 @@ func (dv *digestView) checkObject(rel string, bn batchName, body []byte, maxSeq 
 	n, _ := seqRanges(body)
 	switch {
 	case dw == nil:
-		problem(storage.Problem{Kind: storage.ProblemUnknownWriter, File: rel, Detail: fmt.Sprintf("object of writer %s, which signed no digest (forged, written without a checkpoint key, or its digests were deleted)", bn.writer)})
+		problem(verify.Problem{Kind: verify.ProblemUnknownWriter, File: rel, Detail: fmt.Sprintf("object of writer %s, which signed no digest (forged, written without a checkpoint key, or its digests were deleted)", bn.writer)})
 	case dw.final:
-		problem(storage.Problem{Kind: storage.ProblemAfterClose, File: rel, Detail: fmt.Sprintf("object of writer %s that its final digest %s does not list (added after close)", bn.writer, dw.finalAt)})
+		problem(verify.Problem{Kind: verify.ProblemAfterClose, File: rel, Detail: fmt.Sprintf("object of writer %s that its final digest %s does not list (added after close)", bn.writer, dw.finalAt)})
 	case maxSeq > 0 && maxSeq <= dw.head.Seq:
-		problem(storage.Problem{Kind: storage.ProblemUnlisted, File: rel, Detail: fmt.Sprintf("no digest lists this object although its entries precede the head of digest %s (added or replaced object, or a rewrite without a signed removal note)", dw.headAt)})
+		problem(verify.Problem{Kind: verify.ProblemUnlisted, File: rel, Detail: fmt.Sprintf("no digest lists this object although its entries precede the head of digest %s (added or replaced object, or a rewrite without a signed removal note)", dw.headAt)})
 	default:
 		rep.Unconfirmed += int64(n)
 	}
@@ -165,7 +166,7 @@ func (dv *digestView) checkObject(rel string, bn batchName, body []byte, maxSeq 
 // checkListed reports the listed objects that are gone without a signed
 // note accounting for them, and records the chain runs of those a
 // retention note removed.
-func (dv *digestView) checkListed(links *storage.ChainLinks, problem func(storage.Problem)) {
+func (dv *digestView) checkListed(links *verify.ChainLinks, problem func(verify.Problem)) {
 	if !dv.signed {
 		return
 	}
@@ -186,13 +187,13 @@ func (dv *digestView) checkListed(links *storage.ChainLinks, problem func(storag
 				links.Removed(r)
 			}
 		default:
-			problem(storage.Problem{Kind: storage.ProblemMissing, File: k, Detail: fmt.Sprintf("object listed by digest %s (%d entries) is gone or superseded without a signed removal note", lo.digest, lo.d.Entries)})
+			problem(verify.Problem{Kind: verify.ProblemMissing, File: k, Detail: fmt.Sprintf("object listed by digest %s (%d entries) is gone or superseded without a signed removal note", lo.digest, lo.d.Entries)})
 		}
 	}
 }
 
 // checkHeads requires every writer's signed head in the store.
-func (dv *digestView) checkHeads(links *storage.ChainLinks, problem func(storage.Problem)) {
+func (dv *digestView) checkHeads(links *verify.ChainLinks, problem func(verify.Problem)) {
 	if !dv.signed {
 		return
 	}
@@ -210,9 +211,9 @@ func (dv *digestView) checkHeads(links *storage.ChainLinks, problem func(storage
 		switch {
 		case !ok && links.Covered(w, dw.head.Seq, dw.head.Seq):
 		case !ok:
-			problem(storage.Problem{Kind: storage.ProblemMissing, File: dw.headAt, Detail: fmt.Sprintf("entry %s:%d, the head signed by this digest, is missing (newest entries or objects deleted)", w, dw.head.Seq)})
+			problem(verify.Problem{Kind: verify.ProblemMissing, File: dw.headAt, Detail: fmt.Sprintf("entry %s:%d, the head signed by this digest, is missing (newest entries or objects deleted)", w, dw.head.Seq)})
 		case h != dw.head.Hash:
-			problem(storage.Problem{Kind: storage.ProblemModified, File: where, Line: line, Detail: fmt.Sprintf("entry %s:%d differs from the head signed by digest %s", w, dw.head.Seq, dw.headAt)})
+			problem(verify.Problem{Kind: verify.ProblemModified, File: where, Line: line, Detail: fmt.Sprintf("entry %s:%d differs from the head signed by digest %s", w, dw.head.Seq, dw.headAt)})
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
+	"github.com/otelaudit/otelaudit-go/storage/verify"
 )
 
 // TestVerify: a store of two writers with reference-layout objects next to
@@ -57,7 +58,7 @@ func TestVerify(t *testing.T) {
 	assert.Equal(t, "s3://"+bucket+"/v/", rep.Dir)
 	assert.Equal(t, s3store.S3Unverifiable, rep.Unverifiable)
 	require.Len(t, rep.Warnings, 1)
-	assert.Equal(t, storage.WarningLegacy, rep.Warnings[0].Kind)
+	assert.Equal(t, verify.WarningLegacy, rep.Warnings[0].Kind)
 
 	var objs []string
 	for _, k := range keys(t, client, bucket, "v/") {
@@ -73,12 +74,12 @@ func TestVerify(t *testing.T) {
 	put(objs[2], append(bytes.Clone(b), append(first, '\n')...))
 	rep, err = stores[0].Verify(t.Context())
 	require.NoError(t, err)
-	kinds := map[storage.ProblemKind]string{}
+	kinds := map[verify.ProblemKind]string{}
 	for _, p := range rep.Problems {
 		kinds[p.Kind] = p.File
 	}
-	assert.Equal(t, strings.TrimPrefix(objs[2], "v/"), kinds[storage.ProblemCorrupt], "more lines than the name says: %v", rep.Problems)
-	assert.Contains(t, kinds, storage.ProblemDuplicate, "%v", rep.Problems)
+	assert.Equal(t, strings.TrimPrefix(objs[2], "v/"), kinds[verify.ProblemCorrupt], "more lines than the name says: %v", rep.Problems)
+	assert.Contains(t, kinds, verify.ProblemDuplicate, "%v", rep.Problems)
 	put(objs[2], b)
 
 	// An unchained line inserted into a batch object.

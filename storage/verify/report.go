@@ -1,18 +1,27 @@
-package storage
+// Package verify holds what the tamper-evidence verification of every
+// backend shares: the report and its finding kinds, the collection and
+// check of writers' chains ([ChainLinks]) and the reading and check of
+// witnesses. filestore.Verify and s3store.Store.Verify use it, so tools
+// print and match one set of findings whatever the store. Lines, chains
+// and signed notes are parsed and hashed only through the storage codec.
+//
+//	rep, err := filestore.Verify(ctx, dir)
+//	if err == nil && !rep.OK() {
+//		for _, p := range rep.Problems {
+//			fmt.Println(p) // file:line: kind: detail
+//		}
+//	}
+package verify
 
 import (
 	"strconv"
 	"time"
 )
 
-// The report of a tamper-evidence verification, shared by every backend
-// (filestore.Verify, s3store.Store.Verify) so that tools print and match
-// one set of finding kinds.
-
 // ProblemKind classifies a finding of a verification.
 type ProblemKind string
 
-// Problems: evidence of tampering or damage ([VerifyReport.Problems]).
+// Problems: evidence of tampering or damage ([Report.Problems]).
 const (
 	// ProblemModified: an entry's bytes do not match its chain hash, or
 	// its hash differs from the one a signed checkpoint recorded.
@@ -59,7 +68,7 @@ const (
 	ProblemLegacyChanged ProblemKind = "legacy-changed"
 )
 
-// Warnings: not tampering, but not verified either ([VerifyReport.Warnings]).
+// Warnings: not tampering, but not verified either ([Report.Warnings]).
 const (
 	// WarningLegacy: entries without a chain (written by the reference
 	// implementation or before chaining): readable but unverifiable one
@@ -100,8 +109,8 @@ func (p Problem) String() string {
 	return loc + string(p.Kind) + ": " + p.Detail
 }
 
-// VerifyReport is the result of a verification.
-type VerifyReport struct {
+// Report is the result of a verification, whatever the backend.
+type Report struct {
 	Dir         string        `json:"dir"`         // the store: a directory, or s3://bucket/prefix
 	Files       int           `json:"files"`       // data files or batch objects checked
 	Entries     int64         `json:"entries"`     // entry lines (chained + legacy)
@@ -123,4 +132,4 @@ type VerifyReport struct {
 }
 
 // OK reports whether no problem was found.
-func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 }
+func (r *Report) OK() bool { return len(r.Problems) == 0 }

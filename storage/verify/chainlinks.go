@@ -1,6 +1,8 @@
-package storage
+package verify
 
 import (
+	"github.com/otelaudit/otelaudit-go/storage"
+
 	"cmp"
 	"fmt"
 	"slices"
@@ -11,14 +13,14 @@ import (
 // several objects per batch), and checks every writer's chain once all
 // are added: positions 1..n without gaps or repeats, each entry linking to
 // the hash of the one before. It parses and hashes lines only through the
-// chain codec ([SplitChain], [ChainHasher]). It keeps a small record per
+// chain codec ([storage.SplitChain], [storage.ChainHasher]). It keeps a small record per
 // entry (position, two hashes, location), not the entries. The zero value
 // is ready to use; not safe for concurrent use.
 type ChainLinks struct {
-	h       ChainHasher
+	h       storage.ChainHasher
 	writers map[string][]chainLink
 	places  []string
-	removed map[string][]SeqRange // by writer, accounted for by signed notes
+	removed map[string][]storage.SeqRange // by writer, accounted for by signed notes
 }
 
 type chainLink struct {
@@ -34,8 +36,8 @@ type chainLink struct {
 // line whose bytes do not match its hash is reported as a
 // [ProblemModified] problem (nil otherwise); its position still counts,
 // so a changed entry is not also reported as missing.
-func (x *ChainLinks) Add(where string, line int, b []byte) (c Chain, p *Problem, ok bool) {
-	prefix, c, ok := SplitChain(b)
+func (x *ChainLinks) Add(where string, line int, b []byte) (c storage.Chain, p *Problem, ok bool) {
+	prefix, c, ok := storage.SplitChain(b)
 	if !ok {
 		return c, nil, false
 	}
@@ -56,9 +58,9 @@ func (x *ChainLinks) Add(where string, line int, b []byte) (c Chain, p *Problem,
 // for (entries removed on purpose: Delete, retention). [ChainLinks.Check]
 // then accepts the gap it leaves when the entry after it links to r.Last,
 // and reports a link that does not ([ProblemChainBroken]).
-func (x *ChainLinks) Removed(r SeqRange) {
+func (x *ChainLinks) Removed(r storage.SeqRange) {
 	if x.removed == nil {
-		x.removed = make(map[string][]SeqRange)
+		x.removed = make(map[string][]storage.SeqRange)
 	}
 	x.removed[r.Writer] = append(x.removed[r.Writer], r)
 }

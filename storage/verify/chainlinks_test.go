@@ -1,4 +1,4 @@
-package storage_test
+package verify_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/verify"
 )
 
 // chainedLines returns n chained lines of writer w.
@@ -27,18 +28,18 @@ func chainedLines(t *testing.T, w string, n int) [][]byte {
 	return out
 }
 
-func checkLinks(lines map[string][][]byte) (problems []storage.Problem, heads map[string]uint64) {
-	var x storage.ChainLinks
+func checkLinks(lines map[string][][]byte) (problems []verify.Problem, heads map[string]uint64) {
+	var x verify.ChainLinks
 	for where, ls := range lines {
 		for i, b := range ls {
 			if _, p, ok := x.Add(where, i+1, b); !ok {
-				problems = append(problems, storage.Problem{Kind: "unchained", File: where, Line: i + 1})
+				problems = append(problems, verify.Problem{Kind: "unchained", File: where, Line: i + 1})
 			} else if p != nil {
 				problems = append(problems, *p)
 			}
 		}
 	}
-	heads = x.Check(func(p storage.Problem) { problems = append(problems, p) })
+	heads = x.Check(func(p verify.Problem) { problems = append(problems, p) })
 	return problems, heads
 }
 
@@ -77,7 +78,7 @@ func TestChainLinks(t *testing.T) {
 		m[k][i][bytes.Index(m[k][i], []byte("chat"))] = 'C'
 		probs, _ := checkLinks(m)
 		require.Len(t, probs, 1)
-		assert.Equal(t, storage.Problem{Kind: storage.ProblemModified, File: k, Line: i + 1, Detail: "entry aaaa:10 does not match its hash (content changed)"}, probs[0])
+		assert.Equal(t, verify.Problem{Kind: verify.ProblemModified, File: k, Line: i + 1, Detail: "entry aaaa:10 does not match its hash (content changed)"}, probs[0])
 	})
 	t.Run("deleted", func(t *testing.T) {
 		m := spread()
@@ -85,7 +86,7 @@ func TestChainLinks(t *testing.T) {
 		m[k] = append(m[k][:i], m[k][i+1:]...)
 		probs, _ := checkLinks(m)
 		require.Len(t, probs, 1)
-		assert.Equal(t, storage.ProblemMissing, probs[0].Kind)
+		assert.Equal(t, verify.ProblemMissing, probs[0].Kind)
 		assert.Contains(t, probs[0].Detail, "bbbb:7..7")
 	})
 	t.Run("deleted first", func(t *testing.T) {
@@ -102,7 +103,7 @@ func TestChainLinks(t *testing.T) {
 		m["extra"] = [][]byte{bytes.Clone(m[k][i])}
 		probs, _ := checkLinks(m)
 		require.Len(t, probs, 1)
-		assert.Equal(t, storage.ProblemDuplicate, probs[0].Kind)
+		assert.Equal(t, verify.ProblemDuplicate, probs[0].Kind)
 	})
 	t.Run("replaced by another chain's entry", func(t *testing.T) {
 		m := spread()
@@ -112,7 +113,7 @@ func TestChainLinks(t *testing.T) {
 		m[k][i] = other[11]
 		probs, _ := checkLinks(m)
 		require.NotEmpty(t, probs)
-		assert.Equal(t, storage.ProblemModified, probs[0].Kind, "content changed under the same hash")
+		assert.Equal(t, verify.ProblemModified, probs[0].Kind, "content changed under the same hash")
 	})
 	t.Run("forged link", func(t *testing.T) {
 		// A self-consistent entry 12 of another history: its hash is
@@ -130,13 +131,13 @@ func TestChainLinks(t *testing.T) {
 		m[k][i] = forged
 		probs, _ := checkLinks(m)
 		require.Len(t, probs, 2)
-		assert.Equal(t, storage.ProblemChainBroken, probs[0].Kind)
+		assert.Equal(t, verify.ProblemChainBroken, probs[0].Kind)
 		assert.Equal(t, k, probs[0].File)
 		assert.Contains(t, probs[0].Detail, "aaaa:12 does not link to aaaa:11")
 		assert.Contains(t, probs[1].Detail, "aaaa:13 does not link to aaaa:12")
 	})
 	t.Run("unchained", func(t *testing.T) {
-		_, _, ok := new(storage.ChainLinks).Add("x", 1, []byte(`{"id":"1"}`))
+		_, _, ok := new(verify.ChainLinks).Add("x", 1, []byte(`{"id":"1"}`))
 		assert.False(t, ok)
 	})
 }
