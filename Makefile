@@ -75,9 +75,10 @@ test: $(VERSITYGW_STAMP) collector $(NODE_STAMP)
 	@echo ">> go test -race over the module, then the collector module (the first run compiles every dependency with -race: several minutes on a cold cache)"
 	$(WITH_S3) $(WITH_AWS) sh -c '$(GO) test -race -count=1 -timeout 9m $(PKGS) && cd collector && OTELAUDIT_NODE_MODULES=$(NODE_DIR)/node_modules OTELAUDIT_NODE_REQUIRED=1 $(GO) test -race -count=1 -timeout 9m $(PKGS)'
 
-## bench: every benchmark of the project (figures in README.md), S3 ones against a local versitygw
+## bench: every benchmark of the project, the collector module's included (figures in README.md),
+##        S3 ones against a local versitygw, key ones against moto
 bench: $(VERSITYGW_STAMP)
-	$(WITH_S3) $(WITH_AWS) $(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 60m $(PKGS)
+	$(WITH_S3) $(WITH_AWS) sh -c '$(GO) test -run "^$$" -bench . -benchmem -count=1 -timeout 60m $(PKGS) && cd collector && $(GO) test -run "^$$" -bench . -benchmem -count=1 -timeout 30m $(PKGS)'
 
 ## versitygw: install the pinned S3 test server into the tools cache
 versitygw: $(VERSITYGW_STAMP)
