@@ -14,12 +14,16 @@ import (
 // byte-identical to the reference implementation's hash_content for valid
 // UTF-8 input (Python hashes s.encode("utf-8")).
 func HashContent(s string) string {
+	var b [2 * sha256.Size]byte
+	return string(appendHashContent(b[:0], s))
+}
+
+// appendHashContent appends the lowercase hex SHA-256 of s's bytes to b.
+func appendHashContent(b []byte, s string) []byte {
 	// Hash s in place: []byte(s) would copy the whole content first.
 	// Sum256 only reads its input.
 	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(s), len(s)))
-	var b [2 * sha256.Size]byte
-	hex.Encode(b[:], sum[:])
-	return string(b[:])
+	return hex.AppendEncode(b, sum[:])
 }
 
 // KeyedHashPrefix starts every keyed hash: "hmac-sha256:<keyid>:<hex>".
@@ -52,18 +56,33 @@ func newKeyedHasher(keyID string, key []byte) (*contentHasher, error) {
 
 // hash returns the stored form of s's hash.
 func (h *contentHasher) hash(s string) string {
+	var buf [128]byte
+	return string(h.appendHash(buf[:0], s))
+}
+
+// hashPair returns the stored forms of a's and b's hashes, sharing one
+// allocation (an entry's input and output hashes live as long as it).
+func (h *contentHasher) hashPair(a, b string) (string, string) {
+	var buf [256]byte
+	out := h.appendHash(buf[:0], a)
+	n := len(out)
+	s := string(h.appendHash(out, b))
+	return s[:n], s[n:]
+}
+
+// appendHash appends the stored form of s's hash to b: the plain hex
+// SHA-256, or "hmac-sha256:<keyid>:<hex>" with a key.
+func (h *contentHasher) appendHash(b []byte, s string) []byte {
 	if h == nil {
-		return HashContent(s)
+		return appendHashContent(b, s)
 	}
 	m := hmac.New(sha256.New, h.key)
 	m.Write(unsafe.Slice(unsafe.StringData(s), len(s))) // no copy; Write only reads
 	var sum [sha256.Size]byte
-	b := make([]byte, 0, len(KeyedHashPrefix)+len(h.keyID)+1+2*sha256.Size)
 	b = append(b, KeyedHashPrefix...)
 	b = append(b, h.keyID...)
 	b = append(b, ':')
-	b = hex.AppendEncode(b, m.Sum(sum[:0]))
-	return string(b)
+	return hex.AppendEncode(b, m.Sum(sum[:0]))
 }
 
 // VerifyHash reports whether stored (a plain or keyed hash as written in an

@@ -120,13 +120,19 @@ func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
 	// valid before it is hashed or kept, so that the stored content and its
 	// hash agree (storage rejects invalid UTF-8 rather than change it).
 	in.Input, in.Output = validUTF8(in.Input), validUTF8(in.Output)
-	// The optional strings of the entry share one allocation.
-	opt := new([4]string)
-	e := &storage.AuditEntry{
+	// The entry and its optional strings share one allocation, and so do
+	// the two hashes.
+	blk := new(struct {
+		e   storage.AuditEntry
+		opt [4]string
+	})
+	opt, e := &blk.opt, &blk.e
+	inHash, outHash := l.hasher.hashPair(in.Input, in.Output)
+	*e = storage.AuditEntry{
 		ID:                 in.ID,
 		Timestamp:          in.Timestamp,
-		InputHash:          l.hasher.hash(in.Input),
-		OutputHash:         l.hasher.hash(in.Output),
+		InputHash:          inHash,
+		OutputHash:         outHash,
 		Provider:           optional(&opt[0], validUTF8(in.Provider)),
 		Model:              optional(&opt[1], validUTF8(in.Model)),
 		ConversationID:     optional(&opt[2], validUTF8(in.ConversationID)),

@@ -93,7 +93,12 @@ func AppendValue(b []byte, v any, depth, maxDepth int) ([]byte, error) {
 		if depth > maxDepth {
 			return b, &TooDeepError{maxDepth}
 		}
-		keys := make([]string, 0, len(x))
+		// Metadata maps are small: sort their keys on the stack.
+		var keyBuf [16]string
+		keys := keyBuf[:0]
+		if len(x) > len(keyBuf) {
+			keys = make([]string, 0, len(x))
+		}
 		for k := range x {
 			keys = append(keys, k)
 		}
