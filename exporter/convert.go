@@ -152,7 +152,11 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 		haveToolDefs           bool
 		reqModel, respModel    string
 		legacySystem           string
-		legacyIn, legacyOut    *int64
+		tokIn, tokOut          int64
+		legacyIn, legacyOut    int64
+		haveTokIn, haveTokOut  bool
+		haveLegacyIn           bool
+		haveLegacyOut          bool
 		md                     map[string]any
 		respID, errType        string
 		finishReasons          []string
@@ -232,13 +236,13 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 					setMD(string(kv.Key), kv.Value.AsString())
 				}
 			case semconv.GenAIUsageInputTokensKey:
-				in.InputTokens = intValue(kv.Value)
+				tokIn, haveTokIn = intValue(kv.Value)
 			case semconv.GenAIUsageOutputTokensKey:
-				in.OutputTokens = intValue(kv.Value)
+				tokOut, haveTokOut = intValue(kv.Value)
 			case legacyPromptTokens:
-				legacyIn = intValue(kv.Value)
+				legacyIn, haveLegacyIn = intValue(kv.Value)
 			case legacyCompletionToken:
-				legacyOut = intValue(kv.Value)
+				legacyOut, haveLegacyOut = intValue(kv.Value)
 			case otelaudit.AuditSafetyPassedKey:
 				if kv.Value.Type() == attribute.BOOL {
 					in.SafetyPassed = otelaudit.Ptr(kv.Value.AsBool())
@@ -268,11 +272,21 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	if in.Model == "" {
 		in.Model = respModel
 	}
-	if in.InputTokens == nil {
-		in.InputTokens = legacyIn
+	if !haveTokIn {
+		tokIn, haveTokIn = legacyIn, haveLegacyIn
 	}
-	if in.OutputTokens == nil {
-		in.OutputTokens = legacyOut
+	if !haveTokOut {
+		tokOut, haveTokOut = legacyOut, haveLegacyOut
+	}
+	if haveTokIn || haveTokOut {
+		// Both counts share one allocation.
+		tok := &[2]int64{tokIn, tokOut}
+		if haveTokIn {
+			in.InputTokens = &tok[0]
+		}
+		if haveTokOut {
+			in.OutputTokens = &tok[1]
+		}
 	}
 	// Most calls have a few content parts: collect them in a stack buffer.
 	var partsBuf [8]string
@@ -530,24 +544,23 @@ func stringList(v attribute.Value) []string {
 	}
 }
 
-func intValue(v attribute.Value) *int64 {
+// intValue is v as a token count; ok is false when v is not one.
+func intValue(v attribute.Value) (int64, bool) {
 	switch v.Type() {
 	case attribute.INT64:
-		n := v.AsInt64()
-		return &n
+		return v.AsInt64(), true
 	case attribute.FLOAT64:
 		f := v.AsFloat64()
 		if f >= 0 && f == math.Trunc(f) && f < 1<<53 {
-			n := int64(f)
-			return &n
+			return int64(f), true
 		}
 	case attribute.STRING:
 		var n int64
 		if _, err := fmt.Sscan(v.AsString(), &n); err == nil {
-			return &n
+			return n, true
 		}
 	}
-	return nil
+	return 0, false
 }
 
 // jsonValue converts an attribute value to a JSON-encodable metadata value;

@@ -26,7 +26,18 @@ func withContent(s sdktrace.ReadOnlySpan, slot *handoff.Slot) sdktrace.ReadOnlyS
 	if slot == nil {
 		return s
 	}
-	return &contentSpan{ReadOnlySpan: s, slot: slot}
+	return new(contentSpan).wrap(s, slot)
+}
+
+// wrap makes c s with the content of slot and returns it, or returns s
+// when slot is nil. It resets c, so that a caller that keeps nothing of
+// the span it converts can reuse one c for every span.
+func (c *contentSpan) wrap(s sdktrace.ReadOnlySpan, slot *handoff.Slot) sdktrace.ReadOnlySpan {
+	if slot == nil {
+		return s
+	}
+	*c = contentSpan{ReadOnlySpan: s, slot: slot}
+	return c
 }
 
 // Attributes returns the span's attributes and then the handed-over

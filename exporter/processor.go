@@ -473,6 +473,9 @@ func (p *processor) convert() {
 	newBatch := func() []*storage.AuditEntry {
 		return make([]*storage.AuditEntry, 0, min(p.cfg.batchSize, len(p.queue)+8))
 	}
+	// The span with its content, for the conversion: one per worker,
+	// reused for every span (the entry keeps nothing of it).
+	view := new(contentSpan)
 	for {
 		var (
 			it item
@@ -505,7 +508,9 @@ func (p *processor) convert() {
 		case it.entry != nil:
 			batch = append(batch, it.entry)
 		default:
-			if en := p.e.entry(p.ctx, it.view()); en != nil {
+			en := p.e.entry(p.ctx, view.wrap(it.span, it.slot))
+			*view = contentSpan{} // hold no span or content until the next one
+			if en != nil {
 				batch = append(batch, en)
 			} else {
 				p.pending.Add(-1)
