@@ -106,13 +106,23 @@ var optStrField = [numFields]int8{
 // [ErrInvalidEntry] and does not include the line's content (which may
 // hold plaintext prompts). The entry does not share memory with data.
 func ParseEntry(data []byte) (*AuditEntry, error) {
+	return ParseEntryString(string(data))
+}
+
+// ParseEntryString is [ParseEntry] for a line held in a string: it
+// accepts and rejects exactly the same lines, but the entry's strings
+// share line's memory instead of a copy of it, so a reader that has
+// already made a string of its lines (one string for many lines, as a
+// full scan does) saves a copy and an allocation per line. The entry
+// keeps all of line's memory reachable for as long as it is kept.
+func ParseEntryString(line string) (*AuditEntry, error) {
 	p := parserPool.Get().(*jsontape.Parser)
 	defer func() {
 		p.Reset()
 		parserPool.Put(p)
 	}()
 	d := new(decoded)
-	if err := decodeEntry(p, string(data), d); err != nil {
+	if err := decodeEntry(p, line, d); err != nil {
 		return nil, err
 	}
 	return &d.e, nil

@@ -96,3 +96,30 @@ func testParallelDecodeOrder(t *testing.T, sorted bool) {
 	require.Len(t, part, 1000)
 	assert.Equal(t, day.Add(100*time.Second), part[0].Timestamp)
 }
+
+// TestEntriesLineChunks: a scan copies lines into shared chunks of
+// lineChunkBytes that decoded entries point into. Lines of every size
+// around the chunk size (shorter, filling it, one byte over, several times
+// longer) read back exactly as written, so no line overwrites or is cut
+// from another's chunk.
+func TestEntriesLineChunks(t *testing.T) {
+	st, err := New(t.TempDir())
+	require.NoError(t, err)
+	defer st.Close()
+	day := time.Date(2025, 3, 4, 0, 0, 0, 0, time.UTC)
+	sizes := []int{0, 10, lineChunkBytes / 2, lineChunkBytes - 700, lineChunkBytes, lineChunkBytes + 1, 3 * lineChunkBytes, 5, lineChunkBytes / 3}
+	var want []*storage.AuditEntry
+	for i := range 40 {
+		e := testEntry(day.Add(time.Duration(i) * time.Second))
+		e.Metadata = map[string]any{"pad": strings.Repeat(string(rune('a'+i%26)), sizes[i%len(sizes)])}
+		want = append(want, e)
+	}
+	require.NoError(t, st.WriteBatch(t.Context(), want))
+	got, err := st.ListEntries(t.Context(), time.Time{}, day.Add(time.Hour))
+	require.NoError(t, err)
+	require.Len(t, got, len(want))
+	for i, e := range got {
+		assert.Equal(t, want[i].ID, e.ID)
+		assert.Equal(t, want[i].Metadata["pad"], e.Metadata["pad"], "entry %d", i)
+	}
+}
