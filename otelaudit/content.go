@@ -60,13 +60,15 @@ func (h *contentHasher) hash(s string) string {
 	return string(h.appendHash(buf[:0], s))
 }
 
-// hashPair returns the stored forms of a's and b's hashes, sharing one
-// allocation (an entry's input and output hashes live as long as it).
-func (h *contentHasher) hashPair(a, b string) (string, string) {
-	var buf [256]byte
+// hashPair returns the stored forms of a's and b's hashes, written into
+// buf (grown on the heap when too small) and returned as strings over it
+// without a copy: the caller must never write to buf again. An entry
+// passes space of its own allocation, so its hashes cost none.
+func (h *contentHasher) hashPair(buf []byte, a, b string) (string, string) {
 	out := h.appendHash(buf[:0], a)
 	n := len(out)
-	s := string(h.appendHash(out, b))
+	out = h.appendHash(out, b)
+	s := unsafe.String(unsafe.SliceData(out), len(out))
 	return s[:n], s[n:]
 }
 

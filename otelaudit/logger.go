@@ -2,6 +2,7 @@ package otelaudit
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"iter"
@@ -120,14 +121,16 @@ func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
 	// valid before it is hashed or kept, so that the stored content and its
 	// hash agree (storage rejects invalid UTF-8 rather than change it).
 	in.Input, in.Output = validUTF8(in.Input), validUTF8(in.Output)
-	// The entry and its optional strings share one allocation, and so do
-	// the two hashes.
+	// The entry, its optional strings and the text of its two hashes
+	// (plain ones; keyed ones with a long key id grow on the heap) share
+	// one allocation. Nothing writes to hashes after hashPair.
 	blk := new(struct {
-		e   storage.AuditEntry
-		opt [4]string
+		e      storage.AuditEntry
+		opt    [4]string
+		hashes [4 * sha256.Size]byte
 	})
 	opt, e := &blk.opt, &blk.e
-	inHash, outHash := l.hasher.hashPair(in.Input, in.Output)
+	inHash, outHash := l.hasher.hashPair(blk.hashes[:], in.Input, in.Output)
 	*e = storage.AuditEntry{
 		ID:                 in.ID,
 		Timestamp:          in.Timestamp,

@@ -231,3 +231,44 @@ func TestLogTakesTraceIDsFromContext(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, sid.String(), e.SpanID)
 }
+
+// TestEntryHashesStayPut checks that an entry's hashes, which share the
+// entry's allocation (or one heap buffer with a long key id), are the
+// hashes of its own content and do not change when later entries are built.
+func TestEntryHashesStayPut(t *testing.T) {
+	hashKey := []byte("0123456789abcdef0123456789abcdef")
+	longID := strings.Repeat("k", 80) // keyed hashes then outgrow the entry's space
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{
+		{name: "plain"},
+		{name: "keyed", opts: []Option{WithHashKey("k2026", hashKey)}},
+		{name: "keyed, long key id", opts: []Option{WithHashKey(longID, hashKey)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := NewLogger(storage.NewMemoryStorage(0), tc.opts...)
+			require.NoError(t, err)
+			type pair struct{ in, out string }
+			var entries []*storage.AuditEntry
+			var want []pair
+			for i := range 20 {
+				in := Interaction{Input: strings.Repeat("prompt ", i), Output: "answer " + strings.Repeat("x", i)}
+				e, err := l.Entry(in)
+				require.NoError(t, err)
+				entries = append(entries, e)
+				want = append(want, pair{l.hasher.hash(in.Input), l.hasher.hash(in.Output)})
+			}
+			for i, e := range entries {
+				assert.Equal(t, want[i].in, e.InputHash, "entry %d input hash", i)
+				assert.Equal(t, want[i].out, e.OutputHash, "entry %d output hash", i)
+				assert.True(t, l.VerifyHash(strings.Repeat("prompt ", i), e.InputHash), "entry %d", i)
+			}
+			if tc.name != "plain" {
+				assert.True(t, strings.HasPrefix(entries[3].OutputHash, KeyedHashPrefix))
+			} else {
+				assert.Equal(t, HashContent("answer xxx"), entries[3].OutputHash)
+			}
+		})
+	}
+}
