@@ -330,7 +330,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		name = op + " " + model
 	}
 	ctx, slot := handoff.Begin(ctx)
-	ctx, x.span = c.tp.Tracer(ScopeName, otelaudit.TracerOptions...).Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
+	ctx, x.span = c.tp.Tracer(ScopeName, tracerOptions...).Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(start), trace.WithAttributes(attrs...))
 	sink := handoff.NewSink(x.span, slot, c.onSpan)
 	x.setContent, x.wantContent, x.setText = sink.Set, sink.Wants(), sink.SetText
@@ -846,3 +846,7 @@ func (x *exchange) appendContent(attrs []attribute.KeyValue, key attribute.Key, 
 	}
 	return attrs
 }
+
+// tracerOptions are otelaudit's scope options, taken once: Handler spans
+// start per request.
+var tracerOptions = otelaudit.TracerOptions()

@@ -33,10 +33,12 @@ const ScopeName = "github.com/otelaudit/otelaudit-go/otelaudit"
 // semantic conventions they follow ([TracerOptions]).
 const Version = "0.2.0"
 
-// TracerOptions are the instrumentation scope options of every tracer and
-// meter of this module: [Version] and the semconv v1.41.0 schema URL. The
-// slice is shared: do not modify it.
-var TracerOptions = []trace.TracerOption{trace.WithInstrumentationVersion(Version), trace.WithSchemaURL(semconv.SchemaURL)}
+// TracerOptions returns the instrumentation scope options of every tracer
+// and meter of this module: [Version] and the semconv v1.41.0 schema URL.
+// Each call returns a new slice.
+func TracerOptions() []trace.TracerOption { return slices.Clone(tracerOptions) }
+
+var tracerOptions = []trace.TracerOption{trace.WithInstrumentationVersion(Version), trace.WithSchemaURL(semconv.SchemaURL)}
 
 // DefaultOperation is the gen_ai.operation.name used when [Request] gives
 // none.
@@ -265,9 +267,9 @@ func startSpan(ctx context.Context, req Request, op, name string, kind trace.Spa
 	ctx, slot := handoff.Begin(ctx)
 	var span trace.Span
 	if cfg.start.IsZero() {
-		ctx, span = cfg.tp.Tracer(ScopeName, TracerOptions...).Start(ctx, name, kind, trace.WithAttributes(attrs...))
+		ctx, span = cfg.tp.Tracer(ScopeName, tracerOptions...).Start(ctx, name, kind, trace.WithAttributes(attrs...))
 	} else {
-		ctx, span = cfg.tp.Tracer(ScopeName, TracerOptions...).Start(ctx, name, kind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
+		ctx, span = cfg.tp.Tracer(ScopeName, tracerOptions...).Start(ctx, name, kind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
 	}
 	c := &Call{span: span, entryID: id, noContent: cfg.noContent, content: handoff.NewSink(span, slot, onSpan)}
 	c.mp, c.start, c.startAttrs = cfg.mp, cfg.start, attrs

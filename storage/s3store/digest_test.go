@@ -178,7 +178,7 @@ func TestDigests(t *testing.T) {
 	require.True(t, rep.OK(), "%v", rep.Problems)
 	assert.Equal(t, int64(1000), rep.Chained)
 	assert.Zero(t, rep.Unconfirmed, "%v", rep.Warnings)
-	assert.Equal(t, s3store.S3UnverifiableWithoutWitness, rep.Unverifiable)
+	assert.Equal(t, s3store.UnverifiableWithoutWitness(), rep.Unverifiable)
 	assert.Greater(t, rep.Checkpoints, 4)
 	rep = sb.verify(true)
 	require.True(t, rep.OK(), "%v", rep.Problems)
@@ -265,7 +265,7 @@ func TestDigests(t *testing.T) {
 			rep = sb.verify(false)
 			if c.witness {
 				assert.True(t, rep.OK(), "without witness this needs one (README): %v", rep.Problems)
-				assert.Equal(t, s3store.S3UnverifiableWithoutWitness, rep.Unverifiable)
+				assert.Equal(t, s3store.UnverifiableWithoutWitness(), rep.Unverifiable)
 			} else {
 				assert.False(t, rep.OK(), "without witness: not caught")
 			}

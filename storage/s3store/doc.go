@@ -169,7 +169,7 @@
 //     store. A witness receives every digest line as it is stored; Verify
 //     given those lines requires each in the store. Without a witness the
 //     report names these as what it cannot rule out
-//     ([S3UnverifiableWithoutWitness]).
+//     ([UnverifiableWithoutWitness]).
 //
 //   - Keys. A checkpoint key shorter than [storage.MinHMACKeyLen] is an
 //     error (matching [storage.ErrBadKey]), never a fallback.

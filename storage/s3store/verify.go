@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,9 +26,12 @@ var S3Unverifiable = []string{
 	"rollback of the prefix to an older copy: no witness",
 }
 
-// S3UnverifiableWithoutWitness is what [Store.Verify] of a signed S3 store
-// cannot rule out without a witness ([WithVerifyWitness]).
-var S3UnverifiableWithoutWitness = []string{
+// UnverifiableWithoutWitness returns what [Store.Verify] of a signed S3
+// store cannot rule out without a witness ([WithVerifyWitness]), as the
+// report's Unverifiable lists it. Each call returns a new slice.
+func UnverifiableWithoutWitness() []string { return slices.Clone(unverifiableWithoutWitness) }
+
+var unverifiableWithoutWitness = []string{
 	"removal of a writer's newest entries together with its newest digest objects, deletion of a whole writer session (its objects and digests) and rollback of the prefix to an older copy: what the store signed last cannot be vouched for by the store; a witness (s3store.WithWitness, verify --witness) rules these out",
 }
 
@@ -112,7 +116,7 @@ func WithVerifyWitness(r io.Reader) VerifyOption {
 // final digest. Given a witness ([WithVerifyWitness]) it requires every
 // witnessed note in the store. The report lists in Unverifiable what this
 // verification cannot rule out ([S3Unverifiable] unsigned,
-// [S3UnverifiableWithoutWitness] signed without a witness).
+// [UnverifiableWithoutWitness] signed without a witness).
 //
 // A prefix without any object is an error matching [storage.ErrNoStore]
 // (unless a witness says a store was there: then every witnessed note is
@@ -223,7 +227,7 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 	case !dv.signed:
 		rep.Unverifiable = S3Unverifiable
 	case cfg.witness == nil:
-		rep.Unverifiable = S3UnverifiableWithoutWitness
+		rep.Unverifiable = UnverifiableWithoutWitness()
 	}
 	if rep.Unconfirmed > 0 {
 		rep.Warnings = append(rep.Warnings, verify.Problem{Kind: verify.WarningUnconfirmed, Detail: fmt.Sprintf("%d entries in objects stored after their writer's last digest (a writer still running, or crashed): chain intact, not yet signed", rep.Unconfirmed)})
