@@ -15,7 +15,8 @@ func TestTracerOptionsAreACopy(t *testing.T) {
 		t.Fatalf("scope = %q %q, want version %q and a schema URL", cfg.InstrumentationVersion(), cfg.SchemaURL(), Version)
 	}
 	opts[0] = trace.WithInstrumentationVersion("changed")
-	if got := trace.NewTracerConfig(TracerOptions()...).InstrumentationVersion(); got != Version {
+	again := trace.NewTracerConfig(TracerOptions()...)
+	if got := again.InstrumentationVersion(); got != Version {
 		t.Errorf("after changing a returned slice, version = %q", got)
 	}
 }
