@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelaudit/otelaudit-go/internal/s3test"
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
@@ -67,12 +68,12 @@ func TestS3Verify(t *testing.T) {
 		min, max uint64
 	}
 	var objs []obj
-	for _, k := range listKeys(t, client, bucket, prefix) {
+	for _, k := range s3test.Keys(t, client, bucket, prefix) {
 		if strings.HasPrefix(k, prefix+"_ids/") {
 			continue
 		}
 		o := obj{key: k, min: ^uint64(0)}
-		for line := range bytes.Lines(getBody(t, client, bucket, k)) {
+		for line := range bytes.Lines(s3test.Body(t, client, bucket, k)) {
 			_, c, ok := storage.SplitChain(bytes.TrimSuffix(line, []byte("\n")))
 			require.True(t, ok)
 			o.writer, o.min, o.max = c.Writer, min(o.min, c.Seq), max(o.max, c.Seq)
@@ -87,7 +88,7 @@ func TestS3Verify(t *testing.T) {
 	require.Equal(t, objs[0].writer, mid.writer)
 	require.Greater(t, mid.min, uint64(1))
 	rel := strings.TrimPrefix(mid.key, prefix)
-	orig := getBody(t, client, bucket, mid.key)
+	orig := s3test.Body(t, client, bucket, mid.key)
 	lines := bytes.SplitAfter(orig, []byte("\n"))
 	require.Greater(t, len(lines), 4)
 
@@ -129,30 +130,6 @@ func TestS3Verify(t *testing.T) {
 	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
 	assert.Contains(t, r.stderr, "no audit store here")
 	assert.Empty(t, r.stdout)
-}
-
-func listKeys(t *testing.T, client *s3.Client, bucket, prefix string) []string {
-	t.Helper()
-	var out []string
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(t.Context())
-		require.NoError(t, err)
-		for _, o := range page.Contents {
-			out = append(out, aws.ToString(o.Key))
-		}
-	}
-	return out
-}
-
-func getBody(t *testing.T, client *s3.Client, bucket, key string) []byte {
-	t.Helper()
-	out, err := client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	require.NoError(t, err)
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
-	require.NoError(t, err)
-	return b
 }
 
 func putBody(t *testing.T, client *s3.Client, bucket, key string, body []byte) {
@@ -221,7 +198,7 @@ func TestS3VerifySigned(t *testing.T) {
 
 	// A writer's last digest deleted together with the objects it lists.
 	var lastDigest string
-	for _, k := range listKeys(t, client, bucket, prefix+"_digests/") {
+	for _, k := range s3test.Keys(t, client, bucket, prefix+"_digests/") {
 		if lastDigest == "" || k[:len(prefix+"_digests/")+16] == lastDigest[:len(prefix+"_digests/")+16] {
 			lastDigest = k
 		}
@@ -229,7 +206,7 @@ func TestS3VerifySigned(t *testing.T) {
 	var digest struct {
 		Objects []struct{ Key string } `json:"objects"`
 	}
-	require.NoError(t, json.Unmarshal(getBody(t, client, bucket, lastDigest), &digest))
+	require.NoError(t, json.Unmarshal(s3test.Body(t, client, bucket, lastDigest), &digest))
 	del := []string{lastDigest}
 	for _, o := range digest.Objects {
 		del = append(del, prefix+o.Key)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelaudit/otelaudit-go/internal/s3test"
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
@@ -51,12 +52,12 @@ func TestEntriesAreChained(t *testing.T) {
 	byWriter := map[string][]link{}
 	var h storage.ChainHasher
 	objects := 0
-	for _, k := range keys(t, client, bucket, "chain/") {
+	for _, k := range s3test.Keys(t, client, bucket, "chain/") {
 		if strings.HasPrefix(k, "chain/_ids/") {
 			continue
 		}
 		objects++
-		for line := range bytes.Lines(objectBody(t, client, bucket, k)) {
+		for line := range bytes.Lines(s3test.Body(t, client, bucket, k)) {
 			line = bytes.TrimSuffix(line, []byte("\n"))
 			prefix, c, ok := storage.SplitChain(line)
 			require.True(t, ok, "%s: unchained line", k)

@@ -3,16 +3,15 @@ package s3store_test
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelaudit/otelaudit-go/internal/s3test"
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
@@ -108,8 +107,8 @@ func deleteRaceRound(t *testing.T, client *s3.Client, bucket, prefix string, sto
 	n, err := st.Count(t.Context())
 	require.NoError(t, err)
 	if n != len(want) {
-		for _, k := range keys(t, client, bucket, prefix) {
-			t.Logf("%s: %q", k, objectBody(t, client, bucket, k))
+		for _, k := range s3test.Keys(t, client, bucket, prefix) {
+			t.Logf("%s: %q", k, s3test.Body(t, client, bucket, k))
 		}
 	}
 	require.Equal(t, len(want), n, "round %d: Count", round)
@@ -117,24 +116,13 @@ func deleteRaceRound(t *testing.T, client *s3.Client, bucket, prefix string, sto
 		_, err := st.Read(t.Context(), e.ID)
 		require.ErrorIs(t, err, storage.ErrNotFound, "round %d: removed entry %s read back", round, e.ID)
 	}
-	for _, k := range keys(t, client, bucket, prefix) {
+	for _, k := range s3test.Keys(t, client, bucket, prefix) {
 		if strings.HasPrefix(k, prefix+"_ids/") {
 			continue
 		}
-		body := objectBody(t, client, bucket, k)
+		body := s3test.Body(t, client, bucket, k)
 		for _, e := range removed {
 			require.False(t, bytes.Contains(body, []byte(e.ID)), "round %d: %s still holds removed entry %s", round, k, e.ID)
 		}
 	}
-}
-
-// objectBody returns the content of the object at key.
-func objectBody(t *testing.T, client *s3.Client, bucket, key string) []byte {
-	t.Helper()
-	out, err := client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	require.NoError(t, err)
-	defer out.Body.Close()
-	body, err := io.ReadAll(out.Body)
-	require.NoError(t, err)
-	return body
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelaudit/otelaudit-go/internal/s3test"
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 	"github.com/otelaudit/otelaudit-go/storage/verify"
@@ -91,15 +92,15 @@ func (sb *signedBucket) verify(withWitness bool) *verify.Report {
 // snapshot returns every object under the prefix.
 func (sb *signedBucket) snapshot() map[string][]byte {
 	out := map[string][]byte{}
-	for _, k := range keys(sb.t, sb.client, sb.bucket, sb.prefix) {
-		out[k] = objectBody(sb.t, sb.client, sb.bucket, k)
+	for _, k := range s3test.Keys(sb.t, sb.client, sb.bucket, sb.prefix) {
+		out[k] = s3test.Body(sb.t, sb.client, sb.bucket, k)
 	}
 	return out
 }
 
 // restore makes the prefix hold exactly snap.
 func (sb *signedBucket) restore(snap map[string][]byte) {
-	for _, k := range keys(sb.t, sb.client, sb.bucket, sb.prefix) {
+	for _, k := range s3test.Keys(sb.t, sb.client, sb.bucket, sb.prefix) {
 		if _, ok := snap[k]; !ok {
 			sb.del(k)
 		}
@@ -122,7 +123,7 @@ func (sb *signedBucket) del(key string) {
 // batchKeys returns the batch object keys of writer w (all writers for
 // ""), in key order, and the digest keys of w.
 func (sb *signedBucket) batchKeys(w string) (objs, digests []string) {
-	for _, k := range keys(sb.t, sb.client, sb.bucket, sb.prefix) {
+	for _, k := range s3test.Keys(sb.t, sb.client, sb.bucket, sb.prefix) {
 		rel := strings.TrimPrefix(k, sb.prefix)
 		switch {
 		case strings.HasPrefix(rel, "_digests/"+w):

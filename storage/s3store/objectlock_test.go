@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelaudit/otelaudit-go/internal/s3test"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
 
@@ -59,7 +60,7 @@ func TestObjectLock(t *testing.T) {
 	require.NoError(t, st.Flush(t.Context()))
 
 	var locked []string // a batch object of the locked writer and its digests
-	for _, k := range keys(t, client, bucket, "l/") {
+	for _, k := range s3test.Keys(t, client, bucket, "l/") {
 		switch {
 		case strings.HasPrefix(k, "l/2025-08-02/") && len(locked) == 0:
 			locked = append(locked, k)

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelaudit/otelaudit-go/internal/s3test"
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
@@ -31,21 +32,6 @@ func entryAt(ts time.Time) *storage.AuditEntry {
 		LatencyMS:    3,
 		Model:        &model,
 	}
-}
-
-// keys lists the keys of a bucket under prefix.
-func keys(t *testing.T, client *s3.Client, bucket, prefix string) []string {
-	t.Helper()
-	var out []string
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(t.Context())
-		require.NoError(t, err)
-		for _, o := range page.Contents {
-			out = append(out, aws.ToString(o.Key))
-		}
-	}
-	return out
 }
 
 func TestNewErrors(t *testing.T) {
@@ -125,7 +111,7 @@ func TestBatching(t *testing.T) {
 	assert.Equal(t, es[567].ID, got.ID)
 	assert.Equal(t, int64(3), c.all.Load(), "Read of a UUIDv7 id")
 
-	objs := keys(t, client, bucket, s3store.DefaultPrefix+"2025-07-01/")
+	objs := s3test.Keys(t, client, bucket, s3store.DefaultPrefix+"2025-07-01/")
 	require.Len(t, objs, 1)
 	assert.True(t, strings.HasSuffix(objs[0], ".1000.jsonl"), objs[0])
 }
@@ -174,7 +160,7 @@ func TestCalendar(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, all, 4*len(days))
 	for _, d := range []string{"2024-02-29", "2024-01-31", "2024-03-31", "2024-12-31"} {
-		assert.NotEmpty(t, keys(t, client, bucket, "cal/"+d+"/"), "partition %s", d)
+		assert.NotEmpty(t, s3test.Keys(t, client, bucket, "cal/"+d+"/"), "partition %s", d)
 	}
 }
 
@@ -209,16 +195,16 @@ func TestDeleteBeforePartialDay(t *testing.T) {
 	cnt, err := st.Count(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, 3, cnt)
-	day := keys(t, client, bucket, "2024-02-29/")
+	day := s3test.Keys(t, client, bucket, "2024-02-29/")
 	require.Len(t, day, 2, "the straddling batch is superseded, not duplicated")
 	assert.True(t, strings.HasSuffix(day[1], ".1.jsonl"), "next generation, a slot name: %s", day[1])
 	for _, k := range day {
 		for _, e := range es[:3] {
-			assert.NotContains(t, string(objectBody(t, client, bucket, k)), e.ID, "%s still holds an expired entry", k)
+			assert.NotContains(t, string(s3test.Body(t, client, bucket, k)), e.ID, "%s still holds an expired entry", k)
 		}
 	}
-	assert.Empty(t, keys(t, client, bucket, "2024-02-27/"))
-	assert.Empty(t, keys(t, client, bucket, "2024-02-28/"))
+	assert.Empty(t, s3test.Keys(t, client, bucket, "2024-02-27/"))
+	assert.Empty(t, s3test.Keys(t, client, bucket, "2024-02-28/"))
 	_, err = st.Read(t.Context(), es[0].ID)
 	assert.ErrorIs(t, err, storage.ErrNotFound)
 	_, err = st.Read(t.Context(), es[4].ID)
@@ -239,7 +225,7 @@ func TestDeleteGenerations(t *testing.T) {
 	es := []*storage.AuditEntry{entryAt(ts), entryAt(ts.Add(time.Second)), entryAt(ts.Add(2 * time.Second))}
 	require.NoError(t, st.WriteBatch(t.Context(), es))
 	require.NoError(t, st.Flush(t.Context()))
-	gen0 := keys(t, client, bucket, "audit/2025-03-31/")
+	gen0 := s3test.Keys(t, client, bucket, "audit/2025-03-31/")
 	require.Len(t, gen0, 1)
 	old, err := client.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(gen0[0])})
 	require.NoError(t, err)
@@ -253,10 +239,10 @@ func TestDeleteGenerations(t *testing.T) {
 	ok, err = st.Delete(t.Context(), es[1].ID)
 	require.NoError(t, err)
 	assert.False(t, ok, "second delete")
-	day := keys(t, client, bucket, "audit/2025-03-31/")
+	day := s3test.Keys(t, client, bucket, "audit/2025-03-31/")
 	require.Len(t, day, 2, "generation 0 keeps its name, generation 1 is current")
 	for _, k := range day {
-		assert.NotContains(t, string(objectBody(t, client, bucket, k)), es[1].ID, "%s still holds the deleted entry", k)
+		assert.NotContains(t, string(s3test.Body(t, client, bucket, k)), es[1].ID, "%s still holds the deleted entry", k)
 	}
 
 	// The old generation uploaded again (a stale spool file) is refused:
@@ -521,8 +507,8 @@ func TestConcurrentDeletesOneBatch(t *testing.T) {
 	n, err := stores[0].Count(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, 10, n)
-	for _, k := range keys(t, client, bucket, "audit/2024-10-31/") {
-		body := string(objectBody(t, client, bucket, k))
+	for _, k := range s3test.Keys(t, client, bucket, "audit/2024-10-31/") {
+		body := string(s3test.Body(t, client, bucket, k))
 		for _, e := range es[:30] {
 			assert.NotContains(t, body, e.ID, "%s still holds a deleted entry", k)
 		}

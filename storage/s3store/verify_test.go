@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/otelaudit/otelaudit-go/internal/s3test"
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 	"github.com/otelaudit/otelaudit-go/storage/verify"
@@ -61,13 +62,13 @@ func TestVerify(t *testing.T) {
 	assert.Equal(t, verify.WarningLegacy, rep.Warnings[0].Kind)
 
 	var objs []string
-	for _, k := range keys(t, client, bucket, "v/") {
+	for _, k := range s3test.Keys(t, client, bucket, "v/") {
 		if strings.HasSuffix(k, ".jsonl") && !strings.HasPrefix(k, "v/_ids/") {
 			objs = append(objs, k)
 		}
 	}
 	require.GreaterOrEqual(t, len(objs), 5)
-	a, b := objectBody(t, client, bucket, objs[1]), objectBody(t, client, bucket, objs[2])
+	a, b := s3test.Body(t, client, bucket, objs[1]), s3test.Body(t, client, bucket, objs[2])
 	first, _, _ := bytes.Cut(a, []byte("\n"))
 
 	// A replayed entry: a line of one object copied to the end of another.
