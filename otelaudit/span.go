@@ -34,8 +34,8 @@ const ScopeName = "github.com/otelaudit/otelaudit-go/otelaudit"
 const Version = "0.2.0"
 
 // TracerOptions returns the instrumentation scope options of every tracer
-// and meter of this module: [Version] and the semconv v1.41.0 schema URL.
-// Each call returns a new slice.
+// of this module: [Version] and the semconv v1.41.0 schema URL (its meters
+// report the same two). Each call returns a new slice.
 func TracerOptions() []trace.TracerOption { return slices.Clone(tracerOptions) }
 
 var tracerOptions = []trace.TracerOption{trace.WithInstrumentationVersion(Version), trace.WithSchemaURL(semconv.SchemaURL)}
