@@ -5,16 +5,9 @@ import (
 	"flag"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
+	"github.com/otelaudit/otelaudit-go/internal/s3client"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
-
-// defaultS3Region is used when neither --s3-region nor the AWS
-// environment or config names a region.
-const defaultS3Region = "us-east-1"
 
 // s3Flags select an S3 store (storage/s3store).
 type s3Flags struct {
@@ -35,7 +28,7 @@ func (f *s3Flags) add(fs *flag.FlagSet) {
 	fs.StringVar(&f.bucket, "s3-bucket", "", "read the S3 store in `BUCKET` instead of a directory")
 	fs.StringVar(&f.prefix, "s3-prefix", s3store.DefaultPrefix, "key `PREFIX` of the S3 store in its bucket")
 	fs.StringVar(&f.endpoint, "s3-endpoint", "", "S3 endpoint `URL` for S3-compatible servers (MinIO, versitygw);\nuses path-style addressing")
-	fs.StringVar(&f.region, "s3-region", "", "AWS `REGION` (default: AWS_REGION or the AWS config, else "+defaultS3Region+")")
+	fs.StringVar(&f.region, "s3-region", "", "AWS `REGION` (default: AWS_REGION or the AWS config, else "+s3client.DefaultRegion+")")
 }
 
 // given reports whether any S3 flag selects or configures an S3 store.
@@ -49,23 +42,10 @@ func (f *s3Flags) open(ctx context.Context, c *cli) (*store, error) {
 	if f.bucket == "" {
 		return nil, usageErrorf("--s3-prefix, --s3-endpoint and --s3-region need --s3-bucket")
 	}
-	var opts []func(*config.LoadOptions) error
-	if f.region != "" {
-		opts = append(opts, config.WithRegion(f.region))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	client, err := s3client.New(ctx, f.region, f.endpoint)
 	if err != nil {
-		return nil, ioError(fmt.Errorf("load AWS configuration: %w", err))
+		return nil, ioError(err)
 	}
-	if cfg.Region == "" {
-		cfg.Region = defaultS3Region
-	}
-	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if f.endpoint != "" {
-			o.BaseEndpoint = aws.String(f.endpoint)
-			o.UsePathStyle = true
-		}
-	})
 	st, err := s3store.New(ctx, client, f.bucket, append([]s3store.Option{s3store.WithPrefix(f.prefix), s3store.WithLogger(c.logger())}, f.opts...)...)
 	if err != nil {
 		return nil, ioError(fmt.Errorf("open S3 store s3://%s/%s: %w", f.bucket, f.prefix, err))

@@ -8,9 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -22,15 +19,12 @@ import (
 	"github.com/otelaudit/otelaudit-go/collector/otelauditexporter/internal/metadata"
 	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/internal/genaijoin"
+	"github.com/otelaudit/otelaudit-go/internal/s3client"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
-
-// defaultS3Region is used when neither the config nor the AWS chain gives
-// a region (S3-compatible servers ignore it).
-const defaultS3Region = "us-east-1"
 
 // auditExporter writes the GenAI spans of OTLP traces through an
 // exporter.Exporter, the SDK exporter's own write path (conversion, entry
@@ -173,23 +167,10 @@ func (a *auditExporter) openStore(ctx context.Context) (storage.Backend, error) 
 		return st, nil
 	}
 	s3c := a.cfg.S3
-	var opts []func(*awsconfig.LoadOptions) error
-	if s3c.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(s3c.Region))
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	client, err := s3client.New(ctx, s3c.Region, s3c.Endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("otelaudit exporter: load AWS configuration: %w", err)
+		return nil, fmt.Errorf("otelaudit exporter: %w", err)
 	}
-	if awsCfg.Region == "" {
-		awsCfg.Region = defaultS3Region
-	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		if s3c.Endpoint != "" {
-			o.BaseEndpoint = aws.String(s3c.Endpoint)
-			o.UsePathStyle = true
-		}
-	})
 	var sopts []s3store.Option
 	if s3c.Prefix != "" {
 		sopts = append(sopts, s3store.WithPrefix(s3c.Prefix))
