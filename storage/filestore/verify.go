@@ -281,6 +281,7 @@ type writerInfo struct {
 	maxCP    uint64 // seq of its latest signed checkpoint (0: none)
 	cpHash   string // hash of entry maxCP
 	cpSeen   bool   // entry maxCP was found
+	cpLine   int    // line of checkpoints.jsonl holding that checkpoint
 	final    bool
 	finalSeq uint64
 	maxSeen  uint64
@@ -518,7 +519,7 @@ func (v *verifier) readNotes() error {
 			v.problem(Problem{Kind: ProblemBadSignature, File: checkpointFileName, Line: line, Detail: "note does not follow the previous one (notes removed, inserted or reordered)"})
 		}
 		v.rep.Checkpoints++
-		v.applyNote(n)
+		v.applyNote(n, line)
 		return nil
 	})
 	if err != nil {
@@ -533,7 +534,8 @@ func (v *verifier) readNotes() error {
 	return nil
 }
 
-func (v *verifier) applyNote(n *storage.Note) {
+// applyNote records what note n (at line of checkpoints.jsonl) says.
+func (v *verifier) applyNote(n *storage.Note, line int) {
 	wi := v.writer(n.Writer)
 	wi.known = true
 	switch n.Type {
@@ -541,7 +543,7 @@ func (v *verifier) applyNote(n *storage.Note) {
 		// Only the latest checkpoint is needed: every entry links to its
 		// predecessor, so the latest signed head vouches for all before.
 		if n.Seq >= wi.maxCP {
-			wi.maxCP, wi.cpHash = n.Seq, n.Hash
+			wi.maxCP, wi.cpHash, wi.cpLine = n.Seq, n.Hash, line
 		}
 		if n.Final {
 			wi.final, wi.finalSeq = true, n.Seq
@@ -950,7 +952,7 @@ func (v *verifier) resolve() {
 		}
 		if wi.maxCP > 0 && !wi.cpSeen {
 			if _, ok := removedRange(wi.removed, wi.maxCP); !ok {
-				v.problem(Problem{Kind: ProblemMissing, Detail: fmt.Sprintf("entry %s:%d, the head of the writer's latest signed checkpoint, is missing (lines or a file deleted or truncated)", w, wi.maxCP)})
+				v.problem(Problem{Kind: ProblemMissing, File: checkpointFileName, Line: wi.cpLine, Detail: fmt.Sprintf("entry %s:%d, the head of the writer's latest signed checkpoint (this line), is missing (newest entries deleted, or a file deleted or truncated)", w, wi.maxCP)})
 			}
 		}
 		if !wi.final && wi.maxSeen > wi.maxCP {

@@ -210,6 +210,9 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 	if rep.Files == 0 && rep.Legacy == 0 && anyObject && !dv.signed {
 		problem(verify.Problem{Kind: verify.ProblemMissing, Detail: "no entry is left under the prefix: every batch object is gone (only markers, digests or other objects remain)"})
 	}
+	if err := s.resolveLate(ctx, &cfg.keys, dv, rep, problem); err != nil {
+		return nil, err
+	}
 	dv.checkListed(&links, problem)
 	rep.Writers = max(links.Writers(), len(dv.writers))
 	links.Check(problem)

@@ -21,6 +21,16 @@ type digestView struct {
 	removedDays map[string]bool          // partitions retention removed ("YYYY-MM-DD")
 	writers     map[string]*digestWriter
 	seen        map[string]bool // NoteDigest of every digest line
+	// late holds, by writer, the objects of writers that had no digest
+	// when the digests were read: forged, or a writer that started while
+	// verifying (resolveLate tells which).
+	late map[string][]lateObject
+}
+
+// lateObject is an object of a writer without digests when they were read.
+type lateObject struct {
+	rel     string
+	entries int
 }
 
 // listedObject is an object a digest lists.
@@ -153,7 +163,10 @@ func (dv *digestView) checkObject(rel string, bn batchName, body []byte, maxSeq 
 	n, _ := seqRanges(body)
 	switch {
 	case dw == nil:
-		problem(verify.Problem{Kind: verify.ProblemUnknownWriter, File: rel, Detail: fmt.Sprintf("object of writer %s, which signed no digest (forged, written without a checkpoint key, or its digests were deleted)", bn.writer)})
+		if dv.late == nil {
+			dv.late = map[string][]lateObject{}
+		}
+		dv.late[bn.writer] = append(dv.late[bn.writer], lateObject{rel: rel, entries: n})
 	case dw.final:
 		problem(verify.Problem{Kind: verify.ProblemAfterClose, File: rel, Detail: fmt.Sprintf("object of writer %s that its final digest %s does not list (added after close)", bn.writer, dw.finalAt)})
 	case maxSeq > 0 && maxSeq <= dw.head.Seq:
@@ -161,6 +174,44 @@ func (dv *digestView) checkObject(rel string, bn batchName, body []byte, maxSeq 
 	default:
 		rep.Unconfirmed += int64(n)
 	}
+}
+
+// resolveLate decides about the objects of writers that had no digest
+// when the digests were read (checkObject): a writer whose first digest is
+// now in the store, signed and an "open" note of that writer, started
+// while verifying (a Store writes that note before its first object), so
+// its objects are unconfirmed, like those a running writer stored after
+// its last digest; any other writer signed nothing: its objects are
+// forged, written without a key, or its digests were deleted.
+func (s *Store) resolveLate(ctx context.Context, ring *storage.KeyRing, dv *digestView, rep *verify.Report, problem func(verify.Problem)) error {
+	ws := make([]string, 0, len(dv.late))
+	for w := range dv.late {
+		ws = append(ws, w)
+	}
+	slices.Sort(ws)
+	for _, w := range ws {
+		started := false
+		body, err := s.get(ctx, digestRel(w, 1))
+		switch {
+		case err == nil:
+			n, perr := storage.ParseNote(bytes.TrimSuffix(body, []byte("\n")), ring)
+			started = perr == nil && n.Writer == w && n.Digest == 1 && n.Type == storage.NoteOpen
+		case !errors.Is(err, storage.ErrNotFound):
+			return fmt.Errorf("s3store: verify: %w", err)
+		}
+		objs := dv.late[w]
+		if started {
+			for _, o := range objs {
+				rep.Unconfirmed += int64(o.entries)
+			}
+			rep.Warnings = append(rep.Warnings, verify.Problem{Kind: verify.WarningChanged, File: objs[0].rel, Detail: fmt.Sprintf("writer %s started while verifying (its signed open digest appeared after the digests were read): its %d objects are unconfirmed", w, len(objs))})
+			continue
+		}
+		for _, o := range objs {
+			problem(verify.Problem{Kind: verify.ProblemUnknownWriter, File: o.rel, Detail: fmt.Sprintf("object of writer %s, which signed no digest (forged, written without a checkpoint key, or its digests were deleted)", w)})
+		}
+	}
+	return nil
 }
 
 // checkListed reports the listed objects that are gone without a signed
