@@ -20,23 +20,31 @@ var capturePool sync.Pool // of *[]byte
 // it takes back; set by the package's tests.
 var poisonReleased func() bool
 
-// acquireCapture returns an empty buffer with room for n bytes.
-func acquireCapture(n int) []byte {
+// acquireCapture returns a buffer with room for n bytes, empty, by the
+// pointer it is pooled under: the caller appends to *p's slice, keeps the
+// result, and gives both back with releaseCapture. The pointer is what
+// the pool holds, so that taking and giving back costs no allocation.
+func acquireCapture(n int) *[]byte {
 	n = max(n, 1)
 	if n <= maxPooledCapture {
 		if p, ok := capturePool.Get().(*[]byte); ok {
-			if b := *p; cap(b) >= n {
-				return b[:0]
+			if cap(*p) >= n {
+				*p = (*p)[:0]
+				return p
 			}
+			*p = make([]byte, 0, n)
+			return p
 		}
 	}
-	return make([]byte, 0, n)
+	b := make([]byte, 0, n)
+	return &b
 }
 
-// releaseCapture gives b back. Nothing may use b, or a string sharing its
-// memory, afterwards.
-func releaseCapture(b []byte) {
-	if cap(b) == 0 || cap(b) > maxPooledCapture {
+// releaseCapture gives back p, with b, what the caller's appends to *p's
+// slice made of it (the same memory, or a larger copy). Nothing may use b,
+// or a string sharing its memory, afterwards.
+func releaseCapture(p *[]byte, b []byte) {
+	if p == nil || cap(b) == 0 || cap(b) > maxPooledCapture {
 		return
 	}
 	if poisonReleased != nil && poisonReleased() {
@@ -45,6 +53,6 @@ func releaseCapture(b []byte) {
 			b[i] = '#'
 		}
 	}
-	b = b[:0]
-	capturePool.Put(&b)
+	*p = b[:0]
+	capturePool.Put(p)
 }

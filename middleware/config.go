@@ -66,9 +66,11 @@ type config struct {
 	propagators propagation.TextMapPropagator
 	filters     []Filter
 	maxBody     int
-	convHeader  string
-	extractors  []Extractor
-	provider    string
+	// convHeader is in canonical form (http.CanonicalHeaderKey), "" for
+	// none.
+	convHeader string
+	extractors []Extractor
+	provider   string
 	// callTP is otelaudit.WithTracerProvider(tp) and callContent
 	// otelaudit.WithContentOnSpan(onSpan), made once rather than per call.
 	callTP      otelaudit.CallOption
@@ -83,6 +85,9 @@ type config struct {
 	srv *genaimetrics.Streams
 	// toolDefs records gen_ai.tool.definitions (WithToolDefinitions).
 	toolDefs bool
+	// models keeps the model names of recent calls, so that a name that
+	// repeats is not copied out of each body.
+	models interner
 }
 
 func newConfig(opts []Option) *config {
@@ -94,6 +99,9 @@ func newConfig(opts []Option) *config {
 	}
 	if c.tp == nil {
 		c.tp = otel.GetTracerProvider()
+	}
+	if c.convHeader != "" {
+		c.convHeader = http.CanonicalHeaderKey(c.convHeader)
 	}
 	c.callTP = otelaudit.WithTracerProvider(c.tp)
 	c.callContent = otelaudit.WithContentOnSpan(c.onSpan)

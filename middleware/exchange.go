@@ -82,17 +82,21 @@ type exchange struct {
 	ext    Extractor
 	limit  int
 	server bool
-	// setContent hands content attributes (otelaudit.IsContentKey) to the
-	// audit processor, or puts them on the span with WithContentOnSpan;
-	// wantContent says whether they go anywhere.
-	setContent  func(...attribute.KeyValue)
+	// wantContent says whether content handed to setContent and setText
+	// goes anywhere.
 	wantContent bool
-	// setText hands content over by its audit text (see appendContent).
-	setText func(attribute.Key, string)
-	// call is the client call (Transport), nil for a server span; start is
-	// when the exchange began.
+	// call is the client call (Transport), nil for a server span, whose
+	// content goes to sink; start is when the exchange began.
 	call  *otelaudit.Call
+	sink  handoff.Sink
 	start time.Time
+	// body is the response body the client gets (Transport), kept here so
+	// that it is not an allocation of its own.
+	body wrappedBody
+	// attrBuf backs the attributes begin gives the span at its start, then
+	// those finish sets: both are copied by the span, and each is done
+	// with its slice when it returns.
+	attrBuf [8]attribute.KeyValue
 	// op, provider and srvAttrs (the server span's start attributes, read
 	// only) give the attributes of a server span's streaming metrics.
 	op, provider string
@@ -107,8 +111,9 @@ type exchange struct {
 	mode      respMode
 	gzip      bool
 	buf       []byte
-	// pooledBuf says buf comes from acquireCapture and goes back at finish.
-	pooledBuf bool
+	// pooled is where buf came from (acquireCapture), nil when it was not
+	// pooled; it goes back at finish.
+	pooled    *[]byte
 	truncated bool
 	parser    *sse.Parser
 	frames    *eventstream.Decoder
@@ -201,9 +206,8 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		op, provider, model, conv = target.Operation, target.Provider, "", ""
 		input                     []genai.Message
 		system                    []genai.Part
-		// extra holds the span's start attributes beyond StartCall's own;
-		// sized for the usual few so it is allocated once.
-		extra = make([]attribute.KeyValue, 0, 8)
+		// extra holds the span's start attributes beyond StartCall's own.
+		extra = x.attrBuf[:0]
 	)
 	claimed := false
 	for _, e := range c.extractors {
@@ -239,7 +243,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 			}
 		}
 		// Copies: the body may be a recycled capture buffer.
-		model, conv = strings.Clone(pr.Model), strings.Clone(pr.ConversationID)
+		model, conv = c.models.get(pr.Model), strings.Clone(pr.ConversationID)
 		if pr.MaxTokens != nil {
 			extra = append(extra, semconv.GenAIRequestMaxTokensKey.Int64(*pr.MaxTokens))
 		}
@@ -260,10 +264,8 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 	if c.provider != "" {
 		provider = c.provider
 	}
-	if c.convHeader != "" {
-		if h := r.Header.Get(c.convHeader); h != "" {
-			conv = h
-		}
+	if h := headerValue(r.Header, c.convHeader); h != "" {
+		conv = h
 	}
 	if conv == "" {
 		conv = ConversationIDFromContext(ctx)
@@ -304,8 +306,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		var call *otelaudit.Call
 		ctx, call = otelaudit.StartCall(ctx, otelaudit.Request{Operation: op, Provider: provider, Model: model, ConversationID: conv},
 			c.callTP, c.callContent, c.callMeter, otelaudit.WithStartTime(start), otelaudit.WithAttributes(extra...))
-		x.span, x.call = call.Span(), call
-		x.setContent, x.wantContent, x.setText = call.SetContentAttributes, call.ContentWanted(), call.SetContentText
+		x.span, x.call, x.wantContent = call.Span(), call, call.ContentWanted()
 		return ctx, x
 	}
 	// The server span: the same GenAI attributes as StartCall gives, with
@@ -332,9 +333,40 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 	ctx, slot := handoff.Begin(ctx)
 	ctx, x.span = c.tp.Tracer(ScopeName, tracerOptions...).Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(start), trace.WithAttributes(attrs...))
-	sink := handoff.NewSink(x.span, slot, c.onSpan)
-	x.setContent, x.wantContent, x.setText = sink.Set, sink.Wants(), sink.SetText
+	x.sink = handoff.NewSink(x.span, slot, c.onSpan)
+	x.wantContent = x.sink.Wants()
 	return ctx, x
+}
+
+// setContent hands content attributes (otelaudit.IsContentKey) to the
+// audit processor, or puts them on the span with WithContentOnSpan: the
+// client call's way, or the server span's sink.
+func (x *exchange) setContent(kv ...attribute.KeyValue) {
+	if x.call != nil {
+		x.call.SetContentAttributes(kv...)
+		return
+	}
+	x.sink.Set(kv...)
+}
+
+// setText hands content over by its audit text (see appendContent), as
+// setContent does.
+func (x *exchange) setText(key attribute.Key, text string) {
+	if x.call != nil {
+		x.call.SetContentText(key, text)
+		return
+	}
+	x.sink.SetText(key, text)
+}
+
+// headerValue is h.Get(key) for a key in canonical form (see
+// http.CanonicalHeaderKey): the map is read directly, without
+// canonicalizing key again on every call.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // splitContent moves the content attributes of attrs (otelaudit.IsContentKey:
@@ -368,10 +400,13 @@ func (x *exchange) respond(status int, h http.Header, uncompressed bool, content
 	// last a '.', so other types (application/json, the common case) skip
 	// the parse and its allocations.
 	mt := ""
-	if ct := h.Get("Content-Type"); strings.ContainsAny(ct, "-.") {
+	if ct := headerValue(h, "Content-Type"); strings.ContainsAny(ct, "-.") {
 		mt, _, _ = mime.ParseMediaType(ct)
 	}
-	ce := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+	ce := headerValue(h, "Content-Encoding")
+	if ce != "" {
+		ce = strings.ToLower(strings.TrimSpace(ce))
+	}
 	if uncompressed {
 		ce = ""
 	}
@@ -419,7 +454,8 @@ func (x *exchange) respond(status int, h http.Header, uncompressed bool, content
 		x.gzip = ce == "gzip"
 	}
 	if x.mode == modeBuffer && x.ext == nil {
-		x.buf, x.pooledBuf = acquireCapture(captureCap(x.limit, contentLength)), true
+		x.pooled = acquireCapture(captureCap(x.limit, contentLength))
+		x.buf = *x.pooled
 	}
 }
 
@@ -557,7 +593,8 @@ func (x *exchange) finish(readErr error, early bool) {
 	defer x.mu.Unlock()
 	// Everything the reply tells goes onto the span in one SetAttributes:
 	// each call takes the span's lock and may regrow its attribute slice.
-	attrs := make([]attribute.KeyValue, 0, 8)
+	// begin is done with attrBuf.
+	attrs := x.attrBuf[:0]
 	var (
 		errType string
 		out     []genai.Message // the reply's messages, when content is wanted
@@ -573,9 +610,9 @@ func (x *exchange) finish(readErr error, early bool) {
 		x.span.SetAttributes(attrs...)
 		x.setContent(content...)
 		x.span.End()
-		if x.pooledBuf {
-			releaseCapture(x.buf)
-			x.buf, x.pooledBuf = nil, false
+		if x.pooled != nil {
+			releaseCapture(x.pooled, x.buf)
+			x.buf, x.pooled = nil, nil
 		}
 	}()
 
@@ -796,7 +833,7 @@ func (x *exchange) appendReply(attrs []attribute.KeyValue, r *genai.Response) ([
 		attrs = append(attrs, semconv.GenAIResponseIDKey.String(strings.Clone(r.ID)))
 	}
 	if r.Model != "" {
-		attrs = append(attrs, semconv.GenAIResponseModelKey.String(strings.Clone(r.Model)))
+		attrs = append(attrs, semconv.GenAIResponseModelKey.String(x.cfg.models.get(r.Model)))
 	}
 	if r.InputTokens != nil {
 		attrs = append(attrs, semconv.GenAIUsageInputTokensKey.Int64(*r.InputTokens))
@@ -814,11 +851,7 @@ func (x *exchange) appendReply(attrs []attribute.KeyValue, r *genai.Response) ([
 		attrs = append(attrs, semconv.GenAIUsageReasoningOutputTokensKey.Int64(*d))
 	}
 	if len(r.FinishReasons) > 0 {
-		reasons := make([]string, len(r.FinishReasons))
-		for i, fr := range r.FinishReasons {
-			reasons[i] = strings.Clone(fr)
-		}
-		attrs = append(attrs, semconv.GenAIResponseFinishReasonsKey.StringSlice(reasons))
+		attrs = append(attrs, finishReasonsAttr(r.FinishReasons))
 	}
 	if !x.wantContent {
 		return attrs, nil

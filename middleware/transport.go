@@ -58,16 +58,16 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return t.base.RoundTrip(r)
 	}
 	start := time.Now()
-	body, trunc, replace := captureClientBody(r, t.cfg.maxBody)
+	body, pooled, trunc, replace := captureClientBody(r, t.cfg.maxBody)
 	host := r.URL.Host
 	if r.Host != "" {
 		host = r.Host
 	}
 	ctx, x := t.cfg.begin(r.Context(), r, host, body, trunc, false, start)
-	if replace == nil && x.ext == nil {
+	if pooled != nil && x.ext == nil {
 		// The audit's own copy (read through GetBody), and no Extractor
 		// that might keep it: begin copied what the span keeps.
-		releaseCapture(body)
+		releaseCapture(pooled, body)
 	}
 	// A shallow copy is enough: only its context and body change, and the
 	// audit never writes headers (no propagation into provider requests).
@@ -95,22 +95,26 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		x.finish(nil, false)
 		return resp, nil
 	}
-	resp.Body = &wrappedBody{rc: resp.Body, x: x}
+	x.body = wrappedBody{rc: resp.Body, x: x}
+	resp.Body = &x.body
 	return resp, nil
 }
 
 // captureClientBody returns at most limit bytes of the request body for the
 // audit, whether there was more, and, when it had to read the request's own
-// Body, a replacement that yields the whole body.
-func captureClientBody(r *http.Request, limit int) (body []byte, truncated bool, replace io.ReadCloser) {
+// Body, a replacement that yields the whole body. When it could read a
+// copy of its own (GetBody), that copy is in a pooled buffer, pooled, for
+// the caller to give back with releaseCapture.
+func captureClientBody(r *http.Request, limit int) (body []byte, pooled *[]byte, truncated bool, replace io.ReadCloser) {
 	if r.Body == nil || r.Body == http.NoBody {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	if r.GetBody != nil {
 		if rc, err := r.GetBody(); err == nil && rc != nil {
-			body, truncated, _ = readPrefixInto(acquireCapture(captureCap(limit, r.ContentLength)), rc, limit)
+			pooled = acquireCapture(captureCap(limit, r.ContentLength))
+			body, truncated, _ = readPrefixInto(*pooled, rc, limit)
 			_ = rc.Close()
-			return body, truncated, nil
+			return body, pooled, truncated, nil
 		}
 	}
 	all, err := readUpTo(make([]byte, 0, captureCap(limit, r.ContentLength)), r.Body, limit+1)
@@ -122,7 +126,7 @@ func captureClientBody(r *http.Request, limit int) (body []byte, truncated bool,
 	if err != nil {
 		rest = errReader{err}
 	}
-	return body, truncated, &prefixBody{r: io.MultiReader(bytes.NewReader(all), rest), c: r.Body}
+	return body, nil, truncated, &prefixBody{r: io.MultiReader(bytes.NewReader(all), rest), c: r.Body}
 }
 
 type errReader struct{ err error }

@@ -394,6 +394,32 @@ func TestConversationHeader(t *testing.T) {
 	assert.Equal(t, "conv-42", str(es[0].ConversationID))
 }
 
+// TestConversationHeaderOption: a header named in any case is found (the
+// name is put in canonical form once), and "" turns the header off.
+func TestConversationHeaderOption(t *testing.T) {
+	for _, tc := range []struct{ name, option, sent, want string }{
+		{"lower case name", "x-session-id", "X-Session-Id", "s-l"},
+		{"odd case name", "X-SESSION-id", "x-session-ID", "s-o"},
+		{"off", "", "X-Conversation-ID", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t)
+			s := fakellm.Start()
+			defer s.Close()
+			c := openaiClient(r, s, middleware.WithConversationHeader(tc.option))
+			_, err := c.Chat.Completions.New(t.Context(), chatParams, option.WithHeader(tc.sent, "s-"+tc.name[:1]))
+			require.NoError(t, err)
+			es := r.entries(t)
+			require.Len(t, es, 1)
+			if tc.want == "" {
+				assert.Nil(t, es[0].ConversationID)
+				return
+			}
+			assert.Equal(t, tc.want, str(es[0].ConversationID))
+		})
+	}
+}
+
 func TestTransportErrorEndsSpan(t *testing.T) {
 	r := newRig(t)
 	ctx, cancel := context.WithCancel(t.Context())
