@@ -1,7 +1,10 @@
 package awskeys_test
 
 import (
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +21,9 @@ import (
 // KMS data key (from the local emulator; cached, so KMS is called once).
 // Target for both encrypted modes: >= 60,000 entries/s on a quiet 2-core
 // machine.
+//
+// The parallel/ sub-benchmarks do the same with GOMAXPROCS goroutines
+// sharing one Logger and one store, as a service's request handlers do.
 //
 // Each encrypted sub-benchmark runs a hash-only Logger beside it, in
 // alternating chunks of logCompareChunk entries (the baseline's chunks are
@@ -41,13 +47,18 @@ func BenchmarkLoggerLogEncrypted(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	procs := runtime.GOMAXPROCS(0)
 	for _, bc := range []struct {
-		name   string
-		cipher otelaudit.Cipher
+		name       string
+		cipher     otelaudit.Cipher
+		goroutines int
 	}{
-		{"hash-only", nil},
-		{"fernet-ring", ring},
-		{"kms-envelope", env},
+		{"hash-only", nil, 1},
+		{"fernet-ring", ring, 1},
+		{"kms-envelope", env, 1},
+		{"parallel/hash-only", nil, procs},
+		{"parallel/fernet-ring", ring, procs},
+		{"parallel/kms-envelope", env, procs},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			run := newLogRun(b, bc.cipher)
@@ -59,11 +70,11 @@ func BenchmarkLoggerLogEncrypted(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for done := 0; done < b.N; {
-				n := min(logCompareChunk, b.N-done)
-				run.log(b, n)
+				n := min(logCompareChunk*bc.goroutines, b.N-done)
+				run.log(b, n, bc.goroutines)
 				if base != nil {
 					b.StopTimer()
-					base.log(b, n)
+					base.log(b, n, bc.goroutines)
 					b.StartTimer()
 				}
 				done += n
@@ -94,7 +105,7 @@ const logCompareChunk = 512
 type logRun struct {
 	st        *filestore.Store
 	l         *otelaudit.Logger
-	n         int64
+	n         atomic.Int64
 	wall, cpu time.Duration
 }
 
@@ -120,22 +131,40 @@ func newLogRun(b *testing.B, c otelaudit.Cipher) *logRun {
 	return &logRun{st: st, l: l}
 }
 
-// log logs n entries and adds the time they took.
-func (r *logRun) log(b *testing.B, n int) {
+// log logs n entries from the given number of goroutines and adds the
+// time they took.
+func (r *logRun) log(b *testing.B, n, goroutines int) {
 	ctx := b.Context()
 	start, cpu0 := time.Now(), processCPU()
-	for range n {
-		r.n++
-		if _, err := r.l.Log(ctx, otelaudit.Interaction{
-			Input: benchIn, Output: benchOut, Provider: "openai", Model: "gpt-4o", Operation: "chat",
-			Latency: 850 * time.Millisecond, InputTokens: otelaudit.Ptr(r.n), OutputTokens: otelaudit.Ptr[int64](256),
-			Metadata: map[string]any{"tenant": "acme"},
-		}); err != nil {
-			b.Fatal(err)
-		}
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for range n/goroutines + btoi(g < n%goroutines) {
+				tokens := r.n.Add(1)
+				if _, err := r.l.Log(ctx, otelaudit.Interaction{
+					Input: benchIn, Output: benchOut, Provider: "openai", Model: "gpt-4o", Operation: "chat",
+					Latency: 850 * time.Millisecond, InputTokens: otelaudit.Ptr(tokens), OutputTokens: otelaudit.Ptr[int64](256),
+					Metadata: map[string]any{"tenant": "acme"},
+				}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
 	}
+	wg.Wait()
 	r.wall += time.Since(start)
 	r.cpu += processCPU() - cpu0
+	if b.Failed() {
+		b.FailNow()
+	}
+}
+
+func btoi(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }
 
 // close closes the store (its final fsync counts as part of the run).
@@ -150,7 +179,8 @@ func (r *logRun) close(b *testing.B) {
 
 // figures returns entries/s (wall clock) and process CPU µs per entry.
 func (r *logRun) figures() (rate, cpuMicros float64) {
-	return float64(r.n) / r.wall.Seconds(), float64(r.cpu.Microseconds()) / float64(r.n)
+	n := float64(r.n.Load())
+	return n / r.wall.Seconds(), float64(r.cpu.Microseconds()) / n
 }
 
 // processCPU returns the user plus system CPU time the process has used.
