@@ -53,7 +53,9 @@ var ErrReadOnly = errors.New("filestore: store is opened read-only")
 // in range and, within a file, only the blocks in range. Memory does not
 // grow with the number of stored entries: the writer keeps an in-memory
 // index only of the part of the files it appends to that is not yet in an
-// index file (at most about half of a part, see [WithRotationSize]).
+// index file (about half of a part, at most two thirds, see
+// [WithRotationSize]). Index files are rewritten in the background, not in
+// Write.
 //
 // Tamper evidence: every entry written gets a [storage.Chain] (a per-writer hash
 // chain); signed checkpoints are written to checkpoints.jsonl; see [Verify].
@@ -128,6 +130,11 @@ type Store struct {
 
 	stop   chan struct{}
 	bgDone chan struct{}
+	// indexKick (capacity 1) asks the background goroutine to write the
+	// index files that are due (see persistIndexes).
+	indexKick chan struct{}
+	// bgIndexes counts the index files persistIndexes put in place.
+	bgIndexes atomic.Uint64
 }
 
 var (
@@ -174,6 +181,7 @@ func New(dir string, opts ...Option) (*Store, error) {
 		active: make(map[string]*activePart),
 		dirty:  make(map[*os.File]uint64),
 	}
+	s.indexKick = make(chan struct{}, 1)
 	s.syncCond = sync.NewCond(&s.syncMu)
 	if cfg.readOnly {
 		fi, err := os.Stat(dir)
@@ -669,12 +677,131 @@ func (s *Store) writePart(p *activePart, buf []byte, recs []idxRec) error {
 		p.tail = append(p.tail, r)
 	}
 	s.dirty[p.f] = s.gen + 1
-	if len(p.tail) >= max(8192, p.baseCount) {
+	if n := indexDue(p); len(p.tail) >= 2*n {
+		// The background has not kept up: bound the memory here.
 		if err := s.persistPartIndexLocked(p, partName(p.day, 0)); err != nil {
 			s.cfg.logger.Warn("filestore: could not update index; it will be rebuilt", "file", partName(p.day, 0), "error", err)
 		}
+	} else if len(p.tail) >= n {
+		select {
+		case s.indexKick <- struct{}{}:
+		default:
+		}
 	}
 	return nil
+}
+
+// indexDue is how many unindexed records an active part collects before
+// its index file is rewritten: at least 8,192 and at least as many as the
+// index file holds, so that rewriting it costs O(1) per entry. The
+// background goroutine writes it (see persistIndexes); a writer does so
+// itself only at twice as many, when the background has fallen behind.
+func indexDue(p *activePart) int { return max(8192, p.baseCount) }
+
+// persistIndexes writes the index files of the active parts whose
+// unindexed tail is due, doing the costly part (merging, encoding,
+// writing and fsyncing a temp file) without holding mu, so that writers
+// keep appending meanwhile. Under mu it only renames the temp file into
+// place and drops the records it covers from memory, and only if the part
+// is still active and nobody indexed it meanwhile (rotation, Delete,
+// DeleteBefore and Close write their own index under mu); otherwise the
+// temp file is removed and the next round tries again. The rename is not
+// followed by a directory fsync: if a crash loses it, the previous index
+// (still valid: data files are append-only) stays, and opening the store
+// indexes the rest from the data.
+func (s *Store) persistIndexes() {
+	type job struct {
+		p                *activePart
+		covered, size    int64
+		crc              uint32
+		tail             []idxRec
+		baseCount, tailN int
+	}
+	var jobs []job
+	s.mu.Lock()
+	for _, p := range s.active {
+		if len(p.tail) >= indexDue(p) {
+			// tail[:n] is never written again: appends go past it, and
+			// whoever indexes p under mu replaces p.tail.
+			n := len(p.tail)
+			jobs = append(jobs, job{p: p, covered: p.covered, size: p.size, crc: p.crc, tail: p.tail[:n:n], baseCount: p.baseCount, tailN: n})
+		}
+	}
+	s.mu.Unlock()
+	for _, j := range jobs {
+		name := partName(j.p.day, 0)
+		tmp, recs, err := s.writeIndexTemp(name, j.p.f, j.covered, j.size, j.crc, j.tail)
+		if err != nil {
+			s.cfg.logger.Warn("filestore: could not update index in the background; retrying later", "file", name, "error", err)
+			continue
+		}
+		s.mu.Lock()
+		if s.closed.Load() || s.active[j.p.day] != j.p || j.p.covered != j.covered || len(j.p.tail) < j.tailN {
+			s.mu.Unlock()
+			os.Remove(tmp)
+			continue
+		}
+		if err := os.Rename(tmp, indexPath(s.dir, name)); err != nil {
+			s.mu.Unlock()
+			os.Remove(tmp)
+			s.cfg.logger.Warn("filestore: could not update index in the background; retrying later", "file", name, "error", err)
+			continue
+		}
+		s.idx.invalidate(name)
+		s.idx.trust(name)
+		p := j.p
+		p.covered, p.baseCount = j.size, recs
+		p.tail = slices.Clone(p.tail[j.tailN:])
+		clear(p.tailByID)
+		for i, r := range p.tail {
+			p.tailByID[r.hash] = int32(i)
+		}
+		s.bgIndexes.Add(1)
+		s.mu.Unlock()
+	}
+}
+
+// writeIndexTemp writes the index of data file name (open as f) covering
+// [0, size) to a fsynced temp file in the index directory: the records of
+// its index file, which must cover [0, covered), followed by tail. crc is
+// the CRC-32C of the data's [0, size). It returns the temp file's path and
+// the number of records.
+func (s *Store) writeIndexTemp(name string, f *os.File, covered, size int64, crc uint32, tail []idxRec) (string, int, error) {
+	recs, skipped := tail, 0
+	if covered > 0 {
+		li, err := s.idx.get(name, f)
+		if err != nil {
+			return "", 0, err
+		}
+		if li == nil || li.hdr.covered != covered {
+			s.idx.release(li)
+			return "", 0, fmt.Errorf("index of %s no longer covers %d bytes", name, covered)
+		}
+		old, err := li.records()
+		skipped = li.hdr.skipped
+		s.idx.release(li)
+		if err != nil {
+			return "", 0, err
+		}
+		recs = append(old, tail...)
+	}
+	data := encodeIndex(recs, size, crc, skipped)
+	t, err := os.CreateTemp(filepath.Join(s.dir, indexDirName), ".tmp-*")
+	if err != nil {
+		return "", 0, err
+	}
+	_, err = t.Write(data) // CreateTemp makes the file 0600
+	if err == nil {
+		err = t.Sync()
+	}
+	if cerr := t.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(t.Name())
+		return "", 0, err
+	}
+	return t.Name(), len(recs), nil
 }
 
 // openPartLocked returns the active part of day, opening it if needed.
@@ -926,8 +1053,8 @@ func (s *Store) syncDirty() (uint64, error) {
 	return upTo, nil
 }
 
-// background fsyncs dirty files every sync interval and writes periodic
-// checkpoints.
+// background fsyncs dirty files every sync interval, writes periodic
+// checkpoints, and writes index files when writers ask (indexKick).
 func (s *Store) background() {
 	defer close(s.bgDone)
 	t := time.NewTicker(s.cfg.syncInterval)
@@ -936,6 +1063,8 @@ func (s *Store) background() {
 		select {
 		case <-s.stop:
 			return
+		case <-s.indexKick:
+			s.persistIndexes()
 		case <-t.C:
 			s.mu.Lock()
 			gen := s.gen
