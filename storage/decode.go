@@ -76,8 +76,6 @@ func foldsToField(k string) string {
 	return ""
 }
 
-var parserPool = sync.Pool{New: func() any { return new(jsontape.Parser) }}
-
 // decoded holds a decoded entry together with everything its pointer
 // fields point to, so that decoding a line allocates the entry once
 // rather than once per optional field (a full scan decodes millions).
@@ -105,27 +103,99 @@ var optStrField = [numFields]int8{
 // years 0000-9999 is rejected. It never panics; an error matches
 // [ErrInvalidEntry] and does not include the line's content (which may
 // hold plaintext prompts). The entry does not share memory with data.
+// A reader that decodes many lines and keeps the entries uses a
+// [Decoder], which accepts and rejects exactly the same lines.
 func ParseEntry(data []byte) (*AuditEntry, error) {
-	return ParseEntryString(string(data))
+	d := singlePool.Get().(*Decoder)
+	e, err := d.Decode(data)
+	// Nothing of this entry is shared with the next: its block is its
+	// own, and a later entry does not keep it reachable.
+	d.block, d.last = strings.Builder{}, [numShared]string{}
+	singlePool.Put(d)
+	return e, err
 }
 
-// ParseEntryString is [ParseEntry] for a line held in a string: it
-// accepts and rejects exactly the same lines, but the entry's strings
-// share line's memory instead of a copy of it, so a reader that has
-// already made a string of its lines (one string for many lines, as a
-// full scan does) saves a copy and an allocation per line. The entry
-// keeps all of line's memory reachable for as long as it is kept.
-func ParseEntryString(line string) (*AuditEntry, error) {
-	p := parserPool.Get().(*jsontape.Parser)
-	defer func() {
-		p.Reset()
-		parserPool.Put(p)
-	}()
-	d := new(decoded)
-	if err := decodeEntry(p, line, d); err != nil {
+// singlePool keeps ParseEntry's Decoders, for their parsers' storage.
+var singlePool = sync.Pool{New: func() any { return &Decoder{single: true} }}
+
+// A Decoder decodes stored lines as [ParseEntry] does (it accepts and
+// rejects exactly the same lines, with the same errors), for a reader that
+// decodes many lines and keeps the entries, as a full scan does with
+// millions. It packs the strings the entries keep instead of allocating
+// for each: they are copied into shared blocks of about 16 KiB, and a
+// model, provider, operation or chain writer equal to the one of the
+// entry decoded just before, or a chain's Prev equal to that entry's chain
+// Hash (as it is within one writer's chain), shares that string rather
+// than being copied again. So a kept entry holds only its own field bytes,
+// not the JSON text around them; the price is that an entry kept alone
+// keeps its block (up to 16 KiB, or its own longer strings) reachable.
+//
+// The entries never share memory with the lines passed to Decode, so a
+// caller may reuse a line's buffer as soon as Decode returns. The zero
+// Decoder is ready to use. A Decoder is not safe for concurrent use; use
+// one per goroutine.
+type Decoder struct {
+	p      jsontape.Parser
+	single bool            // ParseEntry's: one block, of the line's size
+	block  strings.Builder // holds the strings handed out; only appended to, replaced when full
+	last   [numShared]string
+}
+
+// Strings a Decoder shares with the entry decoded before (see [Decoder]);
+// the index into Decoder.last.
+const (
+	shareProvider = iota
+	shareModel
+	shareOperation
+	shareWriter
+	shareHash // the last chain Hash, which the next Prev usually equals
+	numShared
+)
+
+// decoderBlockBytes is the size of a Decoder's string blocks; a longer
+// string gets a block of its own size.
+const decoderBlockBytes = 16 << 10
+
+// Decode decodes one stored line (without its '\n'). The entry is the
+// caller's; it does not share memory with line (see [Decoder] for what it
+// shares with the other entries of d). An error matches [ErrInvalidEntry]
+// and does not include the line's content.
+func (d *Decoder) Decode(line []byte) (*AuditEntry, error) {
+	// Entries are allocated one by one: a slab of them would be one
+	// large object, which the garbage collector scans less efficiently
+	// than small ones, and holds more memory in the end.
+	dd := new(decoded)
+	// The parser's strings point into line, which the caller may reuse:
+	// decodeEntry copies each string it keeps (decodeState.keep).
+	err := decodeEntry(&d.p, line, d, dd)
+	d.p.Reset()
+	if err != nil {
 		return nil, err
 	}
-	return &d.e, nil
+	return &dd.e, nil
+}
+
+// copyString returns a copy of s in d's current block, starting a new
+// block when s does not fit. A block is a strings.Builder that is only
+// appended to and replaced rather than grown when full, so the bytes of
+// the strings already handed out are never written again.
+func (d *Decoder) copyString(s string, lineLen int) string {
+	if s == "" {
+		return ""
+	}
+	if d.block.Cap()-d.block.Len() < len(s) {
+		size := decoderBlockBytes
+		if d.single {
+			// Every string of a line is shorter than the line together:
+			// one block of the line's size holds them all.
+			size = lineLen
+		}
+		d.block = strings.Builder{}
+		d.block.Grow(max(size, len(s)))
+	}
+	lo := d.block.Len()
+	d.block.WriteString(s)
+	return d.block.String()[lo:]
 }
 
 // UnmarshalJSON decodes the wire format as [ParseEntry] does.
@@ -159,10 +229,10 @@ func decodeErr(id, format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidEntry, msg)
 }
 
-// decodeEntry decodes line into d.e; the entry's strings share line's
-// memory.
-func decodeEntry(p *jsontape.Parser, line string, d *decoded) error {
-	root, err := p.ParseString(line)
+// decodeEntry decodes line into d.e with p; the strings it keeps are
+// copied by dec (the parser's point into line).
+func decodeEntry(p *jsontape.Parser, line []byte, dec *Decoder, d *decoded) error {
+	root, err := p.Parse(line)
 	if err != nil {
 		if errors.Is(err, jsontape.ErrTooDeep) {
 			return decodeErr("", "nested deeper than %d levels", jsontape.MaxDepth)
@@ -177,7 +247,7 @@ func decodeEntry(p *jsontape.Parser, line string, d *decoded) error {
 	// Decoding never makes invalid UTF-8 (an escape decodes to a valid
 	// rune, U+FFFD for a lone surrogate), so when the whole line is valid
 	// no string taken from it needs checking again.
-	st := decodeState{d: d, utf8OK: utf8.ValidString(line)}
+	st := decodeState{d: d, dec: dec, lineLen: len(line), utf8OK: utf8.Valid(line)}
 	var seen uint32
 	var bad string // first problem, reported after the id is known
 	want := 0      // the key AppendJSON writes next: usually the one that comes
@@ -200,7 +270,7 @@ func decodeEntry(p *jsontape.Parser, line string, d *decoded) error {
 			if e.Extra == nil {
 				e.Extra = make(map[string]json.RawMessage)
 			}
-			e.Extra[k] = json.RawMessage(v.Raw())
+			e.Extra[st.keep(k)] = json.RawMessage(v.Raw()) // a copy
 			continue
 		}
 		if seen&(1<<i) != 0 {
@@ -232,8 +302,26 @@ func decodeEntry(p *jsontape.Parser, line string, d *decoded) error {
 
 // decodeState is what decoding one line needs besides the tape.
 type decodeState struct {
-	d      *decoded
-	utf8OK bool // the whole line is valid UTF-8
+	d       *decoded
+	dec     *Decoder // copies the strings the entry keeps
+	lineLen int
+	utf8OK  bool // the whole line is valid UTF-8
+}
+
+// keep returns a copy of s, a string taken from the line, for the entry
+// to keep: every string an entry holds goes through keep or share, as the
+// line's memory is the caller's.
+func (st *decodeState) keep(s string) string { return st.dec.copyString(s, st.lineLen) }
+
+// share is keep for the field slot names, which returns the previous
+// entry's string when s equals it.
+func (st *decodeState) share(slot int, s string) string {
+	if last := st.dec.last[slot]; last == s {
+		return last
+	}
+	c := st.keep(s)
+	st.dec.last[slot] = c
+	return c
 }
 
 // validUTF8 reports whether s, a string taken from the line, is valid
@@ -250,7 +338,14 @@ func (st *decodeState) field(i int, v jsontape.Value) string {
 			return msg
 		}
 		p := &st.d.strs[slot]
-		*p = s
+		switch i {
+		case fProvider:
+			*p = st.share(shareProvider, s)
+		case fModel:
+			*p = st.share(shareModel, s)
+		default:
+			*p = st.keep(s)
+		}
 		switch i {
 		case fInputContent:
 			e.InputContent = p
@@ -279,7 +374,7 @@ func (st *decodeState) field(i int, v jsontape.Value) string {
 		}
 		switch i {
 		case fID:
-			e.ID = s
+			e.ID = st.keep(s)
 		case fTimestamp:
 			t, err := parseTimestamp(s)
 			if err != nil {
@@ -287,15 +382,15 @@ func (st *decodeState) field(i int, v jsontape.Value) string {
 			}
 			e.Timestamp = t
 		case fInputHash:
-			e.InputHash = s
+			e.InputHash = st.keep(s)
 		case fOutputHash:
-			e.OutputHash = s
+			e.OutputHash = st.keep(s)
 		case fTraceID:
-			e.TraceID = s
+			e.TraceID = st.keep(s)
 		case fSpanID:
-			e.SpanID = s
+			e.SpanID = st.keep(s)
 		case fOperation:
-			e.Operation = s
+			e.Operation = st.share(shareOperation, s)
 		}
 	case fSafetyPassed:
 		switch v.Kind() {
@@ -389,7 +484,7 @@ func (st *decodeState) optStrings(v jsontape.Value) ([]string, string) {
 		if !st.validUTF8(s) {
 			return nil, "is not valid UTF-8"
 		}
-		out = append(out, s)
+		out = append(out, st.keep(s))
 	}
 	return out, ""
 }
@@ -428,10 +523,13 @@ func (st *decodeState) value(v jsontape.Value) (any, bool) {
 	case jsontape.False:
 		return false, true
 	case jsontape.Number:
-		return json.Number(v.Raw()), true
+		return json.Number(st.keep(v.Raw())), true
 	case jsontape.String:
 		s := v.Str()
-		return s, st.validUTF8(s)
+		if !st.validUTF8(s) {
+			return nil, false
+		}
+		return st.keep(s), true
 	case jsontape.Array:
 		out := make([]any, 0, v.Len())
 		for el := range v.Elements() {
@@ -452,7 +550,7 @@ func (st *decodeState) value(v jsontape.Value) (any, bool) {
 			if !ok {
 				return nil, false
 			}
-			out[k] = x
+			out[st.keep(k)] = x
 		}
 		return out, true
 	}
@@ -499,6 +597,19 @@ func (st *decodeState) chain(v jsontape.Value) string {
 			str, null, msg := st.optString(x)
 			if msg != "" || null {
 				return "a field is not a string"
+			}
+			switch bit {
+			case 1:
+				str = st.share(shareWriter, str)
+			case 4:
+				if last := st.dec.last[shareHash]; str == last {
+					str = last // the usual case: the previous entry's Hash
+				} else {
+					str = st.keep(str)
+				}
+			case 8:
+				str = st.keep(str)
+				st.dec.last[shareHash] = str
 			}
 			*s = str
 		}

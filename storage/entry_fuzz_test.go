@@ -29,6 +29,7 @@ func FuzzParseEntry(f *testing.F) {
 			t.Fatalf("splitChain returned an inconsistent result")
 		}
 		e, err := ParseEntry(line)
+		checkDecoder(t, line, e, err)
 		if err != nil {
 			return
 		}
@@ -61,6 +62,29 @@ func FuzzParseEntry(f *testing.F) {
 			}
 		}
 	})
+}
+
+// fuzzDecoder is reused across FuzzParseEntry's inputs (run one after the
+// other in a process), so that each input is decoded after others, as in
+// a scan, sharing strings with them.
+var fuzzDecoder Decoder
+
+// checkDecoder: a Decoder accepts and rejects line exactly as ParseEntry
+// did (want, wantErr), with the same error, and its entry does not share
+// the memory of the buffer it was decoded from.
+func checkDecoder(t *testing.T, line []byte, want *AuditEntry, wantErr error) {
+	t.Helper()
+	buf := bytes.Clone(line)
+	got, err := fuzzDecoder.Decode(buf)
+	for i := range buf {
+		buf[i] = 0xff
+	}
+	if (err == nil) != (wantErr == nil) || err != nil && err.Error() != wantErr.Error() {
+		t.Fatalf("Decoder: %v; ParseEntry: %v", err, wantErr)
+	}
+	if err == nil && !reflect.DeepEqual(got, want) {
+		t.Fatalf("Decoder and ParseEntry disagree:\n%#v\n%#v", got, want)
+	}
 }
 
 func validUTF8All(c *Chain) bool {

@@ -117,6 +117,35 @@ func BenchmarkParseEntryStored(b *testing.B) {
 	}
 }
 
+// BenchmarkDecoderStored is BenchmarkParseEntryStored through one
+// Decoder, as a file store's scans decode: B/op is what each kept entry
+// holds (its strings packed into shared blocks), load-independent.
+func BenchmarkDecoderStored(b *testing.B) {
+	model, in := "gpt-test", int64(12)
+	c := NewChainer("978cbf04a4652cb3")
+	var lines [][]byte
+	for i := range 64 { // a chain, so that each Prev is the Hash before
+		e := &AuditEntry{ID: NewEntryID(), Timestamp: time.Date(2025, 1, 1, 23, 15, 25, i, time.UTC),
+			InputHash: strings.Repeat("a", 64), OutputHash: strings.Repeat("b", 64), Model: &model,
+			SafetyPassed: true, LatencyMS: 12.5, InputTokens: &in, Metadata: map[string]any{"pad": strings.Repeat("p", 700)}}
+		prefix, err := e.AppendPrefix(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lines = append(lines, c.AppendLine(nil, prefix))
+	}
+	b.SetBytes(int64(len(lines[0])))
+	b.ReportAllocs()
+	var dec Decoder
+	i := 0
+	for b.Loop() {
+		if _, err := dec.Decode(lines[i%len(lines)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 // TestParseEntryStrict: keys match exactly (encoding/json's case-folded
 // match would let "Safety_Passed" override safety_passed), and a line that
 // could not be written back as it reads is rejected.

@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -97,29 +98,40 @@ func testParallelDecodeOrder(t *testing.T, sorted bool) {
 	assert.Equal(t, day.Add(100*time.Second), part[0].Timestamp)
 }
 
-// TestEntriesLineChunks: a scan copies lines into shared chunks of
-// lineChunkBytes that decoded entries point into. Lines of every size
-// around the chunk size (shorter, filling it, one byte over, several times
-// longer) read back exactly as written, so no line overwrites or is cut
-// from another's chunk.
-func TestEntriesLineChunks(t *testing.T) {
+// TestEntriesOwnTheirBytes: a scan decodes lines out of a batch buffer it
+// reuses for the next batch (and the next scan), and entries keep copies
+// of their fields in blocks shared with other entries. Entries of every
+// size (empty, small, around and beyond the decoder's 16 KiB blocks, and
+// enough of them for several 1 MiB batches) must read back exactly as Read
+// decodes them one by one, after further scans have reused every buffer.
+func TestEntriesOwnTheirBytes(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
 	st, err := New(t.TempDir())
 	require.NoError(t, err)
 	defer st.Close()
 	day := time.Date(2025, 3, 4, 0, 0, 0, 0, time.UTC)
-	sizes := []int{0, 10, lineChunkBytes / 2, lineChunkBytes - 700, lineChunkBytes, lineChunkBytes + 1, 3 * lineChunkBytes, 5, lineChunkBytes / 3}
-	var want []*storage.AuditEntry
-	for i := range 40 {
+	const block = 16 << 10
+	sizes := []int{0, 10, block / 2, block - 700, block, block + 1, 3 * block, 5, block / 3, 900, 1400}
+	var written []*storage.AuditEntry
+	for i := range 400 {
 		e := testEntry(day.Add(time.Duration(i) * time.Second))
-		e.Metadata = map[string]any{"pad": strings.Repeat(string(rune('a'+i%26)), sizes[i%len(sizes)])}
-		want = append(want, e)
+		e.Metadata = map[string]any{"pad": strings.Repeat(string(rune('a'+i%26)), sizes[i%len(sizes)]), "i": i}
+		model := fmt.Sprintf("model-%d", i/3) // shared with the entry before, or not
+		e.Model = &model
+		written = append(written, e)
 	}
-	require.NoError(t, st.WriteBatch(t.Context(), want))
-	got, err := st.ListEntries(t.Context(), time.Time{}, day.Add(time.Hour))
+	require.NoError(t, st.WriteBatch(t.Context(), written))
+	first, err := st.ListEntries(t.Context(), time.Time{}, day.Add(time.Hour))
 	require.NoError(t, err)
-	require.Len(t, got, len(want))
-	for i, e := range got {
-		assert.Equal(t, want[i].ID, e.ID)
-		assert.Equal(t, want[i].Metadata["pad"], e.Metadata["pad"], "entry %d", i)
+	require.Len(t, first, len(written))
+	for range 2 { // reuse the pooled batch buffers and decoders
+		_, err := st.ListEntries(t.Context(), time.Time{}, day.Add(time.Hour))
+		require.NoError(t, err)
+	}
+	for i, e := range first {
+		one, err := st.Read(t.Context(), written[i].ID)
+		require.NoError(t, err)
+		require.Equal(t, one, e, "entry %d", i)
+		require.Equal(t, written[i].Metadata["pad"], e.Metadata["pad"], "entry %d", i)
 	}
 }
