@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/middleware"
@@ -68,32 +72,61 @@ func requireAudited(b *testing.B, tp *sdktrace.TracerProvider, st *filestore.Sto
 	require.Equal(b, n, got)
 }
 
+// benchAPI is a call of one wire format: path, request and reply, and the
+// operation, provider and model a call of the API is recorded with.
+type benchAPI struct {
+	name, path          string
+	request, reply      []byte
+	op, provider, model string
+}
+
 // benchAPIs are the 1 KiB calls of the transport benchmark, one per wire
-// format: path, request and reply.
-var benchAPIs = []struct {
-	name, path     string
-	request, reply []byte
-}{
-	{"openai", "/v1/chat/completions", benchRequest, benchReply},
+// format.
+var benchAPIs = []benchAPI{
+	{"openai", "/v1/chat/completions", benchRequest, benchReply, "chat", "openai", "gpt-4o-mini"},
 	{"gemini", "/v1beta/models/gemini-2.5-flash:generateContent",
 		[]byte(`{"contents":[{"role":"user","parts":[{"text":"` + strings.Repeat("audit ", 150) + `"}]}],` +
 			`"systemInstruction":{"parts":[{"text":"You are terse."}]}}`),
 		[]byte(`{"candidates":[{"content":{"role":"model","parts":[{"text":"` + strings.Repeat("trail ", 140) + `"}]},` +
 			`"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":151,"candidatesTokenCount":140,"totalTokenCount":291},` +
-			`"modelVersion":"gemini-2.5-flash","responseId":"resp-bench"}`)},
+			`"modelVersion":"gemini-2.5-flash","responseId":"resp-bench"}`),
+		"generate_content", "gcp.gemini", "gemini-2.5-flash"},
 	{"bedrock", "/model/anthropic.claude-3-5-haiku-20241022-v1:0/converse",
 		[]byte(`{"messages":[{"role":"user","content":[{"text":"` + strings.Repeat("audit ", 150) + `"}]}],` +
 			`"system":[{"text":"You are terse."}],"inferenceConfig":{"maxTokens":512}}`),
 		[]byte(`{"output":{"message":{"role":"assistant","content":[{"text":"` + strings.Repeat("trail ", 140) + `"}]}},` +
-			`"stopReason":"end_turn","usage":{"inputTokens":151,"outputTokens":140,"totalTokens":291},"metrics":{"latencyMs":9}}`)},
+			`"stopReason":"end_turn","usage":{"inputTokens":151,"outputTokens":140,"totalTokens":291},"metrics":{"latencyMs":9}}`),
+		"chat", "aws.bedrock", "anthropic.claude-3-5-haiku-20241022-v1:0"},
 }
 
 // BenchmarkTransportOverhead alternates a bare and an audited 1 KiB
 // non-streaming call against a loopback server in the same run and reports
 // both p50 latencies, the p50 added by the transport and their ratio, for
 // each wire format (OpenAI Chat Completions, Gemini generateContent,
-// Bedrock Converse).
+// Bedrock Converse). BenchmarkTransportSpanFloor gives the part of it that
+// is the audited span itself.
 func BenchmarkTransportOverhead(b *testing.B) {
+	benchTransport(b, func(base http.RoundTripper, tp trace.TracerProvider, _ benchAPI) overheadKind {
+		return overheadKind{"audited", middleware.Transport(base, middleware.WithTracerProvider(tp))}
+	})
+}
+
+// BenchmarkTransportSpanFloor is BenchmarkTransportOverhead with, in place
+// of the audited call, the floor under it: the same audited GenAI span
+// (StartCall with the attributes the Transport gives at start, one
+// SetAttributes with the reply's when the body ends, End, and the audit
+// worker's entry) around the bare call, with no body captured or parsed.
+// Its ratio-p50 is what no work on capture and parsing can go below.
+func BenchmarkTransportSpanFloor(b *testing.B) {
+	benchTransport(b, func(base http.RoundTripper, tp trace.TracerProvider, api benchAPI) overheadKind {
+		return overheadKind{"span", spanOnlyTransport{base: base, tp: tp, op: api.op, provider: api.provider, model: api.model}}
+	})
+}
+
+// benchTransport runs measureOverhead for each of benchAPIs, with the
+// round tripper kind gives against a loopback server replying the API's
+// reply, beside the bare base.
+func benchTransport(b *testing.B, kind func(base http.RoundTripper, tp trace.TracerProvider, api benchAPI) overheadKind) {
 	for _, api := range benchAPIs {
 		b.Run(api.name, func(b *testing.B) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -105,9 +138,8 @@ func BenchmarkTransportOverhead(b *testing.B) {
 			base := &http.Transport{MaxIdleConnsPerHost: 4}
 			defer base.CloseIdleConnections()
 			tp, st := benchPipeline(b)
-
-			bare := &http.Client{Transport: base}
-			audited := &http.Client{Transport: middleware.Transport(base, middleware.WithTracerProvider(tp))}
+			k := kind(base, tp, api)
+			bare, other := &http.Client{Transport: base}, &http.Client{Transport: k.rt}
 			call := func(c *http.Client) time.Duration {
 				start := time.Now()
 				req, _ := http.NewRequest(http.MethodPost, srv.URL+api.path, bytes.NewReader(api.request))
@@ -120,48 +152,116 @@ func BenchmarkTransportOverhead(b *testing.B) {
 				_ = resp.Body.Close()
 				return time.Since(start)
 			}
-			measureOverhead(b, tp, func() time.Duration { return call(bare) }, func() time.Duration { return call(audited) })
+			measureOverhead(b, tp, func() time.Duration { return call(bare) }, k.name, func() time.Duration { return call(other) })
 			requireAudited(b, tp, st, warmup+b.N+9*64)
 		})
 	}
 }
 
+// spanOnlyTransport is the floor of BenchmarkTransportOverhead: the
+// audited span of a call as the Transport records it (start attributes,
+// the reply's attributes in one SetAttributes when the body ends, End),
+// with fixed values and no capture or parse of either body.
+type spanOnlyTransport struct {
+	base                http.RoundTripper
+	tp                  trace.TracerProvider
+	op, provider, model string
+}
+
+func (t spanOnlyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	h, p, _ := net.SplitHostPort(r.URL.Host)
+	port, _ := strconv.Atoi(p)
+	ctx, call := otelaudit.StartCall(r.Context(), otelaudit.Request{Operation: t.op, Provider: t.provider, Model: t.model},
+		otelaudit.WithTracerProvider(t.tp), otelaudit.WithStartTime(start),
+		otelaudit.WithAttributes(semconv.GenAIRequestStreamKey.Bool(false), semconv.ServerAddress(h), semconv.ServerPort(port)))
+	resp, err := t.base.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		call.SetError(err)
+		call.End()
+		return resp, err
+	}
+	resp.Body = &spanOnlyBody{ReadCloser: resp.Body, call: call, status: resp.StatusCode, model: t.model}
+	return resp, nil
+}
+
+type spanOnlyBody struct {
+	io.ReadCloser
+	call   *otelaudit.Call
+	status int
+	model  string
+	ended  bool
+}
+
+func (b *spanOnlyBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.end()
+	}
+	return n, err
+}
+
+func (b *spanOnlyBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.end()
+	return err
+}
+
+func (b *spanOnlyBody) end() {
+	if b.ended {
+		return
+	}
+	b.ended = true
+	b.call.Span().SetAttributes(semconv.HTTPResponseStatusCode(b.status), semconv.GenAIResponseID("resp-bench"),
+		semconv.GenAIResponseModel(b.model), semconv.GenAIUsageInputTokens(151), semconv.GenAIUsageOutputTokens(140),
+		semconv.GenAIResponseFinishReasons("stop"))
+	b.call.End()
+}
+
+// overheadKind is the round tripper a transport benchmark compares with
+// the bare one, and the name its figures are reported under.
+type overheadKind struct {
+	name string
+	rt   http.RoundTripper
+}
+
 // measureOverhead runs warmup calls of each kind, then b.N of each,
-// alternating which goes first so that neither always follows the other,
-// and reports both p50 latencies, the p50 added and their ratio. Then it
-// reports bare-allocs/op and audited-allocs/op: the allocations of the
-// whole process per call (the loopback server's and, for the audited
-// call, the audit worker's and the store's included), counted over chunks
-// of calls each followed by a flush of tp; figures that do not depend on
-// the machine's load.
-func measureOverhead(b *testing.B, tp *sdktrace.TracerProvider, bare, audited func() time.Duration) {
+// alternating which goes first so that neither always follows the other
+// (nor the left-over work of the other, such as the audit worker's), and
+// reports both p50 latencies (bare-p50-us, name-p50-us), the p50 added and
+// their ratio (added-p50-us, ratio-p50). Then it reports bare-allocs/op
+// and name-allocs/op: the allocations of the whole process per call (the
+// loopback server's and, for an audited call, the audit worker's and the
+// store's included), counted over chunks of calls each followed by a
+// flush of tp; figures that do not depend on the machine's load.
+func measureOverhead(b *testing.B, tp *sdktrace.TracerProvider, bare func() time.Duration, name string, other func() time.Duration) {
 	for range warmup {
 		bare()
-		audited()
+		other()
 	}
 	bareD := make([]time.Duration, 0, b.N)
-	audD := make([]time.Duration, 0, b.N)
+	otherD := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if i%2 == 0 {
 			bareD = append(bareD, bare())
-			audD = append(audD, audited())
+			otherD = append(otherD, other())
 		} else {
-			audD = append(audD, audited())
+			otherD = append(otherD, other())
 			bareD = append(bareD, bare())
 		}
 	}
 	b.StopTimer()
-	pb, pa := p50(bareD), p50(audD)
+	pb, po := p50(bareD), p50(otherD)
 	b.ReportMetric(float64(pb.Nanoseconds())/1e3, "bare-p50-us")
-	b.ReportMetric(float64(pa.Nanoseconds())/1e3, "audited-p50-us")
-	b.ReportMetric(float64((pa-pb).Nanoseconds())/1e3, "added-p50-us")
-	b.ReportMetric(float64(pa)/float64(pb), "ratio-p50")
+	b.ReportMetric(float64(po.Nanoseconds())/1e3, name+"-p50-us")
+	b.ReportMetric(float64((po-pb).Nanoseconds())/1e3, "added-p50-us")
+	b.ReportMetric(float64(po)/float64(pb), "ratio-p50")
 	const chunk = 64
 	for _, k := range []struct {
 		name string
 		f    func() time.Duration
-	}{{"bare", bare}, {"audited", audited}} {
+	}{{"bare", bare}, {name, other}} {
 		n := testing.AllocsPerRun(8, func() {
 			for range chunk {
 				k.f()
@@ -187,6 +287,6 @@ func BenchmarkHandlerOverhead(b *testing.B) {
 		h.ServeHTTP(rec, req)
 		return time.Since(start)
 	}
-	measureOverhead(b, tp, func() time.Duration { return call(bare) }, func() time.Duration { return call(wrapped) })
+	measureOverhead(b, tp, func() time.Duration { return call(bare) }, "audited", func() time.Duration { return call(wrapped) })
 	requireAudited(b, tp, st, warmup+b.N+9*64)
 }

@@ -17,18 +17,11 @@ import (
 // hashes as the semconv JSON on the span (WithContentOnSpan), for every
 // wire format and for tool calls whose raw arguments hold spaces.
 func TestContentBesideSpanLikeOnSpan(t *testing.T) {
-	cases := append([]struct {
-		name, path     string
-		request, reply []byte
-	}{}, benchAPIs...)
-	cases = append(cases, struct {
-		name, path     string
-		request, reply []byte
-	}{"openai-tools", "/v1/chat/completions",
-		[]byte(`{"model":"gpt-4o","messages":[{"role":"system","content":"sys"},{"role":"user","content":"weather?"},` +
-			`{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"w","arguments":"{ \"city\" : \"Paris\" }"}}]},` +
-			`{"role":"tool","tool_call_id":"c1","content":"sunny \u00e9"}]}`),
-		[]byte(`{"id":"r1","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"ok",` +
+	cases := append([]benchAPI{}, benchAPIs...)
+	cases = append(cases, benchAPI{name: "openai-tools", path: "/v1/chat/completions", request: []byte(`{"model":"gpt-4o","messages":[{"role":"system","content":"sys"},{"role":"user","content":"weather?"},` +
+		`{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"w","arguments":"{ \"city\" : \"Paris\" }"}}]},` +
+		`{"role":"tool","tool_call_id":"c1","content":"sunny \u00e9"}]}`),
+		reply: []byte(`{"id":"r1","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"ok",` +
 			`"tool_calls":[{"id":"c2","type":"function","function":{"name":"x","arguments":"{\"a\": [1, 2]}"}}]},"finish_reason":"tool_calls"}],` +
 			`"usage":{"prompt_tokens":3,"completion_tokens":4}}`)},
 	)
