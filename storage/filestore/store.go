@@ -478,7 +478,14 @@ func (s *Store) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error 
 	if len(es) == 0 {
 		return nil
 	}
-	lines := make([]pendingLine, len(es))
+	// A single entry (Write) needs no slice of its own: its line lives in
+	// the request.
+	req := &appendReq{}
+	lines := req.one[:]
+	if len(es) > 1 {
+		lines = make([]pendingLine, len(es))
+	}
+	req.lines = lines
 	defer func() {
 		for i := range lines {
 			if lines[i].buf != nil {
@@ -504,7 +511,7 @@ func (s *Store) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error 
 		ts := e.Timestamp.UTC()
 		lines[i] = pendingLine{prefix: b, buf: bp, day: dayOf(ts), id: e.ID, ts: clampNano(ts)}
 	}
-	gen, err := s.submit(lines)
+	gen, err := s.submit(req)
 	if err == nil && s.cfg.durability == DurabilitySync {
 		err = s.waitSynced(gen)
 	}
@@ -517,10 +524,14 @@ func (s *Store) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error 
 // appendReq is one Write or WriteBatch waiting to be appended.
 type appendReq struct {
 	lines []pendingLine
+	one   [1]pendingLine // lines of a single-entry request
 	gen   uint64
 	err   error
-	lead  bool          // woken to lead the next round
-	done  chan struct{} // buffered (1)
+	lead  bool // woken to lead the next round
+	// done (buffered, 1) wakes a request that waits for a leader; it is
+	// made, under qMu, only by a request that will wait: one that finds
+	// no leader leads and is never signalled.
+	done chan struct{}
 }
 
 // submit appends lines. Concurrent callers are combined (group append):
@@ -528,11 +539,12 @@ type appendReq struct {
 // appends them all under one acquisition of mu, with one write(2) per run
 // of entries of the same day; then it hands leadership to the first
 // request queued during its round. Each request learns its own result.
-func (s *Store) submit(lines []pendingLine) (uint64, error) {
-	req := &appendReq{lines: lines, done: make(chan struct{}, 1)}
+func (s *Store) submit(req *appendReq) (uint64, error) {
+	lines := req.lines
 	s.qMu.Lock()
 	s.queue = append(s.queue, req)
 	if s.leading {
+		req.done = make(chan struct{}, 1)
 		s.qMu.Unlock()
 		<-req.done
 		if !req.lead {
@@ -543,8 +555,16 @@ func (s *Store) submit(lines []pendingLine) (uint64, error) {
 		s.qMu.Unlock()
 	}
 	s.qMu.Lock()
-	batch := s.queue
+	batch, q := s.queue, s.queue
 	s.queue = nil
+	var single [1]*appendReq
+	if len(q) == 1 {
+		// The usual case without contention: keep the queue's array for
+		// the next round (batch no longer points into it).
+		single[0] = q[0]
+		s.queue = q[:0]
+		batch = single[:]
+	}
 	s.qMu.Unlock()
 
 	s.mu.Lock()
