@@ -1,57 +1,218 @@
 package verify
 
 import (
-	"github.com/otelaudit/otelaudit-go/storage"
-
 	"cmp"
 	"fmt"
 	"slices"
+
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
-// ChainLinks collects the chained entries of a store, from wherever they
-// are stored and in any order (the lines of objects sorted by timestamp,
-// several objects per batch), and checks every writer's chain once all
-// are added: positions 1..n without gaps or repeats, each entry linking to
-// the hash of the one before. It parses and hashes lines only through the
-// chain codec ([storage.SplitChain], [storage.ChainHasher]). It keeps a small record per
-// entry (position, two hashes, location), not the entries. The zero value
-// is ready to use; not safe for concurrent use.
+// ChainLinks is the chain walk every backend's verification shares: it
+// takes the chained entries of a store, unit by unit (a data file, a batch
+// object) as they are read, and checks every writer's chain once all are
+// added: positions 1..n without gaps or repeats, each entry linking to the
+// hash of the one before, gaps accepted only where a signed removal note
+// accounts for them ([ChainLinks.Removed]). It parses and hashes lines only
+// through the chain codec ([storage.SplitChain], [storage.ChainHasher]).
+//
+// Memory does not grow with the entries: inside a unit a writer's
+// consecutive, linked entries are kept as one run (first and last
+// position, the first entry's link and the last one's hash, where they
+// are), so a store costs a few runs per unit and writer. A unit whose lines
+// may hold a writer's entries in another order than their positions (S3
+// objects are sorted by timestamp) is buffered and sorted when it is
+// closed; one whose entries must come in chain order (files) is walked as
+// it is read. The zero value is ready to use; not safe for concurrent use.
 type ChainLinks struct {
 	h       storage.ChainHasher
-	writers map[string][]chainLink
 	places  []string
+	writers map[string]*writerRuns
+	units   []*Unit // open units, closed by Check
+	current *Unit   // the unit of Add
 	removed map[string][]storage.SeqRange // by writer, accounted for by signed notes
+	watch   map[posKey]*watched
 }
 
-type chainLink struct {
+// writerRuns is what ChainLinks keeps of one writer's chain.
+type writerRuns struct {
+	runs []run
+}
+
+// run is a stretch of one writer's chain stored consecutively in one
+// unit, each entry linking to the one before.
+type run struct {
+	first, last           uint64
+	firstPrev, lastHash   string
+	firstPlace, lastPlace int32
+	firstLine, lastLine   int32
+}
+
+type posKey struct {
+	w   string
+	seq uint64
+}
+
+type watched struct {
+	hash  string
+	place int32
+	line  int32
+	seen  bool
+}
+
+// link is one chained entry of an unordered unit, kept until the unit is
+// closed.
+type link struct {
+	w          string
 	seq        uint64
 	prev, hash string
-	place      int32 // index in places
 	line       int32
 }
 
-// Add checks one stored line (without its '\n') found at line (1-based) of
-// where (a file or object name). ok is false when the line carries no
-// chain (an unchained entry or damage: the caller decides which). A chained
-// line whose bytes do not match its hash is reported as a
-// [ProblemModified] problem (nil otherwise); its position still counts,
-// so a changed entry is not also reported as missing.
-func (x *ChainLinks) Add(where string, line int, b []byte) (c storage.Chain, p *Problem, ok bool) {
+// Unit is one file or object whose entries are being added to a
+// [ChainLinks] ([ChainLinks.Unit]). It stays open (a file being appended
+// to may be read again from where it stopped) until [Unit.Close] or
+// [ChainLinks.Check].
+type Unit struct {
+	x       *ChainLinks
+	place   int32
+	ordered bool
+	closed  bool
+	cur     map[string]*run // ordered: the open run of each writer
+	buf     []link          // unordered: every entry, sorted at Close
+}
+
+// Unit starts a unit named where (a file or object name, as reports name
+// it). ordered says that a writer's entries must appear in it in chain
+// order: a later position before an earlier one, or one repeated, is then
+// reported as [ProblemReordered] or [ProblemDuplicate] where it is read.
+func (x *ChainLinks) Unit(where string, ordered bool) *Unit {
+	x.places = append(x.places, where)
+	u := &Unit{x: x, place: int32(len(x.places) - 1), ordered: ordered}
+	x.units = append(x.units, u)
+	return u
+}
+
+// Add checks one stored line (without its '\n') found at line (1-based)
+// of u. ok is false when the line carries no chain (an unchained entry or
+// damage: the caller decides which). A chained line whose bytes do not
+// match its hash is reported as a [ProblemModified] problem; its position
+// still counts, so a changed entry is not also reported as missing. In an
+// ordered unit an entry out of chain order is reported too (the first
+// problem is returned, the hash one first).
+func (u *Unit) Add(line int, b []byte) (c storage.Chain, p *Problem, ok bool) {
 	prefix, c, ok := storage.SplitChain(b)
 	if !ok {
 		return c, nil, false
 	}
+	if !u.x.h.Matches(prefix, c) {
+		p = &Problem{Kind: ProblemModified, File: u.x.places[u.place], Line: line, Detail: fmt.Sprintf("entry %s:%d does not match its hash (content changed)", c.Writer, c.Seq)}
+	}
+	if lp := u.Link(line, c); p == nil {
+		p = lp
+	}
+	return c, p, true
+}
+
+// Link adds the chained entry c, whose hash the caller checked, found at
+// line of u. In an ordered unit it returns the problem of an entry that
+// repeats or precedes the writer's last one in the unit (the entry is then
+// not part of the chain); nil otherwise.
+func (u *Unit) Link(line int, c storage.Chain) *Problem {
+	x := u.x
+	if x.watch != nil {
+		if wv := x.watch[posKey{c.Writer, c.Seq}]; wv != nil && !wv.seen {
+			wv.hash, wv.place, wv.line, wv.seen = c.Hash, u.place, int32(line), true
+		}
+	}
+	if !u.ordered {
+		u.buf = append(u.buf, link{w: c.Writer, seq: c.Seq, prev: c.Prev, hash: c.Hash, line: int32(line)})
+		return nil
+	}
+	if u.cur == nil {
+		u.cur = make(map[string]*run)
+	}
+	r := u.cur[c.Writer]
+	switch {
+	case r == nil:
+		u.cur[c.Writer] = u.newRun(c.Writer, c.Seq, c.Prev, c.Hash, line)
+	case c.Seq == r.last:
+		return &Problem{Kind: ProblemDuplicate, File: x.places[u.place], Line: line, Detail: fmt.Sprintf("entry %s:%d repeats line %d", c.Writer, c.Seq, r.lastLine)}
+	case c.Seq < r.last:
+		return &Problem{Kind: ProblemReordered, File: x.places[u.place], Line: line, Detail: fmt.Sprintf("entry %s:%d comes after %s:%d (line %d)", c.Writer, c.Seq, c.Writer, r.last, r.lastLine)}
+	case c.Seq == r.last+1 && c.Prev == r.lastHash:
+		r.last, r.lastHash, r.lastLine = c.Seq, c.Hash, int32(line)
+	default: // a gap or a broken link: Check decides which
+		x.closeRun(c.Writer, r)
+		u.cur[c.Writer] = u.newRun(c.Writer, c.Seq, c.Prev, c.Hash, line)
+	}
+	return nil
+}
+
+func (u *Unit) newRun(w string, seq uint64, prev, hash string, line int) *run {
+	return &run{first: seq, last: seq, firstPrev: prev, lastHash: hash, firstPlace: u.place, lastPlace: u.place, firstLine: int32(line), lastLine: int32(line)}
+}
+
+// Close ends u: an unordered unit's entries are sorted by writer and
+// position and kept as runs. Closing twice does nothing.
+func (u *Unit) Close() {
+	if u.closed {
+		return
+	}
+	u.closed = true
+	x := u.x
+	for w, r := range u.cur {
+		x.closeRun(w, r)
+	}
+	u.cur = nil
+	if len(u.buf) == 0 {
+		return
+	}
+	slices.SortStableFunc(u.buf, func(a, b link) int {
+		if c := cmp.Compare(a.w, b.w); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	var r *run
+	for i := range u.buf {
+		l := &u.buf[i]
+		if r != nil && l.w == u.buf[i-1].w && l.seq == r.last+1 && l.prev == r.lastHash {
+			r.last, r.lastHash, r.lastLine = l.seq, l.hash, l.line
+			continue
+		}
+		if r != nil {
+			x.closeRun(u.buf[i-1].w, r)
+		}
+		r = u.newRun(l.w, l.seq, l.prev, l.hash, int(l.line))
+	}
+	x.closeRun(u.buf[len(u.buf)-1].w, r)
+	u.buf = nil
+}
+
+func (x *ChainLinks) closeRun(w string, r *run) {
 	if x.writers == nil {
-		x.writers = make(map[string][]chainLink)
+		x.writers = make(map[string]*writerRuns)
 	}
-	if len(x.places) == 0 || x.places[len(x.places)-1] != where {
-		x.places = append(x.places, where)
+	wr := x.writers[w]
+	if wr == nil {
+		wr = &writerRuns{}
+		x.writers[w] = wr
 	}
-	x.writers[c.Writer] = append(x.writers[c.Writer], chainLink{seq: c.Seq, prev: c.Prev, hash: c.Hash, place: int32(len(x.places) - 1), line: int32(line)})
-	if !x.h.Matches(prefix, c) {
-		return c, &Problem{Kind: ProblemModified, File: where, Line: line, Detail: fmt.Sprintf("entry %s:%d does not match its hash (content changed)", c.Writer, c.Seq)}, true
+	wr.runs = append(wr.runs, *r)
+}
+
+// Add checks one stored line (without its '\n') found at line (1-based) of
+// where, in an unordered unit that lasts while where is the same as the
+// previous call's; see [Unit.Add].
+func (x *ChainLinks) Add(where string, line int, b []byte) (c storage.Chain, p *Problem, ok bool) {
+	if x.current == nil || x.current.closed || x.places[x.current.place] != where {
+		if x.current != nil {
+			x.current.Close()
+		}
+		x.current = x.Unit(where, false)
 	}
-	return c, nil, true
+	return x.current.Add(line, b)
 }
 
 // Removed records a run of a writer's chain that a signed note accounts
@@ -95,24 +256,37 @@ func (x *ChainLinks) Covered(w string, from, to uint64) bool {
 	return ok
 }
 
-// HashAt returns the hash, place and line of entry seq of writer w, once
-// [ChainLinks.Check] ran; ok is false when the entry was not added.
-func (x *ChainLinks) HashAt(w string, seq uint64) (hash, where string, line int, ok bool) {
-	ls := x.writers[w]
-	i, found := slices.BinarySearchFunc(ls, seq, func(l chainLink, s uint64) int { return cmp.Compare(l.seq, s) })
-	if !found {
-		return "", "", 0, false
+// Watch asks for the hash and place of entry seq of writer w (a signed
+// head) to be kept as it is added, for [ChainLinks.HashAt]. Call it
+// before the entries are added.
+func (x *ChainLinks) Watch(w string, seq uint64) {
+	if x.watch == nil {
+		x.watch = make(map[posKey]*watched)
 	}
-	return ls[i].hash, x.places[ls[i].place], int(ls[i].line), true
+	if x.watch[posKey{w, seq}] == nil {
+		x.watch[posKey{w, seq}] = &watched{}
+	}
 }
 
-// Writers returns the number of writers seen.
+// HashAt returns the hash, place and line of entry seq of writer w, which
+// must have been watched ([ChainLinks.Watch]) before it was added; ok is
+// false when it was not watched or not added.
+func (x *ChainLinks) HashAt(w string, seq uint64) (hash, where string, line int, ok bool) {
+	wv := x.watch[posKey{w, seq}]
+	if wv == nil || !wv.seen {
+		return "", "", 0, false
+	}
+	return wv.hash, x.places[wv.place], int(wv.line), true
+}
+
+// Writers returns the number of writers whose entries were added and
+// whose units were closed.
 func (x *ChainLinks) Writers() int { return len(x.writers) }
 
-// Check checks the chain of every writer added so far and calls problem
-// for each finding, writer by writer (sorted by id), in chain order:
-// entries missing before a position ([ProblemMissing], naming the first
-// entry after the gap), a position present more than once
+// Check closes every unit and checks the chain of every writer added so
+// far, calling problem for each finding, writer by writer (sorted by id),
+// in chain order: entries missing before a position ([ProblemMissing],
+// naming the first entry after the gap), positions stored more than once
 // ([ProblemDuplicate]: a replayed or copied entry), a first entry with a
 // predecessor hash or an entry not linking to the one before
 // ([ProblemChainBroken]). It returns each writer's highest position.
@@ -121,6 +295,10 @@ func (x *ChainLinks) Writers() int { return len(x.writers) }
 // chain just ends earlier) or of all of its entries; signed checkpoints or
 // digests and witnesses cover those.
 func (x *ChainLinks) Check(problem func(Problem)) map[string]uint64 {
+	for _, u := range x.units {
+		u.Close()
+	}
+	x.units, x.current = nil, nil
 	heads := make(map[string]uint64, len(x.writers))
 	ws := make([]string, 0, len(x.writers))
 	for w := range x.writers {
@@ -128,46 +306,60 @@ func (x *ChainLinks) Check(problem func(Problem)) map[string]uint64 {
 	}
 	slices.Sort(ws)
 	for _, w := range ws {
-		ls := x.writers[w]
-		slices.SortStableFunc(ls, func(a, b chainLink) int { return cmp.Compare(a.seq, b.seq) })
-		var prev *chainLink
-		for i := range ls {
-			l := &ls[i]
+		rs := x.writers[w].runs
+		// By first position; of runs starting at one position the longest
+		// first, so that a copy is the one reported.
+		slices.SortStableFunc(rs, func(a, b run) int {
+			if c := cmp.Compare(a.first, b.first); c != 0 {
+				return c
+			}
+			return cmp.Compare(b.last, a.last)
+		})
+		var prev *run
+		for i := range rs {
+			r := &rs[i]
 			at := func(kind ProblemKind, detail string) {
-				problem(Problem{Kind: kind, File: x.places[l.place], Line: int(l.line), Detail: detail})
+				problem(Problem{Kind: kind, File: x.places[r.firstPlace], Line: int(r.firstLine), Detail: detail})
+			}
+			linkTo := func(from uint64) { // the gap from..r.first-1 before r
+				if last, ok := x.covered(w, from, r.first-1); ok {
+					if r.firstPrev != last {
+						at(ProblemChainBroken, fmt.Sprintf("entry %s:%d does not link to the entries a removal note accounts for", w, r.first))
+					}
+					return
+				}
+				if prev == nil {
+					at(ProblemMissing, fmt.Sprintf("entries %s:1..%d before this one are missing (deleted lines or objects, or this entry inserted)", w, r.first-1))
+					return
+				}
+				at(ProblemMissing, fmt.Sprintf("entries %s:%d..%d before this one are missing (deleted lines or objects, or this entry inserted); entry %d is at %s:%d", w, prev.last+1, r.first-1, prev.last, x.places[prev.lastPlace], prev.lastLine))
 			}
 			switch {
-			case l.seq == 0:
+			case r.first == 0:
 				at(ProblemChainBroken, fmt.Sprintf("entry of writer %s at position 0 (chains start at 1)", w))
 				continue
-			case prev != nil && l.seq == prev.seq:
-				at(ProblemDuplicate, fmt.Sprintf("entry %s:%d also at %s:%d (replayed or copied)", w, l.seq, x.places[prev.place], prev.line))
-				continue
-			case prev == nil && l.seq > 1:
-				if last, ok := x.covered(w, 1, l.seq-1); ok {
-					if l.prev != last {
-						at(ProblemChainBroken, fmt.Sprintf("entry %s:%d does not link to the entries a removal note accounts for", w, l.seq))
-					}
-					break
+			case prev != nil && r.first <= prev.last:
+				dup := fmt.Sprintf("%d", r.first)
+				if end := min(r.last, prev.last); end > r.first {
+					dup = fmt.Sprintf("%d..%d", r.first, end)
 				}
-				at(ProblemMissing, fmt.Sprintf("entries %s:1..%d before this one are missing (deleted lines or objects, or this entry inserted)", w, l.seq-1))
-			case prev != nil && l.seq > prev.seq+1:
-				if last, ok := x.covered(w, prev.seq+1, l.seq-1); ok {
-					if l.prev != last {
-						at(ProblemChainBroken, fmt.Sprintf("entry %s:%d does not link to the entries a removal note accounts for", w, l.seq))
-					}
-					break
+				at(ProblemDuplicate, fmt.Sprintf("entry %s:%s stored again (replayed or copied): the chain already holds it in %s:%d..%d from %s:%d", w, dup, w, prev.first, prev.last, x.places[prev.firstPlace], prev.firstLine))
+				if r.last <= prev.last {
+					continue
 				}
-				at(ProblemMissing, fmt.Sprintf("entries %s:%d..%d before this one are missing (deleted lines or objects, or this entry inserted); entry %d is at %s:%d", w, prev.seq+1, l.seq-1, prev.seq, x.places[prev.place], prev.line))
-			case l.seq == 1 && l.prev != "":
+			case prev == nil && r.first > 1:
+				linkTo(1)
+			case prev == nil && r.firstPrev != "":
 				at(ProblemChainBroken, fmt.Sprintf("first entry of writer %s has a predecessor hash", w))
-			case prev != nil && l.prev != prev.hash:
-				at(ProblemChainBroken, fmt.Sprintf("entry %s:%d does not link to %s:%d at %s:%d", w, l.seq, w, prev.seq, x.places[prev.place], prev.line))
+			case prev != nil && r.first > prev.last+1:
+				linkTo(prev.last + 1)
+			case prev != nil && r.firstPrev != prev.lastHash:
+				at(ProblemChainBroken, fmt.Sprintf("entry %s:%d does not link to %s:%d at %s:%d", w, r.first, w, prev.last, x.places[prev.lastPlace], prev.lastLine))
 			}
-			prev = l
+			prev = r
 		}
 		if prev != nil {
-			heads[w] = prev.seq
+			heads[w] = prev.last
 		}
 	}
 	return heads
