@@ -28,8 +28,8 @@ type ChainLinks struct {
 	h       storage.ChainHasher
 	places  []string
 	writers map[string]*writerRuns
-	units   []*Unit // open units, closed by Check
-	current *Unit   // the unit of Add
+	units   []*Unit                       // open units, closed by Check
+	current *Unit                         // the unit of Add
 	removed map[string][]storage.SeqRange // by writer, accounted for by signed notes
 	watch   map[posKey]*watched
 }
