@@ -287,26 +287,7 @@ type writerInfo struct {
 	maxSeen  uint64
 	entries  int64
 	firstAt  Problem // location of its first entry (for reports)
-	first    Problem // location of its entry 1
 	removed  []storage.SeqRange
-}
-
-type chainKey struct {
-	w string
-	n uint64
-}
-
-type haveEnd struct {
-	h    string
-	used bool
-	file string
-	line int
-}
-
-type needLink struct {
-	p    string
-	file string
-	line int
 }
 
 type verifier struct {
@@ -314,8 +295,7 @@ type verifier struct {
 	dir       string
 	rep       *VerifyReport
 	writers   map[string]*writerInfo
-	haves     map[chainKey]*haveEnd
-	needs     map[chainKey][]needLink
+	links     verify.ChainLinks // the chain walk both backends share
 	legacy    storage.LineDigest
 	legacyIn  *storage.LegacySummary // signed digest when chaining began
 	legRm     storage.LineDigest     // removed legacy lines, per removal notes
@@ -355,8 +335,6 @@ func (v *verifier) init() {
 	v.rep = &VerifyReport{Dir: v.dir}
 	v.seenNotes = map[string]bool{}
 	v.writers = map[string]*writerInfo{}
-	v.haves = map[chainKey]*haveEnd{}
-	v.needs = map[chainKey][]needLink{}
 }
 
 // run scans the listed files, then lists again and scans what a running
@@ -571,18 +549,11 @@ func (v *verifier) applyNote(n *storage.Note, line int) {
 // stopped.
 type fileScan struct {
 	name     string
-	off      int64 // end of the last complete line read
-	size     int64 // file size at the last read
-	line     int   // lines read
-	lasts    map[string]*fileLast
-	tornLine int // line number of an incomplete last line, 0 if none
-}
-
-// fileLast is the last entry of one writer seen in a file.
-type fileLast struct {
-	n    uint64
-	h    string
-	line int
+	off      int64        // end of the last complete line read
+	size     int64        // file size at the last read
+	line     int          // lines read
+	unit     *verify.Unit // its entries, in the chain walk
+	tornLine int          // line number of an incomplete last line, 0 if none
 }
 
 // scanFile reads a data file (from where an earlier read stopped) and
@@ -606,7 +577,7 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 	ino := uint64(statID(fi).ino)
 	st := v.files[ino]
 	if st == nil {
-		st = &fileScan{lasts: map[string]*fileLast{}}
+		st = &fileScan{unit: v.links.Unit(ref.name, true)} // a writer's lines are in chain order in a file
 		v.files[ino] = st
 	} else if fi.Size() <= st.size {
 		return ino, nil
@@ -663,8 +634,6 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 // applyChunk applies the checked lines of one chunk to the verifier's
 // state, in file order.
 func (v *verifier) applyChunk(ch *lineChunk, name string, st *fileScan, prog *VerifyProgress) {
-	lasts := st.lasts
-	type last = fileLast
 	for i := range ch.lines {
 		r := &ch.res[i]
 		line := ch.lines[i]
@@ -710,39 +679,8 @@ func (v *verifier) applyChunk(ch *lineChunk, name string, st *fileScan, prog *Ve
 		if wi.final && c.Seq > wi.finalSeq {
 			v.problem(Problem{Kind: ProblemAfterClose, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d follows the writer's final checkpoint (%d)", c.Writer, c.Seq, wi.finalSeq)})
 		}
-		l := lasts[c.Writer]
-		switch {
-		case l == nil:
-			if c.Seq == 1 {
-				if wi.first.File != "" {
-					v.problem(Problem{Kind: ProblemDuplicate, File: name, Line: line, Detail: fmt.Sprintf("entry %s:1 also at %s:%d", c.Writer, wi.first.File, wi.first.Line)})
-				} else {
-					wi.first = Problem{File: name, Line: line}
-				}
-				if c.Prev != "" {
-					v.problem(Problem{Kind: ProblemChainBroken, File: name, Line: line, Detail: fmt.Sprintf("first entry of writer %s has a predecessor hash", c.Writer)})
-				}
-			} else {
-				k := chainKey{c.Writer, c.Seq - 1}
-				v.needs[k] = append(v.needs[k], needLink{p: c.Prev, file: name, line: line})
-			}
-			lasts[c.Writer] = &last{n: c.Seq, h: c.Hash, line: line}
-		case c.Seq == l.n:
-			v.problem(Problem{Kind: ProblemDuplicate, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d repeats line %d", c.Writer, c.Seq, l.line)})
-		case c.Seq < l.n:
-			v.problem(Problem{Kind: ProblemReordered, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d comes after %s:%d (line %d)", c.Writer, c.Seq, c.Writer, l.n, l.line)})
-		case c.Seq == l.n+1:
-			if c.Prev != l.h {
-				v.problem(Problem{Kind: ProblemChainBroken, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d does not link to line %d", c.Writer, c.Seq, l.line)})
-			}
-			l.n, l.h, l.line = c.Seq, c.Hash, line
-		default:
-			// A gap: the entries between are elsewhere (another day's
-			// file) or missing; resolved after all files are read.
-			v.addHave(chainKey{c.Writer, l.n}, l.h, name, l.line)
-			k := chainKey{c.Writer, c.Seq - 1}
-			v.needs[k] = append(v.needs[k], needLink{p: c.Prev, file: name, line: line})
-			l.n, l.h, l.line = c.Seq, c.Hash, line
+		if p := st.unit.Link(line, c); p != nil {
+			v.problem(*p)
 		}
 	}
 }
@@ -878,61 +816,21 @@ func (p *linePipeline) wait() {
 	p.free = nil
 }
 
-func (v *verifier) addHave(k chainKey, h, file string, line int) {
-	if old := v.haves[k]; old != nil {
-		v.problem(Problem{Kind: ProblemDuplicate, File: file, Line: line, Detail: fmt.Sprintf("entry %s:%d also at %s:%d", k.w, k.n, old.file, old.line)})
-		return
-	}
-	v.haves[k] = &haveEnd{h: h, file: file, line: line}
-}
-
-// resolve matches chain ends across files, then checks checkpoints and the
-// legacy digest.
+// resolve checks every writer's chain across files (the shared chain
+// walk, with the runs signed removal notes account for), then the
+// checkpoints and the legacy digest.
 func (v *verifier) resolve() {
 	for _, st := range v.files {
-		for w, l := range st.lasts {
-			v.addHave(chainKey{w, l.n}, l.h, st.name, l.line)
-		}
 		if st.tornLine > 0 {
 			v.warn(Problem{Kind: WarningTornTail, File: st.name, Line: st.tornLine, Detail: "incomplete last line (a write in progress, or a crash; a writer opening the store cuts it off)"})
 		}
 	}
-	keys := make([]chainKey, 0, len(v.needs))
-	for k := range v.needs {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b chainKey) int {
-		if a.w != b.w {
-			if a.w < b.w {
-				return -1
-			}
-			return 1
-		}
-		return int(a.n) - int(b.n)
-	})
-	for _, k := range keys {
-		for _, nd := range v.needs[k] {
-			wi := v.writer(k.w)
-			if hv := v.haves[k]; hv != nil {
-				if hv.used {
-					v.problem(Problem{Kind: ProblemDuplicate, File: nd.file, Line: nd.line, Detail: fmt.Sprintf("entry %s:%d appears more than once (another copy follows %s:%d)", k.w, k.n+1, hv.file, hv.line)})
-					continue
-				}
-				hv.used = true
-				if hv.h != nd.p {
-					v.problem(Problem{Kind: ProblemChainBroken, File: nd.file, Line: nd.line, Detail: fmt.Sprintf("entry %s:%d does not link to %s:%d at %s:%d", k.w, k.n+1, k.w, k.n, hv.file, hv.line)})
-				}
-				continue
-			}
-			if r, ok := removedRange(wi.removed, k.n); ok {
-				if r.To != k.n || r.Last != nd.p {
-					v.problem(Problem{Kind: ProblemChainBroken, File: nd.file, Line: nd.line, Detail: fmt.Sprintf("entry %s:%d does not link to the entries a removal note accounts for", k.w, k.n+1)})
-				}
-				continue
-			}
-			v.problem(Problem{Kind: ProblemMissing, File: nd.file, Line: nd.line, Detail: fmt.Sprintf("entry %s:%d before this one is missing (lines or a file deleted or truncated, or this entry inserted)", k.w, k.n)})
+	for _, wi := range v.writers {
+		for _, r := range wi.removed {
+			v.links.Removed(r)
 		}
 	}
+	v.links.Check(v.problem)
 	ws := make([]string, 0, len(v.writers))
 	for w := range v.writers {
 		ws = append(ws, w)
