@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // ErrNotUTF8 is returned by [AppendValue] when a string or an object key
@@ -28,70 +29,129 @@ func (e *TooDeepError) Error() string { return fmt.Sprintf("nested deeper than %
 // ([TooDeepError]); map keys are sorted, so equal values encode to equal
 // bytes. On error the caller discards b.
 func AppendValue(b []byte, v any, depth, maxDepth int) ([]byte, error) {
+	return appendValue(b, v, depth, maxDepth, true)
+}
+
+// CheckAny returns the error [AppendValue] returns for v (nil when it
+// encodes), without writing its JSON text: strings are checked for UTF-8
+// but not escaped, numbers not formatted, map keys not sorted. Values of
+// other types than AppendValue's own still go through encoding/json.
+func CheckAny(v any, depth, maxDepth int) error {
+	if _, err := appendValue(nil, v, depth, maxDepth, false); err != nil {
+		// A map is walked here in no particular order: AppendValue's
+		// sorted walk names the same first error every time.
+		if _, sorted := appendValue(nil, v, depth, maxDepth, true); sorted != nil {
+			return sorted
+		}
+		return err
+	}
+	return nil
+}
+
+// appendValue is AppendValue with write set, and CheckAny without: one
+// walk, so that both apply the same rules. Without write, b stays as it
+// is.
+func appendValue(b []byte, v any, depth, maxDepth int, write bool) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
-		return append(b, "null"...), nil
-	case string:
-		b, ok := AppendValidString(b, x)
-		if !ok {
-			return b, ErrNotUTF8
+		if write {
+			b = append(b, "null"...)
 		}
 		return b, nil
+	case string:
+		return appendChecked(b, x, write)
 	case bool:
-		return strconv.AppendBool(b, x), nil
+		if write {
+			b = strconv.AppendBool(b, x)
+		}
+		return b, nil
 	case json.Number:
 		if x == "" || !json.Valid([]byte(x)) || x[0] == '"' || x[0] == '{' || x[0] == '[' || x[0] == 't' || x[0] == 'f' || x[0] == 'n' {
 			return b, fmt.Errorf("%q is not a JSON number", string(x))
 		}
-		return append(b, x...), nil
+		if write {
+			b = append(b, x...)
+		}
+		return b, nil
 	case float64:
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return b, fmt.Errorf("%v is not a finite number", x)
 		}
-		return AppendFloat(b, x), nil
-	case int:
-		return strconv.AppendInt(b, int64(x), 10), nil
-	case int64:
-		return strconv.AppendInt(b, x, 10), nil
-	case int32:
-		return strconv.AppendInt(b, int64(x), 10), nil
-	case uint64:
-		return strconv.AppendUint(b, x, 10), nil
-	case uint32:
-		return strconv.AppendUint(b, uint64(x), 10), nil
-	case []string:
-		if x == nil {
-			return append(b, "null"...), nil
+		if write {
+			b = AppendFloat(b, x)
 		}
-		b, ok := AppendValidStrings(b, x)
-		if !ok {
-			return b, ErrNotUTF8
+		return b, nil
+	case int, int64, int32, uint64, uint32:
+		if write {
+			b = appendInteger(b, x)
+		}
+		return b, nil
+	case []string:
+		switch {
+		case x == nil:
+			if write {
+				b = append(b, "null"...)
+			}
+			return b, nil
+		case write:
+			b, ok := AppendValidStrings(b, x)
+			if !ok {
+				return b, ErrNotUTF8
+			}
+			return b, nil
+		}
+		for _, s := range x {
+			if !utf8.ValidString(s) {
+				return b, ErrNotUTF8
+			}
 		}
 		return b, nil
 	case []any:
 		if x == nil {
-			return append(b, "null"...), nil
+			if write {
+				b = append(b, "null"...)
+			}
+			return b, nil
 		}
 		if depth > maxDepth {
 			return b, &TooDeepError{maxDepth}
 		}
-		b = append(b, '[')
+		if write {
+			b = append(b, '[')
+		}
 		for i, el := range x {
-			if i > 0 {
+			if write && i > 0 {
 				b = append(b, ',')
 			}
 			var err error
-			if b, err = AppendValue(b, el, depth+1, maxDepth); err != nil {
+			if b, err = appendValue(b, el, depth+1, maxDepth, write); err != nil {
 				return b, err
 			}
 		}
-		return append(b, ']'), nil
+		if write {
+			b = append(b, ']')
+		}
+		return b, nil
 	case map[string]any:
 		if x == nil {
-			return append(b, "null"...), nil
+			if write {
+				b = append(b, "null"...)
+			}
+			return b, nil
 		}
 		if depth > maxDepth {
 			return b, &TooDeepError{maxDepth}
+		}
+		if !write {
+			for k, el := range x {
+				if !utf8.ValidString(k) {
+					return b, ErrNotUTF8
+				}
+				if _, err := appendValue(b, el, depth+1, maxDepth, false); err != nil {
+					return b, err
+				}
+			}
+			return b, nil
 		}
 		// Metadata maps are small: sort their keys on the stack.
 		var keyBuf [16]string
@@ -114,7 +174,7 @@ func AppendValue(b []byte, v any, depth, maxDepth int) ([]byte, error) {
 			}
 			b = append(b, ':')
 			var err error
-			if b, err = AppendValue(b, x[k], depth+1, maxDepth); err != nil {
+			if b, err = appendValue(b, x[k], depth+1, maxDepth, true); err != nil {
 				return b, err
 			}
 		}
@@ -132,7 +192,42 @@ func AppendValue(b []byte, v any, depth, maxDepth int) ([]byte, error) {
 	if depth-1+nesting(raw) > maxDepth {
 		return b, &TooDeepError{maxDepth}
 	}
-	return append(b, raw...), nil
+	if write {
+		b = append(b, raw...)
+	}
+	return b, nil
+}
+
+// appendChecked appends s as a JSON string with write set; without, it
+// only checks that s is valid UTF-8.
+func appendChecked(b []byte, s string, write bool) ([]byte, error) {
+	ok := true
+	if write {
+		b, ok = AppendValidString(b, s)
+	} else {
+		ok = utf8.ValidString(s)
+	}
+	if !ok {
+		return b, ErrNotUTF8
+	}
+	return b, nil
+}
+
+// appendInteger appends x, one of AppendValue's integer types, in decimal.
+func appendInteger(b []byte, x any) []byte {
+	switch n := x.(type) {
+	case int:
+		return strconv.AppendInt(b, int64(n), 10)
+	case int64:
+		return strconv.AppendInt(b, n, 10)
+	case int32:
+		return strconv.AppendInt(b, int64(n), 10)
+	case uint64:
+		return strconv.AppendUint(b, n, 10)
+	case uint32:
+		return strconv.AppendUint(b, uint64(n), 10)
+	}
+	return b
 }
 
 // AppendValidStrings appends ss as a JSON array of strings; ok is false

@@ -32,6 +32,9 @@ func TestAppendValueMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatalf("AppendValue(%#v): %v", v, err)
 		}
+		if err := CheckAny(v, 1, 10); err != nil {
+			t.Errorf("CheckAny(%#v) = %v, AppendValue encodes it", v, err)
+		}
 		want, _ := json.Marshal(v)
 		var g, w any
 		if err := json.Unmarshal(got, &g); err != nil {
@@ -71,14 +74,51 @@ func TestAppendValueRejects(t *testing.T) {
 		{"bad number", json.Number("1x"), func(err error) bool { return err != nil }},
 		{"a string as a number", json.Number(`"1"`), func(err error) bool { return err != nil }},
 		{"too deep", deep, func(err error) bool { return errors.As(err, &tooDeep) && tooDeep.Limit == 3 }},
+		{"too deep in a map", map[string]any{"k": deep}, func(err error) bool { return errors.As(err, &tooDeep) }},
+		{"NaN in a list in a map", map[string]any{"ok": 1, "l": []any{"x", math.NaN()}}, func(err error) bool { return err != nil }},
+		{"invalid UTF-8 in a string list in a map", map[string]any{"l": []string{"\xff"}}, func(err error) bool { return errors.Is(err, ErrNotUTF8) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := AppendValue(nil, tc.v, 1, 3)
 			if !tc.is(err) {
 				t.Errorf("AppendValue(%#v) error = %v", tc.v, err)
 			}
+			// CheckAny returns the very error AppendValue returns.
+			if cerr := CheckAny(tc.v, 1, 3); cerr == nil || cerr.Error() != err.Error() {
+				t.Errorf("CheckAny(%#v) = %v, AppendValue's error is %v", tc.v, cerr, err)
+			}
 		})
 	}
+}
+
+// TestCheckAnyNamesTheSortedFirstError: with two bad keys, CheckAny names
+// the one AppendValue meets first in key order, every time.
+func TestCheckAnyNamesTheSortedFirstError(t *testing.T) {
+	v := map[string]any{"a": math.Inf(1), "b": "\xff", "c": math.NaN(), "d": "\xfe"}
+	_, want := AppendValue(nil, v, 1, 10)
+	for range 50 {
+		if err := CheckAny(v, 1, 10); err == nil || err.Error() != want.Error() {
+			t.Fatalf("CheckAny = %v, want %v", err, want)
+		}
+	}
+}
+
+func BenchmarkCheckAnyMetadata(b *testing.B) {
+	md := map[string]any{"gen_ai.response.id": "resp-1", "gen_ai.response.model": "gpt-4o-2024-08-06",
+		"gen_ai.response.finish_reasons": []any{"stop"}}
+	b.Run("AppendValue", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf, _ = AppendValue(buf[:0], md, 1, 1000)
+		}
+	})
+	b.Run("CheckAny", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = CheckAny(md, 1, 1000)
+		}
+	})
 }
 
 func TestCheckValue(t *testing.T) {
