@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
@@ -128,12 +129,16 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //   - TraceID, SpanID: the span's ids in W3C hex.
 func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	sc := s.SpanContext()
-	// Both ids in W3C hex, in one string (one allocation).
+	// Both ids in W3C hex, in one string, and the two token counts share
+	// one allocation. Nothing writes to ids after the encoding.
 	tid, sid := sc.TraceID(), sc.SpanID()
-	var idHex [2*len(tid) + 2*len(sid)]byte
-	hex.Encode(idHex[:2*len(tid)], tid[:])
-	hex.Encode(idHex[2*len(tid):], sid[:])
-	ids := string(idHex[:])
+	blk := new(struct {
+		ids [2*len(tid) + 2*len(sid)]byte
+		tok [2]int64
+	})
+	hex.Encode(blk.ids[:2*len(tid)], tid[:])
+	hex.Encode(blk.ids[2*len(tid):], sid[:])
+	ids := unsafe.String(&blk.ids[0], len(blk.ids))
 	in := otelaudit.Interaction{
 		Timestamp: s.StartTime(),
 		TraceID:   ids[:2*len(tid)],
@@ -159,7 +164,7 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 		haveLegacyOut          bool
 		md                     map[string]any
 		respID, errType        string
-		finishReasons          []string
+		finishReasons          attribute.Value
 		haveFinish, haveRespMd bool
 	)
 	setMD := func(k string, v any) {
@@ -214,7 +219,7 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 			case semconv.ErrorTypeKey:
 				errType = kv.Value.String()
 			case semconv.GenAIResponseFinishReasonsKey:
-				finishReasons, haveFinish = stringList(kv.Value), true
+				finishReasons, haveFinish = kv.Value, true
 			case semconv.GenAISystemInstructionsKey:
 				sys, haveSys = contentValue{v: kv.Value}, true
 			case semconv.GenAIInputMessagesKey:
@@ -278,15 +283,13 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	if !haveTokOut {
 		tokOut, haveTokOut = legacyOut, haveLegacyOut
 	}
-	if haveTokIn || haveTokOut {
-		// Both counts share one allocation.
-		tok := &[2]int64{tokIn, tokOut}
-		if haveTokIn {
-			in.InputTokens = &tok[0]
-		}
-		if haveTokOut {
-			in.OutputTokens = &tok[1]
-		}
+	if haveTokIn {
+		blk.tok[0] = tokIn
+		in.InputTokens = &blk.tok[0]
+	}
+	if haveTokOut {
+		blk.tok[1] = tokOut
+		in.OutputTokens = &blk.tok[1]
 	}
 	// Most calls have a few content parts: collect them in a stack buffer.
 	var partsBuf [8]string
@@ -317,11 +320,7 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 		setMD(string(semconv.GenAIResponseModelKey), respModel)
 	}
 	if haveFinish {
-		l := make([]any, len(finishReasons))
-		for i, r := range finishReasons {
-			l[i] = r
-		}
-		setMD(string(semconv.GenAIResponseFinishReasonsKey), l)
+		setMD(string(semconv.GenAIResponseFinishReasonsKey), reasonList(finishReasons))
 	}
 	if errType != "" {
 		setMD(string(semconv.ErrorTypeKey), errType)
@@ -334,6 +333,35 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	}
 	in.Metadata = md
 	return in
+}
+
+// reasonList is gen_ai.response.finish_reasons as a metadata value: a
+// list of strings held as []any, the type a stored entry reads back with.
+func reasonList(v attribute.Value) []any {
+	rs := stringList(v)
+	l := make([]any, len(rs))
+	for i, r := range rs {
+		l[i] = boxedReason(r)
+	}
+	return l
+}
+
+// commonReasons are the finish reasons providers send most, each boxed
+// once, so that a list of them costs no allocation per reason; entries may
+// share them since strings are immutable.
+var commonReasons = [...]any{
+	"stop", "length", "tool_calls", "content_filter", "unknown", "error",
+	"end_turn", "max_tokens", "tool_use", "stop_sequence", "STOP", "MAX_TOKENS", "SAFETY",
+}
+
+// boxedReason is r as an any: one of commonReasons when it is one.
+func boxedReason(r string) any {
+	for _, c := range commonReasons {
+		if c.(string) == r {
+			return c
+		}
+	}
+	return r
 }
 
 // contentValue is the value of a content attribute (system instructions,

@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/otelaudit"
@@ -152,4 +154,29 @@ func TestEvaluationEventsOnTheEntry(t *testing.T) {
 		in.Metadata["gen_ai.evaluation.results"])
 	assert.Equal(t, []string{"pii", "evaluation:toxicity=pass", "evaluation:relevance=0.75"}, in.Alerts)
 	assert.NotContains(t, fmt.Sprint(in.Metadata), "secret prompt")
+}
+
+// TestFinishReasonsEachEntrysOwn: finish reasons reach the metadata as a
+// list of strings in order, common ones and others alike, and each
+// conversion gets a list of its own.
+func TestFinishReasonsEachEntrysOwn(t *testing.T) {
+	span := func(reasons ...string) SpanView {
+		return tracetest.SpanStub{
+			Attributes: []attribute.KeyValue{
+				semconv.GenAIOperationNameKey.String("chat"),
+				semconv.GenAIResponseFinishReasonsKey.StringSlice(reasons),
+			},
+		}.Snapshot()
+	}
+	a := InteractionFromSpan(span("stop", "weird_reason", "length"))
+	b := InteractionFromSpan(span("stop"))
+	key := string(semconv.GenAIResponseFinishReasonsKey)
+	la, lb := a.Metadata[key].([]any), b.Metadata[key].([]any)
+	if !reflect.DeepEqual(la, []any{"stop", "weird_reason", "length"}) || !reflect.DeepEqual(lb, []any{"stop"}) {
+		t.Fatalf("finish reasons = %#v and %#v", la, lb)
+	}
+	la[0] = "changed"
+	if c := InteractionFromSpan(span("stop")).Metadata[key].([]any); c[0] != "stop" || lb[0] != "stop" {
+		t.Fatalf("one entry's list changed another's: %#v %#v", lb, c)
+	}
 }
