@@ -188,6 +188,11 @@ type Call struct {
 	// onto the span (WithContentOnSpan) or nowhere.
 	content handoff.Sink
 	streamFields
+	// slot is the content hand-off (the context the span starts in) and
+	// cfg the options of the call: kept in the Call's own allocation, so
+	// that neither costs one of its own.
+	slot handoff.Slot
+	cfg  callConfig
 }
 
 // StartCall starts the span of a GenAI call and returns a context holding
@@ -229,10 +234,11 @@ func StartCall(ctx context.Context, req Request, opts ...CallOption) (context.Co
 // kind, with the GenAI attributes of req, then extra, then the options'
 // attributes; req's content goes the way [StartCall] describes.
 func startSpan(ctx context.Context, req Request, op, name string, kind trace.SpanStartOption, extra []attribute.KeyValue, opts []CallOption) (context.Context, *Call) {
-	var cfg callConfig
+	c := new(Call)
+	cfg := &c.cfg
 	for _, o := range opts {
 		if o != nil {
-			o.applyCall(&cfg)
+			o.applyCall(cfg)
 		}
 	}
 	if cfg.tp == nil {
@@ -264,14 +270,14 @@ func startSpan(ctx context.Context, req Request, op, name string, kind trace.Spa
 	}
 	attrs = append(attrs, extra...)
 	attrs = append(attrs, cfg.attrs...)
-	ctx, slot := handoff.Begin(ctx)
+	ctx = handoff.BeginIn(ctx, &c.slot)
 	var span trace.Span
 	if cfg.start.IsZero() {
 		ctx, span = cfg.tp.Tracer(ScopeName, tracerOptions...).Start(ctx, name, kind, trace.WithAttributes(attrs...))
 	} else {
 		ctx, span = cfg.tp.Tracer(ScopeName, tracerOptions...).Start(ctx, name, kind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
 	}
-	c := &Call{span: span, entryID: id, noContent: cfg.noContent, content: handoff.NewSink(span, slot, onSpan)}
+	c.span, c.entryID, c.noContent, c.content = span, id, cfg.noContent, handoff.NewSink(span, &c.slot, onSpan)
 	c.mp, c.start, c.startAttrs = cfg.mp, cfg.start, attrs
 	if !onSpan && c.content.Audited() {
 		if !cfg.noContent {

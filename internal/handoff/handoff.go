@@ -36,7 +36,13 @@ import (
 
 // Slot holds the content of one span for the audit processors that claimed
 // it. Its methods are safe for concurrent use.
+//
+// A Slot is also the context that carries it (see [Begin]): a child of
+// the context it was begun with, which it asks for every other value, so
+// that carrying it costs no allocation of its own.
 type Slot struct {
+	context.Context // the parent, set by Begin
+
 	mu     sync.Mutex
 	owner  trace.Span // the span an audit processor claimed the slot for
 	closed bool       // Attach ran: no later span may claim it
@@ -74,11 +80,33 @@ func (t *Text) KeyValue() attribute.KeyValue {
 
 type ctxKey struct{}
 
-// Begin returns ctx carrying a new Slot, to start the span with.
+// Begin returns ctx carrying a new Slot, to start the span with. A nil
+// ctx counts as context.Background().
 func Begin(ctx context.Context) (context.Context, *Slot) {
-	sl := &Slot{}
+	sl := new(Slot)
+	return BeginIn(ctx, sl), sl
+}
+
+// BeginIn is [Begin] with the slot in space the caller provides, such as a
+// field of its own per-call struct, which then needs no allocation of its
+// own: sl must be a zero Slot, used for this one span only. The returned
+// context is sl.
+func BeginIn(ctx context.Context, sl *Slot) context.Context {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	sl.Context = ctx
 	sl.texts = sl.textBuf[:0]
-	return context.WithValue(ctx, ctxKey{}, sl), sl
+	return sl
+}
+
+// Value returns sl itself for the key [Claim] looks it up by, and the
+// parent context's value for any other key.
+func (sl *Slot) Value(key any) any {
+	if key == (ctxKey{}) {
+		return sl
+	}
+	return sl.Context.Value(key)
 }
 
 // Claim is called by an audit processor's OnStart with the parent context

@@ -100,3 +100,48 @@ func (r *recorder) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 func (r *recorder) OnEnd(s sdktrace.ReadOnlySpan)                   { r.ended = append(r.ended, s) }
 func (r *recorder) Shutdown(context.Context) error                  { return nil }
 func (r *recorder) ForceFlush(context.Context) error                { return nil }
+
+type otherKey struct{}
+
+// TestSlotIsItsContext: the context Begin returns is the slot, a child of
+// the given context: other values, the deadline and cancellation come from
+// the parent, and the slot is what Claim finds.
+func TestSlotIsItsContext(t *testing.T) {
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), otherKey{}, "v"))
+	ctx, sl := Begin(parent)
+	if got := ctx.Value(otherKey{}); got != "v" {
+		t.Fatalf("parent value = %v", got)
+	}
+	if got, _ := ctx.Value(ctxKey{}).(*Slot); got != sl {
+		t.Fatal("the context does not carry its slot")
+	}
+	// A context derived from it still carries the slot and is cancelled
+	// with the parent.
+	child, stop := context.WithCancel(ctx)
+	defer stop()
+	cancel()
+	<-child.Done()
+	if ctx.Err() != context.Canceled {
+		t.Fatalf("Err = %v, want the parent's", ctx.Err())
+	}
+	if got, _ := child.Value(ctxKey{}).(*Slot); got != sl {
+		t.Fatal("a derived context lost the slot")
+	}
+	//lint:ignore SA1012 a nil ctx on purpose
+	if ctx, _ := Begin(nil); ctx.Value(otherKey{}) != nil || ctx.Done() != nil {
+		t.Fatal("a nil ctx is not Background")
+	}
+}
+
+// TestBeginInAllocatesNothing: a slot in the caller's own struct costs no
+// allocation to begin.
+func TestBeginInAllocatesNothing(t *testing.T) {
+	type call struct{ slot Slot }
+	c := new(call)
+	if n := testing.AllocsPerRun(100, func() {
+		c.slot = Slot{}
+		_ = BeginIn(context.Background(), &c.slot)
+	}); n != 0 {
+		t.Fatalf("BeginIn allocates %v times", n)
+	}
+}
