@@ -420,6 +420,9 @@ const shutdownGrace = 20 * time.Millisecond
 // answered. It returns true once the workers have exited, false when
 // deadline fires first (a backend call that ignores ctx).
 func (p *processor) salvage(deadline <-chan time.Time) bool {
+	// What is kept goes to the spool in one write when salvage returns.
+	var keep []*storage.AuditEntry
+	defer func() { p.spill(keep) }()
 	for {
 		select {
 		case <-p.done:
@@ -438,11 +441,16 @@ func (p *processor) salvage(deadline <-chan time.Time) bool {
 			switch {
 			case it.flush != nil:
 				it.flush <- p.notDurable("force flush", errors.New("processor is shutting down"))
+			case p.spool == nil:
+				// Nowhere to keep it: count it without converting it or
+				// reporting it alone; Shutdown's error gives the count.
+				p.e.dropped.Add(1)
+				p.pending.Add(-1)
 			case it.entry != nil:
-				p.spill([]*storage.AuditEntry{it.entry})
+				keep = append(keep, it.entry)
 			default:
 				if en := p.e.entry(context.Background(), it.view()); en != nil {
-					p.spill([]*storage.AuditEntry{en})
+					keep = append(keep, en)
 				} else {
 					p.pending.Add(-1)
 				}
