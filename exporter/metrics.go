@@ -119,6 +119,9 @@ func (in *instruments) recordWrite(ctx context.Context, d time.Duration, err err
 // gen_ai.response.model, server.address, server.port, and error.type
 // (durations only).
 func (in *instruments) recordGenAI(ctx context.Context, s SpanView, it *otelaudit.Interaction) {
+	if !in.opDuration.Enabled(ctx) && !in.srvDuration.Enabled(ctx) && !in.tokenUsage.Enabled(ctx) {
+		return // no reader takes them (a no-op MeterProvider): skip building the attributes
+	}
 	op := genaiconv.OperationNameAttr(it.Operation)
 	prov := genaiconv.ProviderNameAttr(it.Provider)
 	var buf [6]attribute.KeyValue
