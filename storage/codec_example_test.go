@@ -39,3 +39,47 @@ func ExampleParseEntry() {
 	// 0197a3c2-7a4e-7b31-9f00-5a1c2e3d4f60 gpt-4o false 2025-06-01 12:00:00 +0000 UTC
 	// true storage: invalid audit entry: entry "x": an unknown key differs from "safety_passed" only in case
 }
+
+// A Decoder reads many stored lines, here out of one buffer that is
+// reused for each line (as a file scan does): the entries it returns keep
+// copies of their fields, so reusing the buffer does not change them, and
+// a line that is not an entry gets the error ParseEntry would give.
+func ExampleDecoder() {
+	var stored []string
+	for i, model := range []string{"gpt-4o", "gpt-4o", "claude-sonnet"} {
+		e := &storage.AuditEntry{
+			ID:         fmt.Sprintf("entry-%d", i),
+			Timestamp:  time.Date(2025, 6, 1, 12, 0, i, 0, time.UTC),
+			InputHash:  "in",
+			OutputHash: "out",
+			Model:      &model,
+		}
+		line, err := e.AppendJSON(nil)
+		if err != nil {
+			panic(err)
+		}
+		stored = append(stored, string(line))
+	}
+	stored = append(stored, `{"id":"broken"}`)
+
+	var dec storage.Decoder
+	var buf []byte
+	var kept []*storage.AuditEntry
+	for _, line := range stored {
+		buf = append(buf[:0], line...)
+		e, err := dec.Decode(buf)
+		if err != nil {
+			fmt.Println(errors.Is(err, storage.ErrInvalidEntry), err)
+			continue
+		}
+		kept = append(kept, e)
+	}
+	for _, e := range kept {
+		fmt.Println(e.ID, *e.Model, e.Timestamp.Format(time.TimeOnly))
+	}
+	// Output:
+	// true storage: invalid audit entry: entry "broken": missing timestamp
+	// entry-0 gpt-4o 12:00:00
+	// entry-1 gpt-4o 12:00:01
+	// entry-2 claude-sonnet 12:00:02
+}
