@@ -521,8 +521,9 @@ func BenchmarkVerify1M(b *testing.B) {
 // pays for mapping the heap the kept entries need, which a second call in
 // the same process finds already mapped. entries/s is the headline;
 // heap-B/entry is the heap the kept entries hold after a GC, and
-// peak-rss-B/entry the child's peak resident memory, both per entry
-// (neither depends on the machine's load). cpu-µs/entry is the child's CPU
+// peak-rss-B/entry the child's peak resident memory, both per entry, and
+// allocs/entry the heap allocations the scan made (none of these depends
+// on the machine's load). cpu-µs/entry is the child's CPU
 // time (user and system, all threads) during the scan, which depends on
 // load far less than the elapsed time.
 func BenchmarkFileScan1M(b *testing.B) {
@@ -543,6 +544,7 @@ func BenchmarkFileScan1M(b *testing.B) {
 			}
 			b.ReportMetric(n/el, "entries/s")
 			b.ReportMetric(float64(last.HeapBytes)/float64(last.N), "heap-B/entry")
+			b.ReportMetric(float64(last.Allocs)/float64(last.N), "allocs/entry")
 			if cpu > 0 {
 				b.ReportMetric(cpu/n, "cpu-µs/entry")
 			}
@@ -568,6 +570,7 @@ type scanResult struct {
 	HeapBytes int64 // heap in use after the scan and a GC, less before it
 	PeakRSS   int64 // peak resident memory of the child (VmHWM), 0 if unknown
 	CPUNanos  int64 // user and system CPU time of the scan, 0 if unknown
+	Allocs    int64 // heap allocations during the scan
 }
 
 func TestMain(m *testing.M) {
@@ -609,7 +612,7 @@ func scanChild(dir, mode string) int {
 	var ms runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
-	before := ms.HeapAlloc
+	before, mallocs := ms.HeapAlloc, ms.Mallocs
 	var r scanResult
 	var kept []*storage.AuditEntry
 	cpu0, cpuOK := procCPU()
@@ -640,6 +643,7 @@ func scanChild(dir, mode string) int {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	r.HeapBytes = int64(ms.HeapAlloc) - int64(before)
+	r.Allocs = int64(ms.Mallocs - mallocs)
 	runtime.KeepAlive(kept)
 	r.PeakRSS = int64(procStatusMB("VmHWM:") * (1 << 20))
 	if err := json.NewEncoder(os.Stdout).Encode(r); err != nil {
