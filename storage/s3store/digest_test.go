@@ -2,6 +2,7 @@ package s3store_test
 
 import (
 	"bytes"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -360,4 +362,77 @@ func TestDigestsWhileAppending(t *testing.T) {
 	require.True(t, rep.OK(), "%v", rep.Problems)
 	assert.Zero(t, rep.Unconfirmed)
 	assert.Equal(t, int64(220), rep.Chained)
+}
+
+// afterList runs hook once, after the first listing whose prefix contains
+// match has returned (and before its response is read).
+type afterList struct {
+	base  http.RoundTripper
+	match string
+	once  sync.Once
+	hook  func()
+}
+
+func (a *afterList) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.base.RoundTrip(r)
+	if err == nil && r.Method == http.MethodGet && r.URL.Query().Has("list-type") && strings.Contains(r.URL.Query().Get("prefix"), a.match) {
+		a.once.Do(a.hook)
+	}
+	return resp, err
+}
+
+// TestDigestsWriterStartsWhileVerifying: a writer that starts between
+// Verify's reading of the digests and its listing of the objects (its
+// signed open digest and objects appear in between, as they do when a
+// replica starts during a verification) is unconfirmed, a warning, not an
+// unknown writer; the same objects without that open digest are an
+// unknown writer (forged).
+func TestDigestsWriterStartsWhileVerifying(t *testing.T) {
+	sb := newSignedBucket(t, "late/")
+	st := sb.store()
+	base := time.Date(2025, 7, 6, 0, 0, 0, 0, time.UTC)
+	sb.write([]*s3store.Store{st}, base, 100)
+	require.NoError(t, st.Close())
+
+	before := map[string]bool{}
+	for _, k := range s3test.Keys(t, sb.client, sb.bucket, sb.prefix+"_digests/") {
+		before[k] = true
+	}
+	srv := testServer(t)
+	var late *s3store.Store
+	rt := &afterList{base: http.DefaultTransport.(*http.Transport).Clone(), match: "_digests/", hook: func() {
+		late = sb.store()
+		sb.write([]*s3store.Store{late}, base.Add(time.Hour), 120)
+		require.NoError(t, late.Flush(t.Context()))
+	}}
+	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(srv.access, srv.secret, ""), HTTPClient: &http.Client{Transport: rt}})
+	v, err := s3store.New(t.Context(), client, sb.bucket, s3store.WithPrefix(sb.prefix))
+	require.NoError(t, err)
+	defer v.Close()
+	rep, err := v.Verify(t.Context(), s3store.WithVerifyKey("k1", testCheckpointKey))
+	require.NoError(t, err)
+	require.NotNil(t, late, "the writer started during the verification")
+	require.True(t, rep.OK(), "%v", rep.Problems)
+	assert.Equal(t, int64(120), rep.Unconfirmed)
+	assert.Equal(t, int64(220), rep.Chained)
+	var started bool
+	for _, w := range rep.Warnings {
+		started = started || w.Kind == verify.WarningChanged && strings.Contains(w.Detail, "started while verifying")
+	}
+	assert.True(t, started, "%v", rep.Warnings)
+	require.NoError(t, late.Close())
+	rep = sb.verify(true)
+	require.True(t, rep.OK(), "%v", rep.Problems)
+	assert.Zero(t, rep.Unconfirmed)
+
+	// Without its open digest the same writer signed nothing: forged.
+	for _, k := range s3test.Keys(t, sb.client, sb.bucket, sb.prefix+"_digests/") {
+		if !before[k] {
+			_, err := sb.client.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(sb.bucket), Key: aws.String(k)})
+			require.NoError(t, err)
+		}
+	}
+	rep = sb.verify(false)
+	assert.Contains(t, kinds(rep), verify.ProblemUnknownWriter, "%v", rep.Problems)
 }
