@@ -471,3 +471,37 @@ func TestNextSpecial(t *testing.T) {
 		}
 	}
 }
+
+// TestControlFree checks the block and word tests of controlFree against
+// a byte loop: every length up to 100 (three 32-byte blocks, then words,
+// then a tail), with a control byte or a byte next to the 0x20 bound at
+// every position, alone and behind a byte at 0x80 or above in the same
+// word (a borrow must not hide or invent a hit).
+func TestControlFree(t *testing.T) {
+	naive := func(b []byte) int {
+		for i, c := range b {
+			if c < 0x20 {
+				return i
+			}
+		}
+		return len(b)
+	}
+	for _, c := range []byte{0, 0x01, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xa0, 0xff} {
+		for _, before := range []byte{'x', 0x80, 0xff, 0x20} {
+			for n := 0; n <= 100; n++ {
+				for p := -1; p < n; p++ {
+					b := bytes.Repeat([]byte{'x'}, n)
+					if p >= 0 {
+						b[p] = c
+						if p > 0 {
+							b[p-1] = before
+						}
+					}
+					if got, want := controlFree(b), naive(b); got != want {
+						t.Fatalf("byte %#x at %d of %d after %#x: got %d, want %d", c, p, n, before, got, want)
+					}
+				}
+			}
+		}
+	}
+}
