@@ -570,6 +570,9 @@ type tamperCase struct {
 	apply        func(t *testing.T, fx *tamperFixture, u units) (naming string)
 }
 
+// noteUnit matches where a backend keeps its signed notes.
+const noteUnit = `(checkpoints\.jsonl|_digests/[0-9a-f]{16}/\d{20}\.json)`
+
 var tamperCases = []tamperCase{
 	{name: "changed byte", kinds: "modified", apply: func(t *testing.T, fx *tamperFixture, u units) string {
 		name, ls := fx.middleUnit(t, u, fx.writers[0])
@@ -727,7 +730,7 @@ var tamperCases = []tamperCase{
 				i++
 				return i > k
 			})
-			return ""
+			return noteUnit + `:\d+: witnessed-missing: the \w+ note of writer ` + w
 		}
 		t.Fatal("no clean cut")
 		return ""
@@ -736,7 +739,7 @@ var tamperCases = []tamperCase{
 		w := fx.lastWriter(t)
 		fx.dropLines(t, u, func(c chainLine) bool { return c.c.Writer == w })
 		fx.dropNotes(t, u, func(n storage.Note) bool { return n.Writer == w })
-		return ""
+		return noteUnit + `:\d+: witnessed-missing: the \w+ note of writer ` + w
 	}},
 	{name: "rollback to an older copy", kinds: "witnessed-missing", needsWitness: true, apply: func(t *testing.T, fx *tamperFixture, u units) string {
 		for k := range u {
@@ -745,14 +748,14 @@ var tamperCases = []tamperCase{
 		for k, v := range fx.older.clone() {
 			u[k] = v
 		}
-		return ""
+		return noteUnit + `:\d+: witnessed-missing: `
 	}},
 	{name: "forged chain re-signed with a key found in the store", kinds: "bad-signature", apply: func(t *testing.T, fx *tamperFixture, u units) string {
 		// An entry of the first writer changed, its chain re-hashed, and
 		// every note re-signed under the writers' key id with the key the
 		// store directory would keep (.checkpoint.key), written there.
 		w := fx.writers[0]
-		name, ls := fx.middleUnit(t, u, w)
+		_, ls := fx.middleUnit(t, u, w)
 		from := ls[len(ls)/2].c.Seq
 		heads := fx.rechain(t, u, w, from, func(p []byte) []byte {
 			return bytes.Replace(p, []byte(`"latency_ms":12.5`), []byte(`"latency_ms":13.5`), 1)
@@ -763,8 +766,7 @@ var tamperCases = []tamperCase{
 		signer, err := storage.NewHMACSigner(tamperKeyID, found)
 		require.NoError(t, err)
 		fx.resign(t, u, w, heads, signer)
-		_ = name
-		return ""
+		return noteUnit + `(:\d+)?: bad-signature: `
 	}},
 	{name: "forged chain re-signed with the store's local key", kinds: "bad-signature", apply: func(t *testing.T, fx *tamperFixture, u units) string {
 		// As above, signed as key id "local" (what a store without an
@@ -782,7 +784,7 @@ var tamperCases = []tamperCase{
 		signer, err := storage.NewHMACSigner("local", found)
 		require.NoError(t, err)
 		fx.resign(t, u, w, heads, signer)
-		return ""
+		return noteUnit + `(:\d+)?: bad-signature: `
 	}},
 }
 
