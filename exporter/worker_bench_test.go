@@ -1,0 +1,76 @@
+package exporter
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otelaudit/otelaudit-go/internal/handoff"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// slotRecorder claims content slots as the audit processor does and keeps
+// the last span that ended with its slot.
+type slotRecorder struct {
+	slot *handoff.Slot
+	span sdktrace.ReadOnlySpan
+}
+
+func (r *slotRecorder) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
+	if sl := handoff.Claim(parent, s); sl != nil {
+		r.slot = sl
+	}
+}
+func (r *slotRecorder) OnEnd(s sdktrace.ReadOnlySpan)    { r.span = s }
+func (r *slotRecorder) Shutdown(context.Context) error   { return nil }
+func (r *slotRecorder) ForceFlush(context.Context) error { return nil }
+
+// BenchmarkWorkerEntry is the audit worker's work for one audited call,
+// alone on one goroutine: the span of BenchmarkCallerCost's audited call
+// (StartCall with 1 KiB of input and 1 KiB of output handed over beside
+// the span, a response id and model, usage, a finish reason) turned into
+// its hash-only entry, as the worker's convert stage does it
+// (InteractionFromSpan, Logger.Entry with its two SHA-256 and Validate,
+// the GenAI metrics on a no-op MeterProvider). It is what each audited
+// call adds to the process beside the caller's own work; on two cores
+// it reaches the caller through CPU time taken and GC work. allocs/op
+// and B/op do not depend on the machine's load.
+func BenchmarkWorkerEntry(b *testing.B) {
+	rec := &slotRecorder{}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	text := strings.Repeat("the quick brown fox jumps over the lazy dog ", 24)[:1024]
+	_, call := otelaudit.StartCall(context.Background(), otelaudit.Request{
+		Provider: "openai", Model: "gpt-4o", ConversationID: "conv-1",
+		Input: []otelaudit.Message{{Content: text}},
+	}, otelaudit.WithTracerProvider(tp))
+	call.SetResponse("resp-1", "gpt-4o-2024-08-06")
+	call.SetUsage(12, 1)
+	call.SetOutput(otelaudit.Message{Content: text, FinishReason: "stop"})
+	call.End()
+	if rec.slot == nil || rec.span == nil {
+		b.Fatal("the span's content slot was not claimed")
+	}
+	logger, err := otelaudit.NewLogger(storage.NewMemoryStorage(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := New(logger)
+	if err != nil {
+		b.Fatal(err)
+	}
+	view := new(contentSpan)
+	ctx := context.Background()
+	if en := e.entry(ctx, view.wrap(rec.span, rec.slot)); en == nil || en.InputHash != otelaudit.HashContent(text) ||
+		en.OutputHash != en.InputHash || en.Metadata["gen_ai.response.id"] != "resp-1" {
+		b.Fatalf("entry %+v: not the call's", en)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if e.entry(ctx, view.wrap(rec.span, rec.slot)) == nil {
+			b.Fatal("no entry")
+		}
+	}
+}
