@@ -48,6 +48,10 @@ type ChainHasher struct {
 	h   hash.Hash
 	sum [sha256.Size]byte
 	hex [2 * sha256.Size]byte
+	// head holds the hashed bytes before the prefix, reused: a slice
+	// handed to the hash.Hash interface escapes, so building them on the
+	// stack would allocate on every entry.
+	head []byte
 }
 
 func (c *ChainHasher) digest(writer string, seq uint64, prev string, prefix []byte) []byte {
@@ -56,14 +60,15 @@ func (c *ChainHasher) digest(writer string, seq uint64, prev string, prefix []by
 	}
 	h := c.h
 	h.Reset()
-	var num [20]byte
-	h.Write([]byte(chainDomain))
-	h.Write([]byte(writer))
-	h.Write([]byte{0})
-	h.Write(strconv.AppendUint(num[:0], seq, 10))
-	h.Write([]byte{0})
-	h.Write([]byte(prev))
-	h.Write([]byte{0})
+	b := append(c.head[:0], chainDomain...)
+	b = append(b, writer...)
+	b = append(b, 0)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, 0)
+	b = append(b, prev...)
+	b = append(b, 0)
+	c.head = b
+	h.Write(b)
 	h.Write(prefix)
 	hex.Encode(c.hex[:], h.Sum(c.sum[:0]))
 	return c.hex[:]
