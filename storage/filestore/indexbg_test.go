@@ -136,3 +136,21 @@ func TestFileIndexWrittenInBackground(t *testing.T) {
 		t.Fatalf("verify after background indexing: %+v", rep)
 	}
 }
+
+// TestWriteDayMatchesDayOf checks the write path's cached day name against
+// dayOf around midnights, across a year end and back in time.
+func TestWriteDayMatchesDayOf(t *testing.T) {
+	s := &Store{}
+	base := time.Date(2025, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
+	for _, d := range []time.Duration{0, 1, time.Hour, -time.Nanosecond, 24 * time.Hour, 1, -48 * time.Hour, 0, 24*time.Hour + 1} {
+		ts := base.Add(d)
+		if got, want := s.writeDay(ts), dayOf(ts); got != want {
+			t.Errorf("writeDay(%v) = %s, want %s", ts, got, want)
+		}
+	}
+	// The second call for a day returns the cached name.
+	a, b := s.writeDay(base), s.writeDay(base.Add(-time.Hour))
+	if a != b || a != "20251231" {
+		t.Errorf("writeDay = %s, %s; want 20251231 twice", a, b)
+	}
+}

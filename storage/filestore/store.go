@@ -135,6 +135,8 @@ type Store struct {
 	indexKick chan struct{}
 	// bgIndexes counts the index files persistIndexes put in place.
 	bgIndexes atomic.Uint64
+	// lastDay caches the day of the entry written last (see writeDay).
+	lastDay atomic.Pointer[dayName]
 }
 
 var (
@@ -509,7 +511,7 @@ func (s *Store) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error 
 			return err
 		}
 		ts := e.Timestamp.UTC()
-		lines[i] = pendingLine{prefix: b, buf: bp, day: dayOf(ts), id: e.ID, ts: clampNano(ts)}
+		lines[i] = pendingLine{prefix: b, buf: bp, day: s.writeDay(ts), id: e.ID, ts: clampNano(ts)}
 	}
 	gen, err := s.submit(req)
 	if err == nil && s.cfg.durability == DurabilitySync {
@@ -519,6 +521,25 @@ func (s *Store) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error 
 		s.accepted.Add(uint64(len(es)))
 	}
 	return err
+}
+
+// writeDay is dayOf(ts) for a UTC ts, without formatting (and allocating)
+// the name again for every entry of the day written last.
+func (s *Store) writeDay(ts time.Time) string {
+	if d := s.lastDay.Load(); d != nil && !ts.Before(d.start) && ts.Before(d.end) {
+		return d.name
+	}
+	y, m, dd := ts.Date()
+	start := time.Date(y, m, dd, 0, 0, 0, 0, time.UTC)
+	d := &dayName{start: start, end: start.AddDate(0, 0, 1), name: dayOf(ts)}
+	s.lastDay.Store(d)
+	return d.name
+}
+
+// dayName is the file day of the UTC times in [start, end).
+type dayName struct {
+	start, end time.Time
+	name       string
 }
 
 // appendReq is one Write or WriteBatch waiting to be appended.
