@@ -100,6 +100,8 @@ type EncryptionManager struct {
 	// key: Reset returns a keyed state, so the key schedule and the two
 	// SHA-256 states are not rebuilt for every token.
 	macs sync.Pool
+	// cbcs pools CBC encrypters of the first key (see cbcEncrypt).
+	cbcs sync.Pool
 	// prefix is "fernet:<id of the first key>:".
 	prefix string
 }
@@ -189,7 +191,7 @@ func (m *EncryptionManager) Encrypt(plaintext string) (string, error) {
 	for i := len(plaintext); i < padded; i++ { // PKCS #7
 		body[i] = byte(padded - len(plaintext))
 	}
-	cipher.NewCBCEncrypter(m.enc, iv).CryptBlocks(body, body)
+	m.cbcEncrypt(iv, body)
 	mac := m.macs.Get().(hash.Hash)
 	mac.Reset()
 	mac.Write(raw[:25+padded])
@@ -200,6 +202,30 @@ func (m *EncryptionManager) Encrypt(plaintext string) (string, error) {
 	copy(out, m.prefix)
 	b64.Encode(out[len(m.prefix):], raw)
 	return unsafe.String(&out[0], len(out)), nil // out is not used again
+}
+
+// cbcEncrypt encrypts body in place with the first key in CBC mode from
+// iv. The CBC encrypter is reused through a pool (set to iv each time)
+// rather than made, and allocated, for every token.
+func (m *EncryptionManager) cbcEncrypt(iv, body []byte) {
+	if bm, ok := m.cbcs.Get().(cbcMode); ok {
+		bm.SetIV(iv)
+		bm.CryptBlocks(body, body)
+		m.cbcs.Put(bm)
+		return
+	}
+	bm := cipher.NewCBCEncrypter(m.enc, iv)
+	bm.CryptBlocks(body, body)
+	if r, ok := bm.(cbcMode); ok {
+		m.cbcs.Put(r)
+	}
+}
+
+// cbcMode is the CBC encrypter of crypto/cipher (and of crypto/aes), which
+// can be set to a new IV.
+type cbcMode interface {
+	cipher.BlockMode
+	SetIV([]byte)
 }
 
 // scratchPool holds raw-token buffers for Encrypt; buffers larger than
