@@ -220,13 +220,12 @@ func (s *s3Tamper) save(t *testing.T, want units) {
 // tamperFixture is one backend's suite store: its content when intact, an
 // older copy (taken half-way through writing), the key and the witness.
 type tamperFixture struct {
-	st       tamperStore
-	intact   units
-	older    units
-	keyFile  string
-	witness  string
-	writers  []string // writer ids, in the order their sessions started
-	lastSeen time.Time
+	st      tamperStore
+	intact  units
+	older   units
+	keyFile string
+	witness string
+	writers []string // writer ids, in the order their sessions started
 }
 
 var tamperKey = bytes.Repeat([]byte{0x7c}, 32)
