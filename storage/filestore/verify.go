@@ -279,9 +279,6 @@ func hasStoreFiles(dir string) bool {
 type writerInfo struct {
 	known    bool   // an open note or checkpoint exists
 	maxCP    uint64 // seq of its latest signed checkpoint (0: none)
-	cpHash   string // hash of entry maxCP
-	cpSeen   bool   // entry maxCP was found
-	cpLine   int    // line of checkpoints.jsonl holding that checkpoint
 	final    bool
 	finalSeq uint64
 	maxSeen  uint64
@@ -521,8 +518,9 @@ func (v *verifier) applyNote(n *storage.Note, line int) {
 		// Only the latest checkpoint is needed: every entry links to its
 		// predecessor, so the latest signed head vouches for all before.
 		if n.Seq >= wi.maxCP {
-			wi.maxCP, wi.cpHash, wi.cpLine = n.Seq, n.Hash, line
+			wi.maxCP = n.Seq
 		}
+		v.links.SignedHead(n.Writer, n.Seq, n.Hash, checkpointFileName, line)
 		if n.Final {
 			wi.final, wi.finalSeq = true, n.Seq
 		}
@@ -670,12 +668,6 @@ func (v *verifier) applyChunk(ch *lineChunk, name string, st *fileScan, prog *Ve
 		}
 		wi.entries++
 		wi.maxSeen = max(wi.maxSeen, c.Seq)
-		if c.Seq == wi.maxCP && c.Seq > 0 {
-			wi.cpSeen = true
-			if wi.cpHash != c.Hash {
-				v.problem(Problem{Kind: ProblemModified, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d differs from its signed checkpoint", c.Writer, c.Seq)})
-			}
-		}
 		if wi.final && c.Seq > wi.finalSeq {
 			v.problem(Problem{Kind: ProblemAfterClose, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d follows the writer's final checkpoint (%d)", c.Writer, c.Seq, wi.finalSeq)})
 		}
@@ -848,11 +840,6 @@ func (v *verifier) resolve() {
 		if int64(wi.maxSeen) < wi.entries {
 			v.problem(Problem{Kind: ProblemDuplicate, Detail: fmt.Sprintf("writer %s has %d entries but its chain only reaches %d", w, wi.entries, wi.maxSeen)})
 		}
-		if wi.maxCP > 0 && !wi.cpSeen {
-			if _, ok := removedRange(wi.removed, wi.maxCP); !ok {
-				v.problem(Problem{Kind: ProblemMissing, File: checkpointFileName, Line: wi.cpLine, Detail: fmt.Sprintf("entry %s:%d, the head of the writer's latest signed checkpoint (this line), is missing (newest entries deleted, or a file deleted or truncated)", w, wi.maxCP)})
-			}
-		}
 		if !wi.final && wi.maxSeen > wi.maxCP {
 			v.rep.Unconfirmed += int64(wi.maxSeen - wi.maxCP)
 			v.warn(Problem{Kind: WarningUnconfirmed, Detail: fmt.Sprintf("writer %s has not closed (running or crashed): entries %d..%d come after its last checkpoint", w, wi.maxCP+1, wi.maxSeen)})
@@ -868,13 +855,4 @@ func (v *verifier) resolve() {
 			v.problem(Problem{Kind: ProblemLegacyChanged, Detail: fmt.Sprintf("entries without a chain differ from the digest signed when chaining began (%d then, %d now, %d removed by notes): legacy lines were inserted, changed or removed", v.legacyIn.Count, v.legacy.Count(), v.legRm.Count())})
 		}
 	}
-}
-
-func removedRange(rs []storage.SeqRange, n uint64) (storage.SeqRange, bool) {
-	for _, r := range rs {
-		if n >= r.From && n <= r.To {
-			return r, true
-		}
-	}
-	return storage.SeqRange{}, false
 }

@@ -119,6 +119,7 @@ func (s *Store) readDigests(ctx context.Context, ring *storage.KeyRing, dv *dige
 			if note.Seq >= dw.head.Seq {
 				dw.head, dw.headAt = storage.Chain{Writer: w, Seq: note.Seq, Hash: note.Hash}, rel
 			}
+			links.SignedHead(w, note.Seq, note.Hash, rel, 0)
 			if note.Final {
 				dw.final, dw.finalAt = true, rel
 			}
@@ -239,32 +240,6 @@ func (dv *digestView) checkListed(links *verify.ChainLinks, problem func(verify.
 			}
 		default:
 			problem(verify.Problem{Kind: verify.ProblemMissing, File: k, Detail: fmt.Sprintf("object listed by digest %s (%d entries) is gone or superseded without a signed removal note", lo.digest, lo.d.Entries)})
-		}
-	}
-}
-
-// checkHeads requires every writer's signed head in the store.
-func (dv *digestView) checkHeads(links *verify.ChainLinks, problem func(verify.Problem)) {
-	if !dv.signed {
-		return
-	}
-	ws := make([]string, 0, len(dv.writers))
-	for w := range dv.writers {
-		ws = append(ws, w)
-	}
-	slices.Sort(ws)
-	for _, w := range ws {
-		dw := dv.writers[w]
-		if dw.head.Seq == 0 {
-			continue
-		}
-		h, where, line, ok := links.HashAt(w, dw.head.Seq)
-		switch {
-		case !ok && links.Covered(w, dw.head.Seq, dw.head.Seq):
-		case !ok:
-			problem(verify.Problem{Kind: verify.ProblemMissing, File: dw.headAt, Detail: fmt.Sprintf("entry %s:%d, the head signed by this digest, is missing (newest entries or objects deleted)", w, dw.head.Seq)})
-		case h != dw.head.Hash:
-			problem(verify.Problem{Kind: verify.ProblemModified, File: where, Line: line, Detail: fmt.Sprintf("entry %s:%d differs from the head signed by digest %s", w, dw.head.Seq, dw.headAt)})
 		}
 	}
 }

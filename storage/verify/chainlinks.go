@@ -32,6 +32,16 @@ type ChainLinks struct {
 	current *Unit                         // the unit of Add
 	removed map[string][]storage.SeqRange // by writer, accounted for by signed notes
 	watch   map[posKey]*watched
+	heads   map[string]signedHead // by writer: the highest position a signed note vouches for
+}
+
+// signedHead is the position and hash a signed note (at where:line)
+// vouches for.
+type signedHead struct {
+	seq   uint64
+	hash  string
+	where string
+	line  int
 }
 
 // writerRuns is what ChainLinks keeps of one writer's chain.
@@ -268,6 +278,27 @@ func (x *ChainLinks) Watch(w string, seq uint64) {
 	}
 }
 
+// SignedHead records that a signed note (a checkpoint at where:line, a
+// digest object) vouches for entry seq of writer w with hash: [ChainLinks.Check]
+// then requires that entry in the store with that hash, unless a signed
+// removal note accounts for it. Of several heads of one writer the highest
+// counts (every entry links to its predecessor, so the latest head vouches
+// for all before it). Call it before the entries are added; seq 0 (a note
+// before the writer's first entry) is ignored.
+func (x *ChainLinks) SignedHead(w string, seq uint64, hash, where string, line int) {
+	if seq == 0 {
+		return
+	}
+	if x.heads == nil {
+		x.heads = make(map[string]signedHead)
+	}
+	if h, ok := x.heads[w]; ok && h.seq > seq {
+		return
+	}
+	x.heads[w] = signedHead{seq: seq, hash: hash, where: where, line: line}
+	x.Watch(w, seq)
+}
+
 // HashAt returns the hash, place and line of entry seq of writer w, which
 // must have been watched ([ChainLinks.Watch]) before it was added; ok is
 // false when it was not watched or not added.
@@ -289,7 +320,10 @@ func (x *ChainLinks) Writers() int { return len(x.writers) }
 // naming the first entry after the gap), positions stored more than once
 // ([ProblemDuplicate]: a replayed or copied entry), a first entry with a
 // predecessor hash or an entry not linking to the one before
-// ([ProblemChainBroken]). It returns each writer's highest position.
+// ([ProblemChainBroken]); then every signed head ([ChainLinks.SignedHead])
+// missing ([ProblemMissing], naming the note) or different
+// ([ProblemModified], naming the entry). It returns each writer's highest
+// position.
 //
 // What no chain can show: the removal of a writer's newest entries (its
 // chain just ends earlier) or of all of its entries; signed checkpoints or
@@ -362,5 +396,33 @@ func (x *ChainLinks) Check(problem func(Problem)) map[string]uint64 {
 			heads[w] = prev.last
 		}
 	}
+	x.checkSignedHeads(problem)
 	return heads
+}
+
+// checkSignedHeads requires every writer's signed head in the store.
+func (x *ChainLinks) checkSignedHeads(problem func(Problem)) {
+	ws := make([]string, 0, len(x.heads))
+	for w := range x.heads {
+		ws = append(ws, w)
+	}
+	slices.Sort(ws)
+	for _, w := range ws {
+		sh := x.heads[w]
+		h, where, line, ok := x.HashAt(w, sh.seq)
+		switch {
+		case !ok && x.Covered(w, sh.seq, sh.seq):
+		case !ok:
+			problem(Problem{Kind: ProblemMissing, File: sh.where, Line: sh.line, Detail: fmt.Sprintf("entry %s:%d, the head signed here, is missing (newest entries deleted, or a file or object deleted or truncated)", w, sh.seq)})
+		case h != sh.hash:
+			problem(Problem{Kind: ProblemModified, File: where, Line: line, Detail: fmt.Sprintf("entry %s:%d differs from the head signed at %s", w, sh.seq, at(sh.where, sh.line))})
+		}
+	}
+}
+
+func at(where string, line int) string {
+	if line > 0 {
+		return fmt.Sprintf("%s:%d", where, line)
+	}
+	return where
 }

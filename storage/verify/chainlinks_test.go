@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,4 +141,37 @@ func TestChainLinks(t *testing.T) {
 		_, _, ok := new(verify.ChainLinks).Add("x", 1, []byte(`{"id":"1"}`))
 		assert.False(t, ok)
 	})
+}
+
+// TestSignedHead: a signed head must be in the store with its hash, unless
+// a removal note accounts for it; the note is named when it is missing.
+func TestSignedHead(t *testing.T) {
+	a := chainedLines(t, "aaaa", 10)
+	run := func(ls [][]byte, head uint64, hash string, removed bool) []verify.Problem {
+		var x verify.ChainLinks
+		x.SignedHead("aaaa", head, hash, "checkpoints.jsonl", 4)
+		x.SignedHead("aaaa", head-1, "older", "checkpoints.jsonl", 3) // a lower head does not replace it
+		if removed {
+			x.Removed(storage.SeqRange{Writer: "aaaa", From: 9, To: 10, Last: "x"})
+		}
+		u := x.Unit("f", true)
+		for i, b := range ls {
+			_, p, _ := u.Add(i+1, b)
+			require.Nil(t, p)
+		}
+		var probs []verify.Problem
+		x.Check(func(p verify.Problem) { probs = append(probs, p) })
+		return probs
+	}
+	_, c10, _ := storage.SplitChain(a[9])
+	assert.Empty(t, run(a, 10, c10.Hash, false))
+	probs := run(a[:8], 10, c10.Hash, false)
+	require.Len(t, probs, 1)
+	assert.Equal(t, verify.Problem{Kind: verify.ProblemMissing, File: "checkpoints.jsonl", Line: 4, Detail: "entry aaaa:10, the head signed here, is missing (newest entries deleted, or a file or object deleted or truncated)"}, probs[0])
+	assert.Empty(t, run(a[:8], 10, c10.Hash, true), "removed by a signed note")
+	probs = run(a, 10, strings.Repeat("0", 64), false)
+	require.Len(t, probs, 1)
+	assert.Equal(t, verify.ProblemModified, probs[0].Kind)
+	assert.Equal(t, "f", probs[0].File)
+	assert.Equal(t, 10, probs[0].Line)
 }
