@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/collector/internal/coltest"
+	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
@@ -50,7 +51,10 @@ func (r *ackRecorder) Shutdown(ctx context.Context) error { return r.next.Shutdo
 // TestCrashSIGKILL streams 20,000 GenAI spans into the built
 // bin/otelcol-audit (persistent sending queue through file_storage, file
 // store) and kills it with SIGKILL part way; after a restart every span
-// the receiver acknowledged is an entry, and none is stored twice.
+// the receiver acknowledged is an entry, and none is stored twice. The
+// restarted process writes the spans the persistent queue kept; the test
+// gives it time to do so before the graceful stop, because a
+// graceful stop leaves what is still queued on disk for the next start.
 func TestCrashSIGKILL(t *testing.T) {
 	bin := collectorBinary(t)
 	work := t.TempDir()
@@ -114,27 +118,47 @@ service:
 	}
 	<-killed
 	require.NoError(t, tp.Shutdown(t.Context()))
-	stopBinary(t, cmd, 2*time.Minute) // graceful: drains the queue
 
 	st, err := filestore.New(dir, filestore.WithReadOnly())
 	require.NoError(t, err)
 	defer st.Close()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	// A graceful stop does not drain a persistent queue: the Collector
+	// stops reading it and keeps what is left on disk for the next start.
+	// So wait (up to drainTimeout) until the restarted process has written
+	// every acknowledged span, or until the store has not grown for
+	// drainStall, then stop it; the assertions below still fail if an
+	// acknowledged span never becomes an entry.
+	const drainTimeout, drainStall = 3 * time.Minute, 30 * time.Second
+	waited, grew, last := time.Now(), time.Now(), -1
+	for {
+		es, err := st.ListEntries(t.Context(), time.Time{}, time.Now().Add(time.Hour))
+		if err == nil && countMissing(rec.ids, es) == 0 {
+			t.Logf("the restarted collector had written every acknowledged span %s after the last acknowledgement", time.Since(waited).Round(time.Millisecond))
+			break
+		}
+		if len(es) != last {
+			grew, last = time.Now(), len(es)
+		}
+		if time.Since(waited) > drainTimeout || time.Since(grew) > drainStall {
+			t.Logf("the store lacks acknowledged spans %s after the last acknowledgement, %s after it last grew (last error: %v)",
+				time.Since(waited).Round(time.Second), time.Since(grew).Round(time.Second), err)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stopBinary(t, cmd, 2*time.Minute)
+
 	es, err := st.ListEntries(t.Context(), time.Time{}, time.Now().Add(time.Hour))
 	require.NoError(t, err)
 	seen := map[string]int{}
 	for _, e := range es {
 		seen[e.SpanID]++
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
 	t.Logf("acknowledged %d spans, %d entries", len(rec.ids), len(es))
 	require.Greater(t, len(rec.ids), total/4, "the kill happened while spans streamed")
-	missing, twice := 0, 0
-	for id := range rec.ids {
-		if seen[id.String()] == 0 {
-			missing++
-		}
-	}
+	missing, twice := countMissing(rec.ids, es), 0
 	for _, n := range seen {
 		if n > 1 {
 			twice++
@@ -142,4 +166,19 @@ service:
 	}
 	assert.Zero(t, missing, "acknowledged spans without an entry")
 	assert.Zero(t, twice, "entries stored twice")
+}
+
+// countMissing returns how many of ids have no entry in es.
+func countMissing(ids map[trace.SpanID]bool, es []*storage.AuditEntry) int {
+	has := make(map[string]bool, len(es))
+	for _, e := range es {
+		has[e.SpanID] = true
+	}
+	n := 0
+	for id := range ids {
+		if !has[id.String()] {
+			n++
+		}
+	}
+	return n
 }
