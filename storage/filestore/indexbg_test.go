@@ -19,7 +19,7 @@ import (
 // writes, reads and a Delete racing the background.
 func TestFileIndexWrittenInBackground(t *testing.T) {
 	dir := t.TempDir()
-	st, err := New(dir, WithSyncInterval(time.Hour)) // only the kick can run the background
+	st, err := New(dir, WithSyncInterval(time.Hour)) // only the kick can start the indexer
 	if err != nil {
 		t.Fatal(err)
 	}

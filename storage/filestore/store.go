@@ -54,8 +54,8 @@ var ErrReadOnly = errors.New("filestore: store is opened read-only")
 // grow with the number of stored entries: the writer keeps an in-memory
 // index only of the part of the files it appends to that is not yet in an
 // index file (about half of a part, at most two thirds, see
-// [WithRotationSize]). Index files are rewritten in the background, not in
-// Write.
+// [WithRotationSize]). Index files are rewritten by a background
+// goroutine, not in Write.
 //
 // Tamper evidence: every entry written gets a [storage.Chain] (a per-writer hash
 // chain); signed checkpoints are written to checkpoints.jsonl; see [Verify].
@@ -130,9 +130,11 @@ type Store struct {
 
 	stop   chan struct{}
 	bgDone chan struct{}
-	// indexKick (capacity 1) asks the background goroutine to write the
-	// index files that are due (see persistIndexes).
+	// indexKick (capacity 1) asks the indexer goroutine to write the
+	// index files that are due (see persistIndexes); idxDone is closed
+	// when it has stopped.
 	indexKick chan struct{}
+	idxDone   chan struct{}
 	// bgIndexes counts the index files persistIndexes put in place.
 	bgIndexes atomic.Uint64
 	// lastDay caches the day of the entry written last (see writeDay).
@@ -238,7 +240,9 @@ func New(dir string, opts ...Option) (*Store, error) {
 	}
 	s.stop = make(chan struct{})
 	s.bgDone = make(chan struct{})
+	s.idxDone = make(chan struct{})
 	go s.background()
+	go s.indexer()
 	return s, nil
 }
 
@@ -734,9 +738,9 @@ func (s *Store) writePart(p *activePart, buf []byte, recs []idxRec) error {
 
 // indexDue is how many unindexed records an active part collects before
 // its index file is rewritten: at least 8,192 and at least as many as the
-// index file holds, so that rewriting it costs O(1) per entry. The
-// background goroutine writes it (see persistIndexes); a writer does so
-// itself only at twice as many, when the background has fallen behind.
+// index file holds, so that rewriting it costs O(1) per entry. The indexer
+// goroutine writes it (see persistIndexes); a writer does so itself only
+// at twice as many, when the indexer has fallen behind.
 func indexDue(p *activePart) int { return max(8192, p.baseCount) }
 
 // persistIndexes writes the index files of the active parts whose
@@ -746,10 +750,11 @@ func indexDue(p *activePart) int { return max(8192, p.baseCount) }
 // place and drops the records it covers from memory, and only if the part
 // is still active and nobody indexed it meanwhile (rotation, Delete,
 // DeleteBefore and Close write their own index under mu); otherwise the
-// temp file is removed and the next round tries again. The rename is not
-// followed by a directory fsync: if a crash loses it, the previous index
-// (still valid: data files are append-only) stays, and opening the store
-// indexes the rest from the data.
+// temp file is removed and the next round tries again. Neither the temp
+// file nor the directory is fsynced: if a crash loses the rename, the
+// previous index (still valid: data files are append-only) stays, and if
+// it loses the file's bytes, the index fails its checks on load; either
+// way opening the store indexes the rest from the data.
 func (s *Store) persistIndexes() {
 	type job struct {
 		p                *activePart
@@ -803,7 +808,7 @@ func (s *Store) persistIndexes() {
 }
 
 // writeIndexTemp writes the index of data file name (open as f) covering
-// [0, size) to a fsynced temp file in the index directory: the records of
+// [0, size) to a temp file in the index directory: the records of
 // its index file, which must cover [0, covered), followed by tail. crc is
 // the CRC-32C of the data's [0, size). It returns the temp file's path and
 // the number of records.
@@ -831,10 +836,12 @@ func (s *Store) writeIndexTemp(name string, f *os.File, covered, size int64, crc
 	if err != nil {
 		return "", 0, err
 	}
+	// Not fsynced: an index file is checked in full (header, records CRC,
+	// data CRC) whenever a process loads one it did not write itself, so
+	// one that a crash left empty or torn is rebuilt from the data, never
+	// trusted. An fsync here, which can take 100 ms under I/O load, would
+	// only let the writers outrun the indexer.
 	_, err = t.Write(data) // CreateTemp makes the file 0600
-	if err == nil {
-		err = t.Sync()
-	}
 	if cerr := t.Close(); err == nil {
 		err = cerr
 	}
@@ -1094,8 +1101,23 @@ func (s *Store) syncDirty() (uint64, error) {
 	return upTo, nil
 }
 
-// background fsyncs dirty files every sync interval, writes periodic
-// checkpoints, and writes index files when writers ask (indexKick).
+// indexer writes index files when writers ask (indexKick), in a goroutine
+// of its own so that a slow fsync of the data in background does not hold
+// it up.
+func (s *Store) indexer() {
+	defer close(s.idxDone)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.indexKick:
+			s.persistIndexes()
+		}
+	}
+}
+
+// background fsyncs dirty files every sync interval and writes periodic
+// checkpoints.
 func (s *Store) background() {
 	defer close(s.bgDone)
 	t := time.NewTicker(s.cfg.syncInterval)
@@ -1104,8 +1126,6 @@ func (s *Store) background() {
 		select {
 		case <-s.stop:
 			return
-		case <-s.indexKick:
-			s.persistIndexes()
 		case <-t.C:
 			s.mu.Lock()
 			gen := s.gen
@@ -1164,6 +1184,7 @@ func (s *Store) Close() error {
 		}
 		close(s.stop)
 		<-s.bgDone
+		<-s.idxDone
 		var errs []error
 		s.mu.Lock()
 		gen := s.gen
