@@ -31,17 +31,28 @@ type ChainLinks struct {
 	units   []*Unit                       // open units, closed by Check
 	current *Unit                         // the unit of Add
 	removed map[string][]storage.SeqRange // by writer, accounted for by signed notes
-	watch   map[posKey]*watched
-	heads   map[string]signedHead // by writer: the highest position a signed note vouches for
+	heads   map[string]*signedHead        // by writer: the highest position a signed note vouches for
 }
 
 // signedHead is the position and hash a signed note (at where:line)
-// vouches for.
+// vouches for, and where that entry was found.
 type signedHead struct {
 	seq   uint64
 	hash  string
 	where string
 	line  int
+
+	seen      bool
+	seenHash  string
+	seenPlace int32
+	seenLine  int32
+}
+
+// saw records the entry at the head's position (the first one found).
+func (sh *signedHead) saw(hash string, place int32, line int32) {
+	if !sh.seen {
+		sh.seen, sh.seenHash, sh.seenPlace, sh.seenLine = true, hash, place, line
+	}
 }
 
 // writerRuns is what ChainLinks keeps of one writer's chain.
@@ -56,18 +67,7 @@ type run struct {
 	firstPrev, lastHash   string
 	firstPlace, lastPlace int32
 	firstLine, lastLine   int32
-}
-
-type posKey struct {
-	w   string
-	seq uint64
-}
-
-type watched struct {
-	hash  string
-	place int32
-	line  int32
-	seen  bool
+	head                  *signedHead // the writer's signed head, looked up once per run
 }
 
 // link is one chained entry of an unordered unit, kept until the unit is
@@ -130,11 +130,6 @@ func (u *Unit) Add(line int, b []byte) (c storage.Chain, p *Problem, ok bool) {
 // not part of the chain); nil otherwise.
 func (u *Unit) Link(line int, c storage.Chain) *Problem {
 	x := u.x
-	if x.watch != nil {
-		if wv := x.watch[posKey{c.Writer, c.Seq}]; wv != nil && !wv.seen {
-			wv.hash, wv.place, wv.line, wv.seen = c.Hash, u.place, int32(line), true
-		}
-	}
 	if !u.ordered {
 		u.buf = append(u.buf, link{w: c.Writer, seq: c.Seq, prev: c.Prev, hash: c.Hash, line: int32(line)})
 		return nil
@@ -146,12 +141,16 @@ func (u *Unit) Link(line int, c storage.Chain) *Problem {
 	switch {
 	case r == nil:
 		u.cur[c.Writer] = u.newRun(c.Writer, c.Seq, c.Prev, c.Hash, line)
+		return nil
 	case c.Seq == r.last:
 		return &Problem{Kind: ProblemDuplicate, File: x.places[u.place], Line: line, Detail: fmt.Sprintf("entry %s:%d repeats line %d", c.Writer, c.Seq, r.lastLine)}
 	case c.Seq < r.last:
 		return &Problem{Kind: ProblemReordered, File: x.places[u.place], Line: line, Detail: fmt.Sprintf("entry %s:%d comes after %s:%d (line %d)", c.Writer, c.Seq, c.Writer, r.last, r.lastLine)}
 	case c.Seq == r.last+1 && c.Prev == r.lastHash:
 		r.last, r.lastHash, r.lastLine = c.Seq, c.Hash, int32(line)
+		if r.head != nil && c.Seq == r.head.seq {
+			r.head.saw(c.Hash, u.place, int32(line))
+		}
 	default: // a gap or a broken link: Check decides which
 		x.closeRun(c.Writer, r)
 		u.cur[c.Writer] = u.newRun(c.Writer, c.Seq, c.Prev, c.Hash, line)
@@ -159,8 +158,13 @@ func (u *Unit) Link(line int, c storage.Chain) *Problem {
 	return nil
 }
 
+// newRun starts a run at one entry.
 func (u *Unit) newRun(w string, seq uint64, prev, hash string, line int) *run {
-	return &run{first: seq, last: seq, firstPrev: prev, lastHash: hash, firstPlace: u.place, lastPlace: u.place, firstLine: int32(line), lastLine: int32(line)}
+	r := &run{first: seq, last: seq, firstPrev: prev, lastHash: hash, firstPlace: u.place, lastPlace: u.place, firstLine: int32(line), lastLine: int32(line), head: u.x.heads[w]}
+	if r.head != nil && seq == r.head.seq {
+		r.head.saw(hash, u.place, int32(line))
+	}
+	return r
 }
 
 // Close ends u: an unordered unit's entries are sorted by writer and
@@ -189,6 +193,9 @@ func (u *Unit) Close() {
 		l := &u.buf[i]
 		if r != nil && l.w == u.buf[i-1].w && l.seq == r.last+1 && l.prev == r.lastHash {
 			r.last, r.lastHash, r.lastLine = l.seq, l.hash, l.line
+			if r.head != nil && l.seq == r.head.seq {
+				r.head.saw(l.hash, u.place, l.line)
+			}
 			continue
 		}
 		if r != nil {
@@ -266,48 +273,28 @@ func (x *ChainLinks) Covered(w string, from, to uint64) bool {
 	return ok
 }
 
-// Watch asks for the hash and place of entry seq of writer w (a signed
-// head) to be kept as it is added, for [ChainLinks.HashAt]. Call it
-// before the entries are added.
-func (x *ChainLinks) Watch(w string, seq uint64) {
-	if x.watch == nil {
-		x.watch = make(map[posKey]*watched)
-	}
-	if x.watch[posKey{w, seq}] == nil {
-		x.watch[posKey{w, seq}] = &watched{}
-	}
-}
-
 // SignedHead records that a signed note (a checkpoint at where:line, a
 // digest object) vouches for entry seq of writer w with hash: [ChainLinks.Check]
 // then requires that entry in the store with that hash, unless a signed
 // removal note accounts for it. Of several heads of one writer the highest
 // counts (every entry links to its predecessor, so the latest head vouches
-// for all before it). Call it before the entries are added; seq 0 (a note
-// before the writer's first entry) is ignored.
+// for all before it). Call it before the writer's entries are added; seq 0
+// (a note before the writer's first entry) is ignored.
 func (x *ChainLinks) SignedHead(w string, seq uint64, hash, where string, line int) {
 	if seq == 0 {
 		return
 	}
 	if x.heads == nil {
-		x.heads = make(map[string]signedHead)
+		x.heads = make(map[string]*signedHead)
 	}
-	if h, ok := x.heads[w]; ok && h.seq > seq {
+	sh := x.heads[w]
+	if sh == nil {
+		sh = &signedHead{}
+		x.heads[w] = sh
+	} else if sh.seq > seq {
 		return
 	}
-	x.heads[w] = signedHead{seq: seq, hash: hash, where: where, line: line}
-	x.Watch(w, seq)
-}
-
-// HashAt returns the hash, place and line of entry seq of writer w, which
-// must have been watched ([ChainLinks.Watch]) before it was added; ok is
-// false when it was not watched or not added.
-func (x *ChainLinks) HashAt(w string, seq uint64) (hash, where string, line int, ok bool) {
-	wv := x.watch[posKey{w, seq}]
-	if wv == nil || !wv.seen {
-		return "", "", 0, false
-	}
-	return wv.hash, x.places[wv.place], int(wv.line), true
+	*sh = signedHead{seq: seq, hash: hash, where: where, line: line}
 }
 
 // Writers returns the number of writers whose entries were added and
@@ -409,13 +396,12 @@ func (x *ChainLinks) checkSignedHeads(problem func(Problem)) {
 	slices.Sort(ws)
 	for _, w := range ws {
 		sh := x.heads[w]
-		h, where, line, ok := x.HashAt(w, sh.seq)
 		switch {
-		case !ok && x.Covered(w, sh.seq, sh.seq):
-		case !ok:
+		case !sh.seen && x.Covered(w, sh.seq, sh.seq):
+		case !sh.seen:
 			problem(Problem{Kind: ProblemMissing, File: sh.where, Line: sh.line, Detail: fmt.Sprintf("entry %s:%d, the head signed here, is missing (newest entries deleted, or a file or object deleted or truncated)", w, sh.seq)})
-		case h != sh.hash:
-			problem(Problem{Kind: ProblemModified, File: where, Line: line, Detail: fmt.Sprintf("entry %s:%d differs from the head signed at %s", w, sh.seq, at(sh.where, sh.line))})
+		case sh.seenHash != sh.hash:
+			problem(Problem{Kind: ProblemModified, File: x.places[sh.seenPlace], Line: int(sh.seenLine), Detail: fmt.Sprintf("entry %s:%d differs from the head signed at %s", w, sh.seq, at(sh.where, sh.line))})
 		}
 	}
 }
