@@ -89,6 +89,8 @@ type Unit struct {
 	ordered bool
 	closed  bool
 	cur     map[string]*run // ordered: the open run of each writer
+	lastW   string          // ordered: the writer of the last entry and its open run,
+	lastR   *run            // which the next entry usually shares (no map lookup)
 	buf     []link          // unordered: every entry, sorted at Close
 }
 
@@ -137,10 +139,14 @@ func (u *Unit) Link(line int, c storage.Chain) *Problem {
 	if u.cur == nil {
 		u.cur = make(map[string]*run)
 	}
-	r := u.cur[c.Writer]
+	r := u.lastR
+	if r == nil || u.lastW != c.Writer {
+		r = u.cur[c.Writer]
+	}
 	switch {
 	case r == nil:
-		u.cur[c.Writer] = u.newRun(c.Writer, c.Seq, c.Prev, c.Hash, line)
+		r = u.newRun(c.Writer, c.Seq, c.Prev, c.Hash, line)
+		u.cur[c.Writer], u.lastW, u.lastR = r, c.Writer, r
 		return nil
 	case c.Seq == r.last:
 		return &Problem{Kind: ProblemDuplicate, File: x.places[u.place], Line: line, Detail: fmt.Sprintf("entry %s:%d repeats line %d", c.Writer, c.Seq, r.lastLine)}
@@ -153,8 +159,10 @@ func (u *Unit) Link(line int, c storage.Chain) *Problem {
 		}
 	default: // a gap or a broken link: Check decides which
 		x.closeRun(c.Writer, r)
-		u.cur[c.Writer] = u.newRun(c.Writer, c.Seq, c.Prev, c.Hash, line)
+		r = u.newRun(c.Writer, c.Seq, c.Prev, c.Hash, line)
+		u.cur[c.Writer] = r
 	}
+	u.lastW, u.lastR = c.Writer, r
 	return nil
 }
 
@@ -178,7 +186,7 @@ func (u *Unit) Close() {
 	for w, r := range u.cur {
 		x.closeRun(w, r)
 	}
-	u.cur = nil
+	u.cur, u.lastR = nil, nil
 	if len(u.buf) == 0 {
 		return
 	}
