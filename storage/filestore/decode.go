@@ -47,27 +47,36 @@ type lineSpan struct {
 }
 
 // regionDecoder decodes the lines of one region. It is used by one
-// goroutine; only decodeBatch fans out.
+// goroutine; only decodeBatch fans out, on up to workers goroutines.
 type regionDecoder struct {
-	s     *Store
-	name  string
-	keep  func(*storage.AuditEntry) bool
-	buf   []byte // the batch's lines, back to back; reused
-	lines []lineSpan
-	decs  []*storage.Decoder // one per decoding goroutine; kept with the pool
-	dec   []*storage.AuditEntry
-	out   []*storage.AuditEntry
+	note    func(off int64, torn bool) // a skipped line
+	keep    func(*storage.AuditEntry) bool
+	workers int
+	buf     []byte // the batch's lines, back to back; reused
+	lines   []lineSpan
+	decs    []*storage.Decoder // one per decoding goroutine; kept with the pool
+	dec     []*storage.AuditEntry
+	out     []*storage.AuditEntry
 }
 
 // parseRegion returns the entries of the lines in [from, to) of data file
 // name (open as f) that keep accepts, in file order. A line that is not a
 // valid entry, or is longer than the configured bound, is counted and
 // skipped (see [Store.Stats]); so is a final line without '\n' when tornOK.
+// Batches are decoded on up to GOMAXPROCS goroutines.
 func (s *Store) parseRegion(f io.ReaderAt, name string, from, to int64, tornOK bool, keep func(*storage.AuditEntry) bool) ([]*storage.AuditEntry, error) {
+	note := func(off int64, torn bool) { s.noteSkipped(name, off, torn) }
+	return s.decodeRegion(f, name, from, to, tornOK, keep, runtime.GOMAXPROCS(0), note)
+}
+
+// decodeRegion is parseRegion on up to workers goroutines, with the
+// skipped lines passed to note (offset, and whether it is a torn last
+// line) in the order parseRegion counts them, instead of counted.
+func (s *Store) decodeRegion(f io.ReaderAt, name string, from, to int64, tornOK bool, keep func(*storage.AuditEntry) bool, workers int, note func(off int64, torn bool)) ([]*storage.AuditEntry, error) {
 	d := decoderPool.Get().(*regionDecoder)
-	d.s, d.name, d.keep = s, name, keep
+	d.note, d.keep, d.workers = note, keep, workers
 	defer d.release()
-	long := func(off, _ int64) { s.noteSkipped(name, off, false) }
+	long := func(off, _ int64) { note(off, false) }
 	torn, err := scanBounded(f, from, to, s.cfg.maxLineSize, func(off int64, line []byte) error {
 		if isBlank(line) {
 			return nil
@@ -85,7 +94,7 @@ func (s *Store) parseRegion(f io.ReaderAt, name string, from, to int64, tornOK b
 	}
 	d.flush()
 	if torn >= 0 && tornOK {
-		s.noteSkipped(name, torn, true)
+		note(torn, true)
 	}
 	out := d.out
 	d.out = nil // the caller's, not the pool's
@@ -115,7 +124,7 @@ func (d *regionDecoder) flush() {
 		d.dec = make([]*storage.AuditEntry, len(d.lines))
 	}
 	d.dec = d.dec[:len(d.lines)] // all nil: cleared after each use
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(d.lines)/decodeGrain))
+	workers := max(1, min(d.workers, len(d.lines)/decodeGrain))
 	for len(d.decs) < workers {
 		d.decs = append(d.decs, new(storage.Decoder))
 	}
@@ -123,7 +132,7 @@ func (d *regionDecoder) flush() {
 	for i, e := range d.dec {
 		switch {
 		case e == nil:
-			d.s.noteSkipped(d.name, d.lines[i].off, false)
+			d.note(d.lines[i].off, false)
 		case d.keep(e):
 			d.out = append(d.out, e)
 		}
@@ -158,4 +167,95 @@ func decodeBatch(buf []byte, lines []lineSpan, out []*storage.AuditEntry, decs [
 	}
 	work(decs[0])
 	wg.Wait()
+}
+
+// Regions decoded ahead. A file written in time order is read region by
+// region as Entries consumes it (a region is a run of index blocks of up
+// to decodeBatchBytes). A full scan of such files would otherwise be
+// serial between batches: one goroutine reads and copies a batch, the
+// batch is decoded, and the same goroutine then hands its entries out
+// before it reads the next. So the next regions are decoded ahead, each on
+// a goroutine of its own with one Decoder, while the caller consumes the
+// current one; with two cores or more, reading, decoding and yielding
+// overlap. What the caller sees does not change: regions are consumed in
+// file order, their skipped lines are counted when the region is consumed
+// (not when it was decoded, so a scan stopped early counts what a
+// sequential scan would have), and an error is returned when its region's
+// turn comes.
+
+// regionJob is one region decoded ahead.
+type regionJob struct {
+	done  chan struct{} // closed when es, skips and err are set
+	es    []*storage.AuditEntry
+	skips []skippedLine
+	err   error
+}
+
+// skippedLine is a line decodeRegion skipped, to be counted later.
+type skippedLine struct {
+	off  int64
+	torn bool
+}
+
+// sortedSource returns the source of the regions sel of file name (open
+// as f), written in time order, yielding the entries keep accepts. With
+// ahead > 1 and more than one region, up to ahead regions are decoded
+// ahead of the one being consumed (see above); otherwise one at a time, on
+// demand. The caller must call the source's stop before closing f.
+func (s *Store) sortedSource(f io.ReaderAt, name string, sel []idxBlock, keep func(*storage.AuditEntry) bool, ahead int) *entrySource {
+	k := 0
+	if ahead <= 1 || len(sel) < 2 {
+		return &entrySource{next: func() ([]*storage.AuditEntry, error) {
+			for k < len(sel) {
+				b := sel[k]
+				k++
+				es, err := s.parseRegion(f, name, b.start, b.end, false, keep)
+				if err != nil || len(es) > 0 {
+					return es, err
+				}
+			}
+			return nil, nil
+		}}
+	}
+	var pending []*regionJob // started, not consumed, in file order
+	start := func() {
+		for len(pending) < ahead && k < len(sel) {
+			b := sel[k]
+			k++
+			j := &regionJob{done: make(chan struct{})}
+			pending = append(pending, j)
+			go func() {
+				defer close(j.done)
+				note := func(off int64, torn bool) { j.skips = append(j.skips, skippedLine{off, torn}) }
+				j.es, j.err = s.decodeRegion(f, name, b.start, b.end, false, keep, 1, note)
+			}()
+		}
+	}
+	src := &entrySource{}
+	src.next = func() ([]*storage.AuditEntry, error) {
+		for {
+			start()
+			if len(pending) == 0 {
+				return nil, nil
+			}
+			j := pending[0]
+			pending[0] = nil
+			pending = pending[1:]
+			<-j.done
+			for _, sk := range j.skips {
+				s.noteSkipped(name, sk.off, sk.torn)
+			}
+			if j.err != nil || len(j.es) > 0 {
+				return j.es, j.err
+			}
+		}
+	}
+	src.stop = func() {
+		for _, j := range pending {
+			<-j.done
+		}
+		pending = nil
+	}
+	start()
+	return src
 }

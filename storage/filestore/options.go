@@ -66,6 +66,10 @@ type config struct {
 	witness            io.Writer
 	maxLineSize        int
 	now                func() time.Time
+	// scanAhead is the number of regions of a file written in time order
+	// that Entries decodes ahead of the one it yields from; 0 means
+	// GOMAXPROCS, 1 the sequential scan. Set by tests only.
+	scanAhead int
 }
 
 func newConfig(opts []Option) config {

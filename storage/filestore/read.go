@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"time"
 
@@ -390,6 +391,7 @@ func (s *Store) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*st
 type entrySource struct {
 	buf  []*storage.AuditEntry
 	next func() ([]*storage.AuditEntry, error) // refills buf; nil when done
+	stop func()                                // waits for work started ahead; nil if none
 }
 
 func (src *entrySource) head() (*storage.AuditEntry, error) {
@@ -428,6 +430,14 @@ func (s *Store) streamDay(ctx context.Context, refs []fileRef, start, end time.T
 		}
 	}()
 	var srcs []*entrySource
+	defer func() {
+		// Before the files close: regions decoded ahead read them.
+		for _, src := range srcs {
+			if src.stop != nil {
+				src.stop()
+			}
+		}
+	}()
 	for _, ref := range refs {
 		f, err := os.Open(filepath.Join(s.dir, ref.name))
 		if err != nil {
@@ -514,18 +524,11 @@ func (s *Store) fileSources(f *os.File, name string, sizes map[string]int64, sta
 				sel = append(sel, b)
 			}
 			if hdr.sorted {
-				k := 0
-				srcs = append(srcs, &entrySource{next: func() ([]*storage.AuditEntry, error) {
-					for k < len(sel) {
-						b := sel[k]
-						k++
-						es, err := parse(b.start, b.end, false)
-						if err != nil || len(es) > 0 {
-							return es, err
-						}
-					}
-					return nil, nil
-				}})
+				ahead := s.cfg.scanAhead
+				if ahead == 0 {
+					ahead = runtime.GOMAXPROCS(0)
+				}
+				srcs = append(srcs, s.sortedSource(f, name, sel, inRange, ahead))
 			} else {
 				var all []*storage.AuditEntry
 				for _, b := range sel {
@@ -543,6 +546,11 @@ func (s *Store) fileSources(f *os.File, name string, sizes map[string]int64, sta
 	if covered < size {
 		es, err := parse(covered, size, !own)
 		if err != nil {
+			for _, src := range srcs {
+				if src.stop != nil {
+					src.stop()
+				}
+			}
 			return nil, err
 		}
 		sortStable(es)
