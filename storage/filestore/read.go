@@ -344,10 +344,12 @@ func clampNano(t time.Time) int64 {
 // Entries streams the entries with start <= Timestamp <= end, oldest first.
 // It opens only the files of the days in range and, within a file, reads
 // only the index blocks whose time range overlaps the query. Memory: the
-// entries of up to 1 MiB of lines per file of the current day when the
-// file was written in time order (the usual case), otherwise the matching
-// entries of that file. Lines are decoded on up to GOMAXPROCS goroutines;
-// the order does not depend on it. Invalid lines are skipped and counted (see [Store.Stats]). The
+// entries of up to GOMAXPROCS+1 regions of at most 1 MiB of lines per file
+// of the current day when the file was written in time order (the usual
+// case: the regions after the one being yielded are decoded ahead, each on
+// a goroutine of its own), otherwise the matching entries of that file.
+// Lines are decoded on up to GOMAXPROCS goroutines; the order, the lines
+// counted as skipped and the errors do not depend on it. Invalid lines are skipped and counted (see [Store.Stats]). The
 // sequence yields one error and stops if a file cannot be read or ctx ends.
 // It reads a snapshot: entries written while it runs may or may not appear.
 func (s *Store) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*storage.AuditEntry, error] {
