@@ -110,7 +110,7 @@ func (w *Waiter) finish(err error) {
 	}
 }
 
-// joinStats are the join's counters, reported as the
+// Stats are the join's counters, reported as the
 // otelaudit.collector.join.calls metric.
 type Stats struct {
 	// Joined counts calls written with content from their events.
@@ -147,6 +147,11 @@ type Joiner struct {
 	joined, spansAlone, eventsAlone, overCap atomic.Int64
 }
 
+// New starts a Joiner that holds a call's parts up to wait for the others,
+// and at most about maxMem bytes in all (beyond it the oldest calls are
+// written early and counted in [Stats.OverCap]); write receives the
+// entries' views, each batch with a context that ends after timeout. Close
+// it to stop its goroutine and write what it still holds.
 func New(wait time.Duration, maxMem int, timeout time.Duration, write func(context.Context, []auditexporter.SpanView) error) *Joiner {
 	j := &Joiner{wait: wait, maxMem: maxMem, timeout: timeout, write: write, calls: make(map[joinKey]*call), stop: make(chan struct{})}
 	j.wg.Add(1)
@@ -154,11 +159,12 @@ func New(wait time.Duration, maxMem int, timeout time.Duration, write func(conte
 	return j
 }
 
+// Stats returns the counters so far. Safe for concurrent use.
 func (j *Joiner) Stats() Stats {
 	return Stats{Joined: j.joined.Load(), SpansWithoutEvents: j.spansAlone.Load(), EventsWithoutSpan: j.eventsAlone.Load(), OverCap: j.overCap.Load()}
 }
 
-// close stops the loop and writes every held call now. Later calls do
+// Close stops the loop and writes every held call now. Later calls do
 // nothing.
 func (j *Joiner) Close() {
 	j.closeOnce.Do(func() {
@@ -228,8 +234,9 @@ func hasContent(v *View) bool {
 	return false
 }
 
-// addSpans holds spans (without content) for their events; it returns
-// the Waiter to block on, nil when nothing was held.
+// AddSpans holds spans (without content) for their events, writing at
+// once those whose events have all come; it returns the Waiter to block
+// on, nil when views is empty.
 func (j *Joiner) AddSpans(views []*View) *Waiter {
 	if len(views) == 0 {
 		return nil
@@ -390,7 +397,9 @@ func (j *Joiner) writeCalls(ready []*call) error {
 	return err
 }
 
-// wait blocks until w's calls are written or ctx ends.
+// Wait blocks until w's calls are written, returning the write's error, or
+// until ctx ends, returning an error that wraps its cause. A nil w returns
+// nil at once.
 func Wait(ctx context.Context, w *Waiter) error {
 	if w == nil {
 		return nil
@@ -621,6 +630,9 @@ func eventSize(e Event) int {
 	return 128 + len(e.Name) + len(b) + len(a)
 }
 
+// IsContentEvent reports whether name is one of the GenAI events whose
+// content the join collects (the semconv message, choice and inference
+// details events).
 func IsContentEvent(name string) bool {
 	switch name {
 	case evSystem, evUser, evAssistant, evTool, evChoice, evDetails:
