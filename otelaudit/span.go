@@ -193,7 +193,17 @@ type Call struct {
 	// that neither costs one of its own.
 	slot handoff.Slot
 	cfg  callConfig
+	// attrBuf backs the start attributes (startAttrs) when they fit, as
+	// they do for StartCall and the middleware's calls: one allocation per
+	// call less.
+	attrBuf [startAttrsInCall]attribute.KeyValue
 }
+
+// startAttrsInCall is how many start attributes a Call holds in its own
+// allocation: the GenAI ones of a Request (up to 5) and the few a caller
+// such as middleware.Transport adds (stream, server address and port,
+// request parameters).
+const startAttrsInCall = 12
 
 // StartCall starts the span of a GenAI call and returns a context holding
 // it. The span gets, at start, gen_ai.operation.name, gen_ai.provider.name,
@@ -245,7 +255,16 @@ func startSpan(ctx context.Context, req Request, op, name string, kind trace.Spa
 		cfg.tp = otel.GetTracerProvider()
 	}
 	id := storage.NewEntryID()
-	attrs := make([]attribute.KeyValue, 0, 8+len(req.Metadata)+len(extra)+len(cfg.attrs))
+	// At most 5 GenAI attributes, content and metadata when they go on the
+	// span, extra and the options'.
+	n := 5 + len(extra) + len(cfg.attrs)
+	if cfg.onSpan {
+		n += 2 + len(req.Metadata)
+	}
+	attrs := c.attrBuf[:0]
+	if n > len(c.attrBuf) {
+		attrs = make([]attribute.KeyValue, 0, n)
+	}
 	attrs = append(attrs,
 		semconv.GenAIOperationNameKey.String(op),
 		AuditEntryIDKey.String(id),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -367,5 +368,46 @@ func TestSetContentText(t *testing.T) {
 				assert.Equal(t, []string{in}, v.AsStringSlice())
 			}
 		})
+	}
+}
+
+// TestStartAttributesAnyCount checks that a call's start attributes are
+// all on the span, in order of precedence, whether they fit the Call's own
+// buffer or not: few, exactly as many as it holds, and more (with content
+// and metadata on the span).
+func TestStartAttributesAnyCount(t *testing.T) {
+	for _, n := range []int{0, 3, 7, 8, 20} {
+		rec, tp := newRecorder(t)
+		extra := make([]attribute.KeyValue, 0, n+1)
+		for i := range n {
+			extra = append(extra, attribute.Int(fmt.Sprintf("test.extra.%d", i), i))
+		}
+		// A later attribute overrides a GenAI one of the same key.
+		extra = append(extra, attribute.String("gen_ai.request.model", "override"))
+		opts := []otelaudit.CallOption{otelaudit.WithTracerProvider(tp), otelaudit.WithAttributes(extra...)}
+		req := otelaudit.Request{Provider: "openai", Model: "m", ConversationID: "c"}
+		if n == 20 {
+			opts = append(opts, otelaudit.WithContentOnSpan(true))
+			req.Input = []otelaudit.Message{{Content: "hi"}}
+			req.SystemInstructions = "be brief"
+			req.Metadata = map[string]any{"a": "1", "b": "2"}
+		}
+		_, call := otelaudit.StartCall(t.Context(), req, opts...)
+		call.End()
+		spans := rec.Ended()
+		require.Len(t, spans, 1, "n=%d", n)
+		m := attrMap(spans[0])
+		for i := range n {
+			assert.Equal(t, int64(i), m[attribute.Key(fmt.Sprintf("test.extra.%d", i))].AsInt64(), "n=%d", n)
+		}
+		assert.Equal(t, "override", m["gen_ai.request.model"].AsString(), "n=%d", n)
+		assert.Equal(t, "openai", m["gen_ai.provider.name"].AsString(), "n=%d", n)
+		assert.Equal(t, "c", m["gen_ai.conversation.id"].AsString(), "n=%d", n)
+		assert.Equal(t, call.EntryID(), m[otelaudit.AuditEntryIDKey].AsString(), "n=%d", n)
+		if n == 20 {
+			assert.Contains(t, m["gen_ai.input.messages"].AsString(), "hi")
+			assert.Contains(t, m["gen_ai.system_instructions"].AsString(), "be brief")
+			assert.Equal(t, "1", m[otelaudit.AuditMetadataKey("a")].AsString())
+		}
 	}
 }
