@@ -349,8 +349,10 @@ func clampNano(t time.Time) int64 {
 // case: the regions after the one being yielded are decoded ahead, each on
 // a goroutine of its own), otherwise the matching entries of that file.
 // Lines are decoded on up to GOMAXPROCS goroutines; the order, the lines
-// counted as skipped and the errors do not depend on it. Invalid lines are skipped and counted (see [Store.Stats]). The
-// sequence yields one error and stops if a file cannot be read or ctx ends.
+// counted as skipped and the errors do not depend on it. Invalid lines are
+// skipped and counted (see [Store.Stats]). The sequence yields one error
+// and ends if a file cannot be read or ctx ends, also when the caller's
+// loop goes on after the error.
 // It reads a snapshot: entries written while it runs may or may not appear.
 func (s *Store) Entries(ctx context.Context, start, end time.Time) iter.Seq2[*storage.AuditEntry, error] {
 	return func(yield func(*storage.AuditEntry, error) bool) {
@@ -414,7 +416,8 @@ func (src *entrySource) head() (*storage.AuditEntry, error) {
 }
 
 // streamDay merges the files of one day. It returns false when iteration
-// must stop.
+// must stop: the caller stopped, or an error was yielded (an error ends the
+// sequence, as [storage.Backend] promises, even if the caller would go on).
 func (s *Store) streamDay(ctx context.Context, refs []fileRef, start, end time.Time, lo, hi int64, yield func(*storage.AuditEntry, error) bool) bool {
 	var sizes map[string]int64
 	if !s.cfg.readOnly {
@@ -446,25 +449,29 @@ func (s *Store) streamDay(ctx context.Context, refs []fileRef, start, end time.T
 			if errors.Is(err, os.ErrNotExist) {
 				continue
 			}
-			return yield(nil, fmt.Errorf("filestore: %w", err))
+			yield(nil, fmt.Errorf("filestore: %w", err))
+			return false
 		}
 		files = append(files, f)
 		fs, err := s.fileSources(f, ref.name, sizes, start, end, lo, hi)
 		if err != nil {
-			return yield(nil, err)
+			yield(nil, err)
+			return false
 		}
 		srcs = append(srcs, fs...)
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return yield(nil, fmt.Errorf("filestore: %w", err))
+			yield(nil, fmt.Errorf("filestore: %w", err))
+			return false
 		}
 		best := -1
 		var be *storage.AuditEntry
 		for i, src := range srcs {
 			e, err := src.head()
 			if err != nil {
-				return yield(nil, err)
+				yield(nil, err)
+				return false
 			}
 			if e != nil && (be == nil || e.Timestamp.Before(be.Timestamp)) {
 				best, be = i, e
