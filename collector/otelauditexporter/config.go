@@ -137,6 +137,14 @@ func (c *Config) Validate() error {
 	case c.JoinMaxBytes <= 0:
 		return bad("join_max_bytes must be positive")
 	}
+	// A persistent queue keeps acknowledged spans across a crash only if a
+	// failed write is retried: without retries, a batch whose write fails
+	// while the Collector shuts down is deleted from the queue
+	// (opentelemetry-collector issue 15677), and its spans were already
+	// acknowledged to the sender.
+	if q := c.QueueConfig.Get(); q != nil && q.StorageID != nil && !c.RetryConfig.Enabled {
+		return bad("sending_queue.storage (a persistent queue) needs retry_on_failure.enabled: true, or a batch that fails while the Collector stops is deleted from the queue although its spans were acknowledged")
+	}
 	switch c.Content {
 	case ContentHash, ContentPlaintext:
 		if c.KeyFile != "" || c.KeyEnv != "" {

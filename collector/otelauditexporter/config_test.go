@@ -8,12 +8,17 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 
 	"github.com/otelaudit/otelaudit-go/collector/otelauditexporter"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
+
+// fileStorageID names a storage extension, which makes a sending queue
+// persistent.
+var fileStorageID = component.MustNewID("file_storage")
 
 func defaultConfig() *otelauditexporter.Config {
 	return otelauditexporter.NewFactory().CreateDefaultConfig().(*otelauditexporter.Config)
@@ -43,6 +48,15 @@ func TestConfigValidate(t *testing.T) {
 			c.Directory, c.Content, c.KeyEnv, c.KeyFile = "/d", "encrypt", "K", "/k"
 		}, "exactly one of key_file and key_env"},
 		{"key for hash", func(c *otelauditexporter.Config) { c.Directory, c.KeyFile = "/d", "/k" }, "are for content: encrypt"},
+		{"persistent queue with retries", func(c *otelauditexporter.Config) {
+			c.Directory = "/d"
+			c.QueueConfig.Get().StorageID = &fileStorageID
+		}, ""},
+		{"persistent queue without retries", func(c *otelauditexporter.Config) {
+			c.Directory, c.RetryConfig.Enabled = "/d", false
+			c.QueueConfig.Get().StorageID = &fileStorageID
+		}, "needs retry_on_failure.enabled"},
+		{"memory queue without retries", func(c *otelauditexporter.Config) { c.Directory, c.RetryConfig.Enabled = "/d", false }, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
