@@ -190,10 +190,10 @@ func converseResponse(doc jsontape.Value) *Response {
 	stop := str(doc.Get("stopReason"))
 	if m.IsObject() || stop != "" {
 		msg := Message{Role: "assistant", Parts: converseBlocks(m.Get("content")), FinishReason: stop}
-		r.Messages = []Message{msg}
+		r.addMessage(msg)
 	}
 	if stop != "" {
-		r.FinishReasons = []string{stop}
+		r.addReason(stop)
 	}
 	return r
 }

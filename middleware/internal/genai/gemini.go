@@ -185,9 +185,9 @@ func geminiResponse(doc jsontape.Value) *Response {
 		}
 		m.FinishReason = str(get1(c, "finishReason", "finish_reason"))
 		if m.FinishReason != "" {
-			r.FinishReasons = append(r.FinishReasons, m.FinishReason)
+			r.addReason(m.FinishReason)
 		}
-		r.Messages = append(r.Messages, m)
+		r.addMessage(m)
 	}
 	if len(r.Messages) == 0 {
 		if br := str(path(doc, "promptFeedback", "blockReason")); br != "" {

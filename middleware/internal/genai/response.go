@@ -153,7 +153,7 @@ func fromBody(api API, doc jsontape.Value) *Response {
 	case APIResponses:
 		msg, reasons := responsesOutput(doc)
 		if len(msg.Parts) > 0 {
-			r.Messages = []Message{msg}
+			r.addMessage(msg)
 		}
 		r.FinishReasons = reasons
 		if str(doc.Get("status")) == "failed" && r.ErrorType == "" {
@@ -167,10 +167,10 @@ func fromBody(api API, doc jsontape.Value) *Response {
 		}
 		if s := str(stop); s != "" {
 			msg.FinishReason = s
-			r.FinishReasons = []string{s}
+			r.addReason(s)
 		}
 		if content.Exists() || stop.Kind() == jsontape.String {
-			r.Messages = []Message{msg}
+			r.addMessage(msg)
 		}
 	case APIOllamaChat, APIOllamaGenerate, APIOllamaEmbed:
 		r.InputTokens, r.OutputTokens = count(doc.Get("prompt_eval_count")), count(doc.Get("eval_count"))
@@ -220,9 +220,9 @@ func fromBody(api API, doc jsontape.Value) *Response {
 				}
 			}
 			if m.FinishReason != "" {
-				r.FinishReasons = append(r.FinishReasons, m.FinishReason)
+				r.addReason(m.FinishReason)
 			}
-			r.Messages = append(r.Messages, m)
+			r.addMessage(m)
 		}
 	}
 	return r

@@ -150,6 +150,36 @@ type Response struct {
 	// Truncated reports that output text beyond the capture limit was
 	// dropped.
 	Truncated bool
+
+	// first holds the first message and finish reason of a parsed reply
+	// (most replies have exactly one), so that they share the Response's
+	// allocation: Messages and FinishReasons start as slices of it, with
+	// no room to grow into it, and a second item moves them to the heap.
+	first struct {
+		msg    [1]Message
+		reason [1]string
+	}
+}
+
+// addMessage appends m to r.Messages, the first one into r's own storage.
+func (r *Response) addMessage(m Message) {
+	if r.Messages == nil {
+		r.first.msg[0] = m
+		r.Messages = r.first.msg[:1:1]
+		return
+	}
+	r.Messages = append(r.Messages, m)
+}
+
+// addReason appends s to r.FinishReasons, the first one into r's own
+// storage.
+func (r *Response) addReason(s string) {
+	if r.FinishReasons == nil {
+		r.first.reason[0] = s
+		r.FinishReasons = r.first.reason[:1:1]
+		return
+	}
+	r.FinishReasons = append(r.FinishReasons, s)
 }
 
 // UsageDetails are the token counts semconv records apart from input and
