@@ -12,7 +12,7 @@ import (
 // converseRequest fills r from a Converse request: messages, system and
 // inferenceConfig (the model is in the path).
 func converseRequest(r *Request, doc jsontape.Value) {
-	r.Messages = converseMessages(doc.Get("messages"))
+	r.Messages = converseMessages(r, doc.Get("messages"))
 	r.System = converseBlocks(doc.Get("system"))
 	if len(r.System) == 0 {
 		r.System = nil
@@ -39,11 +39,13 @@ func inferenceConfig(r *Request, ic jsontape.Value) {
 	}
 }
 
-func converseMessages(v jsontape.Value) []Message {
+// converseMessages parses Converse messages into room from r (see
+// [Request.messageRoom]).
+func converseMessages(r *Request, v jsontape.Value) []Message {
 	if !v.IsArray() {
 		return nil
 	}
-	out := make([]Message, 0, v.Len())
+	out := r.messageRoom(v.Len())
 	for m := range v.Elements() {
 		if !m.IsObject() {
 			continue
@@ -241,13 +243,13 @@ func invokeRequest(r *Request, doc jsontape.Value) {
 	switch {
 	case r.API == APIAnthropic:
 		r.System = parseContent(system)
-		r.Messages = chatMessages(messages)
+		r.Messages = chatMessages(r, messages)
 	case messages.IsArray():
 		r.System = converseBlocks(system)
 		if len(r.System) == 0 {
 			r.System = nil
 		}
-		r.Messages = converseMessages(messages)
+		r.Messages = converseMessages(r, messages)
 		for i, m := range r.Messages {
 			if len(m.Parts) == 0 { // OpenAI-style string content
 				r.Messages[i] = chatMessage(messageAt(messages, i))

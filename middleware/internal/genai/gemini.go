@@ -21,7 +21,7 @@ func get1(v jsontape.Value, camel, snake string) jsontape.Value {
 // geminiRequest fills r from a generateContent request: contents,
 // systemInstruction and generationConfig.
 func geminiRequest(r *Request, doc jsontape.Value) {
-	r.Messages = geminiContents(doc.Get("contents"))
+	r.Messages = geminiContents(r, doc.Get("contents"))
 	if si := get1(doc, "systemInstruction", "system_instruction"); si.IsObject() {
 		r.System = geminiParts(si.Get("parts"))
 	} else if si.Kind() == jsontape.String {
@@ -40,7 +40,7 @@ func geminiRequest(r *Request, doc jsontape.Value) {
 // geminiContents turns a list of Content objects ({role, parts}) into
 // messages. A content is a bare string or a single Content object in some
 // callers' hands; both are accepted.
-func geminiContents(v jsontape.Value) []Message {
+func geminiContents(r *Request, v jsontape.Value) []Message {
 	switch {
 	case v.Kind() == jsontape.String:
 		return []Message{{Role: "user", Parts: []Part{textPart(v.Str())}}}
@@ -49,7 +49,7 @@ func geminiContents(v jsontape.Value) []Message {
 	case !v.IsArray():
 		return nil
 	}
-	out := make([]Message, 0, v.Len())
+	out := r.messageRoom(v.Len())
 	for c := range v.Elements() {
 		if c.IsObject() {
 			out = append(out, geminiContent(c, "user"))

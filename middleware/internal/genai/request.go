@@ -148,7 +148,7 @@ func ParseRequest(api API, body []byte) (*Request, error) {
 		r.Messages = responsesInput(input)
 	case APIAnthropic:
 		r.System = parseContent(system)
-		r.Messages = chatMessages(messages)
+		r.Messages = chatMessages(r, messages)
 	case APICompletions, APIOllamaGenerate:
 		r.System = parseContent(system)
 		if ps := parseContent(prompt); len(ps) > 0 {
@@ -159,7 +159,7 @@ func ParseRequest(api API, body []byte) (*Request, error) {
 			r.Messages = []Message{{Role: "user", Parts: ps}}
 		}
 	default: // chat completions, Ollama chat, and unknown JSON with messages
-		r.Messages = chatMessages(messages)
+		r.Messages = chatMessages(r, messages)
 	}
 	return r, nil
 }
@@ -202,11 +202,13 @@ func chatMessage(m jsontape.Value) Message {
 	return msg
 }
 
-func chatMessages(ms jsontape.Value) []Message {
+// chatMessages parses a list of chat messages into room from r (see
+// [Request.messageRoom]).
+func chatMessages(r *Request, ms jsontape.Value) []Message {
 	if !ms.IsArray() {
 		return nil
 	}
-	out := make([]Message, 0, ms.Len())
+	out := r.messageRoom(ms.Len())
 	for m := range ms.Elements() {
 		if m.IsObject() {
 			out = append(out, chatMessage(m))

@@ -69,6 +69,24 @@ type Request struct {
 	// OutputType is gen_ai.output.type: "text", "json" or "image" when the
 	// request asks for it.
 	OutputType string
+
+	// first holds the messages of a parsed request when they are few (a
+	// system and a user message, or one user turn, is the common call),
+	// so that they share the Request's allocation; firstUsed records that
+	// it was handed out, so it is never handed out twice.
+	first     [2]Message
+	firstUsed bool
+}
+
+// messageRoom returns an empty slice with room for n messages: r's own
+// storage the first time when they fit, else a new array. Its capacity
+// is n, so appending more moves to the heap rather than past the room.
+func (r *Request) messageRoom(n int) []Message {
+	if n <= len(r.first) && !r.firstUsed {
+		r.firstUsed = true
+		return r.first[:0:n]
+	}
+	return make([]Message, 0, n)
 }
 
 // param reads one request parameter that several APIs share under one of
