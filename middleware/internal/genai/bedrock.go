@@ -164,12 +164,13 @@ func converseToolResult(v jsontape.Value) []byte {
 
 // converseUsage reads Converse usage. Its inputTokens, like Anthropic's,
 // leaves out tokens read from or written to the prompt cache; semconv's
-// input tokens include them.
-func converseUsage(u jsontape.Value) (in, out *int64) {
+// input tokens include them. The counts are stored in dst's slots when
+// dst is not nil.
+func converseUsage(u jsontape.Value, dst *tokenSlots) (in, out *int64) {
 	if !u.IsObject() {
 		return nil, nil
 	}
-	in, out = count(u.Get("inputTokens")), count(u.Get("outputTokens"))
+	in, out = countInto(dst.slot(0), u.Get("inputTokens")), countInto(dst.slot(1), u.Get("outputTokens"))
 	if in != nil {
 		n := *in
 		for _, k := range []string{"cacheReadInputTokens", "cacheWriteInputTokens"} {
@@ -177,7 +178,7 @@ func converseUsage(u jsontape.Value) (in, out *int64) {
 				n += *c
 			}
 		}
-		in = &n
+		in = box(dst.slot(0), n)
 	}
 	return in, out
 }
@@ -186,7 +187,7 @@ func converseUsage(u jsontape.Value) (in, out *int64) {
 // reply, which has the same shape).
 func converseResponse(doc jsontape.Value) *Response {
 	r := &Response{}
-	r.InputTokens, r.OutputTokens = converseUsage(doc.Get("usage"))
+	r.InputTokens, r.OutputTokens = converseUsage(doc.Get("usage"), &r.first.tokens)
 	r.Details = usageDetails(doc.Get("usage"))
 	m := path(doc, "output", "message")
 	stop := str(doc.Get("stopReason"))
@@ -395,7 +396,7 @@ func (s *Stream) converseEvent(typ string, ev jsontape.Value) {
 		}
 		s.done = true
 	case "metadata":
-		if in, out := converseUsage(ev.Get("usage")); in != nil || out != nil {
+		if in, out := converseUsage(ev.Get("usage"), nil); in != nil || out != nil {
 			s.in, s.out = in, out
 		}
 		s.details.merge(usageDetails(ev.Get("usage")))

@@ -157,12 +157,14 @@ func typedObject(typ string, o jsontape.Value) json.RawMessage {
 }
 
 // geminiUsage reads usageMetadata: promptTokenCount (which includes cached
-// content, as semconv's input tokens do) and candidatesTokenCount.
-func geminiUsage(u jsontape.Value) (in, out *int64) {
+// content, as semconv's input tokens do) and candidatesTokenCount, stored
+// in dst's slots when dst is not nil.
+func geminiUsage(u jsontape.Value, dst *tokenSlots) (in, out *int64) {
 	if !u.IsObject() {
 		return nil, nil
 	}
-	return count(get1(u, "promptTokenCount", "prompt_token_count")), count(get1(u, "candidatesTokenCount", "candidates_token_count"))
+	return countInto(dst.slot(0), get1(u, "promptTokenCount", "prompt_token_count")),
+		countInto(dst.slot(1), get1(u, "candidatesTokenCount", "candidates_token_count"))
 }
 
 // geminiResponse reads a GenerateContentResponse: candidates, usage,
@@ -172,7 +174,7 @@ func geminiResponse(doc jsontape.Value) *Response {
 	r.ID = str(get1(doc, "responseId", "response_id"))
 	r.Model = str(get1(doc, "modelVersion", "model_version"))
 	u := get1(doc, "usageMetadata", "usage_metadata")
-	r.InputTokens, r.OutputTokens = geminiUsage(u)
+	r.InputTokens, r.OutputTokens = geminiUsage(u, &r.first.tokens)
 	r.Details = usageDetails(u)
 	r.ErrorType = errorType(doc.Get("error"))
 	for c := range each(doc.Get("candidates")) {
@@ -222,7 +224,7 @@ func (s *Stream) gemini(doc jsontape.Value) {
 		s.model = m
 	}
 	u := get1(doc, "usageMetadata", "usage_metadata")
-	if in, out := geminiUsage(u); in != nil || out != nil {
+	if in, out := geminiUsage(u, nil); in != nil || out != nil {
 		s.in, s.out = in, out
 	}
 	s.details.merge(usageDetails(u))

@@ -11,8 +11,9 @@ import (
 // usageCounts reads a usage object in OpenAI (prompt_tokens /
 // completion_tokens), Responses or Anthropic (input_tokens / output_tokens)
 // form. Anthropic's input_tokens excludes cached tokens; semconv's
-// gen_ai.usage.input_tokens includes them, so they are added.
-func usageCounts(u jsontape.Value) (in, out *int64) {
+// gen_ai.usage.input_tokens includes them, so they are added. The counts
+// are stored in dst's slots when dst is not nil.
+func usageCounts(u jsontape.Value, dst *tokenSlots) (in, out *int64) {
 	if !u.IsObject() {
 		return nil, nil
 	}
@@ -21,16 +22,16 @@ func usageCounts(u jsontape.Value) (in, out *int64) {
 		switch k {
 		case "prompt_tokens":
 			if in == nil {
-				in = count(v)
+				in = countInto(dst.slot(0), v)
 			}
 		case "input_tokens":
-			in = count(v)
+			in = countInto(dst.slot(0), v)
 		case "completion_tokens":
 			if out == nil {
-				out = count(v)
+				out = countInto(dst.slot(1), v)
 			}
 		case "output_tokens":
-			out = count(v)
+			out = countInto(dst.slot(1), v)
 		case "cache_creation_input_tokens":
 			creation = count(v)
 		case "cache_read_input_tokens":
@@ -45,7 +46,7 @@ func usageCounts(u jsontape.Value) (in, out *int64) {
 		if read != nil {
 			n += *read
 		}
-		in = &n
+		in = box(dst.slot(0), n)
 	}
 	return in, out
 }
@@ -146,7 +147,7 @@ func fromBody(api API, doc jsontape.Value) *Response {
 			errv = v
 		}
 	}
-	r.InputTokens, r.OutputTokens = usageCounts(usage)
+	r.InputTokens, r.OutputTokens = usageCounts(usage, &r.first.tokens)
 	r.Details = usageDetails(usage)
 	r.ErrorType = errorType(errv)
 	switch api {

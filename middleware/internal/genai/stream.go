@@ -165,7 +165,7 @@ func (s *Stream) chat(doc jsontape.Value) {
 		s.model = m
 	}
 	if u := doc.Get("usage"); u.IsObject() {
-		s.in, s.out = usageCounts(u)
+		s.in, s.out = usageCounts(u, nil)
 		s.details.merge(usageDetails(u))
 	}
 	for c := range each(doc.Get("choices")) {
@@ -221,7 +221,7 @@ func (s *Stream) anthropic(typ string, ev jsontape.Value) {
 	case "message_start":
 		if m := ev.Get("message"); m.IsObject() {
 			s.id, s.model = str(m.Get("id")), str(m.Get("model"))
-			s.in, s.out = usageCounts(m.Get("usage"))
+			s.in, s.out = usageCounts(m.Get("usage"), nil)
 			s.details.merge(usageDetails(m.Get("usage")))
 		}
 	case "content_block_start":
@@ -277,7 +277,7 @@ func (s *Stream) anthropic(typ string, ev jsontape.Value) {
 		if r := str(path(ev, "delta", "stop_reason")); r != "" {
 			s.finish = r
 		}
-		in, out := usageCounts(ev.Get("usage"))
+		in, out := usageCounts(ev.Get("usage"), nil)
 		s.details.merge(usageDetails(ev.Get("usage")))
 		if in != nil {
 			s.in = in

@@ -176,7 +176,20 @@ type Response struct {
 	first struct {
 		msg    [1]Message
 		reason [1]string
+		tokens tokenSlots // InputTokens and OutputTokens
 	}
+}
+
+// tokenSlots is storage for the input and output token counts of a
+// reply; a nil *tokenSlots means each count gets its own allocation.
+type tokenSlots [2]int64
+
+// slot returns the i-th slot, nil when t is nil.
+func (t *tokenSlots) slot(i int) *int64 {
+	if t == nil {
+		return nil
+	}
+	return &t[i]
 }
 
 // addMessage appends m to r.Messages, the first one into r's own storage.
@@ -480,7 +493,11 @@ func textPart(s string) Part { return Part{Type: "text", Content: s} }
 func str(v jsontape.Value) string { return v.Str() }
 
 // count returns a token count, nil unless v is a non-negative integer.
-func count(v jsontape.Value) *int64 {
+func count(v jsontape.Value) *int64 { return countInto(nil, v) }
+
+// countInto is count storing the count in *dst (a new int64 when dst is
+// nil); dst is left alone when the result is nil.
+func countInto(dst *int64, v jsontape.Value) *int64 {
 	if v.Kind() != jsontape.Number {
 		return nil
 	}
@@ -488,8 +505,16 @@ func count(v jsontape.Value) *int64 {
 	if f < 0 || f != float64(int64(f)) {
 		return nil
 	}
-	n := int64(f)
-	return &n
+	return box(dst, int64(f))
+}
+
+// box stores n in *dst, a new int64 when dst is nil, and returns dst.
+func box(dst *int64, n int64) *int64 {
+	if dst == nil {
+		dst = new(int64)
+	}
+	*dst = n
+	return dst
 }
 
 // setNumber sets *dst to v's value when v is a JSON number and leaves it
