@@ -28,7 +28,7 @@ func inferenceConfig(r *Request, ic jsontape.Value) {
 	for k, v := range ic.Members() {
 		switch k {
 		case "maxTokens", "max_new_tokens":
-			r.MaxTokens = count(v)
+			r.MaxTokens = countInto(&r.maxTokens, v)
 		case "temperature":
 			setNumber(&r.Temperature, v)
 		case "topP", "top_p":
@@ -222,7 +222,7 @@ func invokeRequest(r *Request, doc jsontape.Value) {
 		case "message":
 			message = v
 		case "max_tokens", "max_gen_len", "max_tokens_to_sample":
-			r.MaxTokens = count(v)
+			r.MaxTokens = countInto(&r.maxTokens, v)
 		case "temperature":
 			setNumber(&r.Temperature, v)
 		case "top_p":
@@ -230,7 +230,7 @@ func invokeRequest(r *Request, doc jsontape.Value) {
 		case "inferenceConfig":
 			inferenceConfig(r, v)
 		case "textGenerationConfig":
-			r.MaxTokens = count(v.Get("maxTokenCount"))
+			r.MaxTokens = countInto(&r.maxTokens, v.Get("maxTokenCount"))
 			if t := v.Get("temperature"); t.Kind() == jsontape.Number {
 				f := t.Num()
 				r.Temperature = &f

@@ -28,7 +28,7 @@ func geminiRequest(r *Request, doc jsontape.Value) {
 		r.System = []Part{textPart(si.Str())}
 	}
 	if gc := get1(doc, "generationConfig", "generation_config"); gc.IsObject() {
-		r.MaxTokens = count(get1(gc, "maxOutputTokens", "max_output_tokens"))
+		r.MaxTokens = countInto(&r.maxTokens, get1(gc, "maxOutputTokens", "max_output_tokens"))
 		setNumber(&r.Temperature, gc.Get("temperature"))
 		setNumber(&r.TopP, get1(gc, "topP", "top_p"))
 		for k, v := range gc.Members() {

@@ -105,7 +105,7 @@ func ParseRequest(api API, body []byte) (*Request, error) {
 			metadata = v
 		case "max_tokens", "max_completion_tokens", "max_output_tokens":
 			if r.MaxTokens == nil {
-				r.MaxTokens = count(v)
+				r.MaxTokens = countInto(&r.maxTokens, v)
 			}
 		case "temperature":
 			setNumber(&r.Temperature, v)

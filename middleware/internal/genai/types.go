@@ -76,6 +76,8 @@ type Request struct {
 	// it was handed out, so it is never handed out twice.
 	first     [2]Message
 	firstUsed bool
+	// maxTokens is the storage MaxTokens points to once parsed.
+	maxTokens int64
 }
 
 // messageRoom returns an empty slice with room for n messages: r's own
