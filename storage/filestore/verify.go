@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -823,12 +824,7 @@ func (v *verifier) resolve() {
 		}
 	}
 	v.links.Check(v.problem)
-	ws := make([]string, 0, len(v.writers))
-	for w := range v.writers {
-		ws = append(ws, w)
-	}
-	slices.Sort(ws)
-	for _, w := range ws {
+	for _, w := range slices.Sorted(maps.Keys(v.writers)) {
 		wi := v.writers[w]
 		if wi.entries > 0 || wi.known {
 			v.rep.Writers++

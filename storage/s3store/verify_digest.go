@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -63,12 +64,7 @@ func (s *Store) readDigests(ctx context.Context, ring *storage.KeyRing, dv *dige
 	if err != nil {
 		return fmt.Errorf("s3store: verify: list digests: %w", err)
 	}
-	ws := make([]string, 0, len(byWriter))
-	for w := range byWriter {
-		ws = append(ws, w)
-	}
-	slices.Sort(ws)
-	for _, w := range ws {
+	for _, w := range slices.Sorted(maps.Keys(byWriter)) {
 		nums := byWriter[w]
 		slices.Sort(nums)
 		dw := &digestWriter{}
@@ -185,12 +181,7 @@ func (dv *digestView) checkObject(rel string, bn batchName, body []byte, maxSeq 
 // its last digest; any other writer signed nothing: its objects are
 // forged, written without a key, or its digests were deleted.
 func (s *Store) resolveLate(ctx context.Context, ring *storage.KeyRing, dv *digestView, rep *verify.Report, problem func(verify.Problem)) error {
-	ws := make([]string, 0, len(dv.late))
-	for w := range dv.late {
-		ws = append(ws, w)
-	}
-	slices.Sort(ws)
-	for _, w := range ws {
+	for _, w := range slices.Sorted(maps.Keys(dv.late)) {
 		started := false
 		body, err := s.get(ctx, digestRel(w, 1))
 		switch {

@@ -3,6 +3,7 @@ package verify
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -329,12 +330,7 @@ func (x *ChainLinks) Check(problem func(Problem)) map[string]uint64 {
 	}
 	x.units, x.current = nil, nil
 	heads := make(map[string]uint64, len(x.writers))
-	ws := make([]string, 0, len(x.writers))
-	for w := range x.writers {
-		ws = append(ws, w)
-	}
-	slices.Sort(ws)
-	for _, w := range ws {
+	for _, w := range slices.Sorted(maps.Keys(x.writers)) {
 		rs := x.writers[w].runs
 		// By first position; of runs starting at one position the longest
 		// first, so that a copy is the one reported.
@@ -397,12 +393,7 @@ func (x *ChainLinks) Check(problem func(Problem)) map[string]uint64 {
 
 // checkSignedHeads requires every writer's signed head in the store.
 func (x *ChainLinks) checkSignedHeads(problem func(Problem)) {
-	ws := make([]string, 0, len(x.heads))
-	for w := range x.heads {
-		ws = append(ws, w)
-	}
-	slices.Sort(ws)
-	for _, w := range ws {
+	for _, w := range slices.Sorted(maps.Keys(x.heads)) {
 		sh := x.heads[w]
 		switch {
 		case !sh.seen && x.Covered(w, sh.seq, sh.seq):
