@@ -195,24 +195,23 @@ func (t *tokenSlots) slot(i int) *int64 {
 }
 
 // addMessage appends m to r.Messages, the first one into r's own storage.
-func (r *Response) addMessage(m Message) {
-	if r.Messages == nil {
-		r.first.msg[0] = m
-		r.Messages = r.first.msg[:1:1]
-		return
-	}
-	r.Messages = append(r.Messages, m)
-}
+func (r *Response) addMessage(m Message) { r.Messages = appendFirstIn(r.Messages, &r.first.msg, m) }
 
 // addReason appends s to r.FinishReasons, the first one into r's own
 // storage.
 func (r *Response) addReason(s string) {
-	if r.FinishReasons == nil {
-		r.first.reason[0] = s
-		r.FinishReasons = r.first.reason[:1:1]
-		return
+	r.FinishReasons = appendFirstIn(r.FinishReasons, &r.first.reason, s)
+}
+
+// appendFirstIn appends v to s, putting the first element into room (its
+// owner's own storage) with no spare capacity, so that a second append
+// moves to the heap instead of writing past room.
+func appendFirstIn[T any](s []T, room *[1]T, v T) []T {
+	if s == nil {
+		room[0] = v
+		return room[:1:1]
 	}
-	r.FinishReasons = append(r.FinishReasons, s)
+	return append(s, v)
 }
 
 // UsageDetails are the token counts semconv records apart from input and
