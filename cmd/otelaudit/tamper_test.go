@@ -662,13 +662,13 @@ var tamperCases = []tamperCase{
 	}},
 	{name: "truncated newest entries, last checkpoint kept", kinds: "missing", apply: func(t *testing.T, fx *tamperFixture, u units) string {
 		w := fx.lastWriter(t)
-		var max uint64
+		var last uint64
 		for _, l := range fx.chainLines(t, u) {
 			if l.c.Writer == w {
-				max = maxU(max, l.c.Seq)
+				last = max(last, l.c.Seq)
 			}
 		}
-		changed := fx.dropLines(t, u, func(c chainLine) bool { return c.c.Writer == w && c.c.Seq > max-30 })
+		changed := fx.dropLines(t, u, func(c chainLine) bool { return c.c.Writer == w && c.c.Seq > last-30 })
 		require.NotEmpty(t, changed)
 		// The report names a cut unit, or the note whose head is gone.
 		for _, n := range fx.notes(t, u) {
@@ -749,49 +749,34 @@ var tamperCases = []tamperCase{
 		}
 		return noteUnit + `:\d+: witnessed-missing: `
 	}},
-	{name: "forged chain re-signed with a key found in the store", kinds: "bad-signature", apply: func(t *testing.T, fx *tamperFixture, u units) string {
-		// An entry of the first writer changed, its chain re-hashed, and
-		// every note re-signed under the writers' key id with the key the
-		// store directory would keep (.checkpoint.key), written there.
-		w := fx.writers[0]
-		_, ls := fx.middleUnit(t, u, w)
-		from := ls[len(ls)/2].c.Seq
-		heads := fx.rechain(t, u, w, from, func(p []byte) []byte {
-			return bytes.Replace(p, []byte(`"latency_ms":12.5`), []byte(`"latency_ms":13.5`), 1)
-		})
-		found := make([]byte, 32)
-		_, _ = rand.Read(found)
-		u[".checkpoint.key"] = []byte(hex.EncodeToString(found) + "\n")
-		signer, err := storage.NewHMACSigner(tamperKeyID, found)
-		require.NoError(t, err)
-		fx.resign(t, u, w, heads, signer)
-		return noteUnit + `(:\d+)?: bad-signature: `
-	}},
-	{name: "forged chain re-signed with the store's local key", kinds: "bad-signature", apply: func(t *testing.T, fx *tamperFixture, u units) string {
-		// As above, signed as key id "local" (what a store without an
-		// outside key signs with): the outside key given to verify must
-		// not let the store's own key in.
-		w := fx.writers[0]
-		_, ls := fx.middleUnit(t, u, w)
-		from := ls[len(ls)/2].c.Seq
-		heads := fx.rechain(t, u, w, from, func(p []byte) []byte {
-			return bytes.Replace(p, []byte(`"latency_ms":12.5`), []byte(`"latency_ms":13.5`), 1)
-		})
-		found := make([]byte, 32)
-		_, _ = rand.Read(found)
-		u[".checkpoint.key"] = []byte(hex.EncodeToString(found) + "\n")
-		signer, err := storage.NewHMACSigner("local", found)
-		require.NoError(t, err)
-		fx.resign(t, u, w, heads, signer)
-		return noteUnit + `(:\d+)?: bad-signature: `
-	}},
+	// An entry of the first writer changed, its chain re-hashed, and every
+	// note re-signed with the key the store directory would keep
+	// (.checkpoint.key), written there: under the writers' key id, and as
+	// key id "local" (what a store without an outside key signs with: the
+	// outside key given to verify must not let the store's own key in).
+	{name: "forged chain re-signed with a key found in the store", kinds: "bad-signature", apply: forgeResigned(tamperKeyID)},
+	{name: "forged chain re-signed with the store's local key", kinds: "bad-signature", apply: forgeResigned("local")},
 }
 
-func maxU(a, b uint64) uint64 {
-	if a > b {
-		return a
+// forgeResigned is the attack of changing an entry of the first writer,
+// re-hashing its chain and re-signing every note under keyID with a key
+// planted in the store as .checkpoint.key.
+func forgeResigned(keyID string) func(*testing.T, *tamperFixture, units) string {
+	return func(t *testing.T, fx *tamperFixture, u units) string {
+		w := fx.writers[0]
+		_, ls := fx.middleUnit(t, u, w)
+		from := ls[len(ls)/2].c.Seq
+		heads := fx.rechain(t, u, w, from, func(p []byte) []byte {
+			return bytes.Replace(p, []byte(`"latency_ms":12.5`), []byte(`"latency_ms":13.5`), 1)
+		})
+		found := make([]byte, 32)
+		_, _ = rand.Read(found)
+		u[".checkpoint.key"] = []byte(hex.EncodeToString(found) + "\n")
+		signer, err := storage.NewHMACSigner(keyID, found)
+		require.NoError(t, err)
+		fx.resign(t, u, w, heads, signer)
+		return noteUnit + `(:\d+)?: bad-signature: `
 	}
-	return b
 }
 
 // TestTamperSuite plays every tamperCases attack against a file store and
