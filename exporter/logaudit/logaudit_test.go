@@ -69,11 +69,7 @@ func emitEventsAs(ctx context.Context, l log.Logger, i int, legacy bool) {
 // exporter writes for the same call with the content on the span.
 func TestEventsJoinTheirSpan(t *testing.T) {
 	ctx := context.Background()
-	mem := storage.NewMemoryStorage(0)
-	l, err := otelaudit.NewLogger(mem, otelaudit.WithStoreContent(true))
-	require.NoError(t, err)
-	e, err := exporter.New(l)
-	require.NoError(t, err)
+	mem, e := newExporter(t)
 	a, err := logaudit.New(e, logaudit.WithJoinWait(2*time.Second))
 	require.NoError(t, err)
 	rec := tracetest.NewSpanRecorder()
@@ -111,16 +107,25 @@ func TestEventsJoinTheirSpan(t *testing.T) {
 	}
 }
 
-// reference writes the same calls with their content on the span through
-// exporter.New and returns the entries by span id.
-func reference(t *testing.T, spans []sdktrace.ReadOnlySpan) map[string]*storage.AuditEntry {
+// newExporter returns a memory store and an exporter writing into it
+// through a Logger that keeps content in clear, so that entries can be
+// compared content and all.
+func newExporter(t *testing.T) (*storage.MemoryStorage, *exporter.Exporter) {
 	t.Helper()
-	ctx := context.Background()
 	mem := storage.NewMemoryStorage(0)
 	l, err := otelaudit.NewLogger(mem, otelaudit.WithStoreContent(true))
 	require.NoError(t, err)
 	e, err := exporter.New(l)
 	require.NoError(t, err)
+	return mem, e
+}
+
+// reference writes the same calls with their content on the span through
+// exporter.New and returns the entries by span id.
+func reference(t *testing.T, spans []sdktrace.ReadOnlySpan) map[string]*storage.AuditEntry {
+	t.Helper()
+	ctx := context.Background()
+	mem, e := newExporter(t)
 	var withContent []sdktrace.ReadOnlySpan
 	for i, s := range spans {
 		sys, user, answer := texts(i)
@@ -147,11 +152,7 @@ func reference(t *testing.T, spans []sdktrace.ReadOnlySpan) map[string]*storage.
 // ForceFlush); non-GenAI spans and other log records are ignored.
 func TestSpanAloneAndEventsAlone(t *testing.T) {
 	ctx := context.Background()
-	mem := storage.NewMemoryStorage(0)
-	l, err := otelaudit.NewLogger(mem, otelaudit.WithStoreContent(true))
-	require.NoError(t, err)
-	e, err := exporter.New(l)
-	require.NoError(t, err)
+	mem, e := newExporter(t)
 	a, err := logaudit.New(e, logaudit.WithJoinWait(100*time.Millisecond))
 	require.NoError(t, err)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(a))
