@@ -34,6 +34,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
+	"github.com/otelaudit/otelaudit-go/storage/verify"
 )
 
 const spansPerSource = 1000
@@ -152,22 +153,24 @@ func contentFor(store string) string {
 // storeConfig returns the store part of the otelaudit config and a func
 // that opens the same store for reading.
 func storeConfig(t *testing.T, store string) (string, func() storage.Backend) {
+	const keyHex = "00112233445566778899aabbccddeeff"
+	keyFile := t.TempDir() + "/ckpt.key"
+	require.NoError(t, os.WriteFile(keyFile, []byte("fleet1:"+keyHex+"\n"), 0o600))
+	key, _ := hex.DecodeString(keyHex)
+	// The Collector's store is tamper-evident: it verifies with the
+	// checkpoint key from checkpoint_key_file, every entry chained.
+	checkIntact := func(rep *verify.Report, err error) {
+		require.NoError(t, err)
+		assert.True(t, rep.OK(), "%+v", rep.Problems)
+		assert.Equal(t, int64(2*spansPerSource), rep.Chained)
+		assert.Positive(t, rep.Checkpoints)
+	}
 	if store == "file" {
 		dir := t.TempDir() + "/audit"
-		keyFile := t.TempDir() + "/ckpt.key"
-		require.NoError(t, os.WriteFile(keyFile, []byte("fleet1:00112233445566778899aabbccddeeff\n"), 0o600))
 		t.Cleanup(func() {
-			if t.Failed() {
-				return
+			if !t.Failed() {
+				checkIntact(filestore.Verify(context.Background(), dir, filestore.WithVerifyKey("fleet1", key)))
 			}
-			// The Collector's store is tamper-evident: it verifies, with
-			// the checkpoint key from checkpoint_key_file.
-			key, _ := hex.DecodeString("00112233445566778899aabbccddeeff")
-			rep, err := filestore.Verify(context.Background(), dir, filestore.WithVerifyKey("fleet1", key))
-			require.NoError(t, err)
-			assert.True(t, rep.OK(), "%+v", rep.Problems)
-			assert.Equal(t, int64(2*spansPerSource), rep.Chained)
-			assert.Positive(t, rep.Checkpoints)
 		})
 		return "    directory: " + dir + "\n    checkpoint_key_file: " + keyFile, func() storage.Backend {
 			st, err := filestore.New(dir, filestore.WithReadOnly())
@@ -176,23 +179,17 @@ func storeConfig(t *testing.T, store string) (string, func() storage.Backend) {
 		}
 	}
 	bucket, srv, client := newS3Bucket(t)
-	keyFile := t.TempDir() + "/ckpt.key"
-	require.NoError(t, os.WriteFile(keyFile, []byte("fleet1:00112233445566778899aabbccddeeff\n"), 0o600))
 	t.Cleanup(func() {
 		if t.Failed() {
 			return
 		}
-		// The S3 store signs digests with checkpoint_key_file: it
-		// verifies with that key, every object listed by a digest.
-		key, _ := hex.DecodeString("00112233445566778899aabbccddeeff")
+		// The S3 store signs digests with the same key: every object is
+		// listed by a digest.
 		st, err := s3store.New(context.Background(), client, bucket, s3store.WithPrefix("fleet"))
 		require.NoError(t, err)
 		defer st.Close()
 		rep, err := st.Verify(context.Background(), s3store.WithVerifyKey("fleet1", key))
-		require.NoError(t, err)
-		assert.True(t, rep.OK(), "%+v", rep.Problems)
-		assert.Equal(t, int64(2*spansPerSource), rep.Chained)
-		assert.Positive(t, rep.Checkpoints)
+		checkIntact(rep, err)
 		assert.Zero(t, rep.Unconfirmed, "the final digest lists everything")
 	})
 	yaml := fmt.Sprintf("    s3: {bucket: %s, prefix: fleet, endpoint: %q, region: us-east-1}\n    checkpoint_key_file: %s", bucket, srv.Endpoint, keyFile)
