@@ -519,3 +519,38 @@ func TestFileNoPlaintextInErrors(t *testing.T) {
 	require.ErrorIs(t, err, storage.ErrInvalidEntry)
 	assert.NotContains(t, err.Error(), secret)
 }
+
+// TestAppendReqAwait checks the hand-off between a group append's leader
+// and a waiting request: a request signalled while it yields gets the
+// state without parking, and one signalled only after awaitSpin has parked
+// and is woken with the state (fails if a late signal is lost, or if the
+// waiter returns before it is signalled).
+func TestAppendReqAwait(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+		state uint32
+	}{
+		{"signalled at once", 0, reqDone},
+		{"signalled while yielding", awaitSpin / 10, reqLead},
+		{"signalled after parking", 20 * awaitSpin, reqDone},
+		{"lead after parking", 20 * awaitSpin, reqLead},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := &appendReq{}
+			got := make(chan uint32, 1)
+			go func() { got <- req.await() }()
+			time.Sleep(tc.delay)
+			select {
+			case st := <-got:
+				t.Fatalf("await returned %d before it was signalled", st)
+			default:
+			}
+			req.signal(tc.state)
+			assert.Equal(t, tc.state, <-got)
+			if tc.delay > awaitSpin {
+				assert.NotNil(t, req.done, "a request waiting longer than awaitSpin parks")
+			}
+		})
+	}
+}

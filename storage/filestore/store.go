@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -552,11 +553,64 @@ type appendReq struct {
 	one   [1]pendingLine // lines of a single-entry request
 	gen   uint64
 	err   error
-	lead  bool // woken to lead the next round
-	// done (buffered, 1) wakes a request that waits for a leader; it is
-	// made, under qMu, only by a request that will wait: one that finds
-	// no leader leads and is never signalled.
+	// state is reqWaiting while the request waits for a leader, then
+	// reqDone (gen and err are set) or reqLead (it leads the next round);
+	// reqParked while it sleeps on done. See await and signal.
+	state atomic.Uint32
+	// done (buffered, 1) wakes a parked request; the request makes it
+	// just before it parks, so a request that never parks allocates no
+	// channel.
 	done chan struct{}
+}
+
+// States of an appendReq.
+const (
+	reqWaiting uint32 = iota
+	reqDone
+	reqLead
+	reqParked
+)
+
+// awaitSpin is how long a waiting request yields its processor
+// (runtime.Gosched) and checks its state before it parks. One round of a
+// leader, for a few entries, takes some microseconds, while waking a
+// parked goroutine takes about as long again (on a virtual machine often
+// tens of microseconds: the waker only queues it, another thread must
+// wake up and steal it), on the path of every Write that met a leader.
+// Yielding rather than spinning leaves the processor to any other
+// goroutine that can run.
+const awaitSpin = 50 * time.Microsecond
+
+// await waits until a leader has appended req (reqDone) or handed it the
+// lead (reqLead), and returns which.
+func (req *appendReq) await() uint32 {
+	start := time.Now()
+	for {
+		if st := req.state.Load(); st != reqWaiting {
+			return st
+		}
+		if time.Since(start) > awaitSpin {
+			break
+		}
+		runtime.Gosched()
+	}
+	req.done = make(chan struct{}, 1)
+	if req.state.CompareAndSwap(reqWaiting, reqParked) {
+		<-req.done
+	}
+	return req.state.Load()
+}
+
+// signal sets the state of a waiting req to st (reqDone or reqLead) and
+// wakes it if it has parked. req must not be touched afterwards: it may
+// have returned.
+func (req *appendReq) signal(st uint32) {
+	if req.state.CompareAndSwap(reqWaiting, st) {
+		return
+	}
+	done := req.done // set before it parked (the CAS above saw reqParked)
+	req.state.Store(st)
+	done <- struct{}{}
 }
 
 // submit appends lines. Concurrent callers are combined (group append):
@@ -564,15 +618,14 @@ type appendReq struct {
 // appends them all under one acquisition of mu, with one write(2) per run
 // of entries of the same day; then it hands leadership to the first
 // request queued during its round. Each request learns its own result.
+// Waiting requests spin briefly before they sleep (see awaitSpin).
 func (s *Store) submit(req *appendReq) (uint64, error) {
 	lines := req.lines
 	s.qMu.Lock()
 	s.queue = append(s.queue, req)
 	if s.leading {
-		req.done = make(chan struct{}, 1)
 		s.qMu.Unlock()
-		<-req.done
-		if !req.lead {
+		if req.await() == reqDone {
 			return req.gen, req.err
 		}
 	} else {
@@ -619,19 +672,18 @@ func (s *Store) submit(req *appendReq) (uint64, error) {
 
 	s.qMu.Lock()
 	if len(s.queue) > 0 {
-		next := s.queue[0]
-		next.lead = true
-		next.done <- struct{}{}
+		s.queue[0].signal(reqLead)
 	} else {
 		s.leading = false
 	}
 	s.qMu.Unlock()
+	gen, err := req.gen, req.err
 	for _, r := range batch {
 		if r != req {
-			r.done <- struct{}{}
+			r.signal(reqDone)
 		}
 	}
-	return req.gen, req.err
+	return gen, err
 }
 
 // appendLocked chains and appends lines. It returns the write generation
