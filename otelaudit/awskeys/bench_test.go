@@ -1,6 +1,8 @@
 package awskeys_test
 
 import (
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/internal/awstest"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/otelaudit/awskeys"
+	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
@@ -36,6 +39,18 @@ import (
 // (hash-only-entries/s, hash-only-cpu-µs/entry) and the ratios
 // x-hash-only (entries/s over the baseline's) and cpu-x-hash-only (CPU per
 // entry over the baseline's), which are what to compare across machines.
+//
+// Every sub-benchmark also measures, in chunks alternating with the
+// timed ones, the floor of its mode on this machine: the steps no
+// implementation of this entry format can skip, each on its own in a
+// loop (see floorRun). It reports them per entry (floor-hash-µs: the two
+// content hashes; floor-encrypt-µs: the two encryptions; floor-chain-µs:
+// the chain hash of a line of this mode's size, with its suffix;
+// floor-write-µs: one write(2) of that line to an O_APPEND file), their
+// sum floor-µs/entry, the rate it allows floor-entries/s (with G
+// goroutines on P processors: the chain hash and the write are serial,
+// the rest parallel, so 1/max(serial, sum/min(G, P))), and x-floor, the
+// measured entries/s over floor-entries/s.
 func BenchmarkLoggerLogEncrypted(b *testing.B) {
 	key, err := otelaudit.GenerateKey()
 	if err != nil {
@@ -65,6 +80,7 @@ func BenchmarkLoggerLogEncrypted(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			run := newLogRun(b, bc.cipher)
+			floor := newFloorRun(b, bc.cipher)
 			var base *logRun
 			if bc.cipher != nil {
 				base = newLogRun(b, nil)
@@ -75,11 +91,12 @@ func BenchmarkLoggerLogEncrypted(b *testing.B) {
 			for done := 0; done < b.N; {
 				n := min(logCompareChunk*bc.goroutines, b.N-done)
 				run.log(b, n, bc.goroutines)
+				b.StopTimer()
 				if base != nil {
-					b.StopTimer()
 					base.log(b, n, bc.goroutines)
-					b.StartTimer()
 				}
+				floor.run(b, n)
+				b.StartTimer()
 				done += n
 			}
 			run.close(b)
@@ -91,6 +108,7 @@ func BenchmarkLoggerLogEncrypted(b *testing.B) {
 			if bc.goroutines == 1 {
 				b.ReportMetric(caller, "caller-cpu-µs/entry")
 			}
+			floor.report(b, rate, min(bc.goroutines, procs))
 			if base != nil {
 				base.close(b)
 				baseRate, baseCPU := base.figures()
@@ -125,6 +143,16 @@ var (
 	benchOut = strings.Repeat("Revenue grew 12% year on year. ", 34)[:1024]
 )
 
+// benchInteraction is the call every run logs, its input token count set
+// to tokens.
+func benchInteraction(tokens int64) otelaudit.Interaction {
+	return otelaudit.Interaction{
+		Input: benchIn, Output: benchOut, Provider: "openai", Model: "gpt-4o", Operation: "chat",
+		Latency: 850 * time.Millisecond, InputTokens: otelaudit.Ptr(tokens), OutputTokens: otelaudit.Ptr[int64](256),
+		Metadata: map[string]any{"tenant": "acme"},
+	}
+}
+
 func newLogRun(b *testing.B, c otelaudit.Cipher) *logRun {
 	b.Helper()
 	st, err := filestore.New(b.TempDir())
@@ -150,12 +178,7 @@ func (r *logRun) log(b *testing.B, n, goroutines int) {
 	ctx := b.Context()
 	logN := func(k int) {
 		for range k {
-			tokens := r.n.Add(1)
-			if _, err := r.l.Log(ctx, otelaudit.Interaction{
-				Input: benchIn, Output: benchOut, Provider: "openai", Model: "gpt-4o", Operation: "chat",
-				Latency: 850 * time.Millisecond, InputTokens: otelaudit.Ptr(tokens), OutputTokens: otelaudit.Ptr[int64](256),
-				Metadata: map[string]any{"tenant": "acme"},
-			}); err != nil {
+			if _, err := r.l.Log(ctx, benchInteraction(r.n.Add(1))); err != nil {
 				b.Error(err)
 				return
 			}
@@ -209,6 +232,108 @@ func (r *logRun) figures() (rate, cpuMicros float64) {
 // (1 goroutine runs only).
 func (r *logRun) callerFigure() float64 {
 	return float64(r.callerCPU.Microseconds()) / float64(r.n.Load())
+}
+
+// floorRun measures the irreducible steps of logging one entry of a
+// mode, each on its own in a loop over a chunk of entries: the two content
+// hashes (otelaudit.HashContent), the two encryptions (the mode's cipher;
+// none for hash-only), the chain hash of the entry's line with its chain
+// suffix (storage.Chainer.AppendLine on the prefix of a real entry of the
+// mode) and one write(2) of that line to an O_APPEND file. Looping one
+// step at a time keeps caches warm, so the floor is if anything low.
+type floorRun struct {
+	c      otelaudit.Cipher
+	prefix []byte // wire form of one entry of the mode, before its chain
+	line   []byte // that entry's stored line
+	ch     storage.Chainer
+	f      *os.File
+	n      int
+	// time spent in each step
+	hash, encrypt, chain, write time.Duration
+}
+
+func newFloorRun(b *testing.B, c otelaudit.Cipher) *floorRun {
+	b.Helper()
+	var opts []otelaudit.Option
+	if c != nil {
+		opts = append(opts, otelaudit.WithCipher(c))
+	}
+	l, err := otelaudit.NewLogger(storage.NewMemoryStorage(0), opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := l.Entry(benchInteraction(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	prefix, err := e.AppendPrefix(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(b.TempDir(), "floor.jsonl"), os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	return &floorRun{c: c, prefix: prefix, ch: storage.NewChainer(storage.NewWriterID()), f: f}
+}
+
+// run times n entries' worth of each step.
+func (r *floorRun) run(b *testing.B, n int) {
+	t := time.Now()
+	for range n {
+		otelaudit.HashContent(benchIn)
+		otelaudit.HashContent(benchOut)
+	}
+	r.hash += time.Since(t)
+	if r.c != nil {
+		t = time.Now()
+		for range n {
+			if _, err := r.c.Encrypt(benchIn); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := r.c.Encrypt(benchOut); err != nil {
+				b.Fatal(err)
+			}
+		}
+		r.encrypt += time.Since(t)
+	}
+	t = time.Now()
+	for range n {
+		r.line = r.ch.AppendLine(r.line[:0], r.prefix)
+	}
+	r.chain += time.Since(t)
+	t = time.Now()
+	for range n {
+		if _, err := r.f.Write(r.line); err != nil {
+			b.Fatal(err)
+		}
+	}
+	r.write += time.Since(t)
+	r.n += n
+	// Keep the file (untimed) from growing without bound.
+	if fi, err := r.f.Stat(); err == nil && fi.Size() > 64<<20 {
+		if err := r.f.Truncate(0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// report reports the floor's figures next to rate, the measured
+// entries/s with goroutines running on as many processors.
+func (r *floorRun) report(b *testing.B, rate float64, parallel int) {
+	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(r.n) }
+	hash, enc, chain, write := per(r.hash), per(r.encrypt), per(r.chain), per(r.write)
+	sum := hash + enc + chain + write
+	floorRate := 1e6 / max(chain+write, sum/float64(parallel))
+	b.ReportMetric(hash, "floor-hash-µs")
+	b.ReportMetric(enc, "floor-encrypt-µs")
+	b.ReportMetric(chain, "floor-chain-µs")
+	b.ReportMetric(write, "floor-write-µs")
+	b.ReportMetric(sum, "floor-µs/entry")
+	b.ReportMetric(floorRate, "floor-entries/s")
+	b.ReportMetric(rate/floorRate, "x-floor")
+	b.ReportMetric(float64(len(r.line)), "line-bytes")
 }
 
 // processCPU returns the user plus system CPU time the process has used.
