@@ -26,7 +26,8 @@ import (
 // machine.
 //
 // The parallel/ sub-benchmarks do the same with GOMAXPROCS goroutines
-// sharing one Logger and one store, as a service's request handlers do.
+// sharing one Logger and one store, as a service's request handlers do,
+// and the many/ ones with four times as many goroutines as processors.
 //
 // Each encrypted sub-benchmark runs a hash-only Logger beside it, in
 // alternating chunks of logCompareChunk entries (the baseline's chunks are
@@ -77,6 +78,9 @@ func BenchmarkLoggerLogEncrypted(b *testing.B) {
 		{"parallel/hash-only", nil, procs},
 		{"parallel/fernet-ring", ring, procs},
 		{"parallel/kms-envelope", env, procs},
+		{"many/hash-only", nil, 4 * procs},
+		{"many/fernet-ring", ring, 4 * procs},
+		{"many/kms-envelope", env, 4 * procs},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			run := newLogRun(b, bc.cipher)

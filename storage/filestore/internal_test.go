@@ -522,24 +522,28 @@ func TestFileNoPlaintextInErrors(t *testing.T) {
 
 // TestAppendReqAwait checks the hand-off between a group append's leader
 // and a waiting request: a request signalled while it yields gets the
-// state without parking, and one signalled only after awaitSpin has parked
-// and is woken with the state (fails if a late signal is lost, or if the
-// waiter returns before it is signalled).
+// state without parking, one signalled only after awaitSpin has parked
+// and is woken with the state, and one told not to spin parks at once
+// (fails if a late signal is lost, or if the waiter returns before it is
+// signalled).
 func TestAppendReqAwait(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		delay time.Duration
 		state uint32
+		spin  bool
 	}{
-		{"signalled at once", 0, reqDone},
-		{"signalled while yielding", awaitSpin / 10, reqLead},
-		{"signalled after parking", 20 * awaitSpin, reqDone},
-		{"lead after parking", 20 * awaitSpin, reqLead},
+		{"signalled at once", 0, reqDone, true},
+		{"signalled while yielding", awaitSpin / 10, reqLead, true},
+		{"signalled after parking", 20 * awaitSpin, reqDone, true},
+		{"lead after parking", 20 * awaitSpin, reqLead, true},
+		{"no spin", 0, reqDone, false},
+		{"no spin, lead", awaitSpin / 10, reqLead, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := &appendReq{}
 			got := make(chan uint32, 1)
-			go func() { got <- req.await() }()
+			go func() { got <- req.await(tc.spin) }()
 			time.Sleep(tc.delay)
 			select {
 			case st := <-got:
@@ -550,6 +554,9 @@ func TestAppendReqAwait(t *testing.T) {
 			assert.Equal(t, tc.state, <-got)
 			if tc.delay > awaitSpin {
 				assert.NotNil(t, req.done, "a request waiting longer than awaitSpin parks")
+			}
+			if !tc.spin && tc.delay > 0 {
+				assert.NotNil(t, req.done, "a request that does not spin parks")
 			}
 		})
 	}
