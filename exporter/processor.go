@@ -460,10 +460,46 @@ func (p *processor) salvage(deadline <-chan time.Time) bool {
 }
 
 // job is a batch of entries for the writer, optionally followed by a
-// ForceFlush marker to answer once the batch is written.
+// ForceFlush marker to answer once the batch is written. A batch of one
+// entry, the usual one while the writer keeps up, travels in one and needs
+// no slice; a slice is made when a second entry joins it before the writer
+// took it.
 type job struct {
+	one   *storage.AuditEntry // the batch while it has one entry (batch nil)
 	batch []*storage.AuditEntry
 	flush chan error
+}
+
+// size is the number of entries in j's batch.
+func (j *job) size() int {
+	if j.one != nil {
+		return 1
+	}
+	return len(j.batch)
+}
+
+// add appends en to j's batch; a slice made for it has room for hint
+// entries.
+func (j *job) add(en *storage.AuditEntry, hint int) {
+	switch {
+	case j.one == nil && j.batch == nil:
+		j.one = en
+	case j.one != nil:
+		j.batch = append(make([]*storage.AuditEntry, 0, max(hint, 2)), j.one, en)
+		j.one = nil
+	default:
+		j.batch = append(j.batch, en)
+	}
+}
+
+// entries is j's batch as a slice: buf (of length 1, owned by the writer)
+// holds a batch of one.
+func (j *job) entries(buf []*storage.AuditEntry) []*storage.AuditEntry {
+	if j.one != nil {
+		buf[0] = j.one
+		return buf[:1]
+	}
+	return j.batch
 }
 
 // convert is the first stage of the worker: it reads the queue until
@@ -473,60 +509,66 @@ type job struct {
 // ahead of a flush marker. It closes jobs when the queue is closed.
 func (p *processor) convert() {
 	defer close(p.jobs)
-	var batch []*storage.AuditEntry
 	// A batch is sized for what is queued now, not for the largest batch:
 	// the writer usually takes batches of a few entries, and allocating
 	// batchSize slots for each was a large share of the pipeline's garbage.
 	// append grows it when more arrives.
-	newBatch := func() []*storage.AuditEntry {
-		return make([]*storage.AuditEntry, 0, min(p.cfg.batchSize, len(p.queue)+8))
-	}
+	hint := func() int { return min(p.cfg.batchSize, len(p.queue)+8) }
 	// The span with its content, for the conversion: one per worker,
 	// reused for every span (the entry keeps nothing of it).
 	view := new(contentSpan)
+	var cur job // the batch being made; never carries a flush marker
 	for {
 		var (
 			it item
 			ok bool
 		)
-		if len(batch) > 0 {
+		if cur.size() > 0 {
+			// Hand the batch over when the writer can take it now
+			// (the usual case), without a two-way select per span.
+			select {
+			case p.jobs <- cur:
+				cur = job{}
+			default:
+			}
+		}
+		if cur.size() == 0 {
+			it, ok = <-p.queue
+		} else {
+			// The writer is busy: convert what comes meanwhile.
 			select {
 			case it, ok = <-p.queue:
-			case p.jobs <- job{batch: batch}:
-				batch = nil
+			case p.jobs <- cur:
+				cur = job{}
 				continue
 			}
-		} else {
-			it, ok = <-p.queue
 		}
 		if !ok {
-			if len(batch) > 0 {
-				p.jobs <- job{batch: batch}
+			if cur.size() > 0 {
+				p.jobs <- cur
 			}
 			return
 		}
-		if batch == nil {
-			batch = newBatch()
-		}
 		switch {
 		case it.flush != nil:
-			p.jobs <- job{batch: batch, flush: it.flush}
-			batch = nil
+			cur.flush = it.flush
+			p.jobs <- cur
+			cur = job{}
 			continue
 		case it.entry != nil:
-			batch = append(batch, it.entry)
+			cur.add(it.entry, hint())
 		default:
 			en := p.e.entry(p.ctx, view.wrap(it.span, it.slot))
 			*view = contentSpan{} // hold no span or content until the next one
 			if en != nil {
-				batch = append(batch, en)
+				cur.add(en, hint())
 			} else {
 				p.pending.Add(-1)
 			}
 		}
-		if len(batch) >= p.cfg.batchSize {
-			p.jobs <- job{batch: batch}
-			batch = nil
+		if cur.size() >= p.cfg.batchSize {
+			p.jobs <- cur
+			cur = job{}
 		}
 	}
 }
@@ -536,7 +578,15 @@ func (p *processor) convert() {
 // time (p.ctx done) it spills what it gets to the spool, or counts it as
 // dropped, until convert closes jobs.
 func (p *processor) writeLoop() {
-	if p.spool != nil && p.spool.Pending() > 0 {
+	one := make([]*storage.AuditEntry, 1) // a batch of one, see job
+	if p.spool == nil {
+		// Nothing to replay: jobs is all there is to wait for.
+		for j := range p.jobs {
+			p.handle(j, one)
+		}
+		return
+	}
+	if p.spool.Pending() > 0 {
 		p.signalSpool() // segments left by an earlier run
 	}
 	for {
@@ -548,7 +598,7 @@ func (p *processor) writeLoop() {
 				}
 				return
 			}
-			p.handle(j)
+			p.handle(j, one)
 		case <-p.spoolSignal:
 			if len(p.queue) > 0 || len(p.jobs) > 0 {
 				// Older entries are queued: they go first; the next
@@ -562,7 +612,7 @@ func (p *processor) writeLoop() {
 						}
 						return
 					}
-					p.handle(j)
+					p.handle(j, one)
 				case <-p.ctx.Done():
 				}
 				continue
@@ -574,16 +624,20 @@ func (p *processor) writeLoop() {
 	}
 }
 
-// handle writes one job's batch and answers its flush marker.
-func (p *processor) handle(j job) {
+// handle writes one job's batch and answers its flush marker. one is the
+// writer's slice for a batch of one entry; handle leaves it empty (the
+// backend and the spool keep no slice they are given).
+func (p *processor) handle(j job, one []*storage.AuditEntry) {
+	batch := j.entries(one)
+	defer func() { one[0] = nil }()
 	if p.ctx.Err() != nil {
-		p.spill(j.batch)
+		p.spill(batch)
 		if j.flush != nil {
 			j.flush <- p.notDurable("force flush", errors.New("processor is shutting down"))
 		}
 		return
 	}
-	if rest := p.write(j.batch); len(rest) > 0 {
+	if rest := p.write(batch); len(rest) > 0 {
 		p.spill(rest) // Shutdown ran out of time mid-write
 	}
 	if j.flush != nil {
