@@ -8,6 +8,7 @@ import (
 	"iter"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
@@ -120,7 +121,23 @@ func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
 	// Text that is not valid UTF-8 (a binary or truncated body) is made
 	// valid before it is hashed or kept, so that the stored content and its
 	// hash agree (storage rejects invalid UTF-8 rather than change it).
-	in.Input, in.Output = validUTF8(in.Input), validUTF8(in.Output)
+	// Each string is checked once: content that the entry does not keep as
+	// it is (hash-only, or encrypted) here, everything else by Validate as
+	// the entry is built; only when that finds invalid text is the entry
+	// built again from repaired strings.
+	if (!l.store || l.cipher != nil) && !(utf8.ValidString(in.Input) && utf8.ValidString(in.Output)) {
+		in = in.repaired()
+	}
+	e, err := l.entry(in)
+	if err != nil && errors.Is(err, storage.ErrInvalidEntry) && !in.validUTF8() {
+		return l.entry(in.repaired())
+	}
+	return e, err
+}
+
+// entry is [Logger.Entry] for in as it is: its strings go into the entry
+// unchanged, and Validate rejects invalid UTF-8.
+func (l *Logger) entry(in Interaction) (*storage.AuditEntry, error) {
 	// The entry, its optional strings and the text of its two hashes
 	// (plain ones; keyed ones with a long key id grow on the heap) share
 	// one allocation. Nothing writes to hashes after hashPair.
@@ -136,20 +153,20 @@ func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
 		Timestamp:          in.Timestamp,
 		InputHash:          inHash,
 		OutputHash:         outHash,
-		Provider:           optional(&opt[0], validUTF8(in.Provider)),
-		Model:              optional(&opt[1], validUTF8(in.Model)),
-		ConversationID:     optional(&opt[2], validUTF8(in.ConversationID)),
+		Provider:           optional(&opt[0], in.Provider),
+		Model:              optional(&opt[1], in.Model),
+		ConversationID:     optional(&opt[2], in.ConversationID),
 		SafetyPassed:       in.SafetyPassed == nil || *in.SafetyPassed,
-		DetectorsTriggered: validUTF8s(in.DetectorsTriggered),
-		BlockReason:        optional(&opt[3], validUTF8(in.BlockReason)),
-		Alerts:             validUTF8s(in.Alerts),
+		DetectorsTriggered: slices.Clone(in.DetectorsTriggered),
+		BlockReason:        optional(&opt[3], in.BlockReason),
+		Alerts:             slices.Clone(in.Alerts),
 		LatencyMS:          float64(in.Latency) / float64(time.Millisecond),
 		InputTokens:        in.InputTokens,
 		OutputTokens:       in.OutputTokens,
 		Metadata:           in.Metadata,
-		TraceID:            validUTF8(in.TraceID),
-		SpanID:             validUTF8(in.SpanID),
-		Operation:          validUTF8(in.Operation),
+		TraceID:            in.TraceID,
+		SpanID:             in.SpanID,
+		Operation:          in.Operation,
 	}
 	if e.ID == "" {
 		e.ID = l.newID()
@@ -171,6 +188,41 @@ func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// textFields are the string fields of an interaction that [Logger.Entry]
+// makes valid UTF-8 (the id and the metadata are not changed: invalid text
+// there is an error).
+func (in *Interaction) textFields() [9]*string {
+	return [...]*string{&in.Input, &in.Output, &in.Provider, &in.Model, &in.ConversationID,
+		&in.BlockReason, &in.TraceID, &in.SpanID, &in.Operation}
+}
+
+// validUTF8 reports whether every string that repaired changes is valid.
+func (in Interaction) validUTF8() bool {
+	for _, p := range in.textFields() {
+		if !utf8.ValidString(*p) {
+			return false
+		}
+	}
+	for _, list := range [...][]string{in.DetectorsTriggered, in.Alerts} {
+		for _, s := range list {
+			if !utf8.ValidString(s) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// repaired is in with every byte that is not valid UTF-8 replaced by
+// U+FFFD in its text fields and lists (copies; in's lists are not changed).
+func (in Interaction) repaired() Interaction {
+	for _, p := range in.textFields() {
+		*p = validUTF8(*p)
+	}
+	in.DetectorsTriggered, in.Alerts = validUTF8s(in.DetectorsTriggered), validUTF8s(in.Alerts)
+	return in
 }
 
 func (l *Logger) protect(s string) (*string, error) {

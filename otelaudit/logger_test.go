@@ -272,3 +272,65 @@ func TestEntryHashesStayPut(t *testing.T) {
 		})
 	}
 }
+
+// TestEntryRepairsInvalidUTF8: invalid UTF-8 in the content and in every
+// text field is replaced (U+FFFD) before the entry is hashed and kept, in
+// every content mode, whether Validate or the content check finds it; the
+// caller's lists stay as they were; an invalid id is still an error, as is
+// another fault of an entry whose text is repaired.
+func TestEntryRepairsInvalidUTF8(t *testing.T) {
+	const bad, good = "a\xffb", "a\uFFFDb"
+	key, err := GenerateKey()
+	require.NoError(t, err)
+	em, err := NewEncryptionManager(key)
+	require.NoError(t, err)
+	for _, c := range []struct {
+		name string
+		opts []Option
+	}{
+		{"hash only", nil},
+		{"plaintext", []Option{WithStoreContent(true)}},
+		{"encrypted", []Option{WithStoreContent(true), WithEncryption(em)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			l, err := NewLogger(storage.NewMemoryStorage(0), c.opts...)
+			require.NoError(t, err)
+			for _, field := range []string{"input", "output", "provider", "model", "conversation", "block", "trace", "span", "operation", "alerts", "detectors"} {
+				in := Interaction{Input: "in", Output: "out", Provider: "p", Model: "m", ConversationID: "c",
+					BlockReason: "r", TraceID: "t", SpanID: "s", Operation: "chat", Alerts: []string{"x"}, DetectorsTriggered: []string{"d"}}
+				want := in
+				want.Alerts, want.DetectorsTriggered = []string{"x"}, []string{"d"}
+				set := map[string][2]*string{
+					"input": {&in.Input, &want.Input}, "output": {&in.Output, &want.Output}, "provider": {&in.Provider, &want.Provider},
+					"model": {&in.Model, &want.Model}, "conversation": {&in.ConversationID, &want.ConversationID},
+					"block": {&in.BlockReason, &want.BlockReason}, "trace": {&in.TraceID, &want.TraceID},
+					"span": {&in.SpanID, &want.SpanID}, "operation": {&in.Operation, &want.Operation},
+					"alerts": {&in.Alerts[0], &want.Alerts[0]}, "detectors": {&in.DetectorsTriggered[0], &want.DetectorsTriggered[0]},
+				}[field]
+				*set[0], *set[1] = bad, good
+				e, err := l.Entry(in)
+				require.NoError(t, err, field)
+				assert.Equal(t, HashContent(want.Input), e.InputHash, field)
+				assert.Equal(t, HashContent(want.Output), e.OutputHash, field)
+				assert.Equal(t, [9]string{want.Provider, want.Model, want.ConversationID, want.BlockReason, want.TraceID, want.SpanID, want.Operation, want.Alerts[0], want.DetectorsTriggered[0]},
+					[9]string{*e.Provider, *e.Model, *e.ConversationID, *e.BlockReason, e.TraceID, e.SpanID, e.Operation, e.Alerts[0], e.DetectorsTriggered[0]}, field)
+				if c.name != "hash only" {
+					got := [2]string{*e.InputContent, *e.OutputContent}
+					if c.name == "encrypted" {
+						for i := range got {
+							got[i], err = em.Decrypt(got[i])
+							require.NoError(t, err)
+						}
+					}
+					assert.Equal(t, [2]string{want.Input, want.Output}, got, field)
+				}
+				assert.Equal(t, bad, *set[0], "the caller's interaction is not changed (%s)", field)
+				require.NoError(t, e.Validate())
+			}
+			_, err = l.Entry(Interaction{ID: bad})
+			assert.ErrorIs(t, err, storage.ErrInvalidEntry, "an invalid id is not repaired")
+			_, err = l.Entry(Interaction{Provider: bad, Metadata: map[string]any{"x": math.NaN()}})
+			assert.ErrorIs(t, err, storage.ErrInvalidEntry, "a repaired entry is still validated")
+		})
+	}
+}
