@@ -62,7 +62,10 @@ func (f optionFunc) apply(c *config) { f(c) }
 
 // config is fixed after construction and shared by every request.
 type config struct {
-	tp          trace.TracerProvider
+	tp trace.TracerProvider
+	// tracer is tp's tracer of ScopeName, for the server spans, taken once
+	// (as otelhttp does) rather than looked up in tp per request.
+	tracer      trace.Tracer
 	propagators propagation.TextMapPropagator
 	filters     []Filter
 	maxBody     int
@@ -103,6 +106,7 @@ func newConfig(opts []Option) *config {
 	if c.convHeader != "" {
 		c.convHeader = http.CanonicalHeaderKey(c.convHeader)
 	}
+	c.tracer = c.tp.Tracer(ScopeName, tracerOptions...)
 	c.callTP = otelaudit.WithTracerProvider(c.tp)
 	c.callContent = otelaudit.WithContentOnSpan(c.onSpan)
 	if c.mp != nil {

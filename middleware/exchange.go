@@ -331,7 +331,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		name = op + " " + model
 	}
 	ctx, slot := handoff.Begin(ctx)
-	ctx, x.span = c.tp.Tracer(ScopeName, tracerOptions...).Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
+	ctx, x.span = c.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(start), trace.WithAttributes(attrs...))
 	x.sink = handoff.NewSink(x.span, slot, c.onSpan)
 	x.wantContent = x.sink.Wants()

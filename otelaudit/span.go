@@ -110,7 +110,10 @@ type callOptionFunc func(*callConfig)
 func (f callOptionFunc) applyCall(c *callConfig) { f(c) }
 
 type callConfig struct {
-	tp        trace.TracerProvider
+	// tracer is the tracer of this package's scope from the provider of
+	// WithTracerProvider, taken once by the option; nil without it (the
+	// global provider's is taken per call).
+	tracer    trace.Tracer
 	mp        metric.MeterProvider
 	noContent bool
 	onSpan    bool
@@ -120,11 +123,18 @@ type callConfig struct {
 
 // WithTracerProvider makes [StartCall] create its span with tp instead of
 // the global provider (otel.GetTracerProvider()). nil is ignored.
+//
+// The option takes tp's tracer once, when it is made, as otelhttp does:
+// an option made once and given to every call (as the middleware's
+// Transport does) spares each call the provider's tracer lookup (which
+// builds the instrumentation scope and takes the provider's lock).
 func WithTracerProvider(tp trace.TracerProvider) CallOption {
+	if tp == nil {
+		return callOptionFunc(func(*callConfig) {})
+	}
+	tr := tp.Tracer(ScopeName, tracerOptions...)
 	return callOptionFunc(func(c *callConfig) {
-		if tp != nil {
-			c.tp = tp
-		}
+		c.tracer = tr
 	})
 }
 
@@ -251,8 +261,9 @@ func startSpan(ctx context.Context, req Request, op, name string, kind trace.Spa
 			o.applyCall(cfg)
 		}
 	}
-	if cfg.tp == nil {
-		cfg.tp = otel.GetTracerProvider()
+	tracer := cfg.tracer
+	if tracer == nil {
+		tracer = otel.GetTracerProvider().Tracer(ScopeName, tracerOptions...)
 	}
 	id := storage.NewEntryID()
 	// At most 5 GenAI attributes, content and metadata when they go on the
@@ -292,9 +303,9 @@ func startSpan(ctx context.Context, req Request, op, name string, kind trace.Spa
 	ctx = handoff.BeginIn(ctx, &c.slot)
 	var span trace.Span
 	if cfg.start.IsZero() {
-		ctx, span = cfg.tp.Tracer(ScopeName, tracerOptions...).Start(ctx, name, kind, trace.WithAttributes(attrs...))
+		ctx, span = tracer.Start(ctx, name, kind, trace.WithAttributes(attrs...))
 	} else {
-		ctx, span = cfg.tp.Tracer(ScopeName, tracerOptions...).Start(ctx, name, kind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
+		ctx, span = tracer.Start(ctx, name, kind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
 	}
 	c.span, c.entryID, c.noContent, c.content = span, id, cfg.noContent, handoff.NewSink(span, &c.slot, onSpan)
 	c.mp, c.start, c.startAttrs = cfg.mp, cfg.start, attrs
