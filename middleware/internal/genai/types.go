@@ -502,6 +502,14 @@ func countInto(dst *int64, v jsontape.Value) *int64 {
 	if v.Kind() != jsontape.Number {
 		return nil
 	}
+	// Counts are written as integers: parse them as such, the float parse
+	// (about three times the work) only for other spellings (151.0, 1e3).
+	if n, ok := v.Int(); ok {
+		if n < 0 {
+			return nil
+		}
+		return box(dst, n)
+	}
 	f := v.Num()
 	if f < 0 || f != float64(int64(f)) {
 		return nil
