@@ -97,6 +97,12 @@ type exchange struct {
 	// those finish sets: both are copied by the span, and each is done
 	// with its slice when it returns.
 	attrBuf [8]attribute.KeyValue
+	// texts are the content texts handed to the audit processor, made on
+	// its worker (input, system instructions, output; see appendContent);
+	// reqHeld and respHeld are the pooled captures of the request and the
+	// reply while those texts may still read them.
+	texts             [3]lazyText
+	reqHeld, respHeld heldCapture
 	// op, provider and srvAttrs (the server span's start attributes, read
 	// only) give the attributes of a server span's streaming metrics.
 	op, provider string
@@ -194,7 +200,12 @@ func fromAuditMessages(ms []otelaudit.Message, role string) []genai.Message {
 
 // begin works out what the request is and starts its span. host is the
 // target host (client) or the Host header (server).
-func (c *config) begin(ctx context.Context, r *http.Request, host string, body []byte, reqTrunc, server bool, start time.Time) (context.Context, *exchange) {
+//
+// body is the captured request body; pooled, when not nil, is the pooled
+// buffer it lies in (acquireCapture), which begin gives back once nothing
+// reads it any more (unless an Extractor claimed the request: it may keep
+// the body).
+func (c *config) begin(ctx context.Context, r *http.Request, host string, body []byte, pooled *[]byte, reqTrunc, server bool, start time.Time) (context.Context, *exchange) {
 	path := ""
 	if r.URL != nil {
 		path = r.URL.Path
@@ -226,6 +237,9 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 			}
 			break
 		}
+	}
+	if pooled != nil && x.ext == nil {
+		x.reqHeld.hold(pooled, body)
 	}
 	if !claimed {
 		pr, err := genai.ParseRequest(target.API, body)
@@ -288,13 +302,17 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 	var content []attribute.KeyValue
 	extra, content = splitContent(extra)
 	defer func() {
+		// The texts hold the request's capture until the audit made them.
+		defer x.reqHeld.done()
 		if !x.wantContent {
 			return
 		}
+		x.texts[0].messages(input, &x.reqHeld)
 		content = x.appendContent(content, semconv.GenAIInputMessagesKey,
-			func() string { return genai.MessagesJSON(input) }, func() (string, bool) { return genai.ContentText(input) })
+			func() string { return genai.MessagesJSON(input) }, &x.texts[0])
+		x.texts[1].parts(system, &x.reqHeld)
 		content = x.appendContent(content, semconv.GenAISystemInstructionsKey,
-			func() string { return genai.PartsJSON(system) }, func() (string, bool) { return genai.PartsContentText(system) })
+			func() string { return genai.PartsJSON(system) }, &x.texts[1])
 		if c.toolDefs && !claimed {
 			if s := genai.ToolDefinitions(target.API, body); s != "" {
 				content = append(content, semconv.GenAIToolDefinitionsKey.String(s))
@@ -349,14 +367,14 @@ func (x *exchange) setContent(kv ...attribute.KeyValue) {
 	x.sink.Set(kv...)
 }
 
-// setText hands content over by its audit text (see appendContent), as
-// setContent does.
-func (x *exchange) setText(key attribute.Key, text string) {
+// setLazy hands content over by its audit text, made when the audit
+// reads it (see appendContent), as setContent does.
+func (x *exchange) setLazy(key attribute.Key, l handoff.Lazy) {
 	if x.call != nil {
-		x.call.SetContentText(key, text)
+		x.call.SetLazyContentText(key, l)
 		return
 	}
-	x.sink.SetText(key, text)
+	x.sink.SetLazy(key, l)
 }
 
 // headerValue is h.Get(key) for a key in canonical form (see
@@ -599,21 +617,24 @@ func (x *exchange) finish(readErr error, early bool) {
 		errType string
 		out     []genai.Message // the reply's messages, when content is wanted
 	)
+	if x.pooled != nil {
+		// The reply's capture goes back to the pool once the span ended
+		// and the output text, if any, was made from it.
+		x.respHeld.hold(x.pooled, x.buf)
+	}
 	defer func() {
 		if len(out) > 0 {
+			x.texts[2].messages(out, &x.respHeld)
 			attrs = x.appendContent(attrs, semconv.GenAIOutputMessagesKey,
-				func() string { return genai.OutputMessagesJSON(out, finishFallback(errType)) },
-				func() (string, bool) { return genai.ContentText(out) })
+				func() string { return genai.OutputMessagesJSON(out, finishFallback(errType)) }, &x.texts[2])
 		}
 		var content []attribute.KeyValue
 		attrs, content = splitContent(attrs)
 		x.span.SetAttributes(attrs...)
 		x.setContent(content...)
 		x.span.End()
-		if x.pooled != nil {
-			releaseCapture(x.pooled, x.buf)
-			x.buf, x.pooled = nil, nil
-		}
+		x.buf, x.pooled = nil, nil
+		x.respHeld.done()
 	}()
 
 	if x.responded {
@@ -862,22 +883,104 @@ func (x *exchange) appendReply(attrs []attribute.KeyValue, r *genai.Response) ([
 // appendContent records the content attribute key of some messages. On
 // the span (WithContentOnSpan) it is their semconv JSON (jsonOf), for the
 // trace backend, and is appended to attrs. Beside the span it is only what
-// the audit reads of it, the content text (textOf: genai.ContentText),
-// handed over at once: the same hash, without building the JSON here and
-// parsing it back on the audit worker. Both are copies (the messages may
-// share a recycled capture buffer). Nothing is recorded when jsonOf gives
-// "" or textOf finds no part.
-func (x *exchange) appendContent(attrs []attribute.KeyValue, key attribute.Key, jsonOf func() string, textOf func() (string, bool)) []attribute.KeyValue {
+// the audit reads of it, the content text (text: genai.ContentText),
+// which the audit worker makes when it reads it: the same hash, without
+// building the JSON here and parsing it back on the worker, and without
+// copying the text out of the capture on the caller's goroutine. Both are
+// copies (the messages may share a recycled capture buffer). Nothing is
+// recorded when jsonOf gives "" or text has no part.
+func (x *exchange) appendContent(attrs []attribute.KeyValue, key attribute.Key, jsonOf func() string, text *lazyText) []attribute.KeyValue {
 	if x.cfg.onSpan {
 		if s := jsonOf(); s != "" {
 			attrs = append(attrs, key.String(s))
 		}
 		return attrs
 	}
-	if text, ok := textOf(); ok {
-		x.setText(key, text)
+	if text.hand() {
+		x.setLazy(key, text)
 	}
 	return attrs
+}
+
+// lazyText is a content text the audit worker makes ([handoff.Lazy]): the
+// genai.ContentText of messages, or the genai.PartsContentText of parts,
+// parsed out of a capture that held keeps out of the pool until then.
+type lazyText struct {
+	once sync.Once
+	text string
+	msgs []genai.Message
+	ps   []genai.Part
+	isPS bool
+	held *heldCapture
+}
+
+// messages makes t the text of msgs, whose strings may lie in held's
+// capture.
+func (t *lazyText) messages(msgs []genai.Message, held *heldCapture) {
+	t.msgs, t.held = msgs, held
+}
+
+// parts makes t the text of ps, whose strings may lie in held's capture.
+func (t *lazyText) parts(ps []genai.Part, held *heldCapture) {
+	t.ps, t.isPS, t.held = ps, true, held
+}
+
+// hand reports whether t has a part to record, and if so makes held wait
+// for it: the caller then hands t over (Text must run once for the
+// capture to go back to the pool).
+func (t *lazyText) hand() bool {
+	n := len(t.ps)
+	if !t.isPS {
+		for i := range t.msgs {
+			n += len(t.msgs[i].Parts)
+		}
+	}
+	if n == 0 {
+		return false
+	}
+	t.held.refs.Add(1)
+	return true
+}
+
+// Text implements handoff.Lazy: the text, made on the first call, after
+// which t lets go of its capture.
+func (t *lazyText) Text() string {
+	t.once.Do(func() {
+		if t.isPS {
+			t.text, _ = genai.PartsContentText(t.ps)
+		} else {
+			t.text, _ = genai.ContentText(t.msgs)
+		}
+		t.msgs, t.ps = nil, nil
+		t.held.done()
+	})
+	return t.text
+}
+
+// heldCapture is a pooled capture buffer (acquireCapture) that lazy texts
+// may read after the exchange is done with it: hold takes the exchange's
+// reference, each text handed over one more (lazyText.hand), and the last
+// done gives the buffer back. When a handed text is never made (its span
+// was not audited), the buffer is left to the garbage collector.
+type heldCapture struct {
+	pooled *[]byte
+	buf    []byte
+	refs   atomic.Int32
+}
+
+// hold makes h the holder of pooled (with buf, what was appended to it),
+// with the exchange's own reference. It runs before any text is handed.
+func (h *heldCapture) hold(pooled *[]byte, buf []byte) {
+	h.pooled, h.buf = pooled, buf
+	h.refs.Store(1)
+}
+
+// done drops one reference; the last gives the buffer back. It does
+// nothing on an h that holds no buffer.
+func (h *heldCapture) done() {
+	if h.refs.Add(-1) == 0 && h.pooled != nil {
+		releaseCapture(h.pooled, h.buf)
+	}
 }
 
 // tracerOptions are otelaudit's scope options, taken once: Handler spans

@@ -74,7 +74,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		replace = &prefixBody{r: io.MultiReader(bytes.NewReader(all), rest), c: r.Body}
 	}
-	ctx, x := h.cfg.begin(ctx, r, r.Host, body, truncated, true, start)
+	ctx, x := h.cfg.begin(ctx, r, r.Host, body, nil, truncated, true, start)
 
 	r2 := r.WithContext(ctx)
 	if replace != nil {

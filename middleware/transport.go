@@ -63,12 +63,9 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Host != "" {
 		host = r.Host
 	}
-	ctx, x := t.cfg.begin(r.Context(), r, host, body, trunc, false, start)
-	if pooled != nil && x.ext == nil {
-		// The audit's own copy (read through GetBody), and no Extractor
-		// that might keep it: begin copied what the span keeps.
-		releaseCapture(pooled, body)
-	}
+	// The audit's own copy (read through GetBody) goes back to the pool
+	// once nothing reads it (begin sees to it).
+	ctx, x := t.cfg.begin(r.Context(), r, host, body, pooled, trunc, false, start)
 	// A shallow copy is enough: only its context and body change, and the
 	// audit never writes headers (no propagation into provider requests).
 	r2 := r.WithContext(ctx)

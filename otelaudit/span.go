@@ -420,6 +420,29 @@ func (c *Call) SetContentText(key attribute.Key, text string) {
 	c.content.SetText(key, text)
 }
 
+// LazyText is a content text made when it is read (see
+// [Call.SetLazyContentText]).
+type LazyText interface {
+	// Text returns the text, the same on every call. It may be called from
+	// any goroutine once the span ended, any number of times, or never
+	// (when the span is not audited).
+	Text() string
+}
+
+// SetLazyContentText is [Call.SetContentText] with the text made when the
+// audit processor reads it, on its worker after the span ended, instead of
+// now: building the text (such as copying it out of a buffer the caller
+// recycles once the text is made) then costs the caller's goroutine
+// nothing. With [WithContentOnSpan] the text is made now and goes on the
+// span; with WithContent(false), or when no audit processor takes the
+// span, l is never read.
+func (c *Call) SetLazyContentText(key attribute.Key, l LazyText) {
+	if c == nil || c.noContent {
+		return
+	}
+	c.content.SetLazy(key, l)
+}
+
 // SetOutput records the model's answer: gen_ai.output.messages (one message
 // per choice) and gen_ai.response.finish_reasons (the non-empty
 // FinishReasons, in order). With WithContent(false) only the finish reasons

@@ -60,11 +60,25 @@ type Text struct {
 	Key  attribute.Key
 	one  string   // the usual single part, kept without a slice
 	many []string // several parts (owned by the slot); nil for one
+	lazy Lazy     // the one part, made when read ([Sink.SetLazy]); nil otherwise
+}
+
+// Lazy is content text made when the audit processor reads it rather than
+// when it is handed over ([Sink.SetLazy]): the work moves from the
+// instrumented caller's goroutine to the audit worker's.
+type Lazy interface {
+	// Text returns the text, the same on every call. It may be called
+	// from any goroutine once the span ended, any number of times, or
+	// never (when the span is not audited).
+	Text() string
 }
 
 // AppendParts appends t's parts to dst.
 func (t *Text) AppendParts(dst []string) []string {
-	if t.many == nil {
+	switch {
+	case t.lazy != nil:
+		return append(dst, t.lazy.Text())
+	case t.many == nil:
 		return append(dst, t.one)
 	}
 	return append(dst, t.many...)
@@ -72,7 +86,10 @@ func (t *Text) AppendParts(dst []string) []string {
 
 // KeyValue is t as the string slice attribute it stands for.
 func (t *Text) KeyValue() attribute.KeyValue {
-	if t.many == nil {
+	switch {
+	case t.lazy != nil:
+		return t.Key.StringSlice([]string{t.lazy.Text()})
+	case t.many == nil:
 		return t.Key.StringSlice([]string{t.one})
 	}
 	return t.Key.StringSlice(t.many)
@@ -257,6 +274,20 @@ func (k Sink) SetTexts(key attribute.Key, parts []string) {
 		k.span.SetAttributes(key.StringSlice(parts))
 	case k.slot != nil:
 		k.slot.setTexts(Text{Key: key, many: parts})
+	}
+}
+
+// SetLazy is [Sink.SetText] for a text l makes when it is read: the audit
+// processor's worker calls l.Text() after the span ended, so building the
+// text (and copying it out of a buffer the caller recycles afterwards)
+// costs the caller nothing. With the opt-in the text is made now and put
+// on the span; with neither, l is dropped unread.
+func (k Sink) SetLazy(key attribute.Key, l Lazy) {
+	switch {
+	case k.onSpan:
+		k.span.SetAttributes(key.StringSlice([]string{l.Text()}))
+	case k.slot != nil:
+		k.slot.setTexts(Text{Key: key, lazy: l})
 	}
 }
 
