@@ -1,9 +1,11 @@
 package awskeys_test
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,8 +34,11 @@ import (
 // Each encrypted sub-benchmark runs a hash-only Logger beside it, in
 // alternating chunks of logCompareChunk entries (the baseline's chunks are
 // not timed), so that the machine's load drifts over both alike. It
-// reports, besides entries/s and cpu-µs/entry (process CPU: this
-// goroutine, the store's syncer and GC) and, with 1 goroutine,
+// reports, besides entries/s, cpu-µs/entry (process CPU: this
+// goroutine, the store's syncer and GC), sched-wait-µs/entry (the time
+// goroutines spent runnable before a processor ran them, which a writer
+// woken by another spends; see the runtime's /sched/latencies:seconds)
+// and, with 1 goroutine,
 // caller-cpu-µs/entry (the CPU of the thread that calls Log, which bounds
 // the 1-goroutine rate on an idle machine and depends little on load),
 // the baseline's figures
@@ -108,6 +113,7 @@ func BenchmarkLoggerLogEncrypted(b *testing.B) {
 			rate, cpu := run.figures()
 			b.ReportMetric(rate, "entries/s")
 			b.ReportMetric(cpu, "cpu-µs/entry")
+			b.ReportMetric(run.schedWaitFigure(), "sched-wait-µs/entry")
 			caller := run.callerFigure()
 			if bc.goroutines == 1 {
 				b.ReportMetric(caller, "caller-cpu-µs/entry")
@@ -139,6 +145,9 @@ type logRun struct {
 	l         *otelaudit.Logger
 	n         atomic.Int64
 	wall, cpu time.Duration
+	// schedWait is the time goroutines spent runnable but not running
+	// during the chunks (runtime/metrics /sched/latencies:seconds).
+	schedWait time.Duration
 	callerCPU time.Duration // 1 goroutine only
 }
 
@@ -188,7 +197,7 @@ func (r *logRun) log(b *testing.B, n, goroutines int) {
 			}
 		}
 	}
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0, wait0 := time.Now(), processCPU(), schedLatency()
 	if goroutines == 1 {
 		runtime.LockOSThread()
 		t0 := threadCPU()
@@ -204,6 +213,7 @@ func (r *logRun) log(b *testing.B, n, goroutines int) {
 	}
 	r.wall += time.Since(start)
 	r.cpu += processCPU() - cpu0
+	r.schedWait += schedLatency() - wait0
 	if b.Failed() {
 		b.FailNow()
 	}
@@ -230,6 +240,13 @@ func (r *logRun) close(b *testing.B) {
 func (r *logRun) figures() (rate, cpuMicros float64) {
 	n := float64(r.n.Load())
 	return n / r.wall.Seconds(), float64(r.cpu.Microseconds()) / n
+}
+
+// schedWaitFigure returns the µs per entry goroutines spent runnable
+// but not running during the run (all goroutines of the process; a
+// writer woken by another waits there until a processor takes it).
+func (r *logRun) schedWaitFigure() float64 {
+	return float64(r.schedWait.Nanoseconds()) / 1e3 / float64(r.n.Load())
 }
 
 // callerFigure returns the CPU µs per entry of the thread that called Log
@@ -338,6 +355,26 @@ func (r *floorRun) report(b *testing.B, rate float64, parallel int) {
 	b.ReportMetric(floorRate, "floor-entries/s")
 	b.ReportMetric(rate/floorRate, "x-floor")
 	b.ReportMetric(float64(len(r.line)), "line-bytes")
+}
+
+// schedLatency returns the total time goroutines of this process have
+// spent runnable before they ran, from the runtime's histogram
+// (/sched/latencies:seconds; each sample counted at its bucket's lower
+// bound, so the figure is if anything low).
+func schedLatency() time.Duration {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return 0
+	}
+	h := s[0].Value.Float64Histogram()
+	var total float64
+	for i, n := range h.Counts {
+		if lo := h.Buckets[i]; n > 0 && lo > 0 && !math.IsInf(lo, 0) {
+			total += float64(n) * lo
+		}
+	}
+	return time.Duration(total * 1e9)
 }
 
 // processCPU returns the user plus system CPU time the process has used.
