@@ -102,10 +102,11 @@ func (o *openSpans) start(parent trace.Span, s sdktrace.ReadWriteSpan, slot *han
 			paired = true
 		}
 	}
-	if _, dup := sh.m[k]; !dup {
+	held := len(sh.m)
+	sh.m[k] = e // one map operation; a span registered twice counts once
+	if len(sh.m) > held {
 		o.n.Add(1)
 	}
-	sh.m[k] = e
 	sh.mu.Unlock()
 	if paired {
 		s.SetAttributes(AuditSameCallKey.String(parent.SpanContext().SpanID().String()))

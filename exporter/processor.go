@@ -95,35 +95,61 @@ func (it *item) view() sdktrace.ReadOnlySpan { return withContent(it.span, it.sl
 
 // processor is the lossless audit span processor. See NewProcessor.
 //
-// Fixed after construction: e, cfg, queue, jobs, spool, ctx, cancel, done.
-// sendMu is held for reading by every send on queue and for writing once,
-// by Shutdown, to close queue after the last send.
+// Fixed after construction: e, cfg, queue, jobs, spool, spoolSignal, ctx,
+// cancel, done. sendMu is held for reading by every send on queue and for
+// writing once, by Shutdown, to close queue after the last send.
+//
+// The fields are grouped by who writes them, each group on cache lines of
+// its own: what the callers write on every span (sendMu, accepted, open)
+// and what the worker writes on every batch (settled) would otherwise
+// share lines with each other and with the fields both read, and each
+// write by one side would cost the other a cache miss on its next span.
 type processor struct {
-	e   *Exporter
-	cfg processorConfig
-
+	// Read by everyone, written once (stopped: at Shutdown).
+	e           *Exporter
+	cfg         processorConfig
 	queue       chan item
 	jobs        chan job // convert -> writeLoop
-	sendMu      sync.RWMutex
 	spool       *spool
 	spoolSignal chan struct{}
+	ctx         context.Context // cancelled when Shutdown runs out of time
+	cancel      context.CancelFunc
+	done        chan struct{} // closed when both worker stages have exited
+	stopped     atomic.Bool
 
-	ctx    context.Context // cancelled when Shutdown runs out of time
-	cancel context.CancelFunc
-	done   chan struct{} // closed when both worker stages have exited
+	_ cacheLinePad
+	// Written by the callers on every span.
+	sendMu sync.RWMutex
+	// accepted counts the entries accepted (queued or spooled), spool
+	// segments left by an earlier run included; settled counts those
+	// that left the pipeline (written, or dropped). See pending.
+	accepted atomic.Int64
 
-	stopped  atomic.Bool
+	_ cacheLinePad
+	// Written by the worker on every batch.
+	settled atomic.Int64
+
+	_        cacheLinePad
 	stopOnce sync.Once
 	stopErr  error
-
-	// pending counts accepted entries not yet in the backend (queued,
-	// being written, or spooled).
-	pending atomic.Int64
 
 	// open holds the spans started and not yet ended that the processor
 	// needs at their end: their content hand-offs (see internal/handoff)
 	// and the spans that may describe the same call (see AuditSameCallKey).
+	// Written by the callers; its shards are on lines of their own.
 	open openSpans
+}
+
+// cacheLinePad keeps what follows it off the cache lines of what precedes
+// it (two 64-byte lines: x86 fetches lines in adjacent pairs).
+type cacheLinePad [128]byte
+
+// pending is the number of accepted entries not yet in the backend
+// (queued, being converted or written, or spooled). Read while entries
+// move, it may count a few that just left, never miss one still there.
+func (p *processor) pending() int64 {
+	settled := p.settled.Load()
+	return p.accepted.Load() - settled
 }
 
 var _ sdktrace.SpanProcessor = (*processor)(nil)
@@ -202,7 +228,7 @@ func NewProcessor(e *Exporter, opts ...ProcessorOption) sdktrace.SpanProcessor {
 			otel.Handle(fmt.Errorf("exporter: spool disabled, blocking on a full queue instead: %w", err))
 		} else {
 			p.spool = sp
-			p.pending.Add(sp.Pending())
+			p.accepted.Add(sp.Pending())
 		}
 	}
 	depth := func() int64 { return int64(len(p.queue)) }
@@ -259,7 +285,7 @@ func (p *processor) accept(it item) {
 		otel.Handle(fmt.Errorf("exporter: GenAI span %s ended after Shutdown; its audit entry is lost", s.SpanContext().SpanID()))
 		return
 	}
-	p.pending.Add(1)
+	p.accepted.Add(1)
 	if p.spool == nil {
 		p.queue <- it
 		return
@@ -278,7 +304,7 @@ func (p *processor) accept(it item) {
 	}
 	en := p.e.entry(context.Background(), it.view())
 	if en == nil {
-		p.pending.Add(-1)
+		p.settled.Add(1)
 		return
 	}
 	if err := p.spool.append([]*storage.AuditEntry{en}); err != nil {
@@ -328,7 +354,7 @@ func (p *processor) ForceFlush(ctx context.Context) error {
 }
 
 func (p *processor) notDurable(op string, err error) error {
-	n := p.pending.Load()
+	n := p.pending()
 	if p.spool != nil {
 		return fmt.Errorf("exporter: %s: %d accepted audit entries not yet in the backend (%d kept in the spool %s): %w",
 			op, n, p.spool.Pending(), p.spool.dir, err)
@@ -372,7 +398,7 @@ func (p *processor) Shutdown(ctx context.Context) error {
 			// A write is still in the backend's hands: do not wait for it
 			// (nor for the backend's flush), report what is not durable.
 			lost := p.e.dropped.Load() - droppedBefore
-			inFlight := p.pending.Load()
+			inFlight := p.pending()
 			kept := int64(0)
 			if p.spool != nil {
 				kept = p.spool.Pending()
@@ -445,14 +471,14 @@ func (p *processor) salvage(deadline <-chan time.Time) bool {
 				// Nowhere to keep it: count it without converting it or
 				// reporting it alone; Shutdown's error gives the count.
 				p.e.dropped.Add(1)
-				p.pending.Add(-1)
+				p.settled.Add(1)
 			case it.entry != nil:
 				keep = append(keep, it.entry)
 			default:
 				if en := p.e.entry(context.Background(), it.view()); en != nil {
 					keep = append(keep, en)
 				} else {
-					p.pending.Add(-1)
+					p.settled.Add(1)
 				}
 			}
 		}
@@ -563,7 +589,7 @@ func (p *processor) convert() {
 			if en != nil {
 				cur.add(en, hint())
 			} else {
-				p.pending.Add(-1)
+				p.settled.Add(1)
 			}
 		}
 		if cur.size() >= p.cfg.batchSize {
@@ -652,7 +678,7 @@ func (p *processor) write(batch []*storage.AuditEntry) []*storage.AuditEntry {
 		return batch
 	}
 	rest, err := p.e.writeDurable(p.ctx, batch, false)
-	p.pending.Add(-int64(len(batch) - len(rest)))
+	p.settled.Add(int64(len(batch) - len(rest)))
 	if err != nil {
 		// Only a cancelled p.ctx stops writeDurable; the caller spills
 		// the rest.
@@ -698,7 +724,7 @@ func (p *processor) replay(all bool) error {
 			otel.Handle(fmt.Errorf("exporter: remove replayed spool segment: %w", err))
 		}
 		p.e.replayed.Add(int64(len(es)))
-		p.pending.Add(-int64(len(es)))
+		p.settled.Add(int64(len(es)))
 		if !all {
 			return nil
 		}
@@ -735,7 +761,7 @@ func (p *processor) spill(es []*storage.AuditEntry) {
 		}
 	}
 	p.e.dropped.Add(int64(len(es)))
-	p.pending.Add(-int64(len(es)))
+	p.settled.Add(int64(len(es)))
 	otel.Handle(fmt.Errorf("exporter: %d audit entries lost: shutdown ran out of time before the backend took them", len(es)))
 }
 
