@@ -48,9 +48,9 @@ type Slot struct {
 	closed bool       // Attach ran: no later span may claim it
 	attrs  []attribute.KeyValue
 	texts  []Text
-	// textBuf backs texts for the usual input and output parts, so that
-	// they need no allocation of their own.
-	textBuf [2]Text
+	// textBuf backs texts for the usual input, output and system
+	// instructions, so that they need no allocation of their own.
+	textBuf [3]Text
 }
 
 // Text is content handed over as its text parts ([Sink.SetText],

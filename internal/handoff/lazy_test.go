@@ -66,3 +66,19 @@ func TestSetLazy(t *testing.T) {
 		}
 	})
 }
+
+// TestThreeTextsAllocateNothing: the usual texts of a call (input, system
+// instructions, output) fit the slot's own room.
+func TestThreeTextsAllocateNothing(t *testing.T) {
+	m := &made{s: "x"}
+	sl := new(Slot)
+	if n := testing.AllocsPerRun(100, func() {
+		*sl = Slot{}
+		BeginIn(context.Background(), sl)
+		sl.setTexts(Text{Key: "gen_ai.input.messages", lazy: m})
+		sl.setTexts(Text{Key: "gen_ai.system_instructions", lazy: m})
+		sl.setTexts(Text{Key: "gen_ai.output.messages", one: "y"})
+	}); n != 0 {
+		t.Fatalf("three texts allocate %v times", n)
+	}
+}
