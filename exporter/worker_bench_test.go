@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
@@ -39,6 +40,15 @@ func (r *slotRecorder) ForceFlush(context.Context) error { return nil }
 // it reaches the caller through CPU time taken and GC work. allocs/op
 // and B/op do not depend on the machine's load.
 func BenchmarkWorkerEntry(b *testing.B) {
+	b.Run("noop-metrics", func(b *testing.B) { benchmarkWorkerEntry(b) })
+	b.Run("sdk-metrics", func(b *testing.B) {
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+		defer func() { _ = mp.Shutdown(context.Background()) }()
+		benchmarkWorkerEntry(b, WithMeterProvider(mp))
+	})
+}
+
+func benchmarkWorkerEntry(b *testing.B, opts ...Option) {
 	rec := &slotRecorder{}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	text := strings.Repeat("the quick brown fox jumps over the lazy dog ", 24)[:1024]
@@ -57,7 +67,7 @@ func BenchmarkWorkerEntry(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	e, err := New(logger)
+	e, err := New(logger, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
