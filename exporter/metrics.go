@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -35,6 +36,7 @@ const (
 )
 
 type instruments struct {
+	sets          metricSets
 	reg           metric.Registration
 	writeDuration metric.Float64Histogram
 	tokenUsage    genaiconv.ClientTokenUsage
@@ -117,48 +119,47 @@ func (in *instruments) recordWrite(ctx context.Context, d time.Duration, err err
 // carries the attributes the conventions list for it when the span has
 // them: gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model,
 // gen_ai.response.model, server.address, server.port, and error.type
-// (durations only).
+// (durations only). The attribute sets come from a cache (see
+// metricSets): the same few repeat, and building them per span cost more
+// than the rest of the conversion.
 func (in *instruments) recordGenAI(ctx context.Context, s SpanView, it *otelaudit.Interaction) {
 	if !in.opDuration.Enabled(ctx) && !in.srvDuration.Enabled(ctx) && !in.tokenUsage.Enabled(ctx) {
 		return // no reader takes them (a no-op MeterProvider): skip building the attributes
 	}
-	op := genaiconv.OperationNameAttr(it.Operation)
-	prov := genaiconv.ProviderNameAttr(it.Provider)
-	var buf [6]attribute.KeyValue
-	extra := buf[:0]
-	if it.Model != "" {
-		extra = append(extra, semconv.GenAIRequestModelKey.String(it.Model))
-	}
-	var server bool
-	if k, ok := s.(interface{ SpanKind() trace.SpanKind }); ok {
-		server = k.SpanKind() == trace.SpanKindServer
+	k := metricKey{op: it.Operation, provider: it.Provider, model: it.Model}
+	if sk, ok := s.(interface{ SpanKind() trace.SpanKind }); ok {
+		k.server = sk.SpanKind() == trace.SpanKindServer
 	}
 	own, _, _ := spanContent(s) // none of these is handed-over content
 	for _, kv := range own {
 		switch kv.Key {
-		case semconv.GenAIResponseModelKey, semconv.ServerAddressKey:
+		case semconv.GenAIResponseModelKey:
 			if kv.Value.Type() == attribute.STRING && kv.Value.AsString() != "" {
-				extra = append(extra, kv)
+				k.respModel, k.hasRespModel = kv.Value.AsString(), true
+			}
+		case semconv.ServerAddressKey:
+			if kv.Value.Type() == attribute.STRING && kv.Value.AsString() != "" {
+				k.address, k.hasAddress = kv.Value.AsString(), true
 			}
 		case semconv.ServerPortKey:
 			if kv.Value.Type() == attribute.INT64 {
-				extra = append(extra, kv)
+				k.port, k.hasPort = kv.Value.AsInt64(), true
 			}
 		}
 	}
-	noErr := len(extra)
 	if et, ok := it.Metadata[string(semconv.ErrorTypeKey)].(string); ok {
-		extra = append(extra, semconv.ErrorTypeKey.String(et))
+		k.errType, k.hasErrType = et, true
 	}
+	sets := in.sets.get(k)
 	ended := !s.EndTime().IsZero()
-	if server {
+	if k.server {
 		if ended {
-			in.srvDuration.Record(ctx, it.Latency.Seconds(), op, prov, extra...)
+			in.srvDuration.Float64Histogram.Record(ctx, it.Latency.Seconds(), sets.duration)
 		}
 		return
 	}
 	if ended {
-		in.opDuration.Record(ctx, it.Latency.Seconds(), op, prov, extra...)
+		in.opDuration.Float64Histogram.Record(ctx, it.Latency.Seconds(), sets.duration)
 	}
 	if it.InputTokens == nil && it.OutputTokens == nil {
 		return
@@ -166,11 +167,79 @@ func (in *instruments) recordGenAI(ctx context.Context, s SpanView, it *otelaudi
 	if !in.tokenUsage.Enabled(ctx) {
 		return
 	}
-	extra = extra[:noErr] // token usage has no error.type
 	if it.InputTokens != nil {
-		in.tokenUsage.Record(ctx, *it.InputTokens, op, prov, genaiconv.TokenTypeInput, extra...)
+		in.tokenUsage.Int64Histogram.Record(ctx, *it.InputTokens, sets.tokensIn)
 	}
 	if it.OutputTokens != nil {
-		in.tokenUsage.Record(ctx, *it.OutputTokens, op, prov, genaiconv.TokenTypeOutput, extra...)
+		in.tokenUsage.Int64Histogram.Record(ctx, *it.OutputTokens, sets.tokensOut)
 	}
+}
+
+// metricKey is what the attributes of a span's GenAI metrics depend on.
+type metricKey struct {
+	server                            bool
+	op, provider, model               string
+	respModel, address, errType       string
+	port                              int64
+	hasRespModel, hasAddress, hasPort bool
+	hasErrType                        bool
+}
+
+// genAISets are the attributes of one metricKey's measurements, as
+// options ready to pass: the duration's (with error.type) and the token
+// usage's for input and output tokens (without it).
+type genAISets struct {
+	duration, tokensIn, tokensOut metric.RecordOption
+}
+
+// metricSetsMax bounds metricSets: a service with more combinations
+// (models, servers, error types) than this rebuilds sets now and then.
+const metricSetsMax = 256
+
+// metricSets caches the attribute sets of the GenAI metrics by metricKey.
+// Safe for concurrent use.
+type metricSets struct {
+	mu sync.Mutex
+	m  map[metricKey]*genAISets
+}
+
+// get returns k's sets, built on first use: the same attributes, in the
+// same precedence, as genaiconv's Record methods would give them.
+func (c *metricSets) get(k metricKey) *genAISets {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.m[k]; ok {
+		return s
+	}
+	if c.m == nil || len(c.m) >= metricSetsMax {
+		c.m = make(map[metricKey]*genAISets)
+	}
+	var buf [8]attribute.KeyValue
+	attrs := buf[:0]
+	if k.model != "" {
+		attrs = append(attrs, semconv.GenAIRequestModelKey.String(k.model))
+	}
+	if k.hasRespModel {
+		attrs = append(attrs, semconv.GenAIResponseModelKey.String(k.respModel))
+	}
+	if k.hasAddress {
+		attrs = append(attrs, semconv.ServerAddressKey.String(k.address))
+	}
+	if k.hasPort {
+		attrs = append(attrs, semconv.ServerPortKey.Int64(k.port))
+	}
+	attrs = append(attrs,
+		attribute.String("gen_ai.operation.name", k.op),
+		attribute.String("gen_ai.provider.name", k.provider))
+	noErr := len(attrs)
+	tokens := func(t genaiconv.TokenTypeAttr) metric.RecordOption {
+		return metric.WithAttributeSet(attribute.NewSet(append(attrs[:noErr:noErr], attribute.String("gen_ai.token.type", string(t)))...))
+	}
+	s := &genAISets{tokensIn: tokens(genaiconv.TokenTypeInput), tokensOut: tokens(genaiconv.TokenTypeOutput)}
+	if k.hasErrType {
+		attrs = append(attrs, semconv.ErrorTypeKey.String(k.errType))
+	}
+	s.duration = metric.WithAttributeSet(attribute.NewSet(attrs...))
+	c.m[k] = s
+	return s
 }

@@ -2,6 +2,8 @@ package exporter_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -117,5 +119,64 @@ func TestGenAIMetricsFollowTheSpecTables(t *testing.T) {
 	require.Len(t, hs.DataPoints, 1)
 	assert.Equal(t, specDurationBuckets, hs.DataPoints[0].Bounds)
 	assert.Equal(t, base, attrMap(hs.DataPoints[0].Attributes))
+	require.NoError(t, p.tp.Shutdown(t.Context()))
+}
+
+// TestGenAIMetricsManyCombinations: more model and error combinations than
+// the processor keeps attribute sets for, recorded from several goroutines,
+// each still counted under its own attributes (the duration with its
+// error.type, the token usage without it).
+func TestGenAIMetricsManyCombinations(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	p := newPipeline(t, newFakeBackend(), []exporter.Option{exporter.WithMeterProvider(mp)})
+	tr := p.tp.Tracer("test")
+	const models, rounds = 300, 2
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := g; i < models*rounds; i += 4 {
+				attrs := []attribute.KeyValue{
+					attribute.String("gen_ai.operation.name", "chat"), attribute.String("gen_ai.provider.name", "openai"),
+					attribute.String("gen_ai.request.model", fmt.Sprintf("m-%d", i%models)),
+					attribute.Int("gen_ai.usage.input_tokens", i%models),
+				}
+				if i%models%3 == 0 {
+					attrs = append(attrs, attribute.String("error.type", fmt.Sprintf("e-%d", i%models)))
+				}
+				_, s := tr.Start(t.Context(), "chat", trace.WithAttributes(attrs...))
+				s.End()
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, p.tp.ForceFlush(t.Context()))
+	got := genAIMetrics(t, reader)
+	dur := got["gen_ai.client.operation.duration"].Data.(metricdata.Histogram[float64]).DataPoints
+	require.Len(t, dur, models)
+	for _, dp := range dur {
+		a := attrMap(dp.Attributes)
+		var i int
+		_, err := fmt.Sscanf(a["gen_ai.request.model"].(string), "m-%d", &i)
+		require.NoError(t, err)
+		want := map[string]any{"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": fmt.Sprintf("m-%d", i)}
+		if i%3 == 0 {
+			want["error.type"] = fmt.Sprintf("e-%d", i)
+		}
+		assert.Equal(t, want, a)
+		assert.Equal(t, uint64(rounds), dp.Count, "model %d", i)
+	}
+	usage := got["gen_ai.client.token.usage"].Data.(metricdata.Histogram[int64]).DataPoints
+	require.Len(t, usage, models)
+	for _, dp := range usage {
+		a := attrMap(dp.Attributes)
+		assert.NotContains(t, a, "error.type")
+		assert.Equal(t, "input", a["gen_ai.token.type"])
+		var i int
+		_, err := fmt.Sscanf(a["gen_ai.request.model"].(string), "m-%d", &i)
+		require.NoError(t, err)
+		assert.Equal(t, int64(rounds*i), dp.Sum)
+	}
 	require.NoError(t, p.tp.Shutdown(t.Context()))
 }
