@@ -219,6 +219,10 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		system                    []genai.Part
 		// extra holds the span's start attributes beyond StartCall's own.
 		extra = x.attrBuf[:0]
+		// content holds what goes beside the span, not on it: content
+		// and audit.metadata.* (otelaudit.IsContentKey), kept apart as
+		// they are made rather than sorted out of extra afterwards.
+		content []attribute.KeyValue
 	)
 	claimed := false
 	for _, e := range c.extractors {
@@ -253,7 +257,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		default:
 			input = rawMessage("user", body)
 			if err != nil && target.API != genai.APIUnknown && len(body) > 0 {
-				extra = append(extra, otelaudit.AuditMetadataKey(MetadataRequestUnparsed).Bool(true))
+				content = append(content, otelaudit.AuditMetadataKey(MetadataRequestUnparsed).Bool(true))
 			}
 		}
 		// Copies: the body may be a recycled capture buffer.
@@ -287,7 +291,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		ctx = ContextWithConversationID(ctx, conv)
 	}
 	if reqTrunc {
-		extra = append(extra, otelaudit.AuditMetadataKey(MetadataRequestTruncated).Bool(true))
+		content = append(content, otelaudit.AuditMetadataKey(MetadataRequestTruncated).Bool(true))
 	}
 	if h, p, err := net.SplitHostPort(host); err == nil {
 		extra = append(extra, semconv.ServerAddress(h))
@@ -298,9 +302,6 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		extra = append(extra, semconv.ServerAddress(host))
 	}
 
-	// Content (and audit.metadata.*) goes beside the span, not on it.
-	var content []attribute.KeyValue
-	extra, content = splitContent(extra)
 	defer func() {
 		// The texts hold the request's capture until the audit made them.
 		defer x.reqHeld.done()
@@ -385,20 +386,6 @@ func headerValue(h http.Header, key string) string {
 		return v[0]
 	}
 	return ""
-}
-
-// splitContent moves the content attributes of attrs (otelaudit.IsContentKey:
-// messages, audit.metadata.*) to content, in place.
-func splitContent(attrs []attribute.KeyValue) (rest, content []attribute.KeyValue) {
-	rest = attrs[:0]
-	for _, kv := range attrs {
-		if otelaudit.IsContentKey(kv.Key) {
-			content = append(content, kv)
-		} else {
-			rest = append(rest, kv)
-		}
-	}
-	return rest, content
 }
 
 // respond records the status and headers of the reply and chooses how to
@@ -614,6 +601,8 @@ func (x *exchange) finish(readErr error, early bool) {
 	// begin is done with attrBuf.
 	attrs := x.attrBuf[:0]
 	var (
+		// content goes beside the span (see begin).
+		content []attribute.KeyValue
 		errType string
 		out     []genai.Message // the reply's messages, when content is wanted
 	)
@@ -625,11 +614,9 @@ func (x *exchange) finish(readErr error, early bool) {
 	defer func() {
 		if len(out) > 0 {
 			x.texts[2].messages(out, &x.respHeld)
-			attrs = x.appendContent(attrs, semconv.GenAIOutputMessagesKey,
+			content = x.appendContent(content, semconv.GenAIOutputMessagesKey,
 				func() string { return genai.OutputMessagesJSON(out, finishFallback(errType)) }, &x.texts[2])
 		}
-		var content []attribute.KeyValue
-		attrs, content = splitContent(attrs)
 		x.span.SetAttributes(attrs...)
 		x.setContent(content...)
 		x.span.End()
@@ -641,7 +628,7 @@ func (x *exchange) finish(readErr error, early bool) {
 		attrs = append(attrs, semconv.HTTPResponseStatusCode(x.status))
 	}
 	if x.hijacked {
-		attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataHijacked).Bool(true))
+		content = append(content, otelaudit.AuditMetadataKey(MetadataHijacked).Bool(true))
 	}
 	if x.ext != nil {
 		if resp, ok := x.ext.ExtractResponse(x.status, x.header, x.buf); ok {
@@ -655,7 +642,7 @@ func (x *exchange) finish(readErr error, early bool) {
 			errType = errorTypeOf(readErr)
 		}
 		if x.truncated {
-			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
+			content = append(content, otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
 		}
 		if errType != "" {
 			attrs = x.appendError(attrs, errType)
@@ -671,7 +658,7 @@ func (x *exchange) finish(readErr error, early bool) {
 		res := x.stream.Result()
 		attrs, out = x.appendReply(attrs, res)
 		if res.Truncated {
-			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
+			content = append(content, otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
 		}
 		errType = res.ErrorType
 		if errType == "" && !x.stream.Done() {
@@ -688,10 +675,10 @@ func (x *exchange) finish(readErr error, early bool) {
 			}
 		}
 		if !x.stream.Done() && (x.parser != nil && x.parser.Pending() || x.frames != nil && x.frames.Pending()) {
-			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataCutMidEvent).Bool(true))
+			content = append(content, otelaudit.AuditMetadataKey(MetadataCutMidEvent).Bool(true))
 		}
 		if x.frames != nil && x.frames.Err() != nil {
-			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataStreamCorrupt).Bool(true))
+			content = append(content, otelaudit.AuditMetadataKey(MetadataStreamCorrupt).Bool(true))
 		}
 		if x.server && errType == "" {
 			x.recordServerStream(res)
@@ -708,7 +695,7 @@ func (x *exchange) finish(readErr error, early bool) {
 			}
 		}
 		if truncated {
-			attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
+			content = append(content, otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
 		}
 		if x.status >= 400 {
 			errType = genai.ErrorType(x.status, body)
@@ -725,7 +712,7 @@ func (x *exchange) finish(readErr error, early bool) {
 			errType = res.ErrorType
 		default:
 			if err != nil && x.api != genai.APIUnknown && len(body) > 0 {
-				attrs = append(attrs, otelaudit.AuditMetadataKey(MetadataResponseUnparsed).Bool(true))
+				content = append(content, otelaudit.AuditMetadataKey(MetadataResponseUnparsed).Bool(true))
 			}
 			attrs, out = x.appendReply(attrs, &genai.Response{Messages: rawMessage("assistant", body)})
 		}

@@ -313,6 +313,21 @@ func TestLargeBodyWithoutGetBody(t *testing.T) {
 	assert.Equal(t, true, es[0].Metadata["request_unparsed"])
 	assert.Equal(t, big[:1024], str(es[0].InputContent))
 	assert.Equal(t, fakellm.DefaultReply, str(es[0].OutputContent))
+	requireNoContentOnSpans(t, r)
+}
+
+// requireNoContentOnSpans fails unless every span the rig recorded is
+// free of content and audit.metadata.* attributes (otelaudit.IsContentKey):
+// those go to the audit beside the span.
+func requireNoContentOnSpans(t *testing.T, r *rig) {
+	t.Helper()
+	ended := r.spans.Ended()
+	require.NotEmpty(t, ended)
+	for _, s := range ended {
+		for _, kv := range s.Attributes() {
+			assert.False(t, otelaudit.IsContentKey(kv.Key), "%s on span %q", kv.Key, s.Name())
+		}
+	}
 }
 
 func TestResponseTruncated(t *testing.T) {
@@ -336,6 +351,7 @@ func TestResponseTruncated(t *testing.T) {
 		assert.LessOrEqual(t, len(str(e.OutputContent)), 512)
 	}
 	assert.Equal(t, reply[:512], str(es[1].OutputContent), "stream output cut at the cap")
+	requireNoContentOnSpans(t, r)
 }
 
 func TestGzipDecodedForAuditOnly(t *testing.T) {
