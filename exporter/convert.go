@@ -135,12 +135,6 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	blk := new(struct {
 		ids [2*len(tid) + 2*len(sid)]byte
 		tok [2]int64
-		// The metadata's usual values, boxed without an allocation of
-		// their own (see boxString): response id, response model,
-		// error type, and the finish reasons' list with room for one.
-		str     [3]string
-		reasons []any
-		one     [1]any
 	})
 	hex.Encode(blk.ids[:2*len(tid)], tid[:])
 	hex.Encode(blk.ids[2*len(tid):], sid[:])
@@ -175,7 +169,7 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	)
 	setMD := func(k string, v any) {
 		if md == nil {
-			md = make(map[string]any, 8) // one group, allocated at once
+			md = make(map[string]any)
 		}
 		md[k] = v
 	}
@@ -320,20 +314,16 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 		in.Output = toolText(toolResult)
 	}
 	if respID != "" {
-		blk.str[0] = respID
-		setMD(string(semconv.GenAIResponseIDKey), boxString(&blk.str[0]))
+		setMD(string(semconv.GenAIResponseIDKey), respID)
 	}
 	if haveRespMd && respModel != "" {
-		blk.str[1] = respModel
-		setMD(string(semconv.GenAIResponseModelKey), boxString(&blk.str[1]))
+		setMD(string(semconv.GenAIResponseModelKey), respModel)
 	}
 	if haveFinish {
-		blk.reasons = reasonList(finishReasons, &blk.one)
-		setMD(string(semconv.GenAIResponseFinishReasonsKey), boxList(&blk.reasons))
+		setMD(string(semconv.GenAIResponseFinishReasonsKey), reasonList(finishReasons))
 	}
 	if errType != "" {
-		blk.str[2] = errType
-		setMD(string(semconv.ErrorTypeKey), boxString(&blk.str[2]))
+		setMD(string(semconv.ErrorTypeKey), errType)
 	}
 	if evs, ok := s.(interface{ Events() []sdktrace.Event }); ok {
 		if results, alerts := evaluations(evs.Events()); len(results) > 0 {
@@ -347,15 +337,11 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 
 // reasonList is gen_ai.response.finish_reasons as a metadata value: a
 // list of strings held as []any, the type a stored entry reads back with.
-// A list of one reason is one[:].
-func reasonList(v attribute.Value, one *[1]any) []any {
-	rs := stringList(v) // a copy: v's strings, not its storage
-	l := one[:]
-	if len(rs) != 1 {
-		l = make([]any, len(rs))
-	}
-	for i := range rs {
-		l[i] = boxedReason(&rs[i])
+func reasonList(v attribute.Value) []any {
+	rs := stringList(v)
+	l := make([]any, len(rs))
+	for i, r := range rs {
+		l[i] = boxedReason(r)
 	}
 	return l
 }
@@ -368,45 +354,14 @@ var commonReasons = [...]any{
 	"end_turn", "max_tokens", "tool_use", "stop_sequence", "STOP", "MAX_TOKENS", "SAFETY",
 }
 
-// boxedReason is *r as an any: one of commonReasons when it is one, else
-// boxed in place (see boxString).
-func boxedReason(r *string) any {
+// boxedReason is r as an any: one of commonReasons when it is one.
+func boxedReason(r string) any {
 	for _, c := range commonReasons {
-		if c.(string) == *r {
+		if c.(string) == r {
 			return c
 		}
 	}
-	return boxString(r)
-}
-
-// eface is the layout of an any: its type word and a pointer to its
-// value (a value that is not a pointer itself is always held that way).
-type eface struct {
-	typ, data unsafe.Pointer
-}
-
-// typeWord is the type word of the anys of v's dynamic type.
-func typeWord(v any) unsafe.Pointer { return (*eface)(unsafe.Pointer(&v)).typ }
-
-var (
-	stringType = typeWord("")
-	listType   = typeWord([]any(nil))
-)
-
-// boxString returns *p as an any that holds p itself instead of a copy of
-// the string header, which a conversion to any allocates: a metadata
-// value then costs no allocation of its own when *p lives in memory the
-// entry has anyway. *p must never change afterwards; the any keeps the
-// memory around p alive, as any pointer into it does.
-func boxString(p *string) (v any) {
-	*(*eface)(unsafe.Pointer(&v)) = eface{typ: stringType, data: unsafe.Pointer(p)}
-	return v
-}
-
-// boxList is [boxString] for a list.
-func boxList(p *[]any) (v any) {
-	*(*eface)(unsafe.Pointer(&v)) = eface{typ: listType, data: unsafe.Pointer(p)}
-	return v
+	return r
 }
 
 // contentValue is the value of a content attribute (system instructions,
