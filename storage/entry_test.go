@@ -287,3 +287,31 @@ func BenchmarkAppendPrefix(b *testing.B) {
 		})
 	}
 }
+
+// TestAppendTimestampMatchesLayout checks the encoder's digit-by-digit
+// timestamp against time.Time.AppendFormat with TimestampLayout over the
+// whole wire range of years, in and out of UTC, and through AppendJSON.
+func TestAppendTimestampMatchesLayout(t *testing.T) {
+	east := time.FixedZone("east", 5*3600+30*60)
+	times := []time.Time{
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2024, 2, 29, 12, 34, 56, 1, time.UTC),
+		time.Date(2026, 1, 1, 3, 0, 0, 100, east), // the previous UTC day
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.Local),
+	}
+	step := time.Duration(7777777777777777) // about 90 days and odd nanoseconds
+	for ts := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC); ts.Year() < 9999; ts = ts.Add(step) {
+		times = append(times, ts, ts.In(east))
+	}
+	for _, ts := range times {
+		want := ts.UTC().AppendFormat(nil, TimestampLayout)
+		if got := appendTimestamp([]byte("x"), ts); string(got) != "x"+string(want) {
+			t.Fatalf("appendTimestamp(%v) = %q, want x%q", ts, got, want)
+		}
+	}
+	e := &AuditEntry{ID: "a", Timestamp: times[3], InputHash: "h", OutputHash: "h"}
+	line, err := e.MarshalJSON()
+	require.NoError(t, err)
+	assert.Contains(t, string(line), `"timestamp":"2025-12-31T21:30:00.000000100Z"`)
+}
