@@ -138,13 +138,15 @@ func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
 // entry is [Logger.Entry] for in as it is: its strings go into the entry
 // unchanged, and Validate rejects invalid UTF-8.
 func (l *Logger) entry(in Interaction) (*storage.AuditEntry, error) {
-	// The entry, its optional strings and the text of its two hashes
-	// (plain ones; keyed ones with a long key id grow on the heap) share
-	// one allocation. Nothing writes to hashes after hashPair.
+	// The entry, its optional strings, the headers of its two contents
+	// and the text of its two hashes (plain ones; keyed ones with a long
+	// key id grow on the heap) share one allocation. Nothing writes to
+	// hashes after hashPair.
 	blk := new(struct {
-		e      storage.AuditEntry
-		opt    [4]string
-		hashes [4 * sha256.Size]byte
+		e       storage.AuditEntry
+		opt     [4]string
+		content [2]string
+		hashes  [4 * sha256.Size]byte
 	})
 	opt, e := &blk.opt, &blk.e
 	inHash, outHash := l.hasher.hashPair(blk.hashes[:], in.Input, in.Output)
@@ -177,12 +179,13 @@ func (l *Logger) entry(in Interaction) (*storage.AuditEntry, error) {
 	e.Timestamp = e.Timestamp.UTC()
 	if l.store {
 		var err error
-		if e.InputContent, err = l.protect(in.Input); err != nil {
+		if blk.content[0], err = l.protect(in.Input); err != nil {
 			return nil, err
 		}
-		if e.OutputContent, err = l.protect(in.Output); err != nil {
+		if blk.content[1], err = l.protect(in.Output); err != nil {
 			return nil, err
 		}
+		e.InputContent, e.OutputContent = &blk.content[0], &blk.content[1]
 	}
 	if err := e.Validate(); err != nil {
 		return nil, err
@@ -225,15 +228,13 @@ func (in Interaction) repaired() Interaction {
 	return in
 }
 
-func (l *Logger) protect(s string) (*string, error) {
+// protect returns s as the entry keeps it: encrypted with the Logger's
+// cipher, or as it is.
+func (l *Logger) protect(s string) (string, error) {
 	if l.cipher == nil {
-		return &s, nil
+		return s, nil
 	}
-	c, err := l.cipher.Encrypt(s)
-	if err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return l.cipher.Encrypt(s)
 }
 
 // validUTF8s is a copy of ss with validUTF8 applied to each string.
