@@ -418,6 +418,26 @@ func BenchmarkFileWrite(b *testing.B) {
 	}
 }
 
+// BenchmarkFileWriteRotating is BenchmarkFileWrite (~2 KiB lines, one
+// writer per processor) with parts rotated every 16 MiB (about 8,000
+// entries) instead of 64 MiB, so that what a rotation costs the writers
+// (the closed part's index) weighs on entries/s.
+func BenchmarkFileWriteRotating(b *testing.B) {
+	pad := strings.Repeat("r", 1700)
+	st, err := New(b.TempDir(), WithRotationSize(16<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	es := make([]*storage.AuditEntry, 1024)
+	for i := range es {
+		es[i] = benchEntry(benchStart.Add(time.Duration(i)*time.Second), pad)
+	}
+	line, _ := es[0].AppendJSON(nil)
+	b.SetBytes(int64(len(line)))
+	parallelWrites(b, st, 1, es)
+}
+
 // parallelWrites runs b.N Writes of es (in turn) from par goroutines per
 // GOMAXPROCS and reports entries/s.
 func parallelWrites(b *testing.B, st *Store, par int, es []*storage.AuditEntry) {

@@ -70,6 +70,9 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 	if s.closed.Load() {
 		return 0, storage.ErrClosed
 	}
+	if err := s.finishClosingLocked(); err != nil {
+		return 0, err
+	}
 	refs, err := listDataFiles(s.dir)
 	if err != nil {
 		return 0, err
@@ -187,6 +190,9 @@ func (s *Store) summarise(name string, ranges *storage.SeqRanges, legacy *storag
 // (only lines that are valid entries are offered), after writing a signed
 // removal note. It returns how many lines it removed.
 func (s *Store) rewriteLocked(name, reason string, before time.Time, drop func(off int64, line []byte) bool) (int, error) {
+	if err := s.finishClosingLocked(); err != nil {
+		return 0, err
+	}
 	ref, _ := parseFileName(name)
 	if p := s.active[ref.day]; p != nil && ref.part == 0 {
 		if err := s.closePartLocked(p, true); err != nil {

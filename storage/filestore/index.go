@@ -554,6 +554,21 @@ func (c *indexCache) evictLocked(name string) {
 	}
 }
 
+// rename moves what the cache knows of data file oldName's index (the
+// index file moved with the data, see rotateLocked) to newName.
+func (c *indexCache) rename(oldName, newName string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.evictLocked(oldName)
+	c.evictLocked(newName)
+	if id, ok := c.own[oldName]; ok {
+		delete(c.own, oldName)
+		c.own[newName] = id
+	} else {
+		delete(c.own, newName)
+	}
+}
+
 func (c *indexCache) invalidate(name string) {
 	c.mu.Lock()
 	c.evictLocked(name)

@@ -148,7 +148,12 @@ type activeSnapshot map[string]int64
 // lookupTailLocked finds id in the in-memory indexes of the active parts.
 func (s *Store) lookupTailLocked(id string) (*storage.AuditEntry, location, bool) {
 	h := idHash(id)
+	parts := make([]*activePart, 0, len(s.active)+len(s.closing))
 	for _, p := range s.active {
+		parts = append(parts, p)
+	}
+	parts = append(parts, s.closing...)
+	for _, p := range parts {
 		i, ok := p.tailByID[h]
 		if !ok {
 			continue
@@ -159,11 +164,11 @@ func (s *Store) lookupTailLocked(id string) (*storage.AuditEntry, location, bool
 			continue
 		}
 		if e, err := storage.ParseEntry(line); err == nil && e.ID == id {
-			return e, location{name: partName(p.day, 0), off: r.off, n: r.len}, true
+			return e, location{name: p.name(), off: r.off, n: r.len}, true
 		}
 	}
 	// Hash collision in the map (it keeps the last record per hash): scan.
-	for _, p := range s.active {
+	for _, p := range parts {
 		for i := len(p.tail) - 1; i >= 0; i-- {
 			r := p.tail[i]
 			if r.hash != h {
@@ -174,7 +179,7 @@ func (s *Store) lookupTailLocked(id string) (*storage.AuditEntry, location, bool
 				continue
 			}
 			if e, err := storage.ParseEntry(line); err == nil && e.ID == id {
-				return e, location{name: partName(p.day, 0), off: r.off, n: r.len}, true
+				return e, location{name: p.name(), off: r.off, n: r.len}, true
 			}
 		}
 	}
@@ -182,9 +187,12 @@ func (s *Store) lookupTailLocked(id string) (*storage.AuditEntry, location, bool
 }
 
 func (s *Store) activeLocked() activeSnapshot {
-	snap := make(activeSnapshot, len(s.active))
+	snap := make(activeSnapshot, len(s.active)+len(s.closing))
 	for _, p := range s.active {
 		snap[partName(p.day, 0)] = p.covered
+	}
+	for _, p := range s.closing {
+		snap[p.closedName] = p.covered
 	}
 	return snap
 }
@@ -583,6 +591,9 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 		s.mu.Lock()
 		for _, p := range s.active {
 			own[partName(p.day, 0)] = int64(p.baseCount + len(p.tail))
+		}
+		for _, p := range s.closing {
+			own[p.closedName] = int64(p.baseCount + len(p.tail))
 		}
 		s.mu.Unlock()
 	}

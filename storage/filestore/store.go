@@ -138,6 +138,11 @@ type Store struct {
 	idxDone   chan struct{}
 	// bgIndexes counts the index files persistIndexes put in place.
 	bgIndexes atomic.Uint64
+	// closing holds the parts rotation renamed whose full index the
+	// indexer has not written yet (guarded by mu; see rotateLocked).
+	closing []*activePart
+	// holdIndexer, set by tests, makes persistIndexes do nothing.
+	holdIndexer atomic.Bool
 	// lastDay caches the day of the entry written last (see writeDay).
 	lastDay atomic.Pointer[dayName]
 }
@@ -158,6 +163,18 @@ type activePart struct {
 	tail      []idxRec // records of [covered, size), in file order
 	tailByID  map[uint64]int32
 	crc       uint32 // CRC-32C of [0, size), of the bytes written (see dataCRC)
+	// closedName is the numbered name a rotated part was renamed to while
+	// it waits in Store.closing; empty for an active part.
+	closedName string
+}
+
+// name is the data file name of p: the day's unsuffixed name while it
+// is active, its numbered name once rotated.
+func (p *activePart) name() string {
+	if p.closedName != "" {
+		return p.closedName
+	}
+	return partName(p.day, 0)
 }
 
 // Stats returns the counters a file store keeps: Accepted, SkippedLines
@@ -820,8 +837,15 @@ func (s *Store) persistIndexes() {
 		tail             []idxRec
 		baseCount, tailN int
 	}
+	if s.holdIndexer.Load() {
+		return
+	}
 	var jobs []job
 	s.mu.Lock()
+	for _, p := range s.closing {
+		n := len(p.tail) // a closed part's tail no longer grows
+		jobs = append(jobs, job{p: p, covered: p.covered, size: p.size, crc: p.crc, tail: p.tail[:n:n], baseCount: p.baseCount, tailN: n})
+	}
 	for _, p := range s.active {
 		if len(p.tail) >= indexDue(p) {
 			// tail[:n] is never written again: appends go past it, and
@@ -832,14 +856,29 @@ func (s *Store) persistIndexes() {
 	}
 	s.mu.Unlock()
 	for _, j := range jobs {
-		name := partName(j.p.day, 0)
+		name := j.p.name()
+		closed := j.p.closedName != ""
 		tmp, recs, err := s.writeIndexTemp(name, j.p.f, j.covered, j.size, j.crc, j.tail)
 		if err != nil {
+			if closed {
+				// Its index covers [0, covered): readers scan the rest,
+				// and opening the store indexes it.
+				s.mu.Lock()
+				if i := slices.Index(s.closing, j.p); i >= 0 && !s.closed.Load() {
+					s.closing = slices.Delete(s.closing, i, i+1)
+					s.retirePartLocked(j.p)
+				}
+				s.mu.Unlock()
+			}
 			s.cfg.logger.Warn("filestore: could not update index in the background; retrying later", "file", name, "error", err)
 			continue
 		}
 		s.mu.Lock()
-		if s.closed.Load() || s.active[j.p.day] != j.p || j.p.covered != j.covered || len(j.p.tail) < j.tailN {
+		owner := s.active[j.p.day] == j.p
+		if closed {
+			owner = slices.Contains(s.closing, j.p)
+		}
+		if s.closed.Load() || !owner || j.p.covered != j.covered || len(j.p.tail) < j.tailN {
 			s.mu.Unlock()
 			os.Remove(tmp)
 			continue
@@ -858,6 +897,10 @@ func (s *Store) persistIndexes() {
 		clear(p.tailByID)
 		for i, r := range p.tail {
 			p.tailByID[r.hash] = int32(i)
+		}
+		if closed {
+			s.closing = slices.Delete(s.closing, slices.Index(s.closing, p), slices.Index(s.closing, p)+1)
+			s.retirePartLocked(p)
 		}
 		s.bgIndexes.Add(1)
 		s.mu.Unlock()
@@ -989,7 +1032,7 @@ func (s *Store) persistPartIndexLocked(p *activePart, name string) error {
 	recs := p.tail
 	skipped := 0
 	if p.covered > 0 {
-		li, err := s.idx.get(partName(p.day, 0), p.f)
+		li, err := s.idx.get(p.name(), p.f)
 		if err != nil {
 			return err
 		}
@@ -1049,10 +1092,29 @@ func (s *Store) retirePartLocked(p *activePart) {
 	if _, ok := s.dirty[p.f]; !ok {
 		s.dirty[p.f] = s.gen
 	}
+	if s.active[p.day] != p {
+		return // a rotated part (see rotateLocked): no longer active
+	}
 	delete(s.active, p.day)
 	if i := slices.Index(s.lru, p.day); i >= 0 {
 		s.lru = slices.Delete(s.lru, i, i+1)
 	}
+}
+
+// finishClosingLocked writes, under mu, the full index of every rotated
+// part the indexer has not indexed yet and retires it, for those that
+// rewrite or remove closed parts (Delete, DeleteBefore) and for Close.
+func (s *Store) finishClosingLocked() error {
+	var errs []error
+	for _, p := range s.closing {
+		if err := s.persistPartIndexLocked(p, p.closedName); err != nil {
+			// Its index covers [0, covered); readers scan the rest.
+			errs = append(errs, err)
+		}
+		s.retirePartLocked(p)
+	}
+	s.closing = nil
+	return errors.Join(errs...)
 }
 
 // rotateLocked renames the active part of p's day to the next numbered
@@ -1069,22 +1131,40 @@ func (s *Store) rotateLocked(p *activePart) (*activePart, error) {
 		}
 	}
 	oldName, newName := partName(p.day, 0), partName(p.day, next)
-	// Index under the new name first: a crash before the rename leaves an
-	// index that matches no file (ignored), never a file with a wrong one.
-	if err := s.persistPartIndexLocked(p, newName); err != nil {
-		return nil, err
+	// The full index of the closed part is written by the indexer (see
+	// persistIndexes), not here under mu: until then the index of its
+	// first p.covered bytes, moved to the new name, and p.tail in memory
+	// (see lookupTailLocked) serve readers. The index moves first: a
+	// crash before the data's rename leaves an index that matches no file
+	// (ignored), never a file with a wrong one; a crash before the
+	// indexer's leaves an index that covers a prefix, and the rest is
+	// indexed from the data when the store opens.
+	if p.covered > 0 {
+		if err := os.Rename(indexPath(s.dir, oldName), indexPath(s.dir, newName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("filestore: rotate index of %s: %w", oldName, err)
+		}
+	} else {
+		os.Remove(indexPath(s.dir, newName)) // left by a crash, if any
+		os.Remove(indexPath(s.dir, oldName)) // stale: it covers nothing
 	}
+	s.idx.rename(oldName, newName)
 	if err := os.Rename(filepath.Join(s.dir, oldName), filepath.Join(s.dir, newName)); err != nil {
 		return nil, fmt.Errorf("filestore: rotate %s: %w", oldName, err)
 	}
-	os.Remove(indexPath(s.dir, oldName))
-	s.idx.invalidate(oldName)
 	s.invalidateList()
 	if err := syncDir(s.dir); err != nil {
 		return nil, err
 	}
-	p.tail = nil // already in the new name's index
-	s.retirePartLocked(p)
+	delete(s.active, p.day)
+	if i := slices.Index(s.lru, p.day); i >= 0 {
+		s.lru = slices.Delete(s.lru, i, i+1)
+	}
+	p.closedName = newName
+	s.closing = append(s.closing, p)
+	select {
+	case s.indexKick <- struct{}{}:
+	default:
+	}
 	return s.openPartLocked(p.day)
 }
 
@@ -1260,6 +1340,9 @@ func (s *Store) Close() error {
 			errs = append(errs, err)
 		}
 		s.mu.Lock()
+		if err := s.finishClosingLocked(); err != nil {
+			errs = append(errs, err)
+		}
 		for len(s.lru) > 0 {
 			if err := s.closePartLocked(s.active[s.lru[0]], true); err != nil {
 				errs = append(errs, err)
