@@ -145,15 +145,29 @@ func candidates(refs []fileRef, id string) []fileRef {
 // further) and how far their index files reach (the rest is in memory).
 type activeSnapshot map[string]int64
 
-// lookupTailLocked finds id in the in-memory indexes of the active parts.
+// partsLocked yields the parts whose newest records are indexed in memory
+// only: the active ones, then the rotated ones whose full index the
+// indexer has not written yet (closing).
+func (s *Store) partsLocked() iter.Seq[*activePart] {
+	return func(yield func(*activePart) bool) {
+		for _, p := range s.active {
+			if !yield(p) {
+				return
+			}
+		}
+		for _, p := range s.closing {
+			if !yield(p) {
+				return
+			}
+		}
+	}
+}
+
+// lookupTailLocked finds id in the in-memory indexes of the parts (see
+// partsLocked).
 func (s *Store) lookupTailLocked(id string) (*storage.AuditEntry, location, bool) {
 	h := idHash(id)
-	parts := make([]*activePart, 0, len(s.active)+len(s.closing))
-	for _, p := range s.active {
-		parts = append(parts, p)
-	}
-	parts = append(parts, s.closing...)
-	for _, p := range parts {
+	for p := range s.partsLocked() {
 		i, ok := p.tailByID[h]
 		if !ok {
 			continue
@@ -168,7 +182,7 @@ func (s *Store) lookupTailLocked(id string) (*storage.AuditEntry, location, bool
 		}
 	}
 	// Hash collision in the map (it keeps the last record per hash): scan.
-	for _, p := range parts {
+	for p := range s.partsLocked() {
 		for i := len(p.tail) - 1; i >= 0; i-- {
 			r := p.tail[i]
 			if r.hash != h {
@@ -188,11 +202,8 @@ func (s *Store) lookupTailLocked(id string) (*storage.AuditEntry, location, bool
 
 func (s *Store) activeLocked() activeSnapshot {
 	snap := make(activeSnapshot, len(s.active)+len(s.closing))
-	for _, p := range s.active {
-		snap[partName(p.day, 0)] = p.covered
-	}
-	for _, p := range s.closing {
-		snap[p.closedName] = p.covered
+	for p := range s.partsLocked() {
+		snap[p.name()] = p.covered
 	}
 	return snap
 }
@@ -589,11 +600,8 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	own := map[string]int64{}
 	if !s.cfg.readOnly {
 		s.mu.Lock()
-		for _, p := range s.active {
-			own[partName(p.day, 0)] = int64(p.baseCount + len(p.tail))
-		}
-		for _, p := range s.closing {
-			own[p.closedName] = int64(p.baseCount + len(p.tail))
+		for p := range s.partsLocked() {
+			own[p.name()] = int64(p.baseCount + len(p.tail))
 		}
 		s.mu.Unlock()
 	}

@@ -802,10 +802,7 @@ func (s *Store) writePart(p *activePart, buf []byte, recs []idxRec) error {
 			s.cfg.logger.Warn("filestore: could not update index; it will be rebuilt", "file", partName(p.day, 0), "error", err)
 		}
 	} else if len(p.tail) >= n {
-		select {
-		case s.indexKick <- struct{}{}:
-		default:
-		}
+		s.kickIndexer()
 	}
 	return nil
 }
@@ -864,9 +861,8 @@ func (s *Store) persistIndexes() {
 				// Its index covers [0, covered): readers scan the rest,
 				// and opening the store indexes it.
 				s.mu.Lock()
-				if i := slices.Index(s.closing, j.p); i >= 0 && !s.closed.Load() {
-					s.closing = slices.Delete(s.closing, i, i+1)
-					s.retirePartLocked(j.p)
+				if !s.closed.Load() {
+					s.takeClosingLocked(j.p)
 				}
 				s.mu.Unlock()
 			}
@@ -899,8 +895,7 @@ func (s *Store) persistIndexes() {
 			p.tailByID[r.hash] = int32(i)
 		}
 		if closed {
-			s.closing = slices.Delete(s.closing, slices.Index(s.closing, p), slices.Index(s.closing, p)+1)
-			s.retirePartLocked(p)
+			s.takeClosingLocked(p)
 		}
 		s.bgIndexes.Add(1)
 		s.mu.Unlock()
@@ -1078,10 +1073,7 @@ func (s *Store) closePartLocked(p *activePart, persist bool) error {
 	if err := p.f.Close(); err != nil {
 		errs = append(errs, err)
 	}
-	delete(s.active, p.day)
-	if i := slices.Index(s.lru, p.day); i >= 0 {
-		s.lru = slices.Delete(s.lru, i, i+1)
-	}
+	s.unlistLocked(p)
 	return errors.Join(errs...)
 }
 
@@ -1092,13 +1084,39 @@ func (s *Store) retirePartLocked(p *activePart) {
 	if _, ok := s.dirty[p.f]; !ok {
 		s.dirty[p.f] = s.gen
 	}
-	if s.active[p.day] != p {
-		return // a rotated part (see rotateLocked): no longer active
+	if s.active[p.day] == p { // a rotated part (see rotateLocked) is no longer active
+		s.unlistLocked(p)
 	}
+}
+
+// unlistLocked takes the active part p out of the active set and the LRU
+// order of open parts.
+func (s *Store) unlistLocked(p *activePart) {
 	delete(s.active, p.day)
 	if i := slices.Index(s.lru, p.day); i >= 0 {
 		s.lru = slices.Delete(s.lru, i, i+1)
 	}
+}
+
+// kickIndexer wakes the indexer goroutine (see persistIndexes) unless a
+// wake-up is pending already.
+func (s *Store) kickIndexer() {
+	select {
+	case s.indexKick <- struct{}{}:
+	default:
+	}
+}
+
+// takeClosingLocked removes p from the rotated parts waiting for their
+// index (closing) and retires it. It reports whether p was there.
+func (s *Store) takeClosingLocked(p *activePart) bool {
+	i := slices.Index(s.closing, p)
+	if i < 0 {
+		return false
+	}
+	s.closing = slices.Delete(s.closing, i, i+1)
+	s.retirePartLocked(p)
+	return true
 }
 
 // finishClosingLocked writes, under mu, the full index of every rotated
@@ -1155,16 +1173,10 @@ func (s *Store) rotateLocked(p *activePart) (*activePart, error) {
 	if err := syncDir(s.dir); err != nil {
 		return nil, err
 	}
-	delete(s.active, p.day)
-	if i := slices.Index(s.lru, p.day); i >= 0 {
-		s.lru = slices.Delete(s.lru, i, i+1)
-	}
+	s.unlistLocked(p)
 	p.closedName = newName
 	s.closing = append(s.closing, p)
-	select {
-	case s.indexKick <- struct{}{}:
-	default:
-	}
+	s.kickIndexer()
 	return s.openPartLocked(p.day)
 }
 
