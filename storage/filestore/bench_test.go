@@ -399,21 +399,9 @@ func BenchmarkFileWriteRSS1M(b *testing.B) {
 // BenchmarkFileWrite measures raw Write throughput with ~2 KiB lines
 // (default durability). Target: well above 50,000 entries/s.
 func BenchmarkFileWrite(b *testing.B) {
-	pad := strings.Repeat("w", 1700)
 	for _, par := range []int{1, 8} {
 		b.Run(fmt.Sprintf("writers=%d", par), func(b *testing.B) {
-			st, err := New(b.TempDir())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
-			es := make([]*storage.AuditEntry, 1024)
-			for i := range es {
-				es[i] = benchEntry(benchStart.Add(time.Duration(i)*time.Second), pad)
-			}
-			line, _ := es[0].AppendJSON(nil)
-			b.SetBytes(int64(len(line)))
-			parallelWrites(b, st, par, es)
+			benchWrites(b, "w", par)
 		})
 	}
 }
@@ -423,19 +411,25 @@ func BenchmarkFileWrite(b *testing.B) {
 // entries) instead of 64 MiB, so that what a rotation costs the writers
 // (the closed part's index) weighs on entries/s.
 func BenchmarkFileWriteRotating(b *testing.B) {
-	pad := strings.Repeat("r", 1700)
-	st, err := New(b.TempDir(), WithRotationSize(16<<20))
+	benchWrites(b, "r", 1, WithRotationSize(16<<20))
+}
+
+// benchWrites writes ~2 KiB entries padded with pad into a new store made
+// with opts, from par goroutines per GOMAXPROCS (see parallelWrites).
+func benchWrites(b *testing.B, pad string, par int, opts ...Option) {
+	st, err := New(b.TempDir(), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
+	padding := strings.Repeat(pad, 1700)
 	es := make([]*storage.AuditEntry, 1024)
 	for i := range es {
-		es[i] = benchEntry(benchStart.Add(time.Duration(i)*time.Second), pad)
+		es[i] = benchEntry(benchStart.Add(time.Duration(i)*time.Second), padding)
 	}
 	line, _ := es[0].AppendJSON(nil)
 	b.SetBytes(int64(len(line)))
-	parallelWrites(b, st, 1, es)
+	parallelWrites(b, st, par, es)
 }
 
 // parallelWrites runs b.N Writes of es (in turn) from par goroutines per
