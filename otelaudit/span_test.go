@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -329,7 +330,10 @@ func TestHandedOverContentHashesLikeSpanContent(t *testing.T) {
 
 // TestSetContentText: content given by its audit text is hashed and kept
 // as it is, off the span by default; on the span as a one-string slice
-// with WithContentOnSpan; nowhere with WithContent(false).
+// with WithContentOnSpan; nowhere with WithContent(false). A lazy text
+// (SetLazyContentText) gives the same results, and is made by the audit
+// after the span ended (at once with WithContentOnSpan, never without
+// content).
 func TestSetContentText(t *testing.T) {
 	const in, out = `[not json {"a": 1}]`, "answer\nline"
 	for _, c := range []struct {
@@ -341,35 +345,67 @@ func TestSetContentText(t *testing.T) {
 		{"on the span", []otelaudit.CallOption{otelaudit.WithContentOnSpan(true)}, true, true},
 		{"no content", []otelaudit.CallOption{otelaudit.WithContent(false)}, false, false},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			mem := storage.NewMemoryStorage(0)
-			l, err := otelaudit.NewLogger(mem, otelaudit.WithStoreContent(true))
-			require.NoError(t, err)
-			tp, _, err := exporter.NewTracerProvider(l)
-			require.NoError(t, err)
-			rec := tracetest.NewSpanRecorder()
-			tp.RegisterSpanProcessor(rec)
-			_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Model: "m"}, append(c.opts, otelaudit.WithTracerProvider(tp))...)
-			call.SetContentText(semconv.GenAIInputMessagesKey, in)
-			call.SetContentText(semconv.GenAIOutputMessagesKey, out)
-			call.End()
-			require.NoError(t, tp.Shutdown(t.Context()))
-			e, err := mem.Read(t.Context(), call.EntryID())
-			require.NoError(t, err)
-			wantIn, wantOut := "", ""
-			if c.stored {
-				wantIn, wantOut = in, out
+		for _, lazy := range []bool{false, true} {
+			name := c.name
+			if lazy {
+				name += "/lazy"
 			}
-			assert.Equal(t, otelaudit.HashContent(wantIn), e.InputHash)
-			assert.Equal(t, otelaudit.HashContent(wantOut), e.OutputHash)
-			v, ok := attrMap(rec.Ended()[0])[semconv.GenAIInputMessagesKey]
-			assert.Equal(t, c.onTap, ok, "input on the span")
-			if c.onTap {
-				assert.Equal(t, []string{in}, v.AsStringSlice())
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				mem := storage.NewMemoryStorage(0)
+				l, err := otelaudit.NewLogger(mem, otelaudit.WithStoreContent(true))
+				require.NoError(t, err)
+				tp, _, err := exporter.NewTracerProvider(l)
+				require.NoError(t, err)
+				rec := tracetest.NewSpanRecorder()
+				tp.RegisterSpanProcessor(rec)
+				lin, lout := &countedText{s: in}, &countedText{s: out}
+				_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Model: "m"}, append(c.opts, otelaudit.WithTracerProvider(tp))...)
+				if lazy {
+					call.SetLazyContentText(semconv.GenAIInputMessagesKey, lin)
+					call.SetLazyContentText(semconv.GenAIOutputMessagesKey, lout)
+					if c.onTap {
+						assert.Equal(t, int32(1), lin.n.Load(), "made at once for the span")
+					} else {
+						assert.Zero(t, lin.n.Load(), "made before the span ended")
+					}
+				} else {
+					call.SetContentText(semconv.GenAIInputMessagesKey, in)
+					call.SetContentText(semconv.GenAIOutputMessagesKey, out)
+				}
+				call.End()
+				require.NoError(t, tp.Shutdown(t.Context()))
+				e, err := mem.Read(t.Context(), call.EntryID())
+				require.NoError(t, err)
+				wantIn, wantOut := "", ""
+				if c.stored {
+					wantIn, wantOut = in, out
+				}
+				if lazy {
+					if c.stored {
+						assert.NotZero(t, lin.n.Load())
+					} else {
+						assert.Zero(t, lin.n.Load()+lout.n.Load(), "made although no content is recorded")
+					}
+				}
+				assert.Equal(t, otelaudit.HashContent(wantIn), e.InputHash)
+				assert.Equal(t, otelaudit.HashContent(wantOut), e.OutputHash)
+				v, ok := attrMap(rec.Ended()[0])[semconv.GenAIInputMessagesKey]
+				assert.Equal(t, c.onTap, ok, "input on the span")
+				if c.onTap {
+					assert.Equal(t, []string{in}, v.AsStringSlice())
+				}
+			})
+		}
 	}
 }
+
+// countedText is a LazyText that counts how often it was made.
+type countedText struct {
+	s string
+	n atomic.Int32
+}
+
+func (c *countedText) Text() string { c.n.Add(1); return c.s }
 
 // TestStartAttributesAnyCount checks that a call's start attributes are
 // all on the span, in order of precedence, whether they fit the Call's own
