@@ -228,14 +228,12 @@ func (c *metricSets) get(k metricKey) *genAISets {
 	if k.hasPort {
 		attrs = append(attrs, semconv.ServerPortKey.Int64(k.port))
 	}
-	attrs = append(attrs,
-		attribute.String("gen_ai.operation.name", k.op),
-		attribute.String("gen_ai.provider.name", k.provider))
+	attrs = append(attrs, semconv.GenAIOperationNameKey.String(k.op), semconv.GenAIProviderNameKey.String(k.provider))
 	noErr := len(attrs)
-	tokens := func(t genaiconv.TokenTypeAttr) metric.RecordOption {
-		return metric.WithAttributeSet(attribute.NewSet(append(attrs[:noErr:noErr], attribute.String("gen_ai.token.type", string(t)))...))
+	tokens := func(tokenType attribute.KeyValue) metric.RecordOption {
+		return metric.WithAttributeSet(attribute.NewSet(append(attrs[:noErr:noErr], tokenType)...))
 	}
-	s := &genAISets{tokensIn: tokens(genaiconv.TokenTypeInput), tokensOut: tokens(genaiconv.TokenTypeOutput)}
+	s := &genAISets{tokensIn: tokens(semconv.GenAITokenTypeInput), tokensOut: tokens(semconv.GenAITokenTypeOutput)}
 	if k.hasErrType {
 		attrs = append(attrs, semconv.ErrorTypeKey.String(k.errType))
 	}

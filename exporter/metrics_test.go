@@ -51,11 +51,18 @@ func attrMap(s attribute.Set) map[string]any {
 	return out
 }
 
-func TestGenAIMetricsFollowTheSpecTables(t *testing.T) {
+// newMetricsPipeline is newPipeline over b with an SDK MeterProvider
+// whose ManualReader the test reads.
+func newMetricsPipeline(t *testing.T, b *fakeBackend) (*pipeline, *sdkmetric.ManualReader) {
+	t.Helper()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer func() { _ = mp.Shutdown(context.Background()) }()
-	p := newPipeline(t, newFakeBackend(), []exporter.Option{exporter.WithMeterProvider(mp)})
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	return newPipeline(t, b, []exporter.Option{exporter.WithMeterProvider(mp)}), reader
+}
+
+func TestGenAIMetricsFollowTheSpecTables(t *testing.T) {
+	p, reader := newMetricsPipeline(t, newFakeBackend())
 	tr := p.tp.Tracer("test")
 	common := []attribute.KeyValue{
 		attribute.String("gen_ai.operation.name", "chat"), attribute.String("gen_ai.provider.name", "openai"),
@@ -127,10 +134,7 @@ func TestGenAIMetricsFollowTheSpecTables(t *testing.T) {
 // each still counted under its own attributes (the duration with its
 // error.type, the token usage without it).
 func TestGenAIMetricsManyCombinations(t *testing.T) {
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer func() { _ = mp.Shutdown(context.Background()) }()
-	p := newPipeline(t, newFakeBackend(), []exporter.Option{exporter.WithMeterProvider(mp)})
+	p, reader := newMetricsPipeline(t, newFakeBackend())
 	tr := p.tp.Tracer("test")
 	const models, rounds = 300, 2
 	var wg sync.WaitGroup
