@@ -6,12 +6,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
-	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
-	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 var weatherTool = otelaudit.ToolDefinition{Name: "get_weather", Description: "Weather now",
@@ -40,13 +37,7 @@ func TestToolDefinitionsAuditedLikeContent(t *testing.T) {
 		{"no content", []otelaudit.CallOption{otelaudit.WithContent(false)}, false, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			mem := storage.NewMemoryStorage(0)
-			l, err := otelaudit.NewLogger(mem, otelaudit.WithStoreContent(true))
-			require.NoError(t, err)
-			rec := tracetest.NewSpanRecorder()
-			tp, _, err := exporter.NewTracerProvider(l)
-			require.NoError(t, err)
-			tp.RegisterSpanProcessor(rec)
+			mem, tp, rec := newAuditedProvider(t)
 			_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Model: "m", Input: []otelaudit.Message{{Content: "Weather in Paris?"}},
 				Tools: []otelaudit.ToolDefinition{weatherTool}}, append(tt.opts, otelaudit.WithTracerProvider(tp))...)
 			call.End()
