@@ -18,73 +18,101 @@ import (
 
 // The chain codec: the one place that writes, parses and hashes the
 // tamper-evidence records of every persisting backend and of verification.
-//
-// A chained entry is its wire form ([AuditEntry.AppendJSON]) whose last key
-// is
-//
-//	,"chain":{"w":"<writer>","n":<seq>,"p":"<prev hash>","h":"<hash>"}}
-//
-// and whose hash is
-//
-//	h = hex(SHA-256("otelaudit-chain-v1\x00" w "\x00" n "\x00" p "\x00" prefix))
-//
-// where prefix is the exact encoded bytes before `,"chain":`. A verifier
-// therefore hashes the bytes as stored, with no decoding and no
-// re-encoding. Each writer session has its own writer id and numbers its
-// entries 1, 2, 3, ... in the order it appends them; p is the previous
-// entry's hash ("" for n = 1).
+// The formats and why format 2 is as strong as format 1 are in the package
+// documentation (doc.go, "Chain format").
 //
 // Checkpoints and other signed records ([Note]) are one JSON object per
 // line, ending in ,"kid":"<key id>","sig":"<hex signature of the bytes
 // before ,"kid":>"}, each holding the [NoteDigest] of the record before it.
-const chainDomain = "otelaudit-chain-v1\x00"
+const (
+	chainDomainV1 = "otelaudit-chain-v1\x00"
+	chainDomainV2 = "otelaudit-chain-v2\x00"
+)
+
+// ChainVersion is the chain format this package writes ([Chain.Version]).
+// Format 1 (Version 0: its lines have no "v" member) is read and verified
+// too.
+const ChainVersion = 2
 
 // chainMarker precedes the chain object at the end of a chained line.
-var chainMarker = []byte(`,"chain":{"w":`)
+var chainMarker = []byte(`,"chain":{`)
 
-// ChainHasher computes chain hashes, reusing its SHA-256 state. The zero
-// value is ready to use; it is not safe for concurrent use.
+// ChainHasher checks chain hashes, reusing its buffers. The zero value is
+// ready to use; it is not safe for concurrent use.
 type ChainHasher struct {
-	h   hash.Hash
 	sum [sha256.Size]byte
 	hex [2 * sha256.Size]byte
-	// head holds the hashed bytes before the prefix, reused: a slice
-	// handed to the hash.Hash interface escapes, so building them on the
-	// stack would allocate on every entry.
+	// head holds the hashed bytes before the prefix (format 1) or the
+	// whole outer input (format 2), reused: a slice handed to the
+	// hash.Hash interface escapes, so building them on the stack would
+	// allocate on every entry.
 	head []byte
+	h    hash.Hash // format 1's streaming hash
 }
 
-func (c *ChainHasher) digest(writer string, seq uint64, prev string, prefix []byte) []byte {
-	if c.h == nil {
-		c.h = sha256.New()
-	}
-	h := c.h
-	h.Reset()
-	b := append(c.head[:0], chainDomain...)
+// PrefixDigest returns SHA-256(prefix): the digest of an entry's encoded
+// bytes that its format-2 chain hash covers. It depends on the entry
+// alone, not on its place in a chain, so a writer computes it before it
+// takes the lock that orders its chain and passes it to
+// [Chainer.AppendLineDigest]. Safe for concurrent use.
+func PrefixDigest(prefix []byte) [sha256.Size]byte {
+	return sha256.Sum256(prefix)
+}
+
+// appendHead appends the bytes every format hashes before the entry:
+// domain, writer, seq and prev, each but the domain followed by a NUL.
+func appendHead(b []byte, domain, writer string, seq uint64, prev string) []byte {
+	b = append(b, domain...)
 	b = append(b, writer...)
 	b = append(b, 0)
 	b = strconv.AppendUint(b, seq, 10)
 	b = append(b, 0)
 	b = append(b, prev...)
-	b = append(b, 0)
+	return append(b, 0)
+}
+
+// digestV2 returns the hex format-2 hash of the entry whose prefix digest
+// is d, at position seq of writer's chain after prev.
+func (c *ChainHasher) digestV2(writer string, seq uint64, prev string, d *[sha256.Size]byte) []byte {
+	b := appendHead(c.head[:0], chainDomainV2, writer, seq, prev)
+	b = append(b, d[:]...)
 	c.head = b
-	h.Write(b)
+	c.sum = sha256.Sum256(b)
+	hex.Encode(c.hex[:], c.sum[:])
+	return c.hex[:]
+}
+
+// digestV1 returns the hex format-1 hash of prefix at position seq of
+// writer's chain after prev.
+func (c *ChainHasher) digestV1(writer string, seq uint64, prev string, prefix []byte) []byte {
+	if c.h == nil {
+		c.h = sha256.New()
+	}
+	h := c.h
+	h.Reset()
+	c.head = appendHead(c.head[:0], chainDomainV1, writer, seq, prev)
+	h.Write(c.head)
 	h.Write(prefix)
 	hex.Encode(c.hex[:], h.Sum(c.sum[:0]))
 	return c.hex[:]
 }
 
-// Hash returns the chain hash (lowercase hex) of the entry whose encoded
-// bytes before the chain key are prefix, at position seq of writer's chain,
-// after the entry whose hash is prev.
-func (c *ChainHasher) Hash(writer string, seq uint64, prev string, prefix []byte) string {
-	return string(c.digest(writer, seq, prev, prefix))
-}
-
 // Matches reports whether ch.Hash is the chain hash of prefix at ch's
-// position; it does not allocate.
+// position, in the format ch.Version names (format 1 for 0, format 2 for
+// [ChainVersion]; false for any other). It does not allocate once its
+// buffers have grown.
 func (c *ChainHasher) Matches(prefix []byte, ch Chain) bool {
-	return string(c.digest(ch.Writer, ch.Seq, ch.Prev, prefix)) == ch.Hash
+	var got []byte
+	switch ch.Version {
+	case 0:
+		got = c.digestV1(ch.Writer, ch.Seq, ch.Prev, prefix)
+	case ChainVersion:
+		d := PrefixDigest(prefix)
+		got = c.digestV2(ch.Writer, ch.Seq, ch.Prev, &d)
+	default:
+		return false
+	}
+	return string(got) == ch.Hash
 }
 
 // Chainer extends one writer's hash chain. It is a small value: a copy is
@@ -126,16 +154,28 @@ func (c *Chainer) Seq() uint64 { return c.seq }
 // Head returns the hash of the last entry appended ("" before the first).
 func (c *Chainer) Head() string { return c.head }
 
-// AppendLine appends prefix (from [AuditEntry.AppendPrefix]), the chain key for the next
-// position, the closing '}' and '\n' to dst, and advances the chain.
+// AppendLine appends prefix (from [AuditEntry.AppendPrefix]), the chain
+// key for the next position (format [ChainVersion]), the closing '}' and
+// '\n' to dst, and advances the chain. It is [Chainer.AppendLineDigest]
+// with the digest computed here.
 func (c *Chainer) AppendLine(dst, prefix []byte) []byte {
+	d := PrefixDigest(prefix)
+	return c.AppendLineDigest(dst, prefix, &d)
+}
+
+// AppendLineDigest is [Chainer.AppendLine] for a prefix whose
+// [PrefixDigest] the caller computed already (d must be it, or the line
+// fails verification): it hashes only the chain position and d, about 150
+// bytes whatever the entry's size, so that writers can digest their
+// entries concurrently, before they take the lock that orders the chain.
+func (c *Chainer) AppendLineDigest(dst, prefix []byte, d *[sha256.Size]byte) []byte {
 	if c.h == nil {
 		c.h = new(ChainHasher)
 	}
 	c.seq++
-	hsh := c.h.Hash(c.writer, c.seq, c.head, prefix)
+	hsh := string(c.h.digestV2(c.writer, c.seq, c.head, d))
 	dst = append(dst, prefix...)
-	dst = appendChain(dst, Chain{Writer: c.writer, Seq: c.seq, Prev: c.head, Hash: hsh})
+	dst = appendChain(dst, Chain{Version: ChainVersion, Writer: c.writer, Seq: c.seq, Prev: c.head, Hash: hsh})
 	dst = append(dst, "}\n"...)
 	c.head = hsh
 	return dst
@@ -155,9 +195,16 @@ func (e *AuditEntry) AppendPrefix(dst []byte) ([]byte, error) {
 	return b[:len(b)-1], nil
 }
 
-// appendChain appends `,"chain":{...}` (without the entry's closing '}').
+// appendChain appends `,"chain":{...}` (without the entry's closing '}'),
+// with a "v" member for any format but 1.
 func appendChain(b []byte, ch Chain) []byte {
 	b = append(b, chainMarker...)
+	if ch.Version != 0 {
+		b = append(b, `"v":`...)
+		b = strconv.AppendUint(b, uint64(ch.Version), 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"w":`...)
 	b = jsontext.AppendString(b, ch.Writer)
 	b = append(b, `,"n":`...)
 	b = strconv.AppendUint(b, ch.Seq, 10)
@@ -170,18 +217,26 @@ func appendChain(b []byte, ch Chain) []byte {
 
 // MaxChainSuffix is an upper bound of the bytes [Chainer.AppendLine] adds
 // to a prefix for writer (chain key, closing brace and newline).
-func MaxChainSuffix(writer string) int { return len(writer) + 190 }
+func MaxChainSuffix(writer string) int { return len(writer) + 196 }
 
 // SplitChain finds the chain key at the end of a stored line (without its
 // '\n'). It returns the prefix the hash covers and the chain; ok is false
 // when the line does not end in a well-formed chain key (an unchained
-// entry, or damage).
+// entry, or damage). The chain object of format 2 starts with "v":2; one
+// without "v" is format 1 (c.Version 0); any other "v" (including "v":1,
+// which format 1 never writes) is not well-formed.
 func SplitChain(line []byte) (prefix []byte, c Chain, ok bool) {
 	i := lastChainMarker(line)
 	if i < 0 {
 		return nil, c, false
 	}
 	rest := line[i+len(chainMarker):]
+	if r, v2 := bytes.CutPrefix(rest, []byte(`"v":2,`)); v2 {
+		rest, c.Version = r, ChainVersion
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`"w":`)); !ok {
+		return nil, c, false
+	}
 	if c.Writer, rest, ok = cutPlainString(rest); !ok {
 		return nil, c, false
 	}
@@ -193,7 +248,10 @@ func SplitChain(line []byte) (prefix []byte, c Chain, ok bool) {
 		j++
 	}
 	n, err := strconv.ParseUint(string(rest[:j]), 10, 64)
-	if err != nil {
+	if err != nil || j > 1 && rest[0] == '0' {
+		// A leading zero is not JSON, and "n":01 would hash as 1: the
+		// chain object has exactly one accepted form, so that every
+		// changed byte of it fails verification.
 		return nil, c, false
 	}
 	c.Seq = n

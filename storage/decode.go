@@ -574,7 +574,8 @@ func (st *decodeState) value(v jsontape.Value) (any, bool) {
 }
 
 // chain reads the chain object, which must hold exactly the keys
-// w, n, p and h (anything else would not survive a write).
+// w, n, p and h, and v when it is 2 (format 2; format 1 has no v):
+// anything else would not survive a write.
 func (st *decodeState) chain(v jsontape.Value) string {
 	switch v.Kind() {
 	case jsontape.Null:
@@ -584,11 +585,18 @@ func (st *decodeState) chain(v jsontape.Value) string {
 		return "is not an object"
 	}
 	c := &st.d.chain
+	c.Version = 0
 	var seen uint8
 	for k, x := range v.Members() {
 		var bit uint8
 		var s *string
 		switch k {
+		case "v":
+			bit = 16
+			if x.Kind() != jsontape.Number || x.Raw() != "2" {
+				return "v is not a known chain format"
+			}
+			c.Version = ChainVersion
 		case "w":
 			bit, s = 1, &c.Writer
 		case "n":
@@ -630,7 +638,7 @@ func (st *decodeState) chain(v jsontape.Value) string {
 			*s = str
 		}
 	}
-	if seen != 15 {
+	if seen&15 != 15 {
 		return "lacks a field"
 	}
 	st.d.e.Chain = c

@@ -86,6 +86,11 @@ type AuditEntry struct {
 // writer's hash chain. It is computed by the backend that writes the entry;
 // callers leave it nil.
 type Chain struct {
+	// Version is the chain format of Hash: 0 for format 1 (its stored
+	// form has no "v" member; lines written before format 2), or
+	// [ChainVersion] (2, stored as "v":2), which every writer writes now.
+	// See [ChainHasher.Matches] for both.
+	Version int `json:"v,omitempty"`
 	// Writer identifies the chain (one per writer session).
 	Writer string `json:"w"`
 	// Seq is the entry's position in the writer's chain, starting at 1.
@@ -93,10 +98,12 @@ type Chain struct {
 	// Prev is the hex hash of the previous entry in the chain ("" for the
 	// first one).
 	Prev string `json:"p"`
-	// Hash is hex(SHA-256("otelaudit-chain-v1\x00" Writer "\x00" Seq
-	// "\x00" Prev "\x00" line)), where line is the exact stored line
-	// bytes before `,"chain":` (AppendJSON always writes chain last), so
-	// a verifier hashes the bytes as stored; see [Verify].
+	// Hash is, in format 2, hex(SHA-256("otelaudit-chain-v2\x00" Writer
+	// "\x00" Seq "\x00" Prev "\x00" SHA-256(line))) and, in format 1,
+	// hex(SHA-256("otelaudit-chain-v1\x00" Writer "\x00" Seq "\x00" Prev
+	// "\x00" line)), where line is the exact stored line bytes before
+	// `,"chain":` (AppendJSON always writes chain last), so a verifier
+	// hashes the bytes as stored.
 	Hash string `json:"h"`
 }
 
@@ -395,6 +402,9 @@ func (e *AuditEntry) appendJSON(dst []byte) ([]byte, error) {
 	if c := e.Chain; c != nil {
 		if !(utf8.ValidString(c.Writer) && utf8.ValidString(c.Prev) && utf8.ValidString(c.Hash)) {
 			return dst, e.checkStrings()
+		}
+		if c.Version != 0 && c.Version != ChainVersion {
+			return dst, fmt.Errorf("%w: entry %q: unknown chain format %d", ErrInvalidEntry, shortID(e.ID), c.Version)
 		}
 		b = appendChain(b, *c)
 	}

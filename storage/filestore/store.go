@@ -464,6 +464,10 @@ type pendingLine struct {
 	day    string
 	id     string
 	ts     int64
+	// digest is storage.PrefixDigest(prefix), computed by the writing
+	// goroutine before it queues the line, so that the chain step under
+	// mu hashes only the line's position and this digest, not the line.
+	digest [32]byte
 }
 
 var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -533,7 +537,7 @@ func (s *Store) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error 
 			return err
 		}
 		ts := e.Timestamp.UTC()
-		lines[i] = pendingLine{prefix: b, buf: bp, day: s.writeDay(ts), id: e.ID, ts: clampNano(ts)}
+		lines[i] = pendingLine{prefix: b, buf: bp, day: s.writeDay(ts), id: e.ID, ts: clampNano(ts), digest: storage.PrefixDigest(b)}
 	}
 	gen, err := s.submit(req)
 	if err == nil && s.cfg.durability == DurabilitySync {
@@ -767,7 +771,7 @@ func (s *Store) appendLocked(lines []pendingLine) (uint64, int, error) {
 			}
 		}
 		start := len(buf)
-		buf = ch.AppendLine(buf, l.prefix)
+		buf = ch.AppendLineDigest(buf, l.prefix, &l.digest)
 		recs = append(recs, idxRec{hash: idHash(l.id), off: part.size + int64(start), len: uint32(len(buf) - start - 1), ts: l.ts})
 		pending++
 	}

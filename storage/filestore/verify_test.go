@@ -195,9 +195,24 @@ func TestVerifyLegacyStores(t *testing.T) {
 // TestVerifyDetectsTampering applies one kind of tampering per case to a
 // copy of an intact closed store and checks that Verify names it.
 func TestVerifyDetectsTampering(t *testing.T) {
-	mid := func(dir string) string { // a file in the middle
+	mid := func(dir string) string {
+		// A file in the middle whose first three lines belong to one
+		// writer, so that the cases below change one chain (which file
+		// holds a session's end depends on the line sizes).
 		refs, _ := listDataFiles(dir)
-		return refs[len(refs)/2].name
+		for i := len(refs) / 2; i < len(refs); i++ {
+			b, _ := os.ReadFile(filepath.Join(dir, refs[i].name))
+			ls := bytes.SplitN(b, []byte("\n"), 4)
+			if len(ls) < 4 {
+				continue
+			}
+			_, c0, _ := storage.SplitChain(ls[0])
+			_, c2, _ := storage.SplitChain(ls[2])
+			if c0.Writer == c2.Writer {
+				return refs[i].name
+			}
+		}
+		panic("no file with three lines of one writer")
 	}
 	lastFile := func(dir string) string {
 		refs, _ := listDataFiles(dir)
@@ -568,4 +583,92 @@ func TestVerifyNoStore(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, rep.OK())
 	assert.Equal(t, []ProblemKind{ProblemMissing}, kinds(rep.Problems))
+}
+
+// TestVerifyChainFormatV1Store: a store written before chain format 2
+// (testdata/chain-v1-store, two writer sessions of format-1 lines)
+// verifies clean as it is, and after a session of this version appended
+// format-2 lines to it; a changed byte in either kind of line, or a
+// format-1 line relabelled as format 2, is still reported where it is.
+func TestVerifyChainFormatV1Store(t *testing.T) {
+	const fixture = "testdata/chain-v1-store"
+	rep, err := Verify(t.Context(), fixture)
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%v", rep.Problems)
+	assert.Equal(t, int64(12), rep.Chained)
+	assert.Equal(t, 2, rep.Writers)
+
+	build := func(t *testing.T) (dir string, v1, v2 int) {
+		dir = copyDir(t, fixture)
+		st, err := New(dir, WithRotationSize(2<<10))
+		require.NoError(t, err)
+		for i := range 6 {
+			require.NoError(t, st.Write(t.Context(), testEntry(time.Date(2025, 8, 2, 12, i, 0, 0, time.UTC))))
+		}
+		all, err := st.ListEntries(t.Context(), time.Date(2025, 8, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 8, 3, 0, 0, 0, 0, time.UTC))
+		require.NoError(t, err)
+		require.Len(t, all, 18, "old and new entries read back")
+		require.NoError(t, st.Close())
+		for _, e := range all {
+			switch e.Chain.Version {
+			case 0:
+				v1++
+			case storage.ChainVersion:
+				v2++
+			}
+		}
+		return dir, v1, v2
+	}
+	dir, v1, v2 := build(t)
+	assert.Equal(t, 12, v1, "fixture lines keep format 1")
+	assert.Equal(t, 6, v2, "new lines are format 2")
+	rep = verifyOK(t, dir)
+	assert.Equal(t, int64(18), rep.Chained)
+	assert.Equal(t, 3, rep.Writers)
+
+	// editFirst changes the first line of a data file that holds old
+	// in it and returns the file's name.
+	editFirst := func(t *testing.T, dir, old, new string) string {
+		for _, name := range dataFiles(t, dir) {
+			path := filepath.Join(dir, name)
+			hit := false
+			editLines(t, path, func(ls [][]byte) [][]byte {
+				for i, l := range ls {
+					if !hit && bytes.Contains(l, []byte(old)) {
+						ls[i] = bytes.Replace(l, []byte(old), []byte(new), 1)
+						hit = true
+					}
+				}
+				return ls
+			})
+			if hit {
+				return name
+			}
+		}
+		t.Fatalf("no line holds %q", old)
+		return ""
+	}
+	for _, tc := range []struct {
+		name     string
+		old, new string
+	}{
+		{"v1 line: changed byte", `"latency_ms":12.5,"input_tokens":12,"output_tokens":null,"metadata":{"k":"v"},"trace_id":null,"span_id":null,"operation":null,"chain":{"w"`,
+			`"latency_ms":12.6,"input_tokens":12,"output_tokens":null,"metadata":{"k":"v"},"trace_id":null,"span_id":null,"operation":null,"chain":{"w"`},
+		{"v2 line: changed byte", `"latency_ms":12.5,"input_tokens":12,"output_tokens":null,"metadata":{"k":"v"},"trace_id":null,"span_id":null,"operation":null,"chain":{"v":2`,
+			`"latency_ms":12.6,"input_tokens":12,"output_tokens":null,"metadata":{"k":"v"},"trace_id":null,"span_id":null,"operation":null,"chain":{"v":2`},
+		{"v1 line claims v2", `"chain":{"w"`, `"chain":{"v":2,"w"`},
+		{"v2 line claims v1", `"chain":{"v":2,"w"`, `"chain":{"w"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, _, _ := build(t)
+			name := editFirst(t, dir, tc.old, tc.new)
+			rep, err := Verify(t.Context(), dir)
+			require.NoError(t, err)
+			require.False(t, rep.OK(), "tampering not detected")
+			require.NotEmpty(t, rep.Problems)
+			assert.Equal(t, ProblemModified, rep.Problems[0].Kind, "%v", rep.Problems)
+			assert.Equal(t, name, rep.Problems[0].File, "%v", rep.Problems)
+			assert.Positive(t, rep.Problems[0].Line)
+		})
+	}
 }

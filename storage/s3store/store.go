@@ -180,6 +180,10 @@ type encoded struct {
 	id   string
 	ts   time.Time
 	line []byte
+	// digest is storage.PrefixDigest of the prefix, computed by the
+	// writing goroutine before it takes mu (see accept); unused once
+	// accepted.
+	digest [32]byte
 }
 
 func encode(e *storage.AuditEntry) (encoded, error) {
@@ -194,7 +198,7 @@ func encode(e *storage.AuditEntry) (encoded, error) {
 	if err != nil {
 		return encoded{}, err
 	}
-	return encoded{id: e.ID, ts: e.Timestamp.UTC(), line: prefix}, nil
+	return encoded{id: e.ID, ts: e.Timestamp.UTC(), line: prefix, digest: storage.PrefixDigest(prefix)}, nil
 }
 
 // Write accepts e into the open batch. It returns once the entry is held
@@ -300,7 +304,7 @@ func (s *Store) accept(ctx context.Context, encs []encoded) error {
 		chained := make([]encoded, n)
 		bytes = 0
 		for i, e := range encs[:n] {
-			line := ch.AppendLine(make([]byte, 0, len(e.line)+suffix), e.line)
+			line := ch.AppendLineDigest(make([]byte, 0, len(e.line)+suffix), e.line, &e.digest)
 			chained[i] = encoded{id: e.id, ts: e.ts, line: line[:len(line)-1]}
 			bytes += len(line)
 		}
