@@ -33,7 +33,7 @@ import (
 //	go test ./storage -run '^$' -bench 'File' -benchtime 1x
 //	OTELAUDIT_BENCH_ENTRIES=100000 go test ./storage -run '^$' -bench File
 
-const benchStoreVersion = "v5" // v5: indexes whose CRC covers all their data
+const benchStoreVersion = "v6" // v6: chain format 2 lines (v5: indexes whose CRC covers all their data)
 
 var benchStart = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
