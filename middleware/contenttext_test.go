@@ -24,6 +24,13 @@ func TestContentBesideSpanLikeOnSpan(t *testing.T) {
 		reply: []byte(`{"id":"r1","model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"ok",` +
 			`"tool_calls":[{"id":"c2","type":"function","function":{"name":"x","arguments":"{\"a\": [1, 2]}"}}]},"finish_reason":"tool_calls"}],` +
 			`"usage":{"prompt_tokens":3,"completion_tokens":4}}`)},
+		// The head parse leaves the system instructions out but makes the
+		// input (an image block it cannot tell about): the worker's full
+		// parse must not reuse the storage the input lies in.
+		benchAPI{name: "anthropic-mixed", path: "/v1/messages", request: []byte(`{"model":"claude-sonnet-4-5","max_tokens":64,"system":"be brief",` +
+			`"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}}]}]}`),
+			reply: []byte(`{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"a dot"}],` +
+				`"stop_reason":"end_turn","usage":{"input_tokens":5,"output_tokens":2}}`)},
 	)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -103,6 +103,11 @@ type exchange struct {
 	// reply while those texts may still read them.
 	texts             [3]lazyText
 	reqHeld, respHeld heldCapture
+	// reqBody and respBody hold the head parses of the request and the
+	// reply (when content is not put on the span), and their bodies when
+	// those left content lists out for the texts to parse.
+	reqBody  lazyRequest
+	respBody lazyReply
 	// op, provider and srvAttrs (the server span's start attributes, read
 	// only) give the attributes of a server span's streaming metrics.
 	op, provider string
@@ -246,11 +251,33 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		x.reqHeld.hold(pooled, body)
 	}
 	if !claimed {
-		pr, err := genai.ParseRequest(target.API, body)
+		var (
+			pr  *genai.Request
+			err error
+		)
+		if !c.onSpan && target.API != genai.APIUnknown {
+			// Only the texts need the messages, and the audit worker
+			// makes those: leave them out here where the parse can.
+			pr = &x.reqBody.head
+			err = genai.ParseRequestInto(pr, target.API, body, true)
+		} else {
+			pr, err = genai.ParseRequest(target.API, body)
+		}
 		switch {
 		case err == nil && target.API != genai.APIUnknown:
 			input, system = pr.Messages, pr.System
 			x.api = pr.API
+			if pr.InputContent == genai.ContentSome || pr.SystemContent == genai.ContentSome {
+				x.reqBody.api, x.reqBody.data = target.API, body
+				// A list the head parse made lives in its storage.
+				x.reqBody.shared = input != nil || system != nil
+			}
+			if pr.InputContent == genai.ContentSome {
+				x.texts[0].deferRequest(&x.reqBody, false)
+			}
+			if pr.SystemContent == genai.ContentSome {
+				x.texts[1].deferRequest(&x.reqBody, true)
+			}
 		case err == nil && len(pr.Messages) > 0:
 			// Unknown path, chat-shaped JSON: treat it as a chat call.
 			op, input = genai.OpChat, pr.Messages
@@ -612,7 +639,9 @@ func (x *exchange) finish(readErr error, early bool) {
 		x.respHeld.hold(x.pooled, x.buf)
 	}
 	defer func() {
-		if len(out) > 0 {
+		if len(out) > 0 || x.texts[2].reply != nil {
+			// jsonOf runs with WithContentOnSpan only, which never
+			// defers the messages: out holds them.
 			x.texts[2].messages(out, &x.respHeld)
 			content = x.appendContent(content, semconv.GenAIOutputMessagesKey,
 				func() string { return genai.OutputMessagesJSON(out, finishFallback(errType)) }, &x.texts[2])
@@ -704,12 +733,26 @@ func (x *exchange) finish(readErr error, early bool) {
 			}
 			break
 		}
-		res, err := genai.ParseResponse(x.api, body)
+		var (
+			res *genai.Response
+			err error
+		)
+		if !x.cfg.onSpan && x.api != genai.APIUnknown {
+			// As in begin: the output text is made on the worker.
+			res = &x.respBody.res
+			err = genai.ParseResponseInto(res, x.api, body, true)
+		} else {
+			res, err = genai.ParseResponse(x.api, body)
+		}
 		switch {
 		case err == nil && (x.api != genai.APIUnknown || len(res.Messages) > 0):
 			bedrockTokenHeaders(res, x.header)
 			attrs, out = x.appendReply(attrs, res)
 			errType = res.ErrorType
+			if res.OutputContent == genai.ContentSome && x.wantContent {
+				x.respBody.api, x.respBody.data = x.api, body
+				x.texts[2].deferReply(&x.respBody)
+			}
 		default:
 			if err != nil && x.api != genai.APIUnknown && len(body) > 0 {
 				content = append(content, otelaudit.AuditMetadataKey(MetadataResponseUnparsed).Bool(true))
@@ -892,35 +935,59 @@ func (x *exchange) appendContent(attrs []attribute.KeyValue, key attribute.Key, 
 // lazyText is a content text the audit worker makes ([handoff.Lazy]): the
 // genai.ContentText of messages, or the genai.PartsContentText of parts,
 // parsed out of a capture that held keeps out of the pool until then.
+// The messages or parts are given (messages, parts) or, when the head
+// parse of their body left them out, parsed out of it with the text
+// (deferTo).
 type lazyText struct {
 	once sync.Once
 	text string
 	msgs []genai.Message
 	ps   []genai.Part
 	isPS bool
-	held *heldCapture
+	// req or reply is the request or reply the list is parsed out of,
+	// when its head parse left it out (both nil otherwise): of a request,
+	// the system instructions when system is set, else the input.
+	req    *lazyRequest
+	reply  *lazyReply
+	system bool
+	held   *heldCapture
 }
 
+// deferRequest makes t the text of b's input messages (system: its
+// system instructions), which its head parse left out knowing they have
+// a part. messages (parts), called after with nil, gives t its capture.
+func (t *lazyText) deferRequest(b *lazyRequest, system bool) {
+	t.req, t.system = b, system
+}
+
+// deferReply is deferRequest for b's output messages.
+func (t *lazyText) deferReply(b *lazyReply) { t.reply = b }
+
 // messages makes t the text of msgs, whose strings may lie in held's
-// capture.
+// capture (or of its deferred list, then msgs is nil).
 func (t *lazyText) messages(msgs []genai.Message, held *heldCapture) {
 	t.msgs, t.held = msgs, held
 }
 
-// parts makes t the text of ps, whose strings may lie in held's capture.
+// parts makes t the text of ps, whose strings may lie in held's capture
+// (or of its deferred list, then ps is nil).
 func (t *lazyText) parts(ps []genai.Part, held *heldCapture) {
 	t.ps, t.isPS, t.held = ps, true, held
 }
 
 // hand reports whether t has a part to record, and if so makes held wait
 // for it: the caller then hands t over (Text must run once for the
-// capture to go back to the pool).
+// capture to go back to the pool). A deferred list has one: the head
+// parse saw it.
 func (t *lazyText) hand() bool {
 	n := len(t.ps)
 	if !t.isPS {
 		for i := range t.msgs {
 			n += len(t.msgs[i].Parts)
 		}
+	}
+	if t.req != nil || t.reply != nil {
+		n = 1
 	}
 	if n == 0 {
 		return false
@@ -933,6 +1000,15 @@ func (t *lazyText) hand() bool {
 // which t lets go of its capture.
 func (t *lazyText) Text() string {
 	t.once.Do(func() {
+		switch {
+		case t.reply != nil:
+			t.msgs = t.reply.parse().Messages
+		case t.req != nil && t.system:
+			t.ps = t.req.parse().System
+		case t.req != nil:
+			t.msgs = t.req.parse().Messages
+		}
+		t.req, t.reply = nil, nil
 		if t.isPS {
 			t.text, _ = genai.PartsContentText(t.ps)
 		} else {
@@ -942,6 +1018,50 @@ func (t *lazyText) Text() string {
 		t.held.done()
 	})
 	return t.text
+}
+
+// lazyRequest is the head parse of a request (genai.ParseRequestInto)
+// and, when it left content lists out for the audit worker, the body they
+// are parsed out of: the first of its texts to be made parses it in full,
+// for both. data must not change until they are made (a pooled capture
+// stays held until then).
+type lazyRequest struct {
+	head genai.Request // the head parse
+	once sync.Once
+	api  genai.API // the API the head parse read data as
+	data []byte
+	// shared says that a list the head parse made is in use: the full
+	// parse then gets storage of its own instead of head's.
+	shared bool
+	req    *genai.Request // the full parse, once made
+}
+
+// parse parses b in full, once, and returns the result.
+func (b *lazyRequest) parse() *genai.Request {
+	b.once.Do(func() {
+		b.req = &b.head
+		if b.shared {
+			b.req = new(genai.Request)
+		}
+		_ = genai.ParseRequestInto(b.req, b.api, b.data, false)
+	})
+	return b.req
+}
+
+// lazyReply is lazyRequest for a reply, whose one list, the output
+// messages, is either made by the head parse or left out: the full parse
+// reuses the head's storage.
+type lazyReply struct {
+	res  genai.Response // the head parse, then the full parse
+	once sync.Once
+	api  genai.API
+	data []byte
+}
+
+// parse parses b in full, once, and returns the result.
+func (b *lazyReply) parse() *genai.Response {
+	b.once.Do(func() { _ = genai.ParseResponseInto(&b.res, b.api, b.data, false) })
+	return &b.res
 }
 
 // heldCapture is a pooled capture buffer (acquireCapture) that lazy texts

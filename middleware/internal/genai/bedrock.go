@@ -10,12 +10,18 @@ import (
 )
 
 // converseRequest fills r from a Converse request: messages, system and
-// inferenceConfig (the model is in the path).
-func converseRequest(r *Request, doc jsontape.Value) {
-	r.Messages = converseMessages(r, doc.Get("messages"))
-	r.System = converseBlocks(doc.Get("system"))
-	if len(r.System) == 0 {
-		r.System = nil
+// inferenceConfig (the model is in the path); a head parse (head) leaves
+// the messages and system out (see [ParseRequestInto]).
+func converseRequest(r *Request, doc jsontape.Value, head bool) {
+	messages, system := doc.Get("messages"), doc.Get("system")
+	if r.InputContent = headOf(head, converseMessagesPresence(messages)); r.InputContent == ContentMade {
+		r.Messages = converseMessages(r, messages)
+	}
+	if r.SystemContent = headOf(head, converseBlocksPresence(system)); r.SystemContent == ContentMade {
+		r.System = converseBlocks(system)
+		if len(r.System) == 0 {
+			r.System = nil
+		}
 	}
 	inferenceConfig(r, doc.Get("inferenceConfig"))
 }
@@ -185,20 +191,18 @@ func converseUsage(u jsontape.Value, dst *tokenSlots) (in, out *int64) {
 
 // converseResponse reads a Converse reply (also Amazon Nova's InvokeModel
 // reply, which has the same shape).
-func converseResponse(doc jsontape.Value) *Response {
-	r := &Response{}
+func converseResponse(r *Response, doc jsontape.Value, head bool) {
 	r.InputTokens, r.OutputTokens = converseUsage(doc.Get("usage"), &r.first.tokens)
 	r.Details = usageDetails(doc.Get("usage"))
 	m := path(doc, "output", "message")
 	stop := str(doc.Get("stopReason"))
-	if m.IsObject() || stop != "" {
+	if r.OutputContent = headOf(head, converseBlocksPresence(m.Get("content"))); r.OutputContent == ContentMade && (m.IsObject() || stop != "") {
 		msg := Message{Role: "assistant", Parts: converseBlocks(m.Get("content")), FinishReason: stop}
 		r.addMessage(msg)
 	}
 	if stop != "" {
 		r.addReason(stop)
 	}
-	return r
 }
 
 // invokeRequest fills r from an InvokeModel body in a model family's own
@@ -282,14 +286,16 @@ func messageAt(ms jsontape.Value, i int) jsontape.Value {
 }
 
 // invokeResponse reads an InvokeModel reply in a model family's own shape.
-func invokeResponse(doc jsontape.Value) *Response {
+func invokeResponse(r *Response, doc jsontape.Value) {
 	if str(doc.Get("type")) == "message" || doc.Get("anthropic_version").Exists() {
-		return fromBody(APIAnthropic, doc)
+		fromBody(r, APIAnthropic, doc, false)
+		return
 	}
 	if doc.Get("output").IsObject() {
-		return converseResponse(doc)
+		converseResponse(r, doc, false)
+		return
 	}
-	r := &Response{ID: str(doc.Get("id"))}
+	r.ID = str(doc.Get("id"))
 	r.ErrorType = errorType(doc.Get("error"))
 	var text, finish string
 	var hasText bool
@@ -346,7 +352,6 @@ func invokeResponse(doc jsontape.Value) *Response {
 	if finish != "" {
 		r.FinishReasons = []string{finish}
 	}
-	return r
 }
 
 // converseEvent takes one ConverseStream event (also an Amazon Nova

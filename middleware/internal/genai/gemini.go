@@ -19,13 +19,20 @@ func get1(v jsontape.Value, camel, snake string) jsontape.Value {
 }
 
 // geminiRequest fills r from a generateContent request: contents,
-// systemInstruction and generationConfig.
-func geminiRequest(r *Request, doc jsontape.Value) {
-	r.Messages = geminiContents(r, doc.Get("contents"))
-	if si := get1(doc, "systemInstruction", "system_instruction"); si.IsObject() {
-		r.System = geminiParts(si.Get("parts"))
-	} else if si.Kind() == jsontape.String {
-		r.System = []Part{textPart(si.Str())}
+// systemInstruction and generationConfig; a head parse (head) leaves the
+// contents and system instruction out (see [ParseRequestInto]).
+func geminiRequest(r *Request, doc jsontape.Value, head bool) {
+	contents, si := doc.Get("contents"), get1(doc, "systemInstruction", "system_instruction")
+	if r.InputContent = headOf(head, geminiContentsPresence(contents)); r.InputContent == ContentMade {
+		r.Messages = geminiContents(r, contents)
+	}
+	if r.SystemContent = headOf(head, geminiSystemPresence(si)); r.SystemContent == ContentMade {
+		switch {
+		case si.IsObject():
+			r.System = geminiParts(si.Get("parts"))
+		case si.Kind() == jsontape.String:
+			r.System = []Part{textPart(si.Str())}
+		}
 	}
 	if gc := get1(doc, "generationConfig", "generation_config"); gc.IsObject() {
 		r.MaxTokens = countInto(&r.maxTokens, get1(gc, "maxOutputTokens", "max_output_tokens"))
@@ -169,35 +176,51 @@ func geminiUsage(u jsontape.Value, dst *tokenSlots) (in, out *int64) {
 
 // geminiResponse reads a GenerateContentResponse: candidates, usage,
 // modelVersion, responseId, and the prompt feedback of a blocked prompt.
-func geminiResponse(doc jsontape.Value) *Response {
-	r := &Response{}
+func geminiResponse(r *Response, doc jsontape.Value, head bool) {
+	candidates := doc.Get("candidates")
+	r.OutputContent = headOf(head, ContentNone)
+	if head {
+		for c := range each(candidates) {
+			if c.IsObject() && geminiPartsPresence(c.Get("content").Get("parts")) == ContentSome {
+				r.OutputContent = ContentSome
+				break
+			}
+		}
+	}
+	made := 0 // messages, made or left out
 	r.ID = str(get1(doc, "responseId", "response_id"))
 	r.Model = str(get1(doc, "modelVersion", "model_version"))
 	u := get1(doc, "usageMetadata", "usage_metadata")
 	r.InputTokens, r.OutputTokens = geminiUsage(u, &r.first.tokens)
 	r.Details = usageDetails(u)
 	r.ErrorType = errorType(doc.Get("error"))
-	for c := range each(doc.Get("candidates")) {
+	for c := range each(candidates) {
 		if !c.IsObject() {
 			continue
+		}
+		made++
+		reason := str(get1(c, "finishReason", "finish_reason"))
+		if reason != "" {
+			r.addReason(reason)
+		}
+		if r.OutputContent != ContentMade {
+			continue // left out
 		}
 		m := geminiContent(c.Get("content"), "assistant")
 		if m.Role == "user" {
 			m.Role = "assistant"
 		}
-		m.FinishReason = str(get1(c, "finishReason", "finish_reason"))
-		if m.FinishReason != "" {
-			r.addReason(m.FinishReason)
-		}
+		m.FinishReason = reason
 		r.addMessage(m)
 	}
-	if len(r.Messages) == 0 {
+	if made == 0 {
 		if br := str(path(doc, "promptFeedback", "blockReason")); br != "" {
 			r.FinishReasons = []string{br}
-			r.Messages = []Message{{Role: "assistant", Parts: []Part{}, FinishReason: br}}
+			if r.OutputContent == ContentMade {
+				r.Messages = []Message{{Role: "assistant", Parts: []Part{}, FinishReason: br}}
+			}
 		}
 	}
-	return r
 }
 
 // geminiCand accumulates one streamed candidate.

@@ -264,12 +264,19 @@ func FuzzParseRequest(f *testing.F) {
 	} {
 		f.Add([]byte(s), uint8(0))
 	}
+	for _, s := range []struct {
+		body []byte
+		api  API
+	}{{headGeminiReq, APIGemini}, {headConverseReq, APIBedrockConverse}, {headAnthropicReq, APIAnthropic}} {
+		f.Add(s.body, uint8(s.api))
+	}
 	f.Fuzz(func(t *testing.T, body []byte, api uint8) {
 		a := API(api % uint8(apiCount))
 		r, _ := ParseRequest(a, body)
 		if r == nil {
 			t.Fatal("nil request")
 		}
+		checkRequestHead(t, a, body)
 		// What the span gets must be JSON whatever the body held.
 		for _, out := range []string{MessagesJSON(r.Messages), PartsJSON(r.System), ToolDefinitions(a, body)} {
 			if out != "" && !json.Valid([]byte(out)) {
@@ -287,12 +294,19 @@ func FuzzParseResponse(f *testing.F) {
 	} {
 		f.Add([]byte(s), uint8(0), uint16(7))
 	}
+	for _, s := range []struct {
+		body []byte
+		api  API
+	}{{headGeminiResp, APIGemini}, {headConverseResp, APIBedrockConverse}, {headAnthropicResp, APIAnthropic}} {
+		f.Add(s.body, uint8(s.api), uint16(7))
+	}
 	f.Fuzz(func(t *testing.T, body []byte, api uint8, limit uint16) {
 		a := API(api % uint8(apiCount))
 		r, _ := ParseResponse(a, body)
 		if r == nil {
 			t.Fatal("nil response")
 		}
+		checkResponseHead(t, a, body)
 		_ = ErrorType(400, body)
 		// The same bytes as stream events, whole and line by line.
 		s := NewStream(a, int(limit))

@@ -54,26 +54,44 @@ func putParser(p *jsontape.Parser) {
 // result's strings may share body's memory: body must not be modified
 // afterwards.
 func ParseRequest(api API, body []byte) (*Request, error) {
+	r := new(Request)
+	return r, ParseRequestInto(r, api, body, false)
+}
+
+// ParseRequestInto is [ParseRequest] into *r, which it overwrites, for a
+// caller that keeps the Request in storage of its own.
+//
+// With head set it is a head parse, for a caller that needs the messages
+// and system instructions later, if at all (from a second, full parse of
+// the same body): it leaves each of them out (nil) when it can tell from
+// the parsed body whether the full parse gives it a part, and says so in
+// InputContent and SystemContent (see [Content]); every other field is
+// what the full parse gives. Leaving them out saves their allocations and
+// most of the work beyond validating the body. It leaves out the lists of
+// Chat Completions, Anthropic Messages, Ollama chat, Gemini
+// generateContent and Bedrock Converse requests whose parts it can tell
+// apart cheaply (text, or any Gemini part); it makes the others.
+func ParseRequestInto(r *Request, api API, body []byte, head bool) error {
+	*r = Request{API: api}
 	p := getParser()
 	defer putParser(p)
 	doc, err := parseObject(p, body)
 	if err != nil {
-		return &Request{API: api}, err
+		return err
 	}
-	r := &Request{API: api}
 	switch api {
 	case APIGemini, APIGeminiEmbed:
-		geminiRequest(r, doc)
+		geminiRequest(r, doc, head && api == APIGemini)
 		if api == APIGeminiEmbed {
 			r.Messages, r.System = geminiEmbedInput(doc), nil
 		}
-		return r, nil
+		return nil
 	case APIBedrockConverse:
-		converseRequest(r, doc)
-		return r, nil
+		converseRequest(r, doc, head)
+		return nil
 	case APIBedrockInvoke:
 		invokeRequest(r, doc)
-		return r, nil
+		return nil
 	}
 	var messages, system, instructions, input, prompt, conversation, metadata jsontape.Value
 	var stream jsontape.Value
@@ -147,8 +165,12 @@ func ParseRequest(api API, body []byte) (*Request, error) {
 		r.System = parseContent(instructions)
 		r.Messages = responsesInput(input)
 	case APIAnthropic:
-		r.System = parseContent(system)
-		r.Messages = chatMessages(r, messages)
+		if r.SystemContent = headOf(head, contentPresence(system)); r.SystemContent == ContentMade {
+			r.System = parseContent(system)
+		}
+		if r.InputContent = headOf(head, chatMessagesPresence(messages)); r.InputContent == ContentMade {
+			r.Messages = chatMessages(r, messages)
+		}
 	case APICompletions, APIOllamaGenerate:
 		r.System = parseContent(system)
 		if ps := parseContent(prompt); len(ps) > 0 {
@@ -159,9 +181,12 @@ func ParseRequest(api API, body []byte) (*Request, error) {
 			r.Messages = []Message{{Role: "user", Parts: ps}}
 		}
 	default: // chat completions, Ollama chat, and unknown JSON with messages
-		r.Messages = chatMessages(r, messages)
+		if r.InputContent = headOf(head, chatMessagesPresence(messages)); r.InputContent == ContentMade {
+			r.Messages = chatMessages(r, messages)
+		}
+		r.SystemContent = headOf(head, ContentNone)
 	}
-	return r, nil
+	return nil
 }
 
 // chatMessage turns one chat message object (OpenAI, Anthropic or Ollama

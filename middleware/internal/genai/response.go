@@ -94,6 +94,23 @@ func ErrorType(status int, body []byte) string {
 // error and an empty result. The result's strings may share body's memory: body
 // must not be modified afterwards.
 func ParseResponse(api API, body []byte) (*Response, error) {
+	r := new(Response)
+	return r, ParseResponseInto(r, api, body, false)
+}
+
+// ParseResponseInto is [ParseResponse] into *r, which it overwrites, for
+// a caller that keeps the Response in storage of its own.
+//
+// With head set it is a head parse, for a caller that needs the output
+// messages later, if at all (from a second, full parse of the same body):
+// it leaves them out (nil) when it can tell from the parsed body whether
+// the full parse gives them a part, and says so in OutputContent (see
+// [Content]); every other field is what the full parse gives. It leaves
+// out the messages of Chat Completions, Completions, Anthropic Messages,
+// Gemini generateContent and Bedrock Converse replies whose parts it can
+// tell apart cheaply (text, or any Gemini part); it makes the others.
+func ParseResponseInto(r *Response, api API, body []byte, head bool) error {
+	*r = Response{}
 	p := getParser()
 	defer putParser(p)
 	if b := bytes.TrimSpace(body); api == APIGemini && len(b) > 0 && b[0] == '[' {
@@ -101,33 +118,40 @@ func ParseResponse(api API, body []byte) (*Response, error) {
 		// array.
 		doc, err := p.Parse(b)
 		if err != nil {
-			return &Response{}, ErrInvalidJSON
+			return ErrInvalidJSON
 		}
 		s := NewStream(APIGemini, len(b)+1)
 		for c := range doc.Elements() {
 			s.gemini(c)
 		}
-		return s.Result(), nil
+		*r = *s.Result()
+		return nil
 	}
 	doc, err := parseObject(p, body)
 	if err != nil {
-		return &Response{}, err
+		return err
 	}
-	return fromBody(api, doc), nil
+	fromBody(r, api, doc, head)
+	return nil
 }
 
-func fromBody(api API, doc jsontape.Value) *Response {
+// fromBody reads a reply of api into r, a zero Response; a head parse
+// (head) leaves the messages out where it can (see [ParseResponseInto]).
+func fromBody(r *Response, api API, doc jsontape.Value, head bool) {
 	switch api {
 	case APIGemini:
-		return geminiResponse(doc)
+		geminiResponse(r, doc, head)
+		return
 	case APIGeminiEmbed:
-		return &Response{ErrorType: errorType(doc.Get("error"))}
+		r.ErrorType = errorType(doc.Get("error"))
+		return
 	case APIBedrockConverse:
-		return converseResponse(doc)
+		converseResponse(r, doc, head)
+		return
 	case APIBedrockInvoke:
-		return invokeResponse(doc)
+		invokeResponse(r, doc)
+		return
 	}
-	r := &Response{}
 	var usage, errv, choices jsontape.Value
 	for k, v := range doc.Members() {
 		switch k {
@@ -162,15 +186,18 @@ func fromBody(api API, doc jsontape.Value) *Response {
 		}
 	case APIAnthropic:
 		content, stop := doc.Get("content"), doc.Get("stop_reason")
-		msg := Message{Role: "assistant", Parts: parseContent(content)}
-		if msg.Parts == nil {
-			msg.Parts = []Part{}
+		r.OutputContent = headOf(head, contentPresence(content))
+		msg := Message{Role: "assistant"}
+		if r.OutputContent == ContentMade {
+			if msg.Parts = parseContent(content); msg.Parts == nil {
+				msg.Parts = []Part{}
+			}
 		}
 		if s := str(stop); s != "" {
 			msg.FinishReason = s
 			r.addReason(s)
 		}
-		if content.Exists() || stop.Kind() == jsontape.String {
+		if (content.Exists() || stop.Kind() == jsontape.String) && r.OutputContent == ContentMade {
 			r.addMessage(msg)
 		}
 	case APIOllamaChat, APIOllamaGenerate, APIOllamaEmbed:
@@ -195,6 +222,7 @@ func fromBody(api API, doc jsontape.Value) *Response {
 		// No output content: the vectors are not text.
 		r.OutputTokens = nil
 	default: // chat completions, completions, unknown
+		r.OutputContent = headOf(head, choicesPresence(choices))
 		for c := range each(choices) {
 			if !c.IsObject() {
 				continue
@@ -211,6 +239,12 @@ func fromBody(api API, doc jsontape.Value) *Response {
 					m.FinishReason = str(v)
 				}
 			}
+			if m.FinishReason != "" {
+				r.addReason(m.FinishReason)
+			}
+			if r.OutputContent != ContentMade {
+				continue // left out
+			}
 			if text.Kind() == jsontape.String {
 				m.Parts = []Part{textPart(text.Str())}
 			} else {
@@ -220,13 +254,9 @@ func fromBody(api API, doc jsontape.Value) *Response {
 					m.Role = cm.Role
 				}
 			}
-			if m.FinishReason != "" {
-				r.addReason(m.FinishReason)
-			}
 			r.addMessage(m)
 		}
 	}
-	return r
 }
 
 // responsesOutput folds the Responses API output items into one assistant

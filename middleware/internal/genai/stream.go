@@ -329,7 +329,8 @@ func (s *Stream) responses(typ string, ev jsontape.Value) {
 		}
 	case "response.completed", "response.incomplete", "response.failed":
 		if r := ev.Get("response"); r.IsObject() {
-			s.final = fromBody(APIResponses, r)
+			s.final = new(Response)
+			fromBody(s.final, APIResponses, r, false)
 		}
 		s.done = true
 	case "error":

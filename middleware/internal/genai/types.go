@@ -41,6 +41,24 @@ type Message struct {
 	FinishReason string `json:"finish_reason,omitempty"`
 }
 
+// Content says what a head parse ([ParseRequestInto],
+// [ParseResponseInto]) did with a list of content parts (the input or
+// output messages, the system instructions): made it, or left it out
+// and said whether the full parse gives it a part, which is all a caller
+// needs to know until it wants the list itself.
+type Content uint8
+
+const (
+	// ContentMade: the list was made, as the full parse makes it (the
+	// head could not tell cheaply whether it has a part).
+	ContentMade Content = iota
+	// ContentNone: left out (nil); the full parse gives it no part.
+	ContentNone
+	// ContentSome: left out (nil); the full parse gives it at least one
+	// part.
+	ContentSome
+)
+
 // Request is what was extracted from a request body.
 type Request struct {
 	// API is the wire format of the reply: the API the request was parsed
@@ -53,6 +71,10 @@ type Request struct {
 	IncludeUsage bool
 	Messages     []Message
 	System       []Part
+	// InputContent and SystemContent say what a head parse
+	// ([ParseRequestInto]) did with Messages and System; ContentMade
+	// (made, as ParseRequest makes them) after ParseRequest.
+	InputContent, SystemContent Content
 	// ConversationID comes from the body ("conversation", "conversation_id"
 	// or metadata.conversation_id) when present.
 	ConversationID string
@@ -155,9 +177,12 @@ func (r *Request) param(k string, v jsontape.Value) bool {
 // Response is what was extracted from a response body or a reassembled
 // stream. Nil token counts mean the reply did not say.
 type Response struct {
-	ID            string
-	Model         string
-	Messages      []Message
+	ID       string
+	Model    string
+	Messages []Message
+	// OutputContent says what a head parse ([ParseResponseInto]) did
+	// with Messages; ContentMade (made) after ParseResponse.
+	OutputContent Content
 	FinishReasons []string
 	InputTokens   *int64
 	OutputTokens  *int64
