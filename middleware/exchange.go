@@ -267,11 +267,8 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		case err == nil && target.API != genai.APIUnknown:
 			input, system = pr.Messages, pr.System
 			x.api = pr.API
-			if pr.InputContent == genai.ContentSome || pr.SystemContent == genai.ContentSome {
-				x.reqBody.api, x.reqBody.data = target.API, body
-				// A list the head parse made lives in its storage.
-				x.reqBody.shared = input != nil || system != nil
-			}
+			// A list the head parse made lives in its storage.
+			x.reqBody.shared = input != nil || system != nil
 			if pr.InputContent == genai.ContentSome {
 				x.texts[0].deferRequest(&x.reqBody, false)
 			}
@@ -333,6 +330,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		// The texts hold the request's capture until the audit made them.
 		defer x.reqHeld.done()
 		if !x.wantContent {
+			x.reqBody.head.Discard()
 			return
 		}
 		x.texts[0].messages(input, &x.reqHeld)
@@ -750,8 +748,9 @@ func (x *exchange) finish(readErr error, early bool) {
 			attrs, out = x.appendReply(attrs, res)
 			errType = res.ErrorType
 			if res.OutputContent == genai.ContentSome && x.wantContent {
-				x.respBody.api, x.respBody.data = x.api, body
 				x.texts[2].deferReply(&x.respBody)
+			} else {
+				res.Discard()
 			}
 		default:
 			if err != nil && x.api != genai.APIUnknown && len(body) > 0 {
@@ -1020,30 +1019,28 @@ func (t *lazyText) Text() string {
 	return t.text
 }
 
-// lazyRequest is the head parse of a request (genai.ParseRequestInto)
-// and, when it left content lists out for the audit worker, the body they
-// are parsed out of: the first of its texts to be made parses it in full,
-// for both. data must not change until they are made (a pooled capture
-// stays held until then).
+// lazyRequest is the head parse of a request (genai.ParseRequestInto),
+// whose lists left out for the audit worker the first of its texts to be
+// made parses, for both (genai.Request.Rest, which reads the document the
+// head parse kept). The body must not change until they are made (a
+// pooled capture stays held until then).
 type lazyRequest struct {
 	head genai.Request // the head parse
 	once sync.Once
-	api  genai.API // the API the head parse read data as
-	data []byte
 	// shared says that a list the head parse made is in use: the full
 	// parse then gets storage of its own instead of head's.
 	shared bool
 	req    *genai.Request // the full parse, once made
 }
 
-// parse parses b in full, once, and returns the result.
+// parse makes the full parse of b, once, and returns it.
 func (b *lazyRequest) parse() *genai.Request {
 	b.once.Do(func() {
 		b.req = &b.head
 		if b.shared {
 			b.req = new(genai.Request)
 		}
-		_ = genai.ParseRequestInto(b.req, b.api, b.data, false)
+		b.head.Rest(b.req)
 	})
 	return b.req
 }
@@ -1054,13 +1051,11 @@ func (b *lazyRequest) parse() *genai.Request {
 type lazyReply struct {
 	res  genai.Response // the head parse, then the full parse
 	once sync.Once
-	api  genai.API
-	data []byte
 }
 
-// parse parses b in full, once, and returns the result.
+// parse makes the full parse of b, once, and returns it.
 func (b *lazyReply) parse() *genai.Response {
-	b.once.Do(func() { _ = genai.ParseResponseInto(&b.res, b.api, b.data, false) })
+	b.once.Do(func() { b.res.Rest(&b.res) })
 	return &b.res
 }
 

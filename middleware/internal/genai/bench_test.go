@@ -28,3 +28,34 @@ func BenchmarkParseResponse(b *testing.B) {
 		_ = MessagesJSON(r.Messages)
 	}
 }
+
+// BenchmarkParseHeadThenFull is the middleware's two parses of a 1 KiB
+// request and reply: the head parse on the caller, then the full parse
+// of the lists it left out on the audit worker, from the document the
+// head kept (rest) or from the body's text again (reparse).
+func BenchmarkParseHeadThenFull(b *testing.B) {
+	for _, rest := range []bool{true, false} {
+		name := "reparse"
+		if rest {
+			name = "rest"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			var req, full Request
+			var res, fullRes Response
+			for b.Loop() {
+				_ = ParseRequestInto(&req, APIChatCompletions, benchReq, true)
+				_ = ParseResponseInto(&res, APIChatCompletions, benchResp, true)
+				if rest {
+					req.Rest(&full)
+					res.Rest(&fullRes)
+				} else {
+					req.Discard()
+					res.Discard()
+					_ = ParseRequestInto(&full, APIChatCompletions, benchReq, false)
+					_ = ParseResponseInto(&fullRes, APIChatCompletions, benchResp, false)
+				}
+			}
+		})
+	}
+}

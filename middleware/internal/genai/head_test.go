@@ -78,10 +78,30 @@ func checkRequestHead(t *testing.T, a API, body []byte) *Request {
 	h, f := *head, *full
 	for _, r := range []*Request{&h, &f} {
 		r.Messages, r.System, r.InputContent, r.SystemContent = nil, nil, 0, 0
-		r.first, r.firstUsed = [2]Message{}, false
+		r.first, r.firstUsed, r.kept = [2]Message{}, false, keptDoc{}
 	}
 	if !reflect.DeepEqual(h, f) {
 		t.Fatalf("head %#v, full parse %#v", h, f)
+	}
+	// Rest, into other storage and into the head's own, gives the full
+	// parse when the head left a list out.
+	leftOut := head.InputContent == ContentSome || head.SystemContent == ContentSome
+	if (head.kept.p != nil) != leftOut {
+		t.Fatalf("kept a parse: %v, left a list out: %v", head.kept.p != nil, leftOut)
+	}
+	if leftOut {
+		again := new(Request)
+		require.NoError(t, ParseRequestInto(again, a, body, true))
+		for _, dst := range []*Request{new(Request), again} {
+			src := head
+			if dst == again {
+				src = again
+			}
+			src.Rest(dst)
+			if !reflect.DeepEqual(dst, full) {
+				t.Fatalf("rest %#v, full parse %#v", dst, full)
+			}
+		}
 	}
 	return head
 }
@@ -97,11 +117,28 @@ func checkResponseHead(t *testing.T, a API, body []byte) *Response {
 	checkContent(t, "output", head.OutputContent, head.Messages, full.Messages)
 	h, f := *head, *full
 	for _, r := range []*Response{&h, &f} {
-		r.Messages, r.OutputContent = nil, 0
+		r.Messages, r.OutputContent, r.kept = nil, 0, keptDoc{}
 		r.first.msg = [1]Message{}
 	}
 	if !reflect.DeepEqual(h, f) {
 		t.Fatalf("head %#v, full parse %#v", h, f)
+	}
+	if (head.kept.p != nil) != (head.OutputContent == ContentSome) {
+		t.Fatalf("kept a parse: %v, output %d", head.kept.p != nil, head.OutputContent)
+	}
+	if head.OutputContent == ContentSome {
+		again := new(Response)
+		require.NoError(t, ParseResponseInto(again, a, body, true))
+		for _, dst := range []*Response{new(Response), again} {
+			src := head
+			if dst == again {
+				src = again
+			}
+			src.Rest(dst)
+			if !reflect.DeepEqual(dst, full) {
+				t.Fatalf("rest %#v, full parse %#v", dst, full)
+			}
+		}
 	}
 	return head
 }
@@ -132,6 +169,17 @@ func TestParseHeadLeavesOut(t *testing.T) {
 			assert.Nil(t, res.Messages)
 			assert.NotEmpty(t, res.FinishReasons)
 			assert.NotNil(t, res.OutputTokens)
+			// Discard lets go of the kept parse: Rest then makes nothing.
+			require.NoError(t, ParseRequestInto(r, tc.api, tc.req, true))
+			r.Discard()
+			var rest Request
+			r.Rest(&rest)
+			assert.Zero(t, rest)
+			require.NoError(t, ParseResponseInto(res, tc.api, tc.resp, true))
+			res.Discard()
+			var restRes Response
+			res.Rest(&restRes)
+			assert.Zero(t, restRes)
 		})
 	}
 }

@@ -62,36 +62,78 @@ func ParseRequest(api API, body []byte) (*Request, error) {
 // caller that keeps the Request in storage of its own.
 //
 // With head set it is a head parse, for a caller that needs the messages
-// and system instructions later, if at all (from a second, full parse of
-// the same body): it leaves each of them out (nil) when it can tell from
-// the parsed body whether the full parse gives it a part, and says so in
-// InputContent and SystemContent (see [Content]); every other field is
-// what the full parse gives. Leaving them out saves their allocations and
-// most of the work beyond validating the body. It leaves out the lists of
-// Chat Completions, Anthropic Messages, Ollama chat, Gemini
-// generateContent and Bedrock Converse requests whose parts it can tell
-// apart cheaply (text, or any Gemini part); it makes the others.
+// and system instructions later, if at all ([Request.Rest]): it leaves
+// each of them out (nil) when it can tell from the parsed body whether
+// the full parse gives it a part, and says so in InputContent and
+// SystemContent (see [Content]); every other field is what the full parse
+// gives. Leaving them out saves their allocations and most of the work
+// beyond validating the body. It leaves out the lists of Chat
+// Completions, Anthropic Messages, Ollama chat, Gemini generateContent and
+// Bedrock Converse requests whose parts it can tell apart cheaply (text,
+// or any Gemini part); it makes the others.
 func ParseRequestInto(r *Request, api API, body []byte, head bool) error {
 	*r = Request{API: api}
 	p := getParser()
-	defer putParser(p)
 	doc, err := parseObject(p, body)
 	if err != nil {
+		putParser(p)
 		return err
 	}
+	requestFrom(r, api, doc, head)
+	if r.InputContent == ContentSome || r.SystemContent == ContentSome {
+		r.kept = keptDoc{p: p, doc: doc, api: api}
+		return nil
+	}
+	putParser(p)
+	return nil
+}
+
+// Rest makes, into dst, the full parse of the body whose head parse r is
+// (ParseRequestInto with head set): what ParseRequest gives for it, the
+// lists the head parse left out included. It reads the document the head
+// parse kept rather than the body's text again, and lets go of it: r must
+// not be given to Rest again. dst may be r. When the head parse left
+// nothing out, dst is left as it is.
+func (r *Request) Rest(dst *Request) {
+	k := r.kept
+	r.kept = keptDoc{}
+	if k.p == nil {
+		return
+	}
+	*dst = Request{API: k.api}
+	requestFrom(dst, k.api, k.doc, false)
+	putParser(k.p)
+}
+
+// Discard lets go of what the head parse r kept for Rest, for a caller
+// that turns out not to need the lists it left out: the document's
+// storage goes back for other parses. Rest then leaves its dst as it is.
+func (r *Request) Discard() { r.kept.discard() }
+
+// discard gives k's Parser back to the pool, once.
+func (k *keptDoc) discard() {
+	if k.p != nil {
+		putParser(k.p)
+	}
+	*k = keptDoc{}
+}
+
+// requestFrom fills r, a Request of api with nothing else set, from doc;
+// a head parse (head) leaves lists out (see [ParseRequestInto]).
+func requestFrom(r *Request, api API, doc jsontape.Value, head bool) {
 	switch api {
 	case APIGemini, APIGeminiEmbed:
 		geminiRequest(r, doc, head && api == APIGemini)
 		if api == APIGeminiEmbed {
 			r.Messages, r.System = geminiEmbedInput(doc), nil
 		}
-		return nil
+		return
 	case APIBedrockConverse:
 		converseRequest(r, doc, head)
-		return nil
+		return
 	case APIBedrockInvoke:
 		invokeRequest(r, doc)
-		return nil
+		return
 	}
 	var messages, system, instructions, input, prompt, conversation, metadata jsontape.Value
 	var stream jsontape.Value
@@ -186,7 +228,6 @@ func ParseRequestInto(r *Request, api API, body []byte, head bool) error {
 		}
 		r.SystemContent = headOf(head, ContentNone)
 	}
-	return nil
 }
 
 // chatMessage turns one chat message object (OpenAI, Anthropic or Ollama

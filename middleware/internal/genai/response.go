@@ -102,17 +102,42 @@ func ParseResponse(api API, body []byte) (*Response, error) {
 // a caller that keeps the Response in storage of its own.
 //
 // With head set it is a head parse, for a caller that needs the output
-// messages later, if at all (from a second, full parse of the same body):
-// it leaves them out (nil) when it can tell from the parsed body whether
-// the full parse gives them a part, and says so in OutputContent (see
-// [Content]); every other field is what the full parse gives. It leaves
-// out the messages of Chat Completions, Completions, Anthropic Messages,
-// Gemini generateContent and Bedrock Converse replies whose parts it can
-// tell apart cheaply (text, or any Gemini part); it makes the others.
+// messages later, if at all ([Response.Rest]): it leaves them out (nil)
+// when it can tell from the parsed body whether the full parse gives them
+// a part, and says so in OutputContent (see [Content]); every other field
+// is what the full parse gives. It leaves out the messages of Chat
+// Completions, Completions, Anthropic Messages, Gemini generateContent and
+// Bedrock Converse replies whose parts it can tell apart cheaply (text, or
+// any Gemini part); it makes the others.
 func ParseResponseInto(r *Response, api API, body []byte, head bool) error {
 	*r = Response{}
 	p := getParser()
-	defer putParser(p)
+	if err := responseInto(r, p, api, body, head); err != nil || r.OutputContent != ContentSome {
+		putParser(p)
+		return err
+	}
+	return nil // p is kept for Rest
+}
+
+// Rest is [Request.Rest] for the head parse r of a reply: dst gets what
+// ParseResponse gives for its body.
+func (r *Response) Rest(dst *Response) {
+	k := r.kept
+	r.kept = keptDoc{}
+	if k.p == nil {
+		return
+	}
+	*dst = Response{}
+	fromBody(dst, k.api, k.doc, false)
+	putParser(k.p)
+}
+
+// Discard is [Request.Discard] for the head parse of a reply.
+func (r *Response) Discard() { r.kept.discard() }
+
+// responseInto is ParseResponseInto parsing with p; when the head parse
+// leaves the messages out, r keeps p and the document for Rest.
+func responseInto(r *Response, p *jsontape.Parser, api API, body []byte, head bool) error {
 	if b := bytes.TrimSpace(body); api == APIGemini && len(b) > 0 && b[0] == '[' {
 		// streamGenerateContent without alt=sse: the chunks as one JSON
 		// array.
@@ -132,6 +157,9 @@ func ParseResponseInto(r *Response, api API, body []byte, head bool) error {
 		return err
 	}
 	fromBody(r, api, doc, head)
+	if r.OutputContent == ContentSome {
+		r.kept = keptDoc{p: p, doc: doc, api: api}
+	}
 	return nil
 }
 

@@ -59,6 +59,16 @@ const (
 	ContentSome
 )
 
+// keptDoc is the parse a head parse keeps for the full parse of the
+// lists it left out (Request.Rest, Response.Rest): its Parser, out of the
+// pool until then, the document, and the API it was read as. The
+// document's strings share the body's memory, as the results do.
+type keptDoc struct {
+	p   *jsontape.Parser
+	doc jsontape.Value
+	api API
+}
+
 // Request is what was extracted from a request body.
 type Request struct {
 	// API is the wire format of the reply: the API the request was parsed
@@ -100,6 +110,8 @@ type Request struct {
 	firstUsed bool
 	// maxTokens is the storage MaxTokens points to once parsed.
 	maxTokens int64
+	// kept is what a head parse that left lists out keeps for Rest.
+	kept keptDoc
 }
 
 // messageRoom returns an empty slice with room for n messages: r's own
@@ -195,6 +207,9 @@ type Response struct {
 	// Truncated reports that output text beyond the capture limit was
 	// dropped.
 	Truncated bool
+	// kept is what a head parse that left the messages out keeps for
+	// Rest.
+	kept keptDoc
 
 	// first holds the first message and finish reason of a parsed reply
 	// (most replies have exactly one), so that they share the Response's
