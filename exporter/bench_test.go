@@ -2,6 +2,7 @@ package exporter_test
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -229,13 +230,30 @@ func callWithContent(tp trace.TracerProvider, opts ...otelaudit.CallOption) {
 //     span attributes, which is how every call was recorded before the
 //     side channel.
 //
-// x-attrs is audited / attrs (target <= 1.1), x-onspan-attrs onspan / attrs;
+// x-attrs is audited / attrs (target <= 1.1), the headline figure,
+// x-onspan-attrs onspan / attrs;
 // x-attrs-cpu is the same ratio of process CPU per call (each chunk and
 // the flush after it), which a loaded machine distorts less;
 // attrs-cpu-ns/span and audited-cpu-ns/span are those two CPU figures. The audit worker runs while the caller's loop is timed, on the same
 // cores and the same heap, so what it costs the caller (CPU taken, GC work
 // and assists) is in audited-ns/span; the flush between chunks waits for
 // what the worker has left.
+//
+// The calling goroutine is locked to its OS thread (runtime.LockOSThread)
+// for the whole run, so that the thread's CPU clock
+// (CLOCK_THREAD_CPUTIME_ID, Linux only; elsewhere these figures are not
+// reported) is the caller's own CPU, over the same timed loops as the
+// wall-clock figures: attrs-thread-ns/span and audited-thread-ns/span,
+// and x-attrs-thread, their ratio. It holds what the call itself costs
+// and what the rest of the process makes the caller do (GC assists, write
+// barriers while the GC marks), but not the time the caller waits for a
+// core, so it tells the audit worker's share of x-attrs from the load's.
+// worker-cpu-ns/span is the audit pipeline's CPU per entry off the
+// calling thread: the process CPU of the audited chunks and their flushes
+// less the calling thread's, minus the same for the attributes-only
+// chunks (whose batch processor and GC also run off the caller). It is
+// the audit worker's conversion and write plus the GC work its garbage
+// adds.
 //
 // bare-allocs/span, attrs-allocs/span, audited-allocs/span and
 // onspan-allocs/span count every allocation of the process per call, the
@@ -257,25 +275,36 @@ func BenchmarkCallerCost(b *testing.B) {
 		tp         *sdktrace.TracerProvider
 		f          func()
 		total, cpu time.Duration
+		// the calling thread's CPU in the timed loops, and in them
+		// and the flushes after them
+		thread, threadAll time.Duration
 	}{
 		{tp: plainTP, f: func() { plainSpan(tracer) }},
 		{tp: plainTP, f: func() { callWithContent(plainTP, noContent) }},
 		{tp: auditTP, f: func() { callWithContent(auditTP) }},
 		{tp: auditTP, f: func() { callWithContent(auditTP, onSpan) }},
 	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	_, haveThread := threadCPUTime()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for done := 0; done < b.N; {
 		k := min(1024, b.N-done)
 		for i := range runs {
 			cpu0 := cpuTime()
+			th0, _ := threadCPUTime()
 			t := time.Now()
 			for range k {
 				runs[i].f()
 			}
 			runs[i].total += time.Since(t)
+			th1, _ := threadCPUTime()
 			_ = runs[i].tp.ForceFlush(context.Background())
+			th2, _ := threadCPUTime()
 			runs[i].cpu += cpuTime() - cpu0
+			runs[i].thread += th1 - th0
+			runs[i].threadAll += th2 - th0
 		}
 		done += k
 	}
@@ -290,6 +319,15 @@ func BenchmarkCallerCost(b *testing.B) {
 	b.ReportMetric(cpuPerSpan(2)/cpuPerSpan(1), "x-attrs-cpu")
 	b.ReportMetric(cpuPerSpan(1), "attrs-cpu-ns/span")
 	b.ReportMetric(cpuPerSpan(2), "audited-cpu-ns/span")
+	if haveThread {
+		perCall := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
+		attrsThread, auditedThread := perCall(runs[1].thread), perCall(runs[2].thread)
+		b.ReportMetric(attrsThread, "attrs-thread-ns/span")
+		b.ReportMetric(auditedThread, "audited-thread-ns/span")
+		b.ReportMetric(auditedThread/attrsThread, "x-attrs-thread")
+		offThread := func(i int) float64 { return perCall(runs[i].cpu - runs[i].threadAll) }
+		b.ReportMetric(offThread(2)-offThread(1), "worker-cpu-ns/span")
+	}
 	b.ReportMetric(bare, "bare-ns/span")
 	b.ReportMetric(attrs, "attrs-ns/span")
 	b.ReportMetric(audited, "audited-ns/span")
