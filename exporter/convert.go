@@ -23,6 +23,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
 	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 // Legacy GenAI keys (semconv before 1.37) still emitted by some
@@ -128,6 +129,15 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     explanation, which may quote content, is not copied.
 //   - TraceID, SpanID: the span's ids in W3C hex.
 func InteractionFromSpan(s SpanView) otelaudit.Interaction {
+	in, _ := interactionFromSpan(s)
+	return in
+}
+
+// interactionFromSpan is [InteractionFromSpan]; mdChecked reports that
+// every metadata key and value it made passes the store's metadata rules
+// (see metadataValueOK), so that the entry's validation need not walk the
+// metadata again (internal/logentry).
+func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 	sc := s.SpanContext()
 	// Both ids in W3C hex, in one string, and the two token counts share
 	// one allocation. Nothing writes to ids after the encoding.
@@ -167,11 +177,17 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 		finishReasons          attribute.Value
 		haveFinish, haveRespMd bool
 	)
+	// Each metadata value is checked by the store's rules as it is set
+	// (the keys are this package's constants but for audit.metadata.*,
+	// checked there), so that the entry's validation need not walk the
+	// metadata again.
+	mdChecked = true
 	setMD := func(k string, v any) {
 		if md == nil {
 			md = make(map[string]any)
 		}
 		md[k] = v
+		mdChecked = mdChecked && metadataValueOK(v)
 	}
 	// In the order they count: the span's attributes, the content handed
 	// over beside it as text parts, then as attributes.
@@ -263,6 +279,7 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 			default:
 				if k, ok := strings.CutPrefix(string(kv.Key), otelaudit.AuditMetadataPrefix); ok && k != "" {
 					setMD(k, jsonValue(kv.Value))
+					mdChecked = mdChecked && utf8.ValidString(k)
 				}
 			}
 		}
@@ -332,7 +349,21 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 		}
 	}
 	in.Metadata = md
-	return in
+	return in, mdChecked
+}
+
+// metadataValueOK reports whether v passes, as a metadata value, the
+// rule storage.AuditEntry.Validate applies to each one (jsontext.CheckAny
+// one level below the metadata object): the scalars InteractionFromSpan
+// makes most are checked on the spot, the rest by CheckAny itself.
+func metadataValueOK(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return utf8.ValidString(x)
+	case bool, int64:
+		return true
+	}
+	return jsontext.CheckAny(v, 2, storage.MaxNesting) == nil
 }
 
 // reasonList is gen_ai.response.finish_reasons as a metadata value: a

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/logentry"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -203,10 +204,23 @@ func entries[S SpanView](ctx context.Context, e *Exporter, spans []S) []*storage
 	return out
 }
 
+// entryWithCheckedMetadata is Logger.Entry for an interaction whose
+// metadata interactionFromSpan checked as it made it (see
+// internal/logentry): the entry's validation does not walk it again.
+var entryWithCheckedMetadata = logentry.WithCheckedMetadata.(func(*otelaudit.Logger, otelaudit.Interaction) (*storage.AuditEntry, error))
+
 // entry converts one GenAI span and records its GenAI client metrics.
 func (e *Exporter) entry(ctx context.Context, s SpanView) *storage.AuditEntry {
-	in := InteractionFromSpan(s)
-	en, err := e.logger.Entry(in)
+	in, mdChecked := interactionFromSpan(s)
+	var (
+		en  *storage.AuditEntry
+		err error
+	)
+	if mdChecked {
+		en, err = entryWithCheckedMetadata(e.logger, in)
+	} else {
+		en, err = e.logger.Entry(in)
+	}
 	if err != nil {
 		e.invalid.Add(1)
 		otel.Handle(fmt.Errorf("exporter: span %s/%s cannot become an audit entry: %w", in.TraceID, in.SpanID, err))

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/logentry"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
 
@@ -118,6 +119,21 @@ func (l *Logger) Backend() storage.Backend { return l.backend }
 // match [storage.ErrInvalidEntry] (a non-finite number) or come from
 // encryption; they never include the content.
 func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
+	return l.makeEntry(in, false)
+}
+
+// The exporter's way to [Logger.makeEntry] with mdChecked set; see
+// internal/logentry for who may use it and when.
+func init() {
+	logentry.WithCheckedMetadata = func(l *Logger, in Interaction) (*storage.AuditEntry, error) {
+		return l.makeEntry(in, true)
+	}
+}
+
+// makeEntry is [Logger.Entry]; with mdChecked, the caller checked in's
+// metadata by the store's rules as it made it (see
+// internal/logentry), and the entry's validation leaves it out.
+func (l *Logger) makeEntry(in Interaction, mdChecked bool) (*storage.AuditEntry, error) {
 	// Text that is not valid UTF-8 (a binary or truncated body) is made
 	// valid before it is hashed or kept, so that the stored content and its
 	// hash agree (storage rejects invalid UTF-8 rather than change it).
@@ -128,16 +144,17 @@ func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
 	if (!l.store || l.cipher != nil) && !(utf8.ValidString(in.Input) && utf8.ValidString(in.Output)) {
 		in = in.repaired()
 	}
-	e, err := l.entry(in)
+	e, err := l.entry(in, mdChecked)
 	if err != nil && errors.Is(err, storage.ErrInvalidEntry) && !in.validUTF8() {
-		return l.entry(in.repaired())
+		return l.entry(in.repaired(), mdChecked)
 	}
 	return e, err
 }
 
 // entry is [Logger.Entry] for in as it is: its strings go into the entry
-// unchanged, and Validate rejects invalid UTF-8.
-func (l *Logger) entry(in Interaction) (*storage.AuditEntry, error) {
+// unchanged, and Validate rejects invalid UTF-8. With mdChecked, Validate
+// does not check the metadata (see makeEntry).
+func (l *Logger) entry(in Interaction, mdChecked bool) (*storage.AuditEntry, error) {
 	// The entry, its optional strings, the headers of its two contents
 	// and the text of its two hashes (plain ones; keyed ones with a long
 	// key id grow on the heap) share one allocation. Nothing writes to
@@ -187,7 +204,15 @@ func (l *Logger) entry(in Interaction) (*storage.AuditEntry, error) {
 		}
 		e.InputContent, e.OutputContent = &blk.content[0], &blk.content[1]
 	}
-	if err := e.Validate(); err != nil {
+	// Validate checks metadata only when there is some: checked metadata
+	// is set aside while it runs.
+	md := e.Metadata
+	if mdChecked {
+		e.Metadata = nil
+	}
+	err := e.Validate()
+	e.Metadata = md
+	if err != nil {
 		return nil, err
 	}
 	return e, nil
