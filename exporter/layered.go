@@ -134,6 +134,7 @@ func (o *openSpans) end(s sdktrace.ReadOnlySpan) (audit sdktrace.ReadOnlySpan, s
 	}
 	delete(sh.m, k)
 	o.n.Add(-1)
+	e.slot.Ended()
 	if !e.partner.IsValid() {
 		sh.mu.Unlock()
 		return s, e.slot, false

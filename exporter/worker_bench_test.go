@@ -2,7 +2,9 @@ package exporter
 
 import (
 	"context"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -83,4 +85,81 @@ func benchmarkWorkerEntry(b *testing.B, opts ...Option) {
 			b.Fatal("no entry")
 		}
 	}
+}
+
+// gateBackend discards what it is given, but each write waits while gate
+// is locked: a backend write that has not returned.
+type gateBackend struct {
+	*storage.MemoryStorage
+	gate sync.Mutex
+}
+
+func (g *gateBackend) WriteBatch(context.Context, []*storage.AuditEntry) error {
+	g.gate.Lock()
+	defer g.gate.Unlock()
+	return nil
+}
+
+// queuedCall ends one audited call like BenchmarkCallerCost's (1 KiB in
+// and out, handed over beside the span) on tp.
+func queuedCall(tp *sdktrace.TracerProvider, text string) {
+	_, call := otelaudit.StartCall(context.Background(), otelaudit.Request{
+		Provider: "openai", Model: "gpt-4o", ConversationID: "conv-1",
+		Input: []otelaudit.Message{{Content: text}},
+	}, otelaudit.WithTracerProvider(tp))
+	call.SetResponse("resp-1", "gpt-4o-2024-08-06")
+	call.SetUsage(12, 1)
+	call.SetOutput(otelaudit.Message{Content: text, FinishReason: "stop"})
+	call.End()
+}
+
+// BenchmarkQueuedSpan measures what an audited call keeps alive while its
+// span waits in the audit processor's queue, that is whenever the callers
+// end spans faster than the worker converts them (on two busy cores, most
+// of the time): queued-B/span is the live heap per queued span after a
+// GC, with 1,024 spans queued behind a backend write that has not
+// returned. The GC marks all of it in every cycle while it waits. The
+// content strings are the caller's own and not counted. The figure does
+// not depend on the machine's load. Each iteration queues 1,024 spans,
+// measures, then lets the worker write them.
+func BenchmarkQueuedSpan(b *testing.B) {
+	backend := &gateBackend{MemoryStorage: storage.NewMemoryStorage(0)}
+	logger, err := otelaudit.NewLogger(backend)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := New(logger)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := NewProcessor(e, WithMaxBatchSize(1)).(*processor)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	text := strings.Repeat("the quick brown fox jumps over the lazy dog ", 24)[:1024]
+	const n = 1024
+	var bytes, queued float64
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	for b.Loop() {
+		backend.gate.Lock()
+		before := heap()
+		for range n {
+			queuedCall(tp, text)
+		}
+		after := heap()
+		bytes += float64(after) - float64(before)
+		queued += float64(len(p.queue))
+		backend.gate.Unlock()
+		if err := tp.ForceFlush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if queued < n/2 {
+		b.Fatalf("%v spans queued of %d: the worker was not held back", queued/float64(b.N), n)
+	}
+	b.ReportMetric(bytes/queued, "queued-B/span")
 }

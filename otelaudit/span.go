@@ -198,11 +198,9 @@ type Call struct {
 	// onto the span (WithContentOnSpan) or nowhere.
 	content handoff.Sink
 	streamFields
-	// slot is the content hand-off (the context the span starts in) and
-	// cfg the options of the call: kept in the Call's own allocation, so
-	// that neither costs one of its own.
-	slot handoff.Slot
-	cfg  callConfig
+	// cfg is the options of the call: kept in the Call's own allocation,
+	// so that it costs none of its own.
+	cfg callConfig
 	// attrBuf backs the start attributes (startAttrs) when they fit, as
 	// they do for StartCall and the middleware's calls: one allocation per
 	// call less.
@@ -300,14 +298,18 @@ func startSpan(ctx context.Context, req Request, op, name string, kind trace.Spa
 	}
 	attrs = append(attrs, extra...)
 	attrs = append(attrs, cfg.attrs...)
-	ctx = handoff.BeginIn(ctx, &c.slot)
+	// The content hand-off is an allocation of its own, not a field of
+	// the Call: an audit processor keeps it queued after the span ended
+	// until its worker reads the content, and it must not keep the Call
+	// (and the span it holds) alive meanwhile.
+	ctx, slot := handoff.Begin(ctx)
 	var span trace.Span
 	if cfg.start.IsZero() {
 		ctx, span = tracer.Start(ctx, name, kind, trace.WithAttributes(attrs...))
 	} else {
 		ctx, span = tracer.Start(ctx, name, kind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
 	}
-	c.span, c.entryID, c.noContent, c.content = span, id, cfg.noContent, handoff.NewSink(span, &c.slot, onSpan)
+	c.span, c.entryID, c.noContent, c.content = span, id, cfg.noContent, handoff.NewSink(span, slot, onSpan)
 	c.mp, c.start, c.startAttrs = cfg.mp, cfg.start, attrs
 	if !onSpan && c.content.Audited() {
 		if !cfg.noContent {

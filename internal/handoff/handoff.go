@@ -98,17 +98,17 @@ func (t *Text) KeyValue() attribute.KeyValue {
 type ctxKey struct{}
 
 // Begin returns ctx carrying a new Slot, to start the span with. A nil
-// ctx counts as context.Background().
+// ctx counts as context.Background(). The slot is an allocation of its
+// own: an audit processor keeps it after the span ended, until its worker
+// has read the content, and it holds nothing of the caller's but that
+// content and ctx.
 func Begin(ctx context.Context) (context.Context, *Slot) {
 	sl := new(Slot)
-	return BeginIn(ctx, sl), sl
+	return sl.begin(ctx), sl
 }
 
-// BeginIn is [Begin] with the slot in space the caller provides, such as a
-// field of its own per-call struct, which then needs no allocation of its
-// own: sl must be a zero Slot, used for this one span only. The returned
-// context is sl.
-func BeginIn(ctx context.Context, sl *Slot) context.Context {
+// begin makes the zero sl a child of ctx and returns it.
+func (sl *Slot) begin(ctx context.Context) context.Context {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -149,6 +149,20 @@ func Claim(parent context.Context, s trace.Span) *Slot {
 		return sl
 	}
 	return nil
+}
+
+// Ended is called by an audit processor when it takes sl back at the end
+// of the span it claimed sl for: sl forgets the span (no later span can
+// claim it), so that while sl waits in the processor's queue it keeps its
+// content and parent context alive, not the ended span and what that
+// span holds. A nil sl does nothing.
+func (sl *Slot) Ended() {
+	if sl == nil {
+		return
+	}
+	sl.mu.Lock()
+	sl.owner, sl.closed = nil, true
+	sl.mu.Unlock()
 }
 
 // attach reports whether an audit processor claimed sl for span, and closes

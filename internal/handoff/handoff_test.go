@@ -133,15 +133,49 @@ func TestSlotIsItsContext(t *testing.T) {
 	}
 }
 
-// TestBeginInAllocatesNothing: a slot in the caller's own struct costs no
-// allocation to begin.
-func TestBeginInAllocatesNothing(t *testing.T) {
-	type call struct{ slot Slot }
-	c := new(call)
+// TestBeginAllocatesTheSlotOnly: beginning a hand-off costs one
+// allocation, the slot, which the returned context is.
+func TestBeginAllocatesTheSlotOnly(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() {
-		c.slot = Slot{}
-		_ = BeginIn(context.Background(), &c.slot)
-	}); n != 0 {
-		t.Fatalf("BeginIn allocates %v times", n)
+		ctx, sl := Begin(context.Background())
+		if ctx != context.Context(sl) {
+			t.Fatal("the context is not the slot")
+		}
+	}); n != 1 {
+		t.Fatalf("Begin allocates %v times", n)
 	}
+}
+
+// TestEndedForgetsTheSpan: once the audit processor took a slot back at
+// its span's end, the slot refers to the span no more (a queued slot keeps
+// only its content alive), no span can claim it again, and its content is
+// still there to read.
+func TestEndedForgetsTheSpan(t *testing.T) {
+	c := &claimer{}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(c))
+	ctx, sl := Begin(context.Background())
+	ctx, span := tp.Tracer("t").Start(ctx, "chat m")
+	sink := NewSink(span, sl, false)
+	sink.SetText("gen_ai.input.messages", "question")
+	span.End()
+	sl.Ended()
+	sl.mu.Lock()
+	owner := sl.owner
+	sl.mu.Unlock()
+	if owner != nil {
+		t.Fatal("the slot still refers to its ended span")
+	}
+	if Claim(ctx, span) != nil {
+		t.Fatal("the ended span claimed its slot again")
+	}
+	_, child := tp.Tracer("t").Start(ctx, "child")
+	if Claim(ctx, child) != nil {
+		t.Fatal("a later span claimed the slot")
+	}
+	child.End()
+	if texts, _ := sl.Content(); len(texts) != 1 || texts[0].one != "question" {
+		t.Fatalf("content after Ended = %+v", texts)
+	}
+	var nilSlot *Slot
+	nilSlot.Ended() // no panic
 }

@@ -33,8 +33,7 @@ func TestSetLazy(t *testing.T) {
 		if len(c.taken) != 1 || len(c.taken[0]) != 1 || !slices.Equal(c.taken[0][0].Value.AsStringSlice(), []string{"answer"}) {
 			t.Fatalf("content = %v", c.taken)
 		}
-		sl := &Slot{}
-		BeginIn(context.Background(), sl)
+		_, sl := Begin(context.Background())
 		sl.setTexts(Text{Key: "k", lazy: m})
 		texts, _ := sl.Content()
 		if got := texts[0].AppendParts([]string{"x"}); !slices.Equal(got, []string{"x", "answer"}) {
@@ -74,7 +73,7 @@ func TestThreeTextsAllocateNothing(t *testing.T) {
 	sl := new(Slot)
 	if n := testing.AllocsPerRun(100, func() {
 		*sl = Slot{}
-		BeginIn(context.Background(), sl)
+		sl.begin(context.Background())
 		sl.setTexts(Text{Key: "gen_ai.input.messages", lazy: m})
 		sl.setTexts(Text{Key: "gen_ai.system_instructions", lazy: m})
 		sl.setTexts(Text{Key: "gen_ai.output.messages", one: "y"})
