@@ -139,12 +139,14 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 // metadata again (internal/logentry).
 func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 	sc := s.SpanContext()
-	// Both ids in W3C hex, in one string, and the two token counts share
-	// one allocation. Nothing writes to ids after the encoding.
+	// Both ids in W3C hex, in one string, the two token counts and the
+	// usual single finish reason share one allocation. Nothing writes to
+	// ids after the encoding.
 	tid, sid := sc.TraceID(), sc.SpanID()
 	blk := new(struct {
-		ids [2*len(tid) + 2*len(sid)]byte
-		tok [2]int64
+		ids     [2*len(tid) + 2*len(sid)]byte
+		tok     [2]int64
+		reasons [1]any
 	})
 	hex.Encode(blk.ids[:2*len(tid)], tid[:])
 	hex.Encode(blk.ids[2*len(tid):], sid[:])
@@ -337,7 +339,7 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 		setMD(string(semconv.GenAIResponseModelKey), respModel)
 	}
 	if haveFinish {
-		setMD(string(semconv.GenAIResponseFinishReasonsKey), reasonList(finishReasons))
+		setMD(string(semconv.GenAIResponseFinishReasonsKey), reasonList(finishReasons, blk.reasons[:]))
 	}
 	if errType != "" {
 		setMD(string(semconv.ErrorTypeKey), errType)
@@ -368,9 +370,15 @@ func metadataValueOK(v any) bool {
 
 // reasonList is gen_ai.response.finish_reasons as a metadata value: a
 // list of strings held as []any, the type a stored entry reads back with.
-func reasonList(v attribute.Value) []any {
+// It is made in buf when the reasons fit (the list is then buf[:n:n]).
+func reasonList(v attribute.Value, buf []any) []any {
 	rs := stringList(v)
-	l := make([]any, len(rs))
+	var l []any
+	if len(rs) <= len(buf) {
+		l = buf[:len(rs):len(rs)]
+	} else {
+		l = make([]any, len(rs))
+	}
 	for i, r := range rs {
 		l[i] = boxedReason(r)
 	}
