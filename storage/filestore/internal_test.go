@@ -523,36 +523,32 @@ func TestFileNoPlaintextInErrors(t *testing.T) {
 // TestAppendReqAwait checks the hand-off between a group append's leader
 // and a waiting request: a request signalled while it yields gets the
 // state, one left waiting parks only after yielding for awaitSpin and is
-// woken with the state, and one told not to spin parks at once (fails if
-// a signal to a parked request is lost, if the waiter returns before it is
-// signalled, or if it parks without yielding first).
+// woken with the state (fails if a signal to a parked request is lost, if
+// the waiter returns before it is signalled, or if it parks without
+// yielding first).
 func TestAppendReqAwait(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		spin  bool
 		park  bool          // wait until the request has parked, then signal
 		delay time.Duration // otherwise signal after this long
 		state uint32
 	}{
-		{name: "signalled at once", spin: true, state: reqDone},
-		{name: "signalled while yielding", spin: true, delay: awaitSpin / 10, state: reqLead},
-		{name: "signalled after parking", spin: true, park: true, state: reqDone},
-		{name: "lead after parking", spin: true, park: true, state: reqLead},
-		{name: "no spin", park: true, state: reqDone},
+		{name: "signalled at once", state: reqDone},
+		{name: "signalled while yielding", delay: awaitSpin / 10, state: reqLead},
+		{name: "signalled after parking", park: true, state: reqDone},
+		{name: "lead after parking", park: true, state: reqLead},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := &appendReq{}
 			got := make(chan uint32, 1)
 			start := time.Now()
-			go func() { got <- req.await(tc.spin) }()
+			go func() { got <- req.await() }()
 			if tc.park {
 				for req.state.Load() != reqParked {
 					require.Less(t, time.Since(start), 10*time.Second, "the request never parked")
 					time.Sleep(awaitSpin / 10)
 				}
-				if tc.spin {
-					assert.GreaterOrEqual(t, time.Since(start), awaitSpin, "parked before yielding for awaitSpin")
-				}
+				assert.GreaterOrEqual(t, time.Since(start), awaitSpin, "parked before yielding for awaitSpin")
 			} else {
 				time.Sleep(tc.delay)
 			}

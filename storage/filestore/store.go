@@ -592,24 +592,27 @@ const (
 	reqParked
 )
 
-// awaitSpin is how long the first waiting request yields its processor
+// awaitSpin is how long a waiting request yields its processor
 // (runtime.Gosched) and checks its state before it parks. One round of a
 // leader, for a few entries, takes some microseconds, while waking a
 // parked goroutine takes about as long again (on a virtual machine often
 // tens of microseconds: the waker only queues it, another thread must
 // wake up and steal it), on the path of every Write that met a leader.
 // Yielding rather than spinning leaves the processor to any other
-// goroutine that can run. Only the first request queued behind a leader
-// (the next leader, or the only waiter of two concurrent writers) does
-// so: the ones behind it wait a round longer anyway and park at once,
-// so that many concurrent writers do not all burn scheduler cycles.
+// goroutine that can run, the leader included. Every waiting request
+// yields, not only the first one queued: with two writers the second one
+// often queues behind the first one's own request (the leader's, or one
+// just handed the lead, still in the queue), and with many writers the
+// ones behind are woken together at the end of the round; parking at
+// once made both wait for a wake-up (BenchmarkLoggerLogEncrypted
+// parallel/ and many/, alternating pairs, see the README).
 const awaitSpin = 50 * time.Microsecond
 
 // await waits until a leader has appended req (reqDone) or handed it the
-// lead (reqLead), and returns which. With spin it yields for up to
-// awaitSpin before it parks.
-func (req *appendReq) await(spin bool) uint32 {
-	for start := time.Now(); spin; {
+// lead (reqLead), and returns which. It yields for up to awaitSpin before
+// it parks.
+func (req *appendReq) await() uint32 {
+	for start := time.Now(); ; {
 		if st := req.state.Load(); st != reqWaiting {
 			return st
 		}
@@ -642,16 +645,14 @@ func (req *appendReq) signal(st uint32) {
 // appends them all under one acquisition of mu, with one write(2) per run
 // of entries of the same day; then it hands leadership to the first
 // request queued during its round. Each request learns its own result.
-// The first waiting request yields briefly before it sleeps (see
-// awaitSpin).
+// A waiting request yields briefly before it sleeps (see awaitSpin).
 func (s *Store) submit(req *appendReq) (uint64, error) {
 	lines := req.lines
 	s.qMu.Lock()
 	s.queue = append(s.queue, req)
 	if s.leading {
-		first := len(s.queue) == 1
 		s.qMu.Unlock()
-		if req.await(first) == reqDone {
+		if req.await() == reqDone {
 			return req.gen, req.err
 		}
 	} else {
