@@ -336,3 +336,44 @@ func TestVerifyWitness(t *testing.T) {
 	r = runCLI(t, "verify", "--dir", dir, "--witness", filepath.Join(t.TempDir(), "absent"))
 	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
 }
+
+// TestVerifyChainFormatV1Store: a store whose lines have the chain format
+// written before format 2 (no "v" in the chain object) verifies INTACT,
+// alone and after a session of this version appended format-2 lines to
+// it; a changed byte in an old line is exit 1.
+func TestVerifyChainFormatV1Store(t *testing.T) {
+	const fixture = "../../storage/filestore/testdata/chain-v1-store"
+	dir := t.TempDir()
+	des, err := os.ReadDir(fixture)
+	require.NoError(t, err)
+	for _, de := range des {
+		b, err := os.ReadFile(filepath.Join(fixture, de.Name()))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, de.Name()), b, 0o600))
+	}
+	r := runCLI(t, "verify", "--dir", dir)
+	require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "12 entries (12 chained in 2 writer sessions")
+	assert.Contains(t, r.stdout, "Result:       INTACT\n")
+
+	st, err := filestore.New(dir)
+	require.NoError(t, err)
+	for i := range 3 {
+		require.NoError(t, st.Write(t.Context(), chainEntry(i)))
+	}
+	require.NoError(t, st.Close())
+	r = runCLI(t, "verify", "--dir", dir)
+	require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "15 entries (15 chained in 3 writer sessions")
+	assert.Contains(t, r.stdout, "Result:       INTACT\n")
+
+	old := filepath.Join(dir, "audit_20250801.jsonl")
+	editLines(t, old, func(ls [][]byte) [][]byte {
+		require.NotContains(t, string(ls[0]), `"v":2`, "the fixture's lines are format 1")
+		ls[0] = bytes.Replace(ls[0], []byte(`"latency_ms":12.5`), []byte(`"latency_ms":12.6`), 1)
+		return ls
+	})
+	r = runCLI(t, "verify", "--dir", dir)
+	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "audit_20250801.jsonl:1")
+}
