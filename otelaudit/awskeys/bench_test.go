@@ -1,6 +1,7 @@
 package awskeys_test
 
 import (
+	"crypto/sha256"
 	"math"
 	"os"
 	"path/filepath"
@@ -50,12 +51,14 @@ import (
 // timed ones, the floor of its mode on this machine: the steps no
 // implementation of this entry format can skip, each on its own in a
 // loop (see floorRun). It reports them per entry (floor-hash-µs: the two
-// content hashes; floor-encrypt-µs: the two encryptions; floor-chain-µs:
-// the chain hash of a line of this mode's size, with its suffix;
-// floor-write-µs: one write(2) of that line to an O_APPEND file), their
-// sum floor-µs/entry, the rate it allows floor-entries/s (with G
-// goroutines on P processors: the chain hash and the write are serial,
-// the rest parallel, so 1/max(serial, sum/min(G, P))), and x-floor, the
+// content hashes; floor-encrypt-µs: the two encryptions; floor-digest-µs:
+// the SHA-256 of the line's entry bytes, which chain format 2 lets the
+// writer compute before the store's lock; floor-chain-µs: the chain link
+// under the lock, the outer hash and the suffix; floor-write-µs: one
+// write(2) of that line to an O_APPEND file), their sum floor-µs/entry,
+// the rate it allows floor-entries/s (with G goroutines on P processors:
+// the chain link and the write are serial, the rest parallel, so
+// 1/max(serial, sum/min(G, P))), and x-floor, the
 // measured entries/s over floor-entries/s.
 func BenchmarkLoggerLogEncrypted(b *testing.B) {
 	key, err := otelaudit.GenerateKey()
@@ -258,10 +261,13 @@ func (r *logRun) callerFigure() float64 {
 // floorRun measures the irreducible steps of logging one entry of a
 // mode, each on its own in a loop over a chunk of entries: the two content
 // hashes (otelaudit.HashContent), the two encryptions (the mode's cipher;
-// none for hash-only), the chain hash of the entry's line with its chain
-// suffix (storage.Chainer.AppendLine on the prefix of a real entry of the
-// mode) and one write(2) of that line to an O_APPEND file. Looping one
-// step at a time keeps caches warm, so the floor is if anything low.
+// none for hash-only), the digest of the entry's bytes that the writing
+// goroutine computes before it takes the store's lock
+// (storage.PrefixDigest on the prefix of a real entry of the mode), the
+// chain link the store's lock serialises (storage.Chainer.AppendLineDigest:
+// the ~150-byte outer hash and the line with its chain suffix) and one
+// write(2) of that line to an O_APPEND file. Looping one step at a time
+// keeps caches warm, so the floor is if anything low.
 type floorRun struct {
 	c      otelaudit.Cipher
 	prefix []byte // wire form of one entry of the mode, before its chain
@@ -270,7 +276,7 @@ type floorRun struct {
 	f      *os.File
 	n      int
 	// time spent in each step
-	hash, encrypt, chain, write time.Duration
+	hash, encrypt, digest, chain, write time.Duration
 }
 
 func newFloorRun(b *testing.B, c otelaudit.Cipher) *floorRun {
@@ -319,9 +325,15 @@ func (r *floorRun) run(b *testing.B, n int) {
 		}
 		r.encrypt += time.Since(t)
 	}
+	var d [sha256.Size]byte
 	t = time.Now()
 	for range n {
-		r.line = r.ch.AppendLine(r.line[:0], r.prefix)
+		d = storage.PrefixDigest(r.prefix)
+	}
+	r.digest += time.Since(t)
+	t = time.Now()
+	for range n {
+		r.line = r.ch.AppendLineDigest(r.line[:0], r.prefix, &d)
 	}
 	r.chain += time.Since(t)
 	t = time.Now()
@@ -344,11 +356,12 @@ func (r *floorRun) run(b *testing.B, n int) {
 // entries/s with goroutines running on as many processors.
 func (r *floorRun) report(b *testing.B, rate float64, parallel int) {
 	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(r.n) }
-	hash, enc, chain, write := per(r.hash), per(r.encrypt), per(r.chain), per(r.write)
-	sum := hash + enc + chain + write
+	hash, enc, digest, chain, write := per(r.hash), per(r.encrypt), per(r.digest), per(r.chain), per(r.write)
+	sum := hash + enc + digest + chain + write
 	floorRate := 1e6 / max(chain+write, sum/float64(parallel))
 	b.ReportMetric(hash, "floor-hash-µs")
 	b.ReportMetric(enc, "floor-encrypt-µs")
+	b.ReportMetric(digest, "floor-digest-µs")
 	b.ReportMetric(chain, "floor-chain-µs")
 	b.ReportMetric(write, "floor-write-µs")
 	b.ReportMetric(sum, "floor-µs/entry")
