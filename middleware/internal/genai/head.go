@@ -1,6 +1,10 @@
 package genai
 
-import "github.com/otelaudit/otelaudit-go/internal/jsontape"
+import (
+	"iter"
+
+	"github.com/otelaudit/otelaudit-go/internal/jsontape"
+)
 
 // The presence checks of the head parses ([ParseRequestInto],
 // [ParseResponseInto]). Each mirrors the function that makes the list,
@@ -31,6 +35,30 @@ func orContent(a, b Content) Content {
 	return ContentMade
 }
 
+// listPresence is the presence of a list made of one part list per item
+// of items, each of presence of(item): orContent over all of them,
+// stopping at the first that has some.
+func listPresence(items iter.Seq[jsontape.Value], of func(jsontape.Value) Content) Content {
+	c := ContentNone
+	for it := range items {
+		if c = orContent(c, of(it)); c == ContentSome {
+			break
+		}
+	}
+	return c
+}
+
+// objectsOnly is of for objects and ContentNone for anything else (the
+// mirrored functions skip items that are not objects).
+func objectsOnly(of func(jsontape.Value) Content) func(jsontape.Value) Content {
+	return func(v jsontape.Value) Content {
+		if !v.IsObject() {
+			return ContentNone
+		}
+		return of(v)
+	}
+}
+
 // contentPresence mirrors parseContent.
 func contentPresence(v jsontape.Value) Content {
 	switch {
@@ -39,13 +67,7 @@ func contentPresence(v jsontape.Value) Content {
 	case !v.IsArray():
 		return ContentNone
 	}
-	c := ContentNone
-	for it := range v.Elements() {
-		if c = orContent(c, blockPresence(it)); c == ContentSome {
-			break
-		}
-	}
-	return c
+	return listPresence(v.Elements(), blockPresence)
 }
 
 // blockPresence mirrors parseBlock for bare strings and text blocks; any
@@ -85,44 +107,30 @@ func chatMessagePresence(m jsontape.Value) Content {
 
 // chatMessagesPresence mirrors chatMessages.
 func chatMessagesPresence(ms jsontape.Value) Content {
-	c := ContentNone
-	for m := range ms.Elements() {
-		if !m.IsObject() {
-			continue
-		}
-		if c = orContent(c, chatMessagePresence(m)); c == ContentSome {
-			break
-		}
-	}
-	return c
+	return listPresence(ms.Elements(), objectsOnly(chatMessagePresence))
 }
 
 // choicesPresence mirrors the making of the output messages of a Chat
 // Completions (or Completions) reply from its choices in fromBody.
 func choicesPresence(choices jsontape.Value) Content {
-	c := ContentNone
-	for ch := range each(choices) {
-		if !ch.IsObject() {
-			continue
-		}
-		var text, message jsontape.Value
-		for k, v := range ch.Members() {
-			switch k {
-			case "text":
-				text = v
-			case "message":
-				message = v
-			}
-		}
-		p := ContentSome
-		if text.Kind() != jsontape.String {
-			p = chatMessagePresence(message)
-		}
-		if c = orContent(c, p); c == ContentSome {
-			break
+	return listPresence(each(choices), objectsOnly(choicePresence))
+}
+
+// choicePresence is the presence of the output message of one choice.
+func choicePresence(ch jsontape.Value) Content {
+	var text, message jsontape.Value
+	for k, v := range ch.Members() {
+		switch k {
+		case "text":
+			text = v
+		case "message":
+			message = v
 		}
 	}
-	return c
+	if text.Kind() == jsontape.String {
+		return ContentSome
+	}
+	return chatMessagePresence(message)
 }
 
 // geminiPartsPresence mirrors geminiParts: every object is a part.
@@ -182,25 +190,12 @@ func converseBlocksPresence(v jsontape.Value) Content {
 	if v.Kind() == jsontape.String {
 		return ContentSome
 	}
-	c := ContentNone
-	for b := range each(v) {
-		if c = orContent(c, converseBlockPresence(b)); c == ContentSome {
-			break
-		}
-	}
-	return c
+	return listPresence(each(v), converseBlockPresence)
 }
 
 // converseMessagesPresence mirrors converseMessages.
 func converseMessagesPresence(v jsontape.Value) Content {
-	c := ContentNone
-	for m := range v.Elements() {
-		if !m.IsObject() {
-			continue
-		}
-		if c = orContent(c, converseBlocksPresence(m.Get("content"))); c == ContentSome {
-			break
-		}
-	}
-	return c
+	return listPresence(v.Elements(), objectsOnly(func(m jsontape.Value) Content {
+		return converseBlocksPresence(m.Get("content"))
+	}))
 }
