@@ -92,18 +92,26 @@ func checkRequestHead(t *testing.T, a API, body []byte) *Request {
 	if leftOut {
 		again := new(Request)
 		require.NoError(t, ParseRequestInto(again, a, body, true))
-		for _, dst := range []*Request{new(Request), again} {
-			src := head
-			if dst == again {
-				src = again
-			}
-			src.Rest(dst)
-			if !reflect.DeepEqual(dst, full) {
-				t.Fatalf("rest %#v, full parse %#v", dst, full)
-			}
-		}
+		checkRest(t, head, again, full, (*Request).Rest)
 	}
 	return head
+}
+
+// checkRest fails t unless rest (Request.Rest or Response.Rest) of the
+// head parse head, into other storage, and of again (another head parse
+// of the same body), into its own, both give full, the full parse.
+func checkRest[T any](t *testing.T, head, again, full *T, rest func(src, dst *T)) {
+	t.Helper()
+	for _, dst := range []*T{new(T), again} {
+		src := head
+		if dst == again {
+			src = again
+		}
+		rest(src, dst)
+		if !reflect.DeepEqual(dst, full) {
+			t.Fatalf("rest %#v, full parse %#v", dst, full)
+		}
+	}
 }
 
 // checkResponseHead is checkRequestHead for ParseResponseInto.
@@ -129,16 +137,7 @@ func checkResponseHead(t *testing.T, a API, body []byte) *Response {
 	if head.OutputContent == ContentSome {
 		again := new(Response)
 		require.NoError(t, ParseResponseInto(again, a, body, true))
-		for _, dst := range []*Response{new(Response), again} {
-			src := head
-			if dst == again {
-				src = again
-			}
-			src.Rest(dst)
-			if !reflect.DeepEqual(dst, full) {
-				t.Fatalf("rest %#v, full parse %#v", dst, full)
-			}
-		}
+		checkRest(t, head, again, full, (*Response).Rest)
 	}
 	return head
 }
