@@ -135,8 +135,9 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 
 // interactionFromSpan is [InteractionFromSpan]; mdChecked reports that
 // every metadata key and value it made passes the store's metadata rules
-// (see metadataValueOK), so that the entry's validation need not walk the
-// metadata again (internal/logentry).
+// (jsontext.CheckAny one level below the metadata object, as
+// storage.AuditEntry.Validate applies them), so that the entry's
+// validation need not walk the metadata again (internal/logentry).
 func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 	sc := s.SpanContext()
 	// Both ids in W3C hex, in one string, the two token counts and the
@@ -189,7 +190,7 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 			md = make(map[string]any)
 		}
 		md[k] = v
-		mdChecked = mdChecked && metadataValueOK(v)
+		mdChecked = mdChecked && jsontext.CheckAny(v, 2, storage.MaxNesting) == nil
 	}
 	// In the order they count: the span's attributes, the content handed
 	// over beside it as text parts, then as attributes.
@@ -352,20 +353,6 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 	}
 	in.Metadata = md
 	return in, mdChecked
-}
-
-// metadataValueOK reports whether v passes, as a metadata value, the
-// rule storage.AuditEntry.Validate applies to each one (jsontext.CheckAny
-// one level below the metadata object): the scalars InteractionFromSpan
-// makes most are checked on the spot, the rest by CheckAny itself.
-func metadataValueOK(v any) bool {
-	switch x := v.(type) {
-	case string:
-		return utf8.ValidString(x)
-	case bool, int64:
-		return true
-	}
-	return jsontext.CheckAny(v, 2, storage.MaxNesting) == nil
 }
 
 // reasonList is gen_ai.response.finish_reasons as a metadata value: a
