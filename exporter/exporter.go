@@ -204,23 +204,15 @@ func entries[S SpanView](ctx context.Context, e *Exporter, spans []S) []*storage
 	return out
 }
 
-// entryWithCheckedMetadata is Logger.Entry for an interaction whose
-// metadata interactionFromSpan checked as it made it (see
-// internal/logentry): the entry's validation does not walk it again.
-var entryWithCheckedMetadata = logentry.WithCheckedMetadata.(func(*otelaudit.Logger, otelaudit.Interaction) (*storage.AuditEntry, error))
+// loggerEntry is l.Entry(in), whose validation leaves in's metadata out
+// when interactionFromSpan checked it as it made it (mdChecked; see
+// internal/logentry).
+var loggerEntry = logentry.Entry.(func(l *otelaudit.Logger, in otelaudit.Interaction, mdChecked bool) (*storage.AuditEntry, error))
 
 // entry converts one GenAI span and records its GenAI client metrics.
 func (e *Exporter) entry(ctx context.Context, s SpanView) *storage.AuditEntry {
 	in, mdChecked := interactionFromSpan(s)
-	var (
-		en  *storage.AuditEntry
-		err error
-	)
-	if mdChecked {
-		en, err = entryWithCheckedMetadata(e.logger, in)
-	} else {
-		en, err = e.logger.Entry(in)
-	}
+	en, err := loggerEntry(e.logger, in, mdChecked)
 	if err != nil {
 		e.invalid.Add(1)
 		otel.Handle(fmt.Errorf("exporter: span %s/%s cannot become an audit entry: %w", in.TraceID, in.SpanID, err))

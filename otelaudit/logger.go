@@ -122,11 +122,11 @@ func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
 	return l.makeEntry(in, false)
 }
 
-// The exporter's way to [Logger.makeEntry] with mdChecked set; see
-// internal/logentry for who may use it and when.
+// The exporter's way to [Logger.makeEntry]; see internal/logentry for
+// who may set mdChecked and when.
 func init() {
-	logentry.WithCheckedMetadata = func(l *Logger, in Interaction) (*storage.AuditEntry, error) {
-		return l.makeEntry(in, true)
+	logentry.Entry = func(l *Logger, in Interaction, mdChecked bool) (*storage.AuditEntry, error) {
+		return l.makeEntry(in, mdChecked)
 	}
 }
 

@@ -5,19 +5,19 @@
 // have no way to skip a check.
 package logentry
 
-// WithCheckedMetadata is, once package otelaudit is initialised, a
+// Entry is, once package otelaudit is initialised, a
 //
-//	func(*otelaudit.Logger, otelaudit.Interaction) (*storage.AuditEntry, error)
+//	func(l *otelaudit.Logger, in otelaudit.Interaction, mdChecked bool) (*storage.AuditEntry, error)
 //
-// that does exactly what Logger.Entry does (ids, hashes, content, UTF-8
-// repair, validation) except that it leaves the interaction's metadata out
-// of the validation. A caller may use it only for metadata in which every
-// key is valid UTF-8 and every value v passes
+// that is l.Entry(in) when mdChecked is false, and otherwise does exactly
+// what Logger.Entry does (ids, hashes, content, UTF-8 repair, validation)
+// except that it leaves the interaction's metadata out of the validation.
+// A caller may set mdChecked only for metadata in which every key is
+// valid UTF-8 and every value v passes
 // jsontext.CheckAny(v, 2, storage.MaxNesting), the rule
-// storage.AuditEntry.Validate applies to each metadata value; for any
-// other metadata it must use Logger.Entry, which reports the error.
+// storage.AuditEntry.Validate applies to each metadata value.
 //
 // It is typed any because this package cannot name otelaudit's types
 // (otelaudit imports it); the exporter asserts its type once, at its own
 // initialisation.
-var WithCheckedMetadata any
+var Entry any
