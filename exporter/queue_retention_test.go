@@ -8,10 +8,7 @@ import (
 	"testing"
 	"time"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-
 	"github.com/otelaudit/otelaudit-go/otelaudit"
-	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 // TestQueuedSpanReleasesCall: while an audited call's span waits in the
@@ -21,18 +18,8 @@ import (
 // the call ended. The entry is still written, with the content's hashes,
 // once the backend returns.
 func TestQueuedSpanReleasesCall(t *testing.T) {
-	backend := &gateBackend{MemoryStorage: storage.NewMemoryStorage(0)}
-	logger, err := otelaudit.NewLogger(backend)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := NewProcessor(e, WithMaxBatchSize(1)).(*processor)
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p))
-	defer func() { _ = tp.Shutdown(context.Background()) }()
+	pl := newGatedPipeline(t)
+	backend, tp := pl.backend, pl.tp
 
 	backend.gate.Lock()
 	held := true
@@ -58,7 +45,7 @@ func TestQueuedSpanReleasesCall(t *testing.T) {
 	}
 	// The worker takes a few spans and then waits for the writer: the
 	// rest stay queued until the backend returns.
-	if queued := len(p.queue); queued == 0 {
+	if queued := len(pl.p.queue); queued == 0 {
 		t.Fatal("no span queued: the worker was not held back")
 	} else if got := int(collected.Load()); got < n {
 		t.Fatalf("%d of %d ended calls collected with %d spans queued", got, n, queued)
@@ -68,7 +55,7 @@ func TestQueuedSpanReleasesCall(t *testing.T) {
 	if err := tp.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.Stats().Written; got != n {
+	if got := pl.e.Stats().Written; got != n {
 		t.Fatalf("written %d, want %d", got, n)
 	}
 }

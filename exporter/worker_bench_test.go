@@ -54,14 +54,7 @@ func benchmarkWorkerEntry(b *testing.B, opts ...Option) {
 	rec := &slotRecorder{}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	text := strings.Repeat("the quick brown fox jumps over the lazy dog ", 24)[:1024]
-	_, call := otelaudit.StartCall(context.Background(), otelaudit.Request{
-		Provider: "openai", Model: "gpt-4o", ConversationID: "conv-1",
-		Input: []otelaudit.Message{{Content: text}},
-	}, otelaudit.WithTracerProvider(tp))
-	call.SetResponse("resp-1", "gpt-4o-2024-08-06")
-	call.SetUsage(12, 1)
-	call.SetOutput(otelaudit.Message{Content: text, FinishReason: "stop"})
-	call.End()
+	benchCall(tp, text)
 	if rec.slot == nil || rec.span == nil {
 		b.Fatal("the span's content slot was not claimed")
 	}
@@ -100,9 +93,37 @@ func (g *gateBackend) WriteBatch(context.Context, []*storage.AuditEntry) error {
 	return nil
 }
 
-// queuedCall ends one audited call like BenchmarkCallerCost's (1 KiB in
-// and out, handed over beside the span) on tp.
-func queuedCall(tp *sdktrace.TracerProvider, text string) {
+// gatedPipeline is an audit pipeline whose backend writes wait while
+// backend.gate is locked: a processor writing batches of one entry, and a
+// provider with it, shut down when the test ends.
+type gatedPipeline struct {
+	backend *gateBackend
+	e       *Exporter
+	p       *processor
+	tp      *sdktrace.TracerProvider
+}
+
+func newGatedPipeline(tb testing.TB) *gatedPipeline {
+	tb.Helper()
+	backend := &gateBackend{MemoryStorage: storage.NewMemoryStorage(0)}
+	logger, err := otelaudit.NewLogger(backend)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e, err := New(logger)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := NewProcessor(e, WithMaxBatchSize(1)).(*processor)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p))
+	tb.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	return &gatedPipeline{backend: backend, e: e, p: p, tp: tp}
+}
+
+// benchCall ends one audited call like BenchmarkCallerCost's (text, 1 KiB,
+// in and out, handed over beside the span; a response id and model,
+// usage, a finish reason) on tp.
+func benchCall(tp *sdktrace.TracerProvider, text string) {
 	_, call := otelaudit.StartCall(context.Background(), otelaudit.Request{
 		Provider: "openai", Model: "gpt-4o", ConversationID: "conv-1",
 		Input: []otelaudit.Message{{Content: text}},
@@ -123,18 +144,7 @@ func queuedCall(tp *sdktrace.TracerProvider, text string) {
 // not depend on the machine's load. Each iteration queues 1,024 spans,
 // measures, then lets the worker write them.
 func BenchmarkQueuedSpan(b *testing.B) {
-	backend := &gateBackend{MemoryStorage: storage.NewMemoryStorage(0)}
-	logger, err := otelaudit.NewLogger(backend)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := New(logger)
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := NewProcessor(e, WithMaxBatchSize(1)).(*processor)
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p))
-	defer func() { _ = tp.Shutdown(context.Background()) }()
+	pl := newGatedPipeline(b)
 	text := strings.Repeat("the quick brown fox jumps over the lazy dog ", 24)[:1024]
 	const n = 1024
 	var bytes, queued float64
@@ -145,16 +155,16 @@ func BenchmarkQueuedSpan(b *testing.B) {
 		return ms.HeapAlloc
 	}
 	for b.Loop() {
-		backend.gate.Lock()
+		pl.backend.gate.Lock()
 		before := heap()
 		for range n {
-			queuedCall(tp, text)
+			benchCall(pl.tp, text)
 		}
 		after := heap()
 		bytes += float64(after) - float64(before)
-		queued += float64(len(p.queue))
-		backend.gate.Unlock()
-		if err := tp.ForceFlush(context.Background()); err != nil {
+		queued += float64(len(pl.p.queue))
+		pl.backend.gate.Unlock()
+		if err := pl.tp.ForceFlush(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}
