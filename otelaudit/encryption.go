@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,9 +55,26 @@ type Cipher interface {
 	Decrypt(ciphertext string) (string, error)
 }
 
+// AppendEncrypter is implemented by a [Cipher] that can write its
+// ciphertext into a caller's buffer: AppendEncrypt appends to dst what
+// Encrypt would return for plaintext (a fresh encryption, as each call of
+// Encrypt is) and returns the extended buffer, or dst and the error
+// Encrypt would return. It keeps neither dst nor the result.
+//
+// A [Logger] whose backend copies each entry as it writes it (the file and
+// S3 stores of this module) encrypts with AppendEncrypt into a buffer it
+// reuses once the write returned, instead of allocating every ciphertext.
+// The ciphers of this module implement it; MultiCipher does when its first
+// cipher does.
+type AppendEncrypter interface {
+	AppendEncrypt(dst []byte, plaintext string) ([]byte, error)
+}
+
 var (
-	_ Cipher = (*EncryptionManager)(nil)
-	_ Cipher = (*KeyRing)(nil)
+	_ Cipher          = (*EncryptionManager)(nil)
+	_ Cipher          = (*KeyRing)(nil)
+	_ AppendEncrypter = (*EncryptionManager)(nil)
+	_ AppendEncrypter = (*KeyRing)(nil)
 )
 
 // ErrUnknownKey is matched (errors.Is), together with [ErrDecrypt], by the
@@ -162,12 +180,22 @@ func fernetKeyID(k *fernet.Key) string {
 // Encrypt encrypts plaintext with the first key and returns
 // "fernet:<key id>:<Fernet token>" (see [FernetPrefix]).
 func (m *EncryptionManager) Encrypt(plaintext string) (string, error) {
+	out, err := m.AppendEncrypt(nil, plaintext)
+	if err != nil {
+		return "", err
+	}
+	return unsafe.String(unsafe.SliceData(out), len(out)), nil // out is not used again
+}
+
+// AppendEncrypt appends what [EncryptionManager.Encrypt] returns for
+// plaintext to dst (see [AppendEncrypter]).
+func (m *EncryptionManager) AppendEncrypt(dst []byte, plaintext string) ([]byte, error) {
 	// The token is built here from the standard library's AES-CBC and
 	// HMAC-SHA256 per the Fernet spec rather than with fernet-go, which
 	// expands the AES key and allocates several buffers on every call;
 	// Decrypt still verifies with fernet-go, and the tests check each
 	// against the other. The raw token is built in a pooled scratch
-	// buffer and base64-encoded once into the result.
+	// buffer and base64-encoded once onto dst.
 	padded := len(plaintext)/aes.BlockSize*aes.BlockSize + aes.BlockSize
 	rawLen := fernetOverhead + padded
 	scratch := scratchPool.Get().(*[]byte)
@@ -184,7 +212,7 @@ func (m *EncryptionManager) Encrypt(plaintext string) (string, error) {
 	binary.BigEndian.PutUint64(raw[1:9], uint64(time.Now().Unix()))
 	iv := raw[9:25]
 	if _, err := rand.Read(iv); err != nil {
-		return "", fmt.Errorf("otelaudit: encrypt: %w", err)
+		return dst, fmt.Errorf("otelaudit: encrypt: %w", err)
 	}
 	body := raw[25 : 25+padded]
 	copy(body, plaintext)
@@ -198,10 +226,12 @@ func (m *EncryptionManager) Encrypt(plaintext string) (string, error) {
 	mac.Sum(raw[:25+padded])
 	m.macs.Put(mac)
 
-	out := make([]byte, len(m.prefix)+b64.EncodedLen(rawLen))
+	n := len(m.prefix) + b64.EncodedLen(rawLen)
+	dst = slices.Grow(dst, n)
+	out := dst[len(dst) : len(dst)+n]
 	copy(out, m.prefix)
 	b64.Encode(out[len(m.prefix):], raw)
-	return unsafe.String(&out[0], len(out)), nil // out is not used again
+	return dst[:len(dst)+n], nil
 }
 
 // cbcEncrypt encrypts body in place with the first key in CBC mode from
@@ -358,12 +388,25 @@ func MultiCipher(first Cipher, more ...Cipher) Cipher {
 	case 1:
 		return cs[0]
 	}
+	if _, ok := cs[0].(AppendEncrypter); ok {
+		return multiAppendCipher{multiCipher(cs)}
+	}
 	return multiCipher(cs)
 }
 
 type multiCipher []Cipher
 
 func (m multiCipher) Encrypt(plaintext string) (string, error) { return m[0].Encrypt(plaintext) }
+
+// AppendEncrypt is there only when the first cipher has it: see
+// MultiCipher's result type.
+func (m multiAppendCipher) AppendEncrypt(dst []byte, plaintext string) ([]byte, error) {
+	return m.multiCipher[0].(AppendEncrypter).AppendEncrypt(dst, plaintext)
+}
+
+// multiAppendCipher is a multiCipher whose first cipher is an
+// AppendEncrypter, and so is one itself.
+type multiAppendCipher struct{ multiCipher }
 
 func (m multiCipher) Decrypt(ciphertext string) (string, error) {
 	var first, answer error

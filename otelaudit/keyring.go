@@ -177,6 +177,11 @@ func (r *KeyRing) Encrypt(plaintext string) (string, error) {
 	return r.cur.Load().Encrypt(plaintext)
 }
 
+// AppendEncrypt is [KeyRing.Encrypt] onto dst (see [AppendEncrypter]).
+func (r *KeyRing) AppendEncrypt(dst []byte, plaintext string) ([]byte, error) {
+	return r.cur.Load().AppendEncrypt(dst, plaintext)
+}
+
 // Decrypt decrypts with the current ring (see [EncryptionManager.Decrypt]).
 func (r *KeyRing) Decrypt(ciphertext string) (string, error) {
 	return r.cur.Load().Decrypt(ciphertext)

@@ -9,10 +9,12 @@ import (
 	"slices"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/lend"
 	"github.com/otelaudit/otelaudit-go/internal/logentry"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -78,6 +80,11 @@ type Logger struct {
 	retention time.Duration
 	now       func() time.Time
 	newID     func() string
+	// lender is the cipher when it is an AppendEncrypter and the
+	// backend borrows entries (internal/lend): Log and LogBatch then
+	// encrypt into a pooled buffer that the entries' content points
+	// into, and reuse it once the write returned. nil otherwise.
+	lender AppendEncrypter
 }
 
 // ErrNoContent is matched (errors.Is) by the error [Logger.DecryptContent]
@@ -106,6 +113,9 @@ func NewLogger(b storage.Backend, opts ...Option) (*Logger, error) {
 	if l.newID == nil {
 		l.newID = storage.NewEntryID
 	}
+	if a, ok := l.cipher.(AppendEncrypter); ok && l.store && lend.Borrows(b) {
+		l.lender = a
+	}
 	return l, nil
 }
 
@@ -119,21 +129,24 @@ func (l *Logger) Backend() storage.Backend { return l.backend }
 // match [storage.ErrInvalidEntry] (a non-finite number) or come from
 // encryption; they never include the content.
 func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
-	return l.makeEntry(in, false)
+	return l.makeEntry(in, false, nil)
 }
 
 // The exporter's way to [Logger.makeEntry]; see internal/logentry for
 // who may set mdChecked and when.
 func init() {
 	logentry.Entry = func(l *Logger, in Interaction, mdChecked bool) (*storage.AuditEntry, error) {
-		return l.makeEntry(in, mdChecked)
+		return l.makeEntry(in, mdChecked, nil)
 	}
 }
 
 // makeEntry is [Logger.Entry]; with mdChecked, the caller checked in's
 // metadata by the store's rules as it made it (see
-// internal/logentry), and the entry's validation leaves it out.
-func (l *Logger) makeEntry(in Interaction, mdChecked bool) (*storage.AuditEntry, error) {
+// internal/logentry), and the entry's validation leaves it out. With a
+// lent buffer (only when l.lender is set), the content is encrypted onto
+// *lent and the entry's content strings point into it: the entry must
+// not be used once *lent is reused.
+func (l *Logger) makeEntry(in Interaction, mdChecked bool, lent *[]byte) (*storage.AuditEntry, error) {
 	// Text that is not valid UTF-8 (a binary or truncated body) is made
 	// valid before it is hashed or kept, so that the stored content and its
 	// hash agree (storage rejects invalid UTF-8 rather than change it).
@@ -144,17 +157,17 @@ func (l *Logger) makeEntry(in Interaction, mdChecked bool) (*storage.AuditEntry,
 	if (!l.store || l.cipher != nil) && !(utf8.ValidString(in.Input) && utf8.ValidString(in.Output)) {
 		in = in.repaired()
 	}
-	e, err := l.entry(in, mdChecked)
+	e, err := l.entry(in, mdChecked, lent)
 	if err != nil && errors.Is(err, storage.ErrInvalidEntry) && !in.validUTF8() {
-		return l.entry(in.repaired(), mdChecked)
+		return l.entry(in.repaired(), mdChecked, lent)
 	}
 	return e, err
 }
 
 // entry is [Logger.Entry] for in as it is: its strings go into the entry
 // unchanged, and Validate rejects invalid UTF-8. With mdChecked, Validate
-// does not check the metadata (see makeEntry).
-func (l *Logger) entry(in Interaction, mdChecked bool) (*storage.AuditEntry, error) {
+// does not check the metadata; lent is makeEntry's.
+func (l *Logger) entry(in Interaction, mdChecked bool, lent *[]byte) (*storage.AuditEntry, error) {
 	// The entry, its optional strings, the headers of its two contents
 	// and the text of its two hashes (plain ones; keyed ones with a long
 	// key id grow on the heap) share one allocation. Nothing writes to
@@ -196,10 +209,7 @@ func (l *Logger) entry(in Interaction, mdChecked bool) (*storage.AuditEntry, err
 	e.Timestamp = e.Timestamp.UTC()
 	if l.store {
 		var err error
-		if blk.content[0], err = l.protect(in.Input); err != nil {
-			return nil, err
-		}
-		if blk.content[1], err = l.protect(in.Output); err != nil {
+		if blk.content[0], blk.content[1], err = l.protect(in.Input, in.Output, lent); err != nil {
 			return nil, err
 		}
 		e.InputContent, e.OutputContent = &blk.content[0], &blk.content[1]
@@ -253,13 +263,46 @@ func (in Interaction) repaired() Interaction {
 	return in
 }
 
-// protect returns s as the entry keeps it: encrypted with the Logger's
-// cipher, or as it is.
-func (l *Logger) protect(s string) (string, error) {
-	if l.cipher == nil {
-		return s, nil
+// protect returns input and output as the entry keeps them: encrypted
+// with the Logger's cipher, or as they are. With a lent buffer (see
+// makeEntry) the ciphertexts are appended to *lent, and the strings
+// returned point into it.
+func (l *Logger) protect(input, output string, lent *[]byte) (string, string, error) {
+	switch {
+	case l.cipher == nil:
+		return input, output, nil
+	case lent != nil:
+		b, start := *lent, len(*lent)
+		b, err := l.lender.AppendEncrypt(b, input)
+		if err != nil {
+			return "", "", err
+		}
+		mid := len(b)
+		if b, err = l.lender.AppendEncrypt(b, output); err != nil {
+			return "", "", err
+		}
+		*lent = b
+		// Both from the final b: the second append may have moved it.
+		return unsafe.String(unsafe.SliceData(b[start:]), mid-start), unsafe.String(unsafe.SliceData(b[mid:]), len(b)-mid), nil
 	}
-	return l.cipher.Encrypt(s)
+	ic, err := l.cipher.Encrypt(input)
+	if err != nil {
+		return "", "", err
+	}
+	oc, err := l.cipher.Encrypt(output)
+	if err != nil {
+		return "", "", err
+	}
+	return ic, oc, nil
+}
+
+// borrowBuffer returns an empty buffer to lend ciphertexts from when l
+// lends (l.lender is set), else nil; lend.Return ends the loan.
+func (l *Logger) borrowBuffer() *[]byte {
+	if l.lender == nil {
+		return nil
+	}
+	return lend.Buffer()
 }
 
 // validUTF8s is a copy of ss with validUTF8 applied to each string.
@@ -289,7 +332,11 @@ func optional(p *string, s string) *string {
 // so an entry logged inside a traced request leads to its trace.
 func (l *Logger) Log(ctx context.Context, in Interaction) (string, error) {
 	in = withSpanIDs(ctx, in)
-	e, err := l.Entry(in)
+	// The backend keeps nothing of the entry once Write returned (see
+	// Logger.lender), so its ciphertexts may live in a reused buffer.
+	lent := l.borrowBuffer()
+	defer lend.Return(lent)
+	e, err := l.makeEntry(in, false, lent)
 	if err != nil {
 		return "", err
 	}
@@ -305,8 +352,10 @@ func (l *Logger) Log(ctx context.Context, in Interaction) (string, error) {
 func (l *Logger) LogBatch(ctx context.Context, ins []Interaction) ([]string, error) {
 	es := make([]*storage.AuditEntry, len(ins))
 	ids := make([]string, len(ins))
+	lent := l.borrowBuffer() // see Log
+	defer lend.Return(lent)
 	for i, in := range ins {
-		e, err := l.Entry(withSpanIDs(ctx, in))
+		e, err := l.makeEntry(withSpanIDs(ctx, in), false, lent)
 		if err != nil {
 			return nil, fmt.Errorf("otelaudit: interaction %d: %w", i, err)
 		}

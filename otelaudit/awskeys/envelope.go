@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,7 +30,11 @@ type KMSAPI interface {
 	Decrypt(ctx context.Context, in *kms.DecryptInput, opts ...func(*kms.Options)) (*kms.DecryptOutput, error)
 }
 
-var _ KMSAPI = (*kms.Client)(nil)
+var (
+	_ KMSAPI                    = (*kms.Client)(nil)
+	_ otelaudit.Cipher          = (*Envelope)(nil)
+	_ otelaudit.AppendEncrypter = (*Envelope)(nil)
+)
 
 // KMSPrefix starts the ciphertext [Envelope.Encrypt] writes:
 //
@@ -335,17 +340,27 @@ func (e *Envelope) current() (*dataKey, error) {
 // Encrypt seals plaintext with the current data key and returns
 // "kms:<key ARN>:<wrapped data key>:<sealed>" (see [KMSPrefix]).
 func (e *Envelope) Encrypt(plaintext string) (string, error) {
-	dk, err := e.current()
+	out, err := e.AppendEncrypt(nil, plaintext)
 	if err != nil {
 		return "", err
 	}
+	return unsafe.String(unsafe.SliceData(out), len(out)), nil // out is not used again
+}
+
+// AppendEncrypt appends what [Envelope.Encrypt] returns for plaintext to
+// dst (see [otelaudit.AppendEncrypter]).
+func (e *Envelope) AppendEncrypt(dst []byte, plaintext string) ([]byte, error) {
+	dk, err := e.current()
+	if err != nil {
+		return dst, err
+	}
 	if dk.uses.Add(1) > hardMaxUses {
-		return "", fmt.Errorf("awskeys: data key used %d times and KMS gives no new one", hardMaxUses)
+		return dst, fmt.Errorf("awskeys: data key used %d times and KMS gives no new one", hardMaxUses)
 	}
 	ns, ov := dk.aead.NonceSize(), dk.aead.Overhead()
 	sealedLen := ns + len(plaintext) + ov
 	// Seal into a pooled scratch buffer (it only ever holds ciphertext),
-	// then base64 once into the result.
+	// then base64 once onto dst.
 	scratch := scratchPool.Get().(*[]byte)
 	defer func() {
 		if cap(*scratch) <= maxPooledScratch {
@@ -358,13 +373,15 @@ func (e *Envelope) Encrypt(plaintext string) (string, error) {
 	buf := (*scratch)[:sealedLen]
 	nonce := buf[:ns]
 	if _, err := rand.Read(nonce); err != nil {
-		return "", fmt.Errorf("awskeys: encrypt: %w", err)
+		return dst, fmt.Errorf("awskeys: encrypt: %w", err)
 	}
 	dk.aead.Seal(buf[:ns], nonce, unsafe.Slice(unsafe.StringData(plaintext), len(plaintext)), unsafe.Slice(unsafe.StringData(dk.prefix), len(dk.prefix)))
-	out := make([]byte, len(dk.prefix)+b64.RawEncodedLen(sealedLen))
+	n := len(dk.prefix) + b64.RawEncodedLen(sealedLen)
+	dst = slices.Grow(dst, n)
+	out := dst[len(dst) : len(dst)+n]
 	copy(out, dk.prefix)
 	b64.EncodeRaw(out[len(dk.prefix):], buf)
-	return unsafe.String(&out[0], len(out)), nil // out is not used again
+	return dst[:len(dst)+n], nil
 }
 
 // scratchPool holds sealing buffers for Encrypt; buffers larger than

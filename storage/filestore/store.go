@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/otelaudit/otelaudit-go/internal/lend"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
 
@@ -151,6 +152,7 @@ var (
 	_ storage.Backend       = (*Store)(nil)
 	_ storage.Flusher       = (*Store)(nil)
 	_ storage.StatsReporter = (*Store)(nil)
+	_ lend.Borrower         = (*Store)(nil)
 )
 
 // activePart is the unsuffixed file of a day, open for appending.
@@ -1384,3 +1386,10 @@ func (s *Store) Close() error {
 	})
 	return s.closeErr
 }
+
+// BorrowEntries is for otelaudit.Logger, which alone can call it (its
+// argument's type is internal to this module): it returns s, marking s as
+// a backend that keeps nothing of an entry once Write or WriteBatch
+// returned (Write and WriteBatch encode each entry into a line buffer of the store's own before they return, and keep only that and the entry's id). See
+// internal/lend.
+func (s *Store) BorrowEntries(lend.Token) any { return s }

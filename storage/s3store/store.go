@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/otelaudit/otelaudit-go/internal/lend"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
 
@@ -73,6 +74,7 @@ var (
 	_ storage.Backend       = (*Store)(nil)
 	_ storage.Flusher       = (*Store)(nil)
 	_ storage.StatsReporter = (*Store)(nil)
+	_ lend.Borrower         = (*Store)(nil)
 )
 
 // New returns a Store that keeps its entries in bucket through client.
@@ -625,3 +627,10 @@ func (s *Store) lockInput(in *s3.PutObjectInput, lock bool) {
 func (s *Store) locked(modified time.Time) bool {
 	return s.cfg.lockMode != "" && !modified.IsZero() && time.Now().Before(modified.Add(s.cfg.lockPeriod))
 }
+
+// BorrowEntries is for otelaudit.Logger, which alone can call it (its
+// argument's type is internal to this module): it returns s, marking s as
+// a backend that keeps nothing of an entry once Write or WriteBatch
+// returned (Write and WriteBatch encode each entry into a line of the store's own before they return, and keep only that and the entry's id). See
+// internal/lend.
+func (s *Store) BorrowEntries(lend.Token) any { return s }
