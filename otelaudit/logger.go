@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sync"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -80,11 +81,12 @@ type Logger struct {
 	retention time.Duration
 	now       func() time.Time
 	newID     func() string
-	// lender is the cipher when it is an AppendEncrypter and the
-	// backend borrows entries (internal/lend): Log and LogBatch then
-	// encrypt into a pooled buffer that the entries' content points
-	// into, and reuse it once the write returned. nil otherwise.
-	lender AppendEncrypter
+	// lends says that the backend borrows entries (internal/lend): Log
+	// and LogBatch then make each entry in a loan, memory they reuse
+	// once the write returned. appender is the cipher when it is an
+	// AppendEncrypter: in a loan it encrypts into the loan's buffer.
+	lends    bool
+	appender AppendEncrypter
 }
 
 // ErrNoContent is matched (errors.Is) by the error [Logger.DecryptContent]
@@ -113,9 +115,8 @@ func NewLogger(b storage.Backend, opts ...Option) (*Logger, error) {
 	if l.newID == nil {
 		l.newID = storage.NewEntryID
 	}
-	if a, ok := l.cipher.(AppendEncrypter); ok && l.store && lend.Borrows(b) {
-		l.lender = a
-	}
+	l.lends = lend.Borrows(b)
+	l.appender, _ = l.cipher.(AppendEncrypter)
 	return l, nil
 }
 
@@ -143,10 +144,9 @@ func init() {
 // makeEntry is [Logger.Entry]; with mdChecked, the caller checked in's
 // metadata by the store's rules as it made it (see
 // internal/logentry), and the entry's validation leaves it out. With a
-// lent buffer (only when l.lender is set), the content is encrypted onto
-// *lent and the entry's content strings point into it: the entry must
-// not be used once *lent is reused.
-func (l *Logger) makeEntry(in Interaction, mdChecked bool, lent *[]byte) (*storage.AuditEntry, error) {
+// loan (see Logger.borrow), the entry is made in the loan's memory: it
+// must not be used once the loan ended.
+func (l *Logger) makeEntry(in Interaction, mdChecked bool, ln *loan) (*storage.AuditEntry, error) {
 	// Text that is not valid UTF-8 (a binary or truncated body) is made
 	// valid before it is hashed or kept, so that the stored content and its
 	// hash agree (storage rejects invalid UTF-8 rather than change it).
@@ -157,27 +157,24 @@ func (l *Logger) makeEntry(in Interaction, mdChecked bool, lent *[]byte) (*stora
 	if (!l.store || l.cipher != nil) && !(utf8.ValidString(in.Input) && utf8.ValidString(in.Output)) {
 		in = in.repaired()
 	}
-	e, err := l.entry(in, mdChecked, lent)
+	e, err := l.entry(in, mdChecked, ln)
 	if err != nil && errors.Is(err, storage.ErrInvalidEntry) && !in.validUTF8() {
-		return l.entry(in.repaired(), mdChecked, lent)
+		return l.entry(in.repaired(), mdChecked, ln)
 	}
 	return e, err
 }
 
 // entry is [Logger.Entry] for in as it is: its strings go into the entry
 // unchanged, and Validate rejects invalid UTF-8. With mdChecked, Validate
-// does not check the metadata; lent is makeEntry's.
-func (l *Logger) entry(in Interaction, mdChecked bool, lent *[]byte) (*storage.AuditEntry, error) {
-	// The entry, its optional strings, the headers of its two contents
-	// and the text of its two hashes (plain ones; keyed ones with a long
-	// key id grow on the heap) share one allocation. Nothing writes to
-	// hashes after hashPair.
-	blk := new(struct {
-		e       storage.AuditEntry
-		opt     [4]string
-		content [2]string
-		hashes  [4 * sha256.Size]byte
-	})
+// does not check the metadata; ln is makeEntry's.
+func (l *Logger) entry(in Interaction, mdChecked bool, ln *loan) (*storage.AuditEntry, error) {
+	var blk *entryBlock
+	if ln != nil {
+		blk = &ln.blk
+		*blk = entryBlock{} // a second try (makeEntry) reuses it
+	} else {
+		blk = new(entryBlock)
+	}
 	opt, e := &blk.opt, &blk.e
 	inHash, outHash := l.hasher.hashPair(blk.hashes[:], in.Input, in.Output)
 	*e = storage.AuditEntry{
@@ -209,7 +206,7 @@ func (l *Logger) entry(in Interaction, mdChecked bool, lent *[]byte) (*storage.A
 	e.Timestamp = e.Timestamp.UTC()
 	if l.store {
 		var err error
-		if blk.content[0], blk.content[1], err = l.protect(in.Input, in.Output, lent); err != nil {
+		if blk.content[0], blk.content[1], err = l.protect(in.Input, in.Output, ln); err != nil {
 			return nil, err
 		}
 		e.InputContent, e.OutputContent = &blk.content[0], &blk.content[1]
@@ -263,25 +260,75 @@ func (in Interaction) repaired() Interaction {
 	return in
 }
 
+// entryBlock is an entry and what it points into: its optional strings,
+// the headers of its two contents and the text of its two hashes (plain
+// ones; keyed ones with a long key id grow on the heap), in one
+// allocation or one loan. Nothing writes to hashes after hashPair.
+type entryBlock struct {
+	e       storage.AuditEntry
+	opt     [4]string
+	content [2]string
+	hashes  [4 * sha256.Size]byte
+}
+
+// loan is the memory Log and LogBatch make an entry in when the backend
+// borrows entries (internal/lend): the entry's block and the buffer its
+// ciphertexts are appended to (by an AppendEncrypter cipher). A loan
+// goes back to loans, for another entry, once the write returned.
+type loan struct {
+	blk entryBlock
+	ct  []byte
+}
+
+var loans = sync.Pool{New: func() any { return new(loan) }}
+
+// maxLoanBuffer is the largest ciphertext buffer kept for reuse: a loan
+// grown past it by a large entry goes back to the garbage collector.
+const maxLoanBuffer = 64 << 10
+
+// borrow returns a loan to make an entry in when the backend borrows
+// entries, else nil. End it with [loan.end] once the write returned.
+func (l *Logger) borrow() *loan {
+	if !l.lends {
+		return nil
+	}
+	return loans.Get().(*loan)
+}
+
+// end ends ln (nil: no loan): nothing may use the entry made in it
+// afterwards.
+func (ln *loan) end() {
+	if ln == nil {
+		return
+	}
+	lend.Ended(ln.blk.hashes[:], ln.ct[:cap(ln.ct)])
+	ln.blk = entryBlock{}
+	if cap(ln.ct) > maxLoanBuffer {
+		return
+	}
+	ln.ct = ln.ct[:0]
+	loans.Put(ln)
+}
+
 // protect returns input and output as the entry keeps them: encrypted
-// with the Logger's cipher, or as they are. With a lent buffer (see
-// makeEntry) the ciphertexts are appended to *lent, and the strings
-// returned point into it.
-func (l *Logger) protect(input, output string, lent *[]byte) (string, string, error) {
+// with the Logger's cipher, or as they are. In a loan with an
+// AppendEncrypter cipher, the ciphertexts are appended to the loan's
+// buffer, and the strings returned point into it.
+func (l *Logger) protect(input, output string, ln *loan) (string, string, error) {
 	switch {
 	case l.cipher == nil:
 		return input, output, nil
-	case lent != nil:
-		b, start := *lent, len(*lent)
-		b, err := l.lender.AppendEncrypt(b, input)
+	case ln != nil && l.appender != nil:
+		b, start := ln.ct, len(ln.ct)
+		b, err := l.appender.AppendEncrypt(b, input)
 		if err != nil {
 			return "", "", err
 		}
 		mid := len(b)
-		if b, err = l.lender.AppendEncrypt(b, output); err != nil {
+		if b, err = l.appender.AppendEncrypt(b, output); err != nil {
 			return "", "", err
 		}
-		*lent = b
+		ln.ct = b
 		// Both from the final b: the second append may have moved it.
 		return unsafe.String(unsafe.SliceData(b[start:]), mid-start), unsafe.String(unsafe.SliceData(b[mid:]), len(b)-mid), nil
 	}
@@ -294,15 +341,6 @@ func (l *Logger) protect(input, output string, lent *[]byte) (string, string, er
 		return "", "", err
 	}
 	return ic, oc, nil
-}
-
-// borrowBuffer returns an empty buffer to lend ciphertexts from when l
-// lends (l.lender is set), else nil; lend.Return ends the loan.
-func (l *Logger) borrowBuffer() *[]byte {
-	if l.lender == nil {
-		return nil
-	}
-	return lend.Buffer()
 }
 
 // validUTF8s is a copy of ss with validUTF8 applied to each string.
@@ -333,10 +371,10 @@ func optional(p *string, s string) *string {
 func (l *Logger) Log(ctx context.Context, in Interaction) (string, error) {
 	in = withSpanIDs(ctx, in)
 	// The backend keeps nothing of the entry once Write returned (see
-	// Logger.lender), so its ciphertexts may live in a reused buffer.
-	lent := l.borrowBuffer()
-	defer lend.Return(lent)
-	e, err := l.makeEntry(in, false, lent)
+	// Logger.lends), so the entry may live in reused memory.
+	ln := l.borrow()
+	defer ln.end()
+	e, err := l.makeEntry(in, false, ln)
 	if err != nil {
 		return "", err
 	}
@@ -352,10 +390,21 @@ func (l *Logger) Log(ctx context.Context, in Interaction) (string, error) {
 func (l *Logger) LogBatch(ctx context.Context, ins []Interaction) ([]string, error) {
 	es := make([]*storage.AuditEntry, len(ins))
 	ids := make([]string, len(ins))
-	lent := l.borrowBuffer() // see Log
-	defer lend.Return(lent)
+	var lns []*loan // see Log
+	if l.lends {
+		lns = make([]*loan, 0, len(ins))
+		defer func() {
+			for _, ln := range lns {
+				ln.end()
+			}
+		}()
+	}
 	for i, in := range ins {
-		e, err := l.makeEntry(withSpanIDs(ctx, in), false, lent)
+		ln := l.borrow()
+		if ln != nil {
+			lns = append(lns, ln)
+		}
+		e, err := l.makeEntry(withSpanIDs(ctx, in), false, ln)
 		if err != nil {
 			return nil, fmt.Errorf("otelaudit: interaction %d: %w", i, err)
 		}

@@ -2,10 +2,10 @@
 // an entry: their Write and WriteBatch copy what they keep of each entry
 // (its encoded line, its id) before they return and hold no reference to
 // the entry or to its strings afterwards. otelaudit.Logger lends such a
-// backend entries whose encrypted content lives in a buffer that it
-// reuses for the next entry once the write returned, so that no
-// ciphertext is allocated on its own (about two thirds of what an
-// encrypted Log allocates).
+// backend entries that live, with their hashes and encrypted content, in
+// memory it reuses for the next entry once the write returned, so that
+// Log allocates neither the entry nor its ciphertexts (about four fifths
+// of what an encrypted Log allocated).
 //
 // Only backends of this module can be borrowers: Borrower's method names
 // Token, which no package outside the module can import. A type that
@@ -15,10 +15,7 @@
 // wrapper: see [Borrows].
 package lend
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "sync/atomic"
 
 // Borrower is implemented by a backend that may be lent entries.
 type Borrower interface {
@@ -38,41 +35,27 @@ func Borrows(b any) bool {
 	return ok && br.BorrowEntries(Token{}) == b
 }
 
-// buffers holds the buffers lent from; buffers grown past maxBuffer by a
-// large entry go back to the garbage collector instead.
-var buffers = sync.Pool{New: func() any { return new([]byte) }}
-
-const maxBuffer = 64 << 10
-
-// Buffer returns an empty buffer to lend an entry's content from. Give it
-// back with [Return] once the backend's write returned.
-func Buffer() *[]byte { return buffers.Get().(*[]byte) }
-
-// Return ends the loan of b (nil: no loan); nothing may use the entries
-// whose content points into b afterwards. With [Scribble] set it first
-// overwrites all of b's capacity with 'X', as the buffer's next borrower
-// would overwrite it, and counts the loan in [Loans].
-func Return(b *[]byte) {
-	if b == nil {
+// Ended is called by a lender when a loan ends, with the memory it lent
+// (the buffers the lent entries pointed into), before it reuses that
+// memory. With [Scribble] set (tests) it overwrites every byte of bufs
+// with 'X', as the memory's next borrower would, and counts the loan in
+// [Loans]; otherwise it does nothing.
+func Ended(bufs ...[]byte) {
+	if !Scribble.Load() {
 		return
 	}
-	if Scribble.Load() {
-		Loans.Add(1)
-		full := (*b)[:cap(*b)]
-		for i := range full {
-			full[i] = 'X'
+	Loans.Add(1)
+	for _, b := range bufs {
+		for i := range b {
+			b[i] = 'X'
 		}
 	}
-	if cap(*b) > maxBuffer {
-		return
-	}
-	*b = (*b)[:0]
-	buffers.Put(b)
 }
 
 // Scribble and Loans are for tests: with Scribble set, a backend that kept
-// anything of a lent entry past its write reads 'X' there, and Loans
-// counts the loans that ended.
+// anything of a lent entry past its write reads 'X' there (or the zero
+// values the lender resets the rest to), and Loans counts the loans that
+// ended.
 var (
 	Scribble atomic.Bool
 	Loans    atomic.Int64

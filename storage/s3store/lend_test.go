@@ -15,10 +15,10 @@ import (
 
 // TestLoggerLendsEntries checks that the Store keeps nothing of an entry
 // once Write returned, as its BorrowEntries says: an encrypting Logger
-// lends it entries whose ciphertext lives in a buffer scribbled over as
-// soon as each write returned, and every entry, uploaded after many
-// writes (and kept in the spool file meanwhile), decrypts to its own
-// content.
+// lends it entries that live, with their hashes and ciphertexts, in memory
+// scribbled over as soon as each write returned, and every entry,
+// uploaded after many writes (and kept in the spool file meanwhile),
+// decrypts to its own content.
 func TestLoggerLendsEntries(t *testing.T) {
 	loans := lendtest.Scribble(t)
 	st, _, _, _ := newCountedStore(t, s3store.WithSpoolDir(t.TempDir()))
