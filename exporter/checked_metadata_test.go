@@ -92,7 +92,7 @@ func TestCheckedMetadataEntryAsBefore(t *testing.T) {
 				assert.Equal(t, tc.checked, checked, "metadata checked")
 				assert.Equal(t, InteractionFromSpan(span), in)
 				want, wantErr := logger.Entry(in)
-				got, err := loggerEntry(logger, in, checked)
+				got, _, err := loggerEntry(logger, in, checked, false)
 				if tc.reject {
 					require.Error(t, wantErr)
 					require.True(t, errors.Is(err, storage.ErrInvalidEntry), "error %v", err)

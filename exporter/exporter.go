@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/lend"
 	"github.com/otelaudit/otelaudit-go/internal/logentry"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -188,38 +189,48 @@ func (e *Exporter) Stats() Stats {
 // Logger returns the Logger the exporter writes through.
 func (e *Exporter) Logger() *otelaudit.Logger { return e.logger }
 
-// entries converts the GenAI spans among spans into entries. Spans that
-// cannot be converted are counted as invalid and reported. It is generic so
-// that SDK spans and other [SpanView]s share it without a copy of the slice.
-func entries[S SpanView](ctx context.Context, e *Exporter, spans []S) []*storage.AuditEntry {
+// entries converts the GenAI spans among spans into entries, made in
+// loans where the backend borrows entries: end them once the entries are
+// written or given up. Spans that cannot be converted are counted as
+// invalid and reported. It is generic so that SDK spans and other
+// [SpanView]s share it without a copy of the slice.
+func entries[S SpanView](ctx context.Context, e *Exporter, spans []S) ([]*storage.AuditEntry, []lend.Loan) {
 	out := make([]*storage.AuditEntry, 0, len(spans))
+	var loans []lend.Loan
 	for _, s := range spans {
 		if any(s) == nil || !IsGenAI(s.Attributes()) {
 			continue
 		}
-		if en := e.entry(ctx, s); en != nil {
+		if en, ln := e.entry(ctx, s, true); en != nil {
 			out = append(out, en)
+			if ln != nil {
+				loans = append(loans, ln)
+			}
 		}
 	}
-	return out
+	return out, loans
 }
 
 // loggerEntry is l.Entry(in), whose validation leaves in's metadata out
-// when interactionFromSpan checked it as it made it (mdChecked; see
-// internal/logentry).
-var loggerEntry = logentry.Entry.(func(l *otelaudit.Logger, in otelaudit.Interaction, mdChecked bool) (*storage.AuditEntry, error))
+// when interactionFromSpan checked it as it made it (mdChecked), and which
+// is made in a loan when borrow is set and the backend borrows entries
+// (see internal/logentry).
+var loggerEntry = logentry.Entry.(func(l *otelaudit.Logger, in otelaudit.Interaction, mdChecked, borrow bool) (*storage.AuditEntry, lend.Loan, error))
 
 // entry converts one GenAI span and records its GenAI client metrics.
-func (e *Exporter) entry(ctx context.Context, s SpanView) *storage.AuditEntry {
+// With borrow the entry may be made in a loan (returned; nil when not):
+// set it only when the entry goes to e's backend and nowhere else, and
+// end the loan once no write, retry or spool can use the entry any more.
+func (e *Exporter) entry(ctx context.Context, s SpanView, borrow bool) (*storage.AuditEntry, lend.Loan) {
 	in, mdChecked := interactionFromSpan(s)
-	en, err := loggerEntry(e.logger, in, mdChecked)
+	en, ln, err := loggerEntry(e.logger, in, mdChecked, borrow)
 	if err != nil {
 		e.invalid.Add(1)
 		otel.Handle(fmt.Errorf("exporter: span %s/%s cannot become an audit entry: %w", in.TraceID, in.SpanID, err))
-		return nil
+		return nil, nil
 	}
 	e.inst.recordGenAI(ctx, s, &in)
-	return en
+	return en, ln
 }
 
 // ExportSpans stores the GenAI spans among spans as audit entries, in one
@@ -235,7 +246,8 @@ func (e *Exporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpa
 	if e.stopped.Load() {
 		return ErrShutdown
 	}
-	return e.export(ctx, entries(ctx, e, spans), false)
+	es, loans := entries(ctx, e, spans)
+	return e.export(ctx, es, loans, false)
 }
 
 // ExportViews is [Exporter.ExportSpans] for spans from another source than
@@ -249,10 +261,14 @@ func (e *Exporter) ExportViews(ctx context.Context, views []SpanView, dedupe boo
 	if e.stopped.Load() {
 		return ErrShutdown
 	}
-	return e.export(ctx, entries(ctx, e, views), dedupe)
+	es, loans := entries(ctx, e, views)
+	return e.export(ctx, es, loans, dedupe)
 }
 
-func (e *Exporter) export(ctx context.Context, es []*storage.AuditEntry, dedupe bool) error {
+// export writes es (see writeDurable), then ends their loans: whether
+// written or not, nothing uses them afterwards.
+func (e *Exporter) export(ctx context.Context, es []*storage.AuditEntry, loans []lend.Loan, dedupe bool) error {
+	defer endLoans(loans)
 	if len(es) == 0 {
 		return nil
 	}
@@ -391,4 +407,11 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 		}
 	})
 	return e.stopErr
+}
+
+// endLoans ends each of loans.
+func endLoans(loans []lend.Loan) {
+	for _, ln := range loans {
+		ln.End()
+	}
 }

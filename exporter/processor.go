@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
+	"github.com/otelaudit/otelaudit-go/internal/lend"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -302,7 +303,9 @@ func (p *processor) accept(it item) {
 		default:
 		}
 	}
-	en := p.e.entry(context.Background(), it.view())
+	// Not lent: a spool failure sends it on through the queue as an
+	// entry, where nothing would end its loan.
+	en, _ := p.e.entry(context.Background(), it.view(), false)
 	if en == nil {
 		p.settled.Add(1)
 		return
@@ -475,7 +478,7 @@ func (p *processor) salvage(deadline <-chan time.Time) bool {
 			case it.entry != nil:
 				keep = append(keep, it.entry)
 			default:
-				if en := p.e.entry(context.Background(), it.view()); en != nil {
+				if en, _ := p.e.entry(context.Background(), it.view(), false); en != nil {
 					keep = append(keep, en)
 				} else {
 					p.settled.Add(1)
@@ -494,6 +497,11 @@ type job struct {
 	one   *storage.AuditEntry // the batch while it has one entry (batch nil)
 	batch []*storage.AuditEntry
 	flush chan error
+	// loan and loans are the loans the batch's entries were made in
+	// (internal/lend): the one while there is one, all of them beyond.
+	// handle ends them.
+	loan  lend.Loan
+	loans []lend.Loan
 }
 
 // size is the number of entries in j's batch.
@@ -516,6 +524,29 @@ func (j *job) add(en *storage.AuditEntry, hint int) {
 	default:
 		j.batch = append(j.batch, en)
 	}
+}
+
+// lend adds ln (nil: none) to j's loans; a slice made for them has room
+// for hint loans.
+func (j *job) lend(ln lend.Loan, hint int) {
+	switch {
+	case ln == nil:
+	case j.loan == nil && j.loans == nil:
+		j.loan = ln
+	case j.loan != nil:
+		j.loans = append(make([]lend.Loan, 0, max(hint, 2)), j.loan, ln)
+		j.loan = nil
+	default:
+		j.loans = append(j.loans, ln)
+	}
+}
+
+// endLoans ends j's loans: nothing may use its entries afterwards.
+func (j *job) endLoans() {
+	if j.loan != nil {
+		j.loan.End()
+	}
+	endLoans(j.loans)
 }
 
 // entries is j's batch as a slice: buf (of length 1, owned by the writer)
@@ -584,10 +615,12 @@ func (p *processor) convert() {
 		case it.entry != nil:
 			cur.add(it.entry, hint())
 		default:
-			en := p.e.entry(p.ctx, view.wrap(it.span, it.slot))
+			// Lent: the entry stays in its job, which handle ends.
+			en, ln := p.e.entry(p.ctx, view.wrap(it.span, it.slot), true)
 			*view = contentSpan{} // hold no span or content until the next one
 			if en != nil {
 				cur.add(en, hint())
+				cur.lend(ln, hint())
 			} else {
 				p.settled.Add(1)
 			}
@@ -656,6 +689,9 @@ func (p *processor) writeLoop() {
 func (p *processor) handle(j job, one []*storage.AuditEntry) {
 	batch := j.entries(one)
 	defer func() { one[0] = nil }()
+	// Written, spooled or dropped: no one uses the entries once handle
+	// returns.
+	defer j.endLoans()
 	if p.ctx.Err() != nil {
 		p.spill(batch)
 		if j.flush != nil {

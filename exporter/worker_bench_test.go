@@ -68,13 +68,13 @@ func benchmarkWorkerEntry(b *testing.B, opts ...Option) {
 	}
 	view := new(contentSpan)
 	ctx := context.Background()
-	if en := e.entry(ctx, view.wrap(rec.span, rec.slot)); en == nil || en.InputHash != otelaudit.HashContent(text) ||
+	if en, _ := e.entry(ctx, view.wrap(rec.span, rec.slot), false); en == nil || en.InputHash != otelaudit.HashContent(text) ||
 		en.OutputHash != en.InputHash || en.Metadata["gen_ai.response.id"] != "resp-1" {
 		b.Fatalf("entry %+v: not the call's", en)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if e.entry(ctx, view.wrap(rec.span, rec.slot)) == nil {
+		if en, _ := e.entry(ctx, view.wrap(rec.span, rec.slot), false); en == nil {
 			b.Fatal("no entry")
 		}
 	}

@@ -134,10 +134,22 @@ func (l *Logger) Entry(in Interaction) (*storage.AuditEntry, error) {
 }
 
 // The exporter's way to [Logger.makeEntry]; see internal/logentry for
-// who may set mdChecked and when.
+// who may set mdChecked and borrow, and when.
 func init() {
-	logentry.Entry = func(l *Logger, in Interaction, mdChecked bool) (*storage.AuditEntry, error) {
-		return l.makeEntry(in, mdChecked, nil)
+	logentry.Entry = func(l *Logger, in Interaction, mdChecked, borrow bool) (*storage.AuditEntry, lend.Loan, error) {
+		var ln *loan
+		if borrow {
+			ln = l.borrow()
+		}
+		e, err := l.makeEntry(in, mdChecked, ln)
+		switch {
+		case ln == nil:
+			return e, nil, err
+		case err != nil:
+			ln.End()
+			return nil, nil, err
+		}
+		return e, ln, nil
 	}
 }
 
@@ -287,7 +299,7 @@ var loans = sync.Pool{New: func() any { return new(loan) }}
 const maxLoanBuffer = 64 << 10
 
 // borrow returns a loan to make an entry in when the backend borrows
-// entries, else nil. End it with [loan.end] once the write returned.
+// entries, else nil. End it with [loan.End] once the write returned.
 func (l *Logger) borrow() *loan {
 	if !l.lends {
 		return nil
@@ -295,9 +307,9 @@ func (l *Logger) borrow() *loan {
 	return loans.Get().(*loan)
 }
 
-// end ends ln (nil: no loan): nothing may use the entry made in it
-// afterwards.
-func (ln *loan) end() {
+// End ends ln (nil: no loan): nothing may use the entry made in it
+// afterwards. It makes *loan a lend.Loan.
+func (ln *loan) End() {
 	if ln == nil {
 		return
 	}
@@ -373,7 +385,7 @@ func (l *Logger) Log(ctx context.Context, in Interaction) (string, error) {
 	// The backend keeps nothing of the entry once Write returned (see
 	// Logger.lends), so the entry may live in reused memory.
 	ln := l.borrow()
-	defer ln.end()
+	defer ln.End()
 	e, err := l.makeEntry(in, false, ln)
 	if err != nil {
 		return "", err
@@ -395,7 +407,7 @@ func (l *Logger) LogBatch(ctx context.Context, ins []Interaction) ([]string, err
 		lns = make([]*loan, 0, len(ins))
 		defer func() {
 			for _, ln := range lns {
-				ln.end()
+				ln.End()
 			}
 		}()
 	}

@@ -35,6 +35,13 @@ func Borrows(b any) bool {
 	return ok && br.BorrowEntries(Token{}) == b
 }
 
+// Loan is the memory a lender made one entry in, for a borrower to write:
+// End it once nothing uses the entry any more (the borrower's write
+// returned, or the entry was given up); the lender then reuses the memory.
+// End on a nil Loan is not allowed: a lender hands out nil (an untyped
+// nil interface) when it did not lend.
+type Loan interface{ End() }
+
 // Ended is called by a lender when a loan ends, with the memory it lent
 // (the buffers the lent entries pointed into), before it reuses that
 // memory. With [Scribble] set (tests) it overwrites every byte of bufs

@@ -1,0 +1,169 @@
+package exporter_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/internal/lend"
+	"github.com/otelaudit/otelaudit-go/internal/lend/lendtest"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
+)
+
+// flakyBorrower is a file store whose first batch writes fail without
+// writing anything, as an outage would, so that the exporter retries
+// them. It borrows entries as the file store does (it keeps nothing of
+// them), so the entries it is given stay lent across the retries.
+type flakyBorrower struct {
+	*filestore.Store
+	fails atomic.Int64
+}
+
+func (f *flakyBorrower) BorrowEntries(lend.Token) any { return f }
+
+func (f *flakyBorrower) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error {
+	if f.fails.Add(-1) >= 0 {
+		return errors.New("flaky: backend unavailable")
+	}
+	return f.Store.WriteBatch(ctx, es)
+}
+
+// keepingStore is a user's wrapper of a file store that keeps every entry
+// it is given: it must never be lent one.
+type keepingStore struct {
+	*filestore.Store
+	mu   sync.Mutex
+	kept []*storage.AuditEntry
+}
+
+func (k *keepingStore) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error {
+	k.mu.Lock()
+	k.kept = append(k.kept, es...)
+	k.mu.Unlock()
+	return k.Store.WriteBatch(ctx, es)
+}
+
+// TestPipelineLendsEntriesOnlyToBorrowers audits encrypted calls through
+// the audit processor and through the exporter on a syncer (content on
+// the span), while the memory of every loan is scribbled over as soon as
+// it ends. On a file store, and on one whose first writes fail so that
+// batches wait in the pipeline and are retried, the entries are lent, and
+// every entry read back has its own hashes and decrypts to its own
+// content; a wrapper that keeps the entries it is given is never lent
+// one, and the entries it kept are intact too.
+func TestPipelineLendsEntriesOnlyToBorrowers(t *testing.T) {
+	key, err := otelaudit.GenerateKey()
+	require.NoError(t, err)
+	ring, err := otelaudit.NewEncryptionManager(key)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name    string
+		backend func(st *filestore.Store) (storage.Backend, func() []*storage.AuditEntry)
+		lent    bool
+	}{
+		{"file store", func(st *filestore.Store) (storage.Backend, func() []*storage.AuditEntry) { return st, nil }, true},
+		{"failing first", func(st *filestore.Store) (storage.Backend, func() []*storage.AuditEntry) {
+			f := &flakyBorrower{Store: st}
+			f.fails.Store(3)
+			return f, nil
+		}, true},
+		{"wrapper that keeps entries", func(st *filestore.Store) (storage.Backend, func() []*storage.AuditEntry) {
+			k := &keepingStore{Store: st}
+			return k, func() []*storage.AuditEntry {
+				k.mu.Lock()
+				defer k.mu.Unlock()
+				return append([]*storage.AuditEntry(nil), k.kept...)
+			}
+		}, false},
+	} {
+		for _, path := range []string{"processor", "syncer"} {
+			t.Run(tc.name+"/"+path, func(t *testing.T) {
+				loans := lendtest.Scribble(t)
+				st, err := filestore.New(t.TempDir())
+				require.NoError(t, err)
+				defer st.Close()
+				b, kept := tc.backend(st)
+				logger, err := otelaudit.NewLogger(b, otelaudit.WithEncryption(ring))
+				require.NoError(t, err)
+				retry := exporter.WithRetryBackoff(time.Millisecond, 5*time.Millisecond)
+				var tp *sdktrace.TracerProvider
+				var opts []otelaudit.CallOption
+				if path == "processor" {
+					tp, _, err = exporter.NewTracerProvider(logger, exporter.WithExporterOptions(retry))
+					require.NoError(t, err)
+				} else {
+					exp, err := exporter.New(logger, retry)
+					require.NoError(t, err)
+					tp = sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+					opts = append(opts, otelaudit.WithContentOnSpan(true))
+				}
+				opts = append(opts, otelaudit.WithTracerProvider(tp))
+				var (
+					mu   sync.Mutex
+					want = map[string][2]string{}
+					wg   sync.WaitGroup
+				)
+				for g := range 4 {
+					wg.Go(func() {
+						for i := range 40 {
+							in := fmt.Sprintf("prompt %d/%d %s", g, i, strings.Repeat("p", (g*37+i*11)%300))
+							out := fmt.Sprintf("answer %d/%d %s", g, i, strings.Repeat("a", (g*13+i*29)%500))
+							_, call := otelaudit.StartCall(context.Background(), otelaudit.Request{
+								Provider: "openai", Model: "gpt-4o", Input: []otelaudit.Message{{Role: "user", Content: in}},
+							}, opts...)
+							call.SetOutput(otelaudit.Message{Role: "assistant", Content: out, FinishReason: "stop"})
+							call.End()
+							mu.Lock()
+							want[call.EntryID()] = [2]string{in, out}
+							mu.Unlock()
+						}
+					})
+				}
+				wg.Wait()
+				// A bounded Shutdown: an entry broken by an early end of its
+				// loan would be retried for ever.
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				require.NoError(t, tp.Shutdown(ctx))
+				if tc.lent {
+					require.Positive(t, loans(), "the store was never lent an entry")
+				} else {
+					require.Zero(t, loans(), "a backend that may keep entries was lent one")
+				}
+				check := func(e *storage.AuditEntry) {
+					w, ok := want[e.ID]
+					require.True(t, ok, "entry %q is no call's", e.ID)
+					require.Equal(t, [2]string{otelaudit.HashContent(w[0]), otelaudit.HashContent(w[1])},
+						[2]string{e.InputHash, e.OutputHash}, "entry %s", e.ID)
+					in, out, err := logger.DecryptContent(e)
+					require.NoError(t, err, "entry %s", e.ID)
+					require.Equal(t, w, [2]string{in, out}, "entry %s", e.ID)
+				}
+				require.Len(t, want, 160)
+				for id := range want {
+					e, err := st.Read(context.Background(), id)
+					require.NoError(t, err)
+					check(e)
+				}
+				if kept != nil {
+					es := kept()
+					require.Len(t, es, len(want))
+					for _, e := range es {
+						check(e)
+					}
+				}
+			})
+		}
+	}
+}
