@@ -149,12 +149,39 @@ func (d *discardBackend) WriteBatch(_ context.Context, es []*storage.AuditEntry)
 // setup and stops the clock when tp.Shutdown returned, that is when every
 // entry is written and fsynced. It reports spans/s.
 func BenchmarkDurableThroughputFile(b *testing.B) {
+	benchDurableThroughput(b, func(tp trace.TracerProvider) { auditedCall(tp) })
+}
+
+// BenchmarkDurableThroughputFileEncrypted is BenchmarkDurableThroughputFile
+// with content kept Fernet-encrypted and the 1 KiB input and output of
+// BenchmarkCallerCost's audited call: the audit pipeline as a service that
+// stores content runs it.
+func BenchmarkDurableThroughputFileEncrypted(b *testing.B) {
+	key, err := otelaudit.GenerateKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ring, err := otelaudit.NewEncryptionManager(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchDurableThroughput(b, func(tp trace.TracerProvider) { callWithContent(tp) }, otelaudit.WithEncryption(ring))
+}
+
+// benchDurableThroughput ends b.N calls of call from 4 goroutines into a
+// filestore.Store through a Logger with opts and the one-call setup, and
+// stops the clock when tp.Shutdown returned. It reports spans/s and the
+// process's CPU per span.
+func benchDurableThroughput(b *testing.B, call func(trace.TracerProvider), opts ...otelaudit.Option) {
 	st, err := filestore.New(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	logger, _ := otelaudit.NewLogger(st)
+	logger, err := otelaudit.NewLogger(st, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
 	tp, exp, err := exporter.NewTracerProvider(logger)
 	if err != nil {
 		b.Fatal(err)
@@ -168,7 +195,7 @@ func BenchmarkDurableThroughputFile(b *testing.B) {
 	for w := range g {
 		wg.Go(func() {
 			for i := w; i < b.N; i += g {
-				auditedCall(tp)
+				call(tp)
 			}
 		})
 	}
@@ -181,60 +208,6 @@ func BenchmarkDurableThroughputFile(b *testing.B) {
 	b.StopTimer()
 	// CPU per span does not depend on what else runs on the machine; with
 	// it, 2 idle cores would give at most 2s/cpu-per-span spans/s.
-	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/span")
-	if got := exp.Stats().Written; got != int64(b.N) {
-		b.Fatalf("written %d, want %d", got, b.N)
-	}
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "spans/s")
-}
-
-// BenchmarkDurableThroughputFileEncrypted is BenchmarkDurableThroughputFile
-// with content kept Fernet-encrypted and the 1 KiB input and output of
-// BenchmarkCallerCost's audited call: the audit pipeline as a service that
-// stores content runs it. It reports spans/s and the process's CPU per
-// span.
-func BenchmarkDurableThroughputFileEncrypted(b *testing.B) {
-	st, err := filestore.New(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	key, err := otelaudit.GenerateKey()
-	if err != nil {
-		b.Fatal(err)
-	}
-	ring, err := otelaudit.NewEncryptionManager(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	logger, err := otelaudit.NewLogger(st, otelaudit.WithEncryption(ring))
-	if err != nil {
-		b.Fatal(err)
-	}
-	tp, exp, err := exporter.NewTracerProvider(logger)
-	if err != nil {
-		b.Fatal(err)
-	}
-	const g = 4
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := cpuTime()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := range g {
-		wg.Go(func() {
-			for i := w; i < b.N; i += g {
-				callWithContent(tp)
-			}
-		})
-	}
-	wg.Wait()
-	if err := tp.Shutdown(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
-	b.StopTimer()
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/span")
 	if got := exp.Stats().Written; got != int64(b.N) {
 		b.Fatalf("written %d, want %d", got, b.N)

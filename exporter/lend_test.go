@@ -3,8 +3,6 @@ package exporter_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -39,21 +37,6 @@ func (f *flakyBorrower) WriteBatch(ctx context.Context, es []*storage.AuditEntry
 	return f.Store.WriteBatch(ctx, es)
 }
 
-// keepingStore is a user's wrapper of a file store that keeps every entry
-// it is given: it must never be lent one.
-type keepingStore struct {
-	*filestore.Store
-	mu   sync.Mutex
-	kept []*storage.AuditEntry
-}
-
-func (k *keepingStore) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error {
-	k.mu.Lock()
-	k.kept = append(k.kept, es...)
-	k.mu.Unlock()
-	return k.Store.WriteBatch(ctx, es)
-}
-
 // TestPipelineLendsEntriesOnlyToBorrowers audits encrypted calls through
 // the audit processor and through the exporter on a syncer (content on
 // the span), while the memory of every loan is scribbled over as soon as
@@ -79,12 +62,8 @@ func TestPipelineLendsEntriesOnlyToBorrowers(t *testing.T) {
 			return f, nil
 		}, true},
 		{"wrapper that keeps entries", func(st *filestore.Store) (storage.Backend, func() []*storage.AuditEntry) {
-			k := &keepingStore{Store: st}
-			return k, func() []*storage.AuditEntry {
-				k.mu.Lock()
-				defer k.mu.Unlock()
-				return append([]*storage.AuditEntry(nil), k.kept...)
-			}
+			k := &lendtest.Keeping{Store: st}
+			return k, k.Kept
 		}, false},
 	} {
 		for _, path := range []string{"processor", "syncer"} {
@@ -110,23 +89,19 @@ func TestPipelineLendsEntriesOnlyToBorrowers(t *testing.T) {
 				}
 				opts = append(opts, otelaudit.WithTracerProvider(tp))
 				var (
-					mu   sync.Mutex
-					want = map[string][2]string{}
+					want lendtest.Want
 					wg   sync.WaitGroup
 				)
 				for g := range 4 {
 					wg.Go(func() {
 						for i := range 40 {
-							in := fmt.Sprintf("prompt %d/%d %s", g, i, strings.Repeat("p", (g*37+i*11)%300))
-							out := fmt.Sprintf("answer %d/%d %s", g, i, strings.Repeat("a", (g*13+i*29)%500))
+							in, out := lendtest.Content(g, i)
 							_, call := otelaudit.StartCall(context.Background(), otelaudit.Request{
 								Provider: "openai", Model: "gpt-4o", Input: []otelaudit.Message{{Role: "user", Content: in}},
 							}, opts...)
 							call.SetOutput(otelaudit.Message{Role: "assistant", Content: out, FinishReason: "stop"})
 							call.End()
-							mu.Lock()
-							want[call.EntryID()] = [2]string{in, out}
-							mu.Unlock()
+							want.Add(call.EntryID(), in, out)
 						}
 					})
 				}
@@ -141,26 +116,13 @@ func TestPipelineLendsEntriesOnlyToBorrowers(t *testing.T) {
 				} else {
 					require.Zero(t, loans(), "a backend that may keep entries was lent one")
 				}
-				check := func(e *storage.AuditEntry) {
-					w, ok := want[e.ID]
-					require.True(t, ok, "entry %q is no call's", e.ID)
-					require.Equal(t, [2]string{otelaudit.HashContent(w[0]), otelaudit.HashContent(w[1])},
-						[2]string{e.InputHash, e.OutputHash}, "entry %s", e.ID)
-					in, out, err := logger.DecryptContent(e)
-					require.NoError(t, err, "entry %s", e.ID)
-					require.Equal(t, w, [2]string{in, out}, "entry %s", e.ID)
-				}
-				require.Len(t, want, 160)
-				for id := range want {
-					e, err := st.Read(context.Background(), id)
-					require.NoError(t, err)
-					check(e)
-				}
+				require.Equal(t, 160, want.Len())
+				want.CheckAll(t, func(id string) (*storage.AuditEntry, error) { return st.Read(context.Background(), id) }, logger.DecryptContent)
 				if kept != nil {
 					es := kept()
-					require.Len(t, es, len(want))
+					require.Len(t, es, want.Len())
 					for _, e := range es {
-						check(e)
+						want.Check(t, e, logger.DecryptContent)
 					}
 				}
 			})

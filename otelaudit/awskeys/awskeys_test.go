@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelaudit/otelaudit-go/internal/awstest"
+	"github.com/otelaudit/otelaudit-go/internal/lend/lendtest"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/otelaudit/awskeys"
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -253,72 +253,32 @@ func TestEnvelopeRoundTripWithKMS(t *testing.T) {
 	require.ErrorIs(t, err, otelaudit.ErrDecrypt)
 }
 
-// TestEnvelopeAppendEncrypt checks that AppendEncrypt keeps what dst
-// held and appends what Encrypt would return, and that a Logger on a file
-// store, which encrypts with it into a buffer it reuses (lent to the
-// store), keeps every entry decryptable: many entries from several
-// goroutines, each read back and opened with KMS alone.
+// TestEnvelopeAppendEncrypt checks AppendEncrypt against Encrypt and
+// Decrypt (lendtest.CheckAppendEncrypt), and that a Logger on a file
+// store, which encrypts with it into memory it reuses (lent to the store,
+// scribbled over when each loan ends), keeps every entry whole: many
+// entries from several goroutines, each read back and opened with KMS
+// alone.
 func TestEnvelopeAppendEncrypt(t *testing.T) {
 	ep := awstest.Endpoint(t)
 	kc := awstest.KMS(ep)
 	keyARN := awstest.NewKMSKey(t, kc)
 	env, err := awskeys.NewEnvelope(t.Context(), kc, keyARN)
 	require.NoError(t, err)
-	for _, pt := range []string{"", "x", strings.Repeat("é", 700)} {
-		for _, dst := range [][]byte{nil, []byte("head:"), append(make([]byte, 0, 8192), "roomy:"...)} {
-			head := string(dst)
-			out, err := env.AppendEncrypt(dst, pt)
-			require.NoError(t, err)
-			require.True(t, strings.HasPrefix(string(out), head))
-			ct := string(out[len(head):])
-			require.True(t, strings.HasPrefix(ct, awskeys.KMSPrefix+keyARN+":"), ct)
-			got, err := env.Decrypt(ct)
-			require.NoError(t, err)
-			require.Equal(t, pt, got)
-			enc, err := env.Encrypt(pt)
-			require.NoError(t, err)
-			require.Len(t, ct, len(enc))
-		}
-	}
+	lendtest.CheckAppendEncrypt(t, env, awskeys.KMSPrefix+keyARN+":")
 
+	loans := lendtest.Scribble(t)
 	st, err := filestore.New(t.TempDir())
 	require.NoError(t, err)
 	defer st.Close()
 	l, err := otelaudit.NewLogger(st, otelaudit.WithCipher(env))
 	require.NoError(t, err)
-	var (
-		mu   sync.Mutex
-		want = map[string]string{}
-		wg   sync.WaitGroup
-	)
-	for g := range 4 {
-		wg.Go(func() {
-			for i := range 50 {
-				text := fmt.Sprintf("prompt %d/%d %s", g, i, strings.Repeat("p", (g*31+i*17)%400))
-				id, err := l.Log(t.Context(), otelaudit.Interaction{Input: text, Output: "answer " + text})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				want[id] = text
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	var want lendtest.Want
+	lendtest.LogMany(t, l, &want, 4, 50)
+	require.Equal(t, int64(200), loans())
 	reader, err := awskeys.NewEnvelope(t.Context(), awstest.KMS(ep), "")
 	require.NoError(t, err)
-	require.Len(t, want, 200)
-	for id, text := range want {
-		e, err := l.GetEntry(t.Context(), id)
-		require.NoError(t, err)
-		in, err := reader.Decrypt(*e.InputContent)
-		require.NoError(t, err, id)
-		out, err := reader.Decrypt(*e.OutputContent)
-		require.NoError(t, err, id)
-		require.Equal(t, [2]string{text, "answer " + text}, [2]string{in, out}, id)
-	}
+	want.CheckAll(t, func(id string) (*storage.AuditEntry, error) { return l.GetEntry(t.Context(), id) }, lendtest.CipherOpen(reader))
 }
 
 func TestEnvelopeRotatesDataKeysByCountAndAge(t *testing.T) {

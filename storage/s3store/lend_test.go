@@ -1,15 +1,13 @@
 package s3store_test
 
 import (
-	"fmt"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelaudit/otelaudit-go/internal/lend/lendtest"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
 
@@ -28,34 +26,9 @@ func TestLoggerLendsEntries(t *testing.T) {
 	require.NoError(t, err)
 	l, err := otelaudit.NewLogger(st, otelaudit.WithEncryption(ring))
 	require.NoError(t, err)
-	var (
-		mu   sync.Mutex
-		want = map[string]string{}
-		wg   sync.WaitGroup
-	)
-	for g := range 4 {
-		wg.Go(func() {
-			for i := range 50 {
-				text := fmt.Sprintf("prompt %d/%d %s", g, i, strings.Repeat("p", (g*31+i*17)%400))
-				id, err := l.Log(t.Context(), otelaudit.Interaction{Input: text, Output: "answer " + text})
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				want[id] = text
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	var want lendtest.Want
+	lendtest.LogMany(t, l, &want, 4, 50)
 	require.Equal(t, int64(200), loans(), "the store was not lent every entry")
 	require.NoError(t, st.Flush(t.Context()))
-	for id, text := range want {
-		e, err := l.GetEntry(t.Context(), id)
-		require.NoError(t, err)
-		in, out, err := l.DecryptContent(e)
-		require.NoError(t, err, id)
-		require.Equal(t, [2]string{text, "answer " + text}, [2]string{in, out}, id)
-	}
+	want.CheckAll(t, func(id string) (*storage.AuditEntry, error) { return l.GetEntry(t.Context(), id) }, l.DecryptContent)
 }
