@@ -86,3 +86,22 @@ func ExampleParseNamedKey() {
 	// local
 	// otelaudit: invalid key: the key is 2 bytes, want at least 16
 }
+
+// Encrypt two contents into one buffer, as a Logger does for the file and
+// S3 stores: each ciphertext is what Encrypt would return, appended.
+func ExampleEncryptionManager_AppendEncrypt() {
+	key, _ := otelaudit.GenerateKey()
+	ring, _ := otelaudit.NewEncryptionManager(key)
+
+	buf, _ := ring.AppendEncrypt(nil, "What is our refund policy?")
+	n := len(buf)
+	buf, _ = ring.AppendEncrypt(buf, "Refunds within 30 days.")
+
+	in, _ := ring.Decrypt(string(buf[:n]))
+	out, _ := ring.Decrypt(string(buf[n:]))
+	fmt.Println(in)
+	fmt.Println(out)
+	// Output:
+	// What is our refund policy?
+	// Refunds within 30 days.
+}
