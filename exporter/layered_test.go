@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/internal/audittest"
 	"github.com/otelaudit/otelaudit-go/internal/fakellm"
 	"github.com/otelaudit/otelaudit-go/middleware"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
@@ -36,13 +37,7 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 		base  *http.Transport
 	}
 	newSetup := func(t *testing.T) *setup {
-		st := storage.NewMemoryStorage(0)
-		logger, err := otelaudit.NewLogger(st, otelaudit.WithStoreContent(true))
-		require.NoError(t, err)
-		tp, exp, err := exporter.NewTracerProvider(logger)
-		require.NoError(t, err)
-		rec := tracetest.NewSpanRecorder()
-		tp.RegisterSpanProcessor(rec)
+		st, tp, exp, rec := audittest.Provider(t)
 		base := &http.Transport{}
 		t.Cleanup(base.CloseIdleConnections)
 		return &setup{tp: tp, st: st, exp: exp, rec: rec, base: base,

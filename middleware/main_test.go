@@ -11,9 +11,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 
-	"github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/internal/audittest"
 	"github.com/otelaudit/otelaudit-go/middleware"
-	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
 
@@ -36,13 +35,7 @@ type rig struct {
 
 func newRig(t testing.TB) *rig {
 	t.Helper()
-	mem := storage.NewMemoryStorage(0)
-	l, err := otelaudit.NewLogger(mem, otelaudit.WithStoreContent(true))
-	require.NoError(t, err)
-	tp, _, err := exporter.NewTracerProvider(l)
-	require.NoError(t, err)
-	rec := tracetest.NewSpanRecorder()
-	tp.RegisterSpanProcessor(rec)
+	mem, tp, _, rec := audittest.Provider(t)
 	r := &rig{mem: mem, tp: tp, spans: rec, base: &http.Transport{}}
 	t.Cleanup(func() {
 		r.base.CloseIdleConnections()

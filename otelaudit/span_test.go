@@ -20,9 +20,8 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/internal/audittest"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
-	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 func newRecorder(t *testing.T) (*tracetest.SpanRecorder, *sdktrace.TracerProvider) {
@@ -294,21 +293,6 @@ func TestStartCallUsesGlobalProvider(t *testing.T) {
 	call.End()
 }
 
-// newAuditedProvider returns an audit pipeline for StartCall: a provider
-// built by exporter.NewTracerProvider over a Logger that keeps plaintext
-// content in mem, and a recorder of its spans. The test shuts tp down.
-func newAuditedProvider(t *testing.T) (*storage.MemoryStorage, *sdktrace.TracerProvider, *tracetest.SpanRecorder) {
-	t.Helper()
-	mem := storage.NewMemoryStorage(0)
-	l, err := otelaudit.NewLogger(mem, otelaudit.WithStoreContent(true))
-	require.NoError(t, err)
-	tp, _, err := exporter.NewTracerProvider(l)
-	require.NoError(t, err)
-	rec := tracetest.NewSpanRecorder()
-	tp.RegisterSpanProcessor(rec)
-	return mem, tp, rec
-}
-
 // TestHandedOverContentHashesLikeSpanContent: the content StartCall hands
 // to the audit processor beside the span gives the same entry as the same
 // content on the span (WithContentOnSpan), also for invalid UTF-8, text
@@ -325,7 +309,7 @@ func TestHandedOverContentHashesLikeSpanContent(t *testing.T) {
 			}
 			var hashes [2][2]string
 			for i, onSpan := range []bool{false, true} {
-				mem, tp, _ := newAuditedProvider(t)
+				mem, tp, _, _ := audittest.Provider(t)
 				_, call := otelaudit.StartCall(t.Context(), req, otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(onSpan))
 				call.SetOutput(output...)
 				call.End()
@@ -362,7 +346,7 @@ func TestSetContentText(t *testing.T) {
 				name += "/lazy"
 			}
 			t.Run(name, func(t *testing.T) {
-				mem, tp, rec := newAuditedProvider(t)
+				mem, tp, _, rec := audittest.Provider(t)
 				lin, lout := &countedText{s: in}, &countedText{s: out}
 				_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Model: "m"}, append(c.opts, otelaudit.WithTracerProvider(tp))...)
 				if lazy {

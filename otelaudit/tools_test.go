@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
+	"github.com/otelaudit/otelaudit-go/internal/audittest"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
@@ -37,7 +38,7 @@ func TestToolDefinitionsAuditedLikeContent(t *testing.T) {
 		{"no content", []otelaudit.CallOption{otelaudit.WithContent(false)}, false, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			mem, tp, rec := newAuditedProvider(t)
+			mem, tp, _, rec := audittest.Provider(t)
 			_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Model: "m", Input: []otelaudit.Message{{Content: "Weather in Paris?"}},
 				Tools: []otelaudit.ToolDefinition{weatherTool}}, append(tt.opts, otelaudit.WithTracerProvider(tp))...)
 			call.End()
