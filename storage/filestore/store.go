@@ -607,7 +607,7 @@ const (
 // just handed the lead, still in the queue), and with many writers the
 // ones behind are woken together at the end of the round; parking at
 // once made both wait for a wake-up (BenchmarkLoggerLogEncrypted
-// parallel/ and many/, alternating pairs, see the README).
+// parallel/ and many/, alternating pairs, see docs/performance.md).
 const awaitSpin = 50 * time.Microsecond
 
 // await waits until a leader has appended req (reqDone) or handed it the
