@@ -290,6 +290,10 @@ type entryBlock struct {
 type loan struct {
 	blk entryBlock
 	ct  []byte
+	// out is set while the loan is lent: a second End is a no-op instead
+	// of putting the loan in the pool twice, where two entries could be
+	// made in it at once.
+	out bool
 }
 
 var loans = sync.Pool{New: func() any { return new(loan) }}
@@ -304,15 +308,19 @@ func (l *Logger) borrow() *loan {
 	if !l.lends {
 		return nil
 	}
-	return loans.Get().(*loan)
+	ln := loans.Get().(*loan)
+	ln.out = true
+	return ln
 }
 
 // End ends ln (nil: no loan): nothing may use the entry made in it
-// afterwards. It makes *loan a lend.Loan.
+// afterwards. Ending a loan again does nothing. It makes *loan a
+// lend.Loan.
 func (ln *loan) End() {
-	if ln == nil {
+	if ln == nil || !ln.out {
 		return
 	}
+	ln.out = false
 	lend.Ended(ln.blk.hashes[:], ln.ct[:cap(ln.ct)])
 	ln.blk = entryBlock{}
 	if cap(ln.ct) > maxLoanBuffer {

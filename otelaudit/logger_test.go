@@ -334,3 +334,16 @@ func TestEntryRepairsInvalidUTF8(t *testing.T) {
 		})
 	}
 }
+
+// A loan ended twice goes back to the pool once, so two entries are never
+// made in one loan at the same time.
+func TestLoanEndedTwiceIsPooledOnce(t *testing.T) {
+	l := &Logger{lends: true}
+	ln := l.borrow()
+	ln.End()
+	ln.End()
+	a, b := l.borrow(), l.borrow()
+	require.NotSame(t, a, b, "one loan lent twice at once")
+	a.End()
+	b.End()
+}
