@@ -104,11 +104,14 @@ func isTombstone(body []byte) bool { return bytes.Equal(body, tombstone) }
 // writes nothing. The next generation is written even when empty: it is
 // the batch's current state (no entries).
 //
-// A signing Store ([WithCheckpointKey]) then writes rn, completed with
+// A signing Store ([WithCheckpointKey]) first writes rn, completed with
 // the generation replaced, the chain runs removed and the new generation's
-// digest, as a signed removal note in its digest chain, before it turns
-// the old generation into a tombstone: verification accounts for exactly
-// what the note says was removed.
+// digest, as a signed removal note in its digest chain; then the new
+// generation; its next digest lists that generation as stored. Only then
+// does the old generation become a tombstone: verification accounts for
+// exactly what the note says was removed, and a crash at any step leaves
+// either the old generation current and unchanged (an unfinished removal)
+// or the new one as the note signed it.
 func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []byte, rn *storage.RemovalNote, drop func(*storage.AuditEntry) bool) (int, error) {
 	var kept []byte
 	var ranges storage.SeqRanges
@@ -129,6 +132,23 @@ func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []
 	if removed == 0 {
 		return 0, nil
 	}
+	o := &object{rel: date + "/" + next.String(), body: kept, n: keptN}
+	if s.signing() {
+		// The signed note comes first: it names the generation about to
+		// be written and its SHA-256, so that no state a crash can leave
+		// holds an object the store did not sign. Stopped before the put,
+		// the note names an absent generation while the one it replaces
+		// is still current and unchanged, which Verify reports as an
+		// unfinished removal, not as tampering.
+		_, o.ranges = seqRanges(kept)
+		note := *rn
+		note.Files = []string{date + "/" + cur.String()}
+		note.Ranges = ranges.Ranges
+		note.Count = removed
+		if err := s.writeNote(ctx, &storage.Note{Type: storage.NoteRemoval, Removal: &note, Objects: []storage.ObjectDigest{objectDigest(o)}}); err != nil {
+			return 0, err
+		}
+	}
 	in := &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(s.cfg.prefix + date + "/" + next.String()),
@@ -145,17 +165,9 @@ func (s *Store) rewrite(ctx context.Context, date string, cur batchName, body []
 	if err != nil {
 		return 0, classify("rewrite object", s.bucket, err)
 	}
-	if s.signing() {
-		o := &object{rel: date + "/" + next.String(), body: kept, n: keptN}
-		_, o.ranges = seqRanges(kept)
-		note := *rn
-		note.Files = []string{date + "/" + cur.String()}
-		note.Ranges = ranges.Ranges
-		note.Count = removed
-		if err := s.writeNote(ctx, &storage.Note{Type: storage.NoteRemoval, Removal: &note, Objects: []storage.ObjectDigest{objectDigest(o)}}); err != nil {
-			return 0, err
-		}
-	}
+	// The next digest lists the generation as stored: from then on its
+	// absence is tampering, not an unfinished removal.
+	s.stored(o)
 	// The put made next, and no other rewrite can ever make it (names are
 	// never freed), so next holds cur's content less the dropped entries
 	// and every later generation descends from it: what we dropped cannot

@@ -148,9 +148,10 @@
 //     with its SHA-256, entry count and chain runs, and the writer's chain
 //     head (the last entry before which every entry of the writer is
 //     stored). Delete and DeleteBefore write "removal" notes in the same
-//     chain: the generation a rewrite replaced, the new generation's
-//     SHA-256 and the chain runs removed, or the day retention removes
-//     (written before the day is deleted). Without a key no digest is
+//     chain: the generation a rewrite replaces, the new generation's
+//     SHA-256 and the chain runs removed (written before the new
+//     generation, which the next digest then lists as stored), or the day
+//     retention removes (written before the day is deleted). Without a key no digest is
 //     written; the Store keeps no key of its own in the bucket.
 //
 //   - [Store.Verify] given the key checks, besides every chain link: the
@@ -182,9 +183,17 @@
 //     still under retention (and logs it); Delete of an entry in a locked
 //     object fails with [ErrObjectLocked] before writing anything.
 //
-// Known limits: a crash between a rewrite's new generation and its
-// removal note leaves an unlisted generation that Verify reports; objects
-// of a day a retention note names are accepted as removed.
+// A crash during a rewrite leaves either the old generation current and
+// unchanged, with a removal note naming a generation never written, which
+// Verify reports as an unfinished removal ([verify.WarningUnfinishedRemoval],
+// not a problem; deleting again finishes it), or the new generation as
+// that note signed it. Once a digest lists the new generation as stored,
+// its absence is reported as missing.
+//
+// Known limits: objects of a day a retention note names are accepted as
+// removed; a new generation deleted, and the old one put back as it was,
+// before the writer's next digest lists the new one is taken for an
+// unfinished removal (the entries it removes are back, none is lost).
 //
 // Cost: one PUT per digest (one per interval per writer that stored
 // something, one at each Flush that followed an upload, one at Close) and

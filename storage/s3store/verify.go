@@ -169,7 +169,7 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 		return nil, fmt.Errorf("s3store: verify %s: %w (no objects under the prefix)", rep.Dir, storage.ErrNoStore)
 	}
 	var links verify.ChainLinks
-	dv := &digestView{signed: cfg.keys.Len() > 0, listed: map[string]*listedObject{}, superseded: map[string]bool{}, removedDays: map[string]bool{}, writers: map[string]*digestWriter{}, seen: map[string]bool{}}
+	dv := &digestView{signed: cfg.keys.Len() > 0, listed: map[string][]*listedObject{}, intact: map[string]bool{}, superseded: map[string]bool{}, removedDays: map[string]bool{}, writers: map[string]*digestWriter{}, seen: map[string]bool{}}
 	// Digests first: every digest read then lists objects stored before
 	// the listing of the partitions below.
 	if err := s.readDigests(ctx, &cfg.keys, dv, &links, rep, problem); err != nil {
@@ -192,7 +192,7 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 				// Superseded or removed since the listing (a Delete or
 				// retention running meanwhile).
 				rep.Warnings = append(rep.Warnings, verify.Problem{Kind: verify.WarningChanged, File: rel, Detail: "object removed or superseded while verifying; verify again for a stable result"})
-				if lo := dv.listed[rel]; lo != nil {
+				for _, lo := range dv.listed[rel] {
 					lo.seen = true
 				}
 				continue
@@ -213,7 +213,7 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 	if err := s.resolveLate(ctx, &cfg.keys, dv, rep, problem); err != nil {
 		return nil, err
 	}
-	dv.checkListed(&links, problem)
+	dv.checkListed(&links, rep, problem)
 	links.Check(problem)
 	rep.Writers = max(links.Writers(), len(dv.writers))
 	if len(dv.writers) > 0 && !dv.signed {

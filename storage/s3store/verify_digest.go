@@ -16,10 +16,11 @@ import (
 // digestView is what the digest objects of a store say, as Verify reads
 // them.
 type digestView struct {
-	signed      bool                     // a key was given: digests are checked and required
-	listed      map[string]*listedObject // by key relative to the prefix
-	superseded  map[string]bool          // generations a removal note replaced
-	removedDays map[string]bool          // partitions retention removed ("YYYY-MM-DD")
+	signed      bool                       // a key was given: digests are checked and required
+	listed      map[string][]*listedObject // by key relative to the prefix: what each note says of it
+	intact      map[string]bool            // current objects with the SHA-256 a digest lists
+	superseded  map[string]bool            // generations a removal note replaced
+	removedDays map[string]bool            // partitions retention removed ("YYYY-MM-DD")
 	writers     map[string]*digestWriter
 	seen        map[string]bool // NoteDigest of every digest line
 	// late holds, by writer, the objects of writers that had no digest
@@ -34,11 +35,14 @@ type lateObject struct {
 	entries int
 }
 
-// listedObject is an object a digest lists.
+// listedObject is what one digest says of an object: its SHA-256, and
+// whether it is stored or the generation a removal note is about to
+// write (replacing the generations in replaces).
 type listedObject struct {
-	d      storage.ObjectDigest
-	digest string // key of the digest listing it
-	seen   bool
+	d        storage.ObjectDigest
+	digest   string   // key of the digest listing it
+	replaces []string // for a removal note's new generation: the generations it replaces
+	seen     bool
 }
 
 // digestWriter is one writer's digest chain.
@@ -127,7 +131,17 @@ func (s *Store) readDigests(ctx context.Context, ring *storage.KeyRing, dv *dige
 // apply records what one signed note lists and removes.
 func (dv *digestView) apply(n *storage.Note, at string, links *verify.ChainLinks) {
 	for _, o := range n.Objects {
-		dv.listed[o.Key] = &listedObject{d: o, digest: at}
+		lo := &listedObject{d: o, digest: at}
+		if n.Type == storage.NoteRemoval && n.Removal != nil {
+			// The note is signed before the generation is written (see
+			// Store.rewrite): its own generation may never have been.
+			for _, f := range n.Removal.Files {
+				if sameBatch(f, o.Key) {
+					lo.replaces = append(lo.replaces, f)
+				}
+			}
+		}
+		dv.listed[o.Key] = append(dv.listed[o.Key], lo)
 	}
 	if n.Type != storage.NoteRemoval || n.Removal == nil {
 		return
@@ -149,11 +163,19 @@ func (dv *digestView) checkObject(rel string, bn batchName, body []byte, maxSeq 
 	if !dv.signed {
 		return
 	}
-	if lo := dv.listed[rel]; lo != nil {
-		lo.seen = true
-		if storage.ObjectSHA256(body) != lo.d.SHA256 {
-			problem(verify.Problem{Kind: verify.ProblemModified, File: rel, Detail: fmt.Sprintf("the object differs from the SHA-256 that digest %s lists (changed or replaced)", lo.digest)})
+	if los := dv.listed[rel]; len(los) > 0 {
+		// Two rewrites of one batch racing both sign its next
+		// generation; the one whose put won is what is stored.
+		sum, match := storage.ObjectSHA256(body), false
+		for _, lo := range los {
+			lo.seen = true
+			match = match || sum == lo.d.SHA256
 		}
+		if !match {
+			problem(verify.Problem{Kind: verify.ProblemModified, File: rel, Detail: fmt.Sprintf("the object differs from the SHA-256 that digest %s lists (changed or replaced)", los[0].digest)})
+			return
+		}
+		dv.intact[rel] = true
 		return
 	}
 	dw := dv.writers[bn.writer]
@@ -208,20 +230,25 @@ func (s *Store) resolveLate(ctx context.Context, ring *storage.KeyRing, dv *dige
 
 // checkListed reports the listed objects that are gone without a signed
 // note accounting for them, and records the chain runs of those a
-// retention note removed.
-func (dv *digestView) checkListed(links *verify.ChainLinks, problem func(verify.Problem)) {
+// retention note removed. A removal note's new generation that was never
+// written, while every generation it replaces is current and as its
+// digests list it and no digest lists the new one as stored, is a removal
+// that stopped between its note and its put: a warning, since what the
+// store holds is what it signed before.
+func (dv *digestView) checkListed(links *verify.ChainLinks, rep *verify.Report, problem func(verify.Problem)) {
 	if !dv.signed {
 		return
 	}
 	keys := make([]string, 0, len(dv.listed))
-	for k, lo := range dv.listed {
-		if !lo.seen {
+	for k, los := range dv.listed {
+		if !los[0].seen {
 			keys = append(keys, k)
 		}
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		lo := dv.listed[k]
+		los := dv.listed[k]
+		lo := los[0]
 		date, _, _ := strings.Cut(k, "/")
 		switch {
 		case dv.superseded[k]:
@@ -229,8 +256,37 @@ func (dv *digestView) checkListed(links *verify.ChainLinks, problem func(verify.
 			for _, r := range lo.d.Ranges {
 				links.Removed(r)
 			}
+		case dv.unfinished(los):
+			rep.Warnings = append(rep.Warnings, verify.Problem{Kind: verify.WarningUnfinishedRemoval, File: lo.replaces[0], Detail: fmt.Sprintf("the removal signed in digest %s did not complete: generation %s was never written, and this object still holds the entries it removes (deleting them again finishes it)", lo.digest, k)})
 		default:
 			problem(verify.Problem{Kind: verify.ProblemMissing, File: k, Detail: fmt.Sprintf("object listed by digest %s (%d entries) is gone or superseded without a signed removal note", lo.digest, lo.d.Entries)})
 		}
 	}
+}
+
+// unfinished reports whether los, what the digests say of an object that
+// is not there, are only removal notes about to write it, each of whose
+// replaced generations is current and intact.
+func (dv *digestView) unfinished(los []*listedObject) bool {
+	for _, lo := range los {
+		if len(lo.replaces) == 0 {
+			return false
+		}
+		for _, f := range lo.replaces {
+			if !dv.intact[f] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sameBatch reports whether keys a and b ("date/name", relative to the
+// prefix) are generations of one batch object.
+func sameBatch(a, b string) bool {
+	da, na, _ := strings.Cut(a, "/")
+	db, nb, _ := strings.Cut(b, "/")
+	ba, ok1 := parseBatchName(na)
+	bb, ok2 := parseBatchName(nb)
+	return ok1 && ok2 && da == db && ba.base() == bb.base()
 }

@@ -85,6 +85,11 @@ const (
 	// WarningChanged: the store kept changing (rotation) while it was
 	// verified; the result covers the last pass.
 	WarningChanged ProblemKind = "store-changed"
+	// WarningUnfinishedRemoval: a signed removal (Delete, retention) did
+	// not complete: its process stopped after signing what it would
+	// remove and before rewriting the object, which still holds the
+	// entries, unchanged. Deleting again finishes it.
+	WarningUnfinishedRemoval ProblemKind = "unfinished-removal"
 )
 
 // Problem is one finding: what, and where (File and 1-based Line when it
