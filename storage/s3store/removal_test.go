@@ -35,6 +35,15 @@ func (f *stopAtPut) RoundTrip(r *http.Request) (*http.Response, error) {
 	return f.base.RoundTrip(r)
 }
 
+// deleteStopped deletes id from st with f on: the Delete fails where f
+// stops it.
+func (f *stopAtPut) deleteStopped(t *testing.T, st *s3store.Store, id string) {
+	f.on.Store(true)
+	defer f.on.Store(false)
+	_, err := st.Delete(t.Context(), id)
+	require.Error(t, err, "the injected stop")
+}
+
 // signedStoreThrough opens a signing Store on sb's bucket whose requests
 // go through rt, and writes 20 entries of one batch object with it; it
 // returns the store, the id of the eighth entry and the object's key.
@@ -68,15 +77,12 @@ func TestRemovalStoppedBeforeItsNote(t *testing.T) {
 	sb := newSignedBucket(t, "n/")
 	stop := &stopAtPut{base: http.DefaultTransport.(*http.Transport).Clone(), part: "/_digests/"}
 	st, victim, _ := signedStoreThrough(t, sb, stop)
-	stop.on.Store(true)
-	_, err := st.Delete(t.Context(), victim)
-	require.Error(t, err, "the injected stop")
-	stop.on.Store(false)
+	stop.deleteStopped(t, st, victim)
 	rep := sb.verify(true)
 	require.True(t, rep.OK(), "%v", rep.Problems)
 	assert.Equal(t, int64(20), rep.Chained)
 	assert.Empty(t, unfinishedRemovals(rep), "%v", rep.Warnings)
-	_, err = st.Read(t.Context(), victim)
+	_, err := st.Read(t.Context(), victim)
 	require.NoError(t, err, "not removed")
 }
 
@@ -90,21 +96,17 @@ func TestUnfinishedRemoval(t *testing.T) {
 	sb := newSignedBucket(t, "u/")
 	stop := &stopAtPut{base: http.DefaultTransport.(*http.Transport).Clone(), suffix: ".1.jsonl"}
 	st, victim, obj := signedStoreThrough(t, sb, stop)
-	objs := []string{obj}
-	original := sb.snapshot()[objs[0]]
+	original := sb.snapshot()[obj]
 
-	stop.on.Store(true)
-	_, err := st.Delete(t.Context(), victim)
-	require.Error(t, err, "the injected stop")
-	stop.on.Store(false)
+	stop.deleteStopped(t, st, victim)
 
 	rep := sb.verify(true)
 	require.True(t, rep.OK(), "an unfinished removal is not tampering: %v", rep.Problems)
 	assert.Equal(t, int64(20), rep.Chained, "the object still holds every entry")
 	unfinished := unfinishedRemovals(rep)
 	require.Len(t, unfinished, 1, "%v", rep.Warnings)
-	assert.Equal(t, strings.TrimPrefix(objs[0], sb.prefix), unfinished[0].File)
-	_, err = st.Read(t.Context(), victim)
+	assert.Equal(t, strings.TrimPrefix(obj, sb.prefix), unfinished[0].File)
+	_, err := st.Read(t.Context(), victim)
 	require.NoError(t, err, "not removed yet")
 
 	removed, err := st.Delete(t.Context(), victim)
@@ -121,11 +123,11 @@ func TestUnfinishedRemoval(t *testing.T) {
 	// The finished removal undone: caught, not taken for an unfinished one.
 	now, _ := sb.batchKeys("")
 	for _, k := range now {
-		if k != objs[0] {
+		if k != obj {
 			sb.del(k)
 		}
 	}
-	sb.put(objs[0], original)
+	sb.put(obj, original)
 	rep = sb.verify(true)
 	require.False(t, rep.OK())
 	assert.Contains(t, kinds(rep), verify.ProblemMissing, "%v", rep.Problems)
