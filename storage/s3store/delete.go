@@ -41,8 +41,11 @@ func conflictBackoff(ctx context.Context, n int) error {
 // newest generation and skip tombstones, so once Delete returns true the
 // entry is gone for good, and a crash between the steps leaves it deleted
 // (its old generation is turned into a tombstone by the next rewrite or
-// retention of that day). Cost: Read's requests plus a put, a list and a
-// put.
+// retention of that day). A signing Store signs its removal note first
+// (see rewrite): a crash before the next generation is written leaves the
+// entry in place, which Verify reports as an unfinished removal, and
+// deleting again finishes it. Cost: Read's requests plus a put, a list and
+// a put (and the note's put when signing).
 func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 	if err := s.check(ctx); err != nil {
 		return false, err
