@@ -110,8 +110,8 @@ func isTombstone(body []byte) bool { return bytes.Equal(body, tombstone) }
 // A signing Store ([WithCheckpointKey]) first writes rn, completed with
 // the generation replaced, the chain runs removed and the new generation's
 // digest, as a signed removal note in its digest chain; then the new
-// generation; its next digest lists that generation as stored. Only then
-// does the old generation become a tombstone: verification accounts for
+// generation, which the writer's next digest also lists as stored; then
+// it turns the old generation into a tombstone. Verification accounts for
 // exactly what the note says was removed, and a crash at any step leaves
 // either the old generation current and unchanged (an unfinished removal)
 // or the new one as the note signed it.
