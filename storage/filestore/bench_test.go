@@ -78,6 +78,18 @@ var (
 	benchErr  error
 )
 
+// removeStaleBenchStores removes the cached stores of earlier store
+// versions (1.5 GB each at 1M entries), which no benchmark reads again.
+func removeStaleBenchStores() {
+	stale, _ := filepath.Glob(filepath.Join(os.TempDir(), "otelaudit-bench-file-*"))
+	current := "otelaudit-bench-file-" + benchStoreVersion + "-"
+	for _, d := range stale {
+		if !strings.HasPrefix(filepath.Base(d), current) {
+			os.RemoveAll(d)
+		}
+	}
+}
+
 // benchStore returns the cached large store and its ids (in write order).
 func benchStore(b *testing.B) (string, []string) {
 	b.Helper()
@@ -90,6 +102,7 @@ func benchStore(b *testing.B) (string, []string) {
 			return
 		}
 		os.RemoveAll(benchDir)
+		removeStaleBenchStores()
 		b.Logf("building a %d-entry store in %s (cached for later runs)", n, benchDir)
 		st, err := New(benchDir)
 		if err != nil {
