@@ -15,6 +15,7 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/internal/lend"
+	"github.com/otelaudit/otelaudit-go/internal/lend/lendtest"
 	"github.com/otelaudit/otelaudit-go/internal/liveheap"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -158,15 +159,7 @@ func BenchmarkDurableThroughputFile(b *testing.B) {
 // BenchmarkCallerCost's audited call: the audit pipeline as a service that
 // stores content runs it.
 func BenchmarkDurableThroughputFileEncrypted(b *testing.B) {
-	key, err := otelaudit.GenerateKey()
-	if err != nil {
-		b.Fatal(err)
-	}
-	ring, err := otelaudit.NewEncryptionManager(key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	benchDurableThroughput(b, func(tp trace.TracerProvider) { callWithContent(tp) }, otelaudit.WithEncryption(ring))
+	benchDurableThroughput(b, func(tp trace.TracerProvider) { callWithContent(tp) }, otelaudit.WithEncryption(lendtest.FernetRing(b)))
 }
 
 // benchDurableThroughput ends b.N calls of call from 4 goroutines into a

@@ -46,10 +46,7 @@ func (f *flakyBorrower) WriteBatch(ctx context.Context, es []*storage.AuditEntry
 // content; a wrapper that keeps the entries it is given is never lent
 // one, and the entries it kept are intact too.
 func TestPipelineLendsEntriesOnlyToBorrowers(t *testing.T) {
-	key, err := otelaudit.GenerateKey()
-	require.NoError(t, err)
-	ring, err := otelaudit.NewEncryptionManager(key)
-	require.NoError(t, err)
+	ring := lendtest.FernetRing(t)
 	for _, tc := range []struct {
 		name    string
 		backend func(st *filestore.Store) (storage.Backend, func() []*storage.AuditEntry)

@@ -23,14 +23,7 @@ import (
 // are never lent one (their kept entries, which a loan would have left
 // pointing at scribbled memory, are intact too).
 func TestLogLendsEntriesOnlyToBorrowers(t *testing.T) {
-	key, err := otelaudit.GenerateKey()
-	require.NoError(t, err)
-	fernetRing, err := otelaudit.NewEncryptionManager(key)
-	require.NoError(t, err)
-	otherKey, err := otelaudit.GenerateKey()
-	require.NoError(t, err)
-	otherRing, err := otelaudit.NewEncryptionManager(otherKey)
-	require.NoError(t, err)
+	fernetRing, otherRing := lendtest.FernetRing(t), lendtest.FernetRing(t)
 	ciphers := map[string]otelaudit.Cipher{
 		"fernet ring":                   fernetRing,
 		"MultiCipher with a ring first": otelaudit.MultiCipher(fernetRing, otherRing),

@@ -20,11 +20,7 @@ import (
 func TestLoggerLendsEntries(t *testing.T) {
 	loans := lendtest.Scribble(t)
 	st, _, _, _ := newCountedStore(t, s3store.WithSpoolDir(t.TempDir()))
-	key, err := otelaudit.GenerateKey()
-	require.NoError(t, err)
-	ring, err := otelaudit.NewEncryptionManager(key)
-	require.NoError(t, err)
-	l, err := otelaudit.NewLogger(st, otelaudit.WithEncryption(ring))
+	l, err := otelaudit.NewLogger(st, otelaudit.WithEncryption(lendtest.FernetRing(t)))
 	require.NoError(t, err)
 	var want lendtest.Want
 	lendtest.LogMany(t, l, &want, 4, 50)

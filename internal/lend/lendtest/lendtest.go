@@ -32,6 +32,17 @@ func Scribble(t testing.TB) (loans func() int64) {
 	return func() int64 { return lend.Loans.Load() - start }
 }
 
+// FernetRing is a Fernet ring (otelaudit.EncryptionManager) with a fresh
+// key: the cipher an encrypting Logger lends entries with in these tests.
+func FernetRing(t testing.TB) *otelaudit.EncryptionManager {
+	t.Helper()
+	key, err := otelaudit.GenerateKey()
+	require.NoError(t, err)
+	ring, err := otelaudit.NewEncryptionManager(key)
+	require.NoError(t, err)
+	return ring
+}
+
 // Content is the input and output of the i-th call of goroutine g: text
 // of its own, of varied length, so that an entry made in reused memory
 // does not exactly cover an earlier one.
