@@ -151,8 +151,9 @@
 //     chain: the generation a rewrite replaces, the new generation's
 //     SHA-256 and the chain runs removed (written before the new
 //     generation, which the next digest then lists as stored), or the day
-//     retention removes (written before the day is deleted). Without a key no digest is
-//     written; the Store keeps no key of its own in the bucket.
+//     retention removes (written before the day is deleted). Without a
+//     key no digest is written; the Store keeps no key of its own in the
+//     bucket.
 //
 //   - [Store.Verify] given the key checks, besides every chain link: the
 //     signatures, numbering and chain of every writer's digests; that

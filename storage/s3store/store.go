@@ -631,6 +631,6 @@ func (s *Store) locked(modified time.Time) bool {
 // BorrowEntries is for otelaudit.Logger, which alone can call it (its
 // argument's type is internal to this module): it returns s, marking s as
 // a backend that keeps nothing of an entry once Write or WriteBatch
-// returned (Write and WriteBatch encode each entry into a line of the store's own before they return, and keep only that and the entry's id). See
-// internal/lend.
+// returned (they encode each entry into a line of the store's own before
+// they return, and keep only that and the entry's id). See internal/lend.
 func (s *Store) BorrowEntries(lend.Token) any { return s }
