@@ -74,23 +74,23 @@ type config struct {
 	convHeader string
 	extractors []Extractor
 	provider   string
-	// callTP is otelaudit.WithTracerProvider(tp) and callContent
-	// otelaudit.WithContentOnSpan(onSpan), made once rather than per call.
-	callTP      otelaudit.CallOption
-	callContent otelaudit.CallOption
-	onSpan      bool
-	// mp records the streaming metrics; callMeter is
-	// otelaudit.WithMeterProvider(mp), nil when no option named one (the
-	// calls then use the global provider).
-	mp        metric.MeterProvider
-	callMeter otelaudit.CallOption
+	// callOpts are the options of every client call, made once rather
+	// than per call: otelaudit.WithTracerProvider(tp),
+	// otelaudit.WithContentOnSpan(onSpan) and, when an option named mp,
+	// otelaudit.WithMeterProvider(mp) (the calls use the global meter
+	// provider otherwise).
+	callOpts []otelaudit.CallOption
+	onSpan   bool
+	// mp records the streaming metrics.
+	mp metric.MeterProvider
 	// srv holds the server streaming metrics ([Handler] only).
 	srv *genaimetrics.Streams
 	// toolDefs records gen_ai.tool.definitions (WithToolDefinitions).
 	toolDefs bool
 	// models keeps the model names of recent calls, so that a name that
-	// repeats is not copied out of each body.
-	models interner
+	// repeats is not copied out of each body; names keeps the span names
+	// of recent client calls ("{operation} {model}").
+	models, names interner
 }
 
 func newConfig(opts []Option) *config {
@@ -107,10 +107,9 @@ func newConfig(opts []Option) *config {
 		c.convHeader = http.CanonicalHeaderKey(c.convHeader)
 	}
 	c.tracer = c.tp.Tracer(ScopeName, tracerOptions...)
-	c.callTP = otelaudit.WithTracerProvider(c.tp)
-	c.callContent = otelaudit.WithContentOnSpan(c.onSpan)
+	c.callOpts = []otelaudit.CallOption{otelaudit.WithTracerProvider(c.tp), otelaudit.WithContentOnSpan(c.onSpan)}
 	if c.mp != nil {
-		c.callMeter = otelaudit.WithMeterProvider(c.mp)
+		c.callOpts = append(c.callOpts, otelaudit.WithMeterProvider(c.mp))
 	}
 	if c.propagators == nil {
 		c.propagators = otel.GetTextMapPropagator()

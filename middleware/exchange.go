@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/semconv/v1.41.0/genaiconv"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/callstart"
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
 	"github.com/otelaudit/otelaudit-go/middleware/internal/eventstream"
 	"github.com/otelaudit/otelaudit-go/middleware/internal/genai"
@@ -90,6 +91,11 @@ type exchange struct {
 	call  *otelaudit.Call
 	sink  handoff.Sink
 	start time.Time
+	// callState and slot are the client call and its content slot (call
+	// points at callState): kept here, as they live as long as x does,
+	// rather than in allocations of their own.
+	callState otelaudit.Call
+	slot      handoff.Slot
 	// body is the response body the client gets (Transport), kept here so
 	// that it is not an allocation of its own.
 	body wrappedBody
@@ -347,10 +353,20 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		x.setContent(content...)
 	}()
 	if !server {
-		var call *otelaudit.Call
-		ctx, call = otelaudit.StartCall(ctx, otelaudit.Request{Operation: op, Provider: provider, Model: model, ConversationID: conv},
-			c.callTP, c.callContent, c.callMeter, otelaudit.WithStartTime(start), otelaudit.WithAttributes(extra...))
-		x.span, x.call, x.wantContent = call.Span(), call, call.ContentWanted()
+		// otelaudit.StartCall, with the Call and the content slot in x's
+		// allocation (x lives until the audit worker read the content
+		// anyway) and the span name shared by the calls of one model.
+		if op == "" {
+			op = otelaudit.DefaultOperation
+		}
+		name := op
+		if model != "" {
+			name = c.names.join(op, model)
+		}
+		x.call = &x.callState
+		ctx = startCall(ctx, x.call, &x.slot, otelaudit.Request{Operation: op, Provider: provider, Model: model, ConversationID: conv},
+			name, start, extra, c.callOpts)
+		x.span, x.wantContent = x.call.Span(), x.call.ContentWanted()
 		return ctx, x
 	}
 	// The server span: the same GenAI attributes as StartCall gives, with
@@ -1088,3 +1104,8 @@ func (h *heldCapture) done() {
 // tracerOptions are otelaudit's scope options, taken once: Handler spans
 // start per request.
 var tracerOptions = otelaudit.TracerOptions()
+
+// startCall is otelaudit's start of a client call into x's memory (see
+// internal/callstart).
+var startCall = callstart.Start.(func(ctx context.Context, c *otelaudit.Call, sl *handoff.Slot, req otelaudit.Request,
+	name string, start time.Time, extra []attribute.KeyValue, opts []otelaudit.CallOption) context.Context)

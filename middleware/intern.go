@@ -33,6 +33,20 @@ func (n *interner) get(s string) string {
 	return c
 }
 
+// join returns a + " " + b, shared like get's strings: a span name
+// "{operation} {model}" is made once per model, not once per call.
+func (n *interner) join(a, b string) string {
+	for i := range n.slots {
+		if p := n.slots[i].Load(); p != nil && len(*p) == len(a)+1+len(b) &&
+			(*p)[len(a)] == ' ' && strings.HasPrefix(*p, a) && (*p)[len(a)+1:] == b {
+			return *p
+		}
+	}
+	c := a + " " + b
+	n.slots[n.next.Add(1)%uint32(len(n.slots))].Store(&c)
+	return c
+}
+
 // commonFinishReasons are the gen_ai.response.finish_reasons attributes of
 // a reply with one choice, for the reasons the supported APIs give most:
 // shared, as attribute values are immutable, instead of built per call.

@@ -58,7 +58,7 @@ func StartTool(ctx context.Context, t Tool, opts ...CallOption) (context.Context
 	if t.Description != "" {
 		extra = append(extra, semconv.GenAIToolDescriptionKey.String(t.Description))
 	}
-	ctx, c := startSpan(ctx, Request{}, OperationExecuteTool, name, internalKind, extra, opts)
+	ctx, c := startSpan(ctx, new(Call), nil, Request{}, OperationExecuteTool, name, internalKind, extra, opts)
 	if t.Arguments != "" && c.ContentWanted() {
 		c.SetContentAttributes(semconv.GenAIToolCallArgumentsKey.String(t.Arguments))
 	}
@@ -134,7 +134,7 @@ func startAgent(ctx context.Context, a Agent, op string, kind trace.SpanStartOpt
 	}
 	req := Request{Operation: op, Provider: a.Provider, Model: a.Model, ConversationID: a.ConversationID,
 		SystemInstructions: a.SystemInstructions, Input: a.Input}
-	return startSpan(ctx, req, op, name, kind, extra, opts)
+	return startSpan(ctx, new(Call), nil, req, op, name, kind, extra, opts)
 }
 
 // internalKind is the span kind option of tool executions and in-process

@@ -19,6 +19,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/callstart"
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
 	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -244,15 +245,33 @@ func StartCall(ctx context.Context, req Request, opts ...CallOption) (context.Co
 	if req.Model != "" {
 		name = op + " " + req.Model
 	}
-	return startSpan(ctx, req, op, name, clientKind, nil, opts)
+	return startSpan(ctx, new(Call), nil, req, op, name, clientKind, nil, opts)
+}
+
+// The middleware's way to start a call in its own memory; see
+// internal/callstart for the contract.
+func init() {
+	callstart.Start = func(ctx context.Context, c *Call, sl *handoff.Slot, req Request, name string, start time.Time,
+		extra []attribute.KeyValue, opts []CallOption) context.Context {
+		op := req.Operation
+		if op == "" {
+			op = DefaultOperation
+		}
+		c.cfg.start = start
+		ctx, _ = startSpan(ctx, c, sl, req, op, name, clientKind, extra, opts)
+		return ctx
+	}
 }
 
 // startSpan starts the span of a call of any operation (a model call, a
 // tool execution, an agent invocation): the span named name of the given
 // kind, with the GenAI attributes of req, then extra, then the options'
 // attributes; req's content goes the way [StartCall] describes.
-func startSpan(ctx context.Context, req Request, op, name string, kind trace.SpanStartOption, extra []attribute.KeyValue, opts []CallOption) (context.Context, *Call) {
-	c := new(Call)
+//
+// c is the zero Call to start; sl, when not nil, is the zero content slot
+// to hand the content over in (see handoff.BeginIn), else one is made.
+func startSpan(ctx context.Context, c *Call, sl *handoff.Slot, req Request, op, name string, kind trace.SpanStartOption,
+	extra []attribute.KeyValue, opts []CallOption) (context.Context, *Call) {
 	cfg := &c.cfg
 	for _, o := range opts {
 		if o != nil {
@@ -302,7 +321,12 @@ func startSpan(ctx context.Context, req Request, op, name string, kind trace.Spa
 	// the Call: an audit processor keeps it queued after the span ended
 	// until its worker reads the content, and it must not keep the Call
 	// (and the span it holds) alive meanwhile.
-	ctx, slot := handoff.Begin(ctx)
+	slot := sl
+	if slot == nil {
+		ctx, slot = handoff.Begin(ctx)
+	} else {
+		ctx = handoff.BeginIn(ctx, slot)
+	}
 	var span trace.Span
 	if cfg.start.IsZero() {
 		ctx, span = tracer.Start(ctx, name, kind, trace.WithAttributes(attrs...))

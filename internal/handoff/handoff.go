@@ -107,6 +107,17 @@ func Begin(ctx context.Context) (context.Context, *Slot) {
 	return sl.begin(ctx), sl
 }
 
+// BeginIn is [Begin] with a Slot the caller allocated: sl must be the zero
+// Slot, and it must not be used for anything else afterwards. An audit
+// processor that claims it keeps whatever holds it alive until its worker
+// has read the content: only an instrumentation whose per-call state lives
+// that long anyway (the middleware's exchange, which the content texts it
+// hands over read from) holds the slot there instead of in an allocation
+// of its own.
+func BeginIn(ctx context.Context, sl *Slot) context.Context {
+	return sl.begin(ctx)
+}
+
 // begin makes the zero sl a child of ctx and returns it.
 func (sl *Slot) begin(ctx context.Context) context.Context {
 	if ctx == nil {
