@@ -206,6 +206,8 @@ type Call struct {
 	// they do for StartCall and the middleware's calls: one allocation per
 	// call less.
 	attrBuf [startAttrsInCall]attribute.KeyValue
+	// startOpts backs the options of the span's start.
+	startOpts [3]trace.SpanStartOption
 }
 
 // startAttrsInCall is how many start attributes a Call holds in its own
@@ -327,12 +329,14 @@ func startSpan(ctx context.Context, c *Call, sl *handoff.Slot, req Request, op, 
 	} else {
 		ctx = handoff.BeginIn(ctx, slot)
 	}
-	var span trace.Span
-	if cfg.start.IsZero() {
-		ctx, span = tracer.Start(ctx, name, kind, trace.WithAttributes(attrs...))
-	} else {
-		ctx, span = tracer.Start(ctx, name, kind, trace.WithAttributes(attrs...), trace.WithTimestamp(cfg.start))
+	// The options' slice lives in the Call (one per Call, never reused):
+	// a slice made here for an interface method's variadic parameter
+	// would be an allocation of its own.
+	startOpts := append(c.startOpts[:0], kind, trace.WithAttributes(attrs...))
+	if !cfg.start.IsZero() {
+		startOpts = append(startOpts, trace.WithTimestamp(cfg.start))
 	}
+	ctx, span := tracer.Start(ctx, name, startOpts...)
 	c.span, c.entryID, c.noContent, c.content = span, id, cfg.noContent, handoff.NewSink(span, slot, onSpan)
 	c.mp, c.start, c.startAttrs = cfg.mp, cfg.start, attrs
 	if !onSpan && c.content.Audited() {
