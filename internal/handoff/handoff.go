@@ -240,7 +240,9 @@ type Sink struct {
 // NewSink is called once, right after the span started with Begin's ctx.
 // onSpan puts content on the span itself (the user's opt-in for their
 // trace backend). When no audit processor claimed the slot, the unsafe or
-// lossy wiring is reported once per process through otel.Handle.
+// lossy wiring is reported through otel.Handle, once per process for each
+// kind (not recorded; not audited; not audited with its content on the
+// span).
 func NewSink(span trace.Span, sl *Slot, onSpan bool) Sink {
 	k := Sink{span: span, onSpan: onSpan}
 	if sl != nil && sl.attach(span) {
@@ -316,7 +318,11 @@ func (k Sink) SetLazy(key attribute.Key, l Lazy) {
 	}
 }
 
-var warnedNotRecording, warnedNoAudit atomic.Bool
+// The kinds of wiring warnUnaudited reports, each once per process. A span
+// whose content goes on the span has a kind of its own: an earlier report
+// of a harmless unaudited span must not silence the one that says content
+// reaches every exporter.
+var warnedNotRecording, warnedNoAudit, warnedNoAuditOnSpan atomic.Bool
 
 // warnUnaudited reports once per kind a GenAI span no audit processor
 // takes. The span name is "{operation} {model}", which holds no content.
@@ -328,15 +334,19 @@ func warnUnaudited(span trace.Span, onSpan bool) {
 				"(no SDK provider set globally or given with WithTracerProvider) or its sampler dropped the span " +
 				"(wrap the sampler with exporter.Sampler, or build the provider with exporter.ProviderOptions); reported once"))
 		}
+	case onSpan:
+		if warnedNoAuditOnSpan.CompareAndSwap(false, true) {
+			reportNoAudit("it is not audited and its content is on the span for every exporter")
+		}
 	default:
 		if warnedNoAudit.CompareAndSwap(false, true) {
-			what := "it is not audited"
-			if onSpan {
-				what = "it is not audited and its content is on the span for every exporter"
-			}
-			otel.Handle(fmt.Errorf("otelaudit: GenAI span started on a TracerProvider without the audit processor: %s; "+
-				"build the provider with exporter.ProviderOptions or exporter.NewTracerProvider and pass it with "+
-				"WithTracerProvider (or set it globally); reported once", what))
+			reportNoAudit("it is not audited")
 		}
 	}
+}
+
+func reportNoAudit(what string) {
+	otel.Handle(fmt.Errorf("otelaudit: GenAI span started on a TracerProvider without the audit processor: %s; "+
+		"build the provider with exporter.ProviderOptions or exporter.NewTracerProvider and pass it with "+
+		"WithTracerProvider (or set it globally); reported once", what))
 }

@@ -3,8 +3,11 @@ package handoff
 import (
 	"context"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -178,4 +181,43 @@ func TestEndedForgetsTheSpan(t *testing.T) {
 	}
 	var nilSlot *Slot
 	nilSlot.Ended() // no panic
+}
+
+// errorRecorder collects what otel.Handle reports.
+type errorRecorder struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (r *errorRecorder) Handle(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, err.Error())
+}
+
+// TestWarnContentOnSpanNotSilenced: the report that an unaudited span puts
+// its content on the span for every exporter comes even after a harmless
+// unaudited span used up the plain "not audited" report, and each comes
+// once.
+func TestWarnContentOnSpanNotSilenced(t *testing.T) {
+	rec := &errorRecorder{}
+	otel.SetErrorHandler(rec)
+	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(error) {})) })
+	warnedNoAudit.Store(false)
+	warnedNoAuditOnSpan.Store(false)
+	t.Cleanup(func() { warnedNoAudit.Store(false); warnedNoAuditOnSpan.Store(false) })
+
+	tr := sdktrace.NewTracerProvider().Tracer("t")
+	for _, onSpan := range []bool{false, false, true, true} {
+		_, span, _ := start(tr, context.Background(), onSpan)
+		span.End()
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.errs) != 2 {
+		t.Fatalf("reports: %q, want one of each kind", rec.errs)
+	}
+	if strings.Contains(rec.errs[0], "content is on the span") || !strings.Contains(rec.errs[1], "content is on the span for every exporter") {
+		t.Fatalf("reports: %q", rec.errs)
+	}
 }
