@@ -21,14 +21,17 @@ import (
 //   - Attributes whose key [otelaudit.IsContentKey] reports, on the span,
 //     its events, its links and its resource: gen_ai.input.messages,
 //     gen_ai.output.messages, gen_ai.system_instructions, tool call
-//     arguments and results, tool definitions, gen_ai.retrieval.*, the
-//     legacy gen_ai.prompt*/gen_ai.completion* keys and audit.metadata.*
-//     (caller metadata may hold anything; it is kept in the audit store).
+//     arguments and results, tool definitions,
+//     gen_ai.evaluation.explanation (it may quote the content evaluated),
+//     gen_ai.retrieval.*, the legacy gen_ai.prompt*/gen_ai.completion*
+//     keys and audit.metadata.* (caller metadata may hold anything; it is
+//     kept in the audit store).
 //   - On events named gen_ai.* (the semconv content events, such as
 //     gen_ai.client.inference.operation.details or the older
 //     gen_ai.user.message), every attribute that is not a non-content
 //     gen_ai.* key, since such events carry content under keys like
-//     "content" or "message".
+//     "content" or "message". A gen_ai.evaluation.result event thus keeps
+//     the evaluation's name, score and label and loses its explanation.
 //
 // Content is removed, not replaced by its hash: a hash of a short prompt
 // can be confirmed by hashing guesses, and the audit.entry_id attribute

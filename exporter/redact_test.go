@@ -45,6 +45,8 @@ func TestRedactSpan(t *testing.T) {
 			{Name: "gen_ai.user.message", Attributes: []attribute.KeyValue{attribute.String("content", "PROMPT"), attribute.String("gen_ai.system", "openai")}},
 			{Name: "exception", Attributes: []attribute.KeyValue{attribute.String("exception.type", "x"), semconv.GenAIToolCallResultKey.String("TOOL")}},
 			{Name: "plain", Attributes: []attribute.KeyValue{attribute.String("k", "v")}},
+			{Name: "gen_ai.evaluation.result", Attributes: []attribute.KeyValue{semconv.GenAIEvaluationNameKey.String("groundedness"),
+				semconv.GenAIEvaluationScoreLabelKey.String("fail"), semconv.GenAIEvaluationExplanationKey.String(`the answer "ANSWER" ignores "PROMPT"`)}},
 		},
 		Links:    []sdktrace.Link{{SpanContext: sampledSC(true), Attributes: []attribute.KeyValue{semconv.GenAIRetrievalQueryTextKey.String("QUERY"), attribute.String("ok", "1")}}},
 		Resource: resource.NewSchemaless(attribute.String("service.name", "svc"), attribute.String("gen_ai.prompt", "RES")),
@@ -52,10 +54,12 @@ func TestRedactSpan(t *testing.T) {
 	in := stub.Snapshot()
 	got := tracetest.SpanStubFromReadOnlySpan(exporter.RedactSpan(in))
 	assert.Equal(t, []attribute.KeyValue{semconv.GenAIOperationNameChat, otelaudit.AuditEntryIDKey.String("id-1"), semconv.GenAIUsageInputTokens(3)}, got.Attributes)
-	require.Len(t, got.Events, 3, "events are kept, their content attributes removed")
+	require.Len(t, got.Events, 4, "events are kept, their content attributes removed")
 	assert.Equal(t, []attribute.KeyValue{attribute.String("gen_ai.system", "openai")}, got.Events[0].Attributes)
 	assert.Equal(t, []attribute.KeyValue{attribute.String("exception.type", "x")}, got.Events[1].Attributes)
 	assert.Equal(t, []attribute.KeyValue{attribute.String("k", "v")}, got.Events[2].Attributes)
+	assert.Equal(t, []attribute.KeyValue{semconv.GenAIEvaluationNameKey.String("groundedness"), semconv.GenAIEvaluationScoreLabelKey.String("fail")},
+		got.Events[3].Attributes, "the verdict is kept, the explanation (which may quote content) removed")
 	assert.Equal(t, []attribute.KeyValue{attribute.String("ok", "1")}, got.Links[0].Attributes)
 	assert.Equal(t, []attribute.KeyValue{attribute.String("service.name", "svc")}, got.Resource.Attributes())
 	assert.Equal(t, "chat m", got.Name)
@@ -63,6 +67,7 @@ func TestRedactSpan(t *testing.T) {
 	// The original is untouched.
 	assert.Len(t, in.Attributes(), 7)
 	assert.Len(t, in.Events()[0].Attributes, 2)
+	assert.Len(t, in.Events()[3].Attributes, 3)
 
 	clean := tracetest.SpanStub{Name: "GET", SpanContext: sampledSC(true), Attributes: []attribute.KeyValue{attribute.String("http.method", "GET")}}.Snapshot()
 	assert.Equal(t, clean, exporter.RedactSpan(clean), "spans without content are passed as they are")

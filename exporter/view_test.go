@@ -123,6 +123,13 @@ func TestIsContentAttribute(t *testing.T) {
 		{"gen_ai.user.message", "event.name", false},
 		{"exception", "exception.message", false},
 		{"exception", "gen_ai.output.messages", true},
+		// The evaluation's explanation may quote the content judged: it is
+		// content on any event (and anywhere else); the verdict is not.
+		{"", "gen_ai.evaluation.explanation", true},
+		{"gen_ai.evaluation.result", "gen_ai.evaluation.explanation", true},
+		{"gen_ai.evaluation.result", "gen_ai.evaluation.name", false},
+		{"gen_ai.evaluation.result", "gen_ai.evaluation.score.label", false},
+		{"gen_ai.evaluation.result", "gen_ai.evaluation.score.value", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.event+"/"+tc.key, func(t *testing.T) {

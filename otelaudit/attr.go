@@ -54,18 +54,23 @@ const (
 
 // IsContentKey reports whether attributes named k may hold model content
 // (prompts, answers, system instructions, tool arguments and results,
-// retrieved documents and queries), so that they must not reach an ordinary
-// trace backend. It covers gen_ai.input.messages, gen_ai.output.messages,
+// retrieved documents and queries, or text that may quote them), so that
+// they must not reach an ordinary trace backend. It covers
+// gen_ai.input.messages, gen_ai.output.messages,
 // gen_ai.system_instructions, gen_ai.tool.call.arguments,
-// gen_ai.tool.call.result, gen_ai.tool.definitions, every gen_ai.retrieval.*
-// key, the legacy gen_ai.prompt* and gen_ai.completion* keys (except
-// gen_ai.prompt.name) and every audit.metadata.* key (caller metadata may
-// hold anything; its values are kept only in the audit store).
+// gen_ai.tool.call.result, gen_ai.tool.definitions,
+// gen_ai.evaluation.explanation (an evaluator's reasoning, which may quote
+// the content it judges; the evaluation's name, score and label are not
+// content), every gen_ai.retrieval.* key, the legacy gen_ai.prompt* and
+// gen_ai.completion* keys (except gen_ai.prompt.name) and every
+// audit.metadata.* key (caller metadata may hold anything; its values are
+// kept only in the audit store).
 func IsContentKey(k attribute.Key) bool {
 	switch k {
 	case semconv.GenAIInputMessagesKey, semconv.GenAIOutputMessagesKey,
 		semconv.GenAISystemInstructionsKey, semconv.GenAIToolCallArgumentsKey,
-		semconv.GenAIToolCallResultKey, semconv.GenAIToolDefinitionsKey:
+		semconv.GenAIToolCallResultKey, semconv.GenAIToolDefinitionsKey,
+		semconv.GenAIEvaluationExplanationKey:
 		return true
 	case semconv.GenAIPromptNameKey:
 		return false

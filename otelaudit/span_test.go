@@ -271,6 +271,8 @@ func TestIsContentKey(t *testing.T) {
 		semconv.GenAIRetrievalDocumentsKey, semconv.GenAIRetrievalQueryTextKey,
 		"gen_ai.prompt.0.content", "gen_ai.completion.0.content", "gen_ai.prompt", "gen_ai.completion",
 		otelaudit.AuditMetadataKey("user"),
+		// An evaluation's explanation may quote the content it judges.
+		semconv.GenAIEvaluationExplanationKey,
 	}
 	for _, k := range content {
 		assert.True(t, otelaudit.IsContentKey(k), k)
@@ -279,6 +281,7 @@ func TestIsContentKey(t *testing.T) {
 		semconv.GenAIOperationNameKey, semconv.GenAIRequestModelKey, semconv.GenAIPromptNameKey,
 		semconv.GenAIUsageInputTokensKey, otelaudit.AuditEntryIDKey, otelaudit.AuditSafetyPassedKey,
 		semconv.GenAIToolNameKey, semconv.ErrorTypeKey,
+		semconv.GenAIEvaluationNameKey, semconv.GenAIEvaluationScoreLabelKey, semconv.GenAIEvaluationScoreValueKey,
 	}
 	for _, k := range plain {
 		assert.False(t, otelaudit.IsContentKey(k), k)

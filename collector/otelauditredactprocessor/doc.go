@@ -1,8 +1,9 @@
 // Package otelauditredactprocessor is the Collector processor
 // "otelauditredact": it removes GenAI content (prompts, answers, tool
-// arguments and results, caller metadata) from traces and logs on their
-// way to ordinary backends, with the very rule the Go SDK's exporter.Redact
-// uses ([exporter.IsContentAttribute]), so the two can never disagree.
+// arguments and results, evaluation explanations, caller metadata) from
+// traces and logs on their way to ordinary backends, with the very rule the
+// Go SDK's exporter.Redact uses ([exporter.IsContentAttribute]), so the two
+// can never disagree.
 //
 // Put it in every pipeline that does not end in the otelaudit exporter:
 //

@@ -66,3 +66,35 @@ func TestRedactLogs(t *testing.T) {
 	assert.Equal(t, "GET / 200", plain.Body().AsString())
 	assert.Equal(t, map[string]any{"http.route": "/"}, plain.Attributes().AsRaw())
 }
+
+// An evaluation's explanation may quote the content it judges: it is
+// removed from the gen_ai.evaluation.result span event and log record (and
+// from a span's own attributes); the verdict stays.
+func TestRedactEvaluationExplanation(t *testing.T) {
+	td := ptrace.NewTraces()
+	s := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	s.Attributes().PutStr("gen_ai.evaluation.explanation", "SECRET")
+	s.Attributes().PutStr("gen_ai.operation.name", "chat")
+	ev := s.Events().AppendEmpty()
+	ev.SetName("gen_ai.evaluation.result")
+	ev.Attributes().PutStr("gen_ai.evaluation.name", "groundedness")
+	ev.Attributes().PutStr("gen_ai.evaluation.score.label", "fail")
+	ev.Attributes().PutDouble("gen_ai.evaluation.score.value", 0.1)
+	ev.Attributes().PutStr("gen_ai.evaluation.explanation", `the answer "SECRET" is unsupported`)
+
+	otelauditredactprocessor.RedactTraces(td)
+
+	assert.Equal(t, map[string]any{"gen_ai.operation.name": "chat"}, s.Attributes().AsRaw())
+	assert.Equal(t, map[string]any{"gen_ai.evaluation.name": "groundedness", "gen_ai.evaluation.score.label": "fail",
+		"gen_ai.evaluation.score.value": 0.1}, ev.Attributes().AsRaw())
+
+	ld := plog.NewLogs()
+	lr := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetEventName("gen_ai.evaluation.result")
+	lr.Attributes().PutStr("gen_ai.evaluation.name", "groundedness")
+	lr.Attributes().PutStr("gen_ai.evaluation.explanation", "SECRET")
+
+	otelauditredactprocessor.RedactLogs(ld)
+
+	assert.Equal(t, map[string]any{"gen_ai.evaluation.name": "groundedness"}, lr.Attributes().AsRaw())
+}
