@@ -155,3 +155,62 @@ func TestNoAuditProcessorNoContent(t *testing.T) {
 		checkSpanClean(t, s)
 	}
 }
+
+// TestEvaluationExplanationReachesNoExporter: an evaluation's explanation
+// may quote the content it judges. In the default wiring (content beside
+// the span) it is recorded nowhere: not on the span, so no other exporter
+// gets it even without Redact, and not in the entry, whose metadata is
+// plaintext. With WithContentOnSpan it is on the span, and Redact removes
+// it for the exporters given through WithExporter. The verdict reaches
+// the entry and the exporters either way.
+func TestEvaluationExplanationReachesNoExporter(t *testing.T) {
+	const why = `the answer "SECRETOUT reply" is not supported by "SECRETIN prompt"`
+	for _, tc := range []struct {
+		name  string
+		build func(t *testing.T, l *otelaudit.Logger, other sdktrace.SpanExporter) *sdktrace.TracerProvider
+		opts  []otelaudit.CallOption
+	}{
+		{"hand-wired without Redact", func(t *testing.T, l *otelaudit.Logger, other sdktrace.SpanExporter) *sdktrace.TracerProvider {
+			exp, err := exporter.New(l)
+			require.NoError(t, err)
+			return sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(exporter.NewProcessor(exp)), sdktrace.WithSyncer(other))
+		}, nil},
+		{"WithExporter, content on span", func(t *testing.T, l *otelaudit.Logger, other sdktrace.SpanExporter) *sdktrace.TracerProvider {
+			tp, _, err := exporter.NewTracerProvider(l, exporter.WithExporter(other))
+			require.NoError(t, err)
+			return tp
+		}, []otelaudit.CallOption{otelaudit.WithContentOnSpan(true)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := storage.NewMemoryStorage(0)
+			l, err := otelaudit.NewLogger(st, otelaudit.WithStoreContent(true))
+			require.NoError(t, err)
+			other := tracetest.NewInMemoryExporter()
+			tp := tc.build(t, l, other)
+			_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Model: "m", Input: []otelaudit.Message{{Content: "SECRETIN prompt"}}},
+				append([]otelaudit.CallOption{otelaudit.WithTracerProvider(tp)}, tc.opts...)...)
+			call.SetOutput(otelaudit.Message{Content: "SECRETOUT reply"})
+			call.RecordEvaluation(otelaudit.Evaluation{Name: "groundedness", Label: "fail", Explanation: why})
+			call.End()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			require.NoError(t, tp.ForceFlush(ctx))
+			spans := other.GetSpans()
+			require.NoError(t, tp.Shutdown(ctx))
+
+			require.Len(t, spans, 1)
+			checkSpanClean(t, spans[0])
+			require.Len(t, spans[0].Events, 1)
+			assert.Equal(t, otelaudit.EvaluationEventName, spans[0].Events[0].Name)
+			assert.Len(t, spans[0].Events[0].Attributes, 2, "the name and label stay")
+
+			e, err := st.Read(ctx, call.EntryID())
+			require.NoError(t, err)
+			assert.Equal(t, []string{"evaluation:groundedness=fail"}, e.Alerts)
+			b, err := e.AppendJSON(nil)
+			require.NoError(t, err)
+			assert.Contains(t, string(b), "SECRETIN prompt", "the content is kept (WithStoreContent)")
+			assert.NotContains(t, string(b), "not supported by", "the explanation is not in the entry")
+		})
+	}
+}

@@ -156,16 +156,20 @@ type Evaluation struct {
 	// Label is gen_ai.evaluation.score.label, e.g. "pass" or "fail".
 	Label string
 	// Explanation is gen_ai.evaluation.explanation. It may quote the
-	// content evaluated, so it stays on the span event only: the audit
-	// entry does not copy it.
+	// content evaluated, so it is content: it is recorded, on the event,
+	// only when the call's content goes on the span ([WithContentOnSpan],
+	// where exporter.Redact removes it) and otherwise nowhere. The audit
+	// entry never copies it (entry metadata is stored in plaintext).
 	Explanation string
 }
 
 // RecordEvaluation adds a gen_ai.evaluation.result event to the call's
-// span. The audit entry lists it in metadata["gen_ai.evaluation.results"]
-// (name, score, label) and adds the alert "evaluation:{name}={label}" (or
-// "={score}" when there is no label), so guardrail and eval results travel
-// with the audit record.
+// span, with the evaluation's name, score and label; the explanation only
+// with [WithContentOnSpan] (and not with WithContent(false)), see
+// [Evaluation]. The audit entry lists the evaluation in
+// metadata["gen_ai.evaluation.results"] (name, score, label) and adds the
+// alert "evaluation:{name}={label}" (or "={score}" when there is no
+// label), so guardrail and eval results travel with the audit record.
 func (c *Call) RecordEvaluation(e Evaluation) {
 	if c == nil {
 		return
@@ -180,7 +184,10 @@ func (c *Call) RecordEvaluation(e Evaluation) {
 	if e.Label != "" {
 		attrs = append(attrs, semconv.GenAIEvaluationScoreLabelKey.String(e.Label))
 	}
-	if e.Explanation != "" {
+	// The explanation is content (IsContentKey): on the span only by the
+	// user's opt-in. It is not handed to the audit processor either, which
+	// would have nowhere but the plaintext metadata to put it.
+	if e.Explanation != "" && !c.noContent && c.content.OnSpan() {
 		attrs = append(attrs, semconv.GenAIEvaluationExplanationKey.String(e.Explanation))
 	}
 	c.span.AddEvent(EvaluationEventName, trace.WithAttributes(attrs...))

@@ -94,3 +94,37 @@ func ExampleStartTool() {
 	// execute_tool get_weather internal true
 	// invoke_agent weather-agent internal false
 }
+
+// TestEvaluationExplanationIsContent: the explanation may quote the
+// content evaluated, so it goes on the gen_ai.evaluation.result event only
+// when the call's content goes on the span (WithContentOnSpan), and not
+// with WithContent(false); the verdict is recorded either way.
+func TestEvaluationExplanationIsContent(t *testing.T) {
+	const why = `the answer "SECRET reply" ignores "SECRET prompt"`
+	verdict := `[{"gen_ai.evaluation.name":"groundedness"} {"gen_ai.evaluation.score.label":"fail"}]`
+	for _, tc := range []struct {
+		name string
+		opts []otelaudit.CallOption
+		want string
+	}{
+		{"default", nil, verdict},
+		{"content on span", []otelaudit.CallOption{otelaudit.WithContentOnSpan(true)},
+			`[{"gen_ai.evaluation.name":"groundedness"} {"gen_ai.evaluation.score.label":"fail"} {"gen_ai.evaluation.explanation":"` +
+				`the answer \"SECRET reply\" ignores \"SECRET prompt\""}]`},
+		{"content on span, no content", []otelaudit.CallOption{otelaudit.WithContentOnSpan(true), otelaudit.WithContent(false)}, verdict},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, tp := newRecorder(t)
+			_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Model: "m"},
+				append([]otelaudit.CallOption{otelaudit.WithTracerProvider(tp)}, tc.opts...)...)
+			call.RecordEvaluation(otelaudit.Evaluation{Name: "groundedness", Label: "fail", Explanation: why})
+			call.End()
+			spans := rec.Ended()
+			require.Len(t, spans, 1)
+			require.Len(t, spans[0].Events(), 1)
+			ev := spans[0].Events()[0]
+			assert.Equal(t, otelaudit.EvaluationEventName, ev.Name)
+			assert.Equal(t, tc.want, fmt.Sprint(ev.Attributes))
+		})
+	}
+}
