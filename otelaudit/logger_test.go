@@ -2,6 +2,7 @@ package otelaudit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -134,6 +135,29 @@ func TestLoggerRejectsBadInput(t *testing.T) {
 	cancel()
 	_, err = l.Log(ctx, Interaction{Input: "x"})
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// TestLogErrorsQuoteNoMetadataValue: metadata is handled like content, so
+// an error about a metadata value names its key, never the value, in Log
+// and LogBatch.
+func TestLogErrorsQuoteNoMetadataValue(t *testing.T) {
+	const secret = "SECRET-PROMPT-7f3a"
+	l, err := NewLogger(storage.NewMemoryStorage(0))
+	require.NoError(t, err)
+	for _, md := range []map[string]any{
+		{"note": json.Number(secret)},
+		{"note": []any{"ok", json.Number("1e" + secret)}},
+		{"note": json.RawMessage(secret)},
+	} {
+		_, err := l.Log(t.Context(), Interaction{Input: "in", Metadata: md})
+		require.ErrorIs(t, err, storage.ErrInvalidEntry)
+		assert.NotContains(t, err.Error(), secret)
+		assert.NotContains(t, err.Error(), "'S'")
+		assert.Contains(t, err.Error(), `metadata: at ["note"]`)
+		_, err = l.LogBatch(t.Context(), []Interaction{{Input: "in"}, {Input: "in", Metadata: md}})
+		require.ErrorIs(t, err, storage.ErrInvalidEntry)
+		assert.NotContains(t, err.Error(), secret)
+	}
 }
 
 func TestLoggerBatchAndRange(t *testing.T) {

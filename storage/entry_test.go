@@ -315,3 +315,20 @@ func TestAppendTimestampMatchesLayout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(line), `"timestamp":"2025-12-31T21:30:00.000000100Z"`)
 }
+
+// TestInvalidMetadataErrorQuotesNoValue: metadata may hold anything, so
+// the errors of Validate and AppendJSON about a metadata value name the
+// problem and its key path, never the value ("errors never quote
+// content").
+func TestInvalidMetadataErrorQuotesNoValue(t *testing.T) {
+	const secret = "SECRET-PROMPT-7f3a"
+	e := &AuditEntry{ID: "a", Timestamp: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		Metadata: map[string]any{"ok": 1, "note": map[string]any{"deep": []any{json.Number(secret)}}}}
+	verr := e.Validate()
+	_, aerr := e.AppendJSON(nil)
+	for _, err := range []error{verr, aerr} {
+		require.ErrorIs(t, err, ErrInvalidEntry)
+		assert.NotContains(t, err.Error(), secret)
+		assert.Contains(t, err.Error(), `metadata: at ["note"]["deep"][0]: `)
+	}
+}

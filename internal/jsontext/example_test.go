@@ -8,7 +8,8 @@ import (
 )
 
 // AppendValue writes a nested value with its map keys sorted, so equal
-// values give equal bytes, and refuses values nested too deep.
+// values give equal bytes, and refuses values nested too deep; an error
+// names where (the key path), never the value.
 func ExampleAppendValue() {
 	v := map[string]any{
 		"user":  "ana",
@@ -24,7 +25,7 @@ func ExampleAppendValue() {
 	fmt.Println(errors.As(err, &deep), err)
 	// Output:
 	// {"meta":{"n":3,"none":null,"ok":true},"score":0.5,"tags":["a","b"],"user":"ana"} <nil>
-	// true nested deeper than 0 levels
+	// true at ["meta"]: nested deeper than 0 levels
 }
 
 // AppendString escapes quotes, control characters and U+2028 and keeps

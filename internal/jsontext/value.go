@@ -21,13 +21,95 @@ type TooDeepError struct{ Limit int }
 
 func (e *TooDeepError) Error() string { return fmt.Sprintf("nested deeper than %d levels", e.Limit) }
 
+// pathError is an error about a value inside the one given to
+// [AppendValue] or [CheckAny]: it names where, as the key path from the
+// given value down (["key"][index]...), and matches (errors.Is, As) the
+// error it wraps. Values may be content (metadata may hold anything), so
+// errors name the problem and the path, never the value.
+type pathError struct {
+	// steps are the path's steps innermost first, as the walk unwinds.
+	steps []string
+	err   error
+}
+
+// maxPathSteps is how many steps of a path an error shows (the outermost).
+const maxPathSteps = 8
+
+// maxKeyInPath is how many bytes of a key a path shows.
+const maxKeyInPath = 64
+
+func (e *pathError) Error() string {
+	var b strings.Builder
+	b.WriteString("at ")
+	n := len(e.steps)
+	for i := n - 1; i >= 0 && i >= n-maxPathSteps; i-- {
+		b.WriteString(e.steps[i])
+	}
+	if n > maxPathSteps {
+		b.WriteString("...")
+	}
+	b.WriteString(": ")
+	b.WriteString(e.err.Error())
+	return b.String()
+}
+
+func (e *pathError) Unwrap() error { return e.err }
+
+// inKey returns err, an error about the value of key k, as an error about
+// the map holding it.
+func inKey(err error, k string) error {
+	if len(k) > maxKeyInPath {
+		k = k[:maxKeyInPath] + "..."
+	}
+	return within(err, "["+strconv.Quote(k)+"]")
+}
+
+// inIndex returns err, an error about item i, as an error about the list.
+func inIndex(err error, i int) error {
+	return within(err, "["+strconv.Itoa(i)+"]")
+}
+
+func within(err error, step string) error {
+	if pe, ok := err.(*pathError); ok {
+		pe.steps = append(pe.steps, step)
+		return pe
+	}
+	return &pathError{steps: []string{step}, err: err}
+}
+
+// errNotNumber is the error for a json.Number that is not a JSON number.
+var errNotNumber = errors.New("a json.Number that is not a JSON number")
+
+// marshalError is the error for v, a value of another type than
+// AppendValue's own, that encoding/json failed to encode with err. It
+// names v's type, never its value: encoding/json's messages may quote it
+// (an invalid character of a json.RawMessage, the error of a MarshalJSON
+// or MarshalText method).
+func marshalError(v any, err error) error {
+	var ut *json.UnsupportedTypeError
+	if errors.As(err, &ut) {
+		return err // "json: unsupported type: chan int"
+	}
+	var uv *json.UnsupportedValueError
+	if errors.As(err, &uv) {
+		return fmt.Errorf("a %T holds a value JSON cannot encode (NaN, an infinity or a cycle)", v)
+	}
+	var me *json.MarshalerError
+	if errors.As(err, &me) {
+		return fmt.Errorf("a %s does not encode as JSON: its marshal method failed or wrote invalid JSON", me.Type)
+	}
+	return fmt.Errorf("a %T does not encode as JSON", v)
+}
+
 // AppendValue appends v to b as JSON text whose decoding (encoding/json)
 // equals v. The types JSON decoding produces, Go's integer types and
 // []string are encoded here; any other value goes through encoding/json.
 // Strings and keys must be valid UTF-8 ([ErrNotUTF8]); objects and arrays
 // may nest at most maxDepth levels, v itself being at level depth
 // ([TooDeepError]); map keys are sorted, so equal values encode to equal
-// bytes. On error the caller discards b.
+// bytes. On error the caller discards b. Errors name the problem and,
+// for a value inside v, its key path (at ["key"][0]: ...), never the value
+// itself, which may be content.
 func AppendValue(b []byte, v any, depth, maxDepth int) ([]byte, error) {
 	return appendValue(b, v, depth, maxDepth, true)
 }
@@ -67,7 +149,7 @@ func appendValue(b []byte, v any, depth, maxDepth int, write bool) ([]byte, erro
 		return b, nil
 	case json.Number:
 		if x == "" || !json.Valid([]byte(x)) || x[0] == '"' || x[0] == '{' || x[0] == '[' || x[0] == 't' || x[0] == 'f' || x[0] == 'n' {
-			return b, fmt.Errorf("%q is not a JSON number", string(x))
+			return b, errNotNumber
 		}
 		if write {
 			b = append(b, x...)
@@ -125,7 +207,7 @@ func appendValue(b []byte, v any, depth, maxDepth int, write bool) ([]byte, erro
 			}
 			var err error
 			if b, err = appendValue(b, el, depth+1, maxDepth, write); err != nil {
-				return b, err
+				return b, inIndex(err, i)
 			}
 		}
 		if write {
@@ -148,7 +230,7 @@ func appendValue(b []byte, v any, depth, maxDepth int, write bool) ([]byte, erro
 					return b, ErrNotUTF8
 				}
 				if _, err := appendValue(b, el, depth+1, maxDepth, false); err != nil {
-					return b, err
+					return b, inKey(err, k)
 				}
 			}
 			return b, nil
@@ -175,14 +257,14 @@ func appendValue(b []byte, v any, depth, maxDepth int, write bool) ([]byte, erro
 			b = append(b, ':')
 			var err error
 			if b, err = appendValue(b, x[k], depth+1, maxDepth, true); err != nil {
-				return b, err
+				return b, inKey(err, k)
 			}
 		}
 		return append(b, '}'), nil
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {
-		return b, err
+		return b, marshalError(v, err)
 	}
 	// encoding/json replaces invalid UTF-8 with the escape \ufffd (and
 	// writes a real U+FFFD as is), so the escape reveals a silent change.

@@ -138,3 +138,76 @@ func TestCheckValue(t *testing.T) {
 		}
 	}
 }
+
+// secretMarshaler fails with an error that quotes the value it holds, as
+// a careless MarshalJSON or MarshalText may.
+type secretMarshaler struct{ s string }
+
+func (m secretMarshaler) MarshalJSON() ([]byte, error) {
+	return nil, errors.New("cannot encode " + m.s)
+}
+func (m secretMarshaler) MarshalText() ([]byte, error) {
+	return nil, errors.New("cannot encode " + m.s)
+}
+
+// TestErrorsQuoteNoValue: a value may be content (metadata may hold
+// anything), so the errors of AppendValue and CheckAny name the problem
+// and where it is (the key path), never the value, nor encoding/json's
+// words about it.
+func TestErrorsQuoteNoValue(t *testing.T) {
+	const secret = "SECRET-7f3a"
+	for _, tc := range []struct {
+		name, path string
+		v          any
+	}{
+		{"json.Number", `at ["note"]: `, map[string]any{"note": json.Number(secret)}},
+		{"json.Number deep in lists and maps", `at ["a"]["deep"][1]: `,
+			map[string]any{"a": map[string]any{"deep": []any{json.Number("1"), json.Number("1e" + secret)}}}},
+		{"RawMessage that is not JSON", `at ["raw"]: `, map[string]any{"raw": json.RawMessage(secret)}},
+		{"MarshalJSON error quoting the value", `at ["m"]: `, map[string]any{"m": secretMarshaler{secret}}},
+		{"MarshalText error of a map key", `at ["m"]: `, map[string]any{"m": map[secretMarshaler]int{{secret}: 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := AppendValue(nil, tc.v, 1, 10)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, leak := range []string{secret, "'S'", "cannot encode"} {
+				if strings.Contains(err.Error(), leak) {
+					t.Errorf("the error quotes the value (%q): %v", leak, err)
+				}
+			}
+			if !strings.HasPrefix(err.Error(), tc.path) {
+				t.Errorf("the error does not name the path %s: %v", tc.path, err)
+			}
+			if cerr := CheckAny(tc.v, 1, 10); cerr == nil || cerr.Error() != err.Error() {
+				t.Errorf("CheckAny = %v, AppendValue's error is %v", cerr, err)
+			}
+		})
+	}
+}
+
+// TestErrorPath: the key path of an error, its matching (errors.Is, As)
+// kept, and a deep path cut short.
+func TestErrorPath(t *testing.T) {
+	_, err := AppendValue(nil, map[string]any{"k": []any{"ok", map[string]any{"x\"y": "\xff"}}}, 1, 10)
+	if !errors.Is(err, ErrNotUTF8) || err.Error() != `at ["k"][1]["x\"y"]: `+ErrNotUTF8.Error() {
+		t.Errorf("error = %v", err)
+	}
+	_, err = AppendValue(nil, "\xff", 1, 10)
+	if err != ErrNotUTF8 {
+		t.Errorf("a top-level error has no path: %v", err)
+	}
+	deep := any("leaf")
+	for range 50 {
+		deep = []any{deep}
+	}
+	_, err = AppendValue(nil, map[string]any{"k": deep}, 1, 20)
+	var tooDeep *TooDeepError
+	if !errors.As(err, &tooDeep) || tooDeep.Limit != 20 {
+		t.Errorf("error = %v", err)
+	}
+	if want := `at ["k"][0][0][0][0][0][0][0]...: nested deeper than 20 levels`; err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+}
