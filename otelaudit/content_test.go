@@ -158,6 +158,29 @@ func TestDecryptBadInput(t *testing.T) {
 	assert.NotContains(t, err.Error(), key)
 }
 
+// TestDecryptErrorQuotesNoPlaintext: content that is not Fernet
+// ciphertext may be plaintext (an entry written before encryption was
+// turned on), so the error about it quotes none of it, not even the part
+// before a colon that looks like a scheme; the one other scheme of this
+// module, KMS envelopes, is still named.
+func TestDecryptErrorQuotesNoPlaintext(t *testing.T) {
+	key, err := GenerateKey()
+	require.NoError(t, err)
+	m, err := NewEncryptionManager(key)
+	require.NoError(t, err)
+	for _, pt := range []string{"SECRET-PROMPT-7f3a: what is the answer?", "secret: value", "a:b"} {
+		_, err := m.Decrypt(pt)
+		require.ErrorIs(t, err, ErrDecrypt)
+		require.ErrorIs(t, err, ErrOtherScheme)
+		before, _, _ := strings.Cut(pt, ":")
+		assert.NotContains(t, err.Error(), `"`+before+`"`)
+		assert.NotContains(t, err.Error(), "SECRET")
+	}
+	_, err = m.Decrypt("kms:arn:aws:kms:eu-west-1:1:key/k:d3JhcHBlZA:c2VhbGVk")
+	require.ErrorIs(t, err, ErrOtherScheme)
+	assert.Contains(t, err.Error(), `"kms"`)
+}
+
 func TestNewEncryptionManagerRejectsBadKeys(t *testing.T) {
 	_, err := NewEncryptionManager()
 	assert.ErrorIs(t, err, ErrInvalidKey)

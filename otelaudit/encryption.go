@@ -86,7 +86,9 @@ var ErrUnknownKey = errors.New("otelaudit: content was encrypted with a key that
 // ErrOtherScheme is matched (errors.Is), together with [ErrDecrypt], by
 // the error a [Cipher] returns for ciphertext of a scheme it does not
 // handle, such as KMS-enveloped content given to a Fernet ring. The error
-// names the scheme. [MultiCipher] uses it to find the cipher that does.
+// names the scheme when it is one this module writes, and otherwise
+// quotes nothing of the content (which may be plaintext). [MultiCipher]
+// uses it to find the cipher that does.
 var ErrOtherScheme = errors.New("otelaudit: ciphertext of another scheme")
 
 // FernetPrefix starts the ciphertext [EncryptionManager.Encrypt] writes:
@@ -279,8 +281,10 @@ const (
 // bare Fernet token), for which every key of the ring is tried. Tokens
 // carry their creation time, which is not checked (no TTL): audit content
 // must stay readable for the whole retention period. Errors match
-// [ErrDecrypt] (and [ErrUnknownKey] when the named key is not in the ring)
-// and never panic on malformed input.
+// [ErrDecrypt] (and [ErrUnknownKey] when the named key is not in the ring,
+// [ErrOtherScheme] for content that is not Fernet ciphertext), never
+// quote the content (which may be plaintext) and never panic on malformed
+// input.
 func (m *EncryptionManager) Decrypt(ciphertext string) (string, error) {
 	s := strings.TrimSpace(ciphertext)
 	keys := m.keys
@@ -300,7 +304,15 @@ func (m *EncryptionManager) Decrypt(ciphertext string) (string, error) {
 		}
 		s = tok
 	} else if scheme, _, ok := strings.Cut(s, ":"); ok {
-		return "", fmt.Errorf("%w: %w: content is %q ciphertext, and this is a Fernet key ring", ErrDecrypt, ErrOtherScheme, sanitizeKeyID(scheme))
+		// What precedes the colon is not quoted: the content may be
+		// plaintext (an entry stored before encryption was turned on).
+		// The one other scheme of this module, awskeys.KMSPrefix, is
+		// named.
+		if scheme == "kms" {
+			return "", fmt.Errorf("%w: %w: content is \"kms\" ciphertext, and this is a Fernet key ring", ErrDecrypt, ErrOtherScheme)
+		}
+		return "", fmt.Errorf("%w: %w: content is not Fernet ciphertext (another scheme, or not encrypted), and this is a Fernet key ring",
+			ErrDecrypt, ErrOtherScheme)
 	}
 	tok, err := tokenBytes(s)
 	if err != nil {
