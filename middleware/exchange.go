@@ -464,6 +464,9 @@ func (x *exchange) respond(status int, h http.Header, uncompressed bool, content
 		x.setContent(otelaudit.AuditMetadataKey(MetadataNotDecoded).String(ce))
 	case x.ext != nil || status >= 400:
 		x.mode = modeBuffer
+		// An error reply is decoded as a success reply is: its error
+		// code is in the body. (An Extractor gets the bytes as they came.)
+		x.gzip = x.ext == nil && ce == "gzip"
 	case mt == "text/event-stream":
 		x.mode = modeSSE
 		x.stream = genai.NewStream(x.api, x.limit)

@@ -1,0 +1,84 @@
+package middleware_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit-go/internal/fakellm"
+)
+
+// chatRequestBody is a Chat Completions request whose prompt the error
+// tests look for where it must not be.
+const chatRequestBody = `{"model":"gpt-4o","messages":[{"role":"user","content":"secret prompt"}]}`
+
+// postChat sends chatRequestBody to url's Chat Completions path through c,
+// with Accept-Encoding: gzip when gz is set (so that the transport leaves
+// a gzip reply encoded).
+func postChat(t *testing.T, c *http.Client, url string, gz bool) *http.Response {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/v1/chat/completions", strings.NewReader(chatRequestBody))
+	require.NoError(t, err)
+	if gz {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	return resp
+}
+
+// TestGzipErrorReplyGivesProviderCode: a gzip error reply gives the
+// provider's error code whether the transport decoded it or passed it on
+// encoded (the caller asked for gzip; then also when closed unread: its
+// small body is drained, still encoded), and the caller still gets the
+// gzip bytes.
+func TestGzipErrorReplyGivesProviderCode(t *testing.T) {
+	errBody := fakellm.ErrorBody("openai", http.StatusTooManyRequests, "slow down")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		_, _ = zw.Write(errBody)
+		_ = zw.Close()
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write(b.Bytes())
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name     string
+		gz, read bool
+	}{
+		{"decoded by the transport, read", false, true},
+		{"passed on encoded, read", true, true},
+		{"passed on encoded, closed unread", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t)
+			resp := postChat(t, r.client(), srv.URL, tc.gz)
+			if tc.read {
+				raw, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
+				if tc.gz {
+					zr, err := gzip.NewReader(bytes.NewReader(raw))
+					require.NoError(t, err, "the caller gets the gzip bytes")
+					raw, err = io.ReadAll(zr)
+					require.NoError(t, err)
+				}
+				assert.Equal(t, errBody, raw)
+			}
+			require.NoError(t, resp.Body.Close())
+			es := r.entries(t)
+			require.Len(t, es, 1)
+			assert.Equal(t, "rate_limit_exceeded", es[0].Metadata["error.type"])
+		})
+	}
+}
