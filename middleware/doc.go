@@ -69,5 +69,9 @@
 //
 // At most [DefaultMaxBodySize] (1 MiB, [WithMaxBodySize]) of each body, and
 // of a stream's reassembled output, is kept for the audit; beyond it the
-// entry's metadata has request_truncated / response_truncated.
+// entry's metadata has request_truncated / response_truncated. A stream's
+// choices, candidates, content blocks, output items and tool calls are
+// reassembled up to index 1023, far above what providers allow (OpenAI's
+// n goes up to 128), and up to 4096 of them in all; what an index beyond
+// that carried is left out, and the entry says response_truncated.
 package middleware

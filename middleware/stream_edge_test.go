@@ -67,3 +67,34 @@ func TestChunksAfterDONEIgnored(t *testing.T) {
 	assert.Equal(t, "Hello", *es[0].OutputContent)
 	assert.NotContains(t, es[0].Metadata, "error.type")
 }
+
+// TestManyChoicesStreamMatchesNonStream: a reply of 80 choices (OpenAI
+// accepts n up to 128) gives the same entry streamed as not: every
+// choice, the same output hash and finish reasons, nothing truncated.
+func TestManyChoicesStreamMatchesNonStream(t *testing.T) {
+	const n = 80
+	var whole, events []string
+	for i := range n {
+		whole = append(whole, fmt.Sprintf(`{"index":%d,"message":{"role":"assistant","content":"c%d"},"finish_reason":"stop"}`, i, i))
+		events = append(events, fmt.Sprintf(`{"id":"x","model":"gpt-4o","choices":[{"index":%d,"delta":{"role":"assistant","content":"c%d"},"finish_reason":"stop"}]}`, i, i))
+	}
+	events = append(events, "[DONE]")
+	stream := sseServer(t, events...)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"x","model":"gpt-4o","choices":[`+strings.Join(whole, ",")+`]}`)
+	}))
+	defer srv.Close()
+
+	r := newRig(t)
+	streamCall(t, r, srv.URL)
+	streamCall(t, r, stream.URL)
+	es := r.entries(t)
+	require.Len(t, es, 2)
+	assert.Equal(t, n, strings.Count(str(es[0].OutputContent), "\n")+1, "every choice, not streamed")
+	assert.Equal(t, str(es[0].OutputContent), str(es[1].OutputContent))
+	assert.Equal(t, es[0].OutputHash, es[1].OutputHash)
+	assert.Equal(t, es[0].Metadata["gen_ai.response.finish_reasons"], es[1].Metadata["gen_ai.response.finish_reasons"])
+	assert.NotContains(t, es[1].Metadata, middleware.MetadataResponseTruncated)
+}

@@ -361,23 +361,23 @@ func (s *Stream) converseEvent(typ string, ev jsontape.Value) {
 	switch typ {
 	case "messageStart":
 	case "contentBlockStart":
-		i := int(intOf(ev.Get("contentBlockIndex")))
-		if !index(i) {
+		b := slot(s, &s.blocks, int(intOf(ev.Get("contentBlockIndex"))))
+		if b == nil {
 			return
 		}
-		s.blocks = grow(s.blocks, i)
 		if tu := path(ev, "start", "toolUse"); tu.IsObject() {
-			s.blocks[i].kind = "tool_use"
-			s.blocks[i].tool = &toolAcc{id: str(tu.Get("toolUseId")), name: str(tu.Get("name"))}
+			b.kind = "tool_use"
+			b.tool = &toolAcc{id: str(tu.Get("toolUseId")), name: str(tu.Get("name"))}
 		}
 	case "contentBlockDelta":
-		i := int(intOf(ev.Get("contentBlockIndex")))
 		d := ev.Get("delta")
-		if !index(i) || !d.IsObject() {
+		if !d.IsObject() {
 			return
 		}
-		s.blocks = grow(s.blocks, i)
-		b := &s.blocks[i]
+		b := slot(s, &s.blocks, int(intOf(ev.Get("contentBlockIndex"))))
+		if b == nil {
+			return
+		}
 		switch {
 		case d.Get("text").Kind() == jsontape.String:
 			if b.kind == "" {

@@ -252,12 +252,10 @@ func (s *Stream) gemini(doc jsontape.Value) {
 	}
 	s.details.merge(usageDetails(u))
 	for c := range each(doc.Get("candidates")) {
-		i := int(intOf(c.Get("index")))
-		if !index(i) {
+		gc := slot(s, &s.gcands, int(intOf(c.Get("index"))))
+		if gc == nil {
 			continue
 		}
-		s.gcands = grow(s.gcands, i)
-		gc := &s.gcands[i]
 		gc.seen = true
 		for p := range each(path(c, "content", "parts")) {
 			if !p.IsObject() {
@@ -272,11 +270,13 @@ func (s *Stream) gemini(doc jsontape.Value) {
 				s.b.add(&gc.parts[len(gc.parts)-1].text, part.Content)
 				continue
 			}
-			if len(gc.parts) < maxIndex {
-				// The part's strings share the event's private copy
-				// (see Event): they may be kept.
-				gc.parts = append(gc.parts, partAcc{kind: kind, item: &part})
+			if len(gc.parts) >= maxIndex {
+				s.b.truncated = true // not dropped without a trace
+				continue
 			}
+			// The part's strings share the event's private copy (see
+			// Event): they may be kept.
+			gc.parts = append(gc.parts, partAcc{kind: kind, item: &part})
 		}
 		if f := str(get1(c, "finishReason", "finish_reason")); f != "" {
 			gc.finish = f

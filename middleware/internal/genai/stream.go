@@ -6,9 +6,18 @@ import (
 	"github.com/otelaudit/otelaudit-go/internal/jsontape"
 )
 
-// maxIndex bounds the choice, block and output indexes a stream may use, so
-// that hostile indexes cannot make the accumulator allocate.
-const maxIndex = 64
+// maxIndex bounds the choice, candidate, content block, output item and
+// tool call indexes a stream may use. It is above every provider's maximum
+// (OpenAI's n goes up to 128, Gemini's candidateCount to 8; blocks, items
+// and tool calls have no documented limit but come nowhere near it).
+const maxIndex = 1024
+
+// maxSlots bounds the entries a stream's index lists hold together: an
+// index makes the list grow to it, so without this bound hostile indexes
+// (each below maxIndex, in every choice) could make the accumulator
+// allocate far more than the events it was fed. 4096 entries are a few
+// hundred KiB at most.
+const maxSlots = 4096
 
 // budget is the byte allowance shared by every text a stream accumulates.
 type budget struct {
@@ -68,6 +77,8 @@ type Stream struct {
 	errType string
 	final   *Response // a complete reply carried by a terminal event
 	parser  jsontape.Parser
+	// slots counts the entries the index lists below hold (see slot).
+	slots int
 
 	choices []choiceAcc  // chat completions / completions, by choice index
 	blocks  []partAcc    // Anthropic and Bedrock content blocks / Responses output items, by index
@@ -142,7 +153,22 @@ func (s *Stream) Event(typ string, data []byte) {
 	}
 }
 
-func index(i int) bool { return i >= 0 && i < maxIndex }
+// slot returns entry i of *xs, growing the list to hold it, or nil when i
+// is out of bounds (negative, at or above maxIndex, or past the stream's
+// maxSlots). What a refused index carried is missing from the reply, so the
+// reply is then marked truncated: it is never dropped without a trace.
+func slot[T any](s *Stream, xs *[]T, i int) *T {
+	if i >= 0 && i < len(*xs) {
+		return &(*xs)[i]
+	}
+	if i < 0 || i >= maxIndex || s.slots+i+1-len(*xs) > maxSlots {
+		s.b.truncated = true
+		return nil
+	}
+	s.slots += i + 1 - len(*xs)
+	*xs = grow(*xs, i)
+	return &(*xs)[i]
+}
 
 func grow[T any](xs []T, i int) []T {
 	for len(xs) <= i {
@@ -169,12 +195,10 @@ func (s *Stream) chat(doc jsontape.Value) {
 		s.details.merge(usageDetails(u))
 	}
 	for c := range each(doc.Get("choices")) {
-		i := int(intOf(c.Get("index")))
-		if !index(i) {
+		ch := slot(s, &s.choices, int(intOf(c.Get("index"))))
+		if ch == nil {
 			continue
 		}
-		s.choices = grow(s.choices, i)
-		ch := &s.choices[i]
 		ch.seen = true
 		d := c.Get("delta")
 		if r := str(d.Get("role")); r != "" {
@@ -190,15 +214,14 @@ func (s *Stream) chat(doc jsontape.Value) {
 			s.b.add(&ch.refusal, t.Str())
 		}
 		for tc := range each(d.Get("tool_calls")) {
-			ti := int(intOf(tc.Get("index")))
-			if !index(ti) {
+			tp := slot(s, &ch.tools, int(intOf(tc.Get("index"))))
+			if tp == nil {
 				continue
 			}
-			ch.tools = grow(ch.tools, ti)
-			if ch.tools[ti] == nil {
-				ch.tools[ti] = &toolAcc{}
+			if *tp == nil {
+				*tp = &toolAcc{}
 			}
-			t := ch.tools[ti]
+			t := *tp
 			if id := str(tc.Get("id")); id != "" {
 				t.id = id
 			}
@@ -225,13 +248,14 @@ func (s *Stream) anthropic(typ string, ev jsontape.Value) {
 			s.details.merge(usageDetails(m.Get("usage")))
 		}
 	case "content_block_start":
-		i := int(intOf(ev.Get("index")))
 		cb := ev.Get("content_block")
-		if !index(i) || !cb.IsObject() {
+		if !cb.IsObject() {
 			return
 		}
-		s.blocks = grow(s.blocks, i)
-		b := &s.blocks[i]
+		b := slot(s, &s.blocks, int(intOf(ev.Get("index"))))
+		if b == nil {
+			return
+		}
 		b.kind = str(cb.Get("type"))
 		switch b.kind {
 		case "tool_use", "server_tool_use", "mcp_tool_use":
@@ -248,13 +272,14 @@ func (s *Stream) anthropic(typ string, ev jsontape.Value) {
 			}
 		}
 	case "content_block_delta":
-		i := int(intOf(ev.Get("index")))
 		d := ev.Get("delta")
-		if !index(i) || !d.IsObject() {
+		if !d.IsObject() {
 			return
 		}
-		s.blocks = grow(s.blocks, i)
-		b := &s.blocks[i]
+		b := slot(s, &s.blocks, int(intOf(ev.Get("index"))))
+		if b == nil {
+			return
+		}
 		switch str(d.Get("type")) {
 		case "text_delta":
 			if b.kind == "" {
@@ -304,12 +329,10 @@ func (s *Stream) responses(typ string, ev jsontape.Value) {
 	case "response.created", "response.in_progress":
 		s.id, s.model = str(path(ev, "response", "id")), str(path(ev, "response", "model"))
 	case "response.output_text.delta", "response.refusal.delta":
-		i := int(intOf(ev.Get("output_index")))
-		if !index(i) {
+		b := slot(s, &s.blocks, int(intOf(ev.Get("output_index"))))
+		if b == nil {
 			return
 		}
-		s.blocks = grow(s.blocks, i)
-		b := &s.blocks[i]
 		if b.kind == "" {
 			b.kind = "text"
 			if typ == "response.refusal.delta" {
@@ -318,14 +341,13 @@ func (s *Stream) responses(typ string, ev jsontape.Value) {
 		}
 		s.b.add(&b.text, str(ev.Get("delta")))
 	case "response.output_item.done":
-		i := int(intOf(ev.Get("output_index")))
-		if !index(i) {
+		b := slot(s, &s.blocks, int(intOf(ev.Get("output_index"))))
+		if b == nil {
 			return
 		}
-		s.blocks = grow(s.blocks, i)
 		if it := ev.Get("item"); str(it.Get("type")) == "function_call" {
 			p, _ := parseBlock(it)
-			s.blocks[i].item = &p
+			b.item = &p
 		}
 	case "response.completed", "response.incomplete", "response.failed":
 		if r := ev.Get("response"); r.IsObject() {
