@@ -171,7 +171,9 @@ func (b *wrappedBody) Close() error {
 		// the small rest so the entry gets the provider's error code.
 		_, _ = io.Copy(b.x, io.LimitReader(b.rc, maxErrorDrain))
 	}
-	err := b.rc.Close()
+	// The caller's close is recorded before the inner body is closed:
+	// closing it wakes a Read blocked in another goroutine, whose error
+	// must not be taken for a broken stream.
 	b.x.finish(nil, true)
-	return err
+	return b.rc.Close()
 }
