@@ -35,6 +35,13 @@ import (
 //     body, or at its Close. A stream closed before its end, or broken
 //     mid-event, is recorded with the partial output and an error type
 //     ([ErrorTypeStreamAbandoned], [ErrorTypeStreamInterrupted]).
+//   - Closing a reply never waits on the server. An error reply of
+//     known length up to 64 KiB closed unread (as SDKs do before a
+//     retry) has its rest read for the provider's error code, but for at
+//     most 20 ms: the rest normally comes with the headers. Past that the
+//     call is recorded with what was read, else the HTTP status, and the
+//     body is closed, which ends the read (net/http's bodies end a
+//     pending Read when closed). The span has ended when Close returns.
 //   - A request rejected by a [Filter] goes straight to base.
 //
 // The returned RoundTripper is safe for concurrent use if base is.
@@ -165,15 +172,49 @@ func (b *wrappedBody) Read(p []byte) (int, error) {
 // its error type.
 const maxErrorDrain = 64 << 10
 
+// errorDrainBudget bounds how long Close waits for the rest of an unread
+// error reply. An error body normally comes with the headers and is read
+// at once; a server that stalls it must not hold up the caller's Close
+// (SDKs close the body before each retry).
+const errorDrainBudget = 20 * time.Millisecond
+
 func (b *wrappedBody) Close() error {
 	if b.x.wantsDrain() {
 		// An error reply closed unread (SDKs do so before a retry): read
 		// the small rest so the entry gets the provider's error code.
-		_, _ = io.Copy(b.x, io.LimitReader(b.rc, maxErrorDrain))
+		if closed, err := b.drain(); closed {
+			return err
+		}
 	}
 	// The caller's close is recorded before the inner body is closed:
 	// closing it wakes a Read blocked in another goroutine, whose error
 	// must not be taken for a broken stream.
 	b.x.finish(nil, true)
 	return b.rc.Close()
+}
+
+// drain reads what is left of an unread error reply (at most
+// maxErrorDrain) into the capture for at most errorDrainBudget. When the
+// rest came in time it returns false: Close goes on as for any body. When
+// it did not, drain ends the call with what was read (finish takes the
+// error type from it, else from the status), then closes the inner body,
+// which ends the pending read, and returns true with Close's error: the
+// reading goroutine has returned before drain does.
+func (b *wrappedBody) drain() (closed bool, err error) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(b.x, io.LimitReader(b.rc, maxErrorDrain))
+	}()
+	t := time.NewTimer(errorDrainBudget)
+	defer t.Stop()
+	select {
+	case <-done:
+		return false, nil
+	case <-t.C:
+	}
+	b.x.finish(nil, true)
+	err = b.rc.Close()
+	<-done
+	return true, err
 }
