@@ -43,7 +43,13 @@ const (
 	// ErrorTypeResponseIncomplete: a non-streaming body ended or was closed
 	// before it could be read whole.
 	ErrorTypeResponseIncomplete = "response_incomplete"
-	// ErrorTypeCanceled and ErrorTypeTimeout: the call's context ended.
+	// ErrorTypeCanceled and ErrorTypeTimeout: the call's context ended,
+	// before the reply or while its body was read: timeout when its
+	// deadline passed (http.Client's Timeout included) or it was canceled
+	// with a timeout as its cause (context.Cause), canceled otherwise;
+	// whatever error net/http returned for it. A timeout of the
+	// connection itself (a net.Error) is a timeout too, except mid-stream
+	// (ErrorTypeStreamInterrupted).
 	ErrorTypeCanceled = "canceled"
 	ErrorTypeTimeout  = "timeout"
 	// ErrorTypePanic: the wrapped handler panicked.
@@ -99,6 +105,10 @@ type exchange struct {
 	// body is the response body the client gets (Transport), kept here so
 	// that it is not an allocation of its own.
 	body wrappedBody
+	// reqCtx is the client request's own context (Transport), nil for a
+	// server span: whether it ended tells a timeout or a cancellation from
+	// other failures (see endedType).
+	reqCtx context.Context
 	// attrBuf backs the attributes begin gives the span at its start, then
 	// those finish sets: both are copied by the span, and each is done
 	// with its slice when it returns.
@@ -608,12 +618,48 @@ func errorTypeOf(err error) string {
 	return semconv.ErrorType(err).Value.AsString()
 }
 
+// endedType returns ErrorTypeTimeout or ErrorTypeCanceled when the client
+// request's context ended (or its deadline passed), else "". A call that
+// failed then failed because of it, whatever error net/http returned: on
+// http.Client's Timeout it may give the bare "net/http: request canceled"
+// (it cancels through Request.Cancel as well as through the deadline it
+// puts on the context, and either may win), or a closed connection's
+// error mid-body. The deadline is looked at, not only Err: the context's
+// own timer may not have fired yet when the error comes.
+func (x *exchange) endedType() string {
+	if x.reqCtx == nil {
+		return ""
+	}
+	err := x.reqCtx.Err()
+	if err == nil {
+		if d, ok := x.reqCtx.Deadline(); ok && !time.Now().Before(d) {
+			return ErrorTypeTimeout
+		}
+		return ""
+	}
+	// Canceled with a cause that is a timeout (context.WithCancelCause)
+	// is a timeout too.
+	if errors.Is(err, context.DeadlineExceeded) || errorTypeOf(context.Cause(x.reqCtx)) == ErrorTypeTimeout {
+		return ErrorTypeTimeout
+	}
+	return ErrorTypeCanceled
+}
+
+// failType is the error type of a call that err ended: endedType when the
+// context ended, else errorTypeOf(err).
+func (x *exchange) failType(err error) string {
+	if t := x.endedType(); t != "" {
+		return t
+	}
+	return errorTypeOf(err)
+}
+
 // fail ends the call at once for a transport error (no response).
 func (x *exchange) fail(err error) {
 	if !x.ended.CompareAndSwap(false, true) {
 		return
 	}
-	x.setError(errorTypeOf(err))
+	x.setError(x.failType(err))
 	x.span.End()
 }
 
@@ -685,7 +731,7 @@ func (x *exchange) finish(readErr error, early bool) {
 			errType = strconv.Itoa(x.status)
 		}
 		if errType == "" && readErr != nil {
-			errType = errorTypeOf(readErr)
+			errType = x.failType(readErr)
 		}
 		if x.truncated {
 			content = append(content, otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
@@ -708,7 +754,13 @@ func (x *exchange) finish(readErr error, early bool) {
 		}
 		errType = res.ErrorType
 		if errType == "" && !x.stream.Done() {
+			ended := ""
+			if readErr != nil {
+				ended = x.endedType()
+			}
 			switch {
+			case ended != "":
+				errType = ended
 			case readErr != nil && (errors.Is(readErr, context.Canceled) || errors.Is(readErr, context.DeadlineExceeded)):
 				errType = errorTypeOf(readErr)
 			case readErr != nil:
@@ -778,7 +830,7 @@ func (x *exchange) finish(readErr error, early bool) {
 			attrs, out = x.appendReply(attrs, &genai.Response{Messages: rawMessage("assistant", body)})
 		}
 		if errType == "" && readErr != nil {
-			errType = errorTypeOf(readErr)
+			errType = x.failType(readErr)
 			if errType != ErrorTypeCanceled && errType != ErrorTypeTimeout {
 				errType = ErrorTypeResponseIncomplete
 			}
