@@ -50,6 +50,11 @@
 // instructions, output messages and finish reasons, usage (absent stays
 // unknown, never 0), response id and model, error type (the provider's
 // error code, type or status, else the HTTP status), conversation id.
+// error.type is a short low-cardinality identifier: a code, type, status,
+// header or exception type taken from a reply is recorded only when it is
+// 1 to 64 bytes of ASCII letters, digits and . _ - : / (free text, which
+// a gateway could fill with the prompt, is not), else the next of them
+// that is, else the HTTP status.
 //
 // # Unknown requests and bad input
 //

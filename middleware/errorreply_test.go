@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -79,6 +80,56 @@ func TestGzipErrorReplyGivesProviderCode(t *testing.T) {
 			es := r.entries(t)
 			require.Len(t, es, 1)
 			assert.Equal(t, "rate_limit_exceeded", es[0].Metadata["error.type"])
+		})
+	}
+}
+
+// TestErrorTypeNeverQuotesThePrompt: an error code, type or
+// X-Amzn-ErrorType header that is free text (here quoting the prompt, as
+// a gateway might) is not recorded: error.type is the HTTP status, and the
+// prompt is nowhere on the span or in the entry's metadata.
+func TestErrorTypeNeverQuotesThePrompt(t *testing.T) {
+	for _, tc := range []struct {
+		name, path, header, body, want string
+	}{
+		{"OpenAI code", "/v1/chat/completions", "",
+			`{"error":{"message":"blocked","code":"policy: 'secret prompt' is not allowed"}}`, "400"},
+		{"OpenAI code too long for an identifier", "/v1/chat/completions", "",
+			`{"error":{"code":"` + strings.Repeat("secret_prompt_", 5) + `"}}`, "400"},
+		{"Bedrock header", "/model/amazon.nova-lite-v1:0/converse", "secret prompt was rejected:http://gateway/",
+			`{"message":"blocked"}`, "400"},
+		{"Bedrock header, an identifier", "/model/amazon.nova-lite-v1:0/converse", "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/",
+			`{"message":"blocked"}`, "ValidationException"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "application/json")
+				if tc.header != "" {
+					w.Header().Set("X-Amzn-ErrorType", tc.header)
+				}
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			r := newRig(t)
+			resp, err := r.client().Post(srv.URL+tc.path, "application/json", strings.NewReader(chatRequestBody))
+			require.NoError(t, err)
+			_, _ = io.Copy(io.Discard, resp.Body)
+			require.NoError(t, resp.Body.Close())
+
+			es := r.entries(t)
+			require.Len(t, es, 1)
+			assert.Equal(t, tc.want, es[0].Metadata["error.type"])
+			for k, v := range es[0].Metadata {
+				assert.NotContains(t, fmt.Sprint(v), "secret", "metadata %s", k)
+			}
+			for _, s := range r.spans.Ended() {
+				assert.Equal(t, tc.want, s.Status().Description)
+				for _, kv := range s.Attributes() {
+					assert.NotContains(t, kv.Value.Emit(), "secret", "span attribute %s", kv.Key)
+				}
+			}
 		})
 	}
 }

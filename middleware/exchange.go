@@ -910,10 +910,14 @@ func appendParams(attrs []attribute.KeyValue, pr *genai.Request) []attribute.Key
 
 // awsErrorType returns the error type AWS services name in the
 // X-Amzn-ErrorType header ("ValidationException:http://..." gives
-// "ValidationException"), or "".
+// "ValidationException"), or "" when there is none or it is not a
+// genai.ValidErrorType (free text a gateway put there).
 func awsErrorType(h http.Header) string {
 	t, _, _ := strings.Cut(h.Get("X-Amzn-ErrorType"), ":")
-	return strings.TrimSpace(t)
+	if t = strings.TrimSpace(t); !genai.ValidErrorType(t) {
+		return ""
+	}
+	return t
 }
 
 // bedrockTokenHeaders fills the token counts a Bedrock InvokeModel reply

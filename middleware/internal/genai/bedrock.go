@@ -469,15 +469,16 @@ func (s *Stream) invokeChunk(doc jsontape.Value) {
 // EventStreamMessage feeds one message of an AWS event stream (Bedrock's
 // ConverseStream and InvokeModelWithResponseStream): its ":message-type",
 // ":event-type", ":exception-type" or ":error-code", and payload. An
-// exception or error message ends the stream with that type as error.type;
-// a "chunk" event carries the model's own chunk, base64 in its "bytes"
-// member, with the invocation metrics Bedrock adds to the last one.
+// exception or error message ends the stream with that type as error.type
+// (when it is a [ValidErrorType], else "exception" or "error"); a "chunk"
+// event carries the model's own chunk, base64 in its "bytes" member, with
+// the invocation metrics Bedrock adds to the last one.
 func (s *Stream) EventStreamMessage(messageType, eventType, errorType string, payload []byte) {
 	switch messageType {
 	case "exception", "error":
-		s.errType = strings.Clone(errorType)
-		if s.errType == "" {
-			s.errType = messageType
+		s.errType = messageType
+		if ValidErrorType(errorType) {
+			s.errType = strings.Clone(errorType)
 		}
 		s.done = true
 		return

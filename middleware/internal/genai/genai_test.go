@@ -172,6 +172,44 @@ func TestErrorType(t *testing.T) {
 	assert.Equal(t, "invalid_request_error", ErrorType(400, []byte(`{"error":{"type":"invalid_request_error","code":null}}`)))
 }
 
+// TestErrorTypeOnlyIdentifiers: a code, type or status that is not a short
+// identifier (free text, which may quote the prompt) is never error.type:
+// the next field that is one is, else the HTTP status (in a stream,
+// "error", or the event-stream message type).
+func TestErrorTypeOnlyIdentifiers(t *testing.T) {
+	long := strings.Repeat("x", 65)
+	for _, tc := range []struct {
+		name, body, want string
+	}{
+		{"code quotes the prompt", `{"error":{"code":"rejected: secret prompt"}}`, "400"},
+		{"code quotes the prompt, type is one", `{"error":{"code":"rejected: secret prompt","type":"invalid_request_error"}}`, "invalid_request_error"},
+		{"type is free text", `{"error":{"type":"Your prompt secret prompt was flagged"}}`, "400"},
+		{"status is free text", `{"error":{"status":"secret prompt"}}`, "400"},
+		{"code too long", `{"error":{"code":"` + long + `"}}`, "400"},
+		{"code of 64 bytes", `{"error":{"code":"` + long[:64] + `"}}`, long[:64]},
+		{"code with newline", `{"error":{"code":"bad\nprompt"}}`, "400"},
+		{"code not ASCII", `{"error":{"code":"refusé"}}`, "400"},
+		{"numeric code", `{"error":{"code":429}}`, "429"},
+		{"numeric code with exponent sign", `{"error":{"code":4e+2}}`, "400"},
+		{"identifier with . : /", `{"error":{"code":"google.rpc/QuotaFailure:v1"}}`, "google.rpc/QuotaFailure:v1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, ErrorType(400, []byte(tc.body)))
+		})
+	}
+
+	s := replay(APIChatCompletions, "data: {\"error\":{\"code\":\"secret prompt\"}}\n\n")
+	assert.Equal(t, "error", s.Result().ErrorType, "chat stream")
+	s = replay(APIAnthropic, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"secret prompt\"}}\n\n")
+	assert.Equal(t, "error", s.Result().ErrorType, "Anthropic stream")
+	s = NewStream(APIBedrockConverse, 0)
+	s.EventStreamMessage("exception", "", "secret prompt", nil)
+	assert.Equal(t, "exception", s.Result().ErrorType, "AWS event stream")
+	s = NewStream(APIBedrockConverse, 0)
+	s.EventStreamMessage("exception", "", "throttlingException", nil)
+	assert.Equal(t, "throttlingException", s.Result().ErrorType, "AWS event stream")
+}
+
 // replay feeds a recorded stream through the SSE parser (or NDJSON lines)
 // into a Stream.
 func replay(api API, body string) *Stream {

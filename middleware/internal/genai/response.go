@@ -52,27 +52,49 @@ func usageCounts(u jsontape.Value, dst *tokenSlots) (in, out *int64) {
 }
 
 // errorType picks error.type from an error value: the provider's code when
-// it is a string, else its type; "error" for other error values; "" when
-// there is no error (absent or null).
+// it is a string, else its type or status, else a numeric code, the first
+// of them that is a [ValidErrorType]; "error" for other error values; ""
+// when there is no error (absent or null).
 func errorType(e jsontape.Value) string {
 	switch {
 	case !e.Exists() || e.Kind() == jsontape.Null:
 		return ""
 	case e.IsObject():
-		if c := str(e.Get("code")); c != "" {
-			return c
+		// Google APIs give status ("RESOURCE_EXHAUSTED").
+		for _, k := range [...]string{"code", "type", "status"} {
+			if t := str(e.Get(k)); ValidErrorType(t) {
+				return t
+			}
 		}
-		if t := str(e.Get("type")); t != "" {
-			return t
-		}
-		if t := str(e.Get("status")); t != "" { // Google APIs: "RESOURCE_EXHAUSTED"
-			return t
-		}
-		if c := e.Get("code"); c.Kind() == jsontape.Number {
+		if c := e.Get("code"); c.Kind() == jsontape.Number && ValidErrorType(c.Raw()) {
 			return c.Raw()
 		}
 	}
 	return "error"
+}
+
+// maxErrorTypeLen bounds the length of an error type taken from a reply.
+const maxErrorTypeLen = 64
+
+// ValidErrorType reports whether s, an error type taken from a reply (an
+// error object's code, type or status, a header, an exception type), looks
+// like the short low-cardinality identifier error.type is meant to be: 1
+// to 64 bytes of ASCII letters, digits and . _ - : /, no spaces. Anything
+// else is not recorded: a gateway that put free text there (which may
+// quote the prompt) would put it on every span and in every exporter.
+func ValidErrorType(s string) bool {
+	if s == "" || len(s) > maxErrorTypeLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '.', c == '_', c == '-', c == ':', c == '/':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // ErrorType extracts error.type from an error reply: the provider's code or
