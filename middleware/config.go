@@ -89,7 +89,7 @@ type config struct {
 	toolDefs bool
 	// models keeps the model names of recent calls, so that a name that
 	// repeats is not copied out of each body; names keeps the span names
-	// of recent client calls ("{operation} {model}").
+	// of recent calls ("{operation} {model}", see spanName).
 	models, names interner
 }
 

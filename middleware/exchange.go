@@ -233,6 +233,9 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 	}
 	target := genai.Detect(host, path)
 	x := &exchange{cfg: c, api: target.API, limit: c.maxBody, server: server, start: start}
+	if !server {
+		x.reqCtx = ctx
+	}
 
 	var (
 		op, provider, model, conv = target.Operation, target.Provider, "", ""
@@ -369,13 +372,9 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		if op == "" {
 			op = otelaudit.DefaultOperation
 		}
-		name := op
-		if model != "" {
-			name = c.names.join(op, model)
-		}
 		x.call = &x.callState
 		ctx = startCall(ctx, x.call, &x.slot, otelaudit.Request{Operation: op, Provider: provider, Model: model, ConversationID: conv},
-			name, start, extra, c.callOpts)
+			c.spanName(op, model), start, extra, c.callOpts)
 		x.span, x.wantContent = x.call.Span(), x.call.ContentWanted()
 		return ctx, x
 	}
@@ -396,16 +395,22 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 	}
 	attrs = append(attrs, extra...)
 	x.op, x.provider, x.srvAttrs = op, provider, attrs
-	name := op
-	if model != "" {
-		name = op + " " + model
-	}
+	name := c.spanName(op, model)
 	ctx, slot := handoff.Begin(ctx)
 	ctx, x.span = c.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(start), trace.WithAttributes(attrs...))
 	x.sink = handoff.NewSink(x.span, slot, c.onSpan)
 	x.wantContent = x.sink.Wants()
 	return ctx, x
+}
+
+// spanName is the GenAI span name "{operation} {model}" (the operation
+// alone without a model), shared by the calls of one model.
+func (c *config) spanName(op, model string) string {
+	if model == "" {
+		return op
+	}
+	return c.names.join(op, model)
 }
 
 // setContent hands content attributes (otelaudit.IsContentKey) to the

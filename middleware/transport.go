@@ -73,7 +73,6 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	// The audit's own copy (read through GetBody) goes back to the pool
 	// once nothing reads it (begin sees to it).
 	ctx, x := t.cfg.begin(r.Context(), r, host, body, pooled, trunc, false, start)
-	x.reqCtx = r.Context()
 	// A shallow copy is enough: only its context and body change, and the
 	// audit never writes headers (no propagation into provider requests).
 	r2 := r.WithContext(ctx)
