@@ -1,6 +1,8 @@
 package middleware_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
 	"net/http"
@@ -194,4 +196,163 @@ func TestSDKRetryNotHeldByStalledErrorBody(t *testing.T) {
 	require.Len(t, es, 2, "one entry per attempt")
 	assert.Equal(t, "429", es[0].Metadata["error.type"])
 	assert.NotContains(t, es[1].Metadata, "error.type")
+}
+
+// errorPlan is how chunkedErrorReply sends the body of its error reply.
+type errorPlan int
+
+const (
+	sendWhole      errorPlan = iota // the whole body with the headers
+	stallAfterHead                  // its first 10 bytes with the headers, then nothing until the client goes away (10 s at most)
+	sendForever                     // an error object whose message never ends
+)
+
+// chunkedErrorReply serves a 429 with no Content-Length, flushed by hand
+// so that net/http sends it chunked (a handler that returns with a small
+// body unflushed gets a Content-Length), gzip-encoded when gz is set; the
+// body is the OpenAI error body sent as plan says. Retry-After-Ms makes an
+// SDK's retry come at once.
+func chunkedErrorReply(plan errorPlan, gz bool) http.HandlerFunc {
+	body := fakellm.ErrorBody("openai", http.StatusTooManyRequests, "slow down")
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After-Ms", "10")
+		rc := http.NewResponseController(w)
+		var out io.Writer = w
+		zw := gzip.NewWriter(w)
+		if gz {
+			w.Header().Set("Content-Encoding", "gzip")
+			out = zw
+		}
+		w.WriteHeader(http.StatusTooManyRequests)
+		switch plan {
+		case sendWhole:
+			_, _ = out.Write(body)
+			if gz {
+				_ = zw.Close()
+			}
+			_ = rc.Flush() // the headers and the body in one write
+		case stallAfterHead:
+			_, _ = out.Write(body[:10])
+			if gz {
+				_ = zw.Flush() // a sync block: the 10 bytes decode without the rest
+			}
+			_ = rc.Flush()
+			select {
+			case <-r.Context().Done():
+			case <-time.After(10 * time.Second):
+			}
+		case sendForever:
+			_, _ = io.WriteString(out, `{"error":{"code":"rate_limit_exceeded","message":"`)
+			pad := bytes.Repeat([]byte("x"), 16<<10)
+			for r.Context().Err() == nil {
+				if _, err := out.Write(pad); err != nil {
+					return // the client closed the connection
+				}
+			}
+		}
+	}
+}
+
+// countingBody counts the bytes read of a reply's body into n.
+type countingBody struct {
+	rc io.ReadCloser
+	n  *atomic.Int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	b.n.Add(int64(n))
+	return n, err
+}
+
+func (b *countingBody) Close() error { return b.rc.Close() }
+
+// counting wraps base so that n counts the bytes read of its replies'
+// bodies: what the audit read of a body its caller closed unread.
+func counting(base http.RoundTripper, n *atomic.Int64) rtFunc {
+	return func(r *http.Request) (*http.Response, error) {
+		resp, err := base.RoundTrip(r)
+		if resp != nil && resp.Body != nil && resp.Body != http.NoBody {
+			resp.Body = &countingBody{rc: resp.Body, n: n}
+		}
+		return resp, err
+	}
+}
+
+// TestCloseOfUnreadErrorReplyOfUnknownLength: an error reply whose length
+// the caller does not know (chunked, or gzip that net/http decoded) and
+// closes unread is read for the provider's error code as one of known
+// length is, within the same bounds: Close returns within the drain's
+// budget when the server stalls mid-body (then error.type is the status),
+// and reads no more than MaxErrorDrain of a body that never ends. The span
+// has ended when Close returns, and no goroutine of Close's is left.
+func TestCloseOfUnreadErrorReplyOfUnknownLength(t *testing.T) {
+	body := fakellm.ErrorBody("openai", http.StatusTooManyRequests, "slow down")
+	for _, tc := range []struct {
+		name   string
+		plan   errorPlan
+		gz, h2 bool
+		want   string
+		// read checks n, the bytes read of the body (decoded).
+		read func(t *testing.T, n int64)
+	}{
+		{"chunked", sendWhole, false, false, "rate_limit_exceeded", func(t *testing.T, n int64) {
+			assert.EqualValues(t, len(body), n, "the whole body read")
+		}},
+		{"gzip, chunked, decoded by the transport", sendWhole, true, false, "rate_limit_exceeded", func(t *testing.T, n int64) {
+			assert.EqualValues(t, len(body), n, "the whole body read")
+		}},
+		{"chunked, stalled after 10 bytes", stallAfterHead, false, false, "429", func(t *testing.T, n int64) {
+			assert.EqualValues(t, 10, n, "what came with the headers read")
+		}},
+		{"gzip, chunked, stalled after 10 bytes", stallAfterHead, true, false, "429", func(t *testing.T, n int64) {
+			assert.EqualValues(t, 10, n, "what came with the headers read")
+		}},
+		// HTTP/2 sends the 10 bytes in a frame of their own, which need
+		// not have come within the budget on a loaded machine.
+		{"HTTP/2, stalled after 10 bytes", stallAfterHead, false, true, "429", func(t *testing.T, n int64) {
+			assert.LessOrEqual(t, n, int64(10))
+		}},
+		{"chunked, never ending", sendForever, false, false, "429", func(t *testing.T, n int64) {
+			assert.Positive(t, n, "the drain read")
+			assert.LessOrEqual(t, n, int64(middleware.MaxErrorDrain), "the drain stopped at its cap")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(chunkedErrorReply(tc.plan, tc.gz))
+			if tc.h2 {
+				srv.EnableHTTP2 = true
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			r := newRig(t)
+			var n atomic.Int64
+			c := &http.Client{Transport: middleware.Transport(counting(srv.Client().Transport, &n), middleware.WithTracerProvider(r.tp))}
+			resp := postChat(t, c, srv.URL, false)
+			require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+			require.EqualValues(t, -1, resp.ContentLength, "a reply of unknown length")
+			if tc.h2 {
+				require.Equal(t, 2, resp.ProtoMajor)
+			}
+			if tc.gz {
+				require.True(t, resp.Uncompressed, "net/http decoded the gzip")
+			}
+			before := goleak.IgnoreCurrent()
+			start := time.Now()
+			require.NoError(t, resp.Body.Close())
+			// The margin is for a loaded machine; a Close that waited on
+			// the server would take the stall's 10 s.
+			assert.Less(t, time.Since(start), middleware.ErrorDrainBudget+500*time.Millisecond, "Close waited past the drain's budget")
+			goleak.VerifyNone(t, before)
+
+			es := r.entries(t)
+			require.Len(t, es, 1, "the span ended before Close returned")
+			assert.Equal(t, tc.want, es[0].Metadata["error.type"])
+			tc.read(t, n.Load())
+		})
+	}
 }

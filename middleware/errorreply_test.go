@@ -37,9 +37,9 @@ func postChat(t *testing.T, c *http.Client, url string, gz bool) *http.Response 
 
 // TestGzipErrorReplyGivesProviderCode: a gzip error reply gives the
 // provider's error code whether the transport decoded it or passed it on
-// encoded (the caller asked for gzip; then also when closed unread: its
-// small body is drained, still encoded), and the caller still gets the
-// gzip bytes.
+// encoded (the caller asked for gzip), also when closed unread (its small
+// body is drained, decoded or still encoded), and the caller still gets
+// the gzip bytes.
 func TestGzipErrorReplyGivesProviderCode(t *testing.T) {
 	errBody := fakellm.ErrorBody("openai", http.StatusTooManyRequests, "slow down")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -59,6 +59,9 @@ func TestGzipErrorReplyGivesProviderCode(t *testing.T) {
 		gz, read bool
 	}{
 		{"decoded by the transport, read", false, true},
+		// net/http's decoding makes the length unknown (-1), whatever
+		// Content-Length the server sent.
+		{"decoded by the transport, closed unread", false, false},
 		{"passed on encoded, read", true, true},
 		{"passed on encoded, closed unread", true, false},
 	} {

@@ -593,14 +593,19 @@ func (x *exchange) chunk() {
 }
 
 // wantsDrain reports whether an early Close should read the rest of the
-// body: an error reply of known small size that has not ended yet.
+// body: an error reply that has not ended yet, unless it says it is longer
+// than maxErrorDrain. One of unknown length (-1: chunked, or gzip that
+// net/http decoded) is drained too: error replies are small, and the
+// drain stops at maxErrorDrain and errorDrainBudget whatever the server
+// sends. Only error replies are buffered whole (modeBuffer, status >= 400),
+// so a stream is never read here.
 func (x *exchange) wantsDrain() bool {
 	if x.ended.Load() {
 		return false
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return x.mode == modeBuffer && x.status >= 400 && x.contentLength >= 0 && x.contentLength <= maxErrorDrain
+	return x.mode == modeBuffer && x.status >= 400 && x.contentLength <= maxErrorDrain
 }
 
 func (x *exchange) appendBuf(p []byte) {

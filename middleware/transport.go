@@ -35,13 +35,15 @@ import (
 //     body, or at its Close. A stream closed before its end, or broken
 //     mid-event, is recorded with the partial output and an error type
 //     ([ErrorTypeStreamAbandoned], [ErrorTypeStreamInterrupted]).
-//   - Closing a reply never waits on the server. An error reply of
-//     known length up to 64 KiB closed unread (as SDKs do before a
-//     retry) has its rest read for the provider's error code, but for at
-//     most 20 ms: the rest normally comes with the headers. Past that the
-//     call is recorded with what was read, else the HTTP status, and the
-//     body is closed, which ends the read (net/http's bodies end a
-//     pending Read when closed). The span has ended when Close returns.
+//   - Closing a reply never waits on the server. An error reply closed
+//     unread (as SDKs do before a retry) has its rest read for the
+//     provider's error code, whether its length is known (up to 64 KiB;
+//     a longer one is not read) or not (chunked, or gzip that net/http
+//     decoded): at most 64 KiB of it, for at most 20 ms, as the rest
+//     normally comes with the headers. Past either bound the call is
+//     recorded with what was read, else the HTTP status, and the body is
+//     closed, which ends the read (net/http's bodies end a pending Read
+//     when closed). The span has ended when Close returns.
 //   - A request rejected by a [Filter] goes straight to base.
 //
 // The returned RoundTripper is safe for concurrent use if base is.
@@ -169,7 +171,9 @@ func (b *wrappedBody) Read(p []byte) (int, error) {
 }
 
 // maxErrorDrain bounds what Close reads of an unread error reply to learn
-// its error type.
+// its error type: an error body is a small JSON object, and a reply of
+// unknown length that goes on past this is not one the parse could use
+// (a prefix of a JSON document does not parse).
 const maxErrorDrain = 64 << 10
 
 // errorDrainBudget bounds how long Close waits for the rest of an unread
@@ -195,7 +199,9 @@ func (b *wrappedBody) Close() error {
 
 // drain reads what is left of an unread error reply (at most
 // maxErrorDrain) into the capture for at most errorDrainBudget. When the
-// rest came in time it returns false: Close goes on as for any body. When
+// rest came in time, or the cap was reached first (a reply of unknown
+// length; closing it then closes its connection, as for any body closed
+// before its end), it returns false: Close goes on as for any body. When
 // it did not, drain ends the call with what was read (finish takes the
 // error type from it, else from the status), then closes the inner body,
 // which ends the pending read, and returns true with Close's error: the
