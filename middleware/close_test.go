@@ -356,3 +356,30 @@ func TestCloseOfUnreadErrorReplyOfUnknownLength(t *testing.T) {
 		})
 	}
 }
+
+// TestSDKRetryRecordsCodeOfChunkedErrorReply: openai-go closes a chunked
+// 429 unread before its retry; the first attempt's entry still has the
+// provider's error code, not only the status.
+func TestSDKRetryRecordsCodeOfChunkedErrorReply(t *testing.T) {
+	var calls atomic.Int32
+	limited := chunkedErrorReply(sendWhole, false)
+	fake := fakellm.NewHandler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if calls.Add(1) == 1 {
+			limited.ServeHTTP(w, req)
+			return
+		}
+		fake.ServeHTTP(w, req)
+	}))
+	defer srv.Close()
+	r := newRig(t)
+	c := openai.NewClient(option.WithBaseURL(srv.URL+"/v1/"), option.WithAPIKey("test"),
+		option.WithMaxRetries(1), option.WithHTTPClient(r.client()))
+	_, err := c.Chat.Completions.New(t.Context(), chatParams)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, calls.Load(), "one retry")
+	es := r.entries(t)
+	require.Len(t, es, 2, "one entry per attempt")
+	assert.Equal(t, "rate_limit_exceeded", es[0].Metadata["error.type"])
+	assert.NotContains(t, es[1].Metadata, "error.type")
+}
