@@ -151,7 +151,7 @@ func TestCloseOfUnreadErrorReplyNeverWaitsOnServer(t *testing.T) {
 			}
 			defer srv.Close()
 			r := newRig(t)
-			c := &http.Client{Transport: middleware.Transport(srv.Client().Transport, middleware.WithTracerProvider(r.tp))}
+			c := &http.Client{Transport: middleware.Transport(srv.Client().Transport, middleware.WithTracerProvider(r.tp), drainBudgetFor(tc.stall))}
 			resp := postChat(t, c, srv.URL, false)
 			require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 			if tc.h2 {
@@ -331,7 +331,7 @@ func TestCloseOfUnreadErrorReplyOfUnknownLength(t *testing.T) {
 			defer srv.Close()
 			r := newRig(t)
 			var n atomic.Int64
-			c := &http.Client{Transport: middleware.Transport(counting(srv.Client().Transport, &n), middleware.WithTracerProvider(r.tp))}
+			c := &http.Client{Transport: middleware.Transport(counting(srv.Client().Transport, &n), middleware.WithTracerProvider(r.tp), drainBudgetFor(tc.plan != sendWhole))}
 			resp := postChat(t, c, srv.URL, false)
 			require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 			require.EqualValues(t, -1, resp.ContentLength, "a reply of unknown length")
@@ -374,7 +374,7 @@ func TestSDKRetryRecordsCodeOfChunkedErrorReply(t *testing.T) {
 	defer srv.Close()
 	r := newRig(t)
 	c := openai.NewClient(option.WithBaseURL(srv.URL+"/v1/"), option.WithAPIKey("test"),
-		option.WithMaxRetries(1), option.WithHTTPClient(r.client()))
+		option.WithMaxRetries(1), option.WithHTTPClient(r.client(drainBudgetFor(false))))
 	_, err := c.Chat.Completions.New(t.Context(), chatParams)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, calls.Load(), "one retry")
@@ -382,4 +382,16 @@ func TestSDKRetryRecordsCodeOfChunkedErrorReply(t *testing.T) {
 	require.Len(t, es, 2, "one entry per attempt")
 	assert.Equal(t, "rate_limit_exceeded", es[0].Metadata["error.type"])
 	assert.NotContains(t, es[1].Metadata, "error.type")
+}
+
+// drainBudgetFor is the drain's default budget for a test of the budget
+// (the server stalls), and a long one where the server sent the error
+// body whole and the test checks its code: there the body is already
+// read off the wire, and only a loaded machine could keep the drain's
+// reading goroutine from running within 20 ms.
+func drainBudgetFor(stalls bool) middleware.Option {
+	if stalls {
+		return middleware.WithErrorDrainBudget(middleware.ErrorDrainBudget)
+	}
+	return middleware.WithErrorDrainBudget(10 * time.Second)
 }

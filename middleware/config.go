@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -91,10 +92,15 @@ type config struct {
 	// repeats is not copied out of each body; names keeps the span names
 	// of recent calls ("{operation} {model}", see spanName).
 	models, names interner
+	// drainBudget is errorDrainBudget, longer only in tests that check
+	// the code of an error body the server sent whole (see
+	// export_test.go): on a loaded test machine the drain's read may not
+	// run within 20 ms.
+	drainBudget time.Duration
 }
 
 func newConfig(opts []Option) *config {
-	c := &config{maxBody: DefaultMaxBodySize, convHeader: DefaultConversationHeader}
+	c := &config{maxBody: DefaultMaxBodySize, convHeader: DefaultConversationHeader, drainBudget: errorDrainBudget}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(c)

@@ -67,7 +67,7 @@ func TestGzipErrorReplyGivesProviderCode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t)
-			resp := postChat(t, r.client(), srv.URL, tc.gz)
+			resp := postChat(t, r.client(drainBudgetFor(false)), srv.URL, tc.gz)
 			if tc.read {
 				raw, err := io.ReadAll(resp.Body)
 				require.NoError(t, err)

@@ -212,7 +212,7 @@ func (b *wrappedBody) drain() (closed bool, err error) {
 		defer close(done)
 		_, _ = io.Copy(b.x, io.LimitReader(b.rc, maxErrorDrain))
 	}()
-	t := time.NewTimer(errorDrainBudget)
+	t := time.NewTimer(b.x.cfg.drainBudget)
 	defer t.Stop()
 	select {
 	case <-done:

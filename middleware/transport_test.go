@@ -270,7 +270,7 @@ func TestSDKRetryResendsBody(t *testing.T) {
 	s := fakellm.Start(fakellm.WithFailFirst(1, http.StatusInternalServerError))
 	defer s.Close()
 	c := openai.NewClient(option.WithBaseURL(s.OpenAIBaseURL()), option.WithAPIKey("test"),
-		option.WithMaxRetries(2), option.WithHTTPClient(r.client()))
+		option.WithMaxRetries(2), option.WithHTTPClient(r.client(drainBudgetFor(false))))
 	_, err := c.Chat.Completions.New(t.Context(), chatParams)
 	require.NoError(t, err)
 	reqs := s.Requests()
