@@ -690,7 +690,16 @@ func (x *exchange) appendError(attrs []attribute.KeyValue, t string) []attribute
 // finish records the reply and ends the span, exactly once. readErr is the
 // error that ended reading (nil at EOF or for a handler); early says the
 // body was closed before its end.
-func (x *exchange) finish(readErr error, early bool) {
+func (x *exchange) finish(readErr error, early bool) { x.finishAs(readErr, early, "") }
+
+// finishAs is finish with the call's error.type decided by the caller when
+// errAs is not "", whatever the reply says. The Handler uses it when next
+// panics: the reply next wrote before the panic has gone to the client
+// (all of it when http.ErrAbortHandler comes after the last event, as
+// httputil.ReverseProxy's does when the client hangs up before the
+// upstream's end), so the entry must still record it; only the outcome is
+// the panic's.
+func (x *exchange) finishAs(readErr error, early bool, errAs string) {
 	if !x.ended.CompareAndSwap(false, true) {
 		return
 	}
@@ -712,6 +721,14 @@ func (x *exchange) finish(readErr error, early bool) {
 		x.respHeld.hold(x.pooled, x.buf)
 	}
 	defer func() {
+		// The error type is recorded here, once, so that errAs wins on
+		// every path.
+		if errAs != "" {
+			errType = errAs
+		}
+		if errType != "" {
+			attrs = x.appendError(attrs, errType)
+		}
 		if len(out) > 0 || x.texts[2].reply != nil {
 			// jsonOf runs with WithContentOnSpan only, which never
 			// defers the messages: out holds them.
@@ -745,9 +762,6 @@ func (x *exchange) finish(readErr error, early bool) {
 		}
 		if x.truncated {
 			content = append(content, otelaudit.AuditMetadataKey(MetadataResponseTruncated).Bool(true))
-		}
-		if errType != "" {
-			attrs = x.appendError(attrs, errType)
 		}
 		return
 	}
@@ -788,7 +802,7 @@ func (x *exchange) finish(readErr error, early bool) {
 		if x.frames != nil && x.frames.Err() != nil {
 			content = append(content, otelaudit.AuditMetadataKey(MetadataStreamCorrupt).Bool(true))
 		}
-		if x.server && errType == "" {
+		if x.server && errType == "" && errAs == "" {
 			x.recordServerStream(res)
 		}
 	case modeBuffer:
@@ -851,9 +865,6 @@ func (x *exchange) finish(readErr error, early bool) {
 	}
 	if errType == "" && x.responded && x.status >= 400 {
 		errType = strconv.Itoa(x.status)
-	}
-	if errType != "" {
-		attrs = x.appendError(attrs, errType)
 	}
 }
 

@@ -34,8 +34,11 @@ import (
 //     gets a shallow copy of the request; the caller's *http.Request,
 //     including its Body, is left as it was.
 //   - Requests a [Filter] rejects go to next unchanged, with no span.
-//   - The span ends when next returns (or panics: recorded as
-//     [ErrorTypePanic], then the panic goes on).
+//   - The span ends when next returns, or when it panics: then the reply
+//     it wrote so far is recorded as on a return, with error.type
+//     [ErrorTypePanic], and the panic goes on (http.ErrAbortHandler
+//     included, which httputil.ReverseProxy uses when the client hangs
+//     up before the upstream's reply ended).
 //
 // The returned handler is safe for concurrent use if next is.
 func Handler(next http.Handler, opts ...Option) http.Handler {
@@ -126,10 +129,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	defer func() {
 		if p := recover(); p != nil {
-			if x.ended.CompareAndSwap(false, true) {
-				x.setError(ErrorTypePanic)
-				x.span.End()
-			}
+			// Whatever next wrote before it panicked went out, so it is
+			// recorded as on a return; the entry names the panic as the
+			// outcome. No status is assumed: net/http sends no 200 for
+			// a handler that panicked.
+			x.finishAs(nil, false, ErrorTypePanic)
 			panic(p)
 		}
 	}()

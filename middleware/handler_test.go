@@ -202,6 +202,48 @@ func TestHandlerPanicRecordedOnce(t *testing.T) {
 	assert.Equal(t, middleware.ErrorTypePanic, es[0].Metadata["error.type"])
 }
 
+// TestHandlerPanicKeepsReplyWritten: what next wrote before it panicked
+// went to the client, so the entry records it, with the panic as the
+// outcome. httputil.ReverseProxy panics with http.ErrAbortHandler when the
+// client hangs up after the last event but before the upstream's reply
+// ended: the whole stream, usage included, was sent by then.
+func TestHandlerPanicKeepsReplyWritten(t *testing.T) {
+	usage := `{"id":"c1","model":"gpt-4o","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}`
+	for _, tc := range []struct {
+		name   string
+		events []string
+		panic  any
+		output string
+		tokens any
+	}{
+		{"abort after the whole stream", []string{chunk("Hel"), chunk("lo!"), usage, "[DONE]"}, http.ErrAbortHandler, "Hello!", int64(2)},
+		{"panic mid-stream", []string{chunk("Hel")}, "boom", "Hel", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t)
+			h := middleware.Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				for _, e := range tc.events {
+					_, _ = io.WriteString(w, "data: "+e+"\n\n")
+					_ = http.NewResponseController(w).Flush()
+				}
+				panic(tc.panic)
+			}), middleware.WithTracerProvider(r.tp))
+			rec := httptest.NewRecorder()
+			assert.PanicsWithValue(t, tc.panic, func() {
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/chat/completions",
+					strings.NewReader(`{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}`)))
+			})
+			es := r.entries(t)
+			require.Len(t, es, 1)
+			assert.Equal(t, middleware.ErrorTypePanic, es[0].Metadata["error.type"])
+			assert.Equal(t, tc.output, str(es[0].OutputContent))
+			assert.Equal(t, otelaudit.HashContent(tc.output), es[0].OutputHash)
+			assert.Equal(t, tc.tokens, i64(es[0].OutputTokens))
+		})
+	}
+}
+
 func TestHandlerExtractsIncomingTraceContext(t *testing.T) {
 	r := newRig(t)
 	h := middleware.Handler(http.NotFoundHandler(), middleware.WithTracerProvider(r.tp),
