@@ -2,7 +2,6 @@ package middleware
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -30,7 +29,9 @@ import (
 //     flushed as next flushes them, and reassembled for the audit as they
 //     pass.
 //   - The request body is read ahead up to the cap for the audit and
-//     given to next whole (the read-ahead part first, then the rest). Next
+//     given to next whole (the read-ahead part first, then the rest; a
+//     body read ahead to its end is not read again, so it still ends with
+//     EOF after net/http has closed it as the reply's header went out). Next
 //     gets a shallow copy of the request; the caller's *http.Request,
 //     including its Body, is left as it was.
 //   - Requests a [Filter] rejects go to next unchanged, with no span.
@@ -71,11 +72,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if truncated {
 			body = all[:h.cfg.maxBody]
 		}
-		var rest io.Reader = r.Body
-		if err != nil {
-			rest = errReader{err}
-		}
-		replace = &prefixBody{r: io.MultiReader(bytes.NewReader(all), rest), c: r.Body}
+		replace = replayBody(r.Body, all, truncated, err)
 	}
 	ctx, x := h.cfg.begin(ctx, r, r.Host, body, nil, truncated, true, start)
 

@@ -244,6 +244,47 @@ func TestHandlerPanicKeepsReplyWritten(t *testing.T) {
 	}
 }
 
+// TestHandlerBodyEndsAtEOFAfterReplyStarted: once the read-ahead has seen
+// the body's end, the body next gets keeps answering EOF, even after the
+// reply's header went out and net/http closed the original body (a read
+// of it would then fail with http.ErrBodyReadAfterClose). A reverse
+// proxy's http.Transport reads once past Content-Length while the reply
+// may already stream; on that error it closes the upstream connection and
+// cuts the reply.
+func TestHandlerBodyEndsAtEOFAfterReplyStarted(t *testing.T) {
+	r := newRig(t)
+	const body = `{"model":"m"}`
+	var (
+		got      = make([]byte, len(body))
+		firstErr error
+		n        int
+		afterErr error
+	)
+	h := middleware.Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// Content-Length bytes, then one more read, as http.Transport
+		// reads a request body it sends on.
+		_, firstErr = io.ReadFull(req.Body, got)
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		// The header goes out with the flush: net/http closes the
+		// request body, whose end it has seen, there.
+		_ = http.NewResponseController(w).Flush()
+		n, afterErr = req.Body.Read(make([]byte, 8))
+	}), middleware.WithTracerProvider(r.tp))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := (&http.Client{Transport: r.base}).Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	srv.Close()
+	require.NoError(t, firstErr)
+	assert.Equal(t, body, string(got))
+	assert.Equal(t, 0, n)
+	assert.Equal(t, io.EOF, afterErr)
+	assert.Len(t, r.entries(t), 1)
+}
+
 func TestHandlerExtractsIncomingTraceContext(t *testing.T) {
 	r := newRig(t)
 	h := middleware.Handler(http.NotFoundHandler(), middleware.WithTracerProvider(r.tp),

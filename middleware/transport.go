@@ -27,7 +27,9 @@ import (
 //     had to read it). The request body is sent in full whatever its size;
 //     when the request has GetBody (as SDK requests do) the audit reads its
 //     own copy, otherwise at most the cap is read ahead and put back in
-//     front of the rest. GetBody, redirects and retries keep working.
+//     front of the rest (a body read ahead to its end is not read again:
+//     the copy ends with EOF however often it is read past its end).
+//     GetBody, redirects and retries keep working.
 //   - The response body is passed through as it is read: no buffering, no
 //     added latency to the first byte of a stream. A copy of at most the cap
 //     is kept for the audit; streams are reassembled as they pass.
@@ -128,11 +130,31 @@ func captureClientBody(r *http.Request, limit int) (body []byte, pooled *[]byte,
 	if truncated {
 		body = all[:limit]
 	}
-	var rest io.Reader = r.Body
-	if err != nil {
-		rest = errReader{err}
+	return body, nil, truncated, replayBody(r.Body, all, truncated, err)
+}
+
+// replayBody returns the body to give on in place of orig after all was
+// read ahead of it: all, then what orig still holds. more says the read
+// stopped at the cap rather than at orig's EOF; err is the error that
+// stopped it, if any, given again at the end. Close closes orig.
+//
+// Once orig has given EOF it is not read again: the replacement ends with
+// all. A consumer may well read past the end (http.Transport reads once
+// more after Content-Length bytes, to check that there are no more), and
+// orig may no longer answer EOF by then: net/http closes a server
+// request's body that was read to its end when the reply's header goes
+// out, and a read after that fails with http.ErrBodyReadAfterClose. In a
+// gateway (httputil.ReverseProxy) that read races with the upstream's
+// reply; on the error http.Transport tears down the upstream connection
+// and the streamed reply is cut.
+func replayBody(orig io.ReadCloser, all []byte, more bool, err error) io.ReadCloser {
+	switch {
+	case err != nil:
+		return &prefixBody{r: io.MultiReader(bytes.NewReader(all), errReader{err}), c: orig}
+	case more:
+		return &prefixBody{r: io.MultiReader(bytes.NewReader(all), orig), c: orig}
 	}
-	return body, nil, truncated, &prefixBody{r: io.MultiReader(bytes.NewReader(all), rest), c: r.Body}
+	return &prefixBody{r: bytes.NewReader(all), c: orig}
 }
 
 type errReader struct{ err error }

@@ -316,6 +316,61 @@ func TestLargeBodyWithoutGetBody(t *testing.T) {
 	requireNoContentOnSpans(t, r)
 }
 
+// closedAtEOFBody is a request body without GetBody (so the Transport
+// reads it ahead) that fails every read after its EOF, as a server
+// request's body does once net/http has closed it: what a reverse proxy
+// hands its transport.
+type closedAtEOFBody struct {
+	r   io.Reader
+	eof bool
+}
+
+func (b *closedAtEOFBody) Read(p []byte) (int, error) {
+	if b.eof {
+		return 0, http.ErrBodyReadAfterClose
+	}
+	n, err := b.r.Read(p)
+	b.eof = err == io.EOF
+	return n, err
+}
+
+func (b *closedAtEOFBody) Close() error { return nil }
+
+// TestRequestBodyEndsAtEOFOnceReadAhead: the body the base transport gets
+// ends with EOF every time it is read past its end (http.Transport reads
+// once more after Content-Length bytes): the original, already at its
+// end, is not read again. Otherwise http.Transport fails the request
+// body, closes the connection and cuts the reply it may be streaming.
+func TestRequestBodyEndsAtEOFOnceReadAhead(t *testing.T) {
+	r := newRig(t)
+	const body = `{"model":"m","messages":[{"role":"user","content":"hi"}]}`
+	var (
+		got      = make([]byte, len(body))
+		firstErr error
+		afterErr error
+	)
+	base := rtFunc(func(req *http.Request) (*http.Response, error) {
+		// Content-Length bytes, then one more read, as http.Transport
+		// reads the body it sends.
+		_, firstErr = io.ReadFull(req.Body, got)
+		_, afterErr = req.Body.Read(make([]byte, 8))
+		return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(`{"choices":[]}`)), Request: req}, nil
+	})
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://model.test/v1/chat/completions",
+		&closedAtEOFBody{r: strings.NewReader(body)})
+	require.NoError(t, err)
+	require.Nil(t, req.GetBody)
+	resp, err := (&http.Client{Transport: middleware.Transport(base, middleware.WithTracerProvider(r.tp))}).Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, resp.Body.Close())
+	require.NoError(t, firstErr)
+	assert.Equal(t, body, string(got))
+	assert.Equal(t, io.EOF, afterErr)
+	assert.Len(t, r.entries(t), 1)
+}
+
 // requireNoContentOnSpans fails unless every span the rig recorded is
 // free of content and audit.metadata.* attributes (otelaudit.IsContentKey):
 // those go to the audit beside the span.
