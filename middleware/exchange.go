@@ -106,8 +106,9 @@ type exchange struct {
 	// that it is not an allocation of its own.
 	body wrappedBody
 	// reqCtx is the client request's own context (Transport), nil for a
-	// server span: whether it ended tells a timeout or a cancellation from
-	// other failures (see endedType).
+	// server span (set only when next aborts, see Handler): whether it
+	// ended tells a timeout or a cancellation from other failures (see
+	// endedType).
 	reqCtx context.Context
 	// attrBuf backs the attributes begin gives the span at its start, then
 	// those finish sets: both are copied by the span, and each is done

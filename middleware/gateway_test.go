@@ -27,7 +27,8 @@ import (
 // has the output text and usage. When the client hangs up right after
 // [DONE], as the OpenAI SDK does, while the model has not ended its reply,
 // the proxy can only abort (panic(http.ErrAbortHandler)): the entry still
-// records the whole reply, with error.type panic. The model waits for that
+// records the whole reply, and no error (the client got all of it). The
+// model waits for that
 // hang-up, so the test takes the path every time rather than when the race
 // goes that way.
 func TestHandlerReverseProxyGateway(t *testing.T) {
@@ -119,11 +120,7 @@ func TestHandlerReverseProxyGateway(t *testing.T) {
 			}
 			srv := serverEntry(t, r, es)
 			assert.Equal(t, "hi", str(srv.InputContent))
-			if tc.hangUp {
-				assert.Equal(t, middleware.ErrorTypePanic, srv.Metadata["error.type"])
-			} else {
-				assert.NotContains(t, srv.Metadata, "error.type")
-			}
+			assert.NotContains(t, srv.Metadata, "error.type", "the client got the whole stream")
 		})
 	}
 }

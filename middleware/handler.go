@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -37,9 +38,14 @@ import (
 //   - Requests a [Filter] rejects go to next unchanged, with no span.
 //   - The span ends when next returns, or when it panics: then the reply
 //     it wrote so far is recorded as on a return, with error.type
-//     [ErrorTypePanic], and the panic goes on (http.ErrAbortHandler
-//     included, which httputil.ReverseProxy uses when the client hangs
-//     up before the upstream's reply ended).
+//     [ErrorTypePanic], and the panic goes on. A panic with
+//     http.ErrAbortHandler (httputil.ReverseProxy's, when the client hangs
+//     up or the upstream's body breaks) is net/http's way to end a reply
+//     early, not a failure of next: the call has no error type when the
+//     reply's end had gone out (a stream's terminal event), else
+//     [ErrorTypeCanceled] or [ErrorTypeTimeout] when the request's context
+//     ended (the client went away), else [ErrorTypeStreamInterrupted] or
+//     [ErrorTypeResponseIncomplete]; the panic goes on too.
 //
 // The returned handler is safe for concurrent use if next is.
 func Handler(next http.Handler, opts ...Option) http.Handler {
@@ -47,6 +53,10 @@ func Handler(next http.Handler, opts ...Option) http.Handler {
 	cfg.srv = genaimetrics.For(cfg.mp, ScopeName, otelaudit.Version)
 	return &handler{next: next, cfg: cfg}
 }
+
+// errHandlerAborted is the failure finish is given when next aborts its
+// reply with http.ErrAbortHandler.
+var errHandlerAborted = errors.New("handler aborted its reply")
 
 type handler struct {
 	next http.Handler
@@ -127,10 +137,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
 			// Whatever next wrote before it panicked went out, so it is
-			// recorded as on a return; the entry names the panic as the
-			// outcome. No status is assumed: net/http sends no 200 for
-			// a handler that panicked.
-			x.finishAs(nil, false, ErrorTypePanic)
+			// recorded as on a return. No status is assumed: net/http
+			// sends no 200 for a handler that panicked.
+			if p == http.ErrAbortHandler {
+				// net/http's way to end a reply early, not a defect of
+				// next: httputil.ReverseProxy aborts when the client
+				// hangs up or the upstream's body breaks. It is judged
+				// as a read that failed: no error when the reply's end
+				// had gone out (a client that hung up after [DONE]),
+				// canceled or timeout when the request's context ended,
+				// else interrupted or incomplete.
+				x.reqCtx = r.Context()
+				x.finish(errHandlerAborted, false)
+			} else {
+				x.finishAs(nil, false, ErrorTypePanic)
+			}
 			panic(p)
 		}
 	}()

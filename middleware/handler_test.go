@@ -1,6 +1,7 @@
 package middleware_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -203,40 +204,55 @@ func TestHandlerPanicRecordedOnce(t *testing.T) {
 }
 
 // TestHandlerPanicKeepsReplyWritten: what next wrote before it panicked
-// went to the client, so the entry records it, with the panic as the
-// outcome. httputil.ReverseProxy panics with http.ErrAbortHandler when the
-// client hangs up after the last event but before the upstream's reply
-// ended: the whole stream, usage included, was sent by then.
+// went to the client, so the entry records it. A panic is the outcome,
+// except for http.ErrAbortHandler, net/http's way to end a reply early:
+// httputil.ReverseProxy aborts with it when the client hangs up (after the
+// last event, before the upstream's reply ended, the whole stream went
+// out: no error) or the upstream's body breaks mid-stream.
 func TestHandlerPanicKeepsReplyWritten(t *testing.T) {
 	usage := `{"id":"c1","model":"gpt-4o","choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"total_tokens":7}}`
 	for _, tc := range []struct {
-		name   string
-		events []string
-		panic  any
-		output string
-		tokens any
+		name       string
+		events     []string
+		panic      any
+		clientGone bool
+		output     string
+		tokens     any
+		errorType  any
 	}{
-		{"abort after the whole stream", []string{chunk("Hel"), chunk("lo!"), usage, "[DONE]"}, http.ErrAbortHandler, "Hello!", int64(2)},
-		{"panic mid-stream", []string{chunk("Hel")}, "boom", "Hel", nil},
+		{"abort after the whole stream, client gone", []string{chunk("Hel"), chunk("lo!"), usage, "[DONE]"}, http.ErrAbortHandler, true, "Hello!", int64(2), nil},
+		{"abort mid-stream, client gone", []string{chunk("Hel")}, http.ErrAbortHandler, true, "Hel", nil, middleware.ErrorTypeCanceled},
+		{"abort mid-stream, upstream broke", []string{chunk("Hel")}, http.ErrAbortHandler, false, "Hel", nil, middleware.ErrorTypeStreamInterrupted},
+		{"panic after the whole stream", []string{chunk("Hel"), chunk("lo!"), usage, "[DONE]"}, "boom", false, "Hello!", int64(2), middleware.ErrorTypePanic},
+		{"panic mid-stream", []string{chunk("Hel")}, "boom", false, "Hel", nil, middleware.ErrorTypePanic},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t)
+			ctx, hangUp := context.WithCancel(t.Context())
+			defer hangUp()
 			h := middleware.Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 				w.Header().Set("Content-Type", "text/event-stream")
 				for _, e := range tc.events {
 					_, _ = io.WriteString(w, "data: "+e+"\n\n")
 					_ = http.NewResponseController(w).Flush()
 				}
+				if tc.clientGone {
+					hangUp() // as net/http does when the connection closes
+				}
 				panic(tc.panic)
 			}), middleware.WithTracerProvider(r.tp))
 			rec := httptest.NewRecorder()
 			assert.PanicsWithValue(t, tc.panic, func() {
-				h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/chat/completions",
+				h.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodPost, "/v1/chat/completions",
 					strings.NewReader(`{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"hi"}]}`)))
 			})
 			es := r.entries(t)
 			require.Len(t, es, 1)
-			assert.Equal(t, middleware.ErrorTypePanic, es[0].Metadata["error.type"])
+			if tc.errorType == nil {
+				assert.NotContains(t, es[0].Metadata, "error.type")
+			} else {
+				assert.Equal(t, tc.errorType, es[0].Metadata["error.type"])
+			}
 			assert.Equal(t, tc.output, str(es[0].OutputContent))
 			assert.Equal(t, otelaudit.HashContent(tc.output), es[0].OutputHash)
 			assert.Equal(t, tc.tokens, i64(es[0].OutputTokens))
