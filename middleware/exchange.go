@@ -220,6 +220,41 @@ func fromAuditMessages(ms []otelaudit.Message, role string) []genai.Message {
 	return out
 }
 
+// reqDesc is what a request says of its call (describe): the span's
+// attributes and what goes beside the span (handOver).
+type reqDesc struct {
+	target                    genai.Target
+	path                      string
+	op, provider, model, conv string
+	input                     []genai.Message
+	system                    []genai.Part
+	// extra holds the span's start attributes beyond StartCall's own, in
+	// the exchange's attrBuf.
+	extra []attribute.KeyValue
+	// content holds what goes beside the span, not on it: content and
+	// audit.metadata.* (otelaudit.IsContentKey), kept apart as they are
+	// made rather than sorted out of extra afterwards.
+	content []attribute.KeyValue
+	// claimed says an Extractor described the request; body is the
+	// captured request body.
+	claimed bool
+	body    []byte
+}
+
+// newReqDesc is the description of a request to path (at target) before
+// its body is read.
+func (x *exchange) newReqDesc(target genai.Target, path string) reqDesc {
+	return reqDesc{target: target, path: path, op: target.Operation, provider: target.Provider, extra: x.attrBuf[:0]}
+}
+
+// requestPath is r's URL path, "" without a URL.
+func requestPath(r *http.Request) string {
+	if r.URL != nil {
+		return r.URL.Path
+	}
+	return ""
+}
+
 // begin works out what the request is and starts its span. host is the
 // target host (client) or the Host header (server).
 //
@@ -228,41 +263,90 @@ func fromAuditMessages(ms []otelaudit.Message, role string) []genai.Message {
 // reads it any more (unless an Extractor claimed the request: it may keep
 // the body).
 func (c *config) begin(ctx context.Context, r *http.Request, host string, body []byte, pooled *[]byte, reqTrunc, server bool, start time.Time) (context.Context, *exchange) {
-	path := ""
-	if r.URL != nil {
-		path = r.URL.Path
-	}
+	path := requestPath(r)
 	target := genai.Detect(host, path)
 	x := &exchange{cfg: c, api: target.API, limit: c.maxBody, server: server, start: start}
 	if !server {
 		x.reqCtx = ctx
 	}
+	d := x.newReqDesc(target, path)
+	x.describe(&d, r, host, body, pooled, reqTrunc)
+	if d.conv == "" {
+		d.conv = ConversationIDFromContext(ctx)
+	} else if server {
+		ctx = ContextWithConversationID(ctx, d.conv)
+	}
+	// The content goes over once the span started.
+	defer x.handOver(&d)
+	if !server {
+		// otelaudit.StartCall, with the Call and the content slot in x's
+		// allocation (x lives until the audit worker read the content
+		// anyway) and the span name shared by the calls of one model.
+		if d.op == "" {
+			d.op = otelaudit.DefaultOperation
+		}
+		x.call = &x.callState
+		ctx = startCall(ctx, x.call, &x.slot, otelaudit.Request{Operation: d.op, Provider: d.provider, Model: d.model, ConversationID: d.conv},
+			c.spanName(d.op, d.model), start, d.extra, c.callOpts)
+		x.span, x.wantContent = x.call.Span(), x.call.ContentWanted()
+		return ctx, x
+	}
+	return x.startServer(ctx, r, &d)
+}
 
-	var (
-		op, provider, model, conv = target.Operation, target.Provider, "", ""
-		input                     []genai.Message
-		system                    []genai.Part
-		// extra holds the span's start attributes beyond StartCall's own.
-		extra = x.attrBuf[:0]
-		// content holds what goes beside the span, not on it: content
-		// and audit.metadata.* (otelaudit.IsContentKey), kept apart as
-		// they are made rather than sorted out of extra afterwards.
-		content []attribute.KeyValue
-	)
-	claimed := false
+// startServer starts the server span of d: the same GenAI attributes as
+// StartCall gives, with kind SERVER, so that client calls made by the
+// handler are its children.
+func (x *exchange) startServer(ctx context.Context, r *http.Request, d *reqDesc) (context.Context, *exchange) {
+	c := x.cfg
+	attrs := make([]attribute.KeyValue, 0, 8+len(d.extra))
+	attrs = append(attrs, semconv.GenAIOperationNameKey.String(d.op), otelaudit.AuditEntryIDKey.String(storage.NewEntryID()),
+		semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(d.path))
+	attrs = appendGenAIAttrs(attrs, d)
+	x.op, x.provider, x.srvAttrs = d.op, d.provider, attrs
+	name := c.spanName(d.op, d.model)
+	ctx, slot := handoff.Begin(ctx)
+	ctx, x.span = c.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithTimestamp(x.start), trace.WithAttributes(attrs...))
+	x.sink = handoff.NewSink(x.span, slot, c.onSpan)
+	x.wantContent = x.sink.Wants()
+	return ctx, x
+}
+
+// appendGenAIAttrs appends the provider, model and conversation id of d
+// that are set, and its extra attributes.
+func appendGenAIAttrs(attrs []attribute.KeyValue, d *reqDesc) []attribute.KeyValue {
+	if d.provider != "" {
+		attrs = append(attrs, semconv.GenAIProviderNameKey.String(d.provider))
+	}
+	if d.model != "" {
+		attrs = append(attrs, semconv.GenAIRequestModelKey.String(d.model))
+	}
+	if d.conv != "" {
+		attrs = append(attrs, semconv.GenAIConversationIDKey.String(d.conv))
+	}
+	return append(attrs, d.extra...)
+}
+
+// describe fills d (from newReqDesc) with what r and its captured body
+// say; body, pooled and reqTrunc are as for begin. The conversation id
+// is left "" when neither the body nor the header gives one.
+func (x *exchange) describe(d *reqDesc, r *http.Request, host string, body []byte, pooled *[]byte, reqTrunc bool) {
+	c, target := x.cfg, d.target
+	d.body = body
 	for _, e := range c.extractors {
 		if req, ok := e.ExtractRequest(r, body); ok {
-			x.ext, claimed = e, true
-			op, model, conv = req.Operation, req.Model, req.ConversationID
-			if op == "" {
-				op = genai.OpChat
+			x.ext, d.claimed = e, true
+			d.op, d.model, d.conv = req.Operation, req.Model, req.ConversationID
+			if d.op == "" {
+				d.op = genai.OpChat
 			}
 			if req.Provider != "" {
-				provider = req.Provider
+				d.provider = req.Provider
 			}
-			input = fromAuditMessages(req.Input, "user")
+			d.input = fromAuditMessages(req.Input, "user")
 			if req.SystemInstructions != "" {
-				system = []genai.Part{{Type: "text", Content: req.SystemInstructions}}
+				d.system = []genai.Part{{Type: "text", Content: req.SystemInstructions}}
 			}
 			break
 		}
@@ -270,7 +354,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 	if pooled != nil && x.ext == nil {
 		x.reqHeld.hold(pooled, body)
 	}
-	if !claimed {
+	if !d.claimed {
 		var (
 			pr  *genai.Request
 			err error
@@ -285,10 +369,10 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		}
 		switch {
 		case err == nil && target.API != genai.APIUnknown:
-			input, system = pr.Messages, pr.System
+			d.input, d.system = pr.Messages, pr.System
 			x.api = pr.API
 			// A list the head parse made lives in its storage.
-			x.reqBody.shared = input != nil || system != nil
+			x.reqBody.shared = d.input != nil || d.system != nil
 			if pr.InputContent == genai.ContentSome {
 				x.texts[0].deferRequest(&x.reqBody, false)
 			}
@@ -297,15 +381,16 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 			}
 		case err == nil && len(pr.Messages) > 0:
 			// Unknown path, chat-shaped JSON: treat it as a chat call.
-			op, input = genai.OpChat, pr.Messages
+			d.op, d.input = genai.OpChat, pr.Messages
 		default:
-			input = rawMessage("user", body)
+			d.input = rawMessage("user", body)
 			if err != nil && target.API != genai.APIUnknown && len(body) > 0 {
-				content = append(content, otelaudit.AuditMetadataKey(MetadataRequestUnparsed).Bool(true))
+				d.content = append(d.content, otelaudit.AuditMetadataKey(MetadataRequestUnparsed).Bool(true))
 			}
 		}
 		// Copies: the body may be a recycled capture buffer.
-		model, conv = c.models.get(pr.Model), strings.Clone(pr.ConversationID)
+		d.model, d.conv = c.models.get(pr.Model), strings.Clone(pr.ConversationID)
+		extra := d.extra
 		if pr.MaxTokens != nil {
 			extra = append(extra, semconv.GenAIRequestMaxTokensKey.Int64(*pr.MaxTokens))
 		}
@@ -319,90 +404,62 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		if target.API != genai.APIUnknown {
 			extra = append(extra, semconv.GenAIRequestStreamKey.Bool(pr.Stream || target.Stream))
 		}
-	}
-	if model == "" {
-		model = target.Model
-	}
-	if c.provider != "" {
-		provider = c.provider
-	}
-	if h := headerValue(r.Header, c.convHeader); h != "" {
-		conv = h
-	}
-	if conv == "" {
-		conv = ConversationIDFromContext(ctx)
-	} else if server {
-		ctx = ContextWithConversationID(ctx, conv)
+		d.extra = extra
 	}
 	if reqTrunc {
-		content = append(content, otelaudit.AuditMetadataKey(MetadataRequestTruncated).Bool(true))
+		d.content = append(d.content, otelaudit.AuditMetadataKey(MetadataRequestTruncated).Bool(true))
+	}
+	x.describeHead(d, r, host)
+}
+
+// describeHead fills d with what the request line and headers say, over
+// or besides what the body said: the model the path names when the body
+// named none, the configured provider, the conversation header, the
+// server address.
+func (x *exchange) describeHead(d *reqDesc, r *http.Request, host string) {
+	c := x.cfg
+	if d.model == "" {
+		d.model = d.target.Model
+	}
+	if c.provider != "" {
+		d.provider = c.provider
+	}
+	if h := headerValue(r.Header, c.convHeader); h != "" {
+		d.conv = h
 	}
 	if h, p, err := net.SplitHostPort(host); err == nil {
-		extra = append(extra, semconv.ServerAddress(h))
+		d.extra = append(d.extra, semconv.ServerAddress(h))
 		if n, err := strconv.Atoi(p); err == nil {
-			extra = append(extra, semconv.ServerPort(n))
+			d.extra = append(d.extra, semconv.ServerPort(n))
 		}
 	} else if host != "" {
-		extra = append(extra, semconv.ServerAddress(host))
+		d.extra = append(d.extra, semconv.ServerAddress(host))
 	}
+}
 
-	defer func() {
-		// The texts hold the request's capture until the audit made them.
-		defer x.reqHeld.done()
-		if !x.wantContent {
-			x.reqBody.head.Discard()
-			return
+// handOver hands the request's content in d over beside the span (or puts
+// it on the span, with WithContentOnSpan), once the span started, and
+// drops the exchange's hold on the request's capture: the texts handed
+// over hold it until the audit made them.
+func (x *exchange) handOver(d *reqDesc) {
+	defer x.reqHeld.done()
+	if !x.wantContent {
+		x.reqBody.head.Discard()
+		return
+	}
+	input, system, content := d.input, d.system, d.content
+	x.texts[0].messages(input, &x.reqHeld)
+	content = x.appendContent(content, semconv.GenAIInputMessagesKey,
+		func() string { return genai.MessagesJSON(input) }, &x.texts[0])
+	x.texts[1].parts(system, &x.reqHeld)
+	content = x.appendContent(content, semconv.GenAISystemInstructionsKey,
+		func() string { return genai.PartsJSON(system) }, &x.texts[1])
+	if x.cfg.toolDefs && !d.claimed {
+		if s := genai.ToolDefinitions(d.target.API, d.body); s != "" {
+			content = append(content, semconv.GenAIToolDefinitionsKey.String(s))
 		}
-		x.texts[0].messages(input, &x.reqHeld)
-		content = x.appendContent(content, semconv.GenAIInputMessagesKey,
-			func() string { return genai.MessagesJSON(input) }, &x.texts[0])
-		x.texts[1].parts(system, &x.reqHeld)
-		content = x.appendContent(content, semconv.GenAISystemInstructionsKey,
-			func() string { return genai.PartsJSON(system) }, &x.texts[1])
-		if c.toolDefs && !claimed {
-			if s := genai.ToolDefinitions(target.API, body); s != "" {
-				content = append(content, semconv.GenAIToolDefinitionsKey.String(s))
-			}
-		}
-		x.setContent(content...)
-	}()
-	if !server {
-		// otelaudit.StartCall, with the Call and the content slot in x's
-		// allocation (x lives until the audit worker read the content
-		// anyway) and the span name shared by the calls of one model.
-		if op == "" {
-			op = otelaudit.DefaultOperation
-		}
-		x.call = &x.callState
-		ctx = startCall(ctx, x.call, &x.slot, otelaudit.Request{Operation: op, Provider: provider, Model: model, ConversationID: conv},
-			c.spanName(op, model), start, extra, c.callOpts)
-		x.span, x.wantContent = x.call.Span(), x.call.ContentWanted()
-		return ctx, x
 	}
-	// The server span: the same GenAI attributes as StartCall gives, with
-	// kind SERVER, so that client calls made by the handler are its
-	// children.
-	attrs := make([]attribute.KeyValue, 0, 8+len(extra))
-	attrs = append(attrs, semconv.GenAIOperationNameKey.String(op), otelaudit.AuditEntryIDKey.String(storage.NewEntryID()),
-		semconv.HTTPRequestMethodKey.String(r.Method), semconv.URLPath(path))
-	if provider != "" {
-		attrs = append(attrs, semconv.GenAIProviderNameKey.String(provider))
-	}
-	if model != "" {
-		attrs = append(attrs, semconv.GenAIRequestModelKey.String(model))
-	}
-	if conv != "" {
-		attrs = append(attrs, semconv.GenAIConversationIDKey.String(conv))
-	}
-	attrs = append(attrs, extra...)
-	x.op, x.provider, x.srvAttrs = op, provider, attrs
-	name := c.spanName(op, model)
-	ctx, slot := handoff.Begin(ctx)
-	ctx, x.span = c.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
-		trace.WithTimestamp(start), trace.WithAttributes(attrs...))
-	x.sink = handoff.NewSink(x.span, slot, c.onSpan)
-	x.wantContent = x.sink.Wants()
-	return ctx, x
+	x.setContent(content...)
 }
 
 // spanName is the GenAI span name "{operation} {model}" (the operation
