@@ -60,6 +60,7 @@ const (
 // apply.
 const (
 	MetadataRequestTruncated  = "request_truncated"    // bool: the captured request body hit the cap
+	MetadataRequestIncomplete = "request_incomplete"   // bool: the entry's input is the part of the request body the handler read, not all of it (Expect: 100-continue; see Handler)
 	MetadataResponseTruncated = "response_truncated"   // bool: the captured reply (or reassembled output) hit the cap
 	MetadataRequestUnparsed   = "request_unparsed"     // bool: a known API's request body was not valid JSON; raw text recorded
 	MetadataResponseUnparsed  = "response_unparsed"    // bool: a known API's reply was not valid JSON; raw text recorded
@@ -292,6 +293,50 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 		return ctx, x
 	}
 	return x.startServer(ctx, r, &d)
+}
+
+// beginLate starts the server span of a request whose body is read only
+// as the handler reads it (see Handler), with what its path and headers
+// say; describeLate completes the span once the body is known. The
+// request's content and the conversation id its body may give are then
+// not in the context the handler gets.
+func (c *config) beginLate(ctx context.Context, r *http.Request, start time.Time) (context.Context, *exchange) {
+	path := requestPath(r)
+	target := genai.Detect(r.Host, path)
+	x := &exchange{cfg: c, api: target.API, limit: c.maxBody, server: true, start: start}
+	d := x.newReqDesc(target, path)
+	x.describeHead(&d, r, r.Host)
+	if d.conv == "" {
+		d.conv = ConversationIDFromContext(ctx)
+	} else {
+		ctx = ContextWithConversationID(ctx, d.conv)
+	}
+	return x.startServer(ctx, r, &d)
+}
+
+// describeLate completes a span beginLate started, once its request body
+// is known (ctx is the context the handler got): its name, the attributes
+// the body gives, and the content beside the span, as begin gives them at
+// the start. body, pooled and reqTrunc are as for begin; incomplete says
+// the handler stopped reading before the body's end (body is what it read).
+// It runs before the reply is recorded (respond), as the body chooses how
+// the reply is parsed, and at most once.
+func (x *exchange) describeLate(ctx context.Context, r *http.Request, body []byte, pooled *[]byte, reqTrunc, incomplete bool) {
+	path := requestPath(r)
+	d := x.newReqDesc(genai.Detect(r.Host, path), path)
+	x.describe(&d, r, r.Host, body, pooled, reqTrunc)
+	if incomplete {
+		d.content = append(d.content, otelaudit.AuditMetadataKey(MetadataRequestIncomplete).Bool(true))
+	}
+	if d.conv == "" {
+		d.conv = ConversationIDFromContext(ctx)
+	}
+	attrs := make([]attribute.KeyValue, 0, 4+len(d.extra))
+	attrs = appendGenAIAttrs(append(attrs, semconv.GenAIOperationNameKey.String(d.op)), &d)
+	x.op, x.provider, x.srvAttrs = d.op, d.provider, attrs
+	x.span.SetName(x.cfg.spanName(d.op, d.model))
+	x.span.SetAttributes(attrs...)
+	x.handOver(&d)
 }
 
 // startServer starts the server span of d: the same GenAI attributes as

@@ -39,6 +39,10 @@ type Response struct {
 // captured body (at most the configured cap; for a stream, its raw bytes)
 // and report ok=false to leave the body to the next extractor or to the
 // built-in parsers. They are called concurrently and must not keep body.
+// [Handler] calls ExtractRequest before its handler runs, except for a
+// request sent with "Expect: 100-continue": then once the handler has
+// read the body (or what of it the handler read), before the reply is
+// recorded.
 type Extractor interface {
 	ExtractRequest(r *http.Request, body []byte) (req Request, ok bool)
 	ExtractResponse(status int, header http.Header, body []byte) (resp Response, ok bool)
