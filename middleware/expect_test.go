@@ -324,26 +324,32 @@ func TestHandlerExpectContinueStream(t *testing.T) {
 	assert.Equal(t, true, es[0].Metadata[middleware.MetadataStream])
 }
 
-// TestHandlerExpectContinueConcurrentRead: next reads the body on another
-// goroutine while it writes the reply (full duplex); the span is described
-// once, by whichever comes first, without a data race (run with -race).
+// TestHandlerExpectContinueConcurrentRead: the body is not read before
+// next reads it, and when next reads it on another goroutine while it
+// writes the reply (full duplex), the span is described once, by whichever
+// comes first, without a data race (run with -race).
 func TestHandlerExpectContinueConcurrentRead(t *testing.T) {
 	r := newRig(t)
+	var read, readBeforeNext atomic.Int64
 	h := middleware.Handler(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		read := make(chan struct{})
+		readBeforeNext.Add(read.Load())
+		done := make(chan struct{})
 		go func() {
-			defer close(read)
+			defer close(done)
 			_, _ = io.Copy(io.Discard, req.Body)
 		}()
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"id":"x","model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}]}`)
-		<-read
+		<-done
 	}), middleware.WithTracerProvider(r.tp))
 	for range 20 {
+		read.Store(0)
 		req := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", strings.NewReader(expectChatBody))
+		req.Body = &countingBody{rc: req.Body, n: &read}
 		req.Header.Set("Expect", "100-continue")
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
+	assert.Zero(t, readBeforeNext.Load(), "bytes read before next read")
 	es := r.entries(t)
 	require.Len(t, es, 20)
 	for _, e := range es {
