@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"strconv"
 
 	"github.com/otelaudit/otelaudit-go/internal/jsontext"
@@ -113,6 +114,31 @@ func (c *ChainHasher) Matches(prefix []byte, ch Chain) bool {
 		return false
 	}
 	return string(got) == ch.Hash
+}
+
+// MatchesReader is [ChainHasher.Matches] for a prefix read from r, for a
+// line too long to hold in memory: the prefix is hashed as it is read.
+// The error is r's.
+func (c *ChainHasher) MatchesReader(r io.Reader, ch Chain) (bool, error) {
+	h := sha256.New()
+	switch ch.Version {
+	case 0:
+		c.head = appendHead(c.head[:0], chainDomainV1, ch.Writer, ch.Seq, ch.Prev)
+		h.Write(c.head)
+	case ChainVersion:
+	default:
+		return false, nil
+	}
+	if _, err := io.Copy(h, r); err != nil {
+		return false, err
+	}
+	if ch.Version == 0 {
+		hex.Encode(c.hex[:], h.Sum(c.sum[:0]))
+		return string(c.hex[:]) == ch.Hash, nil
+	}
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	return string(c.digestV2(ch.Writer, ch.Seq, ch.Prev, &d)) == ch.Hash, nil
 }
 
 // Chainer extends one writer's hash chain. It is a small value: a copy is

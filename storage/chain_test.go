@@ -270,3 +270,34 @@ func BenchmarkChainSerial(b *testing.B) {
 		})
 	}
 }
+
+// TestMatchesReader: the streaming form agrees with Matches on lines of
+// both formats, intact and with any byte of the prefix changed.
+func TestMatchesReader(t *testing.T) {
+	ch := NewChainer("0123456789abcdef")
+	ch.AppendLine(nil, chainTestPrefix(t, 0))
+	v2 := bytes.TrimSuffix(ch.AppendLine(nil, chainTestPrefix(t, 1)), []byte("\n"))
+	c1 := NewChainer("0123456789abcdef")
+	appendLineV1(&c1, nil, chainTestPrefix(t, 0))
+	v1 := appendLineV1(&c1, nil, chainTestPrefix(t, 1))
+	var h ChainHasher
+	for name, line := range map[string][]byte{"v1": v1, "v2": v2} {
+		prefix, c, ok := SplitChain(line)
+		if !ok {
+			t.Fatalf("%s: no chain", name)
+		}
+		for i := -1; i < len(prefix); i++ {
+			p := bytes.Clone(prefix)
+			if i >= 0 {
+				p[i] ^= 1
+			}
+			got, err := h.MatchesReader(bytes.NewReader(p), c)
+			if want := h.Matches(p, c); err != nil || got != want || got != (i < 0) {
+				t.Fatalf("%s: byte %d changed: MatchesReader %v (%v), Matches %v", name, i, got, err, want)
+			}
+		}
+	}
+	if ok, _ := h.MatchesReader(bytes.NewReader(nil), Chain{Version: 7}); ok {
+		t.Fatal("an unknown format matched")
+	}
+}
