@@ -1156,6 +1156,12 @@ func (s *Store) rotateLocked(p *activePart) (*activePart, error) {
 		}
 	}
 	oldName, newName := partName(p.day, 0), partName(p.day, next)
+	if ref, ok := parseFileName(newName); !ok || ref.part != next {
+		// A part numbered at the top of int (a file planted, or damage)
+		// leaves no next number: renaming to one that overflowed would
+		// hide the part from every reader.
+		return nil, fmt.Errorf("filestore: rotate %s: no part number left after %s", oldName, partName(p.day, next-1))
+	}
 	// The full index of the closed part is written by the indexer (see
 	// persistIndexes), not here under mu: until then the index of its
 	// first p.covered bytes, moved to the new name, and p.tail in memory

@@ -1,0 +1,70 @@
+package filestore
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Files planted or damaged by someone who can write the store directory
+// (the hostile tests of the tamper evidence): each must give a finding or a
+// clear error, never a hang, a crash, memory that grows with a file, or an
+// accepted entry lost.
+
+// hostileStore writes 30 entries, one an hour from verifyBase, with small
+// parts (rotation), and closes the store.
+func hostileStore(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := New(dir, WithRotationSize(4<<10))
+	require.NoError(t, err)
+	for i := range 30 {
+		require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(time.Duration(i)*time.Hour))))
+	}
+	require.NoError(t, st.Close())
+	return dir
+}
+
+func countOf(t *testing.T, dir string) int {
+	t.Helper()
+	st, err := New(dir, WithReadOnly())
+	require.NoError(t, err)
+	defer st.Close()
+	n, err := st.Count(t.Context())
+	require.NoError(t, err)
+	return n
+}
+
+// TestRotationWithoutPartNumber: a part numbered at the top of int leaves
+// rotation no next number; it must fail the Write, not rename the active
+// part to an overflowed name that no reader lists.
+func TestRotationWithoutPartNumber(t *testing.T) {
+	dir := hostileStore(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "audit_20250911_9223372036854775807.jsonl"), nil, 0o600))
+	st, err := New(dir, WithRotationSize(4<<10))
+	require.NoError(t, err)
+	acked := 0
+	var werr error
+	for i := range 60 {
+		if werr = st.Write(t.Context(), testEntry(time.Date(2025, 9, 11, 0, i, 0, 0, time.UTC))); werr != nil {
+			break
+		}
+		acked++
+	}
+	require.NoError(t, st.Close())
+	require.Error(t, werr)
+	assert.Contains(t, werr.Error(), "no part number left")
+	assert.Equal(t, 30+acked, countOf(t, dir), "every acknowledged entry is readable")
+	des, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, de := range des {
+		assert.NotContains(t, de.Name(), "_-", "no part with an overflowed number")
+	}
+	rep, err := Verify(t.Context(), dir)
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v", rep.Problems)
+}
