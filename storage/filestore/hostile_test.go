@@ -1,6 +1,9 @@
 package filestore
 
 import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"testing"
@@ -67,4 +70,26 @@ func TestRotationWithoutPartNumber(t *testing.T) {
 	rep, err := Verify(t.Context(), dir)
 	require.NoError(t, err)
 	assert.True(t, rep.OK(), "%v", rep.Problems)
+}
+
+// TestIndexBlockCountChecked: an index whose header claims more time-index
+// blocks than its records make (header CRC fixed up) is not loaded; a
+// range query reads the data instead of allocating for the claim.
+func TestIndexBlockCountChecked(t *testing.T) {
+	dir := hostileStore(t)
+	name := dataFiles(t, dir)[0]
+	p := indexPath(dir, name)
+	b, err := os.ReadFile(p)
+	require.NoError(t, err)
+	binary.LittleEndian.PutUint32(b[52:], 0x7fffffff) // nblocks
+	binary.LittleEndian.PutUint32(b[idxHeaderSize-4:], crc32.Checksum(b[:idxHeaderSize-4], castagnoli))
+	require.NoError(t, os.WriteFile(p, b, 0o600))
+	st, err := New(dir, WithReadOnly())
+	require.NoError(t, err)
+	defer st.Close()
+	es, err := st.ListEntries(t.Context(), verifyBase, verifyBase.Add(100*time.Hour))
+	require.NoError(t, err)
+	assert.Len(t, es, 30)
+	_, err = decodeHeader(b)
+	assert.True(t, errors.Is(err, errBadIndex))
 }

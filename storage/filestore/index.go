@@ -190,10 +190,18 @@ func decodeHeader(b []byte) (idxHeader, error) {
 	for i := range h.fanout {
 		h.fanout[i] = le.Uint32(b[64+4*i:])
 	}
-	if h.covered < 0 || h.count < 0 || int64(h.fanout[255]) != h.count {
+	if h.covered < 0 || h.count < 0 || int64(h.fanout[255]) != h.count ||
+		int64(h.nblocks) != (h.count+indexBlock-1)/indexBlock {
+		// nblocks is what encodeIndex makes of count: a larger one would
+		// make blocks() allocate up to 128 GiB before its first read.
 		return h, errBadIndex
 	}
 	return h, nil
+}
+
+// size is the length of the index file hdr heads, as encodeIndex writes it.
+func (h *idxHeader) size() int64 {
+	return idxHeaderSize + h.count*idxRecSize + int64(h.nblocks)*idxBlockSize + 4
 }
 
 func decodeRec(b []byte) idxRec {
@@ -482,7 +490,7 @@ func (c *indexCache) load(name string, did fileID, open func() (io.ReaderAt, fun
 		return nil, nil
 	}
 	hdr, err := decodeHeader(hb)
-	if err != nil || hdr.covered > did.size {
+	if err != nil || hdr.covered > did.size || hdr.size() != iid.size {
 		f.Close()
 		return nil, nil
 	}
