@@ -1,6 +1,7 @@
 package filestore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -70,6 +71,60 @@ func TestRotationWithoutPartNumber(t *testing.T) {
 	rep, err := Verify(t.Context(), dir)
 	require.NoError(t, err)
 	assert.True(t, rep.OK(), "%v", rep.Problems)
+}
+
+// TestOpenKeepsLineWithoutNewline: a last line that lost only its '\n'
+// (a whole entry, or a whole signed note) is ended, not cut off as torn:
+// opening the store for writing loses nothing.
+func TestOpenKeepsLineWithoutNewline(t *testing.T) {
+	t.Run("data file", func(t *testing.T) {
+		dir := hostileStore(t)
+		names := dataFiles(t, dir)
+		last := filepath.Join(dir, names[len(names)-1])
+		fi, err := os.Stat(last)
+		require.NoError(t, err)
+		require.NoError(t, os.Truncate(last, fi.Size()-1))
+		st, err := New(dir)
+		require.NoError(t, err)
+		assert.Zero(t, st.Stats().TornTails)
+		require.NoError(t, st.Close())
+		assert.Equal(t, 30, countOf(t, dir))
+		b, err := os.ReadFile(last)
+		require.NoError(t, err)
+		assert.Len(t, b, int(fi.Size()), "the newline is back")
+		verifyOK(t, dir)
+	})
+	t.Run("checkpoints", func(t *testing.T) {
+		dir := hostileStore(t)
+		p := filepath.Join(dir, checkpointFileName)
+		before, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(p, before[:len(before)-1], 0o600))
+		st, err := New(dir)
+		require.NoError(t, err)
+		require.NoError(t, st.Close())
+		after, err := os.ReadFile(p)
+		require.NoError(t, err)
+		assert.True(t, bytes.HasPrefix(after, before), "every signed note kept")
+		rep := verifyOK(t, dir)
+		assert.Empty(t, rep.Warnings, "the first session is still closed")
+	})
+	t.Run("torn line still cut", func(t *testing.T) {
+		dir := hostileStore(t)
+		names := dataFiles(t, dir)
+		last := filepath.Join(dir, names[len(names)-1])
+		f, err := os.OpenFile(last, os.O_WRONLY|os.O_APPEND, 0)
+		require.NoError(t, err)
+		_, err = f.WriteString(`{"id":"torn","timestamp":"2025-09-11`)
+		require.NoError(t, err)
+		require.NoError(t, f.Close())
+		st, err := New(dir)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(1), st.Stats().TornTails)
+		require.NoError(t, st.Close())
+		assert.Equal(t, 30, countOf(t, dir))
+		verifyOK(t, dir)
+	})
 }
 
 // TestIndexBlockCountChecked: an index whose header claims more time-index

@@ -2,6 +2,9 @@ package filestore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -322,13 +325,17 @@ func (s *Store) recover() error {
 }
 
 // cutTornTail truncates f to its last '\n' if it does not end with one
-// and returns what it cut.
+// and returns what it cut (see tornTail).
 func cutTornTail(f *os.File, name string) (*storage.RecoveryNote, error) {
 	return tornTail(f, name, true)
 }
 
 // tornTail describes an incomplete last line of f and, if cut, truncates
-// f to its last '\n'.
+// f to its last '\n'. A last line that lacks only its '\n' is not torn:
+// it is a whole JSON object (a crash between a line and its newline, or a
+// newline lost since), which no prefix of a line can be; nothing of it is
+// cut (a signed note, an acknowledged entry, or evidence for Verify), and
+// with cut the '\n' is appended. Neither returns a note.
 func tornTail(f *os.File, name string, cut bool) (*storage.RecoveryNote, error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -363,11 +370,31 @@ func tornTail(f *os.File, name string, cut bool) (*storage.RecoveryNote, error) 
 		}
 		end = from
 	}
-	torn := make([]byte, size-at)
-	if _, err := f.ReadAt(torn, at); err != nil && !errors.Is(err, io.EOF) {
+	if size-at <= storage.DefaultMaxLineSize {
+		// Only a line a store could have written can be whole; a longer
+		// tail is never held in memory.
+		tail := make([]byte, size-at)
+		if _, err := f.ReadAt(tail, at); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if tail[0] == '{' && json.Valid(tail) {
+			if !cut {
+				return nil, nil
+			}
+			if _, err := f.Seek(0, io.SeekEnd); err != nil {
+				return nil, err
+			}
+			if _, err := f.Write([]byte{'\n'}); err != nil {
+				return nil, fmt.Errorf("filestore: end the last line of %s: %w", name, err)
+			}
+			return nil, f.Sync()
+		}
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, at, size-at)); err != nil {
 		return nil, err
 	}
-	note := &storage.RecoveryNote{File: name, Offset: at, Length: size - at, SHA256: storage.NoteDigest(torn)}
+	note := &storage.RecoveryNote{File: name, Offset: at, Length: size - at, SHA256: hex.EncodeToString(h.Sum(nil))}
 	if !cut {
 		return note, nil
 	}
@@ -994,6 +1021,8 @@ func (s *Store) openPartLocked(day string) (*activePart, error) {
 		if err = s.recordRecoveries([]storage.RecoveryNote{*note}); err == nil {
 			_, err = tornTail(f, name, true)
 		}
+	} else if err == nil {
+		_, err = tornTail(f, name, true) // ends a whole last line that lacks its '\n'
 	}
 	if err != nil {
 		f.Close()
