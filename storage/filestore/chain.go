@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -42,7 +43,12 @@ const localKeyID = "local"
 
 // readKeyFile reads the store's own key file.
 func readKeyFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	f, err := openStoreFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 4<<10)) // a key line is under 200 bytes
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +65,7 @@ func (s *Store) appendNotes(ns ...*storage.Note) error {
 	defer s.notesMu.Unlock()
 	path := filepath.Join(s.dir, checkpointFileName)
 	_, statErr := os.Stat(path)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := openStoreFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("filestore: open checkpoints: %w", err)
 	}
@@ -189,9 +195,9 @@ func (s *Store) legacyDigest() (storage.LineDigest, error) {
 		return acc, err
 	}
 	for _, ref := range refs {
-		f, err := os.Open(filepath.Join(s.dir, ref.name))
+		f, err := openStoreFile(filepath.Join(s.dir, ref.name), os.O_RDONLY, 0)
 		if err != nil {
-			return acc, err
+			return acc, fmt.Errorf("filestore: open %s: %w", ref.name, err)
 		}
 		fi, err := f.Stat()
 		if err == nil {

@@ -2,11 +2,13 @@ package filestore
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,6 +43,106 @@ func countOf(t *testing.T, dir string) int {
 	n, err := st.Count(t.Context())
 	require.NoError(t, err)
 	return n
+}
+
+// within runs fn and fails the test if it has not returned after 5 s.
+func within(t *testing.T, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s blocks (a named pipe read for ever)", what)
+	}
+}
+
+// TestNamedPipesInStore: a named pipe in place of a data file, of
+// checkpoints.jsonl or of an index is reported (Verify) or refused with
+// ErrNotRegular (New, Count), never opened for a read that waits for a
+// writer for ever.
+func TestNamedPipesInStore(t *testing.T) {
+	t.Run("data file", func(t *testing.T) {
+		dir := hostileStore(t)
+		require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "audit_20250101.jsonl"), 0o600))
+		within(t, "Verify", func() {
+			rep, err := Verify(context.Background(), dir)
+			require.NoError(t, err)
+			require.Len(t, rep.Problems, 1, "%v", rep.Problems)
+			assert.Equal(t, ProblemCorrupt, rep.Problems[0].Kind)
+			assert.Equal(t, "audit_20250101.jsonl", rep.Problems[0].File)
+			assert.Contains(t, rep.Problems[0].Detail, "named pipe")
+		})
+		within(t, "New", func() {
+			_, err := New(dir)
+			assert.ErrorIs(t, err, ErrNotRegular)
+		})
+		within(t, "Count", func() {
+			st, err := New(dir, WithReadOnly())
+			require.NoError(t, err)
+			defer st.Close()
+			_, err = st.Count(context.Background())
+			assert.ErrorIs(t, err, ErrNotRegular)
+		})
+	})
+	t.Run("checkpoints", func(t *testing.T) {
+		dir := hostileStore(t)
+		p := filepath.Join(dir, checkpointFileName)
+		require.NoError(t, os.Remove(p))
+		require.NoError(t, syscall.Mkfifo(p, 0o600))
+		within(t, "Verify", func() {
+			rep, err := Verify(context.Background(), dir)
+			require.NoError(t, err)
+			require.NotEmpty(t, rep.Problems)
+			assert.Equal(t, ProblemCorrupt, rep.Problems[0].Kind)
+			assert.Equal(t, checkpointFileName, rep.Problems[0].File)
+		})
+		within(t, "New", func() {
+			_, err := New(dir)
+			assert.ErrorIs(t, err, ErrNotRegular)
+		})
+	})
+	t.Run("index", func(t *testing.T) {
+		dir := hostileStore(t)
+		name := dataFiles(t, dir)[0]
+		require.NoError(t, os.Remove(indexPath(dir, name)))
+		require.NoError(t, syscall.Mkfifo(indexPath(dir, name), 0o600))
+		within(t, "Count", func() { assert.Equal(t, 30, countOf(t, dir)) })
+	})
+	t.Run("key file", func(t *testing.T) {
+		dir := hostileStore(t)
+		p := filepath.Join(dir, keyFileName)
+		require.NoError(t, os.Remove(p))
+		require.NoError(t, syscall.Mkfifo(p, 0o600))
+		within(t, "Verify", func() {
+			rep, err := Verify(context.Background(), dir)
+			require.NoError(t, err)
+			assert.Contains(t, kinds(rep.Problems), ProblemNoKey)
+		})
+	})
+}
+
+// TestDayFileLinkedToDevice: a day file replaced by a symbolic link to
+// /dev/null would swallow every entry appended to it while Write reports
+// success; the store refuses it instead.
+func TestDayFileLinkedToDevice(t *testing.T) {
+	dir := hostileStore(t)
+	require.NoError(t, os.Symlink(os.DevNull, filepath.Join(dir, "audit_20250912.jsonl")))
+	_, err := New(dir)
+	require.ErrorIs(t, err, ErrNotRegular)
+	assert.Contains(t, err.Error(), "audit_20250912.jsonl is a device")
+
+	// Planted while the store is open: the Write that opens the day fails.
+	dir = hostileStore(t)
+	st, err := New(dir)
+	require.NoError(t, err)
+	require.NoError(t, os.Symlink(os.DevNull, filepath.Join(dir, "audit_20250912.jsonl")))
+	err = st.Write(t.Context(), testEntry(time.Date(2025, 9, 12, 5, 0, 0, 0, time.UTC)))
+	assert.ErrorIs(t, err, ErrNotRegular)
+	require.NoError(t, st.Close())
 }
 
 // TestRotationWithoutPartNumber: a part numbered at the top of int leaves

@@ -452,7 +452,7 @@ func (c *indexCache) getPath(name, path string) (*loadedIndex, int64, error) {
 	}
 	did := statID(dfi)
 	li, err := c.load(name, did, func() (io.ReaderAt, func(), error) {
-		f, err := os.Open(path)
+		f, err := openStoreFile(path, os.O_RDONLY, 0)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -480,9 +480,9 @@ func (c *indexCache) load(name string, did fileID, open func() (io.ReaderAt, fun
 	}
 	c.mu.Unlock()
 
-	f, err := os.Open(path)
+	f, err := openStoreFile(path, os.O_RDONLY, 0)
 	if err != nil {
-		return nil, nil
+		return nil, nil // no usable index (a named pipe in its place is not read)
 	}
 	hb := make([]byte, idxHeaderSize)
 	if _, err := f.ReadAt(hb, 0); err != nil {

@@ -31,3 +31,13 @@ func unlockFile(f *os.File) {
 func inodeOf(fi os.FileInfo) int64 { return int64(idHash(fi.Name()) >> 1) }
 
 func syncDir(string) error { return nil }
+
+// openStoreFile opens a file of the store and refuses anything but a
+// regular file (see [ErrNotRegular]).
+func openStoreFile(path string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return checkRegular(f)
+}

@@ -8,6 +8,19 @@ import (
 	"syscall"
 )
 
+// openStoreFile opens a file of the store (a data file, checkpoints.jsonl,
+// an index, the key file) without ever blocking: O_NONBLOCK makes the open
+// of a named pipe return at once (a plain open waits for a writer, for
+// ever), and the file is then refused unless it is a regular file (see
+// [ErrNotRegular]). On a regular file O_NONBLOCK changes nothing.
+func openStoreFile(path string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NONBLOCK, perm)
+	if err != nil {
+		return nil, err
+	}
+	return checkRegular(f)
+}
+
 // lockFile takes an exclusive, non-blocking flock(2) on f; errLockHeld if
 // another open file description holds it (another process, or another
 // Store in this one). The kernel drops it when the process dies.

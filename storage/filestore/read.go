@@ -249,7 +249,7 @@ func (s *Store) lookupFile(name, id string, h uint64, maybe func([]byte) bool, s
 			return nil
 		}
 		var err error
-		f, err = os.Open(path)
+		f, err = openStoreFile(path, os.O_RDONLY, 0)
 		return err
 	}
 	li, size, err := s.idx.getPath(name, path)
@@ -463,7 +463,7 @@ func (s *Store) streamDay(ctx context.Context, refs []fileRef, start, end time.T
 		}
 	}()
 	for _, ref := range refs {
-		f, err := os.Open(filepath.Join(s.dir, ref.name))
+		f, err := openStoreFile(filepath.Join(s.dir, ref.name), os.O_RDONLY, 0)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue
@@ -627,7 +627,7 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 // file that does not exist (removed by retention or a concurrent rewrite)
 // holds nothing: f is nil and err is nil.
 func (s *Store) openDataFile(name string) (f *os.File, size int64, err error) {
-	f, err = os.Open(filepath.Join(s.dir, name))
+	f, err = openStoreFile(filepath.Join(s.dir, name), os.O_RDONLY, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, 0, nil

@@ -28,6 +28,44 @@ var ErrLocked = errors.New("filestore: store is locked by another writer")
 
 var errLockHeld = errors.New("lock held")
 
+// ErrNotRegular is matched (errors.Is) by the error of opening a store
+// file (a data file, checkpoints.jsonl, an index, the key file) that is
+// not a regular file: a named pipe, device, socket or directory put in its
+// place, or a symbolic link to one. Such a file is never read (a named
+// pipe would block every reader, writer and [Verify] for ever; /dev/null
+// would swallow appended entries); [Verify] reports it as a problem.
+var ErrNotRegular = errors.New("filestore: not a regular file")
+
+// checkRegular returns f if it is a regular file, and otherwise closes it
+// and returns an error matching ErrNotRegular.
+func checkRegular(f *os.File) (*os.File, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%w: %s is a %s", ErrNotRegular, filepath.Base(f.Name()), fileKind(fi.Mode()))
+	}
+	return f, nil
+}
+
+// fileKind names the kind of a file that is not regular.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&os.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&os.ModeDevice != 0:
+		return "device"
+	case m&os.ModeSocket != 0:
+		return "socket"
+	}
+	return "special file"
+}
+
 // ErrReadOnly is matched (errors.Is) by the error a write, Delete or
 // DeleteBefore returns on a store opened [WithReadOnly].
 var ErrReadOnly = errors.New("filestore: store is opened read-only")
@@ -278,7 +316,7 @@ func (s *Store) findTornTails() ([]storage.RecoveryNote, error) {
 	}
 	var notes []storage.RecoveryNote
 	for _, ref := range refs {
-		f, err := os.Open(filepath.Join(s.dir, ref.name))
+		f, err := openStoreFile(filepath.Join(s.dir, ref.name), os.O_RDONLY, 0)
 		if err != nil {
 			return nil, fmt.Errorf("filestore: open %s: %w", ref.name, err)
 		}
@@ -303,7 +341,7 @@ func (s *Store) recover() error {
 	}
 	for _, ref := range refs {
 		path := filepath.Join(s.dir, ref.name)
-		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		f, err := openStoreFile(path, os.O_RDWR, 0)
 		if err != nil {
 			return fmt.Errorf("filestore: open %s: %w", ref.name, err)
 		}
@@ -1001,7 +1039,7 @@ func (s *Store) openPartLocked(day string) (*activePart, error) {
 	name := partName(day, 0)
 	path := filepath.Join(s.dir, name)
 	_, statErr := os.Stat(path)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := openStoreFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("filestore: open %s: %w", name, err)
 	}

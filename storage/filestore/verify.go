@@ -252,6 +252,16 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 	return rep, nil
 }
 
+// kindOf names what the store file at path is, for a report about one
+// that is not a regular file.
+func kindOf(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "gone"
+	}
+	return "a " + fileKind(fi.Mode())
+}
+
 // checkWitness reports every witnessed note the store's notes lack, and
 // the witness lines that were not notes.
 func (v *verifier) checkWitness(bad []Problem) {
@@ -301,6 +311,7 @@ type verifier struct {
 	seenNotes map[string]bool // NoteDigest of every note line read
 	vanished  bool
 	files     map[uint64]*fileScan // by inode
+	irregular map[string]bool      // data file names that are not regular files (reported)
 	notesEnd  int64                // end of the notes read
 	nProb     int
 	nWarn     int
@@ -333,6 +344,7 @@ func (v *verifier) init() {
 	v.rep = &VerifyReport{Dir: v.dir}
 	v.seenNotes = map[string]bool{}
 	v.writers = map[string]*writerInfo{}
+	v.irregular = map[string]bool{}
 }
 
 // run scans the listed files, then lists again and scans what a running
@@ -362,6 +374,9 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 		inos := map[uint64]bool{}
 		names := map[string]uint64{}
 		for _, ref := range refs {
+			if v.irregular[ref.name] {
+				continue
+			}
 			fi, err := os.Stat(filepath.Join(v.dir, ref.name))
 			if err != nil {
 				if round == 0 {
@@ -430,9 +445,9 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 // removalSince reports whether a removal note was appended to
 // checkpoints.jsonl after readNotes read it.
 func (v *verifier) removalSince() (bool, error) {
-	f, err := os.Open(filepath.Join(v.dir, checkpointFileName))
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
+	f, err := openStoreFile(filepath.Join(v.dir, checkpointFileName), os.O_RDONLY, 0)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrNotRegular) {
+		return false, nil // readNotes reported a file that is not regular
 	}
 	if err != nil {
 		return false, fmt.Errorf("filestore: verify: %w", err)
@@ -458,8 +473,13 @@ func (v *verifier) removalSince() (bool, error) {
 // readNotes checks and loads checkpoints.jsonl.
 func (v *verifier) readNotes() error {
 	path := filepath.Join(v.dir, checkpointFileName)
-	f, err := os.Open(path)
+	f, err := openStoreFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if errors.Is(err, ErrNotRegular) {
+		v.anyNote = true
+		v.problem(Problem{Kind: ProblemCorrupt, File: checkpointFileName, Detail: "not a regular file (" + kindOf(path) + "): not read, so no signed note can be checked"})
 		return nil
 	}
 	if err != nil {
@@ -558,12 +578,19 @@ type fileScan struct {
 // scanFile reads a data file (from where an earlier read stopped) and
 // checks every line. It returns the file's inode.
 func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgress) (uint64, error) {
-	f, err := os.Open(filepath.Join(v.dir, ref.name))
+	f, err := openStoreFile(filepath.Join(v.dir, ref.name), os.O_RDONLY, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			// Renamed by rotation (the next round finds it under its new
 			// name) or removed by cleanup (which writes a removal note
 			// first; see notesChanged).
+			return 0, nil
+		}
+		if errors.Is(err, ErrNotRegular) {
+			// A named pipe would block this read for ever, a device
+			// never ends: not read, and damage either way.
+			v.irregular[ref.name] = true
+			v.problem(Problem{Kind: ProblemCorrupt, File: ref.name, Detail: "not a regular file (" + kindOf(filepath.Join(v.dir, ref.name)) + "): not read; its entries, if any, cannot be verified"})
 			return 0, nil
 		}
 		return 0, fmt.Errorf("filestore: verify: %w", err)
