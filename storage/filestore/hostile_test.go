@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -143,6 +144,28 @@ func TestDayFileLinkedToDevice(t *testing.T) {
 	err = st.Write(t.Context(), testEntry(time.Date(2025, 9, 12, 5, 0, 0, 0, time.UTC)))
 	assert.ErrorIs(t, err, ErrNotRegular)
 	require.NoError(t, st.Close())
+}
+
+// TestVerifyDataFileAlias: a data file given a second data file name (a
+// hard or symbolic link) is read once by Verify (files are told apart by
+// inode, for rotation) but counted under both names by every reader: it is
+// a duplicate, named.
+func TestVerifyDataFileAlias(t *testing.T) {
+	for name, link := range map[string]func(old, new string) error{"hard": os.Link, "symbolic": os.Symlink} {
+		t.Run(name, func(t *testing.T) {
+			dir := hostileStore(t)
+			first := dataFiles(t, dir)[0]
+			alias := strings.TrimSuffix(first, ".jsonl")[:len("audit_20250910")] + "_777.jsonl"
+			require.NoError(t, link(filepath.Join(dir, first), filepath.Join(dir, alias)))
+			require.Greater(t, countOf(t, dir), 30, "readers count the file twice")
+			rep, err := Verify(t.Context(), dir)
+			require.NoError(t, err)
+			require.Len(t, rep.Problems, 1, "%v", rep.Problems)
+			assert.Equal(t, ProblemDuplicate, rep.Problems[0].Kind)
+			assert.Equal(t, alias, rep.Problems[0].File)
+			assert.Contains(t, rep.Problems[0].Detail, first)
+		})
+	}
 }
 
 // TestRotationWithoutPartNumber: a part numbered at the top of int leaves

@@ -312,6 +312,7 @@ type verifier struct {
 	vanished  bool
 	files     map[uint64]*fileScan // by inode
 	irregular map[string]bool      // data file names that are not regular files (reported)
+	aliases   [][2]string          // pairs of data file names listed with one inode
 	notesEnd  int64                // end of the notes read
 	nProb     int
 	nWarn     int
@@ -373,6 +374,7 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 		var todo []fileRef
 		inos := map[uint64]bool{}
 		names := map[string]uint64{}
+		byIno := map[uint64]string{}
 		for _, ref := range refs {
 			if v.irregular[ref.name] {
 				continue
@@ -385,6 +387,13 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 				continue
 			}
 			ino := uint64(statID(fi).ino)
+			if other, ok := byIno[ino]; ok && fi.Mode().IsRegular() {
+				// Two names of one file in one listing: read once (by
+				// inode), while every reader reads it under each name.
+				// Confirmed below (a rotation's rename can show both).
+				v.aliases = append(v.aliases, [2]string{other, ref.name})
+			}
+			byIno[ino] = ref.name
 			inos[ino], names[ref.name] = true, ino
 			if st := v.files[ino]; st == nil || fi.Size() > st.size {
 				todo = append(todo, ref)
@@ -424,6 +433,7 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 		}
 	}
 	v.rep.Files = len(v.files)
+	v.checkAliases()
 	// Files removed or rewritten meanwhile by Delete or DeleteBefore: their
 	// removal note was written after the notes were read; start again.
 	if changed, err := v.removalSince(); err != nil {
@@ -440,6 +450,26 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 		v.rep.Warnings = append(v.rep.Warnings, Problem{Kind: "more", Detail: fmt.Sprintf("%d more warnings not listed", v.nWarn-v.cfg.maxProblems)})
 	}
 	return nil
+}
+
+// checkAliases reports the data files that are still, after the scan,
+// another name (a hard or symbolic link) of a data file listed before
+// them: Verify checked the file once, but readers count and return its
+// entries under every name.
+func (v *verifier) checkAliases() {
+	reported := map[string]bool{}
+	for _, a := range v.aliases {
+		if reported[a[1]] {
+			continue
+		}
+		f0, err0 := os.Stat(filepath.Join(v.dir, a[0]))
+		f1, err1 := os.Stat(filepath.Join(v.dir, a[1]))
+		if err0 != nil || err1 != nil || !os.SameFile(f0, f1) {
+			continue
+		}
+		reported[a[1]] = true
+		v.problem(Problem{Kind: ProblemDuplicate, File: a[1], Detail: fmt.Sprintf("the same file as %s (a hard or symbolic link): its entries are stored again under a second name, and readers count them twice", a[0])})
+	}
 }
 
 // removalSince reports whether a removal note was appended to
