@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -250,6 +251,77 @@ func TestOpenKeepsLineWithoutNewline(t *testing.T) {
 		assert.Equal(t, 30, countOf(t, dir))
 		verifyOK(t, dir)
 	})
+}
+
+// allocated returns the bytes fn allocates.
+func allocated(fn func()) uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	fn()
+	runtime.ReadMemStats(&ms)
+	return ms.TotalAlloc - before
+}
+
+// TestLongLinesBoundedMemory: a data file of one 256 MiB line (a sparse
+// file, with and without a final newline) costs Verify and New memory
+// that does not grow with it; a genuine entry longer than the default
+// limit (a store written WithMaxLineSize) is still checked, byte for
+// byte, from the file.
+func TestLongLinesBoundedMemory(t *testing.T) {
+	for _, newline := range []bool{false, true} {
+		dir := hostileStore(t)
+		f, err := os.Create(filepath.Join(dir, "audit_20250101.jsonl"))
+		require.NoError(t, err)
+		require.NoError(t, f.Truncate(256<<20))
+		if newline {
+			_, err = f.WriteAt([]byte("\n"), 256<<20-1)
+			require.NoError(t, err)
+		}
+		require.NoError(t, f.Close())
+		var rep *VerifyReport
+		n := allocated(func() {
+			rep, err = Verify(t.Context(), dir)
+			require.NoError(t, err)
+		})
+		assert.Less(t, n, uint64(64<<20), "newline %v: Verify allocated %d MiB", newline, n>>20)
+		if newline {
+			assert.Equal(t, []ProblemKind{ProblemCorrupt}, kinds(rep.Problems))
+		} else {
+			assert.True(t, rep.OK(), "%v", rep.Problems)
+			assert.Equal(t, []ProblemKind{WarningTornTail}, kinds(rep.Warnings))
+			n = allocated(func() {
+				st, err := New(dir)
+				require.NoError(t, err)
+				require.NoError(t, st.Close())
+			})
+			assert.Less(t, n, uint64(64<<20), "New allocated %d MiB", n>>20)
+		}
+	}
+
+	dir := t.TempDir()
+	st, err := New(dir, WithMaxLineSize(32<<20))
+	require.NoError(t, err)
+	e := testEntry(verifyBase)
+	big := strings.Repeat("x", 12<<20)
+	e.InputContent = &big
+	require.NoError(t, st.Write(t.Context(), e))
+	require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(time.Minute))))
+	require.NoError(t, st.Close())
+	rep := verifyOK(t, dir)
+	assert.Equal(t, int64(2), rep.Chained)
+	path := filepath.Join(dir, dataFiles(t, dir)[0])
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	i := bytes.Index(b, []byte("xxxxxx")) + 6<<20
+	b[i] = 'y'
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+	rep, err = Verify(t.Context(), dir)
+	require.NoError(t, err)
+	require.NotEmpty(t, rep.Problems)
+	assert.Equal(t, ProblemModified, rep.Problems[0].Kind)
+	assert.Equal(t, 1, rep.Problems[0].Line)
 }
 
 // TestIndexBlockCountChecked: an index whose header claims more time-index

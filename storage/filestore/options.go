@@ -108,8 +108,10 @@ func WithRotationSize(bytes int64) Option {
 // its chain): Write rejects a longer entry with an error matching
 // [storage.ErrLineTooLong], and reads (queries, Read, index builds) skip a
 // longer line in the files, counting it in [storage.Stats].SkippedLines, without
-// holding it in memory. Rewrites (Delete, DeleteBefore) and [Verify] copy
-// or hash such a line whole. Values <= 0 keep the default,
+// holding it in memory. Rewrites (Delete, DeleteBefore) copy such a line
+// whole; [Verify] checks a line longer than the default limit from the
+// file, hashing it as it reads it (whatever this option was when the
+// store was written). Values <= 0 keep the default,
 // [storage.DefaultMaxLineSize].
 func WithMaxLineSize(bytes int) Option {
 	return optionFunc(func(c *config) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -491,12 +493,12 @@ func (v *verifier) removalSince() (bool, error) {
 		return true, nil
 	}
 	found := false
-	_, err = scanLines(f, v.notesEnd, fi.Size(), func(_ int64, b []byte) error {
+	_, err = scanBounded(f, v.notesEnd, fi.Size(), maxVerifyLine, func(_ int64, b []byte) error {
 		if bytes.Contains(b, []byte(`"type":"removal"`)) {
 			found = true
 		}
 		return nil
-	})
+	}, nil)
 	return found, err
 }
 
@@ -522,8 +524,9 @@ func (v *verifier) readNotes() error {
 	}
 	line := 0
 	prevNote := ""
+	var longErr error
 	v.notesEnd = fi.Size()
-	torn, err := scanLines(f, 0, fi.Size(), func(off int64, b []byte) error {
+	torn, err := scanBounded(f, 0, fi.Size(), maxVerifyLine, func(off int64, b []byte) error {
 		v.notesEnd = off + int64(len(b)) + 1
 		line++
 		if isBlank(b) {
@@ -547,7 +550,24 @@ func (v *verifier) readNotes() error {
 		v.rep.Checkpoints++
 		v.applyNote(n, line)
 		return nil
+	}, func(off, n int64) {
+		// No store writes a note this long: not held in memory, only
+		// digested (a witness may name it) and reported.
+		v.notesEnd = off + n + 1
+		line++
+		v.anyNote = true
+		d, err := sectionDigest(f, off, n)
+		if err != nil {
+			longErr = err
+			return
+		}
+		v.seenNotes[d] = true
+		prevNote = d
+		v.problem(Problem{Kind: ProblemBadSignature, File: checkpointFileName, Line: line, Detail: fmt.Sprintf("line of %d bytes is longer than any note a store writes (%d): not a signed note", n, maxVerifyLine)})
 	})
+	if err == nil {
+		err = longErr
+	}
 	if err != nil {
 		return fmt.Errorf("filestore: verify: read %s: %w", checkpointFileName, err)
 	}
@@ -650,7 +670,8 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 	// reports them.
 	p := newLinePipeline(wantDay, func(ch *lineChunk) { v.applyChunk(ch, ref.name, st, prog) })
 	cur := p.chunk()
-	torn, err := scanLines(f, st.off, fi.Size(), func(off int64, b []byte) error {
+	var longErr error
+	torn, err := scanBounded(f, st.off, fi.Size(), maxVerifyLine, func(off int64, b []byte) error {
 		st.off = off + int64(len(b)) + 1
 		line++
 		prog.Bytes += int64(len(b)) + 1
@@ -671,11 +692,33 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 			cur = p.chunk()
 		}
 		return nil
+	}, func(off, n int64) {
+		// A line longer than any a store writes by default is checked
+		// from the file, never held in memory: the lines before it are
+		// applied first, so that findings stay in file order.
+		st.off = off + n + 1
+		line++
+		prog.Bytes += n + 1
+		p.send(cur)
+		p.wait()
+		cur = p.chunk()
+		if longErr != nil {
+			return
+		}
+		r, err := checkLongLine(f, off, n)
+		if err != nil {
+			longErr = err
+			return
+		}
+		v.applyLine(ref.name, wantDay, st, prog, line, &r, nil)
 	})
 	p.send(cur)
 	p.wait()
 	if ctxErr != nil {
 		return 0, fmt.Errorf("filestore: verify: %w", ctxErr)
+	}
+	if err == nil {
+		err = longErr
 	}
 	if err != nil {
 		return 0, fmt.Errorf("filestore: verify: read %s: %w", ref.name, err)
@@ -691,47 +734,54 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 // state, in file order.
 func (v *verifier) applyChunk(ch *lineChunk, name string, st *fileScan, prog *VerifyProgress) {
 	for i := range ch.lines {
-		r := &ch.res[i]
-		line := ch.lines[i]
-		b := ch.line(i)
-		c := r.c
-		if !r.chained {
-			if !r.json {
-				v.problem(Problem{Kind: ProblemCorrupt, File: name, Line: line, Detail: "line is not a JSON entry"})
-				continue
-			}
-			v.rep.Entries++
-			v.rep.Legacy++
-			prog.Entries++
-			v.legacy.Add(b)
-			if v.anyNote && v.legacyIn == nil {
-				v.problem(Problem{Kind: ProblemLegacyChanged, File: name, Line: line, Detail: "entry without a chain in a chained store, not present when chaining began (inserted?)"})
-			}
-			continue
+		v.applyLine(name, ch.wantDay, st, prog, ch.lines[i], &ch.res[i], ch.line(i))
+	}
+}
+
+// applyLine applies the checked line at line of file name (b, or for a
+// line too long to hold, r.longSum) to the verifier's state.
+func (v *verifier) applyLine(name, wantDay string, st *fileScan, prog *VerifyProgress, line int, r *lineResult, b []byte) {
+	c := r.c
+	if !r.chained {
+		if !r.json {
+			v.problem(Problem{Kind: ProblemCorrupt, File: name, Line: line, Detail: "line is not a JSON entry"})
+			return
 		}
 		v.rep.Entries++
-		v.rep.Chained++
+		v.rep.Legacy++
 		prog.Entries++
-		if !r.hashOK {
-			v.problem(Problem{Kind: ProblemModified, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d does not match its hash (content changed)", c.Writer, c.Seq)})
+		if r.longSum != nil {
+			v.legacy.Merge(*r.longSum)
+		} else {
+			v.legacy.Add(b)
 		}
-		if r.day == "" {
-			v.problem(Problem{Kind: ProblemCorrupt, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d is not a readable entry", c.Writer, c.Seq)})
-		} else if r.day != ch.wantDay {
-			v.problem(Problem{Kind: ProblemWrongDay, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d has timestamp day %q", c.Writer, c.Seq, r.day)})
+		if v.anyNote && v.legacyIn == nil {
+			v.problem(Problem{Kind: ProblemLegacyChanged, File: name, Line: line, Detail: "entry without a chain in a chained store, not present when chaining began (inserted?)"})
 		}
-		wi := v.writer(c.Writer)
-		if wi.entries == 0 {
-			wi.firstAt = Problem{File: name, Line: line}
-		}
-		wi.entries++
-		wi.maxSeen = max(wi.maxSeen, c.Seq)
-		if wi.final && c.Seq > wi.finalSeq {
-			v.problem(Problem{Kind: ProblemAfterClose, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d follows the writer's final checkpoint (%d)", c.Writer, c.Seq, wi.finalSeq)})
-		}
-		if p := st.unit.Link(line, c); p != nil {
-			v.problem(*p)
-		}
+		return
+	}
+	v.rep.Entries++
+	v.rep.Chained++
+	prog.Entries++
+	if !r.hashOK {
+		v.problem(Problem{Kind: ProblemModified, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d does not match its hash (content changed)", c.Writer, c.Seq)})
+	}
+	if r.day == "" {
+		v.problem(Problem{Kind: ProblemCorrupt, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d is not a readable entry", c.Writer, c.Seq)})
+	} else if r.day != wantDay {
+		v.problem(Problem{Kind: ProblemWrongDay, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d has timestamp day %q", c.Writer, c.Seq, r.day)})
+	}
+	wi := v.writer(c.Writer)
+	if wi.entries == 0 {
+		wi.firstAt = Problem{File: name, Line: line}
+	}
+	wi.entries++
+	wi.maxSeen = max(wi.maxSeen, c.Seq)
+	if wi.final && c.Seq > wi.finalSeq {
+		v.problem(Problem{Kind: ProblemAfterClose, File: name, Line: line, Detail: fmt.Sprintf("entry %s:%d follows the writer's final checkpoint (%d)", c.Writer, c.Seq, wi.finalSeq)})
+	}
+	if p := st.unit.Link(line, c); p != nil {
+		v.problem(*p)
 	}
 }
 
@@ -753,6 +803,72 @@ type lineResult struct {
 	hashOK  bool   // chained: the bytes match the hash
 	day     string // chained: the entry's timestamp day ("" unreadable)
 	json    bool   // unchained: valid JSON
+	// longSum is the legacy digest of an unchained line too long to hold
+	// (checkLongLine); nil otherwise.
+	longSum *storage.LegacySummary
+}
+
+// maxVerifyLine is the longest line (data or note) Verify holds in
+// memory: the longest a store writes by default. A longer data line is
+// checked from the file by checkLongLine, so that a damaged or planted
+// file (one line of gigabytes, a sparse file without a newline) cannot
+// make Verify's memory grow with it.
+const maxVerifyLine = storage.DefaultMaxLineSize
+
+// longLineEdge is how much of each end of a long line checkLongLine
+// reads: the entry's id and timestamp lead, the chain key ends the line.
+const longLineEdge = 64 << 10
+
+// checkLongLine is lineChunk.check for the n-byte line at off of f, too
+// long to hold in memory: the chain key is read from its last bytes and
+// the hash computed over the rest as it is read, the day from its first
+// bytes. An unchained long line counts as JSON when it is braced (it is
+// legacy, unverifiable one by one, either way); its digest is computed as
+// it is read.
+func checkLongLine(f io.ReaderAt, off, n int64) (lineResult, error) {
+	var r lineResult
+	edge := min(n, longLineEdge)
+	tail := make([]byte, edge)
+	if _, err := f.ReadAt(tail, off+n-edge); err != nil {
+		return r, err
+	}
+	if prefix, c, ok := storage.SplitChain(tail); ok {
+		var h storage.ChainHasher
+		match, err := h.MatchesReader(io.NewSectionReader(f, off, n-edge+int64(len(prefix))), c)
+		if err != nil {
+			return r, err
+		}
+		r.chained, r.c, r.hashOK = true, c, match
+		head := make([]byte, edge)
+		if _, err := f.ReadAt(head, off); err != nil {
+			return r, err
+		}
+		r.day, _ = storage.EncodedDay(head)
+		return r, nil
+	}
+	var first [1]byte
+	if _, err := f.ReadAt(first[:], off); err != nil {
+		return r, err
+	}
+	r.json = first[0] == '{' && tail[len(tail)-1] == '}'
+	if r.json {
+		d, err := sectionDigest(f, off, n)
+		if err != nil {
+			return r, err
+		}
+		r.longSum = &storage.LegacySummary{Count: 1, Sum: d}
+	}
+	return r, nil
+}
+
+// sectionDigest returns storage.NoteDigest of the n bytes at off of f (the
+// SHA-256 of a line, as LineDigest and witnesses take it), read in pieces.
+func sectionDigest(f io.ReaderAt, off, n int64) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, off, n)); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // chunkBytes is the size at which a chunk is handed to a checker.
