@@ -233,6 +233,9 @@ func (s *Store) rewriteLocked(name, reason string, before time.Time, drop func(o
 	if err := s.appendNotes(&storage.Note{Type: storage.NoteRemoval, Seq: s.chain.Seq(), Hash: s.chain.Head(), Removal: rn}); err != nil {
 		return 0, err
 	}
+	if s.beforeSwap != nil {
+		s.beforeSwap()
+	}
 	// Second pass: copy what stays to a temp file, then swap it in.
 	tmp, err := os.CreateTemp(s.dir, ".tmp-rewrite-*")
 	if err != nil {

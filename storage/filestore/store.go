@@ -185,6 +185,10 @@ type Store struct {
 	closing []*activePart
 	// holdIndexer, set by tests, makes persistIndexes do nothing.
 	holdIndexer atomic.Bool
+	// beforeSwap, set by tests before the Delete it is for, is called by
+	// rewriteLocked (under mu) after the removal note, before the file is
+	// replaced: a reader can then run between the two.
+	beforeSwap func()
 	// lastDay caches the day of the entry written last (see writeDay).
 	lastDay atomic.Pointer[dayName]
 }

@@ -187,6 +187,13 @@ func WithMaxProblems(n int) VerifyOption {
 // anyone who can write the directory can also forge signatures (see
 // [WithCheckpointKey]).
 //
+// It can run while a writer appends, rotates, deletes and applies
+// retention. A pass that a rewrite or removal (Delete, DeleteBefore)
+// overlapped, which could see an entry both in the old file and in its
+// rewritten copy, is found out (a file read is no longer listed, another
+// file has its inode number but not its content, or a removal note was
+// added) and made again.
+//
 // The returned error is for failures to read the store (or ctx ending);
 // findings are in the report. Memory holds, per writer, its latest
 // checkpoint and the chain ends of each file, not the entries.
@@ -313,6 +320,7 @@ type verifier struct {
 	seenNotes map[string]bool // NoteDigest of every note line read
 	vanished  bool
 	files     map[uint64]*fileScan // by inode
+	buf       []byte               // scratch for fileScan.holds
 	irregular map[string]bool      // data file names that are not regular files (reported)
 	aliases   [][2]string          // pairs of data file names listed with one inode
 	notesEnd  int64                // end of the notes read
@@ -365,7 +373,7 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 	}
 	prog := VerifyProgress{FilesTotal: len(refs), TotalBytes: total}
 	v.files = map[uint64]*fileScan{}
-	byName := map[string]uint64{} // inode each name had when read
+	var unlisted map[uint64]bool // inodes read that the last listing lacked
 	for round := 0; round < 20; round++ {
 		if round > 0 {
 			var err error
@@ -375,20 +383,26 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 		}
 		var todo []fileRef
 		inos := map[uint64]bool{}
-		names := map[string]uint64{}
 		byIno := map[uint64]string{}
 		for _, ref := range refs {
 			if v.irregular[ref.name] {
 				continue
 			}
-			fi, err := os.Stat(filepath.Join(v.dir, ref.name))
+			fi, reused, err := v.identify(ref.name)
 			if err != nil {
+				return err
+			}
+			if reused {
+				v.vanished = true
+				return nil
+			}
+			if fi == nil {
 				if round == 0 {
 					todo = append(todo, ref) // scanFile notes it vanished
 				}
 				continue
 			}
-			ino := uint64(statID(fi).ino)
+			ino := fileIno(fi)
 			if other, ok := byIno[ino]; ok && fi.Mode().IsRegular() {
 				// Two names of one file in one listing: read once (by
 				// inode), while every reader reads it under each name.
@@ -396,22 +410,31 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 				v.aliases = append(v.aliases, [2]string{other, ref.name})
 			}
 			byIno[ino] = ref.name
-			inos[ino], names[ref.name] = true, ino
+			inos[ino] = true
 			if st := v.files[ino]; st == nil || fi.Size() > st.size {
 				todo = append(todo, ref)
 			}
 		}
 		if round > 0 {
-			// A name read before that now has another inode: fine if the
-			// old inode is still listed (rotation renamed it); otherwise
-			// the file was rewritten (Delete, DeleteBefore): start again.
-			for name, ino := range names {
-				if old, ok := byName[name]; ok && old != ino && !inos[old] {
-					v.vanished = true
-					return nil
+			// Every file read must still be listed, under its name or
+			// the one rotation renamed it to; one that is not was
+			// replaced or removed (Delete, DeleteBefore) after it was
+			// read, and the pass may hold both its old entries and
+			// the rewritten copy: start again. A listing can miss a
+			// file that is being renamed (readdir during a rename), but
+			// not twice: rotation renames a file once.
+			missing := map[uint64]bool{}
+			for ino := range v.files {
+				if !inos[ino] {
+					if unlisted[ino] {
+						v.vanished = true
+						return nil
+					}
+					missing[ino] = true
 				}
 			}
-			if len(todo) == 0 {
+			unlisted = missing
+			if len(todo) == 0 && len(unlisted) == 0 {
 				break
 			}
 			prog.FilesTotal += len(todo)
@@ -421,18 +444,23 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 				return fmt.Errorf("filestore: verify: %w", err)
 			}
 			prog.File = ref.name
-			ino, err := v.scanFile(ctx, ref, &prog)
-			if err != nil {
+			if err := v.scanFile(ctx, ref, &prog); err != nil {
 				return err
 			}
-			if ino != 0 {
-				byName[ref.name] = ino
+			if v.vanished {
+				return nil
 			}
 			prog.FilesDone++
 			if v.cfg.progress != nil {
 				v.cfg.progress(prog)
 			}
 		}
+	}
+	if len(unlisted) > 0 {
+		// Out of rounds with a file read not seen since: take it as
+		// replaced.
+		v.vanished = true
+		return nil
 	}
 	v.rep.Files = len(v.files)
 	v.checkAliases()
@@ -452,6 +480,42 @@ func (v *verifier) run(ctx context.Context, refs []fileRef) error {
 		v.rep.Warnings = append(v.rep.Warnings, Problem{Kind: "more", Detail: fmt.Sprintf("%d more warnings not listed", v.nWarn-v.cfg.maxProblems)})
 	}
 	return nil
+}
+
+// identify stats data file name (nil if it cannot be stat'ed or opened:
+// removed or renamed meanwhile) and reports whether it is under the inode
+// number of a file read before without holding what was read (see
+// fileScan.holds): a new file under a reused number. Every listed file is
+// checked each round after the first, also those that did not grow, or a
+// new file no longer than the removed one would never be read. Only
+// regular files are opened (a named pipe would block the open); scanFile
+// reports the others.
+func (v *verifier) identify(name string) (os.FileInfo, bool, error) {
+	path := filepath.Join(v.dir, name)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, false, nil
+	}
+	if len(v.files) == 0 || !fi.Mode().IsRegular() {
+		return fi, false, nil
+	}
+	f, err := openStoreFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, false, nil
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, false, nil
+	}
+	st := v.files[fileIno(fi)]
+	if st == nil {
+		return fi, false, nil
+	}
+	held, err := st.holds(f, fi.Size(), &v.buf)
+	if err != nil {
+		return nil, false, fmt.Errorf("filestore: verify: read %s: %w", name, err)
+	}
+	return fi, !held, nil
 }
 
 // checkAliases reports the data files that are still, after the scan,
@@ -623,46 +687,125 @@ type fileScan struct {
 	line     int          // lines read
 	unit     *verify.Unit // its entries, in the chain walk
 	tornLine int          // line number of an incomplete last line, 0 if none
+	// The last non-blank line read: where it is, and the SHA-256 of its
+	// last holdsWindow bytes (all of a line of usual size). An inode
+	// number is only a file's identity while the file exists: a rewrite
+	// (Delete, DeleteBefore) frees the old file's, and the filesystem may
+	// give it to the next file created (ext4 does within milliseconds),
+	// such as the writer's new active part. A file met under an inode read
+	// before must still hold this line there (see holds).
+	lastOff int64
+	lastLen int64
+	lastSum [sha256.Size]byte
 }
 
+// holdsWindow is how much of the end of a file's last line read
+// fileScan.holds compares: the chain key ends a chained line, and a line
+// of usual size is compared whole; a long line is not held in memory.
+const holdsWindow = 4 << 10
+
+// lastSum is the SHA-256 of the end of the n-byte line at off of f (see
+// fileScan.lastSum). buf is scratch space.
+func lastSum(f io.ReaderAt, off, n int64, buf *[]byte) ([sha256.Size]byte, error) {
+	k := min(n, holdsWindow)
+	b := slices.Grow((*buf)[:0], int(k))[:k]
+	*buf = b
+	if _, err := f.ReadAt(b, off+n-k); err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	return sha256.Sum256(b), nil
+}
+
+// holds reports whether f, met under the inode st was read from, is still
+// that file: at least as long as what was read, with the end of the last
+// line read unchanged where it was. A file that only grew since (appends,
+// rotation) does; a new file that was given the inode number of one
+// removed since does not (its lines are other entries, at other offsets).
+// buf is scratch space.
+func (st *fileScan) holds(f io.ReaderAt, size int64, buf *[]byte) (bool, error) {
+	if size < st.off {
+		return false, nil
+	}
+	if st.lastLen == 0 {
+		// Nothing but blank lines read (or nothing at all): they must
+		// still be blank.
+		n := min(st.off, holdsWindow)
+		if n == 0 {
+			return true, nil
+		}
+		b := slices.Grow((*buf)[:0], int(n))[:n]
+		*buf = b
+		if _, err := f.ReadAt(b, st.off-n); err != nil {
+			if errors.Is(err, io.EOF) {
+				return false, nil // truncated meanwhile
+			}
+			return false, err
+		}
+		return isBlank(b), nil
+	}
+	sum, err := lastSum(f, st.lastOff, st.lastLen, buf)
+	if errors.Is(err, io.EOF) {
+		return false, nil // truncated meanwhile
+	}
+	return err == nil && sum == st.lastSum, err
+}
+
+// fileIno is the identity Verify gives a data file: its inode number. A
+// variable so that a test can give a new file the number of a removed one,
+// as a filesystem reusing inode numbers does.
+var fileIno = func(fi os.FileInfo) uint64 { return uint64(statID(fi).ino) }
+
 // scanFile reads a data file (from where an earlier read stopped) and
-// checks every line. It returns the file's inode.
-func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgress) (uint64, error) {
+// checks every line.
+func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgress) error {
 	f, err := openStoreFile(filepath.Join(v.dir, ref.name), os.O_RDONLY, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			// Renamed by rotation (the next round finds it under its new
 			// name) or removed by cleanup (which writes a removal note
-			// first; see notesChanged).
-			return 0, nil
+			// first; see removalSince).
+			return nil
 		}
 		if errors.Is(err, ErrNotRegular) {
 			// A named pipe would block this read for ever, a device
 			// never ends: not read, and damage either way.
 			v.irregular[ref.name] = true
 			v.problem(Problem{Kind: ProblemCorrupt, File: ref.name, Detail: "not a regular file (" + kindOf(filepath.Join(v.dir, ref.name)) + "): not read; its entries, if any, cannot be verified"})
-			return 0, nil
+			return nil
 		}
-		return 0, fmt.Errorf("filestore: verify: %w", err)
+		return fmt.Errorf("filestore: verify: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return 0, err
+		return fmt.Errorf("filestore: verify: %w", err)
 	}
-	ino := uint64(statID(fi).ino)
+	ino := fileIno(fi)
 	st := v.files[ino]
 	if st == nil {
 		st = &fileScan{unit: v.links.Unit(ref.name, true)} // a writer's lines are in chain order in a file
 		v.files[ino] = st
-	} else if fi.Size() <= st.size {
-		return ino, nil
+	} else {
+		held, err := st.holds(f, fi.Size(), &v.buf)
+		if err != nil {
+			return fmt.Errorf("filestore: verify: read %s: %w", ref.name, err)
+		}
+		if !held {
+			// Another file under a reused inode number: what was read
+			// of the old one was rewritten or removed meanwhile.
+			v.vanished = true
+			return nil
+		}
+		if fi.Size() <= st.size {
+			return nil
+		}
 	}
 	st.name = ref.name
 	st.size = fi.Size()
 	st.tornLine = 0
 	wantDay := ref.day[:4] + "-" + ref.day[4:6] + "-" + ref.day[6:]
 	line := st.line
+	lastOff, lastLen := st.lastOff, st.lastLen
 	var ctxErr error
 	// Lines are read here, checked one by one (hash, day) by up to
 	// GOMAXPROCS goroutines in chunks, and applied to the chain state in
@@ -686,6 +829,7 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 		if isBlank(b) {
 			return nil
 		}
+		lastOff, lastLen = off, int64(len(b))
 		cur.add(line, b)
 		if cur.full() {
 			p.send(cur)
@@ -699,6 +843,7 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 		st.off = off + n + 1
 		line++
 		prog.Bytes += n + 1
+		lastOff, lastLen = off, n
 		p.send(cur)
 		p.wait()
 		cur = p.chunk()
@@ -715,19 +860,28 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 	p.send(cur)
 	p.wait()
 	if ctxErr != nil {
-		return 0, fmt.Errorf("filestore: verify: %w", ctxErr)
+		return fmt.Errorf("filestore: verify: %w", ctxErr)
 	}
 	if err == nil {
 		err = longErr
 	}
 	if err != nil {
-		return 0, fmt.Errorf("filestore: verify: read %s: %w", ref.name, err)
+		return fmt.Errorf("filestore: verify: read %s: %w", ref.name, err)
 	}
 	st.line = line
 	if torn >= 0 {
 		st.tornLine = line + 1
 	}
-	return ino, nil
+	if lastOff != st.lastOff || lastLen != st.lastLen {
+		// Read again through the same descriptor, so it is the line of
+		// this inode (the file only grows).
+		sum, err := lastSum(f, lastOff, lastLen, &v.buf)
+		if err != nil {
+			return fmt.Errorf("filestore: verify: read %s: %w", ref.name, err)
+		}
+		st.lastOff, st.lastLen, st.lastSum = lastOff, lastLen, sum
+	}
+	return nil
 }
 
 // applyChunk applies the checked lines of one chunk to the verifier's

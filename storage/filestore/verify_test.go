@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -461,10 +462,23 @@ func TestVerifyConcurrentWriter(t *testing.T) {
 	dir := buildChainedStore(t)
 	st, err := New(dir, WithRotationSize(16<<10), WithCheckpointInterval(50, time.Hour))
 	require.NoError(t, err)
+	stop := make(chan struct{})
 	done := make(chan struct{})
+	// Also when the test fails: the writer must not go on writing into the
+	// TempDir while it is removed.
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+		st.Close()
+	})
 	go func() {
 		defer close(done)
 		for i := range 1500 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
 			e := testEntry(verifyBase.Add(time.Duration(i) * time.Minute))
 			if !assert.NoError(t, st.Write(context.Background(), e)) {
 				return
@@ -494,6 +508,121 @@ func TestVerifyConcurrentWriter(t *testing.T) {
 		require.True(t, rep.OK(), "pass %d: %v", passes, rep.Problems)
 		passes++
 	}
+}
+
+// TestVerifyRewriteDuringPass replays, step by step, what a Delete does
+// to a pass of Verify that reads the file it rewrites: the removal note
+// is written before Verify starts, the file is replaced after Verify has
+// read it. The rewritten copy then reaches Verify under a rotated name,
+// and the pass must not hold the entries of both (duplicates): either
+// the writer's next active part gets the inode number the replaced file
+// had (filesystems reuse freed numbers at once: ext4 within
+// milliseconds), or Verify lists the directory while rotation has
+// renamed the copy and not yet created the next active part. Verify must
+// find the pass overlapped, make it again, and report the store intact.
+func TestVerifyRewriteDuringPass(t *testing.T) {
+	day := dayOf(verifyBase)
+	active := partName(day, 0)
+	for _, tc := range []struct {
+		name string
+		// after runs once the rewrite is in place, while Verify waits
+		// in its progress callback; oldIno is the replaced file's inode.
+		after func(t *testing.T, st *Store, dir string, oldIno uint64)
+	}{
+		{"next active part gets the inode number", func(t *testing.T, st *Store, dir string, oldIno uint64) {
+			// Write until rotation has renamed the rewritten file and a
+			// new active part holds entries.
+			parts := len(dayParts(t, dir, day))
+			for i := 0; len(dayParts(t, dir, day)) == parts; i++ {
+				require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(time.Duration(100+i)*time.Minute))))
+			}
+			fi, err := os.Stat(filepath.Join(dir, active))
+			require.NoError(t, err)
+			newIno := uint64(statID(fi).ino)
+			ino := fileIno
+			fileIno = func(fi os.FileInfo) uint64 {
+				if n := ino(fi); n != newIno {
+					return n
+				}
+				return oldIno
+			}
+			t.Cleanup(func() { fileIno = ino })
+		}},
+		{"rewritten file renamed, no active part yet", func(t *testing.T, st *Store, dir string, _ uint64) {
+			// Rotation's rename, stopped before it opens the next part.
+			require.NoError(t, st.Close())
+			next := partName(day, len(dayParts(t, dir, day)))
+			require.NoError(t, os.Rename(filepath.Join(dir, active), filepath.Join(dir, next)))
+			require.NoError(t, os.Rename(indexPath(dir, active), indexPath(dir, next)))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			st, err := New(dir, WithRotationSize(4<<10), WithCheckpointInterval(1000, time.Hour))
+			require.NoError(t, err)
+			var last string
+			for i := range 50 {
+				e := testEntry(verifyBase.Add(time.Duration(i) * time.Minute))
+				require.NoError(t, st.Write(t.Context(), e))
+				last = e.ID
+			}
+			noted, release := make(chan struct{}), make(chan struct{})
+			var releaseOnce sync.Once
+			st.beforeSwap = func() {
+				close(noted)
+				<-release
+			}
+			deleted := make(chan error, 1)
+			go func() {
+				ok, err := st.Delete(context.Background(), last)
+				if err == nil && !ok {
+					err = storage.ErrNotFound
+				}
+				deleted <- err
+			}()
+			t.Cleanup(func() {
+				releaseOnce.Do(func() { close(release) })
+				st.Close()
+			})
+			<-noted // the removal note is written; the file not yet replaced
+			passes, acted := 0, false
+			rep, err := Verify(t.Context(), dir, WithVerifyProgress(func(p VerifyProgress) {
+				if p.FilesDone == 1 {
+					passes++
+				}
+				if acted || p.File != active {
+					return
+				}
+				acted = true
+				fi, err := os.Stat(filepath.Join(dir, active))
+				require.NoError(t, err)
+				releaseOnce.Do(func() { close(release) })
+				require.NoError(t, <-deleted)
+				tc.after(t, st, dir, uint64(statID(fi).ino))
+			}))
+			require.NoError(t, err)
+			require.True(t, acted, "Verify never read %s", active)
+			assert.True(t, rep.OK(), "%v", rep.Problems)
+			assert.Equal(t, 2, passes, "the overlapped pass is made again, once")
+			require.NoError(t, st.Close())
+			want := verifyOK(t, dir)
+			assert.Equal(t, want.Chained, rep.Chained, "every entry counted once")
+		})
+	}
+}
+
+// dayParts lists the data files of day in dir.
+func dayParts(t *testing.T, dir, day string) []string {
+	t.Helper()
+	refs, err := listDataFiles(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, r := range refs {
+		if r.day == day {
+			names = append(names, r.name)
+		}
+	}
+	return names
 }
 
 // TestVerifyEd25519: a store signed with an Ed25519 key verifies with the
