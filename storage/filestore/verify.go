@@ -163,6 +163,18 @@ func WithMaxProblems(n int) VerifyOption {
 	})
 }
 
+// ErrStoreChanged is matched (errors.Is) by the error [Verify] returns
+// when data files were rewritten or removed (Delete, DeleteBefore) during
+// every one of its passes, so that none saw one consistent state of the
+// store: it cannot tell whether the store is intact. Verify again once
+// the cleanup is over.
+var ErrStoreChanged = errors.New("filestore: store changed while verifying")
+
+// verifyPasses is how many passes [Verify] makes before it gives up with
+// [ErrStoreChanged]: a pass only restarts when a rewrite overlapped it,
+// and Delete and retention rewrite rarely.
+const verifyPasses = 6
+
 // Verify checks the tamper evidence of the file store in dir without
 // changing anything (no lock is taken; a store being appended to can be
 // verified). It checks every chained line's hash over its exact bytes,
@@ -192,11 +204,14 @@ func WithMaxProblems(n int) VerifyOption {
 // overlapped, which could see an entry both in the old file and in its
 // rewritten copy, is found out (a file read is no longer listed, another
 // file has its inode number but not its content, or a removal note was
-// added) and made again.
+// added) and made again; if every one of several passes is overlapped,
+// Verify returns [ErrStoreChanged] rather than a report of a store it did
+// not see whole.
 //
-// The returned error is for failures to read the store (or ctx ending);
-// findings are in the report. Memory holds, per writer, its latest
-// checkpoint and the chain ends of each file, not the entries.
+// The returned error is for failures to read the store (or ctx ending, or
+// [ErrStoreChanged]); findings are in the report. Memory holds, per
+// writer, its latest checkpoint and the chain ends of each file, not the
+// entries.
 func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyReport, error) {
 	cfg := verifyConfig{maxProblems: 1000}
 	for _, o := range opts {
@@ -252,9 +267,20 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 		if !v.vanished {
 			break
 		}
-		if attempt == 2 {
-			rep.Warnings = append(rep.Warnings, Problem{Kind: WarningChanged, Detail: "files were removed or rewritten while verifying (cleanup by a running writer); verify again for a stable result"})
-			break
+		// An interrupted pass stopped before the checks across files
+		// (chains, checkpoints, removals): its report must not be
+		// returned, as it could call a tampered store intact.
+		if attempt == verifyPasses-1 {
+			return nil, fmt.Errorf("%w: %s: files were rewritten or removed during each of %d passes", ErrStoreChanged, dir, verifyPasses)
+		}
+		// Give the rewrite (DeleteBefore may rewrite several files, one
+		// after the other) time to finish before the next pass.
+		t := time.NewTimer(10 * time.Millisecond << attempt)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("filestore: verify: %w", ctx.Err())
+		case <-t.C:
 		}
 	}
 	rep.Duration = time.Since(start)

@@ -625,6 +625,46 @@ func dayParts(t *testing.T, dir, day string) []string {
 	return names
 }
 
+// TestVerifyGivesUpWhileRewritten: when every pass is overlapped by a
+// Delete, Verify returns ErrStoreChanged, never the report of an
+// interrupted pass, which lacks the checks across files and would call
+// this tampered store (a line removed) intact.
+func TestVerifyGivesUpWhileRewritten(t *testing.T) {
+	dir := t.TempDir()
+	st, err := New(dir, WithRotationSize(4<<10), WithCheckpointInterval(10, time.Hour))
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	var ids []string
+	for i := range 100 {
+		e := testEntry(verifyBase.Add(time.Duration(i) * time.Minute))
+		require.NoError(t, st.Write(t.Context(), e))
+		ids = append(ids, e.ID)
+	}
+	require.NoError(t, st.Flush(t.Context()))
+	day := dayOf(verifyBase)
+	editLines(t, filepath.Join(dir, partName(day, 2)), func(ls [][]byte) [][]byte {
+		return slices.Delete(ls, 1, 2)
+	})
+	passes := 0
+	_, err = Verify(t.Context(), dir, WithVerifyProgress(func(p VerifyProgress) {
+		if p.FilesDone != 1 {
+			return
+		}
+		// Each pass: a Delete whose removal note comes after the notes
+		// the pass read.
+		ok, err := st.Delete(t.Context(), ids[len(ids)-1-passes])
+		require.NoError(t, err)
+		require.True(t, ok)
+		passes++
+	}))
+	require.ErrorIs(t, err, ErrStoreChanged)
+	assert.Equal(t, verifyPasses, passes)
+	require.NoError(t, st.Close())
+	rep, err := Verify(t.Context(), dir)
+	require.NoError(t, err)
+	assert.Contains(t, kinds(rep.Problems), ProblemMissing, "%v", rep.Problems)
+}
+
 // TestVerifyEd25519: a store signed with an Ed25519 key verifies with the
 // public key alone; another public key, or an HMAC key under the same id,
 // does not.
