@@ -185,6 +185,9 @@ type Store struct {
 	closing []*activePart
 	// holdIndexer, set by tests, makes persistIndexes do nothing.
 	holdIndexer atomic.Bool
+	// beforeIndexJobs, set by tests, is called by persistIndexes once it
+	// has taken its jobs, before it does them (without mu).
+	beforeIndexJobs atomic.Pointer[func()]
 	// beforeSwap, set by tests before the Delete it is for, is called by
 	// rewriteLocked (under mu) after the removal note, before the file is
 	// replaced: a reader can then run between the two.
@@ -928,29 +931,42 @@ func (s *Store) persistIndexes() {
 		}
 	}
 	s.mu.Unlock()
+	if hook := s.beforeIndexJobs.Load(); hook != nil {
+		(*hook)()
+	}
 	for _, j := range jobs {
 		name := j.p.name()
 		closed := j.p.closedName != ""
+		// current reports (under mu) whether the job is still to be
+		// done: its part still active (or still waiting in closing) and
+		// nobody indexed it meanwhile (see the doc above).
+		current := func() bool {
+			owner := s.active[j.p.day] == j.p
+			if closed {
+				owner = slices.Contains(s.closing, j.p)
+			}
+			return !s.closed.Load() && owner && j.p.covered == j.covered && len(j.p.tail) >= j.tailN
+		}
 		tmp, recs, err := s.writeIndexTemp(name, j.p.f, j.covered, j.size, j.crc, j.tail)
 		if err != nil {
-			if closed {
+			s.mu.Lock()
+			// A job that Delete, DeleteBefore, rotation or Close did
+			// meanwhile under mu fails here too (their index replaced
+			// the one it builds on): nothing is wrong, nothing to retry.
+			cur := current()
+			if cur && closed {
 				// Its index covers [0, covered): readers scan the rest,
 				// and opening the store indexes it.
-				s.mu.Lock()
-				if !s.closed.Load() {
-					s.takeClosingLocked(j.p)
-				}
-				s.mu.Unlock()
+				s.takeClosingLocked(j.p)
 			}
-			s.cfg.logger.Warn("filestore: could not update index in the background; retrying later", "file", name, "error", err)
+			s.mu.Unlock()
+			if cur {
+				s.cfg.logger.Warn("filestore: could not update index in the background; retrying later", "file", name, "error", err)
+			}
 			continue
 		}
 		s.mu.Lock()
-		owner := s.active[j.p.day] == j.p
-		if closed {
-			owner = slices.Contains(s.closing, j.p)
-		}
-		if s.closed.Load() || !owner || j.p.covered != j.covered || len(j.p.tail) < j.tailN {
+		if !current() {
 			s.mu.Unlock()
 			os.Remove(tmp)
 			continue
