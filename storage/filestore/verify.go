@@ -86,6 +86,10 @@ type verifyConfig struct {
 // signed notes cannot be checked ([ProblemNoKey]). A key shorter than
 // [storage.MinHMACKeyLen] bytes or an empty id makes Verify fail with an
 // error matching [storage.ErrBadKey]: it never falls back to the key file.
+// A key given says the store is signed: a store with entries and no signed
+// note at all is then reported ([ProblemMissing]), as its notes were
+// removed (a store only the reference implementation wrote is verified
+// without a key).
 func WithVerifyKey(keyID string, key []byte) VerifyOption {
 	return verifyOptionFunc(func(c *verifyConfig) {
 		c.badKey(c.keys.AddHMAC(keyID, key))
@@ -226,7 +230,13 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 	if err != nil {
 		return nil, err
 	}
-	if cfg.keys.Len() == 0 {
+	// A key given by the caller says the store was signed: then a store
+	// without a single signed note had its notes removed (every writer of
+	// this package writes one when it opens), which a store whose own key
+	// file is the only key cannot tell from one the reference
+	// implementation wrote.
+	keyGiven := cfg.keys.Len() > 0
+	if !keyGiven {
 		if k, err := readKeyFile(filepath.Join(dir, keyFileName)); err == nil {
 			cfg.keys.AddHMAC(localKeyID, k) // readKeyFile checked the length
 		}
@@ -261,6 +271,9 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 		}
 		if err := v.run(ctx, before); err != nil {
 			return nil, err
+		}
+		if keyGiven && !v.anyNote && v.rep.Entries > 0 {
+			v.problem(Problem{Kind: ProblemMissing, File: checkpointFileName, Detail: "a checkpoint key was given but the store holds no signed note: its checkpoints were removed, and its entries, none chained, cannot be checked (a directory written only by the reference implementation is verified without a key)"})
 		}
 		v.checkWitness(badWitness)
 		rep = v.rep

@@ -841,3 +841,50 @@ func TestVerifyChainFormatV1Store(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyKeyGivenNoNotes strips a signed store down to what the
+// reference implementation writes (every chain removed, the checkpoints
+// file deleted): only the key the caller gives can tell that from a
+// legacy store.
+func TestVerifyKeyGivenNoNotes(t *testing.T) {
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{7}, 32)
+	st, err := New(dir, WithCheckpointKey("k2025", key))
+	require.NoError(t, err)
+	for i := range 20 {
+		require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(time.Duration(i)*time.Hour))))
+	}
+	require.NoError(t, st.Close())
+	for _, name := range dataFiles(t, dir) {
+		editLines(t, filepath.Join(dir, name), func(ls [][]byte) [][]byte {
+			for i, l := range ls {
+				prefix, _, ok := storage.SplitChain(l)
+				require.True(t, ok, "line %d of %s is chained", i+1, name)
+				ls[i] = append(bytes.Clone(prefix), '}')
+			}
+			return ls
+		})
+	}
+	require.NoError(t, os.Remove(filepath.Join(dir, checkpointFileName)))
+
+	rep, err := Verify(t.Context(), dir, WithVerifyKey("k2025", key))
+	require.NoError(t, err)
+	assert.Equal(t, int64(20), rep.Legacy)
+	assert.Contains(t, kinds(rep.Problems), ProblemMissing)
+	assert.False(t, rep.OK())
+
+	// Without the key it is indistinguishable from a reference store:
+	// legacy entries, a warning, nothing that can be checked one by one.
+	rep = verifyOK(t, dir)
+	assert.Contains(t, kinds(rep.Warnings), WarningLegacy)
+
+	// A reference store verified with a key is reported the same way, and
+	// the detail says how to verify it.
+	for _, ds := range reftest.Load(t) {
+		rep, err := Verify(t.Context(), filepath.Join(reftest.Dir, ds.Dir), WithVerifyKey("k2025", key))
+		require.NoError(t, err)
+		require.Contains(t, kinds(rep.Problems), ProblemMissing)
+		assert.Contains(t, rep.Problems[0].Detail, "without a key")
+		break
+	}
+}
