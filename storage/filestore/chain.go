@@ -252,6 +252,9 @@ func (s *Store) checkpoint(final bool) error {
 			return fmt.Errorf("filestore: fsync %s: %w", filepath.Base(f.Name()), err)
 		}
 	}
+	if h := s.beforeCheckpointNote.Load(); h != nil {
+		(*h)()
+	}
 	if err := s.appendNotes(&storage.Note{Type: storage.NoteCheckpoint, Seq: seq, Hash: head, Final: final}); err != nil {
 		return err
 	}

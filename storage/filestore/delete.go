@@ -16,8 +16,12 @@ import (
 // Delete removes the entry with the given id and reports whether it was
 // there (every line with that id goes). The file holding it is rewritten
 // atomically (temp file, fsync, rename, directory fsync); a signed removal
-// note naming the removed chain entries is written first, so that [Verify]
-// still passes. Writers wait while the file is rewritten.
+// note naming the removed chain entries is written once the temp file is
+// durable and before it replaces the file, so that [Verify] still passes.
+// The store signs nothing else in between, so a later note of the store
+// shows the removal finished, and [Verify] reports entries it removed
+// that are put back ([ProblemRestored]). Writers and checkpoints wait
+// while the file is rewritten.
 func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 	if err := s.checkUsable(ctx); err != nil {
 		return false, err
@@ -25,6 +29,12 @@ func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 	if s.cfg.readOnly {
 		return false, ErrReadOnly
 	}
+	// No checkpoint may be signed between the removal note and the file's
+	// replacement: Verify takes a later note of this writer as proof that
+	// the removal finished (and entries it removed, if present again, as
+	// restored).
+	s.cpMu.Lock()
+	defer s.cpMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
@@ -65,6 +75,8 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 	if s.cfg.readOnly {
 		return 0, ErrReadOnly
 	}
+	s.cpMu.Lock() // see Delete
+	defer s.cpMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
@@ -230,11 +242,18 @@ func (s *Store) rewriteLocked(name, reason string, before time.Time, drop func(o
 	if !before.IsZero() {
 		rn.Before = before.UTC().Format(time.RFC3339Nano)
 	}
-	if err := s.appendNotes(&storage.Note{Type: storage.NoteRemoval, Seq: s.chain.Seq(), Hash: s.chain.Head(), Removal: rn}); err != nil {
-		return 0, err
-	}
-	if s.beforeSwap != nil {
-		s.beforeSwap()
+	// note signs the removal once what stays is durable in the temp file,
+	// so that a full disk or a failed read stops the removal before its
+	// note, and only the replacement itself lies between the note and the
+	// end of the removal.
+	note := func() error {
+		if err := s.appendNotes(&storage.Note{Type: storage.NoteRemoval, Seq: s.chain.Seq(), Hash: s.chain.Head(), Removal: rn}); err != nil {
+			return err
+		}
+		if s.beforeSwap != nil {
+			s.beforeSwap()
+		}
+		return nil
 	}
 	// Second pass: copy what stays to a temp file, then swap it in.
 	tmp, err := os.CreateTemp(s.dir, ".tmp-rewrite-*")
@@ -283,6 +302,9 @@ func (s *Store) rewriteLocked(name, reason string, before time.Time, drop func(o
 		tmp.Close()
 		os.Remove(tmpName)
 		ok = true
+		if err := note(); err != nil {
+			return 0, err
+		}
 		if err := os.Remove(path); err != nil {
 			return 0, fmt.Errorf("filestore: remove %s: %w", name, err)
 		}
@@ -295,6 +317,9 @@ func (s *Store) rewriteLocked(name, reason string, before time.Time, drop func(o
 		return 0, err
 	}
 	if err := tmp.Close(); err != nil {
+		return 0, err
+	}
+	if err := note(); err != nil {
 		return 0, err
 	}
 	if err := os.Rename(tmpName, path); err != nil {

@@ -192,6 +192,9 @@ type Store struct {
 	// rewriteLocked (under mu) after the removal note, before the file is
 	// replaced: a reader can then run between the two.
 	beforeSwap func()
+	// beforeCheckpointNote, set by tests, is called by checkpoint after
+	// its fsyncs, before it appends its note (without mu).
+	beforeCheckpointNote atomic.Pointer[func()]
 	// lastDay caches the day of the entry written last (see writeDay).
 	lastDay atomic.Pointer[dayName]
 }

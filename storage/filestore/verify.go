@@ -47,6 +47,7 @@ const (
 	ProblemCorrupt       = verify.ProblemCorrupt
 	ProblemWrongDay      = verify.ProblemWrongDay
 	ProblemLegacyChanged = verify.ProblemLegacyChanged
+	ProblemRestored      = verify.ProblemRestored
 	WarningLegacy        = verify.WarningLegacy
 	WarningTornTail      = verify.WarningTornTail
 	WarningUnconfirmed   = verify.WarningUnconfirmed
@@ -343,7 +344,14 @@ type writerInfo struct {
 	maxSeen  uint64
 	entries  int64
 	firstAt  Problem // location of its first entry (for reports)
-	removed  []storage.SeqRange
+}
+
+// removal is a signed removal note read from checkpoints.jsonl.
+type removal struct {
+	by      string // the writer that removed (wrote the note)
+	line    int
+	ranges  []storage.SeqRange
+	settled bool // a later note of by exists: the removal finished
 }
 
 type verifier struct {
@@ -355,6 +363,7 @@ type verifier struct {
 	legacy    storage.LineDigest
 	legacyIn  *storage.LegacySummary // signed digest when chaining began
 	legRm     storage.LineDigest     // removed legacy lines, per removal notes
+	removals  []removal
 	anyNote   bool
 	seenNotes map[string]bool // NoteDigest of every note line read
 	vanished  bool
@@ -687,6 +696,14 @@ func (v *verifier) readNotes() error {
 func (v *verifier) applyNote(n *storage.Note, line int) {
 	wi := v.writer(n.Writer)
 	wi.known = true
+	// A store writes nothing after a removal note until the removal is
+	// done (Delete and DeleteBefore hold off its checkpoints), so any
+	// later note of the same writer shows the removal finished.
+	for i := range v.removals {
+		if v.removals[i].by == n.Writer {
+			v.removals[i].settled = true
+		}
+	}
 	switch n.Type {
 	case storage.NoteCheckpoint:
 		// Only the latest checkpoint is needed: every entry links to its
@@ -703,9 +720,9 @@ func (v *verifier) applyNote(n *storage.Note, line int) {
 			return
 		}
 		for _, r := range n.Removal.Ranges {
-			rw := v.writer(r.Writer)
-			rw.removed = append(rw.removed, r)
+			v.writer(r.Writer)
 		}
+		v.removals = append(v.removals, removal{by: n.Writer, line: line, ranges: n.Removal.Ranges})
 		v.legRm.Merge(n.Removal.Legacy)
 	case storage.NoteLegacy:
 		if n.Legacy != nil {
@@ -1184,9 +1201,13 @@ func (v *verifier) resolve() {
 			v.warn(Problem{Kind: WarningTornTail, File: st.name, Line: st.tornLine, Detail: "incomplete last line (a write in progress, or a crash; a writer opening the store cuts it off)"})
 		}
 	}
-	for _, wi := range v.writers {
-		for _, r := range wi.removed {
-			v.links.Removed(r)
+	for _, rm := range v.removals {
+		for _, r := range rm.ranges {
+			if rm.settled {
+				v.links.Settled(r, checkpointFileName, rm.line)
+			} else {
+				v.links.Removed(r)
+			}
 		}
 	}
 	v.links.Check(v.problem)

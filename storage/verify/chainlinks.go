@@ -32,6 +32,7 @@ type ChainLinks struct {
 	units   []*Unit                       // open units, closed by Check
 	current *Unit                         // the unit of Add
 	removed map[string][]storage.SeqRange // by writer, accounted for by signed notes
+	settled map[string][]settledRun       // by writer: removals known finished
 	heads   map[string]*signedHead        // by writer: the highest position a signed note vouches for
 }
 
@@ -252,6 +253,41 @@ func (x *ChainLinks) Removed(r storage.SeqRange) {
 	x.removed[r.Writer] = append(x.removed[r.Writer], r)
 }
 
+// settledRun is a removed run whose removal is known to have finished,
+// and the signed note (where:line) that removed it.
+type settledRun struct {
+	storage.SeqRange
+	where string
+	line  int
+}
+
+// Settled records, like [ChainLinks.Removed], a run of a writer's chain
+// that the signed note at where:line removed, and that the removal is
+// known to have finished (a later signed note of the store that removed
+// it exists): [ChainLinks.Check] then also reports every entry of r that
+// is in the store ([ProblemRestored]). A removal not known to be finished
+// (its store may have crashed between the note and the removal) goes to
+// Removed only: its entries may still be there.
+func (x *ChainLinks) Settled(r storage.SeqRange, where string, line int) {
+	x.Removed(r)
+	if x.settled == nil {
+		x.settled = make(map[string][]settledRun)
+	}
+	x.settled[r.Writer] = append(x.settled[r.Writer], settledRun{SeqRange: r, where: where, line: line})
+}
+
+// checkRestored reports the entries of run r of writer w that a finished
+// removal removed.
+func (x *ChainLinks) checkRestored(w string, r *run, problem func(Problem)) {
+	for _, s := range x.settled[w] {
+		from, to := max(s.From, r.first), min(s.To, r.last)
+		if from > to {
+			continue
+		}
+		problem(Problem{Kind: ProblemRestored, File: x.places[r.firstPlace], Line: int(r.firstLine), Detail: fmt.Sprintf("entries %s:%d..%d were removed by the signed removal note at %s, which later notes show finished, and are in the store again (a copy from before the removal put back)", w, from, to, at(s.where, s.line))})
+	}
+}
+
 // covered reports whether the removed runs of writer w cover positions
 // from..to (inclusive), and the hash of entry to when they do.
 func (x *ChainLinks) covered(w string, from, to uint64) (string, bool) {
@@ -343,6 +379,9 @@ func (x *ChainLinks) Check(problem func(Problem)) map[string]uint64 {
 		var prev *run
 		for i := range rs {
 			r := &rs[i]
+			if len(x.settled[w]) > 0 {
+				x.checkRestored(w, r, problem)
+			}
 			at := func(kind ProblemKind, detail string) {
 				problem(Problem{Kind: kind, File: x.places[r.firstPlace], Line: int(r.firstLine), Detail: detail})
 			}

@@ -62,6 +62,10 @@ const (
 	ProblemCorrupt ProblemKind = "corrupt"
 	// ProblemWrongDay: an entry lies in the file of another day.
 	ProblemWrongDay ProblemKind = "wrong-day"
+	// ProblemRestored: entries a signed removal note removed, in a removal
+	// later notes show finished, are in the store again (a copy from
+	// before a Delete or retention put back).
+	ProblemRestored ProblemKind = "restored"
 	// ProblemLegacyChanged: the unchained (legacy) lines differ from the
 	// digest signed when chaining began (legacy lines inserted, changed
 	// or removed).
