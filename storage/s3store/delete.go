@@ -33,7 +33,9 @@ func conflictBackoff(ctx context.Context, n int) error {
 
 // Delete removes the entry with the given id and reports whether it was
 // there. It flushes first and finds the entry as Read does. A
-// reference-layout object is deleted; an entry in a batch object is
+// reference-layout object is deleted (a signing Store first signs a
+// removal note naming it, which Verify checks the legacy note against);
+// an entry in a batch object is
 // removed by writing the batch's next generation without it (a
 // conditional put on a name no one can free, so exactly one rewrite of a
 // generation ever wins; the loser starts again from the newest) and then
@@ -70,6 +72,9 @@ func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
 			return false, err
 		}
 		if loc.legacy != "" {
+			if err := s.noteLegacyRemoval(ctx, "delete", time.Time{}, []string{loc.legacy}, [][]byte{loc.body}); err != nil {
+				return false, err
+			}
 			if err := s.deleteKeys(ctx, []string{loc.legacy}); err != nil {
 				return false, err
 			}
@@ -284,7 +289,8 @@ func (s *Store) deleteKeys(ctx context.Context, rels []string) error {
 // t are kept and the others are rewritten as Delete does (those that end
 // before t to an empty generation), so that a batch's generation names
 // stay taken; reference-layout objects of that day are read to learn
-// their timestamp. Id markers of removed days are cleaned up where their
+// their timestamp (a signing Store names those it deletes in a removal
+// note). Id markers of removed days are cleaned up where their
 // id day is before t's day (stale markers elsewhere cost Read one list
 // entry).
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
@@ -410,6 +416,7 @@ func (s *Store) expireDay(ctx context.Context, d, t time.Time) (int, error) {
 		}
 	}
 	var del []string
+	var delBodies [][]byte
 	for _, rel := range p.legacy {
 		body, err := s.get(ctx, rel)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -422,6 +429,7 @@ func (s *Store) expireDay(ctx context.Context, d, t time.Time) (int, error) {
 		if len(es) == 1 && es[0].Timestamp.Before(t) {
 			removed++
 			del = append(del, rel)
+			delBodies = append(delBodies, body)
 		}
 	}
 	// Generations a crashed rewrite left with their entries.
@@ -436,7 +444,31 @@ func (s *Store) expireDay(ctx context.Context, d, t time.Time) (int, error) {
 			return removed, err
 		}
 	}
+	if err := s.noteLegacyRemoval(ctx, "retention", t, del, delBodies); err != nil {
+		return removed, err
+	}
 	return removed, s.deleteKeys(ctx, del)
+}
+
+// noteLegacyRemoval writes, when the Store signs, a removal note naming the
+// reference-layout objects rels (with bodies, their content) that a
+// Delete or retention is about to delete, so that Verify accounts for
+// them against the legacy note. It comes before the delete, as a
+// rewrite's note does: stopped in between, the objects are still there,
+// unchanged.
+func (s *Store) noteLegacyRemoval(ctx context.Context, reason string, before time.Time, rels []string, bodies [][]byte) error {
+	if !s.signing() || len(rels) == 0 {
+		return nil
+	}
+	var sum storage.LineDigest
+	for _, b := range bodies {
+		sum.Add(bytes.TrimSuffix(b, []byte("\n")))
+	}
+	rn := &storage.RemovalNote{Reason: reason, Files: rels, Legacy: sum.Summary(), Count: len(rels)}
+	if !before.IsZero() {
+		rn.Before = before.Format(time.RFC3339Nano)
+	}
+	return s.writeNote(ctx, &storage.Note{Type: storage.NoteRemoval, Removal: rn})
 }
 
 // rewriteBefore drops the entries before t from one straddling batch,

@@ -1,13 +1,18 @@
 package s3store
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -22,6 +27,11 @@ import (
 // "removal" notes for Delete and DeleteBefore; the last one written at
 // Close is final.
 const digestsDir = "_digests/"
+
+// legacyNoteRel is the key (relative to the prefix) of the signed "legacy"
+// note: the reference-layout objects present when the first signing Store
+// on the prefix started, each with its SHA-256 (see ensureLegacyNoteLocked).
+const legacyNoteRel = digestsDir + "_legacy.json"
 
 // digestRel returns the key (relative to the prefix) of digest n of writer.
 func digestRel(writer string, n uint64) string {
@@ -151,7 +161,77 @@ func (s *Store) ensureOpen(ctx context.Context) error {
 	if s.dg.num > 0 {
 		return nil
 	}
+	return s.openLocked(ctx)
+}
+
+// openLocked writes the legacy note when the prefix has none yet, then the
+// writer's "open" note. Caller holds dmu.
+func (s *Store) openLocked(ctx context.Context) error {
+	if err := s.ensureLegacyNoteLocked(ctx); errors.Is(err, ErrAccessDenied) {
+		// A writer allowed to put but not to read (a write-only policy)
+		// still writes: without the note, Verify accepts no
+		// reference-layout object, which is right for a prefix that has
+		// none; a Store with read access writes the note later.
+		s.cfg.logger.Warn("s3store: cannot read the prefix to write the legacy note; not written", "bucket", s.bucket, "error", err)
+	} else if err != nil {
+		return err
+	}
 	return s.writeNoteLocked(ctx, &storage.Note{Type: storage.NoteOpen}, false)
+}
+
+// ensureLegacyNoteLocked makes sure the prefix holds the signed legacy
+// note, so that Verify can tell reference-layout objects that were there
+// when signing began from ones added, changed or removed since. The first
+// signing Store on a prefix writes it, with If-None-Match: * (two Stores
+// starting at once both list the same objects; one put wins, the other's
+// 412 is success). It lists every reference-layout object with the
+// SHA-256 of its bytes, so it costs, once per prefix, a list of the
+// partitions, a list per day and a GET per reference-layout object (none
+// on a prefix the reference implementation never wrote); every later
+// Store session pays one HEAD. The note is written before the writer's
+// open note, so a store with a signed writer and no legacy note holds no
+// reference-layout object legitimately. Caller holds dmu.
+func (s *Store) ensureLegacyNoteLocked(ctx context.Context) error {
+	_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.cfg.prefix + legacyNoteRel)})
+	if err == nil {
+		return nil
+	}
+	if !isNotFound(err) {
+		return classify("head legacy note", s.bucket, err)
+	}
+	days, err := s.partitions(ctx, time.Time{}, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		return err
+	}
+	var objs []storage.ObjectDigest
+	var sum storage.LineDigest
+	for _, d := range days {
+		p, err := s.listPartition(ctx, d.Format(dateLayout), "")
+		if err != nil {
+			return err
+		}
+		for _, rel := range p.legacy {
+			body, err := s.get(ctx, rel)
+			if errors.Is(err, storage.ErrNotFound) {
+				continue // deleted since the listing
+			}
+			if err != nil {
+				return err
+			}
+			objs = append(objs, storage.ObjectDigest{Key: rel, SHA256: storage.ObjectSHA256(body), Entries: 1})
+			sum.Add(bytes.TrimSuffix(body, []byte("\n")))
+		}
+	}
+	ls := sum.Summary()
+	n := &storage.Note{Type: storage.NoteLegacy, Writer: s.writer, Time: time.Now().UTC().Format(time.RFC3339Nano), Legacy: &ls, Objects: objs}
+	line, err := storage.EncodeNote(n, s.cfg.signer)
+	if err != nil {
+		return fmt.Errorf("s3store: legacy note: %w", err)
+	}
+	if err := s.putNew(ctx, s.cfg.prefix+legacyNoteRel, line, true); err != nil {
+		return fmt.Errorf("s3store: store legacy note: %w", err)
+	}
+	return nil
 }
 
 // digest writes a digest of the objects stored since the last one, if
@@ -179,7 +259,7 @@ func (s *Store) writeNote(ctx context.Context, n *storage.Note) error {
 	s.dmu.Lock()
 	defer s.dmu.Unlock()
 	if s.dg.num == 0 {
-		if err := s.writeNoteLocked(ctx, &storage.Note{Type: storage.NoteOpen}, false); err != nil {
+		if err := s.openLocked(ctx); err != nil {
 			return err
 		}
 	}

@@ -58,7 +58,11 @@
 // Id markers are empty objects that make Read by id cheap. A UUIDv7 id
 // carries its creation time, so the markers of a batch object are filed
 // under the UTC day of its ids, with the range of ids they cover; ids of
-// any other form share the "other" bucket.
+// any other form share the "other" bucket. They are uploaded before their
+// batch object, so a crash in between leaves at most a marker naming no
+// object (Read skips it), never an object Read by id cannot find. Read by
+// id finds nothing without its marker (it does not scan batch objects);
+// [Store.Verify] reports every missing marker.
 //
 // # When Write returns
 //
@@ -161,8 +165,23 @@
 //     note accounts for it; that every object present is listed (objects a
 //     running writer stored after its last digest are reported as
 //     unconfirmed); that every writer's signed head is present and nothing
-//     follows a final digest. Reference-layout objects
-//     (prefix/<day>/<id>.json) are reported as legacy, not as tampering.
+//     follows a final digest.
+//
+//   - Reference-layout objects (prefix/<day>/<id>.json, no chain) are
+//     legacy: a warning, not tampering, in a bucket the reference
+//     implementation wrote. The first signing Store on a prefix signs,
+//     before its open note, a "legacy" note at prefix/_digests/_legacy.json
+//     (If-None-Match: *, so two Stores starting at once write one)
+//     listing every reference-layout object present then with its
+//     SHA-256; Delete and retention of such objects write removal notes
+//     naming them (or their day). Verify given the key requires the
+//     reference-layout objects present to be exactly those the note
+//     lists, unchanged, less those removal notes account for, and reports
+//     any other as [verify.ProblemLegacyChanged] naming the object: added
+//     (a forged entry in the reference layout), changed or deleted. A
+//     store whose writers signed but that has no legacy note (writers
+//     older than the note, or without read access to the bucket, which
+//     log a warning and write none) may hold no reference-layout object.
 //
 //   - Witnesses ([WithWitness], [WithVerifyWitness]). What the store signs
 //     last cannot be vouched for by the store: deleting the newest objects
@@ -199,7 +218,12 @@
 // Cost: one PUT per digest (one per interval per writer that stored
 // something, one at each Flush that followed an upload, one at Close) and
 // one for the open note; with the defaults, about 0.02 requests per 1,000
-// entries on top of the batches' 0.4.
+// entries on top of the batches' 0.4. Each Store session adds one HEAD for
+// the legacy note; the first on a prefix writes it: a list of the
+// partitions, a list per day and a GET per reference-layout object (none
+// on a prefix the reference implementation never wrote), and a PUT. The
+// note holds about 140 bytes per reference-layout object, and Verify
+// given the key reads every such object once.
 //
 // # Concurrency and Close
 //

@@ -357,7 +357,7 @@ type location struct {
 	legacy string // relative key of a reference-layout object, or ""
 	date   string
 	name   batchName // current generation holding the entry
-	body   []byte
+	body   []byte    // the object holding the entry (batch or reference layout)
 }
 
 func notFound(id string) error {
@@ -480,7 +480,7 @@ func (s *Store) locateLegacy(ctx context.Context, id string) (*location, error) 
 			default:
 				es := s.parseLines(rel, body, nil)
 				if len(es) == 1 && es[0].ID == id && found == nil {
-					found = &location{entry: es[0], legacy: rel}
+					found = &location{entry: es[0], legacy: rel, body: body}
 					cancel()
 				}
 			}

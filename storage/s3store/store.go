@@ -440,8 +440,8 @@ func (s *Store) finish(b *batch) {
 	close(b.done)
 }
 
-// deliver stores every object of b that is not stored yet: the batch
-// objects (one per partition) and then their id markers, each with
+// deliver stores every object of b that is not stored yet: the id
+// markers and then the batch objects (one per partition), each with
 // If-None-Match: * so that a retry of a request that did land, or a
 // spooled batch uploaded again, finds its object there instead of writing
 // it twice.

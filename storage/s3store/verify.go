@@ -101,14 +101,20 @@ func WithVerifyWitness(r io.Reader) VerifyOption {
 // lines ([verify.ProblemReordered]) and replayed entries
 // ([verify.ProblemDuplicate]). Objects in the reference layout (one entry
 // per object) and unchained lines are counted as legacy and reported as a
-// warning ([verify.WarningLegacy]), not as tampering.
+// warning ([verify.WarningLegacy]), not as tampering. Every id marker a
+// batch object's entries need to be found by id must exist: a missing one
+// is a [verify.ProblemMarkerMissing] naming the object and the marker
+// (Read, Delete and `otelaudit show` miss those entries), a marker naming
+// no batch object of a day that exists a [verify.WarningOrphanMarker].
 //
 // Given the key the writers signed with ([WithVerifyKey],
 // [WithVerifyPublicKey]), it also checks every writer's digest objects:
 // signatures, numbering and the chain of digests (a deleted, altered,
 // moved or forged digest is found), that every object a digest lists is
 // present with the listed SHA-256 unless a signed removal note accounts
-// for it (Delete, DeleteBefore), that every object present is listed
+// for it (Delete, DeleteBefore), that the reference-layout objects are
+// those the signed legacy note lists, unchanged, less the removed ones
+// ([verify.ProblemLegacyChanged]), that every object present is listed
 // ([verify.ProblemUnlisted], or [verify.ProblemUnknownWriter] for a
 // writer that never signed; objects a running writer stored after its
 // last digest are reported as unconfirmed, [verify.WarningUnconfirmed]),
@@ -175,6 +181,12 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 	if err := s.readDigests(ctx, &cfg.keys, dv, &links, rep, problem); err != nil {
 		return nil, err
 	}
+	if dv.signed {
+		if err := s.readLegacyNote(ctx, &cfg.keys, dv, problem); err != nil {
+			return nil, err
+		}
+	}
+	var objs []verifiedObject
 	for _, date := range dates {
 		p, err := s.listPartition(ctx, date, "")
 		if err != nil {
@@ -182,6 +194,11 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 		}
 		rep.Entries += int64(len(p.legacy))
 		rep.Legacy += int64(len(p.legacy))
+		for _, rel := range p.legacy {
+			if err := s.checkLegacy(ctx, dv, rel, rep, problem); err != nil {
+				return nil, err
+			}
+		}
 		for _, bn := range p.batch {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("s3store: verify: %w", err)
@@ -195,14 +212,17 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 				for _, lo := range dv.listed[rel] {
 					lo.seen = true
 				}
+				objs = append(objs, verifiedObject{rel: rel, date: date, name: bn, gone: true})
 				continue
 			}
 			if err != nil {
 				return nil, fmt.Errorf("s3store: verify: %w", err)
 			}
 			rep.Files++
-			maxSeq := s.verifyObject(rel, date, bn, body, &links, rep, problem)
+			vo := verifiedObject{rel: rel, date: date, name: bn}
+			maxSeq := s.verifyObject(&vo, body, &links, rep, problem)
 			dv.checkObject(rel, bn, body, maxSeq, rep, problem)
+			objs = append(objs, vo)
 		}
 	}
 	// (A signed store is checked object by object against its digests and
@@ -214,6 +234,10 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 		return nil, err
 	}
 	dv.checkListed(&links, rep, problem)
+	dv.checkLegacyListed(problem)
+	if err := s.checkMarkers(ctx, objs, dates, dv, rep, problem); err != nil {
+		return nil, err
+	}
 	links.Check(problem)
 	rep.Writers = max(links.Writers(), len(dv.writers))
 	if len(dv.writers) > 0 && !dv.signed {
@@ -244,7 +268,9 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 // verifyObject checks the lines of one batch object.
 // It returns the highest chain position among them (0 when none is
 // chained).
-func (s *Store) verifyObject(rel, date string, bn batchName, body []byte, links *verify.ChainLinks, rep *verify.Report, problem func(verify.Problem)) (maxSeq uint64) {
+// It records in vo the ids its markers must cover.
+func (s *Store) verifyObject(vo *verifiedObject, body []byte, links *verify.ChainLinks, rep *verify.Report, problem func(verify.Problem)) (maxSeq uint64) {
+	rel, date, bn := vo.rel, vo.date, vo.name
 	line, n := 0, 0
 	var lastID string
 	var lastTS time.Time
@@ -268,6 +294,7 @@ func (s *Store) verifyObject(rel, date string, bn batchName, body []byte, links 
 			}
 			continue
 		}
+		vo.addID(id)
 		if chained {
 			rep.Chained++
 		} else {

@@ -27,6 +27,18 @@ type digestView struct {
 	// when the digests were read: forged, or a writer that started while
 	// verifying (resolveLate tells which).
 	late map[string][]lateObject
+	// legacy is what the legacy note lists: the reference-layout objects
+	// present when signing began, by key (nil without a readable note).
+	legacy map[string]*legacyObject
+	// legacyNote tells whether the store holds a legacy note, readable
+	// or not.
+	legacyNote bool
+}
+
+// legacyObject is a reference-layout object the legacy note lists.
+type legacyObject struct {
+	sha256 string
+	seen   bool
 }
 
 // lateObject is an object of a writer without digests when they were read.
@@ -58,6 +70,9 @@ type digestWriter struct {
 func (s *Store) readDigests(ctx context.Context, ring *storage.KeyRing, dv *digestView, links *verify.ChainLinks, rep *verify.Report, problem func(verify.Problem)) error {
 	byWriter := map[string][]uint64{}
 	err := s.list(ctx, digestsDir, "", "", func(rel string, _ bool, _ objMeta) bool {
+		if rel == legacyNoteRel {
+			return true // read by readLegacyNote
+		}
 		if w, n, ok := parseDigestRel(rel); ok {
 			byWriter[w] = append(byWriter[w], n)
 		} else {
@@ -289,4 +304,84 @@ func sameBatch(a, b string) bool {
 	ba, ok1 := parseBatchName(na)
 	bb, ok2 := parseBatchName(nb)
 	return ok1 && ok2 && da == db && ba.base() == bb.base()
+}
+
+// readLegacyNote reads the signed legacy note (see
+// Store.ensureLegacyNoteLocked). It is read after the digests: a writer
+// writes it before its open note, so when any writer's digest was listed
+// it is there to read.
+func (s *Store) readLegacyNote(ctx context.Context, ring *storage.KeyRing, dv *digestView, problem func(verify.Problem)) error {
+	body, err := s.get(ctx, legacyNoteRel)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("s3store: verify: %w", err)
+	}
+	dv.legacyNote = true
+	n, err := storage.ParseNote(bytes.TrimSuffix(body, []byte("\n")), ring)
+	if err != nil {
+		problem(verify.Problem{Kind: verify.ProblemBadSignature, File: legacyNoteRel, Detail: err.Error()})
+		return nil
+	}
+	if n.Type != storage.NoteLegacy {
+		problem(verify.Problem{Kind: verify.ProblemBadSignature, File: legacyNoteRel, Detail: fmt.Sprintf("a signed %q note where the legacy note belongs: moved or copied", n.Type)})
+		return nil
+	}
+	dv.legacy = make(map[string]*legacyObject, len(n.Objects))
+	for _, o := range n.Objects {
+		dv.legacy[o.Key] = &legacyObject{sha256: o.SHA256}
+	}
+	return nil
+}
+
+// checkLegacy checks one reference-layout object of a signed store
+// against the legacy note: it must be one the note lists, with the bytes
+// it lists. A store whose writers signed digests but that has no legacy
+// note (its writers predate the note) may hold none at all.
+func (s *Store) checkLegacy(ctx context.Context, dv *digestView, rel string, rep *verify.Report, problem func(verify.Problem)) error {
+	if !dv.signed {
+		return nil
+	}
+	if dv.legacy == nil {
+		if !dv.legacyNote && len(dv.writers) > 0 {
+			problem(verify.Problem{Kind: verify.ProblemLegacyChanged, File: rel, Detail: "reference-layout object in a signed store that has no signed legacy note (" + legacyNoteRel + "): not present when signing began (added?)"})
+		}
+		return nil // an unreadable note is reported already
+	}
+	lo := dv.legacy[rel]
+	if lo == nil {
+		problem(verify.Problem{Kind: verify.ProblemLegacyChanged, File: rel, Detail: "reference-layout object in a signed store, not present when signing began (" + legacyNoteRel + " does not list it): added after signing began"})
+		return nil
+	}
+	body, err := s.get(ctx, rel)
+	if errors.Is(err, storage.ErrNotFound) {
+		lo.seen = true
+		rep.Warnings = append(rep.Warnings, verify.Problem{Kind: verify.WarningChanged, File: rel, Detail: "object removed while verifying; verify again for a stable result"})
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("s3store: verify: %w", err)
+	}
+	lo.seen = true
+	switch {
+	case storage.ObjectSHA256(body) != lo.sha256:
+		problem(verify.Problem{Kind: verify.ProblemLegacyChanged, File: rel, Detail: "reference-layout object differs from the SHA-256 that " + legacyNoteRel + " signed when signing began (changed or replaced)"})
+	case dv.superseded[rel]:
+		rep.Warnings = append(rep.Warnings, verify.Problem{Kind: verify.WarningUnfinishedRemoval, File: rel, Detail: "a signed removal note removes this reference-layout object, which is still here, unchanged: the removal stopped before the delete, or the object was put back (deleting it again finishes it)"})
+	}
+	return nil
+}
+
+// checkLegacyListed reports the reference-layout objects the legacy note
+// lists that are gone without a signed removal note naming them or their
+// day.
+func (dv *digestView) checkLegacyListed(problem func(verify.Problem)) {
+	for _, k := range slices.Sorted(maps.Keys(dv.legacy)) {
+		date, _, _ := strings.Cut(k, "/")
+		if dv.legacy[k].seen || dv.superseded[k] || dv.removedDays[date] {
+			continue
+		}
+		problem(verify.Problem{Kind: verify.ProblemLegacyChanged, File: k, Detail: "reference-layout object that " + legacyNoteRel + " signed when signing began is gone without a signed removal note (deleted)"})
+	}
 }

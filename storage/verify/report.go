@@ -68,8 +68,13 @@ const (
 	ProblemRestored ProblemKind = "restored"
 	// ProblemLegacyChanged: the unchained (legacy) lines differ from the
 	// digest signed when chaining began (legacy lines inserted, changed
-	// or removed).
+	// or removed); on S3, a reference-layout object added, changed or
+	// removed since the first signing writer listed them.
 	ProblemLegacyChanged ProblemKind = "legacy-changed"
+	// ProblemMarkerMissing: an S3 batch object lacks an id marker its
+	// entries need, so Read, Delete and `otelaudit show` by id do not find
+	// them although they are stored (markers deleted).
+	ProblemMarkerMissing ProblemKind = "marker-missing"
 )
 
 // Warnings: not tampering, but not verified either ([Report.Warnings]).
@@ -94,6 +99,10 @@ const (
 	// remove and before rewriting the object, which still holds the
 	// entries, unchanged. Deleting again finishes it.
 	WarningUnfinishedRemoval ProblemKind = "unfinished-removal"
+	// WarningOrphanMarker: an S3 id marker names a batch object that its
+	// day does not hold: an upload stopped between its markers and its
+	// object, or a writer uploading while verifying. Reads skip it.
+	WarningOrphanMarker ProblemKind = "orphan-marker"
 )
 
 // Problem is one finding: what, and where (File and 1-based Line when it
