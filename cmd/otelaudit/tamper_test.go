@@ -567,6 +567,9 @@ type tamperCase struct {
 	needsWitness bool
 	kinds        string // the problem kinds (a regexp alternative) the report must show
 	apply        func(t *testing.T, fx *tamperFixture, u units) (naming string)
+	// only names the one backend ("dir", "s3") the attack applies to
+	// (what it attacks exists there only); "" for both.
+	only string
 }
 
 // noteUnit matches where a backend keeps its signed notes.
@@ -645,6 +648,37 @@ var tamperCases = []tamperCase{
 		require.NotContains(t, u, name)
 		u[name] = body
 		return regexp.QuoteMeta(name + ":")
+	}},
+	{name: "added reference-format entry", kinds: "legacy-changed", apply: func(t *testing.T, fx *tamperFixture, u units) string {
+		// A made-up entry without a chain, laid out as the reference
+		// implementation stores it (a day file; an object of its own), in
+		// a store that was signed from the start: unchained entries there
+		// are only those present when signing began.
+		e := tamperEntry(tamperEntries + 200)
+		e.Timestamp = tamperEntry(tamperEntries).Timestamp.AddDate(0, 0, 40) // a day no unit holds
+		line, err := e.AppendJSON(nil)
+		require.NoError(t, err)
+		var name string
+		for n, b := range fx.st.reference(t, [][]byte{line}) {
+			require.NotContains(t, u, n)
+			u[n], name = b, n
+		}
+		return regexp.QuoteMeta(name) + `(:\d+)?: legacy-changed: `
+	}},
+	{name: "deleted id markers", only: "s3", kinds: "marker-missing", apply: func(t *testing.T, fx *tamperFixture, u units) string {
+		// The markers Read by id (otelaudit show, Delete) goes through:
+		// the object's entries are still stored but no longer found.
+		name, _ := fx.middleUnit(t, u, fx.writers[0])
+		leaf := name[strings.LastIndex(name, "/")+1:]
+		n := 0
+		for k := range u {
+			if strings.HasPrefix(k, "_ids/") && strings.HasSuffix(k, "_"+leaf) {
+				delete(u, k)
+				n++
+			}
+		}
+		require.Positive(t, n, "markers of %s", name)
+		return regexp.QuoteMeta(name) + `: marker-missing: `
 	}},
 	{name: "replaced file or object", kinds: "chain-broken|modified", apply: func(t *testing.T, fx *tamperFixture, u units) string {
 		// The unit's entries of writer 0 rewritten and re-chained from the
@@ -803,6 +837,9 @@ func TestTamperSuite(t *testing.T) {
 			require.Equal(t, 0, r.code, "intact, no witness: %s%s", r.stdout, r.stderr)
 
 			for _, tc := range tamperCases {
+				if tc.only != "" && tc.only != fx.st.name() {
+					continue
+				}
 				t.Run(tc.name, func(t *testing.T) {
 					u := fx.intact.clone()
 					naming := tc.apply(t, fx, u)
