@@ -199,6 +199,9 @@ func TestS3VerifySigned(t *testing.T) {
 	// A writer's last digest deleted together with the objects it lists.
 	var lastDigest string
 	for _, k := range s3test.Keys(t, client, bucket, prefix+"_digests/") {
+		if strings.HasSuffix(k, "/_legacy.json") {
+			continue // the legacy note, no writer's
+		}
 		if lastDigest == "" || k[:len(prefix+"_digests/")+16] == lastDigest[:len(prefix+"_digests/")+16] {
 			lastDigest = k
 		}

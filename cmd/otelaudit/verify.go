@@ -60,13 +60,15 @@ writer's entries must form one unbroken chain across its batch objects and
 days; in each object the lines must be in the order the store writes them and
 as many as its name says. Detected, with object key and line: a changed byte,
 deleted, inserted, reordered or replayed entries, a deleted batch object in
-the middle of a writer's chain. Objects in the reference layout (one entry
+the middle of a writer's chain, and a missing id marker (_ids/..., through
+which show finds an entry by id). Objects in the reference layout (one entry
 per object) are legacy, not tampering. Writers that sign
 (s3store.WithCheckpointKey) store digest objects (_digests/WRITER/N.json),
 CloudTrail-style: given the same key, verify also checks their signatures
 and chain, that every listed object is present with its SHA-256 (or removed
-by a signed delete or retention note), that every object is listed, and that
-each writer's signed head is present. Without a key the report names what it
+by a signed delete or retention note), that every object is listed, that
+each writer's signed head is present, and that the reference-layout objects
+are those _digests/_legacy.json signed when signing began. Without a key the report names what it
 cannot rule out. With --witness (the lines s3store.WithWitness published),
 the newest entries removed together with the last digest, a deleted writer
 session and a rollback of the prefix are caught too. Credentials come from
