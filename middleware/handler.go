@@ -177,7 +177,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	defer func() {
 		if p := recover(); p != nil {
-			late.complete()
+			// A late description that panics too (an Extractor's bug)
+			// must not keep the span from ending; next's panic is the
+			// one that goes on.
+			func() {
+				defer func() { _ = recover() }()
+				late.complete()
+			}()
 			// Whatever next wrote before it panicked went out, so it is
 			// recorded as on a return. No status is assumed: net/http
 			// sends no 200 for a handler that panicked.

@@ -359,3 +359,41 @@ func TestHandlerHijack(t *testing.T) {
 	assert.Equal(t, true, es[0].Metadata["hijacked"])
 	assert.NotContains(t, es[0].Metadata, "error.type")
 }
+
+// panicExtractor is an Extractor with a bug: it panics on every request.
+type panicExtractor struct{}
+
+func (panicExtractor) ExtractRequest(*http.Request, []byte) (middleware.Request, bool) {
+	panic("extractor bug")
+}
+
+func (panicExtractor) ExtractResponse(int, http.Header, []byte) (middleware.Response, bool) {
+	return middleware.Response{}, false
+}
+
+// TestHandlerExtractorPanicsLate: an Extractor that panics while a body
+// sent with Expect: 100-continue is described after next started still
+// leaves one ended span and one entry, whether next returns or panics
+// itself (then its panic is the one that goes on).
+func TestHandlerExtractorPanicsLate(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		next      func(w http.ResponseWriter, req *http.Request)
+		wantPanic any
+	}{
+		{"next returns", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, `{}`) }, "extractor bug"},
+		{"next panics", func(http.ResponseWriter, *http.Request) { panic("boom") }, "boom"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t)
+			h := middleware.Handler(http.HandlerFunc(tc.next), middleware.WithTracerProvider(r.tp), middleware.WithExtractor(panicExtractor{}))
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/v1/chat/completions",
+				strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
+			req.Header.Set("Expect", "100-continue")
+			assert.PanicsWithValue(t, tc.wantPanic, func() { h.ServeHTTP(httptest.NewRecorder(), req) })
+			es := r.entries(t)
+			require.Len(t, es, 1, "the span ended and was audited")
+			assert.Equal(t, middleware.ErrorTypePanic, es[0].Metadata["error.type"])
+		})
+	}
+}
