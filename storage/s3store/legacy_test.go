@@ -294,3 +294,20 @@ func TestMarkerCheck(t *testing.T) {
 		assert.True(t, hasWarning(rep, verify.WarningOrphanMarker), "%v", rep.Warnings)
 	})
 }
+
+// TestLegacyOnlyWithKey: a prefix holding only reference-layout objects
+// and no signed digest, verified with a key, is what a signed prefix
+// stripped of its digests and chains would look like: reported. Without
+// a key it is a reference bucket.
+func TestLegacyOnlyWithKey(t *testing.T) {
+	sb := newSignedBucket(t, "lk/")
+	keys := sb.putReference(t)
+	rep := sb.verify(false)
+	assert.True(t, hasProblem(rep, verify.ProblemMissing, "_digests/"), "%v", rep.Problems)
+	assert.Equal(t, int64(len(keys)), rep.Legacy)
+
+	rep, err := sb.v.Verify(t.Context())
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v", rep.Problems)
+	assert.True(t, hasWarning(rep, verify.WarningLegacy), "%v", rep.Warnings)
+}

@@ -240,6 +240,12 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 	}
 	links.Check(problem)
 	rep.Writers = max(links.Writers(), len(dv.writers))
+	if dv.signed && len(dv.writers) == 0 && !dv.legacyNote && rep.Legacy > 0 {
+		// A key says the prefix was signed; its every digest gone and its
+		// entries all in the reference layout is what stripping it would
+		// leave, which without the key passes as a reference bucket.
+		problem(verify.Problem{Kind: verify.ProblemMissing, File: digestsDir, Detail: "a checkpoint key was given but the prefix holds no signed digest: its digests were removed, and its entries, none chained, cannot be checked (a prefix written only by the reference implementation is verified without a key)"})
+	}
 	if len(dv.writers) > 0 && !dv.signed {
 		problem(verify.Problem{Kind: verify.ProblemNoKey, File: digestsDir, Detail: "the store has signed digest objects but no checkpoint key was given: they cannot be checked"})
 	}
