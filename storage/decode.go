@@ -751,3 +751,34 @@ func EncodedDay(line []byte) (day string, ok bool) {
 	}
 	return string(d), true
 }
+
+// EncodedKey returns the id and timestamp of a line in the form
+// [AuditEntry.AppendJSON] writes (id first, without escapes, then the
+// timestamp in [TimestampLayout]), reading only those two keys: what a
+// check of a file's index needs for every line, at a fraction of the
+// cost of [EntryKey]. It agrees with EntryKey on every line EntryKey
+// accepts; ok is false for a line in any other form (an id with an
+// escape included), which only EntryKey can read. It does not check the
+// rest of the line: a line it reads may still be one EntryKey rejects.
+// The id aliases line.
+func EncodedKey(line []byte) (id []byte, ts time.Time, ok bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(`{"id":"`))
+	if !ok {
+		return nil, time.Time{}, false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i <= 0 || bytes.IndexByte(rest[:i], '\\') >= 0 {
+		return nil, time.Time{}, false
+	}
+	id = rest[:i]
+	rest, ok = bytes.CutPrefix(rest[i+1:], []byte(`,"timestamp":"`))
+	const n = len(TimestampLayout) - len("Z07:00") + 1 // up to and including the Z
+	if !ok || len(rest) <= n || rest[n] != '"' {
+		return nil, time.Time{}, false
+	}
+	ts, ok = parseWireTimestamp(string(rest[:n]))
+	if !ok {
+		return nil, time.Time{}, false
+	}
+	return id, ts, true
+}

@@ -36,6 +36,9 @@ func FuzzParseEntry(f *testing.F) {
 		if d, ok := EncodedDay(line); ok && d != e.Timestamp.UTC().Format(time.DateOnly) {
 			t.Fatalf("EncodedDay says %s, ParseEntry %v", d, e.Timestamp)
 		}
+		if id, ts, ok := EncodedKey(line); ok && (string(id) != e.ID || !ts.Equal(e.Timestamp)) {
+			t.Fatalf("EncodedKey says %q %v, ParseEntry %q %v", id, ts, e.ID, e.Timestamp)
+		}
 		enc, err := e.AppendJSON(nil)
 		if err != nil {
 			t.Fatalf("accepted line does not encode: %v", err)

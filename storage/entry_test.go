@@ -250,6 +250,37 @@ func TestEncodedDay(t *testing.T) {
 	}
 }
 
+// TestEncodedKey: the id and timestamp an index check reads off a line
+// without parsing it are the ones EntryKey gives, and only lines in the
+// encoder's own form, with an id without escapes, are read that way.
+func TestEncodedKey(t *testing.T) {
+	e := &AuditEntry{ID: "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", Timestamp: time.Date(2025, 12, 31, 23, 59, 59, 123, time.FixedZone("X", -3600))}
+	b, err := e.AppendJSON(nil)
+	require.NoError(t, err)
+	id, ts, ok := EncodedKey(b)
+	require.True(t, ok)
+	wantID, wantTS, err := EntryKey(b)
+	require.NoError(t, err)
+	assert.Equal(t, wantID, string(id))
+	assert.True(t, wantTS.Equal(ts), "%v != %v", ts, wantTS)
+	e.ID = "we\"ird"
+	b, err = e.AppendJSON(nil)
+	require.NoError(t, err)
+	_, _, ok = EncodedKey(b)
+	assert.False(t, ok, "an escaped id is left to EntryKey")
+	for _, line := range []string{
+		`{"timestamp":"2025-01-01T00:00:00.000000000Z","id":"a"}`,
+		`{"id":"a","timestamp":"2025-01-01T00:00:00.000000000+01:00"}`,
+		`{"id":"a","timestamp":"2025-01-01T00:00:00"}`,
+		`{"id":"a","timestamp":"2025-02-30T00:00:00.000000000Z"}`,
+		`{"id":"","timestamp":"2025-01-01T00:00:00.000000000Z"}`,
+		`{"id":"a`,
+	} {
+		_, _, ok := EncodedKey([]byte(line))
+		assert.False(t, ok, line)
+	}
+}
+
 // BenchmarkAppendPrefix measures the encoder on the write path (what
 // filestore and s3store call per entry) and Validate (what the Logger
 // calls per entry): hash-only, and with contents the size of a KMS

@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -344,4 +346,251 @@ func TestIndexBlockCountChecked(t *testing.T) {
 	assert.Len(t, es, 30)
 	_, err = decodeHeader(b)
 	assert.True(t, errors.Is(err, errBadIndex))
+}
+
+// forgeIndex replaces the index of data file name by one built from its
+// lines as a forger would: edit changes the records (file order) and the
+// skipped count, hdr the header and block the time blocks; every CRC is
+// made right again, the data's included, so that only a comparison with
+// the data can tell.
+func forgeIndex(t *testing.T, dir, name string, edit func(recs []idxRec, skipped int) ([]idxRec, int), hdr func(h *idxHeader), block func(b []byte)) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, name))
+	require.NoError(t, err)
+	defer f.Close()
+	fi, err := f.Stat()
+	require.NoError(t, err)
+	s := &Store{cfg: newConfig(nil)}
+	recs, skipped, end, err := s.scanRecords(f, 0, fi.Size())
+	require.NoError(t, err)
+	require.Equal(t, fi.Size(), end)
+	if edit != nil {
+		recs, skipped = edit(recs, skipped)
+	}
+	crc, err := dataCRC(f, 0, 0, fi.Size())
+	require.NoError(t, err)
+	b := encodeIndex(recs, fi.Size(), crc, skipped)
+	if hdr != nil {
+		h, err := decodeHeader(b)
+		require.NoError(t, err)
+		hdr(&h)
+		appendHeader(b[:0], &h)
+	}
+	if block != nil {
+		bs := b[idxHeaderSize+len(recs)*idxRecSize : len(b)-4]
+		block(bs)
+		binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(bs, castagnoli))
+	}
+	require.NoError(t, os.WriteFile(indexPath(dir, name), b, 0o600))
+}
+
+// idsOf returns the ids of data file name, in file order.
+func idsOf(t *testing.T, dir, name string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	require.NoError(t, err)
+	var ids []string
+	for _, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+		id, _, err := storage.EntryKey(line)
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// TestVerifyForgedIndex: an index rewritten with the CRCs right (data CRC
+// included) but records that do not describe its data file makes readers
+// miss stored entries; Verify compares every index with the lines it
+// reads and reports it (index-mismatch, naming the file and how to
+// rebuild), and removing the index repairs the reads.
+func TestVerifyForgedIndex(t *testing.T) {
+	drop := func(recs []idxRec, skipped int) ([]idxRec, int) {
+		// The first and the last entry go; counted as skipped lines, so
+		// that the index still accounts for every line (see dataLines).
+		return slices.Clone(recs[1 : len(recs)-1]), skipped + 2
+	}
+	cases := []struct {
+		name   string
+		edit   func([]idxRec, int) ([]idxRec, int)
+		hdr    func(*idxHeader)
+		block  func([]byte)
+		detail string
+		hidden func(t *testing.T, st *Store, ids []string) // the entries readers miss, shown
+	}{
+		{name: "entries omitted", edit: drop, detail: "lists 3 entries, the data file holds 5",
+			hidden: func(t *testing.T, st *Store, ids []string) {
+				n, err := st.Count(t.Context())
+				require.NoError(t, err)
+				assert.Equal(t, 28, n)
+				_, err = st.Read(t.Context(), ids[0])
+				assert.ErrorIs(t, err, storage.ErrNotFound)
+			}},
+		{name: "id changed", edit: func(recs []idxRec, skipped int) ([]idxRec, int) {
+			recs[0].hash = idHash("someone else")
+			return recs, skipped
+		}, detail: "records do not match",
+			hidden: func(t *testing.T, st *Store, ids []string) {
+				_, err := st.Read(t.Context(), ids[0])
+				assert.ErrorIs(t, err, storage.ErrNotFound)
+			}},
+		{name: "time range narrowed", hdr: func(h *idxHeader) { h.maxTs = h.minTs }, detail: "time range",
+			hidden: func(t *testing.T, st *Store, ids []string) {
+				es, err := st.ListEntries(t.Context(), verifyBase.Add(time.Minute), verifyBase.Add(100*time.Hour))
+				require.NoError(t, err)
+				assert.Len(t, es, 29-4, "the file's entries after its first")
+			}},
+		{name: "time block narrowed", block: func(b []byte) {
+			copy(b[8:16], b[0:8]) // block 0: maxTs = minTs
+		}, detail: "time index (block 0)"},
+		{name: "fanout shifted", hdr: func(h *idxHeader) {
+			for i := range 255 {
+				if h.fanout[i] > 0 {
+					h.fanout[i]--
+					return
+				}
+			}
+		}, detail: "fanout"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := hostileStore(t)
+			name := dataFiles(t, dir)[0]
+			ids := idsOf(t, dir, name)
+			require.Len(t, ids, 5)
+			forgeIndex(t, dir, name, c.edit, c.hdr, c.block)
+			if c.hidden != nil {
+				st, err := New(dir, WithReadOnly())
+				require.NoError(t, err)
+				c.hidden(t, st, ids)
+				require.NoError(t, st.Close())
+			}
+
+			rep, err := Verify(t.Context(), dir)
+			require.NoError(t, err)
+			require.Len(t, rep.Problems, 1, "%v", rep.Problems)
+			p := rep.Problems[0]
+			assert.Equal(t, ProblemIndexMismatch, p.Kind)
+			assert.Equal(t, name, p.File)
+			assert.Contains(t, p.Detail, filepath.Join(indexDirName, name+".idx"))
+			assert.Contains(t, p.Detail, c.detail)
+			assert.Contains(t, p.Detail, "remove the index file")
+
+			// The repair the detail gives: the index goes; readers scan,
+			// and the next writer rebuilds it.
+			require.NoError(t, os.Remove(indexPath(dir, name)))
+			assert.Equal(t, 30, countOf(t, dir))
+			st, err := New(dir)
+			require.NoError(t, err)
+			require.NoError(t, st.Close())
+			_, err = os.Stat(indexPath(dir, name))
+			require.NoError(t, err, "rebuilt when the store opened")
+			st, err = New(dir, WithReadOnly())
+			require.NoError(t, err)
+			defer st.Close()
+			n, err := st.Count(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, 30, n)
+			es, err := st.ListEntries(t.Context(), verifyBase, verifyBase.Add(100*time.Hour))
+			require.NoError(t, err)
+			assert.Len(t, es, 30)
+			for _, id := range ids {
+				_, err := st.Read(t.Context(), id)
+				assert.NoError(t, err, id)
+			}
+			verifyOK(t, dir)
+		})
+	}
+}
+
+// TestForgedIndexNotAddingUpIgnored: an index that omits entries without
+// accounting for their lines (as skipped) is ignored when it is loaded:
+// readers scan the data and see every entry, and a writer opening the
+// store rebuilds it. Verify has nothing to report then: no reader uses it.
+func TestForgedIndexNotAddingUpIgnored(t *testing.T) {
+	dir := hostileStore(t)
+	name := dataFiles(t, dir)[0]
+	ids := idsOf(t, dir, name)
+	forgeIndex(t, dir, name, func(recs []idxRec, skipped int) ([]idxRec, int) {
+		return slices.Clone(recs[1:]), skipped
+	}, nil, nil)
+	assert.Equal(t, 30, countOf(t, dir))
+	st, err := New(dir, WithReadOnly())
+	require.NoError(t, err)
+	_, err = st.Read(t.Context(), ids[0])
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	verifyOK(t, dir)
+
+	st, err = New(dir)
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	f, err := os.Open(filepath.Join(dir, name))
+	require.NoError(t, err)
+	defer f.Close()
+	c := &indexCache{dir: dir, maxLine: storage.DefaultMaxLineSize}
+	li, err := c.get(name, f)
+	require.NoError(t, err)
+	require.NotNil(t, li, "rebuilt when the store opened")
+	assert.Equal(t, int64(5), li.hdr.count)
+	c.release(li)
+	c.closeAll()
+}
+
+// TestVerifyIndexesIntactOrMissing: a store whose indexes describe their
+// data, and one whose index directory was removed (indexes are rebuilt
+// by the next writer, and readers scan meanwhile), verify without a
+// problem.
+func TestVerifyIndexesIntactOrMissing(t *testing.T) {
+	dir := hostileStore(t)
+	for _, name := range dataFiles(t, dir) {
+		_, err := os.Stat(indexPath(dir, name))
+		require.NoError(t, err, "every data file has an index")
+	}
+	rep := verifyOK(t, dir)
+	assert.Empty(t, rep.Warnings)
+
+	require.NoError(t, os.RemoveAll(filepath.Join(dir, indexDirName)))
+	rep = verifyOK(t, dir)
+	assert.Empty(t, rep.Warnings)
+	assert.Equal(t, 30, countOf(t, dir))
+	st, err := New(dir)
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	for _, name := range dataFiles(t, dir) {
+		_, err := os.Stat(indexPath(dir, name))
+		require.NoError(t, err, "rebuilt when the store opened")
+	}
+	verifyOK(t, dir)
+}
+
+// TestIndexCountsSkippedLinesOfOpenedPart: a line that is not an entry,
+// appended by another program to a day file before the writer opens it,
+// is counted in the index the writer writes, so that the index still
+// accounts for every line it covers and is used, not rebuilt, by the
+// next reader.
+func TestIndexCountsSkippedLinesOfOpenedPart(t *testing.T) {
+	dir := hostileStore(t)
+	st, err := New(dir, WithRotationSize(4<<10))
+	require.NoError(t, err)
+	names := dataFiles(t, dir)
+	last := names[len(names)-1] // the unsuffixed file of the last day
+	f, err := os.OpenFile(filepath.Join(dir, last), os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("not an entry\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(29*time.Hour+time.Minute))))
+	require.NoError(t, st.Close())
+
+	df, err := os.Open(filepath.Join(dir, last))
+	require.NoError(t, err)
+	defer df.Close()
+	c := &indexCache{dir: dir, maxLine: storage.DefaultMaxLineSize}
+	li, err := c.get(last, df)
+	require.NoError(t, err)
+	require.NotNil(t, li, "the index accounts for every line")
+	assert.Equal(t, 1, li.hdr.skipped)
+	c.release(li)
+	c.closeAll()
+	assert.Equal(t, 31, countOf(t, dir))
 }

@@ -76,7 +76,7 @@ type idxHeader struct {
 }
 
 // idHash is FNV-1a 64 of the id: stable across processes.
-func idHash(id string) uint64 {
+func idHash[T string | []byte](id T) uint64 {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(id); i++ {
 		h ^= uint64(id[i])
@@ -227,6 +227,63 @@ func dataCRC(f io.ReaderAt, crc uint32, from, to int64) (uint32, error) {
 		}
 	}
 	return crc, nil
+}
+
+// dataLines is dataCRC from the start of the data to to, which also
+// counts the non-blank lines there (as isBlank tells them; a line longer
+// than maxLine, when maxLine > 0, counts as non-blank, as scanRecords
+// counts it as skipped). An index lists every non-blank line it covers,
+// as an entry or as skipped: loading one checks that they add up, which
+// costs no read beyond the CRC's.
+func dataLines(f io.ReaderAt, to int64, maxLine int) (crc uint32, lines int64, err error) {
+	buf := make([]byte, min(1<<20, max(to, 1)))
+	var line []byte // start of a line that does not begin with a visible ASCII byte
+	inLine, slow, long := false, false, false
+	for off := int64(0); off < to; {
+		n := min(int64(len(buf)), to-off)
+		if _, err := f.ReadAt(buf[:n], off); err != nil {
+			return 0, 0, err
+		}
+		b := buf[:n]
+		crc = crc32.Update(crc, castagnoli, b)
+		off += n
+		if off == to && b[n-1] != '\n' {
+			return 0, 0, errBadIndex
+		}
+		for len(b) > 0 {
+			if !inLine {
+				// Nearly every line is an entry: its first byte tells.
+				inLine = true
+				if c := b[0]; c > ' ' && c < 0x80 {
+					lines++
+				} else {
+					slow, long, line = true, false, line[:0]
+				}
+			}
+			i := bytes.IndexByte(b, '\n')
+			part := b
+			if i >= 0 {
+				part = b[:i]
+			}
+			if slow && !long {
+				if maxLine > 0 && len(line)+len(part) > maxLine {
+					long = true
+				} else {
+					line = append(line, part...)
+				}
+			}
+			if i < 0 {
+				break
+			}
+			b = b[i+1:]
+			inLine = false
+			if slow && (long || !isBlank(line)) {
+				lines++
+			}
+			slow = false
+		}
+	}
+	return crc, lines, nil
 }
 
 // recordsOK checks the records section against its CRC (once per load;
@@ -405,9 +462,10 @@ func recKey(r idxRec, byHash bool) uint64 {
 // indexCache keeps recently used index files open. It holds at most
 // idxCacheMax headers (about 1 KiB each), whatever the number of entries.
 type indexCache struct {
-	dir string
-	mu  sync.Mutex
-	m   map[string]*loadedIndex
+	dir     string
+	maxLine int // the store's line limit (see dataLines)
+	mu      sync.Mutex
+	m       map[string]*loadedIndex
 	// own holds, by data file name, the stat of the index file this Store
 	// last wrote for it: that index was built from the data it covers, so
 	// loading it needs no check of the data.
@@ -507,13 +565,18 @@ func (c *indexCache) load(name string, did fileID, open func() (io.ReaderAt, fun
 			f.Close()
 			return nil, err
 		}
-		crc, err := dataCRC(data, 0, 0, hdr.covered)
+		crc, lines, err := dataLines(data, hdr.covered, c.maxLine)
 		done()
 		if err != nil && !errors.Is(err, errBadIndex) && !errors.Is(err, io.EOF) {
 			f.Close()
 			return nil, err // the data cannot be read: not a stale index
 		}
-		if err != nil || crc != hdr.dataCRC {
+		// An index whose entries and skipped lines do not add up to the
+		// lines it covers misses some (a forged one that omits entries
+		// but keeps the CRCs right): ignored, so readers scan the data
+		// and the next writer to open the store rebuilds it. Verify finds
+		// the forgeries this cannot (ProblemIndexMismatch).
+		if err != nil || crc != hdr.dataCRC || lines != hdr.count+int64(hdr.skipped) {
 			f.Close()
 			return nil, nil
 		}

@@ -214,8 +214,13 @@ type activePart struct {
 	covered   int64    // bytes covered by the index file
 	baseCount int      // records in the index file
 	tail      []idxRec // records of [covered, size), in file order
-	tailByID  map[uint64]int32
-	crc       uint32 // CRC-32C of [0, size), of the bytes written (see dataCRC)
+	// skipped counts the non-blank lines of [covered, size) that are not
+	// entries (found when the part was opened; a writer appends none):
+	// the index counts them, so that its entries and skipped lines add
+	// up to the lines it covers (see dataLines).
+	skipped  int
+	tailByID map[uint64]int32
+	crc      uint32 // CRC-32C of [0, size), of the bytes written (see dataCRC)
 	// closedName is the numbered name a rotated part was renamed to while
 	// it waits in Store.closing; empty for an active part.
 	closedName string
@@ -252,7 +257,7 @@ func New(dir string, opts ...Option) (*Store, error) {
 	s := &Store{
 		dir:    dir,
 		cfg:    cfg,
-		idx:    &indexCache{dir: dir},
+		idx:    &indexCache{dir: dir, maxLine: cfg.maxLineSize},
 		active: make(map[string]*activePart),
 		dirty:  make(map[*os.File]uint64),
 	}
@@ -915,6 +920,7 @@ func (s *Store) persistIndexes() {
 		crc              uint32
 		tail             []idxRec
 		baseCount, tailN int
+		skipped          int
 	}
 	if s.holdIndexer.Load() {
 		return
@@ -923,14 +929,14 @@ func (s *Store) persistIndexes() {
 	s.mu.Lock()
 	for _, p := range s.closing {
 		n := len(p.tail) // a closed part's tail no longer grows
-		jobs = append(jobs, job{p: p, covered: p.covered, size: p.size, crc: p.crc, tail: p.tail[:n:n], baseCount: p.baseCount, tailN: n})
+		jobs = append(jobs, job{p: p, covered: p.covered, size: p.size, crc: p.crc, tail: p.tail[:n:n], baseCount: p.baseCount, tailN: n, skipped: p.skipped})
 	}
 	for _, p := range s.active {
 		if len(p.tail) >= indexDue(p) {
 			// tail[:n] is never written again: appends go past it, and
 			// whoever indexes p under mu replaces p.tail.
 			n := len(p.tail)
-			jobs = append(jobs, job{p: p, covered: p.covered, size: p.size, crc: p.crc, tail: p.tail[:n:n], baseCount: p.baseCount, tailN: n})
+			jobs = append(jobs, job{p: p, covered: p.covered, size: p.size, crc: p.crc, tail: p.tail[:n:n], baseCount: p.baseCount, tailN: n, skipped: p.skipped})
 		}
 	}
 	s.mu.Unlock()
@@ -950,7 +956,7 @@ func (s *Store) persistIndexes() {
 			}
 			return !s.closed.Load() && owner && j.p.covered == j.covered && len(j.p.tail) >= j.tailN
 		}
-		tmp, recs, err := s.writeIndexTemp(name, j.p.f, j.covered, j.size, j.crc, j.tail)
+		tmp, recs, err := s.writeIndexTemp(name, j.p.f, j.covered, j.size, j.crc, j.tail, j.skipped)
 		if err != nil {
 			s.mu.Lock()
 			// A job that Delete, DeleteBefore, rotation or Close did
@@ -983,7 +989,7 @@ func (s *Store) persistIndexes() {
 		s.idx.invalidate(name)
 		s.idx.trust(name)
 		p := j.p
-		p.covered, p.baseCount = j.size, recs
+		p.covered, p.baseCount, p.skipped = j.size, recs, 0 // a writer appends no skipped lines
 		p.tail = slices.Clone(p.tail[j.tailN:])
 		clear(p.tailByID)
 		for i, r := range p.tail {
@@ -1000,10 +1006,11 @@ func (s *Store) persistIndexes() {
 // writeIndexTemp writes the index of data file name (open as f) covering
 // [0, size) to a temp file in the index directory: the records of
 // its index file, which must cover [0, covered), followed by tail. crc is
-// the CRC-32C of the data's [0, size). It returns the temp file's path and
-// the number of records.
-func (s *Store) writeIndexTemp(name string, f *os.File, covered, size int64, crc uint32, tail []idxRec) (string, int, error) {
-	recs, skipped := tail, 0
+// the CRC-32C of the data's [0, size), and skipped the lines of [covered,
+// size) that are not entries. It returns the temp file's path and the
+// number of records.
+func (s *Store) writeIndexTemp(name string, f *os.File, covered, size int64, crc uint32, tail []idxRec, skipped int) (string, int, error) {
+	recs := tail
 	if covered > 0 {
 		li, err := s.idx.get(name, f)
 		if err != nil {
@@ -1014,7 +1021,7 @@ func (s *Store) writeIndexTemp(name string, f *os.File, covered, size int64, crc
 			return "", 0, fmt.Errorf("index of %s no longer covers %d bytes", name, covered)
 		}
 		old, err := li.records()
-		skipped = li.hdr.skipped
+		skipped += li.hdr.skipped
 		s.idx.release(li)
 		if err != nil {
 			return "", 0, err
@@ -1104,11 +1111,12 @@ func (s *Store) openPartLocked(day string) (*activePart, error) {
 		f.Close()
 		return nil, fmt.Errorf("filestore: read %s: %w", name, err)
 	}
-	tail, _, _, err := s.scanRecords(f, p.covered, p.size)
+	tail, skipped, _, err := s.scanRecords(f, p.covered, p.size)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("filestore: read %s: %w", name, err)
 	}
+	p.skipped = skipped
 	for _, r := range tail {
 		p.tailByID[r.hash] = int32(len(p.tail))
 		p.tail = append(p.tail, r)
@@ -1146,10 +1154,10 @@ func (s *Store) persistPartIndexLocked(p *activePart, name string) error {
 	// p.crc is the CRC of what this Store wrote (and of what it found when
 	// it opened the part), not of what the file holds now: damage done
 	// behind its back makes the index stale instead of blessing it.
-	if err := s.writeIndex(name, p.f, recs, p.size, skipped, p.crc, p.size); err != nil {
+	if err := s.writeIndex(name, p.f, recs, p.size, skipped+p.skipped, p.crc, p.size); err != nil {
 		return err
 	}
-	p.covered, p.baseCount, p.tail = p.size, len(recs), nil
+	p.covered, p.baseCount, p.tail, p.skipped = p.size, len(recs), nil, 0
 	clear(p.tailByID)
 	return nil
 }

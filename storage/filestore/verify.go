@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"maps"
 	"os"
@@ -48,6 +49,7 @@ const (
 	ProblemWrongDay      = verify.ProblemWrongDay
 	ProblemLegacyChanged = verify.ProblemLegacyChanged
 	ProblemRestored      = verify.ProblemRestored
+	ProblemIndexMismatch = verify.ProblemIndexMismatch
 	WarningLegacy        = verify.WarningLegacy
 	WarningTornTail      = verify.WarningTornTail
 	WarningUnconfirmed   = verify.WarningUnconfirmed
@@ -372,6 +374,7 @@ type verifier struct {
 	irregular map[string]bool      // data file names that are not regular files (reported)
 	aliases   [][2]string          // pairs of data file names listed with one inode
 	notesEnd  int64                // end of the notes read
+	seed      maphash.Seed         // of the index checks (see indexCheck)
 	nProb     int
 	nWarn     int
 }
@@ -404,6 +407,7 @@ func (v *verifier) init() {
 	v.seenNotes = map[string]bool{}
 	v.writers = map[string]*writerInfo{}
 	v.irregular = map[string]bool{}
+	v.seed = maphash.MakeSeed()
 }
 
 // run scans the listed files, then lists again and scans what a running
@@ -743,6 +747,10 @@ type fileScan struct {
 	line     int          // lines read
 	unit     *verify.Unit // its entries, in the chain walk
 	tornLine int          // line number of an incomplete last line, 0 if none
+	// ix compares the file's index with its lines until they reach the
+	// end of what it covers; nil when there is none to compare (or no
+	// longer).
+	ix *indexCheck
 	// The last non-blank line read: where it is, and the SHA-256 of its
 	// last holdsWindow bytes (all of a line of usual size). An inode
 	// number is only a file's identity while the file exists: a rewrite
@@ -841,6 +849,14 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 	if st == nil {
 		st = &fileScan{unit: v.links.Unit(ref.name, true)} // a writer's lines are in chain order in a file
 		v.files[ino] = st
+		// Its index is compared with the lines as they are read. An index
+		// is written after the data it covers: one that reaches past the
+		// size just read was written meanwhile, and the data is there.
+		if st.ix = loadIndexCheck(v.dir, ref.name, v.seed); st.ix != nil && st.ix.hdr.covered > fi.Size() {
+			if fi, err = f.Stat(); err != nil {
+				return fmt.Errorf("filestore: verify: %w", err)
+			}
+		}
 	} else {
 		held, err := st.holds(f, fi.Size(), &v.buf)
 		if err != nil {
@@ -868,6 +884,7 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 	// file order (apply), so that findings come out as a sequential scan
 	// reports them.
 	p := newLinePipeline(wantDay, func(ch *lineChunk) { v.applyChunk(ch, ref.name, st, prog) })
+	p.keys = st.ix != nil
 	cur := p.chunk()
 	var longErr error
 	torn, err := scanBounded(f, st.off, fi.Size(), maxVerifyLine, func(off int64, b []byte) error {
@@ -886,7 +903,7 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 			return nil
 		}
 		lastOff, lastLen = off, int64(len(b))
-		cur.add(line, b)
+		cur.add(line, off, b)
 		if cur.full() {
 			p.send(cur)
 			cur = p.chunk()
@@ -912,6 +929,9 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 			return
 		}
 		v.applyLine(ref.name, wantDay, st, prog, line, &r, nil)
+		if st.ix != nil {
+			st.ix.longLine(off, n)
+		}
 	})
 	p.send(cur)
 	p.wait()
@@ -927,6 +947,16 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 	st.line = line
 	if torn >= 0 {
 		st.tornLine = line + 1
+	}
+	if st.ix != nil && st.off >= st.ix.hdr.covered {
+		prob, err := st.ix.finish(f, ref.name)
+		st.ix = nil
+		if err != nil {
+			return fmt.Errorf("filestore: verify: read %s: %w", ref.name, err)
+		}
+		if prob != nil {
+			v.problem(*prob)
+		}
 	}
 	if lastOff != st.lastOff || lastLen != st.lastLen {
 		// Read again through the same descriptor, so it is the line of
@@ -944,7 +974,12 @@ func (v *verifier) scanFile(ctx context.Context, ref fileRef, prog *VerifyProgre
 // state, in file order.
 func (v *verifier) applyChunk(ch *lineChunk, name string, st *fileScan, prog *VerifyProgress) {
 	for i := range ch.lines {
-		v.applyLine(name, ch.wantDay, st, prog, ch.lines[i], &ch.res[i], ch.line(i))
+		b := ch.line(i)
+		r := &ch.res[i]
+		v.applyLine(name, ch.wantDay, st, prog, ch.lines[i], r, b)
+		if st.ix != nil {
+			st.ix.line(ch.offs[i], int64(len(b)), r.entry, r.hash, r.ts)
+		}
 	}
 }
 
@@ -999,9 +1034,11 @@ func (v *verifier) applyLine(name, wantDay string, st *fileScan, prog *VerifyPro
 // what each line is.
 type lineChunk struct {
 	wantDay string
+	keys    bool // read each line's index key (lineResult.entry, hash, ts)
 	buf     []byte
-	ends    []int // end of each line in buf
-	lines   []int // 1-based line number of each
+	ends    []int   // end of each line in buf
+	lines   []int   // 1-based line number of each
+	offs    []int64 // offset of each in the file
 	res     []lineResult
 	done    chan struct{}
 }
@@ -1016,6 +1053,11 @@ type lineResult struct {
 	// longSum is the legacy digest of an unchained line too long to hold
 	// (checkLongLine); nil otherwise.
 	longSum *storage.LegacySummary
+	// With lineChunk.keys: whether the line is an entry, as an index
+	// holds it (see indexKey), and its id hash and timestamp.
+	entry bool
+	hash  uint64
+	ts    int64
 }
 
 // maxVerifyLine is the longest line (data or note) Verify holds in
@@ -1084,10 +1126,11 @@ func sectionDigest(f io.ReaderAt, off, n int64) (string, error) {
 // chunkBytes is the size at which a chunk is handed to a checker.
 const chunkBytes = 1 << 20
 
-func (ch *lineChunk) add(line int, b []byte) {
+func (ch *lineChunk) add(line int, off int64, b []byte) {
 	ch.buf = append(ch.buf, b...)
 	ch.ends = append(ch.ends, len(ch.buf))
 	ch.lines = append(ch.lines, line)
+	ch.offs = append(ch.offs, off)
 }
 
 func (ch *lineChunk) full() bool { return len(ch.buf) >= chunkBytes }
@@ -1111,10 +1154,16 @@ func (ch *lineChunk) check() {
 		prefix, c, ok := storage.SplitChain(b)
 		if !ok {
 			r.json = json.Valid(b)
+			if ch.keys && r.json {
+				r.entry, r.hash, r.ts = indexKey(b, false)
+			}
 			continue
 		}
 		r.chained, r.c = true, c
 		r.hashOK = hasher.Matches(prefix, c)
+		if ch.keys {
+			r.entry, r.hash, r.ts = indexKey(b, r.hashOK)
+		}
 		// The hash vouches for the bytes; only the day is read off the
 		// line (a full parse per line made verify several times slower).
 		d, ok := storage.EncodedDay(b)
@@ -1131,6 +1180,7 @@ func (ch *lineChunk) check() {
 // linePipeline checks chunks concurrently and applies them in order.
 type linePipeline struct {
 	wantDay string
+	keys    bool // chunks read index keys (lineChunk.keys)
 	apply   func(*lineChunk)
 	queue   []*lineChunk // sent, not applied yet, in file order
 	free    []*lineChunk
@@ -1153,8 +1203,8 @@ func (p *linePipeline) chunk() *lineChunk {
 	} else {
 		ch = chunkPool.Get().(*lineChunk)
 	}
-	ch.buf, ch.ends, ch.lines, ch.res = ch.buf[:0], ch.ends[:0], ch.lines[:0], ch.res[:0]
-	ch.wantDay = p.wantDay
+	ch.buf, ch.ends, ch.lines, ch.offs, ch.res = ch.buf[:0], ch.ends[:0], ch.lines[:0], ch.offs[:0], ch.res[:0]
+	ch.wantDay, ch.keys = p.wantDay, p.keys
 	ch.done = make(chan struct{})
 	return ch
 }

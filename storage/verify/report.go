@@ -75,6 +75,12 @@ const (
 	// entries need, so Read, Delete and `otelaudit show` by id do not find
 	// them although they are stored (markers deleted).
 	ProblemMarkerMissing ProblemKind = "marker-missing"
+	// ProblemIndexMismatch: an index file that readers would use (it
+	// passes their checks) does not describe its data file: it omits or
+	// misplaces entries, so counts, queries, reads by id and deletes miss
+	// entries that are in the data. An index is derived data: removing
+	// it makes readers scan the data and the next writer rebuild it.
+	ProblemIndexMismatch ProblemKind = "index-mismatch"
 )
 
 // Warnings: not tampering, but not verified either ([Report.Warnings]).
