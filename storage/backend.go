@@ -55,6 +55,11 @@ type Stats struct {
 	// opened for writing, or skipped by reads of a store another process
 	// is appending to (files).
 	TornTails uint64
+	// IndexFailures counts index files a file store could not write (a
+	// read-only or replaced index directory, a full disk): indexes only
+	// make reads cheaper, so writes go on and reads scan the data the
+	// missing index would have covered (files).
+	IndexFailures uint64
 }
 
 // StatsReporter is implemented by every backend of this module. Stats is

@@ -82,9 +82,7 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 	if s.closed.Load() {
 		return 0, storage.ErrClosed
 	}
-	if err := s.finishClosingLocked(); err != nil {
-		return 0, err
-	}
+	s.finishClosingLocked()
 	refs, err := listDataFiles(s.dir)
 	if err != nil {
 		return 0, err
@@ -202,9 +200,7 @@ func (s *Store) summarise(name string, ranges *storage.SeqRanges, legacy *storag
 // (only lines that are valid entries are offered), after writing a signed
 // removal note. It returns how many lines it removed.
 func (s *Store) rewriteLocked(name, reason string, before time.Time, drop func(off int64, line []byte) bool) (int, error) {
-	if err := s.finishClosingLocked(); err != nil {
-		return 0, err
-	}
+	s.finishClosingLocked()
 	ref, _ := parseFileName(name)
 	if p := s.active[ref.day]; p != nil && ref.part == 0 {
 		if err := s.closePartLocked(p, true); err != nil {
@@ -313,8 +309,16 @@ func (s *Store) rewriteLocked(name, reason string, before time.Time, drop func(o
 		s.invalidateList()
 		return removed, syncDir(s.dir)
 	}
+	// An index that cannot be written does not stop the removal the
+	// signed note announced (see indexFailed): the old index, if it
+	// stays, no longer matches the data and is ignored.
+	indexed := true
 	if err := s.writeIndex(name+".new", tmp, recs, off, skipped, 0, 0); err != nil {
-		return 0, err
+		if !errors.Is(err, errIndexWrite) {
+			return 0, err
+		}
+		s.indexFailed(name, err)
+		indexed = false
 	}
 	if err := tmp.Close(); err != nil {
 		return 0, err
@@ -328,13 +332,17 @@ func (s *Store) rewriteLocked(name, reason string, before time.Time, drop func(o
 	ok = true
 	// The index was written under a temporary name and follows the data:
 	// a crash in between leaves a stale index, which is detected and rebuilt.
-	if err := os.Rename(indexPath(s.dir, name+".new"), indexPath(s.dir, name)); err != nil {
+	if !indexed || os.Rename(indexPath(s.dir, name+".new"), indexPath(s.dir, name)) != nil {
 		os.Remove(indexPath(s.dir, name))
+		s.idx.distrust(name)
 	}
 	s.idx.invalidate(name)
 	s.invalidateList()
 	if err := syncDir(s.dir); err != nil {
 		return removed, err
 	}
-	return removed, syncDir(filepath.Join(s.dir, indexDirName))
+	if err := syncDir(filepath.Join(s.dir, indexDirName)); err != nil {
+		s.indexFailed(name, err) // a crash may lose the new index: then it is rebuilt
+	}
+	return removed, nil
 }

@@ -594,3 +594,78 @@ func TestIndexCountsSkippedLinesOfOpenedPart(t *testing.T) {
 	c.closeAll()
 	assert.Equal(t, 31, countOf(t, dir))
 }
+
+// TestUnwritableIndexes: index files that cannot be written (the index
+// directory read-only, or replaced by a file; an index file replaced by a
+// directory) never fail New, Write, rotation, Delete or Close: indexes
+// only make reads cheaper. Each failure is counted (IndexFailures) and
+// reads scan the data instead, so they see every entry.
+func TestUnwritableIndexes(t *testing.T) {
+	cases := []struct {
+		name  string
+		spoil func(t *testing.T, dir string)
+	}{
+		{"index directory replaced by a file", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, indexDirName)
+			require.NoError(t, os.RemoveAll(p))
+			require.NoError(t, os.WriteFile(p, []byte("x"), 0o600))
+		}},
+		{"index file replaced by a directory", func(t *testing.T, dir string) {
+			// Where rotations of the last day move the active part's
+			// index to (its parts to come).
+			for i := 1; i < 20; i++ {
+				if _, err := os.Stat(filepath.Join(dir, partName("20250911", i))); err == nil {
+					continue
+				}
+				require.NoError(t, os.MkdirAll(filepath.Join(indexPath(dir, partName("20250911", i)), "x"), 0o700))
+			}
+		}},
+		{"index directory read-only", func(t *testing.T, dir string) {
+			if os.Geteuid() == 0 {
+				t.Skip("running as root, which permissions do not stop: the replaced-file cases make the same writes fail")
+			}
+			p := filepath.Join(dir, indexDirName)
+			require.NoError(t, os.Chmod(p, 0o500))
+			t.Cleanup(func() { os.Chmod(p, 0o700) })
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := hostileStore(t)
+			c.spoil(t, dir)
+			st, err := New(dir, WithRotationSize(4<<10))
+			require.NoError(t, err)
+			var ids []string
+			for i := range 40 {
+				e := testEntry(verifyBase.Add(29*time.Hour + time.Duration(i)*time.Minute))
+				require.NoError(t, st.Write(t.Context(), e), "write %d", i)
+				ids = append(ids, e.ID)
+			}
+			n, err := st.Count(t.Context())
+			require.NoError(t, err)
+			assert.Equal(t, 70, n)
+			for _, id := range ids {
+				_, err := st.Read(t.Context(), id)
+				require.NoError(t, err, id)
+			}
+			ok, err := st.Delete(t.Context(), ids[3])
+			require.NoError(t, err)
+			assert.True(t, ok)
+			require.NoError(t, st.Close())
+			assert.NotZero(t, st.Stats().IndexFailures)
+
+			assert.Equal(t, 69, countOf(t, dir))
+			ro, err := New(dir, WithReadOnly())
+			require.NoError(t, err)
+			defer ro.Close()
+			es, err := ro.ListEntries(t.Context(), verifyBase, verifyBase.Add(100*time.Hour))
+			require.NoError(t, err)
+			assert.Len(t, es, 69)
+			_, err = ro.Read(t.Context(), ids[3])
+			assert.ErrorIs(t, err, storage.ErrNotFound)
+			_, err = ro.Read(t.Context(), ids[39])
+			assert.NoError(t, err)
+			verifyOK(t, dir)
+		})
+	}
+}

@@ -487,6 +487,14 @@ func (c *indexCache) trust(name string) {
 	c.own[name] = statID(fi)
 }
 
+// distrust forgets that this Store wrote the index file of name: one
+// that could not be replaced must be checked against the data again.
+func (c *indexCache) distrust(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.own, name)
+}
+
 func indexPath(dir, name string) string { return filepath.Join(dir, indexDirName, name+".idx") }
 
 // get returns the index of data file name, validated against the open data

@@ -166,10 +166,11 @@ type Store struct {
 	syncing   bool
 	syncedGen uint64
 
-	accepted atomic.Uint64
-	skipped  atomic.Uint64
-	torn     atomic.Uint64
-	warned   sync.Map // file name -> struct{}: skipped lines already logged
+	accepted   atomic.Uint64
+	skipped    atomic.Uint64
+	torn       atomic.Uint64
+	indexFails atomic.Uint64 // index files that could not be written (see indexFailed)
+	warned     sync.Map      // file name -> struct{}: skipped lines already logged
 
 	stop   chan struct{}
 	bgDone chan struct{}
@@ -218,7 +219,10 @@ type activePart struct {
 	// entries (found when the part was opened; a writer appends none):
 	// the index counts them, so that its entries and skipped lines add
 	// up to the lines it covers (see dataLines).
-	skipped  int
+	skipped int
+	// failedAt is len(tail) when writing its index last failed, 0 after
+	// a success (see indexDue).
+	failedAt int
 	tailByID map[uint64]int32
 	crc      uint32 // CRC-32C of [0, size), of the bytes written (see dataCRC)
 	// closedName is the numbered name a rotated part was renamed to while
@@ -235,10 +239,19 @@ func (p *activePart) name() string {
 	return partName(p.day, 0)
 }
 
-// Stats returns the counters a file store keeps: Accepted, SkippedLines
-// and TornTails. It is safe to call at any time, also after Close.
+// Stats returns the counters a file store keeps: Accepted, SkippedLines,
+// TornTails and IndexFailures. It is safe to call at any time, also after
+// Close.
 func (s *Store) Stats() storage.Stats {
-	return storage.Stats{Accepted: s.accepted.Load(), SkippedLines: s.skipped.Load(), TornTails: s.torn.Load()}
+	return storage.Stats{Accepted: s.accepted.Load(), SkippedLines: s.skipped.Load(), TornTails: s.torn.Load(), IndexFailures: s.indexFails.Load()}
+}
+
+// indexFailed counts and logs a failure to write the index of data file
+// name. An index is an optimisation: readers scan what no index covers,
+// so the failure never fails a write, a Delete or Close.
+func (s *Store) indexFailed(name string, err error) {
+	s.indexFails.Add(1)
+	s.cfg.logger.Warn("filestore: could not write index; reads scan the data instead", "file", name, "error", err)
 }
 
 // Dir returns the store directory.
@@ -276,9 +289,9 @@ func New(dir string, opts ...Option) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("filestore: create %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, indexDirName), 0o700); err != nil {
-		return nil, fmt.Errorf("filestore: create index dir: %w", err)
-	}
+	// Without an index directory (something else in its place) the
+	// store works, without index files: see indexFailed.
+	indexDirErr := os.MkdirAll(filepath.Join(dir, indexDirName), 0o700)
 	lf, err := os.OpenFile(filepath.Join(dir, lockFileName), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("filestore: open lock file: %w", err)
@@ -291,6 +304,9 @@ func New(dir string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("filestore: lock %s: %w", dir, err)
 	}
 	s.lock = lf
+	if indexDirErr != nil {
+		s.indexFailed(indexDirName, indexDirErr)
+	}
 	fail := func(err error) (*Store, error) {
 		s.idx.closeAll()
 		lf.Close()
@@ -368,6 +384,10 @@ func (s *Store) recover() error {
 		}
 		if err == nil {
 			err = s.ensureIndex(ref.name, f)
+			if errors.Is(err, errIndexWrite) {
+				s.indexFailed(ref.name, err)
+				err = nil
+			}
 		}
 		f.Close()
 		if err != nil {
@@ -518,6 +538,10 @@ func (s *Store) scanRecords(f io.ReaderAt, from, to int64) ([]idxRec, int, int64
 	return recs, skipped, end, err
 }
 
+// errIndexWrite is matched by the error of writing an index file (not of
+// reading the data it is built from): see indexFailed.
+var errIndexWrite = errors.New("filestore: write index")
+
 // writeIndex persists the index of data file name (open as f) covering
 // [0, covered).
 // crc is the CRC-32C of the data's bytes [0, from) when the caller knows
@@ -532,7 +556,9 @@ func (s *Store) writeIndex(name string, f io.ReaderAt, recs []idxRec, covered in
 	}
 	data := encodeIndex(recs, covered, crc, skipped)
 	if err := writeFileAtomic(indexPath(s.dir, name), data); err != nil {
-		return fmt.Errorf("filestore: write index of %s: %w", name, err)
+		// What was there (if anything) no longer comes from this Store.
+		s.idx.distrust(name)
+		return fmt.Errorf("%w of %s: %w", errIndexWrite, name, err)
 	}
 	s.idx.invalidate(name)
 	s.idx.trust(name)
@@ -886,7 +912,7 @@ func (s *Store) writePart(p *activePart, buf []byte, recs []idxRec) error {
 	if n := indexDue(p); len(p.tail) >= 2*n {
 		// The background has not kept up: bound the memory here.
 		if err := s.persistPartIndexLocked(p, partName(p.day, 0)); err != nil {
-			s.cfg.logger.Warn("filestore: could not update index; it will be rebuilt", "file", partName(p.day, 0), "error", err)
+			s.indexFailed(partName(p.day, 0), err)
 		}
 	} else if len(p.tail) >= n {
 		s.kickIndexer()
@@ -898,8 +924,11 @@ func (s *Store) writePart(p *activePart, buf []byte, recs []idxRec) error {
 // its index file is rewritten: at least 8,192 and at least as many as the
 // index file holds, so that rewriting it costs O(1) per entry. The indexer
 // goroutine writes it (see persistIndexes); a writer does so itself only
-// at twice as many, when the indexer has fallen behind.
-func indexDue(p *activePart) int { return max(8192, p.baseCount) }
+// at twice as many, when the indexer has fallen behind. After a failed
+// attempt, it is twice the records then in memory (failedAt), so that an
+// index that cannot be written (see indexFailed) costs O(1) per entry
+// too, not an attempt per Write.
+func indexDue(p *activePart) int { return max(8192, p.baseCount, 2*p.failedAt) }
 
 // persistIndexes writes the index files of the active parts whose
 // unindexed tail is due, doing the costly part (merging, encoding,
@@ -967,10 +996,12 @@ func (s *Store) persistIndexes() {
 				// Its index covers [0, covered): readers scan the rest,
 				// and opening the store indexes it.
 				s.takeClosingLocked(j.p)
+			} else if cur {
+				j.p.failedAt = j.tailN
 			}
 			s.mu.Unlock()
 			if cur {
-				s.cfg.logger.Warn("filestore: could not update index in the background; retrying later", "file", name, "error", err)
+				s.indexFailed(name, err)
 			}
 			continue
 		}
@@ -981,15 +1012,20 @@ func (s *Store) persistIndexes() {
 			continue
 		}
 		if err := os.Rename(tmp, indexPath(s.dir, name)); err != nil {
+			if closed {
+				s.takeClosingLocked(j.p)
+			} else {
+				j.p.failedAt = j.tailN
+			}
 			s.mu.Unlock()
 			os.Remove(tmp)
-			s.cfg.logger.Warn("filestore: could not update index in the background; retrying later", "file", name, "error", err)
+			s.indexFailed(name, err)
 			continue
 		}
 		s.idx.invalidate(name)
 		s.idx.trust(name)
 		p := j.p
-		p.covered, p.baseCount, p.skipped = j.size, recs, 0 // a writer appends no skipped lines
+		p.covered, p.baseCount, p.skipped, p.failedAt = j.size, recs, 0, 0 // a writer appends no skipped lines
 		p.tail = slices.Clone(p.tail[j.tailN:])
 		clear(p.tailByID)
 		for i, r := range p.tail {
@@ -1061,7 +1097,7 @@ func (s *Store) openPartLocked(day string) (*activePart, error) {
 		old := s.active[s.lru[0]]
 		if len(old.tail) > 0 {
 			if err := s.persistPartIndexLocked(old, partName(old.day, 0)); err != nil {
-				s.cfg.logger.Warn("filestore: could not update index; it will be rebuilt", "file", partName(old.day, 0), "error", err)
+				s.indexFailed(partName(old.day, 0), err)
 			}
 		}
 		s.retirePartLocked(old)
@@ -1155,20 +1191,22 @@ func (s *Store) persistPartIndexLocked(p *activePart, name string) error {
 	// it opened the part), not of what the file holds now: damage done
 	// behind its back makes the index stale instead of blessing it.
 	if err := s.writeIndex(name, p.f, recs, p.size, skipped+p.skipped, p.crc, p.size); err != nil {
+		p.failedAt = len(p.tail)
 		return err
 	}
-	p.covered, p.baseCount, p.tail, p.skipped = p.size, len(recs), nil, 0
+	p.covered, p.baseCount, p.tail, p.skipped, p.failedAt = p.size, len(recs), nil, 0, 0
 	clear(p.tailByID)
 	return nil
 }
 
 // closePartLocked persists the index of p (if persist), fsyncs and closes
-// it.
+// it. An index that cannot be written is counted, not returned (see
+// indexFailed): readers scan what the index file does not cover.
 func (s *Store) closePartLocked(p *activePart, persist bool) error {
 	var errs []error
 	if persist && len(p.tail) > 0 {
 		if err := s.persistPartIndexLocked(p, partName(p.day, 0)); err != nil {
-			errs = append(errs, err)
+			s.indexFailed(partName(p.day, 0), err)
 		}
 	}
 	if err := p.f.Sync(); err != nil {
@@ -1227,17 +1265,15 @@ func (s *Store) takeClosingLocked(p *activePart) bool {
 // finishClosingLocked writes, under mu, the full index of every rotated
 // part the indexer has not indexed yet and retires it, for those that
 // rewrite or remove closed parts (Delete, DeleteBefore) and for Close.
-func (s *Store) finishClosingLocked() error {
-	var errs []error
+func (s *Store) finishClosingLocked() {
 	for _, p := range s.closing {
 		if err := s.persistPartIndexLocked(p, p.closedName); err != nil {
 			// Its index covers [0, covered); readers scan the rest.
-			errs = append(errs, err)
+			s.indexFailed(p.closedName, err)
 		}
 		s.retirePartLocked(p)
 	}
 	s.closing = nil
-	return errors.Join(errs...)
 }
 
 // rotateLocked renames the active part of p's day to the next numbered
@@ -1270,7 +1306,12 @@ func (s *Store) rotateLocked(p *activePart) (*activePart, error) {
 	// indexed from the data when the store opens.
 	if p.covered > 0 {
 		if err := os.Rename(indexPath(s.dir, oldName), indexPath(s.dir, newName)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("filestore: rotate index of %s: %w", oldName, err)
+			// Not a reason to stop writing: readers scan the closed part
+			// (no index has its name), and an index left under the old
+			// name covers more than the new part holds, or data it does
+			// not hold, so it is ignored (see indexCache.load).
+			s.indexFailed(newName, err)
+			os.Remove(indexPath(s.dir, oldName))
 		}
 	} else {
 		os.Remove(indexPath(s.dir, newName)) // left by a crash, if any
@@ -1463,9 +1504,7 @@ func (s *Store) Close() error {
 			errs = append(errs, err)
 		}
 		s.mu.Lock()
-		if err := s.finishClosingLocked(); err != nil {
-			errs = append(errs, err)
-		}
+		s.finishClosingLocked()
 		for len(s.lru) > 0 {
 			if err := s.closePartLocked(s.active[s.lru[0]], true); err != nil {
 				errs = append(errs, err)
