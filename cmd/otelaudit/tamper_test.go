@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -576,6 +579,16 @@ type tamperCase struct {
 const noteUnit = `(checkpoints\.jsonl|_digests/[0-9a-f]{16}/\d{20}\.json)`
 
 var tamperCases = []tamperCase{
+	{name: "index omits entries", only: "dir", kinds: "index-mismatch", apply: func(t *testing.T, fx *tamperFixture, u units) string {
+		// The data is untouched; its index is rewritten without two
+		// entries (counted as skipped lines), every CRC made right: count,
+		// query, show and delete would miss them.
+		name, _ := fx.middleUnit(t, u, fx.writers[0])
+		idx := ".index/" + name + ".idx"
+		require.Contains(t, u, idx)
+		u[idx] = indexOmitting(t, u[idx], 2)
+		return regexp.QuoteMeta(name + ": index-mismatch: ")
+	}},
 	{name: "changed byte", kinds: "modified", apply: func(t *testing.T, fx *tamperFixture, u units) string {
 		name, ls := fx.middleUnit(t, u, fx.writers[0])
 		l := ls[len(ls)/2]
@@ -955,4 +968,64 @@ func TestTamperSuite(t *testing.T) {
 		_, err = s3store.New(t.Context(), client, bucket, s3store.WithCheckpointKey(tamperKeyID, tamperKey[:storage.MinHMACKeyLen-1]))
 		assert.ErrorIs(t, err, storage.ErrBadKey)
 	})
+}
+
+// indexOmitting rewrites a file store index (the layout is documented in
+// storage/filestore/index.go) without its first n records by id hash,
+// counted as skipped lines instead, with its fanout, time range, time
+// blocks and CRCs made to match, as a forger who knows the format would.
+func indexOmitting(t *testing.T, b []byte, n int) []byte {
+	t.Helper()
+	const hdrSize, recSize, blockRecs = 8 + 8*5 + 4*4 + 256*4 + 4, 32, 128
+	le := binary.LittleEndian
+	crc := func(b []byte) uint32 { return crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)) }
+	count := int(le.Uint64(b[16:]))
+	require.Greater(t, count, n)
+	recs := b[hdrSize+n*recSize : hdrSize+count*recSize] // sorted by id hash
+	count -= n
+	out := slices.Clone(b[:hdrSize])
+	out = append(out, recs...)
+	le.PutUint64(out[16:], uint64(count))
+	le.PutUint32(out[40:], crc(recs))
+	le.PutUint32(out[60:], le.Uint32(b[60:])+uint32(n))
+	var fan [256]uint32
+	for i := 0; i < count; i++ {
+		fan[recs[i*recSize+7]]++ // the top byte of the little-endian id hash
+	}
+	for i := 1; i < 256; i++ {
+		fan[i] += fan[i-1]
+	}
+	for i, v := range fan {
+		le.PutUint32(out[64+4*i:], v)
+	}
+	// Time blocks: the records in file order, blockRecs at a time.
+	type fileRec struct{ off, end, ts int64 }
+	var inFile []fileRec
+	for i := 0; i < count; i++ {
+		r := recs[i*recSize:]
+		off := int64(le.Uint64(r[8:]))
+		inFile = append(inFile, fileRec{off: off, end: off + int64(le.Uint32(r[16:])) + 1, ts: int64(le.Uint64(r[24:]))})
+	}
+	slices.SortFunc(inFile, func(a, b fileRec) int { return cmp.Compare(a.off, b.off) })
+	minTs, maxTs := inFile[0].ts, inFile[0].ts
+	var blocks []byte
+	for i := 0; i < count; i += blockRecs {
+		part := inFile[i:min(i+blockRecs, count)]
+		lo, hi := part[0].ts, part[0].ts
+		for _, r := range part {
+			lo, hi = min(lo, r.ts), max(hi, r.ts)
+		}
+		minTs, maxTs = min(minTs, lo), max(maxTs, hi)
+		blocks = le.AppendUint64(blocks, uint64(lo))
+		blocks = le.AppendUint64(blocks, uint64(hi))
+		blocks = le.AppendUint64(blocks, uint64(part[0].off))
+		blocks = le.AppendUint64(blocks, uint64(part[len(part)-1].end))
+	}
+	le.PutUint64(out[24:], uint64(minTs))
+	le.PutUint64(out[32:], uint64(maxTs))
+	le.PutUint32(out[52:], uint32(len(blocks)/32))
+	out = append(out, blocks...)
+	out = le.AppendUint32(out, crc(blocks))
+	le.PutUint32(out[hdrSize-4:], crc(out[:hdrSize-4]))
+	return out
 }
