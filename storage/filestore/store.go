@@ -98,7 +98,12 @@ var ErrReadOnly = errors.New("filestore: store is opened read-only")
 // index only of the part of the files it appends to that is not yet in an
 // index file (about half of a part, at most two thirds, see
 // [WithRotationSize]). Index files are rewritten by a background
-// goroutine, not in Write.
+// goroutine, not in Write. One that cannot be written (a read-only or
+// replaced .index directory) fails nothing: it is logged and counted in
+// [storage.Stats].IndexFailures, and reads scan the data it would have
+// covered. An index written by another process is checked against the
+// data before it is used, and [Verify] reports one that does not
+// describe its data ([ProblemIndexMismatch]).
 //
 // Tamper evidence: every entry written gets a [storage.Chain] (a per-writer hash
 // chain); signed checkpoints are written to checkpoints.jsonl; see [Verify].

@@ -192,7 +192,11 @@ const verifyPasses = 6
 //
 // It detects a changed byte in an entry, deleted, inserted, duplicated or
 // reordered lines, a dropped last line of a closed store, and truncated or
-// deleted files, and reports each with file and line where it can. Legacy
+// deleted files, and reports each with file and line where it can. It
+// also compares every index file readers would use with the lines of its
+// data file as it reads them ([ProblemIndexMismatch]: an index that
+// makes counts, queries, reads by id or deletes miss stored entries); a
+// missing or stale index is not a finding. Legacy
 // entries without a chain (reference stores) are reported as warnings,
 // not tampering; so are a torn tail of a file being written and entries
 // after the last checkpoint of a session still running or crashed.
