@@ -669,3 +669,44 @@ func TestUnwritableIndexes(t *testing.T) {
 		})
 	}
 }
+
+// TestDataLinesCountsWhatIndexesList: the non-blank lines loading an
+// index counts (dataLines) are the lines an index lists, as entries or
+// skipped (scanRecords), whatever the lines: blank, white space only (a
+// no-break space too), not entries, longer than the line limit, and
+// across the reads' 1 MiB boundaries; its CRC is dataCRC's.
+func TestDataLinesCountsWhatIndexesList(t *testing.T) {
+	e, err := testEntry(verifyBase).AppendJSON(nil)
+	require.NoError(t, err)
+	var data []byte
+	for i := 0; len(data) < 3<<20; i++ {
+		switch i % 7 {
+		case 0:
+			data = append(data, '\n')
+		case 1:
+			data = append(data, " \t\n"...)
+		case 2:
+			data = append(data, "\u00a0 \n"...)
+		case 3:
+			data = append(data, "not an entry\n"...)
+		case 4:
+			data = append(data, bytes.Repeat([]byte(" "), 5000)...) // white space beyond the limit below
+			data = append(data, '\n')
+		default:
+			data = append(append(data, e...), '\n')
+		}
+	}
+	const maxLine = 4096
+	s := &Store{cfg: newConfig([]Option{WithMaxLineSize(maxLine)})}
+	r := bytes.NewReader(data)
+	recs, skipped, _, err := s.scanRecords(r, 0, int64(len(data)))
+	require.NoError(t, err)
+	crc, lines, err := dataLines(r, int64(len(data)), maxLine)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(recs)+skipped), lines)
+	want, err := dataCRC(r, 0, 0, int64(len(data)))
+	require.NoError(t, err)
+	assert.Equal(t, want, crc)
+	_, _, err = dataLines(r, int64(len(data))-1, maxLine)
+	assert.ErrorIs(t, err, errBadIndex, "the covered bytes must end a line")
+}
