@@ -32,8 +32,11 @@ removal note (cleanup, delete) accounts for it.
 
 Detected, with file and line where it applies: a changed byte, deleted,
 inserted, duplicated or reordered lines, a dropped last line of a closed
-store, a truncated or deleted file, forged writers, bad signatures. Not
-tampering, reported as warnings: entries without a chain (written by the
+store, a truncated or deleted file, forged writers, bad signatures, and an
+index file (.index/) that would make count, query, show or delete miss
+stored entries (index-mismatch: remove it, and the next writer to open the
+store rebuilds it; a missing index is not a finding). Not tampering,
+reported as warnings: entries without a chain (written by the
 reference implementation), the incomplete last line of a file being written,
 entries after the last checkpoint of a writer still running.
 
