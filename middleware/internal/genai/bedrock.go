@@ -367,7 +367,7 @@ func (s *Stream) converseEvent(typ string, ev jsontape.Value) {
 		}
 		if tu := path(ev, "start", "toolUse"); tu.IsObject() {
 			b.kind = "tool_use"
-			b.tool = &toolAcc{id: str(tu.Get("toolUseId")), name: str(tu.Get("name"))}
+			b.tool = &toolAcc{id: s.b.keep(str(tu.Get("toolUseId"))), name: s.b.keep(str(tu.Get("name")))}
 		}
 	case "contentBlockDelta":
 		d := ev.Get("delta")

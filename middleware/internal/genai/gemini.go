@@ -262,24 +262,35 @@ func (s *Stream) gemini(doc jsontape.Value) {
 				continue
 			}
 			part := geminiPart(p)
-			kind := part.Type
-			if kind == "text" || kind == "reasoning" {
-				if n := len(gc.parts); n == 0 || gc.parts[n-1].kind != kind {
-					gc.parts = append(gc.parts, partAcc{kind: kind})
+			text := part.Type == "text" || part.Type == "reasoning"
+			if text {
+				if n := len(gc.parts); n > 0 && gc.parts[n-1].kind == part.Type {
+					s.b.add(&gc.parts[n-1].text, part.Content)
+					continue
 				}
+			}
+			// A new part of the reply: it takes one of the stream's
+			// slots, as an index would, so that parts that alternate
+			// (text, thought, text, ...) cannot grow the list without
+			// bound; one that finds none is not dropped without a trace.
+			if s.slots >= maxSlots {
+				s.b.truncated = true
+				continue
+			}
+			if text {
+				s.slots++
+				gc.parts = append(gc.parts, partAcc{kind: part.Type})
 				s.b.add(&gc.parts[len(gc.parts)-1].text, part.Content)
 				continue
 			}
-			if len(gc.parts) >= maxIndex {
-				s.b.truncated = true // not dropped without a trace
+			if !s.b.keepPart(&part) {
 				continue
 			}
-			// The part's strings share the event's private copy (see
-			// Event): they may be kept.
-			gc.parts = append(gc.parts, partAcc{kind: kind, item: &part})
+			s.slots++
+			gc.parts = append(gc.parts, partAcc{kind: part.Type, item: &part})
 		}
 		if f := str(get1(c, "finishReason", "finish_reason")); f != "" {
-			gc.finish = f
+			gc.finish = s.b.keep(f)
 			s.done = true
 		}
 	}

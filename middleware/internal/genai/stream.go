@@ -2,6 +2,7 @@ package genai
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/otelaudit/otelaudit-go/internal/jsontape"
 )
@@ -19,7 +20,10 @@ const maxIndex = 1024
 // hundred KiB at most.
 const maxSlots = 4096
 
-// budget is the byte allowance shared by every text a stream accumulates.
+// budget is the byte allowance shared by everything a stream keeps for
+// the reply: the texts it accumulates and the strings and blocks it keeps
+// from its events (see keep), so that the reply stays within the cap
+// however many events carry them.
 type budget struct {
 	left      int
 	truncated bool
@@ -38,6 +42,54 @@ func (b *budget) add(t *[]byte, s string) {
 	}
 	*t = append(*t, s...)
 	b.left -= len(s)
+}
+
+// keep returns a copy of s, a string an event gave for the reply (an id, a
+// name, a block type), charged to the budget; "" when it does not fit,
+// which marks the reply truncated. A copy: s shares the event's private
+// copy (see [Stream.Event]), which would otherwise stay in memory whole
+// for every string kept from it.
+func (b *budget) keep(s string) string {
+	switch s {
+	case "", "assistant", "stop", "length", "tool_calls", "content_filter", "STOP", "MAX_TOKENS":
+		return s // common values: the constants, free
+	}
+	if len(s) > b.left {
+		b.truncated = true
+		return ""
+	}
+	b.left -= len(s)
+	return strings.Clone(s)
+}
+
+// charge takes n bytes from the budget for output that repeats what was
+// kept (a server tool's name is also in its details); false, marking the
+// reply truncated, when they do not fit.
+func (b *budget) charge(n int) bool {
+	if n > b.left {
+		b.truncated = true
+		return false
+	}
+	b.left -= n
+	return true
+}
+
+// keepPart makes p, a part parsed from an event, the stream's own: its
+// strings copied (see keep) and its bytes charged to the budget. It
+// reports false, marking the reply truncated, when p does not fit: the
+// part is then left out whole rather than kept in pieces.
+func (b *budget) keepPart(p *Part) bool {
+	n := len(p.Type) + len(p.Content) + len(p.ID) + len(p.Name) + len(p.Arguments) + len(p.Response) +
+		len(p.Modality) + len(p.MimeType) + len(p.URI) + len(p.FileID) + len(p.ServerToolCall) + len(p.ServerToolCallResponse)
+	if !b.charge(n) {
+		return false
+	}
+	// The raw JSON members are copies already (rawOrNil and the
+	// builders make new slices); the strings share the event.
+	for _, f := range []*string{&p.Type, &p.Content, &p.ID, &p.Name, &p.Modality, &p.MimeType, &p.URI, &p.FileID} {
+		*f = strings.Clone(*f)
+	}
+	return true
 }
 
 type toolAcc struct {
@@ -98,8 +150,14 @@ func NewStream(api API, limit int) *Stream {
 
 // Truncated records that an event was cut at the capture cap, so its
 // content is missing from the reply: the result is then marked truncated
-// instead of the event vanishing without a trace.
-func (s *Stream) Truncated() { s.b.truncated = true }
+// instead of the event vanishing without a trace. No text of a later
+// event is kept either, so that the text kept is the reply's beginning
+// rather than a text with a hole the model never wrote; later events
+// still give the usage, finish reason and end of the stream.
+func (s *Stream) Truncated() {
+	s.b.truncated = true
+	s.b.left = 0
+}
 
 // Done reports whether the stream's terminal event ([DONE], message_stop,
 // response.completed, Ollama's done:true, or an error event) was seen.
@@ -202,7 +260,7 @@ func (s *Stream) chat(doc jsontape.Value) {
 		ch.seen = true
 		d := c.Get("delta")
 		if r := str(d.Get("role")); r != "" {
-			ch.role = r
+			ch.role = s.b.keep(r)
 		}
 		if t := c.Get("text"); t.Kind() == jsontape.String {
 			s.b.add(&ch.text, t.Str())
@@ -223,15 +281,15 @@ func (s *Stream) chat(doc jsontape.Value) {
 			}
 			t := *tp
 			if id := str(tc.Get("id")); id != "" {
-				t.id = id
+				t.id = s.b.keep(id)
 			}
 			if n := str(path(tc, "function", "name")); n != "" {
-				t.name = n
+				t.name = s.b.keep(n)
 			}
 			s.b.add(&t.args, str(path(tc, "function", "arguments")))
 		}
 		if f := str(c.Get("finish_reason")); f != "" {
-			ch.finish = f
+			ch.finish = s.b.keep(f)
 		}
 	}
 }
@@ -256,19 +314,29 @@ func (s *Stream) anthropic(typ string, ev jsontape.Value) {
 		if b == nil {
 			return
 		}
-		b.kind = str(cb.Get("type"))
-		switch b.kind {
+		// The block's kind is kept as one of these constants, or
+		// charged to the budget with the rest of a block that comes
+		// whole.
+		switch kind := str(cb.Get("type")); kind {
 		case "tool_use", "server_tool_use", "mcp_tool_use":
-			b.tool = &toolAcc{id: str(cb.Get("id")), name: str(cb.Get("name"))}
+			b.kind = toolKind(kind)
+			b.tool = &toolAcc{id: s.b.keep(str(cb.Get("id"))), name: s.b.keep(str(cb.Get("name")))}
+			if b.kind != "tool_use" && !s.b.charge(len(b.tool.name)) { // the name is in the details too
+				b.tool.name = ""
+			}
 		case "text":
+			b.kind = "text"
 			s.b.add(&b.text, str(cb.Get("text")))
-		case "thinking", "redacted_thinking":
+		case "thinking":
+			b.kind = "thinking"
+		case "redacted_thinking":
+			b.kind = "redacted_thinking"
 		default:
 			// A block that comes whole in its start event (a server
-			// tool's result): kept as parsed. Its strings share the
-			// event's private copy (see Event).
-			if p, ok := parseBlock(cb); ok {
-				b.item = &p
+			// tool's result): kept as parsed, made the stream's own.
+			b.kind = ""
+			if p, ok := parseBlock(cb); ok && s.b.keepPart(&p) {
+				b.kind, b.item = p.Type, &p
 			}
 		}
 	case "content_block_delta":
@@ -321,6 +389,17 @@ func (s *Stream) anthropic(typ string, ev jsontape.Value) {
 	}
 }
 
+// toolKind returns the constant for an Anthropic tool block's kind.
+func toolKind(kind string) string {
+	switch kind {
+	case "server_tool_use":
+		return "server_tool_use"
+	case "mcp_tool_use":
+		return "mcp_tool_use"
+	}
+	return "tool_use"
+}
+
 func (s *Stream) responses(typ string, ev jsontape.Value) {
 	if typ == "" {
 		typ = str(ev.Get("type"))
@@ -346,8 +425,9 @@ func (s *Stream) responses(typ string, ev jsontape.Value) {
 			return
 		}
 		if it := ev.Get("item"); str(it.Get("type")) == "function_call" {
-			p, _ := parseBlock(it)
-			b.item = &p
+			if p, _ := parseBlock(it); s.b.keepPart(&p) {
+				b.item = &p
+			}
 		}
 	case "response.completed", "response.incomplete", "response.failed":
 		if r := ev.Get("response"); r.IsObject() {

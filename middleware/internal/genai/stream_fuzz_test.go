@@ -443,9 +443,15 @@ func chunkFrame(t testing.TB, inner []byte) []byte {
 }
 
 // feedFrames feeds an AWS event stream to s as the middleware does:
-// through a decoder with the same cap, in pieces of the given size.
+// through a decoder with the same cap, in pieces of the given size, a
+// message skipped for being over the cap marking the reply truncated
+// before the next message is fed.
 func feedFrames(s *Stream, stream []byte, piece, limit int) {
-	d := eventstream.New(limit, func(m eventstream.Message) {
+	var d *eventstream.Decoder
+	d = eventstream.New(limit, func(m eventstream.Message) {
+		if d.Skipped() > 0 {
+			s.Truncated()
+		}
 		t := m.ExceptionType
 		if m.MessageType == "error" {
 			t = m.ErrorCode
