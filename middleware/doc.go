@@ -64,7 +64,9 @@
 // bodies as its content (valid UTF-8 as text, other bytes base64 as a blob
 // part). Add the [LLMOnly] filter to skip such requests instead.
 // A known API's body that is not valid JSON is recorded the same way, with
-// request_unparsed / response_unparsed in the entry's metadata. gzip
+// request_unparsed / response_unparsed in the entry's metadata; an event
+// of a stream that is not JSON is left out of the output and gives
+// response_unparsed too. gzip
 // replies the transport did not decode are decoded for the audit only;
 // other encodings and encoded streams are passed through and recorded
 // without output (response_not_decoded). Nothing here ever changes what the
@@ -74,9 +76,13 @@
 //
 // At most [DefaultMaxBodySize] (1 MiB, [WithMaxBodySize]) of each body, and
 // of a stream's reassembled output, is kept for the audit; beyond it the
-// entry's metadata has request_truncated / response_truncated. A stream's
-// choices, candidates, content blocks, output items and tool calls are
-// reassembled up to index 1023, far above what providers allow (OpenAI's
-// n goes up to 128), and up to 4096 of them in all; what an index beyond
-// that carried is left out, and the entry says response_truncated.
+// entry's metadata has request_truncated / response_truncated. A
+// stream's output counts its texts and what it keeps besides (tool call
+// ids, names and arguments, blocks); an event over the cap is left out,
+// and so is every text after it, so that the output is the reply's
+// beginning. A stream's choices, candidates, content blocks, output items
+// and tool calls are reassembled up to index 1023, far above what
+// providers allow (OpenAI's n goes up to 128), and up to 4096 of them in
+// all, Gemini parts included; what an index beyond that carried is left
+// out, and the entry says response_truncated.
 package middleware

@@ -25,6 +25,7 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/internal/callstart"
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
+	"github.com/otelaudit/otelaudit-go/internal/jsontape"
 	"github.com/otelaudit/otelaudit-go/middleware/internal/eventstream"
 	"github.com/otelaudit/otelaudit-go/middleware/internal/genai"
 	"github.com/otelaudit/otelaudit-go/middleware/internal/sse"
@@ -63,7 +64,7 @@ const (
 	MetadataRequestIncomplete = "request_incomplete"   // bool: the entry's input is the part of the request body the handler read, not all of it (Expect: 100-continue; see Handler)
 	MetadataResponseTruncated = "response_truncated"   // bool: the captured reply (or reassembled output) hit the cap
 	MetadataRequestUnparsed   = "request_unparsed"     // bool: a known API's request body was not valid JSON; raw text recorded
-	MetadataResponseUnparsed  = "response_unparsed"    // bool: a known API's reply was not valid JSON; raw text recorded
+	MetadataResponseUnparsed  = "response_unparsed"    // bool: a known API's reply was not valid JSON, raw text recorded; or an event of its stream was not, left out of the output
 	MetadataNotDecoded        = "response_not_decoded" // string: Content-Encoding the audit could not decode
 	MetadataCutMidEvent       = "stream_cut_mid_event" // bool: a stream ended inside an event
 	MetadataStream            = "stream"               // bool: the request asked for a stream (the span's gen_ai.request.stream)
@@ -144,10 +145,12 @@ type exchange struct {
 	// pooled; it goes back at finish.
 	pooled    *[]byte
 	truncated bool
-	parser    *sse.Parser
-	frames    *eventstream.Decoder
-	stream    *genai.Stream
-	hijacked  bool
+	// lineCut: the NDJSON line being read went past the cap.
+	lineCut  bool
+	parser   *sse.Parser
+	frames   *eventstream.Decoder
+	stream   *genai.Stream
+	hijacked bool
 	// contentLength is the reply's Content-Length, -1 when unknown.
 	contentLength int64
 	// firstChunk is when the first chunk of a streamed reply passed.
@@ -604,6 +607,11 @@ func (x *exchange) respond(status int, h http.Header, uncompressed bool, content
 		x.mode = modeEventStream
 		x.stream = genai.NewStream(x.api, x.limit)
 		x.frames = eventstream.New(x.limit, func(m eventstream.Message) {
+			if x.frames.Skipped() > 0 {
+				// A message over the cap was dropped unread: its
+				// content is missing, and the reply says so.
+				x.stream.Truncated()
+			}
 			t := m.ExceptionType
 			if m.MessageType == "error" {
 				t = m.ErrorCode
@@ -645,15 +653,21 @@ func (x *exchange) Write(p []byte) (int, error) {
 		for len(p) > 0 {
 			i := bytes.IndexByte(p, '\n')
 			if i < 0 {
-				x.appendBuf(p)
+				x.appendLine(p)
 				break
 			}
-			x.appendBuf(p[:i])
-			x.stream.Event("", x.buf)
-			if len(bytes.TrimSpace(x.buf)) > 0 {
+			x.appendLine(p[:i])
+			if x.lineCut {
+				// Cut at the cap: not valid JSON any more, so the
+				// stream cannot use it; say so in the entry.
+				x.stream.Truncated()
+			} else {
+				x.stream.Event("", x.buf)
+			}
+			if x.lineCut || len(bytes.TrimSpace(x.buf)) > 0 {
 				x.chunk()
 			}
-			x.buf = x.buf[:0]
+			x.buf, x.lineCut = x.buf[:0], false
 			p = p[i+1:]
 		}
 	case modeBuffer:
@@ -709,6 +723,16 @@ func (x *exchange) wantsDrain() bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.mode == modeBuffer && x.status >= 400 && x.contentLength <= maxErrorDrain
+}
+
+// appendLine appends p to the NDJSON line being read, up to the cap.
+func (x *exchange) appendLine(p []byte) {
+	if room := x.limit - len(x.buf); len(p) > room {
+		x.buf = append(x.buf, p[:max(room, 0)]...)
+		x.lineCut = true
+		return
+	}
+	x.buf = append(x.buf, p...)
 }
 
 func (x *exchange) appendBuf(p []byte) {
@@ -871,8 +895,20 @@ func (x *exchange) finishAs(readErr error, early bool, errAs string) {
 
 	switch x.mode {
 	case modeSSE, modeNDJSON, modeEventStream:
-		if x.mode == modeNDJSON && len(x.buf) > 0 {
-			x.stream.Event("", x.buf) // a last line without newline
+		cut := false // the stream ended inside an event
+		if x.mode == modeNDJSON && len(bytes.TrimSpace(x.buf)) > 0 {
+			// A last line without newline: a whole line, or one the
+			// stream ended inside of.
+			if x.lineCut {
+				x.stream.Truncated()
+			} else if jsontape.Valid(x.buf) {
+				x.stream.Event("", x.buf)
+			} else {
+				cut = true
+			}
+		}
+		if x.frames != nil && x.frames.Skipped() > 0 {
+			x.stream.Truncated() // the last message was over the cap
 		}
 		res := x.stream.Result()
 		attrs, out = x.appendReply(attrs, res)
@@ -899,7 +935,10 @@ func (x *exchange) finishAs(readErr error, early bool, errAs string) {
 				errType = ErrorTypeStreamInterrupted
 			}
 		}
-		if !x.stream.Done() && (x.parser != nil && x.parser.Pending() || x.frames != nil && x.frames.Pending()) {
+		if x.stream.Unparsed() {
+			content = append(content, otelaudit.AuditMetadataKey(MetadataResponseUnparsed).Bool(true))
+		}
+		if cut || !x.stream.Done() && (x.parser != nil && x.parser.Pending() || x.frames != nil && x.frames.Pending()) {
 			content = append(content, otelaudit.AuditMetadataKey(MetadataCutMidEvent).Bool(true))
 		}
 		if x.frames != nil && x.frames.Err() != nil {

@@ -489,14 +489,17 @@ func (s *Stream) EventStreamMessage(messageType, eventType, errorType string, pa
 	}
 	doc, err := s.parser.Parse(bytes.TrimSpace(payload))
 	if err != nil {
+		s.unparsed = true
 		return
 	}
 	raw := doc.Get("bytes")
 	if raw.Kind() != jsontape.String {
+		s.unparsed = true
 		return
 	}
 	inner, err := base64.StdEncoding.DecodeString(raw.Str())
 	if err != nil {
+		s.unparsed = true
 		return
 	}
 	s.Event("", inner)

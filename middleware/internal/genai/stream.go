@@ -13,7 +13,8 @@ import (
 // and tool calls have no documented limit but come nowhere near it).
 const maxIndex = 1024
 
-// maxSlots bounds the entries a stream's index lists hold together: an
+// maxSlots bounds the entries a stream's index lists hold together, and
+// the parts of Gemini candidates with them: an
 // index makes the list grow to it, so without this bound hostile indexes
 // (each below maxIndex, in every choice) could make the accumulator
 // allocate far more than the events it was fed. 4096 entries are a few
@@ -119,6 +120,8 @@ type Stream struct {
 	api  API
 	b    budget
 	done bool
+	// unparsed: an event's data was not a JSON object (see Unparsed).
+	unparsed bool
 	// sawDONE: the "[DONE]" sentinel ended the stream; later events are
 	// not part of the reply.
 	sawDONE bool
@@ -163,11 +166,19 @@ func (s *Stream) Truncated() {
 // response.completed, Ollama's done:true, or an error event) was seen.
 func (s *Stream) Done() bool { return s.done }
 
+// Unparsed reports whether an event's data (other than the [DONE]
+// sentinel) was not a JSON object, or an AWS event-stream chunk could not
+// be decoded: garbage or a truncated event, left out of the reply, which
+// the audit entry must say is incomplete.
+func (s *Stream) Unparsed() bool { return s.unparsed }
+
 // Model returns the response model the events so far named, "" if none.
 func (s *Stream) Model() string { return s.model }
 
 // Event feeds one SSE event (typ is its "event:" field, possibly empty) or
-// one NDJSON line (typ empty). Malformed events are ignored.
+// one NDJSON line (typ empty). An event with no data is ignored; one whose
+// data is not a JSON object is left out of the reply and recorded (see
+// [Stream.Unparsed]).
 //
 // Events after the "[DONE]" sentinel are ignored: the reply ended there.
 func (s *Stream) Event(typ string, data []byte) {
@@ -183,6 +194,7 @@ func (s *Stream) Event(typ string, data []byte) {
 		return
 	}
 	if data[0] != '{' {
+		s.unparsed = true
 		return
 	}
 	// Parse a copy: data is the caller's reused line or event buffer,
@@ -191,6 +203,7 @@ func (s *Stream) Event(typ string, data []byte) {
 	// event to event: no Value of an event outlives its Event call.
 	doc, err := s.parser.ParseString(string(data))
 	if err != nil {
+		s.unparsed = true
 		return
 	}
 	switch s.api {

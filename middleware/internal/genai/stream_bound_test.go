@@ -83,3 +83,37 @@ func TestGeminiStreamPartsBounded(t *testing.T) {
 	assert.LessOrEqual(t, parts, maxSlots)
 	assert.True(t, res.Truncated)
 }
+
+// TestStreamUnparsedEvents: an event whose data is not a JSON object
+// (garbage, JSON cut short) is left out of the reply and recorded; an
+// event with no data, the [DONE] sentinel and well-formed events are not.
+func TestStreamUnparsedEvents(t *testing.T) {
+	good := []byte(`{"choices":[{"index":0,"delta":{"content":"a"}}]}`)
+	for _, tc := range []struct {
+		name string
+		feed func(s *Stream)
+		want bool
+	}{
+		{"well-formed", func(s *Stream) { s.Event("", good) }, false},
+		{"no data", func(s *Stream) { s.Event("", []byte(" \r\n")) }, false},
+		{"DONE", func(s *Stream) { s.Event("", []byte("[DONE]")) }, false},
+		{"cut JSON", func(s *Stream) { s.Event("", good[:20]) }, true},
+		{"garbage", func(s *Stream) { s.Event("", []byte("upstream timeout")) }, true},
+		{"not an object", func(s *Stream) { s.Event("", []byte(`["a"]`)) }, true},
+		{"chunk not base64", func(s *Stream) { s.EventStreamMessage("event", "chunk", "", []byte(`{"bytes":"%%%"}`)) }, true},
+		{"chunk without bytes", func(s *Stream) { s.EventStreamMessage("event", "chunk", "", []byte(`{"p":"x"}`)) }, true},
+		{"chunk of garbage", func(s *Stream) { s.EventStreamMessage("event", "chunk", "", []byte(`{"bytes":"eHl6"}`)) }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewStream(APIChatCompletions, 0)
+			s.Event("", good)
+			tc.feed(s)
+			assert.Equal(t, tc.want, s.Unparsed())
+			want := "a" // garbage adds nothing to the reply
+			if tc.name == "well-formed" {
+				want = "aa"
+			}
+			assert.Equal(t, want, Text(s.Result().Messages))
+		})
+	}
+}
