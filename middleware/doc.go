@@ -78,9 +78,8 @@
 // of a stream's reassembled output, is kept for the audit; beyond it the
 // entry's metadata has request_truncated / response_truncated. A
 // stream's output counts its texts and what it keeps besides (tool call
-// ids, names and arguments, blocks); an event over the cap is left out,
-// and so is every text after it, so that the output is the reply's
-// beginning. A stream's choices, candidates, content blocks, output items
+// ids, names and arguments, blocks); an event over the cap is left out
+// (the events after it are kept). A stream's choices, candidates, content blocks, output items
 // and tool calls are reassembled up to index 1023, far above what
 // providers allow (OpenAI's n goes up to 128), and up to 4096 of them in
 // all, Gemini parts included; what an index beyond that carried is left

@@ -76,8 +76,8 @@ func TestStreamGarbageEventRecordedUnparsed(t *testing.T) {
 
 // TestNDJSONLineOverCapRecordedTruncated: an Ollama NDJSON line longer
 // than the capture cap cannot be parsed; the entry says the reply is
-// truncated (not unparsed), keeps the text before it, and the stream's
-// end is still seen.
+// truncated (not unparsed), keeps the text of the other lines, and the
+// stream's end is still seen.
 func TestNDJSONLineOverCapRecordedTruncated(t *testing.T) {
 	line := func(text string, done bool) []byte {
 		d := "false"
@@ -94,7 +94,7 @@ func TestNDJSONLineOverCapRecordedTruncated(t *testing.T) {
 	assert.Equal(t, true, es[0].Metadata[middleware.MetadataResponseTruncated], "metadata: %v", es[0].Metadata)
 	assert.NotContains(t, es[0].Metadata, middleware.MetadataResponseUnparsed)
 	assert.NotContains(t, es[0].Metadata, "error.type", "the stream ended with done:true")
-	assert.Equal(t, "Hello ", str(es[0].OutputContent), "the text before the lost line, without a hole")
+	assert.Equal(t, "Hello world", str(es[0].OutputContent), "the other lines' text")
 }
 
 // TestNDJSONCutMidLine: an Ollama stream that ends inside a line was cut
@@ -114,7 +114,7 @@ func TestNDJSONCutMidLine(t *testing.T) {
 
 // TestEventStreamMessageOverCapRecordedTruncated: a Bedrock event-stream
 // message longer than the capture cap is skipped unread; the entry says
-// the reply is truncated and keeps the text before it.
+// the reply is truncated and keeps the other messages' text.
 func TestEventStreamMessageOverCapRecordedTruncated(t *testing.T) {
 	frame := func(typ, payload string) []byte {
 		var h aws.Headers
@@ -137,6 +137,6 @@ func TestEventStreamMessageOverCapRecordedTruncated(t *testing.T) {
 	es := r.entries(t)
 	require.Len(t, es, 1)
 	assert.Equal(t, true, es[0].Metadata[middleware.MetadataResponseTruncated], "metadata: %v", es[0].Metadata)
-	assert.Equal(t, "Hello ", str(es[0].OutputContent))
+	assert.Equal(t, "Hello world", str(es[0].OutputContent))
 	assert.NotContains(t, es[0].Metadata, "error.type", "the stream ended with messageStop")
 }

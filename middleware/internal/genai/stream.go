@@ -153,14 +153,10 @@ func NewStream(api API, limit int) *Stream {
 
 // Truncated records that an event was cut at the capture cap, so its
 // content is missing from the reply: the result is then marked truncated
-// instead of the event vanishing without a trace. No text of a later
-// event is kept either, so that the text kept is the reply's beginning
-// rather than a text with a hole the model never wrote; later events
-// still give the usage, finish reason and end of the stream.
-func (s *Stream) Truncated() {
-	s.b.truncated = true
-	s.b.left = 0
-}
+// instead of the event vanishing without a trace. Later events are still
+// kept (a tool call after a lost text matters to the audit): the text of
+// a truncated reply may lack a piece in the middle.
+func (s *Stream) Truncated() { s.b.truncated = true }
 
 // Done reports whether the stream's terminal event ([DONE], message_stop,
 // response.completed, Ollama's done:true, or an error event) was seen.
