@@ -51,9 +51,13 @@ func (b *budget) add(t *[]byte, s string) {
 // copy (see [Stream.Event]), which would otherwise stay in memory whole
 // for every string kept from it.
 func (b *budget) keep(s string) string {
-	switch s {
-	case "", "assistant", "stop", "length", "tool_calls", "content_filter", "STOP", "MAX_TOKENS":
-		return s // common values: the constants, free
+	if s == "" {
+		return ""
+	}
+	for _, c := range commonValues {
+		if s == c {
+			return c // the constant, not s: free, and no event kept
+		}
 	}
 	if len(s) > b.left {
 		b.truncated = true
@@ -62,6 +66,10 @@ func (b *budget) keep(s string) string {
 	b.left -= len(s)
 	return strings.Clone(s)
 }
+
+// commonValues are roles and finish reasons most streams give, kept as
+// these constants without a copy or a charge.
+var commonValues = [...]string{"assistant", "stop", "length", "tool_calls", "content_filter", "STOP", "MAX_TOKENS"}
 
 // charge takes n bytes from the budget for output that repeats what was
 // kept (a server tool's name is also in its details); false, marking the

@@ -46,27 +46,37 @@ func TestStreamKeptStringsWithinCap(t *testing.T) {
 	}
 }
 
-// TestStreamKeepsNoEventCopy: a string kept from an event (here a tool
-// call's name) must not keep the whole event in memory: events of half
-// the cap, each naming one tool, hold about the names, not the events.
+// TestStreamKeepsNoEventCopy: a string kept from an event (a tool call's
+// name, a choice's role and finish reason) must not keep the whole event
+// in memory: events of half the cap, each giving one, hold about the
+// strings, not the events.
 func TestStreamKeepsNoEventCopy(t *testing.T) {
 	const events, size = 64, 512 << 10
 	pad := strings.Repeat("p", size)
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	s := NewStream(APIAnthropic, 0)
-	for i := range events {
-		s.Event("content_block_start", fmt.Appendf(nil, `{"index":%d,"pad":"%s","content_block":{"type":"tool_use","id":"t%d","name":"f"}}`, i, pad, i))
+	for _, tc := range []struct {
+		name, typ, event string // %d: an index, %s: the padding
+		api              API
+	}{
+		{"anthropic tool name", "content_block_start", `{"index":%d,"pad":"%s","content_block":{"type":"tool_use","id":"t","name":"f"}}`, APIAnthropic},
+		{"chat role and finish", "", `{"pad":"%[2]s","choices":[{"index":%[1]d,"delta":{"role":"assistant"},"finish_reason":"stop"}]}`, APIChatCompletions},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			s := NewStream(tc.api, 0)
+			for i := range events {
+				s.Event(tc.typ, fmt.Appendf(nil, tc.event, i, pad))
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+			assert.Less(t, held, int64(4<<20), "bytes held after %d events of %d bytes", events, size)
+			_, parts := keptBytes(s.Result())
+			assert.Equal(t, events, parts)
+			runtime.KeepAlive(s)
+		})
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	assert.Less(t, held, int64(4<<20), "bytes held after %d events of %d bytes", events, size)
-	res := s.Result()
-	assert.Len(t, res.Messages[0].Parts, events)
-	assert.Equal(t, "f", res.Messages[0].Parts[events-1].Name)
-	runtime.KeepAlive(s)
 }
 
 // TestGeminiStreamPartsBounded: a Gemini candidate whose parts alternate
