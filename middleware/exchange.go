@@ -653,10 +653,10 @@ func (x *exchange) Write(p []byte) (int, error) {
 		for len(p) > 0 {
 			i := bytes.IndexByte(p, '\n')
 			if i < 0 {
-				x.appendLine(p)
+				x.lineCut = x.appendCapped(p) || x.lineCut
 				break
 			}
-			x.appendLine(p[:i])
+			x.lineCut = x.appendCapped(p[:i]) || x.lineCut
 			if x.lineCut {
 				// Cut at the cap: not valid JSON any more, so the
 				// stream cannot use it; say so in the entry.
@@ -671,7 +671,7 @@ func (x *exchange) Write(p []byte) (int, error) {
 			p = p[i+1:]
 		}
 	case modeBuffer:
-		x.appendBuf(p)
+		x.truncated = x.appendCapped(p) || x.truncated
 	}
 	return len(p), nil
 }
@@ -725,23 +725,15 @@ func (x *exchange) wantsDrain() bool {
 	return x.mode == modeBuffer && x.status >= 400 && x.contentLength <= maxErrorDrain
 }
 
-// appendLine appends p to the NDJSON line being read, up to the cap.
-func (x *exchange) appendLine(p []byte) {
+// appendCapped appends p to x.buf up to the cap and reports whether it
+// had to cut p.
+func (x *exchange) appendCapped(p []byte) (cut bool) {
 	if room := x.limit - len(x.buf); len(p) > room {
 		x.buf = append(x.buf, p[:max(room, 0)]...)
-		x.lineCut = true
-		return
+		return true
 	}
 	x.buf = append(x.buf, p...)
-}
-
-func (x *exchange) appendBuf(p []byte) {
-	if room := x.limit - len(x.buf); len(p) > room {
-		x.buf = append(x.buf, p[:max(room, 0)]...)
-		x.truncated = true
-		return
-	}
-	x.buf = append(x.buf, p...)
+	return false
 }
 
 func errorTypeOf(err error) string {

@@ -91,19 +91,26 @@ func TestVerifyRestoredEntries(t *testing.T) {
 	}
 }
 
-// TestVerifyRemovalCutShort copies the store while a Delete has signed
-// its removal note but not yet replaced the file, as a crash would leave
-// it: the entry is still there, which is no tampering.
-func TestVerifyRemovalCutShort(t *testing.T) {
-	dir := t.TempDir()
-	st, err := New(dir)
+// tenEntries opens a store in a new directory and writes ten entries, a
+// minute apart; last is the id of the last one.
+func tenEntries(t *testing.T, opts ...Option) (dir string, st *Store, last string) {
+	t.Helper()
+	dir = t.TempDir()
+	st, err := New(dir, opts...)
 	require.NoError(t, err)
-	var last string
 	for i := range 10 {
 		e := testEntry(verifyBase.Add(time.Duration(i) * time.Minute))
 		last = e.ID
 		require.NoError(t, st.Write(t.Context(), e))
 	}
+	return dir, st, last
+}
+
+// TestVerifyRemovalCutShort copies the store while a Delete has signed
+// its removal note but not yet replaced the file, as a crash would leave
+// it: the entry is still there, which is no tampering.
+func TestVerifyRemovalCutShort(t *testing.T) {
+	dir, st, last := tenEntries(t)
 	require.NoError(t, st.Flush(t.Context()))
 	var crashed string
 	st.beforeSwap = func() { crashed = copyDir(t, dir) }
@@ -124,15 +131,7 @@ func TestVerifyRemovalCutShort(t *testing.T) {
 // entry as restored). A Flush whose checkpoint has fsynced and is about
 // to sign when the Delete starts must sign before the removal note.
 func TestRemovalNoteLastOfItsWriter(t *testing.T) {
-	dir := t.TempDir()
-	st, err := New(dir, WithCheckpointInterval(1000, time.Hour))
-	require.NoError(t, err)
-	var last string
-	for i := range 10 {
-		e := testEntry(verifyBase.Add(time.Duration(i) * time.Minute))
-		last = e.ID
-		require.NoError(t, st.Write(t.Context(), e))
-	}
+	dir, st, last := tenEntries(t, WithCheckpointInterval(1000, time.Hour))
 	inHook, deleting := make(chan struct{}), make(chan struct{})
 	var hookOnce sync.Once
 	hook := func() {
