@@ -379,6 +379,12 @@ func (fx *tamperFixture) notes(t *testing.T, u units) []noteLine {
 		for i, l := range lines(u[name]) {
 			var n storage.Note
 			require.NoError(t, json.Unmarshal(l, &n))
+			if n.Type == storage.NoteLegacy {
+				// An S3 prefix's legacy note (_digests/_legacy.json) is
+				// no writer's digest: counted as one, it could sort as
+				// the store's last note or shift a writer's.
+				continue
+			}
 			out = append(out, noteLine{unit: name, idx: i, n: n})
 		}
 	}
@@ -770,7 +776,7 @@ var tamperCases = []tamperCase{
 			require.NotEmpty(t, changed)
 			i := -1 // dropNotes visits the notes in fx.notes' order
 			fx.dropNotes(t, u, func(n storage.Note) bool {
-				if n.Writer != w {
+				if n.Writer != w || n.Type == storage.NoteLegacy {
 					return false
 				}
 				i++
