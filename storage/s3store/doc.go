@@ -109,6 +109,9 @@
 //
 //   - 1,000 entries written and flushed: one PUT per UTC day they fall in
 //     plus one marker PUT per day of their ids (2 in the common case).
+//   - A signing Store's session: one HEAD of the legacy note; the first on
+//     a prefix also lists the days and PUTs the note (a GET per
+//     reference-layout object, if there are any).
 //   - Read by UUIDv7 id: 3 (list the markers of the id's day, list the
 //     batch's generations, get the batch), plus one get per other batch
 //     whose id range covers the id. Other ids: 1 list of the "other"
