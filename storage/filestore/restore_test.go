@@ -122,6 +122,18 @@ func TestVerifyRemovalCutShort(t *testing.T) {
 	verifyOK(t, dir)
 	rep := verifyOK(t, crashed)
 	assert.Equal(t, int64(10), rep.Chained)
+	require.Contains(t, kinds(rep.Warnings), WarningUnfinishedRemoval, "the operator is told to delete again")
+
+	// Deleting again finishes it.
+	st, err = New(crashed)
+	require.NoError(t, err)
+	ok, err = st.Delete(t.Context(), last)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NoError(t, st.Close())
+	rep = verifyOK(t, crashed)
+	assert.Equal(t, int64(9), rep.Chained)
+	assert.NotContains(t, kinds(rep.Warnings), WarningUnfinishedRemoval)
 }
 
 // TestRemovalNoteLastOfItsWriter checks that no checkpoint of the deleting

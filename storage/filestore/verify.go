@@ -54,6 +54,10 @@ const (
 	WarningTornTail      = verify.WarningTornTail
 	WarningUnconfirmed   = verify.WarningUnconfirmed
 	WarningChanged       = verify.WarningChanged
+	// WarningUnfinishedRemoval: a removal note whose entries are still
+	// stored, with no later note of its store (a crash between the note
+	// and the file's replacement).
+	WarningUnfinishedRemoval = verify.WarningUnfinishedRemoval
 )
 
 // VerifyProgress is passed to the [WithVerifyProgress] callback.
@@ -1265,6 +1269,17 @@ func (v *verifier) resolve() {
 		}
 	}
 	v.links.Check(v.problem)
+	for _, rm := range v.removals {
+		if rm.settled {
+			continue
+		}
+		for _, r := range rm.ranges {
+			if v.links.Holds(r.Writer, r.From, r.To) {
+				v.warn(Problem{Kind: WarningUnfinishedRemoval, File: checkpointFileName, Line: rm.line, Detail: fmt.Sprintf("the removal signed here did not complete: entries %s:%d..%d it removes are still stored (its store stopped between the note and the file's replacement, or is replacing it now); deleting them again finishes it", r.Writer, r.From, r.To)})
+				break
+			}
+		}
+	}
 	for _, w := range slices.Sorted(maps.Keys(v.writers)) {
 		wi := v.writers[w]
 		if wi.entries > 0 || wi.known {

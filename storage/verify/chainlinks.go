@@ -288,6 +288,22 @@ func (x *ChainLinks) checkRestored(w string, r *run, problem func(Problem)) {
 	}
 }
 
+// Holds reports whether the store holds any entry of writer w at
+// positions from..to (inclusive), as the entries added so far say. Call
+// it after [ChainLinks.Check], which closes the units still open.
+func (x *ChainLinks) Holds(w string, from, to uint64) bool {
+	wr := x.writers[w]
+	if wr == nil {
+		return false
+	}
+	for _, r := range wr.runs {
+		if r.first <= to && from <= r.last {
+			return true
+		}
+	}
+	return false
+}
+
 // covered reports whether the removed runs of writer w cover positions
 // from..to (inclusive), and the hash of entry to when they do.
 func (x *ChainLinks) covered(w string, from, to uint64) (string, bool) {
