@@ -150,6 +150,28 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 	return total, nil
 }
 
+// longLine records the first line of a data file longer than the store's
+// line limit met by a removal's scan. Such a line is no entry this store
+// writes or reads (Write refuses it, readers skip it), and holding it to
+// decide whether it goes would make the removal's memory grow with it:
+// the removal fails, before anything is signed or changed, instead.
+type longLine struct {
+	name  string
+	limit int
+	err   error
+}
+
+func (s *Store) lineTooLong(name string) *longLine {
+	return &longLine{name: name, limit: s.cfg.maxLineSize}
+}
+
+// note is scanBounded's callback for a line over the limit.
+func (l *longLine) note(off, n int64) {
+	if l.err == nil {
+		l.err = fmt.Errorf("filestore: %s holds a line of %d bytes at offset %d, longer than the store's line limit (%d): %w; nothing was removed (open the store with a larger WithMaxLineSize if the line is an entry, or repair the file)", l.name, n, off, l.limit, storage.ErrLineTooLong)
+	}
+}
+
 // summarise counts the entries of a file and adds its chain ranges and
 // unchained lines to the accumulators.
 func (s *Store) summarise(name string, ranges *storage.SeqRanges, legacy *storage.LineDigest) (int, error) {
@@ -166,7 +188,8 @@ func (s *Store) summarise(name string, ranges *storage.SeqRanges, legacy *storag
 		s.idx.release(li)
 	}
 	n := 0
-	_, err = scanLines(f, 0, size, func(_ int64, line []byte) error {
+	tooLong := s.lineTooLong(name)
+	_, err = scanBounded(f, 0, size, s.cfg.maxLineSize, func(_ int64, line []byte) error {
 		if _, c, ok := storage.SplitChain(line); ok {
 			ranges.Add(c)
 			if count < 0 {
@@ -186,9 +209,12 @@ func (s *Store) summarise(name string, ranges *storage.SeqRanges, legacy *storag
 			}
 		}
 		return nil
-	})
+	}, tooLong.note)
 	if err != nil {
 		return 0, fmt.Errorf("filestore: read %s: %w", name, err)
+	}
+	if tooLong.err != nil {
+		return 0, tooLong.err
 	}
 	if count >= 0 {
 		return count, nil
@@ -217,7 +243,8 @@ func (s *Store) rewriteLocked(name, reason string, before time.Time, drop func(o
 	var ranges storage.SeqRanges
 	var legacy storage.LineDigest
 	removed := 0
-	if _, err := scanLines(f, 0, size, func(off int64, line []byte) error {
+	tooLong := s.lineTooLong(name)
+	if _, err := scanBounded(f, 0, size, s.cfg.maxLineSize, func(off int64, line []byte) error {
 		if isBlank(line) || !drop(off, line) {
 			return nil
 		}
@@ -228,8 +255,11 @@ func (s *Store) rewriteLocked(name, reason string, before time.Time, drop func(o
 			legacy.Add(line)
 		}
 		return nil
-	}); err != nil {
+	}, tooLong.note); err != nil {
 		return 0, fmt.Errorf("filestore: read %s: %w", name, err)
+	}
+	if tooLong.err != nil {
+		return 0, tooLong.err
 	}
 	if removed == 0 {
 		return 0, nil

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 // snapshotFiles returns the bytes of every regular file at the top of dir.
@@ -175,4 +177,40 @@ func TestRemovalNoteLastOfItsWriter(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, rep.OK(), "a crash right after the removal note: %v", rep.Problems)
 	verifyOK(t, dir)
+}
+
+// TestRemovalRefusesOverlongLine plants a line far over the store's line
+// limit in a data file: Delete and DeleteBefore of that file fail with
+// storage.ErrLineTooLong before signing or changing anything, instead of
+// holding the line in memory.
+func TestRemovalRefusesOverlongLine(t *testing.T) {
+	dir := t.TempDir()
+	st, err := New(dir, WithMaxLineSize(4096))
+	require.NoError(t, err)
+	var ids []string
+	for i := range 48 {
+		e := testEntry(verifyBase.Add(time.Duration(i) * time.Hour))
+		ids = append(ids, e.ID)
+		require.NoError(t, st.Write(t.Context(), e))
+	}
+	require.NoError(t, st.Close())
+	first := dataFiles(t, dir)[0]
+	editLines(t, filepath.Join(dir, first), func(ls [][]byte) [][]byte {
+		planted := append([]byte(`{"id":"planted","pad":"`), bytes.Repeat([]byte("x"), 1<<20)...)
+		return append(ls[:3:3], append([][]byte{append(planted, `"}`...)}, ls[3:]...)...)
+	})
+	before := snapshotFiles(t, dir)
+
+	st, err = New(dir, WithMaxLineSize(4096))
+	require.NoError(t, err)
+	defer st.Close()
+	_, err = st.Delete(t.Context(), ids[0])
+	require.ErrorIs(t, err, storage.ErrLineTooLong)
+	assert.Contains(t, err.Error(), first)
+	_, err = st.DeleteBefore(t.Context(), verifyBase.Add(30*time.Hour))
+	require.ErrorIs(t, err, storage.ErrLineTooLong)
+	after := snapshotFiles(t, dir)
+	assert.Equal(t, before[first], after[first], "the file is untouched")
+	assert.Equal(t, before[checkpointFileName], after[checkpointFileName][:len(before[checkpointFileName])], "no removal note signed")
+	assert.NotContains(t, string(after[checkpointFileName][len(before[checkpointFileName]):]), `"removal"`)
 }
