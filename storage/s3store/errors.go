@@ -23,6 +23,12 @@ var ErrObjectLocked = errors.New("s3store: object under Object Lock retention")
 // InvalidAccessKeyId, SignatureDoesNotMatch).
 var ErrAccessDenied = errors.New("s3store: access denied")
 
+// ErrObjectTooLarge is matched (errors.Is) by the error of a read that
+// met an object under the prefix larger than [WithMaxObjectBytes]: no
+// object the Store writes, so a planted or damaged one, which is not held
+// in memory.
+var ErrObjectTooLarge = errors.New("s3store: object larger than any the store writes")
+
 // ErrUndelivered is matched (errors.Is) by the error Close returns when
 // some accepted entries could not be uploaded before the close timeout.
 // With a spool directory they are still there and a later Store on it

@@ -311,3 +311,30 @@ func TestLegacyOnlyWithKey(t *testing.T) {
 	assert.True(t, rep.OK(), "%v", rep.Problems)
 	assert.True(t, hasWarning(rep, verify.WarningLegacy), "%v", rep.Warnings)
 }
+
+// TestObjectOverLimitNotRead plants an object larger than the Store's
+// object limit where a reference-layout entry would be: queries fail with
+// ErrObjectTooLarge instead of reading it into memory, the store's own
+// objects stay readable under the limit, and Verify reports the object.
+func TestObjectOverLimitNotRead(t *testing.T) {
+	sb := newSignedBucket(t, "big/")
+	a := sb.store()
+	sb.write([]*s3store.Store{a}, time.Date(2025, 6, 1, 6, 0, 0, 0, time.UTC), 20)
+	require.NoError(t, a.Close())
+
+	limited, err := s3store.New(t.Context(), sb.client, sb.bucket, s3store.WithPrefix(sb.prefix), s3store.WithMaxObjectBytes(1<<20))
+	require.NoError(t, err)
+	defer limited.Close()
+	es, err := limited.ListEntries(t.Context(), time.Time{}, time.Now())
+	require.NoError(t, err)
+	require.Len(t, es, 20, "the store's objects are under the limit")
+
+	sb.put(sb.prefix+"2025-06-01/planted.json", bytes.Repeat([]byte("x"), 2<<20))
+	_, err = limited.ListEntries(t.Context(), time.Time{}, time.Now())
+	require.ErrorIs(t, err, s3store.ErrObjectTooLarge)
+	assert.Contains(t, err.Error(), "planted.json")
+	// Verify names it as not signed without reading it.
+	rep, err := limited.Verify(t.Context(), s3store.WithVerifyKey("k1", testCheckpointKey))
+	require.NoError(t, err)
+	assert.True(t, hasProblem(rep, verify.ProblemLegacyChanged, "2025-06-01/planted.json"), "%v", rep.Problems)
+}

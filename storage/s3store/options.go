@@ -23,6 +23,9 @@ const (
 	// DefaultMaxBatchBytes is the encoded size, in bytes, after which the
 	// open batch is sealed and uploaded (8 MiB).
 	DefaultMaxBatchBytes = 8 << 20
+	// DefaultMaxObjectBytes is the largest object the Store reads (256
+	// MiB): far above any object it writes at the default batch size.
+	DefaultMaxObjectBytes = 256 << 20
 	// DefaultMaxBatchDelay is how long, at most, the first entry of a
 	// batch waits in memory before the batch is sealed and uploaded (1 s).
 	DefaultMaxBatchDelay = time.Second
@@ -64,6 +67,7 @@ type config struct {
 	prefix            string
 	maxBatchEntries   int
 	maxBatchBytes     int
+	maxObjectBytes    int64
 	maxBatchDelay     time.Duration
 	uploadConcurrency int
 	readConcurrency   int
@@ -87,6 +91,7 @@ func newConfig(opts []Option) config {
 		prefix:            DefaultPrefix,
 		maxBatchEntries:   DefaultMaxBatchEntries,
 		maxBatchBytes:     DefaultMaxBatchBytes,
+		maxObjectBytes:    DefaultMaxObjectBytes,
 		maxBatchDelay:     DefaultMaxBatchDelay,
 		uploadConcurrency: DefaultUploadConcurrency,
 		readConcurrency:   DefaultReadConcurrency,
@@ -137,6 +142,20 @@ func WithMaxBatchBytes(n int) Option {
 	return optionFunc(func(c *config) {
 		if n >= 1 {
 			c.maxBatchBytes = n
+		}
+	})
+}
+
+// WithMaxObjectBytes sets the largest object the Store reads (default
+// [DefaultMaxObjectBytes]); a larger one under the prefix, which no Store
+// writes unless its [WithMaxBatchBytes] is near the limit, fails the read
+// with [ErrObjectTooLarge] instead of being held in memory. Raise it when
+// writers use batches larger than the default limit allows. Values < 1
+// keep the default.
+func WithMaxObjectBytes(n int64) Option {
+	return optionFunc(func(c *config) {
+		if n >= 1 {
+			c.maxObjectBytes = n
 		}
 	})
 }

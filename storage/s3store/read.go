@@ -227,9 +227,16 @@ func (s *Store) get(ctx context.Context, rel string) ([]byte, error) {
 		return nil, classify("get object", s.bucket, err)
 	}
 	defer out.Body.Close()
-	body, err := io.ReadAll(out.Body)
+	limit := s.cfg.maxObjectBytes
+	if n := aws.ToInt64(out.ContentLength); n > limit {
+		return nil, fmt.Errorf("%w: %s is %d bytes, over the limit of %d (WithMaxObjectBytes)", ErrObjectTooLarge, rel, n, limit)
+	}
+	body, err := io.ReadAll(io.LimitReader(out.Body, limit+1))
 	if err != nil {
 		return nil, classify("get object", s.bucket, err)
+	}
+	if int64(len(body)) > limit {
+		return nil, fmt.Errorf("%w: %s is over the limit of %d bytes (WithMaxObjectBytes)", ErrObjectTooLarge, rel, limit)
 	}
 	return body, nil
 }
