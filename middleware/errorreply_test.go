@@ -130,7 +130,7 @@ func TestErrorTypeNeverQuotesThePrompt(t *testing.T) {
 			for _, s := range r.spans.Ended() {
 				assert.Equal(t, tc.want, s.Status().Description)
 				for _, kv := range s.Attributes() {
-					assert.NotContains(t, kv.Value.Emit(), "secret", "span attribute %s", kv.Key)
+					assert.NotContains(t, kv.Value.String(), "secret", "span attribute %s", kv.Key)
 				}
 			}
 		})

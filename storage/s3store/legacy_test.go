@@ -188,13 +188,11 @@ func TestMarkerCheck(t *testing.T) {
 	}
 	ctx := t.Context()
 	base := time.Date(2025, 6, 1, 22, 0, 0, 0, time.UTC)
-	var ids []string
 	for i := range 120 { // two days
 		e := entryAt(base.Add(time.Duration(i) * time.Minute))
 		if i%30 == 7 {
 			e.ID = fmt.Sprintf("ref-%03d", i) // not a UUIDv7: the "other" markers
 		}
-		ids = append(ids, e.ID)
 		require.NoError(t, st.Write(ctx, e))
 	}
 	require.NoError(t, st.Flush(ctx))
