@@ -311,6 +311,12 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 	return rep, nil
 }
 
+// settled reports whether removal rm is known to have finished: a store
+// writes nothing after a removal note until the removal is done (Delete
+// and DeleteBefore hold off its checkpoints), so any later note of the
+// same writer shows it.
+func (v *verifier) settled(rm removal) bool { return v.lastNote[rm.by] > rm.line }
+
 // kindOf names what the store file at path is, for a report about one
 // that is not a regular file.
 func kindOf(path string) string {
@@ -358,10 +364,9 @@ type writerInfo struct {
 
 // removal is a signed removal note read from checkpoints.jsonl.
 type removal struct {
-	by      string // the writer that removed (wrote the note)
-	line    int
-	ranges  []storage.SeqRange
-	settled bool // a later note of by exists: the removal finished
+	by     string // the writer that removed (wrote the note)
+	line   int
+	ranges []storage.SeqRange
 }
 
 type verifier struct {
@@ -374,6 +379,7 @@ type verifier struct {
 	legacyIn  *storage.LegacySummary // signed digest when chaining began
 	legRm     storage.LineDigest     // removed legacy lines, per removal notes
 	removals  []removal
+	lastNote  map[string]int // by writer: the line of its last note read
 	anyNote   bool
 	seenNotes map[string]bool // NoteDigest of every note line read
 	vanished  bool
@@ -415,6 +421,7 @@ func (v *verifier) init() {
 	v.seenNotes = map[string]bool{}
 	v.writers = map[string]*writerInfo{}
 	v.irregular = map[string]bool{}
+	v.lastNote = map[string]int{}
 	v.seed = maphash.MakeSeed()
 }
 
@@ -708,14 +715,7 @@ func (v *verifier) readNotes() error {
 func (v *verifier) applyNote(n *storage.Note, line int) {
 	wi := v.writer(n.Writer)
 	wi.known = true
-	// A store writes nothing after a removal note until the removal is
-	// done (Delete and DeleteBefore hold off its checkpoints), so any
-	// later note of the same writer shows the removal finished.
-	for i := range v.removals {
-		if v.removals[i].by == n.Writer {
-			v.removals[i].settled = true
-		}
-	}
+	v.lastNote[n.Writer] = line
 	switch n.Type {
 	case storage.NoteCheckpoint:
 		// Only the latest checkpoint is needed: every entry links to its
@@ -1261,7 +1261,7 @@ func (v *verifier) resolve() {
 	}
 	for _, rm := range v.removals {
 		for _, r := range rm.ranges {
-			if rm.settled {
+			if v.settled(rm) {
 				v.links.Settled(r, checkpointFileName, rm.line)
 			} else {
 				v.links.Removed(r)
@@ -1270,7 +1270,7 @@ func (v *verifier) resolve() {
 	}
 	v.links.Check(v.problem)
 	for _, rm := range v.removals {
-		if rm.settled {
+		if v.settled(rm) {
 			continue
 		}
 		for _, r := range rm.ranges {
