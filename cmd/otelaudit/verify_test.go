@@ -246,6 +246,11 @@ func TestVerifyJSONAndErrors(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
 	assert.Equal(t, int64(60), rep.Entries)
 	assert.Empty(t, rep.Problems)
+	// The help's `--format json | jq '.problems[]'` needs arrays, not null.
+	var raw map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &raw))
+	assert.Equal(t, []any{}, raw["problems"], r.stdout)
+	assert.Equal(t, []any{}, raw["warnings"], r.stdout)
 
 	for _, tc := range []struct {
 		name string

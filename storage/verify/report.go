@@ -14,6 +14,7 @@
 package verify
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 )
@@ -157,3 +158,19 @@ type Report struct {
 
 // OK reports whether no problem was found.
 func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// MarshalJSON encodes the report with "problems" and "warnings" as JSON
+// arrays, [] when there are none (never null), so that tools can iterate
+// over them without a check: `otelaudit verify --format json | jq
+// '.problems[]'` prints nothing for an intact store instead of failing.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report // the same fields, without this method
+	p := plain(r)
+	if p.Problems == nil {
+		p.Problems = []Problem{}
+	}
+	if p.Warnings == nil {
+		p.Warnings = []Problem{}
+	}
+	return json.Marshal(p)
+}
