@@ -321,6 +321,7 @@ func TestShowRefusesKeyFileOthersCanRead(t *testing.T) {
 		assert.Equal(t, 2, r.code)
 		assert.Empty(t, r.stdout)
 		assert.Contains(t, r.stderr, keyFile+" has mode 0644")
+		assert.Contains(t, r.stderr, "allow it explicitly (--allow-insecure-key-file)", "the error names the flag that allows it")
 		assert.NotContains(t, r.stderr, exp.FernetKey)
 	}
 	r := runCLI(t, "show", "--dir", refDir("encrypted"), re.ID, "--key-file", keyFile, "--allow-insecure-key-file")

@@ -148,7 +148,7 @@ func loadKeyRing(ctx context.Context, c *cli, key, keyFile, keySecret string, al
 	keys, err := src.Keys(ctx)
 	switch {
 	case errors.Is(err, otelaudit.ErrInvalidKey), errors.Is(err, otelaudit.ErrInsecureKeyFile):
-		return nil, usageErrorf("%w", err)
+		return nil, usageErrorf("%w", insecureKeyFileHint(err))
 	case err != nil:
 		return nil, ioError(err)
 	}
@@ -157,6 +157,16 @@ func loadKeyRing(ctx context.Context, c *cli, key, keyFile, keySecret string, al
 		return nil, usageErrorf("%w", err)
 	}
 	return em, nil
+}
+
+// insecureKeyFileHint adds the flag that reads a key file group or others
+// can access to an error refusing one: the library's "allow it explicitly"
+// means KeyFile.AllowInsecure, which a CLI user sets with the flag.
+func insecureKeyFileHint(err error) error {
+	if errors.Is(err, otelaudit.ErrInsecureKeyFile) {
+		return fmt.Errorf("%w (--allow-insecure-key-file)", err)
+	}
+	return err
 }
 
 // secretSource reads the key ring from AWS Secrets Manager with the

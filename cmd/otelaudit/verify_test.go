@@ -225,6 +225,7 @@ func TestVerifyCheckpointKeys(t *testing.T) {
 	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
 	assert.Contains(t, r.stderr, keyFile)
 	assert.Contains(t, r.stderr, "mode 0644")
+	assert.Contains(t, r.stderr, "allow it explicitly (--allow-insecure-key-file)", "the error names the flag that allows it")
 	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-key-file", keyFile, "--allow-insecure-key-file")
 	assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
 	assert.Contains(t, r.stderr, "group or others can access")
