@@ -497,6 +497,22 @@ func TestHelp(t *testing.T) {
 	assert.Contains(t, r.stdout, "(default table)")
 }
 
+// TestHelpNamesStoreCommands: the top-level help lists, after "--dir DIR"
+// and "--s3-bucket", exactly the commands whose own help has that flag.
+func TestHelpNamesStoreCommands(t *testing.T) {
+	top := runCLI(t, "--help").stdout
+	m := regexp.MustCompile(`an S3 store \(([^)]*)\)`).FindStringSubmatch(top)
+	require.NotNil(t, m, top)
+	listed := strings.Split(m[1], ", ")
+	var want []string
+	for _, c := range commands {
+		if strings.Contains(runCLI(t, c.name, "--help").stdout, "\n  --s3-bucket BUCKET ") {
+			want = append(want, c.name)
+		}
+	}
+	assert.ElementsMatch(t, want, listed, "S3 commands in the top-level help")
+}
+
 func TestBrokenLinesAreSkippedAndReported(t *testing.T) {
 	dir := copyDir(t, refDir("plaintext"))
 	path := filepath.Join(dir, "audit_20250531.jsonl")

@@ -18,14 +18,14 @@ type s3Flags struct {
 const (
 	s3Hint     = " or --s3-bucket BUCKET"
 	s3TopUsage = `  --s3-bucket BUCKET [--s3-prefix P] [--s3-endpoint URL] [--s3-region R]
-                an S3 store (query, show, count, stats, cleanup); credentials
+                an S3 store (query, show, count, verify, stats, cleanup); credentials
                 and region come from the standard AWS chain (AWS_ACCESS_KEY_ID,
                 AWS_PROFILE, ~/.aws/config, instance roles, ...)
 `
 )
 
 func (f *s3Flags) add(fs *flag.FlagSet) {
-	fs.StringVar(&f.bucket, "s3-bucket", "", "read the S3 store in `BUCKET` instead of a directory")
+	fs.StringVar(&f.bucket, "s3-bucket", "", "the S3 store in `BUCKET` instead of a directory")
 	fs.StringVar(&f.prefix, "s3-prefix", s3store.DefaultPrefix, "key `PREFIX` of the S3 store in its bucket")
 	fs.StringVar(&f.endpoint, "s3-endpoint", "", "S3 endpoint `URL` for S3-compatible servers (MinIO, versitygw);\nuses path-style addressing")
 	fs.StringVar(&f.region, "s3-region", "", "AWS `REGION` (default: AWS_REGION or the AWS config, else "+s3client.DefaultRegion+")")

@@ -23,7 +23,7 @@ type storeFlags struct {
 
 func addStoreFlags(fs *flag.FlagSet, withS3 bool) *storeFlags {
 	sf := &storeFlags{}
-	fs.StringVar(&sf.dir, "dir", "", "read the file store in directory `DIR` (audit_YYYYMMDD[_NNN].jsonl)")
+	fs.StringVar(&sf.dir, "dir", "", "the file store in directory `DIR` (audit_YYYYMMDD[_NNN].jsonl)")
 	if withS3 {
 		sf.s3.add(fs)
 	}
