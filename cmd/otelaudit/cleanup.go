@@ -2,13 +2,19 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
@@ -19,9 +25,13 @@ const cleanupHelp = `Usage: otelaudit cleanup --dir DIR --retention-days N [--dr
 Apply retention: delete every entry whose timestamp is more than N days
 before now (N >= 1), and print what was removed, per UTC day. The file
 backend removes whole day files and records a signed note of what it
-removed, so "otelaudit verify" still passes afterwards. An S3 store whose
-writers sign digests (s3store.WithCheckpointKey) needs the same key here
-(--checkpoint-key-file), so that cleanup writes signed removal notes too.
+removed, so "otelaudit verify" still passes afterwards. A store whose
+writers sign with a key of their own (filestore.WithCheckpointKey,
+s3store.WithCheckpointKey) needs the same key here (--checkpoint-key-file),
+so that cleanup signs its removal notes with it too. Without it, cleanup of
+such a directory refuses (exit 2) and removes nothing: its notes would be
+signed with the store's own .checkpoint.key, which "otelaudit verify
+--checkpoint-key-file" reports as tampering.
 
 cleanup opens the store for writing: it takes the store's lock and fails
 (exit 2) while another process holds it. --dry-run only reports what would
@@ -65,6 +75,13 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 		if empty, err := holdsNoStore(sf.dir); err == nil && empty {
 			fmt.Fprintf(c.stdout, "%s holds no audit store (no audit_*.jsonl or checkpoints.jsonl): nothing removed\n", sf.dir)
 			return nil
+		}
+		if *keyFile == "" {
+			if kid := lastNoteKeyID(sf.dir); kid != "" && kid != otelaudit.DefaultNamedKeyID {
+				return usageErrorf("the writers of %s sign its notes with key id %q: give that key with --checkpoint-key-file "+
+					"(without it the removal note would be signed with the store's own .checkpoint.key, which "+
+					"\"otelaudit verify --checkpoint-key-file\" reports as tampering); nothing removed", sf.dir, sanitize(kid))
+			}
 		}
 	}
 	st, err := sf.open(ctx, c, *dryRun)
@@ -118,6 +135,38 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintf(w, "Note: %d entries were counted before the cutoff but %d were removed (the store changed meanwhile)\n", before, n)
 	}
 	return nil
+}
+
+// lastNoteKeyID returns the key id ("kid") of the last signed note in
+// dir's checkpoints.jsonl: the key the store's latest writer signs with.
+// It returns "" when there is no such file or no note can be read in its
+// last MiB (a torn last line is skipped).
+func lastNoteKeyID(dir string) string {
+	f, err := os.Open(filepath.Join(dir, "checkpoints.jsonl"))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	const tail = 1 << 20
+	off := max(fi.Size()-tail, 0)
+	buf := make([]byte, fi.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+		return ""
+	}
+	lines := bytes.Split(buf, []byte("\n"))
+	for i := len(lines) - 1; i >= 0; i-- {
+		var n struct {
+			KeyID string `json:"kid"`
+		}
+		if json.Unmarshal(lines[i], &n) == nil && n.KeyID != "" {
+			return n.KeyID
+		}
+	}
+	return ""
 }
 
 // holdsNoStore reports whether dir has neither data files nor a

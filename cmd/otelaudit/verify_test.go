@@ -383,3 +383,42 @@ func TestVerifyChainFormatV1Store(t *testing.T) {
 	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
 	assert.Contains(t, r.stdout, "audit_20250801.jsonl:1")
 }
+
+// TestCleanupNeedsTheWritersKey: cleanup of a directory whose writers sign
+// with a key of their own (the README's production set-up) refuses without
+// that key, removing and creating nothing, because a removal note signed
+// with a new .checkpoint.key makes verify with the writers' key report
+// tampering; given the key, it removes and the store verifies.
+func TestCleanupNeedsTheWritersKey(t *testing.T) {
+	keyHex := hex.EncodeToString(bytes.Repeat([]byte{0x42}, 32))
+	keyFile := filepath.Join(t.TempDir(), "ckpt.key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("ops-1:"+keyHex+"\n"), 0o600))
+	key, err := hex.DecodeString(keyHex)
+	require.NoError(t, err)
+	dir := buildChainedStore(t, filestore.WithCheckpointKey("ops-1", key))
+	now := verifyBase.Add(24*time.Hour + 30*time.Hour) // retention 1 day removes the first day
+
+	r := runAt(t, now, "cleanup", "--dir", dir, "--retention-days", "1")
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, `key id "ops-1"`)
+	assert.Contains(t, r.stderr, "--checkpoint-key-file")
+	assert.Contains(t, r.stderr, "nothing removed")
+	assert.NoFileExists(t, filepath.Join(dir, ".checkpoint.key"), "no store key was made")
+	assert.Equal(t, "60\n", runCLI(t, "count", "--dir", dir).stdout)
+
+	r = runAt(t, now, "cleanup", "--dir", dir, "--retention-days", "1", "--dry-run")
+	assert.Equal(t, 0, r.code, "a dry run signs nothing and needs no key: %s", r.stderr)
+
+	r = runAt(t, now, "cleanup", "--dir", dir, "--retention-days", "1", "--checkpoint-key-file", keyFile)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `Removed [1-9]\d* entries`, r.stdout)
+	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-key-file", keyFile)
+	assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.NotContains(t, r.stdout+r.stderr, keyHex)
+
+	// A store signed with its own .checkpoint.key still cleans up without a key.
+	dir = buildChainedStore(t)
+	r = runAt(t, now, "cleanup", "--dir", dir, "--retention-days", "1")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, 0, runCLI(t, "verify", "--dir", dir).code)
+}
