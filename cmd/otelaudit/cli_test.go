@@ -605,3 +605,26 @@ func TestCleanupLeavesANonStoreDirectoryAlone(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, des, 1, "cleanup created nothing in a directory without a store")
 }
+
+// TestReadingANonStoreDirectoryWarns: query, count and stats of a
+// directory that holds no store (a wrong --dir) still answer 0, but say on
+// stderr that there is no store there; a real store, even one without
+// entries in range, gets no such warning.
+func TestReadingANonStoreDirectoryWarns(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not an audit store"), 0o600))
+	for _, cmd := range []string{"query", "count", "stats"} {
+		r := runCLI(t, cmd, "--dir", dir)
+		assert.Equal(t, 0, r.code, "%s: %s", cmd, r.stderr)
+		assert.Contains(t, r.stderr, "otelaudit "+cmd+": warning: "+dir+" holds no audit store", cmd)
+		r = runCLI(t, cmd, "--dir", refDir("plaintext"), "--from", "2000-01-01", "--to", "2000-01-02")
+		if cmd == "count" {
+			r = runCLI(t, cmd, "--dir", refDir("plaintext"))
+		}
+		assert.Equal(t, 0, r.code, "%s: %s", cmd, r.stderr)
+		assert.NotContains(t, r.stderr, "holds no audit store", cmd)
+	}
+	des, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, des, 1, "reading created nothing")
+}

@@ -34,6 +34,9 @@ func addStoreFlags(fs *flag.FlagSet, withS3 bool) *storeFlags {
 type store struct {
 	storage.Backend
 	name string
+	// noStore: a directory with neither data files nor checkpoints.jsonl
+	// (most likely a wrong --dir), found when it was opened read-only.
+	noStore bool
 }
 
 // open opens the store the flags name. readOnly stores take no lock and
@@ -68,7 +71,11 @@ func (sf *storeFlags) open(ctx context.Context, c *cli, readOnly bool) (*store, 
 	if err != nil {
 		return nil, ioError(fmt.Errorf("open store %s: %w", sf.dir, err))
 	}
-	return &store{Backend: b, name: sf.dir}, nil
+	st := &store{Backend: b, name: sf.dir}
+	if readOnly {
+		st.noStore, _ = holdsNoStore(sf.dir)
+	}
+	return st, nil
 }
 
 // logger returns the logger backends report warnings to (skipped lines,
@@ -150,9 +157,13 @@ func parseTimeFlag(flagName, v string, now time.Time, endOfDay bool) (time.Time,
 
 // warnSkipped prints a warning on stderr when reads skipped lines that
 // are not valid entries (the backend logged where; content is never
-// shown). Skipped lines do not change the exit code: the valid entries
-// were all read.
+// shown), or when the directory read holds no store at all, so that an
+// empty answer from a wrong --dir is not taken for an empty store.
+// Neither changes the exit code: the valid entries were all read.
 func (st *store) warnSkipped(c *cli, cmd string) {
+	if st.noStore {
+		fmt.Fprintf(c.stderr, "otelaudit %s: warning: %s holds no audit store (no audit_*.jsonl or checkpoints.jsonl); is it the directory the store writes to?\n", cmd, st.name)
+	}
 	sr, ok := st.Backend.(storage.StatsReporter)
 	if !ok {
 		return
