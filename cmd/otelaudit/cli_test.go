@@ -628,3 +628,15 @@ func TestReadingANonStoreDirectoryWarns(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, des, 1, "reading created nothing")
 }
+
+// TestLatencyText: no non-zero latency is shown as 0.0ms (the demo's
+// blocked call took 0.03 ms and read "0.0ms" beside "0.00284ms" for a
+// faster one).
+func TestLatencyText(t *testing.T) {
+	for ms, want := range map[float64]string{
+		0: "0.0ms", 0.00284: "0.00284ms", 0.03: "0.03ms", 0.0499: "0.0499ms", 0.05: "0.1ms",
+		12.329: "12.3ms", 999.0: "999.0ms", 2.5e6: "2.5e+06ms",
+	} {
+		assert.Equal(t, want, latencyText(ms), "%v", ms)
+	}
+}

@@ -223,9 +223,12 @@ func optText(s *string) string {
 	return *s
 }
 
+// latencyText formats a latency for the table: one decimal, or three
+// significant digits for a non-zero latency that one decimal would show as
+// 0.0ms (an in-process call) and for very large ones.
 func latencyText(ms float64) string {
 	switch {
-	case ms >= 1e6 || (ms != 0 && ms < 0.01):
+	case ms >= 1e6 || (ms != 0 && ms < 0.05):
 		return strconv.FormatFloat(ms, 'g', 3, 64) + "ms"
 	default:
 		return strconv.FormatFloat(ms, 'f', 1, 64) + "ms"
