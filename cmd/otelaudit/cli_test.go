@@ -624,6 +624,9 @@ func TestReadingANonStoreDirectoryWarns(t *testing.T) {
 		assert.Equal(t, 0, r.code, "%s: %s", cmd, r.stderr)
 		assert.NotContains(t, r.stderr, "holds no audit store", cmd)
 	}
+	r := runCLI(t, "show", "--dir", dir, "01a2349d-8ffb-759a-a548-2e5735fcc4a7")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, dir+": it holds no audit store")
 	des, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	require.Len(t, des, 1, "reading created nothing")
