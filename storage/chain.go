@@ -609,23 +609,41 @@ var ErrBadNote = errors.New("storage: bad signed note")
 // is never reported as intact.
 var ErrNoStore = errors.New("storage: no audit store here")
 
-// ParseNote checks the signature of one stored note line (without '\n')
-// against the ring and decodes it. Errors match [ErrBadNote].
-func ParseNote(line []byte, ring *KeyRing) (*Note, error) {
+// NoteKeyID returns the key id a stored note line (without '\n') says it
+// is signed with, without checking the signature: what key a store's
+// writers sign with, to pick it or to tell that one is missing. ok is
+// false when the line is not in the form of a signed note.
+func NoteKeyID(line []byte) (kid string, ok bool) {
+	kid, _, _, ok = splitSigned(line)
+	return kid, ok
+}
+
+// splitSigned splits a signed note line into its key id, its hex
+// signature and the signed bytes before them.
+func splitSigned(line []byte) (kid, sig string, signed []byte, ok bool) {
 	i := bytes.LastIndex(line, []byte(`,"kid":`))
 	if i < 0 {
-		return nil, fmt.Errorf("%w: not a signed note", ErrBadNote)
+		return "", "", nil, false
 	}
 	rest := line[i+len(`,"kid":`):]
-	kid, rest, ok := cutPlainString(rest)
+	kid, rest, ok = cutPlainString(rest)
 	if ok {
 		rest, ok = bytes.CutPrefix(rest, []byte(`,"sig":`))
 	}
-	var sig string
 	if ok {
 		sig, rest, ok = cutPlainString(rest)
 	}
 	if !ok || !bytes.Equal(rest, []byte("}")) {
+		return "", "", nil, false
+	}
+	return kid, sig, line[:i], true
+}
+
+// ParseNote checks the signature of one stored note line (without '\n')
+// against the ring and decodes it. Errors match [ErrBadNote].
+func ParseNote(line []byte, ring *KeyRing) (*Note, error) {
+	kid, sig, signed, ok := splitSigned(line)
+	if !ok {
 		return nil, fmt.Errorf("%w: not a signed note", ErrBadNote)
 	}
 	k, ok := ring.keys[kid]
@@ -633,7 +651,6 @@ func ParseNote(line []byte, ring *KeyRing) (*Note, error) {
 		return nil, fmt.Errorf("%w: signed with unknown key id %q", ErrBadNote, kid)
 	}
 	want, err := hex.DecodeString(sig)
-	signed := line[:i]
 	switch {
 	case err != nil:
 		ok = false

@@ -2,19 +2,14 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
@@ -76,15 +71,15 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 			fmt.Fprintf(c.stdout, "%s holds no audit store (no audit_*.jsonl or checkpoints.jsonl): nothing removed\n", sf.dir)
 			return nil
 		}
-		if *keyFile == "" {
-			if kid := lastNoteKeyID(sf.dir); kid != "" && kid != otelaudit.DefaultNamedKeyID {
-				return usageErrorf("the writers of %s sign its notes with key id %q: give that key with --checkpoint-key-file "+
-					"(without it the removal note would be signed with the store's own .checkpoint.key, which "+
-					"\"otelaudit verify --checkpoint-key-file\" reports as tampering); nothing removed", sf.dir, sanitize(kid))
-			}
-		}
 	}
 	st, err := sf.open(ctx, c, *dryRun)
+	if errors.Is(err, filestore.ErrCheckpointKeyNeeded) {
+		// The store refused to open and changed nothing.
+		kid, _ := filestore.SigningKeyID(sf.dir)
+		return usageErrorf("the writers of %s sign its notes with key id %q: give that key with --checkpoint-key-file "+
+			"(without it the removal note would be signed with a new .checkpoint.key, which "+
+			"\"otelaudit verify --checkpoint-key-file\" reports as tampering); nothing removed", sf.dir, sanitize(kid))
+	}
 	if err != nil {
 		return err
 	}
@@ -135,38 +130,6 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintf(w, "Note: %d entries were counted before the cutoff but %d were removed (the store changed meanwhile)\n", before, n)
 	}
 	return nil
-}
-
-// lastNoteKeyID returns the key id ("kid") of the last signed note in
-// dir's checkpoints.jsonl: the key the store's latest writer signs with.
-// It returns "" when there is no such file or no note can be read in its
-// last MiB (a torn last line is skipped).
-func lastNoteKeyID(dir string) string {
-	f, err := os.Open(filepath.Join(dir, "checkpoints.jsonl"))
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return ""
-	}
-	const tail = 1 << 20
-	off := max(fi.Size()-tail, 0)
-	buf := make([]byte, fi.Size()-off)
-	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
-		return ""
-	}
-	lines := bytes.Split(buf, []byte("\n"))
-	for i := len(lines) - 1; i >= 0; i-- {
-		var n struct {
-			KeyID string `json:"kid"`
-		}
-		if json.Unmarshal(lines[i], &n) == nil && n.KeyID != "" {
-			return n.KeyID
-		}
-	}
-	return ""
 }
 
 // holdsNoStore reports whether dir has neither data files nor a

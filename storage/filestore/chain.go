@@ -41,6 +41,69 @@ func loadCheckpointKey(dir string, cfg config) (storage.Signer, error) {
 // localKeyID is the key id of the store's own key file.
 const localKeyID = "local"
 
+// ErrCheckpointKeyNeeded is matched (errors.Is) by the error of [New] when
+// the store's latest note is signed with a key of the user's own
+// ([WithCheckpointKey], [WithCheckpointSigner]) and the Store is opened for
+// writing without one: it would sign its notes with the store's own key
+// file instead, and [Verify] with the user's key would report every one of
+// them as forged. The error names the key id; New changes nothing in the
+// directory.
+var ErrCheckpointKeyNeeded = errors.New("filestore: the store is signed with a checkpoint key that was not given")
+
+// SigningKeyID returns the key id of the last signed note of the store in
+// dir: "local" for the store's own key file, the id given to
+// [WithCheckpointKey] or [WithCheckpointSigner] otherwise, "" when dir
+// holds no signed note. It does not check the signature (that is
+// [Verify]'s job): it says which key a writer of the store needs.
+func SigningKeyID(dir string) (string, error) {
+	f, err := openStoreFile(filepath.Join(dir, checkpointFileName), os.O_RDONLY, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("filestore: open checkpoints: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	// Notes are under a few KiB each (a removal note lists files and
+	// ranges): the last 1 MiB holds the last whole one. A torn last line
+	// is no signed note and is passed over.
+	kid := ""
+	_, err = scanLines(f, max(0, fi.Size()-1<<20), fi.Size(), func(_ int64, line []byte) error {
+		if k, ok := storage.NoteKeyID(line); ok {
+			kid = k
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("filestore: read checkpoints: %w", err)
+	}
+	return kid, nil
+}
+
+// checkKeyGiven returns an error matching [ErrCheckpointKeyNeeded] when
+// cfg gives no checkpoint key and the latest note of the store in dir is
+// signed with one.
+func checkKeyGiven(dir string, cfg config) error {
+	if cfg.checkpointPriv != nil || cfg.checkpointKey != nil {
+		return nil
+	}
+	kid, err := SigningKeyID(dir)
+	if err != nil {
+		return err
+	}
+	if kid != "" && kid != localKeyID {
+		if len(kid) > 64 { // the file is not trusted: keep errors short
+			kid = kid[:64] + "..."
+		}
+		return fmt.Errorf("%w: its notes are signed with key id %q; open it with WithCheckpointKey or WithCheckpointSigner and that key", ErrCheckpointKeyNeeded, kid)
+	}
+	return nil
+}
+
 // readKeyFile reads the store's own key file.
 func readKeyFile(path string) ([]byte, error) {
 	f, err := openStoreFile(path, os.O_RDONLY, 0)

@@ -317,6 +317,11 @@ func New(dir string, opts ...Option) (*Store, error) {
 		lf.Close()
 		return nil, err
 	}
+	// Before the key: without one, loading it creates the store's own
+	// key file, which a store signed with the user's key must not get.
+	if err := checkKeyGiven(dir, cfg); err != nil {
+		return fail(err)
+	}
 	key, err := loadCheckpointKey(dir, cfg)
 	if err != nil {
 		return fail(err)

@@ -446,6 +446,68 @@ func TestVerifyExternalKey(t *testing.T) {
 	assert.True(t, rep.OK(), "%v", rep.Problems)
 }
 
+// TestOpenWithoutTheStoresKey: a store whose writers sign with a key of
+// their own, opened for writing without it (a service deployed without
+// its key file, a tool run without the flag), is refused: it would sign
+// its notes with a new .checkpoint.key, which Verify with the real key
+// reports as forged. Nothing in the directory changes; with the key, or
+// read-only, it opens; a store signed with its own key still opens
+// without one.
+func TestOpenWithoutTheStoresKey(t *testing.T) {
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{7}, 32)
+	st, err := New(dir, WithCheckpointKey("ops-2026", key))
+	require.NoError(t, err)
+	require.NoError(t, st.Write(t.Context(), testEntry(verifyBase)))
+	require.NoError(t, st.Close())
+	kid, err := SigningKeyID(dir)
+	require.NoError(t, err)
+	assert.Equal(t, "ops-2026", kid)
+	// A torn last line (a crash mid-note) is passed over.
+	f, err := os.OpenFile(filepath.Join(dir, checkpointFileName), os.O_WRONLY|os.O_APPEND, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(`{"type":"checkpoint","w":"0123456789abcdef","kid":"loc`)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	before := snapshotFiles(t, dir)
+
+	_, err = New(dir)
+	require.ErrorIs(t, err, ErrCheckpointKeyNeeded)
+	assert.Contains(t, err.Error(), `"ops-2026"`)
+	assert.Equal(t, before, snapshotFiles(t, dir), "a refused open changes nothing")
+	_, err = os.Stat(filepath.Join(dir, keyFileName))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+
+	ro, err := New(dir, WithReadOnly())
+	require.NoError(t, err)
+	n, err := ro.Count(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	require.NoError(t, ro.Close())
+
+	st, err = New(dir, WithCheckpointKey("ops-2026", key))
+	require.NoError(t, err)
+	require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(time.Minute))))
+	require.NoError(t, st.Close())
+	rep, err := Verify(t.Context(), dir, WithVerifyKey("ops-2026", key))
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%v", rep.Problems)
+
+	own := t.TempDir()
+	st, err = New(own)
+	require.NoError(t, err)
+	require.NoError(t, st.Close())
+	kid, err = SigningKeyID(own)
+	require.NoError(t, err)
+	assert.Equal(t, localKeyID, kid)
+	st, err = New(own)
+	require.NoError(t, err, "a store signed with its own key opens without one")
+	require.NoError(t, st.Close())
+	kid, err = SigningKeyID(t.TempDir())
+	require.NoError(t, err)
+	assert.Empty(t, kid, "no notes, no key id")
+}
+
 func TestVerifyCancelled(t *testing.T) {
 	dir := buildChainedStore(t)
 	ctx, cancel := context.WithCancel(t.Context())
