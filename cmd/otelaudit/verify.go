@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 	"github.com/otelaudit/otelaudit-go/storage/verify"
@@ -171,6 +172,11 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	}
 	rep, err := filestore.Verify(ctx, sf.dir, opts...)
 	prog.Finish()
+	if errors.Is(err, storage.ErrNoStore) {
+		// The library's text names the directory and the sentinel's
+		// package; said once, in the CLI's words.
+		return ioError(fmt.Errorf("%s: no audit store here (no audit_*.jsonl data files, no checkpoints.jsonl)", sf.dir))
+	}
 	if err != nil {
 		return storeError(ctx, fmt.Errorf("verify %s: %w", sf.dir, err))
 	}

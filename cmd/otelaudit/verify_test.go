@@ -275,6 +275,9 @@ func TestVerifyJSONAndErrors(t *testing.T) {
 			assert.Equal(t, 2, r.code)
 			assert.Empty(t, r.stdout)
 			assert.Contains(t, r.stderr, tc.msg)
+			// Each thing said once: no package prefixes, no path twice.
+			assert.NotContains(t, r.stderr, "filestore:")
+			assert.NotContains(t, r.stderr, "verify "+tc.args[len(tc.args)-1]+": ")
 		})
 	}
 }
