@@ -173,7 +173,9 @@ func WithLogger(l *slog.Logger) Option {
 // "local"), created on first open. That detects accidental damage and
 // careless edits, but anyone who can write the directory can read that key
 // and forge checkpoints: real protection needs a key held elsewhere, given
-// here and to [Verify] with [WithVerifyKey], or an Ed25519 key pair.
+// here and to [Verify] with [WithVerifyKey], or an Ed25519 key pair. A
+// store whose latest note is signed with such a key does not open for
+// writing without one ([ErrCheckpointKeyNeeded]).
 func WithCheckpointKey(keyID string, key []byte) Option {
 	return optionFunc(func(c *config) {
 		c.checkpointKeyID = keyID
