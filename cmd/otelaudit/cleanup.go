@@ -24,8 +24,9 @@ removed, so "otelaudit verify" still passes afterwards. A store whose
 writers sign with a key of their own (filestore.WithCheckpointKey,
 s3store.WithCheckpointKey) needs the same key here (--checkpoint-key-file),
 so that cleanup signs its removal notes with it too. Without it, cleanup of
-such a directory refuses (exit 2) and removes nothing: its notes would be
-signed with the store's own .checkpoint.key, which "otelaudit verify
+such a store refuses (exit 2) and removes nothing: a directory's notes would
+be signed with the store's own .checkpoint.key, and an S3 prefix's removals
+would be listed by no signed digest, which "otelaudit verify
 --checkpoint-key-file" reports as tampering.
 
 cleanup opens the store for writing: it takes the store's lock and fails
@@ -41,7 +42,7 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 	sf := addStoreFlags(fs, true)
 	days := fs.Int("retention-days", 0, "keep entries of the last `N` days (N >= 1); delete older ones")
 	dryRun := fs.Bool("dry-run", false, "report what would be removed; delete nothing")
-	keyFile := fs.String("checkpoint-key-file", "", "sign the removal notes with the first key (ID:HEX) in `FILE`:\nthe key the store's writers sign with (an S3 store without it gets no\nremoval notes, and a signed S3 store then verifies as tampered)")
+	keyFile := fs.String("checkpoint-key-file", "", "sign the removal notes with the first key (ID:HEX) in `FILE`:\nthe key the store's writers sign with (required when they sign with a key\nof their own: cleanup refuses without it)")
 	insecure := fs.Bool("allow-insecure-key-file", false, "read a checkpoint key file that group or others can access, with a warning")
 	pos, err := c.parse(fs, cleanupHelp, args)
 	if err != nil {
@@ -73,6 +74,13 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	st, err := sf.open(ctx, c, *dryRun)
+	if errors.Is(err, s3store.ErrCheckpointKeyNeeded) {
+		// The store refused to open and wrote nothing.
+		kid, _ := s3store.SigningKeyID(ctx, sf.s3.client, sf.s3.bucket, s3store.WithPrefix(sf.s3.prefix))
+		return usageErrorf("the writers of %s sign its digests with key id %q: give that key with --checkpoint-key-file "+
+			"(without it the removals would be listed by no signed digest, which "+
+			"\"otelaudit verify --checkpoint-key-file\" reports as tampering); nothing removed", sanitize("s3://"+sf.s3.bucket+"/"+sf.s3.prefix), sanitize(kid))
+	}
 	if errors.Is(err, filestore.ErrCheckpointKeyNeeded) {
 		// The store refused to open and changed nothing.
 		kid, _ := filestore.SigningKeyID(sf.dir)

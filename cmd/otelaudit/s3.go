@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/otelaudit/otelaudit-go/internal/s3client"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
@@ -13,6 +15,7 @@ import (
 type s3Flags struct {
 	bucket, prefix, endpoint, region string
 	opts                             []s3store.Option // added by the command (a checkpoint key)
+	client                           *s3.Client       // set by open
 }
 
 const (
@@ -36,9 +39,12 @@ func (f *s3Flags) given() bool {
 	return f.bucket != "" || f.endpoint != "" || f.region != "" || (f.prefix != "" && f.prefix != s3store.DefaultPrefix)
 }
 
-// open connects to the S3 store. Failing to reach the bucket (missing,
-// access denied, unreachable) is an I/O error (exit 2).
-func (f *s3Flags) open(ctx context.Context, c *cli) (*store, error) {
+// open connects to the S3 store, for reading only when readOnly (the
+// Store then writes nothing and needs no checkpoint key). Failing to reach
+// the bucket (missing, access denied, unreachable) is an I/O error (exit
+// 2), and so is opening for writing without the key of a prefix whose
+// writers sign (the error matches s3store.ErrCheckpointKeyNeeded).
+func (f *s3Flags) open(ctx context.Context, c *cli, readOnly bool) (*store, error) {
 	if f.bucket == "" {
 		return nil, usageErrorf("--s3-prefix, --s3-endpoint and --s3-region need --s3-bucket")
 	}
@@ -46,7 +52,12 @@ func (f *s3Flags) open(ctx context.Context, c *cli) (*store, error) {
 	if err != nil {
 		return nil, ioError(err)
 	}
-	st, err := s3store.New(ctx, client, f.bucket, append([]s3store.Option{s3store.WithPrefix(f.prefix), s3store.WithLogger(c.logger())}, f.opts...)...)
+	f.client = client
+	opts := append([]s3store.Option{s3store.WithPrefix(f.prefix), s3store.WithLogger(c.logger())}, f.opts...)
+	if readOnly {
+		opts = append(opts, s3store.WithReadOnly())
+	}
+	st, err := s3store.New(ctx, client, f.bucket, opts...)
 	if err != nil {
 		return nil, ioError(fmt.Errorf("open S3 store s3://%s/%s: %w", f.bucket, f.prefix, err))
 	}

@@ -256,38 +256,53 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // TestS3CleanupSigned: `otelaudit cleanup` on a signed S3 store with the
-// writers' key writes signed removal notes, so verify still gives exit 0;
-// the same cleanup without the key leaves removals no note accounts for
-// (exit 1).
+// writers' key writes signed removal notes, so verify still gives exit 0.
+// Without the key it refuses (exit 2, naming --checkpoint-key-file and the
+// key id) and removes nothing: it would leave removals no signed digest
+// accounts for, which verify with the key reports as tampering. A dry run
+// reads only and needs no key.
 func TestS3CleanupSigned(t *testing.T) {
 	client, endpoint, bucket, _ := s3CLI(t)
 	key := bytes.Repeat([]byte{0x6b}, 32)
 	keyFile := filepath.Join(t.TempDir(), "checkpoint.key")
 	require.NoError(t, os.WriteFile(keyFile, []byte("ops1:"+hex.EncodeToString(key)+"\n"), 0o600))
-	for _, tc := range []struct {
-		prefix  string
-		withKey bool
-		code    int
-	}{{"clean-signed/", true, 0}, {"clean-unsigned/", false, 1}} {
-		t.Run(tc.prefix, func(t *testing.T) {
-			st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix(tc.prefix), s3store.WithMaxBatchEntries(40), s3store.WithCheckpointKey("ops1", key))
-			require.NoError(t, err)
-			old := time.Now().UTC().Add(-10 * 24 * time.Hour)
-			for i := range 200 {
-				ts := old.Add(time.Duration(i) * 3 * time.Hour) // 25 days: the older half goes
-				e := &storage.AuditEntry{ID: storage.NewEntryID(), Timestamp: ts, InputHash: strings.Repeat("a", 64), OutputHash: strings.Repeat("b", 64), SafetyPassed: true, LatencyMS: 3}
-				require.NoError(t, st.Write(t.Context(), e))
-			}
-			require.NoError(t, st.Close())
-			s3args := []string{"--s3-bucket", bucket, "--s3-prefix", tc.prefix, "--s3-endpoint", endpoint, "--s3-region", "us-east-1"}
-			cleanup := append([]string{"cleanup", "--retention-days", "5"}, s3args...)
-			if tc.withKey {
-				cleanup = append(cleanup, "--checkpoint-key-file", keyFile)
-			}
-			r := runCLI(t, cleanup...)
-			require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
-			r = runCLI(t, append(append([]string{"verify"}, s3args...), "--checkpoint-key-file", keyFile)...)
-			assert.Equal(t, tc.code, r.code, "%s%s", r.stdout, r.stderr)
-		})
+	const prefix = "clean-signed/"
+	st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix(prefix), s3store.WithMaxBatchEntries(40), s3store.WithCheckpointKey("ops1", key))
+	require.NoError(t, err)
+	old := time.Now().UTC().Add(-10 * 24 * time.Hour)
+	for i := range 200 {
+		ts := old.Add(time.Duration(i) * 3 * time.Hour) // 25 days: the older half goes
+		e := &storage.AuditEntry{ID: storage.NewEntryID(), Timestamp: ts, InputHash: strings.Repeat("a", 64), OutputHash: strings.Repeat("b", 64), SafetyPassed: true, LatencyMS: 3}
+		require.NoError(t, st.Write(t.Context(), e))
 	}
+	require.NoError(t, st.Close())
+	s3args := []string{"--s3-bucket", bucket, "--s3-prefix", prefix, "--s3-endpoint", endpoint, "--s3-region", "us-east-1"}
+	cleanup := append([]string{"cleanup", "--retention-days", "5"}, s3args...)
+	snapshot := func() map[string]string {
+		out := map[string]string{}
+		for _, k := range s3test.Keys(t, client, bucket, prefix) {
+			out[k] = string(s3test.Body(t, client, bucket, k))
+		}
+		return out
+	}
+	before := snapshot()
+
+	r := runCLI(t, cleanup...)
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, "--checkpoint-key-file")
+	assert.Contains(t, r.stderr, `key id "ops1"`)
+	assert.Contains(t, r.stderr, "nothing removed")
+	assert.Equal(t, before, snapshot(), "a refused cleanup writes and removes nothing")
+
+	r = runCLI(t, append(cleanup, "--dry-run")...)
+	require.Equal(t, 0, r.code, "a dry run reads only: %s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "would remove")
+	assert.Equal(t, before, snapshot())
+
+	r = runCLI(t, append(cleanup, "--checkpoint-key-file", keyFile)...)
+	require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Regexp(t, `Removed [1-9]\d* entries`, r.stdout)
+	r = runCLI(t, append(append([]string{"verify"}, s3args...), "--checkpoint-key-file", keyFile)...)
+	assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.NotContains(t, r.stdout+r.stderr, hex.EncodeToString(key))
 }

@@ -51,7 +51,7 @@ func (sf *storeFlags) open(ctx context.Context, c *cli, readOnly bool) (*store, 
 	case sf.dir != "" && s3:
 		return nil, usageErrorf("--dir and --s3-bucket name two stores; give one")
 	case s3:
-		return sf.s3.open(ctx, c)
+		return sf.s3.open(ctx, c, readOnly)
 	}
 	fi, err := os.Stat(sf.dir)
 	if err != nil {

@@ -204,7 +204,7 @@ func verifyS3(ctx context.Context, c *cli, sf *storeFlags, ks []otelaudit.NamedK
 		defer wf.Close()
 		opts = append(opts, s3store.WithVerifyWitness(wf))
 	}
-	st, err := sf.s3.open(ctx, c)
+	st, err := sf.s3.open(ctx, c, true)
 	if err != nil {
 		return err
 	}

@@ -185,7 +185,7 @@ func storeConfig(t *testing.T, store string) (string, func() storage.Backend) {
 		}
 		// The S3 store signs digests with the same key: every object is
 		// listed by a digest.
-		st, err := s3store.New(context.Background(), client, bucket, s3store.WithPrefix("fleet"))
+		st, err := s3store.New(context.Background(), client, bucket, s3store.WithPrefix("fleet"), s3store.WithReadOnly())
 		require.NoError(t, err)
 		defer st.Close()
 		rep, err := st.Verify(context.Background(), s3store.WithVerifyKey("fleet1", key))
@@ -194,7 +194,7 @@ func storeConfig(t *testing.T, store string) (string, func() storage.Backend) {
 	})
 	yaml := fmt.Sprintf("    s3: {bucket: %s, prefix: fleet, endpoint: %q, region: us-east-1}\n    checkpoint_key_file: %s", bucket, srv.Endpoint, keyFile)
 	return yaml, func() storage.Backend {
-		st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("fleet"))
+		st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("fleet"), s3store.WithReadOnly())
 		require.NoError(t, err)
 		return st
 	}

@@ -173,7 +173,7 @@ service:
 
 	unstall()
 	stopBinary(t, cmd, 3*time.Minute)
-	st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("flood"))
+	st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("flood"), s3store.WithReadOnly())
 	require.NoError(t, err)
 	defer st.Close()
 	n, err := st.Count(t.Context())

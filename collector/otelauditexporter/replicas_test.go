@@ -93,7 +93,7 @@ service:
 	}
 	t.Logf("%d spans through %d replicas into S3 in %s", total, replicas, time.Since(begin).Round(time.Millisecond))
 
-	st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("fleet"))
+	st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("fleet"), s3store.WithReadOnly())
 	require.NoError(t, err)
 	defer st.Close()
 	es, err := st.ListEntries(t.Context(), time.Time{}, time.Now().Add(24*time.Hour))

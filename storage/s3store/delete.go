@@ -47,9 +47,10 @@ func conflictBackoff(ctx context.Context, n int) error {
 // (see rewrite): a crash before the next generation is written leaves the
 // entry in place, which Verify reports as an unfinished removal, and
 // deleting again finishes it. Cost: Read's requests plus a put, a list and
-// a put (and the note's put when signing).
+// a put (and the note's put when signing). On a Store opened
+// [WithReadOnly] it fails with an error matching [ErrReadOnly].
 func (s *Store) Delete(ctx context.Context, id string) (bool, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.checkWrite(ctx); err != nil {
 		return false, err
 	}
 	if err := s.flush(ctx); err != nil {
@@ -292,9 +293,10 @@ func (s *Store) deleteKeys(ctx context.Context, rels []string) error {
 // their timestamp (a signing Store names those it deletes in a removal
 // note). Id markers of removed days are cleaned up where their
 // id day is before t's day (stale markers elsewhere cost Read one list
-// entry).
+// entry). On a Store opened [WithReadOnly] it fails with an error
+// matching [ErrReadOnly].
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.checkWrite(ctx); err != nil {
 		return 0, err
 	}
 	if err := s.flush(ctx); err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,6 +60,94 @@ func parseDigestRel(rel string) (writer string, n uint64, ok bool) {
 	return writer, n, true
 }
 
+// SigningKeyID returns the key id the writers of the prefix
+// ([WithPrefix] among opts; other options are ignored) sign their digests
+// with, as the first digest object under prefix/_digests/ says: "" when
+// the prefix holds no digest (its writers do not sign) or that object is
+// not a signed note. It does not check the signature (that is
+// [Store.Verify]'s job): it says which key a writer of the prefix needs
+// (see [ErrCheckpointKeyNeeded]). Cost: one LIST of at most one key and,
+// when there is a digest, a GET of its last KiB. Ids longer than 64 bytes
+// are cut (the bucket is not trusted).
+func SigningKeyID(ctx context.Context, client *s3.Client, bucket string, opts ...Option) (string, error) {
+	if client == nil {
+		return "", errors.New("s3store: nil *s3.Client")
+	}
+	cfg := newConfig(opts)
+	key, err := firstDigest(ctx, client, bucket, cfg.prefix)
+	if err != nil || key == "" {
+		return "", err
+	}
+	return digestKeyID(ctx, client, bucket, key)
+}
+
+// firstDigest returns the key of the first object under prefix/_digests/,
+// "" when there is none, with one LIST of at most one key.
+func firstDigest(ctx context.Context, client *s3.Client, bucket, prefix string) (string, error) {
+	dir := prefix + digestsDir
+	out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
+		Bucket:     aws.String(bucket),
+		Prefix:     aws.String(dir),
+		StartAfter: aws.String(dir), // not a "folder" object named like the prefix
+		MaxKeys:    aws.Int32(1),
+	})
+	if err != nil {
+		return "", classify("list digests", bucket, err)
+	}
+	if len(out.Contents) == 0 {
+		return "", nil
+	}
+	return aws.ToString(out.Contents[0].Key), nil
+}
+
+// digestKeyID returns the key id the digest object key says it is signed
+// with, read from its last KiB (the id and the signature end a note
+// line), capped at 64 bytes; "" when it is not a signed note.
+func digestKeyID(ctx context.Context, client *s3.Client, bucket, key string) (string, error) {
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: aws.String("bytes=-1024")})
+	if err != nil {
+		return "", classify("get digest", bucket, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(out.Body, 1024))
+	if err != nil {
+		return "", classify("get digest", bucket, err)
+	}
+	kid, ok := storage.NoteKeyID(bytes.TrimSuffix(body, []byte("\n")))
+	if !ok {
+		return "", nil
+	}
+	if len(kid) > 64 {
+		kid = kid[:64] + "..."
+	}
+	return kid, nil
+}
+
+// checkKeyGiven returns an error matching ErrCheckpointKeyNeeded when the
+// prefix holds a digest object: its writers sign, and a Store without
+// their key would store objects no digest lists. It costs one LIST (at
+// most one key) and, only when it refuses, the GET that names the key id.
+// A client allowed to write but not to list cannot check: that is logged
+// and the Store opens.
+func checkKeyGiven(ctx context.Context, client *s3.Client, bucket string, cfg config) error {
+	key, err := firstDigest(ctx, client, bucket, cfg.prefix)
+	if errors.Is(err, ErrAccessDenied) {
+		cfg.logger.Warn("s3store: cannot list the prefix to see whether its writers sign digests; opening without a checkpoint key",
+			"bucket", bucket, "prefix", cfg.prefix, "error", err)
+		return nil
+	}
+	if err != nil || key == "" {
+		return err
+	}
+	kid := ""
+	if k, _ := digestKeyID(ctx, client, bucket, key); k != "" {
+		kid = fmt.Sprintf(" with key id %q", k)
+	}
+	return fmt.Errorf("%w: the writers of s3://%s/%s sign digests (objects under %s)%s; "+
+		"open it WithCheckpointKey or WithCheckpointSigner and their key, or WithReadOnly to read it",
+		ErrCheckpointKeyNeeded, bucket, cfg.prefix, digestsDir, kid)
+}
+
 // digestState is a signing Store's digest chain. Its fields are guarded
 // by Store.dmu, which is never held together with Store.mu.
 type digestState struct {
@@ -77,7 +166,7 @@ type digestState struct {
 }
 
 // signing reports whether the Store writes digests.
-func (s *Store) signing() bool { return !s.cfg.signer.IsZero() }
+func (s *Store) signing() bool { return !s.cfg.readOnly && !s.cfg.signer.IsZero() }
 
 // objectDigest describes o for a digest.
 func objectDigest(o *object) storage.ObjectDigest {

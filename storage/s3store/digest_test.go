@@ -305,6 +305,11 @@ func TestDigestKeys(t *testing.T) {
 // rewrite by a Store without the key) is caught.
 func TestDigestRemovals(t *testing.T) {
 	sb := newSignedBucket(t, "r/")
+	// A Store that does not sign, opened before the prefix's writers
+	// signed anything (later, New refuses it: ErrCheckpointKeyNeeded).
+	unsigned, err := s3store.New(t.Context(), sb.client, sb.bucket, s3store.WithPrefix(sb.prefix))
+	require.NoError(t, err)
+	defer unsigned.Close()
 	a, b := sb.store(), sb.store()
 	base := time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)
 	var ids []string
@@ -328,9 +333,6 @@ func TestDigestRemovals(t *testing.T) {
 	assert.Equal(t, int64(600-360-1), rep.Chained)
 
 	// The same Delete by a Store that does not sign: caught.
-	unsigned, err := s3store.New(t.Context(), sb.client, sb.bucket, s3store.WithPrefix(sb.prefix))
-	require.NoError(t, err)
-	defer unsigned.Close()
 	ok, err := unsigned.Delete(t.Context(), ids[500])
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -407,7 +409,7 @@ func TestDigestsWriterStartsWhileVerifying(t *testing.T) {
 	}}
 	client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(srv.access, srv.secret, ""), HTTPClient: &http.Client{Transport: rt}})
-	v, err := s3store.New(t.Context(), client, sb.bucket, s3store.WithPrefix(sb.prefix))
+	v, err := s3store.New(t.Context(), client, sb.bucket, s3store.WithPrefix(sb.prefix), s3store.WithReadOnly())
 	require.NoError(t, err)
 	defer v.Close()
 	rep, err := v.Verify(t.Context(), s3store.WithVerifyKey("k1", testCheckpointKey))

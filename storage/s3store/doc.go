@@ -111,7 +111,9 @@
 //     plus one marker PUT per day of their ids (2 in the common case).
 //   - A signing Store's session: one HEAD of the legacy note; the first on
 //     a prefix also lists the days and PUTs the note (a GET per
-//     reference-layout object, if there are any).
+//     reference-layout object, if there are any). A Store without a key
+//     pays one LIST (at most one key) at New to see that the prefix's
+//     writers do not sign; one opened [WithReadOnly] pays neither.
 //   - Read by UUIDv7 id: 3 (list the markers of the id's day, list the
 //     batch's generations, get the batch), plus one get per other batch
 //     whose id range covers the id. Other ids: 1 list of the "other"
@@ -160,7 +162,11 @@
 //     generation, which the next digest then lists as stored), or the day
 //     retention removes (written before the day is deleted). Without a
 //     key no digest is written; the Store keeps no key of its own in the
-//     bucket.
+//     bucket. A Store opened for writing without a key on a prefix that
+//     holds digests is refused ([ErrCheckpointKeyNeeded]): the objects it
+//     stored would be listed by no digest, and Verify with the writers'
+//     key would report them as tampering. Give it their key, or open it
+//     [WithReadOnly] to read.
 //
 //   - [Store.Verify] given the key checks, besides every chain link: the
 //     signatures, numbering and chain of every writer's digests; that

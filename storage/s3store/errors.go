@@ -35,6 +35,20 @@ var ErrObjectTooLarge = errors.New("s3store: object larger than any the store wr
 // uploads them; without one they are lost, and the error says how many.
 var ErrUndelivered = errors.New("s3store: accepted entries not uploaded")
 
+// ErrReadOnly is matched (errors.Is) by the error Write, WriteBatch,
+// Delete or DeleteBefore returns on a Store opened [WithReadOnly].
+var ErrReadOnly = errors.New("s3store: store is opened read-only")
+
+// ErrCheckpointKeyNeeded is matched (errors.Is) by the error of [New] when
+// the Store is opened for writing without a checkpoint key
+// ([WithCheckpointKey], [WithCheckpointSigner]) on a prefix whose writers
+// sign digests (objects under prefix/_digests/): it would store batch
+// objects no signed digest lists, and [Store.Verify] with the writers' key
+// would report them as tampering. The error names the key id when the
+// first digest object says it; New writes nothing. Open the Store with the
+// writers' key, or [WithReadOnly] to read it.
+var ErrCheckpointKeyNeeded = errors.New("s3store: the prefix is signed with a checkpoint key that was not given")
+
 // httpStatus returns the HTTP status of an SDK error, or 0.
 func httpStatus(err error) int {
 	var re *smithyhttp.ResponseError

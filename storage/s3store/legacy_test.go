@@ -320,7 +320,7 @@ func TestObjectOverLimitNotRead(t *testing.T) {
 	sb.write([]*s3store.Store{a}, time.Date(2025, 6, 1, 6, 0, 0, 0, time.UTC), 20)
 	require.NoError(t, a.Close())
 
-	limited, err := s3store.New(t.Context(), sb.client, sb.bucket, s3store.WithPrefix(sb.prefix), s3store.WithMaxObjectBytes(1<<20))
+	limited, err := s3store.New(t.Context(), sb.client, sb.bucket, s3store.WithPrefix(sb.prefix), s3store.WithMaxObjectBytes(1<<20), s3store.WithReadOnly())
 	require.NoError(t, err)
 	defer limited.Close()
 	es, err := limited.ListEntries(t.Context(), time.Time{}, time.Now())

@@ -89,7 +89,7 @@ func TestObjectLock(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 30, c)
 	require.NoError(t, st.Close())
-	v, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("l/"))
+	v, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("l/"), s3store.WithReadOnly())
 	require.NoError(t, err)
 	defer v.Close()
 	rep, err := v.Verify(t.Context(), s3store.WithVerifyKey("k1", testCheckpointKey))

@@ -84,6 +84,7 @@ type config struct {
 	lockMode          types.ObjectLockMode // "" without Object Lock
 	lockPeriod        time.Duration
 	lockErr           error
+	readOnly          bool
 }
 
 func newConfig(opts []Option) config {
@@ -232,6 +233,19 @@ func WithMaxRetryBackoff(d time.Duration) Option {
 // keeps unsent entries in memory only.
 func WithSpoolDir(dir string) Option {
 	return optionFunc(func(c *config) { c.spoolDir = dir })
+}
+
+// WithReadOnly opens the Store for reading only: Read, ListEntries,
+// Entries, Count, Stats and [Store.Verify] work as without it; Write,
+// WriteBatch, Delete and DeleteBefore return an error matching
+// [ErrReadOnly], and Flush and Close have nothing to upload. [New] makes
+// no request that writes, takes no spool directory ([WithSpoolDir] is
+// ignored) and does not check for a checkpoint key, so a prefix whose
+// writers sign digests can be read without their key (see
+// [ErrCheckpointKeyNeeded]). A checkpoint key given with it signs nothing.
+// Default: the Store reads and writes.
+func WithReadOnly() Option {
+	return optionFunc(func(c *config) { c.readOnly = true })
 }
 
 // WithLogger sets where the Store reports background events (retries,

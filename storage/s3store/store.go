@@ -85,6 +85,12 @@ var (
 // [WithSpoolDir] it then takes the spool directory and schedules the upload
 // of whatever an earlier Store left there. A nil client or an empty bucket
 // name is an error.
+//
+// Opened for writing without a checkpoint key, it lists prefix/_digests/
+// (one LIST, at most one key): if the prefix's writers sign digests, New
+// fails with an error matching [ErrCheckpointKeyNeeded] and writes
+// nothing. A signing Store and one opened [WithReadOnly] make no such
+// request.
 func New(ctx context.Context, client *s3.Client, bucket string, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("s3store: nil *s3.Client")
@@ -105,6 +111,11 @@ func New(ctx context.Context, client *s3.Client, bucket string, opts ...Option) 
 		}
 		return nil, classify("check bucket", bucket, err)
 	}
+	if !cfg.readOnly && cfg.signer.IsZero() {
+		if err := checkKeyGiven(ctx, client, bucket, cfg); err != nil {
+			return nil, err
+		}
+	}
 	var w [8]byte
 	if _, err := crand.Read(w[:]); err != nil {
 		return nil, fmt.Errorf("s3store: writer id: %w", err)
@@ -121,6 +132,11 @@ func New(ctx context.Context, client *s3.Client, bucket string, opts ...Option) 
 	s.chain = storage.NewChainer(s.writer)
 	s.cond = sync.NewCond(&s.mu)
 	s.bgCtx, s.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
+	if cfg.readOnly {
+		// Nothing to upload: no spool, no workers, no digests (signing()
+		// is false).
+		return s, nil
+	}
 	if cfg.spoolDir != "" {
 		sp, recovered, err := openSpool(cfg.spoolDir, cfg.logger)
 		if err != nil {
@@ -210,13 +226,14 @@ func encode(e *storage.AuditEntry) (encoded, error) {
 // it is stored or Close gives up (see [ErrUndelivered]).
 //
 // Write fails without accepting e when e is invalid (errors match
-// [storage.ErrInvalidEntry]), ctx is done, the Store is closed, the last
-// upload failed with a permanent error (access denied, missing bucket; the
-// error matches it), or the spool file cannot be written. When more than
-// the pending limit ([WithMaxPendingBytes]) waits for upload, Write blocks
-// until there is room or ctx ends.
+// [storage.ErrInvalidEntry]), ctx is done, the Store is closed or opened
+// [WithReadOnly] (errors match [ErrReadOnly]), the last upload failed with
+// a permanent error (access denied, missing bucket; the error matches it),
+// or the spool file cannot be written. When more than the pending limit
+// ([WithMaxPendingBytes]) waits for upload, Write blocks until there is
+// room or ctx ends.
 func (s *Store) Write(ctx context.Context, e *storage.AuditEntry) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.checkWrite(ctx); err != nil {
 		return err
 	}
 	enc, err := encode(e)
@@ -229,7 +246,7 @@ func (s *Store) Write(ctx context.Context, e *storage.AuditEntry) error {
 // WriteBatch accepts every entry of es, as Write does. Entries are checked
 // first: if any is invalid none is accepted. An empty es is a no-op.
 func (s *Store) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.checkWrite(ctx); err != nil {
 		return err
 	}
 	if len(es) == 0 {
@@ -252,6 +269,18 @@ func (s *Store) check(ctx context.Context) error {
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("s3store: %w", err)
+	}
+	return nil
+}
+
+// checkWrite is check for the methods that change the store: on a Store
+// opened WithReadOnly they fail with ErrReadOnly.
+func (s *Store) checkWrite(ctx context.Context) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if s.cfg.readOnly {
+		return ErrReadOnly
 	}
 	return nil
 }
