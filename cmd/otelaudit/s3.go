@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/otelaudit/otelaudit-go/internal/s3client"
@@ -61,5 +62,12 @@ func (f *s3Flags) open(ctx context.Context, c *cli, readOnly bool) (*store, erro
 	if err != nil {
 		return nil, ioError(fmt.Errorf("open S3 store s3://%s/%s: %w", f.bucket, f.prefix, err))
 	}
-	return &store{Backend: st, name: "s3://" + f.bucket + "/" + st.Prefix()}, nil
+	out := &store{Backend: st, name: "s3://" + f.bucket + "/" + st.Prefix()}
+	if readOnly {
+		// A mistyped --s3-prefix reads as an empty store: one listing of
+		// a single key tells (a listing that fails says nothing).
+		l, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(f.bucket), Prefix: aws.String(st.Prefix()), MaxKeys: aws.Int32(1)})
+		out.noStore = err == nil && len(l.Contents) == 0
+	}
+	return out, nil
 }

@@ -159,3 +159,37 @@ func TestS3Store(t *testing.T) {
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "give one")
 }
+
+// TestS3ReadingAnEmptyPrefixWarns: query, count and stats of an S3 prefix
+// with no object (a mistyped --s3-prefix) still answer 0 but say on
+// stderr that no store is there, and show says so with its not-found; a
+// prefix that holds a store, even with no entry in range, gets no such
+// warning.
+func TestS3ReadingAnEmptyPrefixWarns(t *testing.T) {
+	client, endpoint, bucket, _ := s3CLI(t)
+	st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("real/"))
+	require.NoError(t, err)
+	e := chainEntry(0)
+	require.NoError(t, st.Write(t.Context(), e))
+	require.NoError(t, st.Close())
+	args := func(prefix string, more ...string) []string {
+		return append(more, "--s3-bucket", bucket, "--s3-prefix", prefix, "--s3-endpoint", endpoint, "--s3-region", "us-east-1")
+	}
+	for _, cmd := range []string{"query", "count", "stats"} {
+		r := runCLI(t, args("rael/", cmd)...)
+		assert.Equal(t, 0, r.code, "%s: %s", cmd, r.stderr)
+		assert.Contains(t, r.stderr, "otelaudit "+cmd+": warning: s3://"+bucket+"/rael/ holds no audit store (no object under the prefix)", cmd)
+		r = runCLI(t, args("real/", cmd, "--from", "2000-01-01", "--to", "2000-01-02")...)
+		if cmd == "count" {
+			r = runCLI(t, args("real/", cmd)...)
+			assert.Equal(t, "1\n", r.stdout)
+		}
+		assert.Equal(t, 0, r.code, "%s: %s", cmd, r.stderr)
+		assert.NotContains(t, r.stderr, "holds no audit store", cmd)
+	}
+	r := runCLI(t, args("rael/", "show", e.ID)...)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "it holds no audit store (no object under the prefix)")
+	keys := s3test.Keys(t, client, bucket, "rael/")
+	assert.Empty(t, keys, "reading created nothing")
+}

@@ -93,7 +93,7 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 	e, err := st.Read(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		if st.noStore {
-			return fmt.Errorf("no entry with id %q in %s: it holds no audit store (no audit_*.jsonl or checkpoints.jsonl); is it the directory the store writes to?", sanitize(id), st.name)
+			return fmt.Errorf("no entry with id %q in %s: it holds no audit store %s", sanitize(id), st.name, st.noStoreHint())
 		}
 		return fmt.Errorf("no entry with id %q in %s", sanitize(id), st.name)
 	}

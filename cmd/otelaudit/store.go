@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -34,8 +35,9 @@ func addStoreFlags(fs *flag.FlagSet, withS3 bool) *storeFlags {
 type store struct {
 	storage.Backend
 	name string
-	// noStore: a directory with neither data files nor checkpoints.jsonl
-	// (most likely a wrong --dir), found when it was opened read-only.
+	// noStore: a directory with neither data files nor checkpoints.jsonl,
+	// or an S3 prefix without objects (most likely a wrong --dir or
+	// --s3-prefix), found when it was opened read-only.
 	noStore bool
 }
 
@@ -155,6 +157,15 @@ func parseTimeFlag(flagName, v string, now time.Time, endOfDay bool) (time.Time,
 	return t, nil
 }
 
+// noStoreHint says why st holds no store and what to check, for
+// messages about a store found empty (noStore).
+func (st *store) noStoreHint() string {
+	if strings.HasPrefix(st.name, "s3://") {
+		return "(no object under the prefix); are --s3-bucket and --s3-prefix the ones the store writes to?"
+	}
+	return "(no audit_*.jsonl or checkpoints.jsonl); is it the directory the store writes to?"
+}
+
 // warnSkipped prints a warning on stderr when reads skipped lines that
 // are not valid entries (the backend logged where; content is never
 // shown), or when the directory read holds no store at all, so that an
@@ -162,7 +173,7 @@ func parseTimeFlag(flagName, v string, now time.Time, endOfDay bool) (time.Time,
 // Neither changes the exit code: the valid entries were all read.
 func (st *store) warnSkipped(c *cli, cmd string) {
 	if st.noStore {
-		fmt.Fprintf(c.stderr, "otelaudit %s: warning: %s holds no audit store (no audit_*.jsonl or checkpoints.jsonl); is it the directory the store writes to?\n", cmd, st.name)
+		fmt.Fprintf(c.stderr, "otelaudit %s: warning: %s holds no audit store %s\n", cmd, st.name, st.noStoreHint())
 	}
 	sr, ok := st.Backend.(storage.StatsReporter)
 	if !ok {
