@@ -303,6 +303,16 @@ func (e *Exporter) writeDurable(ctx context.Context, es []*storage.AuditEntry, d
 				e.recovered()
 				return nil, nil
 			}
+			if errors.Is(err, storage.ErrInvalidEntry) {
+				// One entry the backend refuses (longer than its line
+				// limit, ...) fails the whole batch, at every attempt:
+				// write the entries one by one and drop the refused ones,
+				// counted and reported, so they hold back no other entry.
+				if es, err = e.writeEach(ctx, es); err == nil {
+					e.recovered()
+					return nil, nil
+				}
+			}
 		}
 		// Report the start of an outage once, not every failed attempt.
 		if e.failing.CompareAndSwap(false, true) {
@@ -340,6 +350,28 @@ func (e *Exporter) write(ctx context.Context, es []*storage.AuditEntry) error {
 	}
 	e.written.Add(int64(len(es)))
 	return nil
+}
+
+// writeEach writes the entries of es one at a time, after their batch was
+// refused as invalid. An entry the backend refuses as invalid is dropped,
+// counted as invalid and reported by its span's ids (never its content);
+// it returns the entries not written for another reason, with the last
+// such error.
+func (e *Exporter) writeEach(ctx context.Context, es []*storage.AuditEntry) ([]*storage.AuditEntry, error) {
+	var rest []*storage.AuditEntry
+	var last error
+	for _, en := range es {
+		err := e.write(ctx, []*storage.AuditEntry{en})
+		switch {
+		case err == nil:
+		case errors.Is(err, storage.ErrInvalidEntry):
+			e.invalid.Add(1)
+			otel.Handle(fmt.Errorf("exporter: span %s/%s cannot become an audit entry, dropped: %w", en.TraceID, en.SpanID, err))
+		default:
+			rest, last = append(rest, en), err
+		}
+	}
+	return rest, last
 }
 
 // missing returns the entries of es that the backend does not hold. Any

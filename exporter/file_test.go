@@ -74,3 +74,39 @@ func TestFileStoreHalfWrittenBatches(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, rep.OK())
 }
+
+// TestOversizedEntryDropped: an entry longer than the file store's line
+// limit fails its whole batch at every attempt. It is dropped, counted as
+// invalid, and the other entries of its batch are written; before, the
+// batch was retried until Shutdown gave up and every entry of it was lost.
+func TestOversizedEntryDropped(t *testing.T) {
+	fs, err := filestore.New(t.TempDir())
+	require.NoError(t, err)
+	defer fs.Close()
+	logger, err := otelaudit.NewLogger(fs, otelaudit.WithStoreContent(true))
+	require.NoError(t, err)
+	tp, exp, err := exporter.NewTracerProvider(logger,
+		exporter.WithExporterOptions(exporter.WithRetryBackoff(time.Millisecond, 5*time.Millisecond)),
+		exporter.WithProcessorOptions(exporter.WithMaxBatchSize(16)))
+	require.NoError(t, err)
+	for i := range 6 {
+		content := fmt.Sprintf("question %d", i)
+		if i == 3 {
+			content = string(make([]byte, storage.DefaultMaxLineSize)) // NULs: escaped, far longer still
+		}
+		_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Model: "m", Input: []otelaudit.Message{{Content: content}}},
+			otelaudit.WithTracerProvider(tp))
+		call.End()
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, tp.Shutdown(ctx))
+	assert.Equal(t, int64(5), exp.Stats().Written)
+	assert.Equal(t, int64(1), exp.Stats().Invalid)
+	n := 0
+	for _, err := range fs.Entries(t.Context(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour)) {
+		require.NoError(t, err)
+		n++
+	}
+	assert.Equal(t, 5, n)
+}

@@ -1,0 +1,244 @@
+package otelauditexporter_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+
+	"github.com/otelaudit/otelaudit-go/collector/internal/coltest"
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
+)
+
+// hostileCollector starts a Collector whose otelaudit exporter writes into
+// a file store (content mode content, extra exporter settings extra) and
+// whose own logs go to a file; it returns the OTLP/HTTP base URL, the
+// store directory, the log file and the Collector.
+func hostileCollector(t *testing.T, content, extra string) (base, dir, logFile string, col *coltest.Collector) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "audit")
+	logFile = filepath.Join(t.TempDir(), "collector.log")
+	port := coltest.FreePort(t)
+	col = coltest.Start(t, fmt.Sprintf(`
+receivers:
+  otlp:
+    protocols:
+      http: {endpoint: "127.0.0.1:%d"}
+exporters:
+  otelaudit:
+    directory: %s
+    content: %s
+%s
+service:
+  telemetry:
+    logs: {level: debug, output_paths: [%s], error_output_paths: [%s]}
+    metrics: {level: none}
+  pipelines:
+    traces/audit: {receivers: [otlp], exporters: [otelaudit]}
+`, port, dir, content, extra, logFile, logFile))
+	return fmt.Sprintf("http://127.0.0.1:%d", port), dir, logFile, col
+}
+
+// postTraces posts td as OTLP/HTTP protobuf (which carries any bytes,
+// invalid UTF-8 too) and returns the status code and body.
+func postTraces(t *testing.T, base string, td ptrace.Traces) (int, string) {
+	t.Helper()
+	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	require.NoError(t, err)
+	res, err := http.Post(base+"/v1/traces", "application/x-protobuf", bytes.NewReader(body))
+	require.NoError(t, err)
+	defer res.Body.Close()
+	msg, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(msg)
+}
+
+// genAISpan appends a chat span with random ids to ss.
+func genAISpan(ss ptrace.ScopeSpans) ptrace.Span {
+	s := ss.Spans().AppendEmpty()
+	var tid pcommon.TraceID
+	var sid pcommon.SpanID
+	_, _ = rand.Read(tid[:])
+	_, _ = rand.Read(sid[:])
+	s.SetTraceID(tid)
+	s.SetSpanID(sid)
+	s.SetName("chat")
+	start := time.Now().Add(-time.Second)
+	s.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+	s.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Second)))
+	s.Attributes().PutStr("gen_ai.operation.name", "chat")
+	s.Attributes().PutStr("gen_ai.provider.name", "openai")
+	return s
+}
+
+func readLog(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// TestHostileOversizedEntry: a span whose content (plaintext) is larger
+// than the store's line limit cannot become an entry. It must not hold
+// back the other spans of its batch, nor be retried forever: the other
+// spans are entries, the oversized one is counted and logged without its
+// content.
+func TestHostileOversizedEntry(t *testing.T) {
+	base, dir, logFile, col := hostileCollector(t, "plaintext", `    timeout: 5s
+    join_wait: 1s
+    retry_on_failure: {enabled: true, max_elapsed_time: 0}`)
+	td := ptrace.NewTraces()
+	ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+	var ok []string
+	for range 3 {
+		s := genAISpan(ss)
+		s.Attributes().PutStr("gen_ai.input.messages", marker+" small")
+		ok = append(ok, s.SpanID().String())
+	}
+	huge := genAISpan(ss)
+	huge.Attributes().PutStr("gen_ai.input.messages", marker+strings.Repeat("x", 9<<20))
+
+	done := make(chan int, 1)
+	go func() { code, _ := postTraces(t, base, td); done <- code }()
+	select {
+	case code := <-done:
+		assert.Equal(t, http.StatusOK, code)
+	case <-time.After(60 * time.Second):
+		t.Error("the push of a batch with one oversized span did not return within 60s")
+	}
+	require.NoError(t, col.Stop())
+
+	st, err := filestore.New(dir, filestore.WithReadOnly())
+	require.NoError(t, err)
+	got := readAll(t, st)
+	var spans []string
+	for _, e := range got {
+		spans = append(spans, e.SpanID)
+	}
+	assert.ElementsMatch(t, ok, spans, "the batch's other spans are entries")
+	logs := readLog(t, logFile)
+	assert.Contains(t, logs, huge.SpanID().String(), "the oversized span is logged by id")
+	assert.NotContains(t, logs, marker, "content in the Collector's log")
+}
+
+// hostileCase is one GenAI span an OTLP sender may send, set up by edit.
+type hostileCase struct {
+	name string
+	edit func(s ptrace.Span)
+}
+
+func nested(depth int, leaf string) string {
+	return strings.Repeat("[", depth) + jsonString(leaf) + strings.Repeat("]", depth)
+}
+
+var hostileCases = []hostileCase{
+	{"input int", func(s ptrace.Span) { s.Attributes().PutInt("gen_ai.input.messages", 42) }},
+	{"input array", func(s ptrace.Span) {
+		sl := s.Attributes().PutEmptySlice("gen_ai.input.messages")
+		sl.AppendEmpty().SetStr(marker + " a")
+		sl.AppendEmpty().SetInt(3)
+	}},
+	{"input map", func(s ptrace.Span) {
+		s.Attributes().PutEmptyMap("gen_ai.input.messages").PutStr("content", marker+" m")
+	}},
+	{"input not json", func(s ptrace.Span) { s.Attributes().PutStr("gen_ai.input.messages", marker+" plain {[") }},
+	{"input deeply nested json", func(s ptrace.Span) {
+		s.Attributes().PutStr("gen_ai.input.messages", nested(200000, marker))
+	}},
+	{"input invalid utf8", func(s ptrace.Span) {
+		s.Attributes().PutStr("gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"`+marker+"\xff\xfe"+`"}]}]`)
+	}},
+	{"output bytes", func(s ptrace.Span) {
+		s.Attributes().PutEmptyBytes("gen_ai.output.messages").FromRaw([]byte(marker + "\x00\xff"))
+	}},
+	{"model invalid utf8", func(s ptrace.Span) { s.Attributes().PutStr("gen_ai.request.model", "m\xff") }},
+	{"model int", func(s ptrace.Span) { s.Attributes().PutInt("gen_ai.request.model", 4) }},
+	{"metadata invalid utf8", func(s ptrace.Span) { s.Attributes().PutStr("audit.metadata.user", marker+"\xff") }},
+	{"metadata key invalid utf8", func(s ptrace.Span) { s.Attributes().PutStr("audit.metadata.\xff", marker) }},
+	{"metadata NaN", func(s ptrace.Span) { s.Attributes().PutDouble("audit.metadata.score", math.NaN()) }},
+	{"metadata nested", func(s ptrace.Span) {
+		m := s.Attributes().PutEmptyMap("audit.metadata.deep")
+		for range 25 {
+			m = m.PutEmptyMap("x")
+		}
+		m.PutStr("leaf", marker)
+	}},
+	{"tokens string", func(s ptrace.Span) { s.Attributes().PutStr("gen_ai.usage.input_tokens", "abc") }},
+	{"tokens double", func(s ptrace.Span) { s.Attributes().PutDouble("gen_ai.usage.output_tokens", 1.5) }},
+	{"tokens negative", func(s ptrace.Span) { s.Attributes().PutInt("gen_ai.usage.input_tokens", -5) }},
+	{"operation int", func(s ptrace.Span) { s.Attributes().PutInt("gen_ai.operation.name", 7) }},
+	{"operation empty", func(s ptrace.Span) { s.Attributes().PutStr("gen_ai.operation.name", "") }},
+	{"entry id empty", func(s ptrace.Span) { s.Attributes().PutStr("audit.entry_id", "") }},
+	{"entry id path", func(s ptrace.Span) { s.Attributes().PutStr("audit.entry_id", "../../etc/passwd") }},
+	{"entry id long", func(s ptrace.Span) { s.Attributes().PutStr("audit.entry_id", strings.Repeat("a", 100000)) }},
+	{"entry id invalid utf8", func(s ptrace.Span) { s.Attributes().PutStr("audit.entry_id", "id\xff") }},
+	{"entry id int", func(s ptrace.Span) { s.Attributes().PutInt("audit.entry_id", 1) }},
+	{"zero times", func(s ptrace.Span) { s.SetStartTimestamp(0); s.SetEndTimestamp(0) }},
+	{"end before start", func(s ptrace.Span) { s.SetEndTimestamp(s.StartTimestamp() - 1e9) }},
+	{"max times", func(s ptrace.Span) { s.SetStartTimestamp(math.MaxUint64); s.SetEndTimestamp(math.MaxUint64) }},
+	{"zero span id", func(s ptrace.Span) { s.SetSpanID(pcommon.SpanID{}) }},
+	{"zero trace id", func(s ptrace.Span) { s.SetTraceID(pcommon.TraceID{}) }},
+	{"safety string", func(s ptrace.Span) { s.Attributes().PutStr("audit.safety_passed", "\xff") }},
+	{"alerts mixed", func(s ptrace.Span) {
+		sl := s.Attributes().PutEmptySlice("audit.alerts")
+		sl.AppendEmpty().SetStr("a\xff")
+		sl.AppendEmpty().SetEmptyMap().PutStr("k", marker)
+	}},
+}
+
+// TestHostileSpans sends GenAI spans with attributes of wrong types,
+// invalid UTF-8, deep nesting and odd ids and times, one request per
+// content mode: no panic, and each span is one entry or is named (by its
+// span id) in the Collector's log with the reason; the log holds no
+// content.
+func TestHostileSpans(t *testing.T) {
+	for _, content := range []string{"hash", "plaintext"} {
+		t.Run(content, func(t *testing.T) {
+			base, dir, logFile, col := hostileCollector(t, content, "    timeout: 10s\n    join_wait: 1s")
+			td := ptrace.NewTraces()
+			ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+			ids := map[string]string{}
+			for _, c := range hostileCases {
+				s := genAISpan(ss)
+				c.edit(s)
+				sid := s.SpanID()
+				ids[c.name] = hex.EncodeToString(sid[:]) // String() is "" for the zero id
+			}
+			code, msg := postTraces(t, base, td)
+			require.Equal(t, http.StatusOK, code, msg)
+			require.NoError(t, col.Stop())
+
+			st, err := filestore.New(dir, filestore.WithReadOnly())
+			require.NoError(t, err)
+			defer st.Close()
+			es, err := st.ListEntries(t.Context(), time.Time{}, time.Unix(1<<40, 0))
+			require.NoError(t, err)
+			bySpan := map[string]int{}
+			for _, e := range es {
+				bySpan[e.SpanID]++
+			}
+			logs := readLog(t, logFile)
+			for _, c := range hostileCases {
+				id := ids[c.name]
+				n := bySpan[id]
+				logged := strings.Contains(logs, id)
+				t.Logf("%-26s entries=%d logged=%v", c.name, n, logged)
+				assert.True(t, n == 1 || (n == 0 && logged), "%s: %d entries, logged %v", c.name, n, logged)
+			}
+			assert.NotContains(t, logs, marker, "content in the Collector's log")
+		})
+	}
+}
