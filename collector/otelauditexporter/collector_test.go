@@ -380,3 +380,60 @@ func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// TestCollectorEvaluations: the evaluations a Go service records on its
+// calls (gen_ai.evaluation.result span events) reach the entry from OTLP
+// as from the SDK exporter: metadata["gen_ai.evaluation.results"] and the
+// evaluation alerts, with the Collector exporter in a logs pipeline too
+// (the calls without content on the span go through the join).
+func TestCollectorEvaluations(t *testing.T) {
+	dir := t.TempDir() + "/audit"
+	grpcPort := coltest.FreePort(t)
+	col := coltest.Start(t, fmt.Sprintf(`
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:%d"}
+exporters:
+  otelaudit:
+    directory: %s
+    content: plaintext
+    join_wait: 200ms
+service:
+  telemetry:
+    logs: {level: warn}
+    metrics: {level: none}
+  pipelines:
+    traces/audit: {receivers: [otlp], exporters: [otelaudit]}
+    logs/audit: {receivers: [otlp], exporters: [otelaudit]}
+`, grpcPort, dir))
+	exp, err := otlptracegrpc.New(t.Context(), otlptracegrpc.WithEndpoint(fmt.Sprintf("127.0.0.1:%d", grpcPort)), otlptracegrpc.WithInsecure())
+	require.NoError(t, err)
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithSpanProcessor(rec))
+	score := 0.25
+	for i := range 10 {
+		_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "openai", Model: "m", Input: []otelaudit.Message{{Content: fmt.Sprintf("q%d", i)}}},
+			otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(i%2 == 0))
+		call.SetOutput(otelaudit.Message{Content: "a"})
+		call.RecordEvaluation(otelaudit.Evaluation{Name: "toxicity", Label: "pass"})
+		call.RecordEvaluation(otelaudit.Evaluation{Name: "groundedness", Score: &score})
+		call.End()
+	}
+	require.NoError(t, tp.Shutdown(t.Context()))
+	require.NoError(t, col.Stop())
+
+	st, err := filestore.New(dir, filestore.WithReadOnly())
+	require.NoError(t, err)
+	got := readAll(t, st)
+	want := referenceEntries(t, "plaintext", rec.Ended())
+	require.Len(t, got, 10)
+	for id, w := range want {
+		g := got[id]
+		require.NotNil(t, g, "entry %s", id)
+		require.NotNil(t, w.Metadata["gen_ai.evaluation.results"], "the SDK exporter's entry has the evaluations")
+		assert.Equal(t, w.Metadata["gen_ai.evaluation.results"], g.Metadata["gen_ai.evaluation.results"])
+		assert.Equal(t, w.Alerts, g.Alerts)
+		assert.Equal(t, []string{"evaluation:toxicity=pass", "evaluation:groundedness=0.25"}, g.Alerts)
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/collector/internal/genaievent"
 	"github.com/otelaudit/otelaudit-go/internal/genaijoin"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
 // spanViews returns a view of every GenAI span in td. Other spans are
@@ -47,8 +49,9 @@ func isGenAI(m pcommon.Map) bool {
 
 // newSpanView adapts a pdata span to the view the conversion reads (an
 // exporter.SpanView), so that OTLP spans go through the SDK exporter's
-// conversion. Only the span's own attributes matter to the conversion
-// (resource and scope attributes do not, as in the SDK exporter).
+// conversion. The conversion reads the span's own attributes and its
+// evaluation events (resource and scope attributes do not matter, as in
+// the SDK exporter); other events are not converted.
 func newSpanView(s ptrace.Span) *genaijoin.View {
 	return &genaijoin.View{
 		SC: trace.NewSpanContext(trace.SpanContextConfig{
@@ -56,10 +59,25 @@ func newSpanView(s ptrace.Span) *genaijoin.View {
 			SpanID:     trace.SpanID(s.SpanID()),
 			TraceFlags: trace.TraceFlags(byte(s.Flags())),
 		}),
-		Start: s.StartTimestamp().AsTime(),
-		End:   s.EndTimestamp().AsTime(),
-		Attrs: attributes(s.Attributes()),
+		Start:      s.StartTimestamp().AsTime(),
+		End:        s.EndTimestamp().AsTime(),
+		Attrs:      attributes(s.Attributes()),
+		SpanEvents: evaluationEvents(s.Events()),
 	}
+}
+
+// evaluationEvents converts the gen_ai.evaluation.result events of a span,
+// which the conversion turns into metadata and alerts; nil when it has none.
+func evaluationEvents(evs ptrace.SpanEventSlice) []sdktrace.Event {
+	var out []sdktrace.Event
+	for i := 0; i < evs.Len(); i++ {
+		ev := evs.At(i)
+		if ev.Name() != otelaudit.EvaluationEventName {
+			continue
+		}
+		out = append(out, sdktrace.Event{Name: ev.Name(), Time: ev.Timestamp().AsTime(), Attributes: attributes(ev.Attributes())})
+	}
+	return out
 }
 
 // events returns the GenAI content events of ld (genaijoin.IsContentEvent)

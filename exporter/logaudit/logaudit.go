@@ -140,7 +140,7 @@ func (a *Auditor) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan
 			continue
 		}
 		views = append(views, &genaijoin.View{SC: s.SpanContext(), Start: s.StartTime(), End: s.EndTime(),
-			Attrs: append([]attribute.KeyValue(nil), attrs...)})
+			Attrs: append([]attribute.KeyValue(nil), attrs...), SpanEvents: s.Events()})
 	}
 	if len(views) == 0 {
 		return nil

@@ -191,3 +191,30 @@ func TestSpanAloneAndEventsAlone(t *testing.T) {
 	require.NoError(t, lp.Shutdown(ctx))
 	assert.ErrorIs(t, a.ExportSpans(ctx, nil), logaudit.ErrShutdown)
 }
+
+// TestEvaluationsKept: the evaluations recorded on a call (its
+// gen_ai.evaluation.result span events) reach its entry as they do through
+// exporter.New, whether the span is written at once (content on it) or
+// after the join's window.
+func TestEvaluationsKept(t *testing.T) {
+	ctx := context.Background()
+	mem, e := newExporter(t)
+	a, err := logaudit.New(e, logaudit.WithJoinWait(50*time.Millisecond))
+	require.NoError(t, err)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(a))
+	for _, onSpan := range []bool{true, false} {
+		_, call := otelaudit.StartCall(ctx, otelaudit.Request{Model: "m", Input: []otelaudit.Message{{Content: "q"}}},
+			otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(onSpan))
+		call.RecordEvaluation(otelaudit.Evaluation{Name: "toxicity", Label: "pass"})
+		call.End()
+	}
+	require.NoError(t, a.ForceFlush(ctx))
+	require.NoError(t, tp.Shutdown(ctx))
+	es, err := mem.ListEntries(ctx, time.Time{}, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.Len(t, es, 2)
+	for _, en := range es {
+		assert.Equal(t, []any{map[string]any{"name": "toxicity", "label": "pass"}}, en.Metadata["gen_ai.evaluation.results"])
+		assert.Equal(t, []string{"evaluation:toxicity=pass"}, en.Alerts)
+	}
+}

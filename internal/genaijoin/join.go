@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
@@ -643,12 +644,14 @@ func IsContentEvent(name string) bool {
 
 // View is a span as the conversion reads it (it implements
 // exporter.SpanView): the call's span, or the span the join makes of a
-// call from its span and events. Only the span's own attributes matter to
-// the conversion.
+// call from its span and events. The conversion reads the span's own
+// attributes and, from its events (SpanEvents), the
+// gen_ai.evaluation.result ones: the others may be left out.
 type View struct {
 	SC         trace.SpanContext
 	Start, End time.Time
 	Attrs      []attribute.KeyValue
+	SpanEvents []sdktrace.Event
 }
 
 var _ auditexporter.SpanView = (*View)(nil)
@@ -664,3 +667,7 @@ func (v *View) EndTime() time.Time { return v.End }
 
 // Attributes returns v.Attrs.
 func (v *View) Attributes() []attribute.KeyValue { return v.Attrs }
+
+// Events returns v.SpanEvents: the conversion reads the evaluations
+// (gen_ai.evaluation.result) of a view as of an SDK span.
+func (v *View) Events() []sdktrace.Event { return v.SpanEvents }
