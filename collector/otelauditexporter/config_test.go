@@ -2,9 +2,11 @@ package otelauditexporter_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -12,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 
+	"github.com/otelaudit/otelaudit-go/collector/internal/coltest"
 	"github.com/otelaudit/otelaudit-go/collector/otelauditexporter"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
@@ -140,4 +143,71 @@ func TestStartErrors(t *testing.T) {
 			assert.False(t, errors.Is(err, otelauditexporter.ErrInvalidConfig))
 		})
 	}
+}
+
+// TestStartErrorsS3: an S3 store that cannot be used stops the exporter at
+// start, within seconds, with an error that says why: a missing bucket, an
+// endpoint that refuses connections, a wrong secret (never in the error).
+func TestStartErrorsS3(t *testing.T) {
+	bucket, srv, _ := newS3Bucket(t)
+	closed := fmt.Sprintf("http://127.0.0.1:%d", coltest.FreePort(t))
+	tests := []struct {
+		name   string
+		s3     otelauditexporter.S3Config
+		secret string // "" = the server's
+		want   string // "" = starts
+	}{
+		{"ok", otelauditexporter.S3Config{Bucket: bucket, Endpoint: srv.Endpoint}, "", ""},
+		{"missing bucket", otelauditexporter.S3Config{Bucket: bucket + "-absent", Endpoint: srv.Endpoint}, "", "bucket does not exist"},
+		{"closed endpoint", otelauditexporter.S3Config{Bucket: bucket, Endpoint: closed}, "", "connection refused"},
+		{"wrong secret", otelauditexporter.S3Config{Bucket: bucket, Endpoint: srv.Endpoint}, "wrong-secret-0123", "access denied"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.secret != "" {
+				t.Setenv("AWS_SECRET_ACCESS_KEY", tc.secret)
+			}
+			c := defaultConfig()
+			s3c := tc.s3
+			c.S3 = &s3c
+			require.NoError(t, c.Validate())
+			f := otelauditexporter.NewFactory()
+			exp, err := f.CreateTraces(t.Context(), exportertest.NewNopSettings(f.Type()), c)
+			require.NoError(t, err)
+			start := time.Now()
+			err = exp.Start(t.Context(), componenttest.NewNopHost())
+			defer func() { assert.NoError(t, exp.Shutdown(t.Context())) }()
+			assert.Less(t, time.Since(start), 30*time.Second)
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "open S3 store s3://"+tc.s3.Bucket)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), srv.SecretKey)
+			assert.NotContains(t, err.Error(), "wrong-secret-0123")
+		})
+	}
+}
+
+// TestStartTwoExportersOneDirectory: a second otelaudit exporter (or
+// replica) on a directory another one holds fails at start, saying the
+// store is in use.
+func TestStartTwoExportersOneDirectory(t *testing.T) {
+	dir := t.TempDir()
+	f := otelauditexporter.NewFactory()
+	var started []error
+	for range 2 {
+		c := defaultConfig()
+		c.Directory = dir
+		exp, err := f.CreateTraces(t.Context(), exportertest.NewNopSettings(f.Type()), c)
+		require.NoError(t, err)
+		started = append(started, exp.Start(t.Context(), componenttest.NewNopHost()))
+		defer func() { assert.NoError(t, exp.Shutdown(t.Context())) }()
+	}
+	require.NoError(t, started[0])
+	require.Error(t, started[1])
+	t.Log(started[1])
+	assert.Contains(t, started[1].Error(), "open file store "+dir)
 }

@@ -242,3 +242,77 @@ func TestHostileSpans(t *testing.T) {
 		})
 	}
 }
+
+// TestHostileRequestsNotLogged: requests the receiver refuses (malformed
+// OTLP/JSON and protobuf holding prompt text) and GenAI log events of
+// wrong shapes: no panic, no content in the Collector's log (at debug
+// level), and every event with ids becomes part of an entry.
+func TestHostileRequestsNotLogged(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "audit")
+	logFile := filepath.Join(t.TempDir(), "collector.log")
+	port := coltest.FreePort(t)
+	col := coltest.Start(t, fmt.Sprintf(`
+receivers:
+  otlp:
+    protocols:
+      http: {endpoint: "127.0.0.1:%d"}
+exporters:
+  otelaudit:
+    directory: %s
+    content: plaintext
+    join_wait: 200ms
+service:
+  telemetry:
+    logs: {level: debug, output_paths: [%s], error_output_paths: [%s]}
+    metrics: {level: none}
+  pipelines:
+    traces/audit: {receivers: [otlp], exporters: [otelaudit]}
+    logs/audit: {receivers: [otlp], exporters: [otelaudit]}
+`, port, dir, logFile, logFile))
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	for _, path := range []string{"/v1/traces", "/v1/logs"} {
+		for _, req := range []struct{ ctype, body string }{
+			{"application/json", `{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"gen_ai.input.messages","value":{"stringValue":"` + marker + `"}}],"traceId":"` + marker + `"}]}]}]}`},
+			{"application/json", `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"` + marker + `"},"timeUnixNano":"` + marker + `"}]}]}]}`},
+			{"application/json", `{"x": "` + marker + ``},
+			{"application/x-protobuf", "\x0a\xff\xff\xff\x0f" + marker},
+		} {
+			res, err := http.Post(base+path, req.ctype, strings.NewReader(req.body))
+			require.NoError(t, err)
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			assert.Less(t, res.StatusCode, 500, "%s %s", path, req.body) // 400, or 200 for the other signal's body
+		}
+	}
+
+	var tid [16]byte
+	_, _ = rand.Read(tid[:])
+	rec := func(i int, name, body string) string {
+		b := ""
+		if body != "" {
+			b = `"body":` + body + ","
+		}
+		return fmt.Sprintf(`{"timeUnixNano":"%d","eventName":%q,"traceId":"%x","spanId":"%016x",%s"attributes":[{"key":"gen_ai.system","value":{"stringValue":"openai"}}]}`,
+			time.Now().UnixNano(), name, tid, i+1, b)
+	}
+	records := []string{
+		rec(0, "gen_ai.user.message", str(marker+" body is a string")),
+		rec(1, "gen_ai.user.message", `{"arrayValue":{"values":[`+str(marker)+`,{"intValue":"3"}]}}`),
+		rec(2, "gen_ai.choice", kv("message", str(marker+" message is a string"), "finish_reason", `{"intValue":"1"}`)),
+		rec(3, "gen_ai.choice", kv("message", kv("content", `{"intValue":"5"}`, "tool_calls", str(marker)))),
+		rec(4, "gen_ai.assistant.message", kv("tool_calls", `{"arrayValue":{"values":[`+str(marker)+`,{"kvlistValue":{"values":[{"key":"function","value":`+str("f")+`}]}}]}}`)),
+		rec(5, "gen_ai.client.inference.operation.details", kv("gen_ai.input.messages", str(marker))),
+		rec(6, "gen_ai.tool.message", ""),
+		rec(7, "gen_ai.system.message", `{"bytesValue":"AAEC"}`),
+	}
+	body := `{"resourceLogs":[{"resource":{},"scopeLogs":[{"scope":{"name":"x"},"logRecords":[` + strings.Join(records, ",") + `]}]}]}`
+	post(t, base+"/v1/logs", body)
+	require.NoError(t, col.Stop())
+
+	st, err := filestore.New(dir, filestore.WithReadOnly())
+	require.NoError(t, err)
+	got := readAll(t, st)
+	assert.Len(t, got, len(records), "one entry per call")
+	logs := readLog(t, logFile)
+	assert.NotContains(t, logs, marker, "content in the Collector's log")
+}
