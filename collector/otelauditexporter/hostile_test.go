@@ -25,8 +25,8 @@ import (
 )
 
 // hostileCollector starts a Collector whose otelaudit exporter writes into
-// a file store (content mode content, extra exporter settings extra) and
-// whose own logs go to a file; it returns the OTLP/HTTP base URL, the
+// a file store (content mode content, extra exporter settings extra), in
+// a traces and a logs pipeline, and whose own logs go to a file; it returns the OTLP/HTTP base URL, the
 // store directory, the log file and the Collector.
 func hostileCollector(t *testing.T, content, extra string) (base, dir, logFile string, col *coltest.Collector) {
 	t.Helper()
@@ -49,6 +49,7 @@ service:
     metrics: {level: none}
   pipelines:
     traces/audit: {receivers: [otlp], exporters: [otelaudit]}
+    logs/audit: {receivers: [otlp], exporters: [otelaudit]}
 `, port, dir, content, extra, logFile, logFile))
 	return fmt.Sprintf("http://127.0.0.1:%d", port), dir, logFile, col
 }
@@ -315,4 +316,25 @@ service:
 	assert.Len(t, got, len(records), "one entry per call")
 	logs := readLog(t, logFile)
 	assert.NotContains(t, logs, marker, "content in the Collector's log")
+}
+
+// TestJoinWithoutTimeout: timeout: 0 (exporterhelper's "no timeout") with
+// the exporter in a logs pipeline. The join wrote its calls with a context
+// that had already ended, so a span without content never became an entry
+// and its push was retried until shutdown.
+func TestJoinWithoutTimeout(t *testing.T) {
+	base, dir, _, col := hostileCollector(t, "hash", "    timeout: 0s\n    join_wait: 100ms")
+	td := ptrace.NewTraces()
+	ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+	held := genAISpan(ss) // no content: waits in the join
+	code, msg := postTraces(t, base, td)
+	require.Equal(t, http.StatusOK, code, msg)
+	st, err := filestore.New(dir, filestore.WithReadOnly())
+	require.NoError(t, err)
+	defer st.Close()
+	require.Eventually(t, func() bool {
+		es, err := st.ListEntries(t.Context(), time.Time{}, time.Now().Add(time.Hour))
+		return err == nil && len(es) == 1 && es[0].SpanID == held.SpanID().String()
+	}, 10*time.Second, 50*time.Millisecond, "the held span's entry")
+	require.NoError(t, col.Stop())
 }

@@ -151,7 +151,8 @@ type Joiner struct {
 // New starts a Joiner that holds a call's parts up to wait for the others,
 // and at most about maxMem bytes in all (beyond it the oldest calls are
 // written early and counted in [Stats.OverCap]); write receives the
-// entries' views, each batch with a context that ends after timeout. Close
+// entries' views, each batch with a context that ends after timeout (that
+// never ends when timeout <= 0, as the Collector's timeout: 0 means). Close
 // it to stop its goroutine and write what it still holds.
 func New(wait time.Duration, maxMem int, timeout time.Duration, write func(context.Context, []auditexporter.SpanView) error) *Joiner {
 	j := &Joiner{wait: wait, maxMem: maxMem, timeout: timeout, write: write, calls: make(map[joinKey]*call), stop: make(chan struct{})}
@@ -387,7 +388,10 @@ func (j *Joiner) writeCalls(ready []*call) error {
 		}
 		views = append(views, v)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), j.timeout)
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if j.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, j.timeout)
+	}
 	err := j.write(ctx, views)
 	cancel()
 	for _, c := range ready {
