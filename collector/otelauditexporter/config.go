@@ -74,8 +74,8 @@ type Config struct {
 
 	// JoinWait is how long a span without content waits for its GenAI log
 	// events, and events for their span, when the exporter is also in a
-	// logs pipeline (default [DefaultJoinWait]). It must be shorter than
-	// timeout: a push waits for the join.
+	// logs pipeline (default [DefaultJoinWait]). It must be at most half
+	// of timeout: a push waits for the join, then for the write.
 	JoinWait time.Duration `mapstructure:"join_wait"`
 	// JoinMaxBytes caps the memory the join holds (default
 	// [DefaultJoinMaxBytes]); over it, the oldest calls are written at
@@ -132,8 +132,11 @@ func (c *Config) Validate() error {
 	switch {
 	case c.JoinWait <= 0:
 		return bad("join_wait must be positive")
-	case c.TimeoutConfig.Timeout > 0 && c.JoinWait >= c.TimeoutConfig.Timeout:
-		return bad("join_wait (%s) must be shorter than timeout (%s)", c.JoinWait, c.TimeoutConfig.Timeout)
+	case c.TimeoutConfig.Timeout > 0 && 2*c.JoinWait > c.TimeoutConfig.Timeout:
+		// A push waits for the join, then for the write: with less room
+		// than the wait again, pushes time out, and each retry waits the
+		// window out anew (and writes the spans that were written again).
+		return bad("join_wait (%s) must be at most half of timeout (%s): a push waits join_wait, then for its write", c.JoinWait, c.TimeoutConfig.Timeout)
 	case c.JoinMaxBytes <= 0:
 		return bad("join_max_bytes must be positive")
 	}

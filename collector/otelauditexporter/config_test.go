@@ -59,6 +59,15 @@ func TestConfigValidate(t *testing.T) {
 			c.Directory, c.RetryConfig.Enabled = "/d", false
 			c.QueueConfig.Get().StorageID = &fileStorageID
 		}, "needs retry_on_failure.enabled"},
+		{"join_wait half of timeout", func(c *otelauditexporter.Config) {
+			c.Directory, c.JoinWait, c.TimeoutConfig.Timeout = "/d", 5*time.Second, 10*time.Second
+		}, ""},
+		{"join_wait close to timeout", func(c *otelauditexporter.Config) {
+			c.Directory, c.JoinWait, c.TimeoutConfig.Timeout = "/d", 580*time.Millisecond, 590*time.Millisecond
+		}, "join_wait (580ms) must be at most half of timeout (590ms)"},
+		{"join_wait without timeout", func(c *otelauditexporter.Config) {
+			c.Directory, c.JoinWait, c.TimeoutConfig.Timeout = "/d", time.Hour, 0
+		}, ""},
 		{"memory queue without retries", func(c *otelauditexporter.Config) { c.Directory, c.RetryConfig.Enabled = "/d", false }, ""},
 	}
 	for _, tc := range tests {
