@@ -230,7 +230,25 @@ func (a *auditExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if join == nil {
 		return errNotStarted
 	}
-	return genaijoin.Wait(ctx, join.AddEvents(events(ld)))
+	evs := events(ld)
+	if n := withoutIDs(evs); n > 0 {
+		// The join cannot place them: say so (the count, never the
+		// content) rather than drop them unseen.
+		a.set.Logger.Warn("otelaudit exporter: GenAI content events without a trace and span id are not audited (emitted outside a span)",
+			zap.Int("events", n))
+	}
+	return genaijoin.Wait(ctx, join.AddEvents(evs))
+}
+
+// withoutIDs counts the events of evs that have no valid trace or span id.
+func withoutIDs(evs []genaijoin.Event) int {
+	n := 0
+	for _, ev := range evs {
+		if !ev.TraceID.IsValid() || !ev.SpanID.IsValid() {
+			n++
+		}
+	}
+	return n
 }
 
 // ReplayDedupeWindow is how long after start the exporter, when its

@@ -338,3 +338,23 @@ func TestJoinWithoutTimeout(t *testing.T) {
 	}, 10*time.Second, 50*time.Millisecond, "the held span's entry")
 	require.NoError(t, col.Stop())
 }
+
+// TestEventsWithoutIDsLogged: GenAI content events emitted outside a span
+// (no trace and span id) cannot be joined; the Collector's log says how
+// many were not audited, without their content.
+func TestEventsWithoutIDsLogged(t *testing.T) {
+	base, dir, logFile, col := hostileCollector(t, "hash", "    join_wait: 100ms")
+	records := []string{
+		fmt.Sprintf(`{"timeUnixNano":"%d","eventName":"gen_ai.user.message","body":%s}`, time.Now().UnixNano(), kv("content", str(marker))),
+		fmt.Sprintf(`{"timeUnixNano":"%d","eventName":"gen_ai.choice","body":%s}`, time.Now().UnixNano(), kv("message", kv("content", str(marker)))),
+	}
+	post(t, base+"/v1/logs", `{"resourceLogs":[{"resource":{},"scopeLogs":[{"scope":{"name":"x"},"logRecords":[`+strings.Join(records, ",")+`]}]}]}`)
+	require.NoError(t, col.Stop())
+	st, err := filestore.New(dir, filestore.WithReadOnly())
+	require.NoError(t, err)
+	assert.Empty(t, readAll(t, st))
+	logs := readLog(t, logFile)
+	assert.Contains(t, logs, `without a trace and span id are not audited`)
+	assert.Contains(t, logs, `"events": 2`)
+	assert.NotContains(t, logs, marker)
+}
