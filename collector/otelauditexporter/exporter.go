@@ -48,6 +48,13 @@ type auditExporter struct {
 	// shutdown holds mu.
 	dedupeUntil atomic.Int64
 	ring        *otelaudit.KeyRing // content: encrypt; closed at shutdown
+
+	// unflushed holds the spans (trace id, span id, start) whose entries
+	// the store accepted while its flush failed: the store keeps them and
+	// uploads them with a later flush, so the retry of their push must
+	// not write them again, only flush. Cleared by a flush that succeeds.
+	unflushedMu sync.Mutex
+	unflushed   map[spanKey]struct{}
 }
 
 func newAuditExporter(cfg *Config, set exporter.Settings) *auditExporter {
@@ -213,14 +220,70 @@ func (a *auditExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 // batches, so without the flush a push would be acknowledged (and dropped
 // from a persistent queue) before its entries were in the bucket, and a
 // crash would lose them. The file store is durable at WriteBatch already.
+//
+// A push whose flush failed is retried (retry_on_failure) with the same
+// spans: those the store accepted then are not written again (the store
+// holds them until a flush uploads them), or an outage of the bucket
+// would store each of them once per retry.
 func (a *auditExporter) writeDurable(ctx context.Context, exp *auditexporter.Exporter, views []auditexporter.SpanView) error {
 	if len(views) == 0 {
 		return nil
 	}
+	views = a.notAccepted(views)
 	if err := exp.ExportViews(ctx, views, a.replaying()); err != nil {
 		return err
 	}
-	return exp.ForceFlush(ctx)
+	if err := exp.ForceFlush(ctx); err != nil {
+		a.unflushedMu.Lock()
+		if a.unflushed == nil {
+			a.unflushed = make(map[spanKey]struct{})
+		}
+		for _, v := range views {
+			a.unflushed[keyOfView(v)] = struct{}{}
+		}
+		a.unflushedMu.Unlock()
+		return err
+	}
+	// Every entry accepted before this flush is durable now.
+	a.unflushedMu.Lock()
+	a.unflushed = nil
+	a.unflushedMu.Unlock()
+	return nil
+}
+
+// spanKey identifies a span's entry: trace id, span id and start time (a
+// call made from its events alone starts at its first event, so it is
+// told from its span's entry).
+type spanKey struct {
+	ids   [24]byte
+	start int64
+}
+
+func keyOfView(v auditexporter.SpanView) spanKey {
+	var k spanKey
+	sc := v.SpanContext()
+	tid, sid := sc.TraceID(), sc.SpanID()
+	copy(k.ids[:16], tid[:])
+	copy(k.ids[16:], sid[:])
+	k.start = v.StartTime().UnixNano()
+	return k
+}
+
+// notAccepted returns the views whose entries the store has not accepted
+// yet (see unflushed); views itself when there are none such.
+func (a *auditExporter) notAccepted(views []auditexporter.SpanView) []auditexporter.SpanView {
+	a.unflushedMu.Lock()
+	defer a.unflushedMu.Unlock()
+	if len(a.unflushed) == 0 {
+		return views
+	}
+	out := make([]auditexporter.SpanView, 0, len(views))
+	for _, v := range views {
+		if _, ok := a.unflushed[keyOfView(v)]; !ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // pushLogs hands the GenAI events of ld to the join and returns when the
