@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -33,6 +34,50 @@ const (
 	legacyPromptTokens    = attribute.Key("gen_ai.usage.prompt_tokens")
 	legacyCompletionToken = attribute.Key("gen_ai.usage.completion_tokens")
 )
+
+// indexedText is the text of one legacy indexed content attribute
+// (gen_ai.prompt.<i>.content, gen_ai.completion.<i>.content) and its index.
+type indexedText struct {
+	i    int
+	text string
+}
+
+// legacyContentIndex reports whether k is gen_ai.prompt.<i>.content (out
+// false) or gen_ai.completion.<i>.content (out true), and its index i.
+func legacyContentIndex(k attribute.Key) (i int, out, ok bool) {
+	rest, ok := strings.CutPrefix(string(k), "gen_ai.")
+	if !ok {
+		return 0, false, false
+	}
+	if r, found := strings.CutPrefix(rest, "prompt."); found {
+		rest = r
+	} else if r, found := strings.CutPrefix(rest, "completion."); found {
+		rest, out = r, true
+	} else {
+		return 0, false, false
+	}
+	num, ok := strings.CutSuffix(rest, ".content")
+	if !ok || num == "" || len(num) > 6 {
+		return 0, false, false
+	}
+	for _, c := range []byte(num) {
+		if c < '0' || c > '9' {
+			return 0, false, false
+		}
+		i = i*10 + int(c-'0')
+	}
+	return i, out, true
+}
+
+// appendIndexed appends the texts of ts to parts in index order (the
+// order they came in for equal indexes).
+func appendIndexed(parts []string, ts []indexedText) []string {
+	slices.SortStableFunc(ts, func(a, b indexedText) int { return cmp.Compare(a.i, b.i) })
+	for _, t := range ts {
+		parts = append(parts, t.text)
+	}
+	return parts
+}
 
 // IsGenAI reports whether attrs mark a GenAI span: they hold
 // gen_ai.operation.name or gen_ai.provider.name (or the legacy
@@ -111,7 +156,11 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     gen_ai.output.messages (see [ContentText] for the exact rule). A
 //     tool execution (execute_tool)
 //     without messages has gen_ai.tool.call.arguments as input and
-//     gen_ai.tool.call.result as output, verbatim.
+//     gen_ai.tool.call.result as output, verbatim. Without
+//     gen_ai.input.messages / gen_ai.output.messages, the legacy indexed
+//     attributes of instrumentations older than semconv 1.37 (OpenLLMetry
+//     and others) give the content: gen_ai.prompt.<i>.content as input
+//     and gen_ai.completion.<i>.content as output, in index order.
 //   - Tokens: gen_ai.usage.input_tokens / output_tokens (legacy
 //     prompt_tokens / completion_tokens as fallback); absent stays unknown.
 //   - Safety: audit.safety_passed, audit.detectors_triggered,
@@ -179,6 +228,8 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 		respID, errType        string
 		finishReasons          attribute.Value
 		haveFinish, haveRespMd bool
+		// gen_ai.prompt.<i>.content and gen_ai.completion.<i>.content
+		legacyInput, legacyOutput []indexedText
 	)
 	// Each metadata value is checked by the store's rules as it is set
 	// (the keys are this package's constants but for audit.metadata.*,
@@ -283,6 +334,12 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 				if k, ok := strings.CutPrefix(string(kv.Key), otelaudit.AuditMetadataPrefix); ok && k != "" {
 					setMD(k, jsonValue(kv.Value))
 					mdChecked = mdChecked && utf8.ValidString(k)
+				} else if i, out, ok := legacyContentIndex(kv.Key); ok && kv.Value.Type() == attribute.STRING {
+					if out {
+						legacyOutput = append(legacyOutput, indexedText{i, kv.Value.AsString()})
+					} else {
+						legacyInput = append(legacyInput, indexedText{i, kv.Value.AsString()})
+					}
 				}
 			}
 		}
@@ -319,8 +376,10 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 	}
 	if haveIn {
 		parts = input.appendTo(parts)
+	} else {
+		parts = appendIndexed(parts, legacyInput)
 	}
-	if !haveIn && haveArgs {
+	if !haveIn && len(legacyInput) == 0 && haveArgs {
 		parts = append(parts, toolText(toolArgs))
 	}
 	if haveToolDefs {
@@ -330,6 +389,8 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 	switch {
 	case haveOut:
 		in.Output = strings.Join(output.appendTo(partsBuf[:0]), "\n")
+	case len(legacyOutput) > 0:
+		in.Output = strings.Join(appendIndexed(partsBuf[:0], legacyOutput), "\n")
 	case haveResult:
 		in.Output = toolText(toolResult)
 	}

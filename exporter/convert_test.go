@@ -180,3 +180,78 @@ func TestFinishReasonsEachEntrysOwn(t *testing.T) {
 		t.Fatalf("one entry's list changed another's: %#v %#v", lb, c)
 	}
 }
+
+// An OpenLLMetry-style span (semconv before 1.37: gen_ai.system, indexed
+// gen_ai.prompt.<i>.* and gen_ai.completion.<i>.* attributes, legacy token
+// keys) is audited with its content: the prompts' texts in index order as
+// input, the completions' as output. The semconv message attributes win
+// when a span has both; a non-string or malformed indexed key is ignored.
+func TestLegacyIndexedContent(t *testing.T) {
+	base := []attribute.KeyValue{
+		attribute.String("gen_ai.system", "openai"),
+		attribute.String("gen_ai.request.model", "gpt-4o"),
+		attribute.Int("gen_ai.usage.prompt_tokens", 31),
+		attribute.Int("gen_ai.usage.completion_tokens", 7),
+		// Out of order, and index 10 after 2 (numeric, not text order).
+		attribute.String("gen_ai.prompt.10.content", "third question"),
+		attribute.String("gen_ai.prompt.1.role", "user"),
+		attribute.String("gen_ai.prompt.1.content", "first question"),
+		attribute.String("gen_ai.completion.0.role", "assistant"),
+		attribute.String("gen_ai.completion.0.content", "the answer"),
+		attribute.String("gen_ai.prompt.0.role", "system"),
+		attribute.String("gen_ai.prompt.0.content", "You are terse."),
+		attribute.String("gen_ai.prompt.2.content", "second question"),
+		attribute.Int("gen_ai.prompt.3.content", 5),
+		attribute.String("gen_ai.prompt.x.content", "not an index"),
+		attribute.String("gen_ai.prompt.4.contents", "not the content key"),
+	}
+	span := func(extra ...attribute.KeyValue) sdktrace.ReadOnlySpan {
+		return tracetest.SpanStub{
+			SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}}),
+			Name:        "openai.chat",
+			StartTime:   time.Unix(100, 0), EndTime: time.Unix(101, 0),
+			Attributes:  append(append([]attribute.KeyValue{}, base...), extra...),
+		}.Snapshot()
+	}
+	s := span()
+	require.True(t, IsGenAI(s.Attributes()))
+	in := InteractionFromSpan(s)
+	assert.Equal(t, "openai", in.Provider)
+	assert.Equal(t, "gpt-4o", in.Model)
+	assert.Equal(t, "You are terse.\nfirst question\nsecond question\nthird question", in.Input)
+	assert.Equal(t, "the answer", in.Output)
+	require.NotNil(t, in.InputTokens)
+	assert.Equal(t, int64(31), *in.InputTokens)
+
+	in = InteractionFromSpan(span(
+		attribute.String("gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"semconv question"}]}]`),
+		attribute.String("gen_ai.output.messages", `[{"role":"assistant","parts":[{"type":"text","content":"semconv answer"}],"finish_reason":"stop"}]`),
+	))
+	assert.Equal(t, "semconv question", in.Input)
+	assert.Equal(t, "semconv answer", in.Output)
+}
+
+func TestLegacyContentIndex(t *testing.T) {
+	for k, want := range map[string]struct {
+		i       int
+		out, ok bool
+	}{
+		"gen_ai.prompt.0.content":          {0, false, true},
+		"gen_ai.prompt.42.content":         {42, false, true},
+		"gen_ai.completion.3.content":      {3, true, true},
+		"gen_ai.prompt..content":           {},
+		"gen_ai.prompt.1.role":             {},
+		"gen_ai.prompt.-1.content":         {},
+		"gen_ai.prompt.1234567.content":    {},
+		"gen_ai.completion.0.tool_calls.0": {},
+		"gen_ai.input.messages":            {},
+		"llm.prompts.0.content":            {},
+	} {
+		i, out, ok := legacyContentIndex(attribute.Key(k))
+		assert.Equal(t, want.ok, ok, k)
+		if ok {
+			assert.Equal(t, want.i, i, k)
+			assert.Equal(t, want.out, out, k)
+		}
+	}
+}

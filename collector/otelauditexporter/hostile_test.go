@@ -358,3 +358,52 @@ func TestEventsWithoutIDsLogged(t *testing.T) {
 	assert.Contains(t, logs, `"events": 2`)
 	assert.NotContains(t, logs, marker)
 }
+
+// TestOpenLLMetrySpan: a span as OpenLLMetry-style instrumentations send
+// it (semconv before 1.37: gen_ai.system, indexed gen_ai.prompt.<i>.* and
+// gen_ai.completion.<i>.* attributes) is one entry with its prompts as
+// input and its completion as output, not an entry of empty content.
+func TestOpenLLMetrySpan(t *testing.T) {
+	base, dir, _, col := hostileCollector(t, "plaintext", "")
+	td := ptrace.NewTraces()
+	s := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	var tid pcommon.TraceID
+	var sid pcommon.SpanID
+	_, _ = rand.Read(tid[:])
+	_, _ = rand.Read(sid[:])
+	s.SetTraceID(tid)
+	s.SetSpanID(sid)
+	s.SetName("openai.chat")
+	start := time.Now().Add(-time.Second)
+	s.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+	s.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Second)))
+	a := s.Attributes()
+	a.PutStr("gen_ai.system", "openai")
+	a.PutStr("gen_ai.request.model", "gpt-4o")
+	a.PutStr("gen_ai.prompt.0.role", "system")
+	a.PutStr("gen_ai.prompt.0.content", "You are terse.")
+	a.PutStr("gen_ai.prompt.1.role", "user")
+	a.PutStr("gen_ai.prompt.1.content", marker+" question")
+	a.PutStr("gen_ai.completion.0.role", "assistant")
+	a.PutStr("gen_ai.completion.0.content", "the answer")
+	a.PutInt("gen_ai.usage.prompt_tokens", 12)
+	a.PutInt("gen_ai.usage.completion_tokens", 3)
+	code, body := postTraces(t, base, td)
+	require.Equal(t, http.StatusOK, code, body)
+	require.NoError(t, col.Stop())
+
+	st, err := filestore.New(dir, filestore.WithReadOnly())
+	require.NoError(t, err)
+	got := readAll(t, st)
+	require.Len(t, got, 1)
+	for _, e := range got {
+		assert.Equal(t, sid.String(), e.SpanID)
+		require.NotNil(t, e.InputContent)
+		require.NotNil(t, e.OutputContent)
+		assert.Equal(t, "You are terse.\n"+marker+" question", *e.InputContent)
+		assert.Equal(t, "the answer", *e.OutputContent)
+		assert.Equal(t, "gpt-4o", *e.Model)
+		require.NotNil(t, e.InputTokens)
+		assert.Equal(t, int64(12), *e.InputTokens)
+	}
+}
