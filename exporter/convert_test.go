@@ -210,7 +210,7 @@ func TestLegacyIndexedContent(t *testing.T) {
 			SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}}),
 			Name:        "openai.chat",
 			StartTime:   time.Unix(100, 0), EndTime: time.Unix(101, 0),
-			Attributes:  append(append([]attribute.KeyValue{}, base...), extra...),
+			Attributes: append(append([]attribute.KeyValue{}, base...), extra...),
 		}.Snapshot()
 	}
 	s := span()
