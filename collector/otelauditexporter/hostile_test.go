@@ -69,6 +69,15 @@ func postTraces(t *testing.T, base string, td ptrace.Traces) (int, string) {
 
 // genAISpan appends a chat span with random ids to ss.
 func genAISpan(ss ptrace.ScopeSpans) ptrace.Span {
+	s := newSpan(ss, "chat")
+	s.Attributes().PutStr("gen_ai.operation.name", "chat")
+	s.Attributes().PutStr("gen_ai.provider.name", "openai")
+	return s
+}
+
+// newSpan appends a span named name with random ids, one second long and
+// ended now, and no attributes to ss.
+func newSpan(ss ptrace.ScopeSpans, name string) ptrace.Span {
 	s := ss.Spans().AppendEmpty()
 	var tid pcommon.TraceID
 	var sid pcommon.SpanID
@@ -76,12 +85,10 @@ func genAISpan(ss ptrace.ScopeSpans) ptrace.Span {
 	_, _ = rand.Read(sid[:])
 	s.SetTraceID(tid)
 	s.SetSpanID(sid)
-	s.SetName("chat")
+	s.SetName(name)
 	start := time.Now().Add(-time.Second)
 	s.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
 	s.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Second)))
-	s.Attributes().PutStr("gen_ai.operation.name", "chat")
-	s.Attributes().PutStr("gen_ai.provider.name", "openai")
 	return s
 }
 
@@ -249,28 +256,7 @@ func TestHostileSpans(t *testing.T) {
 // wrong shapes: no panic, no content in the Collector's log (at debug
 // level), and every event with ids becomes part of an entry.
 func TestHostileRequestsNotLogged(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "audit")
-	logFile := filepath.Join(t.TempDir(), "collector.log")
-	port := coltest.FreePort(t)
-	col := coltest.Start(t, fmt.Sprintf(`
-receivers:
-  otlp:
-    protocols:
-      http: {endpoint: "127.0.0.1:%d"}
-exporters:
-  otelaudit:
-    directory: %s
-    content: plaintext
-    join_wait: 200ms
-service:
-  telemetry:
-    logs: {level: debug, output_paths: [%s], error_output_paths: [%s]}
-    metrics: {level: none}
-  pipelines:
-    traces/audit: {receivers: [otlp], exporters: [otelaudit]}
-    logs/audit: {receivers: [otlp], exporters: [otelaudit]}
-`, port, dir, logFile, logFile))
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	base, dir, logFile, col := hostileCollector(t, "plaintext", "    join_wait: 200ms")
 	for _, path := range []string{"/v1/traces", "/v1/logs"} {
 		for _, req := range []struct{ ctype, body string }{
 			{"application/json", `{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"gen_ai.input.messages","value":{"stringValue":"` + marker + `"}}],"traceId":"` + marker + `"}]}]}]}`},
@@ -366,17 +352,7 @@ func TestEventsWithoutIDsLogged(t *testing.T) {
 func TestOpenLLMetrySpan(t *testing.T) {
 	base, dir, _, col := hostileCollector(t, "plaintext", "")
 	td := ptrace.NewTraces()
-	s := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
-	var tid pcommon.TraceID
-	var sid pcommon.SpanID
-	_, _ = rand.Read(tid[:])
-	_, _ = rand.Read(sid[:])
-	s.SetTraceID(tid)
-	s.SetSpanID(sid)
-	s.SetName("openai.chat")
-	start := time.Now().Add(-time.Second)
-	s.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
-	s.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(time.Second)))
+	s := newSpan(td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty(), "openai.chat")
 	a := s.Attributes()
 	a.PutStr("gen_ai.system", "openai")
 	a.PutStr("gen_ai.request.model", "gpt-4o")
@@ -397,7 +373,7 @@ func TestOpenLLMetrySpan(t *testing.T) {
 	got := readAll(t, st)
 	require.Len(t, got, 1)
 	for _, e := range got {
-		assert.Equal(t, sid.String(), e.SpanID)
+		assert.Equal(t, s.SpanID().String(), e.SpanID)
 		require.NotNil(t, e.InputContent)
 		require.NotNil(t, e.OutputContent)
 		assert.Equal(t, "You are terse.\n"+marker+" question", *e.InputContent)
