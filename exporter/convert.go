@@ -35,46 +35,113 @@ const (
 	legacyCompletionToken = attribute.Key("gen_ai.usage.completion_tokens")
 )
 
-// indexedText is the text of one legacy indexed content attribute
-// (gen_ai.prompt.<i>.content, gen_ai.completion.<i>.content) and its index.
-type indexedText struct {
-	i    int
-	text string
+// legacyPart is one legacy indexed content attribute of a message
+// (semconv before 1.37): gen_ai.prompt.<i>.content or
+// gen_ai.completion.<i>.content (call -1), or one field of tool call
+// <call> of the message, gen_ai.{prompt,completion}.<i>.tool_calls.<call>.
+// {id,name,arguments}.
+type legacyPart struct {
+	msg, call int
+	field     string // "content", "id", "name" or "arguments"
+	text      string
 }
 
-// legacyContentIndex reports whether k is gen_ai.prompt.<i>.content (out
-// false) or gen_ai.completion.<i>.content (out true), and its index i.
-func legacyContentIndex(k attribute.Key) (i int, out, ok bool) {
+// parseLegacyKey reports whether k is a legacy indexed content key, of
+// the output (gen_ai.completion.*) or the input (gen_ai.prompt.*), and
+// which message, tool call and field it names.
+func parseLegacyKey(k attribute.Key) (p legacyPart, out, ok bool) {
 	rest, ok := strings.CutPrefix(string(k), "gen_ai.")
 	if !ok {
-		return 0, false, false
+		return p, false, false
 	}
 	if r, found := strings.CutPrefix(rest, "prompt."); found {
 		rest = r
 	} else if r, found := strings.CutPrefix(rest, "completion."); found {
 		rest, out = r, true
 	} else {
-		return 0, false, false
+		return p, false, false
 	}
-	num, ok := strings.CutSuffix(rest, ".content")
-	if !ok || num == "" || len(num) > 6 {
-		return 0, false, false
+	if p.msg, rest, ok = cutIndex(rest); !ok {
+		return p, false, false
+	}
+	if rest == "content" {
+		p.call, p.field = -1, rest
+		return p, out, true
+	}
+	if rest, ok = strings.CutPrefix(rest, "tool_calls."); !ok {
+		return p, false, false
+	}
+	if p.call, rest, ok = cutIndex(rest); !ok {
+		return p, false, false
+	}
+	switch rest {
+	case "id", "name", "arguments":
+		p.field = rest
+		return p, out, true
+	}
+	return p, false, false
+}
+
+// cutIndex cuts a decimal index of up to six digits and the '.' after it
+// off the front of s.
+func cutIndex(s string) (i int, rest string, ok bool) {
+	num, rest, found := strings.Cut(s, ".")
+	if !found || num == "" || len(num) > 6 {
+		return 0, "", false
 	}
 	for _, c := range []byte(num) {
 		if c < '0' || c > '9' {
-			return 0, false, false
+			return 0, "", false
 		}
 		i = i*10 + int(c-'0')
 	}
-	return i, out, true
+	return i, rest, true
 }
 
-// appendIndexed appends the texts of ts to parts in index order (the
-// order they came in for equal indexes).
-func appendIndexed(parts []string, ts []indexedText) []string {
-	slices.SortStableFunc(ts, func(a, b indexedText) int { return cmp.Compare(a.i, b.i) })
-	for _, t := range ts {
-		parts = append(parts, t.text)
+// appendLegacy appends the contributions of the legacy parts ps to parts,
+// message by message in index order: a message's content verbatim, then
+// each of its tool calls as the compact JSON of a semconv tool_call part
+// ({"type":"tool_call","id":..,"name":..,"arguments":..}, arguments as the
+// string the instrumentation gave), as [ContentText] renders a tool_call
+// part, so that no tool call sent or received is left out of the hash.
+func appendLegacy(parts []string, ps []legacyPart) []string {
+	slices.SortStableFunc(ps, func(a, b legacyPart) int {
+		if c := cmp.Compare(a.msg, b.msg); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.call, b.call)
+	})
+	for len(ps) > 0 {
+		p := ps[0]
+		if p.call < 0 {
+			parts = append(parts, p.text)
+			ps = ps[1:]
+			continue
+		}
+		n := 1
+		for n < len(ps) && ps[n].msg == p.msg && ps[n].call == p.call {
+			n++
+		}
+		var tc struct {
+			Type      string `json:"type"`
+			ID        string `json:"id,omitempty"`
+			Name      string `json:"name,omitempty"`
+			Arguments string `json:"arguments,omitempty"`
+		}
+		tc.Type = "tool_call"
+		for _, f := range ps[:n] {
+			switch f.field {
+			case "id":
+				tc.ID = f.text
+			case "name":
+				tc.Name = f.text
+			case "arguments":
+				tc.Arguments = f.text
+			}
+		}
+		b, _ := json.Marshal(tc) // strings only: cannot fail
+		parts = append(parts, string(b))
+		ps = ps[n:]
 	}
 	return parts
 }
@@ -159,8 +226,10 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     gen_ai.tool.call.result as output, verbatim. Without
 //     gen_ai.input.messages / gen_ai.output.messages, the legacy indexed
 //     attributes of instrumentations older than semconv 1.37 (OpenLLMetry
-//     and others) give the content: gen_ai.prompt.<i>.content as input
-//     and gen_ai.completion.<i>.content as output, in index order.
+//     and others) give the content: gen_ai.prompt.<i>.* as input and
+//     gen_ai.completion.<i>.* as output, message by message in index
+//     order, each message's content then its tool calls
+//     (tool_calls.<j>.{id,name,arguments}) as tool_call parts' JSON.
 //   - Tokens: gen_ai.usage.input_tokens / output_tokens (legacy
 //     prompt_tokens / completion_tokens as fallback); absent stays unknown.
 //   - Safety: audit.safety_passed, audit.detectors_triggered,
@@ -229,7 +298,7 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 		finishReasons          attribute.Value
 		haveFinish, haveRespMd bool
 		// gen_ai.prompt.<i>.content and gen_ai.completion.<i>.content
-		legacyInput, legacyOutput []indexedText
+		legacyInput, legacyOutput []legacyPart
 	)
 	// Each metadata value is checked by the store's rules as it is set
 	// (the keys are this package's constants but for audit.metadata.*,
@@ -334,11 +403,12 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 				if k, ok := strings.CutPrefix(string(kv.Key), otelaudit.AuditMetadataPrefix); ok && k != "" {
 					setMD(k, jsonValue(kv.Value))
 					mdChecked = mdChecked && utf8.ValidString(k)
-				} else if i, out, ok := legacyContentIndex(kv.Key); ok && kv.Value.Type() == attribute.STRING {
+				} else if p, out, ok := parseLegacyKey(kv.Key); ok && kv.Value.Type() == attribute.STRING {
+					p.text = kv.Value.AsString()
 					if out {
-						legacyOutput = append(legacyOutput, indexedText{i, kv.Value.AsString()})
+						legacyOutput = append(legacyOutput, p)
 					} else {
-						legacyInput = append(legacyInput, indexedText{i, kv.Value.AsString()})
+						legacyInput = append(legacyInput, p)
 					}
 				}
 			}
@@ -377,7 +447,7 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 	if haveIn {
 		parts = input.appendTo(parts)
 	} else {
-		parts = appendIndexed(parts, legacyInput)
+		parts = appendLegacy(parts, legacyInput)
 	}
 	if !haveIn && len(legacyInput) == 0 && haveArgs {
 		parts = append(parts, toolText(toolArgs))
@@ -390,7 +460,7 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 	case haveOut:
 		in.Output = strings.Join(output.appendTo(partsBuf[:0]), "\n")
 	case len(legacyOutput) > 0:
-		in.Output = strings.Join(appendIndexed(partsBuf[:0], legacyOutput), "\n")
+		in.Output = strings.Join(appendLegacy(partsBuf[:0], legacyOutput), "\n")
 	case haveResult:
 		in.Output = toolText(toolResult)
 	}

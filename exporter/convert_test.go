@@ -223,6 +223,23 @@ func TestLegacyIndexedContent(t *testing.T) {
 	require.NotNil(t, in.InputTokens)
 	assert.Equal(t, int64(31), *in.InputTokens)
 
+	// Tool calls, asked for by the model and sent back in a later prompt,
+	// are part of the content: after their message's text, as tool_call
+	// parts' JSON.
+	in = InteractionFromSpan(span(
+		attribute.String("gen_ai.completion.0.tool_calls.0.name", "get_weather"),
+		attribute.String("gen_ai.completion.0.tool_calls.0.arguments", `{"city":"Paris"}`),
+		attribute.String("gen_ai.completion.0.tool_calls.0.id", "call_1"),
+		attribute.String("gen_ai.completion.0.tool_calls.1.name", "get_time"),
+		attribute.String("gen_ai.prompt.3.tool_calls.0.id", "call_0"),
+		attribute.String("gen_ai.prompt.3.tool_calls.0.name", "lookup"),
+	))
+	assert.Equal(t, "the answer\n"+
+		`{"type":"tool_call","id":"call_1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"}`+"\n"+
+		`{"type":"tool_call","name":"get_time"}`, in.Output)
+	assert.Equal(t, "You are terse.\nfirst question\nsecond question\n"+
+		`{"type":"tool_call","id":"call_0","name":"lookup"}`+"\nthird question", in.Input)
+
 	in = InteractionFromSpan(span(
 		attribute.String("gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"semconv question"}]}]`),
 		attribute.String("gen_ai.output.messages", `[{"role":"assistant","parts":[{"type":"text","content":"semconv answer"}],"finish_reason":"stop"}]`),
@@ -231,26 +248,32 @@ func TestLegacyIndexedContent(t *testing.T) {
 	assert.Equal(t, "semconv answer", in.Output)
 }
 
-func TestLegacyContentIndex(t *testing.T) {
+func TestParseLegacyKey(t *testing.T) {
 	for k, want := range map[string]struct {
-		i       int
+		p       legacyPart
 		out, ok bool
 	}{
-		"gen_ai.prompt.0.content":          {0, false, true},
-		"gen_ai.prompt.42.content":         {42, false, true},
-		"gen_ai.completion.3.content":      {3, true, true},
-		"gen_ai.prompt..content":           {},
-		"gen_ai.prompt.1.role":             {},
-		"gen_ai.prompt.-1.content":         {},
-		"gen_ai.prompt.1234567.content":    {},
-		"gen_ai.completion.0.tool_calls.0": {},
-		"gen_ai.input.messages":            {},
-		"llm.prompts.0.content":            {},
+		"gen_ai.prompt.0.content":                    {legacyPart{msg: 0, call: -1, field: "content"}, false, true},
+		"gen_ai.prompt.42.content":                   {legacyPart{msg: 42, call: -1, field: "content"}, false, true},
+		"gen_ai.completion.3.content":                {legacyPart{msg: 3, call: -1, field: "content"}, true, true},
+		"gen_ai.completion.0.tool_calls.2.arguments": {legacyPart{msg: 0, call: 2, field: "arguments"}, true, true},
+		"gen_ai.prompt.1.tool_calls.0.id":            {legacyPart{msg: 1, call: 0, field: "id"}, false, true},
+		"gen_ai.prompt..content":                     {},
+		"gen_ai.prompt.1.role":                       {},
+		"gen_ai.prompt.-1.content":                   {},
+		"gen_ai.prompt.1234567.content":              {},
+		"gen_ai.completion.0.tool_calls.0":           {},
+		"gen_ai.completion.0.tool_calls.x.name":      {},
+		"gen_ai.completion.0.tool_calls.0.type":      {},
+		"gen_ai.completion.0.tool_calls.0.name.more": {},
+		"gen_ai.input.messages":                      {},
+		"llm.prompts.0.content":                      {},
+		"gen_ai.completion.0.finish_reason":          {},
 	} {
-		i, out, ok := legacyContentIndex(attribute.Key(k))
+		p, out, ok := parseLegacyKey(attribute.Key(k))
 		assert.Equal(t, want.ok, ok, k)
 		if ok {
-			assert.Equal(t, want.i, i, k)
+			assert.Equal(t, want.p, p, k)
 			assert.Equal(t, want.out, out, k)
 		}
 	}
