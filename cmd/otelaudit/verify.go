@@ -253,8 +253,8 @@ func printVerifyReport(w *bufio.Writer, rep *verify.Report, keyNote string) {
 		rate = float64(rep.Entries) / s
 	}
 	fmt.Fprintf(w, "Store:        %s\n", sanitize(rep.Dir))
-	fmt.Fprintf(w, "Checked:      %d files, %d entries (%d chained in %d writer sessions, %d legacy without chain), %d signed notes\n",
-		rep.Files, rep.Entries, rep.Chained, rep.Writers, rep.Legacy, rep.Checkpoints)
+	fmt.Fprintf(w, "Checked:      %s, %s (%d chained in %s, %d legacy without chain), %s\n",
+		count(rep.Files, "file"), count(rep.Entries, "entry"), rep.Chained, count(rep.Writers, "writer session"), rep.Legacy, count(rep.Checkpoints, "signed note"))
 	fmt.Fprintf(w, "Time:         %s (%.0f entries/s)\n", rep.Duration.Round(1e6), rate)
 	fmt.Fprintf(w, "Key:          %s\n", keyNote)
 	switch {
@@ -310,4 +310,15 @@ func readCheckpointKeyFile(ctx context.Context, c *cli, path string, allowInsecu
 		return nil, ioError(fmt.Errorf("read checkpoint key file: %w", err))
 	}
 	return keys, nil
+}
+
+// count is n and noun, in the plural unless n is 1 ("1 file", "2 entries").
+func count[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if base, ok := strings.CutSuffix(noun, "y"); ok {
+		return fmt.Sprintf("%d %sies", n, base)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -84,6 +84,16 @@ func TestVerifyIntactStores(t *testing.T) {
 	assert.Contains(t, r.stdout, "the store's own .checkpoint.key")
 	assert.Empty(t, r.stderr)
 
+	// One of each is said in the singular.
+	one := t.TempDir()
+	st, err := filestore.New(one)
+	require.NoError(t, err)
+	require.NoError(t, st.Write(t.Context(), chainEntry(0)))
+	require.NoError(t, st.Close())
+	r = runCLI(t, "verify", "--dir", one)
+	require.Equal(t, 0, r.code, "stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	assert.Regexp(t, `Checked:      1 file, 1 entry \(1 chained in 1 writer session, 0 legacy without chain\), \d+ signed notes\n`, r.stdout)
+
 	// Reference stores have no chain: legacy warnings, not tampering.
 	for _, name := range []string{"plaintext", "encrypted", "hashonly"} {
 		r := runCLI(t, "verify", "--dir", refDir(name))
