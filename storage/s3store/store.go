@@ -109,7 +109,7 @@ func New(ctx context.Context, client *s3.Client, bucket string, opts ...Option) 
 		if code := httpStatus(err); code == 404 || apiCode(err) == "NotFound" || apiCode(err) == "NoSuchBucket" {
 			return nil, fmt.Errorf("s3store: check bucket %q: %w: %w", bucket, ErrBucketNotFound, err)
 		}
-		return nil, classify("check bucket", bucket, err)
+		return nil, classify("check access", bucket, err)
 	}
 	if !cfg.readOnly && cfg.signer.IsZero() {
 		if err := checkKeyGiven(ctx, client, bucket, cfg); err != nil {
