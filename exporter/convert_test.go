@@ -1,8 +1,10 @@
 package exporter
 
 import (
+	"cmp"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -277,4 +279,59 @@ func TestParseLegacyKey(t *testing.T) {
 			assert.Equal(t, want.out, out, k)
 		}
 	}
+}
+
+// FuzzLegacyContent: any set of gen_ai.prompt.* / gen_ai.completion.*
+// keys and values converts without a panic; every prompt and completion
+// content the keys name is in the input or output, in index order, and
+// nothing else is taken for content.
+func FuzzLegacyContent(f *testing.F) {
+	f.Add("gen_ai.prompt.1.content\nfirst\ngen_ai.prompt.0.content\nzeroth\ngen_ai.completion.0.tool_calls.0.name\nf")
+	f.Add("gen_ai.prompt.9.content\n\xff\ngen_ai.prompt.x.content\nno\ngen_ai.completion.0.content\n")
+	f.Add("gen_ai.completion.000001.content\na\ngen_ai.completion.1.content\nb")
+	f.Fuzz(func(t *testing.T, spec string) {
+		attrs := []attribute.KeyValue{attribute.String("gen_ai.system", "openai")}
+		type want struct {
+			msg  int
+			text string
+		}
+		var wantIn, wantOut []want
+		onlyPrompts := true // every key a gen_ai.prompt.* one
+		lines := strings.Split(spec, "\n")
+		for i := 0; i+1 < len(lines) && len(attrs) < 64; i += 2 {
+			k, v := attribute.Key(lines[i]), lines[i+1]
+			attrs = append(attrs, attribute.String(string(k), v))
+			onlyPrompts = onlyPrompts && strings.HasPrefix(string(k), "gen_ai.prompt.")
+			if p, out, ok := parseLegacyKey(k); ok && p.field == "content" {
+				if out {
+					wantOut = append(wantOut, want{p.msg, v})
+				} else {
+					wantIn = append(wantIn, want{p.msg, v})
+				}
+			}
+		}
+		span := tracetest.SpanStub{
+			SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}}),
+			StartTime:   time.Unix(100, 0), EndTime: time.Unix(101, 0),
+			Attributes: attrs,
+		}.Snapshot()
+		in := InteractionFromSpan(span)
+		// Each wanted text appears, in order of its message's index.
+		check := func(got string, ws []want) {
+			slices.SortStableFunc(ws, func(a, b want) int { return cmp.Compare(a.msg, b.msg) })
+			rest := got
+			for _, w := range ws {
+				i := strings.Index(rest, w.text)
+				require.GreaterOrEqual(t, i, 0, "%q missing from %q", w.text, got)
+				rest = rest[i+len(w.text):]
+			}
+		}
+		check(in.Input, wantIn)
+		check(in.Output, wantOut)
+		// Keys that name no content give none.
+		if onlyPrompts && len(wantIn) == 0 && !strings.Contains(spec, "tool_calls.") {
+			assert.Empty(t, in.Input)
+			assert.Empty(t, in.Output)
+		}
+	})
 }
