@@ -193,8 +193,10 @@ func TestS3VerifySigned(t *testing.T) {
 	assert.Contains(t, r.stdout, "Cannot rule out")
 	assert.Contains(t, r.stdout, "a witness")
 	r = runCLI(t, args()...)
-	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
-	assert.Contains(t, r.stdout, ": no-key: ")
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Empty(t, r.stdout, "without the key nothing is checked")
+	assert.Contains(t, r.stderr, "is signed with checkpoint key id")
+	assert.Contains(t, r.stderr, "--checkpoint-key-file")
 
 	// A writer's last digest deleted together with the objects it lists.
 	var lastDigest string

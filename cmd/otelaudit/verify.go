@@ -45,7 +45,8 @@ Checkpoint keys: without --checkpoint-key(-file) the store's own key
 (.checkpoint.key, key id "local") is used. That key lives next to the data,
 so it detects damage and careless edits but not forgery by someone who can
 write the directory; for real protection the writer signs with a key kept
-elsewhere (filestore.WithCheckpointKey) and verify gets the same key here. A
+elsewhere (filestore.WithCheckpointKey) and verify gets the same key here;
+without it such a store is not checked (exit 2, naming its key id). A
 key is ID:HEX (at least 16 bytes, hex), or bare HEX for key id "local" (the
 format of .checkpoint.key); key files hold one key per line (# comments).
 A key file that group or others can access (0644, 0660...) is refused (exit
@@ -155,6 +156,11 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	case !fi.IsDir():
 		return ioError(fmt.Errorf("%s is not a directory", sf.dir))
 	}
+	if len(ks) == 0 {
+		if kid, err := filestore.SigningKeyID(sf.dir); err == nil && kid != "" && kid != otelaudit.DefaultNamedKeyID {
+			return needKey(sf.dir, kid)
+		}
+	}
 	if *witness != "" {
 		wf, err := os.Open(*witness)
 		if err != nil {
@@ -212,6 +218,12 @@ func verifyS3(ctx context.Context, c *cli, sf *storeFlags, ks []otelaudit.NamedK
 	s3st, ok := st.Backend.(*s3store.Store)
 	if !ok {
 		return fmt.Errorf("verify %s: not an S3 store", st.name)
+	}
+	if len(ks) == 0 {
+		// An S3 store has no key of its own: any signed digest needs one.
+		if kid, err := s3store.SigningKeyID(ctx, sf.s3.client, sf.s3.bucket, s3store.WithPrefix(sf.s3.prefix)); err == nil && kid != "" {
+			return needKey(st.name, kid)
+		}
 	}
 	rep, err := s3st.Verify(ctx, opts...)
 	if err != nil {
@@ -321,4 +333,13 @@ func count[N int | int64](n N, noun string) string {
 		return fmt.Sprintf("%d %sies", n, base)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// needKey is the error of a verification asked without a key of a store
+// whose notes are signed with key kid: as gpg does without the public key,
+// it says what is needed and checks nothing (exit 2), instead of reporting
+// every signed note as unverifiable and the store as tampered.
+func needKey(name, kid string) error {
+	return usageErrorf("%s is signed with checkpoint key id %q: give that key with --checkpoint-key-file FILE "+
+		"or --checkpoint-key ID:HEX; without it no signed note can be checked", name, sanitize(kid))
 }

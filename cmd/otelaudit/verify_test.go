@@ -218,10 +218,12 @@ func TestVerifyCheckpointKeys(t *testing.T) {
 	assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
 	assert.NotContains(t, r.stdout+r.stderr, keyHex, "keys are never printed")
 
-	// Without the key the signatures cannot be checked; with another key
-	// they do not match: both are failures, not passes.
+	// Without the key the signatures cannot be checked (exit 2, the key id
+	// named); with another key they do not match (exit 1): both are
+	// failures, not passes.
 	r = runCLI(t, "verify", "--dir", dir)
-	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, `key id "ops-2026"`)
 	other := hex.EncodeToString(bytes.Repeat([]byte{0x11}, 32))
 	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-key", "ops-2026:"+other)
 	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
@@ -428,6 +430,13 @@ func TestCleanupNeedsTheWritersKey(t *testing.T) {
 	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-key-file", keyFile)
 	assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
 	assert.NotContains(t, r.stdout+r.stderr, keyHex)
+	// Without the key, verify says which one it needs and checks nothing,
+	// as gpg does without the public key: not "TAMPERED".
+	r = runCLI(t, "verify", "--dir", dir)
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Empty(t, r.stdout)
+	assert.Contains(t, r.stderr, `is signed with checkpoint key id "ops-1"`)
+	assert.Contains(t, r.stderr, "--checkpoint-key-file")
 
 	// A store signed with its own .checkpoint.key still cleans up without a key.
 	dir = buildChainedStore(t)
