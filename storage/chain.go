@@ -611,10 +611,15 @@ var ErrNoStore = errors.New("storage: no audit store here")
 
 // NoteKeyID returns the key id a stored note line (without '\n') says it
 // is signed with, without checking the signature: what key a store's
-// writers sign with, to pick it or to tell that one is missing. ok is
-// false when the line is not in the form of a signed note.
+// writers sign with, to pick it or to tell that one is missing. The line
+// is not trusted: an id longer than 64 bytes is cut there and ends in
+// "...", so that messages naming it stay short. ok is false when the line
+// is not in the form of a signed note.
 func NoteKeyID(line []byte) (kid string, ok bool) {
 	kid, _, _, ok = splitSigned(line)
+	if len(kid) > 64 {
+		kid = kid[:64] + "..."
+	}
 	return kid, ok
 }
 

@@ -301,3 +301,29 @@ func TestMatchesReader(t *testing.T) {
 		t.Fatal("an unknown format matched")
 	}
 }
+
+// NoteKeyID reads the key id of a signed note line without the key; an id
+// over 64 bytes (the line is not trusted) comes back cut, and a line that
+// is no signed note gives ok false.
+func TestNoteKeyID(t *testing.T) {
+	for _, tc := range []struct{ id, want string }{
+		{"ops-2026", "ops-2026"},
+		{strings.Repeat("k", 64), strings.Repeat("k", 64)},
+		{strings.Repeat("k", 100), strings.Repeat("k", 64) + "..."},
+	} {
+		signer, err := NewHMACSigner(tc.id, bytes.Repeat([]byte{7}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, err := EncodeNote(&Note{Type: NoteOpen, Writer: "0123456789abcdef", Time: "2026-12-02T00:00:00Z"}, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kid, ok := NoteKeyID(bytes.TrimSuffix(line, []byte("\n"))); !ok || kid != tc.want {
+			t.Errorf("NoteKeyID of a note signed by %d-byte id = %q, %v; want %q", len(tc.id), kid, ok, tc.want)
+		}
+	}
+	if kid, ok := NoteKeyID([]byte(`{"type":"open","w":"0123456789abcdef"}`)); ok || kid != "" {
+		t.Errorf("unsigned line: %q, %v", kid, ok)
+	}
+}

@@ -53,8 +53,9 @@ var ErrCheckpointKeyNeeded = errors.New("filestore: the store is signed with a c
 // SigningKeyID returns the key id of the last signed note of the store in
 // dir: "local" for the store's own key file, the id given to
 // [WithCheckpointKey] or [WithCheckpointSigner] otherwise, "" when dir
-// holds no signed note. It does not check the signature (that is
-// [Verify]'s job): it says which key a writer of the store needs.
+// holds no signed note; an id over 64 bytes is cut ([storage.NoteKeyID]).
+// It does not check the signature (that is [Verify]'s job): it says which
+// key a writer of the store needs.
 func SigningKeyID(dir string) (string, error) {
 	f, err := openStoreFile(filepath.Join(dir, checkpointFileName), os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
@@ -96,9 +97,6 @@ func checkKeyGiven(dir string, cfg config) error {
 		return err
 	}
 	if kid != "" && kid != localKeyID {
-		if len(kid) > 64 { // the file is not trusted: keep errors short
-			kid = kid[:64] + "..."
-		}
 		return fmt.Errorf("%w: its notes are signed with key id %q; open it with WithCheckpointKey or WithCheckpointSigner and that key", ErrCheckpointKeyNeeded, kid)
 	}
 	return nil

@@ -102,7 +102,8 @@ func firstDigest(ctx context.Context, client *s3.Client, bucket, prefix string) 
 
 // digestKeyID returns the key id the digest object key says it is signed
 // with, read from its last KiB (the id and the signature end a note
-// line), capped at 64 bytes; "" when it is not a signed note.
+// line), cut at 64 bytes ([storage.NoteKeyID]); "" when it is not a
+// signed note.
 func digestKeyID(ctx context.Context, client *s3.Client, bucket, key string) (string, error) {
 	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: aws.String("bytes=-1024")})
 	if err != nil {
@@ -113,13 +114,7 @@ func digestKeyID(ctx context.Context, client *s3.Client, bucket, key string) (st
 	if err != nil {
 		return "", classify("get digest", bucket, err)
 	}
-	kid, ok := storage.NoteKeyID(bytes.TrimSuffix(body, []byte("\n")))
-	if !ok {
-		return "", nil
-	}
-	if len(kid) > 64 {
-		kid = kid[:64] + "..."
-	}
+	kid, _ := storage.NoteKeyID(bytes.TrimSuffix(body, []byte("\n")))
 	return kid, nil
 }
 
