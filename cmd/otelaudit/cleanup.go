@@ -74,19 +74,15 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	st, err := sf.open(ctx, c, *dryRun)
-	if errors.Is(err, s3store.ErrCheckpointKeyNeeded) {
-		// The store refused to open and wrote nothing.
-		kid, _ := s3store.SigningKeyID(ctx, sf.s3.client, sf.s3.bucket, s3store.WithPrefix(sf.s3.prefix))
-		return usageErrorf("the writers of %s sign its digests with key id %q: give that key with --checkpoint-key-file "+
-			"(without it the removals would be listed by no signed digest, which "+
-			"\"otelaudit verify --checkpoint-key-file\" reports as tampering); nothing removed", sanitize("s3://"+sf.s3.bucket+"/"+sf.s3.prefix), sanitize(kid))
-	}
-	if errors.Is(err, filestore.ErrCheckpointKeyNeeded) {
+	if errors.Is(err, filestore.ErrCheckpointKeyNeeded) || errors.Is(err, s3store.ErrCheckpointKeyNeeded) {
 		// The store refused to open and changed nothing.
-		kid, _ := filestore.SigningKeyID(sf.dir)
-		return usageErrorf("the writers of %s sign its notes with key id %q: give that key with --checkpoint-key-file "+
-			"(without it the removal note would be signed with a new .checkpoint.key, which "+
-			"\"otelaudit verify --checkpoint-key-file\" reports as tampering); nothing removed", sf.dir, sanitize(kid))
+		name, signs, without := sf.dir, "notes", "the removal note would be signed with a new .checkpoint.key"
+		if sf.s3.given() {
+			name, signs, without = sanitize("s3://"+sf.s3.bucket+"/"+sf.s3.prefix), "digests", "the removals would be listed by no signed digest"
+		}
+		return usageErrorf("the writers of %s sign its %s with key id %q: give that key with --checkpoint-key-file "+
+			"(without it %s, which \"otelaudit verify --checkpoint-key-file\" reports as tampering); nothing removed",
+			name, signs, sanitize(sf.ownKeyID(ctx)), without)
 	}
 	if err != nil {
 		return err

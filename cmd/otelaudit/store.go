@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
+	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
 
 // storeFlags are the flags that name the store a command works on.
@@ -155,6 +157,23 @@ func parseTimeFlag(flagName, v string, now time.Time, endOfDay bool) (time.Time,
 		t = t.Add(24*time.Hour - time.Nanosecond)
 	}
 	return t, nil
+}
+
+// ownKeyID returns the id of the checkpoint key the store the flags name
+// is signed with when it is a key of the user's own, which writing or
+// verifying the store needs: any key of an S3 prefix's digests (open it
+// first: the lookup uses its client), a directory's key other than its
+// own .checkpoint.key. "" when there is none, or it cannot be read.
+func (sf *storeFlags) ownKeyID(ctx context.Context) string {
+	if sf.s3.given() {
+		kid, _ := s3store.SigningKeyID(ctx, sf.s3.client, sf.s3.bucket, s3store.WithPrefix(sf.s3.prefix))
+		return kid
+	}
+	kid, _ := filestore.SigningKeyID(sf.dir)
+	if kid == otelaudit.DefaultNamedKeyID {
+		return ""
+	}
+	return kid
 }
 
 // noStoreHint says why st holds no store and what to check, for

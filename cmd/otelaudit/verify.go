@@ -157,7 +157,7 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 		return ioError(fmt.Errorf("%s is not a directory", sf.dir))
 	}
 	if len(ks) == 0 {
-		if kid, err := filestore.SigningKeyID(sf.dir); err == nil && kid != "" && kid != otelaudit.DefaultNamedKeyID {
+		if kid := sf.ownKeyID(ctx); kid != "" {
 			return needKey(sf.dir, kid)
 		}
 	}
@@ -220,8 +220,7 @@ func verifyS3(ctx context.Context, c *cli, sf *storeFlags, ks []otelaudit.NamedK
 		return fmt.Errorf("verify %s: not an S3 store", st.name)
 	}
 	if len(ks) == 0 {
-		// An S3 store has no key of its own: any signed digest needs one.
-		if kid, err := s3store.SigningKeyID(ctx, sf.s3.client, sf.s3.bucket, s3store.WithPrefix(sf.s3.prefix)); err == nil && kid != "" {
+		if kid := sf.ownKeyID(ctx); kid != "" {
 			return needKey(st.name, kid)
 		}
 	}
