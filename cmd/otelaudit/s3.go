@@ -66,8 +66,10 @@ func (f *s3Flags) open(ctx context.Context, c *cli, readOnly bool) (*store, erro
 	if readOnly {
 		// A mistyped --s3-prefix reads as an empty store: one listing of
 		// a single key tells (a listing that fails says nothing).
-		l, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(f.bucket), Prefix: aws.String(st.Prefix()), MaxKeys: aws.Int32(1)})
-		out.noStore = err == nil && len(l.Contents) == 0
+		out.empty = func() bool {
+			l, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(f.bucket), Prefix: aws.String(st.Prefix()), MaxKeys: aws.Int32(1)})
+			return err == nil && len(l.Contents) == 0
+		}
 	}
 	return out, nil
 }

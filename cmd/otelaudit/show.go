@@ -92,7 +92,7 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 	defer st.Close()
 	e, err := st.Read(ctx, id)
 	if errors.Is(err, storage.ErrNotFound) {
-		if st.noStore {
+		if st.noStore() {
 			return fmt.Errorf("no entry with id %q in %s: it holds no audit store %s", sanitize(id), st.name, st.noStoreHint())
 		}
 		return fmt.Errorf("no entry with id %q in %s", sanitize(id), st.name)

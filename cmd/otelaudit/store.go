@@ -37,11 +37,17 @@ func addStoreFlags(fs *flag.FlagSet, withS3 bool) *storeFlags {
 type store struct {
 	storage.Backend
 	name string
-	// noStore: a directory with neither data files nor checkpoints.jsonl,
-	// or an S3 prefix without objects (most likely a wrong --dir or
-	// --s3-prefix), found when it was opened read-only.
-	noStore bool
+	// empty, set when the store is opened read-only, tells whether the
+	// place holds no store at all (see noStore); asked only by the
+	// commands that report it, as it costs an S3 store a request.
+	empty func() bool
 }
+
+// noStore reports whether st, opened read-only, is a directory with
+// neither data files nor checkpoints.jsonl or an S3 prefix without
+// objects: most likely a wrong --dir or --s3-prefix. A check that fails
+// says false.
+func (st *store) noStore() bool { return st.empty != nil && st.empty() }
 
 // open opens the store the flags name. readOnly stores take no lock and
 // never create or change anything, so they can be read while another
@@ -77,7 +83,7 @@ func (sf *storeFlags) open(ctx context.Context, c *cli, readOnly bool) (*store, 
 	}
 	st := &store{Backend: b, name: sf.dir}
 	if readOnly {
-		st.noStore, _ = holdsNoStore(sf.dir)
+		st.empty = func() bool { empty, _ := holdsNoStore(sf.dir); return empty }
 	}
 	return st, nil
 }
@@ -191,7 +197,7 @@ func (st *store) noStoreHint() string {
 // empty answer from a wrong --dir is not taken for an empty store.
 // Neither changes the exit code: the valid entries were all read.
 func (st *store) warnSkipped(c *cli, cmd string) {
-	if st.noStore {
+	if st.noStore() {
 		fmt.Fprintf(c.stderr, "otelaudit %s: warning: %s holds no audit store %s\n", cmd, st.name, st.noStoreHint())
 	}
 	sr, ok := st.Backend.(storage.StatsReporter)
