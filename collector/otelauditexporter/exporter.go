@@ -307,7 +307,7 @@ func (a *auditExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 func withoutIDs(evs []genaijoin.Event) int {
 	n := 0
 	for _, ev := range evs {
-		if !ev.TraceID.IsValid() || !ev.SpanID.IsValid() {
+		if !ev.HasSpan() {
 			n++
 		}
 	}

@@ -77,6 +77,11 @@ type Event struct {
 	Attrs   map[string]any
 }
 
+// HasSpan reports whether ev names the span of its call (a valid trace
+// and span id): the join places only such events ([Joiner.AddEvents]
+// passes over the others).
+func (ev Event) HasSpan() bool { return ev.TraceID.IsValid() && ev.SpanID.IsValid() }
+
 // Waiter is one push (traces or logs) that returns when every call it
 // delivered parts of is written. It starts with one hold for the push
 // itself, released by [Waiter.added] once every part is in the join, so
@@ -283,7 +288,7 @@ func (j *Joiner) AddEvents(evs []Event) *Waiter {
 	var w *Waiter
 	now := time.Now()
 	for _, ev := range evs {
-		if !IsContentEvent(ev.Name) || !ev.TraceID.IsValid() || !ev.SpanID.IsValid() {
+		if !IsContentEvent(ev.Name) || !ev.HasSpan() {
 			continue
 		}
 		var key joinKey
