@@ -1,7 +1,6 @@
 package exporter
 
 import (
-	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
@@ -100,10 +99,9 @@ func cutIndex(s string) (i int, rest string, ok bool) {
 
 // appendLegacy appends the contributions of the legacy parts ps to parts,
 // message by message in index order: a message's content verbatim, then
-// each of its tool calls as the compact JSON of a semconv tool_call part
-// ({"type":"tool_call","id":..,"name":..,"arguments":..}, arguments as the
-// string the instrumentation gave), as [ContentText] renders a tool_call
-// part, so that no tool call sent or received is left out of the hash.
+// each of its tool calls as [ContentText] renders a semconv tool_call part
+// (see legacyToolCall), so that no tool call sent or received is left out
+// of the hash.
 func appendLegacy(parts []string, ps []legacyPart) []string {
 	slices.SortStableFunc(ps, func(a, b legacyPart) int {
 		if c := cmp.Compare(a.msg, b.msg); c != 0 {
@@ -122,28 +120,48 @@ func appendLegacy(parts []string, ps []legacyPart) []string {
 		for n < len(ps) && ps[n].msg == p.msg && ps[n].call == p.call {
 			n++
 		}
-		var tc struct {
-			Type      string `json:"type"`
-			ID        string `json:"id,omitempty"`
-			Name      string `json:"name,omitempty"`
-			Arguments string `json:"arguments,omitempty"`
-		}
-		tc.Type = "tool_call"
+		var id, name, args string
 		for _, f := range ps[:n] {
 			switch f.field {
 			case "id":
-				tc.ID = f.text
+				id = f.text
 			case "name":
-				tc.Name = f.text
+				name = f.text
 			case "arguments":
-				tc.Arguments = f.text
+				args = f.text
 			}
 		}
-		b, _ := json.Marshal(tc) // strings only: cannot fail
-		parts = append(parts, string(b))
+		parts = append(parts, legacyToolCall(id, name, args))
 		ps = ps[n:]
 	}
 	return parts
+}
+
+// legacyToolCall is the content text of a legacy indexed tool call: the
+// canonical JSON ([jsontext.AppendCompact]) of the semconv tool_call part
+// {"arguments":..,"id":..,"name":..,"type":"tool_call"}, with arguments
+// that are JSON text kept as JSON (as the middleware and the Collector's
+// event join record them) and other arguments as a string. The same call
+// so hashes the same whether its instrumentation wrote indexed attributes,
+// gen_ai.input.messages or events. The keys are written in sorted order.
+func legacyToolCall(id, name, args string) string {
+	b := append(make([]byte, 0, 48+len(id)+len(name)+len(args)), '{')
+	if args != "" {
+		b = append(b, `"arguments":`...)
+		if out, ok := jsontext.AppendCompact(b, []byte(args)); ok {
+			b = out
+		} else {
+			b = jsontext.AppendString(b, args)
+		}
+		b = append(b, ',')
+	}
+	if id != "" {
+		b = append(jsontext.AppendString(append(b, `"id":`...), id), ',')
+	}
+	if name != "" {
+		b = append(jsontext.AppendString(append(b, `"name":`...), name), ',')
+	}
+	return string(append(b, `"type":"tool_call"}`...))
 }
 
 // IsGenAI reports whether attrs mark a GenAI span: they hold
@@ -608,8 +626,12 @@ func toolText(v attribute.Value) string {
 //     {"role":..,"parts":[..]} or, for system instructions, of parts.
 //   - Each text part ({"type":"text","content":S}) contributes S verbatim;
 //     every other part (tool_call, tool_call_response, blob, uri, reasoning,
-//     ...) contributes its compact JSON, so nothing sent to the model is
-//     left out of the hash. A message without "parts" but with a string
+//     ...) contributes its JSON in one canonical text (no space, object
+//     keys sorted, strings unescaped where JSON allows: see
+//     internal/jsontext.AppendCompact), so nothing sent to the model is
+//     left out of the hash, and a part hashes the same whichever
+//     instrumentation wrote it and however its JSON encoder escaped or
+//     ordered it. A message without "parts" but with a string
 //     "content" (the older OpenAI-like shape) contributes that string.
 //   - The contributions are joined with "\n", in order. The audit input is
 //     the system instructions' contributions followed by the input
@@ -705,12 +727,15 @@ func isJSONString(b json.RawMessage) bool {
 	return len(b) > 0 && b[0] == '"'
 }
 
+// compactJSON is the audit content of a part that is not text: its JSON
+// in the one canonical text of [jsontext.AppendCompact], so that the part
+// hashes the same however its instrumentation escaped it.
 func compactJSON(b []byte) string {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, b); err != nil {
+	out, ok := jsontext.AppendCompact(make([]byte, 0, len(b)), b)
+	if !ok {
 		return string(b)
 	}
-	return buf.String()
+	return string(out)
 }
 
 func stringList(v attribute.Value) []string {

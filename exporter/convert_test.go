@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -30,7 +31,7 @@ func TestContentTextRule(t *testing.T) {
 		{"one user message", attribute.StringValue(otelaudit.MessagesJSON([]otelaudit.Message{{Content: "hi"}}, "user")), "hi"},
 		{"several messages joined by newline", attribute.StringValue(otelaudit.MessagesJSON([]otelaudit.Message{{Content: "a"}, {Role: "assistant", Content: "b\nc"}}, "user")), "a\nb\nc"},
 		{"system instructions", attribute.StringValue(otelaudit.SystemInstructionsJSON("be \"nice\"")), "be \"nice\""},
-		{"non-text part as compact JSON", attribute.StringValue(`[{"role":"assistant","parts":[ {"type":"tool_call", "id":"1","arguments":{"x": 1}} ]}]`), `{"type":"tool_call","id":"1","arguments":{"x":1}}`},
+		{"non-text part as canonical JSON", attribute.StringValue(`[{"role":"assistant","parts":[ {"type":"tool_call", "id":"1","arguments":{"x": 1}} ]}]`), `{"arguments":{"x":1},"id":"1","type":"tool_call"}`},
 		{"old shape with string content", attribute.StringValue(`[{"role":"user","content":"legacy"}]`), "legacy"},
 		{"not JSON is verbatim", attribute.StringValue("just a prompt"), "just a prompt"},
 		{"broken JSON is verbatim", attribute.StringValue(`[{"role":`), `[{"role":`},
@@ -237,10 +238,10 @@ func TestLegacyIndexedContent(t *testing.T) {
 		attribute.String("gen_ai.prompt.3.tool_calls.0.name", "lookup"),
 	))
 	assert.Equal(t, "the answer\n"+
-		`{"type":"tool_call","id":"call_1","name":"get_weather","arguments":"{\"city\":\"Paris\"}"}`+"\n"+
-		`{"type":"tool_call","name":"get_time"}`, in.Output)
+		`{"arguments":{"city":"Paris"},"id":"call_1","name":"get_weather","type":"tool_call"}`+"\n"+
+		`{"name":"get_time","type":"tool_call"}`, in.Output)
 	assert.Equal(t, "You are terse.\nfirst question\nsecond question\n"+
-		`{"type":"tool_call","id":"call_0","name":"lookup"}`+"\nthird question", in.Input)
+		`{"id":"call_0","name":"lookup","type":"tool_call"}`+"\nthird question", in.Input)
 
 	in = InteractionFromSpan(span(
 		attribute.String("gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"semconv question"}]}]`),
@@ -334,4 +335,49 @@ func FuzzLegacyContent(f *testing.F) {
 			assert.Empty(t, in.Output)
 		}
 	})
+}
+
+// One tool call hashes the same whichever way its instrumentation wrote
+// it: semconv messages from encoding/json (which escapes '<', '>' and
+// '&'), from Python's json.dumps (which escapes every non-ASCII rune),
+// pretty-printed, or as legacy indexed attributes whose arguments are a
+// JSON string.
+func TestToolCallContentSameAcrossInstrumentations(t *testing.T) {
+	args := map[string]any{"html": "<b>a & b</b>", "city": "Zürich", "n": 2}
+	argText, err := json.Marshal(args)
+	require.NoError(t, err)
+	want := `{"arguments":{"city":"Zürich","html":"<b>a & b</b>","n":2},"id":"call_1","name":"lookup","type":"tool_call"}`
+
+	goJSON, err := json.Marshal([]map[string]any{{"role": "assistant", "parts": []any{
+		map[string]any{"type": "tool_call", "id": "call_1", "name": "lookup", "arguments": json.RawMessage(argText)},
+	}}})
+	require.NoError(t, err)
+	require.Contains(t, string(goJSON), `\u003cb\u003e`, "encoding/json escapes HTML")
+	forms := map[string]attribute.Value{
+		"encoding/json": attribute.StringValue(string(goJSON)),
+		"json.dumps": attribute.StringValue(`[{"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1", "name": "lookup", ` +
+			`"arguments": {"city": "Z\u00fcrich", "html": "<b>a & b<\/b>", "n": 2}}]}]`),
+		"indented": attribute.StringValue("[\n  {\n    \"role\": \"assistant\",\n    \"parts\": [\n      {\"type\": \"tool_call\", \"id\": \"call_1\", \"name\": \"lookup\",\n" +
+			"       \"arguments\": {\"city\": \"Zürich\", \"html\": \"<b>a & b</b>\", \"n\": 2}}\n    ]\n  }\n]"),
+	}
+	for name, v := range forms {
+		assert.Equal(t, want, ContentText(v), name)
+	}
+
+	legacy := tracetest.SpanStub{
+		SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}}),
+		Name:        "openai.chat", StartTime: time.Unix(100, 0), EndTime: time.Unix(101, 0),
+		Attributes: []attribute.KeyValue{
+			attribute.String("gen_ai.system", "openai"),
+			attribute.String("gen_ai.completion.0.tool_calls.0.id", "call_1"),
+			attribute.String("gen_ai.completion.0.tool_calls.0.name", "lookup"),
+			// As OpenAI sends them: a string of JSON text, with spaces.
+			attribute.String("gen_ai.completion.0.tool_calls.0.arguments", `{"city": "Z\u00fcrich", "html": "<b>a & b</b>", "n": 2}`),
+		},
+	}.Snapshot()
+	assert.Equal(t, want, InteractionFromSpan(legacy).Output, "legacy indexed attributes")
+
+	// Arguments that are not JSON stay a string.
+	assert.Equal(t, `{"arguments":"not <json>","name":"f","type":"tool_call"}`, legacyToolCall("", "f", "not <json>"))
+	assert.Equal(t, `{"arguments":"  ","name":"f","type":"tool_call"}`, legacyToolCall("", "f", "  "))
 }

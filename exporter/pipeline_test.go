@@ -266,7 +266,7 @@ func TestThirdPartySpans(t *testing.T) {
 		semconv.GenAISystemInstructionsKey.String(`[{"type":"text","content":"You are helpful."}]`),
 		semconv.GenAIInputMessagesKey.String(`[{"role":"user","parts":[{"type":"text","content":"Weather in Paris?"}]},`+
 			`{"role":"assistant","parts":[{"type":"tool_call","id":"c1","name":"get_weather","arguments":{"location":"Paris"}}]},`+
-			`{"role":"tool","parts":[{"type":"tool_call_response","id":"c1","result":"rainy"}]}]`),
+			`{"role":"tool","parts":[{"type":"tool_call_response","id":"c1","response":"rainy"}]}]`),
 		semconv.GenAIOutputMessagesKey.String(`[{"role":"assistant","parts":[{"type":"text","content":"It is rainy."}],"finish_reason":"stop"}]`),
 		otelaudit.AuditMetadataKey("team").String("search"),
 	)
@@ -311,8 +311,8 @@ func TestThirdPartySpans(t *testing.T) {
 	assert.InDelta(t, 1500, e1.LatencyMS, 0.001)
 	assert.True(t, e1.Timestamp.Equal(start))
 	wantIn := "You are helpful.\nWeather in Paris?\n" +
-		`{"type":"tool_call","id":"c1","name":"get_weather","arguments":{"location":"Paris"}}` + "\n" +
-		`{"type":"tool_call_response","id":"c1","result":"rainy"}`
+		`{"arguments":{"location":"Paris"},"id":"c1","name":"get_weather","type":"tool_call"}` + "\n" +
+		`{"id":"c1","response":"rainy","type":"tool_call_response"}`
 	assert.Equal(t, wantIn, *e1.InputContent)
 	assert.Equal(t, otelaudit.HashContent(wantIn), e1.InputHash)
 	assert.Equal(t, "It is rainy.", *e1.OutputContent)

@@ -437,7 +437,8 @@ func (c *Call) SetContentAttributes(kv ...attribute.KeyValue) {
 // gen_ai.system_instructions) by its audit content text: the text the
 // exporter hashes (and keeps, when the Logger keeps content) for the
 // semconv JSON of those messages, that is text parts verbatim and other
-// parts as their compact JSON, joined with "\n". It suits
+// parts as their canonical JSON (no space, object keys sorted, strings
+// unescaped where JSON allows), joined with "\n". It suits
 // instrumentations that have the text at hand: the text reaches the audit
 // processor beside the span as it is, with no JSON built or parsed. With
 // [WithContentOnSpan] it goes on the span as a one-string slice (give the

@@ -38,7 +38,7 @@ func (c joinCall) semconv() (in, out string) {
 	sys, user, answer := c.texts()
 	in = fmt.Sprintf(`[{"role":"system","parts":[{"type":"text","content":%s}]},{"role":"user","parts":[{"type":"text","content":%s}]},`+
 		`{"role":"assistant","parts":[{"type":"tool_call","id":"call_%d","name":"weather","arguments":{"city":"c%d"}}]},`+
-		`{"role":"tool","parts":[{"type":"tool_call_response","id":"call_%d","result":"20C"}]}]`,
+		`{"role":"tool","parts":[{"type":"tool_call_response","id":"call_%d","response":"20C"}]}]`,
 		jsonString(sys), jsonString(user), c.i, c.i, c.i)
 	out = fmt.Sprintf(`[{"role":"assistant","parts":[{"type":"text","content":%s}],"finish_reason":"stop"}]`, jsonString(answer))
 	return in, out
@@ -201,8 +201,8 @@ service:
 		require.NotNil(t, e, "call %d %s", c.i, c.form)
 		ref := byIDs[calls[3*c.i].tid.String()+calls[3*c.i].sid.String()] // the "span" form
 		sys, user, answer := c.texts()
-		wantIn := sys + "\n" + user + "\n" + fmt.Sprintf(`{"type":"tool_call","id":"call_%d","name":"weather","arguments":{"city":"c%d"}}`, c.i, c.i) +
-			"\n" + fmt.Sprintf(`{"type":"tool_call_response","id":"call_%d","result":"20C"}`, c.i)
+		wantIn := sys + "\n" + user + "\n" + fmt.Sprintf(`{"arguments":{"city":"c%d"},"id":"call_%d","name":"weather","type":"tool_call"}`, c.i, c.i) +
+			"\n" + fmt.Sprintf(`{"id":"call_%d","response":"20C","type":"tool_call_response"}`, c.i)
 		assert.Equal(t, wantIn, *e.InputContent, "%s", c.form)
 		assert.Equal(t, answer, *e.OutputContent, "%s", c.form)
 		assert.Equal(t, ref.InputHash, e.InputHash, "%s", c.form)

@@ -528,7 +528,7 @@ type part struct {
 	ID        any    `json:"id,omitempty"`
 	Name      any    `json:"name,omitempty"`
 	Arguments any    `json:"arguments,omitempty"`
-	Result    any    `json:"result,omitempty"`
+	Response  any    `json:"response,omitempty"`
 }
 
 // messageOf turns a message event's body into a semconv message.
@@ -540,7 +540,7 @@ func messageOf(name string, body any) message {
 	}
 	if s, ok := b["content"].(string); ok && s != "" {
 		if name == evTool {
-			m.Parts = append(m.Parts, part{Type: "tool_call_response", ID: b["id"], Result: s})
+			m.Parts = append(m.Parts, part{Type: "tool_call_response", ID: b["id"], Response: s})
 		} else {
 			m.Parts = append(m.Parts, part{Type: "text", Content: s})
 		}

@@ -23,6 +23,22 @@ var contentTextCases = [][]Message{
 	{{Role: "tool", Parts: []Part{{Type: "tool_call_response", ID: "c1", Response: json.RawMessage(`"ok \u00e9"`)}}}},
 	{{Role: "user", Parts: []Part{{Type: "blob", Modality: "image", MimeType: "image/png", Content: "iVBORw0KGgo="}, {Type: "uri", URI: "https://example.com/a b", Modality: "image"}}}},
 	{{Role: "user", Parts: []Part{{Type: "reasoning", Content: "thinking <b>"}}}},
+	{{Role: "assistant", Parts: []Part{{Type: "tool_call", ID: "c2", Name: "g", Arguments: json.RawMessage(`{"z": "\u003cb\u003e & \/", "a": "Z\u00fcrich"}`)}}}},
+}
+
+// A tool call's content text is its part's canonical JSON: the
+// arguments as the provider sent them (escapes, key order, spaces) give
+// the text a Go or Python instrumentation's JSON of the same call gives.
+func TestToolCallContentTextCanonical(t *testing.T) {
+	got, ok := ContentText([]Message{{Role: "assistant", Parts: []Part{{Type: "tool_call", ID: "c2", Name: "g",
+		Arguments: stringArgs(`{"z": "\u003cb\u003e & \/", "a": "Z\u00fcrich"}`)}}}})
+	if !ok {
+		t.Fatal("no content text")
+	}
+	const want = `{"arguments":{"a":"Zürich","z":"<b> & /"},"id":"c2","name":"g","type":"tool_call"}`
+	if got != want {
+		t.Errorf("got %s\nwant %s", got, want)
+	}
 }
 
 // TestContentTextMatchesExporterRule: ContentText gives what the

@@ -1,7 +1,6 @@
 package genai
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"iter"
@@ -383,7 +382,7 @@ func FinishReason(raw string) string {
 
 // ContentText returns the audit content of ms: what the exporter's
 // ContentText rule gives for MessagesJSON(ms), without building the JSON
-// (text parts verbatim, every other part as its compact JSON, joined with
+// (text parts verbatim, every other part as its canonical JSON, joined with
 // "\n"). ok is false when ms has no part (the rule then contributes
 // nothing). The text shares no memory with ms.
 func ContentText(ms []Message) (text string, ok bool) {
@@ -426,16 +425,16 @@ func appendPartsText(b []byte, ps []Part, first *bool) []byte {
 			b = append(b, p.Content...)
 			continue
 		}
-		// The part's JSON as MessagesJSON writes it, compacted as the
-		// exporter compacts parts that are not text (raw arguments and
-		// responses may hold spaces).
+		// The part's JSON as MessagesJSON writes it, in the canonical
+		// text the exporter gives parts that are not text (raw arguments
+		// and responses may hold spaces and escapes).
 		obj := appendParts(nil, ps[i:i+1])
 		obj = obj[1 : len(obj)-1]
-		var c bytes.Buffer
-		if err := json.Compact(&c, obj); err == nil {
-			obj = c.Bytes()
+		if out, ok := jsontext.AppendCompact(b, obj); ok {
+			b = out
+		} else {
+			b = append(b, obj...)
 		}
-		b = append(b, obj...)
 	}
 	return b
 }
