@@ -207,6 +207,25 @@ func EntryIDForSpan(sc trace.SpanContext, start time.Time) string {
 	return u.String()
 }
 
+// EntryID returns the id of the entry the conversion ([InteractionFromSpan])
+// makes of s when no content handed over beside the span names one: the
+// last string audit.entry_id attribute of s when it is not empty, else
+// [EntryIDForSpan] of its span context and start. A receiver of spans
+// from elsewhere (the Collector exporter) uses it to tell a span delivered
+// twice, and two spans that claim one id.
+func EntryID(s SpanView) string {
+	attrs := s.Attributes()
+	for i := len(attrs) - 1; i >= 0; i-- {
+		if kv := attrs[i]; kv.Key == otelaudit.AuditEntryIDKey && kv.Value.Type() == attribute.STRING {
+			if id := kv.Value.AsString(); id != "" {
+				return id
+			}
+			break
+		}
+	}
+	return EntryIDForSpan(s.SpanContext(), s.StartTime())
+}
+
 // SpanView is the read-only view of a finished span that the conversion to
 // an audit interaction reads: its ids, start and end, and attributes. It is
 // the one input of [InteractionFromSpan], so every source of spans goes

@@ -381,3 +381,22 @@ func TestToolCallContentSameAcrossInstrumentations(t *testing.T) {
 	assert.Equal(t, `{"arguments":"not <json>","name":"f","type":"tool_call"}`, legacyToolCall("", "f", "not <json>"))
 	assert.Equal(t, `{"arguments":"  ","name":"f","type":"tool_call"}`, legacyToolCall("", "f", "  "))
 }
+
+// EntryID gives the id the conversion gives the span's entry.
+func TestEntryIDMatchesConversion(t *testing.T) {
+	for name, attrs := range map[string][]attribute.KeyValue{
+		"derived":        nil,
+		"named":          {attribute.String("audit.entry_id", "0190f0a0-0000-7000-8000-00000000000a")},
+		"empty":          {attribute.String("audit.entry_id", "")},
+		"not a string":   {attribute.Int("audit.entry_id", 7)},
+		"not a UUID":     {attribute.String("audit.entry_id", "call-42")},
+		"named then int": {attribute.String("audit.entry_id", "x"), attribute.Int("audit.entry_id", 7)},
+	} {
+		s := tracetest.SpanStub{
+			SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{3}, SpanID: trace.SpanID{4}}),
+			Name:        "chat m", StartTime: time.Unix(100, 0), EndTime: time.Unix(101, 0),
+			Attributes: append([]attribute.KeyValue{semconv.GenAIOperationNameChat}, attrs...),
+		}.Snapshot()
+		assert.Equal(t, InteractionFromSpan(s).ID, EntryID(s), name)
+	}
+}

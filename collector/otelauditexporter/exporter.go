@@ -55,10 +55,13 @@ type auditExporter struct {
 	// not write them again, only flush. Cleared by a flush that succeeds.
 	unflushedMu sync.Mutex
 	unflushed   map[spanKey]struct{}
+
+	// recent: the last spans written, by entry id (see [RecentSpans]).
+	recent *recentSpans
 }
 
 func newAuditExporter(cfg *Config, set exporter.Settings) *auditExporter {
-	return &auditExporter{cfg: cfg, set: set}
+	return &auditExporter{cfg: cfg, set: set, recent: newRecentSpans(RecentSpans)}
 }
 
 // start opens the store and loads the keys (once for both signals); every
@@ -230,9 +233,26 @@ func (a *auditExporter) writeDurable(ctx context.Context, exp *auditexporter.Exp
 		return nil
 	}
 	views = a.notAccepted(views)
+	views, ids, again, claimed := a.recent.sort(views)
+	if again > 0 {
+		a.set.Logger.Info("otelaudit exporter: GenAI spans delivered again were not written again: their entries are stored",
+			zap.Int("spans", again))
+	}
+	if claimed > 0 {
+		a.set.Logger.Warn("otelaudit exporter: GenAI spans named in audit.entry_id the entry of another span; written under their own span's entry id, the claimed id kept in metadata claimed_entry_id",
+			zap.Int("spans", claimed))
+	}
+	// Even with nothing left to write, the flush below runs: spans
+	// delivered again may be those of a push whose flush failed.
 	if err := exp.ExportViews(ctx, views, a.replaying()); err != nil {
+		// Some may be stored: a retry looks them up (the exporter's
+		// retries check the store first); none is remembered as written.
+		a.recent.release(ids)
 		return err
 	}
+	// Accepted: the store holds them now, and uploads them with a flush
+	// if this one fails.
+	a.recent.written(ids)
 	if err := exp.ForceFlush(ctx); err != nil {
 		a.unflushedMu.Lock()
 		if a.unflushed == nil {

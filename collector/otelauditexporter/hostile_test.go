@@ -19,8 +19,11 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/collector/internal/coltest"
+	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
@@ -382,4 +385,80 @@ func TestOpenLLMetrySpan(t *testing.T) {
 		require.NotNil(t, e.InputTokens)
 		assert.Equal(t, int64(12), *e.InputTokens)
 	}
+}
+
+// TestHostileRedeliveryAndClaimedIDs: spans delivered twice (a client
+// retrying a push it gave up on, one span twice in one push) make one
+// entry each; a span that names another span's entry id in
+// audit.entry_id, or the id derived from another span, is written under
+// its own span's id with the id it claimed in its metadata, and every
+// entry id in the store stays unique.
+func TestHostileRedeliveryAndClaimedIDs(t *testing.T) {
+	// Pushes answered once written (no sending queue), spans with content
+	// (not held by the join): the order of writes is the order of posts.
+	base, dir, logFile, col := hostileCollector(t, "hash", "    timeout: 10s\n    join_wait: 1s\n    sending_queue:\n      enabled: false")
+	const claimedID = "0190f0a0-0000-7000-8000-000000000001"
+	genAISpan := func(ss ptrace.ScopeSpans) ptrace.Span {
+		s := genAISpan(ss)
+		s.Attributes().PutStr("gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"hi"}]}]`)
+		return s
+	}
+
+	td := ptrace.NewTraces()
+	ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+	a := genAISpan(ss) // its entry id derived from the span
+	b := genAISpan(ss) // names its own id
+	b.Attributes().PutStr("audit.entry_id", claimedID)
+	a.CopyTo(ss.Spans().AppendEmpty()) // a again in the same push
+	for range 2 {                      // the whole push delivered twice
+		code, msg := postTraces(t, base, td)
+		require.Equal(t, http.StatusOK, code, msg)
+	}
+
+	td2 := ptrace.NewTraces()
+	ss2 := td2.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+	c := genAISpan(ss2) // claims b's id
+	c.Attributes().PutStr("audit.entry_id", claimedID)
+	d := genAISpan(ss2) // claims the id derived from a
+	aID := auditexporter.EntryIDForSpan(pdataSpanContext(a), a.StartTimestamp().AsTime())
+	d.Attributes().PutStr("audit.entry_id", aID)
+	code, msg := postTraces(t, base, td2)
+	require.Equal(t, http.StatusOK, code, msg)
+	code, msg = postTraces(t, base, td2) // and again
+	require.Equal(t, http.StatusOK, code, msg)
+	require.NoError(t, col.Stop())
+
+	st, err := filestore.New(dir, filestore.WithReadOnly())
+	require.NoError(t, err)
+	defer st.Close()
+	es, err := st.ListEntries(t.Context(), time.Time{}, time.Unix(1<<40, 0))
+	require.NoError(t, err)
+	byID := map[string]int{}
+	bySpan := map[string]*storage.AuditEntry{}
+	for _, e := range es {
+		byID[e.ID]++
+		bySpan[e.SpanID] = e
+	}
+	require.Len(t, es, 4, "one entry per span")
+	for id, n := range byID {
+		assert.Equal(t, 1, n, "entry id %s stored %d times", id, n)
+	}
+	spanID := func(s ptrace.Span) string { id := s.SpanID(); return hex.EncodeToString(id[:]) }
+	assert.Equal(t, aID, bySpan[spanID(a)].ID)
+	assert.Equal(t, claimedID, bySpan[spanID(b)].ID)
+	for _, s := range []ptrace.Span{c, d} {
+		e := bySpan[spanID(s)]
+		require.NotNil(t, e)
+		assert.Equal(t, auditexporter.EntryIDForSpan(pdataSpanContext(s), s.StartTimestamp().AsTime()), e.ID, "written under its own span's id")
+		assert.NotNil(t, e.Metadata["claimed_entry_id"])
+	}
+	assert.Equal(t, claimedID, bySpan[spanID(c)].Metadata["claimed_entry_id"])
+	assert.Equal(t, aID, bySpan[spanID(d)].Metadata["claimed_entry_id"])
+	logs := readLog(t, logFile)
+	assert.Contains(t, logs, "delivered again were not written again")
+	assert.Contains(t, logs, "named in audit.entry_id the entry of another span")
+}
+
+func pdataSpanContext(s ptrace.Span) trace.SpanContext {
+	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID(s.TraceID()), SpanID: trace.SpanID(s.SpanID())})
 }
