@@ -33,14 +33,21 @@ const AuditSameCallKey = attribute.Key("audit.same_call")
 // so that registering a span allocates nothing once the shard's map has
 // grown. The zero value is ready.
 type openSpans struct {
-	n      atomic.Int64 // spans held, read without a lock
-	shards [16]openShard
+	n        atomic.Int64 // spans held, read without a lock
+	settling atomic.Int64 // entries of the shards' settling maps
+	shards   [16]openShard
 }
 
 type openShard struct {
 	mu sync.Mutex
 	m  map[spanKey]openSpan
-	_  [48]byte // keep shards on separate cache lines
+	// settling holds, from end until their instrumentation settled them
+	// (End returned: every processor has them), the spans ended on
+	// another goroutine (handoff.Slot.EndLater): a flush in between must
+	// still wait for them, though they are no longer open. Settled ones
+	// are dropped by the next look.
+	settling map[spanKey]<-chan struct{}
+	_        [40]byte // keep shards on separate cache lines
 }
 
 type spanKey struct {
@@ -133,6 +140,16 @@ func (o *openSpans) end(s sdktrace.ReadOnlySpan) (audit sdktrace.ReadOnlySpan, s
 		return s, nil, false
 	}
 	delete(sh.m, k)
+	if ch := e.slot.Ending(); ch != nil {
+		if sh.settling == nil {
+			sh.settling = make(map[spanKey]<-chan struct{})
+		}
+		// The earlier ones have settled microseconds after their end:
+		// dropping them here keeps the map to the few in flight.
+		sh.dropSettled(&o.settling)
+		sh.settling[k] = ch
+		o.settling.Add(1) // before n drops: ending reads both without the lock
+	}
 	o.n.Add(-1)
 	e.slot.Ended()
 	if !e.partner.IsValid() {
@@ -156,6 +173,44 @@ func (o *openSpans) end(s sdktrace.ReadOnlySpan) (audit sdktrace.ReadOnlySpan, s
 		return e.held, nil, true
 	}
 	return cur, nil, true
+}
+
+// ending returns the channels of the open spans that their
+// instrumentation is ending on another goroutine ([handoff.Slot.Ending]):
+// each is closed when its span has ended.
+func (o *openSpans) ending() []<-chan struct{} {
+	if o.n.Load() == 0 && o.settling.Load() == 0 {
+		return nil
+	}
+	var out []<-chan struct{}
+	for i := range o.shards {
+		sh := &o.shards[i]
+		sh.mu.Lock()
+		for _, e := range sh.m {
+			if ch := e.slot.Ending(); ch != nil {
+				out = append(out, ch)
+			}
+		}
+		sh.dropSettled(&o.settling)
+		for _, ch := range sh.settling {
+			out = append(out, ch)
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}
+
+// dropSettled deletes the settled spans (End has returned) from the
+// shard's settling map, counted down in n. The shard's lock is held.
+func (sh *openShard) dropSettled(n *atomic.Int64) {
+	for k, ch := range sh.settling {
+		select {
+		case <-ch:
+			delete(sh.settling, k)
+			n.Add(-1)
+		default:
+		}
+	}
 }
 
 // drain returns the spans held for a partner that has not ended, for

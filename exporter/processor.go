@@ -335,6 +335,9 @@ func (p *processor) ForceFlush(ctx context.Context) error {
 	if p.stopped.Load() {
 		return nil
 	}
+	if err := p.waitEnding(ctx); err != nil {
+		return p.notDurable("force flush", err)
+	}
 	ch := make(chan error, 1)
 	p.sendMu.RLock()
 	if p.stopped.Load() {
@@ -356,6 +359,22 @@ func (p *processor) ForceFlush(ctx context.Context) error {
 	}
 }
 
+// waitEnding waits until the spans that their instrumentation was ending
+// on another goroutine when it was called have ended (the middleware's
+// Transport ends a call's span after the caller read the reply; see
+// handoff.Slot.EndLater), so that a flush after the call includes it. It
+// returns ctx's error if ctx ends first.
+func (p *processor) waitEnding(ctx context.Context) error {
+	for _, ch := range p.open.ending() {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 func (p *processor) notDurable(op string, err error) error {
 	n := p.pending()
 	if p.spool != nil {
@@ -369,6 +388,10 @@ func (p *processor) notDurable(op string, err error) error {
 // See [NewProcessor].
 func (p *processor) Shutdown(ctx context.Context) error {
 	p.stopOnce.Do(func() {
+		// Spans whose instrumentation ends them on another goroutine
+		// ended, as far as their callers know: they go in first. With
+		// ctx over, the rest of Shutdown reports what is not durable.
+		_ = p.waitEnding(ctx)
 		// Spans held for a partner that never ended are audited alone.
 		for _, s := range p.open.drain() {
 			if s.InstrumentationScope().Name == otelaudit.ScopeName || IsGenAI(s.Attributes()) {

@@ -46,8 +46,13 @@ type Slot struct {
 	mu     sync.Mutex
 	owner  trace.Span // the span an audit processor claimed the slot for
 	closed bool       // Attach ran: no later span may claim it
-	attrs  []attribute.KeyValue
-	texts  []Text
+	// ending is made by EndLater and closed by Settled: the span is
+	// ending on another goroutine, and flushes wait for it. endingShut:
+	// Settled ran.
+	ending     chan struct{}
+	endingShut bool
+	attrs      []attribute.KeyValue
+	texts      []Text
 	// textBuf backs texts for the usual input, output and system
 	// instructions, so that they need no allocation of their own.
 	textBuf [3]Text
@@ -174,6 +179,59 @@ func (sl *Slot) Ended() {
 	sl.mu.Lock()
 	sl.owner, sl.closed = nil, true
 	sl.mu.Unlock()
+}
+
+// Settled is called by the instrumentation that ended the span sl was
+// claimed for, once End has returned (every processor has the span): a
+// flush waiting on [Slot.Ending] goes on. After it, EndLater reports
+// false. A nil sl does nothing.
+func (sl *Slot) Settled() {
+	if sl == nil {
+		return
+	}
+	sl.mu.Lock()
+	if sl.ending != nil && !sl.endingShut {
+		close(sl.ending)
+	}
+	sl.endingShut = true
+	sl.mu.Unlock()
+}
+
+// EndLater is called by an instrumentation that has everything its span
+// records and is about to end it on another goroutine, so that its caller
+// does not wait for the span's last attributes and End: it reports
+// whether it may. It may only when an audit processor claimed sl, because
+// that processor's ForceFlush and Shutdown then wait for the span to end
+// ([Slot.Ending]); without one the span must end before the caller goes
+// on, as every OpenTelemetry instrumentation's does.
+func (sl *Slot) EndLater() bool {
+	if sl == nil {
+		return false
+	}
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.owner == nil || sl.endingShut {
+		return false
+	}
+	if sl.ending == nil {
+		sl.ending = make(chan struct{})
+	}
+	return true
+}
+
+// Ending returns a channel closed when the span sl was claimed for ends,
+// if its instrumentation ends it on another goroutine ([Slot.EndLater]);
+// nil otherwise. An audit processor's ForceFlush and Shutdown wait on it.
+func (sl *Slot) Ending() <-chan struct{} {
+	if sl == nil {
+		return nil
+	}
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.endingShut {
+		return nil
+	}
+	return sl.ending
 }
 
 // attach reports whether an audit processor claimed sl for span, and closes

@@ -221,3 +221,47 @@ func TestWarnContentOnSpanNotSilenced(t *testing.T) {
 		t.Fatalf("reports: %q", rec.errs)
 	}
 }
+
+// A span may end on another goroutine only when an audit processor
+// claimed its slot; Ending closes when the processor settles it.
+func TestEndLater(t *testing.T) {
+	var unclaimed Slot
+	_ = BeginIn(context.Background(), &unclaimed)
+	if unclaimed.EndLater() || unclaimed.Ending() != nil {
+		t.Fatal("a slot no processor claimed may end later")
+	}
+	var nilSlot *Slot
+	if nilSlot.EndLater() || nilSlot.Ending() != nil {
+		t.Fatal("a nil slot may end later")
+	}
+	nilSlot.Settled() // does nothing
+
+	c := &claimer{}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(c))
+	ctx, sl := Begin(context.Background())
+	_, span := tp.Tracer("t").Start(ctx, "chat m")
+	_ = NewSink(span, sl, false)
+	if sl.Ending() != nil {
+		t.Fatal("ending before EndLater")
+	}
+	if !sl.EndLater() {
+		t.Fatal("a claimed slot may not end later")
+	}
+	ch := sl.Ending()
+	if ch == nil || !sl.EndLater() || sl.Ending() != ch {
+		t.Fatal("EndLater twice makes another channel")
+	}
+	span.End()
+	sl.Ended()
+	select {
+	case <-ch:
+		t.Fatal("closed before the processor settled the span")
+	default:
+	}
+	sl.Settled()
+	sl.Settled() // twice: no panic
+	<-ch
+	if sl.Ending() != nil || sl.EndLater() {
+		t.Fatal("a settled slot is still ending, or may end later again")
+	}
+}

@@ -1,0 +1,90 @@
+package middleware_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/internal/fakellm"
+	"github.com/otelaudit/otelaudit-go/middleware"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// postChat makes one chat call through c, reads the reply to its end and
+// closes it; it returns when the read of the reply's end returned.
+func postChatRead(t *testing.T, c *http.Client, s *fakellm.Server, stream bool) time.Time {
+	t.Helper()
+	body := `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	if stream {
+		body = `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	}
+	res, err := c.Post(s.OpenAIBaseURL()+"chat/completions", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	_, err = io.ReadAll(res.Body)
+	require.NoError(t, err)
+	read := time.Now()
+	require.NoError(t, res.Body.Close())
+	return read
+}
+
+// On an audit provider the Transport ends a call's span after the caller
+// read the reply, on another goroutine. A flush right after the call
+// still finds its entry, and the other processors of the provider its
+// span; the span ends when the reply's last byte was read.
+func TestSpanEndsAfterTheReplyYetFlushFindsIt(t *testing.T) {
+	s := fakellm.Start()
+	defer s.Close()
+	for _, stream := range []bool{false, true} {
+		mem := storage.NewMemoryStorage(0)
+		l, err := otelaudit.NewLogger(mem)
+		require.NoError(t, err)
+		tp, _, err := exporter.NewTracerProvider(l)
+		require.NoError(t, err)
+		rec := tracetest.NewSpanRecorder()
+		tp.RegisterSpanProcessor(rec)
+		c := &http.Client{Transport: middleware.Transport(nil, middleware.WithTracerProvider(tp))}
+		const calls = 100
+		for i := range calls {
+			read := postChatRead(t, c, s, stream)
+			require.NoError(t, tp.ForceFlush(t.Context()))
+			n, err := mem.Count(t.Context())
+			require.NoError(t, err)
+			require.Equal(t, i+1, n, "call %d (stream %v): its entry after the flush", i, stream)
+			ended := rec.Ended()
+			require.Len(t, ended, i+1, "call %d: its span reached the other processor", i)
+			assert.False(t, ended[i].EndTime().After(read), "the span ends when the reply was read")
+		}
+		// Shutdown right after a call: its entry is stored too.
+		postChatRead(t, c, s, stream)
+		require.NoError(t, tp.Shutdown(context.Background()))
+		n, err := mem.Count(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, calls+1, n)
+	}
+}
+
+// On a provider without the audit processor nothing waits for a span
+// ending later, so the Transport ends it before the read of the reply's
+// end returns, as every instrumentation does.
+func TestSpanEndsWithTheReplyWithoutAudit(t *testing.T) {
+	s := fakellm.Start()
+	defer s.Close()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	c := &http.Client{Transport: middleware.Transport(nil, middleware.WithTracerProvider(tp))}
+	for i := range 50 {
+		postChatRead(t, c, s, i%2 == 1)
+		require.Len(t, rec.Ended(), i+1, "call %d: span ended when the reply was read", i)
+	}
+}
