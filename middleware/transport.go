@@ -43,7 +43,10 @@ import (
 //     see the README's Performance section), when the provider's audit
 //     processor took the span: its ForceFlush and Shutdown, and so the
 //     provider's, wait for such spans, so a flush after the call finds the
-//     call's entry and every processor its span. On a provider without
+//     call's entry and every processor its span (a processor registered
+//     before the audit processor may get it after its own flush or
+//     shutdown; exporter.ProviderOptions registers the audit processor
+//     first). On a provider without
 //     the audit processor, and for failed or abandoned calls, the span has
 //     ended when the read of the body's end (or Close) returns, as with
 //     any instrumentation.
