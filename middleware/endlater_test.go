@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -86,5 +87,30 @@ func TestSpanEndsWithTheReplyWithoutAudit(t *testing.T) {
 	for i := range 50 {
 		postChatRead(t, c, s, i%2 == 1)
 		require.Len(t, rec.Ended(), i+1, "call %d: span ended when the reply was read", i)
+	}
+}
+
+// A caller that decodes a reply of known length without reading on to
+// EOF, then closes it, closed a complete reply: its entry has the whole
+// output and no error.
+func TestDecodedReplyClosedIsComplete(t *testing.T) {
+	r := newRig(t)
+	s := fakellm.Start()
+	defer s.Close()
+	c := r.client()
+	for range 20 {
+		res, err := c.Post(s.OpenAIBaseURL()+"chat/completions", "application/json",
+			strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`))
+		require.NoError(t, err)
+		require.Positive(t, res.ContentLength, "a reply of known length")
+		var reply map[string]any
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&reply))
+		require.NoError(t, res.Body.Close())
+	}
+	es := r.entries(t)
+	require.Len(t, es, 20)
+	for _, e := range es {
+		assert.Equal(t, fakellm.DefaultReply, str(e.OutputContent))
+		assert.Nil(t, e.Metadata["error.type"])
 	}
 }

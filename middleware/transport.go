@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -189,11 +190,15 @@ func (p *prefixBody) Close() error               { return p.c.Close() }
 type wrappedBody struct {
 	rc io.ReadCloser
 	x  *exchange
+	// n counts the bytes read; atomic: a Close may race a Read on
+	// another goroutine.
+	n atomic.Int64
 }
 
 func (b *wrappedBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
 	if n > 0 {
+		b.n.Add(int64(n))
 		_, _ = b.x.Write(p[:n])
 	}
 	switch {
@@ -227,8 +232,11 @@ func (b *wrappedBody) Close() error {
 	}
 	// The caller's close is recorded before the inner body is closed:
 	// closing it wakes a Read blocked in another goroutine, whose error
-	// must not be taken for a broken stream.
-	b.x.finish(nil, true)
+	// must not be taken for a broken stream. A caller that read every
+	// byte of a reply of known length without reading on to EOF (a
+	// json.Decoder) closes a complete reply, not an abandoned one.
+	complete := b.x.contentLength >= 0 && b.n.Load() >= b.x.contentLength
+	b.x.finish(nil, !complete)
 	return b.rc.Close()
 }
 
