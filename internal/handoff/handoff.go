@@ -20,6 +20,11 @@
 //
 // A slot no processor claimed receives nothing (Sink.Set drops), and a
 // claimed slot lives until its span ends, so nothing accumulates.
+//
+// An instrumentation that ends its span on another goroutine, so that its
+// caller does not wait for End, first asks [Slot.EndLater] (true only for
+// a claimed slot) and calls [Slot.Settled] once End returned; the audit
+// processors' flushes wait on [Slot.Ending] in between.
 package handoff
 
 import (
@@ -203,7 +208,9 @@ func (sl *Slot) Settled() {
 // whether it may. It may only when an audit processor claimed sl, because
 // that processor's ForceFlush and Shutdown then wait for the span to end
 // ([Slot.Ending]); without one the span must end before the caller goes
-// on, as every OpenTelemetry instrumentation's does.
+// on, as every OpenTelemetry instrumentation's does. Once End has
+// returned, the instrumentation calls [Slot.Settled], also when in the
+// end it ended the span on the caller's goroutine after all.
 func (sl *Slot) EndLater() bool {
 	if sl == nil {
 		return false
@@ -219,9 +226,10 @@ func (sl *Slot) EndLater() bool {
 	return true
 }
 
-// Ending returns a channel closed when the span sl was claimed for ends,
-// if its instrumentation ends it on another goroutine ([Slot.EndLater]);
-// nil otherwise. An audit processor's ForceFlush and Shutdown wait on it.
+// Ending returns a channel closed once the span sl was claimed for has
+// ended ([Slot.Settled]), if its instrumentation ends it on another
+// goroutine ([Slot.EndLater]); nil otherwise, and nil once settled. An
+// audit processor's ForceFlush and Shutdown wait on it.
 func (sl *Slot) Ending() <-chan struct{} {
 	if sl == nil {
 		return nil
