@@ -1,16 +1,21 @@
 package middleware_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
@@ -113,4 +118,78 @@ func TestDecodedReplyClosedIsComplete(t *testing.T) {
 		assert.Equal(t, fakellm.DefaultReply, str(e.OutputContent))
 		assert.Nil(t, e.Metadata["error.type"])
 	}
+}
+
+// A Handler on an audit provider: a flush once the client has the reply
+// finds the request's entry, and the other processors its span.
+func TestHandlerEntryAndSpanAfterEachRequest(t *testing.T) {
+	mem := storage.NewMemoryStorage(0)
+	l, err := otelaudit.NewLogger(mem)
+	require.NoError(t, err)
+	tp, _, err := exporter.NewTracerProvider(l)
+	require.NoError(t, err)
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	rec := tracetest.NewSpanRecorder()
+	tp.RegisterSpanProcessor(rec)
+	srv := httptest.NewServer(middleware.Handler(http.HandlerFunc(benchServer), middleware.WithTracerProvider(tp)))
+	defer srv.Close()
+	for i := range 100 {
+		res, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", bytes.NewReader(benchRequest))
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, res.Body)
+		require.NoError(t, res.Body.Close())
+		require.NoError(t, tp.ForceFlush(t.Context()))
+		n, err := mem.Count(t.Context())
+		require.NoError(t, err)
+		require.Equal(t, i+1, n, "request %d: its entry after the flush", i)
+		require.Len(t, rec.Ended(), i+1, "request %d: its span reached the other processor", i)
+	}
+	es, err := mem.ListEntries(t.Context(), time.Unix(0, 0), time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	for _, e := range es {
+		assert.Equal(t, "gpt-4o-mini", *e.Model)
+		assert.Equal(t, int64(140), *e.OutputTokens)
+	}
+}
+
+// respPanicExtractor describes every request and panics on every reply.
+type respPanicExtractor struct{}
+
+func (respPanicExtractor) ExtractRequest(*http.Request, []byte) (middleware.Request, bool) {
+	return middleware.Request{Operation: "chat", Provider: "acme", Model: "m"}, true
+}
+
+func (respPanicExtractor) ExtractResponse(int, http.Header, []byte) (middleware.Response, bool) {
+	panic("extractor bug")
+}
+
+// An Extractor that panics on a reply read to its end, while the span
+// ends off the caller's goroutine, does not bring the process down: it is
+// reported (without the reply), and a flush does not wait for it forever.
+func TestReplyPanicOffTheCallerReported(t *testing.T) {
+	var reported []error
+	var mu sync.Mutex
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }))
+	// Back to logging, as the default handler does (the default one
+	// cannot be set again: once replaced, it delegates to the new one).
+	defer otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Print(err) }))
+	r := newRig(t)
+	s := fakellm.Start()
+	defer s.Close()
+	c := r.client(middleware.WithExtractor(respPanicExtractor{}))
+	postChatRead(t, c, s, false)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, r.tp.ForceFlush(ctx), "the flush is not held by the span that panicked")
+	mu.Lock()
+	defer mu.Unlock()
+	var found bool
+	for _, err := range reported {
+		if strings.Contains(err.Error(), "panicked") {
+			found = true
+			assert.NotContains(t, err.Error(), fakellm.DefaultReply)
+			assert.NotContains(t, err.Error(), "extractor bug", "the panic's value is not reported")
+		}
+	}
+	assert.True(t, found, "the panic is reported: %v", reported)
 }
