@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 	"github.com/otelaudit/otelaudit-go/internal/lend"
 	"github.com/otelaudit/otelaudit-go/internal/logentry"
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -266,7 +267,7 @@ func (in Interaction) validUTF8() bool {
 // U+FFFD in its text fields and lists (copies; in's lists are not changed).
 func (in Interaction) repaired() Interaction {
 	for _, p := range in.textFields() {
-		*p = validUTF8(*p)
+		*p = jsontext.ValidUTF8(*p)
 	}
 	in.DetectorsTriggered, in.Alerts = validUTF8s(in.DetectorsTriggered), validUTF8s(in.Alerts)
 	return in
@@ -363,11 +364,11 @@ func (l *Logger) protect(input, output string, ln *loan) (string, string, error)
 	return ic, oc, nil
 }
 
-// validUTF8s is a copy of ss with validUTF8 applied to each string.
+// validUTF8s is a copy of ss with jsontext.ValidUTF8 applied to each string.
 func validUTF8s(ss []string) []string {
 	out := slices.Clone(ss)
 	for i, s := range out {
-		out[i] = validUTF8(s)
+		out[i] = jsontext.ValidUTF8(s)
 	}
 	return out
 }

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 	"unsafe"
 
 	"go.opentelemetry.io/otel"
@@ -499,20 +497,6 @@ func (c *Call) SetOutput(msgs ...Message) {
 		return
 	}
 	c.handTexts(semconv.GenAIOutputMessagesKey, msgs)
-}
-
-// validUTF8 returns s with each byte that is not valid UTF-8 replaced by
-// U+FFFD, as MessagesJSON (and encoding/json) replace them.
-func validUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	var b strings.Builder
-	b.Grow(len(s) + 8)
-	for _, r := range s {
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // handTexts hands the texts of msgs to the audit processor as key: what

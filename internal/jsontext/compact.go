@@ -41,7 +41,7 @@ func appendCanonical(b []byte, v jsontape.Value) []byte {
 	case jsontape.String:
 		// As decoded: AppendString would write an invalid byte as the
 		// escape \ufffd, but the decoded text holds U+FFFD.
-		return AppendString(b, replaceInvalid(v.Str()))
+		return AppendString(b, ValidUTF8(v.Str()))
 	case jsontape.Array:
 		b = append(b, '[')
 		first := true
@@ -56,7 +56,7 @@ func appendCanonical(b []byte, v jsontape.Value) []byte {
 	case jsontape.Object:
 		var ms []member
 		for k, mv := range v.Members() {
-			ms = append(ms, member{replaceInvalid(k), mv})
+			ms = append(ms, member{ValidUTF8(k), mv})
 		}
 		slices.SortStableFunc(ms, func(x, y member) int { return strings.Compare(x.key, y.key) })
 		b = append(b, '{')
@@ -72,21 +72,17 @@ func appendCanonical(b []byte, v jsontape.Value) []byte {
 	return append(b, v.Raw()...) // a number, true, false or null
 }
 
-// replaceInvalid returns s with each byte that is not part of valid UTF-8
-// replaced by U+FFFD, as encoding/json decodes it.
-func replaceInvalid(s string) string {
+// ValidUTF8 returns s with each byte that is not part of valid UTF-8
+// replaced by U+FFFD, as encoding/json decodes such text; s itself when
+// it is valid.
+func ValidUTF8(s string) string {
 	if utf8.ValidString(s) {
 		return s
 	}
-	out := make([]byte, 0, len(s)+8)
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			out = utf8.AppendRune(out, utf8.RuneError)
-		} else {
-			out = append(out, s[i:i+size]...)
-		}
-		i += size
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for _, r := range s { // an invalid byte is one utf8.RuneError
+		b.WriteRune(r)
 	}
-	return string(out)
+	return b.String()
 }

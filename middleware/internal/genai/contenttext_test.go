@@ -2,12 +2,12 @@ package genai
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 )
 
 // contentTextCases are message lists of every shape the parsers produce:
@@ -53,7 +53,7 @@ func TestContentTextMatchesExporterRule(t *testing.T) {
 		if !ok {
 			t.Fatalf("case %d: no content text for %d messages", i, len(ms))
 		}
-		if validUTF8(got) != want {
+		if jsontext.ValidUTF8(got) != want {
 			t.Errorf("case %d:\n got %q\nwant %q", i, got, want)
 		}
 		for _, m := range ms {
@@ -61,7 +61,7 @@ func TestContentTextMatchesExporterRule(t *testing.T) {
 				continue
 			}
 			want := exporter.ContentText(attribute.StringValue(PartsJSON(m.Parts)))
-			if got, _ := PartsContentText(m.Parts); validUTF8(got) != want {
+			if got, _ := PartsContentText(m.Parts); jsontext.ValidUTF8(got) != want {
 				t.Errorf("case %d parts:\n got %q\nwant %q", i, got, want)
 			}
 		}
@@ -72,14 +72,4 @@ func TestContentTextMatchesExporterRule(t *testing.T) {
 	if _, ok := PartsContentText(nil); ok {
 		t.Error("no parts have a content text")
 	}
-}
-
-// validUTF8 replaces each invalid byte with U+FFFD, as the Logger does
-// before it hashes.
-func validUTF8(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		b.WriteRune(r)
-	}
-	return b.String()
 }
