@@ -985,7 +985,7 @@ func (x *exchange) finishAt(readErr error, early bool, errAs string, end time.Ti
 			content = append(content, otelaudit.AuditMetadataKey(MetadataStreamCorrupt).Bool(true))
 		}
 		if x.server && errType == "" && errAs == "" {
-			x.recordServerStream(res, end)
+			x.recordServerStream(res)
 		}
 	case modeBuffer:
 		body := x.buf
@@ -1056,13 +1056,11 @@ func (x *exchange) finishAt(readErr error, early bool, errAs string, end time.Ti
 // reply says how many tokens it generated, gen_ai.server.time_per_output_token
 // ((duration - time to first token) / (output tokens - 1), as the
 // conventions define it).
-func (x *exchange) recordServerStream(res *genai.Response, now time.Time) {
+func (x *exchange) recordServerStream(res *genai.Response) {
 	if x.cfg.srv == nil || x.firstChunk.IsZero() {
 		return
 	}
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now := time.Now()
 	op, prov := genaiconv.OperationNameAttr(x.op), genaiconv.ProviderNameAttr(x.provider)
 	attrs := make([]attribute.KeyValue, 0, 4)
 	for _, kv := range x.srvAttrs {

@@ -47,10 +47,9 @@ import (
 //     call's entry and every processor its span (a processor registered
 //     before the audit processor may get it after its own flush or
 //     shutdown; exporter.ProviderOptions registers the audit processor
-//     first). On a provider without
-//     the audit processor, and for failed or abandoned calls, the span has
-//     ended when the read of the body's end (or Close) returns, as with
-//     any instrumentation.
+//     first). On a provider without the audit processor, and for failed or
+//     abandoned calls, the span has ended when the read of the body's end
+//     (or Close) returns, as with any instrumentation.
 //   - Closing a reply never waits on the server. An error reply closed
 //     unread (as SDKs do before a retry) has its rest read for the
 //     provider's error code, whether its length is known (up to 64 KiB;
