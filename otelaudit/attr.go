@@ -65,6 +65,21 @@ const (
 // gen_ai.completion* keys (except gen_ai.prompt.name) and every
 // audit.metadata.* key (caller metadata may hold anything; its values are
 // kept only in the audit store).
+//
+// It covers OpenInference's content keys too (the conventions of
+// Arize's openinference-instrumentation-* packages): input.value,
+// output.value, every llm.input_messages.*, llm.output_messages.*,
+// llm.prompts*, llm.choices.*, llm.tools.*, embedding.embeddings.*,
+// retrieval.documents.*, reranker.input_documents.* and
+// reranker.output_documents.* key, llm.function_call,
+// llm.prompt_template.template and .variables, embedding.text,
+// reranker.query, document.content, message.content,
+// message_content.text, message.function_call_arguments_json,
+// tool_call.function.arguments, tool.parameters, tool.json_schema,
+// audio.transcript, image.url (which may be a data: URL holding the
+// image) and every key ending in annotation.explanation or
+// evaluation.explanation. Their names, models, token counts, costs,
+// invocation parameters and span kind are not content.
 func IsContentKey(k attribute.Key) bool {
 	switch k {
 	case semconv.GenAIInputMessagesKey, semconv.GenAIOutputMessagesKey,
@@ -74,10 +89,52 @@ func IsContentKey(k attribute.Key) bool {
 		return true
 	case semconv.GenAIPromptNameKey:
 		return false
+	// OpenInference
+	case "input.value", "output.value", "llm.function_call",
+		"llm.prompt_template.template", "llm.prompt_template.variables",
+		"embedding.text", "reranker.query", "document.content",
+		"message.content", "message_content.text",
+		"message.function_call_arguments_json", "tool_call.function.arguments",
+		"tool.parameters", "tool.json_schema", "audio.transcript", "image.url":
+		return true
 	}
 	s := string(k)
-	return strings.HasPrefix(s, genAIRetrievalPrefix) ||
-		strings.HasPrefix(s, genAIPromptPrefix) ||
-		strings.HasPrefix(s, genAICompletionPrefix) ||
-		strings.HasPrefix(s, AuditMetadataPrefix)
+	if len(s) == 0 {
+		return false
+	}
+	// One test of the first byte keeps the common keys (gen_ai.operation.name,
+	// http.*, server.*) to a couple of comparisons.
+	switch s[0] {
+	case 'g':
+		return strings.HasPrefix(s, genAIRetrievalPrefix) ||
+			strings.HasPrefix(s, genAIPromptPrefix) ||
+			strings.HasPrefix(s, genAICompletionPrefix)
+	case 'a':
+		if strings.HasPrefix(s, AuditMetadataPrefix) {
+			return true
+		}
+	case 'l':
+		for _, p := range oiLLMContentPrefixes {
+			if strings.HasPrefix(s, p) {
+				return true
+			}
+		}
+		return false
+	case 'e':
+		if strings.HasPrefix(s, "embedding.embeddings.") {
+			return true
+		}
+	case 'r':
+		return strings.HasPrefix(s, "retrieval.documents.") ||
+			strings.HasPrefix(s, "reranker.input_documents.") ||
+			strings.HasPrefix(s, "reranker.output_documents.")
+	}
+	return strings.HasSuffix(s, "annotation.explanation") || strings.HasSuffix(s, "evaluation.explanation")
+}
+
+// oiLLMContentPrefixes are OpenInference's llm.* lists that hold content:
+// messages, prompts (also the older string list llm.prompts itself),
+// choices and tool definitions.
+var oiLLMContentPrefixes = [...]string{
+	"llm.input_messages.", "llm.output_messages.", "llm.prompts", "llm.choices.", "llm.tools.",
 }

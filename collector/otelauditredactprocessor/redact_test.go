@@ -98,3 +98,26 @@ func TestRedactEvaluationExplanation(t *testing.T) {
 
 	assert.Equal(t, map[string]any{"gen_ai.evaluation.name": "groundedness"}, lr.Attributes().AsRaw())
 }
+
+// OpenInference spans (Phoenix's instrumentations) carry the prompt in
+// input.value and llm.input_messages.*: redacted like the semconv
+// content, while the model, counts and span kind stay.
+func TestRedactOpenInference(t *testing.T) {
+	td := ptrace.NewTraces()
+	s := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	a := s.Attributes()
+	a.PutStr("openinference.span.kind", "LLM")
+	a.PutStr("llm.model_name", "gpt-4o")
+	a.PutInt("llm.token_count.prompt", 9)
+	a.PutStr("input.value", "SECRET")
+	a.PutStr("output.value", "SECRET")
+	a.PutStr("llm.input_messages.0.message.role", "user")
+	a.PutStr("llm.input_messages.0.message.content", "SECRET")
+	a.PutStr("llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments", "SECRET")
+	a.PutStr("llm.prompt_template.variables", "SECRET")
+	a.PutStr("retrieval.documents.0.document.content", "SECRET")
+
+	otelauditredactprocessor.RedactTraces(td)
+
+	assert.Equal(t, map[string]any{"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o", "llm.token_count.prompt": int64(9)}, a.AsRaw())
+}
