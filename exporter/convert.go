@@ -41,8 +41,12 @@ const (
 // {id,name,arguments}.
 type legacyPart struct {
 	msg, call int
-	field     string // "content", "id", "name" or "arguments"
-	text      string
+	// part orders the content pieces of one message (call -1): 0 for a
+	// legacy message's content; OpenInference's message.content is -1,
+	// its message.contents.<j> j.
+	part  int
+	field string // "content", "id", "name" or "arguments"
+	text  string
 }
 
 // parseLegacyKey reports whether k is a legacy indexed content key, of
@@ -107,7 +111,10 @@ func appendLegacy(parts []string, ps []legacyPart) []string {
 		if c := cmp.Compare(a.msg, b.msg); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.call, b.call)
+		if c := cmp.Compare(a.call, b.call); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.part, b.part)
 	})
 	for len(ps) > 0 {
 		p := ps[0]
@@ -166,13 +173,19 @@ func legacyToolCall(id, name, args string) string {
 
 // IsGenAI reports whether attrs mark a GenAI span: they hold
 // gen_ai.operation.name or gen_ai.provider.name (or the legacy
-// gen_ai.system). It is what the processor, the exporter and [Sampler] use
-// to pick the spans to audit; it only compares keys, so it is cheap.
+// gen_ai.system), or they are an OpenInference span of kind LLM,
+// EMBEDDING or TOOL (openinference.span.kind). It is what the processor,
+// the exporter and [Sampler] use to pick the spans to audit; it compares
+// keys and that one value, so it is cheap.
 func IsGenAI(attrs []attribute.KeyValue) bool {
 	for i := range attrs {
 		switch attrs[i].Key {
 		case semconv.GenAIOperationNameKey, semconv.GenAIProviderNameKey, legacySystemKey:
 			return true
+		case oiSpanKindKey:
+			if isOpenInferenceCall(attrs[i].Value) {
+				return true
+			}
 		}
 	}
 	return false
@@ -283,6 +296,20 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     "evaluation:{name}={label}" ("={score}" without a label); the
 //     explanation, which may quote content, is not copied.
 //   - TraceID, SpanID: the span's ids in W3C hex.
+//   - OpenInference spans of kind LLM, EMBEDDING or TOOL
+//     (openinference.span.kind) give what their gen_ai.* attributes do
+//     not: the operation (chat, or text_completion with llm.prompts;
+//     embeddings; execute_tool), llm.provider (else llm.system), the model
+//     (llm.request.model_name, llm.model_name or embedding.model_name,
+//     llm.response.model_name), session.id as the conversation,
+//     llm.token_count.prompt / completion, and as content the items of
+//     llm.input_messages / llm.output_messages in index order (each
+//     message's content, its text contents, then its tool calls as
+//     tool_call parts' JSON, as for the legacy attributes), llm.prompts,
+//     llm.choices or embedding.embeddings texts, else input.value /
+//     output.value verbatim (not an embedding's output). Metadata gets
+//     llm.response.model_name, llm.finish_reason, and a tool span's
+//     tool.name and tool.id under the gen_ai.* names above.
 func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	in, _ := interactionFromSpan(s)
 	return in
@@ -336,6 +363,7 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 		haveFinish, haveRespMd bool
 		// gen_ai.prompt.<i>.content and gen_ai.completion.<i>.content
 		legacyInput, legacyOutput []legacyPart
+		oi                        openInference
 	)
 	// Each metadata value is checked by the store's rules as it is set
 	// (the keys are this package's constants but for audit.metadata.*,
@@ -447,6 +475,8 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 					} else {
 						legacyInput = append(legacyInput, p)
 					}
+				} else if mightBeOpenInference(kv.Key) {
+					oi.add(kv)
 				}
 			}
 		}
@@ -501,6 +531,8 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 	case haveResult:
 		in.Output = toolText(toolResult)
 	}
+	// Before the gen_ai.* metadata, which wins where both say something.
+	oi.apply(&in, setMD, partsBuf[:0])
 	if respID != "" {
 		setMD(string(semconv.GenAIResponseIDKey), respID)
 	}

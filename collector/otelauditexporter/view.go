@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/collector/internal/genaievent"
+	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/internal/genaijoin"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
@@ -38,13 +39,19 @@ func spanViews(td ptrace.Traces) []*genaijoin.View {
 // pdata map avoids converting the attributes of other spans.
 var genAIKeys = []string{"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system"}
 
+// isGenAI is exporter.IsGenAI on a pdata map.
 func isGenAI(m pcommon.Map) bool {
 	for _, k := range genAIKeys {
 		if _, ok := m.Get(k); ok {
 			return true
 		}
 	}
-	return false
+	v, ok := m.Get("openinference.span.kind")
+	if !ok || v.Type() != pcommon.ValueTypeStr {
+		return false
+	}
+	kind := [1]attribute.KeyValue{attribute.String("openinference.span.kind", v.Str())}
+	return auditexporter.IsGenAI(kind[:])
 }
 
 // newSpanView adapts a pdata span to the view the conversion reads (an

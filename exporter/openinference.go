@@ -1,0 +1,304 @@
+package exporter
+
+import (
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
+
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+)
+
+// OpenInference (Arize's conventions, written by the
+// openinference-instrumentation-* packages that Phoenix users run) names a
+// span's kind in openinference.span.kind and records a model call under
+// llm.* keys, not gen_ai.*. Spans of the kinds below are audited like
+// GenAI spans; their content keys are content for the redaction rule
+// (otelaudit.IsContentKey).
+const oiSpanKindKey = attribute.Key("openinference.span.kind")
+
+// oiOperation is the GenAI operation an audited OpenInference span kind
+// is, "" for a kind that is not audited (chains, agents, retrievers and
+// the like describe steps around model calls, not calls).
+func oiOperation(kind string) string {
+	switch kind {
+	case "LLM":
+		return "chat"
+	case "EMBEDDING":
+		return "embeddings"
+	case "TOOL":
+		return "execute_tool"
+	}
+	return ""
+}
+
+// isOpenInferenceCall reports whether v, the value of
+// openinference.span.kind, is a kind that is audited.
+func isOpenInferenceCall(v attribute.Value) bool {
+	return v.Type() == attribute.STRING && oiOperation(v.AsString()) != ""
+}
+
+// oiFunctionCall is the tool call index given to a message's legacy
+// OpenAI function call (message.function_call_name and
+// message.function_call_arguments_json): after any tool_calls.<j>.
+const oiFunctionCall = 1 << 20
+
+// openInference collects what an OpenInference span says of its call,
+// for the conversion to use where the span has no gen_ai.* attribute
+// saying it.
+type openInference struct {
+	kind                        string
+	provider, system            string
+	model, reqModel, respModel  string
+	tokIn, tokOut               int64
+	haveTokIn, haveTokOut       bool
+	inputValue, outputValue     string
+	haveInValue, haveOutValue   bool
+	finishReason, session       string
+	toolName, toolID, toolCall  string
+	input, output               []legacyPart
+	completionPrompts, embedded bool // input from llm.prompts / embedding texts
+}
+
+// add takes kv when it is an OpenInference key the conversion reads and
+// reports whether it did.
+func (o *openInference) add(kv attribute.KeyValue) bool {
+	k := string(kv.Key)
+	switch kv.Key {
+	case oiSpanKindKey:
+		o.kind = kv.Value.String()
+	case "llm.provider":
+		o.provider = kv.Value.String()
+	case "llm.system":
+		o.system = kv.Value.String()
+	case "llm.model_name", "embedding.model_name":
+		o.model = kv.Value.String()
+	case "llm.request.model_name":
+		o.reqModel = kv.Value.String()
+	case "llm.response.model_name":
+		o.respModel = kv.Value.String()
+	case "llm.token_count.prompt":
+		o.tokIn, o.haveTokIn = intValue(kv.Value)
+	case "llm.token_count.completion":
+		o.tokOut, o.haveTokOut = intValue(kv.Value)
+	case "input.value":
+		o.inputValue, o.haveInValue = kv.Value.String(), true
+	case "output.value":
+		o.outputValue, o.haveOutValue = kv.Value.String(), true
+	case "llm.finish_reason":
+		o.finishReason = kv.Value.String()
+	case "session.id":
+		o.session = kv.Value.String()
+	case "tool.name":
+		o.toolName = kv.Value.String()
+	case "tool.id":
+		o.toolID = kv.Value.String()
+	case "tool_call.id":
+		o.toolCall = kv.Value.String()
+	case "llm.prompts":
+		// The older form: a list of prompt strings.
+		if kv.Value.Type() == attribute.STRINGSLICE {
+			for i, s := range kv.Value.AsStringSlice() {
+				o.input = append(o.input, legacyPart{msg: i, call: -1, field: "content", text: s})
+			}
+			o.completionPrompts = true
+		}
+	default:
+		if kv.Value.Type() != attribute.STRING {
+			return false
+		}
+		p, out, ok := parseOpenInferenceKey(k)
+		if !ok {
+			return false
+		}
+		p.text = kv.Value.AsString()
+		switch {
+		case out:
+			o.output = append(o.output, p)
+		default:
+			o.input = append(o.input, p)
+			o.completionPrompts = o.completionPrompts || strings.HasPrefix(k, "llm.prompts.")
+			o.embedded = o.embedded || strings.HasPrefix(k, "embedding.")
+		}
+	}
+	return true
+}
+
+// oiLists are the flattened lists whose items hold a call's content, with
+// what the rest of an item's key must be to name its text, and whether
+// the list is the call's output. Messages are read further by
+// parseOIMessage.
+var oiLists = [...]struct {
+	prefix, text string
+	out          bool
+}{
+	{"llm.input_messages.", "", false},
+	{"llm.output_messages.", "", true},
+	{"llm.prompts.", "prompt.text", false},
+	{"llm.choices.", "completion.text", true},
+	{"embedding.embeddings.", "embedding.text", false},
+}
+
+// parseOpenInferenceKey reports whether k names a piece of a call's
+// content in OpenInference's flattened lists, of the output or the
+// input, and which message, part or tool call field it is:
+//
+//	llm.{input,output}_messages.<i>.message.content
+//	llm.{input,output}_messages.<i>.message.contents.<j>.message_content.text
+//	llm.{input,output}_messages.<i>.message.tool_calls.<j>.tool_call.{id,function.name,function.arguments}
+//	llm.{input,output}_messages.<i>.message.function_call_{name,arguments_json}
+//	llm.prompts.<i>.prompt.text, llm.choices.<i>.completion.text
+//	embedding.embeddings.<i>.embedding.text
+func parseOpenInferenceKey(k string) (p legacyPart, out, ok bool) {
+	for _, l := range oiLists {
+		rest, found := strings.CutPrefix(k, l.prefix)
+		if !found {
+			continue
+		}
+		if p.msg, rest, ok = cutIndex(rest); !ok {
+			return p, false, false
+		}
+		if l.text != "" {
+			p.call, p.part, p.field = -1, 0, "content"
+			return p, l.out, rest == l.text
+		}
+		p, ok = parseOIMessage(p.msg, rest)
+		return p, l.out, ok
+	}
+	return p, false, false
+}
+
+// parseOIMessage reads the rest of a message item's key (after
+// "llm.*_messages.<i>.").
+func parseOIMessage(msg int, rest string) (p legacyPart, ok bool) {
+	p.msg = msg
+	if rest, ok = strings.CutPrefix(rest, "message."); !ok {
+		return p, false
+	}
+	switch rest {
+	case "content":
+		p.call, p.part, p.field = -1, -1, "content"
+		return p, true
+	case "function_call_name":
+		p.call, p.field = oiFunctionCall, "name"
+		return p, true
+	case "function_call_arguments_json":
+		p.call, p.field = oiFunctionCall, "arguments"
+		return p, true
+	}
+	if r, found := strings.CutPrefix(rest, "contents."); found {
+		if p.part, r, ok = cutIndex(r); !ok || r != "message_content.text" {
+			return p, false
+		}
+		p.call, p.field = -1, "content"
+		return p, true
+	}
+	if rest, ok = strings.CutPrefix(rest, "tool_calls."); !ok {
+		return p, false
+	}
+	if p.call, rest, ok = cutIndex(rest); !ok {
+		return p, false
+	}
+	switch rest {
+	case "tool_call.id":
+		p.field = "id"
+	case "tool_call.function.name":
+		p.field = "name"
+	case "tool_call.function.arguments":
+		p.field = "arguments"
+	default:
+		return p, false
+	}
+	return p, true
+}
+
+// mightBeOpenInference is a cheap first test of a key for
+// openInference.add: the first bytes of every key it reads.
+func mightBeOpenInference(k attribute.Key) bool {
+	if len(k) < 4 {
+		return false
+	}
+	switch k[:4] {
+	case "llm.", "open", "inpu", "outp", "sess", "tool", "embe":
+		return true
+	}
+	return false
+}
+
+// apply fills what the span's gen_ai.* attributes left empty in in (its
+// operation, provider, model, conversation, token counts, input and
+// output) from what an audited OpenInference span says, and sets the
+// response model, finish reason and tool metadata it gives; it does
+// nothing for other spans. parts is the conversion's buffer for content
+// parts.
+func (o *openInference) apply(in *otelaudit.Interaction, setMD func(string, any), parts []string) {
+	op := oiOperation(o.kind)
+	if op == "" {
+		return
+	}
+	if o.completionPrompts && op == "chat" {
+		op = "text_completion"
+	}
+	if in.Operation == "" {
+		in.Operation = op
+	}
+	if in.Provider == "" {
+		in.Provider = o.provider
+		if in.Provider == "" {
+			in.Provider = o.system
+		}
+	}
+	if in.Model == "" {
+		in.Model = firstNonEmpty(o.reqModel, o.model, o.respModel)
+	}
+	if in.ConversationID == "" {
+		in.ConversationID = o.session
+	}
+	if in.InputTokens == nil && o.haveTokIn {
+		in.InputTokens = otelaudit.Ptr(o.tokIn)
+	}
+	if in.OutputTokens == nil && o.haveTokOut {
+		in.OutputTokens = otelaudit.Ptr(o.tokOut)
+	}
+	if o.respModel != "" {
+		setMD(string(semconv.GenAIResponseModelKey), o.respModel)
+	}
+	if o.finishReason != "" {
+		setMD(string(semconv.GenAIResponseFinishReasonsKey), []any{boxedReason(o.finishReason)})
+	}
+	if op == "execute_tool" {
+		if o.toolName != "" {
+			setMD(string(semconv.GenAIToolNameKey), o.toolName)
+		}
+		if id := firstNonEmpty(o.toolID, o.toolCall); id != "" {
+			setMD(string(semconv.GenAIToolCallIDKey), id)
+		}
+	}
+	// Structured content first (it is the call's messages); input.value
+	// and output.value, often the whole request or reply body, otherwise.
+	if in.Input == "" {
+		switch {
+		case len(o.input) > 0:
+			in.Input = strings.Join(appendLegacy(parts[:0], o.input), "\n")
+		case o.haveInValue:
+			in.Input = o.inputValue
+		}
+	}
+	if in.Output == "" {
+		switch {
+		case len(o.output) > 0:
+			in.Output = strings.Join(appendLegacy(parts[:0], o.output), "\n")
+		case o.haveOutValue && op != "embeddings": // an embedding's output is its vectors
+			in.Output = o.outputValue
+		}
+	}
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
