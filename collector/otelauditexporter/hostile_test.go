@@ -387,6 +387,65 @@ func TestOpenLLMetrySpan(t *testing.T) {
 	}
 }
 
+// TestOpenInferenceAndLegacyNotHeld: an OpenInference LLM span (Phoenix's
+// instrumentations: llm.* keys, no gen_ai.*) is one entry with its
+// messages as content; it and an OpenLLMetry-style span carry their
+// content themselves, so the join does not hold them for events: with
+// the sending queue disabled the push is answered well before join_wait,
+// already written.
+func TestOpenInferenceAndLegacyNotHeld(t *testing.T) {
+	base, dir, _, col := hostileCollector(t, "plaintext", "    timeout: 20s\n    join_wait: 8s\n    sending_queue:\n      enabled: false")
+	td := ptrace.NewTraces()
+	ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+	oi := newSpan(ss, "ChatCompletion")
+	a := oi.Attributes()
+	a.PutStr("openinference.span.kind", "LLM")
+	a.PutStr("llm.system", "openai")
+	a.PutStr("llm.model_name", "gpt-4o-mini")
+	a.PutStr("input.value", `{"messages": [{"role": "user", "content": "`+marker+` question"}]}`)
+	a.PutStr("llm.input_messages.0.message.role", "user")
+	a.PutStr("llm.input_messages.0.message.content", marker+" question")
+	a.PutStr("llm.output_messages.0.message.role", "assistant")
+	a.PutStr("llm.output_messages.0.message.content", "the answer")
+	a.PutInt("llm.token_count.prompt", 9)
+	a.PutStr("session.id", "sess-9")
+	legacy := newSpan(ss, "openai.chat")
+	legacy.Attributes().PutStr("gen_ai.system", "openai")
+	legacy.Attributes().PutStr("gen_ai.prompt.0.content", marker+" legacy")
+	chain := newSpan(ss, "RunnableSequence") // not a model call: not audited
+	chain.Attributes().PutStr("openinference.span.kind", "CHAIN")
+	chain.Attributes().PutStr("input.value", marker)
+
+	start := time.Now()
+	code, body := postTraces(t, base, td)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Less(t, time.Since(start), 4*time.Second, "the push waited for events (join_wait 8s)")
+	st, err := filestore.New(dir, filestore.WithReadOnly())
+	require.NoError(t, err)
+	got := readAll(t, st)
+	require.NoError(t, st.Close())
+	require.Len(t, got, 2, "written before the push was answered, the chain span not audited")
+	bySpan := map[string]*storage.AuditEntry{}
+	for _, e := range got {
+		bySpan[e.SpanID] = e
+	}
+	e := bySpan[oi.SpanID().String()]
+	require.NotNil(t, e)
+	require.NotNil(t, e.InputContent)
+	require.NotNil(t, e.OutputContent)
+	assert.Equal(t, marker+" question", *e.InputContent)
+	assert.Equal(t, "the answer", *e.OutputContent)
+	assert.Equal(t, "gpt-4o-mini", *e.Model)
+	assert.Equal(t, "openai", *e.Provider)
+	assert.Equal(t, "chat", e.Operation)
+	assert.Equal(t, "sess-9", *e.ConversationID)
+	require.NotNil(t, e.InputTokens)
+	assert.Equal(t, int64(9), *e.InputTokens)
+	require.NotNil(t, bySpan[legacy.SpanID().String()])
+	assert.Equal(t, marker+" legacy", *bySpan[legacy.SpanID().String()].InputContent)
+	require.NoError(t, col.Stop())
+}
+
 // TestHostileRedeliveryAndClaimedIDs: spans delivered twice (a client
 // retrying a push it gave up on, one span twice in one push) make one
 // entry each; a span that names another span's entry id in

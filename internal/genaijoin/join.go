@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
 // The GenAI events whose content the join collects (semconv names). The
@@ -231,10 +232,13 @@ func (j *Joiner) Split(views []*View) (direct []auditexporter.SpanView, held []*
 	return direct, held
 }
 
+// hasContent reports whether v's span carries its call's content itself
+// (any content key but audit.metadata.*: the semconv messages, the legacy
+// indexed gen_ai.prompt.* attributes, OpenInference's llm.input_messages.*
+// and the like), so that no event is waited for.
 func hasContent(v *View) bool {
 	for _, kv := range v.Attrs {
-		switch kv.Key {
-		case keyInput, keyOutput, keySystem:
+		if otelaudit.IsContentKey(kv.Key) && !strings.HasPrefix(string(kv.Key), otelaudit.AuditMetadataPrefix) {
 			return true
 		}
 	}
