@@ -239,7 +239,10 @@ func (o *openInference) apply(in *otelaudit.Interaction, setMD func(string, any)
 	if o.completionPrompts && op == "chat" {
 		op = "text_completion"
 	}
-	if in.Operation == "" {
+	// A span that names its operation in gen_ai.operation.name is a
+	// semconv span first: its metadata, set before, is not overwritten.
+	semconvSpan := in.Operation != ""
+	if !semconvSpan {
 		in.Operation = op
 	}
 	if in.Provider == "" {
@@ -266,7 +269,7 @@ func (o *openInference) apply(in *otelaudit.Interaction, setMD func(string, any)
 	if o.finishReason != "" {
 		setMD(string(semconv.GenAIResponseFinishReasonsKey), []any{boxedReason(o.finishReason)})
 	}
-	if op == "execute_tool" {
+	if op == "execute_tool" && !semconvSpan {
 		if o.toolName != "" {
 			setMD(string(semconv.GenAIToolNameKey), o.toolName)
 		}

@@ -127,6 +127,9 @@ func TestOpenInferenceKinds(t *testing.T) {
 	assert.Equal(t, "2001", in.Output)
 	assert.Equal(t, "multiply", in.Metadata["gen_ai.tool.name"])
 	assert.Equal(t, "call_62136355", in.Metadata["gen_ai.tool.call.id"])
+	in = InteractionFromSpan(oiSpan(kind("TOOL"), attribute.String("tool.name", "oi_name"),
+		attribute.String("gen_ai.operation.name", "execute_tool"), attribute.String("gen_ai.tool.name", "semconv_name")))
+	assert.Equal(t, "semconv_name", in.Metadata["gen_ai.tool.name"], "the semconv name kept")
 
 	in = InteractionFromSpan(oiSpan(kind("LLM"),
 		attribute.String("llm.prompts.0.prompt.text", "Once upon"),

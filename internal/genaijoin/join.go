@@ -19,7 +19,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
-	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
 // The GenAI events whose content the join collects (semconv names). The
@@ -232,13 +231,37 @@ func (j *Joiner) Split(views []*View) (direct []auditexporter.SpanView, held []*
 	return direct, held
 }
 
-// hasContent reports whether v's span carries its call's content itself
-// (any content key but audit.metadata.*: the semconv messages, the legacy
-// indexed gen_ai.prompt.* attributes, OpenInference's llm.input_messages.*
-// and the like), so that no event is waited for.
+// hasContent reports whether v's span carries its call's messages
+// itself, so that no event is waited for: the semconv message attributes,
+// a tool call's arguments or result, the legacy indexed
+// gen_ai.prompt.<i>.* / gen_ai.completion.<i>.* attributes, or
+// OpenInference's messages, prompts, choices, embedding texts or input
+// and output values. Other content keys (tool definitions, retrieval,
+// audit.metadata.*) do not say so: an instrumentation may record them on
+// the span and send the messages as events.
 func hasContent(v *View) bool {
 	for _, kv := range v.Attrs {
-		if otelaudit.IsContentKey(kv.Key) && !strings.HasPrefix(string(kv.Key), otelaudit.AuditMetadataPrefix) {
+		if carriesMessages(string(kv.Key)) {
+			return true
+		}
+	}
+	return false
+}
+
+func carriesMessages(k string) bool {
+	switch k {
+	case keyInput, keyOutput, keySystem, "gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
+		"input.value", "output.value", "llm.prompts":
+		return true
+	}
+	for _, p := range [...]string{"gen_ai.prompt.", "gen_ai.completion."} {
+		// An index follows (gen_ai.prompt.name is a template's name).
+		if rest, ok := strings.CutPrefix(k, p); ok {
+			return rest != "" && rest[0] >= '0' && rest[0] <= '9'
+		}
+	}
+	for _, p := range [...]string{"llm.input_messages.", "llm.output_messages.", "llm.prompts.", "llm.choices.", "embedding.embeddings."} {
+		if strings.HasPrefix(k, p) {
 			return true
 		}
 	}

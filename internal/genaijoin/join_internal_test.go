@@ -50,3 +50,31 @@ func TestJoinMemoryCap(t *testing.T) {
 	defer mu.Unlock()
 	require.Len(t, written, n, "every call is written, none lost")
 }
+
+// A span is written without waiting for events only when it carries its
+// messages itself; content keys that an instrumentation may record beside
+// message events (tool definitions, retrieval, a prompt template's name,
+// caller metadata) keep it waiting.
+func TestCarriesMessages(t *testing.T) {
+	for _, k := range []string{
+		"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
+		"gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
+		"gen_ai.prompt.0.content", "gen_ai.completion.12.tool_calls.0.name",
+		"input.value", "output.value", "llm.prompts", "llm.prompts.0.prompt.text",
+		"llm.input_messages.0.message.content", "llm.output_messages.1.message.role",
+		"llm.choices.0.completion.text", "embedding.embeddings.0.embedding.text",
+	} {
+		if !carriesMessages(k) {
+			t.Errorf("%s: not taken for the call's messages", k)
+		}
+	}
+	for _, k := range []string{
+		"gen_ai.tool.definitions", "gen_ai.retrieval.query.text", "gen_ai.prompt.name", "gen_ai.prompt.",
+		"gen_ai.prompt", "gen_ai.evaluation.explanation", "audit.metadata.user", "llm.prompt_template.variables",
+		"llm.tools.0.tool.json_schema", "gen_ai.operation.name", "openinference.span.kind", "",
+	} {
+		if carriesMessages(k) {
+			t.Errorf("%s: taken for the call's messages", k)
+		}
+	}
+}
