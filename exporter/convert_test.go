@@ -252,10 +252,7 @@ func TestLegacyIndexedContent(t *testing.T) {
 }
 
 func TestParseLegacyKey(t *testing.T) {
-	for k, want := range map[string]struct {
-		p       legacyPart
-		out, ok bool
-	}{
+	checkParsedKeys(t, func(k string) (legacyPart, bool, bool) { return parseLegacyKey(attribute.Key(k)) }, map[string]parsedKey{
 		"gen_ai.prompt.0.content":                    {legacyPart{msg: 0, call: -1, field: "content"}, false, true},
 		"gen_ai.prompt.42.content":                   {legacyPart{msg: 42, call: -1, field: "content"}, false, true},
 		"gen_ai.completion.3.content":                {legacyPart{msg: 3, call: -1, field: "content"}, true, true},
@@ -272,13 +269,45 @@ func TestParseLegacyKey(t *testing.T) {
 		"gen_ai.input.messages":                      {},
 		"llm.prompts.0.content":                      {},
 		"gen_ai.completion.0.finish_reason":          {},
-	} {
-		p, out, ok := parseLegacyKey(attribute.Key(k))
+	})
+}
+
+// parsedKey is what a content key parses to (p and out only when ok).
+type parsedKey struct {
+	p       legacyPart
+	out, ok bool
+}
+
+// checkParsedKeys checks that parse gives each key of table its entry.
+func checkParsedKeys(t *testing.T, parse func(string) (legacyPart, bool, bool), table map[string]parsedKey) {
+	t.Helper()
+	for k, want := range table {
+		p, out, ok := parse(k)
 		assert.Equal(t, want.ok, ok, k)
 		if ok {
 			assert.Equal(t, want.p, p, k)
 			assert.Equal(t, want.out, out, k)
 		}
+	}
+}
+
+// wantText is a content text a fuzz input names, with the message and
+// part it belongs to.
+type wantText struct {
+	msg, part int
+	text      string
+}
+
+// requireInOrder fails unless each of ws's texts is in got, in order of
+// message then part.
+func requireInOrder(t *testing.T, got string, ws []wantText) {
+	t.Helper()
+	slices.SortStableFunc(ws, func(a, b wantText) int { return cmp.Or(cmp.Compare(a.msg, b.msg), cmp.Compare(a.part, b.part)) })
+	rest := got
+	for _, w := range ws {
+		i := strings.Index(rest, w.text)
+		require.GreaterOrEqual(t, i, 0, "%q missing from %q", w.text, got)
+		rest = rest[i+len(w.text):]
 	}
 }
 
@@ -292,11 +321,7 @@ func FuzzLegacyContent(f *testing.F) {
 	f.Add("gen_ai.completion.000001.content\na\ngen_ai.completion.1.content\nb")
 	f.Fuzz(func(t *testing.T, spec string) {
 		attrs := []attribute.KeyValue{attribute.String("gen_ai.system", "openai")}
-		type want struct {
-			msg  int
-			text string
-		}
-		var wantIn, wantOut []want
+		var wantIn, wantOut []wantText
 		onlyPrompts := true // every key a gen_ai.prompt.* one
 		lines := strings.Split(spec, "\n")
 		for i := 0; i+1 < len(lines) && len(attrs) < 64; i += 2 {
@@ -305,9 +330,9 @@ func FuzzLegacyContent(f *testing.F) {
 			onlyPrompts = onlyPrompts && strings.HasPrefix(string(k), "gen_ai.prompt.")
 			if p, out, ok := parseLegacyKey(k); ok && p.field == "content" {
 				if out {
-					wantOut = append(wantOut, want{p.msg, v})
+					wantOut = append(wantOut, wantText{msg: p.msg, text: v})
 				} else {
-					wantIn = append(wantIn, want{p.msg, v})
+					wantIn = append(wantIn, wantText{msg: p.msg, text: v})
 				}
 			}
 		}
@@ -318,17 +343,8 @@ func FuzzLegacyContent(f *testing.F) {
 		}.Snapshot()
 		in := InteractionFromSpan(span)
 		// Each wanted text appears, in order of its message's index.
-		check := func(got string, ws []want) {
-			slices.SortStableFunc(ws, func(a, b want) int { return cmp.Compare(a.msg, b.msg) })
-			rest := got
-			for _, w := range ws {
-				i := strings.Index(rest, w.text)
-				require.GreaterOrEqual(t, i, 0, "%q missing from %q", w.text, got)
-				rest = rest[i+len(w.text):]
-			}
-		}
-		check(in.Input, wantIn)
-		check(in.Output, wantOut)
+		requireInOrder(t, in.Input, wantIn)
+		requireInOrder(t, in.Output, wantOut)
 		// Keys that name no content give none.
 		if onlyPrompts && len(wantIn) == 0 && !strings.Contains(spec, "tool_calls.") {
 			assert.Empty(t, in.Input)

@@ -1,7 +1,6 @@
 package exporter
 
 import (
-	"cmp"
 	"slices"
 	"strings"
 	"testing"
@@ -207,10 +206,7 @@ func TestOpenInferenceContentKeys(t *testing.T) {
 }
 
 func TestParseOpenInferenceKey(t *testing.T) {
-	for k, want := range map[string]struct {
-		p       legacyPart
-		out, ok bool
-	}{
+	checkParsedKeys(t, parseOpenInferenceKey, map[string]parsedKey{
 		"llm.input_messages.0.message.content":                                    {legacyPart{msg: 0, call: -1, part: -1, field: "content"}, false, true},
 		"llm.output_messages.12.message.contents.3.message_content.text":          {legacyPart{msg: 12, call: -1, part: 3, field: "content"}, true, true},
 		"llm.output_messages.0.message.tool_calls.2.tool_call.function.arguments": {legacyPart{msg: 0, call: 2, field: "arguments"}, true, true},
@@ -231,14 +227,7 @@ func TestParseOpenInferenceKey(t *testing.T) {
 		"embedding.embeddings.0.embedding.vector":                                 {},
 		"gen_ai.prompt.0.content":                                                 {},
 		"input.value":                                                             {},
-	} {
-		p, out, ok := parseOpenInferenceKey(k)
-		assert.Equal(t, want.ok, ok, k)
-		if ok {
-			assert.Equal(t, want.p, p, k)
-			assert.Equal(t, want.out, out, k)
-		}
-	}
+	})
 }
 
 // FuzzOpenInferenceContent: any set of OpenInference keys and values
@@ -250,11 +239,7 @@ func FuzzOpenInferenceContent(f *testing.F) {
 	f.Add("llm.prompts.000001.prompt.text\na\nllm.choices.0.completion.text\nb\nllm.input_messages.0.message.content\nc")
 	f.Fuzz(func(t *testing.T, spec string) {
 		attrs := []attribute.KeyValue{attribute.String("openinference.span.kind", "LLM")}
-		type want struct {
-			msg, part int
-			text      string
-		}
-		var wantIn, wantOut []want
+		var wantIn, wantOut []wantText
 		// The last span kind is an audited one, and no gen_ai.* key (they
 		// come first where they say something).
 		kindAudited, genAI := true, false
@@ -270,9 +255,9 @@ func FuzzOpenInferenceContent(f *testing.F) {
 			// when several are present, so only messages are checked.
 			if p, out, ok := parseOpenInferenceKey(k); ok && p.field == "content" && strings.Contains(k, "_messages.") {
 				if out {
-					wantOut = append(wantOut, want{p.msg, p.part, v})
+					wantOut = append(wantOut, wantText{p.msg, p.part, v})
 				} else {
-					wantIn = append(wantIn, want{p.msg, p.part, v})
+					wantIn = append(wantIn, wantText{p.msg, p.part, v})
 				}
 			}
 		}
@@ -280,17 +265,8 @@ func FuzzOpenInferenceContent(f *testing.F) {
 		if !kindAudited || genAI {
 			return
 		}
-		check := func(got string, ws []want) {
-			slices.SortStableFunc(ws, func(a, b want) int { return cmp.Or(cmp.Compare(a.msg, b.msg), cmp.Compare(a.part, b.part)) })
-			rest := got
-			for _, w := range ws {
-				i := strings.Index(rest, w.text)
-				require.GreaterOrEqual(t, i, 0, "%q missing from %q", w.text, got)
-				rest = rest[i+len(w.text):]
-			}
-		}
-		check(in.Input, wantIn)
-		check(in.Output, wantOut)
+		requireInOrder(t, in.Input, wantIn)
+		requireInOrder(t, in.Output, wantOut)
 		assert.Contains(t, []string{"chat", "text_completion"}, in.Operation)
 	})
 }
