@@ -139,3 +139,64 @@ func TestSamplerFromEnv(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenInferenceSpansThroughProvider: OpenInference LLM spans (their
+// kind at start, as its instrumentations set it, content in llm.* keys)
+// on a provider built with ProviderOptions are audited whatever the
+// sampler decides, and the other exporter, which gets the sampled ones,
+// sees none of their content.
+func TestOpenInferenceSpansThroughProvider(t *testing.T) {
+	for _, sampler := range []sdktrace.Sampler{sdktrace.AlwaysSample(), sdktrace.NeverSample()} {
+		t.Run(sampler.Description(), func(t *testing.T) {
+			const n = 50
+			st := storage.NewMemoryStorage(0)
+			logger, err := otelaudit.NewLogger(st)
+			require.NoError(t, err)
+			other := tracetest.NewInMemoryExporter()
+			opts, _, err := exporter.ProviderOptions(logger, exporter.WithSampler(sampler), exporter.WithExporter(other))
+			require.NoError(t, err)
+			tp := sdktrace.NewTracerProvider(opts...)
+			tr := tp.Tracer("openinference.instrumentation.openai")
+			for i := range n {
+				_, s := tr.Start(t.Context(), "ChatCompletion", trace.WithAttributes(attribute.String("openinference.span.kind", "LLM")))
+				s.SetAttributes(
+					attribute.String("llm.system", "openai"),
+					attribute.String("llm.model_name", "gpt-4o"),
+					attribute.String("input.value", fmt.Sprintf(`{"messages":[{"role":"user","content":"SECRETIN-%d"}]}`, i)),
+					attribute.String("llm.input_messages.0.message.role", "user"),
+					attribute.String("llm.input_messages.0.message.content", fmt.Sprintf("SECRETIN-%d", i)),
+					attribute.String("llm.output_messages.0.message.content", "SECRETOUT"),
+					attribute.Int("llm.token_count.prompt", 3),
+				)
+				s.End()
+			}
+			require.NoError(t, tp.ForceFlush(t.Context()))
+			spans := other.GetSpans() // Shutdown resets the in-memory exporter
+			require.NoError(t, tp.Shutdown(t.Context()))
+
+			es, err := st.ListEntries(t.Context(), time.Time{}, time.Now().Add(time.Hour))
+			require.NoError(t, err)
+			require.Len(t, es, n)
+			seen := map[string]bool{}
+			for _, e := range es {
+				seen[e.InputHash] = true
+				assert.Equal(t, otelaudit.HashContent("SECRETOUT"), e.OutputHash)
+				assert.Equal(t, "chat", e.Operation)
+				assert.NotEmpty(t, e.TraceID)
+			}
+			for i := range n {
+				assert.True(t, seen[otelaudit.HashContent(fmt.Sprintf("SECRETIN-%d", i))], "call %d", i)
+			}
+			if sampler == sdktrace.AlwaysSample() {
+				assert.Len(t, spans, n)
+			} else {
+				assert.Empty(t, spans)
+			}
+			for _, s := range spans {
+				for _, kv := range s.Attributes {
+					assert.NotContains(t, kv.Value.String(), "SECRET", kv.Key)
+				}
+			}
+		})
+	}
+}
