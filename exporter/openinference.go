@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"cmp"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -47,22 +48,21 @@ const oiFunctionCall = 1 << 20
 // for the conversion to use where the span has no gen_ai.* attribute
 // saying it.
 type openInference struct {
-	kind                        string
-	provider, system            string
-	model, reqModel, respModel  string
-	tokIn, tokOut               int64
-	haveTokIn, haveTokOut       bool
-	inputValue, outputValue     string
-	haveInValue, haveOutValue   bool
-	finishReason, session       string
-	toolName, toolID, toolCall  string
-	input, output               []legacyPart
-	completionPrompts, embedded bool // input from llm.prompts / embedding texts
+	kind                       string
+	provider, system           string
+	model, reqModel, respModel string
+	tokIn, tokOut              int64
+	haveTokIn, haveTokOut      bool
+	inputValue, outputValue    string
+	haveInValue, haveOutValue  bool
+	finishReason, session      string
+	toolName, toolID, toolCall string
+	input, output              []legacyPart
+	completionPrompts          bool // input from llm.prompts
 }
 
-// add takes kv when it is an OpenInference key the conversion reads and
-// reports whether it did.
-func (o *openInference) add(kv attribute.KeyValue) bool {
+// add takes kv when it is an OpenInference key the conversion reads.
+func (o *openInference) add(kv attribute.KeyValue) {
 	k := string(kv.Key)
 	switch kv.Key {
 	case oiSpanKindKey:
@@ -105,11 +105,11 @@ func (o *openInference) add(kv attribute.KeyValue) bool {
 		}
 	default:
 		if kv.Value.Type() != attribute.STRING {
-			return false
+			return
 		}
 		p, out, ok := parseOpenInferenceKey(k)
 		if !ok {
-			return false
+			return
 		}
 		p.text = kv.Value.AsString()
 		switch {
@@ -118,10 +118,8 @@ func (o *openInference) add(kv attribute.KeyValue) bool {
 		default:
 			o.input = append(o.input, p)
 			o.completionPrompts = o.completionPrompts || strings.HasPrefix(k, "llm.prompts.")
-			o.embedded = o.embedded || strings.HasPrefix(k, "embedding.")
 		}
 	}
-	return true
 }
 
 // oiLists are the flattened lists whose items hold a call's content, with
@@ -246,13 +244,10 @@ func (o *openInference) apply(in *otelaudit.Interaction, setMD func(string, any)
 		in.Operation = op
 	}
 	if in.Provider == "" {
-		in.Provider = o.provider
-		if in.Provider == "" {
-			in.Provider = o.system
-		}
+		in.Provider = cmp.Or(o.provider, o.system)
 	}
 	if in.Model == "" {
-		in.Model = firstNonEmpty(o.reqModel, o.model, o.respModel)
+		in.Model = cmp.Or(o.reqModel, o.model, o.respModel)
 	}
 	if in.ConversationID == "" {
 		in.ConversationID = o.session
@@ -273,7 +268,7 @@ func (o *openInference) apply(in *otelaudit.Interaction, setMD func(string, any)
 		if o.toolName != "" {
 			setMD(string(semconv.GenAIToolNameKey), o.toolName)
 		}
-		if id := firstNonEmpty(o.toolID, o.toolCall); id != "" {
+		if id := cmp.Or(o.toolID, o.toolCall); id != "" {
 			setMD(string(semconv.GenAIToolCallIDKey), id)
 		}
 	}
@@ -295,13 +290,4 @@ func (o *openInference) apply(in *otelaudit.Interaction, setMD func(string, any)
 			in.Output = o.outputValue
 		}
 	}
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
