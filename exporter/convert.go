@@ -310,6 +310,19 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     output.value verbatim (not an embedding's output). Metadata gets
 //     llm.response.model_name, llm.finish_reason, and a tool span's
 //     tool.name and tool.id under the gen_ai.* names above.
+//   - Other instrumentations' content keys, for an input or output none of
+//     the above gives: Google ADK's gcp.vertex.agent.llm_request (else
+//     .tool_call_args) and .llm_response (else .tool_response), the Vercel
+//     AI SDK's ai.prompt.messages, ai.prompt, ai.toolCall.args, ai.values
+//     and ai.response.text, .toolCalls, .object (or ai.result.*),
+//     ai.toolCall.result, Langfuse's langfuse.observation.input / .output,
+//     OpenLLMetry's traceloop.entity.input / .output, MLflow's
+//     mlflow.spanInputs / .spanOutputs, Pydantic AI's
+//     pydantic_ai.all_messages and final_result, Logfire's request_data
+//     and response_data: each value verbatim (they are JSON of each
+//     instrumentation's own shape), several joined by "\n" in attribute
+//     order; an empty value or "{}" (ADK's when content capture is off)
+//     is none.
 func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	in, _ := interactionFromSpan(s)
 	return in
@@ -364,6 +377,7 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 		// gen_ai.prompt.<i>.content and gen_ai.completion.<i>.content
 		legacyInput, legacyOutput []legacyPart
 		oi                        openInference
+		other                     otherContent
 	)
 	// Each metadata value is checked by the store's rules as it is set
 	// (the keys are this package's constants but for audit.metadata.*,
@@ -475,7 +489,7 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 					} else {
 						legacyInput = append(legacyInput, p)
 					}
-				} else if mightBeOpenInference(kv.Key) {
+				} else if !other.add(kv) && mightBeOpenInference(kv.Key) {
 					oi.add(kv)
 				}
 			}
@@ -533,6 +547,7 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 	}
 	// Before the gen_ai.* metadata, which wins where both say something.
 	oi.apply(&in, setMD, partsBuf[:0])
+	other.apply(&in)
 	if respID != "" {
 		setMD(string(semconv.GenAIResponseIDKey), respID)
 	}

@@ -5,6 +5,8 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
+
+	"github.com/otelaudit/otelaudit-go/internal/contentkeys"
 )
 
 // Audit attribute keys. They carry the audit fields of a GenAI span that the
@@ -80,6 +82,23 @@ const (
 // image) and every key ending in annotation.explanation or
 // evaluation.explanation. Their names, models, token counts, costs,
 // invocation parameters and span kind are not content.
+//
+// And it covers the content keys of other GenAI instrumentations, whose
+// spans often carry gen_ai.* attributes too: Google's Agent Development
+// Kit (gcp.vertex.agent.llm_request, .llm_response, .tool_call_args,
+// .tool_response, .data), the Vercel AI SDK (ai.prompt,
+// ai.prompt.messages, ai.prompt.tools, ai.response.text, .toolCalls,
+// .object, .reasoning, ai.result.text, .toolCalls, .object,
+// ai.toolCall.args, .result, ai.value, ai.values, ai.embedding,
+// ai.embeddings), OpenLLMetry (traceloop.entity.input, .output,
+// traceloop.prompt.template, .template_variables, every
+// llm.request.functions.* and llm.completions* key, mcp.request.argument,
+// mcp.response.value, db.query.result.document,
+// db.search.result.entity), Langfuse (langfuse.observation.input,
+// .output, langfuse.trace.input, .output), MLflow (mlflow.spanInputs,
+// mlflow.spanOutputs), Pydantic AI (pydantic_ai.all_messages,
+// all_messages_events, final_result, tool_arguments, tool_response) and
+// Logfire (request_data, response_data).
 func IsContentKey(k attribute.Key) bool {
 	switch k {
 	case semconv.GenAIInputMessagesKey, semconv.GenAIOutputMessagesKey,
@@ -106,6 +125,9 @@ func IsContentKey(k attribute.Key) bool {
 	// http.*, server.*) to a couple of comparisons.
 	switch s[0] {
 	case 'g':
+		if strings.HasPrefix(s, "gcp.") {
+			return contentkeys.Lookup(s) != contentkeys.None
+		}
 		return strings.HasPrefix(s, genAIRetrievalPrefix) ||
 			strings.HasPrefix(s, genAIPromptPrefix) ||
 			strings.HasPrefix(s, genAICompletionPrefix)
@@ -119,15 +141,21 @@ func IsContentKey(k attribute.Key) bool {
 				return true
 			}
 		}
-		return false
 	case 'e':
 		if strings.HasPrefix(s, "embedding.embeddings.") {
 			return true
 		}
 	case 'r':
-		return strings.HasPrefix(s, "retrieval.documents.") ||
+		if strings.HasPrefix(s, "retrieval.documents.") ||
 			strings.HasPrefix(s, "reranker.input_documents.") ||
-			strings.HasPrefix(s, "reranker.output_documents.")
+			strings.HasPrefix(s, "reranker.output_documents.") {
+			return true
+		}
+	}
+	// Other instrumentations' content keys (ADK, Vercel AI SDK,
+	// OpenLLMetry, Langfuse, MLflow, Pydantic AI, Logfire).
+	if contentkeys.Lookup(s) != contentkeys.None {
+		return true
 	}
 	return strings.HasSuffix(s, "annotation.explanation") || strings.HasSuffix(s, "evaluation.explanation")
 }

@@ -273,6 +273,10 @@ func TestIsContentKey(t *testing.T) {
 		otelaudit.AuditMetadataKey("user"),
 		// An evaluation's explanation may quote the content it judges.
 		semconv.GenAIEvaluationExplanationKey,
+		// Other instrumentations' content (internal/contentkeys has them all).
+		"gcp.vertex.agent.llm_request", "gcp.vertex.agent.llm_response", "ai.prompt.messages",
+		"ai.response.text", "traceloop.entity.input", "llm.request.functions.0.description",
+		"langfuse.observation.output", "request_data",
 	}
 	for _, k := range content {
 		assert.True(t, otelaudit.IsContentKey(k), k)
@@ -282,6 +286,7 @@ func TestIsContentKey(t *testing.T) {
 		semconv.GenAIUsageInputTokensKey, otelaudit.AuditEntryIDKey, otelaudit.AuditSafetyPassedKey,
 		semconv.GenAIToolNameKey, semconv.ErrorTypeKey,
 		semconv.GenAIEvaluationNameKey, semconv.GenAIEvaluationScoreLabelKey, semconv.GenAIEvaluationScoreValueKey,
+		"gcp.vertex.agent.session_id", "ai.model.id", "traceloop.entity.name", "llm.request.type", "langfuse.observation.type",
 	}
 	for _, k := range plain {
 		assert.False(t, otelaudit.IsContentKey(k), k)

@@ -1,0 +1,63 @@
+package exporter
+
+import (
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/otelaudit/otelaudit-go/internal/contentkeys"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+)
+
+// otherContent collects the content that other GenAI instrumentations
+// (Google's ADK, the Vercel AI SDK, OpenLLMetry, Langfuse, MLflow,
+// Pydantic AI, Logfire) put under keys of their own (see
+// internal/contentkeys), for the sides of a call the span gives in no
+// other form. Their values are mostly JSON of the instrumentation's own
+// shape (ADK's llm_request is the whole request: contents, system
+// instruction, tools, config), so they are kept verbatim, not parsed:
+// what the entry hashes is what the span said.
+type otherContent struct {
+	in, out []string
+}
+
+// add takes kv when its key is one of those instrumentations' input or
+// output keys and reports whether it was one. An empty value, or ADK's
+// "{}" (its value when content capture is off, and a tool span's empty
+// request and response), is no content.
+func (o *otherContent) add(kv attribute.KeyValue) bool {
+	side := contentkeys.Lookup(string(kv.Key))
+	if side != contentkeys.Input && side != contentkeys.Output {
+		return false
+	}
+	var text string
+	switch kv.Value.Type() {
+	case attribute.STRING:
+		text = kv.Value.AsString()
+	case attribute.STRINGSLICE: // ai.values: one string per value
+		text = strings.Join(kv.Value.AsStringSlice(), "\n")
+	default:
+		return true
+	}
+	if t := strings.TrimSpace(text); t == "" || t == "{}" {
+		return true
+	}
+	if side == contentkeys.Input {
+		o.in = append(o.in, text)
+	} else {
+		o.out = append(o.out, text)
+	}
+	return true
+}
+
+// apply sets in's input and output, where the span's other attributes
+// left them empty, to the values collected, in the span's attribute
+// order, joined by "\n".
+func (o *otherContent) apply(in *otelaudit.Interaction) {
+	if in.Input == "" && len(o.in) > 0 {
+		in.Input = strings.Join(o.in, "\n")
+	}
+	if in.Output == "" && len(o.out) > 0 {
+		in.Output = strings.Join(o.out, "\n")
+	}
+}

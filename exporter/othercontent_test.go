@@ -1,0 +1,229 @@
+package exporter_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// adkLLMCall records a model call as Google's ADK for Go does
+// (internal/telemetry TraceLLMCall): a span named call_llm on its tracer
+// gcp.vertex.agent, every attribute set after Start, the request and the
+// response as JSON under its own keys.
+func adkLLMCall(tr trace.Tracer, i int) {
+	_, s := tr.Start(context.Background(), "call_llm")
+	s.SetAttributes(
+		attribute.String("gen_ai.system", "gcp.vertex.agent"),
+		attribute.String("gen_ai.request.model", "gemini-2.5-flash"),
+		attribute.String("gcp.vertex.agent.invocation_id", "e-inv"),
+		attribute.String("gcp.vertex.agent.session_id", "sess-1"),
+		attribute.String("gcp.vertex.agent.event_id", "evt"),
+		attribute.String("gcp.vertex.agent.llm_request", adkRequest(i)),
+		attribute.String("gcp.vertex.agent.llm_response", adkResponse(i)),
+		attribute.StringSlice("gen_ai.response.finish_reasons", []string{"STOP"}),
+		attribute.Int("gen_ai.usage.input_tokens", 11),
+		attribute.Int("gen_ai.usage.output_tokens", 4),
+	)
+	s.End()
+}
+
+func adkRequest(i int) string {
+	return fmt.Sprintf(`{"config":{"systemInstruction":{"parts":[{"text":"SECRETSYS"}]}},"content":[{"parts":[{"text":"SECRETIN-%d"}],"role":"user"}],"model":"gemini-2.5-flash"}`, i)
+}
+
+func adkResponse(i int) string {
+	return fmt.Sprintf(`{"content":{"parts":[{"text":"SECRETOUT-%d"}],"role":"model"},"finishReason":"STOP"}`, i)
+}
+
+// adkToolCall records a tool call as ADK for Go does (TraceToolCall):
+// empty request and response JSON, the arguments and result under its own
+// keys.
+func adkToolCall(tr trace.Tracer) {
+	_, s := tr.Start(context.Background(), "execute_tool get_weather")
+	s.SetAttributes(
+		attribute.String("gen_ai.operation.name", "execute_tool"),
+		attribute.String("gen_ai.tool.name", "get_weather"),
+		attribute.String("gen_ai.tool.description", "Weather by city"),
+		attribute.String("gcp.vertex.agent.llm_request", "{}"),
+		attribute.String("gcp.vertex.agent.llm_response", "{}"),
+		attribute.String("gcp.vertex.agent.tool_call_args", `{"city":"SECRETCITY"}`),
+		attribute.String("gen_ai.tool.call.id", "call-1"),
+		attribute.String("gcp.vertex.agent.tool_response", `{"forecast":"SECRETRAIN"}`),
+	)
+	s.End()
+}
+
+// vercelDoGenerate records a model call as the Vercel AI SDK's
+// ai.generateText.doGenerate span does (its content under ai.* keys,
+// gen_ai.system and the model beside them), as a Collector receives it
+// from a Node service.
+func vercelDoGenerate(tr trace.Tracer) {
+	_, s := tr.Start(context.Background(), "ai.generateText.doGenerate", trace.WithAttributes(
+		attribute.String("operation.name", "ai.generateText.doGenerate"),
+		attribute.String("ai.model.id", "gpt-4o"),
+		attribute.String("gen_ai.system", "openai.chat"),
+		attribute.String("gen_ai.request.model", "gpt-4o"),
+		attribute.String("ai.prompt.format", "messages"),
+		attribute.String("ai.prompt.messages", `[{"role":"user","content":[{"type":"text","text":"SECRETVIN"}]}]`),
+	))
+	s.SetAttributes(
+		attribute.String("ai.response.text", "SECRETVOUT"),
+		attribute.String("ai.response.toolCalls", `[{"toolCallType":"function","toolName":"f","args":"{\"q\":\"SECRETVARG\"}"}]`),
+		attribute.String("ai.response.finishReason", "stop"),
+		attribute.Int("gen_ai.usage.input_tokens", 7),
+	)
+	s.End()
+}
+
+// TestOtherInstrumentationsThroughProvider: spans of Google's ADK for Go
+// and of the Vercel AI SDK, which carry gen_ai.* attributes beside their
+// content under keys of their own, become entries with that content, and
+// the provider's other exporter receives none of it. Before, their spans
+// were audited without content and the other exporter got the prompts.
+func TestOtherInstrumentationsThroughProvider(t *testing.T) {
+	const n = 20
+	st := storage.NewMemoryStorage(0)
+	logger, err := otelaudit.NewLogger(st)
+	require.NoError(t, err)
+	other := tracetest.NewInMemoryExporter()
+	opts, _, err := exporter.ProviderOptions(logger, exporter.WithSampler(sdktrace.AlwaysSample()), exporter.WithExporter(other))
+	require.NoError(t, err)
+	tp := sdktrace.NewTracerProvider(opts...)
+	adk, vercel := tp.Tracer("gcp.vertex.agent"), tp.Tracer("ai")
+	for i := range n {
+		adkLLMCall(adk, i)
+	}
+	adkToolCall(adk)
+	vercelDoGenerate(vercel)
+	require.NoError(t, tp.ForceFlush(t.Context()))
+	spans := other.GetSpans()
+	require.NoError(t, tp.Shutdown(t.Context()))
+
+	require.Len(t, spans, n+2)
+	for _, s := range spans {
+		for _, kv := range s.Attributes {
+			assert.NotContains(t, kv.Value.String(), "SECRET", "%s: %s", s.Name, kv.Key)
+		}
+	}
+	// What the other exporter still gets: the call's description.
+	assert.Equal(t, "gemini-2.5-flash", attrValue(spans[0].Attributes, "gen_ai.request.model"))
+	assert.Equal(t, "sess-1", attrValue(spans[0].Attributes, "gcp.vertex.agent.session_id"))
+
+	es, err := st.ListEntries(t.Context(), time.Time{}, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.Len(t, es, n+2)
+	byHash := map[string]*storage.AuditEntry{}
+	for _, e := range es {
+		byHash[e.InputHash] = e
+	}
+	for i := range n {
+		e := byHash[otelaudit.HashContent(adkRequest(i))]
+		require.NotNil(t, e, "ADK call %d: no entry whose input is its request", i)
+		assert.Equal(t, otelaudit.HashContent(adkResponse(i)), e.OutputHash)
+		assert.Equal(t, "gcp.vertex.agent", *e.Provider)
+		assert.Equal(t, "gemini-2.5-flash", *e.Model)
+		require.NotNil(t, e.InputTokens)
+		assert.EqualValues(t, 11, *e.InputTokens)
+	}
+	tool := byHash[otelaudit.HashContent(`{"city":"SECRETCITY"}`)]
+	require.NotNil(t, tool, "the ADK tool call's entry takes its arguments, not the empty request")
+	assert.Equal(t, otelaudit.HashContent(`{"forecast":"SECRETRAIN"}`), tool.OutputHash)
+	assert.Equal(t, "execute_tool", tool.Operation)
+
+	v := byHash[otelaudit.HashContent(`[{"role":"user","content":[{"type":"text","text":"SECRETVIN"}]}]`)]
+	require.NotNil(t, v, "the Vercel AI SDK call's entry takes ai.prompt.messages")
+	assert.Equal(t, otelaudit.HashContent("SECRETVOUT\n"+`[{"toolCallType":"function","toolName":"f","args":"{\"q\":\"SECRETVARG\"}"}]`), v.OutputHash)
+	assert.Equal(t, "openai.chat", *v.Provider)
+}
+
+func attrValue(attrs []attribute.KeyValue, k attribute.Key) string {
+	for _, kv := range attrs {
+		if kv.Key == k {
+			return kv.Value.String()
+		}
+	}
+	return ""
+}
+
+// TestOtherContentPrecedence: the semantic conventions' content wins over
+// another instrumentation's keys on the same span, side by side; empty
+// and "{}" values are no content.
+func TestOtherContentPrecedence(t *testing.T) {
+	tests := []struct {
+		name    string
+		attrs   []attribute.KeyValue
+		in, out string
+	}{
+		{
+			name: "semconv input wins, other output fills in",
+			attrs: []attribute.KeyValue{
+				attribute.String("gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"semconv"}]}]`),
+				attribute.String("gcp.vertex.agent.llm_request", `{"content":"adk"}`),
+				attribute.String("gcp.vertex.agent.llm_response", `{"content":"adk out"}`),
+			},
+			in: "semconv", out: `{"content":"adk out"}`,
+		},
+		{
+			name: "empty and {} are none",
+			attrs: []attribute.KeyValue{
+				attribute.String("gcp.vertex.agent.llm_request", " {} "),
+				attribute.String("gcp.vertex.agent.llm_response", ""),
+			},
+		},
+		{
+			name: "several joined in attribute order, string slices by line",
+			attrs: []attribute.KeyValue{
+				attribute.StringSlice("ai.values", []string{"a", "b"}),
+				attribute.String("traceloop.entity.input", "c"),
+				attribute.Int("ai.value", 3), // not text: none
+			},
+			in: "a\nb\nc",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			attrs := append([]attribute.KeyValue{attribute.String("gen_ai.system", "x")}, tt.attrs...)
+			in := exporter.InteractionFromSpan(tracetest.SpanStub{Name: "s", Attributes: attrs}.Snapshot())
+			assert.Equal(t, tt.in, in.Input)
+			assert.Equal(t, tt.out, in.Output)
+		})
+	}
+}
+
+// TestRedactOtherInstrumentations: Redact removes every other
+// instrumentation's content key and keeps their descriptive keys.
+func TestRedactOtherInstrumentations(t *testing.T) {
+	var attrs []attribute.KeyValue
+	for _, k := range []string{
+		"gcp.vertex.agent.llm_request", "gcp.vertex.agent.llm_response", "gcp.vertex.agent.tool_call_args",
+		"gcp.vertex.agent.tool_response", "gcp.vertex.agent.data", "ai.prompt", "ai.prompt.messages",
+		"ai.prompt.tools", "ai.response.text", "ai.response.toolCalls", "ai.toolCall.args", "ai.toolCall.result",
+		"traceloop.entity.input", "traceloop.entity.output", "llm.request.functions.0.description",
+		"langfuse.observation.input", "mlflow.spanOutputs", "pydantic_ai.all_messages", "request_data",
+	} {
+		attrs = append(attrs, attribute.String(k, "SECRET "+k))
+	}
+	keep := []attribute.KeyValue{
+		attribute.String("gen_ai.system", "gcp.vertex.agent"), attribute.String("gcp.vertex.agent.session_id", "s"),
+		attribute.String("ai.model.id", "m"), attribute.String("traceloop.entity.name", "joke"),
+	}
+	snap := tracetest.SpanStub{Name: "call_llm", Attributes: append(attrs, keep...)}.Snapshot()
+	got := exporter.RedactSpan(snap).Attributes()
+	assert.ElementsMatch(t, keep, got)
+	for _, kv := range got {
+		assert.False(t, strings.Contains(kv.Value.String(), "SECRET"), kv.Key)
+	}
+}

@@ -1,0 +1,101 @@
+// Package contentkeys names the span attributes under which GenAI
+// instrumentations that follow neither the GenAI semantic conventions nor
+// OpenInference put a model call's content: Google's Agent Development
+// Kit (ADK, in Go, Python, Java and TypeScript), the Vercel AI SDK,
+// OpenLLMetry (Traceloop), Langfuse, MLflow, Pydantic AI and Logfire.
+// Such spans often carry gen_ai.* attributes too (ADK's call_llm span sets
+// gen_ai.system and gen_ai.request.model), so they are audited, and their
+// content must not reach an ordinary trace backend.
+//
+// It is the one list of those keys: otelaudit.IsContentKey reports them
+// as content (so exporter.Redact and the Collector's otelauditredact
+// remove them), the exporter reads the [Input] and [Output] ones into an
+// entry when the span gives its content in no other form, and the
+// Collector's join writes a span that carries them at once.
+package contentkeys
+
+import "strings"
+
+// Side is what part of a model call an attribute's value holds.
+type Side uint8
+
+const (
+	// None: not one of this package's content keys.
+	None Side = iota
+	// Input: the call's input (prompt, request, tool arguments), taken
+	// verbatim into an entry's input.
+	Input
+	// Output: the call's output (answer, response, tool result), taken
+	// verbatim into an entry's output.
+	Output
+	// Other: content that is not the call's input or output (tool
+	// definitions, prompt templates, retrieved documents, a whole trace's
+	// input): removed before other exporters, not part of an entry.
+	Other
+)
+
+// Lookup returns the side of a model call the attribute named k holds,
+// [None] when k is not one of the keys of this package. It compares
+// strings only and is safe for concurrent use.
+func Lookup(k string) Side {
+	if len(k) < 5 {
+		return None
+	}
+	// One test of the first byte keeps other keys to a comparison or two.
+	switch k[0] {
+	case 'g', 'a', 't', 'l', 'm', 'd', 'p', 'r', 'f':
+	default:
+		return None
+	}
+	switch k {
+	case
+		// ADK: the request sent to the model (contents, system
+		// instruction, tools, config) and a tool call's arguments, as JSON.
+		"gcp.vertex.agent.llm_request", "gcp.vertex.agent.tool_call_args",
+		// Vercel AI SDK: the messages sent to the provider (doGenerate and
+		// doStream spans), the call's prompt (the outer span), a tool
+		// call's arguments, embedded values.
+		"ai.prompt.messages", "ai.prompt", "ai.toolCall.args", "ai.value", "ai.values",
+		// Langfuse, OpenLLMetry (workflow, task, agent and tool spans),
+		// MLflow, Pydantic AI (agent runs), Logfire (instrument_openai and
+		// instrument_anthropic).
+		"langfuse.observation.input", "traceloop.entity.input", "mlflow.spanInputs",
+		"pydantic_ai.all_messages", "request_data":
+		return Input
+	case
+		"gcp.vertex.agent.llm_response", "gcp.vertex.agent.tool_response",
+		"ai.response.text", "ai.response.toolCalls", "ai.response.object",
+		"ai.result.text", "ai.result.toolCalls", "ai.result.object", "ai.toolCall.result",
+		"langfuse.observation.output", "traceloop.entity.output", "mlflow.spanOutputs",
+		"final_result", "response_data":
+		return Output
+	case
+		// ADK: the data an agent is sent (send_data spans).
+		"gcp.vertex.agent.data",
+		// Vercel AI SDK: tool definitions, reasoning, embeddings.
+		"ai.prompt.tools", "ai.response.reasoning", "ai.embedding", "ai.embeddings",
+		// Langfuse: the input and output of the whole trace.
+		"langfuse.trace.input", "langfuse.trace.output",
+		// OpenLLMetry: managed prompt templates, MCP tool arguments and
+		// results, retrieved documents (db.query.result events).
+		"traceloop.prompt.template", "traceloop.prompt.template_variables",
+		"mcp.request.argument", "mcp.response.value",
+		"db.query.result.document", "db.search.result.entity",
+		// Pydantic AI before the GenAI conventions.
+		"all_messages_events", "tool_arguments", "tool_response":
+		return Other
+	}
+	// OpenLLMetry's tool definitions (llm.request.functions.<i>.*) and its
+	// first, pre-gen_ai content keys (llm.completions.<i>.*).
+	if strings.HasPrefix(k, "llm.request.functions.") || strings.HasPrefix(k, "llm.completions") {
+		return Other
+	}
+	return None
+}
+
+// IsCallContent reports whether Lookup(k) is [Input] or [Output]: the
+// attribute holds the call's own messages.
+func IsCallContent(k string) bool {
+	s := Lookup(k)
+	return s == Input || s == Output
+}
