@@ -514,3 +514,54 @@ func TestHostileRedeliveryAndClaimedIDs(t *testing.T) {
 func pdataSpanContext(s ptrace.Span) trace.SpanContext {
 	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID(s.TraceID()), SpanID: trace.SpanID(s.SpanID())})
 }
+
+// TestOtherInstrumentationsNotHeld: a Google ADK call_llm span and a Vercel
+// AI SDK doGenerate span carry their call's content under keys of their
+// own: each is written at once (not held join_wait for events) with that
+// content, and the push is answered before the join's wait.
+func TestOtherInstrumentationsNotHeld(t *testing.T) {
+	base, dir, _, col := hostileCollector(t, "plaintext", "    timeout: 20s\n    join_wait: 8s\n    sending_queue:\n      enabled: false")
+	td := ptrace.NewTraces()
+	ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+	const adkRequest = `{"content":[{"parts":[{"text":"` + marker + ` adk"}],"role":"user"}],"model":"gemini-2.5-flash"}`
+	adk := newSpan(ss, "call_llm")
+	a := adk.Attributes()
+	a.PutStr("gen_ai.system", "gcp.vertex.agent")
+	a.PutStr("gen_ai.request.model", "gemini-2.5-flash")
+	a.PutStr("gcp.vertex.agent.llm_request", adkRequest)
+	a.PutStr("gcp.vertex.agent.llm_response", `{"content":{"parts":[{"text":"adk answer"}],"role":"model"}}`)
+	vercel := newSpan(ss, "ai.generateText.doGenerate")
+	v := vercel.Attributes()
+	v.PutStr("gen_ai.system", "openai.chat")
+	v.PutStr("gen_ai.request.model", "gpt-4o")
+	v.PutStr("ai.prompt.messages", `[{"role":"user","content":"`+marker+` vercel"}]`)
+	v.PutStr("ai.response.text", "vercel answer")
+
+	start := time.Now()
+	code, body := postTraces(t, base, td)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Less(t, time.Since(start), 4*time.Second, "the push waited for events (join_wait 8s)")
+	st, err := filestore.New(dir, filestore.WithReadOnly())
+	require.NoError(t, err)
+	got := readAll(t, st)
+	require.NoError(t, st.Close())
+	require.Len(t, got, 2, "both written before the push was answered")
+	bySpan := map[string]*storage.AuditEntry{}
+	for _, e := range got {
+		bySpan[e.SpanID] = e
+	}
+	e := bySpan[adk.SpanID().String()]
+	require.NotNil(t, e)
+	require.NotNil(t, e.InputContent)
+	require.NotNil(t, e.OutputContent)
+	assert.Equal(t, adkRequest, *e.InputContent)
+	assert.Equal(t, `{"content":{"parts":[{"text":"adk answer"}],"role":"model"}}`, *e.OutputContent)
+	assert.Equal(t, "gcp.vertex.agent", *e.Provider)
+	e = bySpan[vercel.SpanID().String()]
+	require.NotNil(t, e)
+	require.NotNil(t, e.InputContent)
+	assert.Equal(t, `[{"role":"user","content":"`+marker+` vercel"}]`, *e.InputContent)
+	require.NotNil(t, e.OutputContent)
+	assert.Equal(t, "vercel answer", *e.OutputContent)
+	require.NoError(t, col.Stop())
+}

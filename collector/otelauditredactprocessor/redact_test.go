@@ -121,3 +121,35 @@ func TestRedactOpenInference(t *testing.T) {
 
 	assert.Equal(t, map[string]any{"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o", "llm.token_count.prompt": int64(9)}, a.AsRaw())
 }
+
+// TestRedactOtherInstrumentations: the content of Google ADK, Vercel AI
+// SDK and OpenLLMetry spans (their own keys beside gen_ai.*) is removed;
+// what describes the call stays.
+func TestRedactOtherInstrumentations(t *testing.T) {
+	td := ptrace.NewTraces()
+	ss := td.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty()
+	adk := ss.Spans().AppendEmpty().Attributes()
+	adk.PutStr("gen_ai.system", "gcp.vertex.agent")
+	adk.PutStr("gen_ai.request.model", "gemini-2.5-flash")
+	adk.PutStr("gcp.vertex.agent.session_id", "sess")
+	adk.PutStr("gcp.vertex.agent.llm_request", "SECRET")
+	adk.PutStr("gcp.vertex.agent.llm_response", "SECRET")
+	vercel := ss.Spans().AppendEmpty().Attributes()
+	vercel.PutStr("gen_ai.system", "openai.chat")
+	vercel.PutStr("ai.model.id", "gpt-4o")
+	vercel.PutStr("ai.prompt.messages", "SECRET")
+	vercel.PutStr("ai.response.text", "SECRET")
+	vercel.PutStr("ai.response.toolCalls", "SECRET")
+	traceloop := ss.Spans().AppendEmpty().Attributes()
+	traceloop.PutStr("traceloop.span.kind", "workflow")
+	traceloop.PutStr("traceloop.entity.name", "joke")
+	traceloop.PutStr("traceloop.entity.input", "SECRET")
+	traceloop.PutStr("traceloop.entity.output", "SECRET")
+
+	otelauditredactprocessor.RedactTraces(td)
+
+	assert.Equal(t, map[string]any{"gen_ai.system": "gcp.vertex.agent", "gen_ai.request.model": "gemini-2.5-flash",
+		"gcp.vertex.agent.session_id": "sess"}, adk.AsRaw())
+	assert.Equal(t, map[string]any{"gen_ai.system": "openai.chat", "ai.model.id": "gpt-4o"}, vercel.AsRaw())
+	assert.Equal(t, map[string]any{"traceloop.span.kind": "workflow", "traceloop.entity.name": "joke"}, traceloop.AsRaw())
+}

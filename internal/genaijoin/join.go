@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/internal/contentkeys"
 )
 
 // The GenAI events whose content the join collects (semconv names). The
@@ -265,7 +266,9 @@ func carriesMessages(k string) bool {
 			return true
 		}
 	}
-	return false
+	// ADK's request and response, the Vercel AI SDK's messages and text,
+	// and the like: the exporter takes them as the call's content.
+	return contentkeys.IsCallContent(k)
 }
 
 // AddSpans holds spans (without content) for their events, writing at

@@ -63,6 +63,8 @@ func TestCarriesMessages(t *testing.T) {
 		"input.value", "output.value", "llm.prompts", "llm.prompts.0.prompt.text",
 		"llm.input_messages.0.message.content", "llm.output_messages.1.message.role",
 		"llm.choices.0.completion.text", "embedding.embeddings.0.embedding.text",
+		"gcp.vertex.agent.llm_request", "gcp.vertex.agent.tool_response", "ai.prompt.messages", "ai.response.text",
+		"traceloop.entity.input", "langfuse.observation.output",
 	} {
 		if !carriesMessages(k) {
 			t.Errorf("%s: not taken for the call's messages", k)
@@ -72,6 +74,7 @@ func TestCarriesMessages(t *testing.T) {
 		"gen_ai.tool.definitions", "gen_ai.retrieval.query.text", "gen_ai.prompt.name", "gen_ai.prompt.",
 		"gen_ai.prompt", "gen_ai.evaluation.explanation", "audit.metadata.user", "llm.prompt_template.variables",
 		"llm.tools.0.tool.json_schema", "gen_ai.operation.name", "openinference.span.kind", "",
+		"gcp.vertex.agent.data", "gcp.vertex.agent.session_id", "ai.prompt.tools", "traceloop.prompt.template",
 	} {
 		if carriesMessages(k) {
 			t.Errorf("%s: taken for the call's messages", k)
