@@ -50,6 +50,7 @@ const (
 	// (pre-1.37 semconv) indexed content attributes, gen_ai.prompt.0.content
 	// and the like, still emitted by some instrumentations. The exact key
 	// gen_ai.prompt.name is a prompt template name, not content.
+	genAIPrefix           = "gen_ai."
 	genAIPromptPrefix     = "gen_ai.prompt"
 	genAICompletionPrefix = "gen_ai.completion"
 )
@@ -125,12 +126,11 @@ func IsContentKey(k attribute.Key) bool {
 	// http.*, server.*) to a couple of comparisons.
 	switch s[0] {
 	case 'g':
-		if strings.HasPrefix(s, "gcp.") {
-			return contentkeys.Lookup(s) != contentkeys.None
+		if strings.HasPrefix(s, genAIPrefix) {
+			return strings.HasPrefix(s, genAIRetrievalPrefix) ||
+				strings.HasPrefix(s, genAIPromptPrefix) ||
+				strings.HasPrefix(s, genAICompletionPrefix)
 		}
-		return strings.HasPrefix(s, genAIRetrievalPrefix) ||
-			strings.HasPrefix(s, genAIPromptPrefix) ||
-			strings.HasPrefix(s, genAICompletionPrefix)
 	case 'a':
 		if strings.HasPrefix(s, AuditMetadataPrefix) {
 			return true
@@ -141,16 +141,16 @@ func IsContentKey(k attribute.Key) bool {
 				return true
 			}
 		}
+		return contentkeys.Lookup(s) != contentkeys.None
 	case 'e':
 		if strings.HasPrefix(s, "embedding.embeddings.") {
 			return true
 		}
 	case 'r':
-		if strings.HasPrefix(s, "retrieval.documents.") ||
+		return strings.HasPrefix(s, "retrieval.documents.") ||
 			strings.HasPrefix(s, "reranker.input_documents.") ||
-			strings.HasPrefix(s, "reranker.output_documents.") {
-			return true
-		}
+			strings.HasPrefix(s, "reranker.output_documents.") ||
+			contentkeys.Lookup(s) != contentkeys.None
 	}
 	// Other instrumentations' content keys (ADK, Vercel AI SDK,
 	// OpenLLMetry, Langfuse, MLflow, Pydantic AI, Logfire).

@@ -38,14 +38,32 @@ const (
 // [None] when k is not one of the keys of this package. It compares
 // strings only and is safe for concurrent use.
 func Lookup(k string) Side {
-	if len(k) < 5 {
+	// Small enough to inline: most keys (gen_ai.*, http.*, server.*) end
+	// here without a call.
+	if len(k) < 5 || !firstBytes[k[0]] {
 		return None
 	}
-	// One test of the first byte keeps other keys to a comparison or two.
+	return lookup(k)
+}
+
+// firstBytes are the first bytes of this package's keys.
+var firstBytes = [256]bool{'g': true, 'a': true, 't': true, 'l': true, 'm': true, 'd': true, 'p': true, 'r': true, 'f': true}
+
+func lookup(k string) Side {
+	// The families of the keys below; others (audit.*, gen_ai.*) end here.
 	switch k[0] {
-	case 'g', 'a', 't', 'l', 'm', 'd', 'p', 'r', 'f':
-	default:
-		return None
+	case 'g':
+		if !strings.HasPrefix(k, "gcp.vertex.agent.") {
+			return None
+		}
+	case 'a':
+		if !(k[1] == 'i' && k[2] == '.' || k[1] == 'l') {
+			return None
+		}
+	case 't':
+		if k[1] != 'r' && k[1] != 'o' {
+			return None
+		}
 	}
 	switch k {
 	case
