@@ -94,12 +94,20 @@ func vercelDoGenerate(tr trace.Tracer) {
 // the provider's other exporter receives none of it. Before, their spans
 // were audited without content and the other exporter got the prompts.
 func TestOtherInstrumentationsThroughProvider(t *testing.T) {
+	for _, sampler := range []sdktrace.Sampler{sdktrace.AlwaysSample(), sdktrace.NeverSample()} {
+		t.Run(sampler.Description(), func(t *testing.T) {
+			testOtherInstrumentationsThroughProvider(t, sampler)
+		})
+	}
+}
+
+func testOtherInstrumentationsThroughProvider(t *testing.T, sampler sdktrace.Sampler) {
 	const n = 20
 	st := storage.NewMemoryStorage(0)
 	logger, err := otelaudit.NewLogger(st)
 	require.NoError(t, err)
 	other := tracetest.NewInMemoryExporter()
-	opts, _, err := exporter.ProviderOptions(logger, exporter.WithSampler(sdktrace.AlwaysSample()), exporter.WithExporter(other))
+	opts, _, err := exporter.ProviderOptions(logger, exporter.WithSampler(sampler), exporter.WithExporter(other))
 	require.NoError(t, err)
 	tp := sdktrace.NewTracerProvider(opts...)
 	adk, vercel := tp.Tracer("gcp.vertex.agent"), tp.Tracer("ai")
@@ -112,15 +120,21 @@ func TestOtherInstrumentationsThroughProvider(t *testing.T) {
 	spans := other.GetSpans()
 	require.NoError(t, tp.Shutdown(t.Context()))
 
-	require.Len(t, spans, n+2)
+	if sampler == sdktrace.NeverSample() {
+		// Recorded for the audit (call_llm is ADK's model call, the others
+		// look GenAI at start), not sampled: the other exporter gets none.
+		assert.Empty(t, spans)
+	} else {
+		require.Len(t, spans, n+2)
+		// What the other exporter still gets: the call's description.
+		assert.Equal(t, "gemini-2.5-flash", attrValue(spans[0].Attributes, "gen_ai.request.model"))
+		assert.Equal(t, "sess-1", attrValue(spans[0].Attributes, "gcp.vertex.agent.session_id"))
+	}
 	for _, s := range spans {
 		for _, kv := range s.Attributes {
 			assert.NotContains(t, kv.Value.String(), "SECRET", "%s: %s", s.Name, kv.Key)
 		}
 	}
-	// What the other exporter still gets: the call's description.
-	assert.Equal(t, "gemini-2.5-flash", attrValue(spans[0].Attributes, "gen_ai.request.model"))
-	assert.Equal(t, "sess-1", attrValue(spans[0].Attributes, "gcp.vertex.agent.session_id"))
 
 	es, err := st.ListEntries(t.Context(), time.Time{}, time.Now().Add(time.Hour))
 	require.NoError(t, err)

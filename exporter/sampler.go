@@ -76,18 +76,24 @@ var genAIOperations = map[string]bool{
 	"invoke_workflow": true,
 }
 
+// adkModelCall is the name Google's Agent Development Kit (Go, Python,
+// Java) gives the span of each model call; it sets the span's gen_ai.*
+// attributes after Start.
+const adkModelCall = "call_llm"
+
 // LooksGenAI reports whether a span about to start is a GenAI span: its
 // start attributes mark it ([IsGenAI]), or its name is "{operation}" or
 // "{operation} {rest}" where operation is a GenAI operation name (chat,
 // text_completion, generate_content, embeddings, retrieval, execute_tool,
 // invoke_agent, create_agent, invoke_workflow), as the conventions name
-// spans ("chat gpt-4o", "execute_tool get_weather").
+// spans ("chat gpt-4o", "execute_tool get_weather"), or it is "call_llm",
+// Google ADK's model call.
 func LooksGenAI(name string, startAttrs []attribute.KeyValue) bool {
 	if IsGenAI(startAttrs) {
 		return true
 	}
 	op, _, _ := strings.Cut(name, " ")
-	return genAIOperations[op]
+	return genAIOperations[op] || name == adkModelCall
 }
 
 // samplerFromEnv returns the sampler OTEL_TRACES_SAMPLER and
