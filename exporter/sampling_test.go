@@ -101,8 +101,8 @@ func TestLooksGenAI(t *testing.T) {
 	for name, want := range map[string]bool{
 		"chat gpt-4o": true, "chat": true, "embeddings text-embedding-3": true,
 		"execute_tool get_weather": true, "invoke_agent planner": true, "generate_content gemini": true,
-		"call_llm":     true, // Google ADK's model call
-		"GET /v1/chat": false, "chatty thing": false, "": false, "HTTP POST": false, "call_llm x": false,
+		"call_llm": true, "call_llm x": false, // Google ADK's model call, by its exact name
+		"GET /v1/chat": false, "chatty thing": false, "": false, "HTTP POST": false,
 	} {
 		assert.Equal(t, want, exporter.LooksGenAI(name, nil), name)
 	}
