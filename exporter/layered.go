@@ -10,6 +10,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/contentkeys"
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
@@ -239,6 +240,11 @@ func nameOperation(name string) string {
 	if genAIOperations[op] {
 		return op
 	}
+	if name == adkModelCall {
+		// ADK calls Gemini's generateContent (a Transport under it names
+		// its span so), or another model through its own adapter.
+		return "generate_content"
+	}
 	return ""
 }
 
@@ -264,6 +270,10 @@ func richness(s sdktrace.ReadOnlySpan) int {
 			score += 2
 		case otelaudit.AuditEntryIDKey, semconv.GenAIResponseFinishReasonsKey:
 			score++
+		default:
+			if contentkeys.IsCallContent(string(kv.Key)) { // ADK's request, ...
+				score += 8
+			}
 		}
 	}
 	return score

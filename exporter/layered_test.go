@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
@@ -93,6 +94,40 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 		}
 		assert.Equal(t, int64(calls), s.exp.Stats().Layered)
 		assert.Equal(t, 2*calls, marked(t, s), "both spans of each call are marked")
+	})
+
+	t.Run("ADK call_llm around Transport", func(t *testing.T) {
+		s := newSetup(t)
+		tr := s.tp.Tracer("gcp.vertex.agent")
+		for range calls {
+			// As ADK for Go records a model call: named call_llm, every
+			// attribute set after Start, once the reply is in.
+			ctx, outer := tr.Start(t.Context(), "call_llm")
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost,
+				srv.URL+"/v1beta/models/gemini-2.5-flash:generateContent",
+				bytes.NewReader([]byte(`{"contents":[{"role":"user","parts":[{"text":"the question"}]}]}`)))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := s.httpc.Do(req)
+			require.NoError(t, err)
+			_, _ = io.Copy(io.Discard, res.Body)
+			require.NoError(t, res.Body.Close())
+			outer.SetAttributes(
+				attribute.String("gen_ai.system", "gcp.vertex.agent"),
+				semconv.GenAIRequestModelKey.String("gemini-2.5-flash"),
+				attribute.String("gcp.vertex.agent.llm_request", `{"content":[{"parts":[{"text":"the question"}],"role":"user"}]}`),
+				attribute.String("gcp.vertex.agent.llm_response", `{"content":{"parts":[{"text":"the answer"}],"role":"model"}}`),
+			)
+			outer.End()
+		}
+		es := entries(t, s)
+		require.Len(t, es, calls, "one entry per call")
+		for _, e := range es {
+			require.NotNil(t, e.InputContent)
+			assert.Equal(t, "the question", *e.InputContent, "the richer span (the Transport's) is stored")
+		}
+		assert.Equal(t, int64(calls), s.exp.Stats().Layered)
+		assert.Equal(t, 2*calls, marked(t, s))
 	})
 
 	t.Run("StartCall around an instrumentation span", func(t *testing.T) {

@@ -166,7 +166,8 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 //     the cost of one attribute scan, sampled or not) and queues them in a
 //     bounded in-memory queue ([WithMaxQueueSize]).
 //   - One model call, one entry: a GenAI span started under a GenAI
-//     parent of the same operation (by span name, "{operation} ..."), both
+//     parent of the same operation (by span name, "{operation} ...";
+//     Google ADK's "call_llm" is generate_content), both
 //     through this processor and neither of kind SERVER, is the same call seen by two
 //     instrumentations. Both spans are marked with [AuditSameCallKey];
 //     the first to end is held until the other ends, and only the richer
