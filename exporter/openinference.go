@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
+	"github.com/otelaudit/otelaudit-go/internal/contentkeys"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
@@ -122,21 +123,6 @@ func (o *openInference) add(kv attribute.KeyValue) {
 	}
 }
 
-// oiLists are the flattened lists whose items hold a call's content, with
-// what the rest of an item's key must be to name its text, and whether
-// the list is the call's output. Messages are read further by
-// parseOIMessage.
-var oiLists = [...]struct {
-	prefix, text string
-	out          bool
-}{
-	{"llm.input_messages.", "", false},
-	{"llm.output_messages.", "", true},
-	{"llm.prompts.", "prompt.text", false},
-	{"llm.choices.", "completion.text", true},
-	{"embedding.embeddings.", "embedding.text", false},
-}
-
 // parseOpenInferenceKey reports whether k names a piece of a call's
 // content in OpenInference's flattened lists, of the output or the
 // input, and which message, part or tool call field it is:
@@ -148,20 +134,20 @@ var oiLists = [...]struct {
 //	llm.prompts.<i>.prompt.text, llm.choices.<i>.completion.text
 //	embedding.embeddings.<i>.embedding.text
 func parseOpenInferenceKey(k string) (p legacyPart, out, ok bool) {
-	for _, l := range oiLists {
-		rest, found := strings.CutPrefix(k, l.prefix)
+	for _, l := range contentkeys.OpenInferenceLists {
+		rest, found := strings.CutPrefix(k, l.Prefix)
 		if !found {
 			continue
 		}
 		if p.msg, rest, ok = cutIndex(rest); !ok {
 			return p, false, false
 		}
-		if l.text != "" {
+		if l.Text != "" {
 			p.call, p.part, p.field = -1, 0, "content"
-			return p, l.out, rest == l.text
+			return p, l.Output, rest == l.Text
 		}
 		p, ok = parseOIMessage(p.msg, rest)
-		return p, l.out, ok
+		return p, l.Output, ok
 	}
 	return p, false, false
 }

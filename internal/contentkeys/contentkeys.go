@@ -11,7 +11,9 @@
 // as content (so exporter.Redact and the Collector's otelauditredact
 // remove them), the exporter reads the [Input] and [Output] ones into an
 // entry when the span gives its content in no other form, and the
-// Collector's join writes a span that carries them at once.
+// Collector's join writes a span that carries them at once. For the same
+// two readers it holds [OpenInferenceLists], the OpenInference lists a
+// call's messages are read from.
 package contentkeys
 
 import "strings"
@@ -116,4 +118,25 @@ func lookup(k string) Side {
 func IsCallContent(k string) bool {
 	s := Lookup(k)
 	return s == Input || s == Output
+}
+
+// OpenInferenceList is one of OpenInference's flattened lists whose items
+// hold a call's messages: the keys "<Prefix><i>.<rest>".
+type OpenInferenceList struct {
+	Prefix string
+	// Text is what the rest of an item's key must be to name its text;
+	// "" for the message lists, whose items have several fields.
+	Text string
+	// Output: the list is the call's output.
+	Output bool
+}
+
+// OpenInferenceLists are the lists the exporter reads an OpenInference
+// span's messages from (and the Collector's join takes for messages).
+var OpenInferenceLists = [...]OpenInferenceList{
+	{"llm.input_messages.", "", false},
+	{"llm.output_messages.", "", true},
+	{"llm.prompts.", "prompt.text", false},
+	{"llm.choices.", "completion.text", true},
+	{"embedding.embeddings.", "embedding.text", false},
 }

@@ -261,8 +261,8 @@ func carriesMessages(k string) bool {
 			return rest != "" && rest[0] >= '0' && rest[0] <= '9'
 		}
 	}
-	for _, p := range [...]string{"llm.input_messages.", "llm.output_messages.", "llm.prompts.", "llm.choices.", "embedding.embeddings."} {
-		if strings.HasPrefix(k, p) {
+	for _, l := range contentkeys.OpenInferenceLists {
+		if strings.HasPrefix(k, l.Prefix) {
 			return true
 		}
 	}
