@@ -174,7 +174,7 @@ func legacyToolCall(id, name, args string) string {
 // IsGenAI reports whether attrs mark a GenAI span: they hold
 // gen_ai.operation.name or gen_ai.provider.name (or the legacy
 // gen_ai.system), or they are an OpenInference span of kind LLM,
-// EMBEDDING or TOOL (openinference.span.kind). It is what the processor,
+// EMBEDDING, TOOL or AGENT (openinference.span.kind). It is what the processor,
 // the exporter and [Sampler] use to pick the spans to audit; it compares
 // keys and that one value, so it is cheap.
 func IsGenAI(attrs []attribute.KeyValue) bool {
@@ -296,10 +296,10 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     "evaluation:{name}={label}" ("={score}" without a label); the
 //     explanation, which may quote content, is not copied.
 //   - TraceID, SpanID: the span's ids in W3C hex.
-//   - OpenInference spans of kind LLM, EMBEDDING or TOOL
+//   - OpenInference spans of kind LLM, EMBEDDING, TOOL or AGENT
 //     (openinference.span.kind) give what their gen_ai.* attributes do
 //     not: the operation (chat, or text_completion with llm.prompts;
-//     embeddings; execute_tool), llm.provider (else llm.system), the model
+//     embeddings; execute_tool; invoke_agent), llm.provider (else llm.system), the model
 //     (llm.request.model_name, llm.model_name or embedding.model_name,
 //     llm.response.model_name), session.id as the conversation,
 //     llm.token_count.prompt / completion, and as content the items of
@@ -308,8 +308,9 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     tool_call parts' JSON, as for the legacy attributes), llm.prompts,
 //     llm.choices or embedding.embeddings texts, else input.value /
 //     output.value verbatim (not an embedding's output). Metadata gets
-//     llm.response.model_name, llm.finish_reason, and a tool span's
-//     tool.name and tool.id under the gen_ai.* names above.
+//     llm.response.model_name, llm.finish_reason, a tool span's
+//     tool.name and tool.id and an agent span's agent.name under the
+//     gen_ai.* names above.
 //   - Other instrumentations' content keys, for an input or output none of
 //     the above gives: Google ADK's gcp.vertex.agent.llm_request (else
 //     .tool_call_args) and .llm_response (else .tool_response), the Vercel

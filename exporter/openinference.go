@@ -20,8 +20,10 @@ import (
 const oiSpanKindKey = attribute.Key("openinference.span.kind")
 
 // oiOperation is the GenAI operation an audited OpenInference span kind
-// is, "" for a kind that is not audited (chains, agents, retrievers and
-// the like describe steps around model calls, not calls).
+// is, "" for a kind that is not audited (chains, retrievers and the like
+// describe steps around model calls, not calls). An agent's run is
+// audited as the conventions' invoke_agent spans are: the request it was
+// given and the answer it gave.
 func oiOperation(kind string) string {
 	switch kind {
 	case "LLM":
@@ -30,6 +32,8 @@ func oiOperation(kind string) string {
 		return "embeddings"
 	case "TOOL":
 		return "execute_tool"
+	case "AGENT":
+		return "invoke_agent"
 	}
 	return ""
 }
@@ -58,6 +62,7 @@ type openInference struct {
 	haveInValue, haveOutValue  bool
 	finishReason, session      string
 	toolName, toolID, toolCall string
+	agentName                  string
 	input, output              []legacyPart
 	completionPrompts          bool // input from llm.prompts
 }
@@ -96,6 +101,8 @@ func (o *openInference) add(kv attribute.KeyValue) {
 		o.toolID = kv.Value.String()
 	case "tool_call.id":
 		o.toolCall = kv.Value.String()
+	case "agent.name":
+		o.agentName = kv.Value.String()
 	case "llm.prompts":
 		// The older form: a list of prompt strings.
 		if kv.Value.Type() == attribute.STRINGSLICE {
@@ -203,7 +210,7 @@ func mightBeOpenInference(k attribute.Key) bool {
 		return false
 	}
 	switch k[:4] {
-	case "llm.", "open", "inpu", "outp", "sess", "tool", "embe":
+	case "llm.", "open", "inpu", "outp", "sess", "tool", "embe", "agen":
 		return true
 	}
 	return false
@@ -257,6 +264,9 @@ func (o *openInference) apply(in *otelaudit.Interaction, setMD func(string, any)
 		if id := cmp.Or(o.toolID, o.toolCall); id != "" {
 			setMD(string(semconv.GenAIToolCallIDKey), id)
 		}
+	}
+	if op == "invoke_agent" && !semconvSpan && o.agentName != "" {
+		setMD(string(semconv.GenAIAgentNameKey), o.agentName)
 	}
 	// Structured content first (it is the call's messages); input.value
 	// and output.value, often the whole request or reply body, otherwise.

@@ -141,7 +141,16 @@ func TestOpenInferenceKinds(t *testing.T) {
 	assert.Equal(t, "text_completion", in.Operation)
 	assert.Equal(t, "p0\np1", in.Input)
 
-	for _, k := range []string{"CHAIN", "AGENT", "RETRIEVER", "RERANKER", "GUARDRAIL", "EVALUATOR", "PROMPT", "UNKNOWN", "llm", ""} {
+	// An agent's run, as the conventions' invoke_agent span.
+	in = InteractionFromSpan(oiSpan(kind("AGENT"), attribute.String("agent.name", "planner"),
+		attribute.String("input.value", "plan my trip"), attribute.String("output.value", "done: Paris")))
+	assert.Equal(t, "invoke_agent", in.Operation)
+	assert.Equal(t, "plan my trip", in.Input)
+	assert.Equal(t, "done: Paris", in.Output)
+	assert.Equal(t, "planner", in.Metadata["gen_ai.agent.name"])
+	assert.True(t, IsGenAI(oiSpan(kind("AGENT")).Attributes()))
+
+	for _, k := range []string{"CHAIN", "RETRIEVER", "RERANKER", "GUARDRAIL", "EVALUATOR", "PROMPT", "UNKNOWN", "llm", ""} {
 		assert.False(t, IsGenAI(oiSpan(kind(k), attribute.String("input.value", "x")).Attributes()), k)
 	}
 	assert.False(t, IsGenAI([]attribute.KeyValue{attribute.Int("openinference.span.kind", 1)}))
