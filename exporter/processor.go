@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -41,6 +43,14 @@ type processorConfig struct {
 	queueSize int
 	batchSize int
 	spoolDir  string
+	// wiredForYou: made by ProviderOptions or NewTracerProvider, which
+	// put every other exporter behind Redact.
+	wiredForYou bool
+}
+
+// wiredForYou marks the processor of ProviderOptions and NewTracerProvider.
+func wiredForYou() ProcessorOption {
+	return processorOptionFunc(func(c *processorConfig) { c.wiredForYou = true })
 }
 
 // WithMaxQueueSize sets how many spans the processor queues in memory.
@@ -134,6 +144,9 @@ type processor struct {
 	stopOnce sync.Once
 	stopErr  error
 
+	// warnedContent: warnContentOnSpan has reported.
+	warnedContent atomic.Bool
+
 	// open holds the spans started and not yet ended that the processor
 	// needs at their end: their content hand-offs (see internal/handoff)
 	// and the spans that may describe the same call (see AuditSameCallKey).
@@ -194,6 +207,13 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 //     most about 20 ms) even when a backend call ignores ctx and never returns:
 //     the error then counts the entries not durable, those held behind
 //     that call included. It runs once; later calls return its result.
+//   - Content that another instrumentation puts on its GenAI spans (Google
+//     ADK's gcp.vertex.agent.llm_request, a hand-made span's
+//     gen_ai.input.messages) is on the span for every processor, and this
+//     one cannot take it off. Wired by hand (not by [ProviderOptions] or
+//     [NewTracerProvider]), with no [Redact] exporter in the process, the
+//     first such sampled span is reported through otel.Handle, by span
+//     name and attribute key.
 //   - With a spool, entries reach the backend in the order they were
 //     accepted: while the spool holds entries, new ones are spooled behind
 //     them, and the spool is replayed only when the queue is empty.
@@ -639,6 +659,7 @@ func (p *processor) convert() {
 		case it.entry != nil:
 			cur.add(it.entry, hint())
 		default:
+			p.warnContentOnSpan(it.span)
 			// Lent: the entry stays in its job, which handle ends.
 			en, ln := p.e.entry(p.ctx, view.wrap(it.span, it.slot), true)
 			*view = contentSpan{} // hold no span or content until the next one
@@ -655,6 +676,48 @@ func (p *processor) convert() {
 		}
 	}
 }
+
+// warnContentOnSpan reports once, through otel.Handle, a sampled GenAI
+// span of another instrumentation (Google's ADK, a hand-made semconv span
+// with gen_ai.input.messages, ...) that carries content on the span
+// itself, when this processor was wired by hand (not by ProviderOptions
+// or NewTracerProvider) and nothing in the process wraps an exporter with
+// Redact: every other exporter of the provider then gets that content,
+// and the processor cannot take it off the span. Only the attribute's key
+// is named, never its value. It runs on the worker, and only until it
+// has reported.
+func (p *processor) warnContentOnSpan(s sdktrace.ReadOnlySpan) {
+	if p.cfg.wiredForYou || p.warnedContent.Load() || redactInUse.Load() || !s.SpanContext().IsSampled() ||
+		strings.HasPrefix(s.InstrumentationScope().Name, ownScopes) {
+		return
+	}
+	key := attribute.Key("")
+	for _, kv := range s.Attributes() {
+		if IsContentAttribute("", kv.Key) {
+			key = kv.Key
+			break
+		}
+	}
+	for _, ev := range s.Events() {
+		for _, kv := range ev.Attributes {
+			if key == "" && IsContentAttribute(ev.Name, kv.Key) {
+				key = attribute.Key(ev.Name + " event: " + string(kv.Key))
+			}
+		}
+	}
+	if key == "" || !p.warnedContent.CompareAndSwap(false, true) {
+		return
+	}
+	otel.Handle(fmt.Errorf("exporter: GenAI span %q (instrumentation %q) carries content on the span itself (%s): "+
+		"every other exporter of its TracerProvider receives it unless wrapped with exporter.Redact; build the provider "+
+		"with exporter.ProviderOptions or exporter.NewTracerProvider, which do that; reported once",
+		s.Name(), s.InstrumentationScope().Name, key))
+}
+
+// ownScopes starts the instrumentation scopes of this module, whose spans
+// hand their content over beside the span unless the user opted in to
+// content on the span.
+const ownScopes = "github.com/otelaudit/otelaudit-go/"
 
 // writeLoop is the second stage: it writes batches with retries, answers
 // flush markers and replays the spool when idle. After Shutdown ran out of

@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -57,8 +58,13 @@ var _ sdktrace.SpanExporter = (*RedactExporter)(nil)
 // for exactly what is removed. A nil next gives an exporter that does
 // nothing.
 func Redact(next sdktrace.SpanExporter) sdktrace.SpanExporter {
+	redactInUse.Store(true)
 	return &RedactExporter{Next: next}
 }
+
+// redactInUse: the process has made a Redact exporter, so the audit
+// processor does not warn that content on spans reaches other exporters.
+var redactInUse atomic.Bool
 
 // ExportSpans passes the sampled spans, redacted, to Next.
 func (r *RedactExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {

@@ -1,6 +1,8 @@
 package exporter
 
 import (
+	"slices"
+
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -145,7 +147,7 @@ func (c *providerConfig) options(l *otelaudit.Logger) ([]sdktrace.TracerProvider
 	}
 	tpOpts := []sdktrace.TracerProviderOption{
 		sdktrace.WithSampler(sampler),
-		sdktrace.WithSpanProcessor(NewProcessor(e, c.procOpts...)),
+		sdktrace.WithSpanProcessor(NewProcessor(e, append(slices.Clip(c.procOpts), wiredForYou())...)),
 	}
 	if c.resource != nil {
 		tpOpts = append(tpOpts, sdktrace.WithResource(c.resource))
