@@ -44,16 +44,19 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 		return &setup{tp: tp, st: st, exp: exp, rec: rec, base: base,
 			httpc: &http.Client{Transport: middleware.Transport(base, middleware.WithTracerProvider(tp))}}
 	}
-	post := func(t *testing.T, s *setup, ctx trace.Span) {
-		req, err := http.NewRequestWithContext(trace.ContextWithSpan(t.Context(), ctx), http.MethodPost,
-			srv.OpenAIBaseURL()+"chat/completions",
-			bytes.NewReader([]byte(`{"model":"gpt-4o","messages":[{"role":"user","content":"the question"}]}`)))
+	postTo := func(t *testing.T, s *setup, parent trace.Span, url, body string) {
+		req, err := http.NewRequestWithContext(trace.ContextWithSpan(t.Context(), parent), http.MethodPost, url,
+			bytes.NewReader([]byte(body)))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")
 		res, err := s.httpc.Do(req)
 		require.NoError(t, err)
 		_, _ = io.Copy(io.Discard, res.Body)
 		require.NoError(t, res.Body.Close())
+	}
+	post := func(t *testing.T, s *setup, parent trace.Span) {
+		postTo(t, s, parent, srv.OpenAIBaseURL()+"chat/completions",
+			`{"model":"gpt-4o","messages":[{"role":"user","content":"the question"}]}`)
 	}
 	entries := func(t *testing.T, s *setup) []*storage.AuditEntry {
 		require.NoError(t, s.tp.Shutdown(t.Context()))
@@ -102,16 +105,9 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 		for range calls {
 			// As ADK for Go records a model call: named call_llm, every
 			// attribute set after Start, once the reply is in.
-			ctx, outer := tr.Start(t.Context(), "call_llm")
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost,
-				srv.URL+"/v1beta/models/gemini-2.5-flash:generateContent",
-				bytes.NewReader([]byte(`{"contents":[{"role":"user","parts":[{"text":"the question"}]}]}`)))
-			require.NoError(t, err)
-			req.Header.Set("Content-Type", "application/json")
-			res, err := s.httpc.Do(req)
-			require.NoError(t, err)
-			_, _ = io.Copy(io.Discard, res.Body)
-			require.NoError(t, res.Body.Close())
+			_, outer := tr.Start(t.Context(), "call_llm")
+			postTo(t, s, outer, srv.URL+"/v1beta/models/gemini-2.5-flash:generateContent",
+				`{"contents":[{"role":"user","parts":[{"text":"the question"}]}]}`)
 			outer.SetAttributes(
 				attribute.String("gen_ai.system", "gcp.vertex.agent"),
 				semconv.GenAIRequestModelKey.String("gemini-2.5-flash"),

@@ -416,19 +416,7 @@ func TestOpenInferenceAndLegacyNotHeld(t *testing.T) {
 	chain.Attributes().PutStr("openinference.span.kind", "CHAIN")
 	chain.Attributes().PutStr("input.value", marker)
 
-	start := time.Now()
-	code, body := postTraces(t, base, td)
-	require.Equal(t, http.StatusOK, code, body)
-	assert.Less(t, time.Since(start), 4*time.Second, "the push waited for events (join_wait 8s)")
-	st, err := filestore.New(dir, filestore.WithReadOnly())
-	require.NoError(t, err)
-	got := readAll(t, st)
-	require.NoError(t, st.Close())
-	require.Len(t, got, 2, "written before the push was answered, the chain span not audited")
-	bySpan := map[string]*storage.AuditEntry{}
-	for _, e := range got {
-		bySpan[e.SpanID] = e
-	}
+	bySpan := postNotHeld(t, base, dir, td, 2, "written before the push was answered, the chain span not audited")
 	e := bySpan[oi.SpanID().String()]
 	require.NotNil(t, e)
 	require.NotNil(t, e.InputContent)
@@ -515,6 +503,28 @@ func pdataSpanContext(s ptrace.Span) trace.SpanContext {
 	return trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID(s.TraceID()), SpanID: trace.SpanID(s.SpanID())})
 }
 
+// postNotHeld posts td to a Collector whose join waits 8 s (join_wait)
+// and whose sending queue is off, checks that the push was answered well
+// before that wait, and returns the n entries then in the file store at
+// dir, by span id.
+func postNotHeld(t *testing.T, base, dir string, td ptrace.Traces, n int, why string) map[string]*storage.AuditEntry {
+	t.Helper()
+	start := time.Now()
+	code, body := postTraces(t, base, td)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Less(t, time.Since(start), 4*time.Second, "the push waited for events (join_wait 8s)")
+	st, err := filestore.New(dir, filestore.WithReadOnly())
+	require.NoError(t, err)
+	got := readAll(t, st)
+	require.NoError(t, st.Close())
+	require.Len(t, got, n, why)
+	bySpan := map[string]*storage.AuditEntry{}
+	for _, e := range got {
+		bySpan[e.SpanID] = e
+	}
+	return bySpan
+}
+
 // TestOtherInstrumentationsNotHeld: a Google ADK call_llm span and a Vercel
 // AI SDK doGenerate span carry their call's content under keys of their
 // own: each is written at once (not held join_wait for events) with that
@@ -537,19 +547,7 @@ func TestOtherInstrumentationsNotHeld(t *testing.T) {
 	v.PutStr("ai.prompt.messages", `[{"role":"user","content":"`+marker+` vercel"}]`)
 	v.PutStr("ai.response.text", "vercel answer")
 
-	start := time.Now()
-	code, body := postTraces(t, base, td)
-	require.Equal(t, http.StatusOK, code, body)
-	assert.Less(t, time.Since(start), 4*time.Second, "the push waited for events (join_wait 8s)")
-	st, err := filestore.New(dir, filestore.WithReadOnly())
-	require.NoError(t, err)
-	got := readAll(t, st)
-	require.NoError(t, st.Close())
-	require.Len(t, got, 2, "both written before the push was answered")
-	bySpan := map[string]*storage.AuditEntry{}
-	for _, e := range got {
-		bySpan[e.SpanID] = e
-	}
+	bySpan := postNotHeld(t, base, dir, td, 2, "both written before the push was answered")
 	e := bySpan[adk.SpanID().String()]
 	require.NotNil(t, e)
 	require.NotNil(t, e.InputContent)
