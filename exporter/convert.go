@@ -304,8 +304,9 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     llm.response.model_name), session.id as the conversation,
 //     llm.token_count.prompt / completion, and as content the items of
 //     llm.input_messages / llm.output_messages in index order (each
-//     message's content, its text contents, then its tool calls as
-//     tool_call parts' JSON, as for the legacy attributes), llm.prompts,
+//     message's content, its text and image contents, an image as the
+//     canonical JSON of the semconv blob or uri part, then its tool calls
+//     as tool_call parts' JSON, as for the legacy attributes), llm.prompts,
 //     llm.choices or embedding.embeddings texts, else input.value /
 //     output.value verbatim (not an embedding's output). Metadata gets
 //     llm.response.model_name, llm.finish_reason, a tool span's

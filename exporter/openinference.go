@@ -8,6 +8,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/otelaudit/otelaudit-go/internal/contentkeys"
+	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
@@ -120,6 +121,9 @@ func (o *openInference) add(kv attribute.KeyValue) {
 			return
 		}
 		p.text = kv.Value.AsString()
+		if p.field == oiImageField {
+			p.field, p.text = "content", oiImagePart(p.text)
+		}
 		switch {
 		case out:
 			o.output = append(o.output, p)
@@ -178,11 +182,18 @@ func parseOIMessage(msg int, rest string) (p legacyPart, ok bool) {
 		return p, true
 	}
 	if r, found := strings.CutPrefix(rest, "contents."); found {
-		if p.part, r, ok = cutIndex(r); !ok || r != "message_content.text" {
+		if p.part, r, ok = cutIndex(r); !ok {
 			return p, false
 		}
-		p.call, p.field = -1, "content"
-		return p, true
+		switch r {
+		case "message_content.text":
+			p.call, p.field = -1, "content"
+			return p, true
+		case "message_content.image.image.url":
+			p.call, p.field = -1, oiImageField
+			return p, true
+		}
+		return p, false
 	}
 	if rest, ok = strings.CutPrefix(rest, "tool_calls."); !ok {
 		return p, false
@@ -201,6 +212,35 @@ func parseOIMessage(msg int, rest string) (p legacyPart, ok bool) {
 		return p, false
 	}
 	return p, true
+}
+
+// oiImageField marks a message's image item (its URL) until add makes it
+// a content part.
+const oiImageField = "image"
+
+// oiImagePart is the content text of an image a message sent: the
+// canonical JSON (jsontext.AppendCompact) of the semconv part the
+// middleware records for the same image, a blob for a data: URL
+// ({"content":..,"mime_type":..,"modality":"image","type":"blob"}) and a
+// uri part otherwise, so the image hashes the same whichever
+// instrumentation recorded it and is never left out of the audit.
+func oiImagePart(url string) string {
+	b := make([]byte, 0, len(url)+64)
+	if rest, ok := strings.CutPrefix(url, "data:"); ok {
+		mime, data, _ := strings.Cut(rest, ",")
+		b = append(b, `{"type":"blob","modality":"image","mime_type":`...)
+		b = jsontext.AppendString(b, strings.TrimSuffix(mime, ";base64"))
+		b = append(b, `,"content":`...)
+		b = jsontext.AppendString(b, data)
+	} else {
+		b = append(b, `{"type":"uri","modality":"image","uri":`...)
+		b = jsontext.AppendString(b, url)
+	}
+	b = append(b, '}')
+	if c, ok := jsontext.AppendCompact(nil, b); ok {
+		return string(c)
+	}
+	return string(b)
 }
 
 // mightBeOpenInference is a cheap first test of a key for

@@ -227,7 +227,8 @@ func TestParseOpenInferenceKey(t *testing.T) {
 		"embedding.embeddings.2.embedding.text":                                   {legacyPart{msg: 2, call: -1, field: "content"}, false, true},
 		"llm.input_messages.0.message.role":                                       {},
 		"llm.input_messages.0.message.contents.0.message_content.type":            {},
-		"llm.input_messages.0.message.contents.0.message_content.image.image.url": {},
+		"llm.input_messages.0.message.contents.2.message_content.image.image.url": {legacyPart{msg: 0, call: -1, part: 2, field: oiImageField}, false, true},
+		"llm.input_messages.0.message.contents.0.message_content.image":           {},
 		"llm.input_messages.x.message.content":                                    {},
 		"llm.input_messages..message.content":                                     {},
 		"llm.input_messages.0.content":                                            {},
@@ -239,6 +240,29 @@ func TestParseOpenInferenceKey(t *testing.T) {
 	})
 }
 
+// TestOpenInferenceImage: an image a message sent is part of the entry's
+// input, in its place among the message's items, and hashes as the same
+// image recorded as a semconv part (as middleware.Transport records an
+// OpenAI image_url) does: a data: URL as a blob, another URL as a uri.
+func TestOpenInferenceImage(t *testing.T) {
+	for _, tc := range []struct{ url, part string }{
+		{"data:image/png;base64,iVBORw0K", `{"type":"blob","modality":"image","mime_type":"image/png","content":"iVBORw0K"}`},
+		{"https://example.com/cat.png?a=1&b=é", `{"type":"uri","modality":"image","uri":"https://example.com/cat.png?a=1\u0026b=\u00e9"}`},
+	} {
+		oi := InteractionFromSpan(oiSpan(attribute.String("openinference.span.kind", "LLM"),
+			attribute.String("llm.input_messages.0.message.role", "user"),
+			attribute.String("llm.input_messages.0.message.contents.1.message_content.type", "image"),
+			attribute.String("llm.input_messages.0.message.contents.1.message_content.image.image.url", tc.url),
+			attribute.String("llm.input_messages.0.message.contents.0.message_content.type", "text"),
+			attribute.String("llm.input_messages.0.message.contents.0.message_content.text", "What is this?"),
+		))
+		semconvSpan := InteractionFromSpan(oiSpan(attribute.String("gen_ai.operation.name", "chat"),
+			attribute.String("gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"What is this?"},`+tc.part+`]}]`)))
+		assert.Equal(t, semconvSpan.Input, oi.Input, tc.url)
+		assert.True(t, strings.HasPrefix(oi.Input, "What is this?\n{"), oi.Input)
+	}
+}
+
 // FuzzOpenInferenceContent: any set of OpenInference keys and values
 // converts without a panic; every message content and text part the keys
 // name is in the input or output, in message order.
@@ -246,23 +270,29 @@ func FuzzOpenInferenceContent(f *testing.F) {
 	f.Add("llm.input_messages.1.message.content\nfirst\nllm.input_messages.0.message.content\nzeroth\nllm.output_messages.0.message.tool_calls.0.tool_call.function.name\nf")
 	f.Add("llm.output_messages.0.message.contents.1.message_content.text\nb\nllm.output_messages.0.message.content\na\ninput.value\n\xff")
 	f.Add("llm.prompts.000001.prompt.text\na\nllm.choices.0.completion.text\nb\nllm.input_messages.0.message.content\nc")
+	f.Add("llm.input_messages.0.message.contents.1.message_content.image.image.url\ndata:image/png;base64,AA\n" +
+		"llm.input_messages.0.message.contents.0.message_content.text\nlook\nopeninference.span.kind\nAGENT")
 	f.Fuzz(func(t *testing.T, spec string) {
 		attrs := []attribute.KeyValue{attribute.String("openinference.span.kind", "LLM")}
 		var wantIn, wantOut []wantText
 		// The last span kind is an audited one, and no gen_ai.* key (they
 		// come first where they say something).
-		kindAudited, genAI := true, false
+		kindAudited, genAI, op := true, false, "chat"
 		lines := strings.Split(spec, "\n")
 		for i := 0; i+1 < len(lines) && len(attrs) < 64; i += 2 {
 			k, v := lines[i], lines[i+1]
 			attrs = append(attrs, attribute.String(k, v))
 			if k == string(oiSpanKindKey) {
-				kindAudited = oiOperation(v) != ""
+				op = oiOperation(v)
+				kindAudited = op != ""
 			}
 			genAI = genAI || strings.HasPrefix(k, "gen_ai.")
 			// Each list is one source: the conversion takes one of them
 			// when several are present, so only messages are checked.
-			if p, out, ok := parseOpenInferenceKey(k); ok && p.field == "content" && strings.Contains(k, "_messages.") {
+			if p, out, ok := parseOpenInferenceKey(k); ok && (p.field == "content" || p.field == oiImageField) && strings.Contains(k, "_messages.") {
+				if p.field == oiImageField {
+					v = oiImagePart(v)
+				}
 				if out {
 					wantOut = append(wantOut, wantText{p.msg, p.part, v})
 				} else {
@@ -276,6 +306,10 @@ func FuzzOpenInferenceContent(f *testing.F) {
 		}
 		requireInOrder(t, in.Input, wantIn)
 		requireInOrder(t, in.Output, wantOut)
-		assert.Contains(t, []string{"chat", "text_completion"}, in.Operation)
+		if op == "chat" {
+			assert.Contains(t, []string{"chat", "text_completion"}, in.Operation)
+		} else {
+			assert.Equal(t, op, in.Operation)
+		}
 	})
 }
