@@ -324,7 +324,10 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     and response_data: each value verbatim (they are JSON of each
 //     instrumentation's own shape), several joined by "\n" in attribute
 //     order; an empty value or "{}" (ADK's when content capture is off)
-//     is none.
+//     is none. Where gen_ai.operation.name is absent, the operation is
+//     generate_content for ADK's model call (its llm_request) and, from
+//     the Vercel AI SDK's ai.operationId, chat (doGenerate, doStream),
+//     embeddings (doEmbed) or execute_tool (toolCall).
 func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	in, _ := interactionFromSpan(s)
 	return in

@@ -19,6 +19,25 @@ import (
 // what the entry hashes is what the span said.
 type otherContent struct {
 	in, out []string
+	// op is the GenAI operation the instrumentation's own attributes say,
+	// for a span without gen_ai.operation.name: ADK's model call (its
+	// llm_request) or the Vercel AI SDK's ai.operationId.
+	op string
+}
+
+// vercelOperationKey names the Vercel AI SDK's span (ai.operationId).
+const vercelOperationKey = attribute.Key("ai.operationId")
+
+// vercelOperations are the GenAI operations of the Vercel AI SDK's spans
+// that each stand for one call of a model or a tool.
+var vercelOperations = map[string]string{
+	"ai.generateText.doGenerate":   "chat",
+	"ai.streamText.doStream":       "chat",
+	"ai.generateObject.doGenerate": "chat",
+	"ai.streamObject.doStream":     "chat",
+	"ai.embed.doEmbed":             "embeddings",
+	"ai.embedMany.doEmbed":         "embeddings",
+	"ai.toolCall":                  "execute_tool",
 }
 
 // add takes kv when its key is one of those instrumentations' input or
@@ -28,6 +47,9 @@ type otherContent struct {
 func (o *otherContent) add(kv attribute.KeyValue) bool {
 	side := contentkeys.Lookup(string(kv.Key))
 	if side != contentkeys.Input && side != contentkeys.Output {
+		if kv.Key == vercelOperationKey {
+			o.op = vercelOperations[kv.Value.AsString()]
+		}
 		return false
 	}
 	var text string
@@ -42,6 +64,9 @@ func (o *otherContent) add(kv attribute.KeyValue) bool {
 	if t := strings.TrimSpace(text); t == "" || t == "{}" {
 		return true
 	}
+	if kv.Key == adkRequestKey {
+		o.op = "generate_content" // ADK calls models through generateContent
+	}
 	if side == contentkeys.Input {
 		o.in = append(o.in, text)
 	} else {
@@ -50,10 +75,17 @@ func (o *otherContent) add(kv attribute.KeyValue) bool {
 	return true
 }
 
-// apply sets in's input and output, where the span's other attributes
-// left them empty, to the values collected, in the span's attribute
-// order, joined by "\n".
+// adkRequestKey is the request of Google ADK's model call.
+const adkRequestKey = attribute.Key("gcp.vertex.agent.llm_request")
+
+// apply sets in's operation, input and output, where the span's other
+// attributes left them empty: the operation the instrumentation's own
+// attributes say, and the values collected, in the span's attribute order,
+// joined by "\n".
 func (o *otherContent) apply(in *otelaudit.Interaction) {
+	if in.Operation == "" {
+		in.Operation = o.op
+	}
 	if in.Input == "" && len(o.in) > 0 {
 		in.Input = strings.Join(o.in, "\n")
 	}

@@ -73,6 +73,7 @@ func adkToolCall(tr trace.Tracer) {
 func vercelDoGenerate(tr trace.Tracer) {
 	_, s := tr.Start(context.Background(), "ai.generateText.doGenerate", trace.WithAttributes(
 		attribute.String("operation.name", "ai.generateText.doGenerate"),
+		attribute.String("ai.operationId", "ai.generateText.doGenerate"),
 		attribute.String("ai.model.id", "gpt-4o"),
 		attribute.String("gen_ai.system", "openai.chat"),
 		attribute.String("gen_ai.request.model", "gpt-4o"),
@@ -148,6 +149,7 @@ func testOtherInstrumentationsThroughProvider(t *testing.T, sampler sdktrace.Sam
 		require.NotNil(t, e, "ADK call %d: no entry whose input is its request", i)
 		assert.Equal(t, otelaudit.HashContent(adkResponse(i)), e.OutputHash)
 		assert.Equal(t, "gcp.vertex.agent", *e.Provider)
+		assert.Equal(t, "generate_content", e.Operation, "ADK's model call")
 		assert.Equal(t, "gemini-2.5-flash", *e.Model)
 		require.NotNil(t, e.InputTokens)
 		assert.EqualValues(t, 11, *e.InputTokens)
@@ -161,6 +163,7 @@ func testOtherInstrumentationsThroughProvider(t *testing.T, sampler sdktrace.Sam
 	require.NotNil(t, v, "the Vercel AI SDK call's entry takes ai.prompt.messages")
 	assert.Equal(t, otelaudit.HashContent("SECRETVOUT\n"+`[{"toolCallType":"function","toolName":"f","args":"{\"q\":\"SECRETVARG\"}"}]`), v.OutputHash)
 	assert.Equal(t, "openai.chat", *v.Provider)
+	assert.Equal(t, "chat", v.Operation, "from ai.operationId")
 }
 
 func attrValue(attrs []attribute.KeyValue, k attribute.Key) string {

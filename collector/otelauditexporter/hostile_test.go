@@ -555,6 +555,7 @@ func TestOtherInstrumentationsNotHeld(t *testing.T) {
 	assert.Equal(t, adkRequest, *e.InputContent)
 	assert.Equal(t, `{"content":{"parts":[{"text":"adk answer"}],"role":"model"}}`, *e.OutputContent)
 	assert.Equal(t, "gcp.vertex.agent", *e.Provider)
+	assert.Equal(t, "generate_content", e.Operation)
 	e = bySpan[vercel.SpanID().String()]
 	require.NotNil(t, e)
 	require.NotNil(t, e.InputContent)
