@@ -709,8 +709,8 @@ func (p *processor) warnContentOnSpan(s sdktrace.ReadOnlySpan) {
 		return
 	}
 	otel.Handle(fmt.Errorf("exporter: GenAI span %q (instrumentation %q) carries content on the span itself (%s): "+
-		"every other exporter of its TracerProvider receives it unless wrapped with exporter.Redact; build the provider "+
-		"with exporter.ProviderOptions or exporter.NewTracerProvider, which do that; reported once",
+		"any other exporter of its TracerProvider receives it unless wrapped with exporter.Redact "+
+		"(exporter.ProviderOptions and exporter.NewTracerProvider wrap every exporter they are given); reported once",
 		s.Name(), s.InstrumentationScope().Name, key))
 }
 
