@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
@@ -691,20 +690,7 @@ func (p *processor) warnContentOnSpan(s sdktrace.ReadOnlySpan) {
 		strings.HasPrefix(s.InstrumentationScope().Name, ownScopes) {
 		return
 	}
-	key := attribute.Key("")
-	for _, kv := range s.Attributes() {
-		if IsContentAttribute("", kv.Key) {
-			key = kv.Key
-			break
-		}
-	}
-	for _, ev := range s.Events() {
-		for _, kv := range ev.Attributes {
-			if key == "" && IsContentAttribute(ev.Name, kv.Key) {
-				key = attribute.Key(ev.Name + " event: " + string(kv.Key))
-			}
-		}
-	}
+	key := contentKeyOn(s)
 	if key == "" || !p.warnedContent.CompareAndSwap(false, true) {
 		return
 	}
@@ -712,6 +698,24 @@ func (p *processor) warnContentOnSpan(s sdktrace.ReadOnlySpan) {
 		"any other exporter of its TracerProvider receives it unless wrapped with exporter.Redact "+
 		"(exporter.ProviderOptions and exporter.NewTracerProvider wrap every exporter they are given); reported once",
 		s.Name(), s.InstrumentationScope().Name, key))
+}
+
+// contentKeyOn names the first content attribute of s, on the span or
+// on one of its events; "" when it has none.
+func contentKeyOn(s sdktrace.ReadOnlySpan) string {
+	for _, kv := range s.Attributes() {
+		if IsContentAttribute("", kv.Key) {
+			return string(kv.Key)
+		}
+	}
+	for _, ev := range s.Events() {
+		for _, kv := range ev.Attributes {
+			if IsContentAttribute(ev.Name, kv.Key) {
+				return ev.Name + " event: " + string(kv.Key)
+			}
+		}
+	}
+	return ""
 }
 
 // ownScopes starts the instrumentation scopes of this module, whose spans
