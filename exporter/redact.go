@@ -68,6 +68,9 @@ var redactInUse atomic.Bool
 
 // ExportSpans passes the sampled spans, redacted, to Next.
 func (r *RedactExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if !redactInUse.Load() { // a RedactExporter made without Redact
+		redactInUse.Store(true)
+	}
 	if r.Next == nil {
 		return nil
 	}
