@@ -174,7 +174,12 @@ func legacyToolCall(id, name, args string) string {
 // IsGenAI reports whether attrs mark a GenAI span: they hold
 // gen_ai.operation.name or gen_ai.provider.name (or the legacy
 // gen_ai.system), or they are an OpenInference span of kind LLM,
-// EMBEDDING, TOOL or AGENT (openinference.span.kind). It is what the processor,
+// EMBEDDING, TOOL or AGENT (openinference.span.kind), or a Vercel AI SDK
+// span of one model or tool call (ai.operationId
+// ai.generateText.doGenerate, ai.streamText.doStream,
+// ai.generateObject.doGenerate, ai.streamObject.doStream,
+// ai.embed.doEmbed, ai.embedMany.doEmbed or ai.toolCall; its embedding
+// and tool spans carry no gen_ai.* attribute). It is what the processor,
 // the exporter and [Sampler] use to pick the spans to audit; it compares
 // keys and that one value, so it is cheap.
 func IsGenAI(attrs []attribute.KeyValue) bool {
@@ -184,6 +189,10 @@ func IsGenAI(attrs []attribute.KeyValue) bool {
 			return true
 		case oiSpanKindKey:
 			if isOpenInferenceCall(attrs[i].Value) {
+				return true
+			}
+		case vercelOperationKey:
+			if vercelOperations[attrs[i].Value.AsString()] != "" {
 				return true
 			}
 		}

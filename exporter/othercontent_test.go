@@ -244,3 +244,38 @@ func TestRedactOtherInstrumentations(t *testing.T) {
 		assert.False(t, strings.Contains(kv.Value.String(), "SECRET"), kv.Key)
 	}
 }
+
+// TestVercelSpansWithoutGenAIKeys: the Vercel AI SDK's tool call and
+// embedding spans carry no gen_ai.* attribute; their ai.operationId makes
+// them GenAI spans, audited with their operation and content. Its outer
+// spans (ai.generateText, around the doGenerate span of the model call)
+// are not audited.
+func TestVercelSpansWithoutGenAIKeys(t *testing.T) {
+	tool := []attribute.KeyValue{
+		attribute.String("operation.name", "ai.toolCall"), attribute.String("ai.operationId", "ai.toolCall"),
+		attribute.String("ai.toolCall.name", "weather"), attribute.String("ai.toolCall.id", "call-1"),
+		attribute.String("ai.toolCall.args", `{"city":"Paris"}`), attribute.String("ai.toolCall.result", `{"temp":21}`),
+	}
+	require.True(t, exporter.IsGenAI(tool))
+	in := exporter.InteractionFromSpan(tracetest.SpanStub{Name: "ai.toolCall", Attributes: tool}.Snapshot())
+	assert.Equal(t, "execute_tool", in.Operation)
+	assert.Equal(t, `{"city":"Paris"}`, in.Input)
+	assert.Equal(t, `{"temp":21}`, in.Output)
+
+	embed := []attribute.KeyValue{
+		attribute.String("ai.operationId", "ai.embedMany.doEmbed"), attribute.String("ai.model.id", "text-embedding-3-small"),
+		attribute.StringSlice("ai.values", []string{"first text", "second text"}),
+		attribute.StringSlice("ai.embeddings", []string{"[0.1,0.2]", "[0.3,0.4]"}),
+	}
+	require.True(t, exporter.IsGenAI(embed))
+	in = exporter.InteractionFromSpan(tracetest.SpanStub{Name: "ai.embedMany.doEmbed", Attributes: embed}.Snapshot())
+	assert.Equal(t, "embeddings", in.Operation)
+	assert.Equal(t, "first text\nsecond text", in.Input)
+	assert.Empty(t, in.Output, "vectors are not an entry's output")
+
+	for _, op := range []string{"ai.generateText", "ai.streamText", "ai.embed", "", "ai.toolCall.x"} {
+		assert.False(t, exporter.IsGenAI([]attribute.KeyValue{attribute.String("ai.operationId", op),
+			attribute.String("ai.prompt", "p")}), op)
+	}
+	assert.False(t, exporter.IsGenAI([]attribute.KeyValue{attribute.Int("ai.operationId", 1)}))
+}

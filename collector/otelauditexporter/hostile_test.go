@@ -546,8 +546,16 @@ func TestOtherInstrumentationsNotHeld(t *testing.T) {
 	v.PutStr("gen_ai.request.model", "gpt-4o")
 	v.PutStr("ai.prompt.messages", `[{"role":"user","content":"`+marker+` vercel"}]`)
 	v.PutStr("ai.response.text", "vercel answer")
+	tool := newSpan(ss, "ai.toolCall") // no gen_ai.* attribute: its ai.operationId tells
+	tool.Attributes().PutStr("ai.operationId", "ai.toolCall")
+	tool.Attributes().PutStr("ai.toolCall.name", "weather")
+	tool.Attributes().PutStr("ai.toolCall.args", `{"city":"`+marker+`"}`)
+	tool.Attributes().PutStr("ai.toolCall.result", `{"temp":21}`)
+	outer := newSpan(ss, "ai.generateText") // around the doGenerate span: not a call of its own
+	outer.Attributes().PutStr("ai.operationId", "ai.generateText")
+	outer.Attributes().PutStr("ai.prompt", marker)
 
-	bySpan := postNotHeld(t, base, dir, td, 2, "both written before the push was answered")
+	bySpan := postNotHeld(t, base, dir, td, 3, "all written before the push was answered, the outer span not audited")
 	e := bySpan[adk.SpanID().String()]
 	require.NotNil(t, e)
 	require.NotNil(t, e.InputContent)
@@ -562,5 +570,10 @@ func TestOtherInstrumentationsNotHeld(t *testing.T) {
 	assert.Equal(t, `[{"role":"user","content":"`+marker+` vercel"}]`, *e.InputContent)
 	require.NotNil(t, e.OutputContent)
 	assert.Equal(t, "vercel answer", *e.OutputContent)
+	e = bySpan[tool.SpanID().String()]
+	require.NotNil(t, e)
+	assert.Equal(t, "execute_tool", e.Operation)
+	require.NotNil(t, e.InputContent)
+	assert.Equal(t, `{"city":"`+marker+`"}`, *e.InputContent)
 	require.NoError(t, col.Stop())
 }

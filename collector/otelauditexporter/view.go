@@ -46,13 +46,22 @@ func isGenAI(m pcommon.Map) bool {
 			return true
 		}
 	}
-	v, ok := m.Get("openinference.span.kind")
-	if !ok || v.Type() != pcommon.ValueTypeStr {
-		return false
+	// Spans whose kind another convention names in a value: ask the
+	// exporter's rule about those attributes alone.
+	var kinds [len(kindKeys)]attribute.KeyValue
+	n := 0
+	for _, k := range kindKeys {
+		if v, ok := m.Get(k); ok && v.Type() == pcommon.ValueTypeStr {
+			kinds[n] = attribute.String(k, v.Str())
+			n++
+		}
 	}
-	kind := [1]attribute.KeyValue{attribute.String("openinference.span.kind", v.Str())}
-	return auditexporter.IsGenAI(kind[:])
+	return n > 0 && auditexporter.IsGenAI(kinds[:n])
 }
+
+// kindKeys are the attributes whose value says whether a span is a model
+// or tool call: OpenInference's span kind, the Vercel AI SDK's operation.
+var kindKeys = [...]string{"openinference.span.kind", "ai.operationId"}
 
 // newSpanView adapts a pdata span to the view the conversion reads (an
 // exporter.SpanView), so that OTLP spans go through the SDK exporter's
