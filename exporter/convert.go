@@ -2,8 +2,6 @@ package exporter
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -14,12 +12,12 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/entryid"
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
 	"github.com/otelaudit/otelaudit-go/internal/jsontext"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
@@ -208,25 +206,7 @@ func IsGenAI(attrs []attribute.KeyValue) bool {
 // can compute it from the trace; ids still sort by time like UUIDv7s made
 // by [storage.NewEntryID].
 func EntryIDForSpan(sc trace.SpanContext, start time.Time) string {
-	tid, sid := sc.TraceID(), sc.SpanID()
-	h := sha256.New()
-	h.Write([]byte("otelaudit-entry"))
-	h.Write(tid[:])
-	h.Write(sid[:])
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	var u uuid.UUID
-	ms := uint64(start.UnixMilli())
-	if start.IsZero() || start.UnixMilli() < 0 {
-		ms = 0
-	}
-	var tb [8]byte
-	binary.BigEndian.PutUint64(tb[:], ms)
-	copy(u[0:6], tb[2:8])
-	copy(u[6:], sum[:10])
-	u[6] = 0x70 | (u[6] & 0x0f) // version 7
-	u[8] = 0x80 | (u[8] & 0x3f) // RFC 9562 variant
-	return u.String()
+	return entryid.Derive(entryid.Span, sc, start)
 }
 
 // EntryID returns the id of the entry the conversion ([InteractionFromSpan])

@@ -225,3 +225,74 @@ service:
 	assert.Contains(t, bodies, "gen_ai.user.message", "the ordinary pipeline gets the events")
 	assert.NotContains(t, bodies, marker, "content reached the ordinary pipeline")
 }
+
+// TestJoinLateEventsKept: events that come after their span's wait
+// window ended are written as an entry of their own (README: "a second
+// entry for that call"), also when their first event has the span's start
+// time, which gave them the id of the span's entry and had them dropped
+// as a second delivery of it; and a span that comes after its events were
+// written alone is written too.
+func TestJoinLateEventsKept(t *testing.T) {
+	dir := t.TempDir() + "/audit"
+	httpPort := coltest.FreePort(t)
+	col := coltest.Start(t, fmt.Sprintf(`
+receivers:
+  otlp:
+    protocols:
+      http: {endpoint: "127.0.0.1:%d"}
+exporters:
+  otelaudit:
+    directory: %s
+    content: plaintext
+    join_wait: 200ms
+    sending_queue:
+      enabled: false
+service:
+  telemetry:
+    logs: {level: warn}
+    metrics: {level: none}
+  pipelines:
+    traces/audit: {receivers: [otlp], exporters: [otelaudit]}
+    logs/audit: {receivers: [otlp], exporters: [otelaudit]}
+`, httpPort, dir))
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	start := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		at          time.Time
+		eventsFirst bool
+	}{{start, false}, {start.Add(3 * time.Millisecond), false}, {start, true}} {
+		c := joinCall{i: 7, form: "events"}
+		_, _ = rand.Read(c.tid[:])
+		_, _ = rand.Read(c.sid[:])
+		// Each part is written alone once its window ends (the push
+		// returns then), before the other comes.
+		span := func() {
+			post(t, base+"/v1/traces", `{"resourceSpans":[{"resource":{},"scopeSpans":[{"scope":{"name":"openai"},"spans":[`+c.span(start)+`]}]}]}`)
+		}
+		events := func() {
+			post(t, base+"/v1/logs", `{"resourceLogs":[{"resource":{},"scopeLogs":[{"scope":{"name":"openai"},"logRecords":[`+
+				strings.Join(c.events(tc.at), ",")+`]}]}]}`)
+		}
+		if tc.eventsFirst {
+			events()
+			span()
+		} else {
+			span()
+			events()
+		}
+	}
+	require.NoError(t, col.Stop())
+
+	st, err := filestore.New(dir, filestore.WithReadOnly())
+	require.NoError(t, err)
+	got := readAll(t, st)
+	require.NoError(t, st.Close())
+	withContent := 0
+	for _, e := range got {
+		if e.OutputContent != nil && strings.Contains(*e.OutputContent, marker) {
+			withContent++
+		}
+	}
+	assert.Len(t, got, 6, "each call: the span's entry and the events' entry")
+	assert.Equal(t, 3, withContent, "the events' content is stored for every call")
+}

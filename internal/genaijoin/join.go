@@ -20,6 +20,8 @@ import (
 
 	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/internal/contentkeys"
+	"github.com/otelaudit/otelaudit-go/internal/entryid"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
 // The GenAI events whose content the join collects (semconv names). The
@@ -490,6 +492,11 @@ func (c *call) view() *View {
 		if !seen["gen_ai.operation.name"] {
 			v.Attrs = append(v.Attrs, attribute.String("gen_ai.operation.name", "chat"))
 		}
+		// An id of its own: the span's entry (written before these events
+		// came, or after) has the id derived from the span, and from the
+		// same millisecond these would get the same one and be taken for
+		// a second delivery of it, their content dropped.
+		v.Attrs = append(v.Attrs, otelaudit.AuditEntryIDKey.String(entryid.Derive(entryid.Events, v.SC, v.Start)))
 	}
 	var sys, in, out []message
 	var details map[string]any
