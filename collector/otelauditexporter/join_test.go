@@ -233,29 +233,7 @@ service:
 // as a second delivery of it; and a span that comes after its events were
 // written alone is written too.
 func TestJoinLateEventsKept(t *testing.T) {
-	dir := t.TempDir() + "/audit"
-	httpPort := coltest.FreePort(t)
-	col := coltest.Start(t, fmt.Sprintf(`
-receivers:
-  otlp:
-    protocols:
-      http: {endpoint: "127.0.0.1:%d"}
-exporters:
-  otelaudit:
-    directory: %s
-    content: plaintext
-    join_wait: 200ms
-    sending_queue:
-      enabled: false
-service:
-  telemetry:
-    logs: {level: warn}
-    metrics: {level: none}
-  pipelines:
-    traces/audit: {receivers: [otlp], exporters: [otelaudit]}
-    logs/audit: {receivers: [otlp], exporters: [otelaudit]}
-`, httpPort, dir))
-	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	base, dir, _, col := hostileCollector(t, "plaintext", "    join_wait: 200ms\n    sending_queue:\n      enabled: false")
 	start := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		at          time.Time
