@@ -140,6 +140,7 @@ func (o *openInference) add(kv attribute.KeyValue) {
 //
 //	llm.{input,output}_messages.<i>.message.content
 //	llm.{input,output}_messages.<i>.message.contents.<j>.message_content.text
+//	llm.{input,output}_messages.<i>.message.contents.<j>.message_content.image.image.url
 //	llm.{input,output}_messages.<i>.message.tool_calls.<j>.tool_call.{id,function.name,function.arguments}
 //	llm.{input,output}_messages.<i>.message.function_call_{name,arguments_json}
 //	llm.prompts.<i>.prompt.text, llm.choices.<i>.completion.text
