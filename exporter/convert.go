@@ -177,7 +177,9 @@ func legacyToolCall(id, name, args string) string {
 // ai.generateText.doGenerate, ai.streamText.doStream,
 // ai.generateObject.doGenerate, ai.streamObject.doStream,
 // ai.embed.doEmbed, ai.embedMany.doEmbed or ai.toolCall; its embedding
-// and tool spans carry no gen_ai.* attribute). It is what the processor,
+// and tool spans carry no gen_ai.* attribute), or a Firebase Genkit
+// action of a model, an embedder or a tool (genkit:metadata:subtype model,
+// embedder or tool). It is what the processor,
 // the exporter and [Sampler] use to pick the spans to audit; it compares
 // keys and that one value, so it is cheap.
 func IsGenAI(attrs []attribute.KeyValue) bool {
@@ -191,6 +193,10 @@ func IsGenAI(attrs []attribute.KeyValue) bool {
 			}
 		case vercelOperationKey:
 			if vercelOperations[attrs[i].Value.AsString()] != "" {
+				return true
+			}
+		case genkitSubtypeKey:
+			if genkitOperations[attrs[i].Value.AsString()] != "" {
 				return true
 			}
 		}
@@ -316,7 +322,12 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     is none. Where gen_ai.operation.name is absent, the operation is
 //     generate_content for ADK's model call (its llm_request) and, from
 //     the Vercel AI SDK's ai.operationId, chat (doGenerate, doStream),
-//     embeddings (doEmbed) or execute_tool (toolCall).
+//     embeddings (doEmbed) or execute_tool (toolCall), and from Genkit's
+//     genkit:metadata:subtype chat (model), embeddings (embedder) or
+//     execute_tool (tool); a Genkit model's or embedder's name
+//     ("googleai/gemini-2.5-flash") gives its provider and model, and its
+//     genkit:input / genkit:output (the request and response as JSON) its
+//     content.
 func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 	in, _ := interactionFromSpan(s)
 	return in

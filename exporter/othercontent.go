@@ -21,8 +21,27 @@ type otherContent struct {
 	in, out []string
 	// op is the GenAI operation the instrumentation's own attributes say,
 	// for a span without gen_ai.operation.name: ADK's model call (its
-	// llm_request) or the Vercel AI SDK's ai.operationId.
+	// llm_request), the Vercel AI SDK's ai.operationId or Genkit's action
+	// subtype.
 	op string
+	// genkitName is a Genkit action's name: "{plugin}/{model}" for a
+	// model or embedder.
+	genkitName string
+}
+
+// Genkit names an action's kind and name in attributes of its own.
+const (
+	genkitSubtypeKey = attribute.Key("genkit:metadata:subtype")
+	genkitNameKey    = attribute.Key("genkit:name")
+)
+
+// genkitOperations are the GenAI operations of Genkit's actions that each
+// stand for one call of a model, an embedder or a tool (flows, prompts and
+// utilities wrap such calls).
+var genkitOperations = map[string]string{
+	"model":    "chat",
+	"embedder": "embeddings",
+	"tool":     "execute_tool",
 }
 
 // vercelOperationKey names the Vercel AI SDK's span (ai.operationId).
@@ -47,8 +66,13 @@ var vercelOperations = map[string]string{
 func (o *otherContent) add(kv attribute.KeyValue) bool {
 	side := contentkeys.Lookup(string(kv.Key))
 	if side != contentkeys.Input && side != contentkeys.Output {
-		if kv.Key == vercelOperationKey {
+		switch kv.Key {
+		case vercelOperationKey:
 			o.op = vercelOperations[kv.Value.AsString()]
+		case genkitSubtypeKey:
+			o.op = genkitOperations[kv.Value.AsString()]
+		case genkitNameKey:
+			o.genkitName = kv.Value.AsString()
 		}
 		return false
 	}
@@ -81,10 +105,15 @@ const adkRequestKey = attribute.Key("gcp.vertex.agent.llm_request")
 // apply sets in's operation, input and output, where the span's other
 // attributes left them empty: the operation the instrumentation's own
 // attributes say, and the values collected, in the span's attribute order,
-// joined by "\n".
+// joined by "\n"; and for a Genkit model or embedder, the provider and
+// model its name gives.
 func (o *otherContent) apply(in *otelaudit.Interaction) {
 	if in.Operation == "" {
 		in.Operation = o.op
+	}
+	if plugin, model, ok := strings.Cut(o.genkitName, "/"); ok && in.Model == "" && in.Provider == "" &&
+		(in.Operation == "chat" || in.Operation == "embeddings") {
+		in.Provider, in.Model = plugin, model // "googleai/gemini-2.5-flash"
 	}
 	if in.Input == "" && len(o.in) > 0 {
 		in.Input = strings.Join(o.in, "\n")

@@ -279,3 +279,69 @@ func TestVercelSpansWithoutGenAIKeys(t *testing.T) {
 	}
 	assert.False(t, exporter.IsGenAI([]attribute.KeyValue{attribute.Int("ai.operationId", 1)}))
 }
+
+// genkitAction records an action as Firebase Genkit for Go does
+// (core/tracing RunInNewSpan): a span named after the action on the
+// tracer genkit-tracer, every genkit:* attribute set when it ends, the
+// input and output as JSON.
+func genkitAction(tr trace.Tracer, name, subtype, input, output string) {
+	_, s := tr.Start(context.Background(), name)
+	s.SetAttributes(
+		attribute.String("genkit:name", name),
+		attribute.String("genkit:state", "success"),
+		attribute.String("genkit:input", input),
+		attribute.String("genkit:path", "/{chatFlow,t:flow}/{"+name+",t:action,s:"+subtype+"}"),
+		attribute.String("genkit:output", output),
+		attribute.String("genkit:type", "action"),
+		attribute.String("genkit:metadata:subtype", subtype),
+	)
+	s.End()
+}
+
+// TestGenkitActionsAudited: Genkit's model and tool actions become
+// entries with their request and response, a flow around them is not
+// audited, and no exporter behind Redact gets the content of any of them.
+// (Genkit for Go records to a TracerProvider of its own:
+// genkit.RegisterSpanProcessor adds the audit processor to it.)
+func TestGenkitActionsAudited(t *testing.T) {
+	st := storage.NewMemoryStorage(0)
+	logger, err := otelaudit.NewLogger(st)
+	require.NoError(t, err)
+	other := tracetest.NewInMemoryExporter()
+	opts, _, err := exporter.ProviderOptions(logger, exporter.WithExporter(other))
+	require.NoError(t, err)
+	tp := sdktrace.NewTracerProvider(opts...)
+	tr := tp.Tracer("genkit-tracer")
+	const req = `{"messages":[{"role":"user","content":[{"text":"SECRETQ"}]}],"config":{"temperature":0.2}}`
+	const resp = `{"message":{"role":"model","content":[{"text":"SECRETA"}]},"finishReason":"stop","usage":{"inputTokens":5}}`
+	genkitAction(tr, "googleai/gemini-2.5-flash", "model", req, resp)
+	genkitAction(tr, "getWeather", "tool", `{"city":"SECRETCITY"}`, `"sunny"`)
+	genkitAction(tr, "chatFlow", "flow", `"SECRETQ"`, `"SECRETA"`)
+	require.NoError(t, tp.ForceFlush(t.Context()))
+	spans := other.GetSpans()
+	require.NoError(t, tp.Shutdown(t.Context()))
+
+	require.Len(t, spans, 3)
+	for _, s := range spans {
+		for _, kv := range s.Attributes {
+			assert.NotContains(t, kv.Value.String(), "SECRET", "%s: %s", s.Name, kv.Key)
+		}
+	}
+	es, err := st.ListEntries(t.Context(), time.Time{}, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.Len(t, es, 2, "the model and the tool call; the flow is not a call")
+	byHash := map[string]*storage.AuditEntry{}
+	for _, e := range es {
+		byHash[e.InputHash] = e
+	}
+	m := byHash[otelaudit.HashContent(req)]
+	require.NotNil(t, m)
+	assert.Equal(t, "chat", m.Operation)
+	assert.Equal(t, "googleai", *m.Provider)
+	assert.Equal(t, "gemini-2.5-flash", *m.Model)
+	assert.Equal(t, otelaudit.HashContent(resp), m.OutputHash)
+	tool := byHash[otelaudit.HashContent(`{"city":"SECRETCITY"}`)]
+	require.NotNil(t, tool)
+	assert.Equal(t, "execute_tool", tool.Operation)
+	assert.Nil(t, tool.Model, "a tool's name is not a model")
+}

@@ -98,8 +98,9 @@ const (
 // db.search.result.entity), Langfuse (langfuse.observation.input,
 // .output, langfuse.trace.input, .output), MLflow (mlflow.spanInputs,
 // mlflow.spanOutputs), Pydantic AI (pydantic_ai.all_messages,
-// all_messages_events, final_result, tool_arguments, tool_response) and
-// Logfire (request_data, response_data).
+// all_messages_events, final_result, tool_arguments, tool_response),
+// Logfire (request_data, response_data) and Firebase Genkit
+// (genkit:input, genkit:output, on every Genkit span).
 func IsContentKey(k attribute.Key) bool {
 	switch k {
 	case semconv.GenAIInputMessagesKey, semconv.GenAIOutputMessagesKey,

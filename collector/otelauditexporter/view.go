@@ -60,8 +60,9 @@ func isGenAI(m pcommon.Map) bool {
 }
 
 // kindKeys are the attributes whose value says whether a span is a model
-// or tool call: OpenInference's span kind, the Vercel AI SDK's operation.
-var kindKeys = [...]string{"openinference.span.kind", "ai.operationId"}
+// or tool call: OpenInference's span kind, the Vercel AI SDK's operation,
+// Genkit's action subtype.
+var kindKeys = [...]string{"openinference.span.kind", "ai.operationId", "genkit:metadata:subtype"}
 
 // newSpanView adapts a pdata span to the view the conversion reads (an
 // exporter.SpanView), so that OTLP spans go through the SDK exporter's

@@ -2,7 +2,8 @@
 // instrumentations that follow neither the GenAI semantic conventions nor
 // OpenInference put a model call's content: Google's Agent Development
 // Kit (ADK, in Go, Python, Java and TypeScript), the Vercel AI SDK,
-// OpenLLMetry (Traceloop), Langfuse, MLflow, Pydantic AI and Logfire.
+// OpenLLMetry (Traceloop), Langfuse, MLflow, Pydantic AI, Logfire and
+// Firebase Genkit.
 // Such spans often carry gen_ai.* attributes too (ADK's call_llm span sets
 // gen_ai.system and gen_ai.request.model), so they are audited, and their
 // content must not reach an ordinary trace backend.
@@ -55,7 +56,7 @@ func lookup(k string) Side {
 	// The families of the keys below; others (audit.*, gen_ai.*) end here.
 	switch k[0] {
 	case 'g':
-		if !strings.HasPrefix(k, "gcp.vertex.agent.") {
+		if !strings.HasPrefix(k, "gcp.vertex.agent.") && !strings.HasPrefix(k, "genkit:") {
 			return None
 		}
 	case 'a':
@@ -76,6 +77,9 @@ func lookup(k string) Side {
 		// doStream spans), the call's prompt (the outer span), a tool
 		// call's arguments, embedded values.
 		"ai.prompt.messages", "ai.prompt", "ai.toolCall.args", "ai.value", "ai.values",
+		// Firebase Genkit (Go, JS, Python): every action's input, as JSON
+		// (a model's is the whole request).
+		"genkit:input",
 		// Langfuse, OpenLLMetry (workflow, task, agent and tool spans),
 		// MLflow, Pydantic AI (agent runs), Logfire (instrument_openai and
 		// instrument_anthropic).
@@ -87,7 +91,7 @@ func lookup(k string) Side {
 		"ai.response.text", "ai.response.toolCalls", "ai.response.object",
 		"ai.result.text", "ai.result.toolCalls", "ai.result.object", "ai.toolCall.result",
 		"langfuse.observation.output", "traceloop.entity.output", "mlflow.spanOutputs",
-		"final_result", "response_data":
+		"final_result", "response_data", "genkit:output":
 		return Output
 	case
 		// ADK: the data an agent is sent (send_data spans).

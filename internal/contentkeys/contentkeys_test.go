@@ -62,6 +62,11 @@ func TestLookup(t *testing.T) {
 		{"tool_arguments", Other},
 		{"request_data", Input},
 		{"response_data", Output},
+		// Firebase Genkit
+		{"genkit:input", Input},
+		{"genkit:output", Output},
+		{"genkit:name", None},
+		{"genkit:metadata:subtype", None},
 		// Not these packages' keys
 		{"gen_ai.input.messages", None},
 		{"input.value", None},
