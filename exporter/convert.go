@@ -268,7 +268,10 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     gen_ai.output.messages (see [ContentText] for the exact rule). A
 //     tool execution (execute_tool)
 //     without messages has gen_ai.tool.call.arguments as input and
-//     gen_ai.tool.call.result as output, verbatim. Without
+//     gen_ai.tool.call.result as output, verbatim; a retrieval without
+//     them, gen_ai.retrieval.query.text as input and
+//     gen_ai.retrieval.documents as output (a string verbatim, a
+//     structured value as its JSON). Without
 //     gen_ai.input.messages / gen_ai.output.messages, the legacy indexed
 //     attributes of instrumentations older than semconv 1.37 (OpenLLMetry
 //     and others) give the content: gen_ai.prompt.<i>.* as input and
@@ -368,6 +371,9 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 		haveArgs, haveResult   bool
 		toolDefs               attribute.Value
 		haveToolDefs           bool
+		retrievalQuery         string
+		retrievalDocs          attribute.Value
+		haveQuery, haveDocs    bool
 		reqModel, respModel    string
 		legacySystem           string
 		tokIn, tokOut          int64
@@ -459,6 +465,10 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 				toolResult, haveResult = kv.Value, true
 			case semconv.GenAIToolDefinitionsKey:
 				toolDefs, haveToolDefs = kv.Value, true
+			case semconv.GenAIRetrievalQueryTextKey:
+				retrievalQuery, haveQuery = kv.Value.String(), true
+			case semconv.GenAIRetrievalDocumentsKey:
+				retrievalDocs, haveDocs = kv.Value, true
 			case semconv.GenAIToolNameKey, semconv.GenAIToolCallIDKey, semconv.GenAIAgentNameKey, semconv.GenAIAgentIDKey:
 				if kv.Value.Type() == attribute.STRING && kv.Value.AsString() != "" {
 					setMD(string(kv.Key), kv.Value.AsString())
@@ -549,6 +559,14 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 		in.Output = strings.Join(appendLegacy(partsBuf[:0], legacyOutput), "\n")
 	case haveResult:
 		in.Output = toolText(toolResult)
+	}
+	// A retrieval's query and the documents it found, where the span has
+	// no messages.
+	if in.Input == "" && haveQuery {
+		in.Input = retrievalQuery
+	}
+	if in.Output == "" && haveDocs {
+		in.Output = toolText(retrievalDocs)
 	}
 	// Before the gen_ai.* metadata, which wins where both say something.
 	oi.apply(&in, setMD, partsBuf[:0])

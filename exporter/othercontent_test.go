@@ -345,3 +345,22 @@ func TestGenkitActionsAudited(t *testing.T) {
 	assert.Equal(t, "execute_tool", tool.Operation)
 	assert.Nil(t, tool.Model, "a tool's name is not a model")
 }
+
+// TestRetrievalContent: a semconv retrieval span gives its query as the
+// entry's input and the documents it found as its output (their JSON),
+// which before were left out of an audited span's entry.
+func TestRetrievalContent(t *testing.T) {
+	for _, docs := range []attribute.KeyValue{
+		attribute.String("gen_ai.retrieval.documents", `[{"id":"doc_1","score":0.9,"content":"Paris is the capital"}]`),
+		attribute.StringSlice("gen_ai.retrieval.documents", []string{"Paris is the capital"}),
+	} {
+		in := exporter.InteractionFromSpan(tracetest.SpanStub{Name: "retrieval kb", Attributes: []attribute.KeyValue{
+			attribute.String("gen_ai.operation.name", "retrieval"),
+			attribute.String("gen_ai.retrieval.query.text", "capital of France?"),
+			docs,
+		}}.Snapshot())
+		assert.Equal(t, "retrieval", in.Operation)
+		assert.Equal(t, "capital of France?", in.Input)
+		assert.Contains(t, in.Output, "Paris is the capital")
+	}
+}
