@@ -99,8 +99,11 @@ const (
 // .output, langfuse.trace.input, .output), MLflow (mlflow.spanInputs,
 // mlflow.spanOutputs), Pydantic AI (pydantic_ai.all_messages,
 // all_messages_events, final_result, tool_arguments, tool_response),
-// Logfire (request_data, response_data) and Firebase Genkit
-// (genkit:input, genkit:output, on every Genkit span).
+// Logfire (request_data, response_data), Firebase Genkit
+// (genkit:input, genkit:output, on every Genkit span) and LiveKit Agents
+// (lk.chat_ctx, lk.user_input, lk.instructions, lk.function_tools,
+// lk.function_tool.arguments, .output, lk.response.text,
+// .function_calls, lk.input_text, lk.user_transcript).
 func IsContentKey(k attribute.Key) bool {
 	switch k {
 	case semconv.GenAIInputMessagesKey, semconv.GenAIOutputMessagesKey,

@@ -2,8 +2,8 @@
 // instrumentations that follow neither the GenAI semantic conventions nor
 // OpenInference put a model call's content: Google's Agent Development
 // Kit (ADK, in Go, Python, Java and TypeScript), the Vercel AI SDK,
-// OpenLLMetry (Traceloop), Langfuse, MLflow, Pydantic AI, Logfire and
-// Firebase Genkit.
+// OpenLLMetry (Traceloop), Langfuse, MLflow, Pydantic AI, Logfire,
+// Firebase Genkit and LiveKit Agents.
 // Such spans often carry gen_ai.* attributes too (ADK's call_llm span sets
 // gen_ai.system and gen_ai.request.model), so they are audited, and their
 // content must not reach an ordinary trace backend.
@@ -80,6 +80,9 @@ func lookup(k string) Side {
 		// Firebase Genkit (Go, JS, Python): every action's input, as JSON
 		// (a model's is the whole request).
 		"genkit:input",
+		// LiveKit Agents: an LLM node's chat context, a turn's user input,
+		// a function tool's arguments.
+		"lk.chat_ctx", "lk.user_input", "lk.function_tool.arguments",
 		// Langfuse, OpenLLMetry (workflow, task, agent and tool spans),
 		// MLflow, Pydantic AI (agent runs), Logfire (instrument_openai and
 		// instrument_anthropic).
@@ -91,7 +94,8 @@ func lookup(k string) Side {
 		"ai.response.text", "ai.response.toolCalls", "ai.response.object",
 		"ai.result.text", "ai.result.toolCalls", "ai.result.object", "ai.toolCall.result",
 		"langfuse.observation.output", "traceloop.entity.output", "mlflow.spanOutputs",
-		"final_result", "response_data", "genkit:output":
+		"final_result", "response_data", "genkit:output",
+		"lk.response.text", "lk.response.function_calls", "lk.function_tool.output":
 		return Output
 	case
 		// ADK: the data an agent is sent (send_data spans).
@@ -106,7 +110,10 @@ func lookup(k string) Side {
 		"mcp.request.argument", "mcp.response.value",
 		"db.query.result.document", "db.search.result.entity",
 		// Pydantic AI before the GenAI conventions.
-		"all_messages_events", "tool_arguments", "tool_response":
+		"all_messages_events", "tool_arguments", "tool_response",
+		// LiveKit Agents: instructions, tool definitions, the text a TTS
+		// node speaks, the user's transcript.
+		"lk.instructions", "lk.function_tools", "lk.input_text", "lk.user_transcript":
 		return Other
 	}
 	// OpenLLMetry's tool definitions (llm.request.functions.<i>.*) and its

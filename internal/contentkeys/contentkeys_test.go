@@ -67,6 +67,13 @@ func TestLookup(t *testing.T) {
 		{"genkit:output", Output},
 		{"genkit:name", None},
 		{"genkit:metadata:subtype", None},
+		// LiveKit Agents
+		{"lk.chat_ctx", Input},
+		{"lk.response.text", Output},
+		{"lk.function_tool.output", Output},
+		{"lk.user_transcript", Other},
+		{"lk.speech_id", None},
+		{"lk.function_tool.name", None},
 		// Not these packages' keys
 		{"gen_ai.input.messages", None},
 		{"input.value", None},
