@@ -52,15 +52,25 @@ type legacyPart struct {
 // which message, tool call and field it names.
 func parseLegacyKey(k attribute.Key) (p legacyPart, out, ok bool) {
 	rest, ok := strings.CutPrefix(string(k), "gen_ai.")
-	if !ok {
-		return p, false, false
-	}
-	if r, found := strings.CutPrefix(rest, "prompt."); found {
-		rest = r
-	} else if r, found := strings.CutPrefix(rest, "completion."); found {
-		rest, out = r, true
-	} else {
-		return p, false, false
+	switch {
+	case !ok:
+		// OpenLLMetry's first names (its Go SDK's still): llm.prompts.<i>.*
+		// and llm.completions.<i>.*.
+		if r, found := strings.CutPrefix(string(k), "llm.prompts."); found {
+			rest = r
+		} else if r, found := strings.CutPrefix(string(k), "llm.completions."); found {
+			rest, out = r, true
+		} else {
+			return p, false, false
+		}
+	default:
+		if r, found := strings.CutPrefix(rest, "prompt."); found {
+			rest = r
+		} else if r, found := strings.CutPrefix(rest, "completion."); found {
+			rest, out = r, true
+		} else {
+			return p, false, false
+		}
 	}
 	if p.msg, rest, ok = cutIndex(rest); !ok {
 		return p, false, false
@@ -179,7 +189,9 @@ func legacyToolCall(id, name, args string) string {
 // ai.embed.doEmbed, ai.embedMany.doEmbed or ai.toolCall; its embedding
 // and tool spans carry no gen_ai.* attribute), or a Firebase Genkit
 // action of a model, an embedder or a tool (genkit:metadata:subtype model,
-// embedder or tool). It is what the processor,
+// embedder or tool), or an OpenLLMetry span of a call (llm.request.type
+// chat, completion or embedding: its Go SDK and its first versions set no
+// gen_ai.* key). It is what the processor,
 // the exporter and [Sampler] use to pick the spans to audit; it compares
 // keys and that one value, so it is cheap.
 func IsGenAI(attrs []attribute.KeyValue) bool {
@@ -197,6 +209,10 @@ func IsGenAI(attrs []attribute.KeyValue) bool {
 			}
 		case genkitSubtypeKey:
 			if genkitOperations[attrs[i].Value.AsString()] != "" {
+				return true
+			}
+		case llmRequestTypeKey:
+			if llmRequestTypes[attrs[i].Value.AsString()] != "" {
 				return true
 			}
 		}
@@ -277,7 +293,12 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     and others) give the content: gen_ai.prompt.<i>.* as input and
 //     gen_ai.completion.<i>.* as output, message by message in index
 //     order, each message's content then its tool calls
-//     (tool_calls.<j>.{id,name,arguments}) as tool_call parts' JSON.
+//     (tool_calls.<j>.{id,name,arguments}) as tool_call parts' JSON; and
+//     so do OpenLLMetry's first names, which its Go SDK still writes:
+//     llm.prompts.<i>.* and llm.completions.<i>.*, with llm.vendor as the
+//     provider, llm.request.model (else llm.response.model) as the model
+//     and llm.usage.prompt_tokens / completion_tokens, where the gen_ai.*
+//     keys give none.
 //   - Tokens: gen_ai.usage.input_tokens / output_tokens (legacy
 //     prompt_tokens / completion_tokens as fallback); absent stays unknown.
 //   - Safety: audit.safety_passed, audit.detectors_triggered,
@@ -327,7 +348,9 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     the Vercel AI SDK's ai.operationId, chat (doGenerate, doStream),
 //     embeddings (doEmbed) or execute_tool (toolCall), and from Genkit's
 //     genkit:metadata:subtype chat (model), embeddings (embedder) or
-//     execute_tool (tool); a Genkit model's or embedder's name
+//     execute_tool (tool), and from OpenLLMetry's llm.request.type chat,
+//     text_completion (completion) or embeddings (embedding); a Genkit
+//     model's or embedder's name
 //     ("googleai/gemini-2.5-flash") gives its provider and model, and its
 //     genkit:input / genkit:output (the request and response as JSON) its
 //     content.

@@ -267,8 +267,14 @@ func TestParseLegacyKey(t *testing.T) {
 		"gen_ai.completion.0.tool_calls.0.type":      {},
 		"gen_ai.completion.0.tool_calls.0.name.more": {},
 		"gen_ai.input.messages":                      {},
-		"llm.prompts.0.content":                      {},
 		"gen_ai.completion.0.finish_reason":          {},
+		// OpenLLMetry's first names, its Go SDK's still.
+		"llm.prompts.0.content":             {legacyPart{msg: 0, call: -1, field: "content"}, false, true},
+		"llm.completions.2.content":         {legacyPart{msg: 2, call: -1, field: "content"}, true, true},
+		"llm.prompts.0.role":                {},
+		"llm.prompts.0.prompt.text":         {}, // OpenInference's
+		"llm.completions":                   {},
+		"llm.input_messages.0.message.role": {},
 	})
 }
 
@@ -312,13 +318,15 @@ func requireInOrder(t *testing.T, got string, ws []wantText) {
 }
 
 // FuzzLegacyContent: any set of gen_ai.prompt.* / gen_ai.completion.*
-// keys and values converts without a panic; every prompt and completion
+// (or llm.prompts.* / llm.completions.*) keys and values converts without
+// a panic; every prompt and completion
 // content the keys name is in the input or output, in index order, and
 // nothing else is taken for content.
 func FuzzLegacyContent(f *testing.F) {
 	f.Add("gen_ai.prompt.1.content\nfirst\ngen_ai.prompt.0.content\nzeroth\ngen_ai.completion.0.tool_calls.0.name\nf")
 	f.Add("gen_ai.prompt.9.content\n\xff\ngen_ai.prompt.x.content\nno\ngen_ai.completion.0.content\n")
 	f.Add("gen_ai.completion.000001.content\na\ngen_ai.completion.1.content\nb")
+	f.Add("llm.prompts.1.content\nsecond\nllm.prompts.0.content\nfirst\nllm.completions.0.content\nout")
 	f.Fuzz(func(t *testing.T, spec string) {
 		attrs := []attribute.KeyValue{attribute.String("gen_ai.system", "openai")}
 		var wantIn, wantOut []wantText

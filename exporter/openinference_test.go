@@ -286,7 +286,10 @@ func FuzzOpenInferenceContent(f *testing.F) {
 				op = oiOperation(v)
 				kindAudited = op != ""
 			}
-			genAI = genAI || strings.HasPrefix(k, "gen_ai.")
+			// gen_ai.* keys and OpenLLMetry's llm.prompts.<i>.* (legacy
+			// messages) come first where they say something.
+			_, _, legacy := parseLegacyKey(attribute.Key(k))
+			genAI = genAI || strings.HasPrefix(k, "gen_ai.") || legacy
 			// Each list is one source: the conversion takes one of them
 			// when several are present, so only messages are checked.
 			if p, out, ok := parseOpenInferenceKey(k); ok && (p.field == "content" || p.field == oiImageField) && strings.Contains(k, "_messages.") {

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"cmp"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -27,6 +28,29 @@ type otherContent struct {
 	// genkitName is a Genkit action's name: "{plugin}/{model}" for a
 	// model or embedder.
 	genkitName string
+	// OpenLLMetry's first names (its Go SDK's still): llm.vendor,
+	// llm.request.model, llm.response.model, llm.usage.*_tokens.
+	vendor, reqModel, respModel string
+	tokIn, tokOut               int64
+	haveTokIn, haveTokOut       bool
+}
+
+// OpenLLMetry names a call's kind in llm.request.type, and before it
+// moved to gen_ai.* keys, its vendor, model and usage under llm.*.
+const (
+	llmRequestTypeKey   = attribute.Key("llm.request.type")
+	llmVendorKey        = attribute.Key("llm.vendor")
+	llmRequestModelKey  = attribute.Key("llm.request.model")
+	llmResponseModelKey = attribute.Key("llm.response.model")
+	llmPromptTokensKey  = attribute.Key("llm.usage.prompt_tokens")
+	llmOutputTokensKey  = attribute.Key("llm.usage.completion_tokens")
+)
+
+// llmRequestTypes are the GenAI operations of OpenLLMetry's request types.
+var llmRequestTypes = map[string]string{
+	"chat":       "chat",
+	"completion": "text_completion",
+	"embedding":  "embeddings",
 }
 
 // Genkit names an action's kind and name in attributes of its own.
@@ -73,6 +97,18 @@ func (o *otherContent) add(kv attribute.KeyValue) bool {
 			o.op = genkitOperations[kv.Value.AsString()]
 		case genkitNameKey:
 			o.genkitName = kv.Value.AsString()
+		case llmRequestTypeKey:
+			o.op = llmRequestTypes[kv.Value.AsString()]
+		case llmVendorKey:
+			o.vendor = kv.Value.AsString()
+		case llmRequestModelKey:
+			o.reqModel = kv.Value.AsString()
+		case llmResponseModelKey:
+			o.respModel = kv.Value.AsString()
+		case llmPromptTokensKey:
+			o.tokIn, o.haveTokIn = intValue(kv.Value)
+		case llmOutputTokensKey:
+			o.tokOut, o.haveTokOut = intValue(kv.Value)
 		}
 		return false
 	}
@@ -114,6 +150,18 @@ func (o *otherContent) apply(in *otelaudit.Interaction) {
 	if plugin, model, ok := strings.Cut(o.genkitName, "/"); ok && in.Model == "" && in.Provider == "" &&
 		(in.Operation == "chat" || in.Operation == "embeddings") {
 		in.Provider, in.Model = plugin, model // "googleai/gemini-2.5-flash"
+	}
+	if in.Provider == "" {
+		in.Provider = o.vendor
+	}
+	if in.Model == "" {
+		in.Model = cmp.Or(o.reqModel, o.respModel)
+	}
+	if in.InputTokens == nil && o.haveTokIn {
+		in.InputTokens = otelaudit.Ptr(o.tokIn)
+	}
+	if in.OutputTokens == nil && o.haveTokOut {
+		in.OutputTokens = otelaudit.Ptr(o.tokOut)
 	}
 	if in.Input == "" && len(o.in) > 0 {
 		in.Input = strings.Join(o.in, "\n")

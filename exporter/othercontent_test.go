@@ -364,3 +364,48 @@ func TestRetrievalContent(t *testing.T) {
 		assert.Contains(t, in.Output, "Paris is the capital")
 	}
 }
+
+// TestOpenLLMetryFirstNames: a span as OpenLLMetry's Go SDK writes it
+// (traceloop-sdk LLMSpan: llm.* keys, no gen_ai.* attribute) is audited
+// with its operation, vendor, model, usage and messages; and the
+// request type names the operation of a modern OpenLLMetry span, which
+// sets gen_ai.system but no gen_ai.operation.name.
+func TestOpenLLMetryFirstNames(t *testing.T) {
+	attrs := []attribute.KeyValue{
+		attribute.String("llm.vendor", "openai"),
+		attribute.String("llm.request.model", "gpt-4o-mini"),
+		attribute.String("llm.request.type", "chat"),
+		attribute.String("llm.prompts.1.content", "what is 2+2?"),
+		attribute.String("llm.prompts.1.role", "user"),
+		attribute.String("llm.prompts.0.content", "be brief"),
+		attribute.String("llm.prompts.0.role", "system"),
+		attribute.String("llm.response.model", "gpt-4o-mini-2024-07-18"),
+		attribute.Int("llm.usage.prompt_tokens", 12),
+		attribute.Int("llm.usage.completion_tokens", 1),
+		attribute.String("llm.completions.0.content", "4"),
+		attribute.String("llm.completions.0.role", "assistant"),
+	}
+	require.True(t, exporter.IsGenAI(attrs))
+	in := exporter.InteractionFromSpan(tracetest.SpanStub{Name: "openai.chat", Attributes: attrs}.Snapshot())
+	assert.Equal(t, "chat", in.Operation)
+	assert.Equal(t, "openai", in.Provider)
+	assert.Equal(t, "gpt-4o-mini", in.Model)
+	assert.Equal(t, "be brief\nwhat is 2+2?", in.Input)
+	assert.Equal(t, "4", in.Output)
+	require.NotNil(t, in.InputTokens)
+	assert.EqualValues(t, 12, *in.InputTokens)
+	require.NotNil(t, in.OutputTokens)
+	assert.EqualValues(t, 1, *in.OutputTokens)
+	for _, kv := range exporter.RedactSpan(tracetest.SpanStub{Attributes: attrs}.Snapshot()).Attributes() {
+		assert.NotContains(t, []string{"be brief", "what is 2+2?", "4"}, kv.Value.AsString(), kv.Key)
+	}
+
+	in = exporter.InteractionFromSpan(tracetest.SpanStub{Name: "openai.completion", Attributes: []attribute.KeyValue{
+		attribute.String("gen_ai.system", "openai"), attribute.String("llm.request.type", "completion"),
+		attribute.String("gen_ai.request.model", "gpt-3.5-turbo-instruct"),
+		attribute.String("gen_ai.prompt.0.content", "Once upon"),
+	}}.Snapshot())
+	assert.Equal(t, "text_completion", in.Operation)
+	assert.Equal(t, "gpt-3.5-turbo-instruct", in.Model)
+	assert.False(t, exporter.IsGenAI([]attribute.KeyValue{attribute.String("llm.request.type", "rerank")}))
+}

@@ -61,8 +61,8 @@ func isGenAI(m pcommon.Map) bool {
 
 // kindKeys are the attributes whose value says whether a span is a model
 // or tool call: OpenInference's span kind, the Vercel AI SDK's operation,
-// Genkit's action subtype.
-var kindKeys = [...]string{"openinference.span.kind", "ai.operationId", "genkit:metadata:subtype"}
+// Genkit's action subtype, OpenLLMetry's request type.
+var kindKeys = [...]string{"openinference.span.kind", "ai.operationId", "genkit:metadata:subtype", "llm.request.type"}
 
 // newSpanView adapts a pdata span to the view the conversion reads (an
 // exporter.SpanView), so that OTLP spans go through the SDK exporter's

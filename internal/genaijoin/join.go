@@ -257,7 +257,7 @@ func carriesMessages(k string) bool {
 		"input.value", "output.value", "llm.prompts":
 		return true
 	}
-	for _, p := range [...]string{"gen_ai.prompt.", "gen_ai.completion."} {
+	for _, p := range [...]string{"gen_ai.prompt.", "gen_ai.completion.", "llm.completions."} {
 		// An index follows (gen_ai.prompt.name is a template's name).
 		if rest, ok := strings.CutPrefix(k, p); ok {
 			return rest != "" && rest[0] >= '0' && rest[0] <= '9'

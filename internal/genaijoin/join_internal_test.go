@@ -64,7 +64,7 @@ func TestCarriesMessages(t *testing.T) {
 		"llm.input_messages.0.message.content", "llm.output_messages.1.message.role",
 		"llm.choices.0.completion.text", "embedding.embeddings.0.embedding.text",
 		"gcp.vertex.agent.llm_request", "gcp.vertex.agent.tool_response", "ai.prompt.messages", "ai.response.text",
-		"traceloop.entity.input", "langfuse.observation.output",
+		"traceloop.entity.input", "langfuse.observation.output", "llm.completions.0.content", "llm.prompts.1.content",
 	} {
 		if !carriesMessages(k) {
 			t.Errorf("%s: not taken for the call's messages", k)
