@@ -182,7 +182,7 @@ func legacyToolCall(id, name, args string) string {
 // IsGenAI reports whether attrs mark a GenAI span: they hold
 // gen_ai.operation.name or gen_ai.provider.name (or the legacy
 // gen_ai.system), or they are an OpenInference span of kind LLM,
-// EMBEDDING, TOOL or AGENT (openinference.span.kind), or a Vercel AI SDK
+// EMBEDDING, TOOL, AGENT or RETRIEVER (openinference.span.kind), or a Vercel AI SDK
 // span of one model or tool call (ai.operationId
 // ai.generateText.doGenerate, ai.streamText.doStream,
 // ai.generateObject.doGenerate, ai.streamObject.doStream,
@@ -315,10 +315,10 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     "evaluation:{name}={label}" ("={score}" without a label); the
 //     explanation, which may quote content, is not copied.
 //   - TraceID, SpanID: the span's ids in W3C hex.
-//   - OpenInference spans of kind LLM, EMBEDDING, TOOL or AGENT
+//   - OpenInference spans of kind LLM, EMBEDDING, TOOL, AGENT or RETRIEVER
 //     (openinference.span.kind) give what their gen_ai.* attributes do
 //     not: the operation (chat, or text_completion with llm.prompts;
-//     embeddings; execute_tool; invoke_agent), llm.provider (else llm.system), the model
+//     embeddings; execute_tool; invoke_agent; retrieval), llm.provider (else llm.system), the model
 //     (llm.request.model_name, llm.model_name or embedding.model_name,
 //     llm.response.model_name), session.id as the conversation,
 //     llm.token_count.prompt / completion, and as content the items of
@@ -326,7 +326,8 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     message's content, its text and image contents, an image as the
 //     canonical JSON of the semconv blob or uri part, then its tool calls
 //     as tool_call parts' JSON, as for the legacy attributes), llm.prompts,
-//     llm.choices or embedding.embeddings texts, else input.value /
+//     llm.choices, embedding.embeddings or (as output)
+//     retrieval.documents texts, else input.value /
 //     output.value verbatim (not an embedding's output). Metadata gets
 //     llm.response.model_name, llm.finish_reason, a tool span's
 //     tool.name and tool.id and an agent span's agent.name under the

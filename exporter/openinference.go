@@ -21,10 +21,11 @@ import (
 const oiSpanKindKey = attribute.Key("openinference.span.kind")
 
 // oiOperation is the GenAI operation an audited OpenInference span kind
-// is, "" for a kind that is not audited (chains, retrievers and the like
+// is, "" for a kind that is not audited (chains, rerankers and the like
 // describe steps around model calls, not calls). An agent's run is
-// audited as the conventions' invoke_agent spans are: the request it was
-// given and the answer it gave.
+// audited as the conventions' invoke_agent spans are (the request it was
+// given and the answer it gave), a retriever's query as their retrieval
+// spans are (the query and the documents found).
 func oiOperation(kind string) string {
 	switch kind {
 	case "LLM":
@@ -35,6 +36,8 @@ func oiOperation(kind string) string {
 		return "execute_tool"
 	case "AGENT":
 		return "invoke_agent"
+	case "RETRIEVER":
+		return "retrieval"
 	}
 	return ""
 }
@@ -145,6 +148,7 @@ func (o *openInference) add(kv attribute.KeyValue) {
 //	llm.{input,output}_messages.<i>.message.function_call_{name,arguments_json}
 //	llm.prompts.<i>.prompt.text, llm.choices.<i>.completion.text
 //	embedding.embeddings.<i>.embedding.text
+//	retrieval.documents.<i>.document.content
 func parseOpenInferenceKey(k string) (p legacyPart, out, ok bool) {
 	for _, l := range contentkeys.OpenInferenceLists {
 		rest, found := strings.CutPrefix(k, l.Prefix)
@@ -251,7 +255,7 @@ func mightBeOpenInference(k attribute.Key) bool {
 		return false
 	}
 	switch k[:4] {
-	case "llm.", "open", "inpu", "outp", "sess", "tool", "embe", "agen":
+	case "llm.", "open", "inpu", "outp", "sess", "tool", "embe", "agen", "retr":
 		return true
 	}
 	return false

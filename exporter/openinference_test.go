@@ -150,7 +150,18 @@ func TestOpenInferenceKinds(t *testing.T) {
 	assert.Equal(t, "planner", in.Metadata["gen_ai.agent.name"])
 	assert.True(t, IsGenAI(oiSpan(kind("AGENT")).Attributes()))
 
-	for _, k := range []string{"CHAIN", "RETRIEVER", "RERANKER", "GUARDRAIL", "EVALUATOR", "PROMPT", "UNKNOWN", "llm", ""} {
+	// A retriever's query, as the conventions' retrieval span: the query,
+	// and the documents it found in index order.
+	in = InteractionFromSpan(oiSpan(kind("RETRIEVER"), attribute.String("input.value", "capital of France?"),
+		attribute.String("retrieval.documents.1.document.content", "Lyon is a city"),
+		attribute.String("retrieval.documents.0.document.content", "Paris is the capital"),
+		attribute.String("retrieval.documents.0.document.id", "doc-0"),
+		attribute.String("output.value", `{"documents":["..."]}`)))
+	assert.Equal(t, "retrieval", in.Operation)
+	assert.Equal(t, "capital of France?", in.Input)
+	assert.Equal(t, "Paris is the capital\nLyon is a city", in.Output)
+
+	for _, k := range []string{"CHAIN", "RERANKER", "GUARDRAIL", "EVALUATOR", "PROMPT", "UNKNOWN", "llm", ""} {
 		assert.False(t, IsGenAI(oiSpan(kind(k), attribute.String("input.value", "x")).Attributes()), k)
 	}
 	assert.False(t, IsGenAI([]attribute.KeyValue{attribute.Int("openinference.span.kind", 1)}))
@@ -225,6 +236,8 @@ func TestParseOpenInferenceKey(t *testing.T) {
 		"llm.prompts.4.prompt.text":                                               {legacyPart{msg: 4, call: -1, field: "content"}, false, true},
 		"llm.choices.0.completion.text":                                           {legacyPart{msg: 0, call: -1, field: "content"}, true, true},
 		"embedding.embeddings.2.embedding.text":                                   {legacyPart{msg: 2, call: -1, field: "content"}, false, true},
+		"retrieval.documents.3.document.content":                                  {legacyPart{msg: 3, call: -1, field: "content"}, true, true},
+		"retrieval.documents.0.document.id":                                       {},
 		"llm.input_messages.0.message.role":                                       {},
 		"llm.input_messages.0.message.contents.0.message_content.type":            {},
 		"llm.input_messages.0.message.contents.2.message_content.image.image.url": {legacyPart{msg: 0, call: -1, part: 2, field: oiImageField}, false, true},

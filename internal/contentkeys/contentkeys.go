@@ -150,4 +150,5 @@ var OpenInferenceLists = [...]OpenInferenceList{
 	{"llm.prompts.", "prompt.text", false},
 	{"llm.choices.", "completion.text", true},
 	{"embedding.embeddings.", "embedding.text", false},
+	{"retrieval.documents.", "document.content", true},
 }
