@@ -138,11 +138,12 @@ func (o *otherContent) add(kv attribute.KeyValue) bool {
 // adkRequestKey is the request of Google ADK's model call.
 const adkRequestKey = attribute.Key("gcp.vertex.agent.llm_request")
 
-// apply sets in's operation, input and output, where the span's other
-// attributes left them empty: the operation the instrumentation's own
-// attributes say, and the values collected, in the span's attribute order,
-// joined by "\n"; and for a Genkit model or embedder, the provider and
-// model its name gives.
+// apply fills what the span's other attributes left empty in in: the
+// operation the instrumentation's own attributes say; the provider and
+// model a Genkit model's or embedder's name gives, else OpenLLMetry's
+// llm.vendor and llm.request.model (else llm.response.model); its
+// llm.usage token counts; and the input and output values collected, in
+// the span's attribute order, joined by "\n".
 func (o *otherContent) apply(in *otelaudit.Interaction) {
 	if in.Operation == "" {
 		in.Operation = o.op
