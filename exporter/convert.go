@@ -203,16 +203,8 @@ func IsGenAI(attrs []attribute.KeyValue) bool {
 			if isOpenInferenceCall(attrs[i].Value) {
 				return true
 			}
-		case vercelOperationKey:
-			if vercelOperations[attrs[i].Value.AsString()] != "" {
-				return true
-			}
-		case genkitSubtypeKey:
-			if genkitOperations[attrs[i].Value.AsString()] != "" {
-				return true
-			}
-		case llmRequestTypeKey:
-			if llmRequestTypes[attrs[i].Value.AsString()] != "" {
+		case vercelOperationKey, genkitSubtypeKey, llmRequestTypeKey:
+			if kindOperation(attrs[i]) != "" {
 				return true
 			}
 		}

@@ -46,41 +46,41 @@ const (
 	llmOutputTokensKey  = attribute.Key("llm.usage.completion_tokens")
 )
 
-// llmRequestTypes are the GenAI operations of OpenLLMetry's request types.
-var llmRequestTypes = map[string]string{
-	"chat":       "chat",
-	"completion": "text_completion",
-	"embedding":  "embeddings",
-}
-
 // Genkit names an action's kind and name in attributes of its own.
 const (
 	genkitSubtypeKey = attribute.Key("genkit:metadata:subtype")
 	genkitNameKey    = attribute.Key("genkit:name")
 )
 
-// genkitOperations are the GenAI operations of Genkit's actions that each
-// stand for one call of a model, an embedder or a tool (flows, prompts and
-// utilities wrap such calls).
-var genkitOperations = map[string]string{
-	"model":    "chat",
-	"embedder": "embeddings",
-	"tool":     "execute_tool",
-}
-
 // vercelOperationKey names the Vercel AI SDK's span (ai.operationId).
 const vercelOperationKey = attribute.Key("ai.operationId")
 
-// vercelOperations are the GenAI operations of the Vercel AI SDK's spans
-// that each stand for one call of a model or a tool.
-var vercelOperations = map[string]string{
-	"ai.generateText.doGenerate":   "chat",
-	"ai.streamText.doStream":       "chat",
-	"ai.generateObject.doGenerate": "chat",
-	"ai.streamObject.doStream":     "chat",
-	"ai.embed.doEmbed":             "embeddings",
-	"ai.embedMany.doEmbed":         "embeddings",
-	"ai.toolCall":                  "execute_tool",
+// kindOperations maps the attributes in which other instrumentations
+// name what a span is, and their values that each stand for one call of a
+// model, an embedder or a tool, to that call's GenAI operation. Other
+// values (flows, prompts, utilities, outer spans that wrap such calls) are
+// not calls of their own.
+var kindOperations = map[attribute.Key]map[string]string{
+	// The Vercel AI SDK's ai.operationId.
+	vercelOperationKey: {
+		"ai.generateText.doGenerate":   "chat",
+		"ai.streamText.doStream":       "chat",
+		"ai.generateObject.doGenerate": "chat",
+		"ai.streamObject.doStream":     "chat",
+		"ai.embed.doEmbed":             "embeddings",
+		"ai.embedMany.doEmbed":         "embeddings",
+		"ai.toolCall":                  "execute_tool",
+	},
+	// Genkit's actions.
+	genkitSubtypeKey: {"model": "chat", "embedder": "embeddings", "tool": "execute_tool"},
+	// OpenLLMetry's request types.
+	llmRequestTypeKey: {"chat": "chat", "completion": "text_completion", "embedding": "embeddings"},
+}
+
+// kindOperation is the GenAI operation kv says its span is (see
+// kindOperations), "" when it says none.
+func kindOperation(kv attribute.KeyValue) string {
+	return kindOperations[kv.Key][kv.Value.AsString()]
 }
 
 // add takes kv when its key is one of those instrumentations' input or
@@ -91,14 +91,10 @@ func (o *otherContent) add(kv attribute.KeyValue) bool {
 	side := contentkeys.Lookup(string(kv.Key))
 	if side != contentkeys.Input && side != contentkeys.Output {
 		switch kv.Key {
-		case vercelOperationKey:
-			o.op = vercelOperations[kv.Value.AsString()]
-		case genkitSubtypeKey:
-			o.op = genkitOperations[kv.Value.AsString()]
+		case vercelOperationKey, genkitSubtypeKey, llmRequestTypeKey:
+			o.op = kindOperation(kv)
 		case genkitNameKey:
 			o.genkitName = kv.Value.AsString()
-		case llmRequestTypeKey:
-			o.op = llmRequestTypes[kv.Value.AsString()]
 		case llmVendorKey:
 			o.vendor = kv.Value.AsString()
 		case llmRequestModelKey:
