@@ -22,8 +22,7 @@ type otherContent struct {
 	in, out []string
 	// op is the GenAI operation the instrumentation's own attributes say,
 	// for a span without gen_ai.operation.name: ADK's model call (its
-	// llm_request), the Vercel AI SDK's ai.operationId or Genkit's action
-	// subtype.
+	// llm_request), or one of kindOperations.
 	op string
 	// genkitName is a Genkit action's name: "{plugin}/{model}" for a
 	// model or embedder.
