@@ -236,12 +236,15 @@ func (j *Joiner) Split(views []*View) (direct []auditexporter.SpanView, held []*
 
 // hasContent reports whether v's span carries its call's messages
 // itself, so that no event is waited for: the semconv message attributes,
-// a tool call's arguments or result, the legacy indexed
-// gen_ai.prompt.<i>.* / gen_ai.completion.<i>.* attributes, or
-// OpenInference's messages, prompts, choices, embedding texts or input
-// and output values. Other content keys (tool definitions, retrieval,
-// audit.metadata.*) do not say so: an instrumentation may record them on
-// the span and send the messages as events.
+// a tool call's arguments or result, a retrieval's query or documents,
+// the legacy indexed gen_ai.prompt.<i>.* / gen_ai.completion.<i>.* (and
+// llm.prompts / llm.completions) attributes, OpenInference's messages,
+// prompts, choices, embedding texts, retrieved documents or input and
+// output values, or another instrumentation's input or output keys
+// (internal/contentkeys): what the exporter takes as the call's content.
+// Other content keys (tool definitions, audit.metadata.*) do not say so:
+// an instrumentation may record them on the span and send the messages as
+// events.
 func hasContent(v *View) bool {
 	for _, kv := range v.Attrs {
 		if carriesMessages(string(kv.Key)) {
@@ -254,6 +257,7 @@ func hasContent(v *View) bool {
 func carriesMessages(k string) bool {
 	switch k {
 	case keyInput, keyOutput, keySystem, "gen_ai.tool.call.arguments", "gen_ai.tool.call.result",
+		"gen_ai.retrieval.query.text", "gen_ai.retrieval.documents",
 		"input.value", "output.value", "llm.prompts":
 		return true
 	}

@@ -65,13 +65,14 @@ func TestCarriesMessages(t *testing.T) {
 		"llm.choices.0.completion.text", "embedding.embeddings.0.embedding.text",
 		"gcp.vertex.agent.llm_request", "gcp.vertex.agent.tool_response", "ai.prompt.messages", "ai.response.text",
 		"traceloop.entity.input", "langfuse.observation.output", "llm.completions.0.content", "llm.prompts.1.content",
+		"gen_ai.retrieval.query.text", "gen_ai.retrieval.documents",
 	} {
 		if !carriesMessages(k) {
 			t.Errorf("%s: not taken for the call's messages", k)
 		}
 	}
 	for _, k := range []string{
-		"gen_ai.tool.definitions", "gen_ai.retrieval.query.text", "gen_ai.prompt.name", "gen_ai.prompt.",
+		"gen_ai.tool.definitions", "gen_ai.prompt.name", "gen_ai.prompt.",
 		"gen_ai.prompt", "gen_ai.evaluation.explanation", "audit.metadata.user", "llm.prompt_template.variables",
 		"llm.tools.0.tool.json_schema", "gen_ai.operation.name", "openinference.span.kind", "",
 		"gcp.vertex.agent.data", "gcp.vertex.agent.session_id", "ai.prompt.tools", "traceloop.prompt.template",
