@@ -690,7 +690,12 @@ func (p *processor) warnContentOnSpan(s sdktrace.ReadOnlySpan) {
 		strings.HasPrefix(s.InstrumentationScope().Name, ownScopes) {
 		return
 	}
-	key := contentKeyOn(s)
+	key := string(contentKey(s.Attributes()))
+	if key == "" {
+		if ev, k := eventContentKey(s.Events()); k != "" {
+			key = ev + " event: " + string(k)
+		}
+	}
 	if key == "" || !p.warnedContent.CompareAndSwap(false, true) {
 		return
 	}
@@ -698,24 +703,6 @@ func (p *processor) warnContentOnSpan(s sdktrace.ReadOnlySpan) {
 		"any other exporter of its TracerProvider receives it unless wrapped with exporter.Redact "+
 		"(exporter.ProviderOptions and exporter.NewTracerProvider wrap every exporter they are given); reported once",
 		s.Name(), s.InstrumentationScope().Name, key))
-}
-
-// contentKeyOn names the first content attribute of s, on the span or
-// on one of its events; "" when it has none.
-func contentKeyOn(s sdktrace.ReadOnlySpan) string {
-	for _, kv := range s.Attributes() {
-		if IsContentAttribute("", kv.Key) {
-			return string(kv.Key)
-		}
-	}
-	for _, ev := range s.Events() {
-		for _, kv := range ev.Attributes {
-			if IsContentAttribute(ev.Name, kv.Key) {
-				return ev.Name + " event: " + string(kv.Key)
-			}
-		}
-	}
-	return ""
 }
 
 // ownScopes starts the instrumentation scopes of this module, whose spans

@@ -179,24 +179,35 @@ func IsContentAttribute(event string, k attribute.Key) bool {
 // EventName field.
 const eventNameKey = attribute.Key("event.name")
 
-func hasContent(attrs []attribute.KeyValue) bool {
-	for _, kv := range attrs {
-		if IsContentAttribute("", kv.Key) {
-			return true
-		}
-	}
-	return false
-}
+func hasContent(attrs []attribute.KeyValue) bool { return contentKey(attrs) != "" }
 
 func eventsHaveContent(events []sdktrace.Event) bool {
+	_, k := eventContentKey(events)
+	return k != ""
+}
+
+// contentKey is the key of the first content attribute of attrs (of a
+// span, link or resource), "" when there is none.
+func contentKey(attrs []attribute.KeyValue) attribute.Key {
+	for _, kv := range attrs {
+		if IsContentAttribute("", kv.Key) {
+			return kv.Key
+		}
+	}
+	return ""
+}
+
+// eventContentKey is the first content attribute of events and the name
+// of its event; an empty key when there is none.
+func eventContentKey(events []sdktrace.Event) (event string, key attribute.Key) {
 	for _, ev := range events {
 		for _, kv := range ev.Attributes {
 			if IsContentAttribute(ev.Name, kv.Key) {
-				return true
+				return ev.Name, kv.Key
 			}
 		}
 	}
-	return false
+	return "", ""
 }
 
 func linksHaveContent(links []sdktrace.Link) bool {
