@@ -17,6 +17,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/contentkeys"
 	"github.com/otelaudit/otelaudit-go/internal/entryid"
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
 	"github.com/otelaudit/otelaudit-go/internal/jsontext"
@@ -47,30 +48,20 @@ type legacyPart struct {
 	text  string
 }
 
-// parseLegacyKey reports whether k is a legacy indexed content key, of
-// the output (gen_ai.completion.*) or the input (gen_ai.prompt.*), and
+// parseLegacyKey reports whether k is a legacy indexed content key (one of
+// contentkeys.LegacyLists), of the output (gen_ai.completion.*,
+// llm.completions.*) or the input (gen_ai.prompt.*, llm.prompts.*), and
 // which message, tool call and field it names.
 func parseLegacyKey(k attribute.Key) (p legacyPart, out, ok bool) {
-	rest, ok := strings.CutPrefix(string(k), "gen_ai.")
-	switch {
-	case !ok:
-		// OpenLLMetry's first names (its Go SDK's still): llm.prompts.<i>.*
-		// and llm.completions.<i>.*.
-		if r, found := strings.CutPrefix(string(k), "llm.prompts."); found {
-			rest = r
-		} else if r, found := strings.CutPrefix(string(k), "llm.completions."); found {
-			rest, out = r, true
-		} else {
-			return p, false, false
+	var rest string
+	for _, l := range contentkeys.LegacyLists {
+		if rest, ok = strings.CutPrefix(string(k), l.Prefix); ok {
+			out = l.Output
+			break
 		}
-	default:
-		if r, found := strings.CutPrefix(rest, "prompt."); found {
-			rest = r
-		} else if r, found := strings.CutPrefix(rest, "completion."); found {
-			rest, out = r, true
-		} else {
-			return p, false, false
-		}
+	}
+	if !ok {
+		return p, false, false
 	}
 	if p.msg, rest, ok = cutIndex(rest); !ok {
 		return p, false, false

@@ -13,8 +13,8 @@
 // remove them), the exporter reads the [Input] and [Output] ones into an
 // entry when the span gives its content in no other form, and the
 // Collector's join writes a span that carries them at once. For the same
-// two readers it holds [OpenInferenceLists], the OpenInference lists a
-// call's messages are read from.
+// two readers it holds [OpenInferenceLists] and [LegacyLists], the
+// OpenInference and legacy indexed lists a call's messages are read from.
 package contentkeys
 
 import "strings"
@@ -151,4 +151,25 @@ var OpenInferenceLists = [...]OpenInferenceList{
 	{"llm.choices.", "completion.text", true},
 	{"embedding.embeddings.", "embedding.text", false},
 	{"retrieval.documents.", "document.content", true},
+}
+
+// LegacyList is one of the indexed message lists of instrumentations
+// older than the GenAI conventions' message attributes: the keys
+// "<Prefix><i>.content" and "<Prefix><i>.tool_calls.<j>.*".
+type LegacyList struct {
+	Prefix string
+	// Output: the list is the call's output.
+	Output bool
+}
+
+// LegacyLists are those lists: gen_ai.prompt.<i>.* and
+// gen_ai.completion.<i>.* (semconv before 1.37, OpenLLMetry), and
+// OpenLLMetry's first names llm.prompts.<i>.* and llm.completions.<i>.*,
+// which its Go SDK still writes. The exporter reads a span's messages
+// from them and the Collector's join takes them for messages.
+var LegacyLists = [...]LegacyList{
+	{"gen_ai.prompt.", false},
+	{"gen_ai.completion.", true},
+	{"llm.prompts.", false},
+	{"llm.completions.", true},
 }

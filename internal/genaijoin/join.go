@@ -261,10 +261,10 @@ func carriesMessages(k string) bool {
 		"input.value", "output.value", "llm.prompts":
 		return true
 	}
-	for _, p := range [...]string{"gen_ai.prompt.", "gen_ai.completion.", "llm.completions."} {
+	for _, l := range contentkeys.LegacyLists {
 		// An index follows (gen_ai.prompt.name is a template's name).
-		if rest, ok := strings.CutPrefix(k, p); ok {
-			return rest != "" && rest[0] >= '0' && rest[0] <= '9'
+		if rest, ok := strings.CutPrefix(k, l.Prefix); ok && rest != "" && rest[0] >= '0' && rest[0] <= '9' {
+			return true
 		}
 	}
 	for _, l := range contentkeys.OpenInferenceLists {
