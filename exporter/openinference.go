@@ -18,7 +18,7 @@ import (
 // llm.* keys, not gen_ai.*. Spans of the kinds below are audited like
 // GenAI spans; their content keys are content for the redaction rule
 // (otelaudit.IsContentKey).
-const oiSpanKindKey = attribute.Key("openinference.span.kind")
+const oiSpanKindKey = attribute.Key(contentkeys.OpenInferenceKindKey)
 
 // oiOperation is the GenAI operation an audited OpenInference span kind
 // is, "" for a kind that is not audited (chains, rerankers and the like

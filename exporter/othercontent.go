@@ -37,7 +37,7 @@ type otherContent struct {
 // OpenLLMetry names a call's kind in llm.request.type, and before it
 // moved to gen_ai.* keys, its vendor, model and usage under llm.*.
 const (
-	llmRequestTypeKey   = attribute.Key("llm.request.type")
+	llmRequestTypeKey   = attribute.Key(contentkeys.LLMRequestTypeKey)
 	llmVendorKey        = attribute.Key("llm.vendor")
 	llmRequestModelKey  = attribute.Key("llm.request.model")
 	llmResponseModelKey = attribute.Key("llm.response.model")
@@ -47,12 +47,12 @@ const (
 
 // Genkit names an action's kind and name in attributes of its own.
 const (
-	genkitSubtypeKey = attribute.Key("genkit:metadata:subtype")
+	genkitSubtypeKey = attribute.Key(contentkeys.GenkitSubtypeKey)
 	genkitNameKey    = attribute.Key("genkit:name")
 )
 
 // vercelOperationKey names the Vercel AI SDK's span (ai.operationId).
-const vercelOperationKey = attribute.Key("ai.operationId")
+const vercelOperationKey = attribute.Key(contentkeys.VercelOperationKey)
 
 // kindOperations maps the attributes in which other instrumentations
 // name what a span is, and their values that each stand for one call of a

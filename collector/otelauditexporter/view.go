@@ -10,6 +10,7 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/collector/internal/genaievent"
 	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/internal/contentkeys"
 	"github.com/otelaudit/otelaudit-go/internal/genaijoin"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
@@ -48,9 +49,9 @@ func isGenAI(m pcommon.Map) bool {
 	}
 	// Spans whose kind another convention names in a value: ask the
 	// exporter's rule about those attributes alone.
-	var kinds [len(kindKeys)]attribute.KeyValue
+	var kinds [len(contentkeys.KindKeys)]attribute.KeyValue
 	n := 0
-	for _, k := range kindKeys {
+	for _, k := range contentkeys.KindKeys {
 		if v, ok := m.Get(k); ok && v.Type() == pcommon.ValueTypeStr {
 			kinds[n] = attribute.String(k, v.Str())
 			n++
@@ -58,11 +59,6 @@ func isGenAI(m pcommon.Map) bool {
 	}
 	return n > 0 && auditexporter.IsGenAI(kinds[:n])
 }
-
-// kindKeys are the attributes whose value says whether a span is a model
-// or tool call: OpenInference's span kind, the Vercel AI SDK's operation,
-// Genkit's action subtype, OpenLLMetry's request type.
-var kindKeys = [...]string{"openinference.span.kind", "ai.operationId", "genkit:metadata:subtype", "llm.request.type"}
 
 // newSpanView adapts a pdata span to the view the conversion reads (an
 // exporter.SpanView), so that OTLP spans go through the SDK exporter's

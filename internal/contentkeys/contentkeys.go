@@ -173,3 +173,17 @@ var LegacyLists = [...]LegacyList{
 	{"llm.prompts.", false},
 	{"llm.completions.", true},
 }
+
+// The attributes in which conventions other than the GenAI semantic
+// conventions say, in their value, what a span is (a model call, a tool
+// call, a flow, ...): exporter.IsGenAI reads their values.
+const (
+	OpenInferenceKindKey = "openinference.span.kind"
+	VercelOperationKey   = "ai.operationId"
+	GenkitSubtypeKey     = "genkit:metadata:subtype"
+	LLMRequestTypeKey    = "llm.request.type"
+)
+
+// KindKeys are those attributes, for a reader (the Collector's view of a
+// pdata span) that asks exporter.IsGenAI about them alone.
+var KindKeys = [...]string{OpenInferenceKindKey, VercelOperationKey, GenkitSubtypeKey, LLMRequestTypeKey}
