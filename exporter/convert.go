@@ -221,16 +221,21 @@ func EntryIDForSpan(sc trace.SpanContext, start time.Time) string {
 // from elsewhere (the Collector exporter) uses it to tell a span delivered
 // twice, and two spans that claim one id.
 func EntryID(s SpanView) string {
-	attrs := s.Attributes()
-	for i := len(attrs) - 1; i >= 0; i-- {
-		if kv := attrs[i]; kv.Key == otelaudit.AuditEntryIDKey && kv.Value.Type() == attribute.STRING {
-			if id := kv.Value.AsString(); id != "" {
-				return id
-			}
-			break
-		}
+	if id := givenEntryID(s.Attributes()); id != "" {
+		return id
 	}
 	return EntryIDForSpan(s.SpanContext(), s.StartTime())
+}
+
+// givenEntryID returns the last string audit.entry_id of attrs, "" when
+// there is none or it is empty.
+func givenEntryID(attrs []attribute.KeyValue) string {
+	for i := len(attrs) - 1; i >= 0; i-- {
+		if kv := attrs[i]; kv.Key == otelaudit.AuditEntryIDKey && kv.Value.Type() == attribute.STRING {
+			return kv.Value.AsString()
+		}
+	}
+	return ""
 }
 
 // SpanView is the read-only view of a finished span that the conversion to

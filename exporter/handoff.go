@@ -1,12 +1,16 @@
 package exporter
 
 import (
+	"slices"
+	"strings"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
 // contentSpan is an ended span with the content its instrumentation handed
@@ -16,6 +20,9 @@ import (
 type contentSpan struct {
 	sdktrace.ReadOnlySpan
 	slot *handoff.Slot
+	// extra follows the span's attributes and its content: what the
+	// other span of a pair adds, and the pair's entry id (see asPair).
+	extra []attribute.KeyValue
 
 	once sync.Once
 	all  []attribute.KeyValue
@@ -46,7 +53,7 @@ func (c *contentSpan) wrap(s sdktrace.ReadOnlySpan, slot *handoff.Slot) sdktrace
 // into attributes and copies every attribute once more.
 func (c *contentSpan) Attributes() []attribute.KeyValue {
 	c.once.Do(func() {
-		own, extra := c.ReadOnlySpan.Attributes(), c.slot.Attributes()
+		own, extra := c.ReadOnlySpan.Attributes(), c.handed()
 		if len(extra) == 0 {
 			c.all = own
 			return
@@ -63,8 +70,68 @@ func (c *contentSpan) Attributes() []attribute.KeyValue {
 // them in turn save building and copying the merged list.
 func spanContent(s SpanView) (own []attribute.KeyValue, texts []handoff.Text, handed []attribute.KeyValue) {
 	if c, ok := s.(*contentSpan); ok {
-		texts, handed = c.slot.Content()
+		if c.slot != nil {
+			texts, handed = c.slot.Content()
+		}
+		if len(c.extra) > 0 {
+			handed = append(handed[:len(handed):len(handed)], c.extra...)
+		}
 		return c.ReadOnlySpan.Attributes(), texts, handed
 	}
 	return s.Attributes(), nil, nil
+}
+
+// handed returns the attributes c adds to its span's: the content handed
+// over (as attributes), then its extra ones.
+func (c *contentSpan) handed() []attribute.KeyValue {
+	var extra []attribute.KeyValue
+	if c.slot != nil {
+		extra = c.slot.Attributes()
+	}
+	if len(c.extra) > 0 {
+		extra = append(extra[:len(extra):len(extra)], c.extra...)
+	}
+	return extra
+}
+
+// asPair returns keep, the span of a pair the processor stores (with its
+// content, if any), as the pair's entry: stored under id, and holding
+// what the caller told the audit on other, the span given up, where keep
+// says nothing of it (the audit.* attributes, as otelaudit.Call's
+// metadata, safety result and alerts, and the conversation id). It is
+// keep itself when that adds nothing.
+func asPair(keep, other sdktrace.ReadOnlySpan, id string) sdktrace.ReadOnlySpan {
+	own := keep.Attributes()
+	var extra []attribute.KeyValue
+	for _, kv := range other.Attributes() {
+		if toldAudit(kv.Key) && !slices.ContainsFunc(own, func(o attribute.KeyValue) bool { return o.Key == kv.Key }) &&
+			!slices.ContainsFunc(extra, func(o attribute.KeyValue) bool { return o.Key == kv.Key }) {
+			extra = append(extra, kv)
+		}
+	}
+	if givenEntryID(own) != id {
+		extra = append(extra, otelaudit.AuditEntryIDKey.String(id))
+	}
+	if len(extra) == 0 {
+		return keep
+	}
+	c := &contentSpan{ReadOnlySpan: keep, extra: extra}
+	if cs, ok := keep.(*contentSpan); ok {
+		c.ReadOnlySpan, c.slot = cs.ReadOnlySpan, cs.slot
+		c.extra = append(cs.extra[:len(cs.extra):len(cs.extra)], extra...)
+	}
+	return c
+}
+
+// toldAudit reports whether k is an attribute by which a caller tells the
+// audit about a call rather than the model's: audit.* (but the entry id
+// and the pair's mark, which are the pair's own) and the conversation id.
+func toldAudit(k attribute.Key) bool {
+	switch k {
+	case otelaudit.AuditEntryIDKey, AuditSameCallKey:
+		return false
+	case semconv.GenAIConversationIDKey:
+		return true
+	}
+	return strings.HasPrefix(string(k), "audit.")
 }

@@ -64,50 +64,101 @@ func (o *openSpans) shard(t trace.TraceID) *openShard { return &o.shards[t[15]&1
 type openSpan struct {
 	slot *handoff.Slot
 	// genAI: named "{operation} ..." and not of kind SERVER, so it may
-	// pair with a parent or a child of the same operation.
+	// pair with a parent or a child of the same kind of operation.
 	genAI bool
+	// op is the operation of its name (genAI spans).
+	op string
+	// span is the span itself (genAI spans), to mark when a child pairs
+	// with it.
+	span trace.Span
 	// partner is the span id of the other span of its pair; zero when
 	// unpaired.
 	partner trace.SpanID
+	// inner: the span is the inner one of its pair (the partner is its
+	// parent, or its grandparent through a bridge).
+	inner bool
 	// held is the partner once it ended before this one (with its
 	// content), waiting for this one to end.
 	held sdktrace.ReadOnlySpan
+	// via is set on a bridge: a span that is neither a GenAI span nor one
+	// handing content over, started directly under an open GenAI span,
+	// as otelhttp's HTTP span between an SDK's GenAI span and
+	// middleware.Transport. A GenAI child of a bridge pairs with the
+	// GenAI span the bridge is under.
+	via trace.SpanID
 }
 
 // start registers s with slot (nil when its instrumentation hands no
 // content over) when it has one or its name says it is a GenAI span (not
-// of kind SERVER), and pairs it with parent when that is an open GenAI span
-// of the same operation, not of kind SERVER, that has no pair yet. Both
-// spans of a pair are marked with AuditSameCallKey.
-func (o *openSpans) start(parent trace.Span, s sdktrace.ReadWriteSpan, slot *handoff.Slot) {
+// of kind SERVER), and pairs it with the open GenAI span it is under (its
+// parent, or its grandparent through a bridge, see openSpan.via) when both
+// name the same kind of operation ([pairFamily]), neither is of kind
+// SERVER, and that span has no pair yet. Both spans of a pair are marked
+// with AuditSameCallKey.
+//
+// A span whose pair's other span already ended (held), or is ending on
+// another goroutine, pairs again with a new GenAI child: the ended one was
+// an attempt of the call that an SDK retried (or an earlier turn), a model
+// call of its own, audited alone; start returns it when it was held.
+func (o *openSpans) start(parent trace.Span, s sdktrace.ReadWriteSpan, slot *handoff.Slot) (alone sdktrace.ReadOnlySpan) {
 	// A server span is the service's own API, a call of its own even when
 	// its handler calls a model of the same operation.
 	op := nameOperation(s.Name())
 	genAI := op != "" && s.SpanKind() != trace.SpanKindServer
-	if !genAI && slot == nil {
-		return
-	}
 	sc := s.SpanContext()
-	pairable := false
-	if genAI {
-		pro, ok := parent.(sdktrace.ReadOnlySpan)
-		pairable = ok && parent.IsRecording() && pro.SpanKind() != trace.SpanKindServer && nameOperation(pro.Name()) == op &&
-			parent.SpanContext().TraceID() == sc.TraceID()
+	// under: the parent is a recording span of this trace, not a server
+	// span, so it may be the other layer of this call or a bridge to it.
+	pro, ok := parent.(sdktrace.ReadOnlySpan)
+	under := ok && parent.IsRecording() && pro.SpanKind() != trace.SpanKindServer &&
+		parent.SpanContext().TraceID() == sc.TraceID()
+	k := keyOf(sc)
+	pk := spanKey{k.t, parent.SpanContext().SpanID()}
+	if !genAI && slot == nil {
+		if under && s.SpanKind() != trace.SpanKindServer && nameOperation(pro.Name()) != "" {
+			o.bridge(k, pk)
+		}
+		return nil
 	}
 	e := openSpan{slot: slot, genAI: genAI}
-	k := keyOf(sc)
+	if genAI {
+		e.op, e.span = op, s
+	}
+	var mark trace.Span // the span s paired with
 	sh := o.shard(k.t)
-	paired := false
 	sh.mu.Lock()
 	if sh.m == nil {
 		sh.m = make(map[spanKey]openSpan)
 	}
-	if pairable {
-		pk := spanKey{k.t, parent.SpanContext().SpanID()}
-		if pe, ok := sh.m[pk]; ok && pe.genAI && !pe.partner.IsValid() {
-			pe.partner, e.partner = k.s, pk.s
-			sh.m[pk] = pe
-			paired = true
+	if genAI && under {
+		tk := pk
+		te, ok := sh.m[tk]
+		if ok && te.via.IsValid() {
+			tk = spanKey{k.t, te.via}
+			te, ok = sh.m[tk]
+		}
+		if ok && te.genAI && pairFamily(te.op) == pairFamily(op) {
+			switch {
+			case !te.partner.IsValid():
+			case te.held != nil:
+				alone, te.held = te.held, nil
+			default:
+				// Its pair is open: a call beside this one, unless that
+				// call is over and its span ending on another goroutine
+				// (handoff.Slot.EndLater): then it is audited alone at
+				// its end.
+				ek := spanKey{k.t, te.partner}
+				if pe, open := sh.m[ek]; open && pe.slot.Ending() != nil {
+					pe.partner, pe.inner = trace.SpanID{}, false
+					sh.m[ek] = pe
+				} else {
+					ok = false
+				}
+			}
+			if ok {
+				te.partner, e.partner, e.inner = k.s, tk.s, true
+				sh.m[tk] = te
+				mark = te.span
+			}
 		}
 	}
 	held := len(sh.m)
@@ -116,10 +167,39 @@ func (o *openSpans) start(parent trace.Span, s sdktrace.ReadWriteSpan, slot *han
 		o.n.Add(1)
 	}
 	sh.mu.Unlock()
-	if paired {
-		s.SetAttributes(AuditSameCallKey.String(parent.SpanContext().SpanID().String()))
-		parent.SetAttributes(AuditSameCallKey.String(sc.SpanID().String()))
+	if mark != nil {
+		s.SetAttributes(AuditSameCallKey.String(e.partner.String()))
+		mark.SetAttributes(AuditSameCallKey.String(sc.SpanID().String()))
 	}
+	return alone
+}
+
+// bridge registers the span k as a bridge when its parent pk is an open
+// GenAI span (see openSpan.via).
+func (o *openSpans) bridge(k, pk spanKey) {
+	sh := o.shard(k.t)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if pe, ok := sh.m[pk]; ok && pe.genAI {
+		held := len(sh.m)
+		sh.m[k] = openSpan{via: pk.s}
+		if len(sh.m) > held {
+			o.n.Add(1)
+		}
+	}
+}
+
+// pairFamily returns the kind of call an operation names, for pairing: a
+// model's generation is named chat, text_completion or generate_content
+// by different instrumentations (otelaudit.StartCall says chat where the
+// Transport calling Gemini says generate_content); other operations are
+// their own kind.
+func pairFamily(op string) string {
+	switch op {
+	case "chat", "text_completion", "generate_content":
+		return "chat"
+	}
+	return op
 }
 
 // end is called for every ended span. It returns the span to audit and
@@ -170,10 +250,28 @@ func (o *openSpans) end(s sdktrace.ReadOnlySpan) (audit sdktrace.ReadOnlySpan, s
 		return s, e.slot, false
 	}
 	cur := withContent(s, e.slot)
-	if richness(e.held) > richness(cur) {
-		return e.held, nil, true
+	outer, inner := cur, e.held
+	if e.inner {
+		outer, inner = e.held, cur
 	}
-	return cur, nil, true
+	keep, other := cur, e.held
+	if richness(e.held) > richness(cur) {
+		keep, other = e.held, cur
+	}
+	return asPair(keep, other, pairEntryID(outer, inner)), nil, true
+}
+
+// pairEntryID is the id a pair's entry is stored under, whichever span
+// it is made of: the audit.entry_id the caller was given
+// (otelaudit.Call.EntryID) on the outer span, else on the inner one, else
+// the id derived from the outer span ([EntryIDForSpan]).
+func pairEntryID(outer, inner sdktrace.ReadOnlySpan) string {
+	for _, s := range [2]sdktrace.ReadOnlySpan{outer, inner} {
+		if id := givenEntryID(s.Attributes()); id != "" {
+			return id
+		}
+	}
+	return EntryIDForSpan(outer.SpanContext(), outer.StartTime())
 }
 
 // ending returns the channels of the open spans that their
@@ -248,12 +346,16 @@ func nameOperation(name string) string {
 	return ""
 }
 
-// richness scores how much of the call a span records: content first,
-// then usage and response data; a span that is not GenAI at its end scores
-// below any that is. On a tie the later-ended span wins (the caller passes
-// it second), which for a Transport span under an SDK span is the outer
-// one only when it records strictly more.
+// richness scores how much of the call a span records: content first (one
+// content attribute outweighs all usage and response data together, so a
+// span with the prompt is never given up for one without it), then usage
+// and response data; a span that is not GenAI at its end scores below any
+// that is. On a tie the later-ended span wins (the caller passes it
+// second), which for a Transport span under an SDK span is the outer one
+// only when it records strictly more.
 func richness(s sdktrace.ReadOnlySpan) int {
+	// contentScore is more than the other keys can add up to (9).
+	const contentScore = 100
 	attrs := s.Attributes()
 	if s.InstrumentationScope().Name != otelaudit.ScopeName && !IsGenAI(attrs) {
 		return -1
@@ -262,9 +364,9 @@ func richness(s sdktrace.ReadOnlySpan) int {
 	for _, kv := range attrs {
 		switch kv.Key {
 		case semconv.GenAIInputMessagesKey, semconv.GenAIOutputMessagesKey:
-			score += 8
+			score += contentScore
 		case semconv.GenAISystemInstructionsKey:
-			score += 4
+			score += contentScore / 2
 		case semconv.GenAIUsageInputTokensKey, semconv.GenAIUsageOutputTokensKey,
 			semconv.GenAIResponseIDKey, semconv.GenAIResponseModelKey:
 			score += 2
@@ -272,7 +374,7 @@ func richness(s sdktrace.ReadOnlySpan) int {
 			score++
 		default:
 			if contentkeys.IsCallContent(string(kv.Key)) { // ADK's request, ...
-				score += 8
+				score += contentScore
 			}
 		}
 	}

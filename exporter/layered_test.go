@@ -64,6 +64,9 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 		require.NoError(t, err)
 		return es
 	}
+	// what a hand-made semconv span of a chat call starts with
+	chatAttrs := []attribute.KeyValue{semconv.GenAIOperationNameKey.String("chat"),
+		semconv.GenAIProviderNameKey.String("openai"), semconv.GenAIRequestModelKey.String("gpt-4o")}
 	marked := func(t *testing.T, s *setup) int {
 		n := 0
 		for _, sp := range s.rec.Ended() {
@@ -147,6 +150,211 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 		assert.Equal(t, int64(calls), s.exp.Stats().Layered)
 	})
 
+	t.Run("StartCall around Transport: the entry has the call's id", func(t *testing.T) {
+		// The id StartCall gave the caller (Call.EntryID) is the id of the
+		// one entry, though the Transport's span, with the reply's
+		// content, is the one stored.
+		s := newSetup(t)
+		ids := map[string]bool{}
+		for range calls {
+			ctx, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "openai", Model: "gpt-4o",
+				Input: []otelaudit.Message{{Content: "the question"}}}, otelaudit.WithTracerProvider(s.tp))
+			post(t, s, trace.SpanFromContext(ctx))
+			call.End()
+			ids[call.EntryID()] = true
+		}
+		es := entries(t, s)
+		require.Len(t, es, calls)
+		for _, e := range es {
+			assert.True(t, ids[e.ID], "entry %s has an id StartCall gave", e.ID)
+			assert.Equal(t, otelaudit.HashContent("the answer"), e.OutputHash, "the Transport's span, with the reply, is stored")
+		}
+		assert.Equal(t, int64(calls), s.exp.Stats().Layered)
+	})
+
+	t.Run("StartCall around Transport: what the caller told the audit is kept", func(t *testing.T) {
+		// The Transport's span is stored (it has the reply), with the
+		// metadata, safety result and conversation the caller gave the
+		// call's span.
+		s := newSetup(t)
+		for range calls {
+			ctx, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "openai", Model: "gpt-4o",
+				ConversationID: "conv-7", Metadata: map[string]any{"tenant": "acme"},
+				Input: []otelaudit.Message{{Content: "the question"}}}, otelaudit.WithTracerProvider(s.tp))
+			call.SetMetadata("user", "u-42")
+			post(t, s, trace.SpanFromContext(ctx))
+			call.SetSafety(otelaudit.Safety{Passed: false, DetectorsTriggered: []string{"pii"}, Alerts: []string{"review"}})
+			call.End()
+		}
+		es := entries(t, s)
+		require.Len(t, es, calls)
+		for _, e := range es {
+			assert.Equal(t, otelaudit.HashContent("the answer"), e.OutputHash, "the Transport's span is stored")
+			assert.Equal(t, "acme", e.Metadata["tenant"])
+			assert.Equal(t, "u-42", e.Metadata["user"])
+			require.NotNil(t, e.ConversationID)
+			assert.Equal(t, "conv-7", *e.ConversationID)
+			assert.False(t, e.SafetyPassed)
+			assert.Equal(t, []string{"pii"}, e.DetectorsTriggered)
+			assert.Equal(t, []string{"review"}, e.Alerts)
+		}
+	})
+
+	t.Run("StartCall (chat) around a Gemini call (generate_content)", func(t *testing.T) {
+		// StartCall names a model call chat, the Transport names Gemini's
+		// generateContent generate_content: one kind of call.
+		s := newSetup(t)
+		ids := map[string]bool{}
+		for range calls {
+			ctx, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "gcp.gemini", Model: "gemini-2.5-flash",
+				Input: []otelaudit.Message{{Content: "the question"}}}, otelaudit.WithTracerProvider(s.tp))
+			postTo(t, s, trace.SpanFromContext(ctx), srv.URL+"/v1beta/models/gemini-2.5-flash:generateContent",
+				`{"contents":[{"role":"user","parts":[{"text":"the question"}]}]}`)
+			call.End()
+			ids[call.EntryID()] = true
+		}
+		es := entries(t, s)
+		require.Len(t, es, calls, "one entry per call")
+		for _, e := range es {
+			assert.True(t, ids[e.ID])
+			assert.Equal(t, "generate_content", e.Operation)
+		}
+		assert.Equal(t, 2*calls, marked(t, s))
+	})
+
+	t.Run("SDK span, HTTP client span, Transport", func(t *testing.T) {
+		// A service traces its outgoing HTTP (otelhttp.NewTransport
+		// around middleware.Transport): the HTTP span stands between the
+		// SDK's GenAI span and the Transport's.
+		s := newSetup(t)
+		s.httpc.Transport = httpSpanTransport{tr: s.tp.Tracer("otelhttp"), inner: s.httpc.Transport}
+		tr := s.tp.Tracer("sdk-instrumentation")
+		for range calls {
+			_, outer := tr.Start(t.Context(), "chat gpt-4o", trace.WithSpanKind(trace.SpanKindClient))
+			outer.SetAttributes(semconv.GenAIOperationNameKey.String("chat"), semconv.GenAIProviderNameKey.String("openai"),
+				semconv.GenAIRequestModelKey.String("gpt-4o"))
+			post(t, s, outer)
+			outer.End()
+		}
+		es := entries(t, s)
+		require.Len(t, es, calls, "one entry per call")
+		for _, e := range es {
+			require.NotNil(t, e.InputContent)
+			assert.Equal(t, "the question", *e.InputContent)
+		}
+		assert.Equal(t, int64(calls), s.exp.Stats().Layered)
+		assert.Equal(t, 2*calls, marked(t, s), "the two GenAI spans of each call are marked, the HTTP span is not")
+	})
+
+	t.Run("an SDK's retry: each attempt is a call", func(t *testing.T) {
+		// The SDK's span sees a 429 and a retry: two requests, each
+		// holding the prompt. The first attempt is audited alone, with its
+		// error; the SDK's span pairs with the second and, recording more,
+		// is the one stored. Paired with the first, it would have hidden
+		// the failed attempt.
+		s := newSetup(t)
+		tr := s.tp.Tracer("sdk-instrumentation")
+		const retried = 5
+		for range retried {
+			flaky := fakellm.Start(fakellm.WithReply("the answer"), fakellm.WithFailFirst(1, http.StatusTooManyRequests))
+			_, outer := tr.Start(t.Context(), "chat gpt-4o", trace.WithSpanKind(trace.SpanKindClient))
+			outer.SetAttributes(semconv.GenAIOperationNameKey.String("chat"), semconv.GenAIProviderNameKey.String("openai"),
+				semconv.GenAIRequestModelKey.String("gpt-4o"))
+			for range 2 {
+				postTo(t, s, outer, flaky.OpenAIBaseURL()+"chat/completions",
+					`{"model":"gpt-4o","messages":[{"role":"user","content":"the question"}]}`)
+			}
+			// As instrumentations do, the SDK's span gets the final
+			// reply's data, and here (content capture on) the messages and
+			// the system instructions: it records more than an attempt.
+			outer.SetAttributes(semconv.GenAIUsageInputTokensKey.Int(10), semconv.GenAIUsageOutputTokensKey.Int(2),
+				semconv.GenAIResponseIDKey.String("chatcmpl-1"), semconv.GenAIResponseModelKey.String("gpt-4o"),
+				semconv.GenAIResponseFinishReasonsKey.StringSlice([]string{"stop"}),
+				semconv.GenAISystemInstructionsKey.String(`[{"type":"text","content":"be brief"}]`),
+				semconv.GenAIInputMessagesKey.String(`[{"role":"user","parts":[{"type":"text","content":"the question"}]}]`),
+				semconv.GenAIOutputMessagesKey.String(`[{"role":"assistant","parts":[{"type":"text","content":"the answer"}],"finish_reason":"stop"}]`))
+			outer.End()
+			flaky.Close()
+		}
+		es := entries(t, s) // the provider shut down: every span ended
+		// What a trace shows of each span's entry: its audit.entry_id, or
+		// the id derived from it.
+		traceIDs := map[string]bool{}
+		for _, sp := range s.rec.Ended() {
+			traceIDs[exporter.EntryID(sp)] = true
+		}
+		require.Len(t, es, 2*retried, "one entry per request sent")
+		failed, paired := 0, 0
+		for _, e := range es {
+			require.NotNil(t, e.InputContent, "every attempt sent the prompt")
+			assert.Contains(t, *e.InputContent, "the question")
+			if e.Metadata["error.type"] != nil {
+				failed++
+			}
+			assert.True(t, traceIDs[e.ID], "entry %s is found from its trace", e.ID)
+			if e.OutputHash == otelaudit.HashContent("the answer") {
+				paired++
+			}
+		}
+		assert.Equal(t, retried, failed, "each failed attempt is audited, with its error")
+		assert.Equal(t, retried, paired, "the SDK's span and its last attempt are one entry")
+		assert.Equal(t, int64(retried), s.exp.Stats().Layered)
+	})
+
+	t.Run("attempts ended before the next starts", func(t *testing.T) {
+		// An instrumentation below the SDK's that ends each attempt's span
+		// before the SDK retries: the ended attempt is held for the SDK's
+		// span when the next one starts, and given up to be audited alone.
+		s := newSetup(t)
+		tr := s.tp.Tracer("sdk-instrumentation")
+		input := semconv.GenAIInputMessagesKey.String(`[{"role":"user","parts":[{"type":"text","content":"the question"}]}]`)
+		output := semconv.GenAIOutputMessagesKey.String(`[{"role":"assistant","parts":[{"type":"text","content":"the answer"}]}]`)
+		for range calls {
+			ctx, outer := tr.Start(t.Context(), "chat gpt-4o", trace.WithAttributes(chatAttrs...))
+			_, first := tr.Start(ctx, "chat gpt-4o", trace.WithAttributes(append(chatAttrs, input)...))
+			first.SetAttributes(semconv.ErrorTypeKey.String("429"))
+			first.End()
+			_, second := tr.Start(ctx, "chat gpt-4o", trace.WithAttributes(append(chatAttrs, input)...))
+			second.SetAttributes(output)
+			second.End()
+			outer.SetAttributes(semconv.GenAISystemInstructionsKey.String(`[{"type":"text","content":"be brief"}]`), input, output)
+			outer.End()
+		}
+		es := entries(t, s)
+		require.Len(t, es, 2*calls, "one entry per attempt")
+		failed := 0
+		for _, e := range es {
+			if e.Metadata["error.type"] != nil {
+				failed++
+			}
+		}
+		assert.Equal(t, calls, failed, "each failed attempt is audited alone")
+		assert.Equal(t, int64(calls), s.exp.Stats().Layered)
+	})
+
+	t.Run("content outweighs response data", func(t *testing.T) {
+		// The outer span has the reply's usage and ids, the inner one
+		// only the prompt (the reply never came): the prompt is kept.
+		s := newSetup(t)
+		tr := s.tp.Tracer("sdk-instrumentation")
+		for range calls {
+			ctx, outer := tr.Start(t.Context(), "chat gpt-4o", trace.WithAttributes(chatAttrs...))
+			_, inner := tr.Start(ctx, "chat gpt-4o", trace.WithAttributes(append(chatAttrs,
+				semconv.GenAIInputMessagesKey.String(`[{"role":"user","parts":[{"type":"text","content":"the question"}]}]`))...))
+			inner.End()
+			outer.SetAttributes(semconv.GenAIUsageInputTokensKey.Int(10), semconv.GenAIUsageOutputTokensKey.Int(2),
+				semconv.GenAIResponseIDKey.String("chatcmpl-1"), semconv.GenAIResponseModelKey.String("gpt-4o"),
+				semconv.GenAIResponseFinishReasonsKey.StringSlice([]string{"stop"}))
+			outer.End()
+		}
+		es := entries(t, s)
+		require.Len(t, es, calls)
+		for _, e := range es {
+			require.NotNil(t, e.InputContent)
+			assert.Contains(t, *e.InputContent, "the question")
+		}
+	})
+
 	t.Run("different operations are two calls", func(t *testing.T) {
 		s := newSetup(t)
 		for range calls {
@@ -160,4 +368,19 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 		assert.Zero(t, s.exp.Stats().Layered)
 		assert.Zero(t, marked(t, s))
 	})
+}
+
+// httpSpanTransport does what otelhttp.NewTransport does: a CLIENT span
+// named after the method around the inner round trip, its context given
+// on.
+type httpSpanTransport struct {
+	tr    trace.Tracer
+	inner http.RoundTripper
+}
+
+func (h httpSpanTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, sp := h.tr.Start(r.Context(), r.Method, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(semconv.HTTPRequestMethodKey.String(r.Method)))
+	defer sp.End()
+	return h.inner.RoundTrip(r.WithContext(ctx))
 }

@@ -12,7 +12,8 @@ import (
 
 // TestOpenSpansDoNotAccumulate: every span the processor holds from start
 // to end (content hand-offs, GenAI spans that may pair, pairs in either
-// end order) is released at its end, and other spans are never held.
+// end order, bridges: spans directly under an open GenAI span) is released
+// at its end, and other spans are never held.
 func TestOpenSpansDoNotAccumulate(t *testing.T) {
 	l, err := otelaudit.NewLogger(storage.NewMemoryStorage(0))
 	if err != nil {
@@ -30,11 +31,16 @@ func TestOpenSpansDoNotAccumulate(t *testing.T) {
 		ctx, outer := tr.Start(t.Context(), "chat m") // an instrumentation's GenAI span
 		_, call := otelaudit.StartCall(ctx, otelaudit.Request{Model: "m", Input: []otelaudit.Message{{Content: "x"}}},
 			otelaudit.WithTracerProvider(tp))
-		_, plain := tr.Start(ctx, "GET /")
-		if got := p.open.n.Load(); got != 2 {
-			t.Fatalf("round %d: %d spans held while a pair is open, want 2 (the plain span is not held)", i, got)
+		_, bridge := tr.Start(ctx, "POST") // may stand between the pair's spans
+		_, plain := tr.Start(t.Context(), "GET /")
+		if got := p.open.n.Load(); got != 3 {
+			t.Fatalf("round %d: %d spans held while a pair and a bridge are open, want 3 (the plain span is not held)", i, got)
 		}
 		plain.End()
+		bridge.End()
+		if got := p.open.n.Load(); got != 2 {
+			t.Fatalf("round %d: %d spans held after the bridge ended, want 2", i, got)
+		}
 		if i%2 == 0 {
 			call.End()
 			outer.End()

@@ -178,14 +178,22 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 //     the cost of one attribute scan, sampled or not) and queues them in a
 //     bounded in-memory queue ([WithMaxQueueSize]).
 //   - One model call, one entry: a GenAI span started under a GenAI
-//     parent of the same operation (by span name, "{operation} ...";
-//     Google ADK's "call_llm" is generate_content), both
-//     through this processor and neither of kind SERVER, is the same call seen by two
-//     instrumentations. Both spans are marked with [AuditSameCallKey];
-//     the first to end is held until the other ends, and only the richer
-//     (content, then usage and response data) is stored; the other counts
-//     in [Stats].Layered. A held span is written when its partner ends
-//     (ForceFlush does not wait for that) or at Shutdown.
+//     span of the same kind of call (by span name, "{operation} ...";
+//     chat, text_completion and generate_content are one kind, Google
+//     ADK's "call_llm" is generate_content), directly or through one span
+//     between them (otelhttp's HTTP span between an SDK's span and
+//     middleware.Transport), all through this processor and none of kind
+//     SERVER, is the same call seen by two instrumentations. Both spans
+//     are marked with [AuditSameCallKey]; the first to end is held until
+//     the other ends, and only the richer (content first, then usage and
+//     response data) is stored, under the audit.entry_id the caller was
+//     given (otelaudit.Call.EntryID) and with what the caller told the
+//     audit on the other span (audit.* attributes, metadata, the
+//     conversation id); the other counts in [Stats].Layered. A span whose
+//     partner's call is over pairs again with its next GenAI child: each
+//     attempt of an SDK's retries is a model call, audited. A held span is
+//     written when its partner ends (ForceFlush does not wait for that)
+//     or at Shutdown.
 //   - A full queue never drops. By default OnEnd blocks until there is room
 //     (backpressure on the callers that end spans); with [WithSpool] it
 //     spills to a local spool instead.
@@ -267,13 +275,25 @@ func NewProcessor(e *Exporter, opts ...ProcessorOption) sdktrace.SpanProcessor {
 // OnStart registers s when its instrumentation hands its content over
 // beside the span (otelaudit.StartCall and the middleware do), so that OnEnd
 // can take it, and when its name makes it a GenAI span that may pair with
-// another (see [AuditSameCallKey]). Other spans cost one context lookup
-// and a name check.
+// another (see [AuditSameCallKey]), or stands between two such spans (an
+// HTTP client span between an SDK's GenAI span and middleware.Transport).
+// Other spans cost one context lookup and name checks of the span and its
+// parent. A span paired before with an ended span (an attempt an SDK
+// retried) gives that one up, to be audited alone.
 func (p *processor) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 	if p.stopped.Load() {
 		return
 	}
-	p.open.start(trace.SpanFromContext(parent), s, handoff.Claim(parent, s))
+	if alone := p.open.start(trace.SpanFromContext(parent), s, handoff.Claim(parent, s)); alone != nil && auditable(alone) {
+		p.accept(item{span: alone})
+	}
+}
+
+// auditable reports whether the processor writes an entry for s, an ended
+// span: its own instrumentation's spans, and GenAI spans. The GenAI keys
+// are never handed-over content: the span's own attributes tell.
+func auditable(s sdktrace.ReadOnlySpan) bool {
+	return s.InstrumentationScope().Name == otelaudit.ScopeName || IsGenAI(s.Attributes())
 }
 
 // OnEnd queues s for the audit if it is a GenAI span, with the content
@@ -287,9 +307,7 @@ func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if skipped {
 		p.e.layered.Add(1)
 	}
-	// The GenAI keys are never handed-over content: the span's own
-	// attributes tell.
-	if s == nil || (s.InstrumentationScope().Name != otelaudit.ScopeName && !IsGenAI(s.Attributes())) {
+	if s == nil || !auditable(s) {
 		return
 	}
 	p.accept(item{span: s, slot: slot})
@@ -414,7 +432,7 @@ func (p *processor) Shutdown(ctx context.Context) error {
 		_ = p.waitEnding(ctx)
 		// Spans held for a partner that never ended are audited alone.
 		for _, s := range p.open.drain() {
-			if s.InstrumentationScope().Name == otelaudit.ScopeName || IsGenAI(s.Attributes()) {
+			if auditable(s) {
 				p.accept(item{span: s})
 			}
 		}
