@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"strconv"
 
 	"github.com/otelaudit/otelaudit-go/internal/jsontext"
@@ -558,10 +559,14 @@ func EncodeNote(n *Note, s Signer) ([]byte, error) {
 }
 
 // KeyRing holds the keys that may have signed notes, by key id (several
-// for rotated keys). The zero value is empty; not safe for concurrent
-// modification.
+// for rotated keys). One key id may have several keys: a note signed with
+// that id is accepted when any of them checks its signature. That is what
+// a store needs whose key was replaced under the same id (a writer that
+// found its key file missing and made a new one): its older notes check
+// with the old key, its newer ones with the new. Adding a key twice keeps
+// one copy. The zero value is empty; not safe for concurrent modification.
 type KeyRing struct {
-	keys map[string]verifyKey
+	keys map[string][]verifyKey
 }
 
 type verifyKey struct {
@@ -569,11 +574,30 @@ type verifyKey struct {
 	pub  ed25519.PublicKey
 }
 
+// verifies reports whether sig is k's signature of signed.
+func (k verifyKey) verifies(signed, sig []byte) bool {
+	if k.pub != nil {
+		return ed25519.Verify(k.pub, signed, sig)
+	}
+	m := hmac.New(sha256.New, k.hmac)
+	m.Write(signed)
+	return hmac.Equal(m.Sum(nil), sig)
+}
+
+func (k verifyKey) equal(o verifyKey) bool {
+	return bytes.Equal(k.hmac, o.hmac) && bytes.Equal(k.pub, o.pub)
+}
+
 func (r *KeyRing) add(id string, k verifyKey) {
 	if r.keys == nil {
-		r.keys = make(map[string]verifyKey)
+		r.keys = make(map[string][]verifyKey)
 	}
-	r.keys[id] = k
+	for _, have := range r.keys[id] {
+		if have.equal(k) {
+			return
+		}
+	}
+	r.keys[id] = append(r.keys[id], k)
 }
 
 // AddHMAC adds an HMAC-SHA256 key; the same rules as [NewHMACSigner].
@@ -595,8 +619,14 @@ func (r *KeyRing) AddEd25519(keyID string, pub ed25519.PublicKey) error {
 	return nil
 }
 
-// Len returns the number of keys.
-func (r *KeyRing) Len() int { return len(r.keys) }
+// Len returns the number of keys (a key added twice counts once).
+func (r *KeyRing) Len() int {
+	n := 0
+	for _, ks := range r.keys {
+		n += len(ks)
+	}
+	return n
+}
 
 // ErrBadNote is matched (errors.Is) by every error of [ParseNote]; the
 // error text says why (not signed, unknown key id, signature mismatch,
@@ -645,28 +675,19 @@ func splitSigned(line []byte) (kid, sig string, signed []byte, ok bool) {
 }
 
 // ParseNote checks the signature of one stored note line (without '\n')
-// against the ring and decodes it. Errors match [ErrBadNote].
+// against the ring (any key of its key id may have signed it) and decodes
+// it. Errors match [ErrBadNote].
 func ParseNote(line []byte, ring *KeyRing) (*Note, error) {
 	kid, sig, signed, ok := splitSigned(line)
 	if !ok {
 		return nil, fmt.Errorf("%w: not a signed note", ErrBadNote)
 	}
-	k, ok := ring.keys[kid]
-	if !ok {
+	ks := ring.keys[kid]
+	if len(ks) == 0 {
 		return nil, fmt.Errorf("%w: signed with unknown key id %q", ErrBadNote, kid)
 	}
 	want, err := hex.DecodeString(sig)
-	switch {
-	case err != nil:
-		ok = false
-	case k.pub != nil:
-		ok = ed25519.Verify(k.pub, signed, want)
-	default:
-		m := hmac.New(sha256.New, k.hmac)
-		m.Write(signed)
-		ok = hmac.Equal(m.Sum(nil), want)
-	}
-	if !ok {
+	if err != nil || !slices.ContainsFunc(ks, func(k verifyKey) bool { return k.verifies(signed, want) }) {
 		return nil, fmt.Errorf("%w: signature does not match (note altered or forged)", ErrBadNote)
 	}
 	var n Note

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -325,5 +326,42 @@ func TestNoteKeyID(t *testing.T) {
 	}
 	if kid, ok := NoteKeyID([]byte(`{"type":"open","w":"0123456789abcdef"}`)); ok || kid != "" {
 		t.Errorf("unsigned line: %q, %v", kid, ok)
+	}
+}
+
+// TestKeyRingSameID: a ring holding several keys under one key id accepts
+// a note signed by any of them (a store whose "local" key was replaced
+// holds notes of both), still rejects a key that is not in the ring, and
+// counts a key added twice once.
+func TestKeyRingSameID(t *testing.T) {
+	oldKey, newKey, other := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{3}, 32)
+	note := func(key []byte) []byte {
+		t.Helper()
+		signer, err := NewHMACSigner("local", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, err := EncodeNote(&Note{Type: NoteOpen, Writer: "0123456789abcdef", Time: "2026-12-02T00:00:00Z"}, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.TrimSuffix(line, []byte("\n"))
+	}
+	var ring KeyRing
+	for _, k := range [][]byte{oldKey, newKey, oldKey} {
+		if err := ring.AddHMAC("local", k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ring.Len() != 2 {
+		t.Errorf("Len = %d after adding two keys (one twice), want 2", ring.Len())
+	}
+	for name, key := range map[string][]byte{"first": oldKey, "second": newKey} {
+		if _, err := ParseNote(note(key), &ring); err != nil {
+			t.Errorf("note signed with the %s key of the id: %v", name, err)
+		}
+	}
+	if _, err := ParseNote(note(other), &ring); !errors.Is(err, ErrBadNote) {
+		t.Errorf("note signed with a key not in the ring: err = %v, want ErrBadNote", err)
 	}
 }

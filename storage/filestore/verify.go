@@ -88,15 +88,18 @@ type verifyConfig struct {
 
 // WithVerifyKey adds an HMAC key (with its key id) that checkpoints may be
 // signed with; give it (and [WithVerifyPublicKey]) several times for
-// rotated keys. Without any key option, [Verify] uses the store's own key
-// file (.checkpoint.key, key id "local") if there is one; with none at all,
-// signed notes cannot be checked ([ProblemNoKey]). A key shorter than
-// [storage.MinHMACKeyLen] bytes or an empty id makes Verify fail with an
-// error matching [storage.ErrBadKey]: it never falls back to the key file.
-// A key given says the store is signed: a store with entries and no signed
-// note at all is then reported ([ProblemMissing]), as its notes were
-// removed (a store only the reference implementation wrote is verified
-// without a key).
+// rotated keys. Keys given under the same id are all tried: a note is
+// accepted when one of them checks its signature, so a store whose
+// .checkpoint.key was replaced (notes of key id "local" signed with two
+// keys) verifies given both. Without any key option, [Verify] uses the
+// store's own key file (.checkpoint.key, key id "local") if there is one;
+// with none at all, signed notes cannot be checked ([ProblemNoKey]). A key
+// shorter than [storage.MinHMACKeyLen] bytes or an empty id makes Verify
+// fail with an error matching [storage.ErrBadKey]: it never falls back to
+// the key file. A key given says the store is signed: a store with entries
+// and no signed note at all is then reported ([ProblemMissing]), as its
+// notes were removed (a store only the reference implementation wrote is
+// verified without a key).
 func WithVerifyKey(keyID string, key []byte) VerifyOption {
 	return verifyOptionFunc(func(c *verifyConfig) {
 		c.badKey(c.keys.AddHMAC(keyID, key))

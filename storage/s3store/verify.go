@@ -49,9 +49,10 @@ type verifyConfig struct {
 }
 
 // WithVerifyKey adds an HMAC key (with its id) that digests may be signed
-// with; give it several times for rotated keys. A key shorter than
-// [storage.MinHMACKeyLen] bytes or an empty id makes Verify fail with an
-// error matching [storage.ErrBadKey].
+// with; give it several times for rotated keys. Keys given under the
+// same id are all tried: a digest is accepted when one of them checks its
+// signature. A key shorter than [storage.MinHMACKeyLen] bytes or an empty
+// id makes Verify fail with an error matching [storage.ErrBadKey].
 func WithVerifyKey(keyID string, key []byte) VerifyOption {
 	return verifyOptionFunc(func(c *verifyConfig) {
 		if err := c.keys.AddHMAC(keyID, key); err != nil && c.keyErr == nil {
