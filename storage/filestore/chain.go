@@ -16,7 +16,9 @@ import (
 )
 
 // loadCheckpointKey returns the configured signer, or one for the store's
-// own key file (created on first use).
+// own key file. The key file is created only for a store that has signed
+// nothing yet: once a note is signed with it, a missing key file is an
+// error matching [ErrCheckpointKeyNeeded] (see there), never a new key.
 func loadCheckpointKey(dir string, cfg config) (storage.Signer, error) {
 	if cfg.checkpointPriv != nil {
 		return storage.NewEd25519Signer(cfg.checkpointKeyID, cfg.checkpointPriv)
@@ -27,6 +29,22 @@ func loadCheckpointKey(dir string, cfg config) (storage.Signer, error) {
 	path := filepath.Join(dir, keyFileName)
 	key, err := readKeyFile(path)
 	if errors.Is(err, os.ErrNotExist) {
+		// A new key would sign on under the same id "local": from then
+		// on every note before it fails with the new key and every note
+		// after it with the old one, and Verify reports the store as
+		// tampered for good. (checkKeyGiven has already refused a store
+		// signed with another key id.)
+		kid, err := SigningKeyID(dir)
+		if err != nil {
+			return storage.Signer{}, err
+		}
+		if kid != "" {
+			return storage.Signer{}, fmt.Errorf("%w: its notes are signed with key id %q, the store's own key file %s, which is missing; "+
+				"put that file back (mode 0600) or give the key it held with WithCheckpointKey(%q, key); "+
+				"to sign on with a key of your own, give that one instead and the old key to Verify for the notes signed before "+
+				"(a new key file would leave them unverifiable)",
+				ErrCheckpointKeyNeeded, kid, path, kid)
+		}
 		key = make([]byte, 32)
 		rand.Read(key) // never fails (crypto/rand.Read crashes the program instead)
 		if err := writeFileAtomic(path, []byte(hex.EncodeToString(key)+"\n")); err != nil {
@@ -42,12 +60,22 @@ func loadCheckpointKey(dir string, cfg config) (storage.Signer, error) {
 const localKeyID = "local"
 
 // ErrCheckpointKeyNeeded is matched (errors.Is) by the error of [New] when
-// the store's latest note is signed with a key of the user's own
-// ([WithCheckpointKey], [WithCheckpointSigner]) and the Store is opened for
-// writing without one: it would sign its notes with the store's own key
-// file instead, and [Verify] with the user's key would report every one of
-// them as forged. The error names the key id; New changes nothing in the
-// directory.
+// the Store is opened for writing without [WithCheckpointKey] or
+// [WithCheckpointSigner] and the key that signed the store's latest note
+// is not at hand:
+//
+//   - a key of the user's own: the Store would sign its notes with the
+//     store's own key file instead, and [Verify] with the user's key would
+//     report every one of them as forged;
+//   - the store's own key (key id "local") whose file, .checkpoint.key in
+//     the store directory, is missing (moved out, or left behind by a copy
+//     that skipped dotfiles): a new key under the same id would make the
+//     notes signed before unverifiable, and the store would verify as
+//     tampered from then on.
+//
+// The error names the key id (and, for "local", the file expected), never
+// a key. New then writes no note and no key file: the store's data and
+// notes stay as they were.
 var ErrCheckpointKeyNeeded = errors.New("filestore: the store is signed with a checkpoint key that was not given")
 
 // SigningKeyID returns the key id of the last signed note of the store in
