@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
@@ -74,6 +75,15 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 	st, err := sf.open(ctx, c, *dryRun)
+	if errors.Is(err, filestore.ErrCheckpointKeyNeeded) {
+		if path := sf.missingOwnKeyFile(); path != "" {
+			// Signed with its own key file, which is not there: the
+			// store refused to sign on with a new one, changing nothing.
+			return usageErrorf("%s is signed with checkpoint key id %q, the store's own key file, and %s is missing: "+
+				"put it back, or give it with --checkpoint-key-file FILE (without it the removal note would be signed with a new key, "+
+				"which leaves every note signed before unverifiable); nothing removed", sf.dir, otelaudit.DefaultNamedKeyID, path)
+		}
+	}
 	if errors.Is(err, filestore.ErrCheckpointKeyNeeded) || errors.Is(err, s3store.ErrCheckpointKeyNeeded) {
 		// The store refused to open and changed nothing.
 		name, signs, without := sf.dir, "notes", "the removal note would be signed with a new .checkpoint.key"

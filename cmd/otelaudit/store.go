@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -181,6 +182,29 @@ func (sf *storeFlags) ownKeyID(ctx context.Context) string {
 	}
 	return kid
 }
+
+// missingOwnKeyFile returns the path of the directory's own checkpoint
+// key file (.checkpoint.key) when the store's notes are signed with it
+// (key id "local") and it is not there (moved out of the store, or left
+// behind by a copy that skipped dotfiles), "" otherwise: then neither
+// verify without a key nor a writer can do anything right with the store.
+func (sf *storeFlags) missingOwnKeyFile() string {
+	if sf.s3.given() || sf.dir == "" {
+		return ""
+	}
+	if kid, _ := filestore.SigningKeyID(sf.dir); kid != otelaudit.DefaultNamedKeyID {
+		return ""
+	}
+	path := filepath.Join(sf.dir, ownKeyFileName)
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	return path
+}
+
+// ownKeyFileName is the file in a store directory that holds the store's
+// own checkpoint key (key id "local"), made by filestore.New.
+const ownKeyFileName = ".checkpoint.key"
 
 // noStoreHint says why st holds no store and what to check, for
 // messages about a store found empty (noStore).

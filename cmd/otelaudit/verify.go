@@ -160,6 +160,9 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 		if kid := sf.ownKeyID(ctx); kid != "" {
 			return needKey(sf.dir, kid)
 		}
+		if path := sf.missingOwnKeyFile(); path != "" {
+			return needOwnKey(sf.dir, path)
+		}
 	}
 	if *witness != "" {
 		wf, err := os.Open(*witness)
@@ -189,7 +192,7 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	keyNote := fmt.Sprintf("%d key(s) given", len(keys)+len(keyFiles))
 	if len(keys)+len(keyFiles) == 0 {
 		keyNote = "the store's own .checkpoint.key (detects damage, not forgery by someone who can write the directory)"
-		if _, err := os.Stat(filepath.Join(sf.dir, ".checkpoint.key")); err != nil {
+		if _, err := os.Stat(filepath.Join(sf.dir, ownKeyFileName)); err != nil {
 			keyNote = "none (no --checkpoint-key given and no .checkpoint.key in the store)"
 		}
 	}
@@ -332,6 +335,17 @@ func count[N int | int64](n N, noun string) string {
 		return fmt.Sprintf("%d %sies", n, base)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// needOwnKey is needKey for a directory signed with its own key file
+// (key id "local") when that file, path, is missing: the key was moved
+// out of the store or lost by a copy that skipped dotfiles. That is no
+// evidence of tampering, and verifying without the key could only report
+// every signed note as unverifiable, so nothing is checked (exit 2).
+func needOwnKey(name, path string) error {
+	return usageErrorf("%s is signed with checkpoint key id %q, the store's own key file, and %s is missing (no-key): "+
+		"put it back, or give it with --checkpoint-key-file FILE (a bare HEX line is key id %q); "+
+		"without it no signed note can be checked", name, otelaudit.DefaultNamedKeyID, path, otelaudit.DefaultNamedKeyID)
 }
 
 // needKey is the error of a verification asked without a key of a store

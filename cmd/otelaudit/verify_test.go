@@ -444,3 +444,55 @@ func TestCleanupNeedsTheWritersKey(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, 0, runCLI(t, "verify", "--dir", dir).code)
 }
+
+// TestVerifyWithoutItsOwnKeyFile: a directory signed with its own
+// .checkpoint.key (key id "local") whose key file was moved out, as the
+// Production advice suggests, or lost by a copy that skipped dotfiles, is
+// not reported TAMPERED: verify checks nothing and exits 2 naming the key
+// id, the file and the flag (no-key), as for a store signed with a key of
+// one's own; cleanup refuses and creates no new key. Given the moved key
+// file, both work. A store that a writer had re-keyed under "local"
+// before writers refused to (two keys, one id) verifies given both.
+func TestVerifyWithoutItsOwnKeyFile(t *testing.T) {
+	dir := buildChainedStore(t)
+	keyPath := filepath.Join(dir, ".checkpoint.key")
+	moved := filepath.Join(t.TempDir(), "old.key")
+	require.NoError(t, os.Rename(keyPath, moved))
+	oldHex, err := os.ReadFile(moved)
+	require.NoError(t, err)
+
+	r := runCLI(t, "verify", "--dir", dir)
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Empty(t, r.stdout, "nothing checked, no report")
+	assert.Contains(t, r.stderr, `is signed with checkpoint key id "local"`)
+	assert.Contains(t, r.stderr, keyPath+" is missing (no-key)")
+	assert.Contains(t, r.stderr, "--checkpoint-key-file")
+	assert.NotContains(t, r.stderr, "TAMPERED")
+	for _, f := range []string{"text", "json"} {
+		r = runCLI(t, "verify", "--dir", dir, "--format", f, "--checkpoint-key-file", moved)
+		assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+		assert.NotContains(t, r.stdout+r.stderr, strings.TrimSpace(string(oldHex)), "keys are never printed")
+	}
+
+	now := verifyBase.Add(24*time.Hour + 30*time.Hour)
+	r = runAt(t, now, "cleanup", "--dir", dir, "--retention-days", "1")
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, keyPath+" is missing")
+	assert.Contains(t, r.stderr, "nothing removed")
+	assert.NoFileExists(t, keyPath, "no new key was made")
+	assert.Equal(t, "60\n", runCLI(t, "count", "--dir", dir).stdout)
+
+	// What writers did before they refused: a new key under "local".
+	newKey := bytes.Repeat([]byte{0x6b}, 32)
+	require.NoError(t, os.WriteFile(keyPath, []byte(hex.EncodeToString(newKey)+"\n"), 0o600))
+	st, err := filestore.New(dir)
+	require.NoError(t, err)
+	require.NoError(t, st.Write(t.Context(), chainEntry(60)))
+	require.NoError(t, st.Close())
+	r = runCLI(t, "verify", "--dir", dir)
+	assert.Equal(t, 1, r.code, "the new key alone: %s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "bad-signature")
+	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-key-file", moved, "--checkpoint-key-file", keyPath)
+	assert.Equal(t, 0, r.code, "both keys of the id: %s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "Result:       INTACT")
+}
