@@ -46,11 +46,16 @@ Checkpoint keys: without --checkpoint-key(-file) the store's own key
 so it detects damage and careless edits but not forgery by someone who can
 write the directory; for real protection the writer signs with a key kept
 elsewhere (filestore.WithCheckpointKey) and verify gets the same key here;
-without it such a store is not checked (exit 2, naming its key id). A
-key is ID:HEX (at least 16 bytes, hex), or bare HEX for key id "local" (the
-format of .checkpoint.key); key files hold one key per line (# comments).
-A key file that group or others can access (0644, 0660...) is refused (exit
-2) unless --allow-insecure-key-file. Give several for rotated keys. A key that is too short is an error, never a
+without it such a store is not checked (exit 2, naming its key id), nor is
+one signed with its own key whose .checkpoint.key is missing (moved out,
+or lost by a copy that skipped dotfiles). A key given replaces
+.checkpoint.key: a store moved to a key of your own needs that key and,
+for the notes signed before, a copy of .checkpoint.key. A key is ID:HEX
+(at least 16 bytes, hex), or bare HEX for key id "local" (the format of
+.checkpoint.key); key files hold one key per line (# comments). A key
+file that group or others can access (0644, 0660...) is refused (exit 2)
+unless --allow-insecure-key-file. Give several for rotated keys; keys
+under one id are all tried. A key that is too short is an error, never a
 reason to fall back to .checkpoint.key. Keys are never printed.
 
 Witness: a store written with filestore.WithWitness copies every signed note

@@ -496,3 +496,28 @@ func TestVerifyWithoutItsOwnKeyFile(t *testing.T) {
 	assert.Equal(t, 0, r.code, "both keys of the id: %s%s", r.stdout, r.stderr)
 	assert.Contains(t, r.stdout, "Result:       INTACT")
 }
+
+// TestVerifyAfterMovingToOwnKey: the README's move to a key of one's own.
+// After it, notes are signed with that key and the ones before with
+// .checkpoint.key (key id "local"); a key given replaces the store's key
+// file, so verify needs both, and passes given both.
+func TestVerifyAfterMovingToOwnKey(t *testing.T) {
+	dir := buildChainedStore(t)
+	localCopy := filepath.Join(t.TempDir(), "local.key")
+	b, err := os.ReadFile(filepath.Join(dir, ".checkpoint.key"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(localCopy, b, 0o600))
+	key := bytes.Repeat([]byte{0x3c}, 32)
+	keyFile := filepath.Join(t.TempDir(), "checkpoint.key")
+	require.NoError(t, os.WriteFile(keyFile, []byte("ckpt-1:"+hex.EncodeToString(key)+"\n"), 0o600))
+	st, err := filestore.New(dir, filestore.WithCheckpointKey("ckpt-1", key))
+	require.NoError(t, err)
+	require.NoError(t, st.Write(t.Context(), chainEntry(60)))
+	require.NoError(t, st.Close())
+
+	r := runCLI(t, "verify", "--dir", dir, "--checkpoint-key-file", keyFile)
+	assert.Equal(t, 1, r.code, "the new key alone: %s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, `unknown key id "local"`)
+	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-key-file", keyFile, "--checkpoint-key-file", localCopy)
+	assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+}

@@ -170,12 +170,17 @@ func WithLogger(l *slog.Logger) Option {
 //
 // Without this option (or [WithCheckpointSigner]) the store uses a random
 // key kept in the store directory (file ".checkpoint.key", 0600, key id
-// "local"), created on first open. That detects accidental damage and
-// careless edits, but anyone who can write the directory can read that key
-// and forge checkpoints: real protection needs a key held elsewhere, given
-// here and to [Verify] with [WithVerifyKey], or an Ed25519 key pair. A
-// store whose latest note is signed with such a key does not open for
-// writing without one ([ErrCheckpointKeyNeeded]).
+// "local"), created on the first open of a store that has signed nothing;
+// once notes are signed with it, New refuses to open without that file
+// ([ErrCheckpointKeyNeeded]) rather than make a new one, so back it up
+// with the data. That detects accidental damage and careless edits, but
+// anyone who can write the directory can read that key and forge
+// checkpoints: real protection needs a key held elsewhere, given here and
+// to [Verify] with [WithVerifyKey], or an Ed25519 key pair. A store whose
+// latest note is signed with such a key does not open for writing without
+// one ([ErrCheckpointKeyNeeded]). Notes signed before a store moved to
+// such a key stay signed with .checkpoint.key: Verify needs that key too
+// (key id "local"), as a key given replaces the file.
 func WithCheckpointKey(keyID string, key []byte) Option {
 	return optionFunc(func(c *config) {
 		c.checkpointKeyID = keyID
