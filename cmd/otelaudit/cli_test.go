@@ -330,6 +330,61 @@ func TestShowRefusesKeyFileOthersCanRead(t *testing.T) {
 	assert.Contains(t, r.stderr, "0644", "a warning names the mode")
 }
 
+// TestKeyErrorsNameTheSource: a key that cannot be used is reported with
+// where it came from (the flag, the variable, the file; never the key), and
+// without the library's "otelaudit: " prefix after the CLI's own
+// "otelaudit CMD: ".
+func TestKeyErrorsNameTheSource(t *testing.T) {
+	id := loadExpected(t).Datasets["encrypted"].Entries[0].ID
+	const bad = "c2VjcmV0LW5vdC1hLWtleQ" // base64, but not a 32-byte key
+	dir := t.TempDir()
+	keyFile := func(name, text string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, []byte(text), 0o600))
+		require.NoError(t, os.Chmod(p, mode))
+		return p
+	}
+	badFile := keyFile("bad.key", bad+"\n", 0o600)
+	emptyFile := keyFile("empty.key", "# nothing\n", 0o600)
+	openFile := keyFile("open.key", mustKey(t)+"\n", 0o644)
+	missing := filepath.Join(dir, "missing.key")
+	const notFernet = "invalid key: key 1 of 1 is not a 32-byte Fernet key in base64 or hex"
+	show := []string{"show", "--dir", refDir("encrypted"), id}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string // the first line of stderr
+	}{
+		{"--key", append(show, "--key", bad), nil, "otelaudit show: --key: " + notFernet},
+		{"OTELAUDIT_KEY", show, map[string]string{"OTELAUDIT_KEY": bad}, "otelaudit show: OTELAUDIT_KEY: " + notFernet},
+		{"--key-file", append(show, "--key-file", badFile), nil, "otelaudit show: key file " + badFile + " (--key-file): " + notFernet},
+		{"OTELAUDIT_KEY_FILE", show, map[string]string{"OTELAUDIT_KEY_FILE": badFile},
+			"otelaudit show: key file " + badFile + " (OTELAUDIT_KEY_FILE): " + notFernet},
+		{"empty --key-file", append(show, "--key-file", emptyFile), nil,
+			"otelaudit show: --key-file: key file " + emptyFile + ": invalid key: no key found"},
+		{"open --key-file", append(show, "--key-file", openFile), nil,
+			"otelaudit show: --key-file: key file is accessible to group or others: " + openFile + " has mode 0644; run chmod 600 " +
+				openFile + ", or allow it explicitly (--allow-insecure-key-file)"},
+		{"missing OTELAUDIT_KEY_FILE", show, map[string]string{"OTELAUDIT_KEY_FILE": missing},
+			"otelaudit show: OTELAUDIT_KEY_FILE: read key file: open " + missing + ": no such file or directory"},
+		{"empty --checkpoint-key-file", []string{"verify", "--dir", refDir("encrypted"), "--checkpoint-key-file", emptyFile}, nil,
+			"otelaudit verify: checkpoint key file: invalid key: key file " + emptyFile + " holds no key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, v := range []string{"OTELAUDIT_KEY", "OTELAUDIT_KEY_FILE", "OTELAUDIT_KEY_SECRET"} {
+				t.Setenv(v, tc.env[v])
+			}
+			r := runCLI(t, tc.args...)
+			assert.Equal(t, 2, r.code)
+			assert.Empty(t, r.stdout)
+			first, _, _ := strings.Cut(r.stderr, "\n")
+			assert.Equal(t, tc.want, first)
+			assert.NotContains(t, r.stderr, bad, "keys never appear in errors")
+		})
+	}
+}
+
 func TestShowNotFound(t *testing.T) {
 	r := runCLI(t, "show", "--dir", refDir("plaintext"), "00000000-0000-0000-0000-000000000000")
 	assert.Equal(t, 1, r.code)

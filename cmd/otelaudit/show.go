@@ -117,9 +117,11 @@ func runShow(ctx context.Context, c *cli, args []string) error {
 }
 
 // loadKeyRing returns the key ring show decrypts with, or nil when no key
-// is configured anywhere. Errors never contain a key.
+// is configured anywhere. Errors name where the keys came from (the flag,
+// the variable, the file or secret; see keySource) and never contain a key.
 func loadKeyRing(ctx context.Context, c *cli, key, keyFile, keySecret string, allowInsecure bool) (*otelaudit.EncryptionManager, error) {
 	var src otelaudit.KeySource
+	var from keySource
 	switch {
 	case key != "":
 		var keys []string
@@ -131,15 +133,17 @@ func loadKeyRing(ctx context.Context, c *cli, key, keyFile, keySecret string, al
 		if len(keys) == 0 {
 			return nil, usageErrorf("--key is empty")
 		}
-		src = otelaudit.StaticKeys(keys)
+		src, from = otelaudit.StaticKeys(keys), keySource{via: "--key"}
 	case keyFile != "":
-		src = otelaudit.DefaultKeySource(keyFile)
+		src, from = otelaudit.DefaultKeySource(keyFile), keySource{"key file", keyFile, "--key-file"}
 	case keySecret != "":
-		src = secretSource(keySecret)
-	case os.Getenv(env.KeyFile) != "" || strings.TrimSpace(os.Getenv(env.Key)) != "":
-		src = otelaudit.DefaultKeySource("")
+		src, from = secretSource(keySecret), keySource{"secret", keySecret, "--key-secret"}
+	case os.Getenv(env.KeyFile) != "":
+		src, from = otelaudit.DefaultKeySource(""), keySource{"key file", os.Getenv(env.KeyFile), env.KeyFile}
+	case strings.TrimSpace(os.Getenv(env.Key)) != "":
+		src, from = otelaudit.DefaultKeySource(""), keySource{via: env.Key}
 	case os.Getenv(env.KeySecret) != "":
-		src = secretSource(os.Getenv(env.KeySecret))
+		src, from = secretSource(os.Getenv(env.KeySecret)), keySource{"secret", os.Getenv(env.KeySecret), env.KeySecret}
 	default:
 		return nil, nil // no key anywhere: show content as stored
 	}
@@ -151,16 +155,54 @@ func loadKeyRing(ctx context.Context, c *cli, key, keyFile, keySecret string, al
 	keys, err := src.Keys(ctx)
 	switch {
 	case errors.Is(err, otelaudit.ErrInvalidKey), errors.Is(err, otelaudit.ErrInsecureKeyFile):
-		return nil, usageErrorf("%w", insecureKeyFileHint(err))
+		return nil, usageErrorf("%w", from.wrap(insecureKeyFileHint(err)))
 	case err != nil:
-		return nil, ioError(err)
+		return nil, ioError(from.wrap(err))
 	}
 	em, err := otelaudit.NewEncryptionManager(keys...)
 	if err != nil {
-		return nil, usageErrorf("%w", err)
+		return nil, usageErrorf("%w", from.wrap(err))
 	}
 	return em, nil
 }
+
+// keySource says where show's keys came from, for its errors: via is the
+// flag or environment variable, and what and name the file or secret it
+// names ("key file", path), if any. Never a key.
+type keySource struct {
+	what, name, via string
+}
+
+// wrap returns err prefixed with the source: "key file F (--key-file): ...",
+// or just "--key-file: ..." when err names F already; "OTELAUDIT_KEY: ...".
+// The library's "otelaudit: " prefixes are left out (see cliError).
+func (s keySource) wrap(err error) error {
+	label := s.via
+	if s.name != "" && !strings.Contains(err.Error(), s.name) {
+		label = s.what + " " + s.name + " (" + s.via + ")"
+	}
+	return cliError(label, err)
+}
+
+// cliError is err as the CLI prints it after its own "otelaudit CMD: ":
+// prefixed with label (unless empty) and without the "otelaudit: " that
+// the library's errors start with, which would say it twice. errors.Is and
+// errors.As still see err.
+func cliError(label string, err error) error {
+	msg := strings.ReplaceAll(strings.TrimPrefix(err.Error(), "otelaudit: "), ": otelaudit: ", ": ")
+	if label != "" {
+		msg = label + ": " + msg
+	}
+	return &labeledError{msg: msg, err: err}
+}
+
+type labeledError struct {
+	msg string
+	err error
+}
+
+func (e *labeledError) Error() string { return e.msg }
+func (e *labeledError) Unwrap() error { return e.err }
 
 // insecureKeyFileHint adds the flag that reads a key file group or others
 // can access to an error refusing one: the library's "allow it explicitly"

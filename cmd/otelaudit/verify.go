@@ -324,9 +324,9 @@ func readCheckpointKeyFile(ctx context.Context, c *cli, path string, allowInsecu
 	keys, err := f.NamedKeys(ctx)
 	switch {
 	case errors.Is(err, otelaudit.ErrInvalidKey), errors.Is(err, otelaudit.ErrInsecureKeyFile):
-		return nil, usageErrorf("checkpoint key file: %w", insecureKeyFileHint(err))
+		return nil, usageErrorf("%w", cliError("checkpoint key file", insecureKeyFileHint(err)))
 	case err != nil:
-		return nil, ioError(fmt.Errorf("read checkpoint key file: %w", err))
+		return nil, ioError(cliError("read checkpoint key file", err))
 	}
 	return keys, nil
 }
