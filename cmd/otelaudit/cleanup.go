@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"slices"
@@ -20,11 +21,13 @@ const cleanupHelp = `Usage: otelaudit cleanup --dir DIR --retention-days N [--dr
 
 Apply retention: delete every entry whose timestamp is more than N days
 before now (N >= 1), and print what was removed, per UTC day. The file
-backend removes whole day files and records a signed note of what it
-removed, so "otelaudit verify" still passes afterwards. A store whose
-writers sign with a key of their own (filestore.WithCheckpointKey,
-s3store.WithCheckpointKey) needs the same key here (--checkpoint-key-file),
-so that cleanup signs its removal notes with it too. Without it, cleanup of
+backend removes the files of days wholly before the cutoff and rewrites
+the files of the cutoff's own day without their older entries; it records a
+signed note of what it removes first, so "otelaudit verify" still passes
+afterwards. A store whose writers sign with a key of their own
+(filestore.WithCheckpointKey, s3store.WithCheckpointKey) needs the same key
+here (--checkpoint-key-file), so that cleanup signs its removal notes with
+it too. Without it, cleanup of
 such a store refuses (exit 2) and removes nothing: a directory's notes would
 be signed with the store's own .checkpoint.key, and an S3 prefix's removals
 would be listed by no signed digest, which "otelaudit verify
@@ -59,6 +62,11 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 	}
 	if err := noArgs(pos); err != nil {
 		return err
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "retention-days" })
+	if !given {
+		return usageErrorf("--retention-days N is required: entries more than N days old are deleted (N >= 1)")
 	}
 	if *days < 1 {
 		return usageErrorf("--retention-days must be a whole number of days >= 1 (got %d)", *days)

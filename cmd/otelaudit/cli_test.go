@@ -508,7 +508,7 @@ func TestUsageErrors(t *testing.T) {
 		{"show two ids", []string{"show", "--dir", dir, "a", "b"}, "want one entry ID"},
 		{"show two key sources", []string{"show", "--dir", dir, "a", "--key", "k", "--key-file", "f"}, "not both"},
 		{"count missing value", []string{"count", "--dir"}, "flag needs an argument"},
-		{"cleanup without retention", []string{"cleanup", "--dir", dir}, "--retention-days must be"},
+		{"cleanup without retention", []string{"cleanup", "--dir", dir}, "--retention-days N is required"},
 		{"cleanup zero days", []string{"cleanup", "--dir", dir, "--retention-days", "0"}, "--retention-days must be"},
 		{"cleanup bad days", []string{"cleanup", "--dir", dir, "--retention-days", "ten"}, "invalid value"},
 		{"keygen extra", []string{"keygen", "now"}, `unexpected argument "now"`},
