@@ -3,26 +3,44 @@ package exporter_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/middleware"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
 
 // ExampleProviderOptions is the README's first recipe: a service that
 // builds its own TracerProvider, with its own exporter (here an in-memory
-// one standing in for OTLP) and sampler, adds the audit with one call. The
-// service's exporter sees the GenAI span without its content; the audit
-// store holds the entry.
+// one standing in for OTLP) and sampler, adds the audit with one call. It
+// calls a model (here a local stand-in for the OpenAI API) through an
+// http.Client with middleware.Transport, inside otelaudit.StartCall: the
+// request carries the ctx StartCall returned, so the two spans of the call
+// pair and give one entry. The service's exporter sees the spans without
+// their content; the audit store holds the entry.
 func ExampleProviderOptions() {
 	ctx := context.Background()
-	store := storage.NewMemoryStorage(0) // filestore.New or s3store.New in production
+	model := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"chatcmpl-1","model":"gpt-4o","choices":[{"index":0,"finish_reason":"stop",`+
+			`"message":{"role":"assistant","content":"Paris."}}],"usage":{"prompt_tokens":7,"completion_tokens":2}}`)
+	}))
+	defer model.Close()
+
+	// The audit's own: its store (filestore.New or s3store.New in
+	// production) and the Logger over it.
+	store := storage.NewMemoryStorage(0)
 	logger, _ := otelaudit.NewLogger(store)
-	serviceExporter := tracetest.NewInMemoryExporter() // e.g. otlptracegrpc.New(ctx)
+	// The service's own exporter, e.g. otlptracegrpc.New(ctx).
+	serviceExporter := tracetest.NewInMemoryExporter()
 
 	opts, auditExp, err := exporter.ProviderOptions(logger,
 		exporter.WithExporter(serviceExporter),                              // wrapped with exporter.Redact
@@ -33,16 +51,32 @@ func ExampleProviderOptions() {
 	}
 	tp := sdktrace.NewTracerProvider(opts...) // plus the service's own options
 	tracer := tp.Tracer("service")
+	httpClient := &http.Client{Transport: middleware.Transport(nil,
+		middleware.WithTracerProvider(tp),
+		middleware.WithFilter(middleware.LLMOnly))} // audit model API calls only
 
 	// A sampled request that calls a model.
-	ctx, req := tracer.Start(ctx, "POST /ask")
-	_, call := otelaudit.StartCall(ctx, otelaudit.Request{
+	ctx, server := tracer.Start(ctx, "POST /ask")
+	const prompt = "What is the capital of France?"
+	callCtx, call := otelaudit.StartCall(ctx, otelaudit.Request{
 		Provider: "openai", Model: "gpt-4o",
-		Input: []otelaudit.Message{{Content: "What is the capital of France?"}},
+		Input: []otelaudit.Message{{Role: "user", Content: prompt}},
 	}, otelaudit.WithTracerProvider(tp))
-	call.SetOutput(otelaudit.Message{Content: "Paris.", FinishReason: "stop"})
+	// callCtx, not ctx: a request made with ctx would be a span of its
+	// own beside the call's, and a second entry.
+	httpReq, _ := http.NewRequestWithContext(callCtx, http.MethodPost, model.URL+"/v1/chat/completions",
+		strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"`+prompt+`"}]}`))
+	httpReq.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(httpReq)
+	if err != nil {
+		call.SetError(err)
+	} else {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		call.SetOutput(otelaudit.Message{Content: "Paris.", FinishReason: "stop"}) // what the service parsed
+	}
 	call.End()
-	req.End()
+	server.End()
 
 	_ = tp.ForceFlush(ctx)
 	leaked := false
@@ -54,13 +88,19 @@ func ExampleProviderOptions() {
 	fmt.Println("spans exported:", len(serviceExporter.GetSpans()))
 	fmt.Println("content in the exported spans:", leaked)
 	_ = tp.Shutdown(ctx) // drains the audit into the store
-	n, _ := store.Count(ctx)
-	e, _ := store.Read(ctx, call.EntryID())
-	fmt.Println("audit entries:", n, "written:", auditExp.Stats().Written)
-	fmt.Println("input hash matches:", e.InputHash == otelaudit.HashContent("What is the capital of France?"))
+	st := auditExp.Stats()
+	fmt.Println("written:", st.Written, "same call, not stored again:", st.Layered)
+	es, _ := store.ListEntries(ctx, time.Time{}, time.Now().Add(time.Hour))
+	fmt.Println("audit entries:", len(es))
+	for _, e := range es {
+		fmt.Println("entry of the request's trace:", e.TraceID == server.SpanContext().TraceID().String())
+		fmt.Println("input hash matches:", e.InputHash == otelaudit.HashContent(prompt))
+	}
 	// Output:
-	// spans exported: 2
+	// spans exported: 3
 	// content in the exported spans: false
-	// audit entries: 1 written: 1
+	// written: 1 same call, not stored again: 1
+	// audit entries: 1
+	// entry of the request's trace: true
 	// input hash matches: true
 }
