@@ -12,6 +12,8 @@ import (
 // Log an interaction with encrypted content, read it back and decrypt it.
 func ExampleLogger() {
 	ctx := context.Background()
+	// A key made here is lost with the process, as is this in-memory
+	// store: a service loads a key it keeps (LoadEncryptionManager, NewKeyRing).
 	key, _ := otelaudit.GenerateKey()
 	ring, _ := otelaudit.NewEncryptionManager(key)
 	logger, _ := otelaudit.NewLogger(storage.NewMemoryStorage(0), otelaudit.WithEncryption(ring))
