@@ -49,8 +49,14 @@
 // rewrite: it is overwritten with a small tombstone object that readers
 // skip, so that its entries are gone while its name stays taken. Only
 // retention deleting a whole day frees names, and it lists the day until
-// it is empty. Every object is written with If-None-Match: *, so no object is
-// ever overwritten. Objects in the reference implementation's layout,
+// it is empty. Every object is written with If-None-Match: *, so no object
+// is overwritten, with one exception: the tombstone is put over the
+// superseded generation, conditional on the ETag its listing gave
+// (If-Match; unconditional when the listing gave no ETag or the server
+// ignores If-Match). On a bucket with versioning, that overwritten
+// generation and every object Delete or DeleteBefore deletes stay as
+// noncurrent versions, content included, until a lifecycle rule expires
+// them. Objects in the reference implementation's layout,
 // one entry per object named by its id, are read by every query as well, so
 // a bucket that implementation wrote stays queryable (point WithPrefix at
 // its prefix); the Store never writes that layout.
