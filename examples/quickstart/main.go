@@ -114,6 +114,12 @@ func run(ctx context.Context, w io.Writer, dataDir string, useS3 bool) error {
 	} else {
 		fmt.Fprintf(w, "store %s (encryption key from %s)\n", where, keyPath(dataDir))
 	}
+	if !useS3 {
+		// The file store signs its checkpoints with a key of its own
+		// unless given one (filestore.WithCheckpointKey): it keeps it
+		// inside the store, where it detects accidents, not tampering.
+		fmt.Fprintf(w, "checkpoint signing key: %s, inside the store (see \"Tamper evidence\" in README.md)\n", checkpointKeyPath(dataDir))
+	}
 
 	// The application: one request handled, with two model calls.
 	ctx, root := tp.Tracer("quickstart").Start(ctx, "handle request")
@@ -258,6 +264,10 @@ func blockedCall(ctx context.Context, tp trace.TracerProvider) {
 // keyPath is where the demo keeps the encryption key of the store in
 // dataDir: beside the directory, not in it ("audit-data.key").
 func keyPath(dataDir string) string { return filepath.Clean(dataDir) + ".key" }
+
+// checkpointKeyPath is the checkpoint signing key a file store without
+// filestore.WithCheckpointKey generates in its directory on first use.
+func checkpointKeyPath(dataDir string) string { return filepath.Join(dataDir, ".checkpoint.key") }
 
 // loadOrCreateKey reads the Fernet key at path (refused when group or
 // others can access it, as every key file is), or generates one there

@@ -33,6 +33,9 @@ func TestDemo(t *testing.T) {
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 	_, err = os.Stat(filepath.Join(dir, ".key"))
 	assert.ErrorIs(t, err, os.ErrNotExist, "the key is kept outside the store directory")
+	assert.Contains(t, out.String(), "checkpoint signing key: "+checkpointKeyPath(dir)+", inside the store")
+	_, err = os.Stat(checkpointKeyPath(dir))
+	assert.NoError(t, err, "the checkpoint key the output names is there")
 	checkDemoEntries(t, dir, func() storage.Backend {
 		st, err := filestore.New(dir, filestore.WithReadOnly())
 		require.NoError(t, err)
