@@ -39,6 +39,7 @@ WITH_AWS     := scripts/with-moto.sh $(MOTO_VERSION)
 ## demo: run the quickstart end to end on embedded defaults (local files, no keys, no cloud);
 ##       `make demo S3=1` stores the entries on a local S3 server (versitygw) instead
 demo:
+	@echo ">> go run ./examples/quickstart (the first run downloads and compiles the SDKs the demo uses, AWS and OpenAI among them: minutes on a cold cache, silent while compiling)"
 ifeq ($(S3),1)
 	$(MAKE) $(VERSITYGW_STAMP)
 	$(WITH_S3) $(GO) run ./examples/quickstart -s3
