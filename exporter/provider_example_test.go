@@ -94,6 +94,7 @@ func ExampleProviderOptions() {
 	fmt.Println("audit entries:", len(es))
 	for _, e := range es {
 		fmt.Println("entry of the request's trace:", e.TraceID == server.SpanContext().TraceID().String())
+		fmt.Println("stored under call.EntryID():", e.ID == call.EntryID())
 		fmt.Println("input hash matches:", e.InputHash == otelaudit.HashContent(prompt))
 	}
 	// Output:
@@ -102,5 +103,6 @@ func ExampleProviderOptions() {
 	// written: 1 same call, not stored again: 1
 	// audit entries: 1
 	// entry of the request's trace: true
+	// stored under call.EntryID(): true
 	// input hash matches: true
 }
