@@ -63,7 +63,7 @@ func TestShutdownWithBackendThatIgnoresCtx(t *testing.T) {
 			assert.ErrorIs(t, err, context.DeadlineExceeded)
 			assert.LessOrEqual(t, took, deadline+100*time.Millisecond, "Shutdown returned %v after a %v deadline", took, deadline)
 			assert.Contains(t, err.Error(), "not durable")
-			t.Log(err)
+			t.Logf("Shutdown returned %v after a %v deadline: %v", took, deadline, err)
 			wg.Wait()
 			st := p.exp.Stats()
 			if spool {
