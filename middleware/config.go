@@ -126,9 +126,11 @@ func newConfig(opts []Option) *config {
 // WithContentOnSpan puts the captured content (request and reply messages,
 // system instructions) and the audit.metadata.* attributes on the spans as
 // well, as the semconv opt-in attributes, for users who want them in their
-// trace backend. By default (false) they reach only the audit processor of
-// the provider, beside the span, so no other exporter sees them; with true,
-// wrap other exporters with exporter.Redact (exporter.ProviderOptions does).
+// trace backend; the audit processor still receives them beside the span
+// and reads that copy, whatever the span limits cut off the span's. By
+// default (false) they reach only the audit processor of the provider,
+// beside the span, so no other exporter sees them; with true, wrap other
+// exporters with exporter.Redact (exporter.ProviderOptions does).
 func WithContentOnSpan(on bool) Option {
 	return optionFunc(func(c *config) { c.onSpan = on })
 }

@@ -149,10 +149,13 @@ func WithContent(record bool) CallOption {
 // WithContentOnSpan puts the call's content on the span as the semconv
 // attributes (gen_ai.input.messages, gen_ai.output.messages,
 // gen_ai.system_instructions, audit.metadata.*), for users who want it in
-// their trace backend; the audit processor then reads it from there. The
-// default, false, keeps content off the span: it reaches the audit
-// processor beside the span, so no other exporter or processor ever sees
-// it. With true, wrap every other exporter with exporter.Redact (as
+// their trace backend. The audit processor still receives the content
+// beside the span and reads that copy, so the entry holds the whole
+// content even when the provider's span limits
+// (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT) cut the span's. The default, false,
+// keeps content off the span: it reaches the audit processor beside the
+// span only, so no other exporter or processor ever sees it. With true,
+// wrap every other exporter with exporter.Redact (as
 // exporter.ProviderOptions does) unless it may hold prompts.
 func WithContentOnSpan(on bool) CallOption {
 	return callOptionFunc(func(c *callConfig) { c.onSpan = on })
@@ -337,21 +340,24 @@ func startSpan(ctx context.Context, c *Call, sl *handoff.Slot, req Request, op, 
 	ctx, span := tracer.Start(ctx, name, startOpts...)
 	c.span, c.entryID, c.noContent, c.content = span, id, cfg.noContent, handoff.NewSink(span, slot, onSpan)
 	c.mp, c.start, c.startAttrs = cfg.mp, cfg.start, attrs
-	if !onSpan && c.content.Audited() {
+	// Also with the opt-in, whose copy on the span the provider's span
+	// limits may cut: the audit reads the slot's.
+	// The span has its copy already (in attrs, as the semconv JSON).
+	if audit := c.content.AuditOnly(); audit.Audited() {
 		if !cfg.noContent {
 			// The texts only: the audit hashes them as it would the
 			// semconv JSON (see contentTexts), and no JSON is built.
 			if req.SystemInstructions != "" {
-				c.content.SetText(semconv.GenAISystemInstructionsKey, req.SystemInstructions)
+				audit.SetText(semconv.GenAISystemInstructionsKey, req.SystemInstructions)
 			}
-			c.handTexts(semconv.GenAIInputMessagesKey, req.Input)
+			handTexts(audit, semconv.GenAIInputMessagesKey, req.Input)
 		}
 		if len(req.Metadata) > 0 {
 			md := make([]attribute.KeyValue, 0, len(req.Metadata))
 			for k, v := range req.Metadata {
 				md = append(md, metadataAttr(k, v))
 			}
-			c.content.Set(md...)
+			audit.Set(md...)
 		}
 	}
 	c.toolDefinitions(req.Tools)
@@ -496,10 +502,10 @@ func (c *Call) SetOutput(msgs ...Message) {
 		c.content.Set(semconv.GenAIOutputMessagesKey.String(outputMessagesJSON(msgs)))
 		return
 	}
-	c.handTexts(semconv.GenAIOutputMessagesKey, msgs)
+	handTexts(c.content, semconv.GenAIOutputMessagesKey, msgs)
 }
 
-// handTexts hands the texts of msgs to the audit processor as key: what
+// handTexts hands the texts of msgs to the audit processor through k as key: what
 // the audit hashes of a message list is its texts joined by "\n" (the
 // exporter's ContentText rule for text parts), so handing the texts
 // instead of the semconv JSON saves building the JSON and parsing it back.
@@ -507,17 +513,17 @@ func (c *Call) SetOutput(msgs ...Message) {
 // message needs no allocation. Invalid UTF-8 is replaced when the entry is
 // built (Logger.Entry), as MessagesJSON would replace it, so the hash is
 // the same.
-func (c *Call) handTexts(key attribute.Key, msgs []Message) {
+func handTexts(k handoff.Sink, key attribute.Key, msgs []Message) {
 	switch len(msgs) {
 	case 0:
 	case 1:
-		c.content.SetText(key, msgs[0].Content)
+		k.SetText(key, msgs[0].Content)
 	default:
 		texts := make([]string, len(msgs))
 		for i := range msgs {
 			texts[i] = msgs[i].Content
 		}
-		c.content.SetTexts(key, texts)
+		k.SetTexts(key, texts)
 	}
 }
 

@@ -329,15 +329,30 @@ func (k Sink) Wants() bool { return k.onSpan || k.slot != nil }
 // OnSpan reports whether content goes on the span (the opt-in).
 func (k Sink) OnSpan() bool { return k.onSpan }
 
-// Set hands content attributes over: on the span with the opt-in, else to
-// the audit processors, else nowhere.
+// AuditOnly returns k without the opt-in: content handed to it goes to
+// the audit processors only. It is for content the caller put on the span
+// already in the form a trace backend reads (the semconv JSON) and hands
+// to the audit in the form the audit reads (its text parts).
+func (k Sink) AuditOnly() Sink {
+	k.onSpan = false
+	return k
+}
+
+// Set hands content attributes over: to the audit processors when one
+// claimed the slot, and on the span as well with the opt-in. The slot's
+// copy is the one the audit reads (it wins over the span's at
+// conversion), so the entry holds the whole content whatever the
+// provider's span limits (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT) cut off the
+// span's.
 func (k Sink) Set(kv ...attribute.KeyValue) {
-	switch {
-	case len(kv) == 0:
-	case k.onSpan:
-		k.span.SetAttributes(kv...)
-	case k.slot != nil:
+	if len(kv) == 0 {
+		return
+	}
+	if k.slot != nil {
 		k.slot.set(kv)
+	}
+	if k.onSpan {
+		k.span.SetAttributes(kv...)
 	}
 }
 
@@ -345,13 +360,14 @@ func (k Sink) Set(kv ...attribute.KeyValue) {
 // system instructions): the audit processor reads it as key with a one
 // string value slice, which the exporter's content rule takes verbatim.
 // Nothing is copied or built on the caller's goroutine: strings are
-// immutable. With the opt-in it goes on the span as that slice.
+// immutable. With the opt-in it goes on the span as that slice too (see
+// [Sink.Set] for which copy the audit reads).
 func (k Sink) SetText(key attribute.Key, text string) {
-	switch {
-	case k.onSpan:
-		k.span.SetAttributes(key.StringSlice([]string{text}))
-	case k.slot != nil:
+	if k.slot != nil {
 		k.slot.setTexts(Text{Key: key, one: text})
+	}
+	if k.onSpan {
+		k.span.SetAttributes(key.StringSlice([]string{text}))
 	}
 }
 
@@ -361,12 +377,16 @@ func (k Sink) SetText(key attribute.Key, text string) {
 func (k Sink) SetTexts(key attribute.Key, parts []string) {
 	switch {
 	case len(parts) == 0:
+		return
 	case len(parts) == 1:
 		k.SetText(key, parts[0])
-	case k.onSpan:
-		k.span.SetAttributes(key.StringSlice(parts))
-	case k.slot != nil:
+		return
+	}
+	if k.slot != nil {
 		k.slot.setTexts(Text{Key: key, many: parts})
+	}
+	if k.onSpan {
+		k.span.SetAttributes(key.StringSlice(parts))
 	}
 }
 
@@ -374,11 +394,17 @@ func (k Sink) SetTexts(key attribute.Key, parts []string) {
 // processor's worker calls l.Text() after the span ended, so building the
 // text (and copying it out of a buffer the caller recycles afterwards)
 // costs the caller nothing. With the opt-in the text is made now and put
-// on the span; with neither, l is dropped unread.
+// on the span, and the slot gets that text rather than l (l may read a
+// buffer the caller recycles once it made the text); with neither, l is
+// dropped unread.
 func (k Sink) SetLazy(key attribute.Key, l Lazy) {
 	switch {
 	case k.onSpan:
-		k.span.SetAttributes(key.StringSlice([]string{l.Text()}))
+		text := l.Text()
+		if k.slot != nil {
+			k.slot.setTexts(Text{Key: key, one: text})
+		}
+		k.span.SetAttributes(key.StringSlice([]string{text}))
 	case k.slot != nil:
 		k.slot.setTexts(Text{Key: key, lazy: l})
 	}

@@ -265,3 +265,56 @@ func TestEndLater(t *testing.T) {
 		t.Fatal("a settled slot is still ending, or may end later again")
 	}
 }
+
+// TestOnSpanAlsoHandsOver: with the opt-in, content a processor claimed
+// the slot for goes on the span and into the slot, whose copy the audit
+// reads whatever the span limits cut off the span's; AuditOnly hands over
+// without putting it on the span.
+func TestOnSpanAlsoHandsOver(t *testing.T) {
+	c := &claimer{}
+	rec := newRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(c), sdktrace.WithSpanProcessor(rec),
+		sdktrace.WithSpanLimits(sdktrace.SpanLimits{AttributeValueLengthLimit: 4, AttributeCountLimit: -1}))
+	_, span, sink := start(tp.Tracer("t"), context.Background(), true)
+	sink.Set(attribute.String("gen_ai.input.messages", "the input"))
+	sink.SetText("gen_ai.output.messages", "the output")
+	sink.SetTexts("gen_ai.system_instructions", []string{"sys a", "sys b"})
+	sink.SetLazy("gen_ai.tool.definitions", &made{s: "the tools"})
+	sink.AuditOnly().SetText("gen_ai.tool.call.result", "the result")
+	span.End()
+
+	if len(c.taken) != 1 {
+		t.Fatalf("slots taken: %d", len(c.taken))
+	}
+	got := map[attribute.Key]string{}
+	for _, kv := range c.taken[0] {
+		got[kv.Key] = kv.Value.Emit()
+	}
+	want := map[attribute.Key]string{
+		"gen_ai.input.messages":      "the input",
+		"gen_ai.output.messages":     `["the output"]`,
+		"gen_ai.system_instructions": `["sys a","sys b"]`,
+		"gen_ai.tool.definitions":    `["the tools"]`,
+		"gen_ai.tool.call.result":    `["the result"]`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("slot = %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("slot[%s] = %q, want %q", k, got[k], v)
+		}
+	}
+	onSpan := map[attribute.Key]bool{}
+	for _, kv := range rec.ended[0].Attributes() {
+		onSpan[kv.Key] = true
+	}
+	for _, k := range []attribute.Key{"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions", "gen_ai.tool.definitions"} {
+		if !onSpan[k] {
+			t.Fatalf("%s not on the span", k)
+		}
+	}
+	if onSpan["gen_ai.tool.call.result"] {
+		t.Fatal("AuditOnly put content on the span")
+	}
+}
