@@ -303,6 +303,11 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     "evaluation:{name}={label}" ("={score}" without a label); the
 //     explanation, which may quote content, is not copied.
 //   - TraceID, SpanID: the span's ids in W3C hex.
+//   - Content not captured: audit.content_unavailable true
+//     (otelaudit.AuditContentUnavailableKey, set by this module's
+//     instrumentations when no audit processor took their content) gives
+//     metadata[MetadataContentUnavailable] = true, so that the hashes of
+//     the empty input and output are not taken for the call's.
 //   - OpenInference spans of kind LLM, EMBEDDING, TOOL, AGENT or RETRIEVER
 //     (openinference.span.kind) give what their gen_ai.* attributes do
 //     not: the operation (chat, or text_completion with llm.prompts;
@@ -344,7 +349,7 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     genkit:input / genkit:output (the request and response as JSON) its
 //     content.
 func InteractionFromSpan(s SpanView) otelaudit.Interaction {
-	in, _ := interactionFromSpan(s)
+	in, _, _ := interactionFromSpan(s)
 	return in
 }
 
@@ -352,8 +357,11 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 // every metadata key and value it made passes the store's metadata rules
 // (jsontext.CheckAny one level below the metadata object, as
 // storage.AuditEntry.Validate applies them), so that the entry's
-// validation need not walk the metadata again (internal/logentry).
-func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
+// validation need not walk the metadata again (internal/logentry), and
+// unavailable that the span says its content was not captured
+// (otelaudit.AuditContentUnavailableKey; the metadata then says
+// [MetadataContentUnavailable]).
+func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked, unavailable bool) {
 	sc := s.SpanContext()
 	// Both ids in W3C hex, in one string, the two token counts and the
 	// usual single finish reason share one allocation. Nothing writes to
@@ -442,6 +450,8 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 				if kv.Value.Type() == attribute.STRING {
 					in.ID = kv.Value.AsString()
 				}
+			case otelaudit.AuditContentUnavailableKey:
+				unavailable = kv.Value.Type() == attribute.BOOL && kv.Value.AsBool()
 			case semconv.GenAIOperationNameKey:
 				in.Operation = kv.Value.String()
 			case semconv.GenAIProviderNameKey:
@@ -601,8 +611,14 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked bool) {
 			in.Alerts = append(slices.Clip(in.Alerts), alerts...)
 		}
 	}
+	if unavailable {
+		// The entry's input and output are empty because nothing was
+		// captured, not because the call had none: say so in the entry
+		// itself, inside what its hash chain covers.
+		setMD(MetadataContentUnavailable, true)
+	}
 	in.Metadata = md
-	return in, mdChecked
+	return in, mdChecked, unavailable
 }
 
 // reasonList is gen_ai.response.finish_reasons as a metadata value: a

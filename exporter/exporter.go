@@ -83,11 +83,18 @@ func WithCloseBackend(close bool) Option {
 // GenAI spans (see [IsGenAI]) are ignored. See [ContentText] for what
 // counts as a span's input and output content and [EntryIDForSpan] for ids.
 //
-// *Exporter implements sdktrace.SpanExporter, so it can be used with any
-// span processor, but only [NewProcessor] is lossless: the SDK's
-// BatchSpanProcessor drops spans when its queue is full. ExportSpans
-// retries failed writes until its ctx ends; retries never duplicate an
-// entry (see [Exporter.ExportSpans]).
+// Give it to [NewProcessor] (as [ProviderOptions] and [NewTracerProvider]
+// do): only that processor receives the content otelaudit.StartCall,
+// StartTool, StartAgent and the middleware hand over beside their spans
+// (their spans carry none), and only it never drops a span. *Exporter
+// also implements sdktrace.SpanExporter, for spans of other
+// instrumentations, whose content is on the span; behind another span
+// processor (sdktrace.WithBatcher, WithSyncer) the entry of one of this
+// module's spans is written without its content, marked
+// [MetadataContentUnavailable] and counted in [Stats].ContentUnavailable,
+// and the SDK's BatchSpanProcessor drops spans when its queue is full.
+// ExportSpans retries failed writes until its ctx ends; retries never
+// duplicate an entry (see [Exporter.ExportSpans]).
 //
 // An Exporter is safe for concurrent use. Its counters ([Exporter.Stats])
 // cover every path that writes through it.
@@ -102,6 +109,10 @@ type Exporter struct {
 	stopErr  error
 
 	written, failed, retried, spooled, dropped, invalid, replayed, layered atomic.Int64
+	contentUnavailable                                                     atomic.Int64
+	// warnedUnavailable: the first such entry was reported (see
+	// noteIncomplete).
+	warnedUnavailable atomic.Bool
 	// failing is set while backend writes fail, so that an outage is
 	// reported to otel.Handle once.
 	failing atomic.Bool
@@ -169,6 +180,12 @@ type Stats struct {
 	// Layered counts GenAI spans not audited because another span of the
 	// same call (its GenAI parent or child, see [AuditSameCallKey]) was.
 	Layered int64
+	// ContentUnavailable counts entries made without their content because
+	// it was never captured (see [MetadataContentUnavailable]): the
+	// Exporter runs behind another span processor than [NewProcessor]. It
+	// is 0 when the exporter is wired with NewProcessor, ProviderOptions or
+	// NewTracerProvider.
+	ContentUnavailable int64
 }
 
 // Stats returns the counters. Safe to call at any time, also after
@@ -183,6 +200,8 @@ func (e *Exporter) Stats() Stats {
 		Dropped:  e.dropped.Load(),
 		Invalid:  e.invalid.Load(),
 		Layered:  e.layered.Load(),
+
+		ContentUnavailable: e.contentUnavailable.Load(),
 	}
 }
 
@@ -222,12 +241,15 @@ var loggerEntry = logentry.Entry.(func(l *otelaudit.Logger, in otelaudit.Interac
 // set it only when the entry goes to e's backend and nowhere else, and
 // end the loan once no write, retry or spool can use the entry any more.
 func (e *Exporter) entry(ctx context.Context, s SpanView, borrow bool) (*storage.AuditEntry, lend.Loan) {
-	in, mdChecked := interactionFromSpan(s)
+	in, mdChecked, unavailable := interactionFromSpan(s)
 	en, ln, err := loggerEntry(e.logger, in, mdChecked, borrow)
 	if err != nil {
 		e.invalid.Add(1)
 		otel.Handle(fmt.Errorf("exporter: span %s/%s cannot become an audit entry: %w", in.TraceID, in.SpanID, err))
 		return nil, nil
+	}
+	if unavailable {
+		e.noteIncomplete(&in)
 	}
 	e.inst.recordGenAI(ctx, s, &in)
 	return en, ln

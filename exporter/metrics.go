@@ -31,8 +31,11 @@ const (
 	MetricEntriesReplayed = "otelaudit.exporter.entries.replayed" // counter, {entry}: from the spool
 	MetricEntriesDropped  = "otelaudit.exporter.entries.dropped"  // counter, {entry}: lost; 0 in normal operation
 	MetricEntriesInvalid  = "otelaudit.exporter.entries.invalid"  // counter, {entry}: spans that could not become entries
-	MetricQueueDepth      = "otelaudit.exporter.queue.depth"      // gauge, {span}
-	MetricWriteDuration   = "otelaudit.exporter.write.duration"   // histogram, s: one backend write call
+	// MetricEntriesContentUnavailable counts entries written without their
+	// content, never captured (Stats.ContentUnavailable); counter, {entry}.
+	MetricEntriesContentUnavailable = "otelaudit.exporter.entries.content_unavailable"
+	MetricQueueDepth                = "otelaudit.exporter.queue.depth"    // gauge, {span}
+	MetricWriteDuration             = "otelaudit.exporter.write.duration" // histogram, s: one backend write call
 )
 
 type instruments struct {
@@ -64,6 +67,7 @@ func newInstruments(mp metric.MeterProvider, e *Exporter) (*instruments, error) 
 	replayed := counter(MetricEntriesReplayed, "Spooled audit entries written to the backend.")
 	dropped := counter(MetricEntriesDropped, "Accepted audit entries that were lost.")
 	invalid := counter(MetricEntriesInvalid, "GenAI spans that could not become audit entries.")
+	unavailable := counter(MetricEntriesContentUnavailable, "Audit entries written without their content, which was never captured.")
 	depth, err := m.Int64ObservableGauge(MetricQueueDepth, metric.WithUnit("{span}"),
 		metric.WithDescription("Spans waiting in the audit processor's queue."))
 	errs = append(errs, err)
@@ -85,11 +89,12 @@ func newInstruments(mp metric.MeterProvider, e *Exporter) (*instruments, error) 
 		o.ObserveInt64(replayed, e.replayed.Load())
 		o.ObserveInt64(dropped, e.dropped.Load())
 		o.ObserveInt64(invalid, e.invalid.Load())
+		o.ObserveInt64(unavailable, e.contentUnavailable.Load())
 		if f := e.queueDepth.Load(); f != nil {
 			o.ObserveInt64(depth, (*f)())
 		}
 		return nil
-	}, written, failed, retried, spooled, replayed, dropped, invalid, depth)
+	}, written, failed, retried, spooled, replayed, dropped, invalid, unavailable, depth)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

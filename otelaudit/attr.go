@@ -7,6 +7,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/otelaudit/otelaudit-go/internal/contentkeys"
+	"github.com/otelaudit/otelaudit-go/internal/handoff"
 )
 
 // Audit attribute keys. They carry the audit fields of a GenAI span that the
@@ -30,6 +31,18 @@ const (
 	// an auditor can go from the trace to the entry; the exporter uses it
 	// as the entry id when present.
 	AuditEntryIDKey = attribute.Key("audit.entry_id")
+	// AuditContentUnavailableKey (bool) marks a span whose content was
+	// not captured: [StartCall], [StartAgent], [StartTool] and the
+	// middleware set it on a recording span when they have content to
+	// hand to the audit processor beside the span and none took it (the
+	// audit exporter sits behind another span processor, such as the
+	// SDK's BatchSpanProcessor, or the provider has no audit at all), and
+	// the content does not go on the span ([WithContentOnSpan]). The
+	// exporter then writes the entry with its content marked unavailable
+	// (metadata content_unavailable) instead of hashing an empty prompt.
+	// It holds no content and is never set when an audit processor takes
+	// the span.
+	AuditContentUnavailableKey = handoff.ContentUnavailableKey
 	// AuditMetadataPrefix starts every metadata attribute:
 	// "audit.metadata.<key>" becomes metadata[key] in the entry.
 	AuditMetadataPrefix = "audit.metadata."

@@ -12,9 +12,11 @@ import (
 
 // ExampleStartCall records one chat call as a GenAI span. The span carries
 // no content: the prompt and the answer go to the audit processor of the
-// provider (here there is none, so they are dropped). In production the
-// provider is built with exporter.ProviderOptions or
-// exporter.NewTracerProvider.
+// provider (here there is none, so they are dropped, and the span says
+// audit.content_unavailable, which an audit exporter behind another span
+// processor records in the entry). In production the provider is built
+// with exporter.ProviderOptions or exporter.NewTracerProvider, and the
+// span has no audit.content_unavailable.
 func ExampleStartCall() {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
@@ -44,6 +46,7 @@ func ExampleStartCall() {
 	// audit.entry_id = true
 	// gen_ai.provider.name = openai
 	// gen_ai.request.model = gpt-4o
+	// audit.content_unavailable = true
 	// gen_ai.response.id = chatcmpl-1
 	// gen_ai.response.model = gpt-4o-2024-08-06
 	// gen_ai.usage.input_tokens = 5

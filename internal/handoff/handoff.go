@@ -19,7 +19,11 @@
 //	OnEnd:   take sl back, then read sl.Content() or sl.Attributes()
 //
 // A slot no processor claimed receives nothing (Sink.Set drops), and a
-// claimed slot lives until its span ends, so nothing accumulates.
+// claimed slot lives until its span ends, so nothing accumulates. The span
+// of an unclaimed slot is marked with [ContentUnavailableKey] (unless its
+// content goes on the span), so that an audit exporter that receives the
+// span some other way (behind the SDK's BatchSpanProcessor) knows that its
+// content was never captured rather than empty.
 //
 // An instrumentation that ends its span on another goroutine, so that its
 // caller does not wait for End, first asks [Slot.EndLater] (true only for
@@ -104,6 +108,15 @@ func (t *Text) KeyValue() attribute.KeyValue {
 	}
 	return t.Key.StringSlice(t.many)
 }
+
+// ContentUnavailableKey (bool) marks a span whose instrumentation hands its
+// content (messages, system instructions, tool arguments, caller
+// metadata) over beside the span and found no audit processor to take it:
+// whatever content the call had is on neither the span nor any slot. It
+// is set by [NewSink], only on that path, and holds no content itself.
+// otelaudit re-exports it as otelaudit.AuditContentUnavailableKey; it is
+// declared here because otelaudit imports this package.
+const ContentUnavailableKey = attribute.Key("audit.content_unavailable")
 
 type ctxKey struct{}
 
@@ -307,17 +320,26 @@ type Sink struct {
 // onSpan puts content on the span itself (the user's opt-in for their
 // trace backend). When no audit processor claimed the slot, the unsafe or
 // lossy wiring is reported through otel.Handle, once per process for each
-// kind (not recorded; not audited; not audited with its content on the
-// span).
+// kind (not recorded; content not handed over; content on the span with
+// no audit processor), and a recording span whose content does not go on
+// it gets [ContentUnavailableKey]: an audit exporter behind another span
+// processor then writes its entry marked as without content instead of
+// with the hash of an empty prompt. A claimed slot costs nothing more.
 func NewSink(span trace.Span, sl *Slot, onSpan bool) Sink {
 	k := Sink{span: span, onSpan: onSpan}
 	if sl != nil && sl.attach(span) {
 		k.slot = sl
 	} else if span != nil {
+		if !onSpan && span.IsRecording() {
+			span.SetAttributes(contentUnavailable)
+		}
 		warnUnaudited(span, onSpan)
 	}
 	return k
 }
+
+// contentUnavailable is the mark NewSink sets, made once.
+var contentUnavailable = ContentUnavailableKey.Bool(true)
 
 // Audited reports whether an audit processor takes this span's content.
 func (k Sink) Audited() bool { return k.slot != nil }
@@ -428,17 +450,20 @@ func warnUnaudited(span trace.Span, onSpan bool) {
 		}
 	case onSpan:
 		if warnedNoAuditOnSpan.CompareAndSwap(false, true) {
-			reportNoAudit("it is not audited and its content is on the span for every exporter")
+			reportNoAudit("its content is on the span for every exporter, and an audit exporter behind another span " +
+				"processor hashes it as the span limits (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT) leave it")
 		}
 	default:
 		if warnedNoAudit.CompareAndSwap(false, true) {
-			reportNoAudit("it is not audited")
+			reportNoAudit("its content is captured nowhere: an audit exporter behind another span processor " +
+				"(sdktrace.WithBatcher, WithSyncer) writes its entry without content, marked " +
+				string(ContentUnavailableKey) + " (metadata content_unavailable), and a provider without the audit writes none")
 		}
 	}
 }
 
 func reportNoAudit(what string) {
 	otel.Handle(fmt.Errorf("otelaudit: GenAI span started on a TracerProvider without the audit processor: %s; "+
-		"build the provider with exporter.ProviderOptions or exporter.NewTracerProvider and pass it with "+
-		"WithTracerProvider (or set it globally); reported once", what))
+		"give the exporter to exporter.NewProcessor, or build the provider with exporter.ProviderOptions or "+
+		"exporter.NewTracerProvider, and pass it with WithTracerProvider (or set it globally); reported once", what))
 }

@@ -266,6 +266,55 @@ func TestEndLater(t *testing.T) {
 	}
 }
 
+// TestUnclaimedSlotMarksSpan: a span whose content would go beside it and
+// that no processor claimed says so (ContentUnavailableKey), so that an
+// audit exporter behind another processor does not take its missing
+// content for empty content; a claimed span, a span whose content goes on
+// it, and a span not recorded get no mark.
+func TestUnclaimedSlotMarksSpan(t *testing.T) {
+	tests := []struct {
+		name     string
+		claim    bool
+		onSpan   bool
+		sample   bool
+		wantMark bool
+	}{
+		{name: "unclaimed", sample: true, wantMark: true},
+		{name: "claimed", claim: true, sample: true},
+		{name: "unclaimed, content on the span", onSpan: true, sample: true},
+		{name: "claimed, content on the span", claim: true, onSpan: true, sample: true},
+		{name: "not recorded"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder()
+			opts := []sdktrace.TracerProviderOption{sdktrace.WithSpanProcessor(rec)}
+			if tc.claim {
+				opts = append(opts, sdktrace.WithSpanProcessor(&claimer{}))
+			}
+			if !tc.sample {
+				opts = append(opts, sdktrace.WithSampler(sdktrace.NeverSample()))
+			}
+			tp := sdktrace.NewTracerProvider(opts...)
+			_, span, sink := start(tp.Tracer("t"), context.Background(), tc.onSpan)
+			span.End()
+			if !tc.sample {
+				if len(rec.ended) != 0 {
+					t.Fatal("a dropped span was recorded")
+				}
+				return
+			}
+			marked := false
+			for _, kv := range rec.ended[0].Attributes() {
+				marked = marked || kv == ContentUnavailableKey.Bool(true)
+			}
+			if marked != tc.wantMark {
+				t.Fatalf("marked = %v, want %v (audited %v)", marked, tc.wantMark, sink.Audited())
+			}
+		})
+	}
+}
+
 // TestOnSpanAlsoHandsOver: with the opt-in, content a processor claimed
 // the slot for goes on the span and into the slot, whose copy the audit
 // reads whatever the span limits cut off the span's; AuditOnly hands over
