@@ -41,6 +41,9 @@ type config struct {
 	retryInitial time.Duration
 	retryMax     time.Duration
 	closeBackend bool
+	// valueLimit is the span attribute value length limit the
+	// environment sets (-1: none), see [MetadataContentTruncated].
+	valueLimit int
 }
 
 // WithMeterProvider makes the exporter (and its processor) report pipeline
@@ -109,10 +112,10 @@ type Exporter struct {
 	stopErr  error
 
 	written, failed, retried, spooled, dropped, invalid, replayed, layered atomic.Int64
-	contentUnavailable                                                     atomic.Int64
-	// warnedUnavailable: the first such entry was reported (see
-	// noteIncomplete).
-	warnedUnavailable atomic.Bool
+	contentUnavailable, contentTruncated                                   atomic.Int64
+	// warnedUnavailable and warnedTruncated: the first entry of each
+	// kind was reported (see noteIncomplete).
+	warnedUnavailable, warnedTruncated atomic.Bool
 	// failing is set while backend writes fail, so that an outage is
 	// reported to otel.Handle once.
 	failing atomic.Bool
@@ -132,7 +135,7 @@ func New(l *otelaudit.Logger, opts ...Option) (*Exporter, error) {
 	if l == nil {
 		return nil, errors.New("exporter: New needs an *otelaudit.Logger, got nil")
 	}
-	c := config{retryInitial: DefaultRetryInitial, retryMax: DefaultRetryMax}
+	c := config{retryInitial: DefaultRetryInitial, retryMax: DefaultRetryMax, valueLimit: spanValueLengthLimit()}
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)
@@ -186,6 +189,10 @@ type Stats struct {
 	// is 0 when the exporter is wired with NewProcessor, ProviderOptions or
 	// NewTracerProvider.
 	ContentUnavailable int64
+	// ContentTruncated counts entries made from a span whose content the
+	// span attribute value length limit most likely cut (see
+	// [MetadataContentTruncated]).
+	ContentTruncated int64
 }
 
 // Stats returns the counters. Safe to call at any time, also after
@@ -202,6 +209,7 @@ func (e *Exporter) Stats() Stats {
 		Layered:  e.layered.Load(),
 
 		ContentUnavailable: e.contentUnavailable.Load(),
+		ContentTruncated:   e.contentTruncated.Load(),
 	}
 }
 
@@ -242,14 +250,15 @@ var loggerEntry = logentry.Entry.(func(l *otelaudit.Logger, in otelaudit.Interac
 // end the loan once no write, retry or spool can use the entry any more.
 func (e *Exporter) entry(ctx context.Context, s SpanView, borrow bool) (*storage.AuditEntry, lend.Loan) {
 	in, mdChecked, unavailable := interactionFromSpan(s)
+	cutKey, cut := e.checkCut(s, &in)
 	en, ln, err := loggerEntry(e.logger, in, mdChecked, borrow)
 	if err != nil {
 		e.invalid.Add(1)
 		otel.Handle(fmt.Errorf("exporter: span %s/%s cannot become an audit entry: %w", in.TraceID, in.SpanID, err))
 		return nil, nil
 	}
-	if unavailable {
-		e.noteIncomplete(&in)
+	if unavailable || cut {
+		e.noteIncomplete(&in, unavailable, cutKey, cut)
 	}
 	e.inst.recordGenAI(ctx, s, &in)
 	return en, ln

@@ -2,6 +2,7 @@ package exporter_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"log"
 	"net/http"
@@ -14,7 +15,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/internal/audittest"
@@ -174,4 +177,174 @@ func TestContentClaimedNotMarked(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestContentOnSpanUnderValueLengthLimit: with content on the span by the
+// user's choice and a span attribute value length limit from the
+// environment, the span's copy is cut but the entry hashes the whole
+// content, handed over beside the span as well, and is not marked.
+func TestContentOnSpanUnderValueLengthLimit(t *testing.T) {
+	const limit = 64
+	long := func(s string) string { return s + ": " + strings.Repeat("long confidential text ", 20) }
+	prompt, answer, system := long("please summarise"), long("summary"), long("be brief")
+	srv := fakellm.Start(fakellm.WithReply(answer))
+	defer srv.Close()
+	for _, env := range []string{"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"} {
+		tests := []struct {
+			name     string
+			call     ownCall
+			inputSys bool // the entry's input starts with the system instructions
+		}{
+			{"StartCall", func(t *testing.T, tp *sdktrace.TracerProvider) {
+				_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "openai", Model: "gpt-4o",
+					SystemInstructions: system, Input: []otelaudit.Message{{Role: "user", Content: prompt}}},
+					otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(true))
+				call.SetOutput(otelaudit.Message{Content: answer})
+				call.End()
+			}, true},
+			{"StartCall/SetInput", func(t *testing.T, tp *sdktrace.TracerProvider) {
+				_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "openai", Model: "gpt-4o"},
+					otelaudit.WithTracerProvider(tp), otelaudit.WithContentOnSpan(true))
+				call.SetInput(otelaudit.Message{Role: "user", Content: prompt})
+				call.SetOutput(otelaudit.Message{Content: answer})
+				call.End()
+			}, false},
+			{"middleware.Transport", func(t *testing.T, tp *sdktrace.TracerProvider) {
+				c := &http.Client{Transport: middleware.Transport(nil, middleware.WithTracerProvider(tp),
+					middleware.WithContentOnSpan(true))}
+				postChat(t, c, srv.OpenAIBaseURL()+"chat/completions", prompt)
+			}, false},
+		}
+		for _, tc := range tests {
+			t.Run(env+"/"+tc.name, func(t *testing.T) {
+				t.Setenv(env, "64")
+				mem := storage.NewMemoryStorage(0)
+				l, err := otelaudit.NewLogger(mem)
+				require.NoError(t, err)
+				exp, err := exporter.New(l)
+				require.NoError(t, err)
+				spans := &spanRecorder{}
+				tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(exporter.NewProcessor(exp)),
+					sdktrace.WithSpanProcessor(spans))
+				tc.call(t, tp)
+				require.NoError(t, tp.Shutdown(t.Context()))
+
+				// The limit applies: the span's copy of the prompt is cut.
+				require.Len(t, spans.ended, 1)
+				in, ok := attrOf(spans.ended[0], semconv.GenAIInputMessagesKey)
+				require.True(t, ok, "content on the span")
+				assert.Len(t, []rune(in.AsString()), limit)
+
+				es, err := mem.ListEntries(t.Context(), time.Time{}, time.Now().Add(time.Hour))
+				require.NoError(t, err)
+				require.Len(t, es, 1)
+				wantIn := prompt
+				if tc.inputSys {
+					wantIn = system + "\n" + prompt
+				}
+				assert.Equal(t, otelaudit.HashContent(wantIn), es[0].InputHash, "the whole input's hash")
+				assert.Equal(t, otelaudit.HashContent(answer), es[0].OutputHash, "the whole output's hash")
+				assert.NotContains(t, es[0].Metadata, exporter.MetadataContentTruncated)
+				assert.Zero(t, exp.Stats().ContentTruncated)
+			})
+		}
+	}
+}
+
+// TestContentCutOnThirdPartySpan: a span of another instrumentation holds
+// its content only on the span; a content value as long as the
+// environment's span attribute value length limit was most likely cut by
+// the SDK, so its entry is marked content_truncated, counted and reported
+// once by key, never by value.
+func TestContentCutOnThirdPartySpan(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		attr    attribute.KeyValue
+		wantCut bool
+	}{
+		{"over the limit", map[string]string{"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "64"},
+			semconv.GenAIInputMessagesKey.String(strings.Repeat("confidential ", 20)), true},
+		{"the span limit wins", map[string]string{"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "1000", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "64"},
+			semconv.GenAIInputMessagesKey.String(strings.Repeat("confidential ", 20)), true},
+		{"characters, not bytes", map[string]string{"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "64"},
+			attribute.String("traceloop.entity.input", strings.Repeat("é confidentiel ", 20)), true},
+		{"a string slice element", map[string]string{"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "64"},
+			semconv.GenAIOutputMessagesKey.StringSlice([]string{"short", strings.Repeat("confidential ", 20)}), true},
+		{"under the limit", map[string]string{"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "64"},
+			semconv.GenAIInputMessagesKey.String("confidential"), false},
+		{"not content", map[string]string{"OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "64"},
+			attribute.String("http.url", "https://example.com/"+strings.Repeat("x", 100)), false},
+		{"no limit", nil, semconv.GenAIInputMessagesKey.String(strings.Repeat("confidential ", 20)), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			reports := captureReports(t)
+			mem := storage.NewMemoryStorage(0)
+			l, err := otelaudit.NewLogger(mem)
+			require.NoError(t, err)
+			opts, exp, err := exporter.ProviderOptions(l)
+			require.NoError(t, err)
+			tp := sdktrace.NewTracerProvider(opts...)
+			for range 2 {
+				_, s := tp.Tracer("third.party/genai").Start(context.Background(), "chat gpt-4o")
+				s.SetAttributes(semconv.GenAIOperationNameKey.String("chat"), semconv.GenAIProviderNameKey.String("openai"),
+					semconv.GenAIRequestModelKey.String("gpt-4o"), tc.attr)
+				s.End()
+			}
+			require.NoError(t, tp.Shutdown(t.Context()))
+
+			es, err := mem.ListEntries(t.Context(), time.Time{}, time.Now().Add(time.Hour))
+			require.NoError(t, err)
+			require.Len(t, es, 2)
+			var ours []string
+			for _, r := range reports() {
+				assert.NotContains(t, r, "confiden", "a report quotes content")
+				if strings.Contains(r, exporter.MetadataContentTruncated) {
+					ours = append(ours, r)
+				}
+			}
+			if !tc.wantCut {
+				assert.NotContains(t, es[0].Metadata, exporter.MetadataContentTruncated)
+				assert.Zero(t, exp.Stats().ContentTruncated)
+				assert.Empty(t, ours)
+				return
+			}
+			for _, e := range es {
+				assert.Equal(t, true, e.Metadata[exporter.MetadataContentTruncated], "metadata %v", e.Metadata)
+			}
+			assert.Equal(t, int64(2), exp.Stats().ContentTruncated)
+			require.Len(t, ours, 1, "reported once: %q", reports())
+			assert.Contains(t, ours[0], string(tc.attr.Key))
+		})
+	}
+}
+
+// spanRecorder keeps the ended spans as the SDK hands them to processors.
+type spanRecorder struct {
+	mu    sync.Mutex
+	ended []sdktrace.ReadOnlySpan
+}
+
+func (r *spanRecorder) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+func (r *spanRecorder) OnEnd(s sdktrace.ReadOnlySpan) {
+	r.mu.Lock()
+	r.ended = append(r.ended, s)
+	r.mu.Unlock()
+}
+func (r *spanRecorder) Shutdown(context.Context) error   { return nil }
+func (r *spanRecorder) ForceFlush(context.Context) error { return nil }
+
+// attrOf returns the last value of key among s's attributes.
+func attrOf(s sdktrace.ReadOnlySpan, key attribute.Key) (attribute.Value, bool) {
+	attrs := s.Attributes()
+	for i := len(attrs) - 1; i >= 0; i-- {
+		if attrs[i].Key == key {
+			return attrs[i].Value, true
+		}
+	}
+	return attribute.Value{}, false
 }

@@ -34,8 +34,12 @@ const (
 	// MetricEntriesContentUnavailable counts entries written without their
 	// content, never captured (Stats.ContentUnavailable); counter, {entry}.
 	MetricEntriesContentUnavailable = "otelaudit.exporter.entries.content_unavailable"
-	MetricQueueDepth                = "otelaudit.exporter.queue.depth"    // gauge, {span}
-	MetricWriteDuration             = "otelaudit.exporter.write.duration" // histogram, s: one backend write call
+	// MetricEntriesContentTruncated counts entries whose span content the
+	// attribute value length limit most likely cut (Stats.ContentTruncated);
+	// counter, {entry}.
+	MetricEntriesContentTruncated = "otelaudit.exporter.entries.content_truncated"
+	MetricQueueDepth              = "otelaudit.exporter.queue.depth"    // gauge, {span}
+	MetricWriteDuration           = "otelaudit.exporter.write.duration" // histogram, s: one backend write call
 )
 
 type instruments struct {
@@ -68,6 +72,7 @@ func newInstruments(mp metric.MeterProvider, e *Exporter) (*instruments, error) 
 	dropped := counter(MetricEntriesDropped, "Accepted audit entries that were lost.")
 	invalid := counter(MetricEntriesInvalid, "GenAI spans that could not become audit entries.")
 	unavailable := counter(MetricEntriesContentUnavailable, "Audit entries written without their content, which was never captured.")
+	truncated := counter(MetricEntriesContentTruncated, "Audit entries whose span content the attribute value length limit most likely cut.")
 	depth, err := m.Int64ObservableGauge(MetricQueueDepth, metric.WithUnit("{span}"),
 		metric.WithDescription("Spans waiting in the audit processor's queue."))
 	errs = append(errs, err)
@@ -90,11 +95,12 @@ func newInstruments(mp metric.MeterProvider, e *Exporter) (*instruments, error) 
 		o.ObserveInt64(dropped, e.dropped.Load())
 		o.ObserveInt64(invalid, e.invalid.Load())
 		o.ObserveInt64(unavailable, e.contentUnavailable.Load())
+		o.ObserveInt64(truncated, e.contentTruncated.Load())
 		if f := e.queueDepth.Load(); f != nil {
 			o.ObserveInt64(depth, (*f)())
 		}
 		return nil
-	}, written, failed, retried, spooled, replayed, dropped, invalid, unavailable, depth)
+	}, written, failed, retried, spooled, replayed, dropped, invalid, unavailable, truncated, depth)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
