@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/otelaudit/otelaudit-go/exporter"
@@ -177,6 +178,33 @@ func TestContentClaimedNotMarked(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestContentOffNotMarked: a call made with WithContent(false) hands no
+// content over, so its span on a provider without the audit is not marked
+// (nothing was lost), and costs no attribute more than before.
+func TestContentOffNotMarked(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	_, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "openai", Model: "gpt-4o",
+		Input: []otelaudit.Message{{Content: secretPrompt}}}, otelaudit.WithTracerProvider(tp), otelaudit.WithContent(false))
+	call.End()
+	_, marked := otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "openai", Model: "gpt-4o",
+		Input: []otelaudit.Message{{Content: secretPrompt}}}, otelaudit.WithTracerProvider(tp))
+	marked.End()
+	ended := rec.Ended()
+	require.Len(t, ended, 2)
+	has := func(s sdktrace.ReadOnlySpan) bool {
+		for _, kv := range s.Attributes() {
+			if kv.Key == otelaudit.AuditContentUnavailableKey {
+				return true
+			}
+		}
+		return false
+	}
+	assert.False(t, has(ended[0]), "content off: nothing to mark")
+	assert.True(t, has(ended[1]), "content on, nobody took it: marked")
 }
 
 // TestContentOnSpanUnderValueLengthLimit: with content on the span by the

@@ -360,6 +360,7 @@ func (x *exchange) startServer(ctx context.Context, r *http.Request, d *reqDesc)
 	ctx, x.span = c.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithTimestamp(x.start), trace.WithAttributes(attrs...))
 	x.sink = handoff.NewSink(x.span, &x.slot, c.onSpan)
+	x.sink.MarkUnavailable()
 	x.wantContent = x.sink.Wants()
 	return ctx, x
 }

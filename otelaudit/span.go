@@ -339,6 +339,9 @@ func startSpan(ctx context.Context, c *Call, sl *handoff.Slot, req Request, op, 
 	}
 	ctx, span := tracer.Start(ctx, name, startOpts...)
 	c.span, c.entryID, c.noContent, c.content = span, id, cfg.noContent, handoff.NewSink(span, slot, onSpan)
+	if !cfg.noContent {
+		c.content.MarkUnavailable()
+	}
 	c.mp, c.start, c.startAttrs = cfg.mp, cfg.start, attrs
 	// Also with the opt-in, whose copy on the span the provider's span
 	// limits may cut: the audit reads the slot's.

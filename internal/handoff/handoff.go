@@ -20,10 +20,11 @@
 //
 // A slot no processor claimed receives nothing (Sink.Set drops), and a
 // claimed slot lives until its span ends, so nothing accumulates. The span
-// of an unclaimed slot is marked with [ContentUnavailableKey] (unless its
-// content goes on the span), so that an audit exporter that receives the
-// span some other way (behind the SDK's BatchSpanProcessor) knows that its
-// content was never captured rather than empty.
+// of an unclaimed slot whose instrumentation has content is marked with
+// [ContentUnavailableKey] (unless its content goes on the span), so that an
+// audit exporter that receives the span some other way (behind the SDK's
+// BatchSpanProcessor) knows that its content was never captured rather
+// than empty.
 //
 // An instrumentation that ends its span on another goroutine, so that its
 // caller does not wait for End, first asks [Slot.EndLater] (true only for
@@ -113,7 +114,8 @@ func (t *Text) KeyValue() attribute.KeyValue {
 // content (messages, system instructions, tool arguments, caller
 // metadata) over beside the span and found no audit processor to take it:
 // whatever content the call had is on neither the span nor any slot. It
-// is set by [NewSink], only on that path, and holds no content itself.
+// is set by [Sink.MarkUnavailable], only on that path, and holds no
+// content itself.
 // otelaudit re-exports it as otelaudit.AuditContentUnavailableKey; it is
 // declared here because otelaudit imports this package.
 const ContentUnavailableKey = attribute.Key("audit.content_unavailable")
@@ -321,21 +323,29 @@ type Sink struct {
 // trace backend). When no audit processor claimed the slot, the unsafe or
 // lossy wiring is reported through otel.Handle, once per process for each
 // kind (not recorded; content not handed over; content on the span with
-// no audit processor), and a recording span whose content does not go on
-// it gets [ContentUnavailableKey]: an audit exporter behind another span
-// processor then writes its entry marked as without content instead of
-// with the hash of an empty prompt. A claimed slot costs nothing more.
+// no audit processor); [Sink.MarkUnavailable] then marks the span, so
+// that an audit exporter behind another span processor writes its entry
+// marked as without content instead of with the hash of an empty prompt.
 func NewSink(span trace.Span, sl *Slot, onSpan bool) Sink {
 	k := Sink{span: span, onSpan: onSpan}
 	if sl != nil && sl.attach(span) {
 		k.slot = sl
 	} else if span != nil {
-		if !onSpan && span.IsRecording() {
-			span.SetAttributes(contentUnavailable)
-		}
 		warnUnaudited(span, onSpan)
 	}
 	return k
+}
+
+// MarkUnavailable is called by an instrumentation that has content for
+// k's span (its capture is on): when no audit processor claimed the slot
+// and the content does not go on the span, a recording span gets
+// [ContentUnavailableKey]. Otherwise it does nothing: a claimed slot
+// costs nothing more, and a span whose instrumentation captures no
+// content is not marked.
+func (k Sink) MarkUnavailable() {
+	if k.slot == nil && !k.onSpan && k.span != nil && k.span.IsRecording() {
+		k.span.SetAttributes(contentUnavailable)
+	}
 }
 
 // contentUnavailable is the mark NewSink sets, made once.
