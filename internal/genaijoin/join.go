@@ -65,6 +65,10 @@ type call struct {
 	arrived time.Time // when the first part arrived
 	size    int       // bytes held, approximately
 	waiters []*Waiter // pushes waiting for this call's entry
+	// direct: handed to [Joiner.Hold] with content on its span and no
+	// events held, so written as it is, without counting in [Stats] (as
+	// the views [Joiner.Split] returns to write at once).
+	direct bool
 }
 
 // Event is one GenAI log event: its name (the record's event name, or its
@@ -133,12 +137,18 @@ type Stats struct {
 	// OverCap counts calls written before their window ended because the
 	// join held more than its memory cap.
 	OverCap int64
+	// Dropped counts spans handed to [Joiner.Hold] after Close: they are
+	// not written. The Collector never calls Hold, so its metric leaves
+	// this out.
+	Dropped int64
 }
 
 // Joiner holds spans without content and GenAI events until they meet (by
 // trace and span id) or their wait window ends, and then writes one entry
-// per call through write. Pushes block until the entries of what they
-// delivered are written, so a persistent queue keeps them until then.
+// per call through write. Pushes ([Joiner.AddSpans], [Joiner.AddEvents])
+// return a [Waiter] that is done once the entries of what they delivered
+// are written, so a persistent queue keeps them until then; [Joiner.Hold]
+// hands spans over without one, for a span processor that must not block.
 type Joiner struct {
 	wait    time.Duration
 	maxMem  int
@@ -147,13 +157,26 @@ type Joiner struct {
 
 	mu    sync.Mutex
 	calls map[joinKey]*call
-	mem   int
+	// due are calls taken out of calls, complete, for the loop to write
+	// at its next wake-up; their bytes still count in mem, so that a
+	// stalled backend makes the callers shed (write themselves) instead
+	// of letting due grow.
+	due    []*call
+	mem    int
+	closed bool // set by Close: Hold refuses spans from then on
+
+	// wake tells the loop that due has calls: a span with its content
+	// would otherwise wait up to a tick (wait/20, 500 ms by default).
+	wake chan struct{}
+	// loopMu is held by the loop while it writes a batch, so that Flush
+	// waits for calls the loop has taken out of the join but not written.
+	loopMu sync.Mutex
 
 	stop      chan struct{}
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 
-	joined, spansAlone, eventsAlone, overCap atomic.Int64
+	joined, spansAlone, eventsAlone, overCap, dropped atomic.Int64
 }
 
 // New starts a Joiner that holds a call's parts up to wait for the others,
@@ -163,7 +186,8 @@ type Joiner struct {
 // never ends when timeout <= 0, as the Collector's timeout: 0 means). Close
 // it to stop its goroutine and write what it still holds.
 func New(wait time.Duration, maxMem int, timeout time.Duration, write func(context.Context, []auditexporter.SpanView) error) *Joiner {
-	j := &Joiner{wait: wait, maxMem: maxMem, timeout: timeout, write: write, calls: make(map[joinKey]*call), stop: make(chan struct{})}
+	j := &Joiner{wait: wait, maxMem: maxMem, timeout: timeout, write: write, calls: make(map[joinKey]*call),
+		wake: make(chan struct{}, 1), stop: make(chan struct{})}
 	j.wg.Add(1)
 	go j.loop()
 	return j
@@ -171,26 +195,34 @@ func New(wait time.Duration, maxMem int, timeout time.Duration, write func(conte
 
 // Stats returns the counters so far. Safe for concurrent use.
 func (j *Joiner) Stats() Stats {
-	return Stats{Joined: j.joined.Load(), SpansWithoutEvents: j.spansAlone.Load(), EventsWithoutSpan: j.eventsAlone.Load(), OverCap: j.overCap.Load()}
+	return Stats{Joined: j.joined.Load(), SpansWithoutEvents: j.spansAlone.Load(), EventsWithoutSpan: j.eventsAlone.Load(),
+		OverCap: j.overCap.Load(), Dropped: j.dropped.Load()}
 }
 
-// Close stops the loop and writes every held call now. Later calls do
-// nothing.
+// Close stops the loop and writes every held call now; from then on
+// [Joiner.Hold] refuses spans. Later calls do nothing.
 func (j *Joiner) Close() {
 	j.closeOnce.Do(func() {
+		j.mu.Lock()
+		j.closed = true
+		j.mu.Unlock()
 		close(j.stop)
 		j.wg.Wait()
 		j.flush(func(*call) bool { return true })
 	})
 }
 
-// Flush writes every call held now, whether or not its parts met, and
-// returns the write's error (its waiters get it too).
+// Flush writes every call held now, whether or not its parts met, after
+// the batch the loop is writing (if any), and returns the write's error
+// (its waiters get it too).
 func (j *Joiner) Flush() error {
 	_, err := j.flush(func(*call) bool { return true })
 	return err
 }
 
+// loop writes the due calls when woken, and at every tick also the calls
+// complete or whose window ended. Only the tick looks through every held
+// call: a wake-up per span would make each span cost a pass over them all.
 func (j *Joiner) loop() {
 	defer j.wg.Done()
 	tick := time.NewTicker(max(j.wait/20, 5*time.Millisecond))
@@ -199,17 +231,31 @@ func (j *Joiner) loop() {
 		select {
 		case <-j.stop:
 			return
+		case <-j.wake:
+			j.flush(nil)
 		case now := <-tick.C:
 			j.flush(func(c *call) bool { return c.complete() || now.Sub(c.arrived) >= j.wait })
 		}
 	}
 }
 
-// complete: the span is here and so is an event with the answer; the
-// input events are emitted before it, so they have come too.
+// signal wakes the loop without waiting: a wake-up already pending covers
+// the due calls added since.
+func (j *Joiner) signal() {
+	select {
+	case j.wake <- struct{}{}:
+	default:
+	}
+}
+
+// complete: the span is here with its content, or with an event with the
+// answer; the input events are emitted before it, so they have come too.
 func (c *call) complete() bool {
 	if c.span == nil {
 		return false
+	}
+	if c.direct {
+		return true
 	}
 	for _, e := range c.events {
 		if e.Name == evChoice || e.Name == evDetails {
@@ -317,11 +363,72 @@ func (j *Joiner) AddSpans(views []*View) *Waiter {
 	return w
 }
 
+// Hold hands views (GenAI spans) to the join without waiting for anything:
+// for a span processor, whose OnEnd must not block on the backend or on
+// the wait window. A span with its content (see [Joiner.Split]) and no
+// events held for it is complete at once; so is one whose answer event
+// came before it. Both are written soon by the join's own goroutine, not
+// the caller's; the others when their events come or the window ends.
+//
+// Over the memory cap, the oldest calls are written on the caller's
+// goroutine before Hold returns, as by the pushes: that is the join's
+// backpressure when the backend is slower than the spans come.
+//
+// After [Joiner.Close], Hold writes nothing, counts the views in
+// [Stats].Dropped and returns false.
+func (j *Joiner) Hold(views []*View) bool {
+	if len(views) == 0 {
+		return true
+	}
+	now := time.Now()
+	var due bool
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		j.dropped.Add(int64(len(views)))
+		return false
+	}
+	for _, v := range views {
+		k := keyOf(v.SC)
+		n := viewSize(v)
+		j.mem += n
+		c := j.calls[k]
+		if c == nil && hasContent(v) {
+			// Nothing to join: straight to the loop, never into calls, so
+			// that the tick's pass does not see it.
+			j.due = append(j.due, &call{key: k, span: v, arrived: now, size: n, direct: true})
+			due = true
+			continue
+		}
+		if c == nil {
+			c = &call{key: k, arrived: now}
+			j.calls[k] = c
+		}
+		c.span = v
+		c.size += n
+		if c.complete() { // its events came first
+			delete(j.calls, k)
+			j.due = append(j.due, c)
+			due = true
+		}
+	}
+	over := j.mem > j.maxMem
+	j.mu.Unlock()
+	if due {
+		j.signal()
+	}
+	if over {
+		j.shed()
+	}
+	return true
+}
+
 // AddEvents holds GenAI content events (see [IsContentEvent]; others, and
 // events without trace and span id, are ignored) until they meet their
 // span; it returns the Waiter to block on, nil when evs has none.
 func (j *Joiner) AddEvents(evs []Event) *Waiter {
 	var w *Waiter
+	var touched []*call
 	now := time.Now()
 	for _, ev := range evs {
 		if !IsContentEvent(ev.Name) || !ev.HasSpan() {
@@ -347,13 +454,31 @@ func (j *Joiner) AddEvents(evs []Event) *Waiter {
 			c.waiters = append(c.waiters, w)
 			w.add()
 		}
+		if c.span != nil && (len(touched) == 0 || touched[len(touched)-1] != c) {
+			touched = append(touched, c)
+		}
 		j.mu.Unlock()
 	}
 	if w != nil {
 		w.added()
 		j.mu.Lock()
+		// Calls whose span was here and that this push completed go to the
+		// loop now rather than at its next tick. Checked after the whole
+		// push, so that an answer event listed before its call's input
+		// events does not send the call off without them.
+		var due bool
+		for _, c := range touched {
+			if j.calls[c.key] == c && c.complete() {
+				delete(j.calls, c.key)
+				j.due = append(j.due, c)
+				due = true
+			}
+		}
 		over := j.mem > j.maxMem
 		j.mu.Unlock()
+		if due {
+			j.signal()
+		}
 		if over {
 			j.shed()
 		}
@@ -361,10 +486,18 @@ func (j *Joiner) AddEvents(evs []Event) *Waiter {
 	return w
 }
 
-// shed writes the oldest calls until the join is under its cap.
+// shed writes, on the caller's goroutine, the due calls and then the
+// oldest held calls until the join is under its cap. The due calls come
+// first: they are complete, so writing them loses nothing, and they are
+// what piles up while the loop waits on a slow backend.
 func (j *Joiner) shed() {
 	j.mu.Lock()
-	var cutoff time.Time
+	if j.mem <= j.maxMem {
+		j.mu.Unlock()
+		return
+	}
+	ready := j.takeDue()
+	var early int
 	if j.mem > j.maxMem {
 		// Write the older calls: those that arrived before the mean
 		// arrival time, about half.
@@ -372,14 +505,29 @@ func (j *Joiner) shed() {
 		for _, c := range j.calls {
 			times = append(times, c.arrived)
 		}
-		cutoff = meanTime(times)
+		cutoff := meanTime(times)
+		for k, c := range j.calls {
+			if !c.arrived.After(cutoff) {
+				ready = append(ready, c)
+				delete(j.calls, k)
+				j.mem -= c.size
+				early++
+			}
+		}
 	}
 	j.mu.Unlock()
-	if cutoff.IsZero() {
-		return
+	j.overCap.Add(int64(early))
+	_ = j.writeCalls(ready) // the error reaches the waiters
+}
+
+// takeDue returns the due calls and empties the list. j.mu is held.
+func (j *Joiner) takeDue() []*call {
+	ready := j.due
+	j.due = nil
+	for _, c := range ready {
+		j.mem -= c.size
 	}
-	n, _ := j.flush(func(c *call) bool { return !c.arrived.After(cutoff) })
-	j.overCap.Add(int64(n))
+	return ready
 }
 
 func meanTime(ts []time.Time) time.Time {
@@ -394,16 +542,22 @@ func meanTime(ts []time.Time) time.Time {
 	return base.Add(sum / time.Duration(len(ts)))
 }
 
-// flush writes the calls pick selects and releases their waiters; it
-// returns how many it wrote.
+// flush writes the due calls and the held calls pick selects (none, and
+// no pass over them, when pick is nil), and releases their waiters; it
+// returns how many it wrote. It runs one at a time
+// (loopMu), so that a Flush returns only once the loop's batch is written.
 func (j *Joiner) flush(pick func(*call) bool) (int, error) {
+	j.loopMu.Lock()
+	defer j.loopMu.Unlock()
 	j.mu.Lock()
-	var ready []*call
-	for k, c := range j.calls {
-		if pick(c) {
-			ready = append(ready, c)
-			delete(j.calls, k)
-			j.mem -= c.size
+	ready := j.takeDue()
+	if pick != nil {
+		for k, c := range j.calls {
+			if pick(c) {
+				ready = append(ready, c)
+				delete(j.calls, k)
+				j.mem -= c.size
+			}
 		}
 	}
 	j.mu.Unlock()
@@ -420,6 +574,7 @@ func (j *Joiner) writeCalls(ready []*call) error {
 	for _, c := range ready {
 		v := c.view()
 		switch {
+		case c.direct:
 		case c.span == nil:
 			j.eventsAlone.Add(1)
 		case len(c.events) == 0:

@@ -82,3 +82,171 @@ func TestCarriesMessages(t *testing.T) {
 		}
 	}
 }
+
+// recorder is a write function that records the views it gets and, while
+// gate is open (non-nil and not closed), waits on it, as a stalled backend
+// does.
+type recorder struct {
+	mu      sync.Mutex
+	written map[trace.SpanID]int
+	gate    chan struct{}
+	blocked chan struct{} // receives once per write that waits on gate
+}
+
+func newRecorder(gated bool) *recorder {
+	r := &recorder{written: map[trace.SpanID]int{}, blocked: make(chan struct{}, 1000)}
+	if gated {
+		r.gate = make(chan struct{})
+	}
+	return r
+}
+
+func (r *recorder) write(ctx context.Context, vs []auditexporter.SpanView) error {
+	if r.gate != nil {
+		select {
+		case <-r.gate:
+		default:
+			r.blocked <- struct{}{}
+			select {
+			case <-r.gate:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, v := range vs {
+		r.written[v.SpanContext().SpanID()]++
+	}
+	return nil
+}
+
+func (r *recorder) count(id trace.SpanID) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.written[id]
+}
+
+func (r *recorder) total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.written)
+}
+
+func testView(id byte, withContent bool) *View {
+	attrs := []attribute.KeyValue{attribute.String("gen_ai.operation.name", "chat")}
+	if withContent {
+		attrs = append(attrs, attribute.String(keyInput, `[{"role":"user","parts":[{"type":"text","content":"q"}]}]`))
+	}
+	return &View{SC: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{id}}), Attrs: attrs}
+}
+
+func answer(id byte) []Event {
+	return []Event{
+		{Name: evUser, TraceID: trace.TraceID{1}, SpanID: trace.SpanID{id}, Body: map[string]any{"content": "q"}},
+		{Name: evChoice, TraceID: trace.TraceID{1}, SpanID: trace.SpanID{id}, Body: map[string]any{"message": map[string]any{"content": "a"}}},
+	}
+}
+
+// TestHoldWritesOnTheJoinsGoroutine: Hold returns while the write of its
+// span has not; a span with its content, a span whose events came first,
+// and events that complete a held span are written at once, not at the
+// next tick (an hour-long window makes the tick three minutes); a span
+// without content waits for its events; Flush waits for the batch the
+// loop is writing.
+func TestHoldWritesOnTheJoinsGoroutine(t *testing.T) {
+	r := newRecorder(true)
+	j := New(time.Hour, DefaultMaxBytes, time.Minute, r.write)
+	defer j.Close()
+
+	held := make(chan bool)
+	go func() { held <- j.Hold([]*View{testView(1, true)}) }()
+	select {
+	case ok := <-held:
+		assert.True(t, ok)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Hold waited for the write")
+	}
+	select {
+	case <-r.blocked: // the loop is in the write, woken without a tick
+	case <-time.After(5 * time.Second):
+		t.Fatal("the span with content was not written at once")
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- j.Flush() }()
+	select {
+	case <-flushed:
+		t.Fatal("Flush returned before the loop's batch was written")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(r.gate)
+	require.NoError(t, <-flushed)
+	assert.Equal(t, 1, r.count(trace.SpanID{1}), "written by the time Flush returns")
+
+	w2 := j.AddEvents(answer(2))                        // no span yet
+	assert.True(t, j.Hold([]*View{testView(2, false)})) // its events came first: complete
+	assert.True(t, j.Hold([]*View{testView(3, false)})) // waits for its events
+	w3 := j.AddEvents(answer(3))                        // completes it
+	assert.True(t, j.Hold([]*View{testView(4, false)})) // no events: waits the window
+	require.Eventually(t, func() bool { return r.count(trace.SpanID{2}) == 1 && r.count(trace.SpanID{3}) == 1 },
+		5*time.Second, 5*time.Millisecond, "complete calls are written without waiting for the tick")
+	require.NoError(t, Wait(t.Context(), w2))
+	require.NoError(t, Wait(t.Context(), w3))
+	assert.Zero(t, r.count(trace.SpanID{4}), "a span without content waits for its events")
+	require.NoError(t, j.Flush())
+	assert.Equal(t, 1, r.count(trace.SpanID{4}))
+	assert.Equal(t, Stats{Joined: 2, SpansWithoutEvents: 1}, j.Stats(), "the span with its content counts as the Split ones: not at all")
+}
+
+// TestHoldAfterClose: Hold refuses spans once the join is closed, and
+// counts them.
+func TestHoldAfterClose(t *testing.T) {
+	r := newRecorder(false)
+	j := New(time.Minute, DefaultMaxBytes, time.Minute, r.write)
+	j.Close()
+	assert.False(t, j.Hold([]*View{testView(1, true), testView(2, false)}))
+	assert.True(t, j.Hold(nil), "nothing to refuse")
+	assert.EqualValues(t, 2, j.Stats().Dropped)
+	assert.Zero(t, r.total())
+}
+
+// TestHoldShedsWhileTheLoopIsStuck: while the loop's write does not
+// return, the spans Hold hands over pile up only to the memory cap; over
+// it the callers write them themselves (backpressure), and none is lost.
+func TestHoldShedsWhileTheLoopIsStuck(t *testing.T) {
+	r := newRecorder(true)
+	var once sync.Once
+	write := func(ctx context.Context, vs []auditexporter.SpanView) error {
+		first := false
+		once.Do(func() { first = true })
+		if first { // only the loop's first batch is stuck
+			return r.write(ctx, vs)
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, v := range vs {
+			r.written[v.SpanContext().SpanID()]++
+		}
+		return nil
+	}
+	const maxMem = 4096
+	j := New(time.Hour, maxMem, time.Minute, write)
+	require.True(t, j.Hold([]*View{testView(0, true)}))
+	<-r.blocked
+	const n = 200
+	for i := 1; i < n; i++ {
+		v := testView(byte(i), true)
+		v.SC = trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{2}, SpanID: trace.SpanID{byte(i), byte(i >> 8), 2}})
+		require.True(t, j.Hold([]*View{v}))
+		j.mu.Lock()
+		mem := j.mem
+		j.mu.Unlock()
+		require.LessOrEqual(t, mem, maxMem, "after span %d", i)
+	}
+	assert.Greater(t, r.total(), 1, "callers wrote what the stuck loop could not")
+	assert.Zero(t, j.Stats().OverCap, "complete calls written early are not early")
+	close(r.gate)
+	j.Close()
+	assert.Equal(t, n, r.total(), "every span written, none lost")
+}
