@@ -91,7 +91,11 @@ type recorder struct {
 	written map[trace.SpanID]int
 	gate    chan struct{}
 	blocked chan struct{} // receives once per write that waits on gate
+	opened  sync.Once
 }
+
+// open lets the writes waiting on the gate, and those to come, through.
+func (r *recorder) open() { r.opened.Do(func() { close(r.gate) }) }
 
 func newRecorder(gated bool) *recorder {
 	r := &recorder{written: map[trace.SpanID]int{}, blocked: make(chan struct{}, 1000)}
@@ -158,7 +162,8 @@ func answer(id byte) []Event {
 func TestHoldWritesOnTheJoinsGoroutine(t *testing.T) {
 	r := newRecorder(true)
 	j := New(time.Hour, DefaultMaxBytes, time.Minute, r.write)
-	defer j.Close()
+	t.Cleanup(j.Close)
+	t.Cleanup(r.open) // first, so that a failed test's Close does not hang
 
 	held := make(chan bool)
 	go func() { held <- j.Hold([]*View{testView(1, true)}) }()
@@ -180,7 +185,7 @@ func TestHoldWritesOnTheJoinsGoroutine(t *testing.T) {
 		t.Fatal("Flush returned before the loop's batch was written")
 	case <-time.After(50 * time.Millisecond):
 	}
-	close(r.gate)
+	r.open()
 	require.NoError(t, <-flushed)
 	assert.Equal(t, 1, r.count(trace.SpanID{1}), "written by the time Flush returns")
 
@@ -232,8 +237,14 @@ func TestHoldShedsWhileTheLoopIsStuck(t *testing.T) {
 	}
 	const maxMem = 4096
 	j := New(time.Hour, maxMem, time.Minute, write)
+	t.Cleanup(j.Close)
+	t.Cleanup(r.open)
 	require.True(t, j.Hold([]*View{testView(0, true)}))
-	<-r.blocked
+	select {
+	case <-r.blocked:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the span with content was not written at once")
+	}
 	const n = 200
 	for i := 1; i < n; i++ {
 		v := testView(byte(i), true)
@@ -246,7 +257,7 @@ func TestHoldShedsWhileTheLoopIsStuck(t *testing.T) {
 	}
 	assert.Greater(t, r.total(), 1, "callers wrote what the stuck loop could not")
 	assert.Zero(t, j.Stats().OverCap, "complete calls written early are not early")
-	close(r.gate)
+	r.open()
 	j.Close()
 	assert.Equal(t, n, r.total(), "every span written, none lost")
 }
