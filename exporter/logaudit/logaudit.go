@@ -6,29 +6,51 @@
 // the body) and gen_ai.client.inference.operation.details (content in
 // gen_ai.input.messages and gen_ai.output.messages attributes).
 //
-// An [Auditor] is both the log processor and the span exporter: events and
+// An [Auditor] is both the log processor and the span processor: events and
 // spans meet in the join the otelaudit Collector exporter uses (by trace
 // and span id, within a wait window and a memory cap), and each call is
 // written as one entry through the [exporter.Exporter]'s conversion, so a
 // call gives the same entry whether its content came on the span or as
 // events. Spans with content on them and no events held are written at
-// once.
+// once (by the join's goroutine).
+//
+// Register it as a span processor, with the sampler wrapped by
+// [exporter.Sampler]:
 //
 //	a, _ := logaudit.New(exp)
-//	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(a))
+//	tp := sdktrace.NewTracerProvider(
+//		sdktrace.WithSpanProcessor(a),
+//		sdktrace.WithSampler(exporter.Sampler(yourSampler)))
 //	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(a))
 //	// Shut tp down first: its last spans meet the events a already holds.
 //	defer lp.Shutdown(ctx)
 //	defer tp.Shutdown(ctx)
+//
+// Not sdktrace.WithBatcher(a): the Auditor is also a SpanExporter, for
+// compatibility, but behind the SDK's BatchSpanProcessor it loses calls.
+// ExportSpans waits for the join (up to the wait window for a span without
+// content), so the batcher's queue (2048 spans) fills during a burst and
+// the batcher drops spans without a trace in any counter; and the batcher
+// exports sampled spans only, so a GenAI span that [exporter.Sampler]
+// keeps as RecordOnly under an unsampled parent is never audited. As a
+// processor, the Auditor sees every recorded span and its OnEnd never
+// waits for the window or the backend.
+//
+// [exporter.Sampler] is required, as for the rest of the SDK: a span the
+// sampler drops is not recorded and reaches no processor, so without the
+// wrapper a call under an unsampled parent (or a sampling ratio) is not
+// audited.
 package logaudit
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -90,7 +112,9 @@ func WithJoinMaxBytes(n int) Option {
 
 // Auditor joins GenAI spans and GenAI log events and writes one entry per
 // call through an [exporter.Exporter]. It implements
-// sdktrace.SpanExporter and sdklog.Processor; its methods are safe for
+// sdktrace.SpanProcessor (the wiring to use, see the package doc),
+// sdklog.Processor, and sdktrace.SpanExporter (kept for compatibility:
+// behind a BatchSpanProcessor it loses calls). Its methods are safe for
 // concurrent use.
 type Auditor struct {
 	exp  *exporter.Exporter
@@ -99,12 +123,44 @@ type Auditor struct {
 	stopped  atomic.Bool
 	stopOnce sync.Once
 	stopErr  error
+
+	// dropReported is set by the first span dropped after Shutdown, so
+	// that otel.Handle hears of it once, not once per span.
+	dropReported atomic.Bool
 }
 
 var (
-	_ sdktrace.SpanExporter = (*Auditor)(nil)
-	_ sdklog.Processor      = (*Auditor)(nil)
+	_ sdktrace.SpanProcessor = (*Auditor)(nil)
+	_ sdktrace.SpanExporter  = (*Auditor)(nil)
+	_ sdklog.Processor       = (*Auditor)(nil)
 )
+
+// Stats are the counters of an [Auditor]'s join since New, in calls. The
+// entries themselves are counted in the [exporter.Exporter]'s Stats.
+type Stats struct {
+	// Joined counts calls written with content from their events.
+	Joined int64
+	// SpansWithoutEvents counts spans without content whose events did not
+	// come within the wait window; written with the content they had.
+	SpansWithoutEvents int64
+	// EventsWithoutSpan counts calls whose events came without their span
+	// within the window; written from the events alone.
+	EventsWithoutSpan int64
+	// OverCap counts calls written before their window ended because the
+	// join held more than its memory cap ([WithJoinMaxBytes]).
+	OverCap int64
+	// Dropped counts GenAI spans that ended after Shutdown: they have no
+	// entry. It is 0 in normal operation.
+	Dropped int64
+}
+
+// Stats returns the counters. Safe to call at any time, also after
+// Shutdown.
+func (a *Auditor) Stats() Stats {
+	st := a.join.Stats()
+	return Stats{Joined: st.Joined, SpansWithoutEvents: st.SpansWithoutEvents, EventsWithoutSpan: st.EventsWithoutSpan,
+		OverCap: st.OverCap, Dropped: st.Dropped}
+}
 
 // New returns an Auditor writing through e; a nil e is an error. The
 // Auditor owns e from then on: its Shutdown shuts e down.
@@ -120,15 +176,69 @@ func New(e *exporter.Exporter, opts ...Option) (*Auditor, error) {
 	}
 	a := &Auditor{exp: e}
 	a.join = genaijoin.New(c.wait, c.maxBytes, DefaultWriteTimeout, func(ctx context.Context, vs []exporter.SpanView) error {
-		return e.ExportViews(ctx, vs, false)
+		err := e.ExportViews(ctx, vs, false)
+		if err != nil {
+			// Calls a span processor handed over have no caller to return
+			// the error to: the join's goroutine writes them. The
+			// exporter's error says how many entries, never their content.
+			otel.Handle(fmt.Errorf("logaudit: write of %d joined calls: %w", len(vs), err))
+		}
+		return err
 	})
 	return a, nil
+}
+
+// OnStart does nothing: the Auditor reads a span once it has ended.
+func (a *Auditor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+
+// OnEnd hands s to the join if it is a GenAI span ([exporter.IsGenAI] on
+// its attributes); other spans cost that check. It never waits for the
+// window or the backend: a span with content on it and no events held is
+// written soon by the join's goroutine, the others once their events came
+// or the window ended. Sampled or not, every recorded span is audited.
+//
+// Over the join's memory cap ([WithJoinMaxBytes]), the oldest calls are
+// written before OnEnd returns, on its goroutine: when the backend is
+// slower than calls end, the callers that end spans wait for it rather
+// than the join growing without bound.
+//
+// After Shutdown the span has no entry: it is counted in
+// [Stats].Dropped, and the first such span is reported to otel.Handle by
+// its span id.
+func (a *Auditor) OnEnd(s sdktrace.ReadOnlySpan) {
+	if s == nil {
+		return
+	}
+	attrs := s.Attributes()
+	if !exporter.IsGenAI(attrs) {
+		return
+	}
+	// The join's own Close refuses the span, not a.stopped: a span that
+	// comes while Shutdown runs is either in the join before Close writes
+	// what it holds, or refused and counted, never held and forgotten.
+	if a.join.Hold([]*genaijoin.View{viewOf(s, attrs)}) {
+		return
+	}
+	if a.dropReported.CompareAndSwap(false, true) {
+		otel.Handle(fmt.Errorf("logaudit: GenAI span %s ended after Shutdown; its audit entry is lost (reported once, counted in Auditor.Stats().Dropped): %w",
+			s.SpanContext().SpanID(), ErrShutdown))
+	}
+}
+
+// viewOf is s as the join reads it; attrs are s's attributes.
+func viewOf(s sdktrace.ReadOnlySpan, attrs []attribute.KeyValue) *genaijoin.View {
+	return &genaijoin.View{SC: s.SpanContext(), Start: s.StartTime(), End: s.EndTime(),
+		Attrs: append([]attribute.KeyValue(nil), attrs...), SpanEvents: s.Events()}
 }
 
 // ExportSpans writes the GenAI spans of spans (others are skipped): those
 // with content on them at once, the others once their events came or the
 // wait window ended. It returns when their entries are written, or with
 // ctx's error (the join still writes them later).
+//
+// It is kept for the SpanExporter wiring of earlier releases, which loses
+// calls (see the package doc): register the Auditor as a span processor
+// instead.
 func (a *Auditor) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	if a.stopped.Load() {
 		return ErrShutdown
@@ -139,8 +249,7 @@ func (a *Auditor) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan
 		if !exporter.IsGenAI(attrs) {
 			continue
 		}
-		views = append(views, &genaijoin.View{SC: s.SpanContext(), Start: s.StartTime(), End: s.EndTime(),
-			Attrs: append([]attribute.KeyValue(nil), attrs...), SpanEvents: s.Events()})
+		views = append(views, viewOf(s, attrs))
 	}
 	if len(views) == 0 {
 		return nil
@@ -204,7 +313,8 @@ func (a *Auditor) ForceFlush(ctx context.Context) error {
 
 // Shutdown writes every call the join holds, then shuts the exporter down.
 // It runs once (a TracerProvider and a LoggerProvider may both call it);
-// later calls return the first result.
+// later calls return the first result. Spans that end afterwards are
+// dropped and counted (see [Auditor.OnEnd]).
 func (a *Auditor) Shutdown(ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		a.stopped.Store(true)

@@ -1,0 +1,253 @@
+package logaudit_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/exporter/logaudit"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
+)
+
+// TestProcessorBurstLosesNothing: the burst the batcher wiring lost (3000
+// calls without content, their events never coming) gives 3000 entries
+// through the processor wiring, none dropped, and OnEnd does not wait the
+// window out for each span.
+func TestProcessorBurstLosesNothing(t *testing.T) {
+	const calls = 3000
+	ctx := context.Background()
+	mem, e := newExporter(t)
+	a, err := logaudit.New(e, logaudit.WithJoinWait(200*time.Millisecond))
+	require.NoError(t, err)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(a))
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(a))
+
+	tr := tp.Tracer("instr")
+	start := time.Now()
+	for i := range calls {
+		_, span := tr.Start(ctx, "chat gpt-4o", trace.WithAttributes(metaAttrs(i)...))
+		span.End()
+	}
+	// A blocking OnEnd would take calls × the window (10 minutes).
+	assert.Less(t, time.Since(start), 30*time.Second, "OnEnd does not wait for the window")
+	require.NoError(t, tp.Shutdown(ctx))
+	require.NoError(t, lp.Shutdown(ctx))
+
+	n, err := mem.Count(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, calls, n, "one entry per call")
+	assert.Zero(t, e.Stats().Dropped)
+	st := a.Stats()
+	assert.Zero(t, st.Dropped)
+	assert.EqualValues(t, calls, st.SpansWithoutEvents, "each span waited for its events, then was written alone")
+}
+
+// TestProcessorUnsampledParent: a call under an incoming request whose
+// traceparent says not sampled, from an instrumentation whose content
+// capture is off (the span, no events). With exporter.Sampler, the span is
+// recorded (not sampled) and the processor audits it; without it, the SDK
+// never records the span and nothing can audit it, which is why the
+// package doc requires exporter.Sampler.
+func TestProcessorUnsampledParent(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		sampler sdktrace.Sampler
+		want    int
+	}{
+		{"exporter.Sampler", exporter.Sampler(sdktrace.ParentBased(sdktrace.AlwaysSample())), 1},
+		{"bare ParentBased", sdktrace.ParentBased(sdktrace.AlwaysSample()), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			mem, e := newExporter(t)
+			a, err := logaudit.New(e, logaudit.WithJoinWait(200*time.Millisecond))
+			require.NoError(t, err)
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(a), sdktrace.WithSampler(tc.sampler))
+			lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(a))
+
+			remote := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, Remote: true})
+			_, span := tp.Tracer("instr").Start(trace.ContextWithRemoteSpanContext(ctx, remote), "chat gpt-4o",
+				trace.WithAttributes(metaAttrs(0)...))
+			assert.False(t, span.SpanContext().IsSampled())
+			span.End()
+			require.NoError(t, tp.Shutdown(ctx))
+			require.NoError(t, lp.Shutdown(ctx))
+
+			n, err := mem.Count(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, n)
+		})
+	}
+}
+
+// TestProcessorEventsAfterSpan: the span ends first, without content, and
+// its content events come through the LoggerProvider afterwards: one
+// entry, with the hashes of the same call recorded with its content on
+// the span.
+func TestProcessorEventsAfterSpan(t *testing.T) {
+	ctx := context.Background()
+	mem, e := newExporter(t)
+	a, err := logaudit.New(e, logaudit.WithJoinWait(5*time.Second))
+	require.NoError(t, err)
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(a), sdktrace.WithSpanProcessor(rec))
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(a))
+
+	cctx, span := tp.Tracer("instr").Start(ctx, "chat gpt-4o", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(metaAttrs(0)...))
+	span.End()
+	emitEvents(cctx, lp.Logger("instr"), 0) // after End, in the span's context
+
+	// Complete (span and answer): written well before the 5 s window ends.
+	require.Eventually(t, func() bool {
+		n, err := mem.Count(ctx)
+		return err == nil && n == 1
+	}, 3*time.Second, 10*time.Millisecond, "the joined call is written without waiting the window out")
+	require.NoError(t, tp.Shutdown(ctx))
+	require.NoError(t, lp.Shutdown(ctx))
+
+	got, err := mem.ListEntries(ctx, time.Time{}, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.Len(t, got, 1, "span and events are one entry")
+	want := reference(t, rec.Ended())[got[0].SpanID]
+	require.NotNil(t, want)
+	assert.Equal(t, want.InputHash, got[0].InputHash, "the events' content")
+	assert.Equal(t, want.OutputHash, got[0].OutputHash)
+	assert.NotEqual(t, otelaudit.HashContent(""), got[0].InputHash)
+	assert.EqualValues(t, 1, a.Stats().Joined)
+}
+
+// blockingBackend is a memory store whose writes wait until release is
+// closed, as a stalled backend does.
+type blockingBackend struct {
+	*storage.MemoryStorage
+	release chan struct{}
+	entered chan struct{} // closed at the first write
+	once    sync.Once
+}
+
+func (b *blockingBackend) wait(ctx context.Context) error {
+	b.once.Do(func() { close(b.entered) })
+	select {
+	case <-b.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *blockingBackend) Write(ctx context.Context, e *storage.AuditEntry) error {
+	if err := b.wait(ctx); err != nil {
+		return err
+	}
+	return b.MemoryStorage.Write(ctx, e)
+}
+
+func (b *blockingBackend) WriteBatch(ctx context.Context, es []*storage.AuditEntry) error {
+	if err := b.wait(ctx); err != nil {
+		return err
+	}
+	return b.MemoryStorage.WriteBatch(ctx, es)
+}
+
+// TestProcessorOnEndDoesNotBlock: while the backend does not return, OnEnd
+// of spans with their content (written at once) and without (held for
+// events) returns promptly; the entries are written once the backend
+// returns.
+func TestProcessorOnEndDoesNotBlock(t *testing.T) {
+	ctx := context.Background()
+	b := &blockingBackend{MemoryStorage: storage.NewMemoryStorage(0), release: make(chan struct{}), entered: make(chan struct{})}
+	l, err := otelaudit.NewLogger(b)
+	require.NoError(t, err)
+	e, err := exporter.New(l)
+	require.NoError(t, err)
+	a, err := logaudit.New(e, logaudit.WithJoinWait(50*time.Millisecond))
+	require.NoError(t, err)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(a))
+
+	const calls = 20
+	end := func(i int) time.Duration {
+		attrs := metaAttrs(i)
+		if i%2 == 0 {
+			attrs = append(attrs, attribute.String("gen_ai.input.messages", fmt.Sprintf(`[{"role":"user","parts":[{"type":"text","content":"q%d"}]}]`, i)))
+		}
+		_, span := tp.Tracer("instr").Start(ctx, "chat gpt-4o", trace.WithAttributes(attrs...))
+		start := time.Now()
+		span.End()
+		return time.Since(start)
+	}
+	assert.Less(t, end(0), time.Second, "OnEnd of a span with content")
+	select {
+	case <-b.entered: // the join's goroutine is now stuck in the backend
+	case <-time.After(10 * time.Second):
+		t.Fatal("the span with content was not written")
+	}
+	for i := 1; i < calls; i++ {
+		assert.Less(t, end(i), time.Second, "OnEnd of span %d while the backend is blocked", i)
+	}
+	time.Sleep(100 * time.Millisecond) // the window of the spans without content ends meanwhile
+
+	close(b.release)
+	require.NoError(t, tp.Shutdown(ctx))
+	n, err := b.Count(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, calls, n)
+}
+
+// TestProcessorOnEndAfterShutdown: a GenAI span that ends after Shutdown
+// is counted as dropped and reported to otel.Handle once, by span id and
+// never with its content; other spans are not counted.
+func TestProcessorOnEndAfterShutdown(t *testing.T) {
+	ctx := context.Background()
+	_, e := newExporter(t)
+	a, err := logaudit.New(e)
+	require.NoError(t, err)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(a))
+	require.NoError(t, tp.Shutdown(ctx))
+
+	var mu sync.Mutex
+	var reports []string
+	prev := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		reports = append(reports, err.Error())
+	}))
+	t.Cleanup(func() { otel.SetErrorHandler(prev) })
+
+	const secret = "the secret prompt"
+	span := func(id byte, attrs ...attribute.KeyValue) sdktrace.ReadOnlySpan {
+		return tracetest.SpanStub{
+			Name:        "chat gpt-4o",
+			SpanContext: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{7}, SpanID: trace.SpanID{id}, TraceFlags: trace.FlagsSampled}),
+			StartTime:   time.Now(), EndTime: time.Now(),
+			Attributes: attrs,
+		}.Snapshot()
+	}
+	content := attribute.String("gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"`+secret+`"}]}]`)
+	a.OnEnd(span(1, append(metaAttrs(0), content)...))
+	a.OnEnd(span(2, metaAttrs(1)...))
+	a.OnEnd(span(3, attribute.String("http.route", "/"))) // not GenAI
+
+	assert.EqualValues(t, 2, a.Stats().Dropped)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Len(t, reports, 1, "reported once")
+	assert.Contains(t, reports[0], trace.SpanID{1}.String())
+	assert.NotContains(t, reports[0], secret)
+	assert.False(t, strings.Contains(reports[0], "gen_ai.input.messages"))
+}
