@@ -18,9 +18,10 @@ import (
 )
 
 // An instrumentation that records the call's metadata on its span and the
-// prompt and answer as log events: the Auditor, the span exporter of the
+// prompt and answer as log events: the Auditor, a span processor of the
 // TracerProvider and the processor of the LoggerProvider, writes one entry
-// with both.
+// with both. The sampler is wrapped by exporter.Sampler, so that GenAI
+// spans are recorded (and audited) even where the base sampler drops them.
 func ExampleNew() {
 	ctx := context.Background()
 	store := storage.NewMemoryStorage(0)
@@ -30,7 +31,9 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(a))
+	tp := sdktrace.NewTracerProvider(
+		sdktrace.WithSpanProcessor(a), // not WithBatcher(a): the batcher drops spans when its queue is full
+		sdktrace.WithSampler(exporter.Sampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.1)))))
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(a))
 
 	cctx, span := tp.Tracer("instr").Start(ctx, "chat gpt-4o",

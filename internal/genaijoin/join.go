@@ -1,7 +1,7 @@
 // Package genaijoin joins GenAI spans that carry no content with the GenAI
 // log events that carry it (by trace and span id), for the two places that
 // receive both: the Collector's otelaudit exporter (OTLP traces and logs)
-// and the Go SDK log processor (exporter/logevents). Both call this one
+// and the Go SDK span and log processor (exporter/logaudit). Both call this one
 // join, so a call gives the same entry whichever way it arrives.
 package genaijoin
 
