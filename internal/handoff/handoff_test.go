@@ -323,8 +323,10 @@ func TestUnclaimedSlotMarksSpan(t *testing.T) {
 func TestOnSpanAlsoHandsOver(t *testing.T) {
 	c := &claimer{}
 	rec := newRecorder()
+	limits := sdktrace.NewSpanLimits()
+	limits.AttributeValueLengthLimit, limits.AttributeCountLimit = 4, -1
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(c), sdktrace.WithSpanProcessor(rec),
-		sdktrace.WithSpanLimits(sdktrace.SpanLimits{AttributeValueLengthLimit: 4, AttributeCountLimit: -1}))
+		sdktrace.WithRawSpanLimits(limits))
 	_, span, sink := start(tp.Tracer("t"), context.Background(), true)
 	sink.Set(attribute.String("gen_ai.input.messages", "the input"))
 	sink.SetText("gen_ai.output.messages", "the output")
@@ -338,7 +340,7 @@ func TestOnSpanAlsoHandsOver(t *testing.T) {
 	}
 	got := map[attribute.Key]string{}
 	for _, kv := range c.taken[0] {
-		got[kv.Key] = kv.Value.Emit()
+		got[kv.Key] = kv.Value.String()
 	}
 	want := map[attribute.Key]string{
 		"gen_ai.input.messages":      "the input",
