@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -23,6 +21,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/internal/audittest"
 	"github.com/otelaudit/otelaudit-go/internal/fakellm"
+	"github.com/otelaudit/otelaudit-go/internal/handletest"
 	"github.com/otelaudit/otelaudit-go/middleware"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -33,23 +32,6 @@ const (
 	secretPrompt = "the confidential question"
 	secretAnswer = "the confidential answer"
 )
-
-// captureReports collects what otel.Handle receives until the test ends.
-func captureReports(t *testing.T) func() []string {
-	var mu sync.Mutex
-	var got []string
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		mu.Lock()
-		got = append(got, err.Error())
-		mu.Unlock()
-	}))
-	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Print(err) })) })
-	return func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), got...)
-	}
-}
 
 // postChat sends an OpenAI chat request with prompt through c to url and
 // reads the reply to its end.
@@ -117,7 +99,7 @@ func TestContentUnavailableBehindOtherProcessor(t *testing.T) {
 	for _, w := range wirings {
 		for _, c := range ownCalls(srv) {
 			t.Run(w.name+"/"+c.name, func(t *testing.T) {
-				reports := captureReports(t)
+				reports := handletest.Capture(t)
 				mem := storage.NewMemoryStorage(0)
 				l, err := otelaudit.NewLogger(mem)
 				require.NoError(t, err)
@@ -310,7 +292,7 @@ func TestContentCutOnThirdPartySpan(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			reports := captureReports(t)
+			reports := handletest.Capture(t)
 			mem := storage.NewMemoryStorage(0)
 			l, err := otelaudit.NewLogger(mem)
 			require.NoError(t, err)

@@ -79,8 +79,11 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 		return n
 	}
 
-	t.Run("SDK span around Transport", func(t *testing.T) {
+	sdkAroundTransport := func(t *testing.T, httpSpan bool) {
 		s := newSetup(t)
+		if httpSpan {
+			s.httpc.Transport = httpSpanTransport{tr: s.tp.Tracer("otelhttp"), inner: s.httpc.Transport}
+		}
 		tr := s.tp.Tracer("sdk-instrumentation")
 		for range calls {
 			// A hand-made semconv span, as an SDK-level instrumentation
@@ -100,7 +103,19 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 		}
 		assert.Equal(t, int64(calls), s.exp.Stats().Layered)
 		assert.Equal(t, 2*calls, marked(t, s), "both spans of each call are marked")
-	})
+	}
+	for _, tc := range []struct {
+		name     string
+		httpSpan bool
+	}{
+		{name: "SDK span around Transport"},
+		// A service that traces its outgoing HTTP (otelhttp.NewTransport
+		// around middleware.Transport): the HTTP span stands between the
+		// SDK's GenAI span and the Transport's.
+		{name: "SDK span, HTTP client span, Transport", httpSpan: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { sdkAroundTransport(t, tc.httpSpan) })
+	}
 
 	t.Run("ADK call_llm around Transport", func(t *testing.T) {
 		s := newSetup(t)
@@ -220,30 +235,6 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 			assert.Equal(t, "generate_content", e.Operation)
 		}
 		assert.Equal(t, 2*calls, marked(t, s))
-	})
-
-	t.Run("SDK span, HTTP client span, Transport", func(t *testing.T) {
-		// A service traces its outgoing HTTP (otelhttp.NewTransport
-		// around middleware.Transport): the HTTP span stands between the
-		// SDK's GenAI span and the Transport's.
-		s := newSetup(t)
-		s.httpc.Transport = httpSpanTransport{tr: s.tp.Tracer("otelhttp"), inner: s.httpc.Transport}
-		tr := s.tp.Tracer("sdk-instrumentation")
-		for range calls {
-			_, outer := tr.Start(t.Context(), "chat gpt-4o", trace.WithSpanKind(trace.SpanKindClient))
-			outer.SetAttributes(semconv.GenAIOperationNameKey.String("chat"), semconv.GenAIProviderNameKey.String("openai"),
-				semconv.GenAIRequestModelKey.String("gpt-4o"))
-			post(t, s, outer)
-			outer.End()
-		}
-		es := entries(t, s)
-		require.Len(t, es, calls, "one entry per call")
-		for _, e := range es {
-			require.NotNil(t, e.InputContent)
-			assert.Equal(t, "the question", *e.InputContent)
-		}
-		assert.Equal(t, int64(calls), s.exp.Stats().Layered)
-		assert.Equal(t, 2*calls, marked(t, s), "the two GenAI spans of each call are marked, the HTTP span is not")
 	})
 
 	t.Run("an SDK's retry: each attempt is a call", func(t *testing.T) {

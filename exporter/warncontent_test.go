@@ -2,18 +2,16 @@ package exporter
 
 import (
 	"context"
-	"log"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/otelaudit/otelaudit-go/internal/handletest"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -25,19 +23,7 @@ import (
 // ProviderOptions, or once the process wraps an exporter with Redact, are
 // not reported, and neither are this module's own spans.
 func TestWarnContentOnSpanWiredByHand(t *testing.T) {
-	var mu sync.Mutex
-	var reported []string
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		mu.Lock()
-		reported = append(reported, err.Error())
-		mu.Unlock()
-	}))
-	t.Cleanup(func() { otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Print(err) })) })
-	reports := func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), reported...)
-	}
+	reports := handletest.Capture(t)
 	// Other tests of the package make Redact exporters; this one starts
 	// from a process that has none, and leaves the flag as it found it.
 	was := redactInUse.Load()

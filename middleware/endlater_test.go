@@ -5,22 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/internal/fakellm"
+	"github.com/otelaudit/otelaudit-go/internal/handletest"
 	"github.com/otelaudit/otelaudit-go/middleware"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -167,12 +165,7 @@ func (respPanicExtractor) ExtractResponse(int, http.Header, []byte) (middleware.
 // ends off the caller's goroutine, does not bring the process down: it is
 // reported (without the reply), and a flush does not wait for it forever.
 func TestReplyPanicOffTheCallerReported(t *testing.T) {
-	var reported []error
-	var mu sync.Mutex
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() }))
-	// Back to logging, as the default handler does (the default one
-	// cannot be set again: once replaced, it delegates to the new one).
-	defer otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Print(err) }))
+	reports := handletest.Capture(t)
 	r := newRig(t)
 	s := fakellm.Start()
 	defer s.Close()
@@ -181,15 +174,13 @@ func TestReplyPanicOffTheCallerReported(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, r.tp.ForceFlush(ctx), "the flush is not held by the span that panicked")
-	mu.Lock()
-	defer mu.Unlock()
 	var found bool
-	for _, err := range reported {
-		if strings.Contains(err.Error(), "panicked") {
+	for _, r := range reports() {
+		if strings.Contains(r, "panicked") {
 			found = true
-			assert.NotContains(t, err.Error(), fakellm.DefaultReply)
-			assert.NotContains(t, err.Error(), "extractor bug", "the panic's value is not reported")
+			assert.NotContains(t, r, fakellm.DefaultReply)
+			assert.NotContains(t, r, "extractor bug", "the panic's value is not reported")
 		}
 	}
-	assert.True(t, found, "the panic is reported: %v", reported)
+	assert.True(t, found, "the panic is reported: %v", reports())
 }

@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/exporter/logaudit"
+	"github.com/otelaudit/otelaudit-go/internal/handletest"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -234,15 +234,7 @@ func TestProcessorOnEndAfterShutdown(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(a))
 	require.NoError(t, tp.Shutdown(ctx))
 
-	var mu sync.Mutex
-	var reports []string
-	prev := otel.GetErrorHandler()
-	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		reports = append(reports, err.Error())
-	}))
-	t.Cleanup(func() { otel.SetErrorHandler(prev) })
+	reported := handletest.Capture(t)
 
 	const secret = "the secret prompt"
 	span := func(id byte, attrs ...attribute.KeyValue) sdktrace.ReadOnlySpan {
@@ -259,8 +251,7 @@ func TestProcessorOnEndAfterShutdown(t *testing.T) {
 	a.OnEnd(span(3, attribute.String("http.route", "/"))) // not GenAI
 
 	assert.EqualValues(t, 2, a.Stats().Dropped)
-	mu.Lock()
-	defer mu.Unlock()
+	reports := reported()
 	require.Len(t, reports, 1, "reported once")
 	assert.Contains(t, reports[0], trace.SpanID{1}.String())
 	assert.NotContains(t, reports[0], secret)

@@ -414,13 +414,20 @@ func (j *Joiner) Hold(views []*View) bool {
 	}
 	over := j.mem > j.maxMem
 	j.mu.Unlock()
+	j.settle(due, over)
+	return true
+}
+
+// settle, called without the lock once calls were added, wakes the loop
+// when some are due and writes the oldest on the caller's goroutine when
+// the join is over its cap.
+func (j *Joiner) settle(due, over bool) {
 	if due {
 		j.signal()
 	}
 	if over {
 		j.shed()
 	}
-	return true
 }
 
 // AddEvents holds GenAI content events (see [IsContentEvent]; others, and
@@ -476,12 +483,7 @@ func (j *Joiner) AddEvents(evs []Event) *Waiter {
 		}
 		over := j.mem > j.maxMem
 		j.mu.Unlock()
-		if due {
-			j.signal()
-		}
-		if over {
-			j.shed()
-		}
+		j.settle(due, over)
 	}
 	return w
 }
