@@ -105,12 +105,15 @@ func (o *openSpans) start(parent trace.Span, s sdktrace.ReadWriteSpan, slot *han
 	// its handler calls a model of the same operation.
 	op := nameOperation(s.Name())
 	genAI := op != "" && s.SpanKind() != trace.SpanKindServer
+	if !genAI && slot == nil && o.n.Load() == 0 {
+		return nil // no GenAI span is open: s bridges to none
+	}
 	sc := s.SpanContext()
 	// under: the parent is a recording span of this trace, not a server
 	// span, so it may be the other layer of this call or a bridge to it.
 	pro, ok := parent.(sdktrace.ReadOnlySpan)
-	under := ok && parent.IsRecording() && pro.SpanKind() != trace.SpanKindServer &&
-		parent.SpanContext().TraceID() == sc.TraceID()
+	under := ok && pro.SpanKind() != trace.SpanKindServer && parent.SpanContext().TraceID() == sc.TraceID() &&
+		parent.IsRecording()
 	k := keyOf(sc)
 	pk := spanKey{k.t, parent.SpanContext().SpanID()}
 	if !genAI && slot == nil {
