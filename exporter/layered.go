@@ -21,6 +21,8 @@ import (
 // instrumentation records too. Each of the two gets the span id (W3C hex)
 // of the other. The audit processor stores one entry for the pair, from
 // the richer span (see [NewProcessor]); the other span is not audited.
+// An attempt an SDK retried keeps the mark it got when it started, but
+// its parent pairs again with the next attempt: it is audited alone.
 const AuditSameCallKey = attribute.Key("audit.same_call")
 
 // openSpans holds, from OnStart to OnEnd, the spans the processor must
