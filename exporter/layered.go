@@ -30,14 +30,20 @@ const AuditSameCallKey = attribute.Key("audit.same_call")
 // over beside the span (their internal/handoff slot), and the GenAI spans
 // by name, which may be two instrumentations of one call ("layered": a
 // GenAI span under a GenAI parent of the same operation, started through
-// the same processor, gives one entry). Other spans are not stored and
-// cost one name check. Spans are sharded by trace id, so that a child and
+// the same processor, gives one entry), and the spans directly under an
+// open GenAI span, as bridges (see openSpan.via). Other spans are not
+// stored: they cost a name check, and while a GenAI span is open a look at
+// their parent. Spans are sharded by trace id, so that a child and
 // its parent, which pair, share a shard and a lock; entries are values,
 // so that registering a span allocates nothing once the shard's map has
 // grown. The zero value is ready.
 type openSpans struct {
 	n        atomic.Int64 // spans held, read without a lock
 	settling atomic.Int64 // entries of the shards' settling maps
+	// draining is set by Shutdown before it drains the held spans: read
+	// under a shard's lock, it stops end from holding a span where the
+	// drain has passed already.
+	draining atomic.Bool
 	shards   [16]openShard
 }
 
@@ -144,6 +150,10 @@ func (o *openSpans) start(parent trace.Span, s sdktrace.ReadWriteSpan, slot *han
 		if ok && te.genAI && pairFamily(te.op) == pairFamily(op) {
 			switch {
 			case !te.partner.IsValid():
+			case te.inner:
+				// te is the inner span of a pair with its own parent: a
+				// third layer does not split that pair.
+				ok = false
 			case te.held != nil:
 				alone, te.held = te.held, nil
 			default:
@@ -243,7 +253,7 @@ func (o *openSpans) end(s sdktrace.ReadOnlySpan) (audit sdktrace.ReadOnlySpan, s
 		return s, e.slot, false
 	}
 	pk := spanKey{k.t, e.partner}
-	if pe, open := sh.m[pk]; open {
+	if pe, open := sh.m[pk]; open && !o.draining.Load() {
 		pe.held = withContent(s, e.slot)
 		sh.m[pk] = pe
 		sh.mu.Unlock()
@@ -318,8 +328,10 @@ func (sh *openShard) dropSettled(n *atomic.Int64) {
 }
 
 // drain returns the spans held for a partner that has not ended, for
-// Shutdown: they are audited alone.
+// Shutdown: they are audited alone. From then on, a span whose partner
+// is open is not held but returned by end, to be audited alone.
 func (o *openSpans) drain() []sdktrace.ReadOnlySpan {
+	o.draining.Store(true)
 	var out []sdktrace.ReadOnlySpan
 	for i := range o.shards {
 		sh := &o.shards[i]
@@ -359,7 +371,7 @@ func nameOperation(name string) string {
 // second), which for a Transport span under an SDK span is the outer one
 // only when it records strictly more.
 func richness(s sdktrace.ReadOnlySpan) int {
-	// contentScore is more than the other keys can add up to (9).
+	// contentScore is more than the other keys can add up to (10).
 	const contentScore = 100
 	attrs := s.Attributes()
 	if s.InstrumentationScope().Name != otelaudit.ScopeName && !IsGenAI(attrs) {

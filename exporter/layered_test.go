@@ -346,6 +346,40 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 		}
 	})
 
+	t.Run("a third layer does not split a pair", func(t *testing.T) {
+		// outer and mid pair; outer ends first (mid holds it); a GenAI
+		// child of mid does not take mid from its pair: it is a call of
+		// its own, and the pair is stored under the outer span's id.
+		s := newSetup(t)
+		tr := s.tp.Tracer("sdk-instrumentation")
+		var outerIDs, childIDs, childSpans []string
+		for range calls {
+			ctx, outer := tr.Start(t.Context(), "chat gpt-4o", trace.WithAttributes(chatAttrs...))
+			ctx, mid := tr.Start(ctx, "chat gpt-4o", trace.WithAttributes(chatAttrs...))
+			outer.End()
+			_, child := tr.Start(ctx, "chat gpt-4o", trace.WithAttributes(chatAttrs...))
+			child.End()
+			mid.End()
+			for _, sp := range []struct {
+				span trace.Span
+				ids  *[]string
+			}{{outer, &outerIDs}, {child, &childIDs}} {
+				ro := sp.span.(sdktrace.ReadOnlySpan)
+				*sp.ids = append(*sp.ids, exporter.EntryIDForSpan(ro.SpanContext(), ro.StartTime()))
+			}
+			childSpans = append(childSpans, child.SpanContext().SpanID().String())
+		}
+		es := entries(t, s)
+		require.Len(t, es, 2*calls)
+		var got, spans []string
+		for _, e := range es {
+			got, spans = append(got, e.ID), append(spans, e.SpanID)
+		}
+		assert.ElementsMatch(t, append(outerIDs, childIDs...), got)
+		assert.Subset(t, spans, childSpans, "each child is audited alone, from its own span")
+		assert.Equal(t, int64(calls), s.exp.Stats().Layered)
+	})
+
 	t.Run("different operations are two calls", func(t *testing.T) {
 		s := newSetup(t)
 		for range calls {

@@ -59,3 +59,28 @@ func TestOpenSpansDoNotAccumulate(t *testing.T) {
 		t.Fatalf("written %d, layered %d; want one entry per pair (50, 50)", st.Written, st.Layered)
 	}
 }
+
+// TestEndAfterDrainNotHeld: once Shutdown has drained the held spans, a
+// span of a pair that ends while its partner is open is returned to be
+// audited alone, not held where no drain will find it.
+func TestEndAfterDrainNotHeld(t *testing.T) {
+	var o openSpans
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tr := tp.Tracer("t")
+	ctx, outer := tr.Start(t.Context(), "chat m")
+	o.start(outer, outer.(sdktrace.ReadWriteSpan), nil)
+	_, inner := tr.Start(ctx, "chat m")
+	o.start(outer, inner.(sdktrace.ReadWriteSpan), nil)
+	inner.End()
+	if held := o.drain(); len(held) != 0 {
+		t.Fatalf("drained %d spans before any ended", len(held))
+	}
+	if got, _, _ := o.end(inner.(sdktrace.ReadOnlySpan)); got == nil {
+		t.Fatal("a span ending after the drain was held for its open partner")
+	}
+	outer.End()
+	if got, _, _ := o.end(outer.(sdktrace.ReadOnlySpan)); got == nil {
+		t.Fatal("the partner, ending later, was not returned")
+	}
+}

@@ -315,11 +315,15 @@ func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
 
 // accept queues it, a GenAI span, or spools it when the queue is full and
 // a spool is configured.
-func (p *processor) accept(it item) {
+func (p *processor) accept(it item) { p.send(it, false) }
+
+// send is accept; draining is set for Shutdown's own sends of the spans it
+// drains, after it has stopped accepting others.
+func (p *processor) send(it item, draining bool) {
 	s := it.span
 	p.sendMu.RLock()
 	defer p.sendMu.RUnlock()
-	if p.stopped.Load() {
+	if p.stopped.Load() && !draining {
 		p.e.dropped.Add(1)
 		otel.Handle(fmt.Errorf("exporter: GenAI span %s ended after Shutdown; its audit entry is lost", s.SpanContext().SpanID()))
 		return
@@ -430,13 +434,15 @@ func (p *processor) Shutdown(ctx context.Context) error {
 		// ended, as far as their callers know: they go in first. With
 		// ctx over, the rest of Shutdown reports what is not durable.
 		_ = p.waitEnding(ctx)
-		// Spans held for a partner that never ended are audited alone.
+		// From here spans that end are dropped and counted; spans held
+		// for a partner that never ended are audited alone (drain also
+		// stops end from holding spans behind it).
+		p.stopped.Store(true)
 		for _, s := range p.open.drain() {
 			if auditable(s) {
-				p.accept(item{span: s})
+				p.send(item{span: s}, true)
 			}
 		}
-		p.stopped.Store(true)
 		go func() {
 			// Wait for the sends in flight (the worker keeps draining),
 			// then close the queue so the worker can finish.

@@ -164,6 +164,11 @@ type Joiner struct {
 	due    []*call
 	mem    int
 	closed bool // set by Close: Hold refuses spans from then on
+	// shedding counts the callers writing calls they shed (over the cap,
+	// on their own goroutine); shedDone, on mu, is signalled as each
+	// ends, so that Flush and Close wait for those calls too.
+	shedding int
+	shedDone sync.Cond
 
 	// wake tells the loop that due has calls: a span with its content
 	// would otherwise wait up to a tick (wait/20, 500 ms by default).
@@ -188,6 +193,7 @@ type Joiner struct {
 func New(wait time.Duration, maxMem int, timeout time.Duration, write func(context.Context, []auditexporter.SpanView) error) *Joiner {
 	j := &Joiner{wait: wait, maxMem: maxMem, timeout: timeout, write: write, calls: make(map[joinKey]*call),
 		wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	j.shedDone.L = &j.mu
 	j.wg.Add(1)
 	go j.loop()
 	return j
@@ -209,6 +215,7 @@ func (j *Joiner) Close() {
 		close(j.stop)
 		j.wg.Wait()
 		j.flush(func(*call) bool { return true })
+		j.waitShed()
 	})
 }
 
@@ -217,7 +224,17 @@ func (j *Joiner) Close() {
 // (its waiters get it too).
 func (j *Joiner) Flush() error {
 	_, err := j.flush(func(*call) bool { return true })
+	j.waitShed()
 	return err
+}
+
+// waitShed waits until no caller is writing calls it shed.
+func (j *Joiner) waitShed() {
+	j.mu.Lock()
+	for j.shedding > 0 {
+		j.shedDone.Wait()
+	}
+	j.mu.Unlock()
 }
 
 // loop writes the due calls when woken, and at every tick also the calls
@@ -517,9 +534,18 @@ func (j *Joiner) shed() {
 			}
 		}
 	}
+	if len(ready) == 0 {
+		j.mu.Unlock()
+		return
+	}
+	j.shedding++
 	j.mu.Unlock()
 	j.overCap.Add(int64(early))
 	_ = j.writeCalls(ready) // the error reaches the waiters
+	j.mu.Lock()
+	j.shedding--
+	j.shedDone.Broadcast()
+	j.mu.Unlock()
 }
 
 // takeDue returns the due calls and empties the list. j.mu is held.

@@ -261,3 +261,38 @@ func TestHoldShedsWhileTheLoopIsStuck(t *testing.T) {
 	j.Close()
 	assert.Equal(t, n, r.total(), "every span written, none lost")
 }
+
+// TestFlushAndCloseWaitForShed: a call that Hold sheds on the caller's
+// goroutine (over the cap) is taken out of the join before its write;
+// Flush and Close do not return before that write is done, else
+// logaudit.Auditor.Shutdown would shut the exporter down under it.
+func TestFlushAndCloseWaitForShed(t *testing.T) {
+	r := newRecorder(true)
+	j := New(time.Hour, 1, time.Minute, r.write) // every call is over the cap
+	t.Cleanup(j.Close)
+	t.Cleanup(r.open)
+	held := make(chan bool, 1)
+	go func() { held <- j.Hold([]*View{testView(1, false)}) }() // no content: not due; shed writes it
+	select {
+	case <-r.blocked: // shed is in its write, the call is out of calls
+	case <-time.After(5 * time.Second):
+		t.Fatal("no shed")
+	}
+	flushed := make(chan struct{})
+	go func() { _ = j.Flush(); close(flushed) }()
+	select {
+	case <-flushed:
+		t.Errorf("Flush returned while the shed call is unwritten (count %d)", r.count(trace.SpanID{1}))
+	case <-time.After(200 * time.Millisecond):
+	}
+	closed := make(chan struct{})
+	go func() { j.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Errorf("Close returned while the shed call is unwritten (count %d)", r.count(trace.SpanID{1}))
+	case <-time.After(200 * time.Millisecond):
+	}
+	r.open()
+	<-held
+	assert.Equal(t, 1, r.count(trace.SpanID{1}))
+}
