@@ -76,6 +76,8 @@ type openSpan struct {
 	genAI bool
 	// op is the operation of its name (genAI spans).
 	op string
+	// given: otelaudit.StartCall's span, whose caller holds its entry id.
+	given bool
 	// span is the span itself (genAI spans), to mark when a child pairs
 	// with it.
 	span trace.Span
@@ -100,9 +102,9 @@ type openSpan struct {
 // content over) when it has one or its name says it is a GenAI span (not
 // of kind SERVER), and pairs it with the open GenAI span it is under (its
 // parent, or its grandparent through a bridge, see openSpan.via) when both
-// name the same kind of operation ([pairFamily]), neither is of kind
-// SERVER, and that span has no pair yet. Both spans of a pair are marked
-// with AuditSameCallKey.
+// name the same kind of model call ([pairs]), neither is of kind SERVER,
+// they are not both StartCall spans, and that span has no pair yet. Both
+// spans of a pair are marked with AuditSameCallKey.
 //
 // A span whose pair's other span already ended (held), or is ending on
 // another goroutine, pairs again with a new GenAI child: the ended one was
@@ -125,12 +127,12 @@ func (o *openSpans) start(parent trace.Span, s sdktrace.ReadWriteSpan, slot *han
 	k := keyOf(sc)
 	pk := spanKey{k.t, parent.SpanContext().SpanID()}
 	if !genAI && slot == nil {
-		if under && s.SpanKind() != trace.SpanKindServer && nameOperation(pro.Name()) != "" {
+		if under && s.SpanKind() != trace.SpanKindServer && pairFamily(nameOperation(pro.Name())) != "" {
 			o.bridge(k, pk)
 		}
 		return nil
 	}
-	e := openSpan{slot: slot, genAI: genAI}
+	e := openSpan{slot: slot, genAI: genAI, given: slot != nil && !slot.Instrumented}
 	if genAI {
 		e.op, e.span = op, s
 	}
@@ -147,7 +149,9 @@ func (o *openSpans) start(parent trace.Span, s sdktrace.ReadWriteSpan, slot *han
 			tk = spanKey{k.t, te.via}
 			te, ok = sh.m[tk]
 		}
-		if ok && te.genAI && pairFamily(te.op) == pairFamily(op) {
+		// Two StartCall spans are two calls their callers audit, each
+		// under its own id.
+		if ok && te.genAI && pairs(te.op, op) && !(te.given && e.given) {
 			switch {
 			case !te.partner.IsValid():
 			case te.inner:
@@ -204,17 +208,26 @@ func (o *openSpans) bridge(k, pk spanKey) {
 	}
 }
 
-// pairFamily returns the kind of call an operation names, for pairing: a
-// model's generation is named chat, text_completion or generate_content
-// by different instrumentations (otelaudit.StartCall says chat where the
-// Transport calling Gemini says generate_content); other operations are
-// their own kind.
+// pairs reports whether spans of operations outer and inner, one under
+// the other, may be one call seen by two instrumentations: model calls
+// (chat, text_completion and generate_content are one kind: StartCall
+// says chat where the Transport calling Gemini says generate_content) and
+// embeddings. An agent invoking an agent, a tool running a tool, a
+// workflow in a workflow are calls of their own.
+func pairs(outer, inner string) bool {
+	return pairFamily(outer) != "" && pairFamily(outer) == pairFamily(inner)
+}
+
+// pairFamily returns the kind of model call op names for pairing, "" for
+// operations that do not pair.
 func pairFamily(op string) string {
 	switch op {
 	case "chat", "text_completion", "generate_content":
 		return "chat"
+	case "embeddings":
+		return op
 	}
-	return op
+	return ""
 }
 
 // end is called for every ended span. It returns the span to audit and

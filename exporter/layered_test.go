@@ -380,6 +380,57 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 		assert.Equal(t, int64(calls), s.exp.Stats().Layered)
 	})
 
+	t.Run("nested agents, tools and StartCalls are calls of their own", func(t *testing.T) {
+		// An agent invoking an agent, a tool running a tool, a library's
+		// StartCall inside a service's: each caller holds its own entry id,
+		// and each is stored.
+		s := newSetup(t)
+		tp := otelaudit.WithTracerProvider(s.tp)
+		tr := s.tp.Tracer("agent-framework")
+		var ids []string
+		for range calls {
+			ctx, planner := otelaudit.StartAgent(t.Context(), otelaudit.Agent{Name: "planner",
+				Input: []otelaudit.Message{{Content: "plan the trip"}}}, tp)
+			_, researcher := otelaudit.StartAgent(ctx, otelaudit.Agent{Name: "researcher",
+				Input: []otelaudit.Message{{Content: "find flights"}}}, tp)
+			researcher.End()
+			planner.End()
+			ctx, book := otelaudit.StartTool(t.Context(), otelaudit.Tool{Name: "book_trip", Arguments: `{"to":"BER"}`}, tp)
+			_, charge := otelaudit.StartTool(ctx, otelaudit.Tool{Name: "charge_card", Arguments: `{"amount":420}`}, tp)
+			charge.End()
+			book.End()
+			ctx, service := otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "openai", Model: "gpt-4o",
+				Input: []otelaudit.Message{{Content: "q"}}}, tp)
+			_, library := otelaudit.StartCall(ctx, otelaudit.Request{Provider: "openai", Model: "gpt-4o",
+				Input: []otelaudit.Message{{Content: "q"}}}, tp)
+			library.End()
+			service.End()
+			ids = append(ids, planner.EntryID(), researcher.EntryID(), book.EntryID(), charge.EntryID(),
+				service.EntryID(), library.EntryID())
+			// The same agents as another instrumentation records them.
+			agent := func(name string) []attribute.KeyValue {
+				return []attribute.KeyValue{semconv.GenAIOperationNameKey.String("invoke_agent"),
+					semconv.GenAIProviderNameKey.String("openai"), semconv.GenAIAgentNameKey.String(name)}
+			}
+			actx, outer := tr.Start(t.Context(), "invoke_agent planner", trace.WithAttributes(agent("planner")...))
+			_, inner := tr.Start(actx, "invoke_agent researcher", trace.WithAttributes(agent("researcher")...))
+			inner.End()
+			outer.End()
+			for _, sp := range []trace.Span{outer, inner} {
+				ro := sp.(sdktrace.ReadOnlySpan)
+				ids = append(ids, exporter.EntryIDForSpan(ro.SpanContext(), ro.StartTime()))
+			}
+		}
+		es := entries(t, s)
+		var got []string
+		for _, e := range es {
+			got = append(got, e.ID)
+		}
+		assert.ElementsMatch(t, ids, got)
+		assert.Zero(t, s.exp.Stats().Layered)
+		assert.Zero(t, marked(t, s))
+	})
+
 	t.Run("different operations are two calls", func(t *testing.T) {
 		s := newSetup(t)
 		for range calls {

@@ -229,7 +229,8 @@ func TestRedactOtherInstrumentations(t *testing.T) {
 		"gcp.vertex.agent.tool_response", "gcp.vertex.agent.data", "ai.prompt", "ai.prompt.messages",
 		"ai.prompt.tools", "ai.response.text", "ai.response.toolCalls", "ai.toolCall.args", "ai.toolCall.result",
 		"traceloop.entity.input", "traceloop.entity.output", "llm.request.functions.0.description",
-		"langfuse.observation.input", "mlflow.spanOutputs", "pydantic_ai.all_messages", "request_data",
+		"langfuse.observation.input", "mlflow.spanOutputs", "mlflow.chat.messages", "mlflow.chat.tools",
+		"pydantic_ai.all_messages", "request_data",
 	} {
 		attrs = append(attrs, attribute.String(k, "SECRET "+k))
 	}

@@ -177,13 +177,16 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 //   - OnEnd picks the GenAI spans (see [IsGenAI]; others are ignored at
 //     the cost of one attribute scan, sampled or not) and queues them in a
 //     bounded in-memory queue ([WithMaxQueueSize]).
-//   - One model call, one entry: a GenAI span started under a GenAI
-//     span of the same kind of call (by span name, "{operation} ...";
-//     chat, text_completion and generate_content are one kind, Google
-//     ADK's "call_llm" is generate_content), directly or through one span
-//     between them (otelhttp's HTTP span between an SDK's span and
-//     middleware.Transport), all through this processor and none of kind
-//     SERVER, is the same call seen by two instrumentations. Both spans
+//   - One model call, one entry: a GenAI span of a model call started
+//     under a GenAI span of the same kind of model call (by span name,
+//     "{operation} ..."; chat, text_completion and generate_content are
+//     one kind, embeddings another, Google ADK's "call_llm" is
+//     generate_content), directly or through one span between them
+//     (otelhttp's HTTP span between an SDK's span and
+//     middleware.Transport), all through this processor, none of kind
+//     SERVER and not both otelaudit.StartCall spans, is the same call seen
+//     by two instrumentations. Agents, tools and workflows nested in their
+//     own kind are calls of their own. Both spans
 //     are marked with [AuditSameCallKey]; the first to end is held until
 //     the other ends, and only the richer (content first, then usage and
 //     response data) is stored, under the audit.entry_id the caller was

@@ -293,6 +293,7 @@ func (c *config) begin(ctx context.Context, r *http.Request, host string, body [
 			d.op = otelaudit.DefaultOperation
 		}
 		x.call = &x.callState
+		x.slot.Instrumented = true
 		ctx = startCall(ctx, x.call, &x.slot, otelaudit.Request{Operation: d.op, Provider: d.provider, Model: d.model, ConversationID: d.conv},
 			c.spanName(d.op, d.model), start, d.extra, c.callOpts)
 		x.span, x.wantContent = x.call.Span(), x.call.ContentWanted()

@@ -113,7 +113,11 @@ func lookup(k string) Side {
 		"all_messages_events", "tool_arguments", "tool_response",
 		// LiveKit Agents: instructions, tool definitions, the text a TTS
 		// node speaks, the user's transcript.
-		"lk.instructions", "lk.function_tools", "lk.input_text", "lk.user_transcript":
+		"lk.instructions", "lk.function_tools", "lk.input_text", "lk.user_transcript",
+		// MLflow's chat spans (set_span_chat_messages, set_span_chat_tools):
+		// the whole conversation, the model's answer included, and the
+		// tool definitions.
+		"mlflow.chat.messages", "mlflow.chat.tools":
 		return Other
 	}
 	// OpenLLMetry's tool definitions (llm.request.functions.<i>.*) and its

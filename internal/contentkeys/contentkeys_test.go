@@ -57,6 +57,8 @@ func TestLookup(t *testing.T) {
 		{"mlflow.spanInputs", Input},
 		{"mlflow.spanOutputs", Output},
 		{"mlflow.spanType", None},
+		{"mlflow.chat.messages", Other},
+		{"mlflow.chat.tools", Other},
 		{"pydantic_ai.all_messages", Input},
 		{"final_result", Output},
 		{"tool_arguments", Other},

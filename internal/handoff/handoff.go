@@ -53,6 +53,12 @@ import (
 type Slot struct {
 	context.Context // the parent, set by Begin
 
+	// Instrumented is set by an instrumentation that starts a span for a
+	// call its caller did not start itself (middleware.Transport); the
+	// slots of otelaudit.StartCall, whose caller holds the call's entry
+	// id, leave it false. Set before the span starts, read only after.
+	Instrumented bool
+
 	mu     sync.Mutex
 	owner  trace.Span // the span an audit processor claimed the slot for
 	closed bool       // Attach ran: no later span may claim it
