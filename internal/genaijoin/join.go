@@ -600,17 +600,7 @@ func (j *Joiner) writeCalls(ready []*call) error {
 	}
 	views := make([]auditexporter.SpanView, 0, len(ready))
 	for _, c := range ready {
-		v := c.view()
-		switch {
-		case c.direct:
-		case c.span == nil:
-			j.eventsAlone.Add(1)
-		case len(c.events) == 0:
-			j.spansAlone.Add(1)
-		default:
-			j.joined.Add(1)
-		}
-		views = append(views, v)
+		views = append(views, c.view())
 	}
 	ctx, cancel := context.Background(), context.CancelFunc(func() {})
 	if j.timeout > 0 {
@@ -618,6 +608,21 @@ func (j *Joiner) writeCalls(ready []*call) error {
 	}
 	err := j.write(ctx, views)
 	cancel()
+	if err == nil {
+		// Counted once written: a failed write (retried by the caller's
+		// queue) is not a call written, nor counted twice once it is.
+		for _, c := range ready {
+			switch {
+			case c.direct:
+			case c.span == nil:
+				j.eventsAlone.Add(1)
+			case len(c.events) == 0:
+				j.spansAlone.Add(1)
+			default:
+				j.joined.Add(1)
+			}
+		}
+	}
 	for _, c := range ready {
 		for _, w := range c.waiters {
 			w.finish(err)

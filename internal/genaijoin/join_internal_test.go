@@ -2,7 +2,9 @@ package genaijoin
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,4 +297,27 @@ func TestFlushAndCloseWaitForShed(t *testing.T) {
 	r.open()
 	<-held
 	assert.Equal(t, 1, r.count(trace.SpanID{1}))
+}
+
+// TestStatsCountWrittenCalls: Stats (the Collector's
+// otelaudit.collector.join.calls metric, "GenAI calls written by the
+// join") counts a call once its write succeeded: not when the write
+// fails, and once when the push's retry (exporterhelper delivers the span
+// again) writes it.
+func TestStatsCountWrittenCalls(t *testing.T) {
+	var calls atomic.Int32
+	j := New(50*time.Millisecond, 1<<20, time.Second, func(context.Context, []auditexporter.SpanView) error {
+		if calls.Add(1) == 1 {
+			return errors.New("store down")
+		}
+		return nil
+	})
+	defer j.Close()
+	v := &View{SC: trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{1}}),
+		Start: time.Unix(100, 0), End: time.Unix(101, 0), Attrs: []attribute.KeyValue{attribute.String("gen_ai.operation.name", "chat")}}
+	err := Wait(context.Background(), j.AddSpans([]*View{v}))
+	assert.Error(t, err, "first push fails")
+	assert.Equal(t, int64(0), j.Stats().SpansWithoutEvents, "nothing written yet")
+	assert.NoError(t, Wait(context.Background(), j.AddSpans([]*View{v})), "the retry")
+	assert.Equal(t, int64(1), j.Stats().SpansWithoutEvents, "one call written once")
 }
