@@ -57,6 +57,7 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/internal/genaijoin"
+	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
 // DefaultJoinWait is how long a span without content waits for its
@@ -192,7 +193,11 @@ func New(e *exporter.Exporter, opts ...Option) (*Auditor, error) {
 func (a *Auditor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 
 // OnEnd hands s to the join if it is a GenAI span ([exporter.IsGenAI] on
-// its attributes); other spans cost that check. It never waits for the
+// its attributes); other spans cost that check. otelaudit's own spans
+// (StartCall, the middleware) are left to the exporter.NewProcessor beside
+// the Auditor, which receives their content (ProviderOptions adds it):
+// only when no audit processor took their content does the Auditor write
+// them, marked as without content. It never waits for the
 // window or the backend: a span with content on it and no events held is
 // written soon by the join's goroutine, the others once their events came
 // or the window ended. Sampled or not, every recorded span is audited.
@@ -210,7 +215,7 @@ func (a *Auditor) OnEnd(s sdktrace.ReadOnlySpan) {
 		return
 	}
 	attrs := s.Attributes()
-	if !exporter.IsGenAI(attrs) {
+	if !exporter.IsGenAI(attrs) || handedOver(s, attrs) {
 		return
 	}
 	// The join's own Close refuses the span, not a.stopped: a span that
@@ -223,6 +228,32 @@ func (a *Auditor) OnEnd(s sdktrace.ReadOnlySpan) {
 		otel.Handle(fmt.Errorf("logaudit: GenAI span %s ended after Shutdown; its audit entry is lost (reported once, counted in Auditor.Stats().Dropped): %w",
 			s.SpanContext().SpanID(), ErrShutdown))
 	}
+}
+
+// middlewareScope is middleware.ScopeName (the server spans of
+// middleware.Handler), which this package may not import.
+const middlewareScope = "github.com/otelaudit/otelaudit-go/middleware"
+
+// handedOver reports whether s is a span of otelaudit's own
+// instrumentations (otelaudit.StartCall, the middleware) whose content an
+// audit processor took beside the span ([exporter.NewProcessor], which
+// exporter.ProviderOptions adds): that processor writes its entry, under
+// the same id, which the Auditor, receiving the span without its content,
+// would write again as if the call had none. A span whose content nobody
+// took (otelaudit.AuditContentUnavailableKey) is the Auditor's to write,
+// marked as without content.
+func handedOver(s sdktrace.ReadOnlySpan, attrs []attribute.KeyValue) bool {
+	switch s.InstrumentationScope().Name {
+	case otelaudit.ScopeName, middlewareScope:
+	default:
+		return false
+	}
+	for _, kv := range attrs {
+		if kv.Key == otelaudit.AuditContentUnavailableKey {
+			return false
+		}
+	}
+	return true
 }
 
 // viewOf is s as the join reads it; attrs are s's attributes.

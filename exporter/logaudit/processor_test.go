@@ -3,6 +3,8 @@ package logaudit_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +20,9 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/exporter/logaudit"
+	"github.com/otelaudit/otelaudit-go/internal/fakellm"
 	"github.com/otelaudit/otelaudit-go/internal/handletest"
+	"github.com/otelaudit/otelaudit-go/middleware"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -256,4 +260,65 @@ func TestProcessorOnEndAfterShutdown(t *testing.T) {
 	assert.Contains(t, reports[0], trace.SpanID{1}.String())
 	assert.NotContains(t, reports[0], secret)
 	assert.False(t, strings.Contains(reports[0], "gen_ai.input.messages"))
+}
+
+// TestAuditorBesideProcessor: a service on exporter.ProviderOptions adds
+// the Auditor for an instrumentation that sends its content as events.
+// otelaudit's own spans reach both; the processor, which took their
+// content, writes their entries, and the Auditor leaves them: one entry
+// per call, holding the prompt, under the caller's id (the Auditor's
+// would have claimed an empty prompt under the same id). Without any
+// audit processor, the Auditor writes them, marked as without content.
+func TestAuditorBesideProcessor(t *testing.T) {
+	srv := fakellm.Start(fakellm.WithReply("the answer"))
+	defer srv.Close()
+	mem := storage.NewMemoryStorage(0)
+	l, err := otelaudit.NewLogger(mem, otelaudit.WithStoreContent(true))
+	require.NoError(t, err)
+	opts, _, err := exporter.ProviderOptions(l)
+	require.NoError(t, err)
+	e, err := exporter.New(l)
+	require.NoError(t, err)
+	a, err := logaudit.New(e, logaudit.WithJoinWait(50*time.Millisecond))
+	require.NoError(t, err)
+	tp := sdktrace.NewTracerProvider(append(opts, sdktrace.WithSpanProcessor(a))...)
+	httpc := &http.Client{Transport: middleware.Transport(nil, middleware.WithTracerProvider(tp))}
+
+	ctx, call := otelaudit.StartCall(context.Background(), otelaudit.Request{Provider: "openai", Model: "gpt-4o",
+		Input: []otelaudit.Message{{Content: "the question"}}}, otelaudit.WithTracerProvider(tp))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.OpenAIBaseURL()+"chat/completions",
+		strings.NewReader(`{"model":"gpt-4o","messages":[{"role":"user","content":"the question"}]}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := httpc.Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, res.Body)
+	require.NoError(t, res.Body.Close())
+	call.End()
+	require.NoError(t, tp.Shutdown(context.Background()))
+
+	n, err := mem.Count(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "one call, one entry")
+	en, err := mem.Read(context.Background(), call.EntryID())
+	require.NoError(t, err)
+	assert.Equal(t, otelaudit.HashContent("the question"), en.InputHash, "the entry under call.EntryID() hashes the prompt")
+
+	t.Run("no audit processor", func(t *testing.T) {
+		mem := storage.NewMemoryStorage(0)
+		l, err := otelaudit.NewLogger(mem)
+		require.NoError(t, err)
+		e, err := exporter.New(l)
+		require.NoError(t, err)
+		a, err := logaudit.New(e, logaudit.WithJoinWait(50*time.Millisecond))
+		require.NoError(t, err)
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(a))
+		_, call := otelaudit.StartCall(context.Background(), otelaudit.Request{Provider: "openai", Model: "gpt-4o",
+			Input: []otelaudit.Message{{Content: "the question"}}}, otelaudit.WithTracerProvider(tp))
+		call.End()
+		require.NoError(t, tp.Shutdown(context.Background()))
+		en, err := mem.Read(context.Background(), call.EntryID())
+		require.NoError(t, err)
+		assert.Equal(t, true, en.Metadata[exporter.MetadataContentUnavailable])
+	})
 }
