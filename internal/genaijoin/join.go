@@ -506,9 +506,10 @@ func (j *Joiner) AddEvents(evs []Event) *Waiter {
 }
 
 // shed writes, on the caller's goroutine, the due calls and then the
-// oldest held calls until the join is under its cap. The due calls come
-// first: they are complete, so writing them loses nothing, and they are
-// what piles up while the loop waits on a slow backend.
+// oldest held calls, those with their span first, until the join is under
+// its cap. The due calls come first: they are complete, so writing them
+// loses nothing, and they are what piles up while the loop waits on a
+// slow backend.
 func (j *Joiner) shed() {
 	j.mu.Lock()
 	if j.mem <= j.maxMem {
@@ -517,16 +518,24 @@ func (j *Joiner) shed() {
 	}
 	ready := j.takeDue()
 	var early int
-	if j.mem > j.maxMem {
-		// Write the older calls: those that arrived before the mean
-		// arrival time, about half.
+	// The older half of the calls whose span is here go first: written
+	// early, their events, if any come, make an entry of their own with
+	// the content they carry. Calls that wait for their span go only when
+	// that is not enough: their span, when it comes, makes an entry
+	// without the content its events carried.
+	for _, spanHere := range [2]bool{true, false} {
+		if j.mem <= j.maxMem {
+			break
+		}
 		var times []time.Time
 		for _, c := range j.calls {
-			times = append(times, c.arrived)
+			if (c.span != nil) == spanHere {
+				times = append(times, c.arrived)
+			}
 		}
 		cutoff := meanTime(times)
 		for k, c := range j.calls {
-			if !c.arrived.After(cutoff) {
+			if (c.span != nil) == spanHere && !c.arrived.After(cutoff) {
 				ready = append(ready, c)
 				delete(j.calls, k)
 				j.mem -= c.size
