@@ -90,6 +90,8 @@ type openSpan struct {
 	// held is the partner once it ended before this one (with its
 	// content), waiting for this one to end.
 	held sdktrace.ReadOnlySpan
+	// bridges counts the bridges registered under it (see via).
+	bridges int
 	// via is set on a bridge: a span that is neither a GenAI span nor one
 	// handing content over, started directly under an open GenAI span,
 	// as otelhttp's HTTP span between an SDK's GenAI span and
@@ -204,6 +206,21 @@ func (o *openSpans) bridge(k, pk spanKey) {
 		sh.m[k] = openSpan{via: pk.s}
 		if len(sh.m) > held {
 			o.n.Add(1)
+			pe.bridges++
+			sh.m[pk] = pe
+		}
+	}
+}
+
+// dropBridges deletes the bridges under the GenAI span p, which ended:
+// none can pair any more, and one whose span never ends (an
+// instrumentation that leaks spans) would stay for good. The shard's lock
+// is held.
+func (o *openSpans) dropBridges(sh *openShard, p spanKey) {
+	for k, e := range sh.m {
+		if e.via == p.s && k.t == p.t {
+			delete(sh.m, k)
+			o.n.Add(-1)
 		}
 	}
 }
@@ -261,6 +278,9 @@ func (o *openSpans) end(s sdktrace.ReadOnlySpan) (audit sdktrace.ReadOnlySpan, s
 	}
 	o.n.Add(-1)
 	e.slot.Ended()
+	if e.bridges > 0 {
+		o.dropBridges(sh, k)
+	}
 	if !e.partner.IsValid() {
 		sh.mu.Unlock()
 		return s, e.slot, false

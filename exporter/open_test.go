@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -69,7 +70,7 @@ func TestEndAfterDrainNotHeld(t *testing.T) {
 	defer func() { _ = tp.Shutdown(context.Background()) }()
 	tr := tp.Tracer("t")
 	ctx, outer := tr.Start(t.Context(), "chat m")
-	o.start(outer, outer.(sdktrace.ReadWriteSpan), nil)
+	o.start(trace.SpanFromContext(t.Context()), outer.(sdktrace.ReadWriteSpan), nil)
 	_, inner := tr.Start(ctx, "chat m")
 	o.start(outer, inner.(sdktrace.ReadWriteSpan), nil)
 	inner.End()
@@ -82,5 +83,26 @@ func TestEndAfterDrainNotHeld(t *testing.T) {
 	outer.End()
 	if got, _, _ := o.end(outer.(sdktrace.ReadOnlySpan)); got == nil {
 		t.Fatal("the partner, ending later, was not returned")
+	}
+}
+
+// TestBridgesDroppedWithTheirSpan: a span that never ends, started under
+// a GenAI span (a bridge it could pair through), is not held once that
+// GenAI span ended: nothing can pair through it any more.
+func TestBridgesDroppedWithTheirSpan(t *testing.T) {
+	var o openSpans
+	tp := sdktrace.NewTracerProvider()
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tr := tp.Tracer("t")
+	for range 100 {
+		ctx, call := tr.Start(t.Context(), "chat m")
+		o.start(trace.SpanFromContext(t.Context()), call.(sdktrace.ReadWriteSpan), nil)
+		_, leaked := tr.Start(ctx, "POST") // never ended
+		o.start(call, leaked.(sdktrace.ReadWriteSpan), nil)
+		call.End()
+		o.end(call.(sdktrace.ReadOnlySpan))
+	}
+	if got := o.n.Load(); got != 0 {
+		t.Fatalf("%d spans held after every GenAI span ended", got)
 	}
 }
