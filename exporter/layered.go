@@ -92,6 +92,10 @@ type openSpan struct {
 	held sdktrace.ReadOnlySpan
 	// bridges counts the bridges registered under it (see via).
 	bridges int
+	// aside: a GenAI span that was the inner span of a pair and stepped
+	// aside for a third layer of the call (see start): not audited at
+	// its end, counted as layered; via is the pair's outer span.
+	aside bool
 	// via is set on a bridge: a span that is neither a GenAI span nor one
 	// handing content over, started directly under an open GenAI span,
 	// as otelhttp's HTTP span between an SDK's GenAI span and
@@ -147,19 +151,40 @@ func (o *openSpans) start(parent trace.Span, s sdktrace.ReadWriteSpan, slot *han
 	if genAI && under {
 		tk := pk
 		te, ok := sh.m[tk]
-		if ok && te.via.IsValid() {
-			tk = spanKey{k.t, te.via}
-			te, ok = sh.m[tk]
+		// Through a bridge, or a span that stepped aside (and a bridge
+		// under it), to the GenAI span they stand for.
+		for range 2 {
+			if ok && te.via.IsValid() {
+				tk = spanKey{k.t, te.via}
+				te, ok = sh.m[tk]
+			}
 		}
 		// Two StartCall spans are two calls their callers audit, each
 		// under its own id.
 		if ok && te.genAI && pairs(te.op, op) && !(te.given && e.given) {
 			switch {
 			case !te.partner.IsValid():
-			case te.inner:
-				// te is the inner span of a pair with its own parent: a
-				// third layer does not split that pair.
+			case te.inner && te.given:
+				// A StartCall span in a pair does not step aside (see
+				// below): its caller holds its id.
 				ok = false
+			case te.inner:
+				// te is the inner span of a pair with its outer span, and
+				// s a third layer of the same call (StartCall around an
+				// SDK's span around the Transport's). te steps aside: s
+				// takes its place in the pair (with the outer span, or
+				// the outer span held when that ended first), and te,
+				// not audited at its end, passes its later children on
+				// to the outer span as a bridge would.
+				ok = false
+				gk := spanKey{k.t, te.partner}
+				e.partner, e.inner, e.held = gk.s, true, te.held
+				if ge, open := sh.m[gk]; open {
+					ge.partner = k.s
+					sh.m[gk] = ge
+					mark = ge.span
+				}
+				sh.m[tk] = openSpan{slot: te.slot, via: gk.s, aside: true, bridges: te.bridges}
 			case te.held != nil:
 				alone, te.held = te.held, nil
 			default:
@@ -201,7 +226,7 @@ func (o *openSpans) bridge(k, pk spanKey) {
 	sh := o.shard(k.t)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if pe, ok := sh.m[pk]; ok && pe.genAI {
+	if pe, ok := sh.m[pk]; ok && (pe.genAI || pe.aside) {
 		held := len(sh.m)
 		sh.m[k] = openSpan{via: pk.s}
 		if len(sh.m) > held {
@@ -218,7 +243,7 @@ func (o *openSpans) bridge(k, pk spanKey) {
 // is held.
 func (o *openSpans) dropBridges(sh *openShard, p spanKey) {
 	for k, e := range sh.m {
-		if e.via == p.s && k.t == p.t {
+		if e.via == p.s && k.t == p.t && !e.aside {
 			delete(sh.m, k)
 			o.n.Add(-1)
 		}
@@ -280,6 +305,10 @@ func (o *openSpans) end(s sdktrace.ReadOnlySpan) (audit sdktrace.ReadOnlySpan, s
 	e.slot.Ended()
 	if e.bridges > 0 {
 		o.dropBridges(sh, k)
+	}
+	if e.aside {
+		sh.mu.Unlock()
+		return nil, nil, true
 	}
 	if !e.partner.IsValid() {
 		sh.mu.Unlock()
