@@ -89,7 +89,9 @@ type Config struct {
 	// QueueConfig is exporterhelper's "sending_queue"; with
 	// storage: file_storage it is persistent.
 	QueueConfig configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
-	// RetryConfig is exporterhelper's "retry_on_failure".
+	// RetryConfig is exporterhelper's "retry_on_failure"; default
+	// [DefaultRetryConfig] (no end). With a persistent queue it must be
+	// enabled and have max_elapsed_time 0.
 	RetryConfig configretry.BackOffConfig `mapstructure:"retry_on_failure"`
 }
 
@@ -114,9 +116,10 @@ var ErrInvalidConfig = errors.New("otelaudit exporter: invalid config")
 
 // Validate reports a configuration that cannot work, before the Collector
 // starts: no store or two stores, an unknown content mode, a key that is
-// missing for encrypt or given for a mode that does not use it. It reads
-// no files: keys are loaded at start,
-// where a missing or short key is an error too.
+// missing for encrypt or given for a mode that does not use it, a
+// persistent queue whose retries are off or end (max_elapsed_time > 0).
+// It reads no files: keys are loaded at start, where a missing or short
+// key is an error too.
 func (c *Config) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, a...))
@@ -145,8 +148,18 @@ func (c *Config) Validate() error {
 	// while the Collector shuts down is deleted from the queue
 	// (opentelemetry-collector issue 15677), and its spans were already
 	// acknowledged to the sender.
-	if q := c.QueueConfig.Get(); q != nil && q.StorageID != nil && !c.RetryConfig.Enabled {
-		return bad("sending_queue.storage (a persistent queue) needs retry_on_failure.enabled: true, or a batch that fails while the Collector stops is deleted from the queue although its spans were acknowledged")
+	//
+	// Retries that end lose them as well: once max_elapsed_time has passed
+	// exporterhelper drops the batch ("Exporting failed. Dropping data.")
+	// and the queue deletes it, so a store down longer than that loses
+	// acknowledged spans.
+	if q := c.QueueConfig.Get(); q != nil && q.StorageID != nil {
+		switch {
+		case !c.RetryConfig.Enabled:
+			return bad("sending_queue.storage (a persistent queue) needs retry_on_failure.enabled: true, or a batch that fails while the Collector stops is deleted from the queue although its spans were acknowledged")
+		case c.RetryConfig.MaxElapsedTime > 0:
+			return bad("sending_queue.storage (a persistent queue) needs retry_on_failure.max_elapsed_time: 0 (retry until the store takes the batch), got %s: when the retries stop, the batch is dropped from the queue although its spans were acknowledged", c.RetryConfig.MaxElapsedTime)
+		}
 	}
 	switch c.Content {
 	case ContentHash, ContentPlaintext:

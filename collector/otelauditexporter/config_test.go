@@ -59,6 +59,13 @@ func TestConfigValidate(t *testing.T) {
 			c.Directory, c.RetryConfig.Enabled = "/d", false
 			c.QueueConfig.Get().StorageID = &fileStorageID
 		}, "needs retry_on_failure.enabled"},
+		{"persistent queue whose retries end", func(c *otelauditexporter.Config) {
+			c.Directory, c.RetryConfig.MaxElapsedTime = "/d", 5*time.Minute
+			c.QueueConfig.Get().StorageID = &fileStorageID
+		}, "needs retry_on_failure.max_elapsed_time: 0"},
+		{"memory queue whose retries end", func(c *otelauditexporter.Config) {
+			c.Directory, c.RetryConfig.MaxElapsedTime = "/d", 5*time.Minute
+		}, ""},
 		{"join_wait half of timeout", func(c *otelauditexporter.Config) {
 			c.Directory, c.JoinWait, c.TimeoutConfig.Timeout = "/d", 5*time.Second, 10*time.Second
 		}, ""},
@@ -84,6 +91,19 @@ func TestConfigValidate(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// TestDefaultRetryNeverGivesUp: the default retry_on_failure is enabled
+// and has no end (max_elapsed_time 0): exporterhelper's own default stops
+// after 5 minutes and drops the batch, whose spans were acknowledged.
+func TestDefaultRetryNeverGivesUp(t *testing.T) {
+	c := defaultConfig()
+	assert.True(t, c.RetryConfig.Enabled)
+	assert.Zero(t, c.RetryConfig.MaxElapsedTime)
+	assert.Positive(t, c.RetryConfig.InitialInterval)
+	c.Directory = "/d"
+	c.QueueConfig.Get().StorageID = &fileStorageID
+	assert.NoError(t, c.Validate(), "the default retry with a persistent queue")
 }
 
 // TestStartErrors: keys that are missing, short or malformed stop the

@@ -19,7 +19,7 @@
 //	    # hash_key_file: /etc/otelcol/hash.key
 //	    # checkpoint_key_file: /etc/otelcol/checkpoint.key
 //	    timeout: 30s
-//	    retry_on_failure: {enabled: true}
+//	    retry_on_failure: {enabled: true, max_elapsed_time: 0}   # the default: no end
 //	    sending_queue: {storage: file_storage}   # persistent queue: survives a crash
 //
 // Bad configuration is an error when the Collector starts, never a silent

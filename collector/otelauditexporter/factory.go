@@ -16,8 +16,9 @@ import (
 
 // NewFactory returns the factory of the otelaudit exporter (component type
 // "otelaudit"). Its default config has content: hash, exporterhelper's
-// default retry and in-memory sending queue, and [DefaultTimeout]; it has
-// no store, so a config must name one.
+// default in-memory sending queue and retry, the retry without an end
+// (max_elapsed_time 0, see [DefaultRetryConfig]), and [DefaultTimeout];
+// it has no store, so a config must name one.
 func NewFactory() exporter.Factory {
 	return exporter.NewFactory(
 		metadata.Type,
@@ -34,8 +35,19 @@ func createDefaultConfig() component.Config {
 		JoinMaxBytes:  DefaultJoinMaxBytes,
 		TimeoutConfig: exporterhelper.TimeoutConfig{Timeout: DefaultTimeout},
 		QueueConfig:   configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
-		RetryConfig:   configretry.NewDefaultBackOffConfig(),
+		RetryConfig:   DefaultRetryConfig(),
 	}
+}
+
+// DefaultRetryConfig is the default retry_on_failure: exporterhelper's
+// default with max_elapsed_time 0, so a failed write is retried until the
+// store takes it. exporterhelper's own default gives up after 5 minutes
+// and then drops the batch, whose spans the receiver had acknowledged: a
+// store down longer than that would lose audit entries.
+func DefaultRetryConfig() configretry.BackOffConfig {
+	c := configretry.NewDefaultBackOffConfig()
+	c.MaxElapsedTime = 0
+	return c
 }
 
 // shared holds one auditExporter per config, so that the traces and logs
