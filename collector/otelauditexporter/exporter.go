@@ -93,12 +93,12 @@ func (a *auditExporter) start(ctx context.Context, _ component.Host) error {
 }
 
 // joinMetrics reports the join's counters as
-// otelaudit.collector.join.calls{outcome=joined|span_only|events_only|over_cap}
+// otelaudit.collector.join.calls{outcome=joined|span_only|events_only|over_cap|events_after_span}
 // through the Collector's meter provider.
 func (a *auditExporter) joinMetrics(j *genaijoin.Joiner) error {
 	m := a.set.MeterProvider.Meter(metadata.ScopeName)
 	_, err := m.Int64ObservableCounter("otelaudit.collector.join.calls",
-		metric.WithDescription("GenAI calls written by the join of spans and log events, by outcome; over_cap counts calls written before their window ended because the join was over join_max_bytes"),
+		metric.WithDescription("GenAI calls written by the join of spans and log events, by outcome; over_cap counts calls written before their window ended because the join was over join_max_bytes; events_after_span counts calls whose span was written with its content and whose events, coming after it with that content, were not written again"),
 		metric.WithUnit("{call}"),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			st := j.Stats()
@@ -106,6 +106,7 @@ func (a *auditExporter) joinMetrics(j *genaijoin.Joiner) error {
 			o.Observe(st.SpansWithoutEvents, metric.WithAttributes(attribute.String("outcome", "span_only")))
 			o.Observe(st.EventsWithoutSpan, metric.WithAttributes(attribute.String("outcome", "events_only")))
 			o.Observe(st.OverCap, metric.WithAttributes(attribute.String("outcome", "over_cap")))
+			o.Observe(st.EventsAfterSpan, metric.WithAttributes(attribute.String("outcome", "events_after_span")))
 			return nil
 		}))
 	return err

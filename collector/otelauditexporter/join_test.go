@@ -274,3 +274,55 @@ func TestJoinLateEventsKept(t *testing.T) {
 	assert.Len(t, got, 6, "each call: the span's entry and the events' entry")
 	assert.Equal(t, 3, withContent, "the events' content is stored for every call")
 }
+
+// TestJoinContentOnSpanAndInEvents: an instrumentation that records a
+// call's content both on its span and in its details event (the Python
+// GenAI instrumentations' SPAN_AND_EVENT mode) gives one entry for the
+// call, whichever comes first. The span first is written at once, as it
+// carries its messages; its details event, a moment later, is not written
+// again as an entry from the events alone. The event first is held and
+// joined with the span, as before.
+func TestJoinContentOnSpanAndInEvents(t *testing.T) {
+	base, dir, _, col := hostileCollector(t, "plaintext", "    join_wait: 1s\n    sending_queue:\n      enabled: false")
+	start := time.Now().Add(-2 * time.Second).UTC().Truncate(time.Millisecond)
+	spanFirst, eventFirst := joinCall{i: 3, form: "span"}, joinCall{i: 4, form: "span"}
+	for _, c := range []*joinCall{&spanFirst, &eventFirst} {
+		_, _ = rand.Read(c.tid[:])
+		_, _ = rand.Read(c.sid[:])
+	}
+	span := func(c joinCall) {
+		post(t, base+"/v1/traces", `{"resourceSpans":[{"resource":{},"scopeSpans":[{"scope":{"name":"openai"},"spans":[`+c.span(start)+`]}]}]}`)
+	}
+	event := func(c joinCall) {
+		c.form = "details"
+		post(t, base+"/v1/logs", `{"resourceLogs":[{"resource":{},"scopeLogs":[{"scope":{"name":"openai"},"logRecords":[`+
+			strings.Join(c.events(start), ",")+`]}]}]}`)
+	}
+	// No queue: each push returns once its entries are written (the
+	// events-first push when the span has joined them).
+	span(spanFirst)
+	event(spanFirst)
+	done := make(chan struct{})
+	go func() { defer close(done); event(eventFirst) }()
+	time.Sleep(200 * time.Millisecond)
+	span(eventFirst)
+	<-done
+	require.NoError(t, col.Stop())
+
+	st, err := filestore.New(dir, filestore.WithReadOnly())
+	require.NoError(t, err)
+	got := readAll(t, st)
+	require.NoError(t, st.Close())
+	for _, c := range []joinCall{spanFirst, eventFirst} {
+		var es []*storage.AuditEntry
+		for _, e := range got {
+			if e.TraceID == c.tid.String() && e.SpanID == c.sid.String() {
+				es = append(es, e)
+			}
+		}
+		require.Len(t, es, 1, "call %d: one call, content on its span and in its details event", c.i)
+		_, _, answer := c.texts()
+		require.NotNil(t, es[0].OutputContent)
+		assert.Equal(t, answer, *es[0].OutputContent)
+	}
+}

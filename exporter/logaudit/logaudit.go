@@ -153,6 +153,11 @@ type Stats struct {
 	// Dropped counts GenAI spans that ended after Shutdown: they have no
 	// entry. It is 0 in normal operation.
 	Dropped int64
+	// EventsAfterSpan counts calls whose span was written at once with
+	// its content and whose GenAI events came afterwards within the wait
+	// window, with no content the span lacks: they are not written as a
+	// second entry.
+	EventsAfterSpan int64
 }
 
 // Stats returns the counters. Safe to call at any time, also after
@@ -160,7 +165,7 @@ type Stats struct {
 func (a *Auditor) Stats() Stats {
 	st := a.join.Stats()
 	return Stats{Joined: st.Joined, SpansWithoutEvents: st.SpansWithoutEvents, EventsWithoutSpan: st.EventsWithoutSpan,
-		OverCap: st.OverCap, Dropped: st.Dropped}
+		OverCap: st.OverCap, Dropped: st.Dropped, EventsAfterSpan: st.EventsAfterSpan}
 }
 
 // New returns an Auditor writing through e; a nil e is an error. The

@@ -54,5 +54,5 @@ func Example() {
 	// gen_ai.input.messages=[{"role":"user","parts":[{"type":"text","content":"Capital of France?"}]}]
 	// gen_ai.output.messages=[{"role":"assistant","parts":[{"type":"text","content":"Paris."}],"finish_reason":"stop"}]
 	// <nil> <nil>
-	// {Joined:1 SpansWithoutEvents:0 EventsWithoutSpan:0 OverCap:0 Dropped:0}
+	// {Joined:1 SpansWithoutEvents:0 EventsWithoutSpan:0 OverCap:0 Dropped:0 EventsAfterSpan:0}
 }

@@ -141,6 +141,15 @@ type Stats struct {
 	// not written. The Collector never calls Hold, so its metric leaves
 	// this out.
 	Dropped int64
+	// EventsAfterSpan counts calls whose span was written at once with
+	// its content ([Joiner.Split], [Joiner.Hold]) and whose GenAI events
+	// came afterwards, within the wait window, with no content the span
+	// lacks (an instrumentation recording the content on the span and in
+	// the details event, as the Python ones' SPAN_AND_EVENT mode does):
+	// those events are not written again, as the span's entry is what
+	// the join would have made of both. A call counts once, however many
+	// of its events came.
+	EventsAfterSpan int64
 }
 
 // Joiner holds spans without content and GenAI events until they meet (by
@@ -182,6 +191,14 @@ type Joiner struct {
 	closeOnce sync.Once
 
 	joined, spansAlone, eventsAlone, overCap, dropped atomic.Int64
+
+	// written remembers, on mu, the spans written at once with their
+	// content, for the wait window and at most [maxWritten] of them, so
+	// that their events coming later are not written as a second entry
+	// (see [Stats].EventsAfterSpan); writtenQ holds them oldest first.
+	written         map[joinKey]writtenSpan
+	writtenQ        []writtenItem
+	eventsAfterSpan atomic.Int64
 }
 
 // New starts a Joiner that holds a call's parts up to wait for the others,
@@ -192,7 +209,7 @@ type Joiner struct {
 // it to stop its goroutine and write what it still holds.
 func New(wait time.Duration, maxMem int, timeout time.Duration, write func(context.Context, []auditexporter.SpanView) error) *Joiner {
 	j := &Joiner{wait: wait, maxMem: maxMem, timeout: timeout, write: write, calls: make(map[joinKey]*call),
-		wake: make(chan struct{}, 1), stop: make(chan struct{})}
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), written: make(map[joinKey]writtenSpan)}
 	j.shedDone.L = &j.mu
 	j.wg.Add(1)
 	go j.loop()
@@ -202,7 +219,7 @@ func New(wait time.Duration, maxMem int, timeout time.Duration, write func(conte
 // Stats returns the counters so far. Safe for concurrent use.
 func (j *Joiner) Stats() Stats {
 	return Stats{Joined: j.joined.Load(), SpansWithoutEvents: j.spansAlone.Load(), EventsWithoutSpan: j.eventsAlone.Load(),
-		OverCap: j.overCap.Load(), Dropped: j.dropped.Load()}
+		OverCap: j.overCap.Load(), Dropped: j.dropped.Load(), EventsAfterSpan: j.eventsAfterSpan.Load()}
 }
 
 // Close stops the loop and writes every held call now; from then on
@@ -283,12 +300,19 @@ func (c *call) complete() bool {
 }
 
 // Split separates the views to write at once (content on the span, and
-// no events held for it) from those to hold for their events.
+// no events held for it) from those to hold for their events. The join
+// remembers the ones to write at once for its wait window, so that their
+// events, if they come, are not written again (see [Stats].EventsAfterSpan):
+// the caller must write them (a failed write is retried with the same
+// spans, as the Collector's retry_on_failure does).
 func (j *Joiner) Split(views []*View) (direct []auditexporter.SpanView, held []*View) {
+	now := time.Now()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, v := range views {
-		if _, pending := j.calls[keyOf(v.SC)]; !pending && hasContent(v) {
+		k := keyOf(v.SC)
+		if _, pending := j.calls[k]; !pending && hasContent(v) {
+			j.rememberWritten(k, v, now)
 			direct = append(direct, v)
 		} else {
 			held = append(held, v)
@@ -413,6 +437,7 @@ func (j *Joiner) Hold(views []*View) bool {
 		if c == nil && hasContent(v) {
 			// Nothing to join: straight to the loop, never into calls, so
 			// that the tick's pass does not see it.
+			j.rememberWritten(k, v, now)
 			j.due = append(j.due, &call{key: k, span: v, arrived: now, size: n, direct: true})
 			due = true
 			continue
@@ -461,11 +486,15 @@ func (j *Joiner) AddEvents(evs []Event) *Waiter {
 		var key joinKey
 		copy(key[:16], ev.TraceID[:])
 		copy(key[16:], ev.SpanID[:])
+		n := eventSize(ev)
+		j.mu.Lock()
+		if j.afterWrittenSpan(key, ev, now) {
+			j.mu.Unlock()
+			continue
+		}
 		if w == nil {
 			w = newWaiter()
 		}
-		n := eventSize(ev)
-		j.mu.Lock()
 		c := j.calls[key]
 		if c == nil {
 			c = &call{key: key, arrived: now}
@@ -503,6 +532,132 @@ func (j *Joiner) AddEvents(evs []Event) *Waiter {
 		j.settle(due, over)
 	}
 	return w
+}
+
+// maxWritten bounds the spans written with their content that the join
+// remembers (about 100 bytes each): beyond it the oldest are forgotten
+// before their window ends, and their events, if they come after that,
+// are written as an entry of their own, as before the join remembered.
+const maxWritten = 1 << 16
+
+// writtenSpan is a span written at once with its content: when (Unix ns),
+// which content keys it had, and whether later events of its call were
+// counted in [Stats].EventsAfterSpan.
+type writtenSpan struct {
+	at      int64
+	has     contentBits
+	counted bool
+}
+
+// writtenItem is a span of writtenQ: its key, and when it was remembered,
+// which tells a later remembering of the same span from it.
+type writtenItem struct {
+	key joinKey
+	at  int64
+}
+
+// contentBits are the content attributes a call's view has or an event
+// gives it (see [call.view]).
+type contentBits uint8
+
+const (
+	hasInput contentBits = 1 << iota
+	hasOutput
+	hasSystem
+)
+
+func spanContent(v *View) contentBits {
+	var b contentBits
+	for _, kv := range v.Attrs {
+		switch kv.Key {
+		case keyInput:
+			b |= hasInput
+		case keyOutput:
+			b |= hasOutput
+		case keySystem:
+			b |= hasSystem
+		}
+	}
+	return b
+}
+
+// eventContent is the content attributes ev sets in a call's view: the
+// message events the input (system messages included), gen_ai.choice the
+// output, the details event those of its attributes.
+func eventContent(ev Event) contentBits {
+	switch ev.Name {
+	case evSystem, evUser, evAssistant, evTool:
+		return hasInput
+	case evChoice:
+		return hasOutput
+	case evDetails:
+		var b contentBits
+		if _, ok := ev.Attrs[keyInput]; ok {
+			b |= hasInput
+		}
+		if _, ok := ev.Attrs[keyOutput]; ok {
+			b |= hasOutput
+		}
+		if _, ok := ev.Attrs[keySystem]; ok {
+			b |= hasSystem
+		}
+		return b
+	}
+	return 0
+}
+
+// rememberWritten remembers v, about to be written at once with its
+// content, until the wait window ends. j.mu is held.
+func (j *Joiner) rememberWritten(k joinKey, v *View, now time.Time) {
+	at := now.UnixNano()
+	j.forgetWritten(at)
+	if len(j.writtenQ) >= maxWritten {
+		j.forgetOldestWritten()
+	}
+	j.written[k] = writtenSpan{at: at, has: spanContent(v)}
+	j.writtenQ = append(j.writtenQ, writtenItem{key: k, at: at})
+}
+
+// forgetWritten forgets the spans whose window ended by now (Unix ns).
+// j.mu is held.
+func (j *Joiner) forgetWritten(now int64) {
+	for len(j.writtenQ) > 0 && now-j.writtenQ[0].at >= int64(j.wait) {
+		j.forgetOldestWritten()
+	}
+}
+
+func (j *Joiner) forgetOldestWritten() {
+	it := j.writtenQ[0]
+	j.writtenQ = j.writtenQ[1:]
+	if ws, ok := j.written[it.key]; ok && ws.at == it.at {
+		delete(j.written, it.key)
+	}
+	if len(j.writtenQ) == 0 {
+		j.writtenQ = nil // let the array go
+	}
+}
+
+// afterWrittenSpan reports whether ev belongs to a call whose span was
+// written at once with its content within the wait window, and adds
+// nothing to it: no call of that key is held (a held one joins as ever)
+// and every content attribute ev would give the call is on the span (the
+// join keeps the span's then, so the entry would be the span's). It
+// counts the call in [Stats].EventsAfterSpan the first time. j.mu is held.
+func (j *Joiner) afterWrittenSpan(k joinKey, ev Event, now time.Time) bool {
+	if len(j.written) == 0 {
+		return false
+	}
+	j.forgetWritten(now.UnixNano())
+	ws, ok := j.written[k]
+	if !ok || j.calls[k] != nil || eventContent(ev)&^ws.has != 0 {
+		return false
+	}
+	if !ws.counted {
+		ws.counted = true
+		j.written[k] = ws
+		j.eventsAfterSpan.Add(1)
+	}
+	return true
 }
 
 // shed writes, on the caller's goroutine, the due calls and then the

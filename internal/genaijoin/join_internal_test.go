@@ -321,3 +321,87 @@ func TestStatsCountWrittenCalls(t *testing.T) {
 	assert.NoError(t, Wait(context.Background(), j.AddSpans([]*View{v})), "the retry")
 	assert.Equal(t, int64(1), j.Stats().SpansWithoutEvents, "one call written once")
 }
+
+// details is the inference details event of span id, with the content a
+// span of testView(id, true) carries and, with output, the answer too.
+func details(id byte, output bool) Event {
+	attrs := map[string]any{keyInput: `[{"role":"user","parts":[{"type":"text","content":"q"}]}]`}
+	if output {
+		attrs[keyOutput] = `[{"role":"assistant","parts":[{"type":"text","content":"a"}]}]`
+	}
+	return Event{Name: evDetails, TraceID: trace.TraceID{1}, SpanID: trace.SpanID{id}, Attrs: attrs}
+}
+
+// TestEventsAfterSpanWithContent: an instrumentation that records a
+// call's content on its span and in its details event (the Python GenAI
+// instrumentations' SPAN_AND_EVENT mode) makes one entry whichever comes
+// first. The span first is written at once (Split, and Hold for the SDK),
+// and its event, coming within the window, is not written again, counted
+// once per call; an event that brings content the span lacks, one that
+// comes after the window, and one for a span forgotten over the bound are
+// written as today.
+func TestEventsAfterSpanWithContent(t *testing.T) {
+	r := newRecorder(false)
+	j := New(time.Hour, DefaultMaxBytes, time.Minute, r.write)
+	t.Cleanup(j.Close)
+
+	// Span first (the Collector): written by the caller, then its event.
+	direct, held := j.Split([]*View{testView(1, true)})
+	require.Len(t, direct, 1)
+	require.Empty(t, held)
+	require.NoError(t, r.write(t.Context(), direct))
+	w1 := j.AddEvents([]Event{details(1, false), details(1, false)})
+	assert.Nil(t, w1, "nothing held: the push returns at once")
+	// Span first (the SDK's span processor).
+	require.True(t, j.Hold([]*View{testView(2, true)}))
+	w2 := j.AddEvents([]Event{details(2, false)})
+	assert.Nil(t, w2, "nothing held")
+	// Event first: the span joins it, one entry as before.
+	w3 := j.AddEvents([]Event{details(3, false)})
+	direct, held = j.Split([]*View{testView(3, true)})
+	require.Empty(t, direct)
+	require.NoError(t, Wait(t.Context(), j.AddSpans(held)))
+	require.NoError(t, Wait(t.Context(), w3))
+	// The event brings the answer, which the span lacks: written.
+	direct, _ = j.Split([]*View{testView(4, true)})
+	require.NoError(t, r.write(t.Context(), direct))
+	w4 := j.AddEvents([]Event{details(4, true)})
+	require.NoError(t, j.Flush())
+	for _, w := range []*Waiter{w1, w2, w4} {
+		require.NoError(t, Wait(t.Context(), w))
+	}
+
+	assert.Equal(t, 1, r.count(trace.SpanID{1}), "span first: one entry")
+	assert.Equal(t, 1, r.count(trace.SpanID{2}), "span first (Hold): one entry")
+	assert.Equal(t, 1, r.count(trace.SpanID{3}), "event first: one entry")
+	assert.Equal(t, 2, r.count(trace.SpanID{4}), "content the span lacks is not dropped")
+	assert.Equal(t, Stats{Joined: 1, EventsWithoutSpan: 1, EventsAfterSpan: 2}, j.Stats())
+
+	// After the window the span is forgotten: a later event is written.
+	short := New(20*time.Millisecond, DefaultMaxBytes, time.Minute, r.write)
+	t.Cleanup(short.Close)
+	direct, _ = short.Split([]*View{testView(5, true)})
+	require.NoError(t, r.write(t.Context(), direct))
+	time.Sleep(40 * time.Millisecond)
+	require.NoError(t, Wait(t.Context(), short.AddEvents([]Event{details(5, false)})))
+	assert.Equal(t, 2, r.count(trace.SpanID{5}), "an event after the window is written")
+
+	// Over the bound the oldest span is forgotten first.
+	many := make([]*View, maxWritten)
+	for i := range many {
+		many[i] = testView(6, true)
+		many[i].SC = trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{2}, SpanID: trace.SpanID{byte(i), byte(i >> 8), 6}})
+	}
+	direct, _ = j.Split([]*View{testView(6, true)})
+	require.Len(t, direct, 1)
+	_, _ = j.Split(many)
+	j.mu.Lock()
+	remembered := len(j.written)
+	j.mu.Unlock()
+	assert.LessOrEqual(t, remembered, maxWritten)
+	w6 := j.AddEvents([]Event{details(6, false)})
+	require.NotNil(t, w6, "held: the span was forgotten")
+	require.NoError(t, j.Flush())
+	require.NoError(t, Wait(t.Context(), w6))
+	assert.Equal(t, 1, r.count(trace.SpanID{6}), "the forgotten span's event is written (the span itself was not, here)")
+}
