@@ -11,7 +11,9 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/otelaudit/otelaudit-go/internal/entryid"
 	"github.com/otelaudit/otelaudit-go/internal/lend"
 	"github.com/otelaudit/otelaudit-go/internal/logentry"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
@@ -113,6 +115,7 @@ type Exporter struct {
 
 	written, failed, retried, spooled, dropped, invalid, replayed, layered atomic.Int64
 	contentUnavailable, contentTruncated                                   atomic.Int64
+	eventsStored                                                           atomic.Int64
 	// warnedUnavailable and warnedTruncated: the first entry of each
 	// kind was reported (see noteIncomplete).
 	warnedUnavailable, warnedTruncated atomic.Bool
@@ -193,6 +196,12 @@ type Stats struct {
 	// span attribute value length limit most likely cut (see
 	// [MetadataContentTruncated]).
 	ContentTruncated int64
+	// EventsStored counts entries made of a call's events alone (the
+	// Collector's join, without the span) that a look-up before a write
+	// (a retry, or a replay after a crash) found stored already as part
+	// of their span's entry: same trace and span id, same content hashes.
+	// They are not written again; they count in Written too.
+	EventsStored int64
 }
 
 // Stats returns the counters. Safe to call at any time, also after
@@ -210,6 +219,7 @@ func (e *Exporter) Stats() Stats {
 
 		ContentUnavailable: e.contentUnavailable.Load(),
 		ContentTruncated:   e.contentTruncated.Load(),
+		EventsStored:       e.eventsStored.Load(),
 	}
 }
 
@@ -412,6 +422,14 @@ func (e *Exporter) missing(ctx context.Context, es []*storage.AuditEntry) ([]*st
 	var rest []*storage.AuditEntry
 	for i, en := range es {
 		_, err := e.backend.Read(ctx, en.ID)
+		if errors.Is(err, storage.ErrNotFound) {
+			var stored bool
+			if stored, err = e.eventsAlreadyStored(ctx, en); err == nil && stored {
+				e.eventsStored.Add(1)
+			} else if err == nil {
+				err = storage.ErrNotFound
+			}
+		}
 		switch {
 		case err == nil:
 			if rest == nil {
@@ -429,6 +447,50 @@ func (e *Exporter) missing(ctx context.Context, es []*storage.AuditEntry) ([]*st
 		return es, nil
 	}
 	return rest, nil
+}
+
+// eventsLookback is how long before the first event of a call the
+// look-up of [Exporter.eventsAlreadyStored] searches for the call's span entry
+// (timestamped at the span's start): longer than a GenAI call lasts. A
+// call that began earlier is not found and is written again.
+const eventsLookback = 2 * time.Minute
+
+// eventsAlreadyStored reports whether en is an entry made of a call's events
+// alone (its id is derived with the entryid.Events salt from its trace,
+// span and time, as the Collector's join makes it) whose content is
+// stored already in the entry of its span: the join wrote the span with
+// these events, and the events were delivered again without it (a
+// persistent queue replaying a logs push after a crash). Its span's entry
+// has an id derived from the span's start, which the events do not carry,
+// so it is looked for by time: the entries of the eventsLookback before
+// en's time, with en's trace and span id and the same content hashes.
+// Cost: one range read of the backend (file store: the index blocks of
+// those minutes; S3: one list per day and a get per batch object
+// overlapping them), only for such entries not found by id, only when
+// the exporter looks entries up (retries, replay).
+func (e *Exporter) eventsAlreadyStored(ctx context.Context, en *storage.AuditEntry) (bool, error) {
+	tid, err := trace.TraceIDFromHex(en.TraceID)
+	if err != nil {
+		return false, nil
+	}
+	sid, err := trace.SpanIDFromHex(en.SpanID)
+	if err != nil {
+		return false, nil
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid})
+	if en.ID != entryid.Derive(entryid.Events, sc, en.Timestamp) {
+		return false, nil
+	}
+	for x, err := range e.backend.Entries(ctx, en.Timestamp.Add(-eventsLookback), en.Timestamp.Add(time.Second)) {
+		if err != nil {
+			return false, err
+		}
+		if x.ID != en.ID && x.TraceID == en.TraceID && x.SpanID == en.SpanID &&
+			x.InputHash == en.InputHash && x.OutputHash == en.OutputHash {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // flushBackend makes what the backend accepted durable, when it can say so.
