@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/otelaudit/otelaudit-go/otelaudit"
@@ -199,6 +200,8 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 		keyNote = "the store's own .checkpoint.key (detects damage, not forgery by someone who can write the directory)"
 		if _, err := os.Stat(filepath.Join(sf.dir, ownKeyFileName)); err != nil {
 			keyNote = "none (no --checkpoint-key given and no .checkpoint.key in the store)"
+		} else if slices.ContainsFunc(rep.Problems, func(p filestore.Problem) bool { return p.Kind == filestore.ProblemNoKey }) {
+			keyNote = "none (no --checkpoint-key given, and the store's .checkpoint.key cannot be used)"
 		}
 	}
 	return writeVerifyReport(c, rep, *format, keyNote)

@@ -134,3 +134,23 @@ func TestVerifyReplacedOwnKey(t *testing.T) {
 	assert.Equal(t, int64(2), rep.Chained)
 	assert.Equal(t, 2, rep.Writers)
 }
+
+// TestVerifyDamagedOwnKeyFile: verified without a key, a store whose own
+// .checkpoint.key is there but damaged reports no-key saying the file
+// cannot be used, not that there is none.
+func TestVerifyDamagedOwnKeyFile(t *testing.T) {
+	dir, key := ownKeyStore(t)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, keyFileName), []byte("not a key\n"), 0o600))
+	rep, err := Verify(t.Context(), dir)
+	require.NoError(t, err)
+	var found bool
+	for _, p := range rep.Problems {
+		if p.Kind == ProblemNoKey {
+			found = true
+			assert.Contains(t, p.Detail, ".checkpoint.key cannot be used")
+			assert.Contains(t, p.Detail, "damaged")
+			assert.NotContains(t, p.Detail, hex.EncodeToString(key))
+		}
+	}
+	assert.True(t, found, "no-key reported: %v", rep.Problems)
+}

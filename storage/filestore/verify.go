@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -250,15 +251,23 @@ func Verify(ctx context.Context, dir string, opts ...VerifyOption) (*VerifyRepor
 	// file is the only key cannot tell from one the reference
 	// implementation wrote.
 	keyGiven := cfg.keys.Len() > 0
+	// ownKeyErr: the store's own key file is there but cannot be used
+	// (damaged, unreadable): the no-key finding says so rather than that
+	// there is none.
+	var ownKeyErr error
 	if !keyGiven {
-		if k, err := readKeyFile(filepath.Join(dir, keyFileName)); err == nil {
+		k, err := readKeyFile(filepath.Join(dir, keyFileName))
+		switch {
+		case err == nil:
 			cfg.keys.AddHMAC(localKeyID, k) // readKeyFile checked the length
+		case !errors.Is(err, fs.ErrNotExist):
+			ownKeyErr = err
 		}
 	}
 	start := time.Now()
 	var rep *VerifyReport
 	for attempt := 0; ; attempt++ {
-		v := &verifier{cfg: cfg, dir: dir}
+		v := &verifier{cfg: cfg, dir: dir, ownKeyErr: ownKeyErr}
 		// Notes first: every checkpoint read then covers data that was
 		// durable before the listing below.
 		if _, err := os.Stat(dir); err != nil {
@@ -373,6 +382,8 @@ type removal struct {
 }
 
 type verifier struct {
+	// ownKeyErr is why the store's own key file, present, was not used.
+	ownKeyErr error
 	cfg       verifyConfig
 	dir       string
 	rep       *VerifyReport
@@ -709,7 +720,11 @@ func (v *verifier) readNotes() error {
 		v.warn(Problem{Kind: WarningTornTail, File: checkpointFileName, Line: line + 1, Detail: "incomplete last note (being written, or a crash)"})
 	}
 	if v.anyNote && v.cfg.keys.Len() == 0 {
-		v.problem(Problem{Kind: ProblemNoKey, File: checkpointFileName, Detail: "no checkpoint key given and no .checkpoint.key in the store: signatures cannot be checked"})
+		detail := "no checkpoint key given and no .checkpoint.key in the store: signatures cannot be checked"
+		if v.ownKeyErr != nil {
+			detail = fmt.Sprintf("no checkpoint key given, and the store's .checkpoint.key cannot be used (%v): signatures cannot be checked", v.ownKeyErr)
+		}
+		v.problem(Problem{Kind: ProblemNoKey, File: checkpointFileName, Detail: detail})
 	}
 	return nil
 }
