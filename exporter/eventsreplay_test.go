@@ -2,7 +2,10 @@ package exporter_test
 
 import (
 	"context"
+	"fmt"
+	"iter"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/internal/genaijoin"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
+	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/filestore"
 )
 
@@ -105,4 +109,52 @@ func TestEventsReplayedAfterTheirJoin(t *testing.T) {
 	require.NoError(t, e.ExportViews(t.Context(), joinViews(t, nil, evs), true))
 	assert.Equal(t, 2, count(3), "content the stored entry lacks is written")
 	assert.EqualValues(t, 1, e.Stats().EventsStored)
+}
+
+// scanCounter counts the range reads of the store it wraps.
+type scanCounter struct {
+	*filestore.Store
+	scans atomic.Int32
+}
+
+func (s *scanCounter) Entries(ctx context.Context, from, to time.Time) iter.Seq2[*storage.AuditEntry, error] {
+	s.scans.Add(1)
+	return s.Store.Entries(ctx, from, to)
+}
+
+// TestEventsReplayedBatchOneScan: a replayed logs push holds the events of
+// many calls joined before: none is written again, and the look-up reads
+// the store's range once for the batch, not once per call.
+func TestEventsReplayedBatchOneScan(t *testing.T) {
+	fs, err := filestore.New(t.TempDir())
+	require.NoError(t, err)
+	st := &scanCounter{Store: fs}
+	l, err := otelaudit.NewLogger(st, otelaudit.WithStoreContent(true))
+	require.NoError(t, err)
+	e, err := exporter.New(l, exporter.WithCloseBackend(true))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
+
+	start := time.Now().Add(-time.Minute).UTC().Truncate(time.Millisecond)
+	var replay []exporter.SpanView
+	const calls = 20
+	for i := range calls {
+		sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{7, byte(i)}, SpanID: trace.SpanID{byte(i + 1)}})
+		span := &genaijoin.View{SC: sc, Start: start, End: start.Add(3 * time.Second), Attrs: []attribute.KeyValue{
+			attribute.String("gen_ai.operation.name", "chat"), attribute.String("gen_ai.system", "openai")}}
+		evs := []genaijoin.Event{{Name: "gen_ai.client.inference.operation.details", TraceID: sc.TraceID(), SpanID: sc.SpanID(),
+			Time: start.Add(time.Duration(i) * time.Second), Attrs: map[string]any{
+				"gen_ai.input.messages":  fmt.Sprintf(`[{"role":"user","parts":[{"type":"text","content":"q%d"}]}]`, i),
+				"gen_ai.output.messages": `[{"role":"assistant","parts":[{"type":"text","content":"a"}]}]`}}}
+		require.NoError(t, e.ExportViews(t.Context(), joinViews(t, span, evs), false))
+		replay = append(replay, joinViews(t, nil, evs)...)
+	}
+	require.Len(t, replay, calls)
+	st.scans.Store(0)
+	require.NoError(t, e.ExportViews(t.Context(), replay, true))
+	es, err := fs.ListEntries(t.Context(), time.Time{}, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	assert.Len(t, es, calls, "no call stored twice")
+	assert.EqualValues(t, calls, e.Stats().EventsStored)
+	assert.EqualValues(t, 1, st.scans.Load(), "one range read for the batch")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -417,80 +418,134 @@ func (e *Exporter) writeEach(ctx context.Context, es []*storage.AuditEntry) ([]*
 
 // missing returns the entries of es that the backend does not hold. Any
 // read error other than not-found is returned: without knowing, writing
-// again could duplicate.
+// again could duplicate. An entry made of a call's events alone that is
+// not found by id may be stored already as part of its span's entry (see
+// [Exporter.eventsStoredWithSpan]): such entries are not missing.
 func (e *Exporter) missing(ctx context.Context, es []*storage.AuditEntry) ([]*storage.AuditEntry, error) {
-	var rest []*storage.AuditEntry
+	held := make([]bool, len(es))
+	var eventsOnly []int // not found by id, made of a call's events alone
 	for i, en := range es {
 		_, err := e.backend.Read(ctx, en.ID)
-		if errors.Is(err, storage.ErrNotFound) {
-			var stored bool
-			if stored, err = e.eventsAlreadyStored(ctx, en); err == nil && stored {
-				e.eventsStored.Add(1)
-			} else if err == nil {
-				err = storage.ErrNotFound
-			}
-		}
 		switch {
 		case err == nil:
-			if rest == nil {
-				rest = append(make([]*storage.AuditEntry, 0, len(es)), es[:i]...)
-			}
+			held[i] = true
 		case errors.Is(err, storage.ErrNotFound):
-			if rest != nil {
-				rest = append(rest, en)
+			if madeOfEvents(en) {
+				eventsOnly = append(eventsOnly, i)
 			}
 		default:
 			return nil, fmt.Errorf("look up entry %s before retry: %w", en.ID, err)
 		}
 	}
-	if rest == nil {
+	if len(eventsOnly) > 0 {
+		stored, err := e.eventsStoredWithSpan(ctx, es, eventsOnly)
+		if err != nil {
+			return nil, fmt.Errorf("look up %d entries of events before retry: %w", len(eventsOnly), err)
+		}
+		for _, i := range stored {
+			held[i] = true
+			e.eventsStored.Add(1)
+		}
+	}
+	if !slices.Contains(held, true) {
 		return es, nil
+	}
+	rest := make([]*storage.AuditEntry, 0, len(es))
+	for i, en := range es {
+		if !held[i] {
+			rest = append(rest, en)
+		}
 	}
 	return rest, nil
 }
 
 // eventsLookback is how long before the first event of a call the
-// look-up of [Exporter.eventsAlreadyStored] searches for the call's span entry
-// (timestamped at the span's start): longer than a GenAI call lasts. A
-// call that began earlier is not found and is written again.
+// look-up of [Exporter.eventsStoredWithSpan] searches for the call's span
+// entry (timestamped at the span's start): longer than a GenAI call
+// lasts. A call that began earlier is not found and is written again.
 const eventsLookback = 2 * time.Minute
 
-// eventsAlreadyStored reports whether en is an entry made of a call's events
-// alone (its id is derived with the entryid.Events salt from its trace,
-// span and time, as the Collector's join makes it) whose content is
-// stored already in the entry of its span: the join wrote the span with
-// these events, and the events were delivered again without it (a
-// persistent queue replaying a logs push after a crash). Its span's entry
-// has an id derived from the span's start, which the events do not carry,
-// so it is looked for by time: the entries of the eventsLookback before
-// en's time, with en's trace and span id and the same content hashes.
-// Cost: one range read of the backend (file store: the index blocks of
-// those minutes; S3: one list per day and a get per batch object
-// overlapping them), only for such entries not found by id, only when
-// the exporter looks entries up (retries, replay).
-func (e *Exporter) eventsAlreadyStored(ctx context.Context, en *storage.AuditEntry) (bool, error) {
+// madeOfEvents reports whether en is an entry made of a call's events
+// alone: its id is derived with the entryid.Events salt from its trace,
+// span and time, as the Collector's join makes it.
+func madeOfEvents(en *storage.AuditEntry) bool {
 	tid, err := trace.TraceIDFromHex(en.TraceID)
 	if err != nil {
-		return false, nil
+		return false
 	}
 	sid, err := trace.SpanIDFromHex(en.SpanID)
 	if err != nil {
-		return false, nil
+		return false
 	}
 	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid})
-	if en.ID != entryid.Derive(entryid.Events, sc, en.Timestamp) {
-		return false, nil
+	return en.ID == entryid.Derive(entryid.Events, sc, en.Timestamp)
+}
+
+// eventsStoredWithSpan returns which of es[idx] (entries made of a call's
+// events alone, not found by id) have their content stored already in the
+// entry of their span: the join wrote the span with these events, and the
+// events were delivered again without it (a persistent queue replaying a
+// logs push after a crash). The span's entry has an id derived from the
+// span's start, which the events do not carry, so it is looked for by
+// time: an entry of the eventsLookback before the event entry's time with
+// its trace and span id and the same content hashes. Cost: one range read
+// of the backend for the whole batch (file store: the index blocks of
+// those minutes; S3: one list per day and a get per batch object
+// overlapping them), only when the exporter looks entries up (retries,
+// replay) and the batch has such entries.
+func (e *Exporter) eventsStoredWithSpan(ctx context.Context, es []*storage.AuditEntry, idx []int) ([]int, error) {
+	type key struct{ trace, span, in, out string }
+	want := make(map[key][]int, len(idx))
+	from, to := es[idx[0]].Timestamp, es[idx[0]].Timestamp
+	for _, i := range idx {
+		en := es[i]
+		k := key{en.TraceID, en.SpanID, en.InputHash, en.OutputHash}
+		want[k] = append(want[k], i)
+		from, to = minTime(from, en.Timestamp), maxTime(to, en.Timestamp)
 	}
-	for x, err := range e.backend.Entries(ctx, en.Timestamp.Add(-eventsLookback), en.Timestamp.Add(time.Second)) {
+	var stored []int
+	for x, err := range e.backend.Entries(ctx, from.Add(-eventsLookback), to.Add(time.Second)) {
 		if err != nil {
-			return false, err
+			return nil, err
 		}
-		if x.ID != en.ID && x.TraceID == en.TraceID && x.SpanID == en.SpanID &&
-			x.InputHash == en.InputHash && x.OutputHash == en.OutputHash {
-			return true, nil
+		k := key{x.TraceID, x.SpanID, x.InputHash, x.OutputHash}
+		is := want[k]
+		if len(is) == 0 {
+			continue
+		}
+		left := is[:0]
+		for _, i := range is {
+			t := es[i].Timestamp
+			if x.ID != es[i].ID && !x.Timestamp.Before(t.Add(-eventsLookback)) && x.Timestamp.Before(t.Add(time.Second)) {
+				stored = append(stored, i)
+			} else {
+				left = append(left, i)
+			}
+		}
+		if len(left) == 0 {
+			delete(want, k)
+		} else {
+			want[k] = left
+		}
+		if len(want) == 0 {
+			break
 		}
 	}
-	return false, nil
+	return stored, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // flushBackend makes what the backend accepted durable, when it can say so.
