@@ -435,10 +435,10 @@ func nameOperation(name string) string {
 func richness(s sdktrace.ReadOnlySpan) int {
 	// contentScore is more than the other keys can add up to (10).
 	const contentScore = 100
-	attrs := s.Attributes()
-	if s.InstrumentationScope().Name != otelaudit.ScopeName && !IsGenAI(attrs) {
+	if !auditable(s) {
 		return -1
 	}
+	attrs := s.Attributes()
 	score := 0
 	for _, kv := range attrs {
 		switch kv.Key {

@@ -376,21 +376,11 @@ func (j *Joiner) AddSpans(views []*View) *Waiter {
 	var ready []*call
 	j.mu.Lock()
 	for _, v := range views {
-		k := keyOf(v.SC)
-		c := j.calls[k]
-		if c == nil {
-			c = &call{key: k, arrived: now}
-			j.calls[k] = c
-		}
-		c.span = v
-		n := viewSize(v)
-		c.size += n
-		j.mem += n
+		c, complete := j.addSpan(keyOf(v.SC), v, viewSize(v), now)
 		c.waiters = append(c.waiters, w)
 		w.add()
-		if c.complete() { // its events came first: write it now, not at the next tick
+		if complete { // its events came first: write it now, not at the next tick
 			ready = append(ready, c)
-			delete(j.calls, k)
 			j.mem -= c.size
 		}
 	}
@@ -432,24 +422,16 @@ func (j *Joiner) Hold(views []*View) bool {
 	for _, v := range views {
 		k := keyOf(v.SC)
 		n := viewSize(v)
-		j.mem += n
-		c := j.calls[k]
-		if c == nil && hasContent(v) {
+		if j.calls[k] == nil && hasContent(v) {
 			// Nothing to join: straight to the loop, never into calls, so
 			// that the tick's pass does not see it.
+			j.mem += n
 			j.rememberWritten(k, v, now)
 			j.due = append(j.due, &call{key: k, span: v, arrived: now, size: n, direct: true})
 			due = true
 			continue
 		}
-		if c == nil {
-			c = &call{key: k, arrived: now}
-			j.calls[k] = c
-		}
-		c.span = v
-		c.size += n
-		if c.complete() { // its events came first
-			delete(j.calls, k)
+		if c, complete := j.addSpan(k, v, n, now); complete { // its events came first
 			j.due = append(j.due, c)
 			due = true
 		}
@@ -458,6 +440,25 @@ func (j *Joiner) Hold(views []*View) bool {
 	j.mu.Unlock()
 	j.settle(due, over)
 	return true
+}
+
+// addSpan puts v, of n bytes, in the call of key k (made, arriving now,
+// when there is none) and reports whether that call is now complete: then
+// it is taken out of calls, its bytes still counted in mem. j.mu is held.
+func (j *Joiner) addSpan(k joinKey, v *View, n int, now time.Time) (c *call, complete bool) {
+	c = j.calls[k]
+	if c == nil {
+		c = &call{key: k, arrived: now}
+		j.calls[k] = c
+	}
+	c.span = v
+	c.size += n
+	j.mem += n
+	if !c.complete() {
+		return c, false
+	}
+	delete(j.calls, k)
+	return c, true
 }
 
 // settle, called without the lock once calls were added, wakes the loop
