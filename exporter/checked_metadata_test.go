@@ -88,7 +88,7 @@ func TestCheckedMetadataEntryAsBefore(t *testing.T) {
 					StartTime:   start, EndTime: start.Add(time.Second),
 					Attributes: append([]attribute.KeyValue{semconv.GenAIOperationNameKey.String("chat")}, tc.attrs...),
 				}.Snapshot()
-				in, checked, _ := interactionFromSpan(span)
+				in, checked, _ := interactionFromSpan(span, nil)
 				assert.Equal(t, tc.checked, checked, "metadata checked")
 				assert.Equal(t, InteractionFromSpan(span), in)
 				want, wantErr := logger.Entry(in)

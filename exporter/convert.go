@@ -349,7 +349,7 @@ var _ SpanView = sdktrace.ReadOnlySpan(nil)
 //     genkit:input / genkit:output (the request and response as JSON) its
 //     content.
 func InteractionFromSpan(s SpanView) otelaudit.Interaction {
-	in, _, _ := interactionFromSpan(s)
+	in, _, _ := interactionFromSpan(s, nil)
 	return in
 }
 
@@ -360,8 +360,10 @@ func InteractionFromSpan(s SpanView) otelaudit.Interaction {
 // validation need not walk the metadata again (internal/logentry), and
 // unavailable that the span says its content was not captured
 // (otelaudit.AuditContentUnavailableKey; the metadata then says
-// [MetadataContentUnavailable]).
-func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked, unavailable bool) {
+// [MetadataContentUnavailable]). The metadata goes into md when it is not
+// nil (an empty map to reuse, see mdLoan), else into a map made for it;
+// an interaction without metadata has none (nil) either way.
+func interactionFromSpan(s SpanView, md map[string]any) (_ otelaudit.Interaction, mdChecked, unavailable bool) {
 	sc := s.SpanContext()
 	// Both ids in W3C hex, in one string, the two token counts and the
 	// usual single finish reason share one allocation. Nothing writes to
@@ -401,7 +403,6 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked, unavai
 		haveTokIn, haveTokOut  bool
 		haveLegacyIn           bool
 		haveLegacyOut          bool
-		md                     map[string]any
 		respID, errType        string
 		finishReasons          attribute.Value
 		haveFinish, haveRespMd bool
@@ -617,7 +618,9 @@ func interactionFromSpan(s SpanView) (_ otelaudit.Interaction, mdChecked, unavai
 		// itself, inside what its hash chain covers.
 		setMD(MetadataContentUnavailable, true)
 	}
-	in.Metadata = md
+	if len(md) > 0 {
+		in.Metadata = md
+	}
 	return in, mdChecked, unavailable
 }
 

@@ -260,9 +260,20 @@ var loggerEntry = logentry.Entry.(func(l *otelaudit.Logger, in otelaudit.Interac
 // set it only when the entry goes to e's backend and nowhere else, and
 // end the loan once no write, retry or spool can use the entry any more.
 func (e *Exporter) entry(ctx context.Context, s SpanView, borrow bool) (*storage.AuditEntry, lend.Loan) {
-	in, mdChecked, unavailable := interactionFromSpan(s)
+	var (
+		ml *mdLoan
+		md map[string]any
+	)
+	if borrow {
+		ml = getMDLoan()
+		md = ml.md
+	}
+	in, mdChecked, unavailable := interactionFromSpan(s, md)
 	cutKey, cut := e.checkCut(s, &in)
 	en, ln, err := loggerEntry(e.logger, in, mdChecked, borrow)
+	if ml != nil {
+		ln = ml.attach(ln, err == nil && len(md) > 0)
+	}
 	if err != nil {
 		e.invalid.Add(1)
 		otel.Handle(fmt.Errorf("exporter: span %s/%s cannot become an audit entry: %w", in.TraceID, in.SpanID, err))

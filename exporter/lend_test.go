@@ -3,6 +3,7 @@ package exporter_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -88,6 +89,10 @@ func TestPipelineLendsEntriesOnlyToBorrowers(t *testing.T) {
 				var (
 					want lendtest.Want
 					wg   sync.WaitGroup
+					// each entry's own response id: its metadata map is
+					// lent with it and reused too
+					respMu sync.Mutex
+					respID = map[string]string{}
 				)
 				for g := range 4 {
 					wg.Go(func() {
@@ -96,9 +101,14 @@ func TestPipelineLendsEntriesOnlyToBorrowers(t *testing.T) {
 							_, call := otelaudit.StartCall(context.Background(), otelaudit.Request{
 								Provider: "openai", Model: "gpt-4o", Input: []otelaudit.Message{{Role: "user", Content: in}},
 							}, opts...)
+							resp := fmt.Sprintf("resp-%d-%d", g, i)
+							call.SetResponse(resp, "gpt-4o-2024-08-06")
 							call.SetOutput(otelaudit.Message{Role: "assistant", Content: out, FinishReason: "stop"})
 							call.End()
 							want.Add(call.EntryID(), in, out)
+							respMu.Lock()
+							respID[call.EntryID()] = resp
+							respMu.Unlock()
 						}
 					})
 				}
@@ -115,11 +125,22 @@ func TestPipelineLendsEntriesOnlyToBorrowers(t *testing.T) {
 				}
 				require.Equal(t, 160, want.Len())
 				want.CheckAll(t, func(id string) (*storage.AuditEntry, error) { return st.Read(context.Background(), id) }, logger.DecryptContent)
+				checkResp := func(e *storage.AuditEntry) {
+					t.Helper()
+					require.Equal(t, respID[e.ID], e.Metadata["gen_ai.response.id"], "entry %s: metadata of another entry", e.ID)
+					require.Equal(t, []any{"stop"}, e.Metadata["gen_ai.response.finish_reasons"])
+				}
+				for id := range respID {
+					e, err := st.Read(context.Background(), id)
+					require.NoError(t, err)
+					checkResp(e)
+				}
 				if kept != nil {
 					es := kept()
 					require.Len(t, es, want.Len())
 					for _, e := range es {
 						want.Check(t, e, logger.DecryptContent)
+						checkResp(e)
 					}
 				}
 			})
