@@ -92,9 +92,11 @@ type openSpan struct {
 	held sdktrace.ReadOnlySpan
 	// bridges counts the bridges registered under it (see via).
 	bridges int
-	// aside: a GenAI span that was the inner span of a pair and stepped
-	// aside for a third layer of the call (see start): not audited at
-	// its end, counted as layered; via is the pair's outer span.
+	// aside: a GenAI span that was in a pair and stepped aside for a
+	// third layer of the call (see start): not audited at its end,
+	// counted as layered. via is the pair's outer span when it was the
+	// inner one; zero when it was the outer one (an SDK's span around
+	// StartCall's), which then pairs with nothing more.
 	aside bool
 	// via is set on a bridge: a span that is neither a GenAI span nor one
 	// handing content over, started directly under an open GenAI span,
@@ -111,6 +113,11 @@ type openSpan struct {
 // name the same kind of model call ([pairs]), neither is of kind SERVER,
 // they are not both StartCall spans, and that span has no pair yet. Both
 // spans of a pair are marked with AuditSameCallKey.
+//
+// A third layer of the call, a GenAI child of a pair's inner span, takes
+// a place in the pair: the inner span's, which steps aside, or, when the
+// inner span is a StartCall span (whose caller holds its id), the outer
+// span's.
 //
 // A span whose pair's other span already ended (held), or is ending on
 // another goroutine, pairs again with a new GenAI child: the ended one was
@@ -165,9 +172,19 @@ func (o *openSpans) start(parent trace.Span, s sdktrace.ReadWriteSpan, slot *han
 			switch {
 			case !te.partner.IsValid():
 			case te.inner && te.given:
-				// A StartCall span in a pair does not step aside (see
-				// below): its caller holds its id.
-				ok = false
+				// te is a StartCall span, the inner span of a pair with an
+				// SDK's span around it, and s a third layer of the same
+				// call (the Transport's). te does not step aside (see
+				// below): its caller holds its id. Its outer span does:
+				// not audited at its end, it pairs with nothing more (no
+				// via). te pairs with s as the outer span. An outer span
+				// that ended already (held) is audited alone, as the ended
+				// span of a pair that pairs again (see start).
+				gk := spanKey{k.t, te.partner}
+				if ge, open := sh.m[gk]; open {
+					sh.m[gk] = openSpan{slot: ge.slot, aside: true, bridges: ge.bridges}
+				}
+				alone, te.held, te.inner = te.held, nil, false
 			case te.inner:
 				// te is the inner span of a pair with its outer span, and
 				// s a third layer of the same call (StartCall around an

@@ -2,6 +2,7 @@ package exporter_test
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"testing"
@@ -348,21 +349,31 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 
 	t.Run("three layers of one call", func(t *testing.T) {
 		// StartCall around an SDK's own span around the Transport's (and
-		// the service's HTTP span): one request to the model, one entry,
-		// under the caller's id, with the reply; the SDK's span steps
-		// aside. The SDK retries once after a 429: that attempt is a call
-		// of its own.
+		// the service's HTTP span), or the SDK's span around StartCall
+		// around the Transport's (a service calling StartCall inside an
+		// SDK's instrumented method, with the SDK's HTTP client): one
+		// request to the model, one entry, under the caller's id, with
+		// the reply, in the call's trace; the span that is neither the
+		// caller's nor the request's steps aside. The SDK retries once
+		// after a 429: that attempt is a call of its own.
 		for _, tc := range []struct {
-			name            string
-			httpSpan, retry bool
-		}{{name: "direct"}, {name: "through an HTTP span", httpSpan: true}, {name: "with a retry", httpSpan: true, retry: true}} {
+			name                        string
+			sdkOutside, httpSpan, retry bool
+		}{
+			{name: "direct"},
+			{name: "through an HTTP span", httpSpan: true},
+			{name: "with a retry", httpSpan: true, retry: true},
+			{name: "SDK span around StartCall", sdkOutside: true},
+			{name: "SDK span around StartCall, through an HTTP span", sdkOutside: true, httpSpan: true},
+			{name: "SDK span around StartCall, with a retry", sdkOutside: true, httpSpan: true, retry: true},
+		} {
 			t.Run(tc.name, func(t *testing.T) {
 				s := newSetup(t)
 				if tc.httpSpan {
 					s.httpc.Transport = httpSpanTransport{tr: s.tp.Tracer("otelhttp"), inner: s.httpc.Transport}
 				}
 				tr := s.tp.Tracer("sdk-instrumentation")
-				ids := map[string]bool{}
+				traceOf := map[string]string{} // call.EntryID() to the call's trace id
 				for range calls {
 					url := srv.OpenAIBaseURL() + "chat/completions"
 					attempts := 1
@@ -371,15 +382,35 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 						defer flaky.Close()
 						url, attempts = flaky.OpenAIBaseURL()+"chat/completions", 2
 					}
-					ctx, call := otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "openai", Model: "gpt-4o",
-						Input: []otelaudit.Message{{Content: "the question"}}}, otelaudit.WithTracerProvider(s.tp))
-					_, sdk := tr.Start(ctx, "chat gpt-4o", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(chatAttrs...))
-					for range attempts {
-						postTo(t, s, sdk, url, `{"model":"gpt-4o","messages":[{"role":"user","content":"the question"}]}`)
+					startCall := func(ctx context.Context) (context.Context, *otelaudit.Call) {
+						return otelaudit.StartCall(ctx, otelaudit.Request{Provider: "openai", Model: "gpt-4o",
+							Input: []otelaudit.Message{{Content: "the question"}}}, otelaudit.WithTracerProvider(s.tp))
 					}
-					sdk.End()
-					call.End()
-					ids[call.EntryID()] = true
+					startSDK := func(ctx context.Context) (context.Context, trace.Span) {
+						return tr.Start(ctx, "chat gpt-4o", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(chatAttrs...))
+					}
+					var call *otelaudit.Call
+					var sdk, requester trace.Span // requester: the span the requests are sent under
+					if tc.sdkOutside {
+						ctx, sdkSpan := startSDK(t.Context())
+						ctx, call = startCall(ctx)
+						sdk, requester = sdkSpan, trace.SpanFromContext(ctx)
+					} else {
+						ctx, c := startCall(t.Context())
+						_, sdk = startSDK(ctx)
+						call, requester = c, sdk
+					}
+					for range attempts {
+						postTo(t, s, requester, url, `{"model":"gpt-4o","messages":[{"role":"user","content":"the question"}]}`)
+					}
+					if tc.sdkOutside {
+						call.End()
+						sdk.End()
+					} else {
+						sdk.End()
+						call.End()
+					}
+					traceOf[call.EntryID()] = sdk.SpanContext().TraceID().String()
 				}
 				es := entries(t, s)
 				failed := 0
@@ -388,7 +419,9 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 						failed++
 						continue
 					}
-					assert.True(t, ids[e.ID], "the call's entry is under call.EntryID()")
+					assert.Contains(t, traceOf, e.ID, "the call's entry is under call.EntryID()")
+					assert.Equal(t, traceOf[e.ID], e.TraceID, "in the call's trace")
+					assert.Equal(t, otelaudit.HashContent("the question"), e.InputHash, "with the prompt")
 					assert.Equal(t, otelaudit.HashContent("the answer"), e.OutputHash, "with the reply")
 				}
 				wantFailed := 0
@@ -423,6 +456,36 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 		}
 		assert.ElementsMatch(t, outerIDs, got, "one entry per call, under the outer span's id")
 		assert.Equal(t, int64(2*calls), s.exp.Stats().Layered)
+	})
+
+	t.Run("SDK span around StartCall, ended before the request", func(t *testing.T) {
+		// The SDK's span ended before the call's request started: it did
+		// not wrap the request, and is audited alone. The call's entry,
+		// under the caller's id, has the reply.
+		s := newSetup(t)
+		tr := s.tp.Tracer("sdk-instrumentation")
+		callIDs, sdkIDs := map[string]bool{}, map[string]bool{}
+		for range calls {
+			ctx, sdk := tr.Start(t.Context(), "chat gpt-4o", trace.WithAttributes(chatAttrs...))
+			ctx, call := otelaudit.StartCall(ctx, otelaudit.Request{Provider: "openai", Model: "gpt-4o",
+				Input: []otelaudit.Message{{Content: "the question"}}}, otelaudit.WithTracerProvider(s.tp))
+			sdk.End()
+			post(t, s, trace.SpanFromContext(ctx))
+			call.End()
+			callIDs[call.EntryID()] = true
+			ro := sdk.(sdktrace.ReadOnlySpan)
+			sdkIDs[exporter.EntryIDForSpan(ro.SpanContext(), ro.StartTime())] = true
+		}
+		es := entries(t, s)
+		require.Len(t, es, 2*calls)
+		for _, e := range es {
+			if callIDs[e.ID] {
+				assert.Equal(t, otelaudit.HashContent("the answer"), e.OutputHash, "the call's entry has the reply")
+				continue
+			}
+			assert.True(t, sdkIDs[e.ID], "entry %s is the SDK span's", e.ID)
+		}
+		assert.Equal(t, int64(calls), s.exp.Stats().Layered)
 	})
 
 	t.Run("nested agents, tools and StartCalls are calls of their own", func(t *testing.T) {

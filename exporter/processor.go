@@ -187,8 +187,10 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 //     SERVER and not both otelaudit.StartCall spans, is the same call seen
 //     by two instrumentations. A third layer (StartCall around an SDK's
 //     span around the Transport's) takes the middle span's place in the
-//     pair, and the middle span, not stored, counts as layered. Agents,
-//     tools and workflows nested in their own kind are calls of their own. Both spans
+//     pair, and the middle span, not stored, counts as layered; with the
+//     SDK's span around StartCall's, the SDK's span is the one not stored
+//     (StartCall's caller holds the entry's id). Agents, tools and
+//     workflows nested in their own kind are calls of their own. Both spans
 //     are marked with [AuditSameCallKey]; the first to end is held until
 //     the other ends, and only the richer (content first, then usage and
 //     response data) is stored, under the audit.entry_id the caller was
