@@ -117,7 +117,7 @@ type openSpan struct {
 // A third layer of the call, a GenAI child of a pair's inner span, takes
 // a place in the pair: the inner span's, which steps aside, or, when the
 // inner span is a StartCall span (whose caller holds its id), the outer
-// span's.
+// span's; but a StartCall span takes no place beside another.
 //
 // A span whose pair's other span already ended (held), or is ending on
 // another goroutine, pairs again with a new GenAI child: the ended one was
@@ -185,6 +185,10 @@ func (o *openSpans) start(parent trace.Span, s sdktrace.ReadWriteSpan, slot *han
 					sh.m[gk] = openSpan{slot: ge.slot, aside: true, bridges: ge.bridges}
 				}
 				alone, te.held, te.inner = te.held, nil, false
+			case te.inner && e.given && sh.partnerGiven(tk, te):
+				// te is the SDK's span between two StartCall spans: s
+				// cannot take its place beside the outer one.
+				ok = false
 			case te.inner:
 				// te is the inner span of a pair with its outer span, and
 				// s a third layer of the same call (StartCall around an
@@ -235,6 +239,15 @@ func (o *openSpans) start(parent trace.Span, s sdktrace.ReadWriteSpan, slot *han
 		mark.SetAttributes(AuditSameCallKey.String(sc.SpanID().String()))
 	}
 	return alone
+}
+
+// partnerGiven reports whether the other span of e's pair (e is the span
+// k) is a StartCall span, open or held. The shard's lock is held.
+func (sh *openShard) partnerGiven(k spanKey, e openSpan) bool {
+	if pe, open := sh.m[spanKey{k.t, e.partner}]; open {
+		return pe.given
+	}
+	return e.held != nil && givenEntryID(e.held.Attributes()) != ""
 }
 
 // bridge registers the span k as a bridge when its parent pk is an open

@@ -496,6 +496,7 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 		tp := otelaudit.WithTracerProvider(s.tp)
 		tr := s.tp.Tracer("agent-framework")
 		var ids []string
+		pairs := 0 // the service's call with an SDK's span
 		for range calls {
 			ctx, planner := otelaudit.StartAgent(t.Context(), otelaudit.Agent{Name: "planner",
 				Input: []otelaudit.Message{{Content: "plan the trip"}}}, tp)
@@ -515,6 +516,19 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 			service.End()
 			ids = append(ids, planner.EntryID(), researcher.EntryID(), book.EntryID(), charge.EntryID(),
 				service.EntryID(), library.EntryID())
+			// With an SDK's span between them: the SDK's span pairs with
+			// the service's call, the library's call is its own.
+			ctx, service = otelaudit.StartCall(t.Context(), otelaudit.Request{Provider: "openai", Model: "gpt-4o",
+				Input: []otelaudit.Message{{Content: "q"}}}, tp)
+			ctx, sdk := s.tp.Tracer("sdk-instrumentation").Start(ctx, "chat gpt-4o",
+				trace.WithAttributes(semconv.GenAIOperationNameKey.String("chat")))
+			_, library = otelaudit.StartCall(ctx, otelaudit.Request{Provider: "openai", Model: "gpt-4o",
+				Input: []otelaudit.Message{{Content: "q"}}}, tp)
+			library.End()
+			sdk.End()
+			service.End()
+			ids = append(ids, service.EntryID(), library.EntryID())
+			pairs++
 			// The same agents as another instrumentation records them.
 			agent := func(name string) []attribute.KeyValue {
 				return []attribute.KeyValue{semconv.GenAIOperationNameKey.String("invoke_agent"),
@@ -535,8 +549,8 @@ func TestLayeredInstrumentationOneEntry(t *testing.T) {
 			got = append(got, e.ID)
 		}
 		assert.ElementsMatch(t, ids, got)
-		assert.Zero(t, s.exp.Stats().Layered)
-		assert.Zero(t, marked(t, s))
+		assert.Equal(t, int64(pairs), s.exp.Stats().Layered)
+		assert.Equal(t, 2*pairs, marked(t, s))
 	})
 
 	t.Run("different operations are two calls", func(t *testing.T) {
