@@ -83,7 +83,9 @@ var ErrCheckpointKeyNeeded = errors.New("filestore: the store is signed with a c
 // [WithCheckpointKey] or [WithCheckpointSigner] otherwise, "" when dir
 // holds no signed note; an id over 64 bytes is cut ([storage.NoteKeyID]).
 // It does not check the signature (that is [Verify]'s job): it says which
-// key a writer of the store needs.
+// key a writer of the store needs. It finds the last signed note however
+// many other lines follow it (reading checkpoints.jsonl backwards; once
+// in the common case); a torn last line is no note and is passed over.
 func SigningKeyID(dir string) (string, error) {
 	f, err := openStoreFile(filepath.Join(dir, checkpointFileName), os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
@@ -97,19 +99,74 @@ func SigningKeyID(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// Notes are under a few KiB each (a removal note lists files and
-	// ranges): the last 1 MiB holds the last whole one. A torn last line
-	// is no signed note and is passed over.
-	kid := ""
-	_, err = scanLines(f, max(0, fi.Size()-1<<20), fi.Size(), func(_ int64, line []byte) error {
-		if k, ok := storage.NoteKeyID(line); ok {
-			kid = k
-		}
-		return nil
-	})
+	kid, err := lastSignedKeyID(f, fi.Size(), keyIDChunk, maxVerifyLine)
 	if err != nil {
 		return "", fmt.Errorf("filestore: read checkpoints: %w", err)
 	}
+	return kid, nil
+}
+
+// keyIDChunk is how many bytes of checkpoints.jsonl SigningKeyID reads at
+// a time, from the end: notes are under a few KiB each (a removal note
+// lists files and ranges), so one read finds the last signed note unless
+// lines that are none (garbage, or very long lines) fill the end.
+const keyIDChunk = 1 << 20
+
+// lastSignedKeyID returns the key id of the last signed note line in
+// ra[:size] ([storage.NoteKeyID]), "" when there is none. It reads
+// backwards, chunk bytes at a time, and stops at the first signed note it
+// meets, so that no amount of other lines after the last signed note
+// hides it: a writer that took the store for unsigned would sign on
+// without its key. Only complete lines count: the bytes after the last
+// '\n' are a torn note (a crash mid-write), and a line longer than
+// maxLine is not a note either, as for [Verify]; such a line is skipped
+// without being held in memory.
+func lastSignedKeyID(ra io.ReaderAt, size int64, chunk, maxLine int) (string, error) {
+	buf := make([]byte, min(int64(chunk), size))
+	// tail holds the bytes of the line being read backwards that lie
+	// after the chunk at hand (the line starts in it or before it).
+	var tail []byte
+	complete := false // tail's line ends in '\n' (the file's last bytes do not)
+	long := false     // tail's line is over maxLine: not a note, not kept
+	check := func(head []byte) (string, bool) {
+		if !complete || long || len(head)+len(tail) > maxLine {
+			return "", false
+		}
+		if len(tail) > 0 {
+			head = append(head[:len(head):len(head)], tail...)
+		}
+		return storage.NoteKeyID(head)
+	}
+	for pos := size; pos > 0; {
+		b := buf[:min(int64(len(buf)), pos)]
+		pos -= int64(len(b))
+		if n, err := ra.ReadAt(b, pos); n < len(b) {
+			if err == nil || errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF // the file shrank under us
+			}
+			return "", err
+		}
+		for {
+			i := bytes.LastIndexByte(b, '\n')
+			if i < 0 {
+				break
+			}
+			if kid, ok := check(b[i+1:]); ok {
+				return kid, nil
+			}
+			b, tail, complete, long = b[:i], tail[:0], true, false
+		}
+		// b starts the chunk and ends the line of tail: keep it, unless
+		// that line is too long to be a note anyway.
+		switch {
+		case long:
+		case len(b)+len(tail) > maxLine:
+			long, tail = true, tail[:0]
+		default:
+			tail = append(bytes.Clone(b), tail...)
+		}
+	}
+	kid, _ := check(nil) // the file's first line
 	return kid, nil
 }
 
