@@ -477,7 +477,25 @@ func (j *Joiner) settle(due, over bool) {
 // events without trace and span id, are ignored) until they meet their
 // span; it returns the Waiter to block on, nil when evs has none.
 func (j *Joiner) AddEvents(evs []Event) *Waiter {
-	var w *Waiter
+	w, _ := j.addEvents(evs, false)
+	return w
+}
+
+// HoldEvents is [Joiner.AddEvents] without a Waiter, for a log processor,
+// whose OnEmit must not block: the events are written when their call is.
+// After [Joiner.Close] it refuses them, as [Joiner.Hold] refuses spans:
+// it returns how many content events with a trace and span id it did not
+// hold because the join was closed (the caller reports and counts them),
+// 0 when it held them all. An event held before Close is written by
+// Close; none is held after it and forgotten.
+func (j *Joiner) HoldEvents(evs []Event) (refused int) {
+	_, refused = j.addEvents(evs, true)
+	return refused
+}
+
+// addEvents is AddEvents; with refuseClosed, it holds no event once the
+// join is closed and counts those it refused.
+func (j *Joiner) addEvents(evs []Event, refuseClosed bool) (w *Waiter, refused int) {
 	var touched []*call
 	now := time.Now()
 	for _, ev := range evs {
@@ -489,6 +507,11 @@ func (j *Joiner) AddEvents(evs []Event) *Waiter {
 		copy(key[16:], ev.SpanID[:])
 		n := eventSize(ev)
 		j.mu.Lock()
+		if refuseClosed && j.closed {
+			j.mu.Unlock()
+			refused++
+			continue
+		}
 		if j.afterWrittenSpan(key, ev, now) {
 			j.mu.Unlock()
 			continue
@@ -532,7 +555,7 @@ func (j *Joiner) AddEvents(evs []Event) *Waiter {
 		j.mu.Unlock()
 		j.settle(due, over)
 	}
-	return w
+	return w, refused
 }
 
 // maxWritten bounds the spans written with their content that the join

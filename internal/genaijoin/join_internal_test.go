@@ -218,6 +218,22 @@ func TestHoldAfterClose(t *testing.T) {
 	assert.Zero(t, r.total())
 }
 
+// TestHoldEventsAfterClose: HoldEvents holds events until Close, which
+// writes them, and refuses them after it, reporting how many; events the
+// join ignores anyway (no span, not content) are not counted as refused.
+func TestHoldEventsAfterClose(t *testing.T) {
+	r := newRecorder(false)
+	j := New(time.Minute, DefaultMaxBytes, time.Minute, r.write)
+	assert.Zero(t, j.HoldEvents(answer(1)))
+	j.Close()
+	assert.Equal(t, 1, r.count(trace.SpanID{1}), "held before Close: written by it")
+	assert.Equal(t, 2, j.HoldEvents(answer(2)))
+	assert.Zero(t, j.HoldEvents([]Event{{Name: evUser, Body: map[string]any{"content": "q"}}}), "no span: ignored, not refused")
+	assert.Zero(t, j.HoldEvents([]Event{{Name: "other", TraceID: trace.TraceID{1}, SpanID: trace.SpanID{3}}}), "not content: ignored")
+	assert.Equal(t, 1, r.total(), "nothing refused is written")
+	assert.Zero(t, j.Stats().Dropped, "Dropped counts spans only")
+}
+
 // TestHoldShedsWhileTheLoopIsStuck: while the loop's write does not
 // return, the spans Hold hands over pile up only to the memory cap; over
 // it the callers write them themselves (backpressure), and none is lost.
