@@ -54,6 +54,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/internal/genaijoin"
@@ -73,7 +74,8 @@ const DefaultJoinMaxBytes = genaijoin.DefaultMaxBytes
 const DefaultWriteTimeout = 30 * time.Second
 
 // ErrShutdown is matched (errors.Is) by the error ExportSpans returns after
-// Shutdown.
+// Shutdown, and by the error OnEmit returns for a GenAI content event
+// emitted after it (see [Auditor.OnEmit]).
 var ErrShutdown = errors.New("logaudit: shut down")
 
 // Option configures an [Auditor].
@@ -128,6 +130,9 @@ type Auditor struct {
 	// dropReported is set by the first span dropped after Shutdown, so
 	// that otel.Handle hears of it once, not once per span.
 	dropReported atomic.Bool
+	// droppedEvents counts the GenAI content events OnEmit refused after
+	// Shutdown ([Stats].DroppedEvents).
+	droppedEvents atomic.Int64
 }
 
 var (
@@ -153,6 +158,12 @@ type Stats struct {
 	// Dropped counts GenAI spans that ended after Shutdown: they have no
 	// entry. It is 0 in normal operation.
 	Dropped int64
+	// DroppedEvents counts GenAI content events (with a trace and span
+	// id) emitted after Shutdown: [Auditor.OnEmit] refused each with an
+	// error matching [ErrShutdown], and their content is in no entry.
+	// Unlike the other fields it counts events, not calls (a call has
+	// several). It is 0 in normal operation.
+	DroppedEvents int64
 	// EventsAfterSpan counts calls whose span was written at once with
 	// its content and whose GenAI events came afterwards within the wait
 	// window, with no content the span lacks: they are not written as a
@@ -165,7 +176,7 @@ type Stats struct {
 func (a *Auditor) Stats() Stats {
 	st := a.join.Stats()
 	return Stats{Joined: st.Joined, SpansWithoutEvents: st.SpansWithoutEvents, EventsWithoutSpan: st.EventsWithoutSpan,
-		OverCap: st.OverCap, Dropped: st.Dropped, EventsAfterSpan: st.EventsAfterSpan}
+		OverCap: st.OverCap, Dropped: st.Dropped, EventsAfterSpan: st.EventsAfterSpan, DroppedEvents: a.droppedEvents.Load()}
 }
 
 // New returns an Auditor writing through e; a nil e is an error. The
@@ -308,10 +319,18 @@ func (a *Auditor) Enabled(_ context.Context, p sdklog.EnabledParameters) bool {
 // and span id (its event name, or its event.name attribute); other records
 // are ignored. It does not block: the entry is written when the call's
 // span comes (or the window ends).
+//
+// After Shutdown, other records are still ignored (nil), but a GenAI
+// content event with a trace and span id is refused: no entry would hold
+// its content. OnEmit counts it in [Stats].DroppedEvents and returns an
+// error matching [ErrShutdown], which the log SDK hands to otel.Handle;
+// the error names the event and its span id, never the content. The
+// sdklog.Processor contract asks for nil after Shutdown, but a
+// LoggerProvider calls OnEmit only before it shut the processor down
+// itself: an Auditor shut down by its TracerProvider while the
+// LoggerProvider still emits (shut the LoggerProvider down with it) is
+// losing records, and that is reported, not hidden.
 func (a *Auditor) OnEmit(_ context.Context, r *sdklog.Record) error {
-	if a.stopped.Load() {
-		return nil
-	}
 	name := r.EventName()
 	if name == "" {
 		r.WalkAttributes(func(kv attribute.KeyValue) bool {
@@ -322,8 +341,15 @@ func (a *Auditor) OnEmit(_ context.Context, r *sdklog.Record) error {
 			return true
 		})
 	}
-	if !genaijoin.IsContentEvent(name) {
+	if !genaijoin.IsContentEvent(name) || !r.TraceID().IsValid() || !r.SpanID().IsValid() {
 		return nil // other records cost a name check, nothing more
+	}
+	// Checked first to spare the copy below; the join's own Close
+	// refuses the event otherwise, as for spans in OnEnd: an event that
+	// comes while Shutdown runs is either in the join before Close
+	// writes what it holds, or refused and counted.
+	if a.stopped.Load() {
+		return a.dropEvent(name, r.SpanID())
 	}
 	attrs := make(map[string]any, r.AttributesLen())
 	r.WalkAttributes(func(kv attribute.KeyValue) bool {
@@ -334,8 +360,18 @@ func (a *Auditor) OnEmit(_ context.Context, r *sdklog.Record) error {
 	if t.IsZero() {
 		t = r.ObservedTimestamp()
 	}
-	a.join.AddEvents([]genaijoin.Event{{Name: name, TraceID: r.TraceID(), SpanID: r.SpanID(), Time: t, Body: raw(r.Body()), Attrs: attrs}})
+	if a.join.HoldEvents([]genaijoin.Event{{Name: name, TraceID: r.TraceID(), SpanID: r.SpanID(), Time: t, Body: raw(r.Body()), Attrs: attrs}}) > 0 {
+		return a.dropEvent(name, r.SpanID())
+	}
 	return nil
+}
+
+// dropEvent counts a GenAI content event refused after Shutdown and
+// returns OnEmit's error for it.
+func (a *Auditor) dropEvent(name string, span trace.SpanID) error {
+	a.droppedEvents.Add(1)
+	return fmt.Errorf("logaudit: GenAI event %s of span %s emitted after Shutdown; its content is in no audit entry (counted in Auditor.Stats().DroppedEvents): %w",
+		name, span, ErrShutdown)
 }
 
 // ForceFlush writes every call the join holds now (with the content it
@@ -350,7 +386,8 @@ func (a *Auditor) ForceFlush(ctx context.Context) error {
 // Shutdown writes every call the join holds, then shuts the exporter down.
 // It runs once (a TracerProvider and a LoggerProvider may both call it);
 // later calls return the first result. Spans that end afterwards are
-// dropped and counted (see [Auditor.OnEnd]).
+// dropped and counted (see [Auditor.OnEnd]); GenAI content events emitted
+// afterwards are refused with an error and counted (see [Auditor.OnEmit]).
 func (a *Auditor) Shutdown(ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		a.stopped.Store(true)

@@ -262,6 +262,60 @@ func TestProcessorOnEndAfterShutdown(t *testing.T) {
 	assert.False(t, strings.Contains(reports[0], "gen_ai.input.messages"))
 }
 
+// TestProcessorOnEmitAfterShutdown: an Auditor shut down by its
+// TracerProvider while the LoggerProvider still emits refuses the GenAI
+// content events with an error matching ErrShutdown (the log SDK hands it
+// to otel.Handle, by event name and span id, never with the content) and
+// counts each in Stats().DroppedEvents; nothing is written for them.
+// Other records, and content events without a span, stay no-ops.
+func TestProcessorOnEmitAfterShutdown(t *testing.T) {
+	ctx := context.Background()
+	mem, e := newExporter(t)
+	a, err := logaudit.New(e)
+	require.NoError(t, err)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(a))
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(a))
+	defer lp.Shutdown(ctx)
+	sctx, span := tp.Tracer("instr").Start(ctx, "chat gpt-4o", trace.WithAttributes(metaAttrs(0)...))
+	span.End()
+	require.NoError(t, tp.Shutdown(ctx))
+	require.EqualValues(t, 1, a.Stats().SpansWithoutEvents, "the span before Shutdown is written")
+
+	reported := handletest.Capture(t)
+	emitEvents(sctx, lp.Logger("instr"), 0) // three content events
+
+	assert.EqualValues(t, 3, a.Stats().DroppedEvents)
+	reports := reported()
+	require.Len(t, reports, 3, "one report per refused event, from the log SDK")
+	sys, user, answer := texts(0)
+	for _, r := range reports {
+		assert.Contains(t, r, span.SpanContext().SpanID().String())
+		for _, secret := range []string{sys, user, answer} {
+			assert.NotContains(t, r, secret)
+		}
+	}
+
+	// Called directly: the error matches; other records cost nothing.
+	var rec sdklog.Record
+	rec.SetEventName("gen_ai.user.message")
+	rec.SetTraceID(span.SpanContext().TraceID())
+	rec.SetSpanID(span.SpanContext().SpanID())
+	assert.ErrorIs(t, a.OnEmit(ctx, &rec), logaudit.ErrShutdown)
+	var other sdklog.Record
+	other.SetEventName("http.request")
+	other.SetTraceID(span.SpanContext().TraceID())
+	other.SetSpanID(span.SpanContext().SpanID())
+	assert.NoError(t, a.OnEmit(ctx, &other), "not a GenAI content event")
+	var noSpan sdklog.Record
+	noSpan.SetEventName("gen_ai.user.message")
+	assert.NoError(t, a.OnEmit(ctx, &noSpan), "no span: ignored, as before Shutdown")
+	assert.EqualValues(t, 4, a.Stats().DroppedEvents)
+
+	n, err := mem.Count(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the span's entry only")
+}
+
 // TestAuditorBesideProcessor: a service on exporter.ProviderOptions adds
 // the Auditor for an instrumentation that sends its content as events.
 // otelaudit's own spans reach both; the processor, which took their
