@@ -227,15 +227,22 @@ func TestProcessorOnEndDoesNotBlock(t *testing.T) {
 	assert.Equal(t, calls, n)
 }
 
+// auditedProvider is an Auditor on an exporter into a memory store, and a
+// TracerProvider with the Auditor as its span processor.
+func auditedProvider(t *testing.T) (*storage.MemoryStorage, *logaudit.Auditor, *sdktrace.TracerProvider) {
+	t.Helper()
+	mem, e := newExporter(t)
+	a, err := logaudit.New(e)
+	require.NoError(t, err)
+	return mem, a, sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(a))
+}
+
 // TestProcessorOnEndAfterShutdown: a GenAI span that ends after Shutdown
 // is counted as dropped and reported to otel.Handle once, by span id and
 // never with its content; other spans are not counted.
 func TestProcessorOnEndAfterShutdown(t *testing.T) {
 	ctx := context.Background()
-	_, e := newExporter(t)
-	a, err := logaudit.New(e)
-	require.NoError(t, err)
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(a))
+	_, a, tp := auditedProvider(t)
 	require.NoError(t, tp.Shutdown(ctx))
 
 	reported := handletest.Capture(t)
@@ -270,10 +277,7 @@ func TestProcessorOnEndAfterShutdown(t *testing.T) {
 // Other records, and content events without a span, stay no-ops.
 func TestProcessorOnEmitAfterShutdown(t *testing.T) {
 	ctx := context.Background()
-	mem, e := newExporter(t)
-	a, err := logaudit.New(e)
-	require.NoError(t, err)
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(a))
+	mem, a, tp := auditedProvider(t)
 	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(a))
 	defer lp.Shutdown(ctx)
 	sctx, span := tp.Tracer("instr").Start(ctx, "chat gpt-4o", trace.WithAttributes(metaAttrs(0)...))
