@@ -600,7 +600,7 @@ func (s *Store) checkUsable(ctx context.Context) error {
 	return nil
 }
 
-// Write appends e to the file of its UTC day. Its [Chain] is ignored and
+// Write appends e to the file of its UTC day. Its Chain ([storage.Chain]) is ignored and
 // replaced by the store's own. When Write returns nil the entry has been
 // written to the operating system (and fsynced, under [DurabilitySync]). An
 // invalid entry yields an error matching [storage.ErrInvalidEntry] and nothing is
