@@ -114,15 +114,12 @@ func NewKeyRing(ctx context.Context, src KeySource, opts ...KeyRingOption) (*Key
 func (r *KeyRing) Refresh(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	keys, err := r.src.Keys(ctx)
+	m, err := managerFrom(ctx, r.src)
 	if err == nil {
-		var m *EncryptionManager
-		if m, err = NewEncryptionManager(keys...); err == nil {
-			if cur := r.cur.Load(); cur == nil || !slices.Equal(cur.ids, m.ids) {
-				r.cur.Store(m)
-			}
-			return nil
+		if cur := r.cur.Load(); cur == nil || !slices.Equal(cur.ids, m.ids) {
+			r.cur.Store(m)
 		}
+		return nil
 	}
 	if r.cur.Load() != nil {
 		r.failures.Add(1)

@@ -248,18 +248,50 @@ func DefaultKeySource(path string) KeySource {
 type noKeySource struct{}
 
 func (noKeySource) Keys(context.Context) ([]string, error) {
-	return nil, fmt.Errorf("otelaudit: no encryption key: give a key file or set %s: %w", env.Key, os.ErrNotExist)
+	return nil, fmt.Errorf("otelaudit: no encryption key: give a key file, or set %s (a key file) or %s (keys): %w", env.KeyFile, env.Key, os.ErrNotExist)
 }
 
 // LoadEncryptionManager builds a key ring from [DefaultKeySource](path).
 // It returns an error wrapping os.ErrNotExist when no key is configured
 // anywhere.
 func LoadEncryptionManager(path string) (*EncryptionManager, error) {
-	keys, err := LoadKeys(path)
+	return managerFrom(context.Background(), DefaultKeySource(path))
+}
+
+// managerFrom builds an [EncryptionManager] from src's keys. A key that is
+// not a Fernet key is an error naming the source it came from (a file
+// holding an ID:HEX checkpoint or hash key, say), as [KeySource] errors do.
+func managerFrom(ctx context.Context, src KeySource) (*EncryptionManager, error) {
+	keys, err := src.Keys(ctx)
 	if err != nil {
+		if f, ok := src.(KeyFile); ok && errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w (make one with: (umask 077 && otelaudit keygen > %s))", err, f.Path)
+		}
 		return nil, err
 	}
-	return NewEncryptionManager(keys...)
+	m, err := NewEncryptionManager(keys...)
+	if err != nil {
+		if name := keySourceName(src); name != "" {
+			return nil, fmt.Errorf("%s: %w (make a key with: otelaudit keygen)", name, err)
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// keySourceName names the sources of this package for errors: "key file
+// PATH", "environment variable NAME"; "" for others.
+func keySourceName(src KeySource) string {
+	switch s := src.(type) {
+	case KeyFile:
+		return "key file " + s.Path
+	case KeyEnv:
+		if s.Name == "" {
+			return "environment variable " + env.Key
+		}
+		return "environment variable " + s.Name
+	}
+	return ""
 }
 
 // LoadKeys returns the keys of [DefaultKeySource](path), first key first,

@@ -397,3 +397,37 @@ func TestMultiCipher(t *testing.T) {
 	assert.Nil(t, MultiCipher(nil))
 	assert.Equal(t, Cipher(ring), MultiCipher(ring, nil))
 }
+
+// TestKeyErrorsNameTheirFile: a key file that holds something other than
+// Fernet keys (here the ID:HEX line of a checkpoint key file, a likely
+// mix-up) makes LoadEncryptionManager and NewKeyRing fail with an error
+// that names the file, as KeySource errors must, and a missing key file
+// says how to make one; neither quotes the key.
+func TestKeyErrorsNameTheirFile(t *testing.T) {
+	t.Setenv("OTELAUDIT_KEY", "")
+	t.Setenv("OTELAUDIT_KEY_FILE", "")
+	const line = "ckpt-1:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	p := filepath.Join(t.TempDir(), "checkpoint.key")
+	require.NoError(t, os.WriteFile(p, []byte(line+"\n"), 0o600))
+
+	_, err := LoadEncryptionManager(p)
+	require.ErrorIs(t, err, ErrInvalidKey)
+	assert.Contains(t, err.Error(), "key file "+p)
+	assert.Contains(t, err.Error(), "otelaudit keygen")
+	assert.NotContains(t, err.Error(), "00112233")
+
+	_, err = NewKeyRing(context.Background(), KeyFile{Path: p})
+	require.ErrorIs(t, err, ErrInvalidKey)
+	assert.Contains(t, err.Error(), "key file "+p)
+
+	t.Setenv("OTELAUDIT_KEY", line)
+	_, err = LoadEncryptionManager("")
+	require.ErrorIs(t, err, ErrInvalidKey)
+	assert.Contains(t, err.Error(), "environment variable OTELAUDIT_KEY")
+	assert.NotContains(t, err.Error(), "00112233")
+
+	missing := filepath.Join(t.TempDir(), "audit.key")
+	_, err = LoadEncryptionManager(missing)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	assert.Contains(t, err.Error(), "otelaudit keygen > "+missing)
+}
