@@ -17,7 +17,9 @@
 //     attributes, and [Sampler] wraps a sampler so GenAI spans are recorded
 //     for the audit even when the trace is not sampled (such spans are then
 //     kept away from other exporters).
-//   - [NewTracerProvider] wires all of it in one call.
+//   - [NewTracerProvider] wires all of it in one call; [ProviderOptions]
+//     gives the same as options for a TracerProvider the service builds
+//     itself (its resource, ID generator, limits).
 //
 // A typical setup:
 //
