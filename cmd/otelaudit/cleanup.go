@@ -27,7 +27,9 @@ signed note of what it removes first, so "otelaudit verify" still passes
 afterwards. A store whose writers sign with a key of their own
 (filestore.WithCheckpointKey, s3store.WithCheckpointKey) needs the same key
 here (--checkpoint-key-file), so that cleanup signs its removal notes with
-it too. Without it, cleanup of
+it too (an HMAC key: a store signed with Ed25519,
+filestore.WithCheckpointSigner, is cleaned by its writer with
+Logger.CleanupExpired). Without it, cleanup of
 such a store refuses (exit 2) and removes nothing: a directory's notes would
 be signed with the store's own .checkpoint.key, and an S3 prefix's removals
 would be listed by no signed digest, which "otelaudit verify

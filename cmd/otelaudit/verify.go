@@ -57,7 +57,10 @@ for the notes signed before, a copy of .checkpoint.key. A key is ID:HEX
 file that group or others can access (0644, 0660...) is refused (exit 2)
 unless --allow-insecure-key-file. Give several for rotated keys; keys
 under one id are all tried. A key that is too short is an error, never a
-reason to fall back to .checkpoint.key. Keys are never printed.
+reason to fall back to .checkpoint.key. Keys are never printed. Only HMAC
+keys are taken here: a store signed with Ed25519
+(filestore.WithCheckpointSigner) is verified in code, with filestore.Verify
+and filestore.WithVerifyPublicKey.
 
 Witness: a store written with filestore.WithWitness copies every signed note
 to a file outside the store (another directory or host). Given that file,
