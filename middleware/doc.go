@@ -5,7 +5,11 @@
 // otelaudit) that the audit exporter (package exporter) stores as a
 // tamper-evident audit entry. Both use the global TracerProvider unless
 // [WithTracerProvider] names one, as otelhttp does; use
-// exporter.NewTracerProvider to build one wired for the audit.
+// exporter.NewTracerProvider to build one wired for the audit, or
+// exporter.ProviderOptions to add the audit to a provider the service
+// builds itself. On a provider without the audit processor (the global
+// no-op one, say) the spans are not audited, which is reported once
+// through otel.Handle.
 //
 // # APIs understood
 //
