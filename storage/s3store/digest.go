@@ -251,7 +251,8 @@ func (s *Store) ensureOpen(ctx context.Context) error {
 // openLocked writes the legacy note when the prefix has none yet, then the
 // writer's "open" note. Caller holds dmu.
 func (s *Store) openLocked(ctx context.Context) error {
-	if err := s.ensureLegacyNoteLocked(ctx); errors.Is(err, ErrAccessDenied) {
+	wrote, err := s.ensureLegacyNoteLocked(ctx)
+	if errors.Is(err, ErrAccessDenied) {
 		// A writer allowed to put but not to read (a write-only policy)
 		// still writes: without the note, Verify accepts no
 		// reference-layout object, which is right for a prefix that has
@@ -260,7 +261,11 @@ func (s *Store) openLocked(ctx context.Context) error {
 	} else if err != nil {
 		return err
 	}
-	return s.writeNoteLocked(ctx, &storage.Note{Type: storage.NoteOpen}, false)
+	// The writer that stored the legacy note says so, with its summary, in
+	// its signed open note: Verify then requires that note, so deleting it
+	// (with the reference-layout objects it lists, or to have a later
+	// writer sign what is there then) is found.
+	return s.writeNoteLocked(ctx, &storage.Note{Type: storage.NoteOpen, Legacy: wrote}, false)
 }
 
 // ensureLegacyNoteLocked makes sure the prefix holds the signed legacy
@@ -274,25 +279,27 @@ func (s *Store) openLocked(ctx context.Context) error {
 // on a prefix the reference implementation never wrote); every later
 // Store session pays one HEAD. The note is written before the writer's
 // open note, so a store with a signed writer and no legacy note holds no
-// reference-layout object legitimately. Caller holds dmu.
-func (s *Store) ensureLegacyNoteLocked(ctx context.Context) error {
+// reference-layout object legitimately. It returns the note's summary
+// when this Store stored it (nil when the note was there, or another
+// Store's put won). Caller holds dmu.
+func (s *Store) ensureLegacyNoteLocked(ctx context.Context) (*storage.LegacySummary, error) {
 	_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.cfg.prefix + legacyNoteRel)})
 	if err == nil {
-		return nil
+		return nil, nil
 	}
 	if !isNotFound(err) {
-		return classify("head legacy note", s.bucket, err)
+		return nil, classify("head legacy note", s.bucket, err)
 	}
 	days, err := s.partitions(ctx, time.Time{}, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var objs []storage.ObjectDigest
 	var sum storage.LineDigest
 	for _, d := range days {
 		p, err := s.listPartition(ctx, d.Format(dateLayout), "")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, rel := range p.legacy {
 			body, err := s.get(ctx, rel)
@@ -300,7 +307,7 @@ func (s *Store) ensureLegacyNoteLocked(ctx context.Context) error {
 				continue // deleted since the listing
 			}
 			if err != nil {
-				return err
+				return nil, err
 			}
 			objs = append(objs, storage.ObjectDigest{Key: rel, SHA256: storage.ObjectSHA256(body), Entries: 1})
 			sum.Add(bytes.TrimSuffix(body, []byte("\n")))
@@ -310,12 +317,16 @@ func (s *Store) ensureLegacyNoteLocked(ctx context.Context) error {
 	n := &storage.Note{Type: storage.NoteLegacy, Writer: s.writer, Time: time.Now().UTC().Format(time.RFC3339Nano), Legacy: &ls, Objects: objs}
 	line, err := storage.EncodeNote(n, s.cfg.signer)
 	if err != nil {
-		return fmt.Errorf("s3store: legacy note: %w", err)
+		return nil, fmt.Errorf("s3store: legacy note: %w", err)
 	}
-	if err := s.putNew(ctx, s.cfg.prefix+legacyNoteRel, line, true); err != nil {
-		return fmt.Errorf("s3store: store legacy note: %w", err)
+	created, err := s.putNewCreated(ctx, s.cfg.prefix+legacyNoteRel, line, true)
+	if err != nil {
+		return nil, fmt.Errorf("s3store: store legacy note: %w", err)
 	}
-	return nil
+	if !created {
+		return nil, nil
+	}
+	return &ls, nil
 }
 
 // digest writes a digest of the objects stored since the last one, if

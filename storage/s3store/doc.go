@@ -193,7 +193,11 @@
 //     reference-layout objects present to be exactly those the note
 //     lists, unchanged, less those removal notes account for, and reports
 //     any other as [verify.ProblemLegacyChanged] naming the object: added
-//     (a forged entry in the reference layout), changed or deleted. A
+//     (a forged entry in the reference layout), changed or deleted. The
+//     Store that stores the note carries its summary in its signed open
+//     note, so Verify given the key also requires the note itself: deleted
+//     it is [verify.ProblemMissing], signed again by a later writer over
+//     what was left then [verify.ProblemLegacyChanged]. A
 //     store whose writers signed but that has no legacy note (writers
 //     older than the note, or without read access to the bucket, which
 //     log a warning and write none) may hold no reference-layout object.

@@ -336,3 +336,50 @@ func TestObjectOverLimitNotRead(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, hasProblem(rep, verify.ProblemLegacyChanged, "2025-06-01/planted.json"), "%v", rep.Problems)
 }
+
+// TestLegacyNoteDeleted: the legacy note deleted together with every
+// reference-layout object it lists, or deleted so that a writer starting
+// later signs a new one over what is left, is caught with the key (the
+// writer that stored the note says so in its signed open digest), with
+// and without the witness; reference-layout entries would otherwise be
+// deleted unseen.
+func TestLegacyNoteDeleted(t *testing.T) {
+	sb := newSignedBucket(t, "lnd/")
+	keys := sb.putReference(t)
+	a := sb.store()
+	sb.write([]*s3store.Store{a}, time.Date(2025, 6, 1, 6, 0, 0, 0, time.UTC), 60)
+	require.NoError(t, a.Close())
+	intact := sb.snapshot()
+	for _, w := range []bool{true, false} {
+		rep := sb.verify(w)
+		require.True(t, rep.OK(), "witness %v: %v", w, rep.Problems)
+	}
+	note := sb.prefix + "_digests/_legacy.json"
+
+	// The note and every object it lists deleted.
+	sb.del(note)
+	for _, k := range keys {
+		sb.del(sb.prefix + k)
+	}
+	for _, w := range []bool{true, false} {
+		rep := sb.verify(w)
+		assert.True(t, hasProblem(rep, verify.ProblemMissing, "_digests/_legacy.json"), "witness %v: %v", w, rep.Problems)
+	}
+	sb.restore(intact)
+
+	// The note and one object deleted; a writer started afterwards signs
+	// a new note over the objects left.
+	sb.del(note)
+	for _, k := range keys {
+		sb.del(sb.prefix + k)
+		break
+	}
+	b := sb.store()
+	sb.write([]*s3store.Store{b}, time.Date(2025, 6, 2, 6, 0, 0, 0, time.UTC), 10)
+	require.NoError(t, b.Close())
+	require.Len(t, s3test.Keys(t, sb.client, sb.bucket, note), 1, "the new writer signed a legacy note")
+	for _, w := range []bool{true, false} {
+		rep := sb.verify(w)
+		assert.True(t, hasProblem(rep, verify.ProblemLegacyChanged, "_digests/_legacy.json"), "witness %v: %v", w, rep.Problems)
+	}
+}

@@ -506,6 +506,13 @@ func (s *Store) deliver(ctx context.Context, b *batch) error {
 // With lock (batch and digest objects) and [WithObjectLock], the object is
 // written with the Object Lock retention configured.
 func (s *Store) putNew(ctx context.Context, key string, body []byte, lock bool) error {
+	_, err := s.putNewCreated(ctx, key, body, lock)
+	return err
+}
+
+// putNewCreated is putNew that also tells whether this put stored the
+// object (false when it was there already: 412).
+func (s *Store) putNewCreated(ctx context.Context, key string, body []byte, lock bool) (created bool, err error) {
 	in := &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(key),
@@ -515,11 +522,14 @@ func (s *Store) putNew(ctx context.Context, key string, body []byte, lock bool) 
 		IfNoneMatch:   aws.String("*"),
 	}
 	s.lockInput(in, lock)
-	_, err := s.client.PutObject(ctx, in)
-	if err != nil && !isPreconditionFailed(err) {
-		return classify("put object", s.bucket, err)
+	_, err = s.client.PutObject(ctx, in)
+	switch {
+	case err == nil:
+		return true, nil
+	case isPreconditionFailed(err):
+		return false, nil
 	}
-	return nil
+	return false, classify("put object", s.bucket, err)
 }
 
 // Flush seals the open batch and waits until every entry accepted before

@@ -186,6 +186,7 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 		if err := s.readLegacyNote(ctx, &cfg.keys, dv, problem); err != nil {
 			return nil, err
 		}
+		dv.checkLegacyClaims(problem)
 	}
 	var objs []verifiedObject
 	for _, date := range dates {

@@ -33,6 +33,17 @@ type digestView struct {
 	// legacyNote tells whether the store holds a legacy note, readable
 	// or not.
 	legacyNote bool
+	// legacySum is the summary the readable legacy note signs.
+	legacySum *storage.LegacySummary
+	// legacyClaims are the open notes of writers that stored the legacy
+	// note, each with the summary it signed.
+	legacyClaims []legacyClaim
+}
+
+// legacyClaim is an open note saying its writer stored the legacy note.
+type legacyClaim struct {
+	at  string // key of the open note
+	sum storage.LegacySummary
 }
 
 // legacyObject is a reference-layout object the legacy note lists.
@@ -129,6 +140,9 @@ func (s *Store) readDigests(ctx context.Context, ring *storage.KeyRing, dv *dige
 			prevLine = thisLine
 			if dw.final {
 				problem(verify.Problem{Kind: verify.ProblemAfterClose, File: rel, Detail: fmt.Sprintf("digest %d of writer %s follows its final digest %s", n, w, dw.finalAt)})
+			}
+			if note.Type == storage.NoteOpen && note.Legacy != nil {
+				dv.legacyClaims = append(dv.legacyClaims, legacyClaim{at: rel, sum: *note.Legacy})
 			}
 			dv.apply(note, rel, links)
 			if note.Seq >= dw.head.Seq {
@@ -328,11 +342,31 @@ func (s *Store) readLegacyNote(ctx context.Context, ring *storage.KeyRing, dv *d
 		problem(verify.Problem{Kind: verify.ProblemBadSignature, File: legacyNoteRel, Detail: fmt.Sprintf("a signed %q note where the legacy note belongs: moved or copied", n.Type)})
 		return nil
 	}
+	dv.legacySum = n.Legacy
 	dv.legacy = make(map[string]*legacyObject, len(n.Objects))
 	for _, o := range n.Objects {
 		dv.legacy[o.Key] = &legacyObject{sha256: o.SHA256}
 	}
 	return nil
+}
+
+// checkLegacyClaims requires the legacy note that writers' open notes say
+// they stored: gone, the reference-layout objects it listed could be
+// deleted unseen; replaced by a later writer's (the note deleted, and a
+// writer that started afterwards signed what was there then), objects
+// deleted or added meanwhile would pass.
+func (dv *digestView) checkLegacyClaims(problem func(verify.Problem)) {
+	for _, c := range dv.legacyClaims {
+		switch {
+		case !dv.legacyNote:
+			problem(verify.Problem{Kind: verify.ProblemMissing, File: legacyNoteRel, Detail: fmt.Sprintf("the legacy note that digest %s says its writer stored (%d reference-layout objects) is gone: deleted, so the reference-layout objects it listed cannot be checked", c.at, c.sum.Count)})
+			return
+		case dv.legacySum == nil:
+			return // an unreadable note is reported already
+		case *dv.legacySum != c.sum:
+			problem(verify.Problem{Kind: verify.ProblemLegacyChanged, File: legacyNoteRel, Detail: fmt.Sprintf("the legacy note differs from the one digest %s says its writer stored (%d reference-layout objects): deleted and signed again later, over the reference-layout objects present then", c.at, c.sum.Count)})
+		}
+	}
 }
 
 // checkLegacy checks one reference-layout object of a signed store
