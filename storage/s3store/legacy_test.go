@@ -383,3 +383,31 @@ func TestLegacyNoteDeleted(t *testing.T) {
 		assert.True(t, hasProblem(rep, verify.ProblemLegacyChanged, "_digests/_legacy.json"), "witness %v: %v", w, rep.Problems)
 	}
 }
+
+// TestVerifyObjectOverLimit: an object over the Store's object limit
+// planted where a batch object or a digest is expected is reported by
+// Verify, naming it, without reading it, and the rest of the store is
+// still verified: one planted object does not turn a verification into
+// an error that hides every other finding.
+func TestVerifyObjectOverLimit(t *testing.T) {
+	sb := newSignedBucket(t, "bigb/")
+	a := sb.store()
+	sb.write([]*s3store.Store{a}, time.Date(2025, 6, 1, 6, 0, 0, 0, time.UTC), 120)
+	require.NoError(t, a.Close())
+	objs, digests := sb.batchKeys("")
+	require.Greater(t, len(objs), 2)
+	require.Greater(t, len(digests), 1)
+
+	limited, err := s3store.New(t.Context(), sb.client, sb.bucket, s3store.WithPrefix(sb.prefix), s3store.WithMaxObjectBytes(1<<20), s3store.WithReadOnly())
+	require.NoError(t, err)
+	defer limited.Close()
+	big := bytes.Repeat([]byte("x"), 2<<20)
+	sb.put(objs[1], big)
+	sb.put(digests[1], big)
+	rep, err := limited.Verify(t.Context(), s3store.WithVerifyKey("k1", testCheckpointKey))
+	require.NoError(t, err)
+	rel := func(k string) string { return strings.TrimPrefix(k, sb.prefix) }
+	assert.True(t, hasProblem(rep, verify.ProblemCorrupt, rel(objs[1])), "%v", rep.Problems)
+	assert.True(t, hasProblem(rep, verify.ProblemCorrupt, rel(digests[1])), "%v", rep.Problems)
+	assert.Positive(t, rep.Chained, "the other objects are verified")
+}

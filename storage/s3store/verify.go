@@ -128,7 +128,10 @@ func WithVerifyWitness(r io.Reader) VerifyOption {
 // A prefix without any object is an error matching [storage.ErrNoStore]
 // (unless a witness says a store was there: then every witnessed note is
 // reported missing); an unusable key one matching [storage.ErrBadKey];
-// failures to list or read are errors too. Verify flushes what this Store
+// failures to list or read are errors too, except an object over
+// [WithMaxObjectBytes], which no Store writes: it is a
+// [verify.ProblemCorrupt] naming it, not read, and the rest of the store
+// is verified. Verify flushes what this Store
 // accepted first (and, when it signs, writes its digest). Memory holds a
 // small record per chained entry and per listed object.
 func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Report, error) {
@@ -211,6 +214,16 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 				// Superseded or removed since the listing (a Delete or
 				// retention running meanwhile).
 				rep.Warnings = append(rep.Warnings, verify.Problem{Kind: verify.WarningChanged, File: rel, Detail: "object removed or superseded while verifying; verify again for a stable result"})
+				for _, lo := range dv.listed[rel] {
+					lo.seen = true
+				}
+				objs = append(objs, verifiedObject{rel: rel, date: date, name: bn, gone: true})
+				continue
+			}
+			if errors.Is(err, ErrObjectTooLarge) {
+				// Planted or damaged (no Store writes one): reported, not
+				// read, and the rest of the store still verified.
+				problem(tooLarge(rel, s.cfg.maxObjectBytes))
 				for _, lo := range dv.listed[rel] {
 					lo.seen = true
 				}
@@ -326,4 +339,10 @@ func (s *Store) verifyObject(vo *verifiedObject, body []byte, links *verify.Chai
 		problem(verify.Problem{Kind: kind, File: rel, Detail: fmt.Sprintf("the object's name says %d entries, it holds %d (%s)", bn.n, n, what)})
 	}
 	return maxSeq
+}
+
+// tooLarge is the problem of an object over [WithMaxObjectBytes], which
+// Verify does not read.
+func tooLarge(rel string, limit int64) verify.Problem {
+	return verify.Problem{Kind: verify.ProblemCorrupt, File: rel, Detail: fmt.Sprintf("object over %d bytes (WithMaxObjectBytes), larger than any the store writes: not read (planted or damaged)", limit)}
 }

@@ -109,6 +109,11 @@ func (s *Store) readDigests(ctx context.Context, ring *storage.KeyRing, dv *dige
 			if errors.Is(err, storage.ErrNotFound) {
 				continue // the missing number is reported below
 			}
+			if errors.Is(err, ErrObjectTooLarge) {
+				problem(tooLarge(rel, s.cfg.maxObjectBytes))
+				dw.lastDone, prevLine = n, ""
+				continue
+			}
 			if err != nil {
 				return fmt.Errorf("s3store: verify: %w", err)
 			}
@@ -239,7 +244,7 @@ func (s *Store) resolveLate(ctx context.Context, ring *storage.KeyRing, dv *dige
 		case err == nil:
 			n, perr := storage.ParseNote(bytes.TrimSuffix(body, []byte("\n")), ring)
 			started = perr == nil && n.Writer == w && n.Digest == 1 && n.Type == storage.NoteOpen
-		case !errors.Is(err, storage.ErrNotFound):
+		case !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, ErrObjectTooLarge):
 			return fmt.Errorf("s3store: verify: %w", err)
 		}
 		objs := dv.late[w]
@@ -329,6 +334,11 @@ func (s *Store) readLegacyNote(ctx context.Context, ring *storage.KeyRing, dv *d
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil
 	}
+	if errors.Is(err, ErrObjectTooLarge) {
+		dv.legacyNote = true
+		problem(tooLarge(legacyNoteRel, s.cfg.maxObjectBytes))
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("s3store: verify: %w", err)
 	}
@@ -392,6 +402,11 @@ func (s *Store) checkLegacy(ctx context.Context, dv *digestView, rel string, rep
 	if errors.Is(err, storage.ErrNotFound) {
 		lo.seen = true
 		rep.Warnings = append(rep.Warnings, verify.Problem{Kind: verify.WarningChanged, File: rel, Detail: "object removed while verifying; verify again for a stable result"})
+		return nil
+	}
+	if errors.Is(err, ErrObjectTooLarge) {
+		lo.seen = true
+		problem(tooLarge(rel, s.cfg.maxObjectBytes))
 		return nil
 	}
 	if err != nil {
