@@ -2,6 +2,7 @@ package s3store_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -437,4 +438,98 @@ func TestDigestsWriterStartsWhileVerifying(t *testing.T) {
 	}
 	rep = sb.verify(false)
 	assert.Contains(t, kinds(rep), verify.ProblemUnknownWriter, "%v", rep.Problems)
+}
+
+// TestDigestsForgedObjectOfRunningWriter: an object added under the name
+// of a signing writer that is still running (or crashed: no final
+// digest), with its id markers, is unconfirmed only when its lines
+// continue that writer's own chain (README: objects stored after a
+// writer's last digest). Lines without a chain, or chained in another
+// writer's chain (here one whose positions pass the running writer's
+// head), are written by no Store under that name: unlisted, with and
+// without the witness.
+func TestDigestsForgedObjectOfRunningWriter(t *testing.T) {
+	sb := newSignedBucket(t, "fr/")
+	x := sb.store()
+	sb.write([]*s3store.Store{x}, time.Date(2025, 7, 1, 8, 0, 0, 0, time.UTC), 150)
+	require.NoError(t, x.Close())
+	xObjs, _ := sb.batchKeys("")
+	w := sb.store()
+	defer w.Close()
+	sb.write([]*s3store.Store{w}, time.Date(2025, 7, 1, 10, 0, 0, 0, time.UTC), 50)
+	require.NoError(t, w.Flush(t.Context())) // running: no final digest
+	var wid string
+	for _, k := range s3test.Keys(t, sb.client, sb.bucket, sb.prefix+"2025-07-01/") {
+		if !slices.Contains(xObjs, k) {
+			wid = k[strings.LastIndexByte(k, '/')+1:][:16]
+		}
+	}
+	require.NotEmpty(t, wid)
+	last := func(keys []string) storage.Chain {
+		var head storage.Chain
+		for _, k := range keys {
+			for l := range bytes.Lines(s3test.Body(t, sb.client, sb.bucket, k)) {
+				if _, c, ok := storage.SplitChain(bytes.TrimSuffix(l, []byte("\n"))); ok && c.Seq > head.Seq {
+					head = c
+				}
+			}
+		}
+		return head
+	}
+	wObjs, _ := sb.batchKeys(wid)
+	xHead, wHead := last(xObjs), last(wObjs)
+	require.Greater(t, xHead.Seq, wHead.Seq)
+	intact := sb.snapshot()
+
+	// plant stores three made-up entries (chained by c, or unchained when
+	// c is nil) as batch seq of the running writer, with their id marker.
+	plant := func(c *storage.Chainer, seq int) string {
+		ts := time.Date(2025, 7, 1, 20, 0, 0, 0, time.UTC)
+		var body []byte
+		var ids []string
+		for i := range 3 {
+			e := entryAt(ts.Add(time.Duration(i) * time.Second))
+			ids = append(ids, e.ID)
+			if c == nil {
+				b, err := e.AppendJSON(nil)
+				require.NoError(t, err)
+				body = append(append(body, b...), '\n')
+				continue
+			}
+			p, err := e.AppendPrefix(nil)
+			require.NoError(t, err)
+			body = c.AppendLine(body, p)
+		}
+		ns := ts.Sub(time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC)).Nanoseconds()
+		leaf := fmt.Sprintf("%s-%d.0.%014d-%014d.3.jsonl", wid, seq, ns, ns+2e9)
+		sb.put(sb.prefix+"2025-07-01/"+leaf, body)
+		slices.Sort(ids)
+		sb.put(fmt.Sprintf("%s_ids/%s/%s_%s_2025-07-01_%s", sb.prefix, time.Now().UTC().Format("2006-01-02"), ids[0], ids[2], leaf), nil)
+		return "2025-07-01/" + leaf
+	}
+	for _, c := range []struct {
+		name  string
+		chain *storage.Chainer
+	}{
+		{"unchained lines", nil},
+		{"another writer's chain continued", func() *storage.Chainer { c := storage.ResumeChainer(xHead); return &c }()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sb.t = t
+			defer func() { sb.t = t; sb.restore(intact) }()
+			rel := plant(c.chain, 900)
+			for _, wit := range []bool{true, false} {
+				rep := sb.verify(wit)
+				assert.True(t, hasProblem(rep, verify.ProblemUnlisted, rel), "witness %v: %v", wit, rep.Problems)
+			}
+		})
+	}
+	sb.t = t
+	// The running writer's own chain continued: unconfirmed (README).
+	own := storage.ResumeChainer(wHead)
+	plant(&own, 901)
+	rep := sb.verify(true)
+	assert.True(t, rep.OK(), "%v", rep.Problems)
+	assert.Equal(t, int64(3), rep.Unconfirmed)
+	sb.restore(intact)
 }

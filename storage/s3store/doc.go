@@ -179,7 +179,8 @@
 //     every listed object is present with its SHA-256 unless a removal
 //     note accounts for it; that every object present is listed (objects a
 //     running writer stored after its last digest are reported as
-//     unconfirmed); that every writer's signed head is present and nothing
+//     unconfirmed, when each of their lines is in that writer's own
+//     chain); that every writer's signed head is present and nothing
 //     follows a final digest.
 //
 //   - Reference-layout objects (prefix/<day>/<id>.json, no chain) are

@@ -118,7 +118,8 @@ func WithVerifyWitness(r io.Reader) VerifyOption {
 // ([verify.ProblemLegacyChanged]), that every object present is listed
 // ([verify.ProblemUnlisted], or [verify.ProblemUnknownWriter] for a
 // writer that never signed; objects a running writer stored after its
-// last digest are reported as unconfirmed, [verify.WarningUnconfirmed]),
+// last digest are reported as unconfirmed, [verify.WarningUnconfirmed],
+// when every line is in that writer's own chain),
 // that each writer's signed head is present, and that nothing follows a
 // final digest. Given a witness ([WithVerifyWitness]) it requires every
 // witnessed note in the store. The report lists in Unverifiable what this

@@ -213,7 +213,15 @@ func (dv *digestView) checkObject(rel string, bn batchName, body []byte, maxSeq 
 		return
 	}
 	dw := dv.writers[bn.writer]
-	n, _ := seqRanges(body)
+	n, rs := seqRanges(body)
+	own, foreign := 0, ""
+	for _, r := range rs {
+		if r.Writer == bn.writer {
+			own += int(r.To - r.From + 1)
+		} else if foreign == "" {
+			foreign = r.Writer
+		}
+	}
 	switch {
 	case dw == nil:
 		if dv.late == nil {
@@ -222,6 +230,14 @@ func (dv *digestView) checkObject(rel string, bn batchName, body []byte, maxSeq 
 		dv.late[bn.writer] = append(dv.late[bn.writer], lateObject{rel: rel, entries: n})
 	case dw.final:
 		problem(verify.Problem{Kind: verify.ProblemAfterClose, File: rel, Detail: fmt.Sprintf("object of writer %s that its final digest %s does not list (added after close)", bn.writer, dw.finalAt)})
+	case own < n:
+		// A Store chains every line of its objects in its own chain: these
+		// were not written by it, and no digest vouches for them.
+		what := fmt.Sprintf("%d of its %d lines carry no chain", n-own, n)
+		if foreign != "" {
+			what = fmt.Sprintf("%d of its %d lines are not in the chain of writer %s (lines of writer %s, or none)", n-own, n, bn.writer, foreign)
+		}
+		problem(verify.Problem{Kind: verify.ProblemUnlisted, File: rel, Detail: fmt.Sprintf("no digest lists this object of signing writer %s, and %s: added (a Store chains every line it writes)", bn.writer, what)})
 	case maxSeq > 0 && maxSeq <= dw.head.Seq:
 		problem(verify.Problem{Kind: verify.ProblemUnlisted, File: rel, Detail: fmt.Sprintf("no digest lists this object although its entries precede the head of digest %s (added or replaced object, or a rewrite without a signed removal note)", dw.headAt)})
 	default:
