@@ -2,6 +2,7 @@ package s3store_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -410,4 +411,23 @@ func TestVerifyObjectOverLimit(t *testing.T) {
 	assert.True(t, hasProblem(rep, verify.ProblemCorrupt, rel(objs[1])), "%v", rep.Problems)
 	assert.True(t, hasProblem(rep, verify.ProblemCorrupt, rel(digests[1])), "%v", rep.Problems)
 	assert.Positive(t, rep.Chained, "the other objects are verified")
+}
+
+// TestLegacyNoteSkipsObjectOverLimit: an object over the read limit
+// planted in the reference layout before the legacy note exists (the
+// first signing Store on a prefix, or after the note was deleted) does
+// not stop signing writers from storing: the note leaves it out, and
+// Verify reports it as added.
+func TestLegacyNoteSkipsObjectOverLimit(t *testing.T) {
+	sb := newSignedBucket(t, "bign/")
+	sb.put(sb.prefix+"2025-01-01/planted.json", bytes.Repeat([]byte("x"), 2<<20))
+	st := sb.store(s3store.WithMaxObjectBytes(1 << 20))
+	sb.write([]*s3store.Store{st}, time.Date(2025, 7, 1, 10, 0, 0, 0, time.UTC), 10)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, st.Flush(ctx), "the writer stores its entries")
+	require.NoError(t, st.Close())
+	rep := sb.verify(true)
+	assert.True(t, hasProblem(rep, verify.ProblemLegacyChanged, "2025-01-01/planted.json"), "%v", rep.Problems)
+	assert.Equal(t, int64(10), rep.Chained)
 }
