@@ -20,10 +20,11 @@ import (
 )
 
 const verifyHelp = `Usage: otelaudit verify --dir DIR [--checkpoint-key ID:HEX | --checkpoint-key-file FILE]...
-                        [--allow-insecure-key-file] [--witness FILE] [--format text|json]
+                        [--checkpoint-public-key-file FILE]... [--allow-insecure-key-file]
+                        [--witness FILE] [--format text|json]
        otelaudit verify --s3-bucket BUCKET [--s3-prefix P] [--s3-endpoint URL] [--s3-region R]
-                        [--checkpoint-key ID:HEX | --checkpoint-key-file FILE]... [--witness FILE]
-                        [--format text|json]
+                        [--checkpoint-key ID:HEX | --checkpoint-key-file FILE]...
+                        [--checkpoint-public-key-file FILE]... [--witness FILE] [--format text|json]
 
 Check the tamper evidence of a file store without changing it (no lock is
 taken: a store another process is appending to can be verified). Every
@@ -42,8 +43,9 @@ reported as warnings: entries without a chain (written by the
 reference implementation), the incomplete last line of a file being written,
 entries after the last checkpoint of a writer still running.
 
-Checkpoint keys: without --checkpoint-key(-file) the store's own key
-(.checkpoint.key, key id "local") is used. That key lives next to the data,
+Checkpoint keys: without --checkpoint-key(-file) or
+--checkpoint-public-key-file the store's own key (.checkpoint.key, key id
+"local") is used. That key lives next to the data,
 so it detects damage and careless edits but not forgery by someone who can
 write the directory; for real protection the writer signs with a key kept
 elsewhere (filestore.WithCheckpointKey) and verify gets the same key here;
@@ -57,10 +59,15 @@ for the notes signed before, a copy of .checkpoint.key. A key is ID:HEX
 file that group or others can access (0644, 0660...) is refused (exit 2)
 unless --allow-insecure-key-file. Give several for rotated keys; keys
 under one id are all tried. A key that is too short is an error, never a
-reason to fall back to .checkpoint.key. Keys are never printed. Only HMAC
-keys are taken here: a store signed with Ed25519
-(filestore.WithCheckpointSigner) is verified in code, with filestore.Verify
-and filestore.WithVerifyPublicKey.
+reason to fall back to .checkpoint.key. Keys are never printed.
+
+Ed25519: a store whose writers sign with an Ed25519 private key
+(filestore.WithCheckpointSigner, s3store.WithCheckpointSigner) is verified
+with only its public key, --checkpoint-public-key-file FILE: ID:HEX lines
+of 32-byte public keys, as "otelaudit keygen --ed25519 ID" prints on stderr
+(repeatable, and may be given with HMAC keys for a store that changed
+keys). A public key is not secret: its file is read whatever its mode. A
+64-byte key there (a private key) is refused.
 
 Witness: a store written with filestore.WithWitness copies every signed note
 to a file outside the store (another directory or host). Given that file,
@@ -77,9 +84,10 @@ deleted, inserted, reordered or replayed entries, a deleted batch object in
 the middle of a writer's chain, and a missing id marker (_ids/..., through
 which show finds an entry by id). Objects in the reference layout (one entry
 per object) are legacy, not tampering. Writers that sign
-(s3store.WithCheckpointKey) store digest objects (_digests/WRITER/N.json),
-CloudTrail-style: given the same key, verify also checks their signatures
-and chain, that every listed object is present with its SHA-256 (or removed
+(s3store.WithCheckpointKey, or WithCheckpointSigner for Ed25519) store
+digest objects (_digests/WRITER/N.json), CloudTrail-style: given the same
+key (for Ed25519 its public key, --checkpoint-public-key-file), verify also
+checks their signatures and chain, that every listed object is present with its SHA-256 (or removed
 by a signed delete or retention note), that every object is listed, that
 each writer's signed head is present, and that the reference-layout objects
 are those _digests/_legacy.json signed when signing began. Without a key the report names what it
@@ -96,6 +104,7 @@ store there at all (a directory or S3 prefix without a store).
 Examples:
   otelaudit verify --dir ./audit-data
   otelaudit verify --dir ./audit-data --checkpoint-key-file /etc/otelaudit/checkpoint.key
+  otelaudit verify --dir ./audit-data --checkpoint-public-key-file /etc/otelaudit/checkpoint.pub
   otelaudit verify --dir ./audit-data --format json | jq '.problems[]'
   otelaudit verify --s3-bucket audit --s3-prefix prod/audit/
   otelaudit verify --s3-bucket audit --checkpoint-key-file /etc/otelaudit/checkpoint.key --witness /var/log/audit-witness.jsonl`
@@ -115,6 +124,8 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	var keys, keyFiles stringList
 	fs.Var(&keys, "checkpoint-key", "checkpoint `ID:HEX` key (or bare HEX for key id \"local\");\nrepeatable; prefer --checkpoint-key-file (flags show in ps)")
 	fs.Var(&keyFiles, "checkpoint-key-file", "read checkpoint keys from `FILE`, one ID:HEX or HEX per line; repeatable")
+	var pubFiles stringList
+	fs.Var(&pubFiles, "checkpoint-public-key-file", "read Ed25519 public keys from `FILE`, one ID:HEX (32 bytes) per line, of a\nstore signed with filestore.WithCheckpointSigner or s3store.WithCheckpointSigner;\nrepeatable; not secret: no permission check")
 	insecure := fs.Bool("allow-insecure-key-file", false, "read a checkpoint key file that group or others can access, with a warning")
 	witness := fs.String("witness", "", "witness `FILE` (the notes the store published with filestore.WithWitness or s3store.WithWitness)")
 	format := fs.String("format", "text", "output `FORMAT`: text or json (the full report)")
@@ -143,11 +154,19 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 		}
 		ks = append(ks, fileKeys...)
 	}
+	var pubs []publicKey
+	for _, path := range pubFiles {
+		fileKeys, err := readPublicKeyFile(ctx, path)
+		if err != nil {
+			return err
+		}
+		pubs = append(pubs, fileKeys...)
+	}
 	if sf.s3.given() {
 		if sf.dir != "" {
 			return usageErrorf("--dir and --s3-bucket name two stores; give one")
 		}
-		return verifyS3(ctx, c, sf, ks, *witness, *format)
+		return verifyS3(ctx, c, sf, ks, pubs, *witness, *format)
 	}
 	if sf.dir == "" {
 		return usageErrorf("no store given: use --dir DIR%s", s3Hint)
@@ -155,6 +174,9 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	var opts []filestore.VerifyOption
 	for _, k := range ks {
 		opts = append(opts, filestore.WithVerifyKey(k.ID, k.Key))
+	}
+	for _, k := range pubs {
+		opts = append(opts, filestore.WithVerifyPublicKey(k.id, k.pub))
 	}
 	fi, err := os.Stat(sf.dir)
 	switch {
@@ -165,7 +187,7 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	case !fi.IsDir():
 		return ioError(fmt.Errorf("%s is not a directory", sf.dir))
 	}
-	if len(ks) == 0 {
+	if len(ks) == 0 && len(pubs) == 0 {
 		if kid := sf.ownKeyID(ctx); kid != "" {
 			return needKey(sf.dir, kid)
 		}
@@ -198,8 +220,8 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return storeError(ctx, fmt.Errorf("verify %s: %w", sf.dir, err))
 	}
-	keyNote := fmt.Sprintf("%d key(s) given", len(keys)+len(keyFiles))
-	if len(keys)+len(keyFiles) == 0 {
+	keyNote := fmt.Sprintf("%d key(s) given", len(keys)+len(keyFiles)+len(pubFiles))
+	if len(keys)+len(keyFiles)+len(pubFiles) == 0 {
 		keyNote = "the store's own .checkpoint.key (detects damage, not forgery by someone who can write the directory)"
 		if _, err := os.Stat(filepath.Join(sf.dir, ownKeyFileName)); err != nil {
 			keyNote = "none (no --checkpoint-key given and no .checkpoint.key in the store)"
@@ -211,10 +233,13 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 }
 
 // verifyS3 verifies the S3 store the flags name (s3store.Store.Verify).
-func verifyS3(ctx context.Context, c *cli, sf *storeFlags, ks []otelaudit.NamedKey, witness, format string) error {
+func verifyS3(ctx context.Context, c *cli, sf *storeFlags, ks []otelaudit.NamedKey, pubs []publicKey, witness, format string) error {
 	var opts []s3store.VerifyOption
 	for _, k := range ks {
 		opts = append(opts, s3store.WithVerifyKey(k.ID, k.Key))
+	}
+	for _, k := range pubs {
+		opts = append(opts, s3store.WithVerifyPublicKey(k.id, k.pub))
 	}
 	if witness != "" {
 		wf, err := os.Open(witness)
@@ -233,7 +258,7 @@ func verifyS3(ctx context.Context, c *cli, sf *storeFlags, ks []otelaudit.NamedK
 	if !ok {
 		return fmt.Errorf("verify %s: not an S3 store", st.name)
 	}
-	if len(ks) == 0 {
+	if len(ks) == 0 && len(pubs) == 0 {
 		if kid := sf.ownKeyID(ctx); kid != "" {
 			return needKey(st.name, kid)
 		}
@@ -242,9 +267,9 @@ func verifyS3(ctx context.Context, c *cli, sf *storeFlags, ks []otelaudit.NamedK
 	if err != nil {
 		return storeError(ctx, fmt.Errorf("verify %s: %w", st.name, err))
 	}
-	keyNote := fmt.Sprintf("%d key(s) given: digest objects checked", len(ks))
-	if len(ks) == 0 {
-		keyNote = "none given: digest objects not checked (the writers sign with s3store.WithCheckpointKey; give the same key here)"
+	keyNote := fmt.Sprintf("%d key(s) given: digest objects checked", len(ks)+len(pubs))
+	if len(ks)+len(pubs) == 0 {
+		keyNote = "none given: digest objects not checked (writers that sign with s3store.WithCheckpointKey need the same key here, with WithCheckpointSigner its public key)"
 	}
 	return writeVerifyReport(c, rep, format, keyNote)
 }
@@ -363,7 +388,11 @@ func needOwnKey(name, path string) error {
 // whose notes are signed with key kid: as gpg does without the public key,
 // it says what is needed and checks nothing (exit 2), instead of reporting
 // every signed note as unverifiable and the store as tampered.
+//
+// The key id does not say whether the key is an HMAC key or an Ed25519
+// key pair, so both flags are named.
 func needKey(name, kid string) error {
 	return usageErrorf("%s is signed with checkpoint key id %q: give that key with --checkpoint-key-file FILE "+
-		"or --checkpoint-key ID:HEX; without it no signed note can be checked", name, sanitize(kid))
+		"or --checkpoint-key ID:HEX (HMAC, WithCheckpointKey), or its public key with --checkpoint-public-key-file FILE "+
+		"(Ed25519, WithCheckpointSigner); without it no signed note can be checked", name, sanitize(kid))
 }

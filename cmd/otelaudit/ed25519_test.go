@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/otelaudit/otelaudit-go/storage/filestore"
+)
+
+// writeKeyLine writes "id:hex(key)\n" to a new file of mode perm.
+func writeKeyLine(t *testing.T, name, id string, key []byte, perm os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(path, []byte("# "+name+"\n"+id+":"+hex.EncodeToString(key)+"\n"), 0o600))
+	require.NoError(t, os.Chmod(path, perm))
+	return path
+}
+
+// TestVerifyEd25519PublicKey: a directory whose writers sign with
+// filestore.WithCheckpointSigner (the README's production set-up) is
+// verified given only the public key: intact exits 0, a changed byte 1,
+// another public key under the same id 1 with bad-signature (as a wrong
+// HMAC key), no key 2 naming the flag. The public key file is not secret
+// (read whatever its mode); a private key in it is refused, unprinted.
+func TestVerifyEd25519PublicKey(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	dir := buildChainedStore(t, filestore.WithCheckpointSigner("ed-1", priv))
+	pubFile := writeKeyLine(t, "checkpoint.pub", "ed-1", pub, 0o644)
+
+	r := runCLI(t, "verify", "--dir", dir, "--checkpoint-public-key-file", pubFile)
+	require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "Checked:      3 files, 60 entries")
+	assert.Contains(t, r.stdout, "Key:          1 key(s) given\n")
+	assert.Contains(t, r.stdout, "Result:       INTACT\n")
+	assert.Empty(t, r.stderr, "a public key file others can read is fine")
+
+	// Without a key: exit 2, naming the key id and the flag to give.
+	r = runCLI(t, "verify", "--dir", dir)
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Empty(t, r.stdout)
+	assert.Contains(t, r.stderr, `is signed with checkpoint key id "ed-1"`)
+	assert.Contains(t, r.stderr, "--checkpoint-public-key-file")
+
+	// Another key pair's public key under the same id: the signatures do
+	// not match, reported as for a wrong HMAC key.
+	otherPub, _, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	wrong := writeKeyLine(t, "other.pub", "ed-1", otherPub, 0o600)
+	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-public-key-file", wrong)
+	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "bad-signature")
+	assert.Contains(t, r.stderr, "is TAMPERED or damaged")
+
+	// The private key given as the public one: refused, never printed.
+	privFile := writeKeyLine(t, "signer.key", "ed-1", priv, 0o600)
+	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-public-key-file", privFile)
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, privFile)
+	assert.Contains(t, r.stderr, "private key")
+	assert.NotContains(t, r.stderr, hex.EncodeToString(priv[:ed25519.SeedSize]))
+	for name, text := range map[string]string{
+		"empty.pub":  "# nothing\n",
+		"short.pub":  "ed-1:" + strings.Repeat("ab", 20) + "\n",
+		"nothex.pub": "ed-1:" + strings.Repeat("zz", 32) + "\n",
+	} {
+		path := filepath.Join(t.TempDir(), name)
+		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+		r = runCLI(t, "verify", "--dir", dir, "--checkpoint-public-key-file", path)
+		assert.Equal(t, 2, r.code, "%s: %s%s", name, r.stdout, r.stderr)
+		assert.Contains(t, r.stderr, "checkpoint public key file", name)
+		assert.Contains(t, r.stderr, path, name)
+	}
+	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-public-key-file", filepath.Join(t.TempDir(), "absent.pub"))
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "read checkpoint public key file")
+
+	// A changed byte in an entry.
+	files := dataFiles(t, dir)
+	editLines(t, filepath.Join(dir, files[1]), func(ls [][]byte) [][]byte {
+		ls[3] = bytes.Replace(ls[3], []byte(`"model":"gpt-4o"`), []byte(`"model":"gpt-4O"`), 1)
+		return ls
+	})
+	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-public-key-file", pubFile)
+	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, files[1]+":")
+	assert.Contains(t, r.stdout, "Result:       TAMPERED or damaged\n")
+}
