@@ -16,8 +16,10 @@ import (
 	"github.com/otelaudit/otelaudit-go/storage/s3store"
 )
 
-const cleanupHelp = `Usage: otelaudit cleanup --dir DIR --retention-days N [--dry-run] [--checkpoint-key-file F]
-       otelaudit cleanup --s3-bucket B [--s3-prefix P] ... --retention-days N [--checkpoint-key-file F]
+const cleanupHelp = `Usage: otelaudit cleanup --dir DIR --retention-days N [--dry-run]
+                         [--checkpoint-key-file F | --checkpoint-signer-key-file F]
+       otelaudit cleanup --s3-bucket B [--s3-prefix P] ... --retention-days N
+                         [--checkpoint-key-file F | --checkpoint-signer-key-file F]
 
 Apply retention: delete every entry whose timestamp is more than N days
 before now (N >= 1), and print what was removed, per UTC day. The file
@@ -26,14 +28,17 @@ the files of the cutoff's own day without their older entries; it records a
 signed note of what it removes first, so "otelaudit verify" still passes
 afterwards. A store whose writers sign with a key of their own
 (filestore.WithCheckpointKey, s3store.WithCheckpointKey) needs the same key
-here (--checkpoint-key-file), so that cleanup signs its removal notes with
-it too (an HMAC key: a store signed with Ed25519,
-filestore.WithCheckpointSigner, is cleaned by its writer with
-Logger.CleanupExpired). Without it, cleanup of
-such a store refuses (exit 2) and removes nothing: a directory's notes would
-be signed with the store's own .checkpoint.key, and an S3 prefix's removals
-would be listed by no signed digest, which "otelaudit verify
---checkpoint-key-file" reports as tampering.
+here, so that cleanup signs its removal notes with it too: an HMAC key
+with --checkpoint-key-file, or, for writers that sign with Ed25519
+(filestore.WithCheckpointSigner, s3store.WithCheckpointSigner), the
+private key with --checkpoint-signer-key-file F (ID:HEX of the 32-byte seed
+or the 64-byte private key "otelaudit keygen --ed25519 ID" prints). Key
+files that group or others can access are refused unless
+--allow-insecure-key-file. Without the key, cleanup of such a store
+refuses (exit 2) and removes nothing: a directory's notes would be signed
+with the store's own .checkpoint.key, and an S3 prefix's removals would be
+listed by no signed digest, which "otelaudit verify" with the writers' key
+reports as tampering.
 
 cleanup opens the store for writing: it takes the store's lock and fails
 (exit 2) while another process holds it. --dry-run only reports what would
@@ -41,7 +46,8 @@ be removed and opens the store read-only.
 
 Examples:
   otelaudit cleanup --dir ./audit-data --retention-days 365 --dry-run
-  otelaudit cleanup --dir ./audit-data --retention-days 365`
+  otelaudit cleanup --dir ./audit-data --retention-days 365
+  otelaudit cleanup --dir ./audit-data --retention-days 365 --checkpoint-signer-key-file /etc/otelaudit/checkpoint-signer.key`
 
 func runCleanup(ctx context.Context, c *cli, args []string) error {
 	fs := c.flagSet("cleanup")
@@ -49,10 +55,14 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 	days := fs.Int("retention-days", 0, "keep entries of the last `N` days (N >= 1); delete older ones")
 	dryRun := fs.Bool("dry-run", false, "report what would be removed; delete nothing")
 	keyFile := fs.String("checkpoint-key-file", "", "sign the removal notes with the first key (ID:HEX) in `FILE`:\nthe key the store's writers sign with (required when they sign with a key\nof their own: cleanup refuses without it)")
+	signerFile := fs.String("checkpoint-signer-key-file", "", "sign the removal notes with the Ed25519 private key (ID:HEX, the 32-byte\nseed or the 64-byte key) in `FILE`: the key of writers that sign with\nfilestore.WithCheckpointSigner or s3store.WithCheckpointSigner")
 	insecure := fs.Bool("allow-insecure-key-file", false, "read a checkpoint key file that group or others can access, with a warning")
 	pos, err := c.parse(fs, cleanupHelp, args)
 	if err != nil {
 		return err
+	}
+	if *keyFile != "" && *signerFile != "" {
+		return usageErrorf("--checkpoint-key-file and --checkpoint-signer-key-file are two keys to sign with; give the one the store's writers sign with")
 	}
 	if *keyFile != "" {
 		ks, err := readCheckpointKeyFile(ctx, c, *keyFile, *insecure)
@@ -61,6 +71,14 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 		}
 		sf.fileOpts = append(sf.fileOpts, filestore.WithCheckpointKey(ks[0].ID, ks[0].Key))
 		sf.s3.opts = append(sf.s3.opts, s3store.WithCheckpointKey(ks[0].ID, ks[0].Key))
+	}
+	if *signerFile != "" {
+		id, priv, err := readSignerKeyFile(ctx, c, *signerFile, *insecure)
+		if err != nil {
+			return err
+		}
+		sf.fileOpts = append(sf.fileOpts, filestore.WithCheckpointSigner(id, priv))
+		sf.s3.opts = append(sf.s3.opts, s3store.WithCheckpointSigner(id, priv))
 	}
 	if err := noArgs(pos); err != nil {
 		return err
@@ -101,7 +119,8 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 			name, signs, without = sanitize("s3://"+sf.s3.bucket+"/"+sf.s3.prefix), "digests", "the removals would be listed by no signed digest"
 		}
 		return usageErrorf("the writers of %s sign its %s with key id %q: give that key with --checkpoint-key-file "+
-			"(without it %s, which \"otelaudit verify --checkpoint-key-file\" reports as tampering); nothing removed",
+			"(an HMAC key) or --checkpoint-signer-key-file (an Ed25519 private key); "+
+			"without it %s, which \"otelaudit verify\" with the writers' key reports as tampering; nothing removed",
 			name, signs, sanitize(sf.ownKeyID(ctx)), without)
 	}
 	if err != nil {

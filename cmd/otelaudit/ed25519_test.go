@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -93,4 +94,77 @@ func TestVerifyEd25519PublicKey(t *testing.T) {
 	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
 	assert.Contains(t, r.stdout, files[1]+":")
 	assert.Contains(t, r.stdout, "Result:       TAMPERED or damaged\n")
+}
+
+// TestCleanupEd25519Signer: cleanup of a directory whose writers sign with
+// Ed25519 refuses without their private key (naming the flag), and given
+// it with --checkpoint-signer-key-file (the 32-byte seed or the 64-byte
+// key) signs its removal note so that verify with the public key still
+// passes. The private key file is a secret: refused when others can read
+// it, unless --allow-insecure-key-file.
+func TestCleanupEd25519Signer(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	pubFile := writeKeyLine(t, "checkpoint.pub", "ed-1", pub, 0o644)
+	now := verifyBase.Add(24*time.Hour + 30*time.Hour) // retention 1 day removes the first day
+
+	for _, form := range []struct {
+		name string
+		key  []byte
+	}{{"64-byte private key", priv}, {"32-byte seed", priv.Seed()}} {
+		t.Run(form.name, func(t *testing.T) {
+			dir := buildChainedStore(t, filestore.WithCheckpointSigner("ed-1", priv))
+			keyFile := writeKeyLine(t, "signer.key", "ed-1", form.key, 0o600)
+
+			r := runAt(t, now, "cleanup", "--dir", dir, "--retention-days", "1")
+			assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+			assert.Contains(t, r.stderr, `key id "ed-1"`)
+			assert.Contains(t, r.stderr, "--checkpoint-signer-key-file")
+			assert.Contains(t, r.stderr, "nothing removed")
+			assert.Equal(t, "60\n", runCLI(t, "count", "--dir", dir).stdout)
+
+			require.NoError(t, os.Chmod(keyFile, 0o640))
+			r = runAt(t, now, "cleanup", "--dir", dir, "--retention-days", "1", "--checkpoint-signer-key-file", keyFile)
+			assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+			assert.Contains(t, r.stderr, keyFile+" has mode 0640")
+			assert.Contains(t, r.stderr, "(--allow-insecure-key-file)")
+			assert.Equal(t, "60\n", runCLI(t, "count", "--dir", dir).stdout)
+			require.NoError(t, os.Chmod(keyFile, 0o600))
+
+			r = runAt(t, now, "cleanup", "--dir", dir, "--retention-days", "1", "--checkpoint-signer-key-file", keyFile)
+			require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+			assert.Regexp(t, `Removed [1-9]\d* entries`, r.stdout)
+			assert.NotEqual(t, "60\n", runCLI(t, "count", "--dir", dir).stdout)
+			assert.NoFileExists(t, filepath.Join(dir, ".checkpoint.key"), "no store key was made")
+			r = runCLI(t, "verify", "--dir", dir, "--checkpoint-public-key-file", pubFile)
+			assert.Equal(t, 0, r.code, "the removal note is signed with the writers' key: %s%s", r.stdout, r.stderr)
+			assert.Contains(t, r.stdout, "Result:       INTACT\n")
+			assert.NotContains(t, r.stdout+r.stderr, hex.EncodeToString(priv.Seed()))
+		})
+	}
+
+	dir := buildChainedStore(t, filestore.WithCheckpointSigner("ed-1", priv))
+	broken := append(ed25519.PrivateKey{}, priv...)
+	broken[63] ^= 1 // the public half no longer belongs to the seed
+	for _, tc := range []struct {
+		name string
+		key  []byte
+		msg  string
+	}{
+		{"not a key pair", broken, "not the public key"},
+		{"wrong size", bytes.Repeat([]byte{7}, 40), "is 40 bytes, want an Ed25519 private key"},
+	} {
+		keyFile := writeKeyLine(t, "bad.key", "ed-1", tc.key, 0o600)
+		r := runAt(t, now, "cleanup", "--dir", dir, "--retention-days", "1", "--checkpoint-signer-key-file", keyFile)
+		assert.Equal(t, 2, r.code, "%s: %s%s", tc.name, r.stdout, r.stderr)
+		assert.Contains(t, r.stderr, keyFile, tc.name)
+		assert.Contains(t, r.stderr, tc.msg, tc.name)
+		assert.NotContains(t, r.stderr, hex.EncodeToString(tc.key[:32]), tc.name)
+	}
+	hmacFile := writeKeyLine(t, "hmac.key", "h", bytes.Repeat([]byte{1}, 32), 0o600)
+	signer := writeKeyLine(t, "signer.key", "ed-1", priv, 0o600)
+	r := runAt(t, now, "cleanup", "--dir", dir, "--retention-days", "1", "--checkpoint-key-file", hmacFile, "--checkpoint-signer-key-file", signer)
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "give the one the store's writers sign with")
+	assert.Equal(t, "60\n", runCLI(t, "count", "--dir", dir).stdout)
 }
