@@ -168,3 +168,53 @@ func TestCleanupEd25519Signer(t *testing.T) {
 	assert.Contains(t, r.stderr, "give the one the store's writers sign with")
 	assert.Equal(t, "60\n", runCLI(t, "count", "--dir", dir).stdout)
 }
+
+// TestKeygenEd25519: keygen --ed25519 ID prints the private key line on
+// stdout and the public key line on stderr; written to files as its help
+// says, they are what the writers, cleanup --checkpoint-signer-key-file
+// and verify --checkpoint-public-key-file take. The default output of
+// keygen (a Fernet key) is unchanged.
+func TestKeygenEd25519(t *testing.T) {
+	r := runCLI(t, "keygen", "--ed25519", "ckpt-1")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Regexp(t, `^ckpt-1:[0-9a-f]{128}\n$`, r.stdout)
+	require.Regexp(t, `^ckpt-1:[0-9a-f]{64}\n$`, r.stderr)
+	privBytes, err := hex.DecodeString(strings.TrimSpace(strings.TrimPrefix(r.stdout, "ckpt-1:")))
+	require.NoError(t, err)
+	priv := ed25519.PrivateKey(privBytes)
+	assert.Equal(t, strings.TrimSpace(r.stderr), "ckpt-1:"+hex.EncodeToString(priv.Public().(ed25519.PublicKey)), "the pair belongs together")
+	again := runCLI(t, "keygen", "--ed25519", "ckpt-1")
+	assert.NotEqual(t, r.stdout, again.stdout, "a new key each time")
+
+	keys := t.TempDir()
+	signerFile, pubFile := filepath.Join(keys, "checkpoint-signer.key"), filepath.Join(keys, "checkpoint.pub")
+	require.NoError(t, os.WriteFile(signerFile, []byte(r.stdout), 0o600))
+	require.NoError(t, os.WriteFile(pubFile, []byte(r.stderr), 0o644))
+
+	dir := buildChainedStore(t, filestore.WithCheckpointSigner("ckpt-1", priv))
+	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-public-key-file", pubFile)
+	assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	now := verifyBase.Add(24*time.Hour + 30*time.Hour)
+	r = runAt(t, now, "cleanup", "--dir", dir, "--retention-days", "1", "--checkpoint-signer-key-file", signerFile)
+	require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Regexp(t, `Removed [1-9]\d* entries`, r.stdout)
+	r = runCLI(t, "verify", "--dir", dir, "--checkpoint-public-key-file", pubFile)
+	assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "Result:       INTACT\n")
+
+	for _, tc := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"keygen", "--ed25519", ""}, "give the key id"},
+		{[]string{"keygen", "--ed25519", "a b"}, "no spaces"},
+		{[]string{"keygen", "--ed25519", "local"}, ".checkpoint.key"},
+		{[]string{"keygen", "--ed25519", strings.Repeat("k", 65)}, "at most 64"},
+		{[]string{"keygen", "--ed25519"}, "flag needs an argument"},
+	} {
+		r := runCLI(t, tc.args...)
+		assert.Equal(t, 2, r.code, "%q", tc.args)
+		assert.Empty(t, r.stdout, "%q", tc.args)
+		assert.Contains(t, r.stderr, tc.msg, "%q", tc.args)
+	}
+}

@@ -93,7 +93,7 @@ var commands = []*command{
 	{"verify", "check a store's hash chains and signed checkpoints for tampering", runVerify},
 	{"stats", "print health figures: volume, safety failures, latency percentiles, tokens", runStats},
 	{"cleanup", "delete entries older than a retention period", runCleanup},
-	{"keygen", "print a new random Fernet encryption key", runKeygen},
+	{"keygen", "print a new random Fernet encryption key, or an Ed25519 checkpoint key pair", runKeygen},
 }
 
 func lookupCommand(name string) *command {
@@ -150,6 +150,7 @@ Examples:
   otelaudit stats --dir ./audit-data --from -24h
   otelaudit cleanup --dir ./audit-data --retention-days 365
   (umask 077 && otelaudit keygen > key.txt)
+  (umask 077 && otelaudit keygen --ed25519 ckpt-1 > checkpoint-signer.key 2> checkpoint.pub)
 `)
 	return b.String()
 }
