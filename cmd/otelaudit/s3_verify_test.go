@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -307,4 +308,77 @@ func TestS3CleanupSigned(t *testing.T) {
 	r = runCLI(t, append(append([]string{"verify"}, s3args...), "--checkpoint-key-file", keyFile)...)
 	assert.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
 	assert.NotContains(t, r.stdout+r.stderr, hex.EncodeToString(key))
+}
+
+// TestS3Ed25519: an S3 store whose writers sign their digests with
+// Ed25519 (s3store.WithCheckpointSigner) verifies given only the public
+// key (--checkpoint-public-key-file), is refused without a key (naming
+// that flag), reports bad-signature under another public key, and cleanup
+// with the private key (--checkpoint-signer-key-file) writes signed
+// removal notes, so verify with the public key passes afterwards; a
+// changed byte then gives exit 1.
+func TestS3Ed25519(t *testing.T) {
+	client, endpoint, bucket, _ := s3CLI(t)
+	pub, priv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	pubFile := writeKeyLine(t, "checkpoint.pub", "ed-s3", pub, 0o644)
+	signerFile := writeKeyLine(t, "signer.key", "ed-s3", priv, 0o600)
+	const prefix = "ed25519/"
+	st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix(prefix), s3store.WithMaxBatchEntries(40), s3store.WithCheckpointSigner("ed-s3", priv))
+	require.NoError(t, err)
+	old := time.Now().UTC().Add(-10 * 24 * time.Hour)
+	for i := range 200 {
+		ts := old.Add(time.Duration(i) * 3 * time.Hour) // 25 days: the older half goes
+		e := &storage.AuditEntry{ID: storage.NewEntryID(), Timestamp: ts, InputHash: strings.Repeat("a", 64), OutputHash: strings.Repeat("b", 64), SafetyPassed: true, LatencyMS: 3}
+		require.NoError(t, st.Write(t.Context(), e))
+	}
+	require.NoError(t, st.Close())
+	s3args := []string{"--s3-bucket", bucket, "--s3-prefix", prefix, "--s3-endpoint", endpoint, "--s3-region", "us-east-1"}
+	verifyArgs := func(extra ...string) []string { return append(append([]string{"verify"}, s3args...), extra...) }
+
+	r := runCLI(t, verifyArgs("--checkpoint-public-key-file", pubFile)...)
+	require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "Key:          1 key(s) given: digest objects checked\n")
+	assert.Contains(t, r.stdout, "Result:       INTACT\n")
+
+	r = runCLI(t, verifyArgs()...)
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, `key id "ed-s3"`)
+	assert.Contains(t, r.stderr, "--checkpoint-public-key-file")
+
+	otherPub, _, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	r = runCLI(t, verifyArgs("--checkpoint-public-key-file", writeKeyLine(t, "other.pub", "ed-s3", otherPub, 0o600))...)
+	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, "bad-signature")
+
+	cleanup := append([]string{"cleanup", "--retention-days", "5"}, s3args...)
+	r = runCLI(t, cleanup...)
+	assert.Equal(t, 2, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stderr, "--checkpoint-signer-key-file")
+	assert.Contains(t, r.stderr, "nothing removed")
+	r = runCLI(t, append(cleanup, "--checkpoint-signer-key-file", signerFile)...)
+	require.Equal(t, 0, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Regexp(t, `Removed [1-9]\d* entries`, r.stdout)
+	r = runCLI(t, verifyArgs("--checkpoint-public-key-file", pubFile)...)
+	assert.Equal(t, 0, r.code, "the removal notes are signed with the writers' key: %s%s", r.stdout, r.stderr)
+	assert.NotContains(t, r.stdout+r.stderr, hex.EncodeToString(priv.Seed()))
+
+	// A changed byte in a batch object.
+	var batch string
+	var changed []byte
+	for _, k := range s3test.Keys(t, client, bucket, prefix) {
+		body := s3test.Body(t, client, bucket, k)
+		if !strings.Contains(k, "/_") && bytes.Contains(body, []byte(`"latency_ms":3`)) {
+			batch, changed = k, bytes.Replace(body, []byte(`"latency_ms":3`), []byte(`"latency_ms":4`), 1)
+			break
+		}
+	}
+	require.NotEmpty(t, batch, "a batch object")
+	_, err = client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(batch), Body: bytes.NewReader(changed)})
+	require.NoError(t, err)
+	r = runCLI(t, verifyArgs("--checkpoint-public-key-file", pubFile)...)
+	assert.Equal(t, 1, r.code, "%s%s", r.stdout, r.stderr)
+	assert.Contains(t, r.stdout, strings.TrimPrefix(batch, prefix)+":")
+	assert.Contains(t, r.stdout, "modified")
 }
