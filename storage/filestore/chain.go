@@ -274,18 +274,34 @@ func (s *Store) appendNotes(ns ...*storage.Note) error {
 	return nil
 }
 
-// lastLine returns the last complete line of f (without '\n'), or nil.
+// lastLineOf returns the last complete line of f (without '\n'), or nil.
+// Notes are small but for removal notes, which list every file and every
+// writer session's range a cleanup removed: the window it reads from the
+// end grows until it holds the line's start, since the next note links to
+// the digest of the whole line.
 func lastLineOf(f *os.File) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	var last []byte
-	_, err = scanLines(f, max(0, fi.Size()-64<<10), fi.Size(), func(_ int64, line []byte) error {
-		last = append(last[:0], line...)
-		return nil
-	})
-	return last, err
+	size := fi.Size()
+	for window := int64(64 << 10); ; window *= 4 {
+		from := max(0, size-window)
+		var (
+			last  []byte
+			lines int
+		)
+		_, err = scanLines(f, from, size, func(_ int64, line []byte) error {
+			last = append(last[:0], line...)
+			lines++
+			return nil
+		})
+		// From the file's start every line is whole; from inside it, the
+		// first line read may be the end of a longer one.
+		if err != nil || from == 0 || lines > 1 {
+			return last, err
+		}
+	}
 }
 
 // recordRecoveries writes recovery notes (during open they are written by

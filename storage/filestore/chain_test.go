@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -145,4 +146,41 @@ func forwardKeyID(t testing.TB, data []byte, maxLine int) string {
 		t.Fatal(err)
 	}
 	return kid
+}
+
+// TestNoteAfterLongNote: a retention over a store written by many writer
+// sessions records every session's removed range in one removal note, of
+// more than the 64 KiB the previous note's digest was read from. The next
+// session's notes must link to that whole note: read from its tail alone,
+// every later note's link was wrong and Verify reported the store broken.
+func TestNoteAfterLongNote(t *testing.T) {
+	dir := t.TempDir()
+	const sessions = 600 // a range of about 150 bytes each
+	for i := range sessions {
+		st, err := New(dir)
+		require.NoError(t, err)
+		require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(time.Duration(i)*time.Second))))
+		require.NoError(t, st.Close())
+	}
+	st, err := New(dir)
+	require.NoError(t, err)
+	n, err := st.DeleteBefore(t.Context(), verifyBase.Add(24*time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, sessions, n)
+	require.NoError(t, st.Close())
+	// The process dies before its close note: the removal note is the
+	// file's last line, as a crash after the cleanup leaves it.
+	path := filepath.Join(dir, checkpointFileName)
+	notes, err := os.ReadFile(path)
+	require.NoError(t, err)
+	lines := bytes.SplitAfter(notes, []byte("\n"))
+	lines = lines[:len(lines)-2] // the empty rest after the last '\n', the close note
+	require.Greater(t, len(lines[len(lines)-1]), 64<<10, "the removal note is longer than the old read window")
+	require.NoError(t, os.WriteFile(path, bytes.Join(lines, nil), 0o600))
+
+	st, err = New(dir) // a new session links its first note to the removal note
+	require.NoError(t, err)
+	require.NoError(t, st.Write(t.Context(), testEntry(verifyBase.Add(48*time.Hour))))
+	require.NoError(t, st.Close())
+	verifyOK(t, dir)
 }
