@@ -270,16 +270,7 @@ func TestS3CleanupSigned(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "checkpoint.key")
 	require.NoError(t, os.WriteFile(keyFile, []byte("ops1:"+hex.EncodeToString(key)+"\n"), 0o600))
 	const prefix = "clean-signed/"
-	st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix(prefix), s3store.WithMaxBatchEntries(40), s3store.WithCheckpointKey("ops1", key))
-	require.NoError(t, err)
-	old := time.Now().UTC().Add(-10 * 24 * time.Hour)
-	for i := range 200 {
-		ts := old.Add(time.Duration(i) * 3 * time.Hour) // 25 days: the older half goes
-		e := &storage.AuditEntry{ID: storage.NewEntryID(), Timestamp: ts, InputHash: strings.Repeat("a", 64), OutputHash: strings.Repeat("b", 64), SafetyPassed: true, LatencyMS: 3}
-		require.NoError(t, st.Write(t.Context(), e))
-	}
-	require.NoError(t, st.Close())
-	s3args := []string{"--s3-bucket", bucket, "--s3-prefix", prefix, "--s3-endpoint", endpoint, "--s3-region", "us-east-1"}
+	s3args := writeAgedS3Store(t, client, endpoint, bucket, prefix, s3store.WithCheckpointKey("ops1", key))
 	cleanup := append([]string{"cleanup", "--retention-days", "5"}, s3args...)
 	snapshot := func() map[string]string {
 		out := map[string]string{}
@@ -310,6 +301,23 @@ func TestS3CleanupSigned(t *testing.T) {
 	assert.NotContains(t, r.stdout+r.stderr, hex.EncodeToString(key))
 }
 
+// writeAgedS3Store writes 200 entries, one every 3 hours from 10 days ago
+// (25 days: a 5-day retention removes the older half), to a store under
+// prefix signed with sign, closes it, and returns the CLI's flags for it.
+func writeAgedS3Store(t *testing.T, client *s3.Client, endpoint, bucket, prefix string, sign s3store.Option) []string {
+	t.Helper()
+	st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix(prefix), s3store.WithMaxBatchEntries(40), sign)
+	require.NoError(t, err)
+	old := time.Now().UTC().Add(-10 * 24 * time.Hour)
+	for i := range 200 {
+		ts := old.Add(time.Duration(i) * 3 * time.Hour) // 25 days: the older half goes
+		e := &storage.AuditEntry{ID: storage.NewEntryID(), Timestamp: ts, InputHash: strings.Repeat("a", 64), OutputHash: strings.Repeat("b", 64), SafetyPassed: true, LatencyMS: 3}
+		require.NoError(t, st.Write(t.Context(), e))
+	}
+	require.NoError(t, st.Close())
+	return []string{"--s3-bucket", bucket, "--s3-prefix", prefix, "--s3-endpoint", endpoint, "--s3-region", "us-east-1"}
+}
+
 // TestS3Ed25519: an S3 store whose writers sign their digests with
 // Ed25519 (s3store.WithCheckpointSigner) verifies given only the public
 // key (--checkpoint-public-key-file), is refused without a key (naming
@@ -324,16 +332,7 @@ func TestS3Ed25519(t *testing.T) {
 	pubFile := writeKeyLine(t, "checkpoint.pub", "ed-s3", pub, 0o644)
 	signerFile := writeKeyLine(t, "signer.key", "ed-s3", priv, 0o600)
 	const prefix = "ed25519/"
-	st, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix(prefix), s3store.WithMaxBatchEntries(40), s3store.WithCheckpointSigner("ed-s3", priv))
-	require.NoError(t, err)
-	old := time.Now().UTC().Add(-10 * 24 * time.Hour)
-	for i := range 200 {
-		ts := old.Add(time.Duration(i) * 3 * time.Hour) // 25 days: the older half goes
-		e := &storage.AuditEntry{ID: storage.NewEntryID(), Timestamp: ts, InputHash: strings.Repeat("a", 64), OutputHash: strings.Repeat("b", 64), SafetyPassed: true, LatencyMS: 3}
-		require.NoError(t, st.Write(t.Context(), e))
-	}
-	require.NoError(t, st.Close())
-	s3args := []string{"--s3-bucket", bucket, "--s3-prefix", prefix, "--s3-endpoint", endpoint, "--s3-region", "us-east-1"}
+	s3args := writeAgedS3Store(t, client, endpoint, bucket, prefix, s3store.WithCheckpointSigner("ed-s3", priv))
 	verifyArgs := func(extra ...string) []string { return append(append([]string{"verify"}, s3args...), extra...) }
 
 	r := runCLI(t, verifyArgs("--checkpoint-public-key-file", pubFile)...)
