@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"time"
@@ -113,29 +114,48 @@ func SigningKeyID(dir string) (string, error) {
 const keyIDChunk = 1 << 20
 
 // lastSignedKeyID returns the key id of the last signed note line in
-// ra[:size] ([storage.NoteKeyID]), "" when there is none. It reads
-// backwards, chunk bytes at a time, and stops at the first signed note it
-// meets, so that no amount of other lines after the last signed note
-// hides it: a writer that took the store for unsigned would sign on
-// without its key. Only complete lines count: the bytes after the last
-// '\n' are a torn note (a crash mid-write), and a line longer than
-// maxLine is not a note either, as for [Verify]; such a line is skipped
-// without being held in memory.
+// ra[:size] ([storage.NoteKeyID]), "" when there is none, reading
+// backwards (see lastLineWhere) so that no amount of other lines after the
+// last signed note hides it: a writer that took the store for unsigned
+// would sign on without its key. A line longer than maxLine is not a note,
+// as for [Verify].
 func lastSignedKeyID(ra io.ReaderAt, size int64, chunk, maxLine int) (string, error) {
+	kid := ""
+	_, err := lastLineWhere(ra, size, chunk, maxLine, func(line []byte) bool {
+		k, ok := storage.NoteKeyID(line)
+		if ok {
+			kid = k
+		}
+		return ok
+	})
+	if err != nil {
+		return "", err
+	}
+	return kid, nil
+}
+
+// lastLineWhere returns the last complete line of ra[:size] (without its
+// '\n') for which match is true, nil when there is none. It reads
+// backwards, chunk bytes at a time, and stops at the first line that
+// matches, so the common case (a match near the end) is one read. Only
+// complete lines count: the bytes after the last '\n' are a torn line (a
+// crash mid-write). A line longer than maxLine is skipped without being
+// held in memory or given to match.
+func lastLineWhere(ra io.ReaderAt, size int64, chunk, maxLine int, match func(line []byte) bool) ([]byte, error) {
 	buf := make([]byte, min(int64(chunk), size))
 	// tail holds the bytes of the line being read backwards that lie
 	// after the chunk at hand (the line starts in it or before it).
 	var tail []byte
 	complete := false // tail's line ends in '\n' (the file's last bytes do not)
-	long := false     // tail's line is over maxLine: not a note, not kept
-	check := func(head []byte) (string, bool) {
+	long := false     // tail's line is over maxLine: skipped, not kept
+	check := func(head []byte) ([]byte, bool) {
 		if !complete || long || len(head)+len(tail) > maxLine {
-			return "", false
+			return nil, false
 		}
 		if len(tail) > 0 {
 			head = append(head[:len(head):len(head)], tail...)
 		}
-		return storage.NoteKeyID(head)
+		return head, match(head)
 	}
 	for pos := size; pos > 0; {
 		b := buf[:min(int64(len(buf)), pos)]
@@ -144,20 +164,20 @@ func lastSignedKeyID(ra io.ReaderAt, size int64, chunk, maxLine int) (string, er
 			if err == nil || errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF // the file shrank under us
 			}
-			return "", err
+			return nil, err
 		}
 		for {
 			i := bytes.LastIndexByte(b, '\n')
 			if i < 0 {
 				break
 			}
-			if kid, ok := check(b[i+1:]); ok {
-				return kid, nil
+			if line, ok := check(b[i+1:]); ok {
+				return line, nil
 			}
 			b, tail, complete, long = b[:i], tail[:0], true, false
 		}
 		// b starts the chunk and ends the line of tail: keep it, unless
-		// that line is too long to be a note anyway.
+		// that line is too long anyway.
 		switch {
 		case long:
 		case len(b)+len(tail) > maxLine:
@@ -166,8 +186,10 @@ func lastSignedKeyID(ra io.ReaderAt, size int64, chunk, maxLine int) (string, er
 			tail = append(bytes.Clone(b), tail...)
 		}
 	}
-	kid, _ := check(nil) // the file's first line
-	return kid, nil
+	if line, ok := check(nil); ok { // the file's first line
+		return line, nil
+	}
+	return nil, nil
 }
 
 // checkKeyGiven returns an error matching [ErrCheckpointKeyNeeded] when
@@ -274,34 +296,16 @@ func (s *Store) appendNotes(ns ...*storage.Note) error {
 	return nil
 }
 
-// lastLineOf returns the last complete line of f (without '\n'), or nil.
-// Notes are small but for removal notes, which list every file and every
-// writer session's range a cleanup removed: the window it reads from the
-// end grows until it holds the line's start, since the next note links to
-// the digest of the whole line.
+// lastLineOf returns the last complete line of f (without '\n'), or nil,
+// however long: the next note links to the digest of the whole line, and
+// removal notes, which list every file and writer session's range a
+// cleanup removed, can be long.
 func lastLineOf(f *os.File) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	size := fi.Size()
-	for window := int64(64 << 10); ; window *= 4 {
-		from := max(0, size-window)
-		var (
-			last  []byte
-			lines int
-		)
-		_, err = scanLines(f, from, size, func(_ int64, line []byte) error {
-			last = append(last[:0], line...)
-			lines++
-			return nil
-		})
-		// From the file's start every line is whole; from inside it, the
-		// first line read may be the end of a longer one.
-		if err != nil || from == 0 || lines > 1 {
-			return last, err
-		}
-	}
+	return lastLineWhere(f, fi.Size(), 64<<10, math.MaxInt, func([]byte) bool { return true })
 }
 
 // recordRecoveries writes recovery notes (during open they are written by
