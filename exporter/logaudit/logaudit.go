@@ -213,7 +213,9 @@ func (a *Auditor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
 // (StartCall, the middleware) are left to the exporter.NewProcessor beside
 // the Auditor, which receives their content (ProviderOptions adds it):
 // only when no audit processor took their content does the Auditor write
-// them, marked as without content. It never waits for the
+// them, marked as without content. So are the spans that processor paired
+// with one of them ([exporter.AuditSameCallKey]: an SDK's span around the
+// Transport's), with their events: the processor writes the call's entry. It never waits for the
 // window or the backend: a span with content on it and no events held is
 // written soon by the join's goroutine, the others once their events came
 // or the window ended. Sampled or not, every recorded span is audited.
@@ -232,6 +234,10 @@ func (a *Auditor) OnEnd(s sdktrace.ReadOnlySpan) {
 	}
 	attrs := s.Attributes()
 	if !exporter.IsGenAI(attrs) || handedOver(s, attrs) {
+		return
+	}
+	if paired(attrs) {
+		a.join.Leave(s.SpanContext())
 		return
 	}
 	// The join's own Close refuses the span, not a.stopped: a span that
@@ -270,6 +276,22 @@ func handedOver(s sdktrace.ReadOnlySpan, attrs []attribute.KeyValue) bool {
 		}
 	}
 	return true
+}
+
+// paired reports whether the audit processor beside the Auditor
+// ([exporter.NewProcessor], which alone sets [exporter.AuditSameCallKey])
+// paired the span with another layer of its call (an SDK's GenAI span
+// around middleware.Transport's, or around otelaudit.StartCall's): that
+// processor writes the call's entry, from the richer span (the
+// Transport's has the request and reply as sent), so the Auditor leaves
+// the span and its events, which would be a second entry of the call.
+func paired(attrs []attribute.KeyValue) bool {
+	for _, kv := range attrs {
+		if kv.Key == exporter.AuditSameCallKey {
+			return true
+		}
+	}
+	return false
 }
 
 // viewOf is s as the join reads it; attrs are s's attributes.

@@ -633,13 +633,42 @@ func eventContent(ev Event) contentBits {
 // rememberWritten remembers v, about to be written at once with its
 // content, until the wait window ends. j.mu is held.
 func (j *Joiner) rememberWritten(k joinKey, v *View, now time.Time) {
-	at := now.UnixNano()
-	j.forgetWritten(at)
+	j.remember(k, writtenSpan{at: now.UnixNano(), has: spanContent(v)})
+}
+
+// remember remembers the call k as ws says until the wait window ends.
+// j.mu is held.
+func (j *Joiner) remember(k joinKey, ws writtenSpan) {
+	j.forgetWritten(ws.at)
 	if len(j.writtenQ) >= maxWritten {
 		j.forgetOldestWritten()
 	}
-	j.written[k] = writtenSpan{at: at, has: spanContent(v)}
-	j.writtenQ = append(j.writtenQ, writtenItem{key: k, at: at})
+	j.written[k] = ws
+	j.writtenQ = append(j.writtenQ, writtenItem{key: k, at: ws.at})
+}
+
+// Leave tells the join that the call of the span sc is written by someone
+// else (the audit processor beside exporter/logaudit's Auditor paired the
+// span with another layer of its call, see exporter.AuditSameCallKey): the
+// events held for it are let go, and its events that come within the wait
+// window are passed over, as those of a span written at once with all its
+// content (not counted in [Stats].EventsAfterSpan). Without it they would
+// be written as a second entry of the call, from the events alone.
+func (j *Joiner) Leave(sc trace.SpanContext) {
+	k := keyOf(sc)
+	j.mu.Lock()
+	c := j.calls[k]
+	if c != nil {
+		delete(j.calls, k)
+		j.mem -= c.size
+	}
+	j.remember(k, writtenSpan{at: time.Now().UnixNano(), has: hasInput | hasOutput | hasSystem, counted: true})
+	j.mu.Unlock()
+	if c != nil {
+		for _, w := range c.waiters {
+			w.finish(nil)
+		}
+	}
 }
 
 // forgetWritten forgets the spans whose window ended by now (Unix ns).
