@@ -332,9 +332,12 @@ func (a *Auditor) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan
 }
 
 // Enabled reports whether r may be a GenAI content event: its event name
-// is one the join collects, or not known yet.
+// is one the join collects, or not known yet. It says so after Shutdown
+// too: an instrumentation that asks before it emits then emits, and
+// OnEmit refuses, reports and counts the event (see [Auditor.OnEmit]);
+// false would lose its content without a trace.
 func (a *Auditor) Enabled(_ context.Context, p sdklog.EnabledParameters) bool {
-	return !a.stopped.Load() && (p.EventName == "" || genaijoin.IsContentEvent(p.EventName))
+	return p.EventName == "" || genaijoin.IsContentEvent(p.EventName)
 }
 
 // OnEmit hands r to the join when it is a GenAI content event with a trace

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -379,4 +380,33 @@ func TestAuditorBesideProcessor(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, true, en.Metadata[exporter.MetadataContentUnavailable])
 	})
+}
+
+// TestOnEmitAfterShutdownEnabled: an instrumentation that asks
+// Logger.Enabled before it builds an event (as the Logs API suggests)
+// still emits its GenAI content events after the TracerProvider shut the
+// Auditor down, so that OnEmit refuses, reports and counts them: with
+// Enabled false they were never emitted, and their content reached no
+// entry silently, the loss TestProcessorOnEmitAfterShutdown reports.
+func TestOnEmitAfterShutdownEnabled(t *testing.T) {
+	ctx := context.Background()
+	_, e := newExporter(t)
+	a, err := logaudit.New(e)
+	require.NoError(t, err)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(a))
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(a))
+	defer lp.Shutdown(ctx)
+	sctx, span := tp.Tracer("instr").Start(ctx, "chat gpt-4o", trace.WithAttributes(metaAttrs(0)...))
+	span.End()
+	require.NoError(t, tp.Shutdown(ctx))
+
+	logger := lp.Logger("instr")
+	if logger.Enabled(sctx, log.EnabledParameters{EventName: "gen_ai.user.message"}) {
+		var r log.Record
+		r.SetEventName("gen_ai.user.message")
+		r.SetBody(attribute.MapValue(attribute.String("content", "the question")))
+		logger.Emit(sctx, r)
+	}
+	assert.EqualValues(t, 1, a.Stats().DroppedEvents, "the event is emitted, refused and counted")
+	assert.False(t, logger.Enabled(sctx, log.EnabledParameters{EventName: "http.request"}), "other events stay disabled")
 }
