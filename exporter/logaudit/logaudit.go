@@ -93,7 +93,10 @@ func (f optionFunc) apply(c *config) { f(c) }
 // WithJoinWait sets how long a span without content waits for its events
 // and events for their span ([DefaultJoinWait] when not given or not
 // positive). A call is written as soon as its span and its answer event
-// (gen_ai.choice or the details event) are both there.
+// (gen_ai.choice or the details event) are both there. Events emitted in
+// their span while it records (the usual in process) wait for its end
+// however long the call lasts, within the memory cap; the window then
+// runs from the span's end.
 func WithJoinWait(d time.Duration) Option {
 	return optionFunc(func(c *config) {
 		if d > 0 {
@@ -355,7 +358,7 @@ func (a *Auditor) Enabled(_ context.Context, p sdklog.EnabledParameters) bool {
 // itself: an Auditor shut down by its TracerProvider while the
 // LoggerProvider still emits (shut the LoggerProvider down with it) is
 // losing records, and that is reported, not hidden.
-func (a *Auditor) OnEmit(_ context.Context, r *sdklog.Record) error {
+func (a *Auditor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	name := r.EventName()
 	if name == "" {
 		r.WalkAttributes(func(kv attribute.KeyValue) bool {
@@ -385,7 +388,15 @@ func (a *Auditor) OnEmit(_ context.Context, r *sdklog.Record) error {
 	if t.IsZero() {
 		t = r.ObservedTimestamp()
 	}
-	if a.join.HoldEvents([]genaijoin.Event{{Name: name, TraceID: r.TraceID(), SpanID: r.SpanID(), Time: t, Body: raw(r.Body()), Attrs: attrs}}) > 0 {
+	// The span the event was emitted in, while it records: its call may
+	// outlast the join's window, so its events wait for its end.
+	var open trace.Span
+	if sp := trace.SpanFromContext(ctx); sp.IsRecording() && sp.SpanContext().SpanID() == r.SpanID() &&
+		sp.SpanContext().TraceID() == r.TraceID() {
+		open = sp
+	}
+	if a.join.HoldEvents([]genaijoin.Event{{Name: name, TraceID: r.TraceID(), SpanID: r.SpanID(), Time: t, Body: raw(r.Body()), Attrs: attrs,
+		Open: open}}) > 0 {
 		return a.dropEvent(name, r.SpanID())
 	}
 	return nil

@@ -69,7 +69,15 @@ type call struct {
 	// events held, so written as it is, without counting in [Stats] (as
 	// the views [Joiner.Split] returns to write at once).
 	direct bool
+	// open is the span its events were emitted in while it recorded
+	// ([Event].Open), until the span comes: while it records, the window
+	// does not end the call's wait (the memory cap, Flush and Close
+	// still write it); once it comes, the window starts again.
+	open trace.Span
 }
+
+// waiting reports whether c waits for a span still recording.
+func (c *call) waiting() bool { return c.open != nil && c.open.IsRecording() }
 
 // Event is one GenAI log event: its name (the record's event name, or its
 // event.name attribute), the trace and span id of the call it belongs to,
@@ -82,6 +90,12 @@ type Event struct {
 	Time    time.Time
 	Body    any
 	Attrs   map[string]any
+	// Open is the span the event was emitted in, when it was still
+	// recording, as the Go SDK's log processor sees it (exporter/logaudit;
+	// nil otherwise): the call's events wait for it while it records,
+	// however long the call lasts, where a call longer than the window
+	// would give an entry of its events alone and a second one of its span.
+	Open trace.Span
 }
 
 // HasSpan reports whether ev names the span of its call (a valid trace
@@ -268,7 +282,7 @@ func (j *Joiner) loop() {
 		case <-j.wake:
 			j.flush(nil)
 		case now := <-tick.C:
-			j.flush(func(c *call) bool { return c.complete() || now.Sub(c.arrived) >= j.wait })
+			j.flush(func(c *call) bool { return c.complete() || (now.Sub(c.arrived) >= j.wait && !c.waiting()) })
 		}
 	}
 }
@@ -454,6 +468,9 @@ func (j *Joiner) addSpan(k joinKey, v *View, n int, now time.Time) (c *call, com
 	c.span = v
 	c.size += n
 	j.mem += n
+	if c.open != nil {
+		c.open, c.arrived = nil, now
+	}
 	if !c.complete() {
 		return c, false
 	}
@@ -525,6 +542,9 @@ func (j *Joiner) addEvents(evs []Event, refuseClosed bool) (w *Waiter, refused i
 			j.calls[key] = c
 		}
 		c.events = append(c.events, ev)
+		if ev.Open != nil && c.span == nil {
+			c.open = ev.Open
+		}
 		c.size += n
 		j.mem += n
 		if len(c.waiters) == 0 || c.waiters[len(c.waiters)-1] != w {
