@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/otelaudit/otelaudit-go/internal/handoff"
+	"github.com/otelaudit/otelaudit-go/internal/joinclaim"
 	"github.com/otelaudit/otelaudit-go/internal/lend"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
@@ -201,6 +202,11 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 //     attempt of an SDK's retries is a model call, audited. A held span is
 //     written when its partner ends (ForceFlush does not wait for that)
 //     or at Shutdown.
+//   - A GenAI span that exporter/logaudit's Auditor, registered after
+//     this processor in the same provider, took as it started (another
+//     instrumentation's span, whose content comes as log events) is left
+//     to the Auditor, unless the processor paired it: the Auditor writes
+//     it joined with its events, which this processor never sees.
 //   - A full queue never drops. By default OnEnd blocks until there is room
 //     (backpressure on the callers that end spans); with [WithSpool] it
 //     spills to a local spool instead.
@@ -317,7 +323,23 @@ func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if s == nil || !auditable(s) {
 		return
 	}
+	if !skipped && joinclaim.Taken(s.SpanContext()) && !sameCall(s) {
+		// exporter/logaudit's Auditor beside this processor writes it,
+		// joined with the content its log events carry.
+		return
+	}
 	p.accept(item{span: s, slot: slot})
+}
+
+// sameCall reports whether s is marked as one of two spans of a call
+// ([AuditSameCallKey]).
+func sameCall(s sdktrace.ReadOnlySpan) bool {
+	for _, kv := range s.Attributes() {
+		if kv.Key == AuditSameCallKey {
+			return true
+		}
+	}
+	return false
 }
 
 // accept queues it, a GenAI span, or spools it when the queue is full and

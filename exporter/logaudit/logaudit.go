@@ -58,6 +58,7 @@ import (
 
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/internal/genaijoin"
+	"github.com/otelaudit/otelaudit-go/internal/joinclaim"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
@@ -208,8 +209,24 @@ func New(e *exporter.Exporter, opts ...Option) (*Auditor, error) {
 	return a, nil
 }
 
-// OnStart does nothing: the Auditor reads a span once it has ended.
-func (a *Auditor) OnStart(context.Context, sdktrace.ReadWriteSpan) {}
+// OnStart takes the GenAI spans of other instrumentations (by name or
+// start attributes, as [exporter.LooksGenAI]) from an audit processor
+// beside the Auditor in the same provider ([exporter.ProviderOptions]):
+// the Auditor writes them, joined with their events, and the processor,
+// which would write them again without that content, leaves them. It
+// reads the span itself once it has ended.
+func (a *Auditor) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
+	if a.stopped.Load() {
+		return
+	}
+	switch s.InstrumentationScope().Name {
+	case otelaudit.ScopeName, middlewareScope:
+		return // handed over to the processor (see handedOver)
+	}
+	if exporter.LooksGenAI(s.Name(), nil) || exporter.IsGenAI(s.Attributes()) {
+		joinclaim.Take(s.SpanContext())
+	}
+}
 
 // OnEnd hands s to the join if it is a GenAI span ([exporter.IsGenAI] on
 // its attributes); other spans cost that check. otelaudit's own spans
@@ -235,6 +252,10 @@ func (a *Auditor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if s == nil {
 		return
 	}
+	// Given back once handed to the join: the processor beside the
+	// Auditor, whose OnEnd ran first, left it, and the join keeps its
+	// events for it until then.
+	defer joinclaim.Release(s.SpanContext())
 	attrs := s.Attributes()
 	if !exporter.IsGenAI(attrs) || handedOver(s, attrs) {
 		return

@@ -21,6 +21,7 @@ import (
 	auditexporter "github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/internal/contentkeys"
 	"github.com/otelaudit/otelaudit-go/internal/entryid"
+	"github.com/otelaudit/otelaudit-go/internal/joinclaim"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
@@ -76,8 +77,14 @@ type call struct {
 	open trace.Span
 }
 
-// waiting reports whether c waits for a span still recording.
-func (c *call) waiting() bool { return c.open != nil && c.open.IsRecording() }
+// waiting reports whether c waits for its span ([call].open): while it
+// records, and while exporter/logaudit's Auditor holds it taken (see
+// internal/joinclaim: its OnEnd hands the span over, [Joiner.Hold] or
+// [Joiner.Leave], before it gives it back). A span the Auditor does not
+// audit lets the window run once it ended.
+func (c *call) waiting() bool {
+	return c.open != nil && (c.open.IsRecording() || joinclaim.Taken(c.open.SpanContext()))
+}
 
 // Event is one GenAI log event: its name (the record's event name, or its
 // event.name attribute), the trace and span id of the call it belongs to,
