@@ -235,7 +235,8 @@ func (a *Auditor) OnStart(_ context.Context, s sdktrace.ReadWriteSpan) {
 // only when no audit processor took their content does the Auditor write
 // them, marked as without content. So are the spans that processor paired
 // with one of them ([exporter.AuditSameCallKey]: an SDK's span around the
-// Transport's), with their events: the processor writes the call's entry. It never waits for the
+// Transport's), with their events: the processor writes the call's entry.
+// A span taken in OnStart is given back on return. It never waits for the
 // window or the backend: a span with content on it and no events held is
 // written soon by the join's goroutine, the others once their events came
 // or the window ended. Sampled or not, every recorded span is audited.
