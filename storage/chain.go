@@ -381,6 +381,14 @@ type Note struct {
 	Recovery *RecoveryNote  `json:"recovery,omitempty"`
 	Removal  *RemovalNote   `json:"removal,omitempty"`
 	Legacy   *LegacySummary `json:"legacy,omitempty"`
+	// Store names, in an S3 writer's open note, the store (bucket prefix)
+	// the session belongs to: the [NoteDigest] of the prefix's signed
+	// legacy note, which is written once per prefix. Verification given
+	// the key reports an open note naming another store (a session copied
+	// in from another prefix whose writers sign with the same key). Empty
+	// in notes written before stores were named, by writers that cannot
+	// read the prefix, and in file stores (one chain of notes per store).
+	Store string `json:"store,omitempty"`
 	// Digest is the number of the note in its writer's sequence of digest
 	// objects (S3 stores: 1, 2, 3, ... as in its object key); 0 for notes
 	// kept in a checkpoints file.

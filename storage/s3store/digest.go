@@ -249,23 +249,30 @@ func (s *Store) ensureOpen(ctx context.Context) error {
 }
 
 // openLocked writes the legacy note when the prefix has none yet, then the
-// writer's "open" note. Caller holds dmu.
+// writer's "open" note, which names the store by the legacy note's digest.
+// Caller holds dmu.
 func (s *Store) openLocked(ctx context.Context) error {
-	wrote, err := s.ensureLegacyNoteLocked(ctx)
+	wrote, store, err := s.ensureLegacyNoteLocked(ctx)
 	if errors.Is(err, ErrAccessDenied) {
 		// A writer allowed to put but not to read (a write-only policy)
 		// still writes: without the note, Verify accepts no
 		// reference-layout object, which is right for a prefix that has
-		// none; a Store with read access writes the note later.
-		s.cfg.logger.Warn("s3store: cannot read the prefix to write the legacy note; not written", "bucket", s.bucket, "error", err)
+		// none; a Store with read access writes the note later. Such a
+		// writer cannot learn the store's identity either: its open note
+		// names no store, and Verify takes it as one written before
+		// stores were named.
+		s.cfg.logger.Warn("s3store: cannot read the prefix to write or read the legacy note; not written, and this writer's digests name no store", "bucket", s.bucket, "error", err)
 	} else if err != nil {
 		return err
 	}
 	// The writer that stored the legacy note says so, with its summary, in
 	// its signed open note: Verify then requires that note, so deleting it
 	// (with the reference-layout objects it lists, or to have a later
-	// writer sign what is there then) is found.
-	return s.writeNoteLocked(ctx, &storage.Note{Type: storage.NoteOpen, Legacy: wrote}, false)
+	// writer sign what is there then) is found. Every writer names the
+	// store it opens in (the legacy note's digest, made once per prefix
+	// and copied with it), so that its session copied into another
+	// prefix whose writers sign with the same key is found too.
+	return s.writeNoteLocked(ctx, &storage.Note{Type: storage.NoteOpen, Legacy: wrote, Store: store}, false)
 }
 
 // ensureLegacyNoteLocked makes sure the prefix holds the signed legacy
@@ -277,29 +284,27 @@ func (s *Store) openLocked(ctx context.Context) error {
 // SHA-256 of its bytes, so it costs, once per prefix, a list of the
 // partitions, a list per day and a GET per reference-layout object (none
 // on a prefix the reference implementation never wrote); every later
-// Store session pays one HEAD. The note is written before the writer's
-// open note, so a store with a signed writer and no legacy note holds no
-// reference-layout object legitimately. It returns the note's summary
-// when this Store stored it (nil when the note was there, or another
-// Store's put won). Caller holds dmu.
-func (s *Store) ensureLegacyNoteLocked(ctx context.Context) (*storage.LegacySummary, error) {
-	_, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.cfg.prefix + legacyNoteRel)})
-	if err == nil {
-		return nil, nil
-	}
-	if !isNotFound(err) {
-		return nil, classify("head legacy note", s.bucket, err)
+// Store session pays one GET of the note. The note is written before the
+// writer's open note, so a store with a signed writer and no legacy note
+// holds no reference-layout object legitimately. It returns the note's
+// summary when this Store stored it (nil when the note was there, or
+// another Store's put won), and the store's identity: the [storage.NoteDigest]
+// of the note's line ("" when the note there is over the read limit).
+// Caller holds dmu.
+func (s *Store) ensureLegacyNoteLocked(ctx context.Context) (*storage.LegacySummary, string, error) {
+	if store, ok, err := s.legacyNoteDigest(ctx); ok || err != nil {
+		return nil, store, err
 	}
 	days, err := s.partitions(ctx, time.Time{}, time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC))
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var objs []storage.ObjectDigest
 	var sum storage.LineDigest
 	for _, d := range days {
 		p, err := s.listPartition(ctx, d.Format(dateLayout), "")
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for _, rel := range p.legacy {
 			body, err := s.get(ctx, rel)
@@ -314,7 +319,7 @@ func (s *Store) ensureLegacyNoteLocked(ctx context.Context) (*storage.LegacySumm
 				continue
 			}
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			objs = append(objs, storage.ObjectDigest{Key: rel, SHA256: storage.ObjectSHA256(body), Entries: 1})
 			sum.Add(bytes.TrimSuffix(body, []byte("\n")))
@@ -324,16 +329,39 @@ func (s *Store) ensureLegacyNoteLocked(ctx context.Context) (*storage.LegacySumm
 	n := &storage.Note{Type: storage.NoteLegacy, Writer: s.writer, Time: time.Now().UTC().Format(time.RFC3339Nano), Legacy: &ls, Objects: objs}
 	line, err := storage.EncodeNote(n, s.cfg.signer)
 	if err != nil {
-		return nil, fmt.Errorf("s3store: legacy note: %w", err)
+		return nil, "", fmt.Errorf("s3store: legacy note: %w", err)
 	}
 	created, err := s.putNewCreated(ctx, s.cfg.prefix+legacyNoteRel, line, true)
 	if err != nil {
-		return nil, fmt.Errorf("s3store: store legacy note: %w", err)
+		return nil, "", fmt.Errorf("s3store: store legacy note: %w", err)
 	}
 	if !created {
-		return nil, nil
+		// Another Store's put won: its note names the store.
+		store, ok, err := s.legacyNoteDigest(ctx)
+		if err == nil && !ok {
+			err = fmt.Errorf("s3store: legacy note: gone right after another writer stored it")
+		}
+		return nil, store, err
 	}
-	return &ls, nil
+	return &ls, storage.NoteDigest(line[:len(line)-1]), nil
+}
+
+// legacyNoteDigest returns the store's identity, the NoteDigest of the
+// legacy note's line, with ok false when the prefix has no legacy note. A
+// note over the read limit (planted: no Store writes one that large;
+// Verify reports it) gives "" and ok, so that writers still store.
+func (s *Store) legacyNoteDigest(ctx context.Context) (store string, ok bool, err error) {
+	body, err := s.get(ctx, legacyNoteRel)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return "", false, nil
+	case errors.Is(err, ErrObjectTooLarge):
+		s.cfg.logger.Warn("s3store: legacy note over the read limit; this writer's digests name no store", "bucket", s.bucket, "error", err)
+		return "", true, nil
+	case err != nil:
+		return "", false, fmt.Errorf("s3store: read legacy note: %w", err)
+	}
+	return storage.NoteDigest(bytes.TrimSuffix(body, []byte("\n"))), true, nil
 }
 
 // digest writes a digest of the objects stored since the last one, if
