@@ -191,6 +191,7 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 			return nil, err
 		}
 		dv.checkLegacyClaims(problem)
+		dv.checkStoreClaims(problem)
 	}
 	var objs []verifiedObject
 	for _, date := range dates {

@@ -38,6 +38,16 @@ type digestView struct {
 	// legacyClaims are the open notes of writers that stored the legacy
 	// note, each with the summary it signed.
 	legacyClaims []legacyClaim
+	// storeID is the store's identity: the NoteDigest of the legacy
+	// note's line, when it is there and signed ("" otherwise).
+	storeID string
+	// storeClaims are the open notes that name a store (Note.Store).
+	storeClaims []storeClaim
+}
+
+// storeClaim is an open note naming the store its writer opened in.
+type storeClaim struct {
+	at, writer, store string
 }
 
 // legacyClaim is an open note saying its writer stored the legacy note.
@@ -148,6 +158,9 @@ func (s *Store) readDigests(ctx context.Context, ring *storage.KeyRing, dv *dige
 			}
 			if note.Type == storage.NoteOpen && note.Legacy != nil {
 				dv.legacyClaims = append(dv.legacyClaims, legacyClaim{at: rel, sum: *note.Legacy})
+			}
+			if note.Type == storage.NoteOpen && note.Store != "" {
+				dv.storeClaims = append(dv.storeClaims, storeClaim{at: rel, writer: w, store: note.Store})
 			}
 			dv.apply(note, rel, links)
 			if note.Seq >= dw.head.Seq {
@@ -260,6 +273,9 @@ func (s *Store) resolveLate(ctx context.Context, ring *storage.KeyRing, dv *dige
 		case err == nil:
 			n, perr := storage.ParseNote(bytes.TrimSuffix(body, []byte("\n")), ring)
 			started = perr == nil && n.Writer == w && n.Digest == 1 && n.Type == storage.NoteOpen
+			if started && n.Store != "" {
+				dv.checkStoreClaim(storeClaim{at: digestRel(w, 1), writer: w, store: n.Store}, problem)
+			}
 		case !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, ErrObjectTooLarge):
 			return fmt.Errorf("s3store: verify: %w", err)
 		}
@@ -369,6 +385,7 @@ func (s *Store) readLegacyNote(ctx context.Context, ring *storage.KeyRing, dv *d
 		return nil
 	}
 	dv.legacySum = n.Legacy
+	dv.storeID = storage.NoteDigest(bytes.TrimSuffix(body, []byte("\n")))
 	dv.legacy = make(map[string]*legacyObject, len(n.Objects))
 	for _, o := range n.Objects {
 		dv.legacy[o.Key] = &legacyObject{sha256: o.SHA256}
@@ -393,6 +410,39 @@ func (dv *digestView) checkLegacyClaims(problem func(verify.Problem)) {
 			problem(verify.Problem{Kind: verify.ProblemLegacyChanged, File: legacyNoteRel, Detail: fmt.Sprintf("the legacy note differs from the one digest %s says its writer stored (%d reference-layout objects): deleted and signed again later, over the reference-layout objects present then", c.at, c.sum.Count)})
 		}
 	}
+}
+
+// checkStoreClaims requires every open note that names a store to name
+// this one (see Store.openLocked): a writer session of another prefix
+// whose writers sign with the same key, copied in whole (objects, markers,
+// digests), names that prefix's legacy note. Open notes that name no
+// store (written before stores were named, or by a writer that could not
+// read the prefix) are taken as before. A store whose legacy note is gone
+// while open notes name one is reported once; an unreadable or unsigned
+// note is reported already.
+func (dv *digestView) checkStoreClaims(problem func(verify.Problem)) {
+	if len(dv.storeClaims) == 0 {
+		return
+	}
+	if !dv.legacyNote {
+		c := dv.storeClaims[0]
+		problem(verify.Problem{Kind: verify.ProblemMissing, File: legacyNoteRel, Detail: fmt.Sprintf("the legacy note, which names this store, is gone, while %d writers' open digests name a store (the first, %s of writer %s, names %s): deleted", len(dv.storeClaims), c.at, c.writer, c.store)})
+		return
+	}
+	if dv.storeID == "" {
+		return
+	}
+	for _, c := range dv.storeClaims {
+		dv.checkStoreClaim(c, problem)
+	}
+}
+
+// checkStoreClaim reports c when it names another store than this one.
+func (dv *digestView) checkStoreClaim(c storeClaim, problem func(verify.Problem)) {
+	if dv.storeID == "" || c.store == dv.storeID {
+		return
+	}
+	problem(verify.Problem{Kind: verify.ProblemUnknownWriter, File: c.at, Detail: fmt.Sprintf("writer %s opened in another store: its signed open digest names store %s, this prefix's legacy note is store %s (a session of another prefix signed with the same key, copied in; or this prefix's legacy note replaced)", c.writer, c.store, dv.storeID)})
 }
 
 // checkLegacy checks one reference-layout object of a signed store

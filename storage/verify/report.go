@@ -44,7 +44,10 @@ const (
 	// ProblemDuplicate: an entry of a chain appears more than once.
 	ProblemDuplicate ProblemKind = "duplicate"
 	// ProblemUnknownWriter: chained entries of a writer that no signed
-	// note knows (forged entries, or checkpoints.jsonl was removed).
+	// note knows (forged entries, or checkpoints.jsonl was removed); on
+	// S3 also a writer whose signed open digest names another store than
+	// the prefix's legacy note (a session of another prefix whose writers
+	// sign with the same key, copied in; or the legacy note replaced).
 	ProblemUnknownWriter ProblemKind = "unknown-writer"
 	// ProblemUnlisted: an S3 batch object that no signed digest lists
 	// although it must be listed (its entries precede its writer's last
