@@ -115,9 +115,9 @@
 //
 //   - 1,000 entries written and flushed: one PUT per UTC day they fall in
 //     plus one marker PUT per day of their ids (2 in the common case).
-//   - A signing Store's session: one HEAD of the legacy note; the first on
-//     a prefix also lists the days and PUTs the note (a GET per
-//     reference-layout object, if there are any). A Store without a key
+//   - A signing Store's session: one GET of the legacy note (it names the
+//     store); the first on a prefix instead lists the days and PUTs the
+//     note (a GET per reference-layout object, if there are any). A Store without a key
 //     pays one LIST (at most one key) at New to see that the prefix's
 //     writers do not sign; one opened [WithReadOnly] pays neither.
 //   - Read by UUIDv7 id: 3 (list the markers of the id's day, list the
@@ -203,6 +203,28 @@
 //     older than the note, or without read access to the bucket, which
 //     log a warning and write none) may hold no reference-layout object.
 //
+//   - Store identity. The legacy note, made once per prefix, also names
+//     the store: every writer's open note carries its
+//     [storage.NoteDigest] ([storage.Note].Store; the writer that stores
+//     the note computes it, any later one reads the note). Verify given
+//     the key requires every open note that names a store to name this
+//     prefix's, and reports one that names another as
+//     [verify.ProblemUnknownWriter] naming the writer and both ids: a
+//     writer session of another prefix whose writers sign with the same
+//     key, copied in whole (objects, id markers, digests), or this
+//     prefix's legacy note replaced by another's. Open notes naming a
+//     store while the legacy note is gone give [verify.ProblemMissing].
+//     The identity is not the bucket or prefix name: a store copied or
+//     moved whole to another bucket or prefix takes its legacy note
+//     along, verifies as before, and its new writers name the same store.
+//     Open notes that name no store are taken as before: those of writers
+//     older than store identities, and those of a writer without read
+//     access (it cannot read the legacy note; it logs a warning) or that
+//     finds a legacy note over the read limit. A session of such a writer
+//     copied from another prefix, or a session of a copy of this store
+//     (same legacy note) written after the copy, is not told apart: give
+//     such stores keys of their own.
+//
 //   - Witnesses ([WithWitness], [WithVerifyWitness]). What the store signs
 //     last cannot be vouched for by the store: deleting the newest objects
 //     together with the digests listing them, a whole writer session, or
@@ -231,15 +253,18 @@
 // its absence is reported as missing.
 //
 // Known limits: objects of a day a retention note names are accepted as
-// removed; a new generation deleted, and the old one put back as it was,
-// before the writer's next digest lists the new one is taken for an
-// unfinished removal (the entries it removes are back, none is lost).
+// removed; sessions whose open note names no store are not bound to it
+// (see "Store identity"); a new generation deleted, and the old one put
+// back as it was, before the writer's next digest lists the new one is
+// taken for an unfinished removal (the entries it removes are back, none
+// is lost).
 //
 // Cost: one PUT per digest (one per interval per writer that stored
 // something, one at each Flush that followed an upload, one at Close) and
 // one for the open note; with the defaults, about 0.02 requests per 1,000
-// entries on top of the batches' 0.4. Each Store session adds one HEAD for
-// the legacy note; the first on a prefix writes it: a list of the
+// entries on top of the batches' 0.4. Each Store session adds one GET of
+// the legacy note (about 140 bytes per reference-layout object it lists,
+// a few hundred bytes on a prefix without any); the first on a prefix writes it: a list of the
 // partitions, a list per day and a GET per reference-layout object (none
 // on a prefix the reference implementation never wrote), and a PUT. The
 // note holds about 140 bytes per reference-layout object, and Verify
