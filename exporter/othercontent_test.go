@@ -230,7 +230,7 @@ func TestRedactOtherInstrumentations(t *testing.T) {
 		"ai.prompt.tools", "ai.response.text", "ai.response.toolCalls", "ai.toolCall.args", "ai.toolCall.result",
 		"traceloop.entity.input", "traceloop.entity.output", "llm.request.functions.0.description",
 		"langfuse.observation.input", "mlflow.spanOutputs", "mlflow.chat.messages", "mlflow.chat.tools",
-		"pydantic_ai.all_messages", "request_data",
+		"pydantic_ai.all_messages", "request_data", "ai.request.headers.Helicone-Auth",
 	} {
 		attrs = append(attrs, attribute.String(k, "SECRET "+k))
 	}

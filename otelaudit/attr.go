@@ -104,7 +104,8 @@ const (
 // ai.prompt.messages, ai.prompt.tools, ai.response.text, .toolCalls,
 // .object, .reasoning, ai.result.text, .toolCalls, .object,
 // ai.toolCall.args, .result, ai.value, ai.values, ai.embedding,
-// ai.embeddings), OpenLLMetry (traceloop.entity.input, .output,
+// ai.embeddings, and every ai.request.headers.* key: the headers a caller
+// passes with a request are most often an AI gateway's credentials), OpenLLMetry (traceloop.entity.input, .output,
 // traceloop.prompt.template, .template_variables, every
 // llm.request.functions.* and llm.completions* key, mcp.request.argument,
 // mcp.response.value, db.query.result.document,

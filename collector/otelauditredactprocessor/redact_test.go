@@ -140,6 +140,7 @@ func TestRedactOtherInstrumentations(t *testing.T) {
 	vercel.PutStr("ai.prompt.messages", "SECRET")
 	vercel.PutStr("ai.response.text", "SECRET")
 	vercel.PutStr("ai.response.toolCalls", "SECRET")
+	vercel.PutStr("ai.request.headers.cf-aig-authorization", "SECRET")
 	traceloop := ss.Spans().AppendEmpty().Attributes()
 	traceloop.PutStr("traceloop.span.kind", "workflow")
 	traceloop.PutStr("traceloop.entity.name", "joke")

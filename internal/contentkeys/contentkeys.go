@@ -121,12 +121,19 @@ func lookup(k string) Side {
 		return Other
 	}
 	// OpenLLMetry's tool definitions (llm.request.functions.<i>.*) and its
-	// first, pre-gen_ai content keys (llm.completions.<i>.*).
-	if strings.HasPrefix(k, "llm.request.functions.") || strings.HasPrefix(k, "llm.completions") {
+	// first, pre-gen_ai content keys (llm.completions.<i>.*). The Vercel AI
+	// SDK's ai.request.headers.<name>: the headers a caller passes with the
+	// request, in practice an AI gateway's credentials (Helicone-Auth,
+	// cf-aig-authorization, x-portkey-api-key), recorded in plain text.
+	if strings.HasPrefix(k, "llm.request.functions.") || strings.HasPrefix(k, "llm.completions") ||
+		strings.HasPrefix(k, vercelHeadersPrefix) {
 		return Other
 	}
 	return None
 }
+
+// vercelHeadersPrefix starts the Vercel AI SDK's request header keys.
+const vercelHeadersPrefix = "ai.request.headers."
 
 // IsCallContent reports whether Lookup(k) is [Input] or [Output]: the
 // attribute holds the call's own messages.

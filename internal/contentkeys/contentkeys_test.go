@@ -34,6 +34,10 @@ func TestLookup(t *testing.T) {
 		{"ai.toolCall.name", None},
 		{"ai.response.finishReason", None},
 		{"ai.usage.promptTokens", None},
+		{"ai.request.headers.Helicone-Auth", Other},
+		{"ai.request.headers.x-portkey-api-key", Other},
+		{"ai.request.headers", None},
+		{"ai.request.model", None},
 		// OpenLLMetry
 		{"traceloop.entity.input", Input},
 		{"traceloop.entity.output", Output},
