@@ -178,7 +178,8 @@ type Stats struct {
 	Replayed int64
 	// Dropped counts accepted entries that were lost: ended after
 	// Shutdown, or still unwritten when Shutdown gave up without a spool.
-	// It is 0 in normal operation.
+	// It is 0 in normal operation. Of the spans ended after Shutdown only
+	// the first is reported to otel.Handle: this is their count.
 	Dropped int64
 	// Invalid counts GenAI spans that could not become an entry (the
 	// Logger's Entry step failed, for example encryption); each is also

@@ -146,6 +146,10 @@ type processor struct {
 
 	// warnedContent: warnContentOnSpan has reported.
 	warnedContent atomic.Bool
+	// warnedDropped: send has reported a span ended after Shutdown; the
+	// later ones are only counted (a service stopping under load would
+	// otherwise flood its error handler, one report per span).
+	warnedDropped atomic.Bool
 
 	// open holds the spans started and not yet ended that the processor
 	// needs at their end: their content hand-offs (see internal/handoff)
@@ -220,7 +224,8 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 //     succeeded. If ctx ends first it returns an error that matches ctx's
 //     error and says how many entries are not durable yet.
 //   - Shutdown stops accepting spans (later OnEnd calls are counted as
-//     dropped), drains the queue and the spool into the backend, then shuts
+//     dropped in [Stats].Dropped; the first is reported through
+//     otel.Handle, the others only counted), drains the queue and the spool into the backend, then shuts
 //     e down (flushing the backend). If ctx ends first, what is left goes to
 //     the spool (if any) or is counted as dropped, and the error says how
 //     many entries that is. Shutdown returns by ctx's deadline (plus at
@@ -311,7 +316,8 @@ func auditable(s sdktrace.ReadOnlySpan) bool {
 
 // OnEnd queues s for the audit if it is a GenAI span, with the content
 // handed over since OnStart. It blocks while the queue is full unless a
-// spool is configured. After Shutdown it drops s and counts it.
+// spool is configured. After Shutdown it drops s and counts it in
+// [Stats].Dropped; only the first span dropped so is reported.
 func (p *processor) OnEnd(s sdktrace.ReadOnlySpan) {
 	if s == nil {
 		return
@@ -354,7 +360,10 @@ func (p *processor) send(it item, draining bool) {
 	defer p.sendMu.RUnlock()
 	if p.stopped.Load() && !draining {
 		p.e.dropped.Add(1)
-		otel.Handle(fmt.Errorf("exporter: GenAI span %s ended after Shutdown; its audit entry is lost", s.SpanContext().SpanID()))
+		if p.warnedDropped.CompareAndSwap(false, true) {
+			otel.Handle(fmt.Errorf("exporter: GenAI span %s ended after Shutdown; its audit entry is lost "+
+				"(reported once: Exporter.Stats().Dropped counts every span lost so)", s.SpanContext().SpanID()))
+		}
 		return
 	}
 	p.accepted.Add(1)

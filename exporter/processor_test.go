@@ -20,6 +20,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.41.0"
 
 	"github.com/otelaudit/otelaudit-go/exporter"
+	"github.com/otelaudit/otelaudit-go/internal/handletest"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
@@ -257,6 +258,29 @@ func TestAfterShutdown(t *testing.T) {
 	p.endCalls(1, 3) // ended after Shutdown: counted as dropped
 	assert.Equal(t, int64(3), p.exp.Stats().Dropped)
 	assert.Equal(t, int64(10), p.exp.Stats().Written)
+	require.NoError(t, p.tp.Shutdown(t.Context()))
+}
+
+// TestAfterShutdownReportedOnce: a service shutting down under load ends
+// many GenAI spans after the processor's Shutdown. Each is counted in
+// Stats().Dropped, exactly, but otel.Handle hears of the loss once, with
+// where to find the total, not once per span (which flooded the error
+// handler and its log while the service stopped).
+func TestAfterShutdownReportedOnce(t *testing.T) {
+	reported := handletest.Capture(t)
+	p := newPipeline(t, newFakeBackend(), nil)
+	require.NoError(t, p.proc.Shutdown(t.Context()))
+	const n = 500
+	p.endCalls(8, n)
+	assert.Equal(t, int64(n), p.exp.Stats().Dropped, "every span ended after Shutdown is counted")
+	var lost []string
+	for _, r := range reported() {
+		if strings.Contains(r, "after Shutdown") {
+			lost = append(lost, r)
+		}
+	}
+	require.Equal(t, 1, len(lost), "reported once per processor, not per span")
+	assert.Contains(t, lost[0], "Stats().Dropped", "the report says where the total is")
 	require.NoError(t, p.tp.Shutdown(t.Context()))
 }
 
