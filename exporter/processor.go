@@ -150,6 +150,10 @@ type processor struct {
 	// later ones are only counted (a service stopping under load would
 	// otherwise flood its error handler, one report per span).
 	warnedDropped atomic.Bool
+	// spoolFailing: a spool write in send failed and was reported; set
+	// back by the next one that succeeds, so that a full disk is reported
+	// once per outage, not once per span that overflows the queue.
+	spoolFailing atomic.Bool
 
 	// open holds the spans started and not yet ended that the processor
 	// needs at their end: their content hand-offs (see internal/handoff)
@@ -391,9 +395,15 @@ func (p *processor) send(it item, draining bool) {
 		return
 	}
 	if err := p.spool.append([]*storage.AuditEntry{en}); err != nil {
-		otel.Handle(fmt.Errorf("exporter: spool write failed, blocking on the queue instead: %w", err))
+		if p.spoolFailing.CompareAndSwap(false, true) {
+			otel.Handle(fmt.Errorf("exporter: spool write failed, blocking on the queue instead "+
+				"(reported once until a spool write succeeds again): %w", err))
+		}
 		p.queue <- item{entry: en}
 		return
+	}
+	if p.spoolFailing.Load() {
+		p.spoolFailing.Store(false)
 	}
 	p.e.spooled.Add(1)
 	p.signalSpool()

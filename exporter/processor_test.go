@@ -284,6 +284,30 @@ func TestAfterShutdownReportedOnce(t *testing.T) {
 	require.NoError(t, p.tp.Shutdown(t.Context()))
 }
 
+// TestSpoolFailureReportedOncePerOutage: while the spool cannot be
+// written (its directory gone, a full disk), every span that overflows
+// the queue falls back to blocking on it; that is reported once, not once
+// per span, and no entry is lost.
+func TestSpoolFailureReportedOncePerOutage(t *testing.T) {
+	reported := handletest.Capture(t)
+	dir := filepath.Join(t.TempDir(), "spool")
+	b := newFakeBackend()
+	b.delay = time.Millisecond
+	p := newPipeline(t, b, nil, exporter.WithSpool(dir), exporter.WithMaxQueueSize(1), exporter.WithMaxBatchSize(1))
+	require.NoError(t, os.RemoveAll(dir)) // every spool write fails from now on
+	const n = 200
+	ids := p.endCalls(8, n)
+	require.NoError(t, p.tp.Shutdown(t.Context()))
+	p.assertExactly(t, ids)
+	failed := 0
+	for _, r := range reported() {
+		if strings.Contains(r, "spool write failed") {
+			failed++
+		}
+	}
+	assert.Equal(t, 1, failed, "reported once per outage, not per span")
+}
+
 func TestNilAndInvalid(t *testing.T) {
 	_, err := exporter.New(nil)
 	assert.Error(t, err)
