@@ -75,8 +75,8 @@ const DefaultJoinMaxBytes = genaijoin.DefaultMaxBytes
 const DefaultWriteTimeout = 30 * time.Second
 
 // ErrShutdown is matched (errors.Is) by the error ExportSpans returns after
-// Shutdown, and by the error OnEmit returns for a GenAI content event
-// emitted after it (see [Auditor.OnEmit]).
+// Shutdown, and by the error OnEmit returns for the first GenAI content
+// event emitted after it (see [Auditor.OnEmit]).
 var ErrShutdown = errors.New("logaudit: shut down")
 
 // Option configures an [Auditor].
@@ -135,8 +135,10 @@ type Auditor struct {
 	// that otel.Handle hears of it once, not once per span.
 	dropReported atomic.Bool
 	// droppedEvents counts the GenAI content events OnEmit refused after
-	// Shutdown ([Stats].DroppedEvents).
-	droppedEvents atomic.Int64
+	// Shutdown ([Stats].DroppedEvents); eventDropReported is set by the
+	// first, the only one OnEmit returns an error for.
+	droppedEvents     atomic.Int64
+	eventDropReported atomic.Bool
 }
 
 var (
@@ -163,8 +165,9 @@ type Stats struct {
 	// entry. It is 0 in normal operation.
 	Dropped int64
 	// DroppedEvents counts GenAI content events (with a trace and span
-	// id) emitted after Shutdown: [Auditor.OnEmit] refused each with an
-	// error matching [ErrShutdown], and their content is in no entry.
+	// id) emitted after Shutdown: [Auditor.OnEmit] refused each (the
+	// first with an error matching [ErrShutdown]), and their content is in
+	// no entry.
 	// Unlike the other fields it counts events, not calls (a call has
 	// several). It is 0 in normal operation.
 	DroppedEvents int64
@@ -372,14 +375,17 @@ func (a *Auditor) Enabled(_ context.Context, p sdklog.EnabledParameters) bool {
 //
 // After Shutdown, other records are still ignored (nil), but a GenAI
 // content event with a trace and span id is refused: no entry would hold
-// its content. OnEmit counts it in [Stats].DroppedEvents and returns an
-// error matching [ErrShutdown], which the log SDK hands to otel.Handle;
-// the error names the event and its span id, never the content. The
-// sdklog.Processor contract asks for nil after Shutdown, but a
-// LoggerProvider calls OnEmit only before it shut the processor down
-// itself: an Auditor shut down by its TracerProvider while the
-// LoggerProvider still emits (shut the LoggerProvider down with it) is
-// losing records, and that is reported, not hidden.
+// its content. OnEmit counts it in [Stats].DroppedEvents; for the first
+// such event of the Auditor it returns an error matching [ErrShutdown],
+// which the log SDK hands to otel.Handle (the error names the event and
+// its span id, never the content, and says where the count is), and nil
+// for the later ones, which are only counted: a service stopping under
+// load would otherwise report every event. The sdklog.Processor contract
+// asks for nil after Shutdown, but a LoggerProvider calls OnEmit only
+// before it shut the processor down itself: an Auditor shut down by its
+// TracerProvider while the LoggerProvider still emits (shut the
+// LoggerProvider down with it) is losing records, and that is reported,
+// not hidden.
 func (a *Auditor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 	name := r.EventName()
 	if name == "" {
@@ -425,10 +431,15 @@ func (a *Auditor) OnEmit(ctx context.Context, r *sdklog.Record) error {
 }
 
 // dropEvent counts a GenAI content event refused after Shutdown and
-// returns OnEmit's error for it.
+// returns OnEmit's error for it: an error for the first one, nil for the
+// others.
 func (a *Auditor) dropEvent(name string, span trace.SpanID) error {
 	a.droppedEvents.Add(1)
-	return fmt.Errorf("logaudit: GenAI event %s of span %s emitted after Shutdown; its content is in no audit entry (counted in Auditor.Stats().DroppedEvents): %w",
+	if !a.eventDropReported.CompareAndSwap(false, true) {
+		return nil
+	}
+	return fmt.Errorf("logaudit: GenAI event %s of span %s emitted after Shutdown; its content is in no audit entry "+
+		"(reported once: Auditor.Stats().DroppedEvents counts every event refused so): %w",
 		name, span, ErrShutdown)
 }
 
@@ -445,7 +456,8 @@ func (a *Auditor) ForceFlush(ctx context.Context) error {
 // It runs once (a TracerProvider and a LoggerProvider may both call it);
 // later calls return the first result. Spans that end afterwards are
 // dropped and counted (see [Auditor.OnEnd]); GenAI content events emitted
-// afterwards are refused with an error and counted (see [Auditor.OnEmit]).
+// afterwards are refused and counted, the first with an error (see
+// [Auditor.OnEmit]).
 func (a *Auditor) Shutdown(ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		a.stopped.Store(true)
