@@ -96,14 +96,15 @@ func (c *contentSpan) handed() []attribute.KeyValue {
 
 // asPair returns keep, the span of a pair the processor stores (with its
 // content, if any), as the pair's entry: stored under id, and holding
-// what the caller told the audit on other, the span given up, where keep
-// says nothing of it (the audit.* attributes, as otelaudit.Call's
-// metadata, safety result and alerts, and the conversation id). It is
-// keep itself when that adds nothing.
-func asPair(keep, other sdktrace.ReadOnlySpan, id string) sdktrace.ReadOnlySpan {
+// what the caller told the audit in other, the attributes of the span
+// given up, where keep says nothing of it (the audit.* attributes, as
+// otelaudit.Call's metadata, safety result and alerts, and the
+// conversation id), then the attributes mark. It is keep itself when that
+// adds nothing.
+func asPair(keep sdktrace.ReadOnlySpan, other []attribute.KeyValue, id string, mark ...attribute.KeyValue) sdktrace.ReadOnlySpan {
 	own := keep.Attributes()
 	var extra []attribute.KeyValue
-	for _, kv := range other.Attributes() {
+	for _, kv := range other {
 		if toldAudit(kv.Key) && !slices.ContainsFunc(own, func(o attribute.KeyValue) bool { return o.Key == kv.Key }) &&
 			!slices.ContainsFunc(extra, func(o attribute.KeyValue) bool { return o.Key == kv.Key }) {
 			extra = append(extra, kv)
@@ -112,6 +113,7 @@ func asPair(keep, other sdktrace.ReadOnlySpan, id string) sdktrace.ReadOnlySpan 
 	if givenEntryID(own) != id {
 		extra = append(extra, otelaudit.AuditEntryIDKey.String(id))
 	}
+	extra = append(extra, mark...)
 	if len(extra) == 0 {
 		return keep
 	}

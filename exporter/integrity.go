@@ -37,6 +37,16 @@ const (
 	// handed over beside the span is whole and never marked. A limit set
 	// with sdktrace.WithSpanLimits in code is not seen.
 	MetadataContentTruncated = "content_truncated"
+	// MetadataUnendedAtShutdown marks an entry of a pair of spans of one
+	// call ([AuditSameCallKey]) written at Shutdown while one of the two
+	// had not ended, as when a caller never ended its otelaudit.StartCall
+	// span around the middleware.Transport span of its model call: the
+	// entry holds what the ended span recorded (the Transport's request
+	// and reply) under the pair's id (the caller's otelaudit.Call.EntryID)
+	// with what the caller had told the audit on the unended span by then
+	// (audit.* attributes and metadata, the conversation id); what that
+	// span would have recorded later is in no entry.
+	MetadataUnendedAtShutdown = "unended_at_shutdown"
 )
 
 // spanValueLengthLimit returns the span attribute value length limit the

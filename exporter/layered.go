@@ -365,7 +365,7 @@ func (o *openSpans) end(s sdktrace.ReadOnlySpan) (audit sdktrace.ReadOnlySpan, s
 	if richness(e.held) > richness(cur) {
 		keep, other = e.held, cur
 	}
-	return asPair(keep, other, pairEntryID(outer, inner)), nil, true
+	return asPair(keep, other.Attributes(), pairEntryID(outer, inner)), nil, true
 }
 
 // pairEntryID is the id a pair's entry is stored under, whichever span
@@ -420,8 +420,12 @@ func (sh *openShard) dropSettled(n *atomic.Int64) {
 }
 
 // drain returns the spans held for a partner that has not ended, for
-// Shutdown: they are audited alone. From then on, a span whose partner
-// is open is not held but returned by end, to be audited alone.
+// Shutdown, each as its pair's entry ([unendedPair]): under the pair's id,
+// which for a caller's otelaudit.StartCall span that never ended is the
+// id the caller holds (Call.EntryID), not the held span's own. The
+// partner, should it end after all, is not audited (it counts as
+// layered: its call's entry is written). From then on, a span whose
+// partner is open is not held but returned by end, to be audited alone.
 func (o *openSpans) drain() []sdktrace.ReadOnlySpan {
 	o.draining.Store(true)
 	var out []sdktrace.ReadOnlySpan
@@ -429,15 +433,41 @@ func (o *openSpans) drain() []sdktrace.ReadOnlySpan {
 		sh := &o.shards[i]
 		sh.mu.Lock()
 		for k, e := range sh.m {
-			if e.held != nil {
-				out = append(out, e.held)
-				e.held = nil
-				sh.m[k] = e
+			if e.held == nil {
+				continue
 			}
+			s := e.held
+			if open, ok := e.span.(sdktrace.ReadOnlySpan); ok {
+				s = unendedPair(s, open, e.slot, e.inner)
+				e.aside = true
+			}
+			out = append(out, s)
+			e.held = nil
+			sh.m[k] = e
 		}
 		sh.mu.Unlock()
 	}
 	return out
+}
+
+// unendedPair is the entry of a pair whose span held has ended and whose
+// span open (with its content slot) had not at Shutdown; open is the
+// inner span of the pair when inner is set. It is held, with its content,
+// stored under the pair's id ([pairEntryID]: the audit.entry_id the
+// caller was given, on either span), with what the caller told the audit
+// on open so far (its attributes and the metadata handed over in its
+// slot, read as they are now) and marked [MetadataUnendedAtShutdown].
+// The content texts of open are not read: its caller may still be
+// writing them, and held, which ended, has the call's content.
+func unendedPair(held, open sdktrace.ReadOnlySpan, slot *handoff.Slot, inner bool) sdktrace.ReadOnlySpan {
+	outer, in := open, held
+	if inner {
+		outer, in = held, open
+	}
+	_, handed := slot.Content()
+	told := append(open.Attributes(), handed...)
+	return asPair(held, told, pairEntryID(outer, in),
+		otelaudit.AuditMetadataKey(MetadataUnendedAtShutdown).Bool(true))
 }
 
 // nameOperation returns the GenAI operation a span name starts with, ""

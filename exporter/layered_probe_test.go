@@ -485,13 +485,13 @@ func TestLayeredSpansNeverEnded(t *testing.T) {
 		require.NoError(t, tp.ForceFlush(context.Background()))
 		assert.Empty(t, list(t, st), "the Transport's span is held for the call's, which ForceFlush does not wait for")
 		require.NoError(t, tp.Shutdown(context.Background()))
-		// Written alone at Shutdown (documented): one entry, with the
-		// prompt, though not under call.EntryID(), which the call's span
-		// that never ended carries.
+		// Written at Shutdown from the Transport's span: one entry, with
+		// the prompt, under call.EntryID(), which the call's span that
+		// never ended carries (see TestLayeredStartCallUnendedAtShutdown).
 		es := list(t, st)
 		require.Len(t, es, 1)
 		assert.Equal(t, otelaudit.HashContent("q"), es[0].InputHash)
-		_ = call
+		assert.Equal(t, call.EntryID(), es[0].ID)
 	})
 	t.Run("SDK span around StartCall never ended", func(t *testing.T) {
 		st, tp, c := setup(t)

@@ -209,7 +209,11 @@ var _ sdktrace.SpanProcessor = (*processor)(nil)
 //     partner's call is over pairs again with its next GenAI child: each
 //     attempt of an SDK's retries is a model call, audited. A held span is
 //     written when its partner ends (ForceFlush does not wait for that)
-//     or at Shutdown.
+//     or at Shutdown: then as the pair's entry, under the pair's id (a
+//     StartCall span its caller never ended keeps Call.EntryID), with what
+//     the caller told the audit on the unended span so far, and marked
+//     [MetadataUnendedAtShutdown]; the unended span, if it ends afterwards,
+//     counts as layered.
 //   - A GenAI span that exporter/logaudit's Auditor, registered after
 //     this processor in the same provider, took as it started (another
 //     instrumentation's span, whose content comes as log events) is left
@@ -483,8 +487,9 @@ func (p *processor) Shutdown(ctx context.Context) error {
 		// ctx over, the rest of Shutdown reports what is not durable.
 		_ = p.waitEnding(ctx)
 		// From here spans that end are dropped and counted; spans held
-		// for a partner that never ended are audited alone (drain also
-		// stops end from holding spans behind it).
+		// for a partner that never ended are written as their pair's
+		// entry, under the pair's id (drain also stops end from holding
+		// spans behind it).
 		p.stopped.Store(true)
 		for _, s := range p.open.drain() {
 			if auditable(s) {
