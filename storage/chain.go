@@ -415,6 +415,15 @@ type RemovalNote struct {
 	Legacy LegacySummary `json:"legacy"`
 	Count  int           `json:"count"`
 	Before string        `json:"before,omitempty"`
+	// Done marks, on S3, the note a retention signs once the day its
+	// earlier note named (Files: "YYYY-MM-DD/") is empty: the removal
+	// finished. A day note without a later Done note of its writer is a
+	// removal that stopped (or a writer older than Done notes).
+	Done bool `json:"done,omitempty"`
+	// Batches names, in a Done note, the S3 batch objects the removal
+	// deleted, as runs of batch numbers per writer ("<writer>-<seq>" or
+	// "<writer>-<from>..<to>"), every generation of each included.
+	Batches []string `json:"batches,omitempty"`
 }
 
 // SeqRange is a run of consecutive chain entries of one writer; Last is

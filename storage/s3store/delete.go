@@ -286,7 +286,10 @@ func (s *Store) deleteKeys(ctx context.Context, rels []string) error {
 // objects, no object read (counts come from the names), then one more list
 // to see the day empty (a rewrite racing with the delete removes what it
 // wrote once it sees its day gone; anything else that appeared is deleted
-// in another round). In t's own day, batch objects that start at or after
+// in another round); a signing Store signs a removal note naming the day
+// before, and one naming the batches it deleted once the day is empty,
+// so that [Store.Verify] reports those batches put back as restored. In
+// t's own day, batch objects that start at or after
 // t are kept and the others are rewritten as Delete does (those that end
 // before t to an empty generation), so that a batch's generation names
 // stay taken; reference-layout objects of that day are read to learn
@@ -339,7 +342,10 @@ const maxDayRounds = 8
 //
 // A signing Store first writes a signed removal note naming the day, so
 // that verification accounts for every object of that day the digests
-// list.
+// list, and once the day is empty a second one (Done) naming the batches
+// it deleted: those batch objects back in the day are then restored
+// entries, not an unfinished removal, while the batches written into the
+// day afterwards (entries with an old timestamp) are new.
 func (s *Store) deleteDay(ctx context.Context, date string, before time.Time) (int, error) {
 	if s.cfg.lockMode != "" {
 		p, err := s.listPartition(ctx, date, "")
@@ -364,13 +370,22 @@ func (s *Store) deleteDay(ctx context.Context, date string, before time.Time) (i
 		}
 	}
 	removed := 0
+	var gone batchRuns
 	for round := range maxDayRounds {
 		p, err := s.listPartition(ctx, date, "")
 		if err != nil {
 			return removed, err
 		}
+		gone.addPartition(p)
 		if len(p.batch)+len(p.legacy) == 0 {
-			return removed, s.deleteKeys(ctx, p.all())
+			if err := s.deleteKeys(ctx, p.all()); err != nil {
+				return removed, err
+			}
+			if !s.signing() {
+				return removed, nil
+			}
+			rn := &storage.RemovalNote{Reason: "retention", Files: []string{date + "/"}, Before: before.Format(time.RFC3339Nano), Count: removed, Done: true, Batches: gone.strings()}
+			return removed, s.writeNote(ctx, &storage.Note{Type: storage.NoteRemoval, Removal: rn})
 		}
 		for _, bn := range p.batch {
 			switch {

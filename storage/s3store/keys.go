@@ -2,6 +2,8 @@ package s3store
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -226,4 +228,76 @@ func parseMarker(rel string) (marker, bool) {
 		return m, false
 	}
 	return m, true
+}
+
+// batchRuns is a set of batches (writer and batch number, any
+// generation), written as runs for a retention's Done note
+// ([storage.RemovalNote].Batches): "<writer>-<seq>" or
+// "<writer>-<from>..<to>". The zero value is empty.
+type batchRuns map[string]map[uint64]bool
+
+// add records batch seq of writer.
+func (r *batchRuns) add(writer string, seq uint64) {
+	if *r == nil {
+		*r = batchRuns{}
+	}
+	if (*r)[writer] == nil {
+		(*r)[writer] = map[uint64]bool{}
+	}
+	(*r)[writer][seq] = true
+}
+
+// addPartition records every batch object of p: current, superseded and
+// tombstoned generations alike.
+func (r *batchRuns) addPartition(p *partition) {
+	for _, bn := range p.batch {
+		r.add(bn.writer, bn.seq)
+	}
+	for _, g := range p.stale {
+		r.add(g.name.writer, g.name.seq)
+	}
+	for _, bn := range p.tombs {
+		r.add(bn.writer, bn.seq)
+	}
+}
+
+// strings returns the set as runs, by writer and batch number.
+func (r batchRuns) strings() []string {
+	var out []string
+	for _, w := range slices.Sorted(maps.Keys(r)) {
+		seqs := slices.Sorted(maps.Keys(r[w]))
+		for i := 0; i < len(seqs); {
+			j := i
+			for j+1 < len(seqs) && seqs[j+1] == seqs[j]+1 {
+				j++
+			}
+			if i == j {
+				out = append(out, fmt.Sprintf("%s-%d", w, seqs[i]))
+			} else {
+				out = append(out, fmt.Sprintf("%s-%d..%d", w, seqs[i], seqs[j]))
+			}
+			i = j + 1
+		}
+	}
+	return out
+}
+
+// parseBatchRun parses one run as batchRuns.strings writes it.
+func parseBatchRun(run string) (writer string, from, to uint64, ok bool) {
+	w, span, ok := strings.Cut(run, "-")
+	if !ok || len(w) != 16 || !isHex(w) {
+		return "", 0, 0, false
+	}
+	lo, hi, isRun := strings.Cut(span, "..")
+	from, err := strconv.ParseUint(lo, 10, 64)
+	if err != nil {
+		return "", 0, 0, false
+	}
+	to = from
+	if isRun {
+		if to, err = strconv.ParseUint(hi, 10, 64); err != nil || to < from {
+			return "", 0, 0, false
+		}
+	}
+	return w, from, to, true
 }

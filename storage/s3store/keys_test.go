@@ -77,3 +77,28 @@ func TestDayHelpers(t *testing.T) {
 	_, ok = parseDate("2024-02-29")
 	assert.True(t, ok)
 }
+
+// TestBatchRuns: the batches a retention's Done note names are written as
+// runs per writer and read back as the same batches.
+func TestBatchRuns(t *testing.T) {
+	var r batchRuns
+	for _, seq := range []uint64{7, 3, 4, 5, 9} {
+		r.add("0123456789abcdef", seq)
+	}
+	r.add("ffffffffffffffff", 0)
+	runs := r.strings()
+	assert.Equal(t, []string{"0123456789abcdef-3..5", "0123456789abcdef-7", "0123456789abcdef-9", "ffffffffffffffff-0"}, runs)
+	var back batchRuns
+	for _, run := range runs {
+		w, from, to, ok := parseBatchRun(run)
+		require.True(t, ok, run)
+		for seq := from; seq <= to; seq++ {
+			back.add(w, seq)
+		}
+	}
+	assert.Equal(t, r, back)
+	for _, bad := range []string{"", "0123456789abcdef", "0123456789abcde-1", "0123456789abcdeg-1", "0123456789abcdef-x", "0123456789abcdef-5..3", "0123456789abcdef-1..x"} {
+		_, _, _, ok := parseBatchRun(bad)
+		assert.False(t, ok, bad)
+	}
+}
