@@ -104,8 +104,10 @@
 // a crash of the process loses them (at most [WithMaxBatchDelay] worth
 // plus whatever an outage held back). Use WithSpoolDir where that matters.
 // DeleteBefore removing a whole day and a stale spool file of that day
-// uploaded afterwards would bring its entries back; keep spool files
-// younger than the retention period (a Store delivers them at New).
+// uploaded afterwards would bring its entries back (Verify reports the
+// batch as restored when the removal had deleted it, and takes it for a
+// late upload otherwise); keep spool files younger than the retention
+// period (a Store delivers them at New).
 //
 // Flush and Close return once everything accepted is stored. Queries (Read,
 // ListEntries, Entries, Count) and deletes flush first, so they see every
@@ -133,7 +135,8 @@
 //   - Count: one list per 1,000 objects; no object is read.
 //   - DeleteBefore: days before t's day go as whole partitions (list plus
 //     one multi-object delete per 1,000 objects, nothing read, and a last
-//     list that finds the day empty); in t's day the batch objects that
+//     list that finds the day empty; a signing Store adds two note PUTs
+//     per day); in t's day the batch objects that
 //     start before t are rewritten (a get, two puts and a list each).
 //   - Delete: Read's requests plus one PUT (the next generation of the batch
 //     without the entry, conditional), one LIST and one PUT (the tombstone
@@ -166,7 +169,8 @@
 //     chain: the generation a rewrite replaces, the new generation's
 //     SHA-256 and the chain runs removed (written before the new
 //     generation, which the next digest then lists as stored), or the day
-//     retention removes (written before the day is deleted). Without a
+//     retention removes (written before the day is deleted; once the day
+//     is empty a second note, Done, names the batches deleted). Without a
 //     key no digest is written; the Store keeps no key of its own in the
 //     bucket. A Store opened for writing without a key on a prefix that
 //     holds digests is refused ([ErrCheckpointKeyNeeded]): the objects it
@@ -181,7 +185,9 @@
 //     running writer stored after its last digest are reported as
 //     unconfirmed, when each of their lines is in that writer's own
 //     chain); that every writer's signed head is present and nothing
-//     follows a final digest.
+//     follows a final digest; that no batch a finished retention deleted
+//     is in its day again ([verify.ProblemRestored]: a copy from before
+//     put back; batches written into the day afterwards are new).
 //
 //   - Reference-layout objects (prefix/<day>/<id>.json, no chain) are
 //     legacy: a warning, not tampering, in a bucket the reference
@@ -252,12 +258,18 @@
 // that note signed it. Once a digest lists the new generation as stored,
 // its absence is reported as missing.
 //
-// Known limits: objects of a day a retention note names are accepted as
-// removed; sessions whose open note names no store are not bound to it
-// (see "Store identity"); a new generation deleted, and the old one put
-// back as it was, before the writer's next digest lists the new one is
-// taken for an unfinished removal (the entries it removes are back, none
-// is lost).
+// A retention stopped between its note and an empty day leaves objects
+// of the day in place: a [verify.WarningUnfinishedRemoval] naming the
+// day, until a removal of the day finishes (retention again).
+//
+// Known limits: a day removed by a writer older than Done notes cannot
+// tell its objects put back from a removal that stopped (a warning, not
+// a problem); restored objects are reported by Verify only, and readers
+// (Count, queries) still count their entries; sessions whose open note
+// names no store are not bound to it (see "Store identity"); a new
+// generation deleted, and the old one put back as it was, before the
+// writer's next digest lists the new one is taken for an unfinished
+// removal (the entries it removes are back, none is lost).
 //
 // Cost: one PUT per digest (one per interval per writer that stored
 // something, one at each Flush that followed an upload, one at Close) and

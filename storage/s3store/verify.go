@@ -120,8 +120,14 @@ func WithVerifyWitness(r io.Reader) VerifyOption {
 // writer that never signed; objects a running writer stored after its
 // last digest are reported as unconfirmed, [verify.WarningUnconfirmed],
 // when every line is in that writer's own chain),
-// that each writer's signed head is present, and that nothing follows a
-// final digest. Given a witness ([WithVerifyWitness]) it requires every
+// that each writer's signed head is present, that nothing follows a
+// final digest, and that no batch object a finished retention deleted is
+// in its day again ([verify.ProblemRestored], naming the object: a copy
+// from before the removal put back, whole day or one object; batches
+// written into the day after it are new and pass; a retention stopped
+// before the day was empty is a [verify.WarningUnfinishedRemoval] naming
+// the day). Readers are not changed: Count and queries still count a
+// restored object's entries; only Verify reports it. Given a witness ([WithVerifyWitness]) it requires every
 // witnessed note in the store. The report lists in Unverifiable what this
 // verification cannot rule out ([S3Unverifiable] unsigned,
 // [UnverifiableWithoutWitness] signed without a witness).
@@ -186,6 +192,7 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 	if err := s.readDigests(ctx, &cfg.keys, dv, &links, rep, problem); err != nil {
 		return nil, err
 	}
+	dv.settleRetention()
 	if dv.signed {
 		if err := s.readLegacyNote(ctx, &cfg.keys, dv, problem); err != nil {
 			return nil, err
@@ -205,6 +212,7 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 			if err := s.checkLegacy(ctx, dv, rel, rep, problem); err != nil {
 				return nil, err
 			}
+			dv.checkRetainedLegacy(date, rel, problem)
 		}
 		for _, bn := range p.batch {
 			if err := ctx.Err(); err != nil {
@@ -239,6 +247,7 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 			vo := verifiedObject{rel: rel, date: date, name: bn}
 			maxSeq := s.verifyObject(&vo, body, &links, rep, problem)
 			dv.checkObject(rel, bn, body, maxSeq, rep, problem)
+			dv.checkRetained(date, rel, bn, problem)
 			objs = append(objs, vo)
 		}
 	}
@@ -251,6 +260,7 @@ func (s *Store) Verify(ctx context.Context, opts ...VerifyOption) (*verify.Repor
 		return nil, err
 	}
 	dv.checkListed(&links, rep, problem)
+	dv.reportUnfinishedDays(rep)
 	dv.checkLegacyListed(problem)
 	if err := s.checkMarkers(ctx, objs, dates, dv, rep, problem); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/otelaudit/otelaudit-go/storage"
 	"github.com/otelaudit/otelaudit-go/storage/verify"
@@ -43,6 +44,44 @@ type digestView struct {
 	storeID string
 	// storeClaims are the open notes that name a store (Note.Store).
 	storeClaims []storeClaim
+	// retained is what retention notes say of each day they name.
+	retained map[string]*dayRemoval
+	// retaining holds, by writer and day, the retention note naming the
+	// day that no Done note of that writer followed yet.
+	retaining map[string]map[string]pendingRemoval
+}
+
+// pendingRemoval is a retention note of a day, with its signed time.
+type pendingRemoval struct {
+	at string
+	t  time.Time
+}
+
+// dayRemoval is what the retention notes naming one day say of it.
+type dayRemoval struct {
+	gone       map[string][]batchSpan // by writer: batches a finished removal deleted
+	unfinished string                 // key of a retention note with no Done note after it ("" if none)
+	doneAt     string                 // key of a Done note for the day ("" if none)
+	doneLast   time.Time              // signed time of the latest Done note
+	left       int                    // objects present, not deleted by a finished removal, while one is unfinished
+}
+
+// batchSpan is a run of batch numbers a Done note names, with the key of
+// that note.
+type batchSpan struct {
+	from, to uint64
+	at       string
+}
+
+// removedBy returns the key of the Done note whose removal deleted batch
+// seq of writer, or "".
+func (r *dayRemoval) removedBy(writer string, seq uint64) string {
+	for _, sp := range r.gone[writer] {
+		if sp.from <= seq && seq <= sp.to {
+			return sp.at
+		}
+	}
+	return ""
 }
 
 // storeClaim is an open note naming the store its writer opened in.
@@ -196,12 +235,123 @@ func (dv *digestView) apply(n *storage.Note, at string, links *verify.ChainLinks
 	for _, f := range n.Removal.Files {
 		if d, ok := strings.CutSuffix(f, "/"); ok {
 			dv.removedDays[d] = true
+			dv.retention(n, d, at)
 		} else {
 			dv.superseded[f] = true
 		}
 	}
 	for _, r := range n.Removal.Ranges {
 		links.Removed(r)
+	}
+}
+
+// retention records a retention note of n's writer naming day d: the
+// first, signed before the deletes, leaves the removal unfinished until a
+// Done note of the same writer for d follows it in the writer's chain
+// (digests are applied in chain order), which names the batches it
+// deleted.
+func (dv *digestView) retention(n *storage.Note, d, at string) {
+	if dv.retained == nil {
+		dv.retained = map[string]*dayRemoval{}
+		dv.retaining = map[string]map[string]pendingRemoval{}
+	}
+	r := dv.retained[d]
+	if r == nil {
+		r = &dayRemoval{gone: map[string][]batchSpan{}}
+		dv.retained[d] = r
+	}
+	if dv.retaining[n.Writer] == nil {
+		dv.retaining[n.Writer] = map[string]pendingRemoval{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, n.Time)
+	if !n.Removal.Done {
+		dv.retaining[n.Writer][d] = pendingRemoval{at: at, t: t}
+		return
+	}
+	delete(dv.retaining[n.Writer], d)
+	if r.doneAt == "" {
+		r.doneAt = at
+	}
+	if t.After(r.doneLast) {
+		r.doneLast = t
+	}
+	for _, run := range n.Removal.Batches {
+		if w, from, to, ok := parseBatchRun(run); ok {
+			r.gone[w] = append(r.gone[w], batchSpan{from: from, to: to, at: at})
+		}
+	}
+}
+
+// settleRetention marks the days whose retention note no Done note of
+// its writer followed: those removals stopped (a crash or an error
+// between the note and an empty day; or writers older than Done notes),
+// unless a removal of the day signed finished later (by the notes'
+// signed times; writers' clocks may differ, which only moves this
+// warning) emptied the day since. Called once every digest is read.
+func (dv *digestView) settleRetention() {
+	for _, w := range slices.Sorted(maps.Keys(dv.retaining)) {
+		for d, p := range dv.retaining[w] {
+			r := dv.retained[d]
+			if !r.doneLast.IsZero() && p.t.Before(r.doneLast) {
+				continue
+			}
+			if r.unfinished == "" || p.at < r.unfinished {
+				r.unfinished = p.at
+			}
+		}
+	}
+}
+
+// checkRetained checks a batch object present in a day a retention note
+// names. A batch a finished removal deleted (its Done note names it) is
+// back: [verify.ProblemRestored], naming the object (a copy from before
+// the removal put back; readers count its entries again). Any other
+// batch was written into the day afterwards (entries with an old
+// timestamp), which is legitimate; while a removal of the day is
+// unfinished it is counted for that warning instead (see
+// reportUnfinishedDays).
+func (dv *digestView) checkRetained(date, rel string, bn batchName, problem func(verify.Problem)) {
+	r := dv.retained[date]
+	if !dv.signed || r == nil {
+		return
+	}
+	if at := r.removedBy(bn.writer, bn.seq); at != "" {
+		problem(verify.Problem{Kind: verify.ProblemRestored, File: rel, Detail: fmt.Sprintf("batch %s, which retention deleted with day %s (digest %s signs the removal finished and names the batch), is here again: put back from a copy taken before the removal; readers count its entries again", bn.base(), date, at)})
+		return
+	}
+	if r.unfinished != "" {
+		r.left++
+	}
+}
+
+// checkRetainedLegacy checks a reference-layout object present in a day a
+// retention note names: once a removal of the day finished, none can be
+// there (no Store writes one), so it is restored; while one is
+// unfinished, it is counted for that warning.
+func (dv *digestView) checkRetainedLegacy(date, rel string, problem func(verify.Problem)) {
+	r := dv.retained[date]
+	if !dv.signed || r == nil {
+		return
+	}
+	if r.doneAt != "" {
+		problem(verify.Problem{Kind: verify.ProblemRestored, File: rel, Detail: fmt.Sprintf("reference-layout object of day %s, which retention removed (digest %s signs the removal finished), is here again: put back from a copy taken before the removal", date, r.doneAt)})
+		return
+	}
+	if r.unfinished != "" {
+		r.left++
+	}
+}
+
+// reportUnfinishedDays warns, per day, of the objects left in a day whose
+// retention stopped before the day was empty: not tampering, since the
+// store holds what it signed; deleting again finishes the removal.
+func (dv *digestView) reportUnfinishedDays(rep *verify.Report) {
+	for _, d := range slices.Sorted(maps.Keys(dv.retained)) {
+		r := dv.retained[d]
+		if r.unfinished == "" || r.left == 0 {
+			continue
+		}
+		rep.Warnings = append(rep.Warnings, verify.Problem{Kind: verify.WarningUnfinishedRemoval, File: d + "/", Detail: fmt.Sprintf("the retention of day %s signed in digest %s did not complete (no later note of its writer signs the day empty): %d objects of the day are still here (deleting again finishes it)", d, r.unfinished, r.left)})
 	}
 }
 

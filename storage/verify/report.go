@@ -68,7 +68,8 @@ const (
 	ProblemWrongDay ProblemKind = "wrong-day"
 	// ProblemRestored: entries a signed removal note removed, in a removal
 	// later notes show finished, are in the store again (a copy from
-	// before a Delete or retention put back).
+	// before a Delete or retention put back; on S3, a batch object of a
+	// day retention emptied, which its signed Done note names).
 	ProblemRestored ProblemKind = "restored"
 	// ProblemLegacyChanged: the unchained (legacy) lines differ from the
 	// digest signed when chaining began (legacy lines inserted, changed
