@@ -557,6 +557,28 @@ func (s Signer) sign(b []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// Signed reports whether line, a stored note line without its '\n', is
+// signed with s: it names s's key id and s's key checks its signature.
+// That tells whether s is the key a store's notes are signed with, which a
+// key id alone does not (two keys may share an id, and an id does not say
+// whether it is an HMAC or an Ed25519 key). The zero Signer signs nothing
+// and reports false.
+func (s Signer) Signed(line []byte) bool {
+	kid, sig, signed, ok := splitSigned(line)
+	if !ok || s.IsZero() || kid != s.id {
+		return false
+	}
+	want, err := hex.DecodeString(sig)
+	if err != nil {
+		return false
+	}
+	k := verifyKey{hmac: s.key}
+	if s.priv != nil {
+		k = verifyKey{pub: s.priv.Public().(ed25519.PublicKey)}
+	}
+	return k.verifies(signed, want)
+}
+
 // EncodeNote returns the signed line of n, ending in '\n'.
 func EncodeNote(n *Note, s Signer) ([]byte, error) {
 	if s.IsZero() {

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"strings"
 	"testing"
@@ -326,6 +327,60 @@ func TestNoteKeyID(t *testing.T) {
 	}
 	if kid, ok := NoteKeyID([]byte(`{"type":"open","w":"0123456789abcdef"}`)); ok || kid != "" {
 		t.Errorf("unsigned line: %q, %v", kid, ok)
+	}
+}
+
+// TestSignerSigned: a signer recognises the notes it signed, and no note
+// signed with another key: another id, another key under its id, or a key
+// of the other kind under its id; an altered note and a line that is no
+// signed note are not its either.
+func TestSignerSigned(t *testing.T) {
+	mustHMAC := func(id string, b byte) Signer {
+		s, err := NewHMACSigner(id, bytes.Repeat([]byte{b}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	mustEd := func(id string, b byte) Signer {
+		s, err := NewEd25519Signer(id, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, 32)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	note := func(s Signer) []byte {
+		line, err := EncodeNote(&Note{Type: NoteOpen, Writer: "0123456789abcdef", Time: "2026-12-02T00:00:00Z"}, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bytes.TrimSuffix(line, []byte("\n"))
+	}
+	for _, tc := range []struct {
+		name         string
+		signer, want Signer
+		ok           bool
+	}{
+		{"same HMAC key", mustHMAC("k1", 1), mustHMAC("k1", 1), true},
+		{"same Ed25519 key", mustEd("k1", 1), mustEd("k1", 1), true},
+		{"HMAC key under another id", mustHMAC("k1", 1), mustHMAC("k2", 1), false},
+		{"another HMAC key under the id", mustHMAC("k1", 1), mustHMAC("k1", 2), false},
+		{"another Ed25519 key under the id", mustEd("k1", 1), mustEd("k1", 2), false},
+		{"HMAC key for an Ed25519 note", mustEd("k1", 1), mustHMAC("k1", 1), false},
+		{"Ed25519 key for an HMAC note", mustHMAC("k1", 1), mustEd("k1", 1), false},
+		{"zero signer", mustHMAC("k1", 1), Signer{}, false},
+	} {
+		if got := tc.want.Signed(note(tc.signer)); got != tc.ok {
+			t.Errorf("%s: Signed = %v, want %v", tc.name, got, tc.ok)
+		}
+	}
+	s := mustHMAC("k1", 1)
+	altered := bytes.Replace(note(s), []byte("2026-12-02"), []byte("2026-12-03"), 1)
+	if s.Signed(altered) {
+		t.Error("an altered note is taken as signed")
+	}
+	if s.Signed([]byte(`{"type":"open","w":"0123456789abcdef"}`)) {
+		t.Error("an unsigned line is taken as signed")
 	}
 }
 
