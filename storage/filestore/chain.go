@@ -79,6 +79,31 @@ const localKeyID = "local"
 // notes stay as they were.
 var ErrCheckpointKeyNeeded = errors.New("filestore: the store is signed with a checkpoint key that was not given")
 
+// ErrCheckpointKeyMismatch is matched (errors.Is) by the error of [New]
+// opened [WithSameCheckpointKey] when the key the Store would sign with did
+// not sign the store's latest signed note: another key id, another key
+// under that id, or a key of the other kind. Its notes would not verify
+// with the store's key, and [Verify] would report them as forged. The
+// error names the key id the store is signed with and the one given,
+// never a key; New writes nothing.
+var ErrCheckpointKeyMismatch = errors.New("filestore: the store is signed with another checkpoint key than the one given")
+
+// checkSameKey returns an error matching [ErrCheckpointKeyMismatch] when
+// the latest signed note of the store in dir is not signed with key.
+func checkSameKey(dir string, key storage.Signer) error {
+	line, err := lastSignedNote(dir)
+	if err != nil || line == nil || key.Signed(line) {
+		return err
+	}
+	kid, _ := storage.NoteKeyID(line)
+	if kid == key.KeyID() {
+		return fmt.Errorf("%w: its latest note is signed with key id %q, and the key given under that id does not check its signature "+
+			"(another key under the same id, or an HMAC key for an Ed25519 one or the reverse; or the note was altered: run Verify)",
+			ErrCheckpointKeyMismatch, kid)
+	}
+	return fmt.Errorf("%w: its latest note is signed with key id %q, not with key id %q given", ErrCheckpointKeyMismatch, kid, key.KeyID())
+}
+
 // SigningKeyID returns the key id of the last signed note of the store in
 // dir: "local" for the store's own key file, the id given to
 // [WithCheckpointKey] or [WithCheckpointSigner] otherwise, "" when dir
@@ -88,23 +113,34 @@ var ErrCheckpointKeyNeeded = errors.New("filestore: the store is signed with a c
 // many other lines follow it (reading checkpoints.jsonl backwards; once
 // in the common case); a torn last line is no note and is passed over.
 func SigningKeyID(dir string) (string, error) {
+	line, err := lastSignedNote(dir)
+	if err != nil || line == nil {
+		return "", err
+	}
+	kid, _ := storage.NoteKeyID(line)
+	return kid, nil
+}
+
+// lastSignedNote returns the last signed note line of the store in dir
+// (see SigningKeyID), nil when there is none.
+func lastSignedNote(dir string) ([]byte, error) {
 	f, err := openStoreFile(filepath.Join(dir, checkpointFileName), os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("filestore: open checkpoints: %w", err)
+		return nil, fmt.Errorf("filestore: open checkpoints: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	kid, err := lastSignedKeyID(f, fi.Size(), keyIDChunk, maxVerifyLine)
+	line, err := lastSignedLine(f, fi.Size(), keyIDChunk, maxVerifyLine)
 	if err != nil {
-		return "", fmt.Errorf("filestore: read checkpoints: %w", err)
+		return nil, fmt.Errorf("filestore: read checkpoints: %w", err)
 	}
-	return kid, nil
+	return line, nil
 }
 
 // keyIDChunk is how many bytes of checkpoints.jsonl SigningKeyID reads at
@@ -114,24 +150,27 @@ func SigningKeyID(dir string) (string, error) {
 const keyIDChunk = 1 << 20
 
 // lastSignedKeyID returns the key id of the last signed note line in
-// ra[:size] ([storage.NoteKeyID]), "" when there is none, reading
-// backwards (see lastLineWhere) so that no amount of other lines after the
-// last signed note hides it: a writer that took the store for unsigned
-// would sign on without its key. A line longer than maxLine is not a note,
-// as for [Verify].
+// ra[:size] ([storage.NoteKeyID]), "" when there is none (see
+// lastSignedLine).
 func lastSignedKeyID(ra io.ReaderAt, size int64, chunk, maxLine int) (string, error) {
-	kid := ""
-	_, err := lastLineWhere(ra, size, chunk, maxLine, func(line []byte) bool {
-		k, ok := storage.NoteKeyID(line)
-		if ok {
-			kid = k
-		}
-		return ok
-	})
-	if err != nil {
+	line, err := lastSignedLine(ra, size, chunk, maxLine)
+	if err != nil || line == nil {
 		return "", err
 	}
+	kid, _ := storage.NoteKeyID(line)
 	return kid, nil
+}
+
+// lastSignedLine returns the last signed note line in ra[:size], nil when
+// there is none, reading backwards (see lastLineWhere) so that no amount
+// of other lines after the last signed note hides it: a writer that took
+// the store for unsigned would sign on without its key. A line longer
+// than maxLine is not a note, as for [Verify].
+func lastSignedLine(ra io.ReaderAt, size int64, chunk, maxLine int) ([]byte, error) {
+	return lastLineWhere(ra, size, chunk, maxLine, func(line []byte) bool {
+		_, ok := storage.NoteKeyID(line)
+		return ok
+	})
 }
 
 // lastLineWhere returns the last complete line of ra[:size] (without its

@@ -60,6 +60,7 @@ type config struct {
 	checkpointKeyID    string
 	checkpointKey      []byte
 	checkpointPriv     ed25519.PrivateKey
+	sameKey            bool
 	checkpointEvery    int
 	checkpointInterval time.Duration
 	maxOpenFiles       int
@@ -201,6 +202,27 @@ func WithCheckpointSigner(keyID string, priv ed25519.PrivateKey) Option {
 		c.checkpointPriv = append(ed25519.PrivateKey{}, priv...) // non-nil even when empty
 		c.checkpointKey = nil
 	})
+}
+
+// WithSameCheckpointKey makes [New] refuse to open the store for writing
+// with a checkpoint key other than the one its latest signed note is
+// signed with: another key id, another key under that id, or a key of the
+// other kind (HMAC for Ed25519 or the reverse). New then fails with an
+// error matching [ErrCheckpointKeyMismatch] that names both key ids (never
+// a key) and writes nothing. The key checked is the one the Store would
+// sign with: the one given to [WithCheckpointKey] or
+// [WithCheckpointSigner], else the store's own .checkpoint.key. A store
+// with no signed note yet (new, or written by the reference
+// implementation) takes any key, as without this option.
+//
+// Give it to a process that must sign on with the key the store already
+// has, such as a retention job: its removal notes signed with a wrong key
+// would make [Verify] with the store's key report a legitimate removal as
+// tampering. Without it (the default) a writer given another key signs
+// on with it, which is how a store moves to a new key (see
+// [WithCheckpointKey]).
+func WithSameCheckpointKey() Option {
+	return optionFunc(func(c *config) { c.sameKey = true })
 }
 
 // WithWitness publishes every signed note (checkpoints, session opens,

@@ -326,6 +326,11 @@ func New(dir string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if cfg.sameKey {
+		if err := checkSameKey(dir, key); err != nil {
+			return fail(err)
+		}
+	}
 	s.key = key
 	// Torn tails are noted (signed, fsynced) before they are cut off, so
 	// that a crash in between cannot hide a cut.
