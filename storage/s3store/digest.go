@@ -143,6 +143,48 @@ func checkKeyGiven(ctx context.Context, client *s3.Client, bucket string, cfg co
 		ErrCheckpointKeyNeeded, bucket, cfg.prefix, digestsDir, kid)
 }
 
+// checkSameKey returns an error matching ErrCheckpointKeyMismatch when
+// the prefix's newest digest object (by last-modified time; the key order
+// breaks ties) is not signed with the Store's signer. Digest objects of
+// writers sign with the key their Store was given; the newest one says
+// which key the prefix's writers sign with now, even after they moved to
+// a new key.
+func (s *Store) checkSameKey(ctx context.Context) error {
+	var newest string
+	var newestAt time.Time
+	err := s.list(ctx, digestsDir, "", "", func(rel string, _ bool, m objMeta) bool {
+		if _, _, ok := parseDigestRel(rel); !ok && rel != legacyNoteRel {
+			return true
+		}
+		if newest == "" || !m.modified.Before(newestAt) {
+			newest, newestAt = rel, m.modified
+		}
+		return true
+	})
+	if err != nil || newest == "" {
+		return err
+	}
+	body, err := s.get(ctx, newest)
+	if err != nil {
+		return err
+	}
+	line := bytes.TrimSuffix(body, []byte("\n"))
+	if s.cfg.signer.Signed(line) {
+		return nil
+	}
+	where := fmt.Sprintf("s3://%s/%s%s", s.bucket, s.cfg.prefix, newest)
+	kid, ok := storage.NoteKeyID(line)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: the newest digest %s is not a signed note (run Verify)", ErrCheckpointKeyMismatch, where)
+	case kid == s.cfg.signer.KeyID():
+		return fmt.Errorf("%w: the newest digest %s is signed with key id %q, and the key given under that id does not check its signature "+
+			"(another key under the same id, or an HMAC key for an Ed25519 one or the reverse; or the digest was altered: run Verify)",
+			ErrCheckpointKeyMismatch, where, kid)
+	}
+	return fmt.Errorf("%w: the newest digest %s is signed with key id %q, not with key id %q given", ErrCheckpointKeyMismatch, where, kid, s.cfg.signer.KeyID())
+}
+
 // digestState is a signing Store's digest chain. Its fields are guarded
 // by Store.dmu, which is never held together with Store.mu.
 type digestState struct {

@@ -49,6 +49,15 @@ var ErrReadOnly = errors.New("s3store: store is opened read-only")
 // writers' key, or [WithReadOnly] to read it.
 var ErrCheckpointKeyNeeded = errors.New("s3store: the prefix is signed with a checkpoint key that was not given")
 
+// ErrCheckpointKeyMismatch is matched (errors.Is) by the error of [New]
+// opened [WithSameCheckpointKey] when the checkpoint key given did not
+// sign the prefix's newest digest object: another key id, another key
+// under that id, or a key of the other kind. Its digests and removal
+// notes would not verify with the writers' key, and [Store.Verify] would
+// report them as forged. The error names the key id the prefix is signed
+// with and the one given, never a key; New writes nothing.
+var ErrCheckpointKeyMismatch = errors.New("s3store: the prefix is signed with another checkpoint key than the one given")
+
 // httpStatus returns the HTTP status of an SDK error, or 0.
 func httpStatus(err error) int {
 	var re *smithyhttp.ResponseError

@@ -78,6 +78,7 @@ type config struct {
 	logger            *slog.Logger
 	signer            storage.Signer
 	keyErr            error // an unusable checkpoint key: New fails with it
+	sameKey           bool
 	witness           io.Writer
 	digestInterval    time.Duration
 	digestObjects     int
@@ -285,6 +286,27 @@ func WithCheckpointSigner(keyID string, priv ed25519.PrivateKey) Option {
 	return optionFunc(func(c *config) {
 		c.signer, c.keyErr = storage.NewEd25519Signer(keyID, priv)
 	})
+}
+
+// WithSameCheckpointKey makes [New] refuse to open the Store for writing
+// with a checkpoint key other than the one the prefix's newest digest
+// object (by last-modified time) is signed with: another key id, another
+// key under that id, or a key of the other kind (HMAC for Ed25519 or the
+// reverse). New then fails with an error matching
+// [ErrCheckpointKeyMismatch] that names both key ids (never a key) and
+// writes nothing. A prefix with no digest yet (its writers do not sign)
+// takes any key, as without this option; one without a key is refused
+// anyway ([ErrCheckpointKeyNeeded]). Cost: the listing of
+// prefix/_digests/ (one LIST per 1,000 digests) and one GET, at New.
+//
+// Give it to a process that must sign on with the key the prefix's
+// writers sign with, such as a retention job: its removal notes signed
+// with a wrong key would make [Store.Verify] with the writers' key report
+// a legitimate removal as tampering. Without it (the default) a Store
+// given another key signs with it, which is how writers move to a new
+// key.
+func WithSameCheckpointKey() Option {
+	return optionFunc(func(c *config) { c.sameKey = true })
 }
 
 // WithWitness publishes every signed digest and removal note outside the

@@ -90,7 +90,10 @@ var (
 // (one LIST, at most one key): if the prefix's writers sign digests, New
 // fails with an error matching [ErrCheckpointKeyNeeded] and writes
 // nothing. A signing Store and one opened [WithReadOnly] make no such
-// request.
+// request. A signing Store opened [WithSameCheckpointKey] lists
+// prefix/_digests/ instead and fails with an error matching
+// [ErrCheckpointKeyMismatch], writing nothing, when its key did not sign
+// the newest digest.
 func New(ctx context.Context, client *s3.Client, bucket string, opts ...Option) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("s3store: nil *s3.Client")
@@ -132,6 +135,13 @@ func New(ctx context.Context, client *s3.Client, bucket string, opts ...Option) 
 	s.chain = storage.NewChainer(s.writer)
 	s.cond = sync.NewCond(&s.mu)
 	s.bgCtx, s.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
+	if !cfg.readOnly && cfg.sameKey && !cfg.signer.IsZero() {
+		// Before the spool: a Store that refuses uploads nothing.
+		if err := s.checkSameKey(ctx); err != nil {
+			s.bgCancel()
+			return nil, err
+		}
+	}
 	if cfg.readOnly {
 		// Nothing to upload: no spool, no workers, no digests (signing()
 		// is false).
