@@ -38,7 +38,13 @@ files that group or others can access are refused unless
 refuses (exit 2) and removes nothing: a directory's notes would be signed
 with the store's own .checkpoint.key, and an S3 prefix's removals would be
 listed by no signed digest, which "otelaudit verify" with the writers' key
-reports as tampering.
+reports as tampering. A key given must be that key: cleanup checks it
+against the store's latest signed note (on S3, the prefix's newest
+digest) and refuses (exit 2, naming the key id the store is signed with
+and the one given, never a key) another store's key, another key under
+the same id, an HMAC key for an Ed25519 store or the reverse, and a key
+for a store signed with its own .checkpoint.key, removing nothing. A
+store that holds no signed note yet takes any key, as its writers do.
 
 cleanup opens the store for writing: it takes the store's lock and fails
 (exit 2) while another process holds it. --dry-run only reports what would
@@ -54,7 +60,7 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 	sf := addStoreFlags(fs, true)
 	days := fs.Int("retention-days", 0, "keep entries of the last `N` days (N >= 1); delete older ones")
 	dryRun := fs.Bool("dry-run", false, "report what would be removed; delete nothing")
-	keyFile := fs.String("checkpoint-key-file", "", "sign the removal notes with the first key (ID:HEX) in `FILE`:\nthe key the store's writers sign with (required when they sign with a key\nof their own: cleanup refuses without it)")
+	keyFile := fs.String("checkpoint-key-file", "", "sign the removal notes with the first key (ID:HEX) in `FILE`:\nthe key the store's writers sign with (required when they sign with a key\nof their own: cleanup refuses without it, and refuses any other key)")
 	signerFile := fs.String("checkpoint-signer-key-file", "", "sign the removal notes with the Ed25519 private key (ID:HEX, the 32-byte\nseed or the 64-byte key) in `FILE`: the key of writers that sign with\nfilestore.WithCheckpointSigner or s3store.WithCheckpointSigner")
 	insecure := fs.Bool("allow-insecure-key-file", false, "read a checkpoint key file that group or others can access, with a warning")
 	pos, err := c.parse(fs, cleanupHelp, args)
@@ -102,7 +108,23 @@ func runCleanup(ctx context.Context, c *cli, args []string) error {
 			return nil
 		}
 	}
+	if !*dryRun {
+		// The removal notes must verify with the key the store is
+		// signed with: refuse any other key before removing anything.
+		sf.fileOpts = append(sf.fileOpts, filestore.WithSameCheckpointKey())
+		sf.s3.opts = append(sf.s3.opts, s3store.WithSameCheckpointKey())
+	}
 	st, err := sf.open(ctx, c, *dryRun)
+	if errors.Is(err, filestore.ErrCheckpointKeyMismatch) || errors.Is(err, s3store.ErrCheckpointKeyMismatch) {
+		// The store refused to open and changed nothing.
+		own := ""
+		if kid, _ := filestore.SigningKeyID(sf.dir); sf.dir != "" && kid == otelaudit.DefaultNamedKeyID {
+			own = " (none: the store is signed with its own .checkpoint.key)"
+		}
+		return usageErrorf("%v: give the key the store's writers sign with%s, with --checkpoint-key-file for an HMAC key or "+
+			"--checkpoint-signer-key-file for an Ed25519 private key; a removal note signed with another key would not verify, "+
+			"and \"otelaudit verify\" would report the cleanup as tampering; nothing removed", err, own)
+	}
 	if errors.Is(err, filestore.ErrCheckpointKeyNeeded) {
 		if path := sf.missingOwnKeyFile(); path != "" {
 			// Signed with its own key file, which is not there: the
