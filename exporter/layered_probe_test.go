@@ -85,7 +85,7 @@ type probeCall struct {
 	entryID  string // "" for the Transport alone
 	respID   string // what the client read
 	attempts int
-	traceID  trace.TraceID
+	traceID  trace.TraceID // the outermost span's trace; zero for the Transport alone
 }
 
 // TestLayeredConcurrentOneEntryNoLeak wires the audit as a demanding
@@ -209,12 +209,14 @@ func probeLayered(t *testing.T, backend string, enc bool) {
 				c.respID = post(ctx, c.prompt, i%2 == 0, nil)
 			case 1, 2: // StartCall around the Transport, JSON and stream
 				cctx, call := startCall(ctx, c.prompt)
+				c.traceID = call.Span().SpanContext().TraceID()
 				c.respID = post(cctx, c.prompt, kind == 2, nil)
 				call.SetOutput(otelaudit.Message{Role: "assistant", Content: reply})
 				call.End()
 				c.entryID = call.EntryID()
 			case 3: // an SDK's span around StartCall around the Transport, retried
 				sctx, sp := sdkSpan(ctx)
+				c.traceID = sp.SpanContext().TraceID()
 				cctx, call := startCall(sctx, c.prompt)
 				c.respID = post(cctx, c.prompt, i%2 == 0, nil)
 				call.End()
@@ -222,6 +224,7 @@ func probeLayered(t *testing.T, backend string, enc bool) {
 				c.entryID = call.EntryID()
 			case 4: // StartCall around an SDK's span around the Transport, retried
 				cctx, call := startCall(ctx, c.prompt)
+				c.traceID = call.Span().SpanContext().TraceID()
 				sctx, sp := sdkSpan(cctx)
 				c.respID = post(sctx, c.prompt, i%2 == 0, nil)
 				sp.End()
@@ -229,21 +232,25 @@ func probeLayered(t *testing.T, backend string, enc bool) {
 				c.entryID = call.EntryID()
 			case 5: // StartCall ended before the streamed reply is read
 				cctx, call := startCall(ctx, c.prompt)
+				c.traceID = call.Span().SpanContext().TraceID()
 				c.respID = post(cctx, c.prompt, true, func() { call.End() })
 				c.entryID = call.EntryID()
 			case 6: // SDK span ends after StartCall, StartCall ends before the stream is read
 				sctx, sp := sdkSpan(ctx)
+				c.traceID = sp.SpanContext().TraceID()
 				cctx, call := startCall(sctx, c.prompt)
 				c.respID = post(cctx, c.prompt, true, func() { call.End() })
 				sp.End()
 				c.entryID = call.EntryID()
 			case 7: // both ended before the stream is read, the SDK's first
 				sctx, sp := sdkSpan(ctx)
+				c.traceID = sp.SpanContext().TraceID()
 				cctx, call := startCall(sctx, c.prompt)
 				c.respID = post(cctx, c.prompt, true, func() { sp.End(); call.End() })
 				c.entryID = call.EntryID()
 			case 8: // StartCall around the SDK span, both ended before the stream is read, StartCall first
 				cctx, call := startCall(ctx, c.prompt)
+				c.traceID = call.Span().SpanContext().TraceID()
 				sctx, sp := sdkSpan(cctx)
 				c.respID = post(sctx, c.prompt, true, func() { call.End(); sp.End() })
 				c.entryID = call.EntryID()
@@ -284,6 +291,11 @@ func probeLayered(t *testing.T, backend string, enc bool) {
 		}
 		assert.Equal(t, c.respID, ok.Metadata["gen_ai.response.id"], "call %d (kind %d): response id of another call", i, i%9)
 		assert.Equal(t, otelaudit.HashContent(reply), ok.OutputHash, "call %d (kind %d)", i, i%9)
+		if c.traceID.IsValid() {
+			for _, e := range got {
+				assert.Equal(t, c.traceID.String(), e.TraceID, "call %d (kind %d): entry in another trace", i, i%9)
+			}
+		}
 		if enc {
 			for _, e := range got {
 				require.NotNil(t, e.InputContent)
