@@ -49,16 +49,7 @@ func TestAuditorBesideProcessorLayered(t *testing.T) {
 		withCall := tc.withCall
 		t.Run(tc.name, func(t *testing.T) {
 			mem := storage.NewMemoryStorage(0)
-			l, err := otelaudit.NewLogger(mem)
-			require.NoError(t, err)
-			opts, _, err := exporter.ProviderOptions(l)
-			require.NoError(t, err)
-			e, err := exporter.New(l)
-			require.NoError(t, err)
-			a, err := logaudit.New(e, logaudit.WithJoinWait(50*time.Millisecond))
-			require.NoError(t, err)
-			tp := sdktrace.NewTracerProvider(append(opts, sdktrace.WithSpanProcessor(a))...)
-			lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(a))
+			tp, lp := auditBesideProcessor(t, mem, 50*time.Millisecond)
 			emit := func(sc trace.SpanContext, name string, body attribute.Value) {
 				if !tc.events {
 					return
@@ -120,16 +111,7 @@ func TestAuditorBesideProcessorLayeredConcurrent(t *testing.T) {
 	srv := fakellm.Start(fakellm.WithReply("the answer"))
 	defer srv.Close()
 	mem := storage.NewMemoryStorage(0)
-	l, err := otelaudit.NewLogger(mem)
-	require.NoError(t, err)
-	opts, _, err := exporter.ProviderOptions(l)
-	require.NoError(t, err)
-	e, err := exporter.New(l)
-	require.NoError(t, err)
-	a, err := logaudit.New(e, logaudit.WithJoinWait(30*time.Millisecond))
-	require.NoError(t, err)
-	tp := sdktrace.NewTracerProvider(append(opts, sdktrace.WithSpanProcessor(a))...)
-	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(a))
+	tp, lp := auditBesideProcessor(t, mem, 30*time.Millisecond)
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
 	httpc := &http.Client{Transport: middleware.Transport(base, middleware.WithTracerProvider(tp))}
@@ -192,16 +174,7 @@ func TestAuditorOwnsEventSpans(t *testing.T) {
 	fs, err := filestore.New(t.TempDir())
 	require.NoError(t, err)
 	defer fs.Close()
-	l, err := otelaudit.NewLogger(fs)
-	require.NoError(t, err)
-	opts, _, err := exporter.ProviderOptions(l)
-	require.NoError(t, err)
-	e, err := exporter.New(l)
-	require.NoError(t, err)
-	a, err := logaudit.New(e, logaudit.WithJoinWait(50*time.Millisecond))
-	require.NoError(t, err)
-	tp := sdktrace.NewTracerProvider(append(opts, sdktrace.WithSpanProcessor(a))...)
-	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(a))
+	tp, lp := auditBesideProcessor(t, fs, 50*time.Millisecond)
 	emit := func(ctx context.Context, name string, body attribute.Value) {
 		var r log.Record
 		r.SetEventName(name)
@@ -224,4 +197,20 @@ func TestAuditorOwnsEventSpans(t *testing.T) {
 	for _, en := range es {
 		assert.Equal(t, otelaudit.HashContent("the answer"), en.OutputHash, "entry %s", en.ID)
 	}
+}
+
+// auditBesideProcessor wires the Auditor as a service that already has
+// the audit processor would: ProviderOptions for the trace provider, the
+// Auditor added to it and to a log provider, one logger over st.
+func auditBesideProcessor(t *testing.T, st storage.Backend, joinWait time.Duration) (*sdktrace.TracerProvider, *sdklog.LoggerProvider) {
+	t.Helper()
+	l, err := otelaudit.NewLogger(st)
+	require.NoError(t, err)
+	opts, _, err := exporter.ProviderOptions(l)
+	require.NoError(t, err)
+	e, err := exporter.New(l)
+	require.NoError(t, err)
+	a, err := logaudit.New(e, logaudit.WithJoinWait(joinWait))
+	require.NoError(t, err)
+	return sdktrace.NewTracerProvider(append(opts, sdktrace.WithSpanProcessor(a))...), sdklog.NewLoggerProvider(sdklog.WithProcessor(a))
 }

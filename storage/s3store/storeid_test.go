@@ -139,12 +139,7 @@ func TestStoreCopiedWholeKeepsItsIdentity(t *testing.T) {
 	require.True(t, rep.OK(), "a writer continuing the copy: %v", rep.Problems)
 	assert.Equal(t, int64(160), rep.Chained)
 
-	third := sb.at(sb.bucket, "third/")
-	third.session(time.Date(2025, 7, 3, 12, 0, 0, 0, time.UTC), 30)
-	cp.copyFrom(third, func(rel string) bool { return rel == "_digests/_legacy.json" })
-	rep = cp.verify(true)
-	assert.False(t, rep.OK())
-	assert.Len(t, problems(rep, verify.ProblemUnknownWriter), 1, "%v", rep.Problems)
+	assertForeignSessionFound(t, cp, sb.at(sb.bucket, "third/"), time.Date(2025, 7, 3, 12, 0, 0, 0, time.UTC), true)
 }
 
 // TestStoreWrittenBeforeStoresWereNamed: open notes that name no store
@@ -166,12 +161,7 @@ func TestStoreWrittenBeforeStoresWereNamed(t *testing.T) {
 	require.True(t, rep.OK(), "continued by a writer that names the store: %v", rep.Problems)
 	assert.Equal(t, int64(160), rep.Chained)
 
-	other := sb.at(sb.bucket, "other/")
-	other.session(time.Date(2025, 7, 2, 12, 0, 0, 0, time.UTC), 30)
-	sb.copyFrom(other, func(rel string) bool { return rel == "_digests/_legacy.json" })
-	rep = sb.verify(false)
-	assert.False(t, rep.OK())
-	assert.Len(t, problems(rep, verify.ProblemUnknownWriter), 1, "%v", rep.Problems)
+	assertForeignSessionFound(t, sb, sb.at(sb.bucket, "other/"), time.Date(2025, 7, 2, 12, 0, 0, 0, time.UTC), false)
 }
 
 // TestStoreIdentityDeletedOrReplaced: the legacy note names the store.
@@ -221,4 +211,17 @@ func TestStoreIdentityDeletedOrReplaced(t *testing.T) {
 			assert.Equal(t, "_digests/_legacy.json", ps[0].File)
 		}
 	})
+}
+
+// assertForeignSessionFound writes a session into other (another store,
+// which names itself) at start, copies it into into, all but other's
+// store identity, and checks that Verify of into reports its writer as
+// unknown.
+func assertForeignSessionFound(t *testing.T, into, other *signedBucket, start time.Time, withWitness bool) {
+	t.Helper()
+	other.session(start, 30)
+	into.copyFrom(other, func(rel string) bool { return rel == "_digests/_legacy.json" })
+	rep := into.verify(withWitness)
+	assert.False(t, rep.OK())
+	assert.Len(t, problems(rep, verify.ProblemUnknownWriter), 1, "%v", rep.Problems)
 }
