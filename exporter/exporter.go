@@ -17,6 +17,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/internal/entryid"
 	"github.com/otelaudit/otelaudit-go/internal/lend"
 	"github.com/otelaudit/otelaudit-go/internal/logentry"
+	"github.com/otelaudit/otelaudit-go/internal/reportlimit"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 	"github.com/otelaudit/otelaudit-go/storage"
 )
@@ -123,6 +124,9 @@ type Exporter struct {
 	// failing is set while backend writes fail, so that an outage is
 	// reported to otel.Handle once.
 	failing atomic.Bool
+	// invalidReports keeps a failure of every span (an encryption key
+	// gone, say) to one report a minute.
+	invalidReports reportlimit.Limiter
 	// queueDepth reports the processor's queue depth to the gauge; set
 	// once by NewProcessor.
 	queueDepth atomic.Pointer[func() int64]
@@ -182,8 +186,10 @@ type Stats struct {
 	// the first is reported to otel.Handle: this is their count.
 	Dropped int64
 	// Invalid counts GenAI spans that could not become an entry (the
-	// Logger's Entry step failed, for example encryption); each is also
-	// reported to otel.Handle.
+	// Logger's Entry step failed, for example encryption). They are
+	// reported to otel.Handle by their span's ids, the first at once and
+	// then at most one a minute, with how many were held back between:
+	// this is their count.
 	Invalid int64
 	// Layered counts GenAI spans not audited because another span of the
 	// same call (its GenAI parent or child, see [AuditSameCallKey]) was.
@@ -277,7 +283,7 @@ func (e *Exporter) entry(ctx context.Context, s SpanView, borrow bool) (*storage
 	}
 	if err != nil {
 		e.invalid.Add(1)
-		otel.Handle(fmt.Errorf("exporter: span %s/%s cannot become an audit entry: %w", in.TraceID, in.SpanID, err))
+		e.invalidReports.Report(fmt.Errorf("exporter: span %s/%s cannot become an audit entry: %w", in.TraceID, in.SpanID, err))
 		return nil, nil
 	}
 	if unavailable || cut {
@@ -420,7 +426,7 @@ func (e *Exporter) writeEach(ctx context.Context, es []*storage.AuditEntry) ([]*
 		case err == nil:
 		case errors.Is(err, storage.ErrInvalidEntry):
 			e.invalid.Add(1)
-			otel.Handle(fmt.Errorf("exporter: span %s/%s cannot become an audit entry, dropped: %w", en.TraceID, en.SpanID, err))
+			e.invalidReports.Report(fmt.Errorf("exporter: span %s/%s cannot become an audit entry, dropped: %w", en.TraceID, en.SpanID, err))
 		default:
 			rest, last = append(rest, en), err
 		}

@@ -59,6 +59,7 @@ import (
 	"github.com/otelaudit/otelaudit-go/exporter"
 	"github.com/otelaudit/otelaudit-go/internal/genaijoin"
 	"github.com/otelaudit/otelaudit-go/internal/joinclaim"
+	"github.com/otelaudit/otelaudit-go/internal/reportlimit"
 	"github.com/otelaudit/otelaudit-go/otelaudit"
 )
 
@@ -130,6 +131,10 @@ type Auditor struct {
 	stopped  atomic.Bool
 	stopOnce sync.Once
 	stopErr  error
+
+	// writeReports keeps a backend outage, which fails every joined
+	// write, to one report a minute.
+	writeReports reportlimit.Limiter
 
 	// dropReported is set by the first span dropped after Shutdown, so
 	// that otel.Handle hears of it once, not once per span.
@@ -205,7 +210,7 @@ func New(e *exporter.Exporter, opts ...Option) (*Auditor, error) {
 			// Calls a span processor handed over have no caller to return
 			// the error to: the join's goroutine writes them. The
 			// exporter's error says how many entries, never their content.
-			otel.Handle(fmt.Errorf("logaudit: write of %d joined calls: %w", len(vs), err))
+			a.writeReports.Report(fmt.Errorf("logaudit: write of %d joined calls: %w", len(vs), err))
 		}
 		return err
 	})
