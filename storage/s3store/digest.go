@@ -62,23 +62,30 @@ func parseDigestRel(rel string) (writer string, n uint64, ok bool) {
 
 // SigningKeyID returns the key id the writers of the prefix
 // ([WithPrefix] among opts; other options are ignored) sign their digests
-// with, as the first digest object under prefix/_digests/ says: "" when
-// the prefix holds no digest (its writers do not sign) or that object is
-// not a signed note. It does not check the signature (that is
-// [Store.Verify]'s job): it says which key a writer of the prefix needs
-// (see [ErrCheckpointKeyNeeded]). Cost: one LIST of at most one key and,
-// when there is a digest, a GET of its last KiB. Ids longer than 64 bytes
-// are cut (the bucket is not trusted).
+// with now, as the newest digest object under prefix/_digests/ says (by
+// last-modified time, so after the writers moved to a new key it names the
+// new one): "" when the prefix holds no digest (its writers do not sign)
+// or that object is not a signed note. It does not check the signature
+// (that is [Store.Verify]'s job): it says which key a writer of the prefix
+// needs (see [ErrCheckpointKeyNeeded]). Cost: a LIST of prefix/_digests/
+// (one request per 1,000 digests) and, when there is a digest, a GET of
+// the newest one's last KiB. Ids longer than 64 bytes are cut (the bucket
+// is not trusted).
 func SigningKeyID(ctx context.Context, client *s3.Client, bucket string, opts ...Option) (string, error) {
 	if client == nil {
 		return "", errors.New("s3store: nil *s3.Client")
 	}
-	cfg := newConfig(opts)
-	key, err := firstDigest(ctx, client, bucket, cfg.prefix)
-	if err != nil || key == "" {
+	return newestKeyID(ctx, &Store{client: client, bucket: bucket, cfg: newConfig(opts)})
+}
+
+// newestKeyID is SigningKeyID for s, which needs only its client, bucket
+// and prefix.
+func newestKeyID(ctx context.Context, s *Store) (string, error) {
+	rel, err := s.newestDigest(ctx)
+	if err != nil || rel == "" {
 		return "", err
 	}
-	return digestKeyID(ctx, client, bucket, key)
+	return digestKeyID(ctx, s.client, s.bucket, s.cfg.prefix+rel)
 }
 
 // firstDigest returns the key of the first object under prefix/_digests/,
@@ -121,7 +128,8 @@ func digestKeyID(ctx context.Context, client *s3.Client, bucket, key string) (st
 // checkKeyGiven returns an error matching ErrCheckpointKeyNeeded when the
 // prefix holds a digest object: its writers sign, and a Store without
 // their key would store objects no digest lists. It costs one LIST (at
-// most one key) and, only when it refuses, the GET that names the key id.
+// most one key) and, only when it refuses, the LIST and GET that name the
+// key id of the newest digest.
 // A client allowed to write but not to list cannot check: that is logged
 // and the Store opens.
 func checkKeyGiven(ctx context.Context, client *s3.Client, bucket string, cfg config) error {
@@ -135,7 +143,7 @@ func checkKeyGiven(ctx context.Context, client *s3.Client, bucket string, cfg co
 		return err
 	}
 	kid := ""
-	if k, _ := digestKeyID(ctx, client, bucket, key); k != "" {
+	if k, _ := newestKeyID(ctx, &Store{client: client, bucket: bucket, cfg: cfg}); k != "" {
 		kid = fmt.Sprintf(" with key id %q", k)
 	}
 	return fmt.Errorf("%w: the writers of s3://%s/%s sign digests (objects under %s)%s; "+
@@ -150,17 +158,7 @@ func checkKeyGiven(ctx context.Context, client *s3.Client, bucket string, cfg co
 // which key the prefix's writers sign with now, even after they moved to
 // a new key.
 func (s *Store) checkSameKey(ctx context.Context) error {
-	var newest string
-	var newestAt time.Time
-	err := s.list(ctx, digestsDir, "", "", func(rel string, _ bool, m objMeta) bool {
-		if _, _, ok := parseDigestRel(rel); !ok && rel != legacyNoteRel {
-			return true
-		}
-		if newest == "" || !m.modified.Before(newestAt) {
-			newest, newestAt = rel, m.modified
-		}
-		return true
-	})
+	newest, err := s.newestDigest(ctx)
 	if err != nil || newest == "" {
 		return err
 	}
@@ -183,6 +181,24 @@ func (s *Store) checkSameKey(ctx context.Context) error {
 			ErrCheckpointKeyMismatch, where, kid)
 	}
 	return fmt.Errorf("%w: the newest digest %s is signed with key id %q, not with key id %q given", ErrCheckpointKeyMismatch, where, kid, s.cfg.signer.KeyID())
+}
+
+// newestDigest returns the prefix-relative key of the newest digest
+// object (writers' digests and the legacy note, by last-modified time;
+// the key order breaks ties), "" when there is none.
+func (s *Store) newestDigest(ctx context.Context) (string, error) {
+	var newest string
+	var newestAt time.Time
+	err := s.list(ctx, digestsDir, "", "", func(rel string, _ bool, m objMeta) bool {
+		if _, _, ok := parseDigestRel(rel); !ok && rel != legacyNoteRel {
+			return true
+		}
+		if newest == "" || !m.modified.Before(newestAt) {
+			newest, newestAt = rel, m.modified
+		}
+		return true
+	})
+	return newest, err
 }
 
 // digestState is a signing Store's digest chain. Its fields are guarded

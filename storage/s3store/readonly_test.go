@@ -1,6 +1,7 @@
 package s3store_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -61,11 +62,11 @@ func TestOpenWithoutTheWritersKey(t *testing.T) {
 	c.reset()
 	_, err = s3store.New(t.Context(), client, sb.bucket, s3store.WithPrefix(sb.prefix), s3store.WithSpoolDir(spool))
 	require.ErrorIs(t, err, s3store.ErrCheckpointKeyNeeded)
-	assert.Contains(t, err.Error(), `key id "ops-2026"`, "the key id read from the first digest")
+	assert.Contains(t, err.Error(), `key id "ops-2026"`, "the key id read from the newest digest")
 	assert.Contains(t, err.Error(), "WithCheckpointKey")
 	assert.Contains(t, err.Error(), "WithReadOnly")
 	assert.Equal(t, int64(0), c.put.Load()+c.del.Load(), "a refused open writes nothing")
-	assert.Equal(t, int64(1), c.list.Load(), "one LIST of the digests")
+	assert.Equal(t, int64(2), c.list.Load(), "one LIST of at most one digest to refuse, one of the digests to name the key")
 	assert.Equal(t, before, bucketSnapshot(t, sb, ""))
 	_, err = os.Stat(spool)
 	assert.ErrorIs(t, err, os.ErrNotExist, "a refused open takes no spool directory")
@@ -134,4 +135,32 @@ func TestOpenWithoutTheWritersKey(t *testing.T) {
 	u, err := s3store.New(t.Context(), client, sb.bucket, s3store.WithPrefix(""))
 	require.NoError(t, err, "the bucket root holds no _digests/ of its own")
 	require.NoError(t, u.Close())
+}
+
+// TestSigningKeyIDAfterRotation: once the writers of a prefix moved to a
+// new checkpoint key, SigningKeyID and the refusal of a writer without a
+// key name the new key, not the one of the prefix's first digest.
+func TestSigningKeyIDAfterRotation(t *testing.T) {
+	srv := testServer(t)
+	client := srv.client(nil, srv.secret)
+	bucket := newBucket(t, client)
+	base := time.Date(2025, 9, 1, 10, 0, 0, 0, time.UTC)
+	for i, kid := range []string{"ops-2026", "ops-2027"} {
+		if i > 0 {
+			// Digest objects are ordered by their last-modified time,
+			// which S3 keeps to the second.
+			time.Sleep(1100 * time.Millisecond)
+		}
+		w, err := s3store.New(t.Context(), client, bucket, s3store.WithPrefix("rotated/"),
+			s3store.WithCheckpointKey(kid, bytes.Repeat([]byte{byte('a' + i)}, 32)))
+		require.NoError(t, err)
+		require.NoError(t, w.Write(t.Context(), entryAt(base.Add(time.Duration(i)*time.Hour))))
+		require.NoError(t, w.Close())
+	}
+	kid, err := s3store.SigningKeyID(t.Context(), client, bucket, s3store.WithPrefix("rotated/"))
+	require.NoError(t, err)
+	assert.Equal(t, "ops-2027", kid)
+	_, err = s3store.New(t.Context(), client, bucket, s3store.WithPrefix("rotated/"))
+	require.ErrorIs(t, err, s3store.ErrCheckpointKeyNeeded)
+	assert.Contains(t, err.Error(), `key id "ops-2027"`)
 }
