@@ -124,9 +124,10 @@ type Exporter struct {
 	// failing is set while backend writes fail, so that an outage is
 	// reported to otel.Handle once.
 	failing atomic.Bool
-	// invalidReports keeps a failure of every span (an encryption key
-	// gone, say) to one report a minute.
-	invalidReports reportlimit.Limiter
+	// outsideReports keeps a failure that is not the span's own (an
+	// encryption key gone, say), and so fails every span, to one report
+	// a minute.
+	outsideReports reportlimit.Limiter
 	// queueDepth reports the processor's queue depth to the gauge; set
 	// once by NewProcessor.
 	queueDepth atomic.Pointer[func() int64]
@@ -185,11 +186,12 @@ type Stats struct {
 	// It is 0 in normal operation. Of the spans ended after Shutdown only
 	// the first is reported to otel.Handle: this is their count.
 	Dropped int64
-	// Invalid counts GenAI spans that could not become an entry (the
-	// Logger's Entry step failed, for example encryption). They are
-	// reported to otel.Handle by their span's ids, the first at once and
-	// then at most one a minute, with how many were held back between:
-	// this is their count.
+	// Invalid counts GenAI spans that could not become an entry. Each is
+	// reported to otel.Handle by its span's ids when its own data is
+	// refused (matching storage.ErrInvalidEntry), so that the span can be
+	// found; a failure from outside the span (the Logger's cipher, say),
+	// which fails every span alike, is reported at once and then at most
+	// once a minute with how many were held back: this is their count.
 	Invalid int64
 	// Layered counts GenAI spans not audited because another span of the
 	// same call (its GenAI parent or child, see [AuditSameCallKey]) was.
@@ -283,7 +285,7 @@ func (e *Exporter) entry(ctx context.Context, s SpanView, borrow bool) (*storage
 	}
 	if err != nil {
 		e.invalid.Add(1)
-		e.invalidReports.Report(fmt.Errorf("exporter: span %s/%s cannot become an audit entry: %w", in.TraceID, in.SpanID, err))
+		e.reportInvalid(fmt.Errorf("exporter: span %s/%s cannot become an audit entry: %w", in.TraceID, in.SpanID, err))
 		return nil, nil
 	}
 	if unavailable || cut {
@@ -291,6 +293,17 @@ func (e *Exporter) entry(ctx context.Context, s SpanView, borrow bool) (*storage
 	}
 	e.inst.recordGenAI(ctx, s, &in)
 	return en, ln
+}
+
+// reportInvalid reports err, about one span that cannot become an entry:
+// every time when the span's own data is refused, rate-limited otherwise
+// (see Stats.Invalid).
+func (e *Exporter) reportInvalid(err error) {
+	if errors.Is(err, storage.ErrInvalidEntry) {
+		otel.Handle(err)
+		return
+	}
+	e.outsideReports.Report(err)
 }
 
 // ExportSpans stores the GenAI spans among spans as audit entries, in one
@@ -426,7 +439,7 @@ func (e *Exporter) writeEach(ctx context.Context, es []*storage.AuditEntry) ([]*
 		case err == nil:
 		case errors.Is(err, storage.ErrInvalidEntry):
 			e.invalid.Add(1)
-			e.invalidReports.Report(fmt.Errorf("exporter: span %s/%s cannot become an audit entry, dropped: %w", en.TraceID, en.SpanID, err))
+			e.reportInvalid(fmt.Errorf("exporter: span %s/%s cannot become an audit entry, dropped: %w", en.TraceID, en.SpanID, err))
 		default:
 			rest, last = append(rest, en), err
 		}

@@ -648,7 +648,9 @@ func TestInvalidMetadataReportQuotesNothing(t *testing.T) {
 	}
 	require.NoError(t, tp.Shutdown(context.Background()))
 	assert.EqualValues(t, 4, exp.Stats().Invalid, "refused, counted")
-	require.NotEmpty(t, reports())
+	// A span's own data refused is reported every time, by the span's
+	// ids, however many come in a minute: the operator needs each.
+	require.GreaterOrEqual(t, len(reports()), 4)
 	for _, r := range reports() {
 		assert.NotContains(t, r, probeSecret)
 	}
