@@ -12,7 +12,7 @@ TOOLS   ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/otelaudit/tools
 # Fuzz time per target for `make fuzz`.
 FUZZTIME ?= 60s
 
-.PHONY: demo test bench lint fuzz clean versitygw s3-test s3-bench aws-test collector node-modules
+.PHONY: demo test bench bench-caller lint fuzz clean versitygw s3-test s3-bench aws-test collector node-modules
 
 # S3-compatible server for the storage/s3store tests and benchmarks: versitygw
 # (posix backend), pinned, built with our Go into ./bin. scripts/with-versitygw.sh
@@ -80,6 +80,15 @@ test: $(VERSITYGW_STAMP) collector $(NODE_STAMP)
 ##        S3 ones against a local versitygw, key ones against moto
 bench: $(VERSITYGW_STAMP)
 	$(WITH_S3) $(WITH_AWS) sh -c '$(GO) test -run "^$$" -bench . -benchmem -count=1 -timeout 60m $(PKGS) && cd collector && $(GO) test -run "^$$" -bench . -benchmem -count=1 -timeout 30m $(PKGS)'
+
+## bench-caller: the two caller-cost figures as the README reports them: BenchmarkCallerCost
+##               (-benchtime 300000x) and BenchmarkTransportOverhead (-benchtime 2s), 3 runs each
+BENCH_COUNT ?= 3
+bench-caller:
+	@echo ">> BenchmarkCallerCost, $(BENCH_COUNT) runs of 300000 calls each (both heaps, about 20 s a run on 2 cores; read x-attrs)"
+	$(GO) test -run '^$$' -bench 'BenchmarkCallerCost' -benchtime 300000x -count=$(BENCH_COUNT) -timeout 30m ./exporter/
+	@echo ">> BenchmarkTransportOverhead, $(BENCH_COUNT) runs (read ratio-p50)"
+	$(GO) test -run '^$$' -bench 'BenchmarkTransportOverhead' -benchtime 2s -count=$(BENCH_COUNT) -timeout 30m ./middleware/
 
 ## versitygw: install the pinned S3 test server into the tools cache
 versitygw: $(VERSITYGW_STAMP)
