@@ -224,7 +224,9 @@ func BenchmarkVerify1M(b *testing.B) {
 	for _, st := range sts {
 		require.NoError(b, st.Close())
 	}
-	v, err := s3store.New(b.Context(), client, bucket)
+	// Verifying reads: without WithReadOnly, New refuses a signed prefix
+	// opened without its writers' key (ErrCheckpointKeyNeeded).
+	v, err := s3store.New(b.Context(), client, bucket, s3store.WithReadOnly())
 	require.NoError(b, err)
 	defer v.Close()
 	for b.Loop() {
