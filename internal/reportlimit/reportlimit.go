@@ -18,18 +18,13 @@ import (
 	"go.opentelemetry.io/otel"
 )
 
-// DefaultInterval is the least time between two reports of a Limiter
-// whose Interval is zero.
-const DefaultInterval = time.Minute
+// Interval is the least time between two reports of a Limiter.
+const Interval = time.Minute
 
 // Limiter passes errors on to otel.Handle, the first at once and then at
 // most one per Interval. Its zero value is ready to use; it is safe for
 // concurrent use and must not be copied after first use.
 type Limiter struct {
-	// Interval is the least time between two reports; zero means
-	// DefaultInterval.
-	Interval time.Duration
-
 	mu   sync.Mutex
 	last time.Time        // when the last report was made; zero before the first
 	held int64            // errors held back since last
@@ -46,11 +41,7 @@ func (l *Limiter) Report(err error) bool {
 	}
 	l.mu.Lock()
 	now := l.clock()
-	interval := l.Interval
-	if interval <= 0 {
-		interval = DefaultInterval
-	}
-	if !l.last.IsZero() && now.Sub(l.last) < interval {
+	if !l.last.IsZero() && now.Sub(l.last) < Interval {
 		l.held++
 		l.mu.Unlock()
 		return false
@@ -60,7 +51,7 @@ func (l *Limiter) Report(err error) bool {
 	l.mu.Unlock()
 	if held > 0 {
 		err = fmt.Errorf("%w (and %d more like it since %s, held back: at most one report per %s)",
-			err, held, since.UTC().Format(time.RFC3339), interval)
+			err, held, since.UTC().Format(time.RFC3339), Interval)
 	}
 	otel.Handle(err)
 	return true

@@ -19,7 +19,7 @@ var errKey = errors.New("encrypt: key unavailable")
 func TestLimiterReportsFirstThenOnePerInterval(t *testing.T) {
 	reports := handletest.Capture(t)
 	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
-	l := &Limiter{Interval: time.Minute, now: func() time.Time { return now }}
+	l := &Limiter{now: func() time.Time { return now }}
 
 	assert.True(t, l.Report(errKey), "the first is reported")
 	for range 999 {
@@ -43,13 +43,13 @@ func TestLimiterReportsFirstThenOnePerInterval(t *testing.T) {
 	assert.Len(t, reports(), 3)
 }
 
-func TestLimiterZeroValueUsesDefaultInterval(t *testing.T) {
+func TestLimiterZeroValueIsReady(t *testing.T) {
 	reports := handletest.Capture(t)
 	var l Limiter
 	for range 100 {
 		l.Report(errKey)
 	}
-	assert.Len(t, reports(), 1, "100 errors within %s", DefaultInterval)
+	assert.Len(t, reports(), 1, "100 errors within %s", Interval)
 }
 
 func TestLimiterReportedErrorMatches(t *testing.T) {
@@ -60,7 +60,7 @@ func TestLimiterReportedErrorMatches(t *testing.T) {
 	l := &Limiter{now: func() time.Time { return now }}
 	l.Report(errKey)
 	l.Report(errKey)
-	now = now.Add(DefaultInterval)
+	now = now.Add(Interval)
 	l.Report(errKey)
 	require.Len(t, got, 2)
 	assert.Contains(t, got[1].Error(), "1 more like it")
