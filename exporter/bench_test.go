@@ -351,10 +351,7 @@ func benchCallerCost(b *testing.B) {
 		k := min(1024, b.N-done)
 		// Every other chunk, when the thread clock is there, runs with
 		// the caller locked to its OS thread, for the thread figures
-		// only: a locked goroutine is not how a service calls, and the
-		// lock costs a call that hands work to another goroutine more
-		// wall clock than one that does not, so the wall-clock figures
-		// come from the unlocked chunks.
+		// only (see the doc comment: the lock is not neutral).
 		locked := haveThread && chunk%2 == 1
 		if locked {
 			runtime.LockOSThread()
